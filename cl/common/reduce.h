@@ -1,0 +1,20 @@
+/* Compensated (Neumaier) summation step, shared by kernels and the host. */
+#ifndef FITCL_CL_COMMON_REDUCE_H
+#define FITCL_CL_COMMON_REDUCE_H
+#include "common/compat.h"
+
+FITCL_FN void fitcl_kahan_add(fitcl_real *s, fitcl_real *c, fitcl_real v) {
+  fitcl_real t = *s + v;
+  if (fabs(*s) >= fabs(v)) *c += (*s - t) + v;
+  else *c += (v - t) + *s;
+  *s = t;
+}
+
+/* Sum of x[begin..end) in index order, compensated. */
+FITCL_FN fitcl_real fitcl_block_sum(const FITCL_GLOBAL fitcl_real *x, fitcl_long begin,
+                                    fitcl_long end) {
+  fitcl_real s = 0.0, c = 0.0;
+  for (fitcl_long i = begin; i < end; ++i) fitcl_kahan_add(&s, &c, x[i]);
+  return s + c;
+}
+#endif

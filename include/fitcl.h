@@ -1,0 +1,270 @@
+/*
+ * fitcl — portable accelerator backend for likelihood and least-squares
+ * fitting.  Public C API.
+ *
+ * Conventions
+ * - Every handle is opaque; every destroy function accepts NULL.
+ * - Every fallible call returns a fitcl_status.  fitcl_strerror() names the
+ *   code; fitcl_errmsg(ctx) gives the detail of the last failure on that
+ *   context (including an OpenCL build log where there is one).
+ * - Options structs are zero-initialised to get the defaults; each default is
+ *   documented next to its field.  Environment variables (FITCL_DEVICE,
+ *   FITCL_THREADS, FITCL_CACHE, FITCL_CACHE_DIR, FITCL_CACHE_MAX_MB,
+ *   FITCL_LOG) are read once, when a context is created, and only for fields
+ *   left at zero.
+ * - The library never exits, aborts or prints on its own: messages go to the
+ *   log callback, or to stderr only when FITCL_LOG is set.
+ * - Thread-safety: distinct contexts may be used concurrently from different
+ *   threads.  One context, and every object created from it, must be used by
+ *   one thread at a time.
+ */
+#ifndef FITCL_H
+#define FITCL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FITCL_VERSION_MAJOR 0
+#define FITCL_VERSION_MINOR 1
+#define FITCL_VERSION_PATCH 0
+#define FITCL_VERSION_STRING "0.1.0"
+
+/** Library version as "MAJOR.MINOR.PATCH" (static storage). */
+const char *fitcl_version(void);
+
+/*
+ * Status codes, grouped in ranges:
+ *   0          success
+ *   100..199   bad argument (caller error)
+ *   200..299   bad input data (files, values)
+ *   300..399   unsupported request
+ *   400..499   device or backend failure
+ *   500..599   I/O failure
+ *   600..699   host resources / internal
+ *   700..799   numerical outcome (not an error of the call itself)
+ * Codes below 400 are the user's to fix; the CLI maps them to exit code 2.
+ */
+#define FITCL_STATUS_MAP(X)                                                        \
+  X(OK,              0,   "success")                                               \
+  X(ERR_ARG,         100, "invalid argument")                                      \
+  X(ERR_NULL,        101, "a required pointer argument is NULL")                   \
+  X(ERR_RANGE,       102, "argument out of range")                                 \
+  X(ERR_STATE,       103, "object is in the wrong state for this call")            \
+  X(ERR_SELECTOR,    104, "malformed device selector")                             \
+  X(ERR_NO_DEVICE,   105, "no device matches the selector")                        \
+  X(ERR_NO_FP64,     106, "device lacks double precision (cl_khr_fp64)")           \
+  X(ERR_ENV,         107, "invalid environment variable value")                    \
+  X(ERR_PARSE,       200, "malformed input")                                       \
+  X(ERR_DATA,        201, "invalid data value")                                    \
+  X(ERR_MISMATCH,    202, "inputs do not match each other")                        \
+  X(ERR_NAME,        203, "unknown name")                                          \
+  X(ERR_SIZE,        204, "size out of the supported range")                       \
+  X(ERR_UNSUPPORTED, 300, "operation not supported")                               \
+  X(ERR_OPENCL,      400, "OpenCL call failed")                                    \
+  X(ERR_BUILD,       401, "kernel build failed")                                   \
+  X(ERR_DEVICE_MEM,  402, "device out of memory")                                  \
+  X(ERR_IO,          500, "I/O error")                                             \
+  X(ERR_NOMEM,       600, "out of host memory")                                    \
+  X(ERR_INTERNAL,    601, "internal error")                                        \
+  X(ERR_INTERRUPTED, 602, "interrupted")                                           \
+  X(ERR_NOT_CONVERGED, 700, "did not converge")
+
+typedef enum fitcl_status {
+#define FITCL_STATUS_ENUM_(name, code, msg) FITCL_##name = code,
+  FITCL_STATUS_MAP(FITCL_STATUS_ENUM_)
+#undef FITCL_STATUS_ENUM_
+} fitcl_status;
+
+/** Human-readable description of a status code (static storage; never NULL). */
+const char *fitcl_strerror(fitcl_status status);
+/** Symbolic name of a status code, e.g. "FITCL_ERR_ARG" (static; never NULL). */
+const char *fitcl_status_name(fitcl_status status);
+/** Nonzero when the status is the user's to fix (bad argument, input or
+ *  request; codes 100..399). */
+int fitcl_status_is_user_error(fitcl_status status);
+
+/* ------------------------------------------------------------------------- */
+/* Logging                                                                   */
+
+typedef enum fitcl_log_level {
+  FITCL_LOG_DEFAULT = 0, /* options only: use $FITCL_LOG, else off */
+  FITCL_LOG_OFF,
+  FITCL_LOG_ERROR,
+  FITCL_LOG_WARN,
+  FITCL_LOG_INFO,
+  FITCL_LOG_DEBUG
+} fitcl_log_level;
+
+/** Log callback: receives every message at or above the context's level.
+ *  `msg` is valid only during the call.  Called from the thread that made
+ *  the library call. */
+typedef void (*fitcl_log_fn)(void *user, fitcl_log_level level, const char *msg);
+
+/* ------------------------------------------------------------------------- */
+/* Context                                                                   */
+
+typedef struct fitcl_context fitcl_context;
+
+typedef enum fitcl_cache_mode {
+  FITCL_CACHE_DEFAULT = 0, /* $FITCL_CACHE, else on */
+  FITCL_CACHE_ON,          /* read and write program binaries */
+  FITCL_CACHE_READONLY,    /* read only; never write or evict */
+  FITCL_CACHE_OFF          /* build every program from source */
+} fitcl_cache_mode;
+
+typedef struct fitcl_context_options {
+  /** Device selector (grammar in docs/device-selection.md).
+   *  NULL: $FITCL_DEVICE, else "auto". */
+  const char *device;
+  /** Worker threads of the pthreads backend (also used for host-side work).
+   *  0: $FITCL_THREADS, else the number of online CPUs. */
+  int threads;
+  /** Program-binary cache mode.  0: $FITCL_CACHE, else FITCL_CACHE_ON. */
+  fitcl_cache_mode cache;
+  /** Cache directory.  NULL: $FITCL_CACHE_DIR, else $XDG_CACHE_HOME/fitcl,
+   *  else $HOME/.cache/fitcl. */
+  const char *cache_dir;
+  /** Cache size cap in MiB.  0: $FITCL_CACHE_MAX_MB, else 512. */
+  long cache_max_mb;
+  /** Log level.  0: $FITCL_LOG (error|warn|info|debug), else off. */
+  fitcl_log_level log_level;
+  /** Log callback.  NULL: messages at the log level go to stderr, and only
+   *  when a level was set (by this struct or by $FITCL_LOG). */
+  fitcl_log_fn log_fn;
+  /** Opaque pointer handed to log_fn. */
+  void *log_user;
+  /** Nonzero: ignore every FITCL_* environment variable (for embedding
+   *  applications that want full control). */
+  int ignore_env;
+} fitcl_context_options;
+
+/**
+ * Creates a context: reads the environment, selects a device, creates the
+ * pthreads worker pool, and builds (or loads from the cache) every kernel
+ * program.  No kernel is ever compiled after this call except programs
+ * generated from user model expressions.
+ *
+ * @param opt   options, or NULL for all defaults.
+ * @param out   receives the context.  On failure *out is still set when
+ *              memory allowed, so fitcl_errmsg(*out) can explain; the caller
+ *              must fitcl_context_destroy() it in every case.
+ * @return FITCL_OK, or a status (bad selector, no device, build failure...).
+ */
+fitcl_status fitcl_context_create(const fitcl_context_options *opt, fitcl_context **out);
+
+/** Releases the context and its device resources.  Accepts NULL.  Objects
+ *  created from the context must be destroyed first. */
+void fitcl_context_destroy(fitcl_context *ctx);
+
+/** Detailed message for the last failure on this context, or "" when none.
+ *  Owned by the context; valid until the next call on it.  NULL ctx gives a
+ *  static message. */
+const char *fitcl_errmsg(const fitcl_context *ctx);
+
+typedef struct fitcl_cache_stats {
+  uint64_t hits;     /* programs loaded from a valid cache entry */
+  uint64_t misses;   /* programs built from source (no entry) */
+  uint64_t rebuilt;  /* bad entries deleted and rebuilt from source */
+  uint64_t evicted;  /* entries removed by the size cap */
+  uint64_t stored;   /* entries written */
+} fitcl_cache_stats;
+
+typedef struct fitcl_context_info {
+  const char *backend;   /* "opencl" or "cpu" */
+  const char *device;    /* device name */
+  const char *platform;  /* OpenCL platform name, or "pthreads" */
+  const char *selector;  /* a selector string that names this device */
+  const char *requested; /* the selector that was asked for */
+  const char *fallback_reason; /* non-NULL when auto fell back to cpu */
+  int threads;           /* pthreads workers */
+  int programs;          /* kernel programs built or loaded */
+  double build_seconds;  /* wall time to build or load all programs */
+  const char *cache_dir; /* NULL when the cache is off or unusable */
+  const char *cache_mode;/* "on", "readonly" or "off" */
+  fitcl_cache_stats cache;
+} fitcl_context_info;
+
+/** Describes the context.  Strings are owned by the context. */
+fitcl_status fitcl_context_get_info(const fitcl_context *ctx, fitcl_context_info *info);
+
+/* ------------------------------------------------------------------------- */
+/* Device discovery (no context needed)                                      */
+
+typedef struct fitcl_device_desc {
+  char selector[128];   /* e.g. "opencl:0:gpu:1" or "cpu" */
+  char backend[16];     /* "opencl" or "cpu" */
+  char name[128];
+  char platform[128];
+  char vendor[128];
+  char type[8];         /* "gpu", "cpu", "acc" */
+  char version[128];    /* device version string */
+  char driver[64];      /* driver version */
+  int fp64;
+  int compute_units;
+  uint64_t global_mem_mb;
+  int platform_index;
+  int device_index;     /* index within the platform, all types */
+} fitcl_device_desc;
+
+/** Lists the cpu backend followed by every OpenCL device.  *out is
+ *  allocated by the library; release it with fitcl_devices_free(). */
+fitcl_status fitcl_devices_list(fitcl_device_desc **out, size_t *count);
+void fitcl_devices_free(fitcl_device_desc *list);
+
+/**
+ * Resolves a selector against a device list without building anything.
+ * @param selector the FITCL_DEVICE grammar; NULL or "" means "auto".
+ * @param index    receives the index in `list` of the device chosen.
+ * @param err      receives a one-line explanation on failure (may be NULL).
+ */
+fitcl_status fitcl_devices_resolve(const char *selector, const fitcl_device_desc *list,
+                                   size_t count, size_t *index, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------------- */
+/* Self-test                                                                 */
+
+typedef struct fitcl_selftest_result {
+  const char *family;    /* kernel family name */
+  int passed;
+  double max_rel_error;  /* against the known answer */
+  char detail[160];
+} fitcl_selftest_result;
+
+/**
+ * Runs one known-answer check per kernel family on the context's backend.
+ * @param results  array of at least `capacity` entries (may be NULL to count)
+ * @param count    receives the number of families checked.
+ * @return FITCL_OK when every family passed.
+ */
+fitcl_status fitcl_selftest(fitcl_context *ctx, fitcl_selftest_result *results,
+                            size_t capacity, size_t *count);
+
+/* ------------------------------------------------------------------------- */
+/* Program-binary cache maintenance (no context needed)                      */
+
+typedef struct fitcl_cache_summary {
+  char dir[1024];
+  int usable;           /* the directory exists and is safe to use */
+  char reason[256];     /* why not usable */
+  uint64_t entries;
+  uint64_t bytes;
+  uint64_t max_bytes;
+} fitcl_cache_summary;
+
+/** Summarises the cache that a default context would use. */
+fitcl_status fitcl_cache_inspect(fitcl_cache_summary *out);
+/** Removes every entry of that cache; *removed receives the count. */
+fitcl_status fitcl_cache_clear(uint64_t *removed);
+
+#ifdef __cplusplus
+}
+#endif
+
+#include "fitcl/phylo.h"
+#include "fitcl/nlsq.h"
+
+#endif /* FITCL_H */

@@ -1,0 +1,54 @@
+/* The context: one selected backend, its compiled programs, the worker pool,
+ * the cache and the error/log state.  Internal. */
+#ifndef FITCL_CORE_CONTEXT_H
+#define FITCL_CORE_CONTEXT_H
+
+#include <stdarg.h>
+#include "fitcl.h"
+#include "core/env.h"
+
+typedef struct fitcl__pool fitcl__pool;
+typedef struct fitcl__ocl fitcl__ocl;
+typedef struct fitcl__cache fitcl__cache;
+
+typedef enum fitcl__backend {
+  FITCL__BACKEND_CPU = 0,
+  FITCL__BACKEND_OPENCL = 1
+} fitcl__backend;
+
+struct fitcl_context {
+  fitcl__backend backend;
+  fitcl__env env;            /* settings after options + environment */
+  fitcl__pool *pool;         /* always present: the pthreads backend and host work */
+  fitcl__ocl *ocl;           /* present only when backend == OPENCL */
+  fitcl__cache *cache;       /* NULL when off or unusable */
+  fitcl_cache_stats cache_stats;
+  double build_seconds;
+  int programs;
+  char device_name[128];
+  char platform_name[128];
+  char selector[128];
+  char fallback_reason[512];
+  char errmsg[16384];        /* detail of the last failure (may hold a build log) */
+};
+
+/* Records the detail of a failure and returns `status`, so call sites read
+ * `return fitcl__fail(ctx, FITCL_ERR_ARG, "gain must be > 0, got %g", g);`
+ * Also logs it at error level.  ctx may be NULL. */
+fitcl_status fitcl__fail(fitcl_context *ctx, fitcl_status status, const char *fmt, ...)
+  __attribute__((format(printf, 3, 4)));
+fitcl_status fitcl__failv(fitcl_context *ctx, fitcl_status status, const char *fmt, va_list ap);
+/* Clears the last error (called at the start of public calls). */
+void fitcl__clear_error(fitcl_context *ctx);
+
+/* Logging: goes to the callback, or to stderr when a level was set. */
+void fitcl__log(const fitcl_context *ctx, fitcl_log_level level, const char *fmt, ...)
+  __attribute__((format(printf, 3, 4)));
+
+/* The worker pool of the context (both backends use it for host work). */
+static inline fitcl__pool *fitcl__ctx_pool(fitcl_context *ctx) { return ctx->pool; }
+static inline int fitcl__ctx_is_opencl(const fitcl_context *ctx) {
+  return ctx->backend == FITCL__BACKEND_OPENCL;
+}
+
+#endif

@@ -1,0 +1,28 @@
+/* Every FITCL_* environment variable is read here, once, when a context is
+ * created; options fields that are nonzero take precedence. */
+#ifndef FITCL_CORE_ENV_H
+#define FITCL_CORE_ENV_H
+
+#include "fitcl.h"
+
+typedef struct fitcl__env {
+  char device[512];          /* selector text */
+  int device_from_env;       /* 1 when it came from $FITCL_DEVICE */
+  int threads;
+  fitcl_cache_mode cache;
+  char cache_dir[1024];      /* resolved directory ("" when none could be found) */
+  long cache_max_mb;
+  fitcl_log_level log_level;
+  fitcl_log_fn log_fn;
+  void *log_user;
+} fitcl__env;
+
+/* Resolves options + environment.  On a malformed variable returns
+ * FITCL_ERR_ENV and writes a one-line message naming it into err. */
+fitcl_status fitcl__env_resolve(const fitcl_context_options *opt, fitcl__env *out,
+                                char *err, size_t errlen);
+
+/* The cache directory a default context would use ("" if none). */
+void fitcl__env_default_cache_dir(char *out, size_t size);
+
+#endif

@@ -1,0 +1,89 @@
+/* OpenCL backend: the selected device, its queue, and the programs built at
+ * context creation (every embedded cl/*.cl file is one program).  Internal.
+ *
+ * Kernel families get a built program with fitcl__ocl_program(ctx, "x.cl"),
+ * create their cl_kernel objects once per handle, and launch on ocl->queue.
+ * Programs generated at run time (model expressions) go through
+ * fitcl__ocl_build_source(), which uses the same persistent cache. */
+#ifndef FITCL_DEVICE_OPENCL_OCL_H
+#define FITCL_DEVICE_OPENCL_OCL_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+#include "core/context.h"
+
+typedef struct fitcl__ocl_program {
+  const char *name;   /* embedded file name, e.g. "pruning.cl" */
+  cl_program program;
+} fitcl__ocl_program;
+
+struct fitcl__ocl {
+  cl_platform_id platform;
+  cl_device_id device;
+  cl_context context;
+  cl_command_queue queue;       /* in-order, profiling enabled */
+  cl_command_queue queue2;      /* second in-order queue for copy/compute overlap */
+  fitcl__ocl_program *programs; /* one per embedded .cl file */
+  int nprograms;
+  size_t max_work_group;
+  cl_ulong local_mem;
+  cl_ulong global_mem;
+  cl_uint compute_units;
+  char build_options[256];
+};
+
+/* Build options common to every program (double precision, no fast math). */
+#define FITCL__OCL_BUILD_OPTIONS "-cl-std=CL1.2 -DFITCL_OPENCL=1"
+
+/* Creates the device context and queue and builds every embedded program
+ * (through the cache).  On failure, the detail is in ctx->errmsg. */
+fitcl_status fitcl__ocl_create(fitcl_context *ctx, cl_platform_id platform,
+                               cl_device_id device, fitcl__ocl **out);
+void fitcl__ocl_destroy(fitcl__ocl *ocl);
+
+/* The program built from embedded file `name`; NULL when absent. */
+cl_program fitcl__ocl_program(fitcl_context *ctx, const char *name);
+
+/* Builds a program from source generated at run time, through the cache.
+ * `name` appears in logs and errors.  Includes of "common/..." files are
+ * expanded from the embedded sources.  The caller releases *out. */
+fitcl_status fitcl__ocl_build_source(fitcl_context *ctx, const char *name,
+                                     const char *source, const char *extra_options,
+                                     cl_program *out);
+
+/* Expands #include "common/..." lines from the embedded headers, recursively,
+ * each header once.  Returns a malloc'ed string or NULL (out of memory or a
+ * missing include; `err` then explains). */
+char *fitcl__cl_expand_includes(const char *source, char *err, size_t errlen);
+
+/* Creates kernel `kname` from embedded program `prog`. */
+fitcl_status fitcl__ocl_kernel(fitcl_context *ctx, const char *prog, const char *kname,
+                               cl_kernel *out);
+
+/* Buffer helpers: record the failure in ctx and return a status. */
+fitcl_status fitcl__ocl_alloc(fitcl_context *ctx, cl_mem_flags flags, size_t bytes,
+                              const void *host, cl_mem *out);
+fitcl_status fitcl__ocl_write(fitcl_context *ctx, cl_mem buf, size_t offset, size_t bytes,
+                              const void *src);
+fitcl_status fitcl__ocl_read(fitcl_context *ctx, cl_mem buf, size_t offset, size_t bytes,
+                             void *dst);
+#define FITCL__CL_RELEASE_MEM(m) do { if (m) { clReleaseMemObject(m); (m) = NULL; } } while (0)
+#define FITCL__CL_RELEASE_KERNEL(k) do { if (k) { clReleaseKernel(k); (k) = NULL; } } while (0)
+
+/* Sets kernel arguments in order: FITCL__OCL_ARGS(ctx, k, sizeof(a), &a, ...)
+ * is awkward in C; use fitcl__ocl_setarg for each and check the status. */
+fitcl_status fitcl__ocl_setarg(fitcl_context *ctx, cl_kernel k, cl_uint i, size_t size,
+                               const void *value);
+
+/* Enqueues a 1-D NDRange (global rounded up to a multiple of local; local 0
+ * lets the driver choose) and reports failure in ctx. */
+fitcl_status fitcl__ocl_launch(fitcl_context *ctx, cl_kernel k, size_t global, size_t local);
+
+/* Turns an OpenCL error into a status + message ("clEnqueueNDRangeKernel:
+ * CL_OUT_OF_RESOURCES (-5) in pruning"). */
+fitcl_status fitcl__ocl_check(fitcl_context *ctx, cl_int err, const char *what);
+const char *fitcl__cl_errname(cl_int err);
+
+#endif
