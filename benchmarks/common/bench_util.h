@@ -1,0 +1,15 @@
+/* Benchmark helpers: timing, statistics, machine description, result rows. */
+#ifndef FITCL_BENCH_UTIL_H
+#define FITCL_BENCH_UTIL_H
+#include <stddef.h>
+
+double bench_now(void);
+/* Sorts t[0..n) and returns the min and the median. */
+void bench_stats(double *t, size_t n, double *min, double *median);
+/* Prints "# machine: <cpu model>, <n> cores, <mem>, <os>" to stdout. */
+void bench_print_machine(void);
+/* Appends one machine-readable row (JSON lines) to $FITCL_BENCH_OUT when set,
+ * and prints it to stdout prefixed with "ROW ". */
+void bench_row(const char *bench, const char *variant, const char *metric, double value,
+               const char *unit);
+#endif
