@@ -264,7 +264,10 @@ fitcl_status fitcl_cache_clear(uint64_t *removed);
 }
 #endif
 
-#include "fitcl/phylo.h"
-#include "fitcl/nlsq.h"
+#include "fitcl/tree.h"      /* Newick trees, presence/absence matrices */
+#include "fitcl/phylo.h"     /* gain/loss models, likelihood */
+#include "fitcl/analysis.h"  /* rate fits, retention test, simulation */
+#include "fitcl/nlsq.h"      /* model expressions, Jacobian accumulation */
+#include "fitcl/curvefit.h"  /* Levenberg-Marquardt curve fitting */
 
 #endif /* FITCL_H */
