@@ -1,0 +1,48 @@
+/* The fitcl command: shared helpers for subcommands (one file each). */
+#ifndef FITCL_CLI_H
+#define FITCL_CLI_H
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include "fitcl.h"
+
+/* Exit codes, the same for every subcommand. */
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAILURE 1   /* device or internal failure */
+#define CLI_EXIT_USAGE 2     /* bad usage or bad input */
+
+typedef struct cli_command {
+  const char *name;
+  const char *summary;
+  int (*run)(int argc, char **argv);   /* argv[0] is the subcommand name */
+} cli_command;
+
+/* Subcommands (each in its own cli_<name>.c). */
+int cli_devices(int argc, char **argv);
+int cli_selftest(int argc, char **argv);
+int cli_cache(int argc, char **argv);
+
+/* The name of the running subcommand, for messages ("fitcl devices"). */
+extern const char *cli_prog;
+
+/* Prints "fitcl <cmd>: <message>" on stderr (one line). */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Maps a library status to an exit code (user errors -> 2, others -> 1). */
+int cli_exit_code(fitcl_status st);
+/* Reports a failed library call: prints the detail (fitcl_errmsg when ctx is
+ * given, else the status text) as one line and returns the exit code. */
+int cli_fail(fitcl_context *ctx, fitcl_status st, const char *what);
+/* Creates the context the environment asks for; on failure prints one clear
+ * line and returns the exit code (ctx is then NULL).  Returns 0 on success. */
+int cli_open_context(fitcl_context **ctx);
+/* Prints a JSON object on stdout (compact, one line) and frees it. */
+void cli_print_json(cJSON *obj);
+/* Adds "backend" and "device" of ctx to obj. */
+void cli_json_add_backend(cJSON *obj, fitcl_context *ctx);
+/* For getopt_long loops: prints the unknown-option error + hint. */
+int cli_usage_error(const char *usage_hint);
+/* Parses a finite double; on failure prints "--name: not a number: 'text'". */
+int cli_parse_double(const char *name, const char *text, double *out);
+int cli_parse_long(const char *name, const char *text, long min, long max, long *out);
+
+#endif

@@ -1,0 +1,56 @@
+/* fitcl: command-line entry point and subcommand dispatch. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const cli_command commands[] = {
+  {"devices", "list OpenCL devices and the cpu backend; mark the selected one", cli_devices},
+  {"selftest", "build all kernels on the selected device and run known-answer checks", cli_selftest},
+  {"cache", "show or clear the program-binary cache (path|info|clear)", cli_cache},
+};
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: fitcl <command> [options]\n"
+          "       fitcl <command> --help\n"
+          "       fitcl --version\n\n"
+          "Portable accelerator backend for likelihood and least-squares fitting.\n\n"
+          "commands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; ++i)
+    fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f,
+          "\nenvironment:\n"
+          "  FITCL_DEVICE        device selector: auto (default), cpu, opencl[:PLATFORM[:TYPE[:DEVICE]]], a;b\n"
+          "  FITCL_THREADS       worker threads of the cpu backend (default: online CPUs)\n"
+          "  FITCL_CACHE         on (default), readonly or off\n"
+          "  FITCL_CACHE_DIR     cache directory (default $XDG_CACHE_HOME/fitcl or ~/.cache/fitcl)\n"
+          "  FITCL_CACHE_MAX_MB  cache size cap in MiB (default 512)\n"
+          "  FITCL_LOG           error, warn, info or debug (default: silent)\n\n"
+          "exit status: 0 success, 1 device or internal failure, 2 bad usage or input.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return CLI_EXIT_USAGE;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return CLI_EXIT_OK;
+  }
+  if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+    printf("fitcl %s\n", fitcl_version());
+    return CLI_EXIT_OK;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; ++i) {
+    if (strcmp(argv[1], commands[i].name) == 0) {
+      static char prog[64];
+      snprintf(prog, sizeof prog, "fitcl %s", commands[i].name);
+      cli_prog = prog;
+      return commands[i].run(argc - 1, argv + 1);
+    }
+  }
+  fprintf(stderr, "fitcl: unknown command '%s'; run 'fitcl --help' for the list\n", argv[1]);
+  return CLI_EXIT_USAGE;
+}
