@@ -308,6 +308,7 @@ int32_t fitcl__expr_parse(fitcl__expr_graph *g, const char *text,
     char what[64];
     describe(&P, what, sizeof what);
     if (P.kind == T_RP) return fail_at(&P, P.pos, FITCL_ERR_PARSE, "unmatched ')'");
+    if (P.kind == T_BAD) return fail_at(&P, P.pos, FITCL_ERR_PARSE, "unexpected character %s", what);
     return fail_at(&P, P.pos, FITCL_ERR_PARSE, "expected an operator or the end, found %s",
                    what);
   }
