@@ -184,6 +184,15 @@ static fitcl_status run_clblast(fitcl_accum *a, ocl_slot *s, size_t n, int has_s
   err = clEnqueueNDRangeKernel(ocl->queue, k, 1, NULL, &global, NULL, 1, &s->up, NULL);
   if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueNDRangeKernel (materialise)");
   cl_command_queue q = ocl->queue;
+  /* CLBlast computes beta*C even for beta = 0, so stale NaN or garbage in
+   * the outputs would leak through 0*NaN: clear them first. */
+  const double zero = 0.0;
+  err = clEnqueueFillBuffer(q, o->C, &zero, sizeof zero, 0,
+                            (size_t)(a->np * a->np) * sizeof(double), 0, NULL, NULL);
+  if (err == CL_SUCCESS)
+    err = clEnqueueFillBuffer(q, o->jtr, &zero, sizeof zero, 0, (size_t)a->np * sizeof(double), 0,
+                              NULL, NULL);
+  if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueFillBuffer (CLBlast outputs)");
   CLBlastStatusCode cs = CLBlastDsyrk(CLBlastLayoutRowMajor, CLBlastTriangleUpper,
                                       CLBlastTransposeYes, (size_t)a->np, n, 1.0, o->G, 0,
                                       (size_t)a->np, 0.0, o->C, 0, (size_t)a->np, &q, NULL);
