@@ -38,6 +38,7 @@ const char *fitcl__expr_op_name(fitcl__expr_op op);
 
 typedef struct fitcl__expr_node {
   uint8_t op;
+  uint8_t hasp;      /* depends on a parameter (derived from the operands) */
   int32_t a, b;      /* operand node ids (-1 when unused) */
   int32_t index;     /* PARAM/VAR index */
   double value;      /* CONST value */
@@ -111,12 +112,14 @@ char *fitcl__expr_prog_opencl(const fitcl__expr_prog *p, const char *name, int w
 
 /* Block evaluator for the pthreads path: evaluates n <= FITCL__VM_BLOCK
  * points of program p.  `regs` is scratch of p->nregs * FITCL__VM_BLOCK
- * doubles; x holds nvars column pointers already offset to the block.
- * Afterwards output j lies at regs + p->outputs[j] * FITCL__VM_BLOCK (the
- * first n values).  Each instruction runs over the whole block, so the
- * loops vectorise. */
+ * doubles and R scratch of p->nregs pointers, both kept by the caller
+ * between blocks; fill = 1 (re)loads the parameters and constants, needed on
+ * the first block and whenever params change.  x holds nvars column
+ * pointers already offset to the block (read in place).  Afterwards output j
+ * lies at R[p->outputs[j]] (the first n values).  Each instruction runs over
+ * the whole block, so the loops vectorise. */
 #define FITCL__VM_BLOCK 256
 void fitcl__expr_vm_run(const fitcl__expr_prog *p, const double *params,
-                        const double *const *x, size_t n, double *regs);
+                        const double *const *x, size_t n, double *regs, double **R, int fill);
 
 #endif

@@ -120,6 +120,8 @@ static int32_t intern(fitcl__expr_graph *g, const fitcl__expr_node *nd) {
     g->cap = ncap;
   }
   g->nodes[g->n] = *nd;
+  g->nodes[g->n].hasp = nd->op == FITCL__OP_PARAM || (nd->a >= 0 && g->nodes[nd->a].hasp) ||
+                        (nd->b >= 0 && g->nodes[nd->b].hasp);
   g->table[h] = (int32_t)g->n;
   return (int32_t)g->n++;
 oom:
@@ -129,12 +131,12 @@ oom:
 
 int32_t fitcl__expr_const(fitcl__expr_graph *g, double v) {
   if (v == 0) v = 0.0; /* one zero: -0 and +0 fold to the same node */
-  fitcl__expr_node nd = {FITCL__OP_CONST, -1, -1, -1, v};
+  fitcl__expr_node nd = {FITCL__OP_CONST, 0, -1, -1, -1, v};
   return intern(g, &nd);
 }
 
 int32_t fitcl__expr_leaf(fitcl__expr_graph *g, fitcl__expr_op op, int32_t index) {
-  fitcl__expr_node nd = {(uint8_t)op, -1, -1, index, 0.0};
+  fitcl__expr_node nd = {(uint8_t)op, 0, -1, -1, index, 0.0};
   return intern(g, &nd);
 }
 
@@ -207,6 +209,14 @@ int32_t fitcl__expr_make(fitcl__expr_graph *g, fitcl__expr_op op, int32_t a, int
     if (is_const(g, b, -1))
       return fitcl__expr_make(g, FITCL__OP_DIV, fitcl__expr_const(g, 1.0), a);
     if (is_const(g, b, 0.5)) return fitcl__expr_make(g, FITCL__OP_SQRT, a, -1);
+    /* An exponent that depends on a parameter makes the derivative need
+     * log(a) anyway (so the base must be positive for a usable Jacobian);
+     * writing a^b as exp(b*log(a)) then shares that log and the exp with
+     * the derivative, one transcendental instead of pow + log. */
+    if (N[b].hasp) {
+      int32_t l = fitcl__expr_make(g, FITCL__OP_LOG, a, -1);
+      return fitcl__expr_make(g, FITCL__OP_EXP, fitcl__expr_make(g, FITCL__OP_MUL, b, l), -1);
+    }
     break;
   case FITCL__OP_SQR:
     if (N[a].op == FITCL__OP_NEG) return fitcl__expr_make(g, FITCL__OP_SQR, N[a].a, -1);
@@ -218,7 +228,7 @@ int32_t fitcl__expr_make(fitcl__expr_graph *g, fitcl__expr_op op, int32_t a, int
   default:
     break;
   }
-  fitcl__expr_node nd = {(uint8_t)op, a, b, -1, 0.0};
+  fitcl__expr_node nd = {(uint8_t)op, 0, a, b, -1, 0.0};
   return intern(g, &nd);
 }
 

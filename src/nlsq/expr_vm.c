@@ -6,6 +6,7 @@
 #include "nlsq/expr.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "nlsq/expr_vmath.h"
@@ -14,15 +15,15 @@
 
 #define LOOP1(expr_)                                                    \
   do {                                                                  \
-    const double *A = regs + (size_t)in->a * B;                \
-    double *D = regs + (size_t)in->dst * B;                             \
+    const double *A = R[in->a];                                         \
+    double *D = R[in->dst];                                             \
     for (size_t i = 0; i < n; ++i) { double a = A[i]; D[i] = (expr_); } \
   } while (0)
 #define LOOP2(expr_)                                                    \
   do {                                                                  \
-    const double *A = regs + (size_t)in->a * B;                         \
-    const double *Bv = regs + (size_t)in->b * B;                        \
-    double *D = regs + (size_t)in->dst * B;                             \
+    const double *A = R[in->a];                                         \
+    const double *Bv = R[in->b];                                        \
+    double *D = R[in->dst];                                             \
     for (size_t i = 0; i < n; ++i) {                                    \
       double a = A[i], b = Bv[i];                                       \
       D[i] = (expr_);                                                   \
@@ -30,7 +31,7 @@
   } while (0)
 
 FITCL__VMATH_CLONES
-static void run_instr(const fitcl__expr_instr *in, size_t n, double *regs) {
+static void run_instr(const fitcl__expr_instr *in, size_t n, double *const *R) {
   switch ((fitcl__expr_op)in->op) {
   case FITCL__OP_ADD: LOOP2(a + b); break;
   case FITCL__OP_SUB: LOOP2(a - b); break;
@@ -38,12 +39,16 @@ static void run_instr(const fitcl__expr_instr *in, size_t n, double *regs) {
   case FITCL__OP_DIV: LOOP2(a / b); break;
   case FITCL__OP_NEG: LOOP1(-a); break;
   case FITCL__OP_SQR: LOOP1(a * a); break;
-  case FITCL__OP_POW: LOOP2(pow(a, b)); break;
+  case FITCL__OP_POW: {
+    double tmp[B];
+    fitcl__vpow(R[in->a], R[in->b], R[in->dst], tmp, n);
+    break;
+  }
   case FITCL__OP_EXP:
-    fitcl__vexp(regs + (size_t)in->a * B, regs + (size_t)in->dst * B, n);
+    fitcl__vexp(R[in->a], R[in->dst], n);
     break;
   case FITCL__OP_LOG:
-    fitcl__vlog(regs + (size_t)in->a * B, regs + (size_t)in->dst * B, n);
+    fitcl__vlog(R[in->a], R[in->dst], n);
     break;
   case FITCL__OP_LOG10: LOOP1(log10(a)); break;
   case FITCL__OP_SQRT: LOOP1(sqrt(a)); break;
@@ -70,17 +75,24 @@ static void run_instr(const fitcl__expr_instr *in, size_t n, double *regs) {
 }
 
 void fitcl__expr_vm_run(const fitcl__expr_prog *p, const double *params,
-                        const double *const *x, size_t n, double *regs) {
-  for (int k = 0; k < p->nparams; ++k) {
-    double *D = regs + (size_t)k * B;
-    for (size_t i = 0; i < n; ++i) D[i] = params[k];
-  }
-  for (int j = 0; j < p->nvars; ++j)
-    memcpy(regs + (size_t)(p->nparams + j) * B, x[j], n * sizeof(double));
+                        const double *const *x, size_t n, double *regs, double **R, int fill) {
   int cbase = p->nparams + p->nvars;
-  for (int c = 0; c < p->nconst; ++c) {
-    double *D = regs + (size_t)(cbase + c) * B;
-    for (size_t i = 0; i < n; ++i) D[i] = p->consts[c];
+  if (fill) {
+    /* Parameters and constants are the same for every block of a pass:
+     * their registers are filled once (over the whole block length, since
+     * an output may be one of them) and never written by instructions. */
+    for (int k = 0; k < p->nparams; ++k) {
+      double *D = regs + (size_t)k * B;
+      for (size_t i = 0; i < B; ++i) D[i] = params[k];
+    }
+    for (int c = 0; c < p->nconst; ++c) {
+      double *D = regs + (size_t)(cbase + c) * B;
+      for (size_t i = 0; i < B; ++i) D[i] = p->consts[c];
+    }
+    for (int r = 0; r < p->nregs; ++r) R[r] = regs + (size_t)r * B;
   }
-  for (int i = 0; i < p->ninstr; ++i) run_instr(&p->instr[i], n, regs);
+  /* Variables are read in place from the caller's columns; instructions
+   * only ever write temporaries, so dropping const here is safe. */
+  for (int j = 0; j < p->nvars; ++j) R[p->nparams + j] = (double *)(uintptr_t)x[j];
+  for (int i = 0; i < p->ninstr; ++i) run_instr(&p->instr[i], n, R);
 }

@@ -18,9 +18,19 @@
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(FITCL_NO_CLONES) && \
     !defined(__SANITIZE_ADDRESS__)
-#define FITCL__VMATH_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define FITCL__VMATH_CLONES \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define FITCL__VMATH_CLONES
+#endif
+
+/* GCC if-converts (and so vectorises) the selects below only when it may
+ * assume floating-point operations do not trap; neither option changes a
+ * computed value (errno and FP exception flags are never read here).  The
+ * pragma applies to the rest of every file that includes this header, which
+ * are the evaluator's and the pthreads accumulation's hot loops. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math", "no-math-errno", "fp-contract=fast")
 #endif
 
 #define FITCL__VM_INLINE static inline __attribute__((always_inline))
@@ -28,13 +38,20 @@
 FITCL__VM_INLINE uint64_t fitcl__asu64(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
 FITCL__VM_INLINE double fitcl__asf64(uint64_t u) { double d; memcpy(&d, &u, 8); return d; }
 
+/* 2^k for an integral double k in [-1022, 1023], built from bits with
+ * unsigned 64-bit integer operations only (AVX2 has no signed 64-bit shift
+ * or int64<->double conversion, so those would block vectorisation). */
+FITCL__VM_INLINE double fitcl__pow2i(double k) {
+  const double shift = 0x1.8p52;
+  uint64_t kb = fitcl__asu64(k + shift) - fitcl__asu64(shift); /* k mod 2^64 */
+  return fitcl__asf64((kb + 1023u) << 52);
+}
+
 FITCL__VM_INLINE double fitcl__exp1(double x) {
   const double shift = 0x1.8p52;
   double xc = x < -746.0 ? -746.0 : x;
   xc = xc > 710.0 ? 710.0 : xc;
-  double t = xc * 1.4426950408889634074 + shift;
-  double nd = t - shift;
-  int64_t ni = (int64_t)(fitcl__asu64(t) - fitcl__asu64(shift));
+  double nd = (xc * 1.4426950408889634074 + shift) - shift; /* round to nearest */
   double r = xc - nd * 6.93147180369123816490e-01;
   r = r - nd * 1.90821492927058770002e-10;
   double p = 1.0 / 6227020800.0;
@@ -52,22 +69,23 @@ FITCL__VM_INLINE double fitcl__exp1(double x) {
   p = p * r + 1.0;
   p = p * r + 1.0;
   /* 2^n as two factors, so subnormal results and n = 1024 need no branch. */
-  int64_t n1 = ni >> 1, n2 = ni - n1;
-  double s1 = fitcl__asf64((uint64_t)(n1 + 1023) << 52);
-  double s2 = fitcl__asf64((uint64_t)(n2 + 1023) << 52);
-  return p * s1 * s2;
+  double n1 = (0.5 * nd - 0.25 + shift) - shift; /* floor(nd/2) without a libm call */
+  double n2 = nd - n1;
+  return p * fitcl__pow2i(n1) * fitcl__pow2i(n2);
 }
 
 FITCL__VM_INLINE double fitcl__log1(double x) {
   /* Subnormals are scaled into the normal range first. */
-  int sub = x < 2.2250738585072014e-308;
-  double xs = sub ? x * 0x1p54 : x;
+  /* Comparisons are written inline in each select (not kept in an int),
+   * which is the form GCC if-converts and vectorises. */
+  double xs = x < 2.2250738585072014e-308 ? x * 0x1p54 : x;
   uint64_t bits = fitcl__asu64(xs);
-  int64_t e = (int64_t)((bits >> 52) & 0x7ff) - 1023 - (sub ? 54 : 0);
+  /* The biased exponent as an exact double, via the 2^52 bit trick. */
+  double eb = fitcl__asf64(0x4330000000000000ull | ((bits >> 52) & 0x7ff)) - 0x1p52;
   double m = fitcl__asf64((bits & 0x000fffffffffffffull) | 0x3ff0000000000000ull);
-  int big = m > 1.41421356237309504880;
-  m = big ? m * 0.5 : m;
-  double dk = (double)(e + big);
+  double dk = eb - 1023.0 - (x < 2.2250738585072014e-308 ? 54.0 : 0.0) +
+              (m > 1.41421356237309504880 ? 1.0 : 0.0);
+  m = m > 1.41421356237309504880 ? m * 0.5 : m;
   double f = m - 1.0;
   double s = f / (2.0 + f);
   double z = s * s, w = z * z;
@@ -90,6 +108,17 @@ FITCL__VM_INLINE double fitcl__log1(double x) {
 
 FITCL__VM_INLINE void fitcl__vexp(const double *a, double *d, size_t n) {
   for (size_t i = 0; i < n; ++i) d[i] = fitcl__exp1(a[i]);
+}
+/* pow for a > 0 as exp(b log a) (relative error about |b log a| ulp); other
+ * bases and non-finite operands take libm's pow.  d may alias a or b: each
+ * element is read before it is written.  tmp holds n doubles. */
+FITCL__VM_INLINE void fitcl__vpow(const double *a, const double *b, double *d, double *tmp,
+                                  size_t n) {
+  for (size_t i = 0; i < n; ++i) tmp[i] = fitcl__exp1(b[i] * fitcl__log1(a[i]));
+  for (size_t i = 0; i < n; ++i) {
+    double ai = a[i], bi = b[i];
+    d[i] = ai > 0.0 && ai < INFINITY && fabs(bi) < INFINITY ? tmp[i] : pow(ai, bi);
+  }
 }
 FITCL__VM_INLINE void fitcl__vlog(const double *a, double *d, size_t n) {
   for (size_t i = 0; i < n; ++i) d[i] = fitcl__log1(a[i]);

@@ -203,20 +203,26 @@ fitcl_status fitcl_model_eval(const fitcl_model *m, const double *params,
   }
   const fitcl__expr_prog *p = jac ? &m->prog_fj : &m->prog_f;
   double *regs = malloc((size_t)(p->nregs ? p->nregs : 1) * FITCL__VM_BLOCK * sizeof *regs);
-  if (!regs) return FITCL_ERR_NOMEM;
+  double **R = malloc((size_t)(p->nregs ? p->nregs : 1) * sizeof *R);
+  if (!regs || !R) {
+    free(regs);
+    free(R);
+    return FITCL_ERR_NOMEM;
+  }
   const double *xb[FITCL_NLSQ_MAX_VARS];
   for (size_t s = 0; s < n; s += FITCL__VM_BLOCK) {
     size_t nb = n - s < FITCL__VM_BLOCK ? n - s : FITCL__VM_BLOCK;
     for (int j = 0; j < nv; ++j) xb[j] = x[j] + s;
-    fitcl__expr_vm_run(p, params, xb, nb, regs);
-    if (f) memcpy(f + s, regs + (size_t)p->outputs[0] * FITCL__VM_BLOCK, nb * sizeof *f);
+    fitcl__expr_vm_run(p, params, xb, nb, regs, R, s == 0);
+    if (f) memcpy(f + s, R[p->outputs[0]], nb * sizeof *f);
     if (jac)
       for (int k = 0; k < np; ++k) {
-        const double *J = regs + (size_t)p->outputs[1 + k] * FITCL__VM_BLOCK;
+        const double *J = R[p->outputs[1 + k]];
         for (size_t i = 0; i < nb; ++i) jac[(s + i) * (size_t)np + (size_t)k] = J[i];
       }
   }
   free(regs);
+  free(R);
   return FITCL_OK;
 }
 

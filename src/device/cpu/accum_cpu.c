@@ -28,6 +28,10 @@ typedef struct cpu_impl {
   unsigned nworkers;
   size_t per_worker;    /* doubles of scratch per worker */
   double *scratch;
+  size_t nregs;         /* registers per worker (the larger program) */
+  double **R;           /* per worker: VM register pointers */
+  uint64_t *filled;     /* per worker: the pass key its registers hold */
+  uint64_t pass_key;    /* changes at every begin */
   double *partials;     /* groups of the current chunk */
   size_t partials_cap;  /* in groups */
   /* the chunk being processed */
@@ -68,9 +72,9 @@ static blk_scratch scratch_of(cpu_impl *c, unsigned w) {
   const fitcl_model *m = a->m;
   double *p = c->scratch + (size_t)w * c->per_worker;
   blk_scratch s;
-  int nregs = m->kind == FITCL__MODEL_EXPR ? m->prog_fj.nregs : 0;
+  (void)m;
   s.regs = p;
-  p += (size_t)nregs * BLK;
+  p += c->nregs * BLK;
   s.G = p;
   p += (size_t)a->np * BLK;
   s.rt = p;
@@ -169,10 +173,13 @@ static void group_task(void *arg, size_t g, unsigned worker) {
     const double *f;
     if (m->kind == FITCL__MODEL_EXPR) {
       const fitcl__expr_prog *p = a->want_jac ? &m->prog_fj : &m->prog_f;
-      fitcl__expr_vm_run(p, a->params, xb, nb, s.regs);
-      f = s.regs + (size_t)p->outputs[0] * BLK;
+      double **R = c->R + (size_t)worker * c->nregs;
+      int fill = c->filled[worker] != c->pass_key;
+      c->filled[worker] = c->pass_key;
+      fitcl__expr_vm_run(p, a->params, xb, nb, s.regs, R, fill);
+      f = R[p->outputs[0]];
       if (a->want_jac)
-        for (int k = 0; k < np; ++k) J[k] = s.regs + (size_t)p->outputs[1 + k] * BLK;
+        for (int k = 0; k < np; ++k) J[k] = R[p->outputs[1 + k]];
     } else {
       m->fn(m->user, a->params, xb, nb, s.cbf, a->want_jac ? s.cbj : NULL);
       f = s.cbf;
@@ -209,12 +216,18 @@ static fitcl_status cpu_create(fitcl_accum *a) {
   c->nworkers = fitcl__pool_size(fitcl__ctx_pool(a->ctx));
   if (c->nworkers < 1) c->nworkers = 1;
   const fitcl_model *m = a->m;
-  size_t nregs = m->kind == FITCL__MODEL_EXPR ? (size_t)m->prog_fj.nregs : 0;
+  size_t nregs = 0;
+  if (m->kind == FITCL__MODEL_EXPR)
+    nregs = (size_t)(m->prog_fj.nregs > m->prog_f.nregs ? m->prog_fj.nregs : m->prog_f.nregs);
   if (m->kind == FITCL__MODEL_CALLBACK && nregs < (size_t)a->np) nregs = (size_t)a->np;
+  c->nregs = nregs;
   size_t cbj = m->kind == FITCL__MODEL_CALLBACK ? (size_t)a->np * BLK : 0;
   c->per_worker = (nregs + (size_t)a->np + 4) * BLK + cbj;
   c->per_worker = (c->per_worker + 7) & ~(size_t)7;
   c->scratch = calloc(c->per_worker * c->nworkers, sizeof *c->scratch);
+  c->R = calloc((nregs ? nregs : 1) * c->nworkers, sizeof *c->R);
+  c->filled = calloc(c->nworkers, sizeof *c->filled);
+  if (!c->R || !c->filled) return fitcl__fail(a->ctx, FITCL_ERR_NOMEM, "out of memory");
   c->partials_cap = (a->max_chunk + GROUP_POINTS - 1) / GROUP_POINTS;
   c->partials = malloc(c->partials_cap * (size_t)a->nsums * sizeof *c->partials);
   if (!c->scratch || !c->partials) return fitcl__fail(a->ctx, FITCL_ERR_NOMEM, "out of memory");
@@ -223,7 +236,10 @@ static fitcl_status cpu_create(fitcl_accum *a) {
 }
 
 static fitcl_status cpu_begin(fitcl_accum *a) {
-  (void)a;
+  cpu_impl *c = a->impl;
+  /* A new key makes every worker reload parameters and constants (the
+   * cost-only program has its own register layout, hence the low bit). */
+  c->pass_key = ((c->pass_key >> 1) + 1) << 1 | (uint64_t)a->want_jac;
   return FITCL_OK;
 }
 
@@ -249,6 +265,8 @@ static void cpu_destroy(fitcl_accum *a) {
   cpu_impl *c = a->impl;
   if (!c) return;
   free(c->scratch);
+  free(c->R);
+  free(c->filled);
   free(c->partials);
   free(c);
   a->impl = NULL;
