@@ -155,7 +155,11 @@ char *fitcl__expr_prog_opencl(const fitcl__expr_prog *p, const char *name, int w
       fitcl__buf_printf(&b, ") ? 1.0 : 0.0");
       break;
     default:
-      fitcl__buf_printf(&b, "%s(", fitcl__expr_op_name((fitcl__expr_op)in->op));
+      /* exp and log come from common/vmath.h, shared with the pthreads
+       * path, so both backends compute the same values. */
+      if (in->op == FITCL__OP_EXP) fitcl__buf_printf(&b, "fitcl_exp(");
+      else if (in->op == FITCL__OP_LOG) fitcl__buf_printf(&b, "fitcl_log(");
+      else fitcl__buf_printf(&b, "%s(", fitcl__expr_op_name((fitcl__expr_op)in->op));
       operand(p, in->a, &b);
       if (fitcl__expr_op_arity((fitcl__expr_op)in->op) == 2) {
         fitcl__buf_printf(&b, ", ");
