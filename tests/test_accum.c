@@ -580,3 +580,39 @@ Test(accum, every_builtin_on_every_backend) {
   free(y);
   free(sg);
 }
+
+/* Each OpenCL kernel variant (work-group per block, work-item loop, double8)
+ * gives the reference sums, whichever the device would pick by itself. */
+#include "nlsq/accum.h"
+Test(accum, opencl_kernel_variants_agree) {
+  fitcl_test_backend be[2];
+  if (fitcl_test_backends(be, 2) < 2) cr_skip_test("no OpenCL device with fp64");
+  dataset d = make_data(30001, 1);
+  const double p[] = {2.0, 0.8, 0.3};
+  for (int variant = 1; variant <= 3; ++variant)
+    for (int loss = 0; loss <= 1; ++loss) {
+      fitcl__accum_ocl_variant = variant;
+      fitcl_context *ctx = fitcl_test_context(be[1].selector);
+      fitcl_model *m = NULL;
+      cr_assert_eq(fitcl_model_builtin(ctx, "exp_decay", &m), FITCL_OK);
+      fitcl_accum_options o = {0};
+      o.loss = loss ? FITCL_LOSS_HUBER : FITCL_LOSS_LINEAR;
+      o.max_chunk = 10000;
+      fitcl_accum *a = NULL;
+      cr_assert_eq(fitcl_accum_create(ctx, m, &o, &a), FITCL_OK, "%s", fitcl_errmsg(ctx));
+      fitcl_accum_sums s, c;
+      cr_assert_eq(run_pass(a, p, 1, &d, 1, 7001, &s), FITCL_OK, "%s", fitcl_errmsg(ctx));
+      cr_assert_eq(run_pass(a, p, 0, &d, 1, 7001, &c), FITCL_OK, "%s", fitcl_errmsg(ctx));
+      ref_sums r = reference_exp_decay(p, d.x, d.y, d.sigma, d.n, o.loss, 1.0);
+      char what[64];
+      snprintf(what, sizeof what, "variant %d loss %d", variant, loss);
+      expect_close_sums(&s, &r, 1e-12, what);
+      cr_expect(fitcl_test_close(c.cost, (double)r.cost, 1e-12), "%s cost-only", what);
+      cr_expect(fitcl_test_close(c.rss, (double)r.rss, 1e-12), "%s cost-only rss", what);
+      fitcl_accum_destroy(a);
+      fitcl_model_destroy(m);
+      fitcl_context_destroy(ctx);
+    }
+  fitcl__accum_ocl_variant = 0;
+  free_data(&d);
+}

@@ -274,6 +274,101 @@ void fitcl_accum_materialise(__global const double *params, __global const doubl
   }
 }
 
+#if defined(FITCL_HAVE_VEC8) && FITCL_LOSS == FITCL_LOSS_ID_LINEAR
+/* CPU-device variants (suffix _vec8), linear loss: one work-item per block,
+ * eight points per step in double8 (explicit vectors), lanes combined in a
+ * fixed order at the end of the block, the remainder (< 8 points) scalar. */
+inline double fitcl_hsum8(double8 a) {
+  return ((a.s0 + a.s1) + (a.s2 + a.s3)) + ((a.s4 + a.s5) + (a.s6 + a.s7));
+}
+
+__kernel void fitcl_accum_fused_vec8(__global const double *params, __global const double *x,
+                                     const long ld, __global const double *y,
+                                     __global const double *sigma, const int has_sigma,
+                                     const long n, const double c2, const double inv_c2,
+                                     __global double *partial) {
+  const long b = get_global_id(0);
+  const long begin = b * FITCL_REDUCE_BLOCK;
+  if (begin >= n) return;
+  const long end = min(begin + (long)FITCL_REDUCE_BLOCK, n);
+  double p[FITCL_NP];
+  for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
+  double8 acc[FITCL_NSUMS];
+  for (int s = 0; s < FITCL_NSUMS; ++s) acc[s] = (double8)(0.0);
+  long i = begin;
+  for (; i + 8 <= end; i += 8) {
+    double8 xv[FITCL_NVX];
+    for (int j = 0; j < FITCL_NV; ++j) xv[j] = vload8(0, x + j * ld + i);
+    double8 f, J[FITCL_NP];
+    fitcl_model_fj8(p, xv, &f, J);
+    double8 is = has_sigma ? 1.0 / vload8(0, sigma + i) : (double8)(1.0);
+    double8 r = (vload8(0, y + i) - f) * is;
+    for (int k = 0; k < FITCL_NP; ++k) J[k] *= is;
+    int t = 0;
+    for (int k = 0; k < FITCL_NP; ++k)
+      for (int l = k; l < FITCL_NP; ++l) acc[t++] += J[k] * J[l];
+    for (int k = 0; k < FITCL_NP; ++k) acc[t++] += J[k] * r;
+    acc[t++] += r * r;
+    acc[t++] += r * r;
+  }
+  double out[FITCL_NSUMS];
+  for (int s = 0; s < FITCL_NSUMS; ++s) out[s] = fitcl_hsum8(acc[s]);
+  for (; i < end; ++i) {
+    double xv[FITCL_NVX];
+    fitcl_accum_load(x, ld, i, xv);
+    double f, J[FITCL_NP];
+    fitcl_model_fj(p, xv, &f, J);
+    double sc, rt, rho, z;
+    fitcl_accum_point(f, y[i], has_sigma ? 1.0 / sigma[i] : 1.0, c2, inv_c2, &sc, &rt, &rho, &z);
+    for (int k = 0; k < FITCL_NP; ++k) J[k] *= sc;
+    int t = 0;
+    for (int k = 0; k < FITCL_NP; ++k)
+      for (int l = k; l < FITCL_NP; ++l) out[t++] += J[k] * J[l];
+    for (int k = 0; k < FITCL_NP; ++k) out[t++] += J[k] * rt;
+    out[t++] += rho;
+    out[t++] += z;
+  }
+  __global double *dst = partial + b * FITCL_NSUMS;
+  for (int s = 0; s < FITCL_NSUMS; ++s) dst[s] = out[s];
+}
+
+__kernel void fitcl_accum_cost_vec8(__global const double *params, __global const double *x,
+                                    const long ld, __global const double *y,
+                                    __global const double *sigma, const int has_sigma,
+                                    const long n, const double c2, const double inv_c2,
+                                    __global double *partial) {
+  const long b = get_global_id(0);
+  const long begin = b * FITCL_REDUCE_BLOCK;
+  if (begin >= n) return;
+  const long end = min(begin + (long)FITCL_REDUCE_BLOCK, n);
+  double p[FITCL_NP];
+  for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
+  double8 acc = (double8)(0.0);
+  long i = begin;
+  for (; i + 8 <= end; i += 8) {
+    double8 xv[FITCL_NVX];
+    for (int j = 0; j < FITCL_NV; ++j) xv[j] = vload8(0, x + j * ld + i);
+    double8 f, J[FITCL_NP];
+    fitcl_model_f8(p, xv, &f, J);
+    double8 is = has_sigma ? 1.0 / vload8(0, sigma + i) : (double8)(1.0);
+    double8 r = (vload8(0, y + i) - f) * is;
+    acc += r * r;
+  }
+  double sz = fitcl_hsum8(acc);
+  for (; i < end; ++i) {
+    double xv[FITCL_NVX];
+    fitcl_accum_load(x, ld, i, xv);
+    double f, J[FITCL_NP];
+    fitcl_model_f(p, xv, &f, J);
+    double r = (y[i] - f) * (has_sigma ? 1.0 / sigma[i] : 1.0);
+    sz += r * r;
+  }
+  /* Linear loss: rho = z. */
+  partial[2 * b] = sz;
+  partial[2 * b + 1] = sz;
+}
+#endif
+
 /* Adds FITCL_ACCUM_COMBINE consecutive block partials in order with
  * compensation: work-item (g, s) writes out[g * stride + s]. */
 __kernel void fitcl_accum_combine(__global const double *partial, const long nblocks,

@@ -27,6 +27,8 @@
  * stays a modest buffer. */
 #define CLBLAST_PIECE ((size_t)1 << 18)
 
+int fitcl__accum_ocl_variant = 0;
+
 typedef struct ocl_slot {
   cl_mem x, y, sigma, gsum;
   cl_event up;        /* last upload of this slot */
@@ -354,20 +356,31 @@ static fitcl_status ocl_create(fitcl_accum *a) {
   if (st != FITCL_OK) return st;
   a->info.program_builds = 1;
   cl_int err;
-  /* One work-group per block where the device allows FITCL_REDUCE_BLOCK
-   * items per group for these kernels; otherwise one work-item per block. */
+  /* Kernel variants: on CPU devices with an expression model and the
+   * linear loss, explicit double8 kernels (one work-item per block); on
+   * other devices one work-group per block where FITCL_REDUCE_BLOCK items
+   * per group are allowed; otherwise one work-item looping over a block. */
+  cl_device_type dtype = 0;
+  clGetDeviceInfo(a->ctx->ocl->device, CL_DEVICE_TYPE, sizeof dtype, &dtype, NULL);
+  int vec8 = (dtype & CL_DEVICE_TYPE_CPU) && a->m->kind == FITCL__MODEL_EXPR &&
+             a->loss == FITCL_LOSS_LINEAR && a->np <= 8;
   size_t wg = 0;
   o->k_fused = clCreateKernel(o->prog, "fitcl_accum_fused", &err);
   if (err == CL_SUCCESS)
     err = clGetKernelWorkGroupInfo(o->k_fused, a->ctx->ocl->device, CL_KERNEL_WORK_GROUP_SIZE,
                                    sizeof wg, &wg, NULL);
-  const char *suffix = err == CL_SUCCESS && wg >= BLK ? "" : "_loop";
+  const char *suffix = err == CL_SUCCESS && wg >= BLK && !(dtype & CL_DEVICE_TYPE_CPU) ? "" : "_loop";
+  if (fitcl__accum_ocl_variant) {
+    vec8 = vec8 && fitcl__accum_ocl_variant == 3;
+    suffix = fitcl__accum_ocl_variant == 1 && err == CL_SUCCESS && wg >= BLK ? "" : "_loop";
+  }
   o->local = suffix[0] ? 0 : BLK;
-  if (suffix[0]) FITCL__CL_RELEASE_KERNEL(o->k_fused);
+  FITCL__CL_RELEASE_KERNEL(o->k_fused);
+  err = CL_SUCCESS;
   char kn[64];
-  snprintf(kn, sizeof kn, "fitcl_accum_fused%s", suffix);
-  if (!o->k_fused) o->k_fused = clCreateKernel(o->prog, kn, &err);
-  snprintf(kn, sizeof kn, "fitcl_accum_cost%s", suffix);
+  snprintf(kn, sizeof kn, "fitcl_accum_fused%s", vec8 ? "_vec8" : suffix);
+  o->k_fused = clCreateKernel(o->prog, kn, &err);
+  snprintf(kn, sizeof kn, "fitcl_accum_cost%s", vec8 ? "_vec8" : suffix);
   if (err == CL_SUCCESS) o->k_cost = clCreateKernel(o->prog, kn, &err);
   snprintf(kn, sizeof kn, "fitcl_accum_materialise%s", suffix);
   if (err == CL_SUCCESS) o->k_mat = clCreateKernel(o->prog, kn, &err);
