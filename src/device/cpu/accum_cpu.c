@@ -10,6 +10,7 @@
  * driver adds the group partials in order, so the result depends only on the
  * chunking, never on the thread count or timing. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,8 @@ typedef struct cpu_impl {
   const double *const *x;
   const double *y, *sigma;
   size_t n;
+  size_t ngroups;
+  atomic_size_t next;   /* next group to take (dynamic scheduling) */
   fitcl_accum *a;
 } cpu_impl;
 
@@ -153,8 +156,23 @@ static void block_sums(const fitcl_accum *a, const double *const *J, blk_scratch
   v[t++] = sum_block(s->z);
 }
 
-static void group_task(void *arg, size_t g, unsigned worker) {
+static void group_run(cpu_impl *c, size_t g, unsigned worker);
+
+/* Each worker takes groups from a shared counter until none is left, so a
+ * worker that the OS delays does not hold the others up.  Which worker runs
+ * a group does not matter: every group writes its own slot, and the slots
+ * are added in group order. */
+static void worker_task(void *arg, size_t task, unsigned worker) {
   cpu_impl *c = arg;
+  (void)task;
+  for (;;) {
+    size_t g = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
+    if (g >= c->ngroups) break;
+    group_run(c, g, worker);
+  }
+}
+
+static void group_run(cpu_impl *c, size_t g, unsigned worker) {
   const fitcl_accum *a = c->a;
   const fitcl_model *m = a->m;
   const int np = a->np, nv = a->nv, stride = fitcl__accum_stride(a);
@@ -251,7 +269,10 @@ static fitcl_status cpu_chunk(fitcl_accum *a, const double *const *x, const doub
   c->sigma = sigma;
   c->n = n;
   size_t ngroups = (n + GROUP_POINTS - 1) / GROUP_POINTS;
-  fitcl__pool_run(fitcl__ctx_pool(a->ctx), ngroups, group_task, c);
+  c->ngroups = ngroups;
+  atomic_store(&c->next, 0);
+  size_t ntasks = c->nworkers < ngroups ? c->nworkers : ngroups;
+  fitcl__pool_run(fitcl__ctx_pool(a->ctx), ntasks, worker_task, c);
   fitcl__accum_fold(a, c->partials, ngroups);
   return FITCL_OK;
 }
