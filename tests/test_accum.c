@@ -616,3 +616,34 @@ Test(accum, opencl_kernel_variants_agree) {
   fitcl__accum_ocl_variant = 0;
   free_data(&d);
 }
+
+/* Bitwise the same for 1, 2 and 3 worker threads on the pthreads path. */
+Test(accum, thread_count_does_not_change_bits) {
+  dataset d = make_data(100003, 1);
+  const double p[] = {2.0, 0.8, 0.3};
+  fitcl_accum_sums res[3];
+  char *dir = fitcl_test_tmpdir();
+  for (int t = 1; t <= 3; ++t) {
+    fitcl_context_options o = {0};
+    o.device = "cpu";
+    o.threads = t;
+    o.cache_dir = dir;
+    fitcl_context *ctx = NULL;
+    cr_assert_eq(fitcl_context_create(&o, &ctx), FITCL_OK, "%s", fitcl_errmsg(ctx));
+    fitcl_model *m = NULL;
+    cr_assert_eq(fitcl_model_builtin(ctx, "exp_decay", &m), FITCL_OK);
+    fitcl_accum_options ao = {0};
+    ao.loss = FITCL_LOSS_CAUCHY;
+    fitcl_accum *a = NULL;
+    cr_assert_eq(fitcl_accum_create(ctx, m, &ao, &a), FITCL_OK);
+    cr_assert_eq(run_pass(a, p, 1, &d, 1, 30000, &res[t - 1]), FITCL_OK);
+    fitcl_accum_destroy(a);
+    fitcl_model_destroy(m);
+    fitcl_context_destroy(ctx);
+  }
+  cr_expect(memcmp(&res[0], &res[1], sizeof res[0]) == 0, "1 vs 2 threads differ");
+  cr_expect(memcmp(&res[0], &res[2], sizeof res[0]) == 0, "1 vs 3 threads differ");
+  fitcl_test_rmtree(dir);
+  free(dir);
+  free_data(&d);
+}
