@@ -3,7 +3,7 @@
  * a, b, c and variables x, t.  Any input must give either a model or an
  * error with a column inside the text; never a crash, hang or leak.
  *
- *   cmake -DFITCL_FUZZ=ON -DCMAKE_C_COMPILER=clang ... && ./fuzz_expr corpus/ */
+    CC=clang cmake -S . -B build-fuzz -DFITCL_FUZZ=ON && ./build-fuzz/tests/fuzz/fuzz_expr tests/fuzz/corpus/expr */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
