@@ -3,7 +3,8 @@
  * a, b, c and variables x, t.  Any input must give either a model or an
  * error with a column inside the text; never a crash, hang or leak.
  *
-    CC=clang cmake -S . -B build-fuzz -DFITCL_FUZZ=ON && ./build-fuzz/tests/fuzz/fuzz_expr tests/fuzz/corpus/expr */
+ *   CC=clang cmake -S . -B build-fuzz -DFITCL_FUZZ=ON
+ *   ./build-fuzz/tests/fuzz/fuzz_expr tests/fuzz/corpus/expr */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
