@@ -149,7 +149,7 @@ __kernel void fitcl_accum_materialise_loop(__global const double *params, __glob
  * stores its terms, then item q adds term q of the FITCL_REDUCE_BLOCK items
  * in index order.  The order depends only on the block size, so results are
  * the same run to run (and the same order as the per-block loop). */
-#define FITCL_RB 16
+#define FITCL_RB 8 /* 16 KiB of local memory per group: fits every device */
 /* Blocks per work-group: amortises the per-group cost (large on CPU
  * devices) without changing which points form a block. */
 #define FITCL_BPG 8
