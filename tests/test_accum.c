@@ -411,7 +411,9 @@ Test(accum, no_recompilation_for_new_chunk_lengths) {
     size_t lens[] = {1, 17, 1000, 4097, 20000, 333};
     for (size_t c = 0; c < sizeof lens / sizeof lens[0]; ++c) {
       fitcl_accum_sums s;
-      cr_assert_eq(run_pass(a, p, c % 2, &d, 1, lens[c], &s), FITCL_OK);
+      dataset part = d;
+      if (lens[c] < 100) part.n = 50 * lens[c]; /* one call per point is slow on OpenCL */
+      cr_assert_eq(run_pass(a, p, c % 2, &part, 1, lens[c], &s), FITCL_OK);
     }
     fitcl_context_get_info(ctx, &ci1);
     cr_expect_eq(ci1.cache.misses, ci0.cache.misses, "%s: programs built during passes", be[b].name);

@@ -61,8 +61,7 @@ static char *make_source(const fitcl_accum *a) {
   fitcl__buf_printf(&b,
                     "/* fitcl Jacobian accumulation, generated */\n"
                     "#include \"common/compat.h\"\n#include \"common/vmath.h\"\n"
-                    "#define FITCL_NP %d\n#define FITCL_NV %d\n#define FITCL_LOSS %d\n",
-                    a->np, a->nv, (int)a->loss);
+                    "#define FITCL_NP %d\n#define FITCL_NV %d\n", a->np, a->nv);
   fitcl__buf_printf(&b, "%s\n#include \"common/accum_kernel.h\"\n", fns);
   free(fns);
   if (b.oom) {
@@ -143,7 +142,7 @@ static fitcl_status run_fused(fitcl_accum *a, ocl_slot *s, size_t n, int has_sig
   cl_kernel k = a->want_jac ? o->k_fused : o->k_cost;
   fitcl_status st = set_common_args(a, k, s, n);
   if (st != FITCL_OK) return st;
-  cl_int hs = has_sigma;
+  cl_int hs = (has_sigma ? 1 : 0) | ((cl_int)a->loss << 1);
   cl_int err = clSetKernelArg(k, 5, sizeof hs, &hs);
   err |= clSetKernelArg(k, 9, sizeof(cl_mem), &o->partial);
   if (err) return clfail(a, CL_INVALID_ARG_VALUE, "clSetKernelArg (accumulation)");
@@ -179,7 +178,7 @@ static fitcl_status run_clblast(fitcl_accum *a, ocl_slot *s, size_t n, int has_s
   cl_kernel k = o->k_mat;
   fitcl_status st = set_common_args(a, k, s, n);
   if (st != FITCL_OK) return st;
-  cl_int hs = has_sigma;
+  cl_int hs = (has_sigma ? 1 : 0) | ((cl_int)a->loss << 1);
   cl_int err = clSetKernelArg(k, 5, sizeof hs, &hs);
   err |= clSetKernelArg(k, 9, sizeof(cl_mem), &o->G);
   err |= clSetKernelArg(k, 10, sizeof(cl_mem), &o->rtv);
