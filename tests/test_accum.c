@@ -594,6 +594,7 @@ Test(accum, opencl_kernel_variants_agree) {
   for (int variant = 1; variant <= 3; ++variant)
     for (int loss = 0; loss <= 1; ++loss) {
       fitcl__accum_ocl_variant = variant;
+      fitcl__accum_ocl_zero_copy = variant == 2 ? -1 : 0; /* also the copying path */
       fitcl_context *ctx = fitcl_test_context(be[1].selector);
       fitcl_model *m = NULL;
       cr_assert_eq(fitcl_model_builtin(ctx, "exp_decay", &m), FITCL_OK);
