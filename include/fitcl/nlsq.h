@@ -229,8 +229,9 @@ fitcl_status fitcl_accum_begin(fitcl_accum *a, const double *params, int want_ja
  * @param y      n observations.
  * @param sigma  n standard deviations (> 0), or NULL for unit weights.
  * The arrays must stay valid and unchanged until the next fitcl_accum_chunk
- * or fitcl_accum_end on `a` returns (the OpenCL path copies them while the
- * previous chunk computes).  Results are reproducible bit for bit for the
+ * or fitcl_accum_end on `a` returns (the OpenCL path copies them, or on
+ * devices sharing host memory reads them in place, while the caller
+ * prepares the next chunk).  Results are reproducible bit for bit for the
  * same chunking, and agree across chunkings to rounding (~1e-15 relative to
  * the sum of absolute terms).
  */
