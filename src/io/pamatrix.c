@@ -495,6 +495,8 @@ static fitcl_status read_header(build *b, record *first, int *have_first) {
     size_t nf = 0;
     st = count_fields(r, first, &nf);
     if (st) goto fail;
+    /* A trailing delimiter adds no cell (see read_row). */
+    if (first->n > 0 && first->s[first->n - 1] == r->delim && nf > 1) nf--;
     if (nf == all.n + 1) skip = 0;
   }
   if (all.n <= skip) {
