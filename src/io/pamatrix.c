@@ -567,6 +567,8 @@ static fitcl_status read_row(build *b, const record *rec) {
   reader *r = &b->r;
   if (b->nrows == b->rowcap) {
     size_t nc = b->rowcap ? b->rowcap * 2 : 1024;
+    if (nc > SIZE_MAX / b->stride)
+      return rfail(r, rec->line, 1, FITCL_ERR_SIZE, "too many rows (%zu)", b->nrows);
     uint8_t *np = realloc(b->packed, nc * b->stride);
     if (!np) return rfail(r, rec->line, 1, FITCL_ERR_NOMEM, "out of memory at row %zu", b->nrows);
     b->packed = np;
