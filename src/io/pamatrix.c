@@ -228,10 +228,8 @@ static fitcl_status next_record(reader *r, record *rec, int *got) {
     long inside;
     size_t end = find_end(r->data, r->pos, r->len, r->delim, r->eof, &open_quote, &qpos, &inside);
     if (end == SIZE_MAX && !r->eof) {
-      size_t shift = r->pos;
       fitcl_status st = refill(r);
       if (st) return st;
-      (void)shift;
       continue;
     }
     if (end == SIZE_MAX) {
