@@ -197,9 +197,9 @@ typedef struct fitcl_accum_options {
   double f_scale;    /* soft margin between inlier and outlier residuals; 0: 1.0 */
   int path;          /* fitcl_accum_path; 0: auto: models with fewer than 8
                         parameters use the fused path; wider ones time both
-                        paths at creation on this device and keep the
+                        paths at creation on GPUs/accelerators and keep the
                         faster (fitcl_accum_info reports both).  Always
-                        fused on the pthreads path. */
+                        fused on the pthreads path and CPU OpenCL devices. */
   size_t max_chunk;  /* largest chunk the caller will pass; 0: 1<<20 points;
                         at most 1<<28.  Device buffers are sized by it
                         (two slots of nvars+2 columns); longer chunks are

@@ -367,6 +367,15 @@ static fitcl_status choose_path(fitcl_accum *a) {
     a->path = FITCL_ACCUM_PATH_FUSED;
     return FITCL_OK;
   }
+  /* On CPU devices the fused kernel keeps J in registers and caches; the
+   * materialised path only adds memory traffic, and measuring it would make
+   * every process compile CLBlast's kernels (CLBlast keeps no binary cache). */
+  cl_device_type dtype = 0;
+  clGetDeviceInfo(a->ctx->ocl->device, CL_DEVICE_TYPE, sizeof dtype, &dtype, NULL);
+  if ((dtype & CL_DEVICE_TYPE_CPU) && !fitcl__accum_ocl_variant) {
+    a->path = FITCL_ACCUM_PATH_FUSED;
+    return FITCL_OK;
+  }
   size_t n = a->max_chunk < ((size_t)1 << 16) ? a->max_chunk : ((size_t)1 << 16);
   double *buf = malloc((size_t)(a->nv + 1) * n * sizeof *buf);
   if (!buf) return fitcl__fail(a->ctx, FITCL_ERR_NOMEM, "out of memory");
