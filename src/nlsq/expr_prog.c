@@ -29,12 +29,30 @@ fitcl_status fitcl__expr_prog_build(const fitcl__expr_graph *g, const int32_t *r
   int32_t *reg = malloc((n ? n : 1) * sizeof *reg);
   int32_t *last = malloc((n ? n : 1) * sizeof *last);   /* last instruction using the node */
   int32_t *freelist = malloc((n ? n : 1) * sizeof *freelist);
-  if (!reach || !reg || !last || !freelist) goto fail;
+  int32_t *uses = calloc(n ? n : 1, sizeof *uses);
+  char *fused = calloc(n ? n : 1, 1);    /* NEG node emitted as NMUL of its product */
+  char *absorbed = calloc(n ? n : 1, 1); /* product folded into its NEG */
+  if (!reach || !reg || !last || !freelist || !uses || !fused || !absorbed) goto fail;
   for (int r = 0; r < nroots; ++r) reach[roots[r]] = 1;
   for (size_t i = n; i-- > 0;) {
     if (!reach[i]) continue;
     if (g->nodes[i].a >= 0) reach[g->nodes[i].a] = 1;
     if (g->nodes[i].b >= 0) reach[g->nodes[i].b] = 1;
+  }
+  /* A product used only by a negation becomes one NMUL instruction. */
+  for (size_t i = 0; i < n; ++i) {
+    if (!reach[i]) continue;
+    if (g->nodes[i].a >= 0) uses[g->nodes[i].a]++;
+    if (g->nodes[i].b >= 0 && g->nodes[i].b != g->nodes[i].a) uses[g->nodes[i].b]++;
+  }
+  for (int r = 0; r < nroots; ++r) uses[roots[r]] += 2;
+  for (size_t i = 0; i < n; ++i) {
+    if (!reach[i] || g->nodes[i].op != FITCL__OP_NEG) continue;
+    int32_t m = g->nodes[i].a;
+    if (g->nodes[m].op == FITCL__OP_MUL && uses[m] == 1) {
+      fused[i] = 1;
+      absorbed[m] = 1;
+    }
   }
   out->nparams = nparams;
   out->nvars = nvars;
@@ -66,8 +84,8 @@ fitcl_status fitcl__expr_prog_build(const fitcl__expr_graph *g, const int32_t *r
   /* Last use of each node, in instruction order; roots live to the end. */
   int k = 0;
   for (size_t i = 0; i < n; ++i) {
-    if (!reach[i] || reg[i] >= 0) continue;
-    const fitcl__expr_node *nd = &g->nodes[i];
+    if (!reach[i] || reg[i] >= 0 || absorbed[i]) continue;
+    const fitcl__expr_node *nd = fused[i] ? &g->nodes[g->nodes[i].a] : &g->nodes[i];
     if (nd->a >= 0) last[nd->a] = k;
     if (nd->b >= 0) last[nd->b] = k;
     ++k;
@@ -76,8 +94,8 @@ fitcl_status fitcl__expr_prog_build(const fitcl__expr_graph *g, const int32_t *r
   int nfree = 0;
   k = 0;
   for (size_t i = 0; i < n; ++i) {
-    if (!reach[i] || reg[i] >= 0) continue;
-    const fitcl__expr_node *nd = &g->nodes[i];
+    if (!reach[i] || reg[i] >= 0 || absorbed[i]) continue;
+    const fitcl__expr_node *nd = fused[i] ? &g->nodes[g->nodes[i].a] : &g->nodes[i];
     /* Operands that die here give their registers back first, so the result
      * may overwrite one of them in place (element-wise ops allow it). */
     int32_t ops[2] = {nd->a, nd->b};
@@ -89,7 +107,7 @@ fitcl_status fitcl__expr_prog_build(const fitcl__expr_graph *g, const int32_t *r
     }
     int32_t d = nfree ? freelist[--nfree] : next_reg++;
     fitcl__expr_instr *in = &out->instr[k];
-    in->op = nd->op;
+    in->op = fused[i] ? FITCL__OP_NMUL : nd->op;
     in->dst = d;
     in->a = nd->a >= 0 ? reg[nd->a] : -1;
     in->b = nd->b >= 0 ? reg[nd->b] : -1;
@@ -106,6 +124,9 @@ fail:
   free(reg);
   free(last);
   free(freelist);
+  free(uses);
+  free(fused);
+  free(absorbed);
   if (st != FITCL_OK) fitcl__expr_prog_free(out);
   return st;
 }
@@ -150,6 +171,13 @@ char *fitcl__expr_prog_opencl_ex(const fitcl__expr_prog *p, const char *name, in
     case FITCL__OP_NEG:
       fitcl__buf_printf(&b, "-");
       operand(p, in->a, &b, vec);
+      break;
+    case FITCL__OP_NMUL:
+      fitcl__buf_printf(&b, "-(");
+      operand(p, in->a, &b, vec);
+      fitcl__buf_printf(&b, " * ");
+      operand(p, in->b, &b, vec);
+      fitcl__buf_printf(&b, ")");
       break;
     case FITCL__OP_SQR:
       operand(p, in->a, &b, vec);
