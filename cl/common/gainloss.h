@@ -68,21 +68,33 @@ FITCL_FN fitcl_real fitcl_gl_psi(fitcl_real S, fitcl_real E, fitcl_real phi) {
   return (E - phi) / S;
 }
 
-/* Transition probabilities only: out[0..3] = P00, P01, P10, P11. */
+/* Transition probabilities only: out[0..3] = P00, P01, P10, P11.  One
+ * transcendental per matrix: expm1 where 1 - E would cancel (S < 1), exp
+ * where E itself must keep its relative precision (S >= 1). */
 FITCL_FN void fitcl_gl_pmat(fitcl_real a, fitcl_real b, fitcl_real t, fitcl_real *out) {
   const fitcl_real u = a * t, w = b * t, S = u + w;
-  const fitcl_real phi = fitcl_gl_phi(S);
-  const fitcl_real p01 = u * phi, p10 = w * phi;
   if (S < 1e-3) {
-    out[0] = 1.0 - p01;
-    out[3] = 1.0 - p10;
-  } else {
-    const fitcl_real E = exp(-S);
-    out[0] = (w + u * E) / S;
-    out[3] = (u + w * E) / S;
+    const fitcl_real phi = fitcl_gl_phi(S);
+    out[0] = 1.0 - u * phi;
+    out[1] = u * phi;
+    out[2] = w * phi;
+    out[3] = 1.0 - w * phi;
+    return;
   }
-  out[1] = p01;
-  out[2] = p10;
+  fitcl_real E, omE; /* exp(-S), 1 - exp(-S) */
+  if (S < 1.0) {
+    const fitcl_real em1 = expm1(-S);
+    E = 1.0 + em1;
+    omE = -em1;
+  } else {
+    E = exp(-S);
+    omE = 1.0 - E;
+  }
+  const fitcl_real inv = 1.0 / S;
+  out[0] = (w + u * E) * inv;
+  out[1] = u * omE * inv;
+  out[2] = w * omE * inv;
+  out[3] = (u + w * E) * inv;
 }
 
 /* Full record: probabilities and derivatives (FITCL_GL_PREC values). */
