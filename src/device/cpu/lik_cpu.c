@@ -26,7 +26,7 @@
 /* Compile the hot loops for several x86 vector widths and pick one at load
  * time, so the portable binary still uses AVX2/AVX-512 where present. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(FITCL_SANITIZE_BUILD)
-#define FITCL__CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#define FITCL__CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define FITCL__CLONES
 #endif
@@ -384,7 +384,11 @@ static void pmb_task(void *arg, size_t task, unsigned worker) {
   size_t end = (task + 1) * PMB_CHUNK;
   if (end > j->n) end = j->n;
   if (!j->d) {
-    for (size_t i = task * PMB_CHUNK; i < end; ++i) fitcl_gl_pmat(j->a[i], j->b[i], j->t[i], j->p + 4 * i);
+    /* Local restrict pointers: the stores cannot change the inputs, so the
+     * loop vectorises. */
+    const double *restrict a = j->a, *restrict b = j->b, *restrict t = j->t;
+    double *restrict p = j->p;
+    for (size_t i = task * PMB_CHUNK; i < end; ++i) fitcl_gl_pmat(a[i], b[i], t[i], p + 4 * i);
     return;
   }
   for (size_t i = task * PMB_CHUNK; i < end; ++i) {
