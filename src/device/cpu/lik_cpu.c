@@ -21,7 +21,7 @@
 #include "core/util.h"
 #include "phylo/lik.h"
 
-#define FITCL__LANE 8
+#define FITCL__LANE 16
 
 /* A loop over the lanes of a sub-block.  The lanes never depend on each
  * other (ivdep), and the loop must stay a loop (unroll 1): fully unrolled
@@ -69,6 +69,19 @@ fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
   if (L->cpu->nworkers < 1) L->cpu->nworkers = 1;
   L->cpu->scratch = calloc(L->cpu->nworkers, sizeof(double *));
   if (!L->cpu->scratch) return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+  /* Tip states in blocks: [block][tip][FITCL_REDUCE_BLOCK] instead of
+   * [tip][pattern], so one task reads its tips from one contiguous range
+   * (the pattern-major-per-tip layout suits OpenCL's coalescing instead). */
+  {
+    const size_t nt = (size_t)L->ntips, B = FITCL_REDUCE_BLOCK;
+    uint8_t *blk = malloc(nt * L->npx);
+    if (!blk) return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+    for (size_t b = 0; b < L->nblocks; ++b)
+      for (size_t v = 0; v < nt; ++v)
+        memcpy(blk + (b * nt + v) * B, L->tips + v * L->npx + b * B, B);
+    free(L->tips);
+    L->tips = blk;
+  }
   const size_t n = scratch_doubles(L);
   for (unsigned w = 0; w < L->cpu->nworkers; ++w) {
     /* 64-byte alignment keeps each lane vector in one cache line. */
@@ -128,7 +141,7 @@ static void block_task(void *arg, size_t b, unsigned worker) {
   const int K = L->K, nn = L->nnodes, ntips = L->ntips, nint = L->nint;
   const int g = L->block_group[b];
   const int want_grad = L->cpu->want_grad;
-  const size_t npx = L->npx, nc = L->ncomp;
+  const size_t nc = L->ncomp;
   const int *cs = L->child_start, *ch = L->child;
   const double *pmg = L->pm + (size_t)g * K * nn * FITCL_GL_PREC;
   const size_t kstride = 2 * FITCL__LANE;        /* one category of one node */
@@ -142,6 +155,8 @@ static void block_task(void *arg, size_t b, unsigned worker) {
   const double pi1 = L->pi1[g], pi0 = 1.0 - pi1;
   const double dpi = L->root_grad ? pi0 * pi1 : 0.0;
   const double invK = 1.0 / K;
+  /* This block's tip states: [tip][FITCL_REDUCE_BLOCK], contiguous. */
+  const uint8_t *tipblk = L->tips + b * (size_t)ntips * FITCL_REDUCE_BLOCK;
 
   memset(ks, 0, 2 * nc * sizeof(double));
   for (size_t sub = 0; sub < FITCL_REDUCE_BLOCK / FITCL__LANE; ++sub) {
@@ -160,12 +175,12 @@ static void block_task(void *arg, size_t b, unsigned worker) {
           /* A local copy: the compiler then knows the stores below cannot
            * change it, keeps it in registers and vectorises the lane loops. */
           double P[FITCL_GL_PREC];
-          memcpy(P, pmg + ((size_t)c * nn + v) * FITCL_GL_PREC, sizeof P);
+          memcpy(P, pmg + ((size_t)c * nn + v) * FITCL_GL_PREC, 4 * sizeof(double)); /* probabilities only */
           double *o0 = Iu + c * kstride, *o1 = o0 + FITCL__LANE;
           double s0[FITCL__LANE], s1[FITCL__LANE];
           if (v < ntips) {
             double ts[FITCL__LANE];
-            tip_states(L->tips + (size_t)v * npx + p0, ts);
+            tip_states(tipblk + (size_t)v * FITCL_REDUCE_BLOCK + sub * FITCL__LANE, ts);
             FITCL__LANES(l) {
               double i0, i1;
               tip_ind(ts[l], &i0, &i1);
@@ -272,11 +287,11 @@ static void block_task(void *arg, size_t b, unsigned worker) {
           /* A local copy: the compiler then knows the stores below cannot
            * change it, keeps it in registers and vectorises the lane loops. */
           double P[FITCL_GL_PREC];
-          memcpy(P, pmg + ((size_t)c * nn + v) * FITCL_GL_PREC, sizeof P);
+          memcpy(P, pmg + ((size_t)c * nn + v) * FITCL_GL_PREC, 4 * sizeof(double)); /* probabilities only */
           double *s0 = Sb + (size_t)k * nstride + c * kstride, *s1 = s0 + FITCL__LANE;
           if (v < ntips) {
             double ts[FITCL__LANE];
-            tip_states(L->tips + (size_t)v * npx + p0, ts);
+            tip_states(tipblk + (size_t)v * FITCL_REDUCE_BLOCK + sub * FITCL__LANE, ts);
             FITCL__LANES(l) {
               double i0, i1;
               tip_ind(ts[l], &i0, &i1);
@@ -321,7 +336,7 @@ static void block_task(void *arg, size_t b, unsigned worker) {
           double in0[FITCL__LANE], in1[FITCL__LANE];
           if (v < ntips) {
             double ts[FITCL__LANE];
-            tip_states(L->tips + (size_t)v * npx + p0, ts);
+            tip_states(tipblk + (size_t)v * FITCL_REDUCE_BLOCK + sub * FITCL__LANE, ts);
             FITCL__LANES(l) tip_ind(ts[l], &in0[l], &in1[l]);
           } else {
             const double *i0 = In + (size_t)(v - ntips) * nstride + c * kstride;
