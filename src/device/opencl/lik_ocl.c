@@ -115,7 +115,8 @@ fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad) {
   const cl_long npx = (cl_long)L->npx;
   cl_int a = 0;
   cl_kernel k = o->k_prune;
-  ARG(k, a++, ntips); ARG(k, a++, nn); ARG(k, a++, nint); ARG(k, a++, K);
+  const cl_int maxdeg = L->maxdeg;
+  ARG(k, a++, ntips); ARG(k, a++, nn); ARG(k, a++, nint); ARG(k, a++, K); ARG(k, a++, maxdeg);
   ARG(k, a++, o->ops); ARG(k, a++, o->cs); ARG(k, a++, o->ch); ARG(k, a++, o->tips);
   ARG(k, a++, npx);
   const cl_uint a_pofs = (cl_uint)a++;
