@@ -14,11 +14,13 @@
 #define FITCL__PAT_ABSENT_CL 1
 #define FITCL__LC_R_CL 3
 
-__kernel void fitcl_gl_pmats(__global const double *brlen, __global const double *set_a,
-                             __global const double *set_b, const int nn, const int nset,
+/* par holds this evaluation's numbers in one buffer (one upload):
+ * brlen[nn], set_a[nset], set_b[nset], pi1[ngroups]. */
+__kernel void fitcl_gl_pmats(__global const double *par, const int nn, const int nset,
                              const int deriv, __global double *pm) {
   const int r = get_global_id(0);
   if (r >= nn * nset) return;
+  __global const double *brlen = par, *set_a = par + nn, *set_b = par + nn + nset;
   const int s = r / nn, v = r % nn;
   double rec[FITCL_GL_PREC];
   if (deriv) fitcl_gl_pmat_deriv(set_a[s], set_b[s], brlen[v], rec);
@@ -49,8 +51,8 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
                              __global const int *ch, __global const uchar *tips, const long npx,
                              const long pofs, const long cn, __global const int *block_group,
                              __global const uchar *kind, __global const double *weight,
-                             __global const double *pm, __global const double *pi1s,
-                             const int root_grad, const int want_grad, const int branch_grad,
+                             __global const double *pm, __global const double *par,
+                             const int pi_off, const int root_grad, const int want_grad, const int branch_grad,
                              const int ncomp, __global double *In, __global double *Out,
                              __global double *Sb, __global double *pat_ll, __global double *wv) {
   const long i = get_global_id(0);
@@ -58,7 +60,7 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
   const long p = pofs + i;
   const int g = block_group[p / FITCL_REDUCE_BLOCK];
   __global const double *pmg = pm + (long)g * K * nn * FITCL_GL_PREC;
-  const double pi1 = pi1s[g], pi0 = 1.0 - pi1;
+  const double pi1 = par[pi_off + g], pi0 = 1.0 - pi1;
   double P[FITCL_GL_PREC];
   int scale = 0;
 
