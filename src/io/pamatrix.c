@@ -228,10 +228,8 @@ static fitcl_status next_record(reader *r, record *rec, int *got) {
     long inside;
     size_t end = find_end(r->data, r->pos, r->len, r->delim, r->eof, &open_quote, &qpos, &inside);
     if (end == SIZE_MAX && !r->eof) {
-      size_t shift = r->pos;
       fitcl_status st = refill(r);
       if (st) return st;
-      (void)shift;
       continue;
     }
     if (end == SIZE_MAX) {
@@ -427,6 +425,12 @@ static fitcl_status read_header(build *b, record *first, int *have_first) {
                     FITCL_ERR_PARSE, "NUL byte in the header");
   namepool all = {0};
   size_t *offs = NULL, noffs = 0, capoffs = 0;
+  /* Reading the first data row may move the read window, so messages about
+   * the header use a private copy of it. */
+  char *hcopy = malloc(hdr.n + 1);
+  if (!hcopy) return rfail(r, hdr.line, 1, FITCL_ERR_NOMEM, "out of memory reading the header");
+  memcpy(hcopy, hdr.s, hdr.n);
+  hdr.s = hcopy;
   size_t i = 0;
   field f;
   int more;
@@ -495,6 +499,8 @@ static fitcl_status read_header(build *b, record *first, int *have_first) {
     size_t nf = 0;
     st = count_fields(r, first, &nf);
     if (st) goto fail;
+    /* A trailing delimiter adds no cell (see read_row). */
+    if (first->n > 0 && first->s[first->n - 1] == r->delim && nf > 1) nf--;
     if (nf == all.n + 1) skip = 0;
   }
   if (all.n <= skip) {
@@ -544,12 +550,14 @@ static fitcl_status read_header(build *b, record *first, int *have_first) {
   b->nannot = skip == 0 ? 1 : b->nannot;
   pool_free(&all);
   free(offs);
+  free(hcopy);
   return FITCL_OK;
 nomem:
   st = rfail(r, r->line, 1, FITCL_ERR_NOMEM, "out of memory reading the header");
 fail:
   pool_free(&all);
   free(offs);
+  free(hcopy);
   return st;
 }
 
@@ -557,6 +565,8 @@ static fitcl_status read_row(build *b, const record *rec) {
   reader *r = &b->r;
   if (b->nrows == b->rowcap) {
     size_t nc = b->rowcap ? b->rowcap * 2 : 1024;
+    if (nc > SIZE_MAX / b->stride)
+      return rfail(r, rec->line, 1, FITCL_ERR_SIZE, "too many rows (%zu)", b->nrows);
     uint8_t *np = realloc(b->packed, nc * b->stride);
     if (!np) return rfail(r, rec->line, 1, FITCL_ERR_NOMEM, "out of memory at row %zu", b->nrows);
     b->packed = np;
@@ -605,9 +615,30 @@ static fitcl_status read_row(build *b, const record *rec) {
   /* Values.  The common Rtab cell is one character followed by a tab, so
    * that case skips the general field scanner. */
   const char delim = r->delim;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  /* Four 0/1 cells and their delimiters are 8 bytes "d,d,d,d,": checked
+   * and packed into one byte with a few word operations. */
+  const uint64_t expect = 0x0030003000300030ull | (0x0100010001000100ull * (uint8_t)delim);
+  const int fast4 = !pangenome;
+#else
+  const uint64_t expect = 0;
+  const int fast4 = 0;
+#endif
   for (size_t t = 0; t < b->ncols; ++t) {
     int v;
     size_t off = i;
+    if (fast4 && (t & 3) == 0 && t + 4 <= b->ncols && off + 8 <= n) {
+      uint64_t w;
+      memcpy(&w, s + off, 8);
+      uint64_t x = w ^ expect;
+      if ((x & 0xFFFEFFFEFFFEFFFEull) == 0) {
+        row[t >> 2] = (uint8_t)((x & 1) | ((x >> 14) & 4) | ((x >> 28) & 16) | ((x >> 42) & 64));
+        i = off + 8;
+        t += 3;
+        more = 1;
+        continue;
+      }
+    }
     if (off + 1 < n && s[off + 1] == delim && s[off] != '"' && !pangenome) {
       char c = s[off];
       v = c == '0' ? 0 : (c >= '1' && c <= '9') ? 1 : (c == '?' || c == '-') ? 2 : -1;
@@ -674,7 +705,8 @@ static int has_ext(const char *name, const char *ext) {
   return n > e && strcasecmp(name + n - e, ext) == 0;
 }
 
-static fitcl_status read_matrix(FILE *f, const char *mem, size_t memlen, const char *name,
+static fitcl_status read_matrix(FILE *f, size_t window, const char *mem, size_t memlen,
+                                const char *name,
                                 const fitcl_pamatrix_options *opt, fitcl_pamatrix **out,
                                 char *err, size_t errlen) {
   build b;
@@ -704,7 +736,7 @@ static fitcl_status read_matrix(FILE *f, const char *mem, size_t memlen, const c
     goto fail;
   }
   if (f) {
-    b.r.cap = 1 << 20;
+    b.r.cap = window < 16 ? 16 : window;
     b.r.buf = malloc(b.r.cap);
     if (!b.r.buf) {
       st = fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory", name);
@@ -804,7 +836,7 @@ fitcl_status fitcl_pamatrix_read(const char *path, const fitcl_pamatrix_options 
   FILE *f = fopen(path, "rb");
   if (!f)
     return fitcl__ioerr(err, errlen, FITCL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-  fitcl_status st = read_matrix(f, NULL, 0, path, opt, out, err, errlen);
+  fitcl_status st = read_matrix(f, (size_t)1 << 20, NULL, 0, path, opt, out, err, errlen);
   fclose(f);
   return st;
 }
@@ -815,6 +847,13 @@ fitcl_status fitcl_pamatrix_parse(const char *text, size_t len, const char *name
   if (out) *out = NULL;
   if ((!text && len) || !out)
     return fitcl__ioerr(err, errlen, FITCL_ERR_NULL, "fitcl_pamatrix_parse: NULL argument");
-  return read_matrix(NULL, text ? text : "", len, name ? name : "<string>", opt, out, err,
+  return read_matrix(NULL, 0, text ? text : "", len, name ? name : "<string>", opt, out, err,
                      errlen);
+}
+
+fitcl_status fitcl__pamatrix_read_stream(FILE *f, const char *name,
+                                         const fitcl_pamatrix_options *opt, size_t window,
+                                         fitcl_pamatrix **out, char *err, size_t errlen) {
+  *out = NULL;
+  return read_matrix(f, window, NULL, 0, name, opt, out, err, errlen);
 }
