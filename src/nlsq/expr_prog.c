@@ -30,16 +30,20 @@ fitcl_status fitcl__expr_prog_build(const fitcl__expr_graph *g, const int32_t *r
   int32_t *last = malloc((n ? n : 1) * sizeof *last);   /* last instruction using the node */
   int32_t *freelist = malloc((n ? n : 1) * sizeof *freelist);
   int32_t *uses = calloc(n ? n : 1, sizeof *uses);
-  char *fused = calloc(n ? n : 1, 1);    /* NEG node emitted as NMUL of its product */
-  char *absorbed = calloc(n ? n : 1, 1); /* product folded into its NEG */
-  if (!reach || !reg || !last || !freelist || !uses || !fused || !absorbed) goto fail;
+  /* The instruction each node becomes (fused forms included), and whether
+   * it was folded into its only user. */
+  fitcl__expr_node *eff = malloc((n ? n : 1) * sizeof *eff);
+  char *absorbed = calloc(n ? n : 1, 1);
+  if (!reach || !reg || !last || !freelist || !uses || !eff || !absorbed) goto fail;
   for (int r = 0; r < nroots; ++r) reach[roots[r]] = 1;
   for (size_t i = n; i-- > 0;) {
     if (!reach[i]) continue;
     if (g->nodes[i].a >= 0) reach[g->nodes[i].a] = 1;
     if (g->nodes[i].b >= 0) reach[g->nodes[i].b] = 1;
   }
-  /* A product used only by a negation becomes one NMUL instruction. */
+  /* Fusions of single-use operands, common in fitting models (exp(-b*x)):
+   * -(a*b) is one NMUL, exp(a*b) one EXPMUL, exp(-(a*b)) one EXPNMUL; each
+   * saves a sweep over the block. */
   for (size_t i = 0; i < n; ++i) {
     if (!reach[i]) continue;
     if (g->nodes[i].a >= 0) uses[g->nodes[i].a]++;
@@ -47,12 +51,20 @@ fitcl_status fitcl__expr_prog_build(const fitcl__expr_graph *g, const int32_t *r
   }
   for (int r = 0; r < nroots; ++r) uses[roots[r]] += 2;
   for (size_t i = 0; i < n; ++i) {
-    if (!reach[i] || g->nodes[i].op != FITCL__OP_NEG) continue;
-    int32_t m = g->nodes[i].a;
-    if (g->nodes[m].op == FITCL__OP_MUL && uses[m] == 1) {
-      fused[i] = 1;
-      absorbed[m] = 1;
+    eff[i] = g->nodes[i];
+    if (!reach[i]) continue;
+    int32_t u = g->nodes[i].a;
+    if (g->nodes[i].op == FITCL__OP_NEG && eff[u].op == FITCL__OP_MUL && uses[u] == 1) {
+      eff[i].op = FITCL__OP_NMUL;
+    } else if (g->nodes[i].op == FITCL__OP_EXP && uses[u] == 1 &&
+               (eff[u].op == FITCL__OP_MUL || eff[u].op == FITCL__OP_NMUL)) {
+      eff[i].op = eff[u].op == FITCL__OP_MUL ? FITCL__OP_EXPMUL : FITCL__OP_EXPNMUL;
+    } else {
+      continue;
     }
+    eff[i].a = eff[u].a;
+    eff[i].b = eff[u].b;
+    absorbed[u] = 1;
   }
   out->nparams = nparams;
   out->nvars = nvars;
@@ -85,7 +97,7 @@ fitcl_status fitcl__expr_prog_build(const fitcl__expr_graph *g, const int32_t *r
   int k = 0;
   for (size_t i = 0; i < n; ++i) {
     if (!reach[i] || reg[i] >= 0 || absorbed[i]) continue;
-    const fitcl__expr_node *nd = fused[i] ? &g->nodes[g->nodes[i].a] : &g->nodes[i];
+    const fitcl__expr_node *nd = &eff[i];
     if (nd->a >= 0) last[nd->a] = k;
     if (nd->b >= 0) last[nd->b] = k;
     ++k;
@@ -95,7 +107,7 @@ fitcl_status fitcl__expr_prog_build(const fitcl__expr_graph *g, const int32_t *r
   k = 0;
   for (size_t i = 0; i < n; ++i) {
     if (!reach[i] || reg[i] >= 0 || absorbed[i]) continue;
-    const fitcl__expr_node *nd = fused[i] ? &g->nodes[g->nodes[i].a] : &g->nodes[i];
+    const fitcl__expr_node *nd = &eff[i];
     /* Operands that die here give their registers back first, so the result
      * may overwrite one of them in place (element-wise ops allow it). */
     int32_t ops[2] = {nd->a, nd->b};
@@ -107,7 +119,7 @@ fitcl_status fitcl__expr_prog_build(const fitcl__expr_graph *g, const int32_t *r
     }
     int32_t d = nfree ? freelist[--nfree] : next_reg++;
     fitcl__expr_instr *in = &out->instr[k];
-    in->op = fused[i] ? FITCL__OP_NMUL : nd->op;
+    in->op = nd->op;
     in->dst = d;
     in->a = nd->a >= 0 ? reg[nd->a] : -1;
     in->b = nd->b >= 0 ? reg[nd->b] : -1;
@@ -125,7 +137,7 @@ fail:
   free(last);
   free(freelist);
   free(uses);
-  free(fused);
+  free(eff);
   free(absorbed);
   if (st != FITCL_OK) fitcl__expr_prog_free(out);
   return st;
@@ -171,6 +183,16 @@ char *fitcl__expr_prog_opencl_ex(const fitcl__expr_prog *p, const char *name, in
     case FITCL__OP_NEG:
       fitcl__buf_printf(&b, "-");
       operand(p, in->a, &b, vec);
+      break;
+    case FITCL__OP_EXPMUL:
+    case FITCL__OP_EXPNMUL:
+      fitcl__buf_printf(&b, "%s(%s", vec ? "fitcl_exp8" : "fitcl_exp",
+                        in->op == FITCL__OP_EXPNMUL ? "-" : "");
+      fitcl__buf_printf(&b, "(");
+      operand(p, in->a, &b, vec);
+      fitcl__buf_printf(&b, " * ");
+      operand(p, in->b, &b, vec);
+      fitcl__buf_printf(&b, "))");
       break;
     case FITCL__OP_NMUL:
       fitcl__buf_printf(&b, "-(");
