@@ -710,3 +710,65 @@ Test(accum, every_function_on_every_backend) {
   free(t);
   free(y);
 }
+
+/* Subexpressions of parameters only are evaluated once per pass on the
+ * pthreads path (and division by them becomes a multiplication): check a
+ * model full of them against closed-form derivatives, with a first chunk
+ * shorter than a block. */
+Test(accum, parameter_only_subexpressions) {
+  fitcl_test_backend be[2];
+  size_t nbe = fitcl_test_backends(be, 2);
+  const char *pn[] = {"a", "b", "c"};
+  const char *vn[] = {"x"};
+  size_t n = 5000;
+  double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+  for (size_t i = 0; i < n; ++i) {
+    x[i] = 4.0 * (double)i / (double)n;
+    y[i] = 1.5 * exp(-x[i] / 1.3) + 1.6 + 0.01 * sin((double)i);
+  }
+  const double p[] = {1.4, 0.6, 0.8};
+  long double jtj[9] = {0}, jtr[3] = {0}, rss = 0;
+  long double b2 = 1.0L + (long double)p[1] * p[1], sq = sqrtl((long double)p[2] * p[2] + 2);
+  for (size_t i = 0; i < n; ++i) {
+    long double e = expl(-x[i] / b2), f = p[0] * e + sq, r = y[i] - f;
+    long double J[3] = {e, p[0] * e * x[i] * 2 * p[1] / (b2 * b2), p[2] / sq};
+    for (int k = 0; k < 3; ++k) {
+      for (int l = 0; l < 3; ++l) jtj[k * 3 + l] += J[k] * J[l];
+      jtr[k] += J[k] * r;
+    }
+    rss += r * r;
+  }
+  size_t cuts[] = {0, 3, 1003, 1258, n};
+  for (size_t b = 0; b < nbe; ++b) {
+    fitcl_context *ctx = fitcl_test_context(be[b].selector);
+    fitcl_model *m = NULL;
+    cr_assert_eq(fitcl_model_compile(ctx, "a*exp(-x/(b^2+1)) + sqrt(c*c+2)", pn, 3, vn, 1, &m),
+                 FITCL_OK, "%s", fitcl_errmsg(ctx));
+    fitcl_accum *a = NULL;
+    cr_assert_eq(fitcl_accum_create(ctx, m, NULL, &a), FITCL_OK);
+    const double other[] = {0.3, 2.0, -1.0};
+    for (int rep = 0; rep < 3; ++rep) {
+      /* Pass 1 uses other parameters: the per-pass values must be redone. */
+      fitcl_accum_sums s;
+      cr_assert_eq(fitcl_accum_begin(a, rep == 1 ? other : p, 1), FITCL_OK);
+      for (size_t c = 0; c + 1 < sizeof cuts / sizeof cuts[0]; ++c) {
+        const double *xc[] = {x + cuts[c]};
+        cr_assert_eq(fitcl_accum_chunk(a, xc, y + cuts[c], NULL, cuts[c + 1] - cuts[c]), FITCL_OK);
+      }
+      cr_assert_eq(fitcl_accum_end(a, &s), FITCL_OK);
+      if (rep == 1) continue;
+      for (int i = 0; i < 9; ++i)
+        cr_expect(fitcl_test_close(s.jtj[i], (double)jtj[i], 1e-12), "%s jtj[%d] %.17g vs %.17Lg",
+                  be[b].name, i, s.jtj[i], jtj[i]);
+      for (int k = 0; k < 3; ++k)
+        cr_expect(fabs(s.jtr[k] - (double)jtr[k]) <= 1e-12 * sqrt((double)jtj[k * 4] * (double)rss * 4),
+                  "%s jtr[%d]", be[b].name, k);
+      cr_expect(fitcl_test_close(s.rss, (double)rss, 1e-12), "%s rss", be[b].name);
+    }
+    fitcl_accum_destroy(a);
+    fitcl_model_destroy(m);
+    fitcl_context_destroy(ctx);
+  }
+  free(x);
+  free(y);
+}

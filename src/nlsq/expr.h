@@ -85,8 +85,14 @@ int32_t fitcl__expr_parse(fitcl__expr_graph *g, const char *text,
  * registers.  Registers 0..nparams) hold the parameters, the next nvars the
  * variables, then the constants, then temporaries (reused after their last
  * use).  outputs[0] is f, outputs[1+k] is ∂f/∂p_k. */
+/* Instruction flags. */
+#define FITCL__INSTR_UNIFORM 1 /* operands are the same for every point: run once per pass */
+#define FITCL__INSTR_SCALAR_A 2 /* operand a is uniform (read one value) */
+#define FITCL__INSTR_SCALAR_B 4 /* operand b is uniform */
+
 typedef struct fitcl__expr_instr {
   uint8_t op;
+  uint8_t flags;
   int32_t dst, a, b;
 } fitcl__expr_instr;
 

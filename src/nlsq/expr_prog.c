@@ -34,7 +34,9 @@ fitcl_status fitcl__expr_prog_build(const fitcl__expr_graph *g, const int32_t *r
    * it was folded into its only user. */
   fitcl__expr_node *eff = malloc((n ? n : 1) * sizeof *eff);
   char *absorbed = calloc(n ? n : 1, 1);
-  if (!reach || !reg || !last || !freelist || !uses || !eff || !absorbed) goto fail;
+  char *uni = calloc(n ? n : 1, 1);  /* same value for every point (no variable) */
+  char *runi = NULL;                  /* per register: holds a uniform value */
+  if (!reach || !reg || !last || !freelist || !uses || !eff || !absorbed || !uni) goto fail;
   for (int r = 0; r < nroots; ++r) reach[roots[r]] = 1;
   for (size_t i = n; i-- > 0;) {
     if (!reach[i]) continue;
@@ -65,6 +67,12 @@ fitcl_status fitcl__expr_prog_build(const fitcl__expr_graph *g, const int32_t *r
     eff[i].a = eff[u].a;
     eff[i].b = eff[u].b;
     absorbed[u] = 1;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const fitcl__expr_node *nd = &g->nodes[i];
+    if (nd->op == FITCL__OP_VAR) uni[i] = 0;
+    else if (nd->op == FITCL__OP_PARAM || nd->op == FITCL__OP_CONST) uni[i] = 1;
+    else uni[i] = (nd->a < 0 || uni[nd->a]) && (nd->b < 0 || uni[nd->b]);
   }
   out->nparams = nparams;
   out->nvars = nvars;
@@ -115,11 +123,13 @@ fitcl_status fitcl__expr_prog_build(const fitcl__expr_graph *g, const int32_t *r
       int32_t o = ops[j];
       if (o < 0 || last[o] != k) continue;
       if (j == 1 && o == nd->a) continue;
-      if (reg[o] >= nparams + nvars + out->nconst) freelist[nfree++] = reg[o];
+      /* Uniform values stay: they are computed once per pass. */
+      if (reg[o] >= nparams + nvars + out->nconst && !uni[o]) freelist[nfree++] = reg[o];
     }
-    int32_t d = nfree ? freelist[--nfree] : next_reg++;
+    int32_t d = nfree && !uni[i] ? freelist[--nfree] : next_reg++;
     fitcl__expr_instr *in = &out->instr[k];
     in->op = nd->op;
+    in->flags = uni[i] ? FITCL__INSTR_UNIFORM : 0;
     in->dst = d;
     in->a = nd->a >= 0 ? reg[nd->a] : -1;
     in->b = nd->b >= 0 ? reg[nd->b] : -1;
@@ -128,6 +138,21 @@ fitcl_status fitcl__expr_prog_build(const fitcl__expr_graph *g, const int32_t *r
   }
   out->ninstr = k;
   out->nregs = next_reg;
+  /* Operands held in uniform registers are read as one value.  Uniform
+   * instructions always take fresh registers, so a register's uniformity
+   * does not change along the program. */
+  runi = calloc((size_t)(next_reg ? next_reg : 1), 1);
+  if (!runi) goto fail;
+  for (int r = 0; r < nparams; ++r) runi[r] = 1;
+  for (int c = 0; c < out->nconst; ++c) runi[nparams + nvars + c] = 1;
+  for (int j = 0; j < k; ++j)
+    if (out->instr[j].flags & FITCL__INSTR_UNIFORM) runi[out->instr[j].dst] = 1;
+  for (int j = 0; j < k; ++j) {
+    fitcl__expr_instr *in = &out->instr[j];
+    if (in->flags & FITCL__INSTR_UNIFORM) continue;
+    if (in->a >= 0 && runi[in->a]) in->flags |= FITCL__INSTR_SCALAR_A;
+    if (in->b >= 0 && runi[in->b]) in->flags |= FITCL__INSTR_SCALAR_B;
+  }
   out->noutputs = nroots;
   for (int r = 0; r < nroots; ++r) out->outputs[r] = reg[roots[r]];
   st = FITCL_OK;
@@ -139,6 +164,8 @@ fail:
   free(uses);
   free(eff);
   free(absorbed);
+  free(uni);
+  free(runi);
   if (st != FITCL_OK) fitcl__expr_prog_free(out);
   return st;
 }

@@ -36,10 +36,10 @@
 #define LOOP2S(expr_)                                                   \
   do {                                                                  \
     double *D = R[in->dst];                                             \
-    if (scal & 1) {                                                     \
+    if (scal & FITCL__INSTR_SCALAR_A) {                                 \
       const double a = R[in->a][0], *Bv = R[in->b];                     \
       for (size_t i = 0; i < n; ++i) { double b = Bv[i]; D[i] = (expr_); } \
-    } else if (scal & 2) {                                              \
+    } else if (scal & FITCL__INSTR_SCALAR_B) {                          \
       const double *A = R[in->a], b = R[in->b][0];                      \
       for (size_t i = 0; i < n; ++i) { double a = A[i]; D[i] = (expr_); } \
     } else {                                                            \
@@ -56,7 +56,18 @@ static void run_instr(const fitcl__expr_instr *in, size_t n, double *const *R, i
   case FITCL__OP_NMUL: LOOP2S(-(a * b)); break;
   case FITCL__OP_EXPMUL: LOOP2S(fitcl_exp(a * b)); break;
   case FITCL__OP_EXPNMUL: LOOP2S(fitcl_exp(-(a * b))); break;
-  case FITCL__OP_DIV: LOOP2S(a / b); break;
+  case FITCL__OP_DIV:
+    if ((scal & (FITCL__INSTR_SCALAR_A | FITCL__INSTR_SCALAR_B)) == FITCL__INSTR_SCALAR_B) {
+      /* Division by a per-pass constant: multiply by its reciprocal (one
+       * extra rounding; vector division is several times slower). */
+      const double inv = 1.0 / R[in->b][0];
+      const double *A = R[in->a];
+      double *D = R[in->dst];
+      for (size_t i = 0; i < n; ++i) D[i] = A[i] * inv;
+    } else {
+      LOOP2S(a / b);
+    }
+    break;
   case FITCL__OP_NEG: LOOP1(-a); break;
   case FITCL__OP_SQR: LOOP1(a * a); break;
   case FITCL__OP_POW: {
@@ -116,13 +127,14 @@ void fitcl__expr_vm_run(const fitcl__expr_prog *p, const double *params,
   for (int j = 0; j < p->nvars; ++j) R[p->nparams + j] = (double *)(uintptr_t)x[j];
   for (int i = 0; i < p->ninstr; ++i) {
     const fitcl__expr_instr *in = &p->instr[i];
-    int scal = 0;
-    if (fitcl__expr_op_arity((fitcl__expr_op)in->op) == 2) {
-      int a_var = in->a >= p->nparams && in->a < cbase, b_var = in->b >= p->nparams && in->b < cbase;
-      scal = (in->a < cbase + p->nconst && !a_var ? 1 : 0) |
-             (in->b < cbase + p->nconst && !b_var ? 2 : 0);
-      if (scal == 3) scal = 0; /* both uniform: folded already, or params only */
+    /* Uniform instructions (parameters and constants only) run once per
+     * pass, over the whole block length, like the parameter registers. */
+    if (in->flags & FITCL__INSTR_UNIFORM) {
+      if (fill) run_instr(in, B, R, 0);
+      continue;
     }
+    int scal = in->flags & (FITCL__INSTR_SCALAR_A | FITCL__INSTR_SCALAR_B);
+    if (scal == (FITCL__INSTR_SCALAR_A | FITCL__INSTR_SCALAR_B)) scal = 0;
     run_instr(in, n, R, scal);
   }
 }
