@@ -8,6 +8,7 @@ static const cli_command commands[] = {
   {"devices", "list OpenCL devices and the cpu backend; mark the selected one", cli_devices},
   {"selftest", "build all kernels on the selected device and run known-answer checks", cli_selftest},
   {"cache", "show or clear the program-binary cache (path|info|clear)", cli_cache},
+  {"curve-fit", "fit a model expression to a data file by streaming Levenberg-Marquardt", cli_curvefit},
 };
 
 static void usage(FILE *f) {
