@@ -139,7 +139,7 @@ int cli_curvefit(int argc, char **argv) {
       case O_Y: ycol = optarg; break;
       case O_SIGMA: sigcol = optarg; break;
       case O_CHUNK:
-        if (cli_parse_long("--chunk", optarg, 1, 1L << 30, &chunk)) return CLI_EXIT_USAGE;
+        if (!cli_parse_long("--chunk", optarg, 1, 1L << 30, &chunk)) return CLI_EXIT_USAGE;
         break;
       case O_MODEL: model_arg = optarg; break;
       case O_P0: p0arg = optarg; break;
@@ -167,7 +167,7 @@ int cli_curvefit(int argc, char **argv) {
         break;
       }
       case O_FSCALE:
-        if (cli_parse_double("--f-scale", optarg, &fo.f_scale)) return CLI_EXIT_USAGE;
+        if (!cli_parse_double("--f-scale", optarg, &fo.f_scale)) return CLI_EXIT_USAGE;
         if (!(fo.f_scale > 0)) {
           cli_error("--f-scale: must be > 0, got %s", optarg);
           return CLI_EXIT_USAGE;
@@ -175,21 +175,21 @@ int cli_curvefit(int argc, char **argv) {
         break;
       case O_ABS: fo.absolute_sigma = 1; break;
       case O_MAXIT:
-        if (cli_parse_long("--max-iter", optarg, 1, 1000000000L, &maxit)) return CLI_EXIT_USAGE;
+        if (!cli_parse_long("--max-iter", optarg, 1, 1000000000L, &maxit)) return CLI_EXIT_USAGE;
         break;
-      case O_FTOL: if (cli_parse_double("--ftol", optarg, &fo.ftol)) return CLI_EXIT_USAGE; break;
-      case O_XTOL: if (cli_parse_double("--xtol", optarg, &fo.xtol)) return CLI_EXIT_USAGE; break;
-      case O_GTOL: if (cli_parse_double("--gtol", optarg, &fo.gtol)) return CLI_EXIT_USAGE; break;
+      case O_FTOL: if (!cli_parse_double("--ftol", optarg, &fo.ftol)) return CLI_EXIT_USAGE; break;
+      case O_XTOL: if (!cli_parse_double("--xtol", optarg, &fo.xtol)) return CLI_EXIT_USAGE; break;
+      case O_GTOL: if (!cli_parse_double("--gtol", optarg, &fo.gtol)) return CLI_EXIT_USAGE; break;
       case O_CKPT: ckpt = optarg; break;
       case O_CKEVERY:
-        if (cli_parse_long("--checkpoint-every", optarg, 1, 1000000000L, &ckevery))
+        if (!cli_parse_long("--checkpoint-every", optarg, 1, 1000000000L, &ckevery))
           return CLI_EXIT_USAGE;
         break;
       case O_RESUME: resume = optarg; break;
       case O_PROGRESS: progress = 1; break;
       case O_JSON: json = 1; break;
       case O_HELP: fputs(usage_text, stdout); return CLI_EXIT_OK;
-      default: return cli_usage_error("run 'fitcl curve-fit --help' for the options");
+      default: return cli_usage_error("unknown option or missing value");
     }
   }
   if (optind < argc) {
@@ -218,7 +218,7 @@ int cli_curvefit(int argc, char **argv) {
         p += 3;
         if (*p == ':') {
           long k;
-          if (cli_parse_long("--format raw columns", p + 1, 1, MAXV + 2, &k)) return CLI_EXIT_USAGE;
+          if (!cli_parse_long("--format raw columns", p + 1, 1, MAXV + 2, &k)) return CLI_EXIT_USAGE;
           so.raw_columns = (int)k;
         } else if (*p) {
           cli_error("--format: expected raw[:f64|f32[:COLUMNS]], got '%s'", format);
@@ -295,7 +295,7 @@ int cli_curvefit(int argc, char **argv) {
         cli_error("--p0: '%s' is not a valid, unique parameter name", pn[i]);
         goto done;
       }
-      if (cli_parse_double("--p0", eq + 1, &pv[i])) goto done;
+      if (!cli_parse_double("--p0", eq + 1, &pv[i])) goto done;
     }
   }
 
@@ -412,7 +412,7 @@ int cli_curvefit(int argc, char **argv) {
         cli_error("--x-scale: expected jac or NAME=SCALE,... with the model's parameters");
         goto done;
       }
-      if (cli_parse_double("--x-scale", eq + 1, &xsc[j])) goto done;
+      if (!cli_parse_double("--x-scale", eq + 1, &xsc[j])) goto done;
     }
     fo.x_scale = xsc;
   }

@@ -9,7 +9,9 @@
  * Nielsen's update: on acceptance lambda *= max(1/3, 1-(2*rho-1)^3), on
  * rejection lambda *= nu, nu *= 2.  Box bounds: parameters sitting on a
  * bound with the gradient pushing outward are held fixed for the step; the
- * free ones that leave the box are reflected back (or projected). */
+ * free ones that leave the box are reflected back into it, or projected onto
+ * its face when that is asked for or when the quadratic model predicts the
+ * projected point gains more (an optimum on the face). */
 #include <math.h>
 #include <string.h>
 
@@ -51,6 +53,17 @@ static double bound_coord(double t, double lo, double hi, fitcl_bounds_mode mode
   }
   if (t < lo) return 2 * lo - t;
   return 2 * hi - t;
+}
+
+/* Decrease of the Gauss-Newton model for a step: step.g - step.JtJ.step/2. */
+static double model_gain(int n, const fitcl_accum_sums *S, const double *step) {
+  double pred = 0;
+  for (int i = 0; i < n; ++i) {
+    double q = 0;
+    for (int j = 0; j < n; ++j) q += S->jtj[i * n + j] * step[j];
+    pred += step[i] * (S->jtr[i] - 0.5 * q);
+  }
+  return pred;
 }
 
 static int is_converged(fitcl_fit_status s) {
@@ -169,11 +182,29 @@ fitcl_status fitcl__lm_solve(const fitcl__lm_problem *pb, const fitcl_fit_option
         fs = FITCL_FIT_SINGULAR;
         goto done;
       }
-      double trial[NMAX], step[NMAX];
+      double trial[NMAX], step[NMAX], alt[NMAX];
       memcpy(trial, st.p, sizeof(double) * (size_t)n);
+      memcpy(alt, st.p, sizeof(double) * (size_t)n);
+      int clipped = 0;
       for (int a = 0; a < nf; ++a) {
         int j = freej[a];
-        trial[j] = bound_coord(st.p[j] + x[a], lo[j], hi[j], opt->bounds_mode);
+        double t = st.p[j] + x[a];
+        trial[j] = bound_coord(t, lo[j], hi[j], opt->bounds_mode);
+        alt[j] = bound_coord(t, lo[j], hi[j], FITCL_BOUNDS_PROJECT);
+        clipped |= trial[j] != alt[j];
+      }
+      /* A reflected point keeps an interior optimum from being pinned to
+       * the face, but when the optimum lies on the face every reflection
+       * moves away from it; so the projection is taken whenever the
+       * quadratic model says it gains more. */
+      if (clipped) {
+        double sr[NMAX], sp[NMAX];
+        for (int j = 0; j < n; ++j) {
+          sr[j] = trial[j] - st.p[j];
+          sp[j] = alt[j] - st.p[j];
+        }
+        if (model_gain(n, &S, sp) > model_gain(n, &S, sr))
+          memcpy(trial, alt, sizeof(double) * (size_t)n);
       }
       for (int j = 0; j < n; ++j) step[j] = trial[j] - st.p[j];
 
@@ -181,13 +212,10 @@ fitcl_status fitcl__lm_solve(const fitcl__lm_problem *pb, const fitcl_fit_option
       if (rc != FITCL_OK) goto stop;
       st.iter++;
 
-      /* Predicted reduction of the quadratic model for the step actually
-       * taken (after any reflection): step.g - step.JtJ.step/2. */
-      double pred = 0, snorm = 0, pnorm = 0, enorm = 0;
+      /* Predicted reduction for the step actually taken (after any
+       * reflection or projection). */
+      double pred = model_gain(n, &S, step), snorm = 0, pnorm = 0, enorm = 0;
       for (int i = 0; i < n; ++i) {
-        double q = 0;
-        for (int j = 0; j < n; ++j) q += S.jtj[i * n + j] * step[j];
-        pred += step[i] * (S.jtr[i] - 0.5 * q);
         snorm += st.d2[i] * step[i] * step[i];
         pnorm += st.d2[i] * st.p[i] * st.p[i];
         enorm += step[i] * step[i];

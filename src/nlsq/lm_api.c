@@ -197,6 +197,24 @@ static fitcl_status run_fit(fitcl_context *ctx, const fitcl_model *m, pass_ctx *
     s.lambda = opt.lambda0 > 0 ? opt.lambda0 : 1e-3;
     s.nu = 2;
   }
+  if (!opt.resume_path && opt.loss != FITCL_LOSS_LINEAR && !opt.x_scale) {
+    /* Robust losses: IRLS weights of points far out on the loss vanish, so
+     * at a poor start the weighted J^T J can be nearly zero and useless as
+     * the damping scale.  The scale comes from the unweighted Jacobian at
+     * the start instead (one extra pass, once per fit). */
+    fitcl_accum *robust = pc->acc, *lin = NULL;
+    fitcl_accum_sums S0;
+    ao.loss = FITCL_LOSS_LINEAR;
+    st = fitcl_accum_create(ctx, m, &ao, &lin);
+    if (st == FITCL_OK) {
+      pc->acc = lin;
+      st = run_pass(pc, s.p, 1, &S0);
+      pc->acc = robust;
+    }
+    fitcl_accum_destroy(lin);
+    if (st != FITCL_OK) goto fail;
+    for (size_t j = 0; j < n; ++j) s.d2[j] = S0.jtj[j * n + j];
+  }
   if (opt.checkpoint_path) {
     st = fitcl__ckpt_writer_create(ctx, opt.checkpoint_path, &key, &w);
     if (st != FITCL_OK) goto fail;
