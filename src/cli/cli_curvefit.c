@@ -440,7 +440,7 @@ int cli_curvefit(int argc, char **argv) {
   so.chunk_points = (size_t)chunk;
   st = fitcl_source_open(ctx, &so, &src);
   if (st != FITCL_OK) {
-    rc = cli_fail(ctx, st, "--data");
+    rc = cli_fail(ctx, st, NULL);
     goto done;
   }
 
@@ -475,7 +475,7 @@ int cli_curvefit(int argc, char **argv) {
     goto done;
   }
   if (st != FITCL_OK) {
-    rc = cli_fail(ctx, st, "curve-fit");
+    rc = cli_fail(ctx, st, NULL);
     goto done;
   }
   if (res.singular)
