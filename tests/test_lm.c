@@ -406,3 +406,39 @@ Test(lm, interrupt_flag_stops_the_fit) {
   fitcl_model_destroy(m);
   fitcl_context_destroy(ctx);
 }
+
+/* The same fit on the pthreads and OpenCL backends: same path through the
+ * solver, parameters and covariance equal to rounding. */
+Test(lm, backends_agree) {
+  fitcl_test_backend be[2];
+  if (fitcl_test_backends(be, 2) < 2) cr_skip_test("no OpenCL fp64 device");
+  enum { N = 100000 };
+  static double x[N], q[N], y[N];
+  rng_state = 2024;
+  for (int i = 0; i < N; ++i) {
+    x[i] = pow(10.0, -4 + 5.0 * i / N);
+    q[i] = 0.5 + 0.25 * (i % 4);
+    y[i] = 1 + 0.3 * exp(-2 * q[i] * q[i] * (x[i] * sqrt(x[i]) / 1.5 + 0.1 * x[i])) + 0.002 * nrand();
+  }
+  const double *cols[] = {x, q};
+  const double p0[5] = {1.1, 0.2, 0.5, 0.3, 0.05};
+  fitcl_fit_result r[2];
+  for (int b = 0; b < 2; ++b) {
+    fitcl_context *ctx = fitcl_test_context(be[b].selector);
+    fitcl_model *m = NULL;
+    cr_assert_eq(fitcl_model_builtin(ctx, "xpcs_g2", &m), FITCL_OK, "%s", fitcl_errmsg(ctx));
+    cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, y, NULL, N, p0, NULL, &r[b]), FITCL_OK, "%s",
+                 fitcl_errmsg(ctx));
+    fitcl_model_destroy(m);
+    fitcl_context_destroy(ctx);
+  }
+  cr_expect_eq(r[0].iterations, r[1].iterations);
+  cr_expect_eq(r[0].status, r[1].status);
+  for (int j = 0; j < 5; ++j) {
+    cr_expect(fitcl_test_close(r[0].params[j], r[1].params[j], 1e-10), "p%d %.17g vs %.17g", j,
+              r[0].params[j], r[1].params[j]);
+    cr_expect(fitcl_test_close(r[0].stderr_[j], r[1].stderr_[j], 1e-8), "se%d %.17g vs %.17g", j,
+              r[0].stderr_[j], r[1].stderr_[j]);
+  }
+  cr_expect(fitcl_test_close(r[0].cost, r[1].cost, 1e-12));
+}

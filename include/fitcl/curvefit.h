@@ -162,7 +162,7 @@ typedef struct fitcl_fit_options {
   double ftol, xtol, gtol;
   /** Maximum number of trial steps.  0: 100 * (nparams + 1). */
   int max_iter;
-  /** Initial damping.  0: 1e-3 (relative to the scaling). */
+  /** Initial damping.  0: 1e-2 (relative to the scaling). */
   double lambda0;
   /** Points handed to the accumulator per call.  0: 1048576. */
   size_t chunk_points;

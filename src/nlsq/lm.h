@@ -62,7 +62,8 @@ int fitcl__lm_solve_damped(int n, const double *A, const double *d2, double lamb
 /* Inverse of the symmetric positive semi-definite A, computed on the
  * column-scaled matrix (unit diagonal) for accuracy.  *cond receives the
  * 2-norm condition number of the scaled matrix (INFINITY when singular).
- * Returns 0, or 1 when A is singular (inv is then filled with INFINITY). */
+ * Returns 0, or 1 when A is singular, including a condition number above
+ * 1/(n*eps) (inv is then filled with INFINITY). */
 int fitcl__lm_inverse(int n, const double *A, double *inv, double *cond);
 
 #endif

@@ -194,7 +194,7 @@ static fitcl_status run_fit(fitcl_context *ctx, const fitcl_model *m, pass_ctx *
     if (st != FITCL_OK) goto fail;
   } else {
     memcpy(s.p, p0, sizeof(double) * n);
-    s.lambda = opt.lambda0 > 0 ? opt.lambda0 : 1e-3;
+    s.lambda = opt.lambda0 > 0 ? opt.lambda0 : 1e-2;
     s.nu = 2;
   }
   if (!opt.resume_path && opt.loss != FITCL_LOSS_LINEAR && !opt.x_scale) {

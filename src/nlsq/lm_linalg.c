@@ -84,7 +84,9 @@ int fitcl__lm_inverse(int n, const double *A, double *inv, double *cond) {
         LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'U', n, a, n) != 0)
       singular = 1;
   }
-  if (singular || !isfinite(*cond)) {
+  /* A condition number beyond 1/(n*eps) means the smallest eigenvalue is
+   * rounding noise: the inverse would be noise too. */
+  if (singular || !isfinite(*cond) || *cond * (double)n * DBL_EPSILON > 1.0) {
     for (int i = 0; i < n * n; ++i) inv[i] = INFINITY;
     *cond = INFINITY;
     return 1;
