@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench_util.h"
@@ -80,6 +81,12 @@ static double *column(size_t n, int which) {
   return c;
 }
 
+static double cpu_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* One pass over `total` points: the data arrays hold `n` points and are
  * streamed repeatedly in `chunk`-point chunks. */
 static double pass(fitcl_accum *a, const double *p, int jac, const double *const *x,
@@ -120,6 +127,15 @@ int main(int argc, char **argv) {
     }
   }
   bench_print_machine();
+  {
+    double l[3] = {0, 0, 0};
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+      if (fscanf(f, "%lf %lf %lf", &l[0], &l[1], &l[2]) != 3) l[0] = -1;
+      fclose(f);
+    }
+    printf("# load average at start: %.2f %.2f %.2f\n", l[0], l[1], l[2]);
+  }
   int nthreads = (int)sysconf(_SC_NPROCESSORS_ONLN);
   if (nthreads > 64) nthreads = 64;
   const size_t base_n = max_points < 10000000 ? max_points : 10000000;
@@ -130,8 +146,10 @@ int main(int argc, char **argv) {
   int nb = 0;
   if (!strcmp(backend, "cpu") || !strcmp(backend, "both")) backends[nb++] = "cpu";
   if (!strcmp(backend, "opencl") || !strcmp(backend, "both")) backends[nb++] = "opencl";
-  printf("# %-7s %-10s %10s %10s %10s %12s %10s %8s %10s\n", "backend", "model", "points",
-         "min_ms", "median_ms", "Mpoints/s", "bound_ms", "%bound", "cost_ratio");
+  printf("# %-7s %-10s %10s %10s %10s %12s %10s %8s %10s %10s\n", "backend", "model", "points",
+         "min_ms", "median_ms", "Mpoints/s", "bound_ms", "%bound", "cost_ratio", "cpu_ns/pt");
+  printf("# cost_ratio = fused / cost-only pass time (min); cpu_ns/pt = process CPU time of the\n"
+         "# fused pass per point, all threads (robust to other load on the machine)\n");
   for (int b = 0; b < nb; ++b) {
     fitcl_context_options o = {0};
     o.device = backends[b];
@@ -160,11 +178,13 @@ int main(int argc, char **argv) {
         size_t n = total < base_n ? total : base_n;
         size_t chunk = total <= 10000000 ? total : 1000000;
         int r = total >= 100000000 ? (reps < 3 ? reps : 3) : reps;
-        double t[32], tc[32], tb[32];
+        double t[32], tc[32], tb[32], tcpu[32];
         fitcl_accum_sums s;
         pass(a, wl[w].params, 1, x, y, nv, n, total, chunk, &s); /* warm-up */
         for (int i = 0; i < r && i < 32; ++i) {
+          double c0 = cpu_now();
           t[i] = pass(a, wl[w].params, 1, x, y, nv, n, total, chunk, &s);
+          tcpu[i] = cpu_now() - c0;
           tc[i] = pass(a, wl[w].params, 0, x, y, nv, n, total, chunk, &s);
           /* The bound: read the same bytes (columns + y) once. */
           double rt = 0;
@@ -172,14 +192,15 @@ int main(int argc, char **argv) {
             rt += read_time(read_cols, nv + 1, n, nthreads);
           tb[i] = rt;
         }
-        double tmin, tmed, cmin, cmed, bmin, bmed;
+        double tmin, tmed, cmin, cmed, bmin, bmed, umin, umed;
         bench_stats(t, (size_t)r, &tmin, &tmed);
         bench_stats(tc, (size_t)r, &cmin, &cmed);
         bench_stats(tb, (size_t)r, &bmin, &bmed);
+        bench_stats(tcpu, (size_t)r, &umin, &umed);
         double mps = (double)total / tmin / 1e6;
-        printf("  %-7s %-10s %10zu %10.2f %10.2f %12.1f %10.2f %7.0f%% %10.2f\n", ci.backend,
+        printf("  %-7s %-10s %10zu %10.2f %10.2f %12.1f %10.2f %7.0f%% %10.2f %10.2f\n", ci.backend,
                wl[w].model, total, tmin * 1e3, tmed * 1e3, mps, bmin * 1e3, 100.0 * bmin / tmin,
-               tmin / cmin);
+               tmin / cmin, umin * 1e9 / (double)total);
         char variant[96];
         snprintf(variant, sizeof variant, "%s/%s/%zu", ci.backend, wl[w].model, total);
         bench_row("accum", variant, "pass_ms_min", tmin * 1e3, "ms");
@@ -189,6 +210,7 @@ int main(int argc, char **argv) {
         bench_row("accum", variant, "percent_of_bound", 100.0 * bmin / tmin, "%");
         bench_row("accum", variant, "cost_only_ms_min", cmin * 1e3, "ms");
         bench_row("accum", variant, "fused_over_cost_only", tmin / cmin, "x");
+        bench_row("accum", variant, "cpu_ns_per_point", umin * 1e9 / (double)total, "ns");
       }
       /* Recompilations across varying chunk lengths. */
       fitcl_context_info c0, c1;

@@ -463,3 +463,187 @@ Test(accum, misuse_is_reported) {
   fitcl_model_destroy(m);
   fitcl_context_destroy(ctx);
 }
+
+/* The documented contract: a chunk's arrays may be reused as soon as the
+ * *next* chunk call has returned.  Two host buffers alternate and each is
+ * overwritten with garbage right after that point; the sums must still be
+ * those of the real data (on OpenCL the copy runs while the previous chunk
+ * computes). */
+Test(accum, chunk_buffers_reusable_after_next_call) {
+  fitcl_test_backend be[2];
+  size_t nbe = fitcl_test_backends(be, 2);
+  dataset d = make_data(40000, 0);
+  const double p[] = {2.0, 0.8, 0.3};
+  const size_t chunk = 5000;
+  ref_sums r = reference_exp_decay(p, d.x, d.y, d.sigma, d.n, 0, 1.0);
+  for (size_t b = 0; b < nbe; ++b) {
+    fitcl_context *ctx = fitcl_test_context(be[b].selector);
+    fitcl_model *m = NULL;
+    cr_assert_eq(fitcl_model_builtin(ctx, "exp_decay", &m), FITCL_OK);
+    fitcl_accum_options o = {0};
+    o.max_chunk = chunk;
+    fitcl_accum *a = NULL;
+    cr_assert_eq(fitcl_accum_create(ctx, m, &o, &a), FITCL_OK);
+    double *bx[2], *by[2], *bs[2];
+    for (int i = 0; i < 2; ++i) {
+      bx[i] = malloc(chunk * sizeof(double));
+      by[i] = malloc(chunk * sizeof(double));
+      bs[i] = malloc(chunk * sizeof(double));
+    }
+    cr_assert_eq(fitcl_accum_begin(a, p, 1), FITCL_OK);
+    size_t k = 0;
+    for (size_t s = 0; s < d.n; s += chunk, ++k) {
+      int cur = (int)(k % 2);
+      memcpy(bx[cur], d.x + s, chunk * sizeof(double));
+      memcpy(by[cur], d.y + s, chunk * sizeof(double));
+      memcpy(bs[cur], d.sigma + s, chunk * sizeof(double));
+      const double *x[] = {bx[cur]};
+      cr_assert_eq(fitcl_accum_chunk(a, x, by[cur], bs[cur], chunk), FITCL_OK);
+      /* The previous chunk's buffers are free now: poison them. */
+      int prev = 1 - cur;
+      for (size_t i = 0; i < chunk; ++i) bx[prev][i] = by[prev][i] = bs[prev][i] = NAN;
+    }
+    fitcl_accum_sums s;
+    cr_assert_eq(fitcl_accum_end(a, &s), FITCL_OK);
+    expect_close_sums(&s, &r, 1e-12, be[b].name);
+    for (int i = 0; i < 2; ++i) {
+      free(bx[i]);
+      free(by[i]);
+      free(bs[i]);
+    }
+    fitcl_accum_destroy(a);
+    fitcl_model_destroy(m);
+    fitcl_context_destroy(ctx);
+  }
+  free_data(&d);
+}
+
+/* Every built-in model: both backends agree with the host evaluation summed
+ * in long double, with a robust loss and weights. */
+Test(accum, every_builtin_on_every_backend) {
+  fitcl_test_backend be[2];
+  size_t nbe = fitcl_test_backends(be, 2);
+  size_t n = 5000;
+  double *x0 = malloc(n * sizeof *x0), *x1 = malloc(n * sizeof *x1), *y = malloc(n * sizeof *y),
+         *sg = malloc(n * sizeof *sg);
+  for (size_t i = 0; i < n; ++i) {
+    x0[i] = 0.05 + 4.0 * (double)i / (double)n;
+    x1[i] = 0.1 + 0.01 * (double)(i % 5);
+    y[i] = 1.0 + 0.5 * sin(3.0 * x0[i]);
+    sg[i] = 0.5 + 0.1 * (double)(i % 3);
+  }
+  const double *x[] = {x0, x1};
+  double p[5] = {1.1, 0.9, 0.7, 0.3, 0.2};
+  for (size_t mi = 0; fitcl_model_builtin_name(mi); ++mi) {
+    const char *name = fitcl_model_builtin_name(mi);
+    fitcl_accum_sums res[2];
+    for (size_t b = 0; b < nbe; ++b) {
+      fitcl_context *ctx = fitcl_test_context(be[b].selector);
+      fitcl_model *m = NULL;
+      cr_assert_eq(fitcl_model_builtin(ctx, name, &m), FITCL_OK);
+      int np = (int)fitcl_model_nparams(m);
+      fitcl_accum_options o = {0};
+      o.loss = FITCL_LOSS_SOFT_L1;
+      o.f_scale = 0.3;
+      fitcl_accum *a = NULL;
+      cr_assert_eq(fitcl_accum_create(ctx, m, &o, &a), FITCL_OK, "%s: %s", name, fitcl_errmsg(ctx));
+      cr_assert_eq(fitcl_accum_begin(a, p, 1), FITCL_OK);
+      cr_assert_eq(fitcl_accum_chunk(a, x, y, sg, n), FITCL_OK, "%s", fitcl_errmsg(ctx));
+      cr_assert_eq(fitcl_accum_end(a, &res[b]), FITCL_OK);
+      double *f = malloc(n * sizeof *f), *J = malloc(n * (size_t)np * sizeof *J);
+      cr_assert_eq(fitcl_model_eval(m, p, x, n, f, J), FITCL_OK);
+      long double jtj[25] = {0}, cost = 0;
+      for (size_t i = 0; i < n; ++i) {
+        long double r = ((long double)y[i] - f[i]) / sg[i], rho, r1, r2;
+        loss_ref(FITCL_LOSS_SOFT_L1, r * r, 0.3L, &rho, &r1, &r2);
+        long double w = r1 + 2 * r * r * r2;
+        for (int k = 0; k < np; ++k)
+          for (int l = 0; l < np; ++l) jtj[k * np + l] += w * J[i * np + k] * J[i * np + l] / ((long double)sg[i] * sg[i]);
+        cost += 0.5L * rho;
+      }
+      for (int i = 0; i < np * np; ++i)
+        cr_expect(fitcl_test_close(res[b].jtj[i], (double)jtj[i], 1e-11), "%s %s jtj[%d]: %.17g vs %.17Lg",
+                  be[b].name, name, i, res[b].jtj[i], jtj[i]);
+      cr_expect(fitcl_test_close(res[b].cost, (double)cost, 1e-12), "%s %s cost", be[b].name, name);
+      free(f);
+      free(J);
+      fitcl_accum_destroy(a);
+      fitcl_model_destroy(m);
+      fitcl_context_destroy(ctx);
+    }
+    if (nbe == 2)
+      for (int i = 0; i < res[0].nparams * res[0].nparams; ++i)
+        cr_expect(fitcl_test_close(res[0].jtj[i], res[1].jtj[i], 1e-12), "%s cpu vs opencl jtj[%d]", name, i);
+  }
+  free(x0);
+  free(x1);
+  free(y);
+  free(sg);
+}
+
+/* Each OpenCL kernel variant (work-group per block, work-item loop, double8)
+ * gives the reference sums, whichever the device would pick by itself. */
+#include "nlsq/accum.h"
+Test(accum, opencl_kernel_variants_agree) {
+  fitcl_test_backend be[2];
+  if (fitcl_test_backends(be, 2) < 2) cr_skip_test("no OpenCL device with fp64");
+  dataset d = make_data(30001, 1);
+  const double p[] = {2.0, 0.8, 0.3};
+  for (int variant = 1; variant <= 3; ++variant)
+    for (int loss = 0; loss <= 1; ++loss) {
+      fitcl__accum_ocl_variant = variant;
+      fitcl_context *ctx = fitcl_test_context(be[1].selector);
+      fitcl_model *m = NULL;
+      cr_assert_eq(fitcl_model_builtin(ctx, "exp_decay", &m), FITCL_OK);
+      fitcl_accum_options o = {0};
+      o.loss = loss ? FITCL_LOSS_HUBER : FITCL_LOSS_LINEAR;
+      o.max_chunk = 10000;
+      fitcl_accum *a = NULL;
+      cr_assert_eq(fitcl_accum_create(ctx, m, &o, &a), FITCL_OK, "%s", fitcl_errmsg(ctx));
+      fitcl_accum_sums s, c;
+      cr_assert_eq(run_pass(a, p, 1, &d, 1, 7001, &s), FITCL_OK, "%s", fitcl_errmsg(ctx));
+      cr_assert_eq(run_pass(a, p, 0, &d, 1, 7001, &c), FITCL_OK, "%s", fitcl_errmsg(ctx));
+      ref_sums r = reference_exp_decay(p, d.x, d.y, d.sigma, d.n, o.loss, 1.0);
+      char what[64];
+      snprintf(what, sizeof what, "variant %d loss %d", variant, loss);
+      expect_close_sums(&s, &r, 1e-12, what);
+      cr_expect(fitcl_test_close(c.cost, (double)r.cost, 1e-12), "%s cost-only", what);
+      cr_expect(fitcl_test_close(c.rss, (double)r.rss, 1e-12), "%s cost-only rss", what);
+      fitcl_accum_destroy(a);
+      fitcl_model_destroy(m);
+      fitcl_context_destroy(ctx);
+    }
+  fitcl__accum_ocl_variant = 0;
+  free_data(&d);
+}
+
+/* Bitwise the same for 1, 2 and 3 worker threads on the pthreads path. */
+Test(accum, thread_count_does_not_change_bits) {
+  dataset d = make_data(100003, 1);
+  const double p[] = {2.0, 0.8, 0.3};
+  fitcl_accum_sums res[3];
+  char *dir = fitcl_test_tmpdir();
+  for (int t = 1; t <= 3; ++t) {
+    fitcl_context_options o = {0};
+    o.device = "cpu";
+    o.threads = t;
+    o.cache_dir = dir;
+    fitcl_context *ctx = NULL;
+    cr_assert_eq(fitcl_context_create(&o, &ctx), FITCL_OK, "%s", fitcl_errmsg(ctx));
+    fitcl_model *m = NULL;
+    cr_assert_eq(fitcl_model_builtin(ctx, "exp_decay", &m), FITCL_OK);
+    fitcl_accum_options ao = {0};
+    ao.loss = FITCL_LOSS_CAUCHY;
+    fitcl_accum *a = NULL;
+    cr_assert_eq(fitcl_accum_create(ctx, m, &ao, &a), FITCL_OK);
+    cr_assert_eq(run_pass(a, p, 1, &d, 1, 30000, &res[t - 1]), FITCL_OK);
+    fitcl_accum_destroy(a);
+    fitcl_model_destroy(m);
+    fitcl_context_destroy(ctx);
+  }
+  cr_expect(memcmp(&res[0], &res[1], sizeof res[0]) == 0, "1 vs 2 threads differ");
+  cr_expect(memcmp(&res[0], &res[2], sizeof res[0]) == 0, "1 vs 3 threads differ");
+  fitcl_test_rmtree(dir);
+  free(dir);
+  free_data(&d);
+}

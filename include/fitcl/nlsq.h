@@ -195,11 +195,14 @@ typedef enum fitcl_accum_path {
 typedef struct fitcl_accum_options {
   fitcl_loss loss;   /* default (0): linear */
   double f_scale;    /* soft margin between inlier and outlier residuals; 0: 1.0 */
-  int path;          /* fitcl_accum_path; 0: auto (fused unless the cost model,
-                        measured at creation on this device, favours CLBlast;
-                        always fused on the pthreads path) */
-  size_t max_chunk;  /* largest chunk the caller will pass; 0: 1<<20 points.
-                        Device buffers are sized by it; longer chunks are
+  int path;          /* fitcl_accum_path; 0: auto: models with fewer than 8
+                        parameters use the fused path; wider ones time both
+                        paths at creation on this device and keep the
+                        faster (fitcl_accum_info reports both).  Always
+                        fused on the pthreads path. */
+  size_t max_chunk;  /* largest chunk the caller will pass; 0: 1<<20 points;
+                        at most 1<<28.  Device buffers are sized by it
+                        (two slots of nvars+2 columns); longer chunks are
                         split internally (results do not change beyond
                         rounding). */
 } fitcl_accum_options;

@@ -29,6 +29,11 @@ typedef struct fitcl__accum_ops {
   void (*destroy)(fitcl_accum *a);
 } fitcl__accum_ops;
 
+/* Test hook (internal, process-wide): forces the OpenCL kernel variant of
+ * accumulators created afterwards.  0 automatic, 1 work-group per block,
+ * 2 work-item loop per block, 3 double8 (where applicable). */
+extern int fitcl__accum_ocl_variant;
+
 extern const fitcl__accum_ops fitcl__accum_cpu_ops;
 extern const fitcl__accum_ops fitcl__accum_ocl_ops;
 

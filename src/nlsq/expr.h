@@ -109,6 +109,10 @@ void fitcl__expr_prog_free(fitcl__expr_prog *p);
  * function `name(const double *p, const double *x, double *f, double *J)`
  * (J may be skipped by defining FITCL_NO_JACOBIAN when want_jac is 0). */
 char *fitcl__expr_prog_opencl(const fitcl__expr_prog *p, const char *name, int want_jac);
+/* vec = 1: the same function on double8 (x, f, J are double8; p stays a
+ * scalar array), for kernels that evaluate eight points per step. */
+char *fitcl__expr_prog_opencl_ex(const fitcl__expr_prog *p, const char *name, int want_jac,
+                                 int vec);
 
 /* Block evaluator for the pthreads path: evaluates n <= FITCL__VM_BLOCK
  * points of program p.  `regs` is scratch of p->nregs * FITCL__VM_BLOCK

@@ -110,68 +110,89 @@ fail:
   return st;
 }
 
-/* Prints register r as an OpenCL C operand. */
-static void operand(const fitcl__expr_prog *p, int32_t r, fitcl__buf *b) {
+/* Prints register r as an OpenCL C operand; in vector code (vec = 1)
+ * parameters and constants are broadcast so every operand is a double8
+ * (OpenCL's built-ins do not mix vectors and scalars). */
+static void operand(const fitcl__expr_prog *p, int32_t r, fitcl__buf *b, int vec) {
   int cbase = p->nparams + p->nvars;
-  if (r < p->nparams) fitcl__buf_printf(b, "p[%d]", r);
+  const char *open = vec ? "((double8)" : "", *close = vec ? ")" : "";
+  if (r < p->nparams) fitcl__buf_printf(b, "%sp[%d]%s", open, r, close);
   else if (r < cbase) fitcl__buf_printf(b, "x[%d]", r - p->nparams);
   else if (r < cbase + p->nconst) {
     double v = p->consts[r - cbase];
-    if (isnan(v)) fitcl__buf_printf(b, "(NAN)");
-    else if (isinf(v)) fitcl__buf_printf(b, v > 0 ? "(INFINITY)" : "(-INFINITY)");
-    else fitcl__buf_printf(b, "(%.17g)", v);
+    if (isnan(v)) fitcl__buf_printf(b, "%s(NAN)%s", open, close);
+    else if (isinf(v)) fitcl__buf_printf(b, v > 0 ? "%s(INFINITY)%s" : "%s(-INFINITY)%s", open, close);
+    else fitcl__buf_printf(b, "%s(%.17g)%s", open, v, close);
   } else fitcl__buf_printf(b, "r%d", r);
 }
 
 char *fitcl__expr_prog_opencl(const fitcl__expr_prog *p, const char *name, int want_jac) {
+  return fitcl__expr_prog_opencl_ex(p, name, want_jac, 0);
+}
+
+char *fitcl__expr_prog_opencl_ex(const fitcl__expr_prog *p, const char *name, int want_jac,
+                                 int vec) {
   fitcl__buf b = {0};
-  fitcl__buf_printf(&b, "inline void %s(const double *p, const double *x, double *f, double *J) {\n",
-                    name);
+  const char *T = vec ? "double8" : "double";
+  fitcl__buf_printf(&b, "inline void %s(const double *p, const %s *x, %s *f, %s *J) {\n", name, T,
+                    T, T);
   int tbase = p->nparams + p->nvars + p->nconst;
-  for (int r = tbase; r < p->nregs; ++r) fitcl__buf_printf(&b, "  double r%d;\n", r);
+  for (int r = tbase; r < p->nregs; ++r) fitcl__buf_printf(&b, "  %s r%d;\n", T, r);
   for (int i = 0; i < p->ninstr; ++i) {
     const fitcl__expr_instr *in = &p->instr[i];
     fitcl__buf_printf(&b, "  r%d = ", in->dst);
     switch ((fitcl__expr_op)in->op) {
     case FITCL__OP_ADD: case FITCL__OP_SUB: case FITCL__OP_MUL: case FITCL__OP_DIV:
-      operand(p, in->a, &b);
+      operand(p, in->a, &b, vec);
       fitcl__buf_printf(&b, " %s ", fitcl__expr_op_name((fitcl__expr_op)in->op));
-      operand(p, in->b, &b);
+      operand(p, in->b, &b, vec);
       break;
     case FITCL__OP_NEG:
       fitcl__buf_printf(&b, "-");
-      operand(p, in->a, &b);
+      operand(p, in->a, &b, vec);
       break;
     case FITCL__OP_SQR:
-      operand(p, in->a, &b);
+      operand(p, in->a, &b, vec);
       fitcl__buf_printf(&b, " * ");
-      operand(p, in->a, &b);
+      operand(p, in->a, &b, vec);
       break;
     case FITCL__OP_LE: case FITCL__OP_GE:
+      if (vec) {
+        fitcl__buf_printf(&b, "select((double8)(0.0), (double8)(1.0), ");
+        operand(p, in->a, &b, vec);
+        fitcl__buf_printf(&b, in->op == FITCL__OP_LE ? " <= " : " >= ");
+        operand(p, in->b, &b, vec);
+        fitcl__buf_printf(&b, ")");
+        break;
+      }
       fitcl__buf_printf(&b, "(");
-      operand(p, in->a, &b);
+      operand(p, in->a, &b, vec);
       fitcl__buf_printf(&b, in->op == FITCL__OP_LE ? " <= " : " >= ");
-      operand(p, in->b, &b);
+      operand(p, in->b, &b, vec);
       fitcl__buf_printf(&b, ") ? 1.0 : 0.0");
       break;
     default:
-      fitcl__buf_printf(&b, "%s(", fitcl__expr_op_name((fitcl__expr_op)in->op));
-      operand(p, in->a, &b);
+      /* exp and log come from common/vmath.h, shared with the pthreads
+       * path, so both backends compute the same values. */
+      if (in->op == FITCL__OP_EXP) fitcl__buf_printf(&b, vec ? "fitcl_exp8(" : "fitcl_exp(");
+      else if (in->op == FITCL__OP_LOG) fitcl__buf_printf(&b, vec ? "fitcl_log8(" : "fitcl_log(");
+      else fitcl__buf_printf(&b, "%s(", fitcl__expr_op_name((fitcl__expr_op)in->op));
+      operand(p, in->a, &b, vec);
       if (fitcl__expr_op_arity((fitcl__expr_op)in->op) == 2) {
         fitcl__buf_printf(&b, ", ");
-        operand(p, in->b, &b);
+        operand(p, in->b, &b, vec);
       }
       fitcl__buf_printf(&b, ")");
     }
     fitcl__buf_printf(&b, ";\n");
   }
   fitcl__buf_printf(&b, "  f[0] = ");
-  operand(p, p->outputs[0], &b);
+  operand(p, p->outputs[0], &b, vec);
   fitcl__buf_printf(&b, ";\n");
   if (want_jac)
     for (int k = 1; k < p->noutputs; ++k) {
       fitcl__buf_printf(&b, "  J[%d] = ", k - 1);
-      operand(p, p->outputs[k], &b);
+      operand(p, p->outputs[k], &b, vec);
       fitcl__buf_printf(&b, ";\n");
     }
   else fitcl__buf_printf(&b, "  (void)J;\n");

@@ -30,13 +30,30 @@
     }                                                                   \
   } while (0)
 
+/* Arithmetic with one operand that is the same for every point (a
+ * parameter or a constant: flags bit 0 for a, bit 1 for b) reads it once
+ * instead of streaming a broadcast register. */
+#define LOOP2S(expr_)                                                   \
+  do {                                                                  \
+    double *D = R[in->dst];                                             \
+    if (scal & 1) {                                                     \
+      const double a = R[in->a][0], *Bv = R[in->b];                     \
+      for (size_t i = 0; i < n; ++i) { double b = Bv[i]; D[i] = (expr_); } \
+    } else if (scal & 2) {                                              \
+      const double *A = R[in->a], b = R[in->b][0];                      \
+      for (size_t i = 0; i < n; ++i) { double a = A[i]; D[i] = (expr_); } \
+    } else {                                                            \
+      LOOP2(expr_);                                                     \
+    }                                                                   \
+  } while (0)
+
 FITCL__VMATH_CLONES
-static void run_instr(const fitcl__expr_instr *in, size_t n, double *const *R) {
+static void run_instr(const fitcl__expr_instr *in, size_t n, double *const *R, int scal) {
   switch ((fitcl__expr_op)in->op) {
-  case FITCL__OP_ADD: LOOP2(a + b); break;
-  case FITCL__OP_SUB: LOOP2(a - b); break;
-  case FITCL__OP_MUL: LOOP2(a * b); break;
-  case FITCL__OP_DIV: LOOP2(a / b); break;
+  case FITCL__OP_ADD: LOOP2S(a + b); break;
+  case FITCL__OP_SUB: LOOP2S(a - b); break;
+  case FITCL__OP_MUL: LOOP2S(a * b); break;
+  case FITCL__OP_DIV: LOOP2S(a / b); break;
   case FITCL__OP_NEG: LOOP1(-a); break;
   case FITCL__OP_SQR: LOOP1(a * a); break;
   case FITCL__OP_POW: {
@@ -94,5 +111,15 @@ void fitcl__expr_vm_run(const fitcl__expr_prog *p, const double *params,
   /* Variables are read in place from the caller's columns; instructions
    * only ever write temporaries, so dropping const here is safe. */
   for (int j = 0; j < p->nvars; ++j) R[p->nparams + j] = (double *)(uintptr_t)x[j];
-  for (int i = 0; i < p->ninstr; ++i) run_instr(&p->instr[i], n, R);
+  for (int i = 0; i < p->ninstr; ++i) {
+    const fitcl__expr_instr *in = &p->instr[i];
+    int scal = 0;
+    if (fitcl__expr_op_arity((fitcl__expr_op)in->op) == 2) {
+      int a_var = in->a >= p->nparams && in->a < cbase, b_var = in->b >= p->nparams && in->b < cbase;
+      scal = (in->a < cbase + p->nconst && !a_var ? 1 : 0) |
+             (in->b < cbase + p->nconst && !b_var ? 2 : 0);
+      if (scal == 3) scal = 0; /* both uniform: folded already, or params only */
+    }
+    run_instr(in, n, R, scal);
+  }
 }

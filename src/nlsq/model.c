@@ -231,12 +231,16 @@ char *fitcl__model_opencl_functions(const fitcl_model *m) {
   if (m->kind == FITCL__MODEL_EXPR) {
     char *fj = fitcl__expr_prog_opencl(&m->prog_fj, "fitcl_model_fj", 1);
     char *fo = fitcl__expr_prog_opencl(&m->prog_f, "fitcl_model_f", 0);
-    if (fj && fo) {
+    char *fj8 = fitcl__expr_prog_opencl_ex(&m->prog_fj, "fitcl_model_fj8", 1, 1);
+    char *fo8 = fitcl__expr_prog_opencl_ex(&m->prog_f, "fitcl_model_f8", 0, 1);
+    if (fj && fo && fj8 && fo8) {
       fitcl__buf_printf(&b, "/* model: %s */\n", m->expr);
-      fitcl__buf_printf(&b, "%s\n%s\n", fj, fo);
+      fitcl__buf_printf(&b, "#define FITCL_HAVE_VEC8 1\n%s\n%s\n%s\n%s\n", fj, fo, fj8, fo8);
     } else b.oom = 1;
     free(fj);
     free(fo);
+    free(fj8);
+    free(fo8);
   } else if (m->kind == FITCL__MODEL_OPENCL) {
     fitcl__buf_printf(&b, "%s\n", m->cl_source);
     fitcl__buf_printf(&b,

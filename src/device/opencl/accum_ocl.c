@@ -22,9 +22,12 @@
 
 #define BLK FITCL_REDUCE_BLOCK
 #define COMBINE 64
+#define BPG 8 /* FITCL_BPG in cl/common/accum_kernel.h */
 /* The materialised path caps its piece length so G (piece x np doubles)
  * stays a modest buffer. */
 #define CLBLAST_PIECE ((size_t)1 << 18)
+
+int fitcl__accum_ocl_variant = 0;
 
 typedef struct ocl_slot {
   cl_mem x, y, sigma, gsum;
@@ -39,6 +42,7 @@ typedef struct ocl_slot {
 typedef struct ocl_impl {
   cl_program prog;
   cl_kernel k_fused, k_cost, k_mat, k_combine;
+  size_t local;      /* FITCL_REDUCE_BLOCK for the work-group kernels, 0 for _loop ones */
   cl_mem params, partial, G, rtv, C, jtr;
   ocl_slot slot[2];
   int cur;
@@ -56,7 +60,7 @@ static char *make_source(const fitcl_accum *a) {
   fitcl__buf b = {0};
   fitcl__buf_printf(&b,
                     "/* fitcl Jacobian accumulation, generated */\n"
-                    "#include \"common/compat.h\"\n"
+                    "#include \"common/compat.h\"\n#include \"common/vmath.h\"\n"
                     "#define FITCL_NP %d\n#define FITCL_NV %d\n#define FITCL_LOSS %d\n",
                     a->np, a->nv, (int)a->loss);
   fitcl__buf_printf(&b, "%s\n#include \"common/accum_kernel.h\"\n", fns);
@@ -144,8 +148,9 @@ static fitcl_status run_fused(fitcl_accum *a, ocl_slot *s, size_t n, int has_sig
   err |= clSetKernelArg(k, 9, sizeof(cl_mem), &o->partial);
   if (err) return clfail(a, CL_INVALID_ARG_VALUE, "clSetKernelArg (accumulation)");
   size_t nblocks = (n + BLK - 1) / BLK;
-  size_t global = nblocks;
-  err = clEnqueueNDRangeKernel(ocl->queue, k, 1, NULL, &global, NULL, 1, &s->up, NULL);
+  size_t global = o->local ? (nblocks + BPG - 1) / BPG * o->local : nblocks;
+  err = clEnqueueNDRangeKernel(ocl->queue, k, 1, NULL, &global, o->local ? &o->local : NULL, 1,
+                               &s->up, NULL);
   if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueNDRangeKernel (accumulation)");
   cl_int stride = fitcl__accum_stride(a);
   cl_long nb = (cl_long)nblocks;
@@ -180,8 +185,10 @@ static fitcl_status run_clblast(fitcl_accum *a, ocl_slot *s, size_t n, int has_s
   err |= clSetKernelArg(k, 10, sizeof(cl_mem), &o->rtv);
   err |= clSetKernelArg(k, 11, sizeof(cl_mem), &o->partial);
   if (err) return clfail(a, CL_INVALID_ARG_VALUE, "clSetKernelArg (materialise)");
-  size_t nblocks = (n + BLK - 1) / BLK, global = nblocks;
-  err = clEnqueueNDRangeKernel(ocl->queue, k, 1, NULL, &global, NULL, 1, &s->up, NULL);
+  size_t nblocks = (n + BLK - 1) / BLK;
+  size_t global = o->local ? (nblocks + BPG - 1) / BPG * o->local : nblocks;
+  err = clEnqueueNDRangeKernel(ocl->queue, k, 1, NULL, &global, o->local ? &o->local : NULL, 1,
+                               &s->up, NULL);
   if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueNDRangeKernel (materialise)");
   cl_command_queue q = ocl->queue;
   /* CLBlast computes beta*C even for beta = 0, so stale NaN or garbage in
@@ -349,9 +356,34 @@ static fitcl_status ocl_create(fitcl_accum *a) {
   if (st != FITCL_OK) return st;
   a->info.program_builds = 1;
   cl_int err;
+  /* Kernel variants: on CPU devices with an expression model and the
+   * linear loss, explicit double8 kernels (one work-item per block); on
+   * other devices one work-group per block where FITCL_REDUCE_BLOCK items
+   * per group are allowed; otherwise one work-item looping over a block. */
+  cl_device_type dtype = 0;
+  clGetDeviceInfo(a->ctx->ocl->device, CL_DEVICE_TYPE, sizeof dtype, &dtype, NULL);
+  int vec8 = (dtype & CL_DEVICE_TYPE_CPU) && a->m->kind == FITCL__MODEL_EXPR &&
+             a->loss == FITCL_LOSS_LINEAR && a->np <= 8;
+  size_t wg = 0;
   o->k_fused = clCreateKernel(o->prog, "fitcl_accum_fused", &err);
-  if (err == CL_SUCCESS) o->k_cost = clCreateKernel(o->prog, "fitcl_accum_cost", &err);
-  if (err == CL_SUCCESS) o->k_mat = clCreateKernel(o->prog, "fitcl_accum_materialise", &err);
+  if (err == CL_SUCCESS)
+    err = clGetKernelWorkGroupInfo(o->k_fused, a->ctx->ocl->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                   sizeof wg, &wg, NULL);
+  const char *suffix = err == CL_SUCCESS && wg >= BLK && !(dtype & CL_DEVICE_TYPE_CPU) ? "" : "_loop";
+  if (fitcl__accum_ocl_variant) {
+    vec8 = vec8 && fitcl__accum_ocl_variant == 3;
+    suffix = fitcl__accum_ocl_variant == 1 && err == CL_SUCCESS && wg >= BLK ? "" : "_loop";
+  }
+  o->local = suffix[0] ? 0 : BLK;
+  FITCL__CL_RELEASE_KERNEL(o->k_fused);
+  err = CL_SUCCESS;
+  char kn[64];
+  snprintf(kn, sizeof kn, "fitcl_accum_fused%s", vec8 ? "_vec8" : suffix);
+  o->k_fused = clCreateKernel(o->prog, kn, &err);
+  snprintf(kn, sizeof kn, "fitcl_accum_cost%s", vec8 ? "_vec8" : suffix);
+  if (err == CL_SUCCESS) o->k_cost = clCreateKernel(o->prog, kn, &err);
+  snprintf(kn, sizeof kn, "fitcl_accum_materialise%s", suffix);
+  if (err == CL_SUCCESS) o->k_mat = clCreateKernel(o->prog, kn, &err);
   if (err == CL_SUCCESS) o->k_combine = clCreateKernel(o->prog, "fitcl_accum_combine", &err);
   if (err != CL_SUCCESS) return clfail(a, err, "clCreateKernel (accumulation)");
   int want_clblast = a->path != FITCL_ACCUM_PATH_FUSED;
