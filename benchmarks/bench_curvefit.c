@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench_util.h"
@@ -92,6 +93,24 @@ static int write_npy_cols(const char *path, size_t n, const double *const *cols,
     fwrite(row, sizeof(double), ncols, f);
   }
   return fclose(f);
+}
+
+/* Process CPU time (all threads), to read through the load of a shared
+ * machine: wall time on a loaded machine is inflated, CPU time much less. */
+static double cpu_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double load_avg(void) {
+  double l = -1;
+  FILE *f = fopen("/proc/loadavg", "r");
+  if (f) {
+    if (fscanf(f, "%lf", &l) != 1) l = -1;
+    fclose(f);
+  }
+  return l;
 }
 
 static double max_rel_err(const double *p, const double *truth, int np) {
@@ -179,19 +198,24 @@ static void bench_problem(fitcl_context *ctx, int xpcs, size_t n) {
     printf("%s: fit: %s\n", label, fitcl_errmsg(ctx));
     exit(1);
   }
+  double c[16];
   for (int k = 0; k < reps; ++k) {
-    double t0 = bench_now();
+    double t0 = bench_now(), c0 = cpu_now();
     fitcl_curve_fit_arrays(ctx, m, cols, y, NULL, n, p0, NULL, &r);
     t[k] = bench_now() - t0;
+    c[k] = cpu_now() - c0;
   }
-  double tmin, tmed;
+  double tmin, tmed, cmin_, cmed_;
   bench_stats(t, (size_t)reps, &tmin, &tmed);
-  printf("%s (%zu points, %d params)\n", label, n, np);
-  printf("  fitcl    min %.3f s  median %.3f s  %s, %d iterations, %d Jacobian passes, "
-         "max rel error vs truth %.2g\n", tmin, tmed, fitcl_fit_status_name(r.status),
-         r.iterations, r.jacobian_passes, max_rel_err(r.params, truth, np));
+  bench_stats(c, (size_t)reps, &cmin_, &cmed_);
+  printf("%s (%zu points, %d params; load average %.1f)\n", label, n, np, load_avg());
+  printf("  fitcl    min %.3f s  median %.3f s  (process CPU %.3f s)  %s, %d iterations, %d "
+         "Jacobian passes, max rel error vs truth %.2g\n", tmin, tmed, cmed_,
+         fitcl_fit_status_name(r.status), r.iterations, r.jacobian_passes,
+         max_rel_err(r.params, truth, np));
   bench_row("curvefit", label, "fitcl", tmed, "s");
   bench_row("curvefit", label, "fitcl_min", tmin, "s");
+  bench_row("curvefit", label, "fitcl_cpu", cmed_, "s");
   bench_row("curvefit", label, "fitcl_iterations", r.iterations, "count");
 
   if (g_peers) {
@@ -199,19 +223,23 @@ static void bench_problem(fitcl_context *ctx, int xpcs, size_t n) {
     /* lmder stores the m x n Jacobian: a fit costs far more than ours, so
      * it runs once (no warm-up) at 10M and with the repeats at 1M. */
     int creps = n > 2000000 ? 1 : reps;
-    double ct[16], p[5], rss;
+    double ct[16], cc[16], p[5], rss;
     int nfev = 0, njev = 0, info = 0;
     for (int k = 0; k < creps; ++k) {
       memcpy(p, p0, sizeof(double) * (size_t)np);
-      double t0 = bench_now();
+      double t0 = bench_now(), c0 = cpu_now();
       info = fitcl_peer_cminpack_fit(xpcs, x, q, y, n, p, &nfev, &njev, &rss);
       ct[k] = bench_now() - t0;
+      cc[k] = cpu_now() - c0;
     }
-    double cmin, cmed;
+    double cmin, cmed, ccmin, ccmed;
     bench_stats(ct, (size_t)creps, &cmin, &cmed);
-    printf("  cminpack min %.3f s  median %.3f s  (fitcl %.1fx faster)  info %d, %d f-evals, "
-           "%d J-evals, max rel error vs truth %.2g, rss rel diff %.1e\n", cmin, cmed, cmed / tmed,
-           info, nfev, njev, max_rel_err(p, truth, np), fabs(rss - r.rss) / r.rss);
+    bench_stats(cc, (size_t)creps, &ccmin, &ccmed);
+    printf("  cminpack min %.3f s  median %.3f s  (process CPU %.3f s)  (fitcl %.1fx faster)  "
+           "info %d, %d f-evals, %d J-evals, max rel error vs truth %.2g, rss rel diff %.1e\n",
+           cmin, cmed, ccmed, cmed / tmed, info, nfev, njev, max_rel_err(p, truth, np),
+           fabs(rss - r.rss) / r.rss);
+    bench_row("curvefit", label, "cminpack_lmder_cpu", ccmed, "s");
     bench_row("curvefit", label, "cminpack_lmder", cmed, "s");
     bench_row("curvefit", label, "speedup_vs_cminpack", cmed / tmed, "x");
 #else
