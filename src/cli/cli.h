@@ -22,6 +22,7 @@ int cli_devices(int argc, char **argv);
 int cli_selftest(int argc, char **argv);
 int cli_cache(int argc, char **argv);
 int cli_curvefit(int argc, char **argv);
+int cli_loglik(int argc, char **argv);
 
 /* The name of the running subcommand, for messages ("fitcl devices"). */
 extern const char *cli_prog;
