@@ -1,6 +1,6 @@
 /* Kernels of the Jacobian accumulation, instantiated once per model.  The
  * source generated for a model defines FITCL_NP (parameters), FITCL_NV
- * (variables), FITCL_LOSS (a FITCL_LOSS_ID_*) and the functions
+ * (variables) and the functions
  * fitcl_model_fj / fitcl_model_f, then includes this file; the whole text
  * goes through the program cache (it is the key), so a model is compiled
  * once per device, ever, whatever the chunk lengths.
@@ -23,24 +23,22 @@
 
 /* Residual and loss weights of one point: *sc scales the Jacobian row,
  * *rt is the residual that multiplies it in Jᵀr. */
-inline void fitcl_accum_point(double f, double yv, double is, double c2, double inv_c2,
-                              double *sc, double *rt, double *rho, double *z) {
+inline void fitcl_accum_point(int loss, double f, double yv, double is, double c2,
+                              double inv_c2, double *sc, double *rt, double *rho, double *z) {
   double r = (yv - f) * is;
   *z = r * r;
-#if FITCL_LOSS == FITCL_LOSS_ID_LINEAR
-  (void)c2;
-  (void)inv_c2;
-  *sc = is;
-  *rt = r;
-  *rho = r * r;
-#else
-  double rh, r1, w;
-  fitcl_loss_eval(FITCL_LOSS, r * r, c2, inv_c2, &rh, &r1, &w);
-  double sw = sqrt(w);
-  *sc = is * sw;
-  *rt = r1 * r / sw;
-  *rho = rh;
-#endif
+  if (loss == FITCL_LOSS_ID_LINEAR) {
+    *sc = is;
+    *rt = r;
+    *rho = r * r;
+  } else {
+    double rh, r1, w;
+    fitcl_loss_eval(loss, r * r, c2, inv_c2, &rh, &r1, &w);
+    double sw = sqrt(w);
+    *sc = is * sw;
+    *rt = r1 * r / sw;
+    *rho = rh;
+  }
 }
 
 inline void fitcl_accum_load(__global const double *x, long ld, long i, double *xv) {
@@ -53,9 +51,12 @@ inline void fitcl_accum_load(__global const double *x, long ld, long i, double *
  * JᵀJ, Jᵀr, Σrho and Σr² per block. */
 __kernel void fitcl_accum_fused_loop(__global const double *params, __global const double *x,
                                 const long ld, __global const double *y,
-                                __global const double *sigma, const int has_sigma,
+                                __global const double *sigma, const int flags,
                                 const long n, const double c2, const double inv_c2,
                                 __global double *partial) {
+  /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
+   * argument, so one program serves every loss). */
+  const int has_sigma = flags & 1, loss = flags >> 1;
   const long b = get_global_id(0);
   const long begin = b * FITCL_REDUCE_BLOCK;
   if (begin >= n) return;
@@ -70,7 +71,7 @@ __kernel void fitcl_accum_fused_loop(__global const double *params, __global con
     double f, J[FITCL_NP];
     fitcl_model_fj(p, xv, &f, J);
     double sc, rt, rho, z;
-    fitcl_accum_point(f, y[i], has_sigma ? 1.0 / sigma[i] : 1.0, c2, inv_c2, &sc, &rt, &rho, &z);
+    fitcl_accum_point(loss, f, y[i], has_sigma ? 1.0 / sigma[i] : 1.0, c2, inv_c2, &sc, &rt, &rho, &z);
     for (int k = 0; k < FITCL_NP; ++k) J[k] *= sc;
     int t = 0;
     for (int k = 0; k < FITCL_NP; ++k)
@@ -86,9 +87,12 @@ __kernel void fitcl_accum_fused_loop(__global const double *params, __global con
 /* The cost-only pass: Σrho and Σr² per block (only f is evaluated). */
 __kernel void fitcl_accum_cost_loop(__global const double *params, __global const double *x,
                                const long ld, __global const double *y,
-                               __global const double *sigma, const int has_sigma,
+                               __global const double *sigma, const int flags,
                                const long n, const double c2, const double inv_c2,
                                __global double *partial) {
+  /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
+   * argument, so one program serves every loss). */
+  const int has_sigma = flags & 1, loss = flags >> 1;
   const long b = get_global_id(0);
   const long begin = b * FITCL_REDUCE_BLOCK;
   if (begin >= n) return;
@@ -102,7 +106,7 @@ __kernel void fitcl_accum_cost_loop(__global const double *params, __global cons
     double f, J[FITCL_NP];
     fitcl_model_f(p, xv, &f, J);
     double sc, rt, rho, z;
-    fitcl_accum_point(f, y[i], has_sigma ? 1.0 / sigma[i] : 1.0, c2, inv_c2, &sc, &rt, &rho, &z);
+    fitcl_accum_point(loss, f, y[i], has_sigma ? 1.0 / sigma[i] : 1.0, c2, inv_c2, &sc, &rt, &rho, &z);
     srho += rho;
     sz += z;
   }
@@ -115,10 +119,13 @@ __kernel void fitcl_accum_cost_loop(__global const double *params, __global cons
  * per-block Σrho, Σr². */
 __kernel void fitcl_accum_materialise_loop(__global const double *params, __global const double *x,
                                       const long ld, __global const double *y,
-                                      __global const double *sigma, const int has_sigma,
+                                      __global const double *sigma, const int flags,
                                       const long n, const double c2, const double inv_c2,
                                       __global double *G, __global double *rtv,
                                       __global double *partial) {
+  /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
+   * argument, so one program serves every loss). */
+  const int has_sigma = flags & 1, loss = flags >> 1;
   const long b = get_global_id(0);
   const long begin = b * FITCL_REDUCE_BLOCK;
   if (begin >= n) return;
@@ -132,7 +139,7 @@ __kernel void fitcl_accum_materialise_loop(__global const double *params, __glob
     double f, J[FITCL_NP];
     fitcl_model_fj(p, xv, &f, J);
     double sc, rt, rho, z;
-    fitcl_accum_point(f, y[i], has_sigma ? 1.0 / sigma[i] : 1.0, c2, inv_c2, &sc, &rt, &rho, &z);
+    fitcl_accum_point(loss, f, y[i], has_sigma ? 1.0 / sigma[i] : 1.0, c2, inv_c2, &sc, &rt, &rho, &z);
     for (int k = 0; k < FITCL_NP; ++k) G[i * FITCL_NP + k] = J[k] * sc;
     rtv[i] = rt;
     srho += rho;
@@ -173,8 +180,11 @@ inline void fitcl_wg_reduce(__local double *red, const double *v, const int nsum
 __kernel __attribute__((reqd_work_group_size(FITCL_REDUCE_BLOCK, 1, 1)))
 void fitcl_accum_fused(__global const double *params, __global const double *x, const long ld,
                        __global const double *y, __global const double *sigma,
-                       const int has_sigma, const long n, const double c2, const double inv_c2,
+                       const int flags, const long n, const double c2, const double inv_c2,
                        __global double *partial) {
+  /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
+   * argument, so one program serves every loss). */
+  const int has_sigma = flags & 1, loss = flags >> 1;
   __local double red[FITCL_RB * FITCL_REDUCE_BLOCK];
   for (int jb = 0; jb < FITCL_BPG; ++jb) {
     const long b = get_group_id(0) * FITCL_BPG + jb;
@@ -193,7 +203,7 @@ void fitcl_accum_fused(__global const double *params, __global const double *x, 
       double f, J[FITCL_NP];
       fitcl_model_fj(p, xv, &f, J);
       double sc, rt, rho, z;
-      fitcl_accum_point(f, y[ic], has_sigma ? 1.0 / sigma[ic] : 1.0, c2, inv_c2, &sc, &rt, &rho, &z);
+      fitcl_accum_point(loss, f, y[ic], has_sigma ? 1.0 / sigma[ic] : 1.0, c2, inv_c2, &sc, &rt, &rho, &z);
       for (int k = 0; k < FITCL_NP; ++k) J[k] *= sc;
       int t = 0;
       for (int k = 0; k < FITCL_NP; ++k)
@@ -210,8 +220,11 @@ void fitcl_accum_fused(__global const double *params, __global const double *x, 
 __kernel __attribute__((reqd_work_group_size(FITCL_REDUCE_BLOCK, 1, 1)))
 void fitcl_accum_cost(__global const double *params, __global const double *x, const long ld,
                       __global const double *y, __global const double *sigma,
-                      const int has_sigma, const long n, const double c2, const double inv_c2,
+                      const int flags, const long n, const double c2, const double inv_c2,
                       __global double *partial) {
+  /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
+   * argument, so one program serves every loss). */
+  const int has_sigma = flags & 1, loss = flags >> 1;
   __local double red[FITCL_RB * FITCL_REDUCE_BLOCK];
   for (int jb = 0; jb < FITCL_BPG; ++jb) {
     const long b = get_group_id(0) * FITCL_BPG + jb;
@@ -229,7 +242,7 @@ void fitcl_accum_cost(__global const double *params, __global const double *x, c
       double f, J[FITCL_NP];
       fitcl_model_f(p, xv, &f, J);
       double sc, rt;
-      fitcl_accum_point(f, y[ic], has_sigma ? 1.0 / sigma[ic] : 1.0, c2, inv_c2, &sc, &rt, &v[0],
+      fitcl_accum_point(loss, f, y[ic], has_sigma ? 1.0 / sigma[ic] : 1.0, c2, inv_c2, &sc, &rt, &v[0],
                         &v[1]);
     }
     v[0] = i < n ? v[0] : 0.0;
@@ -241,9 +254,12 @@ void fitcl_accum_cost(__global const double *params, __global const double *x, c
 __kernel __attribute__((reqd_work_group_size(FITCL_REDUCE_BLOCK, 1, 1)))
 void fitcl_accum_materialise(__global const double *params, __global const double *x,
                              const long ld, __global const double *y,
-                             __global const double *sigma, const int has_sigma, const long n,
+                             __global const double *sigma, const int flags, const long n,
                              const double c2, const double inv_c2, __global double *G,
                              __global double *rtv, __global double *partial) {
+  /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
+   * argument, so one program serves every loss). */
+  const int has_sigma = flags & 1, loss = flags >> 1;
   __local double red[FITCL_RB * FITCL_REDUCE_BLOCK];
   for (int jb = 0; jb < FITCL_BPG; ++jb) {
     const long b = get_group_id(0) * FITCL_BPG + jb;
@@ -261,7 +277,7 @@ void fitcl_accum_materialise(__global const double *params, __global const doubl
       double f, J[FITCL_NP];
       fitcl_model_fj(p, xv, &f, J);
       double sc, rt;
-      fitcl_accum_point(f, y[ic], has_sigma ? 1.0 / sigma[ic] : 1.0, c2, inv_c2, &sc, &rt, &v[0],
+      fitcl_accum_point(loss, f, y[ic], has_sigma ? 1.0 / sigma[ic] : 1.0, c2, inv_c2, &sc, &rt, &v[0],
                         &v[1]);
       if (i < n) {
         for (int k = 0; k < FITCL_NP; ++k) G[i * FITCL_NP + k] = J[k] * sc;
@@ -274,8 +290,9 @@ void fitcl_accum_materialise(__global const double *params, __global const doubl
   }
 }
 
-#if defined(FITCL_HAVE_VEC8) && FITCL_LOSS == FITCL_LOSS_ID_LINEAR
-/* CPU-device variants (suffix _vec8), linear loss: one work-item per block,
+#if defined(FITCL_HAVE_VEC8)
+/* CPU-device variants (suffix _vec8), linear loss only (the host selects
+ * them only then): one work-item per block,
  * eight points per step in double8 (explicit vectors), lanes combined in a
  * fixed order at the end of the block, the remainder (< 8 points) scalar. */
 inline double fitcl_hsum8(double8 a) {
@@ -284,9 +301,12 @@ inline double fitcl_hsum8(double8 a) {
 
 __kernel void fitcl_accum_fused_vec8(__global const double *params, __global const double *x,
                                      const long ld, __global const double *y,
-                                     __global const double *sigma, const int has_sigma,
+                                     __global const double *sigma, const int flags,
                                      const long n, const double c2, const double inv_c2,
                                      __global double *partial) {
+  /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
+   * argument, so one program serves every loss). */
+  const int has_sigma = flags & 1, loss = flags >> 1;
   const long b = get_global_id(0);
   const long begin = b * FITCL_REDUCE_BLOCK;
   if (begin >= n) return;
@@ -319,7 +339,7 @@ __kernel void fitcl_accum_fused_vec8(__global const double *params, __global con
     double f, J[FITCL_NP];
     fitcl_model_fj(p, xv, &f, J);
     double sc, rt, rho, z;
-    fitcl_accum_point(f, y[i], has_sigma ? 1.0 / sigma[i] : 1.0, c2, inv_c2, &sc, &rt, &rho, &z);
+    fitcl_accum_point(loss, f, y[i], has_sigma ? 1.0 / sigma[i] : 1.0, c2, inv_c2, &sc, &rt, &rho, &z);
     for (int k = 0; k < FITCL_NP; ++k) J[k] *= sc;
     int t = 0;
     for (int k = 0; k < FITCL_NP; ++k)
@@ -334,9 +354,12 @@ __kernel void fitcl_accum_fused_vec8(__global const double *params, __global con
 
 __kernel void fitcl_accum_cost_vec8(__global const double *params, __global const double *x,
                                     const long ld, __global const double *y,
-                                    __global const double *sigma, const int has_sigma,
+                                    __global const double *sigma, const int flags,
                                     const long n, const double c2, const double inv_c2,
                                     __global double *partial) {
+  /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
+   * argument, so one program serves every loss). */
+  const int has_sigma = flags & 1, loss = flags >> 1;
   const long b = get_global_id(0);
   const long begin = b * FITCL_REDUCE_BLOCK;
   if (begin >= n) return;

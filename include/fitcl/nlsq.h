@@ -197,9 +197,9 @@ typedef struct fitcl_accum_options {
   double f_scale;    /* soft margin between inlier and outlier residuals; 0: 1.0 */
   int path;          /* fitcl_accum_path; 0: auto: models with fewer than 8
                         parameters use the fused path; wider ones time both
-                        paths at creation on this device and keep the
+                        paths at creation on GPUs/accelerators and keep the
                         faster (fitcl_accum_info reports both).  Always
-                        fused on the pthreads path. */
+                        fused on the pthreads path and CPU OpenCL devices. */
   size_t max_chunk;  /* largest chunk the caller will pass; 0: 1<<20 points;
                         at most 1<<28.  Device buffers are sized by it
                         (two slots of nvars+2 columns); longer chunks are
@@ -229,8 +229,9 @@ fitcl_status fitcl_accum_begin(fitcl_accum *a, const double *params, int want_ja
  * @param y      n observations.
  * @param sigma  n standard deviations (> 0), or NULL for unit weights.
  * The arrays must stay valid and unchanged until the next fitcl_accum_chunk
- * or fitcl_accum_end on `a` returns (the OpenCL path copies them while the
- * previous chunk computes).  Results are reproducible bit for bit for the
+ * or fitcl_accum_end on `a` returns (the OpenCL path copies them, or on
+ * devices sharing host memory reads them in place, while the caller
+ * prepares the next chunk).  Results are reproducible bit for bit for the
  * same chunking, and agree across chunkings to rounding (~1e-15 relative to
  * the sum of absolute terms).
  */

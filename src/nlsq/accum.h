@@ -33,6 +33,8 @@ typedef struct fitcl__accum_ops {
  * accumulators created afterwards.  0 automatic, 1 work-group per block,
  * 2 work-item loop per block, 3 double8 (where applicable). */
 extern int fitcl__accum_ocl_variant;
+/* Test hook: -1 automatic, 0 never read the caller's arrays in place. */
+extern int fitcl__accum_ocl_zero_copy;
 
 extern const fitcl__accum_ops fitcl__accum_cpu_ops;
 extern const fitcl__accum_ops fitcl__accum_ocl_ops;

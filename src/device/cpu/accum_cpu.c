@@ -163,6 +163,58 @@ static void block_residuals(const fitcl_accum *a, const double *f, const double 
       v[t] = ((acc[t][0] + acc[t][1]) + (acc[t][2] + acc[t][3])) +                    \
              ((acc[t][4] + acc[t][5]) + (acc[t][6] + acc[t][7]));                     \
   }
+/* The same for the linear loss, with the residuals formed in the sweep
+ * (no intermediate arrays at all): the common case of a fit. */
+#define FITCL__DEFINE_FAST_LINEAR(NP)                                                 \
+  FITCL__VMATH_CLONES                                                                 \
+  static void fast_linear_##NP(const double *const *J, const double *f,              \
+                               const double *y, const double *sigma, double *v) {    \
+    enum { NT = FITCL_ACCUM_NSUMS(NP) };                                              \
+    double acc[NT - 1][8];                                                            \
+    for (int t = 0; t < NT - 1; ++t)                                                  \
+      for (int l = 0; l < 8; ++l) acc[t][l] = 0.0;                                    \
+    for (size_t i = 0; i < BLK; i += 8) {                                             \
+      double g[NP][8], r[8], is[8];                                                   \
+      for (size_t l = 0; l < 8; ++l) is[l] = sigma ? 1.0 / sigma[i + l] : 1.0;        \
+      for (size_t l = 0; l < 8; ++l) r[l] = (y[i + l] - f[i + l]) * is[l];            \
+      for (int k = 0; k < NP; ++k)                                                    \
+        for (size_t l = 0; l < 8; ++l) g[k][l] = J[k][i + l] * is[l];                 \
+      int t = 0;                                                                      \
+      for (int k = 0; k < NP; ++k)                                                    \
+        for (int m = k; m < NP; ++m, ++t)                                             \
+          for (size_t l = 0; l < 8; ++l) acc[t][l] += g[k][l] * g[m][l];             \
+      for (int k = 0; k < NP; ++k, ++t)                                               \
+        for (size_t l = 0; l < 8; ++l) acc[t][l] += g[k][l] * r[l];                   \
+      for (size_t l = 0; l < 8; ++l) acc[t][l] += r[l] * r[l];                        \
+    }                                                                                 \
+    for (int t = 0; t < NT - 1; ++t)                                                  \
+      v[t] = ((acc[t][0] + acc[t][1]) + (acc[t][2] + acc[t][3])) +                    \
+             ((acc[t][4] + acc[t][5]) + (acc[t][6] + acc[t][7]));                     \
+    v[NT - 1] = v[NT - 2]; /* linear loss: rho = z */                                 \
+  }
+FITCL__DEFINE_FAST_LINEAR(1)
+FITCL__DEFINE_FAST_LINEAR(2)
+FITCL__DEFINE_FAST_LINEAR(3)
+FITCL__DEFINE_FAST_LINEAR(4)
+FITCL__DEFINE_FAST_LINEAR(5)
+
+/* Cost-only pass, linear loss, full block: Σr² in one sweep. */
+FITCL__VMATH_CLONES
+static void fast_linear_cost(const double *f, const double *y, const double *sigma, double *v) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (size_t i = 0; i < BLK; i += 8)
+    for (size_t l = 0; l < 8; ++l) {
+      double r = (y[i + l] - f[i + l]) * (sigma ? 1.0 / sigma[i + l] : 1.0);
+      acc[l] += r * r;
+    }
+  v[0] = v[1] = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+typedef void (*fast_linear_fn)(const double *const *, const double *, const double *,
+                               const double *, double *);
+static const fast_linear_fn fast_linear[] = {NULL, fast_linear_1, fast_linear_2, fast_linear_3,
+                                             fast_linear_4, fast_linear_5};
+
 FITCL__DEFINE_FAST_SUMS(1)
 FITCL__DEFINE_FAST_SUMS(2)
 FITCL__DEFINE_FAST_SUMS(3)
@@ -257,9 +309,16 @@ static void group_run(cpu_impl *c, size_t g, unsigned worker) {
           J[k] = col;
         }
     }
-    block_residuals(a, f, c->y + b0, c->sigma ? c->sigma + b0 : NULL, nb, scale, s.rt, s.rho,
-                    s.z);
-    block_sums(a, J, &s, scale, nb, v);
+    if (a->want_jac && nb == BLK && a->loss == FITCL_LOSS_LINEAR &&
+        np < (int)(sizeof fast_linear / sizeof fast_linear[0])) {
+      fast_linear[np](J, f, c->y + b0, c->sigma ? c->sigma + b0 : NULL, v);
+    } else if (!a->want_jac && nb == BLK && a->loss == FITCL_LOSS_LINEAR) {
+      fast_linear_cost(f, c->y + b0, c->sigma ? c->sigma + b0 : NULL, v);
+    } else {
+      block_residuals(a, f, c->y + b0, c->sigma ? c->sigma + b0 : NULL, nb, scale, s.rt, s.rho,
+                      s.z);
+      block_sums(a, J, &s, scale, nb, v);
+    }
     for (int q = 0; q < stride; ++q) {
       /* Neumaier step: blocks of a group are added with compensation. */
       double t = gs[q] + v[q];

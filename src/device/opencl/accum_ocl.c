@@ -9,6 +9,7 @@
  * folds them in chunk order. */
 #include <clblast_c.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +29,12 @@
 #define CLBLAST_PIECE ((size_t)1 << 18)
 
 int fitcl__accum_ocl_variant = 0;
+int fitcl__accum_ocl_zero_copy = -1;
 
 typedef struct ocl_slot {
   cl_mem x, y, sigma, gsum;
+  cl_mem wx, wy, ws;  /* zero-copy: buffers wrapping the caller's arrays */
+  cl_mem cx, cy, cs;  /* what the kernels read for the current piece */
   cl_event up;        /* last upload of this slot */
   cl_event rd;        /* readback of gsum */
   double *host;       /* gsum on the host */
@@ -47,6 +51,7 @@ typedef struct ocl_impl {
   ocl_slot slot[2];
   int cur;
   size_t cap;        /* points per piece (device buffers) */
+  int zero_copy;     /* kernels read the caller's arrays in place */
   uint64_t seq;
 } ocl_impl;
 
@@ -61,8 +66,7 @@ static char *make_source(const fitcl_accum *a) {
   fitcl__buf_printf(&b,
                     "/* fitcl Jacobian accumulation, generated */\n"
                     "#include \"common/compat.h\"\n#include \"common/vmath.h\"\n"
-                    "#define FITCL_NP %d\n#define FITCL_NV %d\n#define FITCL_LOSS %d\n",
-                    a->np, a->nv, (int)a->loss);
+                    "#define FITCL_NP %d\n#define FITCL_NV %d\n", a->np, a->nv);
   fitcl__buf_printf(&b, "%s\n#include \"common/accum_kernel.h\"\n", fns);
   free(fns);
   if (b.oom) {
@@ -105,14 +109,41 @@ static fitcl_status set_common_args(fitcl_accum *a, cl_kernel k, ocl_slot *s, si
   double c2 = a->f_scale * a->f_scale, inv_c2 = 1.0 / c2;
   cl_int err = 0;
   err |= clSetKernelArg(k, 0, sizeof(cl_mem), &o->params);
-  err |= clSetKernelArg(k, 1, sizeof(cl_mem), &s->x);
+  err |= clSetKernelArg(k, 1, sizeof(cl_mem), &s->cx);
   err |= clSetKernelArg(k, 2, sizeof ld, &ld);
-  err |= clSetKernelArg(k, 3, sizeof(cl_mem), &s->y);
-  err |= clSetKernelArg(k, 4, sizeof(cl_mem), &s->sigma);
+  err |= clSetKernelArg(k, 3, sizeof(cl_mem), &s->cy);
+  err |= clSetKernelArg(k, 4, sizeof(cl_mem), &s->cs);
   err |= clSetKernelArg(k, 6, sizeof nn, &nn);
   err |= clSetKernelArg(k, 7, sizeof c2, &c2);
   err |= clSetKernelArg(k, 8, sizeof inv_c2, &inv_c2);
   return err ? clfail(a, CL_INVALID_ARG_VALUE, "clSetKernelArg (accumulation)") : FITCL_OK;
+}
+
+static void release_wraps(ocl_slot *s) {
+  FITCL__CL_RELEASE_MEM(s->wx);
+  FITCL__CL_RELEASE_MEM(s->wy);
+  FITCL__CL_RELEASE_MEM(s->ws);
+}
+
+/* Wraps the caller's arrays (devices sharing host memory, one variable at
+ * most): the kernels read them in place, no copy at all. */
+static fitcl_status wrap(fitcl_accum *a, ocl_slot *s, const double *const *x, const double *y,
+                         const double *sigma, size_t n) {
+  cl_context cc = a->ctx->ocl->context;
+  cl_mem_flags fl = CL_MEM_READ_ONLY | CL_MEM_USE_HOST_PTR;
+  cl_int err = CL_SUCCESS;
+  size_t bytes = n * sizeof(double);
+  release_wraps(s);
+  /* The kernels only read: dropping const for the OpenCL API is safe. */
+  if (a->nv == 1) s->wx = clCreateBuffer(cc, fl, bytes, (void *)(uintptr_t)x[0], &err);
+  if (err == CL_SUCCESS) s->wy = clCreateBuffer(cc, fl, bytes, (void *)(uintptr_t)y, &err);
+  if (err == CL_SUCCESS && sigma)
+    s->ws = clCreateBuffer(cc, fl, bytes, (void *)(uintptr_t)sigma, &err);
+  if (err != CL_SUCCESS) return clfail(a, err, "clCreateBuffer (CL_MEM_USE_HOST_PTR chunk)");
+  s->cx = s->wx ? s->wx : s->x;
+  s->cy = s->wy;
+  s->cs = s->ws ? s->ws : s->sigma;
+  return FITCL_OK;
 }
 
 /* Uploads one piece into slot s on the copy queue; s->up marks completion. */
@@ -126,6 +157,10 @@ static fitcl_status upload(fitcl_accum *a, ocl_slot *s, const double *const *x, 
     clReleaseEvent(s->up);
     s->up = NULL;
   }
+  if (o->zero_copy) return wrap(a, s, x, y, sigma, n);
+  s->cx = s->x;
+  s->cy = s->y;
+  s->cs = s->sigma;
   for (int j = 0; j < a->nv && err == CL_SUCCESS; ++j)
     err = clEnqueueWriteBuffer(q, s->x, CL_FALSE, (size_t)j * o->cap * sizeof(double),
                                n * sizeof(double), x[j], 0, NULL, NULL);
@@ -143,14 +178,14 @@ static fitcl_status run_fused(fitcl_accum *a, ocl_slot *s, size_t n, int has_sig
   cl_kernel k = a->want_jac ? o->k_fused : o->k_cost;
   fitcl_status st = set_common_args(a, k, s, n);
   if (st != FITCL_OK) return st;
-  cl_int hs = has_sigma;
+  cl_int hs = (has_sigma ? 1 : 0) | ((cl_int)a->loss << 1);
   cl_int err = clSetKernelArg(k, 5, sizeof hs, &hs);
   err |= clSetKernelArg(k, 9, sizeof(cl_mem), &o->partial);
   if (err) return clfail(a, CL_INVALID_ARG_VALUE, "clSetKernelArg (accumulation)");
   size_t nblocks = (n + BLK - 1) / BLK;
   size_t global = o->local ? (nblocks + BPG - 1) / BPG * o->local : nblocks;
-  err = clEnqueueNDRangeKernel(ocl->queue, k, 1, NULL, &global, o->local ? &o->local : NULL, 1,
-                               &s->up, NULL);
+  err = clEnqueueNDRangeKernel(ocl->queue, k, 1, NULL, &global, o->local ? &o->local : NULL,
+                               s->up ? 1 : 0, s->up ? &s->up : NULL, NULL);
   if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueNDRangeKernel (accumulation)");
   cl_int stride = fitcl__accum_stride(a);
   cl_long nb = (cl_long)nblocks;
@@ -179,7 +214,7 @@ static fitcl_status run_clblast(fitcl_accum *a, ocl_slot *s, size_t n, int has_s
   cl_kernel k = o->k_mat;
   fitcl_status st = set_common_args(a, k, s, n);
   if (st != FITCL_OK) return st;
-  cl_int hs = has_sigma;
+  cl_int hs = (has_sigma ? 1 : 0) | ((cl_int)a->loss << 1);
   cl_int err = clSetKernelArg(k, 5, sizeof hs, &hs);
   err |= clSetKernelArg(k, 9, sizeof(cl_mem), &o->G);
   err |= clSetKernelArg(k, 10, sizeof(cl_mem), &o->rtv);
@@ -187,8 +222,8 @@ static fitcl_status run_clblast(fitcl_accum *a, ocl_slot *s, size_t n, int has_s
   if (err) return clfail(a, CL_INVALID_ARG_VALUE, "clSetKernelArg (materialise)");
   size_t nblocks = (n + BLK - 1) / BLK;
   size_t global = o->local ? (nblocks + BPG - 1) / BPG * o->local : nblocks;
-  err = clEnqueueNDRangeKernel(ocl->queue, k, 1, NULL, &global, o->local ? &o->local : NULL, 1,
-                               &s->up, NULL);
+  err = clEnqueueNDRangeKernel(ocl->queue, k, 1, NULL, &global, o->local ? &o->local : NULL,
+                               s->up ? 1 : 0, s->up ? &s->up : NULL, NULL);
   if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueNDRangeKernel (materialise)");
   cl_command_queue q = ocl->queue;
   /* CLBlast computes beta*C even for beta = 0, so stale NaN or garbage in
@@ -270,10 +305,15 @@ static fitcl_status ocl_chunk(fitcl_accum *a, const double *const *x, const doub
     else st = run_fused(a, s, len, sigma != NULL);
     if (st != FITCL_OK) break;
     /* The previous chunk's host arrays may be reused by the caller once
-     * this call returns: its upload must be complete. */
+     * this call returns: its upload (or, read in place, its kernels) must
+     * be complete. */
     if (prev->up) {
       cl_int err = clWaitForEvents(1, &prev->up);
       if (err != CL_SUCCESS) st = clfail(a, err, "upload wait");
+    }
+    if (o->zero_copy && prev->rd && prev->ngroups) {
+      cl_int err = clWaitForEvents(1, &prev->rd);
+      if (err != CL_SUCCESS) st = clfail(a, err, "kernel wait");
     }
   }
   return st;
@@ -282,6 +322,8 @@ static fitcl_status ocl_chunk(fitcl_accum *a, const double *const *x, const doub
 static fitcl_status ocl_finish(fitcl_accum *a) {
   ocl_impl *o = a->impl;
   fitcl_status st = drain(a);
+  /* Nothing may refer to the caller's arrays after the pass. */
+  for (int i = 0; i < 2; ++i) release_wraps(&o->slot[i]);
   for (int i = 0; i < 2; ++i)
     if (o->slot[i].up) {
       clWaitForEvents(1, &o->slot[i].up);
@@ -322,6 +364,15 @@ static fitcl_status choose_path(fitcl_accum *a) {
   /* Narrow models are always fused: the materialised path writes and reads
    * n*np doubles that the fused pass never touches. */
   if (a->np < 8) {
+    a->path = FITCL_ACCUM_PATH_FUSED;
+    return FITCL_OK;
+  }
+  /* On CPU devices the fused kernel keeps J in registers and caches; the
+   * materialised path only adds memory traffic, and measuring it would make
+   * every process compile CLBlast's kernels (CLBlast keeps no binary cache). */
+  cl_device_type dtype = 0;
+  clGetDeviceInfo(a->ctx->ocl->device, CL_DEVICE_TYPE, sizeof dtype, &dtype, NULL);
+  if ((dtype & CL_DEVICE_TYPE_CPU) && !fitcl__accum_ocl_variant) {
     a->path = FITCL_ACCUM_PATH_FUSED;
     return FITCL_OK;
   }
@@ -389,6 +440,11 @@ static fitcl_status ocl_create(fitcl_accum *a) {
   int want_clblast = a->path != FITCL_ACCUM_PATH_FUSED;
   o->cap = a->max_chunk;
   if (want_clblast && o->cap > CLBLAST_PIECE) o->cap = CLBLAST_PIECE;
+  cl_bool unified = CL_FALSE;
+  clGetDeviceInfo(a->ctx->ocl->device, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified,
+                  NULL);
+  o->zero_copy = unified && a->nv <= 1;
+  if (fitcl__accum_ocl_zero_copy >= 0) o->zero_copy = o->zero_copy && fitcl__accum_ocl_zero_copy;
   size_t cap = o->cap, nblocks = (cap + BLK - 1) / BLK;
   size_t ngroups = (nblocks + COMBINE - 1) / COMBINE;
   size_t ns = (size_t)a->nsums;
@@ -424,6 +480,7 @@ static void ocl_destroy(fitcl_accum *a) {
     ocl_slot *s = &o->slot[i];
     if (s->up) clReleaseEvent(s->up);
     if (s->rd) clReleaseEvent(s->rd);
+    release_wraps(s);
     FITCL__CL_RELEASE_MEM(s->x);
     FITCL__CL_RELEASE_MEM(s->y);
     FITCL__CL_RELEASE_MEM(s->sigma);
