@@ -7,6 +7,7 @@
  *
  * usage: bench_curvefit [--sizes N,N,...] [--stream N] [--repeats R]
  *                       [--python PY] [--no-peers] [--tmp DIR]
+ *                       [--only double_exp|xpcs]
  */
 #include <math.h>
 #include <stdint.h>
@@ -28,6 +29,7 @@ static int g_repeats = 3;
 static const char *g_python = "python3";
 static const char *g_tmp = "/tmp";
 static int g_peers = 1;
+static int g_only = -1;  /* -1 both problems, 0 double exponential, 1 XPCS */
 
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 static double urand(void) {
@@ -364,9 +366,12 @@ int main(int argc, char **argv) {
       g_tmp = argv[++i];
     } else if (!strcmp(argv[i], "--no-peers")) {
       g_peers = 0;
+    } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+      ++i;
+      g_only = !strcmp(argv[i], "xpcs") ? 1 : 0;
     } else {
       fprintf(stderr, "usage: bench_curvefit [--sizes N,...] [--stream N] [--repeats R] "
-                      "[--python PY] [--tmp DIR] [--no-peers]\n");
+                      "[--python PY] [--tmp DIR] [--no-peers] [--only double_exp|xpcs]\n");
       return 2;
     }
   }
@@ -394,6 +399,7 @@ int main(int argc, char **argv) {
          "and NLSQ curve_fit via %s\n", info.backend, info.device, info.threads, g_python);
   for (size_t s = 0; s < nsizes; ++s)
     for (int xpcs = 0; xpcs < 2; ++xpcs) {
+      if (g_only >= 0 && g_only != xpcs) continue;
       bench_problem(ctx, xpcs, sizes[s]);
       fflush(stdout);
     }
