@@ -13,7 +13,9 @@
 
 /* Node operations.  Unary functions take operand a, binary ones a and b.
  * LE/GE are 1.0 when a <= b (a >= b) else 0.0, SIGN is the sign of a (0 at
- * 0); they appear only in derivatives (of min, max, abs). */
+ * 0); they appear only in derivatives (of min, max, abs).  NMUL is -(a*b),
+ * EXPMUL exp(a*b), EXPNMUL exp(-(a*b)): formed only when linearising, so a
+ * negated product or the exponential of one is a single instruction. */
 #define FITCL__EXPR_OPS(X)                                                  \
   X(CONST, 0, "const") X(PARAM, 0, "param") X(VAR, 0, "var")                \
   X(ADD, 2, "+") X(SUB, 2, "-") X(MUL, 2, "*") X(DIV, 2, "/")               \
@@ -24,7 +26,7 @@
   X(SINH, 1, "sinh") X(COSH, 1, "cosh") X(TANH, 1, "tanh")                  \
   X(ERF, 1, "erf") X(ERFC, 1, "erfc") X(ABS, 1, "fabs")                     \
   X(MIN, 2, "fmin") X(MAX, 2, "fmax") X(LE, 2, "le") X(GE, 2, "ge")         \
-  X(SIGN, 1, "sign")
+  X(SIGN, 1, "sign") X(NMUL, 2, "nmul") X(EXPMUL, 2, "expmul") X(EXPNMUL, 2, "expnmul")
 
 typedef enum fitcl__expr_op {
 #define FITCL__OP_ENUM_(n, ar, s) FITCL__OP_##n,

@@ -63,6 +63,9 @@ double fitcl__expr_apply(fitcl__expr_op op, double a, double b) {
   case FITCL__OP_LE: return a <= b ? 1.0 : 0.0;
   case FITCL__OP_GE: return a >= b ? 1.0 : 0.0;
   case FITCL__OP_SIGN: return a > 0 ? 1.0 : (a < 0 ? -1.0 : 0.0);
+  case FITCL__OP_NMUL: return -(a * b);
+  case FITCL__OP_EXPMUL: return exp(a * b);
+  case FITCL__OP_EXPNMUL: return exp(-(a * b));
   default: return NAN;
   }
 }

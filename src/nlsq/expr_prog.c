@@ -29,12 +29,42 @@ fitcl_status fitcl__expr_prog_build(const fitcl__expr_graph *g, const int32_t *r
   int32_t *reg = malloc((n ? n : 1) * sizeof *reg);
   int32_t *last = malloc((n ? n : 1) * sizeof *last);   /* last instruction using the node */
   int32_t *freelist = malloc((n ? n : 1) * sizeof *freelist);
-  if (!reach || !reg || !last || !freelist) goto fail;
+  int32_t *uses = calloc(n ? n : 1, sizeof *uses);
+  /* The instruction each node becomes (fused forms included), and whether
+   * it was folded into its only user. */
+  fitcl__expr_node *eff = malloc((n ? n : 1) * sizeof *eff);
+  char *absorbed = calloc(n ? n : 1, 1);
+  if (!reach || !reg || !last || !freelist || !uses || !eff || !absorbed) goto fail;
   for (int r = 0; r < nroots; ++r) reach[roots[r]] = 1;
   for (size_t i = n; i-- > 0;) {
     if (!reach[i]) continue;
     if (g->nodes[i].a >= 0) reach[g->nodes[i].a] = 1;
     if (g->nodes[i].b >= 0) reach[g->nodes[i].b] = 1;
+  }
+  /* Fusions of single-use operands, common in fitting models (exp(-b*x)):
+   * -(a*b) is one NMUL, exp(a*b) one EXPMUL, exp(-(a*b)) one EXPNMUL; each
+   * saves a sweep over the block. */
+  for (size_t i = 0; i < n; ++i) {
+    if (!reach[i]) continue;
+    if (g->nodes[i].a >= 0) uses[g->nodes[i].a]++;
+    if (g->nodes[i].b >= 0 && g->nodes[i].b != g->nodes[i].a) uses[g->nodes[i].b]++;
+  }
+  for (int r = 0; r < nroots; ++r) uses[roots[r]] += 2;
+  for (size_t i = 0; i < n; ++i) {
+    eff[i] = g->nodes[i];
+    if (!reach[i]) continue;
+    int32_t u = g->nodes[i].a;
+    if (g->nodes[i].op == FITCL__OP_NEG && eff[u].op == FITCL__OP_MUL && uses[u] == 1) {
+      eff[i].op = FITCL__OP_NMUL;
+    } else if (g->nodes[i].op == FITCL__OP_EXP && uses[u] == 1 &&
+               (eff[u].op == FITCL__OP_MUL || eff[u].op == FITCL__OP_NMUL)) {
+      eff[i].op = eff[u].op == FITCL__OP_MUL ? FITCL__OP_EXPMUL : FITCL__OP_EXPNMUL;
+    } else {
+      continue;
+    }
+    eff[i].a = eff[u].a;
+    eff[i].b = eff[u].b;
+    absorbed[u] = 1;
   }
   out->nparams = nparams;
   out->nvars = nvars;
@@ -66,8 +96,8 @@ fitcl_status fitcl__expr_prog_build(const fitcl__expr_graph *g, const int32_t *r
   /* Last use of each node, in instruction order; roots live to the end. */
   int k = 0;
   for (size_t i = 0; i < n; ++i) {
-    if (!reach[i] || reg[i] >= 0) continue;
-    const fitcl__expr_node *nd = &g->nodes[i];
+    if (!reach[i] || reg[i] >= 0 || absorbed[i]) continue;
+    const fitcl__expr_node *nd = &eff[i];
     if (nd->a >= 0) last[nd->a] = k;
     if (nd->b >= 0) last[nd->b] = k;
     ++k;
@@ -76,8 +106,8 @@ fitcl_status fitcl__expr_prog_build(const fitcl__expr_graph *g, const int32_t *r
   int nfree = 0;
   k = 0;
   for (size_t i = 0; i < n; ++i) {
-    if (!reach[i] || reg[i] >= 0) continue;
-    const fitcl__expr_node *nd = &g->nodes[i];
+    if (!reach[i] || reg[i] >= 0 || absorbed[i]) continue;
+    const fitcl__expr_node *nd = &eff[i];
     /* Operands that die here give their registers back first, so the result
      * may overwrite one of them in place (element-wise ops allow it). */
     int32_t ops[2] = {nd->a, nd->b};
@@ -106,6 +136,9 @@ fail:
   free(reg);
   free(last);
   free(freelist);
+  free(uses);
+  free(eff);
+  free(absorbed);
   if (st != FITCL_OK) fitcl__expr_prog_free(out);
   return st;
 }
@@ -150,6 +183,23 @@ char *fitcl__expr_prog_opencl_ex(const fitcl__expr_prog *p, const char *name, in
     case FITCL__OP_NEG:
       fitcl__buf_printf(&b, "-");
       operand(p, in->a, &b, vec);
+      break;
+    case FITCL__OP_EXPMUL:
+    case FITCL__OP_EXPNMUL:
+      fitcl__buf_printf(&b, "%s(%s", vec ? "fitcl_exp8" : "fitcl_exp",
+                        in->op == FITCL__OP_EXPNMUL ? "-" : "");
+      fitcl__buf_printf(&b, "(");
+      operand(p, in->a, &b, vec);
+      fitcl__buf_printf(&b, " * ");
+      operand(p, in->b, &b, vec);
+      fitcl__buf_printf(&b, "))");
+      break;
+    case FITCL__OP_NMUL:
+      fitcl__buf_printf(&b, "-(");
+      operand(p, in->a, &b, vec);
+      fitcl__buf_printf(&b, " * ");
+      operand(p, in->b, &b, vec);
+      fitcl__buf_printf(&b, ")");
       break;
     case FITCL__OP_SQR:
       operand(p, in->a, &b, vec);

@@ -53,6 +53,9 @@ static void run_instr(const fitcl__expr_instr *in, size_t n, double *const *R, i
   case FITCL__OP_ADD: LOOP2S(a + b); break;
   case FITCL__OP_SUB: LOOP2S(a - b); break;
   case FITCL__OP_MUL: LOOP2S(a * b); break;
+  case FITCL__OP_NMUL: LOOP2S(-(a * b)); break;
+  case FITCL__OP_EXPMUL: LOOP2S(fitcl_exp(a * b)); break;
+  case FITCL__OP_EXPNMUL: LOOP2S(fitcl_exp(-(a * b))); break;
   case FITCL__OP_DIV: LOOP2S(a / b); break;
   case FITCL__OP_NEG: LOOP1(-a); break;
   case FITCL__OP_SQR: LOOP1(a * a); break;
