@@ -192,7 +192,7 @@ static void bench_problem(fitcl_context *ctx, int xpcs, size_t n) {
     exit(1);
   }
   const double *cols[2] = {x, q};
-  fitcl_fit_result r;
+  fitcl_curvefit_result r;
   double t[16];
   int reps = g_repeats < 16 ? g_repeats : 16;
   st = fitcl_curve_fit_arrays(ctx, m, cols, y, NULL, n, p0, NULL, &r);  /* warm-up */
@@ -213,7 +213,7 @@ static void bench_problem(fitcl_context *ctx, int xpcs, size_t n) {
   printf("%s (%zu points, %d params; load average %.1f)\n", label, n, np, load_avg());
   printf("  fitcl    min %.3f s  median %.3f s  (process CPU %.3f s)  %s, %d iterations, %d "
          "Jacobian passes, max rel error vs truth %.2g\n", tmin, tmed, cmed_,
-         fitcl_fit_status_name(r.status), r.iterations, r.jacobian_passes,
+         fitcl_curvefit_status_name(r.status), r.iterations, r.jacobian_passes,
          max_rel_err(r.params, truth, np));
   bench_row("curvefit", label, "fitcl", tmed, "s");
   bench_row("curvefit", label, "fitcl_min", tmin, "s");
@@ -319,7 +319,7 @@ static int stream_child(size_t n) {
   fitcl_source_options so = {0};
   so.path = npy;
   fitcl_source *src = NULL;
-  fitcl_fit_result r;
+  fitcl_curvefit_result r;
   fitcl_status st = fitcl_source_open(ctx, &so, &src);
   t0 = bench_now();
   if (st == FITCL_OK) st = fitcl_curve_fit_source(ctx, m, src, DEXP_P0, NULL, &r);
@@ -336,7 +336,7 @@ static int stream_child(size_t n) {
   snprintf(label, sizeof label, "double_exp_%zuM_streamed_npy", n / 1000000);
   printf("%s\n  fitcl    %.2f s (one run), %s, %d iterations, %d Jacobian passes, "
          "%.1f ns/point/pass, peak RSS %.0f MiB, max rel error vs truth %.2g\n", label, secs,
-         fitcl_fit_status_name(r.status), r.iterations, r.jacobian_passes,
+         fitcl_curvefit_status_name(r.status), r.iterations, r.jacobian_passes,
          1e9 * secs / ((double)n * (r.iterations + r.jacobian_passes)), rss_mb,
          max_rel_err(r.params, DEXP_TRUE, 4));
   bench_row("curvefit", label, "fitcl", secs, "s");

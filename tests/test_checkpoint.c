@@ -27,7 +27,7 @@ static void make_data(void) {
   }
 }
 
-static void on_progress(void *user, const fitcl_fit_progress *p) {
+static void on_progress(void *user, const fitcl_curvefit_progress *p) {
   (void)user;
   if (stop_at && p->iteration == stop_at) stop_flag = 1;
 }
@@ -54,7 +54,7 @@ static fitcl_model *model(fitcl_context *ctx) {
 
 static const double P0[4] = {1, 3, 1, 0.01};
 
-static void expect_same_result(const fitcl_fit_result *a, const fitcl_fit_result *b,
+static void expect_same_result(const fitcl_curvefit_result *a, const fitcl_curvefit_result *b,
                                const char *what) {
   cr_expect_eq(memcmp(a->params, b->params, sizeof(double) * 4), 0,
                "%s: params differ: %.17g %.17g %.17g %.17g vs %.17g %.17g %.17g %.17g", what,
@@ -63,8 +63,8 @@ static void expect_same_result(const fitcl_fit_result *a, const fitcl_fit_result
   cr_expect_eq(a->cost, b->cost, "%s: cost %.17g vs %.17g", what, a->cost, b->cost);
   cr_expect_eq(a->iterations, b->iterations, "%s: iterations %d vs %d", what, a->iterations,
                b->iterations);
-  cr_expect_eq(a->status, b->status, "%s: status %s vs %s", what, fitcl_fit_status_name(a->status),
-               fitcl_fit_status_name(b->status));
+  cr_expect_eq(a->status, b->status, "%s: status %s vs %s", what, fitcl_curvefit_status_name(a->status),
+               fitcl_curvefit_status_name(b->status));
   cr_expect_eq(memcmp(a->stderr_, b->stderr_, sizeof(double) * 4), 0, "%s: stderr differ", what);
 }
 
@@ -79,10 +79,10 @@ Test(checkpoint, resume_equals_uninterrupted, .timeout = 300) {
     char ck[1024];
     snprintf(ck, sizeof ck, "%s/fit.ckpt", dir);
     const double *cols[] = {X};
-    fitcl_fit_options fo = {0};
+    fitcl_curvefit_options fo = {0};
     fo.chunk_points = CHUNK;
     fo.ftol = fo.xtol = 1e-12;
-    fitcl_fit_result ref, r, r2;
+    fitcl_curvefit_result ref, r, r2;
     cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, Y, NULL, N, P0, &fo, &ref), FITCL_OK);
     cr_assert(ref.converged);
     cr_assert_gt(ref.iterations, 6, "the fit is too short to test resuming (%d)", ref.iterations);
@@ -91,7 +91,7 @@ Test(checkpoint, resume_equals_uninterrupted, .timeout = 300) {
     for (size_t k = 0; k < sizeof stops / sizeof stops[0]; ++k) {
       char what[64];
       snprintf(what, sizeof what, "[%s] stop at iteration %d", be[b].name, stops[k]);
-      fitcl_fit_options fi = fo;
+      fitcl_curvefit_options fi = fo;
       stop_flag = 0;
       stop_at = stops[k];
       fi.interrupt = &stop_flag;
@@ -103,19 +103,19 @@ Test(checkpoint, resume_equals_uninterrupted, .timeout = 300) {
       cr_expect_eq(r.iterations, stops[k], "%s", what);
       stop_at = 0;
       stop_flag = 0;
-      fitcl_fit_options fr = fo;
+      fitcl_curvefit_options fr = fo;
       fr.resume_path = ck;
       cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, Y, NULL, N, P0, &fr, &r2), FITCL_OK,
                    "%s: %s", what, fitcl_errmsg(ctx));
       expect_same_result(&ref, &r2, what);
     }
     /* Interrupt inside a pass (between chunks) through the chunk API. */
-    fitcl_fit_result rc;
+    fitcl_curvefit_result rc;
     cr_assert_eq(fitcl_curve_fit_chunks(ctx, m, chunks, NULL, P0, &fo, &rc), FITCL_OK);
     for (long at = 9; at < 60; at += 23) {
       char what[64];
       snprintf(what, sizeof what, "[%s] stop at chunk call %ld", be[b].name, at);
-      fitcl_fit_options fi = fo;
+      fitcl_curvefit_options fi = fo;
       stop_flag = 0;
       chunk_calls = 0;
       stop_at_chunk = at;
@@ -125,17 +125,17 @@ Test(checkpoint, resume_equals_uninterrupted, .timeout = 300) {
                    "%s", what);
       stop_at_chunk = 0;
       stop_flag = 0;
-      fitcl_fit_options fr = fo;
+      fitcl_curvefit_options fr = fo;
       fr.resume_path = ck;
       cr_assert_eq(fitcl_curve_fit_chunks(ctx, m, chunks, NULL, P0, &fr, &r2), FITCL_OK, "%s: %s",
                    what, fitcl_errmsg(ctx));
       expect_same_result(&rc, &r2, what);
     }
     /* A finished fit's checkpoint resumes to the same answer at once. */
-    fitcl_fit_options fi = fo;
+    fitcl_curvefit_options fi = fo;
     fi.checkpoint_path = ck;
     cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, Y, NULL, N, P0, &fi, &r), FITCL_OK);
-    fitcl_fit_options fr = fo;
+    fitcl_curvefit_options fr = fo;
     fr.resume_path = ck;
     cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, Y, NULL, N, P0, &fr, &r2), FITCL_OK);
     expect_same_result(&r, &r2, "finished checkpoint");
@@ -165,11 +165,11 @@ Test(checkpoint, refuses_other_fits_and_damaged_files) {
   char ck[1024];
   snprintf(ck, sizeof ck, "%s/fit.ckpt", dir);
   const double *cols[] = {X};
-  fitcl_fit_options fo = {0};
+  fitcl_curvefit_options fo = {0};
   fo.checkpoint_path = ck;
-  fitcl_fit_result r;
+  fitcl_curvefit_result r;
   cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, Y, NULL, N, P0, &fo, &r), FITCL_OK);
-  fitcl_fit_options fr = {0};
+  fitcl_curvefit_options fr = {0};
   fr.resume_path = ck;
   /* Other bounds. */
   double lo[4] = {0, 0, 0, 0}, hi[4] = {10, 10, 10, 10};
@@ -206,7 +206,7 @@ Test(checkpoint, refuses_other_fits_and_damaged_files) {
   /* Missing file, and an unwritable checkpoint path. */
   fr.resume_path = "/nonexistent/fit.ckpt";
   cr_expect_eq(fitcl_curve_fit_arrays(ctx, m, cols, Y, NULL, N, P0, &fr, &r), FITCL_ERR_IO);
-  fitcl_fit_options fw = {0};
+  fitcl_curvefit_options fw = {0};
   fw.checkpoint_path = "/nonexistent/dir/fit.ckpt";
   cr_expect_eq(fitcl_curve_fit_arrays(ctx, m, cols, Y, NULL, N, P0, &fw, &r), FITCL_ERR_IO);
   cr_expect_not_null(strstr(fitcl_errmsg(ctx), "/nonexistent/dir/fit.ckpt"), "%s", fitcl_errmsg(ctx));

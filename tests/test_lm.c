@@ -71,10 +71,10 @@ Test(lm, large_double_exponential_recovers_truth, .timeout = 600) {
     fitcl_model *m = compile(ctx, "a*exp(-b*x)+c*exp(-d*x)", "a b c d");
     const double p0[4] = {1.0, 2.0, 1.0, 0.1};
     const double *cols[] = {xs};
-    fitcl_fit_result r;
+    fitcl_curvefit_result r;
     fitcl_status st = fitcl_curve_fit_arrays(ctx, m, cols, ys, NULL, n, p0, NULL, &r);
     cr_assert_eq(st, FITCL_OK, "[%s] %s", be_[bi_].name, fitcl_errmsg(ctx));
-    cr_expect(r.converged, "[%s] status %s", be_[bi_].name, fitcl_fit_status_name(r.status));
+    cr_expect(r.converged, "[%s] status %s", be_[bi_].name, fitcl_curvefit_status_name(r.status));
     cr_expect_eq(r.points, n);
     for (int j = 0; j < 4; ++j) {
       /* Within 5 standard errors of the truth, and the error is tiny. */
@@ -129,9 +129,9 @@ Test(lm, weighted_line_matches_closed_form) {
     const double p0[2] = {0, 0};
     const double *cols[] = {x};
     for (int absolute = 0; absolute < 2; ++absolute) {
-      fitcl_fit_options fo = {0};
+      fitcl_curvefit_options fo = {0};
       fo.absolute_sigma = absolute;
-      fitcl_fit_result r;
+      fitcl_curvefit_result r;
       cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, y, s, N, p0, &fo, &r), FITCL_OK, "%s",
                    fitcl_errmsg(ctx));
       cr_expect(fitcl_test_close(r.params[0], a, 1e-9), "a %.15g vs %.15g", r.params[0], a);
@@ -176,12 +176,12 @@ Test(lm, bounds_are_honoured) {
     for (int mode = 0; mode < 2; ++mode) {
       double lo[3] = {-INFINITY, 0.1, -INFINITY}, hi[3] = {INFINITY, hi_b, INFINITY};
       const double p0[3] = {1, 1, 0};
-      fitcl_fit_options fo = {0};
+      fitcl_curvefit_options fo = {0};
       fo.lower = lo;
       fo.upper = hi;
       fo.bounds_mode = mode ? FITCL_BOUNDS_PROJECT : FITCL_BOUNDS_REFLECT;
       fo.ftol = fo.xtol = fo.gtol = 1e-14;
-      fitcl_fit_result r;
+      fitcl_curvefit_result r;
       cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, y, NULL, N, p0, &fo, &r), FITCL_OK, "%s",
                    fitcl_errmsg(ctx));
       cr_expect(r.params[1] <= hi_b && r.params[1] >= 0.1, "b = %.17g outside the box", r.params[1]);
@@ -195,10 +195,10 @@ Test(lm, bounds_are_honoured) {
     /* A start outside the box is refused, naming the parameter. */
     double lo[3] = {-INFINITY, 0.1, -INFINITY}, hi[3] = {INFINITY, hi_b, INFINITY};
     const double bad[3] = {1, 2, 0};
-    fitcl_fit_options fo = {0};
+    fitcl_curvefit_options fo = {0};
     fo.lower = lo;
     fo.upper = hi;
-    fitcl_fit_result r;
+    fitcl_curvefit_result r;
     cr_expect_eq(fitcl_curve_fit_arrays(ctx, m, cols, y, NULL, N, bad, &fo, &r), FITCL_ERR_RANGE);
     cr_expect_not_null(strstr(fitcl_errmsg(ctx), "b=2"), "message: %s", fitcl_errmsg(ctx));
     fitcl_model_destroy(m);
@@ -242,16 +242,16 @@ Test(lm, robust_losses_downweight_outliers) {
     fitcl_model *m = compile(ctx, "a*exp(-b*x)+c", "a b c");
     const double *cols[] = {x};
     const double p0[3] = {1, 1, 0};
-    fitcl_fit_result lin;
+    fitcl_curvefit_result lin;
     cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, y, NULL, N, p0, NULL, &lin), FITCL_OK);
     /* Least squares is dragged up by the outliers. */
     cr_expect_gt(fabs(lin.params[2] - truth[2]), 0.1, "linear c = %g", lin.params[2]);
     for (int loss = FITCL_LOSS_SOFT_L1; loss <= FITCL_LOSS_ARCTAN; ++loss) {
-      fitcl_fit_options fo = {0};
+      fitcl_curvefit_options fo = {0};
       fo.loss = (fitcl_loss)loss;
       fo.f_scale = 0.05;
       fo.ftol = fo.xtol = fo.gtol = 1e-12;
-      fitcl_fit_result r;
+      fitcl_curvefit_result r;
       cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, y, NULL, N, p0, &fo, &r), FITCL_OK, "%s",
                    fitcl_errmsg(ctx));
       for (int j = 0; j < 3; ++j)
@@ -288,24 +288,24 @@ Test(lm, status_codes) {
     fitcl_context *ctx = fitcl_test_context(be_[bi_].selector);
     fitcl_model *m = compile(ctx, "a*exp(-b*x)", "a b");
     const double p0[2] = {1, 1};
-    fitcl_fit_result r;
-    fitcl_fit_options fo = {0};
+    fitcl_curvefit_result r;
+    fitcl_curvefit_options fo = {0};
     fo.max_iter = 2;
     cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, y, NULL, N, p0, &fo, &r), FITCL_OK);
-    cr_expect_eq(r.status, FITCL_FIT_MAX_ITER);
+    cr_expect_eq(r.status, FITCL_CURVEFIT_MAX_ITER);
     cr_expect_eq(r.iterations, 2);
     cr_expect(!r.converged);
     /* Only the gradient test enabled: it is what ends the fit. */
-    fitcl_fit_options fg = {0};
+    fitcl_curvefit_options fg = {0};
     fg.ftol = fg.xtol = -1;
     fg.gtol = 1e-3;
     cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, y, NULL, N, p0, &fg, &r), FITCL_OK);
-    cr_expect_eq(r.status, FITCL_FIT_CONVERGED_GTOL, "status %s", fitcl_fit_status_name(r.status));
+    cr_expect_eq(r.status, FITCL_CURVEFIT_CONVERGED_GTOL, "status %s", fitcl_curvefit_status_name(r.status));
     cr_expect(r.converged);
     /* Default tolerances: converges by ftol or xtol on noisy data. */
     cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, y, NULL, N, p0, NULL, &r), FITCL_OK);
-    cr_expect(r.status == FITCL_FIT_CONVERGED_FTOL || r.status == FITCL_FIT_CONVERGED_XTOL,
-              "status %s", fitcl_fit_status_name(r.status));
+    cr_expect(r.status == FITCL_CURVEFIT_CONVERGED_FTOL || r.status == FITCL_CURVEFIT_CONVERGED_XTOL,
+              "status %s", fitcl_curvefit_status_name(r.status));
     cr_expect(r.converged);
     cr_expect_leq(r.jacobian_passes, r.iterations + 1);
     fitcl_model_destroy(m);
@@ -325,7 +325,7 @@ Test(lm, status_codes) {
     m = compile(ctx, "log(a*x)+b", "a b");
     const double p2[2] = {-1, 0};
     cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, y, NULL, N, p2, NULL, &r), FITCL_OK);
-    cr_expect_eq(r.status, FITCL_FIT_NONFINITE, "status %s", fitcl_fit_status_name(r.status));
+    cr_expect_eq(r.status, FITCL_CURVEFIT_NONFINITE, "status %s", fitcl_curvefit_status_name(r.status));
     fitcl_model_destroy(m);
     fitcl_context_destroy(ctx);
   }
@@ -361,7 +361,7 @@ Test(lm, callback_and_arrays_agree_and_bad_values_name_the_row) {
     fitcl_context *ctx = fitcl_test_context(be_[bi_].selector);
     fitcl_model *m = compile(ctx, "a/(1+b*x)", "a b");
     const double p0[2] = {0.5, 1};
-    fitcl_fit_result ra, rc;
+    fitcl_curvefit_result ra, rc;
     cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, y, NULL, N, p0, NULL, &ra), FITCL_OK);
     cb_data d = {x, y, N, 777, {0}};
     cr_assert_eq(fitcl_curve_fit_chunks(ctx, m, chunk_cb, &d, p0, NULL, &rc), FITCL_OK, "%s",
@@ -379,7 +379,7 @@ Test(lm, callback_and_arrays_agree_and_bad_values_name_the_row) {
 }
 
 static volatile int stop_flag;
-static void stop_at_3(void *user, const fitcl_fit_progress *p) {
+static void stop_at_3(void *user, const fitcl_curvefit_progress *p) {
   (void)user;
   if (p->iteration == 3) stop_flag = 1;
 }
@@ -395,13 +395,13 @@ Test(lm, interrupt_flag_stops_the_fit) {
   fitcl_context *ctx = fitcl_test_context("cpu");
   fitcl_model *m = compile(ctx, "a*exp(-b*x)+c*exp(-d*x)", "a b c d");
   const double p0[4] = {1, 3, 1, 0.01};
-  fitcl_fit_options fo = {0};
+  fitcl_curvefit_options fo = {0};
   stop_flag = 0;
   fo.interrupt = &stop_flag;
   fo.progress = stop_at_3;
-  fitcl_fit_result r;
+  fitcl_curvefit_result r;
   cr_expect_eq(fitcl_curve_fit_arrays(ctx, m, cols, y, NULL, N, p0, &fo, &r), FITCL_ERR_INTERRUPTED);
-  cr_expect_eq(r.status, FITCL_FIT_INTERRUPTED);
+  cr_expect_eq(r.status, FITCL_CURVEFIT_INTERRUPTED);
   cr_expect_eq(r.iterations, 3);
   fitcl_model_destroy(m);
   fitcl_context_destroy(ctx);
@@ -422,7 +422,7 @@ Test(lm, backends_agree) {
   }
   const double *cols[] = {x, q};
   const double p0[5] = {1.1, 0.2, 0.5, 0.3, 0.05};
-  fitcl_fit_result r[2];
+  fitcl_curvefit_result r[2];
   for (int b = 0; b < 2; ++b) {
     fitcl_context *ctx = fitcl_test_context(be[b].selector);
     fitcl_model *m = NULL;

@@ -75,12 +75,12 @@ static int fit_one(fitcl_context *ctx, const char *backend, const char *problem,
   fitcl_source *src = NULL;
   st = fitcl_source_open(ctx, &so, &src);
   cr_assert_eq(st, FITCL_OK, "%s: open: %s", problem, fitcl_errmsg(ctx));
-  fitcl_fit_options fo = {0};
+  fitcl_curvefit_options fo = {0};
   fo.ftol = 1e-15;
   fo.xtol = 1e-15;
   fo.gtol = 1e-15;
   fo.max_iter = 2000;
-  fitcl_fit_result r;
+  fitcl_curvefit_result r;
   st = fitcl_curve_fit_source(ctx, m, src, start->v, &fo, &r);
   cr_assert_eq(st, FITCL_OK, "%s: fit: %s", problem, fitcl_errmsg(ctx));
   int ok = 1;
@@ -97,7 +97,7 @@ static int fit_one(fitcl_context *ctx, const char *backend, const char *problem,
   cr_expect_leq(er, 1e-8, "[%s] %s start %d: RSS %.12g, certified %.12g (rel %.2g)", backend,
                 problem, which, r.rss, crss, er);
   cr_expect(r.converged, "[%s] %s start %d: status %s", backend, problem, which,
-            fitcl_fit_status_name(r.status));
+            fitcl_curvefit_status_name(r.status));
   fitcl_source_destroy(src);
   fitcl_model_destroy(m);
   return ok && er <= 1e-8;

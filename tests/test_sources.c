@@ -409,7 +409,7 @@ Test(sources, fit_from_npy_equals_fit_from_arrays) {
     cr_assert_eq(fitcl_model_compile(ctx, "a*exp(-b*x)+c", names, 3, vars, 1, &mod), FITCL_OK);
     const double p0[3] = {1, 1, 0};
     const double *cols[] = {x};
-    fitcl_fit_result ra, rf;
+    fitcl_curvefit_result ra, rf;
     cr_assert_eq(fitcl_curve_fit_arrays(ctx, mod, cols, y, NULL, M, p0, NULL, &ra), FITCL_OK);
     fitcl_source_options o = {0};
     o.path = p;

@@ -10,7 +10,7 @@
  * Thread-safety: as for every fitcl object, one context and the objects made
  * from it are used by one thread at a time.  The only thing another thread
  * (or a signal handler) may touch during a fit is the interrupt flag given in
- * fitcl_fit_options.
+ * fitcl_curvefit_options.
  */
 #ifndef FITCL_CURVEFIT_H
 #define FITCL_CURVEFIT_H
@@ -104,20 +104,20 @@ void fitcl_source_destroy(fitcl_source *src);
 /* Solver                                                                    */
 
 /** How a fit ended.  The CONVERGED_* codes are successes. */
-typedef enum fitcl_fit_status {
-  FITCL_FIT_RUNNING = 0,        /* not finished (only in checkpoints/progress) */
-  FITCL_FIT_CONVERGED_FTOL = 1, /* relative cost reduction (actual and predicted) <= ftol */
-  FITCL_FIT_CONVERGED_XTOL = 2, /* scaled step <= xtol * (scaled |p| + xtol) */
-  FITCL_FIT_CONVERGED_GTOL = 3, /* max |cosine| between the residual and a column of J <= gtol */
-  FITCL_FIT_MAX_ITER = 4,       /* max_iter trial steps were taken */
-  FITCL_FIT_SINGULAR = 5,       /* no step can be computed: J^T J has no usable direction */
-  FITCL_FIT_NONFINITE = 6,      /* the model gave NaN/Inf at the starting point */
-  FITCL_FIT_INTERRUPTED = 7     /* the interrupt flag was raised */
-} fitcl_fit_status;
+typedef enum fitcl_curvefit_status {
+  FITCL_CURVEFIT_RUNNING = 0,        /* not finished (only in checkpoints/progress) */
+  FITCL_CURVEFIT_CONVERGED_FTOL = 1, /* relative cost reduction (actual and predicted) <= ftol */
+  FITCL_CURVEFIT_CONVERGED_XTOL = 2, /* scaled step <= xtol * (scaled |p| + xtol) */
+  FITCL_CURVEFIT_CONVERGED_GTOL = 3, /* max |cosine| between the residual and a column of J <= gtol */
+  FITCL_CURVEFIT_MAX_ITER = 4,       /* max_iter trial steps were taken */
+  FITCL_CURVEFIT_SINGULAR = 5,       /* no step can be computed: J^T J has no usable direction */
+  FITCL_CURVEFIT_NONFINITE = 6,      /* the model gave NaN/Inf at the starting point */
+  FITCL_CURVEFIT_INTERRUPTED = 7     /* the interrupt flag was raised */
+} fitcl_curvefit_status;
 
 /** "converged_ftol", "converged_xtol", "converged_gtol", "max_iter",
  *  "singular", "nonfinite", "interrupted", "running" (static storage). */
-const char *fitcl_fit_status_name(fitcl_fit_status status);
+const char *fitcl_curvefit_status_name(fitcl_curvefit_status status);
 
 /** Box-bound handling of a trial point that leaves the box. */
 typedef enum fitcl_bounds_mode {
@@ -126,18 +126,18 @@ typedef enum fitcl_bounds_mode {
 } fitcl_bounds_mode;
 
 /** Reported once per iteration (one trial step) to the progress callback. */
-typedef struct fitcl_fit_progress {
+typedef struct fitcl_curvefit_progress {
   int iteration;        /* trial steps so far, this one included */
   double cost;          /* cost at the current (accepted) point */
   double lambda;        /* damping used for this step */
   double step_norm;     /* Euclidean norm of the step tried */
   int accepted;         /* the step lowered the cost and was taken */
   double elapsed;       /* seconds since the fit started */
-} fitcl_fit_progress;
+} fitcl_curvefit_progress;
 
-typedef void (*fitcl_fit_progress_fn)(void *user, const fitcl_fit_progress *p);
+typedef void (*fitcl_curvefit_progress_fn)(void *user, const fitcl_curvefit_progress *p);
 
-typedef struct fitcl_fit_options {
+typedef struct fitcl_curvefit_options {
   /** Loss applied to r_i = (y_i - f_i)/sigma_i.  0: linear (least squares). */
   fitcl_loss loss;
   /** Soft margin between inliers and outliers for robust losses.  0: 1. */
@@ -157,7 +157,7 @@ typedef struct fitcl_fit_options {
    *  NULL: 'jac' scaling, the damping is lambda * diag(J^T J) with each
    *  diagonal entry the largest seen so far (as MINPACK does). */
   const double *x_scale;
-  /** Tolerances (MINPACK meaning, see fitcl_fit_status).  0: 1e-8 each;
+  /** Tolerances (MINPACK meaning, see fitcl_curvefit_status).  0: 1e-8 each;
    *  a negative value disables that test. */
   double ftol, xtol, gtol;
   /** Maximum number of trial steps.  0: 100 * (nparams + 1). */
@@ -169,7 +169,7 @@ typedef struct fitcl_fit_options {
   /** Accumulation path handed to fitcl_accum_options.path.  0: automatic. */
   int accum_path;
   /** Called after every trial step; NULL: none.  Runs on the fitting thread. */
-  fitcl_fit_progress_fn progress;
+  fitcl_curvefit_progress_fn progress;
   void *progress_user;
   /** When non-NULL, polled between chunks and iterations: a nonzero value
    *  stops the fit with FITCL_ERR_INTERRUPTED after writing a final
@@ -190,9 +190,9 @@ typedef struct fitcl_fit_options {
   /** Model expression stored in checkpoints to refuse resuming a different
    *  model.  NULL: only the parameter names are compared. */
   const char *model_text;
-} fitcl_fit_options;
+} fitcl_curvefit_options;
 
-typedef struct fitcl_fit_result {
+typedef struct fitcl_curvefit_result {
   size_t nparams;
   double params[FITCL_NLSQ_MAX_PARAMS];
   /** Standard errors sqrt(diag(covariance)); INFINITY where J^T J is singular. */
@@ -210,11 +210,11 @@ typedef struct fitcl_fit_result {
   int iterations;       /* trial steps taken (each a cost-only pass) */
   int jacobian_passes;  /* fused J^T J / J^T r / cost passes */
   double lambda;        /* final damping */
-  fitcl_fit_status status;
+  fitcl_curvefit_status status;
   int converged;        /* status is one of the CONVERGED_* codes */
   uint64_t points;
   double seconds;       /* wall time of the fit */
-} fitcl_fit_result;
+} fitcl_curvefit_result;
 
 /**
  * Chunk callback for fitcl_curve_fit_chunks.  Every pass over the data calls
@@ -241,16 +241,16 @@ typedef fitcl_status (*fitcl_chunk_fn)(void *user, uint64_t chunk_index, fitcl_c
 fitcl_status fitcl_curve_fit_arrays(fitcl_context *ctx, const fitcl_model *m,
                                     const double *const *x, const double *y,
                                     const double *sigma, size_t n, const double *p0,
-                                    const fitcl_fit_options *opt, fitcl_fit_result *res);
+                                    const fitcl_curvefit_options *opt, fitcl_curvefit_result *res);
 /** Fits a model to a file opened with fitcl_source_open (its columns in the
  *  model's variable order).  Same return values. */
 fitcl_status fitcl_curve_fit_source(fitcl_context *ctx, const fitcl_model *m,
                                     fitcl_source *src, const double *p0,
-                                    const fitcl_fit_options *opt, fitcl_fit_result *res);
+                                    const fitcl_curvefit_options *opt, fitcl_curvefit_result *res);
 /** Fits a model to points produced by a callback.  Same return values. */
 fitcl_status fitcl_curve_fit_chunks(fitcl_context *ctx, const fitcl_model *m,
                                     fitcl_chunk_fn fn, void *user, const double *p0,
-                                    const fitcl_fit_options *opt, fitcl_fit_result *res);
+                                    const fitcl_curvefit_options *opt, fitcl_curvefit_result *res);
 
 #ifdef __cplusplus
 }

@@ -87,7 +87,7 @@ static int find_name(char **names, int n, const char *name) {
   return -1;
 }
 
-static void print_progress(void *user, const fitcl_fit_progress *p) {
+static void print_progress(void *user, const fitcl_curvefit_progress *p) {
   (void)user;
   fprintf(stderr, "iter %4d  cost %.10e  lambda %.3e  step %.3e  %s  %.2fs\n", p->iteration,
           p->cost, p->lambda, p->step_norm, p->accepted ? "accepted" : "rejected", p->elapsed);
@@ -120,7 +120,7 @@ int cli_curvefit(int argc, char **argv) {
   const char *ckpt = NULL, *resume = NULL;
   int json = 0, progress = isatty(STDERR_FILENO);
   long chunk = 0, maxit = 0, ckevery = 0;
-  fitcl_fit_options fo;
+  fitcl_curvefit_options fo;
   fitcl_source_options so;
   memset(&fo, 0, sizeof fo);
   memset(&so, 0, sizeof so);
@@ -462,7 +462,7 @@ int cli_curvefit(int argc, char **argv) {
   fo.model_text = model_text;
   fo.interrupt = &g_interrupt;
   if (progress) fo.progress = print_progress;
-  fitcl_fit_result res;
+  fitcl_curvefit_result res;
   st = fitcl_curve_fit_source(ctx, model, src, p0, &fo, &res);
   if (st == FITCL_ERR_INTERRUPTED) {
     if (ckpt)
@@ -505,7 +505,7 @@ int cli_curvefit(int argc, char **argv) {
     cJSON_AddItemToObject(o, "rss", json_number(res.rss));
     cJSON_AddItemToObject(o, "reduced_chi2", json_number(res.reduced_chi2));
     cJSON_AddNumberToObject(o, "iterations", res.iterations);
-    cJSON_AddStringToObject(o, "status", fitcl_fit_status_name(res.status));
+    cJSON_AddStringToObject(o, "status", fitcl_curvefit_status_name(res.status));
     cJSON_AddBoolToObject(o, "converged", res.converged);
     cJSON_AddNumberToObject(o, "points", (double)res.points);
     cJSON_AddStringToObject(o, "backend", info.backend ? info.backend : "unknown");
@@ -513,7 +513,7 @@ int cli_curvefit(int argc, char **argv) {
     cli_print_json(o);
   } else {
     printf("status       %s (%s) after %d iterations, %d Jacobian passes\n",
-           fitcl_fit_status_name(res.status), res.converged ? "converged" : "not converged",
+           fitcl_curvefit_status_name(res.status), res.converged ? "converged" : "not converged",
            res.iterations, res.jacobian_passes);
     printf("points       %llu\n", (unsigned long long)res.points);
     printf("cost         %.10g\nrss          %.10g\nreduced_chi2 %.10g\n", res.cost, res.rss,

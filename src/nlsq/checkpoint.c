@@ -319,14 +319,14 @@ fitcl_status fitcl__ckpt_load(fitcl_context *ctx, const char *path, const fitcl_
     goto fail;
   }
   if (!(s.lambda > 0) || !(s.nu >= 2) || s.iter < 0 || s.njev < 0 ||
-      s.status < FITCL_FIT_RUNNING || s.status > FITCL_FIT_INTERRUPTED) {
+      s.status < FITCL_CURVEFIT_RUNNING || s.status > FITCL_CURVEFIT_INTERRUPTED) {
     st = fitcl__fail(ctx, FITCL_ERR_DATA, "checkpoint %s: state values out of range", path);
     goto fail;
   }
   /* A fit stopped by its iteration limit (or interrupted) goes on when
    * resumed; the limit of the resumed run decides again. */
-  if (s.status == FITCL_FIT_INTERRUPTED || s.status == FITCL_FIT_MAX_ITER)
-    s.status = FITCL_FIT_RUNNING;
+  if (s.status == FITCL_CURVEFIT_INTERRUPTED || s.status == FITCL_CURVEFIT_MAX_ITER)
+    s.status = FITCL_CURVEFIT_RUNNING;
   *out = s;
 fail:
   free(line);

@@ -22,16 +22,16 @@
 
 #define NMAX FITCL_NLSQ_MAX_PARAMS
 
-const char *fitcl_fit_status_name(fitcl_fit_status s) {
+const char *fitcl_curvefit_status_name(fitcl_curvefit_status s) {
   switch (s) {
-    case FITCL_FIT_RUNNING: return "running";
-    case FITCL_FIT_CONVERGED_FTOL: return "converged_ftol";
-    case FITCL_FIT_CONVERGED_XTOL: return "converged_xtol";
-    case FITCL_FIT_CONVERGED_GTOL: return "converged_gtol";
-    case FITCL_FIT_MAX_ITER: return "max_iter";
-    case FITCL_FIT_SINGULAR: return "singular";
-    case FITCL_FIT_NONFINITE: return "nonfinite";
-    case FITCL_FIT_INTERRUPTED: return "interrupted";
+    case FITCL_CURVEFIT_RUNNING: return "running";
+    case FITCL_CURVEFIT_CONVERGED_FTOL: return "converged_ftol";
+    case FITCL_CURVEFIT_CONVERGED_XTOL: return "converged_xtol";
+    case FITCL_CURVEFIT_CONVERGED_GTOL: return "converged_gtol";
+    case FITCL_CURVEFIT_MAX_ITER: return "max_iter";
+    case FITCL_CURVEFIT_SINGULAR: return "singular";
+    case FITCL_CURVEFIT_NONFINITE: return "nonfinite";
+    case FITCL_CURVEFIT_INTERRUPTED: return "interrupted";
   }
   return "unknown";
 }
@@ -66,14 +66,14 @@ static double model_gain(int n, const fitcl_accum_sums *S, const double *step) {
   return pred;
 }
 
-static int is_converged(fitcl_fit_status s) {
-  return s == FITCL_FIT_CONVERGED_FTOL || s == FITCL_FIT_CONVERGED_XTOL ||
-         s == FITCL_FIT_CONVERGED_GTOL;
+static int is_converged(fitcl_curvefit_status s) {
+  return s == FITCL_CURVEFIT_CONVERGED_FTOL || s == FITCL_CURVEFIT_CONVERGED_XTOL ||
+         s == FITCL_CURVEFIT_CONVERGED_GTOL;
 }
 
 /* Covariance, standard errors and correlations from the final sums. */
 static void fill_uncertainty(fitcl_context *ctx, int n, const fitcl_accum_sums *S,
-                             const fitcl_fit_options *opt, fitcl_fit_result *res) {
+                             const fitcl_curvefit_options *opt, fitcl_curvefit_result *res) {
   double inv[NMAX * NMAX], cond = INFINITY;
   int singular = fitcl__lm_inverse(n, S->jtj, inv, &cond);
   double dof = (double)S->points - (double)n;
@@ -96,9 +96,9 @@ static void fill_uncertainty(fitcl_context *ctx, int n, const fitcl_accum_sums *
                "%.3g of the scaled matrix); standard errors are unreliable", cond);
 }
 
-fitcl_status fitcl__lm_solve(const fitcl__lm_problem *pb, const fitcl_fit_options *opt,
+fitcl_status fitcl__lm_solve(const fitcl__lm_problem *pb, const fitcl_curvefit_options *opt,
                              const fitcl__lm_state *start, fitcl__ckpt_writer *ckpt,
-                             fitcl_fit_result *res) {
+                             fitcl_curvefit_result *res) {
   const int n = pb->nparams;
   const double ftol = tol_or_default(opt->ftol), xtol = tol_or_default(opt->xtol),
                gtol = tol_or_default(opt->gtol);
@@ -108,8 +108,8 @@ fitcl_status fitcl__lm_solve(const fitcl__lm_problem *pb, const fitcl_fit_option
   fitcl__lm_state st = *start;
   fitcl_accum_sums S, T;
   fitcl_status rc = FITCL_OK;
-  fitcl_fit_status fs = FITCL_FIT_RUNNING;
-  const fitcl_fit_status finished = (fitcl_fit_status)start->status;
+  fitcl_curvefit_status fs = FITCL_CURVEFIT_RUNNING;
+  const fitcl_curvefit_status finished = (fitcl_curvefit_status)start->status;
   int have_sums = 0, jev_done = st.njev, last_ckpt = st.iter;
   double lo[NMAX], hi[NMAX];
 
@@ -127,10 +127,10 @@ fitcl_status fitcl__lm_solve(const fitcl__lm_problem *pb, const fitcl_fit_option
     st.cost = S.cost;
     st.points = S.points;
     if (!isfinite(S.cost)) {
-      fs = FITCL_FIT_NONFINITE;
+      fs = FITCL_CURVEFIT_NONFINITE;
       break;
     }
-    if (finished != FITCL_FIT_RUNNING) {
+    if (finished != FITCL_CURVEFIT_RUNNING) {
       fs = finished;
       break;
     }
@@ -152,14 +152,14 @@ fitcl_status fitcl__lm_solve(const fitcl__lm_problem *pb, const fitcl_fit_option
       if (cn > 0 && fnorm > 0) gmax = fmax(gmax, fabs(g) / (cn * fnorm));
     }
     if (S.cost == 0 || nf == 0 || (gtol > 0 && gmax <= gtol)) {
-      fs = FITCL_FIT_CONVERGED_GTOL;
+      fs = FITCL_CURVEFIT_CONVERGED_GTOL;
       break;
     }
 
     /* Trial steps until one is accepted or the fit ends. */
     for (;;) {
       if (st.iter >= max_iter) {
-        fs = FITCL_FIT_MAX_ITER;
+        fs = FITCL_CURVEFIT_MAX_ITER;
         goto done;
       }
       if (opt->interrupt && *opt->interrupt) {
@@ -179,7 +179,7 @@ fitcl_status fitcl__lm_solve(const fitcl__lm_problem *pb, const fitcl_fit_option
         goto stop;
       }
       if (sv == -1) {
-        fs = FITCL_FIT_SINGULAR;
+        fs = FITCL_CURVEFIT_SINGULAR;
         goto done;
       }
       double trial[NMAX], step[NMAX], alt[NMAX];
@@ -245,19 +245,19 @@ fitcl_status fitcl__lm_solve(const fitcl__lm_problem *pb, const fitcl_fit_option
         st.nu *= 2;
       }
       if (opt->progress) {
-        fitcl_fit_progress pr = {st.iter, st.cost, lambda_used, sqrt(enorm), accepted,
+        fitcl_curvefit_progress pr = {st.iter, st.cost, lambda_used, sqrt(enorm), accepted,
                                  fitcl__now() - t0};
         opt->progress(opt->progress_user, &pr);
       }
       if (ftol > 0 && fabs(act) <= ftol * cost_before && pred <= ftol * cost_before &&
           ratio <= 2)
-        fs = FITCL_FIT_CONVERGED_FTOL;
+        fs = FITCL_CURVEFIT_CONVERGED_FTOL;
       else if (xtol > 0 && snorm <= xtol * (pnorm + xtol))
-        fs = FITCL_FIT_CONVERGED_XTOL;
+        fs = FITCL_CURVEFIT_CONVERGED_XTOL;
       else if (!accepted && !(st.lambda < 1e250))
         /* The damping can grow no further: the step is already negligible. */
-        fs = FITCL_FIT_CONVERGED_XTOL;
-      if (fs != FITCL_FIT_RUNNING) goto done;
+        fs = FITCL_CURVEFIT_CONVERGED_XTOL;
+      if (fs != FITCL_CURVEFIT_RUNNING) goto done;
       if (accepted) {
         if (ckpt && st.iter - last_ckpt >= every) {
           fitcl__ckpt_post(ckpt, &st);
@@ -313,7 +313,7 @@ stop:
   res->iterations = st.iter;
   res->jacobian_passes = jev_done;
   res->lambda = st.lambda;
-  res->status = rc == FITCL_ERR_INTERRUPTED ? FITCL_FIT_INTERRUPTED : FITCL_FIT_RUNNING;
+  res->status = rc == FITCL_ERR_INTERRUPTED ? FITCL_CURVEFIT_INTERRUPTED : FITCL_CURVEFIT_RUNNING;
   res->seconds = fitcl__now() - t0;
   if (ckpt) {
     fitcl_status wr = fitcl__ckpt_flush(ckpt, &st);

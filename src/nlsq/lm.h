@@ -26,7 +26,7 @@ typedef struct fitcl__lm_state {
   double nu;                         /* Nielsen's growth factor for rejections */
   int iter;                          /* trial steps taken */
   int njev;                          /* fused passes done before the one at p */
-  int status;                        /* fitcl_fit_status; RUNNING while going on */
+  int status;                        /* fitcl_curvefit_status; RUNNING while going on */
   double cost;                       /* cost at p (informative) */
   uint64_t points;                   /* points per pass (informative) */
 } fitcl__lm_state;
@@ -45,9 +45,9 @@ typedef struct fitcl__ckpt_writer fitcl__ckpt_writer;
 /* Runs the solver.  `start` holds either a fresh state (p = p0, d2 = 0,
  * lambda = lambda0, nu = 2, counters 0) or one loaded from a checkpoint.
  * `ckpt` may be NULL. */
-fitcl_status fitcl__lm_solve(const fitcl__lm_problem *pb, const fitcl_fit_options *opt,
+fitcl_status fitcl__lm_solve(const fitcl__lm_problem *pb, const fitcl_curvefit_options *opt,
                              const fitcl__lm_state *start, fitcl__ckpt_writer *ckpt,
-                             fitcl_fit_result *res);
+                             fitcl_curvefit_result *res);
 
 /* Dense linear algebra on n x n row-major symmetric matrices (lm_linalg.c). */
 

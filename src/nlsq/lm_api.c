@@ -125,7 +125,7 @@ static fitcl_status run_pass(void *user, const double *params, int want_jac,
 }
 
 static fitcl_status check_options(fitcl_context *ctx, const fitcl_model *m, const double *p0,
-                                  const fitcl_fit_options *o) {
+                                  const fitcl_curvefit_options *o) {
   size_t n = fitcl_model_nparams(m);
   if (o->f_scale < 0 || !isfinite(o->f_scale))
     return fitcl__fail(ctx, FITCL_ERR_RANGE, "curve fit: f_scale must be > 0, got %g", o->f_scale);
@@ -151,9 +151,9 @@ static fitcl_status check_options(fitcl_context *ctx, const fitcl_model *m, cons
 }
 
 static fitcl_status run_fit(fitcl_context *ctx, const fitcl_model *m, pass_ctx *pc,
-                            const double *p0, const fitcl_fit_options *opt_in,
-                            fitcl_fit_result *res) {
-  fitcl_fit_options opt;
+                            const double *p0, const fitcl_curvefit_options *opt_in,
+                            fitcl_curvefit_result *res) {
+  fitcl_curvefit_options opt;
   fitcl__ckpt_writer *w = NULL;
   fitcl_status st;
   const char *names[FITCL_NLSQ_MAX_PARAMS];
@@ -235,7 +235,7 @@ fail:
 fitcl_status fitcl_curve_fit_arrays(fitcl_context *ctx, const fitcl_model *m,
                                     const double *const *x, const double *y,
                                     const double *sigma, size_t n, const double *p0,
-                                    const fitcl_fit_options *opt, fitcl_fit_result *res) {
+                                    const fitcl_curvefit_options *opt, fitcl_curvefit_result *res) {
   if (!ctx || !m || !y || (!x && fitcl_model_nvars(m) > 0))
     return fitcl__fail(ctx, FITCL_ERR_NULL, "fitcl_curve_fit_arrays: NULL argument");
   pass_ctx pc;
@@ -249,8 +249,8 @@ fitcl_status fitcl_curve_fit_arrays(fitcl_context *ctx, const fitcl_model *m,
 }
 
 fitcl_status fitcl_curve_fit_source(fitcl_context *ctx, const fitcl_model *m, fitcl_source *src,
-                                    const double *p0, const fitcl_fit_options *opt,
-                                    fitcl_fit_result *res) {
+                                    const double *p0, const fitcl_curvefit_options *opt,
+                                    fitcl_curvefit_result *res) {
   if (!ctx || !m || !src) return fitcl__fail(ctx, FITCL_ERR_NULL, "fitcl_curve_fit_source: NULL argument");
   if (src->nx != fitcl_model_nvars(m))
     return fitcl__fail(ctx, FITCL_ERR_MISMATCH,
@@ -267,8 +267,8 @@ fitcl_status fitcl_curve_fit_source(fitcl_context *ctx, const fitcl_model *m, fi
 }
 
 fitcl_status fitcl_curve_fit_chunks(fitcl_context *ctx, const fitcl_model *m, fitcl_chunk_fn fn,
-                                    void *user, const double *p0, const fitcl_fit_options *opt,
-                                    fitcl_fit_result *res) {
+                                    void *user, const double *p0, const fitcl_curvefit_options *opt,
+                                    fitcl_curvefit_result *res) {
   if (!ctx || !m || !fn) return fitcl__fail(ctx, FITCL_ERR_NULL, "fitcl_curve_fit_chunks: NULL argument");
   pass_ctx pc;
   memset(&pc, 0, sizeof pc);
