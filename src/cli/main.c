@@ -9,6 +9,7 @@ static const cli_command commands[] = {
   {"selftest", "build all kernels on the selected device and run known-answer checks", cli_selftest},
   {"loglik", "log-likelihood (and gradient) of the gain/loss model for a tree and a matrix", cli_loglik},
   {"cache", "show or clear the program-binary cache (path|info|clear)", cli_cache},
+  {"curve-fit", "fit a model expression to a data file by streaming Levenberg-Marquardt", cli_curvefit},
 };
 
 static void usage(FILE *f) {
