@@ -26,9 +26,7 @@
 #ifndef FITCL_CL_COMMON_GAINLOSS_H
 #define FITCL_CL_COMMON_GAINLOSS_H
 #include "common/compat.h"
-#ifndef __OPENCL_VERSION__
-#include <string.h>
-#endif
+#include "common/vmath.h"
 
 /* The hot helpers must inline into the loops of the pthreads backend (which
  * are compiled for several vector widths), or those loops cannot vectorise. */
@@ -115,60 +113,11 @@ FITCL_GL_FN fitcl_real fitcl_gl_psi(fitcl_real S, fitcl_real E, fitcl_real phi) 
   return (E - phi) / S;
 }
 
-/* exp(x) for x <= 0, written without calls or branches so that loops over
- * many matrices vectorise on the pthreads backend (libm's exp does not).
- * x = k log 2 + r with |r| <= log(2)/2, exp(r) from its Taylor series to
- * r^13 (relative truncation error below 2e-17), and 2^k assembled from the
- * exponent bits in two halves so that results down to the subnormal range
- * stay exact in scale.  Accurate to about 2 ulp; x < -745 gives 0. */
-#ifdef __OPENCL_VERSION__
-#define FITCL_GL_AS_DOUBLE(i) as_double(i)
-#define FITCL_GL_AS_LONG(d) as_long(d)
-#else
-FITCL_GL_FN double fitcl_gl_as_double(fitcl_long i) {
-  double d;
-  memcpy(&d, &i, sizeof d);
-  return d;
-}
-FITCL_GL_FN fitcl_long fitcl_gl_as_long(double d) {
-  fitcl_long i;
-  memcpy(&i, &d, sizeof i);
-  return i;
-}
-#define FITCL_GL_AS_DOUBLE(i) fitcl_gl_as_double(i)
-#define FITCL_GL_AS_LONG(d) fitcl_gl_as_long(d)
-#endif
-/* Rounding by adding 1.5 * 2^52 (round to nearest, and k lands in the low
- * mantissa bits) avoids floor() and float-to-integer conversions, which the
- * compiler will not vectorise without relaxing trapping semantics. */
-FITCL_GL_FN fitcl_real fitcl_gl_exp_neg(fitcl_real x) {
-  x = x < -745.0 ? -745.0 : x;
-  x = x > 0.0 ? 0.0 : x;
-  const fitcl_real shifter = 0x1.8p52;
-  const fitcl_real sh = x * 1.4426950408889634 + shifter;
-  const fitcl_real kf = sh - shifter;
-  const fitcl_real r = (x - kf * 6.93147180369123816490e-01) - kf * 1.90821492927058770002e-10;
-  fitcl_real p = 1.0 / 6227020800.0; /* 1/13! */
-  p = p * r + 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
-  /* -k >= 0: halves by logical shifts (AVX2 has no 64-bit arithmetic shift). */
-  const fitcl_long mk = FITCL_GL_AS_LONG(shifter) - FITCL_GL_AS_LONG(sh);
-  const fitcl_long m1 = (fitcl_long)((fitcl_ulong)mk >> 1), m2 = mk - m1;
-  const fitcl_real s1 = FITCL_GL_AS_DOUBLE((fitcl_long)(1023 - m1) << 52);
-  const fitcl_real s2 = FITCL_GL_AS_DOUBLE((fitcl_long)(1023 - m2) << 52);
-  return p * s1 * s2;
-}
+/* exp(x) for x <= 0 without calls or branches, so that loops over many
+ * matrices vectorise on the pthreads backend (libm's exp does not): the one
+ * shared implementation in common/vmath.h (about 1 ulp, exact scaling down
+ * to the subnormal range). */
+FITCL_GL_FN fitcl_real fitcl_gl_exp_neg(fitcl_real x) { return fitcl_exp(x > 0.0 ? 0.0 : x); }
 
 /* Transition probabilities only: out[0..3] = P00, P01, P10, P11.  Branch
  * free, so a loop over many matrices vectorises: below FITCL_GL_SERIES_S
