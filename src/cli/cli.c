@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -89,4 +90,20 @@ int cli_parse_long(const char *name, const char *text, long min, long max, long 
   }
   *out = v;
   return 1;
+}
+
+int cli_json_help_options(int argc, char **argv, void (*help)(void), int *json) {
+  static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  int c;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    if (c == 'j') *json = 1;
+    else if (c == 'h') {
+      help();
+      return CLI_EXIT_OK;
+    } else return cli_usage_error("unknown option");
+  }
+  return -1;
 }

@@ -41,6 +41,9 @@ int cli_open_context(fitcl_context **ctx);
 void cli_print_json(cJSON *obj);
 /* Adds "backend" and "device" of ctx to obj. */
 void cli_json_add_backend(cJSON *obj, fitcl_context *ctx);
+/* Options of the subcommands that take only --json and --help: returns -1
+ * to go on (optind is left at the first operand), or an exit code. */
+int cli_json_help_options(int argc, char **argv, void (*help)(void), int *json);
 /* For getopt_long loops: prints the unknown-option error + hint. */
 int cli_usage_error(const char *usage_hint);
 /* Parses a finite double; on failure prints "--name: not a number: 'text'". */

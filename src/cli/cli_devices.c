@@ -1,5 +1,4 @@
 /* fitcl devices: every device fitcl can run on, and which one FITCL_DEVICE picks. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,19 +16,8 @@ static void help(void) {
 }
 
 int cli_devices(int argc, char **argv) {
-  int json = 0;
-  static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
-  int c;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    if (c == 'j') json = 1;
-    else if (c == 'h') {
-      help();
-      return CLI_EXIT_OK;
-    } else return cli_usage_error("unknown option");
-  }
+  int json = 0, rc = cli_json_help_options(argc, argv, help, &json);
+  if (rc >= 0) return rc;
   if (optind < argc) return cli_usage_error("unexpected argument");
 
   fitcl_device_desc *list = NULL;

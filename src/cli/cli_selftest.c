@@ -1,6 +1,5 @@
 /* fitcl selftest: build every kernel on the selected device and check each
  * kernel family against a known answer. */
-#include <getopt.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -17,19 +16,8 @@ static void help(void) {
 }
 
 int cli_selftest(int argc, char **argv) {
-  int json = 0;
-  static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
-  int c;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    if (c == 'j') json = 1;
-    else if (c == 'h') {
-      help();
-      return CLI_EXIT_OK;
-    } else return cli_usage_error("unknown option");
-  }
+  int json = 0, rc = cli_json_help_options(argc, argv, help, &json);
+  if (rc >= 0) return rc;
   if (optind < argc) return cli_usage_error("unexpected argument");
 
   fitcl_context *ctx = NULL;
