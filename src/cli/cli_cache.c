@@ -1,5 +1,6 @@
 /* fitcl cache path|info|clear */
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 

@@ -1,6 +1,7 @@
 /* fitcl devices: every device fitcl can run on, and which one FITCL_DEVICE picks. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 

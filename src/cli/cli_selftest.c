@@ -1,6 +1,7 @@
 /* fitcl selftest: build every kernel on the selected device and check each
  * kernel family against a known answer. */
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
