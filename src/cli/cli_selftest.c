@@ -22,7 +22,7 @@ int cli_selftest(int argc, char **argv) {
   if (optind < argc) return cli_usage_error("unexpected argument");
 
   fitcl_context *ctx = NULL;
-  int rc = cli_open_context(&ctx);
+  rc = cli_open_context(&ctx);
   if (rc) return rc;
   fitcl_selftest_result res[32];
   size_t n = 0;
