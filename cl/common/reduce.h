@@ -10,11 +10,15 @@ FITCL_FN void fitcl_kahan_add(fitcl_real *s, fitcl_real *c, fitcl_real v) {
   *s = t;
 }
 
-/* Sum of x[begin..end) in index order, compensated. */
-FITCL_FN fitcl_real fitcl_block_sum(const FITCL_GLOBAL fitcl_real *x, fitcl_long begin,
-                                    fitcl_long end) {
+/* Sum of x[begin..end) in index order, compensated.  The result is
+ * returned unrounded as a pair (sum, correction): rounding s + c here would
+ * lose up to half an ulp of a large partial, which matters when partials
+ * cancel.  The host adds both halves of every block in block order. */
+FITCL_FN void fitcl_block_sum2(const FITCL_GLOBAL fitcl_real *x, fitcl_long begin,
+                               fitcl_long end, fitcl_real *sum, fitcl_real *corr) {
   fitcl_real s = 0.0, c = 0.0;
   for (fitcl_long i = begin; i < end; ++i) fitcl_kahan_add(&s, &c, x[i]);
-  return s + c;
+  *sum = s;
+  *corr = c;
 }
 #endif

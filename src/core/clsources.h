@@ -1,4 +1,4 @@
-/* The OpenCL sources embedded at build time (cl/*.cl, cl/common/*.h). */
+/* The OpenCL sources embedded at build time (the .cl files and cl/common headers). */
 #ifndef FITCL_CORE_CLSOURCES_H
 #define FITCL_CORE_CLSOURCES_H
 #include <stddef.h>

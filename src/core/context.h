@@ -22,13 +22,15 @@ struct fitcl_context {
   fitcl__pool *pool;         /* always present: the pthreads backend and host work */
   fitcl__ocl *ocl;           /* present only when backend == OPENCL */
   fitcl__cache *cache;       /* NULL when off or unusable */
-  fitcl_cache_stats cache_stats;
+  uint64_t driver_rejected;  /* cache hits whose binary the driver refused (rebuilt) */
+  uint64_t runtime_builds;   /* programs built after creation (generated sources) */
   double build_seconds;
   int programs;
   char device_name[128];
   char platform_name[128];
   char selector[128];
-  char fallback_reason[512];
+  char cache_dir[1024];      /* "" when uncached */
+  char fallback_reason[1024];
   char errmsg[16384];        /* detail of the last failure (may hold a build log) */
 };
 

@@ -26,7 +26,33 @@ struct fitcl_tree {
   fitcl__tree t;
 };
 
-/* Frees the arrays (not the struct). */
+/* Frees the arrays and every label (not the struct) and zeroes it. */
 void fitcl__tree_free(fitcl__tree *t);
+
+/* Allocates parent, brlen, label (all NULL), child_start, child and level
+ * for ntips tips and nnodes nodes; the caller fills parent, brlen and
+ * label and then calls fitcl__tree_finish.  Returns 0, or -1 when out of
+ * memory (t is then freed). */
+int fitcl__tree_alloc(fitcl__tree *t, int ntips, int nnodes);
+
+/* Derives child_start/child (children in increasing index order), level and
+ * nlevels from parent[], and sets the root's brlen to 0.  Requires the
+ * numbering invariant (parent[v] > v, root nnodes-1).  Returns 0, or -1
+ * when the invariant does not hold. */
+int fitcl__tree_finish(fitcl__tree *t);
+
+/* Deep copy; returns 0 or -1 when out of memory (dst then zeroed). */
+int fitcl__tree_copy(fitcl__tree *dst, const fitcl__tree *src);
+
+/* Builds in dst the tree restricted to the tips with keep[tip] != 0:
+ * childless internal nodes are removed, nodes left with one child are
+ * suppressed (the branch lengths above and below add up), and a root left
+ * with one child is replaced by that child.  Tips and internal nodes keep
+ * their relative order.  old_of_new (may be NULL, [src->nnodes]) receives
+ * the source index of each new node.  Returns the number of tips kept, or
+ * -1 when out of memory (dst zeroed).  When fewer than 2 tips are kept, dst
+ * is left zeroed and the count is returned. */
+int fitcl__tree_prune(fitcl__tree *dst, const fitcl__tree *src, const unsigned char *keep,
+                      int *old_of_new);
 
 #endif

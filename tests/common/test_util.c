@@ -1,3 +1,4 @@
+#define _XOPEN_SOURCE 700
 #include "test_util.h"
 
 #include <criterion/criterion.h>

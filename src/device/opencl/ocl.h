@@ -1,5 +1,5 @@
 /* OpenCL backend: the selected device, its queue, and the programs built at
- * context creation (every embedded cl/*.cl file is one program).  Internal.
+ * context creation (every embedded .cl file is one program).  Internal.
  *
  * Kernel families get a built program with fitcl__ocl_program(ctx, "x.cl"),
  * create their cl_kernel objects once per handle, and launch on ocl->queue.
@@ -14,10 +14,10 @@
 #include <CL/cl.h>
 #include "core/context.h"
 
-typedef struct fitcl__ocl_program {
+typedef struct fitcl__ocl_prog {
   const char *name;   /* embedded file name, e.g. "pruning.cl" */
   cl_program program;
-} fitcl__ocl_program;
+} fitcl__ocl_prog;
 
 struct fitcl__ocl {
   cl_platform_id platform;
@@ -25,7 +25,7 @@ struct fitcl__ocl {
   cl_context context;
   cl_command_queue queue;       /* in-order, profiling enabled */
   cl_command_queue queue2;      /* second in-order queue for copy/compute overlap */
-  fitcl__ocl_program *programs; /* one per embedded .cl file */
+  fitcl__ocl_prog *programs;   /* one per embedded .cl file */
   int nprograms;
   size_t max_work_group;
   cl_ulong local_mem;

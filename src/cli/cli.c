@@ -1,0 +1,92 @@
+/* Helpers shared by the subcommands: errors, exit codes, context, JSON. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *cli_prog = "fitcl";
+
+void cli_error(const char *fmt, ...) {
+  char msg[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  /* One line: a multi-line detail (a build log) follows only after it. */
+  fprintf(stderr, "%s: %s\n", cli_prog, msg);
+}
+
+int cli_exit_code(fitcl_status st) {
+  if (st == FITCL_OK) return CLI_EXIT_OK;
+  return fitcl_status_is_user_error(st) ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+}
+
+int cli_fail(fitcl_context *ctx, fitcl_status st, const char *what) {
+  const char *detail = ctx ? fitcl_errmsg(ctx) : "";
+  if (detail && *detail) {
+    if (what && *what) cli_error("%s: %s", what, detail);
+    else cli_error("%s", detail);
+  } else {
+    if (what && *what) cli_error("%s: %s", what, fitcl_strerror(st));
+    else cli_error("%s", fitcl_strerror(st));
+  }
+  return cli_exit_code(st);
+}
+
+int cli_open_context(fitcl_context **ctx) {
+  fitcl_status st = fitcl_context_create(NULL, ctx);
+  if (st == FITCL_OK) return 0;
+  int rc = cli_fail(*ctx, st, NULL);
+  fitcl_context_destroy(*ctx);
+  *ctx = NULL;
+  return rc;
+}
+
+void cli_print_json(cJSON *obj) {
+  char *s = cJSON_PrintUnformatted(obj);
+  if (s) {
+    fputs(s, stdout);
+    fputc('\n', stdout);
+    cJSON_free(s);
+  }
+  cJSON_Delete(obj);
+}
+
+void cli_json_add_backend(cJSON *obj, fitcl_context *ctx) {
+  fitcl_context_info info;
+  if (fitcl_context_get_info(ctx, &info) != FITCL_OK) return;
+  cJSON_AddStringToObject(obj, "backend", info.backend);
+  cJSON_AddStringToObject(obj, "device", info.device);
+}
+
+int cli_usage_error(const char *usage_hint) {
+  fprintf(stderr, "%s: %s; run '%s --help' for usage\n", cli_prog, usage_hint, cli_prog);
+  return CLI_EXIT_USAGE;
+}
+
+int cli_parse_double(const char *name, const char *text, double *out) {
+  errno = 0;
+  char *end = NULL;
+  double v = strtod(text, &end);
+  if (errno || end == text || *end != '\0' || !isfinite(v)) {
+    cli_error("%s: not a finite number: '%s'", name, text);
+    return 0;
+  }
+  *out = v;
+  return 1;
+}
+
+int cli_parse_long(const char *name, const char *text, long min, long max, long *out) {
+  errno = 0;
+  char *end = NULL;
+  long v = strtol(text, &end, 10);
+  if (errno || end == text || *end != '\0' || v < min || v > max) {
+    cli_error("%s: expected a whole number from %ld to %ld, got '%s'", name, min, max, text);
+    return 0;
+  }
+  *out = v;
+  return 1;
+}

@@ -1,0 +1,78 @@
+/* fitcl cache path|info|clear */
+#include <getopt.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static void help(void) {
+  printf("usage: fitcl cache path|info|clear [--json]\n\n"
+         "  path    print the program-binary cache directory\n"
+         "  info    print the directory, whether it is usable, entries and size\n"
+         "  clear   delete every cached program binary\n\n"
+         "The directory is FITCL_CACHE_DIR, else $XDG_CACHE_HOME/fitcl, else\n"
+         "~/.cache/fitcl.  FITCL_CACHE=on|readonly|off, FITCL_CACHE_MAX_MB (default 512).\n");
+}
+
+int cli_cache(int argc, char **argv) {
+  int json = 0;
+  static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  int c;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    if (c == 'j') json = 1;
+    else if (c == 'h') {
+      help();
+      return CLI_EXIT_OK;
+    } else return cli_usage_error("unknown option");
+  }
+  if (optind + 1 != argc) return cli_usage_error("expected one action: path, info or clear");
+  const char *action = argv[optind];
+  fitcl_cache_summary s;
+  fitcl_status st = fitcl_cache_inspect(&s);
+  if (st != FITCL_OK) {
+    cli_error("%s", s.reason[0] ? s.reason : fitcl_strerror(st));
+    return cli_exit_code(st);
+  }
+  if (!strcmp(action, "path")) {
+    if (json) {
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddStringToObject(o, "path", s.dir);
+      cli_print_json(o);
+    } else {
+      printf("%s\n", s.dir);
+    }
+  } else if (!strcmp(action, "info")) {
+    if (json) {
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddStringToObject(o, "path", s.dir);
+      cJSON_AddBoolToObject(o, "usable", s.usable);
+      if (!s.usable) cJSON_AddStringToObject(o, "reason", s.reason);
+      cJSON_AddNumberToObject(o, "entries", (double)s.entries);
+      cJSON_AddNumberToObject(o, "bytes", (double)s.bytes);
+      cJSON_AddNumberToObject(o, "max_bytes", (double)s.max_bytes);
+      cli_print_json(o);
+    } else {
+      printf("path      %s\nusable    %s%s%s\nentries   %llu\nsize      %.1f MiB of %.0f MiB\n",
+             s.dir, s.usable ? "yes" : "no", s.usable ? "" : ": ", s.usable ? "" : s.reason,
+             (unsigned long long)s.entries, (double)s.bytes / 1048576.0,
+             (double)s.max_bytes / 1048576.0);
+    }
+  } else if (!strcmp(action, "clear")) {
+    uint64_t removed = 0;
+    st = fitcl_cache_clear(&removed);
+    if (st != FITCL_OK) return cli_fail(NULL, st, "clearing the cache");
+    if (json) {
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddStringToObject(o, "path", s.dir);
+      cJSON_AddNumberToObject(o, "removed", (double)removed);
+      cli_print_json(o);
+    } else {
+      printf("removed %llu entries from %s\n", (unsigned long long)removed, s.dir);
+    }
+  } else {
+    return cli_usage_error("unknown action (expected path, info or clear)");
+  }
+  return CLI_EXIT_OK;
+}

@@ -1,0 +1,77 @@
+/* fitcl devices: every device fitcl can run on, and which one FITCL_DEVICE picks. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static void help(void) {
+  printf("usage: fitcl devices [--json]\n\n"
+         "Lists the cpu (pthreads) backend and every OpenCL device, with the selector\n"
+         "string to put in FITCL_DEVICE, and marks the device FITCL_DEVICE selects\n"
+         "(default: auto = an OpenCL GPU or accelerator with fp64, else cpu).\n\n"
+         "options:\n"
+         "  --json   print one JSON object: {\"devices\":[{selector, backend, name, platform,\n"
+         "           type, fp64, compute_units, global_mem_mb, selected}]}\n"
+         "  --help   show this help\n");
+}
+
+int cli_devices(int argc, char **argv) {
+  int json = 0;
+  static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  int c;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    if (c == 'j') json = 1;
+    else if (c == 'h') {
+      help();
+      return CLI_EXIT_OK;
+    } else return cli_usage_error("unknown option");
+  }
+  if (optind < argc) return cli_usage_error("unexpected argument");
+
+  fitcl_device_desc *list = NULL;
+  size_t n = 0;
+  fitcl_status st = fitcl_devices_list(&list, &n);
+  if (st != FITCL_OK) return cli_fail(NULL, st, "listing devices");
+  const char *sel = getenv("FITCL_DEVICE");
+  size_t chosen = (size_t)-1;
+  char err[2048];
+  st = fitcl_devices_resolve(sel, list, n, &chosen, err, sizeof err);
+  if (st != FITCL_OK) {
+    cli_error("%s", err);
+    fitcl_devices_free(list);
+    return cli_exit_code(st);
+  }
+  if (json) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(root, "devices");
+    for (size_t i = 0; i < n; ++i) {
+      cJSON *d = cJSON_CreateObject();
+      cJSON_AddStringToObject(d, "selector", list[i].selector);
+      cJSON_AddStringToObject(d, "backend", list[i].backend);
+      cJSON_AddStringToObject(d, "name", list[i].name);
+      cJSON_AddStringToObject(d, "platform", list[i].platform);
+      cJSON_AddStringToObject(d, "type", list[i].type);
+      cJSON_AddBoolToObject(d, "fp64", list[i].fp64);
+      cJSON_AddNumberToObject(d, "compute_units", list[i].compute_units);
+      cJSON_AddNumberToObject(d, "global_mem_mb", (double)list[i].global_mem_mb);
+      cJSON_AddBoolToObject(d, "selected", i == chosen);
+      cJSON_AddItemToArray(arr, d);
+    }
+    cli_print_json(root);
+  } else {
+    printf("  %-22s %-7s %-5s %-5s %5s %9s  %s\n", "SELECTOR", "BACKEND", "TYPE", "FP64", "CU",
+           "MEM(MiB)", "NAME (PLATFORM)");
+    for (size_t i = 0; i < n; ++i)
+      printf("%s %-22s %-7s %-5s %-5s %5d %9llu  %s (%s)\n", i == chosen ? "*" : " ",
+             list[i].selector, list[i].backend, list[i].type, list[i].fp64 ? "yes" : "no",
+             list[i].compute_units, (unsigned long long)list[i].global_mem_mb, list[i].name,
+             list[i].platform);
+    printf("\n* selected by FITCL_DEVICE=%s\n", sel && *sel ? sel : "auto (unset)");
+  }
+  fitcl_devices_free(list);
+  return CLI_EXIT_OK;
+}

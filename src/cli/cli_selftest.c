@@ -1,0 +1,85 @@
+/* fitcl selftest: build every kernel on the selected device and check each
+ * kernel family against a known answer. */
+#include <getopt.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static void help(void) {
+  printf("usage: fitcl selftest [--json]\n\n"
+         "Creates a context on the device FITCL_DEVICE selects (building every kernel,\n"
+         "or loading it from the program cache), then runs one known-answer check per\n"
+         "kernel family.  Exit status 0 when every check passes, 1 otherwise.\n\n"
+         "options:\n"
+         "  --json   print one JSON object: {backend, device, kernels, build_seconds,\n"
+         "           cache:{hits, misses, rebuilt, evicted}, passed, checks:[...]}\n"
+         "  --help   show this help\n");
+}
+
+int cli_selftest(int argc, char **argv) {
+  int json = 0;
+  static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  int c;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    if (c == 'j') json = 1;
+    else if (c == 'h') {
+      help();
+      return CLI_EXIT_OK;
+    } else return cli_usage_error("unknown option");
+  }
+  if (optind < argc) return cli_usage_error("unexpected argument");
+
+  fitcl_context *ctx = NULL;
+  int rc = cli_open_context(&ctx);
+  if (rc) return rc;
+  fitcl_selftest_result res[32];
+  size_t n = 0;
+  fitcl_status st = fitcl_selftest(ctx, res, 32, &n);
+  if (n > 32) n = 32;
+  fitcl_context_info info;
+  fitcl_context_get_info(ctx, &info);
+  int passed = st == FITCL_OK;
+  if (json) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "backend", info.backend);
+    cJSON_AddStringToObject(root, "device", info.device);
+    cJSON_AddNumberToObject(root, "kernels", info.programs);
+    cJSON_AddNumberToObject(root, "build_seconds", info.build_seconds);
+    cJSON *cache = cJSON_AddObjectToObject(root, "cache");
+    cJSON_AddNumberToObject(cache, "hits", (double)info.cache.hits);
+    cJSON_AddNumberToObject(cache, "misses", (double)info.cache.misses);
+    cJSON_AddNumberToObject(cache, "rebuilt", (double)info.cache.rebuilt);
+    cJSON_AddNumberToObject(cache, "evicted", (double)info.cache.evicted);
+    cJSON_AddBoolToObject(root, "passed", passed);
+    cJSON *arr = cJSON_AddArrayToObject(root, "checks");
+    for (size_t i = 0; i < n; ++i) {
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddStringToObject(o, "family", res[i].family);
+      cJSON_AddBoolToObject(o, "passed", res[i].passed);
+      cJSON_AddNumberToObject(o, "max_rel_error", res[i].max_rel_error);
+      cJSON_AddStringToObject(o, "detail", res[i].detail);
+      cJSON_AddItemToArray(arr, o);
+    }
+    cli_print_json(root);
+  } else {
+    printf("backend   %s\ndevice    %s (%s)\nplatform  %s\n", info.backend, info.device,
+           info.selector, info.platform);
+    if (info.fallback_reason) printf("fallback  %s\n", info.fallback_reason);
+    printf("threads   %d\nkernels   %d programs in %.3f s\n", info.threads, info.programs,
+           info.build_seconds);
+    printf("cache     %s: %llu hits, %llu misses, %llu rebuilt, %llu evicted\n",
+           info.cache_dir ? info.cache_dir : "off", (unsigned long long)info.cache.hits,
+           (unsigned long long)info.cache.misses, (unsigned long long)info.cache.rebuilt,
+           (unsigned long long)info.cache.evicted);
+    for (size_t i = 0; i < n; ++i)
+      printf("%-4s %-12s rel.err %.2e  %s\n", res[i].passed ? "ok" : "FAIL", res[i].family,
+             res[i].max_rel_error, res[i].detail);
+    printf("%s\n", passed ? "selftest passed" : "selftest FAILED");
+  }
+  if (!passed && st != FITCL_OK && !json) cli_fail(ctx, st, NULL);
+  fitcl_context_destroy(ctx);
+  return passed ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
+}

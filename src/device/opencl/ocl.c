@@ -1,0 +1,371 @@
+/* OpenCL backend: device context, program builds through the persistent
+ * cache, and small helpers that turn OpenCL errors into statuses. */
+#include "device/opencl/ocl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/cache.h"
+#include "core/clsources.h"
+#include "core/util.h"
+
+fitcl_status fitcl__ocl_check(fitcl_context *ctx, cl_int err, const char *what) {
+  if (err == CL_SUCCESS) return FITCL_OK;
+  fitcl_status st = (err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES ||
+                     err == CL_INVALID_BUFFER_SIZE)
+                        ? FITCL_ERR_DEVICE_MEM
+                        : FITCL_ERR_OPENCL;
+  return fitcl__fail(ctx, st, "%s: %s (%d) on %s", what, fitcl__cl_errname(err), (int)err,
+                     ctx ? ctx->device_name : "?");
+}
+
+/* ---- include expansion ------------------------------------------------- */
+
+static int expand(fitcl__buf *out, const char *src, const char **seen, int *nseen, int depth,
+                  char *err, size_t errlen) {
+  if (depth > 16) {
+    snprintf(err, errlen, "includes nested deeper than 16 levels");
+    return 0;
+  }
+  const char *p = src;
+  while (*p) {
+    const char *eol = strchr(p, '\n');
+    size_t len = eol ? (size_t)(eol - p + 1) : strlen(p);
+    const char *q = p;
+    while (q < p + len && (*q == ' ' || *q == '\t')) ++q;
+    if (strncmp(q, "#include \"", 10) == 0) {
+      const char *name = q + 10;
+      const char *end = memchr(name, '"', len - (size_t)(name - p));
+      if (!end) {
+        snprintf(err, errlen, "malformed #include line");
+        return 0;
+      }
+      char inc[256];
+      size_t n = (size_t)(end - name);
+      if (n >= sizeof inc) n = sizeof inc - 1;
+      memcpy(inc, name, n);
+      inc[n] = '\0';
+      const fitcl__cl_file *f = fitcl__cl_find(inc);
+      if (!f) {
+        snprintf(err, errlen, "#include \"%s\": no such embedded header", inc);
+        return 0;
+      }
+      int already = 0;
+      for (int i = 0; i < *nseen; ++i)
+        if (seen[i] == f->name) already = 1;
+      if (!already) {
+        if (*nseen < 64) seen[(*nseen)++] = f->name;
+        fitcl__buf_printf(out, "/* begin %s */\n", inc);
+        if (!expand(out, f->data, seen, nseen, depth + 1, err, errlen)) return 0;
+        fitcl__buf_printf(out, "\n/* end %s */\n", inc);
+      }
+    } else {
+      fitcl__buf_append(out, p, len);
+    }
+    p += len;
+  }
+  return 1;
+}
+
+char *fitcl__cl_expand_includes(const char *source, char *err, size_t errlen) {
+  fitcl__buf out = {0};
+  const char *seen[64];
+  int nseen = 0;
+  if (!expand(&out, source, seen, &nseen, 0, err, errlen) || out.oom) {
+    if (out.oom) snprintf(err, errlen, "out of memory");
+    fitcl__buf_free(&out);
+    return NULL;
+  }
+  if (!out.data) return fitcl__strdup("");
+  return out.data;
+}
+
+/* ---- program builds ---------------------------------------------------- */
+
+static void dev_str(cl_device_id d, cl_device_info what, char *out, size_t size) {
+  out[0] = '\0';
+  clGetDeviceInfo(d, what, size, out, NULL);
+  out[size - 1] = '\0';
+}
+
+/* The cache key: everything that can change the binary (docs/cache.md). */
+static void compose_key(fitcl_context *ctx, const char *name, const char *source,
+                        const char *options, fitcl__buf *key) {
+  fitcl__ocl *o = ctx->ocl;
+  char pname[256] = "", pver[256] = "", vendor[256] = "", dname[256] = "", dver[256] = "",
+       drv[256] = "";
+  clGetPlatformInfo(o->platform, CL_PLATFORM_NAME, sizeof pname, pname, NULL);
+  clGetPlatformInfo(o->platform, CL_PLATFORM_VERSION, sizeof pver, pver, NULL);
+  pname[255] = pver[255] = '\0';
+  dev_str(o->device, CL_DEVICE_VENDOR, vendor, sizeof vendor);
+  dev_str(o->device, CL_DEVICE_NAME, dname, sizeof dname);
+  dev_str(o->device, CL_DEVICE_VERSION, dver, sizeof dver);
+  dev_str(o->device, CL_DRIVER_VERSION, drv, sizeof drv);
+  cl_uint bits = 0;
+  clGetDeviceInfo(o->device, CL_DEVICE_ADDRESS_BITS, sizeof bits, &bits, NULL);
+  char src_hash[65];
+  fitcl__sha256_hex(source, strlen(source), src_hash);
+  fitcl__buf_printf(key,
+                    "fitcl-program-cache %d\nlibrary %s\nprogram %s\noptions %s\n"
+                    "platform %s | %s\ndevice %s | %s | %s\ndriver %s\naddress-bits %u\n"
+                    "source-sha256 %s\n",
+                    FITCL__CACHE_FORMAT_VERSION, FITCL_VERSION_STRING, name, options, pname, pver,
+                    vendor, dname, dver, drv, (unsigned)bits, src_hash);
+}
+
+static fitcl_status build_log_fail(fitcl_context *ctx, cl_program prog, cl_int err,
+                                   const char *name) {
+  size_t n = 0;
+  clGetProgramBuildInfo(prog, ctx->ocl->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &n);
+  char *log = malloc(n + 1);
+  if (log) {
+    log[0] = '\0';
+    clGetProgramBuildInfo(prog, ctx->ocl->device, CL_PROGRAM_BUILD_LOG, n, log, NULL);
+    log[n] = '\0';
+  }
+  fitcl_status st = fitcl__fail(ctx, FITCL_ERR_BUILD, "building %s on %s failed (%s):\n%s", name,
+                                ctx->device_name, fitcl__cl_errname(err), log ? log : "");
+  free(log);
+  return st;
+}
+
+static fitcl_status build_from_binary(fitcl_context *ctx, const void *bin, size_t len,
+                                      const char *options, cl_program *out) {
+  fitcl__ocl *o = ctx->ocl;
+  cl_int err, bin_status = CL_SUCCESS;
+  const unsigned char *bins[1] = {bin};
+  cl_program p = clCreateProgramWithBinary(o->context, 1, &o->device, &len, bins, &bin_status, &err);
+  if (err != CL_SUCCESS || bin_status != CL_SUCCESS) {
+    if (p) clReleaseProgram(p);
+    return FITCL_ERR_BUILD;
+  }
+  err = clBuildProgram(p, 1, &o->device, options, NULL, NULL);
+  if (err != CL_SUCCESS) {
+    clReleaseProgram(p);
+    return FITCL_ERR_BUILD;
+  }
+  *out = p;
+  return FITCL_OK;
+}
+
+static void store_binary(fitcl_context *ctx, cl_program p, const char *key, const char *name) {
+  fitcl__ocl *o = ctx->ocl;
+  size_t size = 0;
+  if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, NULL) != CL_SUCCESS ||
+      size == 0)
+    return;
+  unsigned char *bin = malloc(size);
+  if (!bin) return;
+  unsigned char *bins[1] = {bin};
+  if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS) {
+    char why[512];
+    if (fitcl__cache_put(ctx->cache, key, bin, size, why, sizeof why) != FITCL_OK)
+      fitcl__log(ctx, FITCL_LOG_WARN, "program cache: %s (continuing uncached for %s)", why, name);
+  }
+  free(bin);
+  (void)o;
+}
+
+static fitcl_status build_program(fitcl_context *ctx, const char *name, const char *raw_source,
+                                  const char *extra, cl_program *out) {
+  fitcl__ocl *o = ctx->ocl;
+  *out = NULL;
+  char err[512];
+  char *source = fitcl__cl_expand_includes(raw_source, err, sizeof err);
+  if (!source) return fitcl__fail(ctx, FITCL_ERR_BUILD, "preparing %s: %s", name, err);
+  char options[1024];
+  snprintf(options, sizeof options, "%s%s%s", o->build_options, extra && *extra ? " " : "",
+           extra ? extra : "");
+  fitcl__buf key = {0};
+  compose_key(ctx, name, source, options, &key);
+  fitcl_status st = FITCL_OK;
+  if (key.oom) {
+    st = fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory composing the cache key");
+    goto done;
+  }
+  if (ctx->cache) {
+    void *bin = NULL;
+    size_t len = 0;
+    fitcl__cache_result r = fitcl__cache_get(ctx->cache, key.data, &bin, &len);
+    if (r == FITCL__CACHE_HIT) {
+      st = build_from_binary(ctx, bin, len, options, out);
+      free(bin);
+      if (st == FITCL_OK) {
+        fitcl__log(ctx, FITCL_LOG_DEBUG, "program %s: loaded from cache", name);
+        goto done;
+      }
+      /* The driver refused a binary that passed our checks (e.g. a driver
+       * change we could not see): delete it and rebuild from source. */
+      fitcl__log(ctx, FITCL_LOG_WARN, "program %s: the driver rejected the cached binary; rebuilding",
+                 name);
+      fitcl__cache_remove(ctx->cache, key.data);
+      ctx->driver_rejected++;
+    } else if (r == FITCL__CACHE_BAD) {
+      fitcl__log(ctx, FITCL_LOG_WARN, "program %s: cache entry was corrupt; deleted, rebuilding", name);
+    }
+  }
+  {
+    cl_int e;
+    const char *srcs[1] = {source};
+    cl_program p = clCreateProgramWithSource(o->context, 1, srcs, NULL, &e);
+    if (e != CL_SUCCESS) {
+      st = fitcl__ocl_check(ctx, e, "clCreateProgramWithSource");
+      goto done;
+    }
+    e = clBuildProgram(p, 1, &o->device, options, NULL, NULL);
+    if (e != CL_SUCCESS) {
+      st = build_log_fail(ctx, p, e, name);
+      clReleaseProgram(p);
+      goto done;
+    }
+    fitcl__log(ctx, FITCL_LOG_DEBUG, "program %s: built from source", name);
+    if (ctx->cache) store_binary(ctx, p, key.data, name);
+    *out = p;
+  }
+done:
+  fitcl__buf_free(&key);
+  free(source);
+  return st;
+}
+
+fitcl_status fitcl__ocl_build_source(fitcl_context *ctx, const char *name, const char *source,
+                                     const char *extra_options, cl_program *out) {
+  if (!ctx || !ctx->ocl || !source || !out) return FITCL_ERR_NULL;
+  fitcl_status st = build_program(ctx, name, source, extra_options, out);
+  ctx->runtime_builds++;
+  return st;
+}
+
+static int is_program(const char *name) {
+  size_t n = strlen(name);
+  return n > 3 && strcmp(name + n - 3, ".cl") == 0;
+}
+
+fitcl_status fitcl__ocl_create(fitcl_context *ctx, cl_platform_id platform, cl_device_id device,
+                               fitcl__ocl **out) {
+  *out = NULL;
+  fitcl__ocl *o = calloc(1, sizeof *o);
+  if (!o) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
+  ctx->ocl = o;
+  o->platform = platform;
+  o->device = device;
+  fitcl__strlcpy(o->build_options, FITCL__OCL_BUILD_OPTIONS, sizeof o->build_options);
+  cl_int err;
+  cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)platform, 0};
+  fitcl_status st;
+  o->context = clCreateContext(props, 1, &device, NULL, NULL, &err);
+  if ((st = fitcl__ocl_check(ctx, err, "clCreateContext")) != FITCL_OK) goto fail;
+  o->queue = clCreateCommandQueue(o->context, device, 0, &err);
+  if ((st = fitcl__ocl_check(ctx, err, "clCreateCommandQueue")) != FITCL_OK) goto fail;
+  o->queue2 = clCreateCommandQueue(o->context, device, 0, &err);
+  if ((st = fitcl__ocl_check(ctx, err, "clCreateCommandQueue")) != FITCL_OK) goto fail;
+  clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof o->max_work_group, &o->max_work_group, NULL);
+  clGetDeviceInfo(device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof o->local_mem, &o->local_mem, NULL);
+  clGetDeviceInfo(device, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof o->global_mem, &o->global_mem, NULL);
+  clGetDeviceInfo(device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof o->compute_units, &o->compute_units, NULL);
+
+  int n = 0;
+  for (size_t i = 0; i < fitcl__cl_nfiles; ++i) n += is_program(fitcl__cl_files[i].name);
+  o->programs = calloc((size_t)(n ? n : 1), sizeof *o->programs);
+  if (!o->programs) {
+    st = fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
+    goto fail;
+  }
+  for (size_t i = 0; i < fitcl__cl_nfiles; ++i) {
+    const fitcl__cl_file *f = &fitcl__cl_files[i];
+    if (!is_program(f->name)) continue;
+    fitcl__ocl_prog *p = &o->programs[o->nprograms];
+    p->name = f->name;
+    st = build_program(ctx, f->name, f->data, NULL, &p->program);
+    if (st != FITCL_OK) goto fail;
+    o->nprograms++;
+  }
+  *out = o;
+  return FITCL_OK;
+fail:
+  fitcl__ocl_destroy(o);
+  ctx->ocl = NULL;
+  return st;
+}
+
+void fitcl__ocl_destroy(fitcl__ocl *o) {
+  if (!o) return;
+  for (int i = 0; i < o->nprograms; ++i)
+    if (o->programs[i].program) clReleaseProgram(o->programs[i].program);
+  free(o->programs);
+  if (o->queue2) clReleaseCommandQueue(o->queue2);
+  if (o->queue) clReleaseCommandQueue(o->queue);
+  if (o->context) clReleaseContext(o->context);
+  free(o);
+}
+
+cl_program fitcl__ocl_program(fitcl_context *ctx, const char *name) {
+  if (!ctx || !ctx->ocl) return NULL;
+  for (int i = 0; i < ctx->ocl->nprograms; ++i)
+    if (strcmp(ctx->ocl->programs[i].name, name) == 0) return ctx->ocl->programs[i].program;
+  return NULL;
+}
+
+fitcl_status fitcl__ocl_kernel(fitcl_context *ctx, const char *prog, const char *kname,
+                               cl_kernel *out) {
+  *out = NULL;
+  cl_program p = fitcl__ocl_program(ctx, prog);
+  if (!p) return fitcl__fail(ctx, FITCL_ERR_INTERNAL, "no embedded program %s", prog);
+  cl_int err;
+  *out = clCreateKernel(p, kname, &err);
+  if (err != CL_SUCCESS) {
+    char what[256];
+    snprintf(what, sizeof what, "clCreateKernel(%s in %s)", kname, prog);
+    return fitcl__ocl_check(ctx, err, what);
+  }
+  return FITCL_OK;
+}
+
+fitcl_status fitcl__ocl_alloc(fitcl_context *ctx, cl_mem_flags flags, size_t bytes,
+                              const void *host, cl_mem *out) {
+  cl_int err;
+  if (bytes == 0) bytes = 8;
+  if (host) flags |= CL_MEM_COPY_HOST_PTR;
+  *out = clCreateBuffer(ctx->ocl->context, flags, bytes, (void *)host, &err);
+  if (err != CL_SUCCESS) {
+    char what[128];
+    snprintf(what, sizeof what, "clCreateBuffer(%zu bytes)", bytes);
+    *out = NULL;
+    return fitcl__ocl_check(ctx, err, what);
+  }
+  return FITCL_OK;
+}
+
+fitcl_status fitcl__ocl_write(fitcl_context *ctx, cl_mem buf, size_t offset, size_t bytes,
+                              const void *src) {
+  if (bytes == 0) return FITCL_OK;
+  return fitcl__ocl_check(ctx, clEnqueueWriteBuffer(ctx->ocl->queue, buf, CL_TRUE, offset, bytes, src,
+                                                    0, NULL, NULL),
+                          "clEnqueueWriteBuffer");
+}
+
+fitcl_status fitcl__ocl_read(fitcl_context *ctx, cl_mem buf, size_t offset, size_t bytes,
+                             void *dst) {
+  if (bytes == 0) return FITCL_OK;
+  return fitcl__ocl_check(ctx, clEnqueueReadBuffer(ctx->ocl->queue, buf, CL_TRUE, offset, bytes, dst,
+                                                   0, NULL, NULL),
+                          "clEnqueueReadBuffer");
+}
+
+fitcl_status fitcl__ocl_setarg(fitcl_context *ctx, cl_kernel k, cl_uint i, size_t size,
+                               const void *value) {
+  cl_int err = clSetKernelArg(k, i, size, value);
+  if (err == CL_SUCCESS) return FITCL_OK;
+  char what[64];
+  snprintf(what, sizeof what, "clSetKernelArg(%u)", (unsigned)i);
+  return fitcl__ocl_check(ctx, err, what);
+}
+
+fitcl_status fitcl__ocl_launch(fitcl_context *ctx, cl_kernel k, size_t global, size_t local) {
+  if (global == 0) return FITCL_OK;
+  if (local) global = (global + local - 1) / local * local;
+  cl_int err = clEnqueueNDRangeKernel(ctx->ocl->queue, k, 1, NULL, &global, local ? &local : NULL,
+                                      0, NULL, NULL);
+  return fitcl__ocl_check(ctx, err, "clEnqueueNDRangeKernel");
+}

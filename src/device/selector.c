@@ -1,0 +1,240 @@
+/* FITCL_DEVICE: auto | cpu | opencl[:PLATFORM[:TYPE[:DEVICE]]] | a;b;c
+ *
+ * Only `auto` and ';' lists fall back to a later candidate; a single
+ * explicit selector either names a usable device or is an error, so a farm
+ * node never silently runs somewhere the user did not ask for. */
+#include "device/selector.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/util.h"
+
+typedef struct sel_item {
+  enum { SEL_AUTO, SEL_CPU, SEL_OPENCL } kind;
+  char platform[128]; /* "" = any */
+  char type[8];       /* "" or "all" = any */
+  char device[128];   /* "" = any */
+} sel_item;
+
+static void trim(char *s) {
+  size_t n = strlen(s);
+  while (n && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
+  size_t i = 0;
+  while (s[i] && isspace((unsigned char)s[i])) ++i;
+  if (i) memmove(s, s + i, n - i + 1);
+}
+
+static int is_index(const char *s, long *v) {
+  if (!*s) return 0;
+  for (const char *p = s; *p; ++p)
+    if (!isdigit((unsigned char)*p)) return 0;
+  errno = 0;
+  *v = strtol(s, NULL, 10);
+  return errno == 0;
+}
+
+/* Parses one item; returns 0 and writes `why` on a syntax error. */
+static int parse_item(const char *text, sel_item *it, char *why, size_t whylen) {
+  memset(it, 0, sizeof *it);
+  char buf[512];
+  fitcl__strlcpy(buf, text, sizeof buf);
+  trim(buf);
+  if (!strcasecmp(buf, "auto") || buf[0] == '\0') {
+    it->kind = SEL_AUTO;
+    return 1;
+  }
+  if (!strcasecmp(buf, "cpu") || !strcasecmp(buf, "pthreads")) {
+    it->kind = SEL_CPU;
+    return 1;
+  }
+  char *fields[5] = {0};
+  int nf = 0;
+  char *p = buf;
+  fields[nf++] = p;
+  while ((p = strchr(p, ':')) != NULL) {
+    *p++ = '\0';
+    if (nf == 4) {
+      snprintf(why, whylen, "too many ':' fields in '%s' (at most opencl:PLATFORM:TYPE:DEVICE)", text);
+      return 0;
+    }
+    fields[nf++] = p;
+  }
+  for (int i = 0; i < nf; ++i) trim(fields[i]);
+  if (strcasecmp(fields[0], "opencl") != 0) {
+    snprintf(why, whylen, "unknown device kind '%s' (expected auto, cpu or opencl[:PLATFORM[:TYPE[:DEVICE]]])",
+             fields[0]);
+    return 0;
+  }
+  it->kind = SEL_OPENCL;
+  if (nf > 1) fitcl__strlcpy(it->platform, fields[1], sizeof it->platform);
+  if (nf > 2) {
+    const char *t = fields[2];
+    if (*t && strcasecmp(t, "gpu") && strcasecmp(t, "cpu") && strcasecmp(t, "acc") &&
+        strcasecmp(t, "all")) {
+      snprintf(why, whylen, "unknown device type '%s' (expected gpu, cpu, acc or all)", t);
+      return 0;
+    }
+    fitcl__strlcpy(it->type, t, sizeof it->type);
+    for (char *c = it->type; *c; ++c) *c = (char)tolower((unsigned char)*c);
+  }
+  if (nf > 3) fitcl__strlcpy(it->device, fields[3], sizeof it->device);
+  return 1;
+}
+
+static int platform_matches(const sel_item *it, const fitcl_device_desc *d) {
+  if (!it->platform[0]) return 1;
+  long idx;
+  if (is_index(it->platform, &idx)) return d->platform_index == idx;
+  return fitcl__strcasecontains(d->platform, it->platform) ||
+         fitcl__strcasecontains(d->vendor, it->platform);
+}
+
+static int type_matches(const sel_item *it, const fitcl_device_desc *d) {
+  if (!it->type[0] || !strcmp(it->type, "all")) return 1;
+  return strcmp(d->type, it->type) == 0;
+}
+
+void fitcl__devices_summary(const fitcl_device_desc *list, size_t count, char *out, size_t size) {
+  fitcl__buf b = {0};
+  for (size_t i = 0; i < count; ++i) {
+    const fitcl_device_desc *d = &list[i];
+    if (i) fitcl__buf_printf(&b, "; ");
+    if (!strcmp(d->backend, "cpu")) fitcl__buf_printf(&b, "cpu (pthreads)");
+    else fitcl__buf_printf(&b, "%s (%s, %s%s)", d->selector, d->name, d->platform, d->fp64 ? ", fp64" : ", no fp64");
+  }
+  if (count == 0) fitcl__buf_printf(&b, "none");
+  fitcl__strlcpy(out, b.data ? b.data : "", size);
+  fitcl__buf_free(&b);
+}
+
+/* Adds the devices one item names.  Returns 0 and writes why when nothing
+ * usable matches. */
+static int item_candidates(const sel_item *it, const fitcl_device_desc *list, size_t count,
+                           size_t *cand, size_t *n, char *why, size_t whylen) {
+  size_t before = *n;
+  if (it->kind == SEL_CPU || it->kind == SEL_AUTO) {
+    if (it->kind == SEL_AUTO) {
+      for (size_t i = 0; i < count && *n < FITCL__MAX_CANDIDATES; ++i)
+        if (!strcmp(list[i].backend, "opencl") && list[i].fp64 &&
+            (!strcmp(list[i].type, "gpu") || !strcmp(list[i].type, "acc")))
+          cand[(*n)++] = i;
+    }
+    for (size_t i = 0; i < count && *n < FITCL__MAX_CANDIDATES; ++i)
+      if (!strcmp(list[i].backend, "cpu")) {
+        cand[(*n)++] = i;
+        break;
+      }
+    return *n > before;
+  }
+  /* opencl: filter by platform and type, then pick by DEVICE. */
+  size_t filtered[256], nfilt = 0;
+  for (size_t i = 0; i < count && nfilt < 256; ++i)
+    if (!strcmp(list[i].backend, "opencl") && platform_matches(it, &list[i]) && type_matches(it, &list[i]))
+      filtered[nfilt++] = i;
+  size_t chosen[256], nch = 0;
+  long idx;
+  if (!it->device[0]) {
+    memcpy(chosen, filtered, nfilt * sizeof *filtered);
+    nch = nfilt;
+  } else if (is_index(it->device, &idx)) {
+    if ((size_t)idx < nfilt) chosen[nch++] = filtered[idx];
+  } else {
+    for (size_t k = 0; k < nfilt; ++k)
+      if (fitcl__strcasecontains(list[filtered[k]].name, it->device)) chosen[nch++] = filtered[k];
+  }
+  if (nch == 0) {
+    snprintf(why, whylen, "matches no device");
+    return 0;
+  }
+  for (size_t k = 0; k < nch; ++k)
+    if (list[chosen[k]].fp64) {
+      if (*n < FITCL__MAX_CANDIDATES) cand[(*n)++] = chosen[k];
+      return 1;
+    }
+  snprintf(why, whylen, "names '%s', which lacks double precision (cl_khr_fp64); fitcl computes in double",
+           list[chosen[0]].name);
+  return -1;
+}
+
+fitcl_status fitcl__selector_candidates(const char *selector, const char *label,
+                                        const fitcl_device_desc *list, size_t count,
+                                        size_t *cand, size_t *ncand, int *fallback,
+                                        char *err, size_t errlen) {
+  *ncand = 0;
+  *fallback = 0;
+  const char *sel = (selector && *selector) ? selector : "auto";
+  char devs[2048];
+  fitcl__devices_summary(list, count, devs, sizeof devs);
+
+  char copy[1024];
+  if (strlen(sel) >= sizeof copy) {
+    snprintf(err, errlen, "%s is too long (%zu characters)", label, strlen(sel));
+    return FITCL_ERR_SELECTOR;
+  }
+  fitcl__strlcpy(copy, sel, sizeof copy);
+  int nitems = 0;
+  sel_item items[16];
+  char *save = NULL;
+  int is_list = strchr(copy, ';') != NULL;
+  for (char *tok = strtok_r(copy, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+    char why[256];
+    if (nitems == 16) {
+      snprintf(err, errlen, "%s='%s' has more than 16 ';'-separated entries", label, sel);
+      return FITCL_ERR_SELECTOR;
+    }
+    char t[512];
+    fitcl__strlcpy(t, tok, sizeof t);
+    trim(t);
+    if (!t[0]) {
+      snprintf(err, errlen, "%s='%s' has an empty entry between ';' separators", label, sel);
+      return FITCL_ERR_SELECTOR;
+    }
+    if (!parse_item(t, &items[nitems], why, sizeof why)) {
+      snprintf(err, errlen, "%s='%s' is malformed: %s", label, sel, why);
+      return FITCL_ERR_SELECTOR;
+    }
+    ++nitems;
+  }
+  if (nitems == 0) {
+    snprintf(err, errlen, "%s='%s' is malformed: no entries", label, sel);
+    return FITCL_ERR_SELECTOR;
+  }
+  int any_fp64_refusal = 0;
+  char first_why[256] = "";
+  for (int i = 0; i < nitems; ++i) {
+    char why[256] = "";
+    int r = item_candidates(&items[i], list, count, cand, ncand, why, sizeof why);
+    if (r <= 0 && !first_why[0]) fitcl__strlcpy(first_why, why, sizeof first_why);
+    if (r < 0) any_fp64_refusal = 1;
+    if (items[i].kind == SEL_AUTO) *fallback = 1;
+  }
+  if (is_list) *fallback = 1;
+  if (*ncand == 0) {
+    snprintf(err, errlen, "%s='%s' %s. Devices: %s", label, sel, first_why[0] ? first_why : "matches no device", devs);
+    return any_fp64_refusal ? FITCL_ERR_NO_FP64 : FITCL_ERR_NO_DEVICE;
+  }
+  return FITCL_OK;
+}
+
+fitcl_status fitcl_devices_resolve(const char *selector, const fitcl_device_desc *list,
+                                   size_t count, size_t *index, char *err, size_t errlen) {
+  char dummy[8];
+  if (!err) {
+    err = dummy;
+    errlen = sizeof dummy;
+  }
+  if (errlen) err[0] = '\0';
+  if (!list || !index) return FITCL_ERR_NULL;
+  size_t cand[FITCL__MAX_CANDIDATES], n = 0;
+  int fallback = 0;
+  fitcl_status st = fitcl__selector_candidates(selector, "FITCL_DEVICE", list, count, cand, &n,
+                                               &fallback, err, errlen);
+  if (st != FITCL_OK) return st;
+  *index = cand[0];
+  return FITCL_OK;
+}

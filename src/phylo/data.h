@@ -1,0 +1,59 @@
+/* A tree matched to a presence/absence matrix and compressed into weighted
+ * site patterns: what the likelihood, the analyses and the simulator read.
+ * Internal; the public handle is fitcl_data (include/fitcl/tree.h).
+ *
+ * Invariants, once fitcl_data_build() returned FITCL_OK:
+ * - tree is a valid fitcl__tree with at least 2 tips (see phylo/tree.h).
+ * - pat.ntaxa == tree.ntips; pattern column i is tree tip i.
+ * - pat.family_pattern, family_group, family_name are in matrix row order.
+ * - pattern weights sum to pat.nfamilies; patterns are numbered in order of
+ *   first appearance among the families.
+ * The struct fitcl_tree view of `tree` is `fitcl__data_tree(d)`: struct
+ * fitcl_tree holds exactly one fitcl__tree, so a pointer to this first
+ * member is a valid pointer to a fitcl_tree. */
+#ifndef FITCL_PHYLO_DATA_H
+#define FITCL_PHYLO_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "fitcl.h"
+#include "phylo/patterns.h"
+#include "phylo/tree.h"
+
+struct fitcl_data {
+  fitcl__tree tree;      /* first member: see fitcl__data_tree() */
+  fitcl__patterns pat;
+};
+
+static inline const fitcl_tree *fitcl__data_tree(const fitcl_data *d) {
+  return (const fitcl_tree *)(const void *)&d->tree;
+}
+
+/* Supplies the state column of family f, in tree tip order, into
+ * dst[0..ntaxa) (values FITCL__ABSENT/PRESENT/MISSING). */
+typedef void (*fitcl__column_fn)(void *user, size_t family, uint8_t *dst);
+
+/* Builds patterns for nfamilies families of ntaxa taxa by hashing each
+ * column with its group: O(nfamilies * ntaxa).  `groups` may be NULL (all
+ * 0); `names` may be NULL (families named "F1", "F2", ...; copied
+ * otherwise).  `out` is overwritten (free it first).  On failure returns a
+ * status with a message in err and leaves *out zeroed. */
+fitcl_status fitcl__patterns_build(fitcl__patterns *out, size_t nfamilies, int ntaxa,
+                                   fitcl__column_fn column, void *user, const int *groups,
+                                   const char *const *names, char *err, size_t errlen);
+
+/* Convenience for simulated data: family-major states[f*ntaxa + tip]. */
+fitcl_status fitcl__patterns_from_states(fitcl__patterns *out, size_t nfamilies, int ntaxa,
+                                         const uint8_t *states, const int *groups,
+                                         const char *const *names, char *err, size_t errlen);
+
+/* Re-assigns groups (NULL: all 0) and recompresses in place, keeping the
+ * family names and every family's column.  On failure *p is unchanged. */
+fitcl_status fitcl__patterns_regroup(fitcl__patterns *p, const int *groups, char *err,
+                                     size_t errlen);
+
+/* Wraps an already built tree and patterns (ownership of both moves into the
+ * new data set, whose fields are then zeroed in the arguments). */
+fitcl_status fitcl__data_wrap(fitcl__tree *tree, fitcl__patterns *pat, fitcl_data **out);
+
+#endif
