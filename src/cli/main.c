@@ -8,6 +8,10 @@ static const cli_command commands[] = {
   {"devices", "list OpenCL devices and the cpu backend; mark the selected one", cli_devices},
   {"selftest", "build all kernels on the selected device and run known-answer checks", cli_selftest},
   {"cache", "show or clear the program-binary cache (path|info|clear)", cli_cache},
+  {"fit", "fit gain and loss rates (and gamma shape) of gene families on a tree", cli_fit},
+  {"retention-test", "likelihood-ratio test of a different loss rate for a family set", cli_retention},
+  {"simulate", "simulate presence/absence of gene families on a tree", cli_simulate},
+  {"ancestral", "posterior presence at internal nodes, gains and losses per branch", cli_ancestral},
 };
 
 static void usage(FILE *f) {

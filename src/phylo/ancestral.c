@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/gainloss.h"
 #include "core/context.h"
 #include "core/util.h"
 #include "phylo/data.h"
@@ -31,11 +32,12 @@ typedef struct anc_work {
 } anc_work;
 
 static void transition(double g, double l, double t, double P[2][2]) {
-  double s = g + l, om = -expm1(-s * t);
-  P[0][1] = g / s * om;
-  P[0][0] = 1 - P[0][1];
-  P[1][0] = l / s * om;
-  P[1][1] = 1 - P[1][0];
+  fitcl_real m[4];
+  fitcl_gl_pmat(g, l, t, m);
+  P[0][0] = m[FITCL_GL_P00];
+  P[0][1] = m[FITCL_GL_P01];
+  P[1][0] = m[FITCL_GL_P10];
+  P[1][1] = m[FITCL_GL_P11];
 }
 
 /* One pattern, one category: fills w->post and w->gl; returns log L. */
@@ -66,7 +68,7 @@ static double one_category(const fitcl__tree *t, const uint8_t *tips, double g, 
       w->M[v][1] = w->P[v][1][0] * w->L[v][0] + w->P[v][1][1] * w->L[v][1];
     }
   }
-  double pi1 = g / (g + l);
+  double pi1 = fitcl_gl_pi1(g, l);
   double Lroot = (1 - pi1) * w->L[root][0] + pi1 * w->L[root][1];
   w->U[root][0] = 1 - pi1;
   w->U[root][1] = pi1;

@@ -12,6 +12,7 @@
  * likelihood handle belongs to one thread).  On OpenCL they run one after
  * the other, each evaluation spread over the device. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

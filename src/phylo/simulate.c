@@ -5,18 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/gainloss.h"
 #include "core/context.h"
 #include "core/util.h"
 #include "phylo/patterns.h"
 
-/* P(present at the end of a branch of length t | state s at its start) for
- * gain g and loss l: P01(t) = g/(g+l) (1 - e^{-(g+l)t}) and
- * P11(t) = 1 - l/(g+l) (1 - e^{-(g+l)t}). */
+/* P(present at the end of a branch of length t | state s at its start),
+ * from the shared closed-form transition matrix. */
 static void branch_p1(double g, double l, double t, double *p_from0, double *p_from1) {
-  double s = g + l;
-  double one_minus_e = -expm1(-s * t);
-  *p_from0 = g / s * one_minus_e;
-  *p_from1 = 1.0 - l / s * one_minus_e;
+  fitcl_real P[4];
+  fitcl_gl_pmat(g, l, t, P);
+  *p_from0 = P[FITCL_GL_P01];
+  *p_from1 = P[FITCL_GL_P11];
 }
 
 fitcl_status fitcl__sim_table_build(fitcl__sim_table *tab, const fitcl__tree *t, double g,
