@@ -179,9 +179,11 @@ fitcl_status fitcl__selector_candidates(const char *selector, const char *label,
   fitcl__strlcpy(copy, sel, sizeof copy);
   int nitems = 0;
   sel_item items[16];
-  char *save = NULL;
   int is_list = strchr(copy, ';') != NULL;
-  for (char *tok = strtok_r(copy, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+  /* Split by hand: strtok would silently skip empty entries ("a;;b"). */
+  for (char *tok = copy, *next; tok; tok = next) {
+    next = strchr(tok, ';');
+    if (next) *next++ = '\0';
     char why[256];
     if (nitems == 16) {
       snprintf(err, errlen, "%s='%s' has more than 16 ';'-separated entries", label, sel);
@@ -190,7 +192,7 @@ fitcl_status fitcl__selector_candidates(const char *selector, const char *label,
     char t[512];
     fitcl__strlcpy(t, tok, sizeof t);
     trim(t);
-    if (!t[0]) {
+    if (!t[0] && is_list) {
       snprintf(err, errlen, "%s='%s' has an empty entry between ';' separators", label, sel);
       return FITCL_ERR_SELECTOR;
     }

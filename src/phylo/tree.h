@@ -40,6 +40,9 @@ int fitcl__tree_alloc(fitcl__tree *t, int ntips, int nnodes);
  * numbering invariant (parent[v] > v, root nnodes-1).  Returns 0, or -1
  * when the invariant does not hold. */
 int fitcl__tree_finish(fitcl__tree *t);
+/* The same, with the children of each node listed in the order in which
+ * they occur in seq (a permutation of 0..nnodes-1), e.g. Newick order. */
+int fitcl__tree_finish_seq(fitcl__tree *t, const int *seq);
 
 /* Deep copy; returns 0 or -1 when out of memory (dst then zeroed). */
 int fitcl__tree_copy(fitcl__tree *dst, const fitcl__tree *src);

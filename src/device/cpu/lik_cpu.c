@@ -197,7 +197,7 @@ static void block_task(void *arg, size_t b, unsigned worker) {
       }
     for (int l = 0; l < FITCL__LANE; ++l) {
       const size_t p = p0 + l;
-      ll[l] = log(lsum[l] * invK) + scale[l] * FITCL_GL_LN2_SCALE;
+      ll[l] = log(lsum[l] * invK) - scale[l] * FITCL_GL_LN2_SCALE;
       L->pat_ll[p] = ll[l];
       const double w = L->weight[p];
       double wll;
@@ -348,7 +348,7 @@ static void block_task(void *arg, size_t b, unsigned worker) {
     }
     /* Weighted, in pattern order, per component. */
     for (int l = 0; l < FITCL__LANE; ++l) {
-      if (gw[l] == 0.0) continue;
+      if (gw[l] == 0.0) continue; /* adds exact zeros: the sums are unchanged */
       for (size_t q = 1; q < nc; ++q) fitcl_kahan_add(&ks[q], &ks[nc + q], gw[l] * D[q * FITCL__LANE + l]);
     }
   }

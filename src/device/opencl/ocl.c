@@ -201,6 +201,7 @@ static fitcl_status build_program(fitcl_context *ctx, const char *name, const ch
                  name);
       fitcl__cache_remove(ctx->cache, key.data);
       ctx->driver_rejected++;
+      st = FITCL_OK;
     } else if (r == FITCL__CACHE_BAD) {
       fitcl__log(ctx, FITCL_LOG_WARN, "program %s: cache entry was corrupt; deleted, rebuilding", name);
     }

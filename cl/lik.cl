@@ -1,0 +1,225 @@
+/* Gain/loss likelihood kernels: transition matrices for every branch x
+ * category x group in one launch, pruning with patterns as the parallel
+ * dimension (one work-item per pattern runs the whole operation list, level
+ * after level, in a single launch), the preorder gradient pass, and fixed
+ * block sums.  The math is the same as the pthreads backend's: both include
+ * common/gainloss.h. */
+#include "common/gainloss.h"
+#include "common/reduce.h"
+
+/* Values shared with the host's phylo/patterns.h and phylo/lik.h (checked
+ * there with static assertions). */
+#define FITCL__ABSENT_CL 0
+#define FITCL__PRESENT_CL 1
+#define FITCL__PAT_ABSENT_CL 1
+#define FITCL__LC_R_CL 3
+
+__kernel void fitcl_gl_pmats(__global const double *brlen, __global const double *set_a,
+                             __global const double *set_b, const int nn, const int nset,
+                             const int deriv, __global double *pm) {
+  const int r = get_global_id(0);
+  if (r >= nn * nset) return;
+  const int s = r / nn, v = r % nn;
+  double rec[FITCL_GL_PREC];
+  if (deriv) fitcl_gl_pmat_deriv(set_a[s], set_b[s], brlen[v], rec);
+  else fitcl_gl_pmat(set_a[s], set_b[s], brlen[v], rec);
+  const int n = deriv ? FITCL_GL_PREC : 4;
+  for (int k = 0; k < n; ++k) pm[(long)r * FITCL_GL_PREC + k] = rec[k];
+}
+
+/* Partial of internal node index ni, category c, state x, chunk pattern i. */
+#define PIDX(ni, c, x) ((((long)(ni) * K + (c)) * 2 + (x)) * cn + i)
+
+inline void load_p(__global const double *pm, long at, int n, double *P) {
+  for (int k = 0; k < n; ++k) P[k] = pm[at + k];
+}
+
+__kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, const int K,
+                             __global const int *ops, __global const int *cs,
+                             __global const int *ch, __global const uchar *tips, const long npx,
+                             const long pofs, const long cn, __global const int *block_group,
+                             __global const uchar *kind, __global const double *weight,
+                             __global const double *pm, __global const double *pi1s,
+                             const int root_grad, const int want_grad, const int branch_grad,
+                             const int ncomp, __global double *In, __global double *Out,
+                             __global double *Sb, __global double *pat_ll, __global double *wv) {
+  const long i = get_global_id(0);
+  if (i >= cn) return;
+  const long p = pofs + i;
+  const int g = block_group[p / FITCL_REDUCE_BLOCK];
+  __global const double *pmg = pm + (long)g * K * nn * FITCL_GL_PREC;
+  const double pi1 = pi1s[g], pi0 = 1.0 - pi1;
+  double P[FITCL_GL_PREC];
+  int scale = 0;
+
+  for (int oi = 0; oi < nint; ++oi) {
+    const int u = ops[oi], ui = u - ntips;
+    for (int j = cs[u]; j < cs[u + 1]; ++j) {
+      const int v = ch[j];
+      for (int c = 0; c < K; ++c) {
+        load_p(pmg, ((long)c * nn + v) * FITCL_GL_PREC, 4, P);
+        double i0, i1;
+        if (v < ntips) {
+          const uchar s = tips[(long)v * npx + p];
+          i0 = s != FITCL__PRESENT_CL;
+          i1 = s != FITCL__ABSENT_CL;
+        } else {
+          i0 = In[PIDX(v - ntips, c, 0)];
+          i1 = In[PIDX(v - ntips, c, 1)];
+        }
+        const double s0 = fitcl_gl_s0(P, i0, i1), s1 = fitcl_gl_s1(P, i0, i1);
+        if (j == cs[u]) {
+          In[PIDX(ui, c, 0)] = s0;
+          In[PIDX(ui, c, 1)] = s1;
+        } else {
+          In[PIDX(ui, c, 0)] *= s0;
+          In[PIDX(ui, c, 1)] *= s1;
+        }
+      }
+    }
+    double m = 0.0;
+    for (int c = 0; c < K; ++c) {
+      const double a = In[PIDX(ui, c, 0)], b = In[PIDX(ui, c, 1)];
+      const double mx = a > b ? a : b;
+      m = m > mx ? m : mx;
+    }
+    if (m < FITCL_GL_SCALE_LOW) {
+      scale += 1;
+      for (int c = 0; c < K; ++c) {
+        In[PIDX(ui, c, 0)] *= FITCL_GL_SCALE_UP;
+        In[PIDX(ui, c, 1)] *= FITCL_GL_SCALE_UP;
+      }
+    }
+  }
+
+  const int ri = nn - 1 - ntips;
+  double lsum = 0.0, rnum = 0.0;
+  for (int c = 0; c < K; ++c) {
+    const double i0 = In[PIDX(ri, c, 0)], i1 = In[PIDX(ri, c, 1)];
+    lsum += pi0 * i0 + pi1 * i1;
+    rnum += i1 - i0;
+  }
+  const double ll = log(lsum * (1.0 / K)) - scale * FITCL_GL_LN2_SCALE;
+  pat_ll[p] = ll;
+  const double w = weight[p];
+  double wll, gw;
+  if (kind[p] == FITCL__PAT_ABSENT_CL) {
+    const double q = -expm1(ll);
+    wll = -w * log(q);
+    gw = w * exp(ll) / q;
+  } else {
+    wll = (w != 0.0) ? w * ll : 0.0;
+    gw = w;
+  }
+  wv[i] = wll;
+  if (!want_grad) return;
+
+  double Dg = 0.0, Dl = 0.0, Dr[64];
+  for (int c = 0; c < K; ++c) Dr[c] = 0.0;
+  {
+    const double r = (root_grad ? pi0 * pi1 : 0.0) * rnum / lsum;
+    Dg += r;
+    Dl -= r;
+  }
+  for (int c = 0; c < K; ++c) {
+    Out[PIDX(ri, c, 0)] = pi0;
+    Out[PIDX(ri, c, 1)] = pi1;
+  }
+  for (int oi = nint - 1; oi >= 0; --oi) {
+    const int u = ops[oi], ui = u - ntips;
+    const int deg = cs[u + 1] - cs[u];
+    for (int k = 0; k < deg; ++k) {
+      const int v = ch[cs[u] + k];
+      for (int c = 0; c < K; ++c) {
+        load_p(pmg, ((long)c * nn + v) * FITCL_GL_PREC, 4, P);
+        double i0, i1;
+        if (v < ntips) {
+          const uchar s = tips[(long)v * npx + p];
+          i0 = s != FITCL__PRESENT_CL;
+          i1 = s != FITCL__ABSENT_CL;
+        } else {
+          i0 = In[PIDX(v - ntips, c, 0)];
+          i1 = In[PIDX(v - ntips, c, 1)];
+        }
+        Sb[PIDX(k, c, 0)] = fitcl_gl_s0(P, i0, i1);
+        Sb[PIDX(k, c, 1)] = fitcl_gl_s1(P, i0, i1);
+      }
+    }
+    for (int k = 0; k < deg; ++k) {
+      const int v = ch[cs[u] + k];
+      double den = 0.0;
+      for (int c = 0; c < K; ++c) {
+        double g0 = Out[PIDX(ui, c, 0)], g1 = Out[PIDX(ui, c, 1)];
+        for (int k2 = 0; k2 < deg; ++k2) {
+          if (k2 == k) continue;
+          g0 *= Sb[PIDX(k2, c, 0)];
+          g1 *= Sb[PIDX(k2, c, 1)];
+        }
+        den += g0 * Sb[PIDX(k, c, 0)] + g1 * Sb[PIDX(k, c, 1)];
+      }
+      const double inv = 1.0 / den;
+      double nu = 0.0, nw = 0.0, nt = 0.0;
+      double mm = 0.0;
+      for (int c = 0; c < K; ++c) {
+        double g0 = Out[PIDX(ui, c, 0)], g1 = Out[PIDX(ui, c, 1)];
+        for (int k2 = 0; k2 < deg; ++k2) {
+          if (k2 == k) continue;
+          g0 *= Sb[PIDX(k2, c, 0)];
+          g1 *= Sb[PIDX(k2, c, 1)];
+        }
+        load_p(pmg, ((long)c * nn + v) * FITCL_GL_PREC, FITCL_GL_PREC, P);
+        double i0, i1;
+        if (v < ntips) {
+          const uchar s = tips[(long)v * npx + p];
+          i0 = s != FITCL__PRESENT_CL;
+          i1 = s != FITCL__ABSENT_CL;
+        } else {
+          i0 = In[PIDX(v - ntips, c, 0)];
+          i1 = In[PIDX(v - ntips, c, 1)];
+        }
+        const double cu = fitcl_gl_dcontract(P[FITCL_GL_U01], P[FITCL_GL_U10], g0, g1, i0, i1);
+        const double cw = fitcl_gl_dcontract(P[FITCL_GL_W01], P[FITCL_GL_W10], g0, g1, i0, i1);
+        nu += cu;
+        nw += cw;
+        Dr[c] += (cu + cw) * inv;
+        if (branch_grad) nt += fitcl_gl_dcontract(P[FITCL_GL_T01], P[FITCL_GL_T10], g0, g1, i0, i1);
+        if (v >= ntips) {
+          const double o0 = g0 * P[FITCL_GL_P00] + g1 * P[FITCL_GL_P10];
+          const double o1 = g0 * P[FITCL_GL_P01] + g1 * P[FITCL_GL_P11];
+          Out[PIDX(v - ntips, c, 0)] = o0;
+          Out[PIDX(v - ntips, c, 1)] = o1;
+          const double mx = o0 > o1 ? o0 : o1;
+          mm = mm > mx ? mm : mx;
+        }
+      }
+      Dg += nu * inv;
+      Dl += nw * inv;
+      if (branch_grad) wv[(long)(FITCL__LC_R_CL + K + v) * cn + i] = gw != 0.0 ? gw * (nt * inv) : 0.0;
+      if (v >= ntips && mm < FITCL_GL_SCALE_LOW) {
+        for (int c = 0; c < K; ++c) {
+          Out[PIDX(v - ntips, c, 0)] *= FITCL_GL_SCALE_UP;
+          Out[PIDX(v - ntips, c, 1)] *= FITCL_GL_SCALE_UP;
+        }
+      }
+    }
+  }
+  const int z = gw == 0.0;
+  wv[1 * cn + i] = z ? 0.0 : gw * Dg;
+  wv[2 * cn + i] = z ? 0.0 : gw * Dl;
+  for (int c = 0; c < K; ++c) wv[(long)(FITCL__LC_R_CL + c) * cn + i] = z ? 0.0 : gw * Dr[c];
+}
+
+/* rows[(blk0 + b) * ncomp + q] = compensated sum, in pattern order, of
+ * wv[q * cn + b * BLOCK ...]: the same order as the pthreads backend. */
+__kernel void fitcl_gl_block_rows(__global const double *wv, const long cn, const int ncomp,
+                                  const long blk0, const int nrows_comp, __global double *rows) {
+  const long id = get_global_id(0);
+  const long nblk = cn / FITCL_REDUCE_BLOCK;
+  if (id >= nblk * nrows_comp) return;
+  const long b = id / nrows_comp;
+  const int q = (int)(id % nrows_comp);
+  double s = 0.0, c = 0.0;
+  __global const double *x = wv + (long)q * cn + b * FITCL_REDUCE_BLOCK;
+  for (int k = 0; k < FITCL_REDUCE_BLOCK; ++k) fitcl_kahan_add(&s, &c, x[k]);
+  rows[(blk0 + b) * ncomp + q] = s + c;
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Quick start 2 (and CI): install what is missing, build, and run the whole
+# test suite on both backends (pthreads, and OpenCL through PoCL), then once
+# more under AddressSanitizer + UndefinedBehaviorSanitizer, then the fuzzers
+# briefly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+# PoCL's own kernel cache breaks with several processes sharing it: give
+# every run its own.  Our program cache goes to a fresh directory too.
+work=$(mktemp -d /tmp/fitcl-ci-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export POCL_CACHE_DIR="$work/pocl"
+export FITCL_CACHE_DIR="$work/fitcl-cache"
+export FITCL_TEST_REQUIRE_OPENCL=1
+mkdir -p "$POCL_CACHE_DIR"
+jobs=$(nproc)
+
+echo "== build (Release, -Werror)"
+scripts/build.sh build
+echo "== devices"
+./build/fitcl devices
+echo "== tests"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== build (AddressSanitizer + UndefinedBehaviorSanitizer)"
+scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFITCL_SANITIZE=ON \
+  -DFITCL_BUILD_BENCHMARKS=OFF
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+# The OpenCL runtime (PoCL, LLVM) keeps allocations for the life of the
+# process; only its leaks are suppressed, never ours.
+export LSAN_OPTIONS="suppressions=$PWD/.ci/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+echo "== tests under sanitizers"
+ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+if [ -x scripts/fuzz-smoke.sh ]; then
+  echo "== fuzz smoke"
+  scripts/fuzz-smoke.sh 20
+fi
+echo "== all tests passed"

@@ -1,0 +1,820 @@
+/* Presence/absence readers: Roary/Panaroo Rtab, plain TSV/CSV tables in
+ * either orientation, Roary/Panaroo gene_presence_absence.csv.
+ *
+ * The file is streamed through a growing window: one record (a line, or
+ * several when a quoted field holds newlines) is found, split into fields
+ * and packed into two bits per cell before the next is read, so memory
+ * holds the packed cells and the names, never the text. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/util.h"
+#include "fitcl.h"
+#include "io/ioerr.h"
+#include "io/pamatrix.h"
+#include "io/strmap.h"
+
+/* Largest number of columns or rows accepted: taxa index a tree with int
+ * node numbers, and 2^40 families is far beyond any pangenome. */
+#define MAX_COLS ((size_t)1 << 30)
+
+/* ------------------------------------------------------------------------- */
+/* Name pools                                                                */
+
+typedef struct namepool {
+  char *pool;
+  size_t len, cap;
+  size_t *off;
+  size_t n, ncap;
+} namepool;
+
+static const char *pool_key(const void *user, size_t i) {
+  const namepool *np = user;
+  return np->pool + np->off[i];
+}
+
+/* Appends s[0..n), turning "" into " when `escapes` is set.  Returns 0 or
+ * -1 when out of memory. */
+static int pool_add(namepool *np, const char *s, size_t n, int escapes) {
+  if (np->n == np->ncap) {
+    size_t nc = np->ncap ? np->ncap * 2 : 256;
+    size_t *no = realloc(np->off, nc * sizeof *no);
+    if (!no) return -1;
+    np->off = no;
+    np->ncap = nc;
+  }
+  if (np->len + n + 1 > np->cap) {
+    size_t nc = np->cap ? np->cap : 4096;
+    while (nc < np->len + n + 1) nc *= 2;
+    char *p = realloc(np->pool, nc);
+    if (!p) return -1;
+    np->pool = p;
+    np->cap = nc;
+  }
+  np->off[np->n++] = np->len;
+  char *d = np->pool + np->len;
+  if (escapes) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; ++i) {
+      d[k++] = s[i];
+      if (s[i] == '"' && i + 1 < n && s[i + 1] == '"') i++;
+    }
+    d[k] = '\0';
+    np->len += k + 1;
+  } else {
+    memcpy(d, s, n);
+    d[n] = '\0';
+    np->len += n + 1;
+  }
+  return 0;
+}
+
+static void pool_free(namepool *np) {
+  FITCL_FREE(np->pool);
+  FITCL_FREE(np->off);
+  np->len = np->cap = np->n = np->ncap = 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Record reader                                                             */
+
+typedef struct reader {
+  FILE *f;            /* NULL when reading from memory */
+  char *buf;          /* owned window (file mode) */
+  const char *data;   /* window start */
+  size_t cap, len, pos;
+  int eof;
+  long line;          /* line number of data[pos] */
+  char delim;
+  const char *name;
+  char *err;
+  size_t errlen;
+} reader;
+
+typedef struct record {
+  const char *s;
+  size_t n;
+  long line;          /* first line of the record */
+  int multiline;      /* holds quoted newlines */
+} record;
+
+static fitcl_status rfail(const reader *r, long line, int col, fitcl_status st, const char *fmt,
+                          ...) __attribute__((format(printf, 5, 6)));
+
+static fitcl_status rfail(const reader *r, long line, int col, fitcl_status st, const char *fmt,
+                          ...) {
+  if (!r->err || r->errlen == 0) return st;
+  char msg[768];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  snprintf(r->err, r->errlen, "%s:%ld:%d: %s", r->name, line, col, msg);
+  return st;
+}
+
+/* Line and column of offset `off` inside a record. */
+static void rec_pos(const record *rec, size_t off, long *line, int *col) {
+  if (!rec->multiline) {
+    *line = rec->line;
+    *col = (int)(off > INT_MAX - 1 ? INT_MAX - 1 : off) + 1;
+    return;
+  }
+  int l, c;
+  fitcl__linecol(rec->s, off, &l, &c);
+  *line = rec->line + l - 1;
+  *col = c;
+}
+
+static fitcl_status rec_fail(const reader *r, const record *rec, size_t off, fitcl_status st,
+                             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static fitcl_status rec_fail(const reader *r, const record *rec, size_t off, fitcl_status st,
+                             const char *fmt, ...) {
+  char msg[640];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  long line;
+  int col;
+  rec_pos(rec, off, &line, &col);
+  return rfail(r, line, col, st, "%s", msg);
+}
+
+/* Finds the '\n' ending the record that starts at d[start], honouring
+ * quoted fields (a '"' at the start of a field opens one; "" inside is a
+ * quote).  Returns its index, or SIZE_MAX when the window ends first (then
+ * *open_quote tells whether a quoted field was still open, at *qpos).
+ * *nl_inside counts the newlines inside quoted fields. */
+static size_t find_end(const char *d, size_t start, size_t len, char delim, int eof,
+                       int *open_quote, size_t *qpos, long *nl_inside) {
+  *open_quote = 0;
+  *nl_inside = 0;
+  const char *nl = memchr(d + start, '\n', len - start);
+  size_t lim = nl ? (size_t)(nl - d) : len;
+  if (!memchr(d + start, '"', lim - start)) return nl ? lim : SIZE_MAX;
+  int at_field_start = 1, inq = 0;
+  for (size_t i = start; i < len; ++i) {
+    char c = d[i];
+    if (inq) {
+      if (c == '"') {
+        if (i + 1 < len && d[i + 1] == '"') {
+          i++;
+        } else if (i + 1 >= len && !eof) {
+          /* Cannot tell "" from a closing quote yet. */
+          *open_quote = 1;
+          return SIZE_MAX;
+        } else {
+          inq = 0;
+        }
+      } else if (c == '\n') {
+        (*nl_inside)++;
+      }
+      continue;
+    }
+    if (c == '\n') return i;
+    if (at_field_start && c == '"') {
+      inq = 1;
+      *qpos = i;
+      at_field_start = 0;
+      continue;
+    }
+    at_field_start = (c == delim);
+  }
+  *open_quote = inq;
+  return SIZE_MAX;
+}
+
+static fitcl_status refill(reader *r) {
+  if (r->pos > 0) {
+    memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+    r->len -= r->pos;
+    r->pos = 0;
+  }
+  if (r->len == r->cap) {
+    size_t nc = r->cap * 2;
+    char *nb = realloc(r->buf, nc);
+    if (!nb)
+      return rfail(r, r->line, 1, FITCL_ERR_NOMEM, "out of memory: a record longer than %zu bytes",
+                   r->cap);
+    r->buf = nb;
+    r->cap = nc;
+  }
+  size_t got = fread(r->buf + r->len, 1, r->cap - r->len, r->f);
+  if (got == 0) {
+    if (ferror(r->f))
+      return rfail(r, r->line, 1, FITCL_ERR_IO, "read error: %s", strerror(errno));
+    r->eof = 1;
+  }
+  r->len += got;
+  r->data = r->buf;
+  return FITCL_OK;
+}
+
+/* Next record; *got is 0 at the end of the input.  A trailing '\r' is
+ * dropped. */
+static fitcl_status next_record(reader *r, record *rec, int *got) {
+  *got = 0;
+  for (;;) {
+    int open_quote;
+    size_t qpos = 0;
+    long inside;
+    size_t end = find_end(r->data, r->pos, r->len, r->delim, r->eof, &open_quote, &qpos, &inside);
+    if (end == SIZE_MAX && !r->eof) {
+      size_t shift = r->pos;
+      fitcl_status st = refill(r);
+      if (st) return st;
+      (void)shift;
+      continue;
+    }
+    if (end == SIZE_MAX) {
+      if (r->pos >= r->len) return FITCL_OK;
+      if (open_quote) {
+        record tmp = {r->data + r->pos, r->len - r->pos, r->line, 1};
+        return rec_fail(r, &tmp, qpos - r->pos, FITCL_ERR_PARSE,
+                        "unterminated quoted field: '\"' without a closing '\"'");
+      }
+      end = r->len;
+    }
+    rec->s = r->data + r->pos;
+    rec->n = end - r->pos;
+    rec->line = r->line;
+    rec->multiline = inside > 0;
+    if (rec->n > 0 && rec->s[rec->n - 1] == '\r') rec->n--;
+    r->line += 1 + inside;
+    r->pos = end < r->len ? end + 1 : end;
+    *got = 1;
+    return FITCL_OK;
+  }
+}
+
+/* Next record that is not blank. */
+static fitcl_status next_nonblank(reader *r, record *rec, int *got) {
+  for (;;) {
+    fitcl_status st = next_record(r, rec, got);
+    if (st || !*got) return st;
+    size_t k = 0;
+    while (k < rec->n && (rec->s[k] == ' ' || rec->s[k] == '\t')) k++;
+    if (k < rec->n) return FITCL_OK;
+  }
+}
+
+/* ------------------------------------------------------------------------- */
+/* Fields                                                                    */
+
+typedef struct field {
+  const char *p;   /* content (inside the quotes when quoted) */
+  size_t n;
+  size_t off;      /* offset of the field in the record */
+  int escapes;     /* quoted and holds "" */
+} field;
+
+/* Reads the field at rec[*i]; advances *i past its delimiter.  Returns 1
+ * when a delimiter followed (more fields), 0 at the end of the record, -1
+ * on a syntax error (message written). */
+static int next_field(const reader *r, const record *rec, size_t *i, field *f,
+                      fitcl_status *st) {
+  const char *s = rec->s;
+  size_t k = *i, n = rec->n;
+  f->off = k;
+  f->escapes = 0;
+  if (k < n && s[k] == '"') {
+    size_t j = k + 1;
+    for (;;) {
+      if (j >= n) {
+        *st = rec_fail(r, rec, k, FITCL_ERR_PARSE,
+                       "unterminated quoted field: '\"' without a closing '\"'");
+        return -1;
+      }
+      if (s[j] == '"') {
+        if (j + 1 < n && s[j + 1] == '"') {
+          f->escapes = 1;
+          j += 2;
+          continue;
+        }
+        break;
+      }
+      j++;
+    }
+    f->p = s + k + 1;
+    f->n = j - k - 1;
+    j++;
+    if (j < n && s[j] != r->delim) {
+      *st = rec_fail(r, rec, j, FITCL_ERR_PARSE,
+                     "unexpected text after a closing quote (expected '%s' or the end of the "
+                     "line)",
+                     r->delim == '\t' ? "\\t" : ",");
+      return -1;
+    }
+    *i = j + 1;
+    return j < n;
+  }
+  const char *d = memchr(s + k, r->delim, n - k);
+  size_t e = d ? (size_t)(d - s) : n;
+  f->p = s + k;
+  f->n = e - k;
+  *i = e + 1;
+  return d != NULL;
+}
+
+/* Counts the fields of a record (quote-aware). */
+static fitcl_status count_fields(const reader *r, const record *rec, size_t *count) {
+  size_t i = 0, c = 0;
+  field f;
+  fitcl_status st = FITCL_OK;
+  for (;;) {
+    int more = next_field(r, rec, &i, &f, &st);
+    if (more < 0) return st;
+    c++;
+    if (!more) break;
+  }
+  *count = c;
+  return FITCL_OK;
+}
+
+/* Strips surrounding spaces (values only; names are kept verbatim). */
+static void trim(const char **p, size_t *n) {
+  while (*n > 0 && (**p == ' ' || **p == '\t')) {
+    (*p)++;
+    (*n)--;
+  }
+  while (*n > 0 && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t' || (*p)[*n - 1] == '\r')) (*n)--;
+}
+
+static int is_missing(const char *p, size_t n) {
+  return (n == 1 && (p[0] == '?' || p[0] == '-')) || (n == 2 && p[0] == 'N' && p[1] == 'A');
+}
+
+/* Cell value of a table: 0 absent, a positive count present, ?/-/NA
+ * missing; -1 when malformed. */
+static int table_value(const char *p, size_t n) {
+  if (n == 1) {
+    if (p[0] == '0') return FITCL_PA_ABSENT;
+    if (p[0] >= '1' && p[0] <= '9') return FITCL_PA_PRESENT;
+  }
+  trim(&p, &n);
+  if (n == 0) return -1;
+  if (is_missing(p, n)) return FITCL_PA_MISSING;
+  /* A decimal count: digits with at most one '.', e.g. "2" or "1.0". */
+  int nonzero = 0, dots = 0, digits = 0;
+  for (size_t k = 0; k < n; ++k) {
+    if (p[k] == '.') {
+      if (++dots > 1) return -1;
+    } else if (p[k] >= '0' && p[k] <= '9') {
+      digits++;
+      if (p[k] != '0') nonzero = 1;
+    } else {
+      return -1;
+    }
+  }
+  if (!digits) return -1;
+  return nonzero ? FITCL_PA_PRESENT : FITCL_PA_ABSENT;
+}
+
+/* Cell value of a Roary/Panaroo csv: empty absent, ?/-/NA missing, any
+ * gene identifier present. */
+static int pangenome_value(const char *p, size_t n) {
+  trim(&p, &n);
+  if (n == 0) return FITCL_PA_ABSENT;
+  if (is_missing(p, n)) return FITCL_PA_MISSING;
+  return FITCL_PA_PRESENT;
+}
+
+/* ------------------------------------------------------------------------- */
+/* The matrix being read                                                     */
+
+static const char *const ROARY_COLS[14] = {
+  "Gene", "Non-unique Gene name", "Annotation", "No. isolates", "No. sequences",
+  "Avg sequences per isolate", "Genome Fragment", "Order within Fragment",
+  "Accessory Fragment", "Accessory Order with Fragment", "QC", "Min group size nuc",
+  "Max group size nuc", "Avg group size nuc"};
+
+typedef struct build {
+  reader r;
+  fitcl_pamatrix_format format;
+  int taxa_in_rows;
+  size_t nannot;        /* leading columns that are not data (row name included) */
+  namepool cols;        /* data column names */
+  namepool rows;        /* row names */
+  fitcl__strmap rowmap;
+  size_t ncols, stride, nrows, rowcap;
+  uint8_t *packed;      /* row-major as read */
+} build;
+
+/* Reads the header and, looking at the first data row, settles the layout.
+ * Leaves the first data row in *first. */
+static fitcl_status read_header(build *b, record *first, int *have_first) {
+  reader *r = &b->r;
+  record hdr;
+  int got;
+  fitcl_status st = next_nonblank(r, &hdr, &got);
+  if (st) return st;
+  if (!got) return rfail(r, 1, 1, FITCL_ERR_PARSE, "empty file: no header row");
+  /* A UTF-8 byte-order mark is not part of the first name. */
+  if (hdr.n >= 3 && memcmp(hdr.s, "\xEF\xBB\xBF", 3) == 0) {
+    hdr.s += 3;
+    hdr.n -= 3;
+  }
+  if (memchr(hdr.s, '\0', hdr.n))
+    return rec_fail(r, &hdr, (size_t)((const char *)memchr(hdr.s, '\0', hdr.n) - hdr.s),
+                    FITCL_ERR_PARSE, "NUL byte in the header");
+  namepool all = {0};
+  size_t *offs = NULL, noffs = 0, capoffs = 0;
+  size_t i = 0;
+  field f;
+  int more;
+  do {
+    more = next_field(r, &hdr, &i, &f, &st);
+    if (more < 0) goto fail;
+    if (noffs == capoffs) {
+      capoffs = capoffs ? capoffs * 2 : 64;
+      size_t *no = realloc(offs, capoffs * sizeof *no);
+      if (!no) goto nomem;
+      offs = no;
+    }
+    offs[noffs++] = f.off;
+    if (noffs > MAX_COLS) {
+      st = rec_fail(r, &hdr, f.off, FITCL_ERR_SIZE, "more than %zu columns", MAX_COLS);
+      goto fail;
+    }
+    /* A line ending in a delimiter has no last name; data rows may then
+     * end in one too. */
+    if (!more && f.n == 0 && noffs > 1 && f.off == hdr.n) {
+      noffs--;
+      break;
+    }
+    if (pool_add(&all, f.p, f.n, f.escapes) != 0) goto nomem;
+  } while (more);
+
+  /* Detect a Roary/Panaroo csv from its first three header names. */
+  int pangenome = 0;
+  if (all.n >= 3 && strcmp(all.pool + all.off[0], "Gene") == 0 &&
+      strcmp(all.pool + all.off[1], "Non-unique Gene name") == 0 &&
+      strcmp(all.pool + all.off[2], "Annotation") == 0)
+    pangenome = 1;
+  if (b->format == FITCL_PAMATRIX_AUTO && r->delim == ',' && pangenome && !b->taxa_in_rows)
+    b->format = FITCL_PAMATRIX_PANGENOME_CSV;
+  if (b->format == FITCL_PAMATRIX_AUTO)
+    b->format = r->delim == ',' ? FITCL_PAMATRIX_CSV : FITCL_PAMATRIX_TSV;
+  if (b->format == FITCL_PAMATRIX_PANGENOME_CSV) {
+    if (!pangenome) {
+      st = rec_fail(r, &hdr, 0, FITCL_ERR_PARSE,
+                    "not a Roary/Panaroo gene_presence_absence.csv: the header must start with "
+                    "\"Gene\",\"Non-unique Gene name\",\"Annotation\"");
+      goto fail;
+    }
+    b->nannot = 3;
+    if (all.n >= 4 && strcmp(all.pool + all.off[3], ROARY_COLS[3]) == 0) {
+      for (size_t k = 4; k < 14; ++k) {
+        if (k >= all.n || strcmp(all.pool + all.off[k], ROARY_COLS[k]) != 0) {
+          st = rec_fail(r, &hdr, k < all.n ? offs[k] : hdr.n, FITCL_ERR_PARSE,
+                        "unrecognised Roary header: column %zu should be \"%s\"", k + 1,
+                        ROARY_COLS[k]);
+          goto fail;
+        }
+      }
+      b->nannot = 14;
+    }
+  } else {
+    b->nannot = 1;
+  }
+
+  st = next_nonblank(r, first, have_first);
+  if (st) goto fail;
+  size_t skip = b->nannot;
+  if (*have_first && b->format != FITCL_PAMATRIX_PANGENOME_CSV) {
+    /* R's write.table leaves out the corner cell: the header then has one
+     * name fewer than the data rows. */
+    size_t nf = 0;
+    st = count_fields(r, first, &nf);
+    if (st) goto fail;
+    if (nf == all.n + 1) skip = 0;
+  }
+  if (all.n <= skip) {
+    st = rec_fail(r, &hdr, hdr.n, FITCL_ERR_PARSE, "the header names no %s columns",
+                  b->taxa_in_rows ? "family" : "taxon");
+    goto fail;
+  }
+  fitcl__strmap seen;
+  fitcl__strmap_init(&seen, pool_key, &b->cols);
+  for (size_t k = skip; k < all.n; ++k) {
+    const char *nm = all.pool + all.off[k];
+    size_t len = strlen(nm);
+    if (len == 0) {
+      fitcl__strmap_free(&seen);
+      st = rec_fail(r, &hdr, offs[k], FITCL_ERR_DATA, "empty %s name in header column %zu",
+                    b->taxa_in_rows ? "family" : "taxon", k + 1);
+      goto fail;
+    }
+    if (pool_add(&b->cols, nm, len, 0) != 0) {
+      fitcl__strmap_free(&seen);
+      goto nomem;
+    }
+    size_t prev = fitcl__strmap_put(&seen, nm, len, b->cols.n - 1);
+    if (prev == SIZE_MAX - 1) {
+      fitcl__strmap_free(&seen);
+      goto nomem;
+    }
+    if (prev != b->cols.n - 1) {
+      char q[80];
+      fitcl__ioerr_name(q, sizeof q, nm, len);
+      fitcl__strmap_free(&seen);
+      st = rec_fail(r, &hdr, offs[k], FITCL_ERR_DATA,
+                    "duplicate %s name '%s' (header columns %zu and %zu)",
+                    b->taxa_in_rows ? "family" : "taxon", q, prev + skip + 1, k + 1);
+      goto fail;
+    }
+  }
+  fitcl__strmap_free(&seen);
+  b->ncols = b->cols.n;
+  b->stride = (b->ncols + 3) / 4;
+  if (!*have_first) {
+    st = rfail(r, r->line, 1, FITCL_ERR_PARSE, "no data rows after the header (no %s)",
+               b->taxa_in_rows ? "taxa" : "families");
+    goto fail;
+  }
+  /* Data rows have the header's width; without the corner cell, one more. */
+  b->nannot = skip == 0 ? 1 : b->nannot;
+  pool_free(&all);
+  free(offs);
+  return FITCL_OK;
+nomem:
+  st = rfail(r, r->line, 1, FITCL_ERR_NOMEM, "out of memory reading the header");
+fail:
+  pool_free(&all);
+  free(offs);
+  return st;
+}
+
+static fitcl_status read_row(build *b, const record *rec) {
+  reader *r = &b->r;
+  if (b->nrows == b->rowcap) {
+    size_t nc = b->rowcap ? b->rowcap * 2 : 1024;
+    uint8_t *np = realloc(b->packed, nc * b->stride);
+    if (!np) return rfail(r, rec->line, 1, FITCL_ERR_NOMEM, "out of memory at row %zu", b->nrows);
+    b->packed = np;
+    b->rowcap = nc;
+  }
+  uint8_t *row = b->packed + b->nrows * b->stride;
+  memset(row, 0, b->stride);
+  const char *kind = b->taxa_in_rows ? "taxon" : "family";
+  size_t width = b->nannot + b->ncols;
+  size_t i = 0, col = 0;
+  field f;
+  fitcl_status st = FITCL_OK;
+  int pangenome = b->format == FITCL_PAMATRIX_PANGENOME_CSV;
+  int more = 1;
+  const char *s = rec->s;
+  size_t n = rec->n;
+  if (memchr(s, '\0', n))
+    return rec_fail(r, rec, (size_t)((const char *)memchr(s, '\0', n) - s), FITCL_ERR_PARSE,
+                    "NUL byte in the row");
+  /* Row name, then annotation columns. */
+  for (; col < b->nannot; ++col) {
+    more = next_field(r, rec, &i, &f, &st);
+    if (more < 0) return st;
+    if (col == 0) {
+      if (f.n == 0)
+        return rec_fail(r, rec, f.off, FITCL_ERR_DATA, "empty %s name", kind);
+      if (pool_add(&b->rows, f.p, f.n, f.escapes) != 0)
+        return rfail(r, rec->line, 1, FITCL_ERR_NOMEM, "out of memory at row %zu", b->nrows);
+      const char *nm = b->rows.pool + b->rows.off[b->rows.n - 1];
+      size_t len = strlen(nm);
+      size_t prev = fitcl__strmap_put(&b->rowmap, nm, len, b->rows.n - 1);
+      if (prev == SIZE_MAX - 1)
+        return rfail(r, rec->line, 1, FITCL_ERR_NOMEM, "out of memory at row %zu", b->nrows);
+      if (prev != b->rows.n - 1) {
+        char q[80];
+        fitcl__ioerr_name(q, sizeof q, nm, len);
+        return rec_fail(r, rec, f.off, FITCL_ERR_DATA,
+                        "duplicate %s name '%s' (data rows %zu and %zu)", kind, q, prev + 1,
+                        b->rows.n);
+      }
+    }
+    if (!more && col + 1 < width)
+      return rec_fail(r, rec, n, FITCL_ERR_PARSE,
+                      "ragged row: %zu cells, the header implies %zu", col + 1, width);
+  }
+  /* Values.  The common Rtab cell is one character followed by a tab, so
+   * that case skips the general field scanner. */
+  const char delim = r->delim;
+  for (size_t t = 0; t < b->ncols; ++t) {
+    int v;
+    size_t off = i;
+    if (off + 1 < n && s[off + 1] == delim && s[off] != '"' && !pangenome) {
+      char c = s[off];
+      v = c == '0' ? 0 : (c >= '1' && c <= '9') ? 1 : (c == '?' || c == '-') ? 2 : -1;
+      f.p = s + off;
+      f.n = 1;
+      f.off = off;
+      i = off + 2;
+      more = 1;
+    } else {
+      more = next_field(r, rec, &i, &f, &st);
+      if (more < 0) return st;
+      if (f.escapes) {
+        v = pangenome ? FITCL_PA_PRESENT : -1;
+      } else {
+        v = pangenome ? pangenome_value(f.p, f.n) : table_value(f.p, f.n);
+      }
+    }
+    if (v < 0) {
+      char q[80];
+      fitcl__ioerr_name(q, sizeof q, f.p, f.n);
+      return rec_fail(r, rec, f.off, FITCL_ERR_DATA,
+                      "bad value '%s' (expected 0, a positive count, or ?, - or NA for missing)",
+                      q);
+    }
+    row[t >> 2] |= (uint8_t)(v << ((t & 3) * 2));
+    if (!more && t + 1 < b->ncols)
+      return rec_fail(r, rec, n, FITCL_ERR_PARSE, "ragged row: %zu cells, the header implies %zu",
+                      b->nannot + t + 1, width);
+  }
+  if (more) {
+    /* Tolerate one trailing empty cell (a line ending in a delimiter) only
+     * when nothing follows it. */
+    if (i < n || (i == n && (n == 0 || s[n - 1] != delim))) {
+      size_t extra = 1;
+      for (size_t k = i; k < n; ++k)
+        if (s[k] == delim) extra++;
+      return rec_fail(r, rec, i, FITCL_ERR_PARSE,
+                      "ragged row: at least %zu cells, the header implies %zu", width + extra,
+                      width);
+    }
+  }
+  b->nrows++;
+  return FITCL_OK;
+}
+
+/* Turns the row-major taxon rows into family-major rows. */
+static int transpose(build *b, uint8_t **out) {
+  size_t nf = b->ncols, nt = b->nrows, st = (nt + 3) / 4;
+  uint8_t *p = calloc(nf ? nf : 1, st ? st : 1);
+  if (!p) return -1;
+  for (size_t t = 0; t < nt; ++t) {
+    const uint8_t *row = b->packed + t * b->stride;
+    for (size_t f = 0; f < nf; ++f) {
+      unsigned v = (row[f >> 2] >> ((f & 3) * 2)) & 3u;
+      p[f * st + (t >> 2)] |= (uint8_t)(v << ((t & 3) * 2));
+    }
+  }
+  *out = p;
+  return 0;
+}
+
+static int has_ext(const char *name, const char *ext) {
+  size_t n = strlen(name), e = strlen(ext);
+  return n > e && strcasecmp(name + n - e, ext) == 0;
+}
+
+static fitcl_status read_matrix(FILE *f, const char *mem, size_t memlen, const char *name,
+                                const fitcl_pamatrix_options *opt, fitcl_pamatrix **out,
+                                char *err, size_t errlen) {
+  build b;
+  memset(&b, 0, sizeof b);
+  fitcl_pamatrix_options o = {0};
+  if (opt) o = *opt;
+  fitcl_pamatrix *m = NULL;
+  fitcl_status st = FITCL_OK;
+  b.r.f = f;
+  b.r.name = name;
+  b.r.err = err;
+  b.r.errlen = errlen;
+  b.r.line = 1;
+  b.format = o.format;
+  b.taxa_in_rows = o.taxa_in_rows != 0;
+  fitcl__strmap_init(&b.rowmap, pool_key, &b.rows);
+  if (o.format < FITCL_PAMATRIX_AUTO || o.format > FITCL_PAMATRIX_PANGENOME_CSV) {
+    st = fitcl__ioerr(err, errlen, FITCL_ERR_ARG, "%s: unknown matrix format %d", name,
+                      (int)o.format);
+    goto fail;
+  }
+  if (o.format == FITCL_PAMATRIX_PANGENOME_CSV && b.taxa_in_rows) {
+    st = fitcl__ioerr(err, errlen, FITCL_ERR_ARG,
+                      "%s: taxa in rows does not apply to a Roary/Panaroo "
+                      "gene_presence_absence.csv (families are always rows)",
+                      name);
+    goto fail;
+  }
+  if (f) {
+    b.r.cap = 1 << 20;
+    b.r.buf = malloc(b.r.cap);
+    if (!b.r.buf) {
+      st = fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory", name);
+      goto fail;
+    }
+    b.r.data = b.r.buf;
+  } else {
+    b.r.data = mem;
+    b.r.len = memlen;
+    b.r.eof = 1;
+  }
+  /* Delimiter: from the format, else the extension, else the content. */
+  if (o.format == FITCL_PAMATRIX_TSV) {
+    b.r.delim = '\t';
+  } else if (o.format != FITCL_PAMATRIX_AUTO) {
+    b.r.delim = ',';
+  } else if (has_ext(name, ".csv")) {
+    b.r.delim = ',';
+  } else if (has_ext(name, ".rtab") || has_ext(name, ".tsv") || has_ext(name, ".tab") ||
+             has_ext(name, ".txt")) {
+    b.r.delim = '\t';
+  } else {
+    /* Look at the first line. */
+    if (f) {
+      while (!b.r.eof && !memchr(b.r.data, '\n', b.r.len) && b.r.len < ((size_t)64 << 20)) {
+        st = refill(&b.r);
+        if (st) goto fail;
+      }
+    }
+    const char *nl = memchr(b.r.data, '\n', b.r.len);
+    size_t l = nl ? (size_t)(nl - b.r.data) : b.r.len;
+    b.r.delim = memchr(b.r.data, '\t', l) ? '\t' : memchr(b.r.data, ',', l) ? ',' : '\t';
+  }
+
+  record first;
+  int have;
+  st = read_header(&b, &first, &have);
+  if (st) goto fail;
+  while (have) {
+    st = read_row(&b, &first);
+    if (st) goto fail;
+    if (b.nrows > (b.taxa_in_rows ? MAX_COLS : (size_t)1 << 40)) {
+      st = rec_fail(&b.r, &first, 0, FITCL_ERR_SIZE, "too many rows");
+      goto fail;
+    }
+    st = next_nonblank(&b.r, &first, &have);
+    if (st) goto fail;
+  }
+
+  m = calloc(1, sizeof *m);
+  if (!m) goto nomem;
+  if (b.taxa_in_rows) {
+    m->nfamilies = b.ncols;
+    m->ntaxa = b.nrows;
+    if (transpose(&b, &m->packed) != 0) goto nomem;
+    FITCL_FREE(b.packed);
+    m->fam_pool = b.cols.pool;
+    m->fam_off = b.cols.off;
+    m->tax_pool = b.rows.pool;
+    m->tax_off = b.rows.off;
+  } else {
+    m->nfamilies = b.nrows;
+    m->ntaxa = b.ncols;
+    /* Give back the unused tail of the doubling growth. */
+    uint8_t *shrunk = realloc(b.packed, b.nrows * b.stride > 0 ? b.nrows * b.stride : 1);
+    m->packed = shrunk ? shrunk : b.packed;
+    b.packed = NULL;
+    m->fam_pool = b.rows.pool;
+    m->fam_off = b.rows.off;
+    m->tax_pool = b.cols.pool;
+    m->tax_off = b.cols.off;
+  }
+  m->stride = (m->ntaxa + 3) / 4;
+  memset(&b.cols, 0, sizeof b.cols);
+  memset(&b.rows, 0, sizeof b.rows);
+  fitcl__strmap_free(&b.rowmap);
+  free(b.r.buf);
+  *out = m;
+  return FITCL_OK;
+nomem:
+  st = fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory", name);
+fail:
+  fitcl_pamatrix_destroy(m);
+  fitcl__strmap_free(&b.rowmap);
+  pool_free(&b.cols);
+  pool_free(&b.rows);
+  free(b.packed);
+  free(b.r.buf);
+  return st;
+}
+
+fitcl_status fitcl_pamatrix_read(const char *path, const fitcl_pamatrix_options *opt,
+                                 fitcl_pamatrix **out, char *err, size_t errlen) {
+  if (out) *out = NULL;
+  if (!path || !out)
+    return fitcl__ioerr(err, errlen, FITCL_ERR_NULL, "fitcl_pamatrix_read: NULL argument");
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return fitcl__ioerr(err, errlen, FITCL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  fitcl_status st = read_matrix(f, NULL, 0, path, opt, out, err, errlen);
+  fclose(f);
+  return st;
+}
+
+fitcl_status fitcl_pamatrix_parse(const char *text, size_t len, const char *name,
+                                  const fitcl_pamatrix_options *opt, fitcl_pamatrix **out,
+                                  char *err, size_t errlen) {
+  if (out) *out = NULL;
+  if ((!text && len) || !out)
+    return fitcl__ioerr(err, errlen, FITCL_ERR_NULL, "fitcl_pamatrix_parse: NULL argument");
+  return read_matrix(NULL, text ? text : "", len, name ? name : "<string>", opt, out, err,
+                     errlen);
+}

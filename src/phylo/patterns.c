@@ -1,0 +1,233 @@
+/* Pattern compression: identical family columns in the same rate group
+ * become one weighted pattern.  One pass over the families with an
+ * open-addressing hash table keyed by (column bytes, group), so the cost is
+ * O(families x taxa) whatever the number of distinct patterns. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "io/ioerr.h"
+#include "phylo/data.h"
+#include "phylo/patterns.h"
+
+#define MAX_GROUP 65535
+
+void fitcl__patterns_free(fitcl__patterns *p) {
+  if (!p) return;
+  if (p->family_name)
+    for (size_t f = 0; f < p->nfamilies; ++f) free(p->family_name[f]);
+  FITCL_FREE(p->state);
+  FITCL_FREE(p->weight);
+  FITCL_FREE(p->group);
+  FITCL_FREE(p->family_pattern);
+  FITCL_FREE(p->family_group);
+  FITCL_FREE(p->family_name);
+  memset(p, 0, sizeof *p);
+}
+
+static uint64_t hash_column(const uint8_t *c, size_t n, int group) {
+  /* Eight bytes at a time; a multiply-xorshift mix is plenty for a table
+   * that also compares the bytes. */
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ ((uint64_t)(unsigned)group * 0xC2B2AE3D27D4EB4Full);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, c + i, 8);
+    h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+    h ^= h >> 32;
+  }
+  uint64_t w = 0;
+  memcpy(&w, c + i, n - i);
+  h = (h ^ w ^ (uint64_t)n) * 0xC4CEB9FE1A85EC53ull;
+  h ^= h >> 29;
+  h *= 0xFF51AFD7ED558CCDull;
+  h ^= h >> 32;
+  return h;
+}
+
+typedef struct table {
+  size_t cap;        /* power of two */
+  size_t *slot;      /* pattern index + 1, 0 empty */
+  uint64_t *hash;
+} table;
+
+static int table_grow(table *t, size_t npat) {
+  size_t ncap = t->cap ? t->cap * 2 : 1024;
+  while (ncap < 2 * npat) ncap *= 2;
+  size_t *ns = calloc(ncap, sizeof *ns);
+  uint64_t *nh = malloc(ncap * sizeof *nh);
+  if (!ns || !nh) {
+    free(ns);
+    free(nh);
+    return -1;
+  }
+  for (size_t j = 0; j < t->cap; ++j) {
+    if (!t->slot[j]) continue;
+    size_t k = (size_t)t->hash[j] & (ncap - 1);
+    while (ns[k]) k = (k + 1) & (ncap - 1);
+    ns[k] = t->slot[j];
+    nh[k] = t->hash[j];
+  }
+  free(t->slot);
+  free(t->hash);
+  t->slot = ns;
+  t->hash = nh;
+  t->cap = ncap;
+  return 0;
+}
+
+/* Compresses the columns into p's pattern arrays and family_pattern /
+ * family_group; the names are left to the caller. */
+static fitcl_status compress(fitcl__patterns *p, size_t nfamilies, int ntaxa,
+                             fitcl__column_fn column, void *user, const int *groups, char *err,
+                             size_t errlen) {
+  fitcl_status st = FITCL_OK;
+  size_t nt = (size_t)ntaxa;
+  table tab = {0};
+  size_t pcap = 0;
+  uint8_t *col = malloc(nt ? nt : 1);
+  p->ntaxa = ntaxa;
+  p->nfamilies = nfamilies;
+  p->family_pattern = malloc((nfamilies ? nfamilies : 1) * sizeof *p->family_pattern);
+  p->family_group = malloc((nfamilies ? nfamilies : 1) * sizeof *p->family_group);
+  if (!col || !p->family_pattern || !p->family_group || table_grow(&tab, 0) != 0) goto nomem;
+  int maxg = 0;
+  for (size_t f = 0; f < nfamilies; ++f) {
+    int g = groups ? groups[f] : 0;
+    if (g < 0 || g > MAX_GROUP) {
+      st = fitcl__ioerr(err, errlen, FITCL_ERR_RANGE,
+                        "family %zu: rate group %d is outside 0..%d", f, g, MAX_GROUP);
+      goto fail;
+    }
+    if (g > maxg) maxg = g;
+    column(user, f, col);
+    uint64_t h = hash_column(col, nt, g);
+    size_t k = (size_t)h & (tab.cap - 1);
+    size_t pat = SIZE_MAX;
+    for (; tab.slot[k]; k = (k + 1) & (tab.cap - 1)) {
+      size_t q = tab.slot[k] - 1;
+      if (tab.hash[k] == h && p->group[q] == g && memcmp(p->state + q * nt, col, nt) == 0) {
+        pat = q;
+        break;
+      }
+    }
+    if (pat == SIZE_MAX) {
+      pat = p->npatterns;
+      if (pat == pcap) {
+        size_t nc = pcap ? pcap * 2 : 256;
+        uint8_t *ns = realloc(p->state, nc * (nt ? nt : 1));
+        if (!ns) goto nomem;
+        p->state = ns;
+        double *nw = realloc(p->weight, nc * sizeof *nw);
+        if (!nw) goto nomem;
+        p->weight = nw;
+        int *ng = realloc(p->group, nc * sizeof *ng);
+        if (!ng) goto nomem;
+        p->group = ng;
+        pcap = nc;
+      }
+      memcpy(p->state + pat * nt, col, nt);
+      p->weight[pat] = 0.0;
+      p->group[pat] = g;
+      p->npatterns++;
+      tab.slot[k] = pat + 1;
+      tab.hash[k] = h;
+      if (2 * p->npatterns > tab.cap && table_grow(&tab, p->npatterns) != 0) goto nomem;
+    }
+    p->weight[pat] += 1.0;
+    p->family_pattern[f] = pat;
+    p->family_group[f] = g;
+  }
+  p->ngroups = maxg + 1;
+  /* Give back the unused tail of the doubling growth. */
+  if (p->npatterns > 0 && p->npatterns < pcap) {
+    uint8_t *ns = realloc(p->state, p->npatterns * (nt ? nt : 1));
+    if (ns) p->state = ns;
+  }
+  free(col);
+  free(tab.slot);
+  free(tab.hash);
+  return FITCL_OK;
+nomem:
+  st = fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM,
+                    "out of memory compressing %zu families of %d taxa into patterns", nfamilies,
+                    ntaxa);
+fail:
+  free(col);
+  free(tab.slot);
+  free(tab.hash);
+  return st;
+}
+
+fitcl_status fitcl__patterns_build(fitcl__patterns *out, size_t nfamilies, int ntaxa,
+                                   fitcl__column_fn column, void *user, const int *groups,
+                                   const char *const *names, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  if (ntaxa < 1 || !column)
+    return fitcl__ioerr(err, errlen, FITCL_ERR_ARG, "patterns need at least one taxon");
+  fitcl__patterns p;
+  memset(&p, 0, sizeof p);
+  fitcl_status st = compress(&p, nfamilies, ntaxa, column, user, groups, err, errlen);
+  if (st) goto fail;
+  p.family_name = calloc(nfamilies ? nfamilies : 1, sizeof *p.family_name);
+  if (!p.family_name) goto nomem;
+  for (size_t f = 0; f < nfamilies; ++f) {
+    if (names) {
+      p.family_name[f] = fitcl__strdup(names[f] ? names[f] : "");
+    } else {
+      char tmp[32];
+      snprintf(tmp, sizeof tmp, "F%zu", f + 1);
+      p.family_name[f] = fitcl__strdup(tmp);
+    }
+    if (!p.family_name[f]) goto nomem;
+  }
+  *out = p;
+  return FITCL_OK;
+nomem:
+  st = fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "out of memory copying family names");
+fail:
+  fitcl__patterns_free(&p);
+  return st;
+}
+
+typedef struct states_src {
+  const uint8_t *states;
+  size_t ntaxa;
+} states_src;
+
+static void states_column(void *user, size_t f, uint8_t *dst) {
+  const states_src *s = user;
+  memcpy(dst, s->states + f * s->ntaxa, s->ntaxa);
+}
+
+fitcl_status fitcl__patterns_from_states(fitcl__patterns *out, size_t nfamilies, int ntaxa,
+                                         const uint8_t *states, const int *groups,
+                                         const char *const *names, char *err, size_t errlen) {
+  states_src s = {states, (size_t)(ntaxa > 0 ? ntaxa : 0)};
+  return fitcl__patterns_build(out, nfamilies, ntaxa, states_column, &s, groups, names, err,
+                               errlen);
+}
+
+static void pattern_column(void *user, size_t f, uint8_t *dst) {
+  const fitcl__patterns *p = user;
+  size_t nt = (size_t)p->ntaxa;
+  memcpy(dst, p->state + p->family_pattern[f] * nt, nt);
+}
+
+fitcl_status fitcl__patterns_regroup(fitcl__patterns *p, const int *groups, char *err,
+                                     size_t errlen) {
+  fitcl__patterns q;
+  memset(&q, 0, sizeof q);
+  fitcl_status st =
+    compress(&q, p->nfamilies, p->ntaxa, pattern_column, p, groups, err, errlen);
+  if (st) {
+    fitcl__patterns_free(&q);
+    return st;
+  }
+  q.family_name = p->family_name;
+  p->family_name = NULL;
+  fitcl__patterns_free(p);
+  *p = q;
+  return FITCL_OK;
+}
