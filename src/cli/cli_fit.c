@@ -84,6 +84,7 @@ int cli_fit(int argc, char **argv) {
     cli_json_num(s, "loss", r.se_loss);
     if (cats > 1) cli_json_num(s, "alpha", r.se_alpha);
     cJSON_AddNumberToObject(o, "iterations", r.iterations);
+    cJSON_AddNumberToObject(o, "evaluations", r.evaluations);
     cJSON_AddBoolToObject(o, "converged", r.converged);
     cJSON_AddStringToObject(o, "status", r.status);
     cli_json_num(o, "aic", r.aic);

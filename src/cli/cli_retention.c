@@ -71,6 +71,8 @@ static cJSON *fit_json(const fitcl_fit_result *r, int alpha, int effect) {
   cJSON_AddItemToObject(o, "stderr", stderr_json(r, alpha, effect));
   cli_json_num(o, "aic", r->aic);
   cJSON_AddNumberToObject(o, "iterations", r->iterations);
+  cJSON_AddNumberToObject(o, "evaluations", r->evaluations);
+  cJSON_AddStringToObject(o, "status", r->status);
   cJSON_AddBoolToObject(o, "converged", r->converged);
   return o;
 }
