@@ -24,6 +24,10 @@ void cli_json_num(cJSON *obj, const char *key, double v);
  * line and returns the exit code; 0 on success. */
 int cli_write_atomic(const char *path, const char *text, size_t len);
 
+/* For getopt_long loops (opterr = 0): names the unknown option or the
+ * option missing its value, and returns 2. */
+int cli_bad_option(char **argv, int optopt_value, int optind_value);
+
 /* Seconds since an arbitrary fixed point (monotonic). */
 double cli_now(void);
 

@@ -96,7 +96,7 @@ int cli_ancestral(int argc, char **argv) {
     case O_NODES: nodes_out = optarg; break;
     case O_BR: br_out = optarg; break;
     case O_HELP: help(); return CLI_EXIT_OK;
-    default: return cli_usage_error(optopt ? "option needs a value" : "unknown option");
+    default: return cli_bad_option(argv, optopt, optind);
     }
   }
   if (optind < argc) return cli_usage_error("unexpected argument");

@@ -51,7 +51,7 @@ int cli_fit(int argc, char **argv) {
     case O_MAXIT: if (!cli_parse_long("--max-iter", optarg, 1, 100000, &max_iter)) return CLI_EXIT_USAGE; break;
     case O_JSON: json = 1; break;
     case O_HELP: help(); return CLI_EXIT_OK;
-    default: return cli_usage_error(optopt ? "option needs a value" : "unknown option");
+    default: return cli_bad_option(argv, optopt, optind);
     }
   }
   if (optind < argc) return cli_usage_error("unexpected argument");

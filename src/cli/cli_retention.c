@@ -126,7 +126,7 @@ int cli_retention(int argc, char **argv) {
     case O_QUIET: quiet = 1; break;
     case O_JSON: json = 1; break;
     case O_HELP: help(); return CLI_EXIT_OK;
-    default: return cli_usage_error(optopt ? "option needs a value" : "unknown option");
+    default: return cli_bad_option(argv, optopt, optind);
     }
   }
   if (optind < argc) return cli_usage_error("unexpected argument");

@@ -85,7 +85,7 @@ int cli_simulate(int argc, char **argv) {
     case 'o': case O_OUT: out = optarg; break;
     case O_TRUTH: truth = optarg; break;
     case O_HELP: help(); return CLI_EXIT_OK;
-    default: return cli_usage_error(optopt ? "option needs a value" : "unknown option");
+    default: return cli_bad_option(argv, optopt, optind);
     }
   }
   if (optind < argc) return cli_usage_error("unexpected argument");
