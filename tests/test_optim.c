@@ -120,9 +120,15 @@ static fitcl_status cubic(void *user, const double *x, double *f, double *g) {
 
 Test(optim, hessian_and_inverse) {
   double x[3] = {0, 0, 0}, H[9];
-  cr_assert_eq(fitcl__optim_hessian(3, x, NULL, NULL, NULL, cubic, NULL, H), FITCL_OK);
+  cr_assert_eq(fitcl__optim_hessian(3, x, NULL, NULL, NULL, NULL, cubic, NULL, H), FITCL_OK);
   static const double A[9] = {4, 1, 0.5, 1, 3, -0.2, 0.5, -0.2, 2};
   for (int i = 0; i < 9; ++i) cr_assert_float_eq(H[i], A[i], 1e-8);
+  /* Forward differences from the gradient at x: the cubic term adds h on
+   * the diagonal, the first-order error. */
+  double g0[3], f0, Hf[9];
+  cubic(NULL, x, &f0, g0);
+  cr_assert_eq(fitcl__optim_hessian(3, x, NULL, NULL, NULL, g0, cubic, NULL, Hf), FITCL_OK);
+  for (int i = 0; i < 9; ++i) cr_assert_float_eq(Hf[i], A[i], 2e-4);
   double B[9];
   memcpy(B, H, sizeof B);
   cr_assert_eq(fitcl__spd_inverse(3, B), 0);

@@ -117,7 +117,8 @@ typedef struct fitcl_retention_options {
 } fitcl_retention_options;
 
 typedef struct fitcl_retention_result {
-  fitcl_fit_result null_fit;  /* global gain and loss (+ alpha) */
+  fitcl_fit_result null_fit;  /* global gain and loss (+ alpha); its SEs are NaN
+                                 (fitcl_fit_rates gives them) */
   fitcl_fit_result alt_fit;   /* the same + theta for the selected families */
   size_t families;            /* families in the data */
   size_t selected;            /* families with loss x theta */

@@ -68,7 +68,7 @@ static cJSON *fit_json(const fitcl_fit_result *r, int alpha, int effect) {
   cJSON *o = cJSON_CreateObject();
   cli_json_num(o, "loglik", r->loglik);
   cJSON_AddItemToObject(o, "params", params_json(r, alpha, effect));
-  cJSON_AddItemToObject(o, "stderr", stderr_json(r, alpha, effect));
+  if (effect) cJSON_AddItemToObject(o, "stderr", stderr_json(r, alpha, effect));
   cli_json_num(o, "aic", r->aic);
   cJSON_AddNumberToObject(o, "iterations", r->iterations);
   cJSON_AddNumberToObject(o, "evaluations", r->evaluations);

@@ -115,10 +115,12 @@ fitcl_status fitcl__fit_run(fitcl_context *ctx, fitcl_lik *lik, fitcl__fit_model
 
   if (!opt->no_stderr) {
     /* Observed information: the Hessian of -LL in log-parameters, by
-     * central differences of the analytic gradient.  The delta method turns
+     * forward differences of the analytic gradient from the gradient the
+     * optimizer ended with (relative error ~1e-4, ample for standard
+     * errors, at n evaluations instead of 2n).  The delta method turns
      * SE(log p) into SE(p) = p SE(log p). */
     double H[16];
-    st = fitcl__optim_hessian(n, x, NULL, NULL, NULL, objective, &o, H);
+    st = fitcl__optim_hessian(n, x, NULL, NULL, NULL, res.grad, objective, &o, H);
     if (st != FITCL_OK) goto fail;
     double se[4];
     int ok = fitcl__spd_inverse(n, H) == 0;

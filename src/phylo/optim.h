@@ -12,7 +12,8 @@
  * Stopping rules, checked after every accepted step:
  *   - the infinity norm of the projected gradient falls below pgtol;
  *   - the relative decrease of f, |f_old - f_new| / max(|f_old|, |f_new|, 1),
- *     falls below ftol;
+ *     falls below ftol, or the decrease the next quasi-Newton step predicts,
+ *     -d.g/2, does (checked before the step, so it saves an evaluation);
  *   - max_iter iterations have been taken.
  * The caller learns which one fired (or why the search stopped early). */
 #ifndef FITCL_PHYLO_OPTIM_H
@@ -44,6 +45,7 @@ typedef enum fitcl__optim_status {
 typedef struct fitcl__optim_result {
   double f;                   /* objective at the returned x */
   double pgnorm;              /* infinity norm of the projected gradient there */
+  double grad[FITCL__OPTIM_MAXN]; /* gradient there */
   int iterations;
   int evaluations;
   fitcl__optim_status status;
@@ -64,11 +66,14 @@ fitcl_status fitcl__optim_minimize(int n, double *x, const double *lo, const dou
                                    fitcl__optim_fn fn, void *user,
                                    const fitcl__optim_options *opt, fitcl__optim_result *res);
 
-/* Hessian of fn at x by central differences of its analytic gradient, with
- * steps h[i] (h NULL: 1e-4 each), symmetrised.  H is n*n row-major.  A step
- * that would leave [lo, hi] is replaced by a one-sided difference. */
+/* Hessian of fn at x from differences of its analytic gradient, with steps
+ * h[i] (h NULL: 1e-4 each), symmetrised.  H is n*n row-major.  With g0 (the
+ * gradient at x) NULL: central differences (2n evaluations, error ~ h^2);
+ * otherwise forward differences from g0 (n evaluations, error ~ h).  A step
+ * that would leave [lo, hi] is replaced by a one-sided one. */
 fitcl_status fitcl__optim_hessian(int n, const double *x, const double *lo, const double *hi,
-                                  const double *h, fitcl__optim_fn fn, void *user, double *H);
+                                  const double *h, const double *g0, fitcl__optim_fn fn,
+                                  void *user, double *H);
 
 /* Inverts a symmetric positive-definite n*n matrix in place (Cholesky via
  * LAPACKE).  Returns 0, or nonzero when A is not positive definite (A is

@@ -18,7 +18,11 @@ fitcl_status fitcl__retention_fit_pair(fitcl_context *ctx, fitcl_lik *lik,
                                        fitcl_fit_result *alt_fit, double *lrt) {
   int has_alpha = fopt->gamma_cats > 1;
   fitcl__fit_start s = {start[0], start[1], start[2], 1.0};
-  fitcl_status st = fitcl__fit_run(ctx, lik, (fitcl__fit_model){has_alpha, 0}, &s, fopt, null_fit);
+  /* The report needs the null's estimates, not their standard errors
+   * (`fitcl fit` gives those): skip its Hessian. */
+  fitcl_fit_options nopt = *fopt;
+  nopt.no_stderr = 1;
+  fitcl_status st = fitcl__fit_run(ctx, lik, (fitcl__fit_model){has_alpha, 0}, &s, &nopt, null_fit);
   if (st != FITCL_OK) return st;
   /* The alternative starts at the null optimum with theta = 1, where its
    * likelihood equals the null's: the optimizer only goes up from there, so
