@@ -223,3 +223,19 @@ __kernel void fitcl_gl_block_rows(__global const double *wv, const long cn, cons
   for (int k = 0; k < FITCL_REDUCE_BLOCK; ++k) fitcl_kahan_add(&s, &c, x[k]);
   rows[(blk0 + b) * ncomp + q] = s + c;
 }
+
+/* Batched P(t) for fitcl_gl_pmatrices: one matrix per work-item. */
+__kernel void fitcl_gl_pmat_batch(__global const double *a, __global const double *b,
+                                  __global const double *t, const long n, const int deriv,
+                                  __global double *p, __global double *d) {
+  const long i = get_global_id(0);
+  if (i >= n) return;
+  double r[FITCL_GL_PREC];
+  if (deriv) {
+    fitcl_gl_pmat_deriv(a[i], b[i], t[i], r);
+    for (int k = 0; k < 6; ++k) d[6 * i + k] = r[4 + k];
+  } else {
+    fitcl_gl_pmat(a[i], b[i], t[i], r);
+  }
+  for (int k = 0; k < 4; ++k) p[4 * i + k] = r[k];
+}

@@ -26,6 +26,17 @@
 #ifndef FITCL_CL_COMMON_GAINLOSS_H
 #define FITCL_CL_COMMON_GAINLOSS_H
 #include "common/compat.h"
+#ifndef __OPENCL_VERSION__
+#include <string.h>
+#endif
+
+/* The hot helpers must inline into the loops of the pthreads backend (which
+ * are compiled for several vector widths), or those loops cannot vectorise. */
+#if !defined(__OPENCL_VERSION__) && defined(__GNUC__)
+#define FITCL_GL_FN static inline __attribute__((always_inline))
+#else
+#define FITCL_GL_FN FITCL_FN
+#endif
 
 /* Layout of one transition-matrix record (FITCL_GL_PREC doubles). */
 #define FITCL_GL_P00 0
@@ -40,12 +51,35 @@
 #define FITCL_GL_T10 9 /* dP10 / dt */
 #define FITCL_GL_PREC 10
 
-/* phi(S) = (1 - exp(-S)) / S, accurate for every S >= 0. */
-FITCL_FN fitcl_real fitcl_gl_phi(fitcl_real S) {
-  if (S < 1e-3) {
-    /* Truncation error below S^6/5040 < 2e-22. */
-    return 1.0 - S * (0.5 - S * (1.0 / 6.0 - S * (1.0 / 24.0 - S * (1.0 / 120.0 - S / 720.0))));
+/* Below this S, phi comes from its Taylor series and exp(-S) = 1 - S phi:
+ * no transcendental call at all, and no cancellation in 1 - exp(-S). */
+#define FITCL_GL_SERIES_S 0.1
+
+/* phi(S) = (1 - exp(-S)) / S = sum_k (-S)^k / (k+1)!, accurate for every
+ * S >= 0.  Below FITCL_GL_SERIES_S the series is summed to 14 terms (the
+ * first omitted term is below 0.1^14 / 15! < 1e-26). */
+FITCL_GL_FN fitcl_real fitcl_gl_phi_series(fitcl_real S) {
+  {
+    /* Horner form of 1 - S/2 (1 - S/3 (1 - S/4 (...))), reciprocals folded. */
+    fitcl_real r = 1.0 - S * (1.0 / 15.0);
+    r = 1.0 - S * r * (1.0 / 14.0);
+    r = 1.0 - S * r * (1.0 / 13.0);
+    r = 1.0 - S * r * (1.0 / 12.0);
+    r = 1.0 - S * r * (1.0 / 11.0);
+    r = 1.0 - S * r * (1.0 / 10.0);
+    r = 1.0 - S * r * (1.0 / 9.0);
+    r = 1.0 - S * r * (1.0 / 8.0);
+    r = 1.0 - S * r * (1.0 / 7.0);
+    r = 1.0 - S * r * (1.0 / 6.0);
+    r = 1.0 - S * r * (1.0 / 5.0);
+    r = 1.0 - S * r * (1.0 / 4.0);
+    r = 1.0 - S * r * (1.0 / 3.0);
+    return 1.0 - S * r * 0.5;
   }
+}
+
+FITCL_GL_FN fitcl_real fitcl_gl_phi(fitcl_real S) {
+  if (S < FITCL_GL_SERIES_S) return fitcl_gl_phi_series(S);
   return -expm1(-S) / S;
 }
 
@@ -68,21 +102,78 @@ FITCL_FN fitcl_real fitcl_gl_psi(fitcl_real S, fitcl_real E, fitcl_real phi) {
   return (E - phi) / S;
 }
 
-/* Transition probabilities only: out[0..3] = P00, P01, P10, P11. */
-FITCL_FN void fitcl_gl_pmat(fitcl_real a, fitcl_real b, fitcl_real t, fitcl_real *out) {
+/* exp(x) for x <= 0, written without calls or branches so that loops over
+ * many matrices vectorise on the pthreads backend (libm's exp does not).
+ * x = k log 2 + r with |r| <= log(2)/2, exp(r) from its Taylor series to
+ * r^13 (relative truncation error below 2e-17), and 2^k assembled from the
+ * exponent bits in two halves so that results down to the subnormal range
+ * stay exact in scale.  Accurate to about 2 ulp; x < -745 gives 0. */
+#ifdef __OPENCL_VERSION__
+#define FITCL_GL_AS_DOUBLE(i) as_double(i)
+#define FITCL_GL_AS_LONG(d) as_long(d)
+#else
+FITCL_GL_FN double fitcl_gl_as_double(fitcl_long i) {
+  double d;
+  memcpy(&d, &i, sizeof d);
+  return d;
+}
+FITCL_GL_FN fitcl_long fitcl_gl_as_long(double d) {
+  fitcl_long i;
+  memcpy(&i, &d, sizeof i);
+  return i;
+}
+#define FITCL_GL_AS_DOUBLE(i) fitcl_gl_as_double(i)
+#define FITCL_GL_AS_LONG(d) fitcl_gl_as_long(d)
+#endif
+/* Rounding by adding 1.5 * 2^52 (round to nearest, and k lands in the low
+ * mantissa bits) avoids floor() and float-to-integer conversions, which the
+ * compiler will not vectorise without relaxing trapping semantics. */
+FITCL_GL_FN fitcl_real fitcl_gl_exp_neg(fitcl_real x) {
+  x = x < -745.0 ? -745.0 : x;
+  x = x > 0.0 ? 0.0 : x;
+  const fitcl_real shifter = 0x1.8p52;
+  const fitcl_real sh = x * 1.4426950408889634 + shifter;
+  const fitcl_real kf = sh - shifter;
+  const fitcl_real r = (x - kf * 6.93147180369123816490e-01) - kf * 1.90821492927058770002e-10;
+  fitcl_real p = 1.0 / 6227020800.0; /* 1/13! */
+  p = p * r + 1.0 / 479001600.0;
+  p = p * r + 1.0 / 39916800.0;
+  p = p * r + 1.0 / 3628800.0;
+  p = p * r + 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  /* -k >= 0: halves by logical shifts (AVX2 has no 64-bit arithmetic shift). */
+  const fitcl_long mk = FITCL_GL_AS_LONG(shifter) - FITCL_GL_AS_LONG(sh);
+  const fitcl_long m1 = (fitcl_long)((fitcl_ulong)mk >> 1), m2 = mk - m1;
+  const fitcl_real s1 = FITCL_GL_AS_DOUBLE((fitcl_long)(1023 - m1) << 52);
+  const fitcl_real s2 = FITCL_GL_AS_DOUBLE((fitcl_long)(1023 - m2) << 52);
+  return p * s1 * s2;
+}
+
+/* Transition probabilities only: out[0..3] = P00, P01, P10, P11.  Branch
+ * free, so a loop over many matrices vectorises: below FITCL_GL_SERIES_S
+ * phi's series gives everything; above it exp(-S), where 1 - exp(-S)
+ * >= 0.095 no longer cancels. */
+FITCL_GL_FN void fitcl_gl_pmat(fitcl_real a, fitcl_real b, fitcl_real t, fitcl_real *out) {
   const fitcl_real u = a * t, w = b * t, S = u + w;
-  const fitcl_real phi = fitcl_gl_phi(S);
-  const fitcl_real p01 = u * phi, p10 = w * phi;
-  if (S < 1e-3) {
-    out[0] = 1.0 - p01;
-    out[3] = 1.0 - p10;
-  } else {
-    const fitcl_real E = exp(-S);
-    out[0] = (w + u * E) / S;
-    out[3] = (u + w * E) / S;
-  }
-  out[1] = p01;
-  out[2] = p10;
+  const int small = S < FITCL_GL_SERIES_S;
+  const fitcl_real phis = fitcl_gl_phi_series(small ? S : 0.0);
+  const fitcl_real Eb = fitcl_gl_exp_neg(-S);
+  const fitcl_real Sx = small ? 1.0 : S;
+  const fitcl_real inv = 1.0 / Sx;
+  const fitcl_real omE = small ? phis : (1.0 - Eb) * inv; /* (1 - E) / S */
+  const fitcl_real E = small ? 1.0 - S * phis : Eb;
+  out[1] = u * omE;
+  out[2] = w * omE;
+  out[0] = small ? 1.0 - u * phis : (w + u * E) * inv;
+  out[3] = small ? 1.0 - w * phis : (u + w * E) * inv;
 }
 
 /* Full record: probabilities and derivatives (FITCL_GL_PREC values). */
@@ -105,16 +196,16 @@ FITCL_FN void fitcl_gl_pmat_deriv(fitcl_real a, fitcl_real b, fitcl_real t, fitc
 FITCL_FN fitcl_real fitcl_gl_pi1(fitcl_real g, fitcl_real l) { return g / (g + l); }
 
 /* Contribution of a child along its branch: s_x = sum_y P(x,y) in_y. */
-FITCL_FN fitcl_real fitcl_gl_s0(const fitcl_real *P, fitcl_real in0, fitcl_real in1) {
+FITCL_GL_FN fitcl_real fitcl_gl_s0(const fitcl_real *P, fitcl_real in0, fitcl_real in1) {
   return P[FITCL_GL_P00] * in0 + P[FITCL_GL_P01] * in1;
 }
-FITCL_FN fitcl_real fitcl_gl_s1(const fitcl_real *P, fitcl_real in0, fitcl_real in1) {
+FITCL_GL_FN fitcl_real fitcl_gl_s1(const fitcl_real *P, fitcl_real in0, fitcl_real in1) {
   return P[FITCL_GL_P10] * in0 + P[FITCL_GL_P11] * in1;
 }
 
 /* sum_{x,y} G_x dP(x,y) in_y for a derivative record d01 = dP01, d10 = dP10
  * (dP00 = -dP01, dP11 = -dP10): (in1 - in0) (G0 d01 - G1 d10). */
-FITCL_FN fitcl_real fitcl_gl_dcontract(fitcl_real d01, fitcl_real d10, fitcl_real g0,
+FITCL_GL_FN fitcl_real fitcl_gl_dcontract(fitcl_real d01, fitcl_real d10, fitcl_real g0,
                                        fitcl_real g1, fitcl_real in0, fitcl_real in1) {
   return (in1 - in0) * (g0 * d01 - g1 * d10);
 }

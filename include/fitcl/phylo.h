@@ -152,6 +152,22 @@ fitcl_status fitcl_lik_pattern_logliks(fitcl_lik *lik, double *out, size_t n);
 fitcl_status fitcl_lik_family_logliks(fitcl_lik *lik, double *out, size_t n);
 
 /**
+ * Batched closed-form transition matrices of the 2-state gain/loss chain on
+ * the context's backend: for i < n, with gain rate gain[i], loss rate
+ * loss[i] and branch length t[i] (all >= 0, gain + loss > 0),
+ *   p[4i..4i+3]  = P00, P01, P10, P11 of exp(Q t),
+ * and when deriv is not NULL
+ *   deriv[6i..6i+5] = dP01/dlog(gain), dP10/dlog(gain), dP01/dlog(loss),
+ *                     dP10/dlog(loss), dP01/dt, dP10/dt
+ * (dP00 = -dP01 and dP11 = -dP10).  Diagonals keep full relative precision.
+ * All arrays are host memory; on OpenCL they are copied to and from the
+ * device during the call.
+ */
+fitcl_status fitcl_gl_pmatrices(fitcl_context *ctx, size_t n, const double *gain,
+                                const double *loss, const double *t, double *p,
+                                double *deriv);
+
+/**
  * Rates of the K discrete-gamma categories (mean method, mean exactly one)
  * for shape alpha, computed with accurate gamma quantiles.  Exposed for
  * tests and reports.  K in 1..64; K == 1 gives {1}.

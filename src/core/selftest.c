@@ -12,6 +12,7 @@
 
 static const fitcl__selftest_entry families[] = {
   {"reduce", fitcl__selftest_reduce},
+  {"gainloss", fitcl__selftest_gainloss},
 };
 
 /* Known answer: the sum of (i + 0.5) for i < n is n^2/2 exactly; two of the

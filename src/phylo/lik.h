@@ -92,6 +92,12 @@ fitcl_status fitcl__lik_ocl_create(fitcl_lik *L);
 fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad);
 void fitcl__lik_ocl_destroy(fitcl_lik *L);
 
+/* Batched P(t) (fitcl_gl_pmatrices) on each backend. */
+fitcl_status fitcl__gl_pmatrices_cpu(fitcl_context *ctx, size_t n, const double *a, const double *b,
+                                     const double *t, double *p, double *deriv);
+fitcl_status fitcl__gl_pmatrices_ocl(fitcl_context *ctx, size_t n, const double *a, const double *b,
+                                     const double *t, double *p, double *deriv);
+
 /* Discrete-gamma rates (mean method) and d log r_c / d log alpha. */
 fitcl_status fitcl__gamma_rates_deriv(double alpha, int k, double *rates, double *dlog);
 
