@@ -253,7 +253,13 @@ static fitcl_status finish_node(parser *p, int v, int is_root) {
     p->node[v].has_len = 1;
   }
   if (!p->node[v].has_len && !is_root) {
-    char nm[80];
+    /* Reaching ';' or the end here means a '(' was never closed, which is
+     * the real mistake. */
+    if (p->i >= p->n || p->s[p->i] == ';')
+      return fail_at(p, p->i, FITCL_ERR_PARSE,
+                     "unbalanced parentheses: %s reached with %d '(' still open",
+                     p->i >= p->n ? "the end of input" : "';'", p->sp);
+    char nm[80] = "";
     const char *l = p->node[v].label;
     if (l) fitcl__ioerr_name(nm, sizeof nm, l, strlen(l));
     if (p->node[v].is_tip)

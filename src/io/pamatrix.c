@@ -427,6 +427,12 @@ static fitcl_status read_header(build *b, record *first, int *have_first) {
                     FITCL_ERR_PARSE, "NUL byte in the header");
   namepool all = {0};
   size_t *offs = NULL, noffs = 0, capoffs = 0;
+  /* Reading the first data row may move the read window, so messages about
+   * the header use a private copy of it. */
+  char *hcopy = malloc(hdr.n + 1);
+  if (!hcopy) return rfail(r, hdr.line, 1, FITCL_ERR_NOMEM, "out of memory reading the header");
+  memcpy(hcopy, hdr.s, hdr.n);
+  hdr.s = hcopy;
   size_t i = 0;
   field f;
   int more;
@@ -495,6 +501,8 @@ static fitcl_status read_header(build *b, record *first, int *have_first) {
     size_t nf = 0;
     st = count_fields(r, first, &nf);
     if (st) goto fail;
+    /* A trailing delimiter adds no cell (see read_row). */
+    if (first->n > 0 && first->s[first->n - 1] == r->delim && nf > 1) nf--;
     if (nf == all.n + 1) skip = 0;
   }
   if (all.n <= skip) {
@@ -544,12 +552,14 @@ static fitcl_status read_header(build *b, record *first, int *have_first) {
   b->nannot = skip == 0 ? 1 : b->nannot;
   pool_free(&all);
   free(offs);
+  free(hcopy);
   return FITCL_OK;
 nomem:
   st = rfail(r, r->line, 1, FITCL_ERR_NOMEM, "out of memory reading the header");
 fail:
   pool_free(&all);
   free(offs);
+  free(hcopy);
   return st;
 }
 
@@ -674,7 +684,8 @@ static int has_ext(const char *name, const char *ext) {
   return n > e && strcasecmp(name + n - e, ext) == 0;
 }
 
-static fitcl_status read_matrix(FILE *f, const char *mem, size_t memlen, const char *name,
+static fitcl_status read_matrix(FILE *f, size_t window, const char *mem, size_t memlen,
+                                const char *name,
                                 const fitcl_pamatrix_options *opt, fitcl_pamatrix **out,
                                 char *err, size_t errlen) {
   build b;
@@ -704,7 +715,7 @@ static fitcl_status read_matrix(FILE *f, const char *mem, size_t memlen, const c
     goto fail;
   }
   if (f) {
-    b.r.cap = 1 << 20;
+    b.r.cap = window < 16 ? 16 : window;
     b.r.buf = malloc(b.r.cap);
     if (!b.r.buf) {
       st = fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory", name);
@@ -804,7 +815,7 @@ fitcl_status fitcl_pamatrix_read(const char *path, const fitcl_pamatrix_options 
   FILE *f = fopen(path, "rb");
   if (!f)
     return fitcl__ioerr(err, errlen, FITCL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-  fitcl_status st = read_matrix(f, NULL, 0, path, opt, out, err, errlen);
+  fitcl_status st = read_matrix(f, (size_t)1 << 20, NULL, 0, path, opt, out, err, errlen);
   fclose(f);
   return st;
 }
@@ -815,6 +826,13 @@ fitcl_status fitcl_pamatrix_parse(const char *text, size_t len, const char *name
   if (out) *out = NULL;
   if ((!text && len) || !out)
     return fitcl__ioerr(err, errlen, FITCL_ERR_NULL, "fitcl_pamatrix_parse: NULL argument");
-  return read_matrix(NULL, text ? text : "", len, name ? name : "<string>", opt, out, err,
+  return read_matrix(NULL, 0, text ? text : "", len, name ? name : "<string>", opt, out, err,
                      errlen);
+}
+
+fitcl_status fitcl__pamatrix_read_stream(FILE *f, const char *name,
+                                         const fitcl_pamatrix_options *opt, size_t window,
+                                         fitcl_pamatrix **out, char *err, size_t errlen) {
+  *out = NULL;
+  return read_matrix(f, window, NULL, 0, name, opt, out, err, errlen);
 }

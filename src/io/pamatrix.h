@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "fitcl.h"
 
 struct fitcl_pamatrix {
@@ -33,5 +34,12 @@ static inline const char *fitcl__pa_family(const fitcl_pamatrix *m, size_t f) {
 static inline const char *fitcl__pa_taxon(const fitcl_pamatrix *m, size_t t) {
   return m->tax_pool + m->tax_off[t];
 }
+
+/* Reads from an open stream through a read window of `window` bytes at
+ * first (it grows for longer records).  The public reader uses 1 MiB; the
+ * fuzz harness uses tiny windows to exercise every refill path. */
+fitcl_status fitcl__pamatrix_read_stream(FILE *f, const char *name,
+                                         const fitcl_pamatrix_options *opt, size_t window,
+                                         fitcl_pamatrix **out, char *err, size_t errlen);
 
 #endif
