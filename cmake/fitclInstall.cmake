@@ -19,5 +19,8 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/fitclConfig.cmake
               ${CMAKE_CURRENT_LIST_DIR}/FindOpenCLICD.cmake
               ${CMAKE_CURRENT_LIST_DIR}/FindCLBlast.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/fitcl)
+# The .pc file finds the prefix relative to its own location, so an install
+# moved with --prefix or DESTDIR still works.
+file(RELATIVE_PATH FITCL_PC_UP /x/${CMAKE_INSTALL_LIBDIR}/pkgconfig /x)
 configure_file(${CMAKE_CURRENT_LIST_DIR}/fitcl.pc.in ${CMAKE_CURRENT_BINARY_DIR}/fitcl.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/fitcl.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

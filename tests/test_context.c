@@ -1,6 +1,7 @@
 /* Context creation, bad arguments, environment errors, and the self-test on
  * every backend. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,4 +203,33 @@ Test(cli, devices_json_marks_selection) {
   cr_assert(strstr(out, "\"selector\":\"cpu\""), "%s", out);
   cr_assert(strstr(out, "\"selected\":true"), "%s", out);
   free(out);
+}
+
+/* A build failure on a named device is an error carrying the build log; in
+ * a ';' list the next candidate is used and the reason is reported.  The
+ * failure is provoked with an invalid extra build option. */
+Test(context, build_failure_fallback_only_in_lists) {
+  fitcl_test_backend b[2];
+  if (fitcl_test_backends(b, 2) < 2) cr_skip_test("no OpenCL device");
+  setenv("FITCL_OPENCL_OPTIONS", "-DFITCL_FORCE_FAIL=1 -cl-no-such-option", 1);
+  fitcl_context_options o = {0};
+  o.device = b[1].selector;
+  o.cache = FITCL_CACHE_OFF;
+  fitcl_context *ctx = NULL;
+  fitcl_status st = fitcl_context_create(&o, &ctx);
+  cr_assert_eq(st, FITCL_ERR_BUILD, "named device: %s", fitcl_status_name(st));
+  cr_assert_gt(strlen(fitcl_errmsg(ctx)), 0);
+  fitcl_context_destroy(ctx);
+
+  char list[256];
+  snprintf(list, sizeof list, "%s;cpu", b[1].selector);
+  o.device = list;
+  ctx = NULL;
+  cr_assert_eq(fitcl_context_create(&o, &ctx), FITCL_OK, "%s", fitcl_errmsg(ctx));
+  fitcl_context_info info;
+  fitcl_context_get_info(ctx, &info);
+  cr_assert_str_eq(info.backend, "cpu");
+  cr_assert_not_null(info.fallback_reason);
+  fitcl_context_destroy(ctx);
+  unsetenv("FITCL_OPENCL_OPTIONS");
 }

@@ -122,6 +122,13 @@ fitcl_status fitcl__env_resolve(const fitcl_context_options *opt, fitcl__env *e,
   } else {
     e->log_level = FITCL_LOG_OFF;
   }
+  if ((v = env_get(opt, "FITCL_OPENCL_OPTIONS"))) {
+    if (strlen(v) >= sizeof e->opencl_options) {
+      snprintf(err, errlen, "FITCL_OPENCL_OPTIONS is longer than %zu characters", sizeof e->opencl_options - 1);
+      return FITCL_ERR_ENV;
+    }
+    fitcl__strlcpy(e->opencl_options, v, sizeof e->opencl_options);
+  }
   if (opt) {
     e->log_fn = opt->log_fn;
     e->log_user = opt->log_user;

@@ -13,6 +13,7 @@ typedef struct fitcl__env {
   char cache_dir[1024];      /* resolved directory ("" when none could be found) */
   long cache_max_mb;
   fitcl_log_level log_level;
+  char opencl_options[256];  /* extra OpenCL build options ($FITCL_OPENCL_OPTIONS) */
   fitcl_log_fn log_fn;
   void *log_user;
 } fitcl__env;

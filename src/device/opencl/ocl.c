@@ -251,7 +251,10 @@ fitcl_status fitcl__ocl_create(fitcl_context *ctx, cl_platform_id platform, cl_d
   ctx->ocl = o;
   o->platform = platform;
   o->device = device;
-  fitcl__strlcpy(o->build_options, FITCL__OCL_BUILD_OPTIONS, sizeof o->build_options);
+  /* Extra options (vendor flags, diagnostics) are part of every program's
+   * build and of its cache key. */
+  snprintf(o->build_options, sizeof o->build_options, "%s%s%s", FITCL__OCL_BUILD_OPTIONS,
+           ctx->env.opencl_options[0] ? " " : "", ctx->env.opencl_options);
   cl_int err;
   cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)platform, 0};
   fitcl_status st;

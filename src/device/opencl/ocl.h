@@ -31,7 +31,7 @@ struct fitcl__ocl {
   cl_ulong local_mem;
   cl_ulong global_mem;
   cl_uint compute_units;
-  char build_options[256];
+  char build_options[512];
 };
 
 /* Build options common to every program (double precision, no fast math). */
