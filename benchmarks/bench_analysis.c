@@ -95,8 +95,8 @@ int main(int argc, char **argv) {
          dev ? dev : "(unset: auto)", getenv("FITCL_THREADS") ? getenv("FITCL_THREADS") : "(unset)",
          reps);
   char tree50[1024], mat50[1024], fam50[1024], tree100[1024], outdir[] = "/tmp/fitcl-bench-XXXXXX";
-  snprintf(tree50, sizeof tree50, "%s/examples/pangenome.nwk", SRC);
-  snprintf(mat50, sizeof mat50, "%s/examples/pangenome.Rtab", SRC);
+  snprintf(tree50, sizeof tree50, "%s/examples/pangenome50.nwk", SRC);
+  snprintf(mat50, sizeof mat50, "%s/examples/pangenome50.Rtab", SRC);
   snprintf(fam50, sizeof fam50, "%s/examples/retained.txt", SRC);
   snprintf(tree100, sizeof tree100, "%s/benchmarks/data/tree100.nwk", SRC);
   if (!mkdtemp(outdir)) {
