@@ -28,6 +28,9 @@ typedef struct boot_worker {
   int own;
   uint8_t *states;        /* [nfamilies * ntaxa] */
   uint8_t *scratch;       /* [nnodes] */
+  int failed;             /* set at this worker's first failure */
+  size_t fail_b;          /* the replicate that failed */
+  char err[256];          /* and why */
 } boot_worker;
 
 typedef struct boot_job {
@@ -41,7 +44,6 @@ typedef struct boot_job {
   size_t first;             /* replicate number of task 0 */
   double *lrt;              /* [replicates] */
   fitcl_status *status;     /* [replicates] */
-  char (*errmsg)[256];      /* [replicates] */
 } boot_job;
 
 static fitcl_status run_replicate(boot_job *J, boot_worker *w, size_t b, char *errmsg,
@@ -93,9 +95,17 @@ fail:
 
 static void boot_task(void *arg, size_t task, unsigned worker) {
   boot_job *J = arg;
+  boot_worker *w = &J->workers[worker];
   size_t b = J->first + task;
-  J->status[b] = run_replicate(J, &J->workers[worker], b, J->errmsg[b], sizeof J->errmsg[b],
-                               &J->lrt[b]);
+  char err[256] = "";
+  J->status[b] = run_replicate(J, w, b, err, sizeof err, &J->lrt[b]);
+  /* One message per worker (not per replicate) keeps memory independent
+   * of the number of replicates; the batch stops at any failure. */
+  if (J->status[b] != FITCL_OK && !w->failed) {
+    w->failed = 1;
+    w->fail_b = b;
+    snprintf(w->err, sizeof w->err, "%s", err);
+  }
 }
 
 fitcl_status fitcl__retention_bootstrap(fitcl_context *ctx, const fitcl_data *data,
@@ -116,9 +126,8 @@ fitcl_status fitcl__retention_bootstrap(fitcl_context *ctx, const fitcl_data *da
 
   J.lrt = calloc(N, sizeof *J.lrt);
   J.status = calloc(N, sizeof *J.status);
-  J.errmsg = calloc(N, sizeof *J.errmsg);
   groups = malloc(sizeof(int) * n);
-  if (!J.lrt || !J.status || !J.errmsg || !groups) goto oom;
+  if (!J.lrt || !J.status || !groups) goto oom;
   int any_missing = 0;
   for (size_t f = 0; f < n; ++f) {
     groups[f] = data->pat.family_group[f];
@@ -192,11 +201,14 @@ fitcl_status fitcl__retention_bootstrap(fitcl_context *ctx, const fitcl_data *da
     } else {
       for (size_t i = 0; i < m; ++i) boot_task(&J, i, 0);
     }
-    for (size_t i = first; i < first + m; ++i)
-      if (J.status[i] != FITCL_OK) {
-        st = fitcl__fail(ctx, J.status[i], "%s", J.errmsg[i]);
-        goto fail;
-      }
+    /* Report the failure of the lowest-numbered replicate. */
+    boot_worker *bad = NULL;
+    for (unsigned w = 0; w < nw; ++w)
+      if (workers[w].failed && (!bad || workers[w].fail_b < bad->fail_b)) bad = &workers[w];
+    if (bad) {
+      st = fitcl__fail(ctx, J.status[bad->fail_b], "%s", bad->err);
+      goto fail;
+    }
     if (opt->progress) opt->progress(opt->progress_user, (int)(first + m), (int)N);
   }
   size_t ge = 0;
@@ -222,6 +234,5 @@ fail:
   FITCL_FREE(missing);
   FITCL_FREE(J.lrt);
   FITCL_FREE(J.status);
-  FITCL_FREE(J.errmsg);
   return st;
 }
