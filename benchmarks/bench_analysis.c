@@ -12,7 +12,11 @@
  * Peers: the seed profile's Python figures (61.3 s, 19.4 s, 9.18 s, quoted),
  * and the NumPy/SciPy implementation in benchmarks/peers/gainloss_scipy.py,
  * measured here in the same run when python3 with numpy and scipy exists.
- * The device is whatever FITCL_DEVICE selects (unset: auto). */
+ * The device is whatever FITCL_DEVICE selects (unset: auto).
+ *
+ * A second section times the same work inside one process through the
+ * library (context creation, reading, the fit, the test, the simulation),
+ * to show where the end-to-end time goes. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +25,7 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "fitcl.h"
 
 static const char *SRC = FITCL_BENCH_SOURCE_DIR;
 
@@ -75,6 +80,73 @@ static void report(const workload *w, double tmin, double tmed, double peer) {
   bench_row("analysis", w->name, "wall_min", tmin, "s");
   bench_row("analysis", w->name, "wall_median", tmed, "s");
   if (peer > 0) bench_row("analysis", w->name, "scipy_peer", peer, "s");
+}
+
+/* In-process timings of each step, min and median over reps. */
+static void inprocess(const char *tree50, const char *mat50, const char *fam50,
+                      const char *tree100, int reps) {
+  enum { CTX, READ, FIT, RET, SIM, NSTEP };
+  static const char *names[NSTEP] = {"context_create", "read_50x500", "fit_50x500",
+                                     "retention_50x500", "simulate_100x1000"};
+  double *t[NSTEP];
+  for (int k = 0; k < NSTEP; ++k) t[k] = calloc((size_t)reps + 1, sizeof(double));
+  char err[512];
+  for (int r = 0; r <= reps; ++r) {   /* r = 0 is the warm-up */
+    double t0 = bench_now();
+    fitcl_context *ctx = NULL;
+    if (fitcl_context_create(NULL, &ctx) != FITCL_OK) {
+      fprintf(stderr, "context: %s\n", fitcl_errmsg(ctx));
+      fitcl_context_destroy(ctx);
+      return;
+    }
+    double t1 = bench_now();
+    fitcl_tree *tr = NULL;
+    fitcl_pamatrix *m = NULL;
+    fitcl_data *d = NULL;
+    if (fitcl_tree_read(tree50, &tr, err, sizeof err) || fitcl_pamatrix_read(mat50, NULL, &m, err, sizeof err) ||
+        fitcl_data_build(tr, m, NULL, &d, err, sizeof err)) {
+      fprintf(stderr, "%s\n", err);
+      return;
+    }
+    double t2 = bench_now();
+    fitcl_fit_result fr;
+    fitcl_fit_rates(ctx, d, NULL, &fr);
+    double t3 = bench_now();
+    size_t n = fitcl_data_nfamilies(d);
+    unsigned char *sel = calloc(n, 1);
+    fitcl_select_families_file(ctx, d, fam50, sel);
+    fitcl_retention_result rr;
+    fitcl_retention_test(ctx, d, sel, NULL, &rr);
+    double t4 = bench_now();
+    fitcl_tree *t100 = NULL;
+    fitcl_tree_read(tree100, &t100, err, sizeof err);
+    unsigned char *states = malloc(1000 * (size_t)fitcl_tree_ntips(t100));
+    fitcl_sim_options so = {.gain = 0.5, .loss = 1, .families = 1000, .seed = 1};
+    fitcl_simulate(NULL, t100, &so, states, NULL);
+    double t5 = bench_now();
+    if (r > 0) {
+      t[CTX][r - 1] = t1 - t0;
+      t[READ][r - 1] = t2 - t1;
+      t[FIT][r - 1] = t3 - t2;
+      t[RET][r - 1] = t4 - t3;
+      t[SIM][r - 1] = t5 - t4;
+    }
+    free(states);
+    free(sel);
+    fitcl_tree_destroy(t100);
+    fitcl_data_destroy(d);
+    fitcl_pamatrix_destroy(m);
+    fitcl_tree_destroy(tr);
+    fitcl_context_destroy(ctx);
+  }
+  printf("# in-process steps (library calls, %d repetitions)\n", reps);
+  for (int k = 0; k < NSTEP; ++k) {
+    double mn, md;
+    bench_stats(t[k], (size_t)reps, &mn, &md);
+    printf("%-18s min %8.3f ms  median %8.3f ms\n", names[k], mn * 1e3, md * 1e3);
+    bench_row("analysis_inprocess", names[k], "wall_median", md, "s");
+    free(t[k]);
+  }
 }
 
 int main(int argc, char **argv) {
@@ -149,6 +221,7 @@ int main(int argc, char **argv) {
       report(&bst, t, t, 0);
     }
   }
+  inprocess(tree50, mat50, fam50, tree100, reps);
   unlink(simout);
   unlink(pyout);
   rmdir(outdir);
