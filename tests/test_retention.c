@@ -234,3 +234,62 @@ Test(retention, bootstrap_deterministic) {
     }
   free_fixture(&f);
 }
+
+/* max over (log g, log l) of the log-likelihood at fixed multipliers, by
+ * alternating golden-section searches on the likelihood alone (no
+ * gradient, no shared optimizer code). */
+static double golden_profile(fitcl_lik *lik, double theta, double g0, double l0) {
+  double x[2] = {log(g0), log(l0)}, mult[2] = {1.0, theta};
+  const double phi = 0.6180339887498949;
+  double best = -INFINITY;
+  for (int sweep = 0; sweep < 30; ++sweep) {
+    for (int k = 0; k < 2; ++k) {
+      double a = x[k] - 0.5, b = x[k] + 0.5;
+      for (int it = 0; it < 60; ++it) {
+        double c = b - phi * (b - a), d = a + phi * (b - a), fc, fd;
+        double xc[2] = {x[0], x[1]}, xd[2] = {x[0], x[1]};
+        xc[k] = c;
+        xd[k] = d;
+        fitcl_gl_params pc = {.gain = exp(xc[0]), .loss = exp(xc[1]), .loss_mult = mult};
+        fitcl_gl_params pd = {.gain = exp(xd[0]), .loss = exp(xd[1]), .loss_mult = mult};
+        cr_assert_eq(fitcl_lik_eval(lik, &pc, &fc, NULL), FITCL_OK);
+        cr_assert_eq(fitcl_lik_eval(lik, &pd, &fd, NULL), FITCL_OK);
+        if (fc > fd) b = d; else a = c;
+      }
+      x[k] = 0.5 * (a + b);
+    }
+    fitcl_gl_params p = {.gain = exp(x[0]), .loss = exp(x[1]), .loss_mult = mult};
+    double ll;
+    cr_assert_eq(fitcl_lik_eval(lik, &p, &ll, NULL), FITCL_OK);
+    if (ll - best < 1e-10) { best = fmax(best, ll); break; }
+    best = ll;
+  }
+  return best;
+}
+
+/* At both ends of the profile interval the profile log-likelihood lies
+ * chi2_1(0.95)/2 below the maximum. */
+Test(retention, profile_interval_ends) {
+  fitcl_context *ctx = fitcl_test_context("cpu");
+  size_t n = 300;
+  unsigned char *ret = malloc(n);
+  fitcl_sim_options so = {.gain = 0.5, .loss = 1.0, .families = n, .condition = 1, .seed = 21,
+                          .retained_fraction = 0.2, .effect = 0.5};
+  fitcl_data *d = sim_data(TREE12, &so, ret);
+  fitcl_retention_options ro = {.profile_ci = 1};
+  fitcl_retention_result r;
+  cr_assert_eq(fitcl_retention_test(ctx, d, ret, &ro, &r), FITCL_OK, "%s", fitcl_errmsg(ctx));
+  cr_assert_str_eq(r.ci_method, "profile");
+  cr_assert(r.ci_low < r.effect && r.effect < r.ci_high, "[%g, %g] around %g", r.ci_low, r.ci_high, r.effect);
+  fitcl_lik *lik = NULL;
+  cr_assert_eq(fitcl_lik_create(ctx, d, NULL, &lik), FITCL_OK);   /* groups as the test left them */
+  double target = r.alt_fit.loglik - 0.5 * 3.841458820694124;
+  double plo = golden_profile(lik, r.ci_low, r.alt_fit.gain, r.alt_fit.loss);
+  double phi = golden_profile(lik, r.ci_high, r.alt_fit.gain, r.alt_fit.loss);
+  cr_assert(fabs(plo - target) < 1e-4, "low end: profile %.8f, target %.8f", plo, target);
+  cr_assert(fabs(phi - target) < 1e-4, "high end: profile %.8f, target %.8f", phi, target);
+  fitcl_lik_destroy(lik);
+  fitcl_data_destroy(d);
+  free(ret);
+  fitcl_context_destroy(ctx);
+}

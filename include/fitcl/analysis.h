@@ -111,6 +111,11 @@ typedef struct fitcl_retention_options {
   /** Seed of the bootstrap simulations.  The bootstrap p-value depends only
    *  on the data, the options and this seed, not on the thread count. */
   uint64_t seed;
+  /** Nonzero: the 95% interval of theta from the profile likelihood
+   *  (theta values where the log-likelihood maximised over the other
+   *  parameters drops by chi2_1(0.95)/2 = 1.92; a few dozen extra
+   *  evaluations).  0 (default): the Wald interval on log theta. */
+  int profile_ci;
   /** Optional progress callback and its argument. */
   fitcl_progress_fn progress;
   void *progress_user;
@@ -124,9 +129,12 @@ typedef struct fitcl_retention_result {
   size_t selected;            /* families with loss x theta */
   double effect;              /* theta-hat */
   double se_effect;           /* its standard error (delta method from log theta) */
-  /** 95% Wald interval computed on log theta and transformed back:
-   *  exp(log theta-hat -/+ 1.96 SE(log theta-hat)); always inside (0, inf). */
+  /** 95% interval of theta.  Default: the Wald interval on log theta,
+   *  exp(log theta-hat -/+ 1.96 SE(log theta-hat)).  With profile_ci: the
+   *  profile-likelihood interval; an end where the profile never drops
+   *  far enough within theta's bounds is 0 or +infinity. */
   double ci_low, ci_high;
+  const char *ci_method;      /* "wald-log" or "profile" (static) */
   double lrt;                 /* 2 (LL_alt - LL_null), clipped at 0 */
   int df;                     /* 1 */
   double p_value;             /* chi-square(df) upper tail of lrt */

@@ -17,7 +17,8 @@ static void help(void) {
          "Null model: global gain and loss rates.  Alternative: the selected families\n"
          "are lost at rate loss x theta, theta > 0 free (warm-started from the null).\n"
          "Reports both fits, theta with its standard error and a 95%% Wald interval on\n"
-         "log theta, the likelihood-ratio statistic and its chi-square (df = 1) p-value.\n\n"
+         "log theta (or, with --ci profile, the profile-likelihood interval), the\n"
+         "likelihood-ratio statistic and its chi-square (df = 1) p-value.\n\n"
          "options:\n"
          "  --tree FILE            rooted Newick tree whose tips are the matrix taxa\n"
          "  --matrix FILE          presence/absence matrix, one row per family\n"
@@ -28,6 +29,8 @@ static void help(void) {
          "  --bootstrap N          parametric-bootstrap p-value from N replicates simulated\n"
          "                         under the fitted null (default 0: none)\n"
          "  --seed S               seed of the bootstrap (default 1); same seed, same result\n"
+         "  --ci wald|profile      95%% interval of theta: Wald on log theta (default)\n"
+         "                         or profile likelihood\n"
          "  --gamma-cats K         rate categories (1..64; default 1)\n"
          "  --no-condition         do not condition on families being observed\n"
          "  --max-iter N           optimizer iteration cap per fit (default 200)\n"
@@ -83,7 +86,7 @@ int cli_retention(int argc, char **argv) {
   int json = 0, quiet = 0;
   long cats = 1, max_iter = 0, boot = 0;
   enum { O_TREE = 1, O_MATRIX, O_FAM, O_RE, O_BOOT, O_SEED, O_CATS, O_NOCOND, O_MAXIT,
-         O_QUIET, O_JSON, O_HELP };
+         O_QUIET, O_JSON, O_HELP, O_CI };
   static const struct option opts[] = {
       {"tree", required_argument, NULL, O_TREE},
       {"matrix", required_argument, NULL, O_MATRIX},
@@ -95,6 +98,7 @@ int cli_retention(int argc, char **argv) {
       {"no-condition", no_argument, NULL, O_NOCOND},
       {"max-iter", required_argument, NULL, O_MAXIT},
       {"quiet", no_argument, NULL, O_QUIET},
+      {"ci", required_argument, NULL, O_CI},
       {"json", no_argument, NULL, O_JSON},
       {"help", no_argument, NULL, O_HELP},
       {NULL, 0, NULL, 0}};
@@ -124,6 +128,14 @@ int cli_retention(int argc, char **argv) {
     case O_NOCOND: ro.fit.no_condition = 1; break;
     case O_MAXIT: if (!cli_parse_long("--max-iter", optarg, 1, 100000, &max_iter)) return CLI_EXIT_USAGE; break;
     case O_QUIET: quiet = 1; break;
+    case O_CI:
+      if (strcmp(optarg, "wald") == 0) ro.profile_ci = 0;
+      else if (strcmp(optarg, "profile") == 0) ro.profile_ci = 1;
+      else {
+        cli_error("--ci: expected 'wald' or 'profile', got '%s'", optarg);
+        return CLI_EXIT_USAGE;
+      }
+      break;
     case O_JSON: json = 1; break;
     case O_HELP: help(); return CLI_EXIT_OK;
     default: return cli_bad_option(argv, optopt, optind);
@@ -183,7 +195,7 @@ int cli_retention(int argc, char **argv) {
     cJSON *ci = cJSON_AddObjectToObject(o, "effect_ci");
     cli_json_num(ci, "low", r.ci_low);
     cli_json_num(ci, "high", r.ci_high);
-    cJSON_AddStringToObject(ci, "method", "wald-log");
+    cJSON_AddStringToObject(ci, "method", r.ci_method);
     cli_json_num(o, "lrt", r.lrt);
     cJSON_AddNumberToObject(o, "df", r.df);
     cli_json_num(o, "p_value", r.p_value);
@@ -211,8 +223,8 @@ int cli_retention(int argc, char **argv) {
     if (alpha)
       printf("  alpha: null %.6g, alt %.6g (%d categories)\n", r.null_fit.alpha, r.alt_fit.alpha,
              (int)cats);
-    printf("  theta = %.6g  SE %.4g  95%% CI [%.6g, %.6g] (Wald on log theta)\n", r.effect,
-           r.se_effect, r.ci_low, r.ci_high);
+    printf("  theta = %.6g  SE %.4g  95%% CI [%.6g, %.6g] (%s)\n", r.effect, r.se_effect,
+           r.ci_low, r.ci_high, ro.profile_ci ? "profile likelihood" : "Wald on log theta");
     printf("  LRT = %.6g  df = %d  p = %.4g (chi-square)\n", r.lrt, r.df, r.p_value);
     if (r.bootstrap_replicates > 0)
       printf("  bootstrap p = %.4g (%d replicates, seed %llu)\n", r.bootstrap_p_value,

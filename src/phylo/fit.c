@@ -37,6 +37,7 @@ static fitcl_status objective(void *user, const double *x, double *f, double *g)
   p.alpha = o->model.has_alpha ? exp(x[i++]) : o->alpha_fixed;
   for (int k = 0; k < o->ngroups; ++k) o->theta[k] = 1.0;
   if (o->model.has_effect) o->theta[1] = exp(x[i++]);
+  else if (o->model.fixed_effect > 0 && o->ngroups > 1) o->theta[1] = o->model.fixed_effect;
   p.loss_mult = o->theta;
   double ll;
   o->evaluations++;
@@ -104,7 +105,7 @@ fitcl_status fitcl__fit_run(fitcl_context *ctx, fitcl_lik *lik, fitcl__fit_model
   out->gain = exp(x[i++]);
   out->loss = exp(x[i++]);
   out->alpha = model.has_alpha ? exp(x[i++]) : NAN;
-  out->effect = model.has_effect ? exp(x[i++]) : NAN;
+  out->effect = model.has_effect ? exp(x[i++]) : (model.fixed_effect > 0 ? model.fixed_effect : NAN);
   out->loglik = -res.f;
   out->nparams = n;
   out->aic = 2.0 * n - 2.0 * out->loglik;
@@ -183,7 +184,7 @@ fitcl_status fitcl_fit_rates(fitcl_context *ctx, const fitcl_data *data,
   if (st != FITCL_OK) return st;
   fitcl__fit_start s;
   fitcl__fit_default_start(data, &s);
-  fitcl__fit_model m = {opt->gamma_cats > 1, 0};
+  fitcl__fit_model m = {opt->gamma_cats > 1, 0, 0};
   st = fitcl__fit_run(ctx, lik, m, &s, opt, out);
   fitcl_lik_destroy(lik);
   return st;

@@ -10,6 +10,9 @@
 typedef struct fitcl__fit_model {
   int has_alpha;    /* gamma categories > 1: alpha is free */
   int has_effect;   /* theta of group 1 is free (group 1 must exist) */
+  /* With has_effect 0: theta of group 1 held at this value (0 means 1);
+   * the profile likelihood of theta fixes it this way. */
+  double fixed_effect;
 } fitcl__fit_model;
 
 /* Starting values in natural units: gain, loss, alpha, theta. */

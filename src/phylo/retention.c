@@ -22,13 +22,13 @@ fitcl_status fitcl__retention_fit_pair(fitcl_context *ctx, fitcl_lik *lik,
    * (`fitcl fit` gives those): skip its Hessian. */
   fitcl_fit_options nopt = *fopt;
   nopt.no_stderr = 1;
-  fitcl_status st = fitcl__fit_run(ctx, lik, (fitcl__fit_model){has_alpha, 0}, &s, &nopt, null_fit);
+  fitcl_status st = fitcl__fit_run(ctx, lik, (fitcl__fit_model){has_alpha, 0, 0}, &s, &nopt, null_fit);
   if (st != FITCL_OK) return st;
   /* The alternative starts at the null optimum with theta = 1, where its
    * likelihood equals the null's: the optimizer only goes up from there, so
    * the statistic can never be negative through a poor start. */
   fitcl__fit_start a = {null_fit->gain, null_fit->loss, has_alpha ? null_fit->alpha : 1.0, 1.0};
-  st = fitcl__fit_run(ctx, lik, (fitcl__fit_model){has_alpha, 1}, &a, fopt, alt_fit);
+  st = fitcl__fit_run(ctx, lik, (fitcl__fit_model){has_alpha, 1, 0}, &a, fopt, alt_fit);
   if (st != FITCL_OK) return st;
   double d = 2.0 * (alt_fit->loglik - null_fit->loglik);
   *lrt = d > 0 ? d : 0.0;
@@ -92,6 +92,13 @@ fitcl_status fitcl_retention_test(fitcl_context *ctx, fitcl_data *data,
   double z = fitcl__normal_quantile(0.975);
   out->ci_low = isfinite(se_log) ? out->effect * exp(-z * se_log) : NAN;
   out->ci_high = isfinite(se_log) ? out->effect * exp(z * se_log) : NAN;
+  out->ci_method = "wald-log";
+  if (opt->profile_ci) {
+    st = fitcl__retention_profile_ci(ctx, lik, &opt->fit, &out->alt_fit, &out->ci_low,
+                                     &out->ci_high);
+    if (st != FITCL_OK) goto fail;
+    out->ci_method = "profile";
+  }
   out->bootstrap_p_value = NAN;
   fitcl_lik_destroy(lik);
   lik = NULL;

@@ -21,4 +21,12 @@ fitcl_status fitcl__retention_fit_pair(fitcl_context *ctx, fitcl_lik *lik,
                                        const double start[3], fitcl_fit_result *null_fit,
                                        fitcl_fit_result *alt_fit, double *lrt);
 
+/* Profile-likelihood 95% interval for theta around the alternative fit
+ * alt (which must carry se_effect for the first bracket, or NaN).  An end
+ * where the profile never falls far enough is 0 (below) or infinity
+ * (above). */
+fitcl_status fitcl__retention_profile_ci(fitcl_context *ctx, fitcl_lik *lik,
+                                         const fitcl_fit_options *fopt,
+                                         const fitcl_fit_result *alt, double *lo, double *hi);
+
 #endif
