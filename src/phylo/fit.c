@@ -123,12 +123,19 @@ fitcl_status fitcl__fit_run(fitcl_context *ctx, fitcl_lik *lik, fitcl__fit_model
     double H[16];
     st = fitcl__optim_hessian(n, x, NULL, NULL, NULL, res.grad, objective, &o, H);
     if (st != FITCL_OK) goto fail;
-    double se[4];
-    int ok = fitcl__spd_inverse(n, H) == 0;
-    for (int j = 0; j < n; ++j) {
-      int at_bound = x[j] <= lo[j] + 1e-9 || x[j] >= hi[j] - 1e-9;
-      se[j] = ok && !at_bound && H[j * n + j] > 0 ? exp(x[j]) * sqrt(H[j * n + j]) : NAN;
-    }
+    /* A parameter on a bound is treated as fixed: its row and column are
+     * dropped before inverting (alpha at its upper bound, i.e. no rate
+     * variation, would otherwise make the matrix singular and take every
+     * standard error with it). */
+    double se[4] = {NAN, NAN, NAN, NAN}, R[16];
+    int idx[4], m = 0;
+    for (int j = 0; j < n; ++j)
+      if (!(x[j] <= lo[j] + 1e-9 || x[j] >= hi[j] - 1e-9)) idx[m++] = j;
+    for (int a = 0; a < m; ++a)
+      for (int b = 0; b < m; ++b) R[a * m + b] = H[idx[a] * n + idx[b]];
+    if (m > 0 && fitcl__spd_inverse(m, R) == 0)
+      for (int a = 0; a < m; ++a)
+        if (R[a * m + a] > 0) se[idx[a]] = exp(x[idx[a]]) * sqrt(R[a * m + a]);
     i = 0;
     out->se_gain = se[i++];
     out->se_loss = se[i++];
