@@ -23,6 +23,15 @@
 
 #define FITCL__LANE 8
 
+/* A loop over the lanes of a sub-block.  The lanes never depend on each
+ * other (ivdep), and the loop must stay a loop (unroll 1): fully unrolled
+ * into 8 scalar statements, GCC no longer vectorises it. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define FITCL__LANES(l) _Pragma("GCC ivdep") _Pragma("GCC unroll 1") for (int l = 0; l < FITCL__LANE; ++l)
+#else
+#define FITCL__LANES(l) for (int l = 0; l < FITCL__LANE; ++l)
+#endif
+
 /* Compile the hot loops for several x86 vector widths and pick one at load
  * time, so the portable binary still uses AVX2/AVX-512 where present. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(FITCL_SANITIZE_BUILD)
@@ -99,6 +108,20 @@ static void pm_task(void *arg, size_t task, unsigned worker) {
 
 /* ---- pruning ------------------------------------------------------------ */
 
+/* Tip partial of state d (0 absent, 1 present, 2 missing) by polynomials
+ * exact on {0, 1, 2}, with no comparison, so the lane loops vectorise:
+ * in1 = d (3 - d) / 2 gives 0, 1, 1 and in0 = (d - 1)^2 gives 1, 0, 1. */
+static inline __attribute__((always_inline)) void tip_ind(double d, double *in0, double *in1) {
+  *in1 = 0.5 * d * (3.0 - d);
+  *in0 = (d - 1.0) * (d - 1.0);
+}
+
+/* The lane states as doubles.  A separate (scalar) loop: mixing byte loads
+ * and double arithmetic in one loop keeps GCC from vectorising it. */
+static inline __attribute__((always_inline)) void tip_states(const uint8_t *ts, double *d) {
+  for (int l = 0; l < FITCL__LANE; ++l) d[l] = (double)ts[l];
+}
+
 FITCL__CLONES
 static void block_task(void *arg, size_t b, unsigned worker) {
   fitcl_lik *L = arg;
@@ -124,7 +147,7 @@ static void block_task(void *arg, size_t b, unsigned worker) {
   for (size_t sub = 0; sub < FITCL_REDUCE_BLOCK / FITCL__LANE; ++sub) {
     const size_t p0 = b * FITCL_REDUCE_BLOCK + sub * FITCL__LANE;
     int scale[FITCL__LANE];
-    for (int l = 0; l < FITCL__LANE; ++l) scale[l] = 0;
+    FITCL__LANES(l) scale[l] = 0;
 
     /* Postorder: In_u(x) = prod over children of sum_y P(x,y) In_child(y). */
     for (int oi = 0; oi < nint; ++oi) {
@@ -134,51 +157,56 @@ static void block_task(void *arg, size_t b, unsigned worker) {
         const int v = ch[j];
         const int first = (j == cs[u]);
         for (int c = 0; c < K; ++c) {
-          const double *P = pmg + ((size_t)c * nn + v) * FITCL_GL_PREC;
+          /* A local copy: the compiler then knows the stores below cannot
+           * change it, keeps it in registers and vectorises the lane loops. */
+          double P[FITCL_GL_PREC];
+          memcpy(P, pmg + ((size_t)c * nn + v) * FITCL_GL_PREC, sizeof P);
           double *o0 = Iu + c * kstride, *o1 = o0 + FITCL__LANE;
           double s0[FITCL__LANE], s1[FITCL__LANE];
           if (v < ntips) {
-            const uint8_t *ts = L->tips + (size_t)v * npx + p0;
-            for (int l = 0; l < FITCL__LANE; ++l) {
-              const double i0 = ts[l] != FITCL__PRESENT, i1 = ts[l] != FITCL__ABSENT;
+            double ts[FITCL__LANE];
+            tip_states(L->tips + (size_t)v * npx + p0, ts);
+            FITCL__LANES(l) {
+              double i0, i1;
+              tip_ind(ts[l], &i0, &i1);
               s0[l] = fitcl_gl_s0(P, i0, i1);
               s1[l] = fitcl_gl_s1(P, i0, i1);
             }
           } else {
             const double *i0 = In + (size_t)(v - ntips) * nstride + c * kstride, *i1 = i0 + FITCL__LANE;
-            for (int l = 0; l < FITCL__LANE; ++l) {
+            FITCL__LANES(l) {
               s0[l] = fitcl_gl_s0(P, i0[l], i1[l]);
               s1[l] = fitcl_gl_s1(P, i0[l], i1[l]);
             }
           }
           if (first) {
-            for (int l = 0; l < FITCL__LANE; ++l) { o0[l] = s0[l]; o1[l] = s1[l]; }
+            FITCL__LANES(l) { o0[l] = s0[l]; o1[l] = s1[l]; }
           } else {
-            for (int l = 0; l < FITCL__LANE; ++l) { o0[l] *= s0[l]; o1[l] *= s1[l]; }
+            FITCL__LANES(l) { o0[l] *= s0[l]; o1[l] *= s1[l]; }
           }
         }
       }
       /* Rescale only lanes whose largest entry fell below 2^-256. */
       double m[FITCL__LANE];
-      for (int l = 0; l < FITCL__LANE; ++l) m[l] = 0.0;
+      FITCL__LANES(l) m[l] = 0.0;
       for (int c = 0; c < K; ++c) {
         const double *o0 = Iu + c * kstride, *o1 = o0 + FITCL__LANE;
-        for (int l = 0; l < FITCL__LANE; ++l) {
+        FITCL__LANES(l) {
           const double a = o0[l] > o1[l] ? o0[l] : o1[l];
           m[l] = m[l] > a ? m[l] : a;
         }
       }
       int any = 0;
-      for (int l = 0; l < FITCL__LANE; ++l) any |= m[l] < FITCL_GL_SCALE_LOW;
+      FITCL__LANES(l) any |= m[l] < FITCL_GL_SCALE_LOW;
       if (any) {
         double f[FITCL__LANE];
-        for (int l = 0; l < FITCL__LANE; ++l) {
+        FITCL__LANES(l) {
           const int low = m[l] < FITCL_GL_SCALE_LOW;
           f[l] = low ? FITCL_GL_SCALE_UP : 1.0;
           scale[l] += low;
         }
         for (int c = 0; c < K; ++c)
-          for (int l = 0; l < FITCL__LANE; ++l) {
+          FITCL__LANES(l) {
             Iu[c * kstride + l] *= f[l];
             Iu[c * kstride + FITCL__LANE + l] *= f[l];
           }
@@ -188,14 +216,14 @@ static void block_task(void *arg, size_t b, unsigned worker) {
     /* Root. */
     const double *Ir = In + (size_t)(nn - 1 - ntips) * nstride;
     double lsum[FITCL__LANE], rnum[FITCL__LANE], ll[FITCL__LANE], gw[FITCL__LANE];
-    for (int l = 0; l < FITCL__LANE; ++l) lsum[l] = rnum[l] = 0.0;
+    FITCL__LANES(l) lsum[l] = rnum[l] = 0.0;
     for (int c = 0; c < K; ++c)
-      for (int l = 0; l < FITCL__LANE; ++l) {
+      FITCL__LANES(l) {
         const double i0 = Ir[c * kstride + l], i1 = Ir[c * kstride + FITCL__LANE + l];
         lsum[l] += pi0 * i0 + pi1 * i1;
         rnum[l] += i1 - i0;
       }
-    for (int l = 0; l < FITCL__LANE; ++l) {
+    FITCL__LANES(l) {
       const size_t p = p0 + l;
       ll[l] = log(lsum[l] * invK) - scale[l] * FITCL_GL_LN2_SCALE;
       L->pat_ll[p] = ll[l];
@@ -222,14 +250,14 @@ static void block_task(void *arg, size_t b, unsigned worker) {
     double *Dg = D + FITCL__LC_G * FITCL__LANE, *Dl = D + FITCL__LC_L * FITCL__LANE;
     double *Dr = D + FITCL__LC_R * FITCL__LANE;
     double *Dt = Dr + (size_t)K * FITCL__LANE;
-    for (int l = 0; l < FITCL__LANE; ++l) {
+    FITCL__LANES(l) {
       const double r = dpi * rnum[l] / lsum[l];
       Dg[l] += r;
       Dl[l] -= r;
     }
     double *Or = Out + (size_t)(nn - 1 - ntips) * nstride;
     for (int c = 0; c < K; ++c)
-      for (int l = 0; l < FITCL__LANE; ++l) {
+      FITCL__LANES(l) {
         Or[c * kstride + l] = pi0;
         Or[c * kstride + FITCL__LANE + l] = pi1;
       }
@@ -241,18 +269,23 @@ static void block_task(void *arg, size_t b, unsigned worker) {
       for (int k = 0; k < deg; ++k) {
         const int v = ch[cs[u] + k];
         for (int c = 0; c < K; ++c) {
-          const double *P = pmg + ((size_t)c * nn + v) * FITCL_GL_PREC;
+          /* A local copy: the compiler then knows the stores below cannot
+           * change it, keeps it in registers and vectorises the lane loops. */
+          double P[FITCL_GL_PREC];
+          memcpy(P, pmg + ((size_t)c * nn + v) * FITCL_GL_PREC, sizeof P);
           double *s0 = Sb + (size_t)k * nstride + c * kstride, *s1 = s0 + FITCL__LANE;
           if (v < ntips) {
-            const uint8_t *ts = L->tips + (size_t)v * npx + p0;
-            for (int l = 0; l < FITCL__LANE; ++l) {
-              const double i0 = ts[l] != FITCL__PRESENT, i1 = ts[l] != FITCL__ABSENT;
+            double ts[FITCL__LANE];
+            tip_states(L->tips + (size_t)v * npx + p0, ts);
+            FITCL__LANES(l) {
+              double i0, i1;
+              tip_ind(ts[l], &i0, &i1);
               s0[l] = fitcl_gl_s0(P, i0, i1);
               s1[l] = fitcl_gl_s1(P, i0, i1);
             }
           } else {
             const double *i0 = In + (size_t)(v - ntips) * nstride + c * kstride, *i1 = i0 + FITCL__LANE;
-            for (int l = 0; l < FITCL__LANE; ++l) {
+            FITCL__LANES(l) {
               s0[l] = fitcl_gl_s0(P, i0[l], i1[l]);
               s1[l] = fitcl_gl_s1(P, i0[l], i1[l]);
             }
@@ -261,45 +294,44 @@ static void block_task(void *arg, size_t b, unsigned worker) {
       }
       for (int k = 0; k < deg; ++k) {
         const int v = ch[cs[u] + k];
-        /* G_v = Out_u times the other children's contributions. */
+        /* G_v = Out_u times the other children's contributions, and the
+         * denominator sum G_v(x) S_v(x) in the same pass. */
+        double den[FITCL__LANE], nu[FITCL__LANE], nw[FITCL__LANE], nt[FITCL__LANE], mm[FITCL__LANE];
+        FITCL__LANES(l) den[l] = nu[l] = nw[l] = nt[l] = mm[l] = 0.0;
         for (int c = 0; c < K; ++c) {
           double *g0 = Gb + c * kstride, *g1 = g0 + FITCL__LANE;
           const double *ou0 = Ou + c * kstride, *ou1 = ou0 + FITCL__LANE;
-          for (int l = 0; l < FITCL__LANE; ++l) { g0[l] = ou0[l]; g1[l] = ou1[l]; }
+          FITCL__LANES(l) { g0[l] = ou0[l]; g1[l] = ou1[l]; }
           for (int k2 = 0; k2 < deg; ++k2) {
             if (k2 == k) continue;
             const double *s0 = Sb + (size_t)k2 * nstride + c * kstride, *s1 = s0 + FITCL__LANE;
-            for (int l = 0; l < FITCL__LANE; ++l) { g0[l] *= s0[l]; g1[l] *= s1[l]; }
+            FITCL__LANES(l) { g0[l] *= s0[l]; g1[l] *= s1[l]; }
           }
-        }
-        double den[FITCL__LANE], nu[FITCL__LANE], nw[FITCL__LANE], nt[FITCL__LANE];
-        for (int l = 0; l < FITCL__LANE; ++l) den[l] = nu[l] = nw[l] = nt[l] = 0.0;
-        for (int c = 0; c < K; ++c) {
-          const double *g0 = Gb + c * kstride, *g1 = g0 + FITCL__LANE;
           const double *s0 = Sb + (size_t)k * nstride + c * kstride, *s1 = s0 + FITCL__LANE;
-          for (int l = 0; l < FITCL__LANE; ++l) den[l] += g0[l] * s0[l] + g1[l] * s1[l];
+          FITCL__LANES(l) den[l] += g0[l] * s0[l] + g1[l] * s1[l];
         }
         double inv[FITCL__LANE];
-        for (int l = 0; l < FITCL__LANE; ++l) inv[l] = 1.0 / den[l];
+        FITCL__LANES(l) inv[l] = 1.0 / den[l];
         for (int c = 0; c < K; ++c) {
-          const double *P = pmg + ((size_t)c * nn + v) * FITCL_GL_PREC;
+          /* A local copy: the compiler then knows the stores below cannot
+           * change it, keeps it in registers and vectorises the lane loops. */
+          double P[FITCL_GL_PREC];
+          memcpy(P, pmg + ((size_t)c * nn + v) * FITCL_GL_PREC, sizeof P);
           const double *g0 = Gb + c * kstride, *g1 = g0 + FITCL__LANE;
           double in0[FITCL__LANE], in1[FITCL__LANE];
           if (v < ntips) {
-            const uint8_t *ts = L->tips + (size_t)v * npx + p0;
-            for (int l = 0; l < FITCL__LANE; ++l) {
-              in0[l] = ts[l] != FITCL__PRESENT;
-              in1[l] = ts[l] != FITCL__ABSENT;
-            }
+            double ts[FITCL__LANE];
+            tip_states(L->tips + (size_t)v * npx + p0, ts);
+            FITCL__LANES(l) tip_ind(ts[l], &in0[l], &in1[l]);
           } else {
             const double *i0 = In + (size_t)(v - ntips) * nstride + c * kstride;
-            for (int l = 0; l < FITCL__LANE; ++l) {
+            FITCL__LANES(l) {
               in0[l] = i0[l];
               in1[l] = i0[FITCL__LANE + l];
             }
           }
           double *dr = Dr + (size_t)c * FITCL__LANE;
-          for (int l = 0; l < FITCL__LANE; ++l) {
+          FITCL__LANES(l) {
             const double cu = fitcl_gl_dcontract(P[FITCL_GL_U01], P[FITCL_GL_U10], g0[l], g1[l], in0[l], in1[l]);
             const double cw = fitcl_gl_dcontract(P[FITCL_GL_W01], P[FITCL_GL_W10], g0[l], g1[l], in0[l], in1[l]);
             nu[l] += cu;
@@ -307,38 +339,34 @@ static void block_task(void *arg, size_t b, unsigned worker) {
             dr[l] += (cu + cw) * inv[l];
           }
           if (L->branch_grad)
-            for (int l = 0; l < FITCL__LANE; ++l)
+            FITCL__LANES(l)
               nt[l] += fitcl_gl_dcontract(P[FITCL_GL_T01], P[FITCL_GL_T10], g0[l], g1[l], in0[l], in1[l]);
           if (v >= ntips) {
             /* Out_v(y) = sum_x G(x) P(x,y). */
             double *ov0 = Out + (size_t)(v - ntips) * nstride + c * kstride, *ov1 = ov0 + FITCL__LANE;
-            for (int l = 0; l < FITCL__LANE; ++l) {
-              ov0[l] = g0[l] * P[FITCL_GL_P00] + g1[l] * P[FITCL_GL_P10];
-              ov1[l] = g0[l] * P[FITCL_GL_P01] + g1[l] * P[FITCL_GL_P11];
+            FITCL__LANES(l) {
+              const double o0 = g0[l] * P[FITCL_GL_P00] + g1[l] * P[FITCL_GL_P10];
+              const double o1 = g0[l] * P[FITCL_GL_P01] + g1[l] * P[FITCL_GL_P11];
+              ov0[l] = o0;
+              ov1[l] = o1;
+              const double mx = o0 > o1 ? o0 : o1;
+              mm[l] = mm[l] > mx ? mm[l] : mx;
             }
           }
         }
-        for (int l = 0; l < FITCL__LANE; ++l) {
+        FITCL__LANES(l) {
           Dg[l] += nu[l] * inv[l];
           Dl[l] += nw[l] * inv[l];
         }
         if (L->branch_grad)
-          for (int l = 0; l < FITCL__LANE; ++l) Dt[(size_t)v * FITCL__LANE + l] = nt[l] * inv[l];
+          FITCL__LANES(l) Dt[(size_t)v * FITCL__LANE + l] = nt[l] * inv[l];
         if (v >= ntips) {
           double *Ov = Out + (size_t)(v - ntips) * nstride;
-          double mm[FITCL__LANE];
-          for (int l = 0; l < FITCL__LANE; ++l) mm[l] = 0.0;
-          for (int c = 0; c < K; ++c)
-            for (int l = 0; l < FITCL__LANE; ++l) {
-              const double a = Ov[c * kstride + l] > Ov[c * kstride + FITCL__LANE + l]
-                                   ? Ov[c * kstride + l] : Ov[c * kstride + FITCL__LANE + l];
-              mm[l] = mm[l] > a ? mm[l] : a;
-            }
           int any = 0;
-          for (int l = 0; l < FITCL__LANE; ++l) any |= mm[l] < FITCL_GL_SCALE_LOW;
+          FITCL__LANES(l) any |= mm[l] < FITCL_GL_SCALE_LOW;
           if (any)
             for (int c = 0; c < K; ++c)
-              for (int l = 0; l < FITCL__LANE; ++l) {
+              FITCL__LANES(l) {
                 const double f = mm[l] < FITCL_GL_SCALE_LOW ? FITCL_GL_SCALE_UP : 1.0;
                 Ov[c * kstride + l] *= f;
                 Ov[c * kstride + FITCL__LANE + l] *= f;
@@ -347,7 +375,7 @@ static void block_task(void *arg, size_t b, unsigned worker) {
       }
     }
     /* Weighted, in pattern order, per component. */
-    for (int l = 0; l < FITCL__LANE; ++l) {
+    FITCL__LANES(l) {
       if (gw[l] == 0.0) continue; /* adds exact zeros: the sums are unchanged */
       for (size_t q = 1; q < nc; ++q) fitcl_kahan_add(&ks[q], &ks[nc + q], gw[l] * D[q * FITCL__LANE + l]);
     }
