@@ -1,0 +1,191 @@
+/* Input-side benchmark: reading a presence/absence Rtab, matching it to a
+ * tree and compressing it into patterns, and parsing a deep Newick tree.
+ *
+ *   bench_readers [--taxa N] [--families F] [--repeats R] [--dir D] [--read-only 1]
+ *
+ * --read-only 1 times only the reader (no data set), so the peak RSS it
+ * prints is what streaming a matrix costs: the packed cells and the names.
+ *
+ * Default 1,000 taxa x 100,000 families (the issue's target: reading well
+ * under a second).  The peer, measured in the same run on the same file, is
+ * the cost of only reading the bytes and finding the line ends (fread +
+ * memchr): the floor for any text reader. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "bench_util.h"
+#include "fitcl.h"
+
+static unsigned long long rng = 0x9E3779B97F4A7C15ull;
+static unsigned rnd(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return (unsigned)(rng >> 32);
+}
+
+/* Roary-like content: mostly core (present everywhere) or rare families. */
+static int write_rtab(const char *path, int nt, long nf) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return -1;
+  fputs("Gene", f);
+  for (int t = 0; t < nt; ++t) fprintf(f, "\tgenome_%d", t);
+  fputc('\n', f);
+  char *line = malloc((size_t)nt * 2 + 2);
+  for (long i = 0; i < nf; ++i) {
+    unsigned kind = rnd() % 4, p = rnd() % 100;
+    for (int t = 0; t < nt; ++t) {
+      int present = kind == 0 ? 1 : (int)(rnd() % 100) < (int)(kind == 1 ? 95 : p);
+      line[2 * t] = '\t';
+      line[2 * t + 1] = present ? '1' : '0';
+    }
+    line[2 * nt] = '\n';
+    fprintf(f, "group_%ld", i);
+    fwrite(line, 1, (size_t)nt * 2 + 1, f);
+  }
+  free(line);
+  return fclose(f);
+}
+
+static double raw_read(const char *path, long *lines) {
+  double t0 = bench_now();
+  FILE *f = fopen(path, "rb");
+  static char buf[1 << 20];
+  size_t got;
+  long n = 0;
+  while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
+    const char *p = buf, *e = buf + got;
+    while ((p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+      n++;
+      p++;
+    }
+  }
+  fclose(f);
+  *lines = n;
+  return bench_now() - t0;
+}
+
+/* Caterpillar with n tips: the deepest nesting a tree can have. */
+static char *caterpillar(int n) {
+  size_t cap = (size_t)n * 32 + 16, len = 0;
+  char *s = malloc(cap);
+  for (int i = 0; i < n - 1; ++i) s[len++] = '(';
+  len += (size_t)snprintf(s + len, cap - len, "genome_0:0.1");
+  for (int i = 1; i < n; ++i)
+    len += (size_t)snprintf(s + len, cap - len, ",genome_%d:0.1)%s", i, i < n - 1 ? ":0.01" : ";");
+  return s;
+}
+
+static long max_rss_mb(void) {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss / 1024;
+}
+
+int main(int argc, char **argv) {
+  int nt = 1000, reps = 3, read_only = 0;
+  long nf = 100000;
+  const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "--taxa")) nt = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--families")) nf = atol(argv[i + 1]);
+    else if (!strcmp(argv[i], "--repeats")) reps = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--dir")) dir = argv[i + 1];
+    else if (!strcmp(argv[i], "--read-only")) read_only = atoi(argv[i + 1]);
+  }
+  if (reps < 1) reps = 1;
+  bench_print_machine();
+  char path[1024];
+  snprintf(path, sizeof path, "%s/bench_readers_%ld.Rtab", dir, (long)getpid());
+  printf("# writing %d taxa x %ld families to %s\n", nt, nf, path);
+  if (write_rtab(path, nt, nf) != 0) {
+    fprintf(stderr, "cannot write %s\n", path);
+    return 1;
+  }
+  char variant[64];
+  snprintf(variant, sizeof variant, "%dx%ld", nt, nf);
+  double *tr = malloc(sizeof(double) * (size_t)(reps + 1));
+  double *tp = malloc(sizeof(double) * (size_t)(reps + 1));
+  double *tb = malloc(sizeof(double) * (size_t)(reps + 1));
+  char err[1024];
+  char *tree_text = caterpillar(nt);
+  fitcl_tree *tree = NULL;
+  if (fitcl_tree_parse(tree_text, &tree, err, sizeof err) != FITCL_OK) {
+    fprintf(stderr, "%s\n", err);
+    return 1;
+  }
+  long lines = 0;
+  size_t npat = 0;
+  /* One warm-up round (page cache), then the timed repeats. */
+  for (int r = 0; r <= reps; ++r) {
+    double traw = raw_read(path, &lines);
+    double t0 = bench_now();
+    fitcl_pamatrix *m = NULL;
+    if (fitcl_pamatrix_read(path, NULL, &m, err, sizeof err) != FITCL_OK) {
+      fprintf(stderr, "%s\n", err);
+      return 1;
+    }
+    double t1 = bench_now();
+    fitcl_data *d = NULL;
+    if (!read_only && fitcl_data_build(tree, m, NULL, &d, err, sizeof err) != FITCL_OK) {
+      fprintf(stderr, "%s\n", err);
+      return 1;
+    }
+    double t2 = bench_now();
+    npat = fitcl_data_npatterns(d);
+    fitcl_data_destroy(d);
+    fitcl_pamatrix_destroy(m);
+    if (r > 0) {
+      tr[r - 1] = traw;
+      tp[r - 1] = t1 - t0;
+      tb[r - 1] = t2 - t1;
+    }
+  }
+  double rmin, rmed, pmin, pmed, bmin, bmed;
+  bench_stats(tr, (size_t)reps, &rmin, &rmed);
+  bench_stats(tp, (size_t)reps, &pmin, &pmed);
+  bench_stats(tb, (size_t)reps, &bmin, &bmed);
+  FILE *f = fopen(path, "rb");
+  fseek(f, 0, SEEK_END);
+  double mb = (double)ftell(f) / 1e6;
+  fclose(f);
+  printf("# file %.1f MB, %ld lines, %zu patterns\n", mb, lines, npat);
+  printf("%-34s %10s %10s\n", "step", "min s", "median s");
+  printf("%-34s %10.4f %10.4f\n", "peer: fread + find line ends", rmin, rmed);
+  printf("%-34s %10.4f %10.4f   (%.0f MB/s, %.2fx the peer)\n", "fitcl_pamatrix_read", pmin, pmed,
+         mb / pmin, pmin / rmin);
+  printf("%-34s %10.4f %10.4f\n", "fitcl_data_build (match+compress)", bmin, bmed);
+  bench_row("readers", variant, "raw_read_min_s", rmin, "s");
+  bench_row("readers", variant, "pamatrix_read_min_s", pmin, "s");
+  bench_row("readers", variant, "pamatrix_read_median_s", pmed, "s");
+  bench_row("readers", variant, "pamatrix_read_vs_raw", pmin / rmin, "x");
+  bench_row("readers", variant, "data_build_min_s", bmin, "s");
+  bench_row("readers", variant, "data_build_median_s", bmed, "s");
+  unlink(path);
+
+  /* Newick: the caterpillar again, timed. */
+  for (int r = 0; r <= reps; ++r) {
+    double t0 = bench_now();
+    fitcl_tree *t = NULL;
+    fitcl_tree_parse(tree_text, &t, err, sizeof err);
+    double t1 = bench_now();
+    fitcl_tree_destroy(t);
+    if (r > 0) tp[r - 1] = t1 - t0;
+  }
+  bench_stats(tp, (size_t)reps, &pmin, &pmed);
+  printf("%-34s %10.4f %10.4f   (%d-taxon caterpillar, depth %d)\n", "fitcl_tree_parse", pmin,
+         pmed, nt, nt - 1);
+  snprintf(variant, sizeof variant, "caterpillar%d", nt);
+  bench_row("readers", variant, "tree_parse_min_s", pmin, "s");
+  printf("# peak RSS %ld MB\n", max_rss_mb());
+  bench_row("readers", "process", "peak_rss_mb", (double)max_rss_mb(), "MB");
+  fitcl_tree_destroy(tree);
+  free(tree_text);
+  free(tr);
+  free(tp);
+  free(tb);
+  return 0;
+}
