@@ -3,6 +3,7 @@
  * of P(t). */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 #include "phylo/simulate.h"
 #include "phylo/stats.h"
 #include "phylo/tree.h"
+#include "test_util.h"
 
 /* ((A:0.3,B:0.5):0.2,C:0.7): tips 0..2, inner node 3, root 4. */
 static int parent3[] = {3, 3, 4, 4, -1};
@@ -167,4 +169,69 @@ Test(simulate, subset_exact_and_uniform) {
   }
   /* Each item is chosen with probability 1/10: 200 of 2000 on average. */
   for (int i = 0; i < 50; ++i) cr_assert(fabs(hits[i] - 200) < 5 * sqrt(2000 * 0.1 * 0.9), "item %d: %g", i, hits[i]);
+}
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *b = malloc((size_t)n + 1);
+  b[fread(b, 1, (size_t)n, f)] = 0;
+  fclose(f);
+  return b;
+}
+
+Test(simulate, cli_rtab_truth_and_errors) {
+  char *dir = fitcl_test_tmpdir();
+  char *tree = fitcl_test_write_file(dir, "t.nwk", "((A:0.3,B:0.5):0.2,C:0.7);");
+  char a[600], b[600], tr[600], bad[700];
+  snprintf(a, sizeof a, "%s/a.Rtab", dir);
+  snprintf(b, sizeof b, "%s/b.Rtab", dir);
+  snprintf(tr, sizeof tr, "%s/truth.txt", dir);
+  snprintf(bad, sizeof bad, "%s/no/such/dir/x.Rtab", dir);
+  const char *env[] = {"FITCL_DEVICE=cpu", NULL};
+  char *out = NULL, *err = NULL;
+  const char *s1[] = {"fitcl", "simulate", "--tree", tree, "--gain", "0.5", "--loss", "1",
+                      "--families", "40", "--retained-fraction", "0.25", "--effect", "0.3",
+                      "--seed", "9", "-o", a, "--truth", tr, NULL};
+  cr_assert_eq(fitcl_test_run_cli(s1, env, &out, &err), 0, "%s", err);
+  free(out); free(err);
+  const char *s2[] = {"fitcl", "simulate", "--tree", tree, "--gain", "0.5", "--loss", "1",
+                      "--families", "40", "--retained-fraction", "0.25", "--effect", "0.3",
+                      "--seed", "9", "-o", b, NULL};
+  cr_assert_eq(fitcl_test_run_cli(s2, env, &out, &err), 0, "%s", err);
+  free(out); free(err);
+  char *ta = slurp(a), *tb = slurp(b), *tt = slurp(tr);
+  cr_assert_str_eq(ta, tb, "same seed, different output");
+  cr_assert(strncmp(ta, "Gene\tA\tB\tC\nfam0001\t", 19) == 0, "%s", ta);
+  size_t lines = 0;
+  for (char *c = ta; *c; ++c) lines += *c == '\n';
+  cr_assert_eq(lines, 41);
+  size_t names = 0;
+  for (char *line = strtok(tt, "\n"); line; line = strtok(NULL, "\n"))
+    if (line[0] != '#') {
+      ++names;
+      cr_assert(strncmp(line, "fam", 3) == 0, "%s", line);
+    }
+  cr_assert_eq(names, 10);
+  free(ta); free(tb); free(tt);
+  /* Bad values: one line, exit 2, nothing written. */
+  const char *e1[] = {"fitcl", "simulate", "--tree", tree, "--gain", "-1", "--loss", "1",
+                      "--families", "5", "--seed", "1", "-o", b, NULL};
+  cr_assert_eq(fitcl_test_run_cli(e1, env, &out, &err), 2);
+  cr_assert_not_null(strstr(err, "--gain"));
+  free(out); free(err);
+  const char *e2[] = {"fitcl", "simulate", "--tree", tree, "--gain", "1", "--loss", "1",
+                      "--families", "5", "--seed", "1", "--gamma-cats", "4", "-o", b, NULL};
+  cr_assert_eq(fitcl_test_run_cli(e2, env, &out, &err), 2);
+  cr_assert_not_null(strstr(err, "--alpha"));
+  free(out); free(err);
+  const char *e3[] = {"fitcl", "simulate", "--tree", tree, "--gain", "1", "--loss", "1",
+                      "--families", "5", "--seed", "1", "-o", bad, NULL};
+  cr_assert_neq(fitcl_test_run_cli(e3, env, &out, &err), 0);
+  free(out); free(err);
+  fitcl_test_rmtree(dir);
+  free(tree); free(dir);
 }
