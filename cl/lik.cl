@@ -14,11 +14,13 @@
 #define FITCL__PAT_ABSENT_CL 1
 #define FITCL__LC_R_CL 3
 
-__kernel void fitcl_gl_pmats(__global const double *brlen, __global const double *set_a,
-                             __global const double *set_b, const int nn, const int nset,
+/* par holds this evaluation's numbers in one buffer (one upload):
+ * brlen[nn], set_a[nset], set_b[nset], pi1[ngroups]. */
+__kernel void fitcl_gl_pmats(__global const double *par, const int nn, const int nset,
                              const int deriv, __global double *pm) {
   const int r = get_global_id(0);
   if (r >= nn * nset) return;
+  __global const double *brlen = par, *set_a = par + nn, *set_b = par + nn + nset;
   const int s = r / nn, v = r % nn;
   double rec[FITCL_GL_PREC];
   if (deriv) fitcl_gl_pmat_deriv(set_a[s], set_b[s], brlen[v], rec);
@@ -27,20 +29,30 @@ __kernel void fitcl_gl_pmats(__global const double *brlen, __global const double
   for (int k = 0; k < n; ++k) pm[(long)r * FITCL_GL_PREC + k] = rec[k];
 }
 
-/* Partial of internal node index ni, category c, state x, chunk pattern i. */
-#define PIDX(ni, c, x) ((((long)(ni) * K + (c)) * 2 + (x)) * cn + i)
+/* Partials are stored in tiles of FITCL_GL_TILE consecutive patterns:
+ * [i / TILE][node][category][state][i % TILE].  Consecutive work-items
+ * still touch consecutive addresses (coalesced on GPUs), and everything one
+ * tile of patterns needs for the whole tree is contiguous, so on CPU
+ * devices (which run the work-items of a tile together) it stays in cache
+ * instead of streaming the whole chunk through memory at every node. */
+#define FITCL_GL_TILE 16
+#define PIDX(ni, c, x) \
+  (((((long)(i / FITCL_GL_TILE) * nint + (ni)) * K + (c)) * 2 + (x)) * FITCL_GL_TILE + (i % FITCL_GL_TILE))
+#define SIDX(kc, c, x) \
+  (((((long)(i / FITCL_GL_TILE) * maxdeg + (kc)) * K + (c)) * 2 + (x)) * FITCL_GL_TILE + (i % FITCL_GL_TILE))
 
 inline void load_p(__global const double *pm, long at, int n, double *P) {
   for (int k = 0; k < n; ++k) P[k] = pm[at + k];
 }
 
 __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, const int K,
+                             const int maxdeg,
                              __global const int *ops, __global const int *cs,
                              __global const int *ch, __global const uchar *tips, const long npx,
                              const long pofs, const long cn, __global const int *block_group,
                              __global const uchar *kind, __global const double *weight,
-                             __global const double *pm, __global const double *pi1s,
-                             const int root_grad, const int want_grad, const int branch_grad,
+                             __global const double *pm, __global const double *par,
+                             const int pi_off, const int root_grad, const int want_grad, const int branch_grad,
                              const int ncomp, __global double *In, __global double *Out,
                              __global double *Sb, __global double *pat_ll, __global double *wv) {
   const long i = get_global_id(0);
@@ -48,7 +60,7 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
   const long p = pofs + i;
   const int g = block_group[p / FITCL_REDUCE_BLOCK];
   __global const double *pmg = pm + (long)g * K * nn * FITCL_GL_PREC;
-  const double pi1 = pi1s[g], pi0 = 1.0 - pi1;
+  const double pi1 = par[pi_off + g], pi0 = 1.0 - pi1;
   double P[FITCL_GL_PREC];
   int scale = 0;
 
@@ -141,8 +153,8 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
           i0 = In[PIDX(v - ntips, c, 0)];
           i1 = In[PIDX(v - ntips, c, 1)];
         }
-        Sb[PIDX(k, c, 0)] = fitcl_gl_s0(P, i0, i1);
-        Sb[PIDX(k, c, 1)] = fitcl_gl_s1(P, i0, i1);
+        Sb[SIDX(k, c, 0)] = fitcl_gl_s0(P, i0, i1);
+        Sb[SIDX(k, c, 1)] = fitcl_gl_s1(P, i0, i1);
       }
     }
     for (int k = 0; k < deg; ++k) {
@@ -152,10 +164,10 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
         double g0 = Out[PIDX(ui, c, 0)], g1 = Out[PIDX(ui, c, 1)];
         for (int k2 = 0; k2 < deg; ++k2) {
           if (k2 == k) continue;
-          g0 *= Sb[PIDX(k2, c, 0)];
-          g1 *= Sb[PIDX(k2, c, 1)];
+          g0 *= Sb[SIDX(k2, c, 0)];
+          g1 *= Sb[SIDX(k2, c, 1)];
         }
-        den += g0 * Sb[PIDX(k, c, 0)] + g1 * Sb[PIDX(k, c, 1)];
+        den += g0 * Sb[SIDX(k, c, 0)] + g1 * Sb[SIDX(k, c, 1)];
       }
       const double inv = 1.0 / den;
       double nu = 0.0, nw = 0.0, nt = 0.0;
@@ -164,8 +176,8 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
         double g0 = Out[PIDX(ui, c, 0)], g1 = Out[PIDX(ui, c, 1)];
         for (int k2 = 0; k2 < deg; ++k2) {
           if (k2 == k) continue;
-          g0 *= Sb[PIDX(k2, c, 0)];
-          g1 *= Sb[PIDX(k2, c, 1)];
+          g0 *= Sb[SIDX(k2, c, 0)];
+          g1 *= Sb[SIDX(k2, c, 1)];
         }
         load_p(pmg, ((long)c * nn + v) * FITCL_GL_PREC, FITCL_GL_PREC, P);
         double i0, i1;

@@ -85,19 +85,32 @@ FITCL_GL_FN fitcl_real fitcl_gl_phi(fitcl_real S) {
 
 /* psi(S) = (exp(-S) - phi(S)) / S = sum_{k>=1} (-1)^k k S^(k-1) / (k+1)!,
  * accurate for every S >= 0. */
-FITCL_FN fitcl_real fitcl_gl_psi(fitcl_real S, fitcl_real E, fitcl_real phi) {
+FITCL_GL_FN fitcl_real fitcl_gl_psi(fitcl_real S, fitcl_real E, fitcl_real phi) {
   if (S < 0.5) {
-    /* 22 terms: the first omitted one is below 0.5^22 * 23 / 24! < 1e-29. */
-    fitcl_real term = 1.0; /* S^(k-1) / (k+1)! * (k+1)! bookkeeping below */
-    fitcl_real sum = 0.0;
-    fitcl_real fact = 2.0; /* (k+1)! for k = 1 */
-    for (int k = 1; k <= 22; ++k) {
-      fitcl_real v = (fitcl_real)k * term / fact;
-      sum += (k & 1) ? -v : v;
-      term *= S;
-      fact *= (fitcl_real)(k + 2);
-    }
-    return sum;
+    /* Horner with the coefficients (-1)^k k / (k+1)!, k = 22 down to 1. */
+    fitcl_real r = 8.509974375387505e-22;
+    r = r * S + -1.8683261924146203e-20;
+    r = r * S + 3.9145882126782523e-19;
+    r = r * S + -7.809603484293113e-18;
+    r = r * S + 1.4797143443923793e-16;
+    r = r * S + -2.6552651846596585e-15;
+    r = r * S + 4.498331606952833e-14;
+    r = r * S + -7.169215998581078e-13;
+    r = r * S + 1.0706029224547743e-11;
+    r = r * S + -1.4911969277048643e-10;
+    r = r * S + 1.9270852604185937e-09;
+    r = r * S + -2.296443268665491e-08;
+    r = r * S + 2.505210838544172e-07;
+    r = r * S + -2.48015873015873e-06;
+    r = r * S + 2.2045855379188714e-05;
+    r = r * S + -0.00017361111111111112;
+    r = r * S + 0.0011904761904761906;
+    r = r * S + -0.006944444444444444;
+    r = r * S + 0.03333333333333333;
+    r = r * S + -0.125;
+    r = r * S + 0.3333333333333333;
+    r = r * S + -0.5;
+    return r;
   }
   return (E - phi) / S;
 }
@@ -177,10 +190,13 @@ FITCL_GL_FN void fitcl_gl_pmat(fitcl_real a, fitcl_real b, fitcl_real t, fitcl_r
 }
 
 /* Full record: probabilities and derivatives (FITCL_GL_PREC values). */
-FITCL_FN void fitcl_gl_pmat_deriv(fitcl_real a, fitcl_real b, fitcl_real t, fitcl_real *out) {
+FITCL_GL_FN void fitcl_gl_pmat_deriv(fitcl_real a, fitcl_real b, fitcl_real t, fitcl_real *out) {
   const fitcl_real u = a * t, w = b * t, S = u + w;
-  const fitcl_real E = exp(-S);
-  const fitcl_real phi = fitcl_gl_phi(S);
+  const int small = S < FITCL_GL_SERIES_S;
+  const fitcl_real phis = fitcl_gl_phi_series(small ? S : 0.0);
+  const fitcl_real Eb = fitcl_gl_exp_neg(-S);
+  const fitcl_real E = small ? 1.0 - S * phis : Eb;
+  const fitcl_real phi = small ? phis : (1.0 - Eb) / S;
   const fitcl_real psi = fitcl_gl_psi(S, E, phi);
   fitcl_gl_pmat(a, b, t, out);
   const fitcl_real uwpsi = u * w * psi;

@@ -167,6 +167,37 @@ fitcl_status fitcl_gl_pmatrices(fitcl_context *ctx, size_t n, const double *gain
                                 const double *loss, const double *t, double *p,
                                 double *deriv);
 
+/* ------------------------------------------------------------------------- */
+/* General k-state models                                                    */
+
+typedef enum fitcl_kstate_method {
+  FITCL_KSTATE_AUTO = 0,  /* eigen when Q is reversible, else Pade */
+  FITCL_KSTATE_EIGEN = 1, /* requires a reversible Q (FITCL_ERR_ARG otherwise) */
+  FITCL_KSTATE_PADE = 2   /* scaling and squaring with the [13/13] Pade approximant */
+} fitcl_kstate_method;
+
+/**
+ * Batched transition matrices P(t_i) = exp(Q t_i) of one k-state rate
+ * matrix for n branch lengths, on the context's backend.
+ *
+ * Reversible Q (detailed balance pi_i q_ij = pi_j q_ji with its stationary
+ * distribution pi > 0, checked to 1e-12 relative): Q is symmetrised as
+ * S = D^1/2 Q D^-1/2 with D = diag(pi), S = U diag(lambda) U^T is computed
+ * once by LAPACK's dsyevr, and every P(t) = D^-1/2 U diag(exp(lambda t))
+ * U^T D^1/2 is applied in one batched pass (a kernel on OpenCL).  Other Q:
+ * scaling and squaring with the degree-13 Pade approximant (Higham 2005),
+ * one matrix per branch on the host worker pool.
+ *
+ * @param k       number of states, 2..64.
+ * @param q       k*k rate matrix, row-major: q[i*k+j] >= 0 for i != j is the
+ *                rate i -> j; rows must sum to zero (to 1e-10 relative).
+ * @param n, t    n branch lengths t[i] >= 0, finite.
+ * @param method  FITCL_KSTATE_AUTO (0) unless a specific method is wanted.
+ * @param out     n*k*k doubles: out[i*k*k + r*k + c] = P(t_i)[r][c].
+ */
+fitcl_status fitcl_kstate_pmatrices(fitcl_context *ctx, int k, const double *q, size_t n,
+                                    const double *t, fitcl_kstate_method method, double *out);
+
 /**
  * Rates of the K discrete-gamma categories (mean method, mean exactly one)
  * for shape alpha, computed with accurate gamma quantiles.  Exposed for

@@ -215,6 +215,14 @@ fitcl_status fitcl__lik_create(fitcl_context *ctx, const fitcl__tree *tree,
     if (!L->family_pattern) goto oom;
     memcpy(L->family_pattern, pat->family_pattern, sizeof(size_t) * pat->nfamilies);
   }
+  /* One transition-matrix record per (group, category, node): refuse
+   * absurd group counts rather than allocate gigabytes. */
+  if ((double)G * K * nn * FITCL_GL_PREC * sizeof(double) > 2e9) {
+    st = fitcl__fail(ctx, FITCL_ERR_SIZE,
+                     "likelihood: %d rate groups x %d categories x %d nodes need more than 2 GB of "
+                     "transition matrices; use fewer groups", G, K, nn);
+    goto fail;
+  }
   L->pm = malloc(sizeof(double) * (size_t)(G * K) * (size_t)nn * FITCL_GL_PREC);
   if (!L->pm) goto oom;
 

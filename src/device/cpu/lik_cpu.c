@@ -21,7 +21,10 @@
 #include "core/util.h"
 #include "phylo/lik.h"
 
-#define FITCL__LANE 8
+/* 16 lanes: the tip states of a sub-block are then one 16-byte vector,
+ * which GCC widens to doubles inside the vectorised loop (with 8 lanes the
+ * byte loads stayed scalar). */
+#define FITCL__LANE 16
 
 /* A loop over the lanes of a sub-block.  The lanes never depend on each
  * other (ivdep), and the loop must stay a loop (unroll 1): fully unrolled
@@ -44,12 +47,14 @@ struct fitcl__lik_cpu {
   unsigned nworkers;
   double **scratch;
   int want_grad;
+  int *tiprank; /* [ntips] position of each tip in traversal order */
 };
 
 void fitcl__lik_cpu_destroy(fitcl_lik *L) {
   if (!L || !L->cpu) return;
   for (unsigned w = 0; w < L->cpu->nworkers; ++w) free(L->cpu->scratch[w]);
   free(L->cpu->scratch);
+  free(L->cpu->tiprank);
   FITCL_FREE(L->cpu);
 }
 
@@ -69,6 +74,31 @@ fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
   if (L->cpu->nworkers < 1) L->cpu->nworkers = 1;
   L->cpu->scratch = calloc(L->cpu->nworkers, sizeof(double *));
   if (!L->cpu->scratch) return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+  /* Tip states rearranged for the traversal: [sub-block][tip in the order
+   * the operation list reads them][FITCL__LANE], so each sub-block streams
+   * its tips from one contiguous range, in order (the [tip][pattern] layout
+   * suits OpenCL's coalescing instead). */
+  {
+    const size_t nt = (size_t)L->ntips, nsub = L->npx / FITCL__LANE;
+    L->cpu->tiprank = malloc(sizeof(int) * nt);
+    uint8_t *blk = malloc(nt * L->npx);
+    if (!blk || !L->cpu->tiprank) {
+      free(blk);
+      return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+    }
+    int r = 0;
+    for (int oi = 0; oi < L->nint; ++oi) {
+      const int u = L->ops[oi];
+      for (int j = L->child_start[u]; j < L->child_start[u + 1]; ++j)
+        if (L->child[j] < L->ntips) L->cpu->tiprank[L->child[j]] = r++;
+    }
+    for (size_t sb = 0; sb < nsub; ++sb)
+      for (size_t v = 0; v < nt; ++v)
+        memcpy(blk + (sb * nt + (size_t)L->cpu->tiprank[v]) * FITCL__LANE,
+               L->tips + v * L->npx + sb * FITCL__LANE, FITCL__LANE);
+    free(L->tips);
+    L->tips = blk;
+  }
   const size_t n = scratch_doubles(L);
   for (unsigned w = 0; w < L->cpu->nworkers; ++w) {
     /* 64-byte alignment keeps each lane vector in one cache line. */
@@ -116,11 +146,6 @@ static inline __attribute__((always_inline)) void tip_ind(double d, double *in0,
   *in0 = (d - 1.0) * (d - 1.0);
 }
 
-/* The lane states as doubles.  A separate (scalar) loop: mixing byte loads
- * and double arithmetic in one loop keeps GCC from vectorising it. */
-static inline __attribute__((always_inline)) void tip_states(const uint8_t *ts, double *d) {
-  for (int l = 0; l < FITCL__LANE; ++l) d[l] = (double)ts[l];
-}
 
 FITCL__CLONES
 static void block_task(void *arg, size_t b, unsigned worker) {
@@ -128,7 +153,7 @@ static void block_task(void *arg, size_t b, unsigned worker) {
   const int K = L->K, nn = L->nnodes, ntips = L->ntips, nint = L->nint;
   const int g = L->block_group[b];
   const int want_grad = L->cpu->want_grad;
-  const size_t npx = L->npx, nc = L->ncomp;
+  const size_t nc = L->ncomp;
   const int *cs = L->child_start, *ch = L->child;
   const double *pmg = L->pm + (size_t)g * K * nn * FITCL_GL_PREC;
   const size_t kstride = 2 * FITCL__LANE;        /* one category of one node */
@@ -142,10 +167,12 @@ static void block_task(void *arg, size_t b, unsigned worker) {
   const double pi1 = L->pi1[g], pi0 = 1.0 - pi1;
   const double dpi = L->root_grad ? pi0 * pi1 : 0.0;
   const double invK = 1.0 / K;
+  const int *tiprank = L->cpu->tiprank;
 
   memset(ks, 0, 2 * nc * sizeof(double));
   for (size_t sub = 0; sub < FITCL_REDUCE_BLOCK / FITCL__LANE; ++sub) {
     const size_t p0 = b * FITCL_REDUCE_BLOCK + sub * FITCL__LANE;
+    const uint8_t *tipsub = L->tips + (p0 / FITCL__LANE) * (size_t)ntips * FITCL__LANE;
     int scale[FITCL__LANE];
     FITCL__LANES(l) scale[l] = 0;
 
@@ -160,15 +187,14 @@ static void block_task(void *arg, size_t b, unsigned worker) {
           /* A local copy: the compiler then knows the stores below cannot
            * change it, keeps it in registers and vectorises the lane loops. */
           double P[FITCL_GL_PREC];
-          memcpy(P, pmg + ((size_t)c * nn + v) * FITCL_GL_PREC, sizeof P);
+          memcpy(P, pmg + ((size_t)c * nn + v) * FITCL_GL_PREC, 4 * sizeof(double)); /* probabilities only */
           double *o0 = Iu + c * kstride, *o1 = o0 + FITCL__LANE;
           double s0[FITCL__LANE], s1[FITCL__LANE];
           if (v < ntips) {
-            double ts[FITCL__LANE];
-            tip_states(L->tips + (size_t)v * npx + p0, ts);
+            const uint8_t *ts = tipsub + (size_t)tiprank[v] * FITCL__LANE;
             FITCL__LANES(l) {
               double i0, i1;
-              tip_ind(ts[l], &i0, &i1);
+              tip_ind((double)ts[l], &i0, &i1);
               s0[l] = fitcl_gl_s0(P, i0, i1);
               s1[l] = fitcl_gl_s1(P, i0, i1);
             }
@@ -272,14 +298,13 @@ static void block_task(void *arg, size_t b, unsigned worker) {
           /* A local copy: the compiler then knows the stores below cannot
            * change it, keeps it in registers and vectorises the lane loops. */
           double P[FITCL_GL_PREC];
-          memcpy(P, pmg + ((size_t)c * nn + v) * FITCL_GL_PREC, sizeof P);
+          memcpy(P, pmg + ((size_t)c * nn + v) * FITCL_GL_PREC, 4 * sizeof(double)); /* probabilities only */
           double *s0 = Sb + (size_t)k * nstride + c * kstride, *s1 = s0 + FITCL__LANE;
           if (v < ntips) {
-            double ts[FITCL__LANE];
-            tip_states(L->tips + (size_t)v * npx + p0, ts);
+            const uint8_t *ts = tipsub + (size_t)tiprank[v] * FITCL__LANE;
             FITCL__LANES(l) {
               double i0, i1;
-              tip_ind(ts[l], &i0, &i1);
+              tip_ind((double)ts[l], &i0, &i1);
               s0[l] = fitcl_gl_s0(P, i0, i1);
               s1[l] = fitcl_gl_s1(P, i0, i1);
             }
@@ -320,9 +345,8 @@ static void block_task(void *arg, size_t b, unsigned worker) {
           const double *g0 = Gb + c * kstride, *g1 = g0 + FITCL__LANE;
           double in0[FITCL__LANE], in1[FITCL__LANE];
           if (v < ntips) {
-            double ts[FITCL__LANE];
-            tip_states(L->tips + (size_t)v * npx + p0, ts);
-            FITCL__LANES(l) tip_ind(ts[l], &in0[l], &in1[l]);
+            const uint8_t *ts = tipsub + (size_t)tiprank[v] * FITCL__LANE;
+            FITCL__LANES(l) tip_ind((double)ts[l], &in0[l], &in1[l]);
           } else {
             const double *i0 = In + (size_t)(v - ntips) * nstride + c * kstride;
             FITCL__LANES(l) {

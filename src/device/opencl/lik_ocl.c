@@ -22,7 +22,8 @@ _Static_assert(FITCL__PAT_ABSENT == 1 && FITCL__LC_R == 3, "layout shared with c
 struct fitcl__lik_ocl {
   cl_kernel k_pm, k_prune, k_rows;
   cl_mem ops, cs, ch, tips, bgroup, kind, weight;
-  cl_mem brlen, seta, setb, pi1, pm;
+  cl_mem par, pm; /* par: brlen, set_a, set_b, pi1 (one upload) */
+  double *hpar;
   cl_mem in, out, sb, patll, wv, rows;
   size_t cn; /* patterns per chunk */
 };
@@ -33,10 +34,10 @@ void fitcl__lik_ocl_destroy(fitcl_lik *L) {
   FITCL__CL_RELEASE_KERNEL(o->k_pm);
   FITCL__CL_RELEASE_KERNEL(o->k_prune);
   FITCL__CL_RELEASE_KERNEL(o->k_rows);
-  cl_mem *m[] = {&o->ops, &o->cs, &o->ch, &o->tips, &o->bgroup, &o->kind, &o->weight, &o->brlen,
-                 &o->seta, &o->setb, &o->pi1, &o->pm, &o->in, &o->out, &o->sb, &o->patll,
+  cl_mem *m[] = {&o->ops, &o->cs, &o->ch, &o->tips, &o->bgroup, &o->kind, &o->weight, &o->par, &o->pm, &o->in, &o->out, &o->sb, &o->patll,
                  &o->wv, &o->rows};
   for (size_t i = 0; i < FITCL_ARRAY_LEN(m); ++i) FITCL__CL_RELEASE_MEM(*m[i]);
+  FITCL_FREE(o->hpar);
   FITCL_FREE(L->ocl);
 }
 
@@ -61,10 +62,10 @@ fitcl_status fitcl__lik_ocl_create(fitcl_lik *L) {
   TRY(fitcl__ocl_alloc(ctx, ro, sizeof(int) * L->nblocks, L->block_group, &o->bgroup));
   TRY(fitcl__ocl_alloc(ctx, ro, L->npx, L->kind, &o->kind));
   TRY(fitcl__ocl_alloc(ctx, ro, sizeof(double) * L->npx, L->weight, &o->weight));
-  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_ONLY, sizeof(double) * nn, NULL, &o->brlen));
-  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_ONLY, sizeof(double) * S, NULL, &o->seta));
-  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_ONLY, sizeof(double) * S, NULL, &o->setb));
-  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_ONLY, sizeof(double) * (size_t)L->G, NULL, &o->pi1));
+  const size_t npar = nn + 2 * S + (size_t)L->G;
+  o->hpar = malloc(sizeof(double) * npar);
+  if (!o->hpar) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_ONLY, sizeof(double) * npar, NULL, &o->par));
   TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(double) * S * nn * FITCL_GL_PREC, NULL, &o->pm));
 
   /* Chunk size: what fits in a quarter of the device memory (at most 1 GiB
@@ -95,33 +96,39 @@ fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad) {
   struct fitcl__lik_ocl *o = L->ocl;
   fitcl_status st;
   const int nn = L->nnodes, K = L->K, S = L->G * L->K;
-  TRY(fitcl__ocl_write(ctx, o->brlen, 0, sizeof(double) * (size_t)nn, L->brlen));
-  TRY(fitcl__ocl_write(ctx, o->seta, 0, sizeof(double) * (size_t)S, L->set_a));
-  TRY(fitcl__ocl_write(ctx, o->setb, 0, sizeof(double) * (size_t)S, L->set_b));
-  TRY(fitcl__ocl_write(ctx, o->pi1, 0, sizeof(double) * (size_t)L->G, L->pi1));
+  /* One non-blocking upload of everything that changes per evaluation;
+   * hpar is not touched again before the blocking read at the end. */
+  const size_t npar = (size_t)nn + 2 * (size_t)S + (size_t)L->G;
+  memcpy(o->hpar, L->brlen, sizeof(double) * (size_t)nn);
+  memcpy(o->hpar + nn, L->set_a, sizeof(double) * (size_t)S);
+  memcpy(o->hpar + nn + S, L->set_b, sizeof(double) * (size_t)S);
+  memcpy(o->hpar + nn + 2 * S, L->pi1, sizeof(double) * (size_t)L->G);
+  TRY(fitcl__ocl_check(ctx, clEnqueueWriteBuffer(ctx->ocl->queue, o->par, CL_FALSE, 0,
+                                                 sizeof(double) * npar, o->hpar, 0, NULL, NULL),
+                       "clEnqueueWriteBuffer"));
 
   cl_int deriv = want_grad;
-  ARG(o->k_pm, 0, o->brlen);
-  ARG(o->k_pm, 1, o->seta);
-  ARG(o->k_pm, 2, o->setb);
-  ARG(o->k_pm, 3, nn);
-  ARG(o->k_pm, 4, S);
-  ARG(o->k_pm, 5, deriv);
-  ARG(o->k_pm, 6, o->pm);
+  ARG(o->k_pm, 0, o->par);
+  ARG(o->k_pm, 1, nn);
+  ARG(o->k_pm, 2, S);
+  ARG(o->k_pm, 3, deriv);
+  ARG(o->k_pm, 4, o->pm);
   TRY(fitcl__ocl_launch(ctx, o->k_pm, (size_t)nn * (size_t)S, 0));
 
   const cl_int ntips = L->ntips, nint = L->nint, root_grad = L->root_grad;
+  const cl_int pi_off = nn + 2 * S;
   const cl_int wg = want_grad, bg = L->branch_grad, ncomp = (cl_int)L->ncomp;
   const cl_long npx = (cl_long)L->npx;
   cl_int a = 0;
   cl_kernel k = o->k_prune;
-  ARG(k, a++, ntips); ARG(k, a++, nn); ARG(k, a++, nint); ARG(k, a++, K);
+  const cl_int maxdeg = L->maxdeg;
+  ARG(k, a++, ntips); ARG(k, a++, nn); ARG(k, a++, nint); ARG(k, a++, K); ARG(k, a++, maxdeg);
   ARG(k, a++, o->ops); ARG(k, a++, o->cs); ARG(k, a++, o->ch); ARG(k, a++, o->tips);
   ARG(k, a++, npx);
   const cl_uint a_pofs = (cl_uint)a++;
   const cl_uint a_cn = (cl_uint)a++;
   ARG(k, a++, o->bgroup); ARG(k, a++, o->kind); ARG(k, a++, o->weight); ARG(k, a++, o->pm);
-  ARG(k, a++, o->pi1); ARG(k, a++, root_grad); ARG(k, a++, wg); ARG(k, a++, bg);
+  ARG(k, a++, o->par); ARG(k, a++, pi_off); ARG(k, a++, root_grad); ARG(k, a++, wg); ARG(k, a++, bg);
   ARG(k, a++, ncomp); ARG(k, a++, o->in); ARG(k, a++, o->out); ARG(k, a++, o->sb);
   ARG(k, a++, o->patll); ARG(k, a++, o->wv);
   const cl_int nrc = want_grad ? ncomp : 1;
@@ -148,7 +155,10 @@ fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad) {
     ARG(o->k_rows, 3, blk0);
     TRY(fitcl__ocl_launch(ctx, o->k_rows, (size_t)(cn / FITCL_REDUCE_BLOCK) * (size_t)nrc, 0));
   }
-  TRY(fitcl__ocl_read(ctx, o->rows, 0, sizeof(double) * L->ncomp * L->nblocks, L->rows));
+  TRY(fitcl__ocl_check(ctx, clEnqueueReadBuffer(ctx->ocl->queue, o->rows, CL_FALSE, 0,
+                                                sizeof(double) * L->ncomp * L->nblocks, L->rows, 0,
+                                                NULL, NULL),
+                       "clEnqueueReadBuffer"));
   TRY(fitcl__ocl_read(ctx, o->patll, 0, sizeof(double) * L->npx, L->pat_ll));
   return FITCL_OK;
 }
