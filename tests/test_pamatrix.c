@@ -388,7 +388,7 @@ Test(pamatrix, file_errors_name_the_file) {
 
 Test(pamatrix, create_write_read_round_trip) {
   const uint8_t vals[] = {1, 0, 2, 0, 1, 1};
-  const char *tax[] = {"g1", "g 2", "g3"};
+  const char *tax[] = {"g1", "g 2", "\"g3\" x"};
   fitcl_pamatrix *m = NULL;
   char err[512];
   cr_assert_eq(fitcl_pamatrix_create(2, 3, vals, NULL, tax, &m, err, sizeof err), FITCL_OK,

@@ -381,3 +381,38 @@ Test(patterns, from_states_internal) {
   free(s);
   free(g);
 }
+
+Test(data, prune_deep_caterpillar) {
+  /* 10,000-taxon caterpillar; keep the even tips.  The pruned tree is a
+   * 5,000-taxon caterpillar and distances between kept tips are kept. */
+  int n = 10000;
+  size_t cap = (size_t)n * 24 + 16, len = 0;
+  char *s = malloc(cap);
+  for (int i = 0; i < n - 1; ++i) s[len++] = '(';
+  len += (size_t)snprintf(s + len, cap - len, "T0:1");
+  for (int i = 1; i < n; ++i)
+    len += (size_t)snprintf(s + len, cap - len, ",T%d:1)%s", i, i < n - 1 ? ":0.5" : ";");
+  fitcl_tree *t = tree_of(s);
+  const char **keep = malloc((size_t)(n / 2) * sizeof *keep);
+  for (int i = 0; i < n / 2; ++i) keep[i] = fitcl_tree_tip_name(t, 2 * i);
+  uint8_t *vals = calloc((size_t)n / 2, 1);
+  fitcl_pamatrix *m = matrix_of(1, (size_t)n / 2, keep, vals);
+  fitcl_data_options o = {.prune_missing = 1};
+  fitcl_data *d = NULL;
+  char err[512];
+  cr_assert_eq(fitcl_data_build(t, m, &o, &d, err, sizeof err), FITCL_OK, "%s", err);
+  const fitcl__tree *p = &fitcl_data_tree(d)->t;
+  cr_assert_eq(p->ntips, n / 2);
+  cr_assert_eq(p->nnodes, n - 1);
+  cr_assert_eq(p->nlevels, n / 2);
+  for (int k = 0; k < 50; ++k) {
+    int i = (int)(rnd() % (unsigned)(n / 2)), j = (int)(rnd() % (unsigned)(n / 2));
+    cr_assert(fitcl_test_close(tip_distance(p, i, j), tip_distance(&t->t, 2 * i, 2 * j), 1e-12));
+  }
+  fitcl_data_destroy(d);
+  fitcl_pamatrix_destroy(m);
+  fitcl_tree_destroy(t);
+  free(vals);
+  free(keep);
+  free(s);
+}

@@ -215,7 +215,14 @@ typedef struct fitcl_data_options {
  * (FITCL_ERR_MISMATCH).  The tree and matrix are not retained; the data set
  * holds its own (possibly pruned) copy of the tree.
  *
+ * @param tree, matrix  inputs, only read; they may be destroyed afterwards.
+ * @param opt  options, or NULL for the defaults.
  * @param out  receives the data set (fitcl_data_destroy); NULL on failure.
+ * @param err  receives the one-line message on failure (may be NULL); a
+ *             name list longer than errlen is cut.
+ * @return FITCL_OK, FITCL_ERR_MISMATCH (names differ, or fewer than 2 tips
+ *         remain after pruning), FITCL_ERR_RANGE (a group outside
+ *         0..65535), FITCL_ERR_NULL, FITCL_ERR_NOMEM.
  */
 fitcl_status fitcl_data_build(const fitcl_tree *tree, const fitcl_pamatrix *matrix,
                               const fitcl_data_options *opt, fitcl_data **out,
@@ -249,6 +256,8 @@ int fitcl_data_pattern_state(const fitcl_data *data, size_t pattern, int taxon);
  * any likelihood object built on this data set must be rebuilt).
  * @param groups  [n] with n == fitcl_data_nfamilies, each in 0..65535;
  *                NULL puts every family back in group 0.
+ * @return FITCL_OK, FITCL_ERR_MISMATCH (n differs), FITCL_ERR_RANGE,
+ *         FITCL_ERR_NOMEM; on failure the data set is unchanged.
  */
 fitcl_status fitcl_data_set_groups(fitcl_data *data, const int *groups, size_t n,
                                    char *err, size_t errlen);

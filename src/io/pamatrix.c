@@ -228,10 +228,8 @@ static fitcl_status next_record(reader *r, record *rec, int *got) {
     long inside;
     size_t end = find_end(r->data, r->pos, r->len, r->delim, r->eof, &open_quote, &qpos, &inside);
     if (end == SIZE_MAX && !r->eof) {
-      size_t shift = r->pos;
       fitcl_status st = refill(r);
       if (st) return st;
-      (void)shift;
       continue;
     }
     if (end == SIZE_MAX) {
@@ -567,6 +565,8 @@ static fitcl_status read_row(build *b, const record *rec) {
   reader *r = &b->r;
   if (b->nrows == b->rowcap) {
     size_t nc = b->rowcap ? b->rowcap * 2 : 1024;
+    if (nc > SIZE_MAX / b->stride)
+      return rfail(r, rec->line, 1, FITCL_ERR_SIZE, "too many rows (%zu)", b->nrows);
     uint8_t *np = realloc(b->packed, nc * b->stride);
     if (!np) return rfail(r, rec->line, 1, FITCL_ERR_NOMEM, "out of memory at row %zu", b->nrows);
     b->packed = np;

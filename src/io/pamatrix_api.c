@@ -151,6 +151,21 @@ fail:
   return st;
 }
 
+/* A name starting with a quote would read back as a quoted field, so it is
+ * written quoted, with inner quotes doubled. */
+static void put_name(FILE *f, const char *s) {
+  if (s[0] != '"') {
+    fputs(s, f);
+    return;
+  }
+  fputc('"', f);
+  for (; *s; ++s) {
+    if (*s == '"') fputc('"', f);
+    fputc(*s, f);
+  }
+  fputc('"', f);
+}
+
 /* Names written into a TSV must not hold its delimiters. */
 static int tsv_safe(const char *s) { return !strpbrk(s, "\t\r\n"); }
 
@@ -192,7 +207,7 @@ fitcl_status fitcl_pamatrix_write_rtab(const fitcl_pamatrix *m, const char *path
   fputs("Gene", f);
   for (size_t t = 0; t < m->ntaxa; ++t) {
     fputc('\t', f);
-    fputs(fitcl__pa_taxon(m, t), f);
+    put_name(f, fitcl__pa_taxon(m, t));
   }
   fputc('\n', f);
   static const char sym[4] = {'0', '1', '?', '?'};
@@ -204,7 +219,7 @@ fitcl_status fitcl_pamatrix_write_rtab(const fitcl_pamatrix *m, const char *path
     return fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "out of memory");
   }
   for (size_t fam = 0; fam < m->nfamilies; ++fam) {
-    fputs(fitcl__pa_family(m, fam), f);
+    put_name(f, fitcl__pa_family(m, fam));
     for (size_t t = 0; t < m->ntaxa; ++t) {
       line[2 * t] = '\t';
       line[2 * t + 1] = sym[fitcl__pa_get(m, fam, t)];
