@@ -190,6 +190,20 @@ int main(int argc, char **argv) {
            sim = {"simulate", 0.010, 9.18}, bst = {"bootstrap", 30.0, 0};
   double tmin, tmed, p;
 
+  /* Floors every command pays: starting the process (dynamic linking) and,
+   * for the commands that create a context, discovering OpenCL platforms. */
+  char *a_ver[] = {cli, "--version", NULL};
+  char *a_dev[] = {cli, "devices", NULL};
+  workload ver = {"floor_exec", 0, 0}, dsc = {"floor_discover", 0, 0};
+  if (measure(&ver, a_ver, reps, &tmin, &tmed)) {
+    printf("%-10s min %9.4f s  median %9.4f s  (fitcl --version: process start)\n", ver.name, tmin, tmed);
+    bench_row("analysis", ver.name, "wall_median", tmed, "s");
+  }
+  if (measure(&dsc, a_dev, reps, &tmin, &tmed)) {
+    printf("%-10s min %9.4f s  median %9.4f s  (fitcl devices: start + OpenCL discovery)\n", dsc.name, tmin, tmed);
+    bench_row("analysis", dsc.name, "wall_median", tmed, "s");
+  }
+
   char *a_fit[] = {cli, "fit", "--tree", tree50, "--matrix", mat50, NULL};
   char *p_fit[] = {"python3", script, "fit", tree50, mat50, NULL};
   if (measure(&fit, a_fit, reps, &tmin, &tmed)) {
