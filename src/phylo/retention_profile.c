@@ -64,12 +64,19 @@ static fitcl_status one_side(prof *P, const fitcl_fit_result *alt, double se_log
     ha = hb;
     step *= 2;
   }
-  /* Illinois false position on [ua, ub] (h(ua) > 0 >= h(ub)). */
+  /* Illinois false position on [ua, ub] (h(ua) > 0 >= h(ub)): the end
+   * kept from the previous step has its value halved, so neither end can
+   * stall. */
+  int found = 0;
   for (int it = 0; it < 40 && fabs(ub - ua) > 1e-6; ++it) {
     double u = ub - hb * (ub - ua) / (hb - ha), h;
     fitcl_status st = h_at(P, u, &h);
     if (st != FITCL_OK) return st;
-    if (fabs(h) < 1e-7) { ub = u; break; }
+    if (fabs(h) < 1e-7) {
+      ub = u;
+      found = 1;
+      break;
+    }
     if (h > 0) {
       ha = h;
       ua = u;
@@ -80,9 +87,9 @@ static fitcl_status one_side(prof *P, const fitcl_fit_result *alt, double se_log
       ha *= 0.5;
     }
   }
-  /* The crossing lies in [ua, ub], now narrower than 1e-6 in log theta,
-   * or ub is within 1e-7 of the target. */
-  *end = exp(fabs(hb) < 1e-7 ? ub : 0.5 * (ua + ub));
+  /* Either ub is within 1e-7 of the target, or the crossing lies in
+   * [ua, ub], now narrower than 1e-6 in log theta. */
+  *end = exp(found ? ub : 0.5 * (ua + ub));
   return FITCL_OK;
 }
 
