@@ -166,7 +166,9 @@ int main(int argc, char **argv) {
   printf("# FITCL_DEVICE=%s, FITCL_THREADS=%s, %d repetitions after one warm-up\n",
          dev ? dev : "(unset: auto)", getenv("FITCL_THREADS") ? getenv("FITCL_THREADS") : "(unset)",
          reps);
-  char tree50[1024], mat50[1024], fam50[1024], tree100[1024], outdir[] = "/tmp/fitcl-bench-XXXXXX";
+  char tree50[1024], mat50[1024], fam50[1024], tree100[1024], outdir[1024];
+  const char *tmp = getenv("TMPDIR");
+  snprintf(outdir, sizeof outdir, "%s/fitcl-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
   snprintf(tree50, sizeof tree50, "%s/examples/pangenome50.nwk", SRC);
   snprintf(mat50, sizeof mat50, "%s/examples/pangenome50.Rtab", SRC);
   snprintf(fam50, sizeof fam50, "%s/examples/retained.txt", SRC);
