@@ -37,7 +37,7 @@
 
 /* Compile the hot loops for several x86 vector widths and pick one at load
  * time, so the portable binary still uses AVX2/AVX-512 where present. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(FITCL_SANITIZE_BUILD)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define FITCL__CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define FITCL__CLONES

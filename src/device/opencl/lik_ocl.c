@@ -5,12 +5,14 @@
  * reads back only the block rows and per-pattern log-likelihoods.  Chunks
  * bound device memory on large inputs; they are multiples of the reduction
  * block, so block sums are the same as the pthreads backend's. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/compat.h"
 #include "common/gainloss.h"
+#include "common/reduce.h"
 #include "core/util.h"
 #include "device/opencl/ocl.h"
 #include "phylo/lik.h"
@@ -136,14 +138,6 @@ fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad) {
   ARG(o->k_rows, 2, ncomp);
   ARG(o->k_rows, 4, nrc);
   ARG(o->k_rows, 5, o->rows);
-  /* Without a gradient the gradient columns of the rows stay zero. */
-  if (!want_grad) {
-    static const double zero = 0.0;
-    TRY(fitcl__ocl_check(ctx, clEnqueueFillBuffer(ctx->ocl->queue, o->rows, &zero, sizeof zero, 0,
-                                                  sizeof(double) * L->ncomp * L->nblocks, 0, NULL,
-                                                  NULL),
-                         "clEnqueueFillBuffer"));
-  }
   for (size_t p0 = 0; p0 < L->npx; p0 += o->cn) {
     const cl_long pofs = (cl_long)p0;
     const cl_long cn = (cl_long)((L->npx - p0 < o->cn) ? L->npx - p0 : o->cn);
@@ -151,15 +145,34 @@ fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad) {
     ARG(k, a_pofs, pofs);
     ARG(k, a_cn, cn);
     TRY(fitcl__ocl_launch(ctx, k, (size_t)cn, 0));
+    if (!want_grad) continue; /* the host forms the log-likelihood rows below */
     ARG(o->k_rows, 1, cn);
     ARG(o->k_rows, 3, blk0);
     TRY(fitcl__ocl_launch(ctx, o->k_rows, (size_t)(cn / FITCL_REDUCE_BLOCK) * (size_t)nrc, 0));
   }
-  TRY(fitcl__ocl_check(ctx, clEnqueueReadBuffer(ctx->ocl->queue, o->rows, CL_FALSE, 0,
-                                                sizeof(double) * L->ncomp * L->nblocks, L->rows, 0,
-                                                NULL, NULL),
-                       "clEnqueueReadBuffer"));
+  if (want_grad)
+    TRY(fitcl__ocl_check(ctx, clEnqueueReadBuffer(ctx->ocl->queue, o->rows, CL_FALSE, 0,
+                                                  sizeof(double) * L->ncomp * L->nblocks, L->rows,
+                                                  0, NULL, NULL),
+                         "clEnqueueReadBuffer"));
   TRY(fitcl__ocl_read(ctx, o->patll, 0, sizeof(double) * L->npx, L->pat_ll));
+  if (!want_grad) {
+    /* Log-likelihood only: the per-pattern values are read back anyway, so
+     * the block sums are formed here, with the pthreads backend's formula
+     * and order, saving a launch and a read. */
+    memset(L->rows, 0, sizeof(double) * L->ncomp * L->nblocks);
+    for (size_t b = 0; b < L->nblocks; ++b) {
+      double sum = 0.0, comp = 0.0;
+      for (size_t i = b * FITCL_REDUCE_BLOCK; i < (b + 1) * FITCL_REDUCE_BLOCK; ++i) {
+        const double ll = L->pat_ll[i], w = L->weight[i];
+        double wll;
+        if (L->kind[i] == FITCL__PAT_ABSENT) wll = -w * log(-expm1(ll));
+        else wll = (w != 0.0) ? w * ll : 0.0;
+        fitcl_kahan_add(&sum, &comp, wll);
+      }
+      L->rows[b * L->ncomp + FITCL__LC_LL] = sum + comp;
+    }
+  }
   return FITCL_OK;
 }
 
