@@ -21,6 +21,7 @@ typedef struct cli_command {
 int cli_devices(int argc, char **argv);
 int cli_selftest(int argc, char **argv);
 int cli_cache(int argc, char **argv);
+int cli_curvefit(int argc, char **argv);
 int cli_loglik(int argc, char **argv);
 int cli_fit(int argc, char **argv);
 int cli_retention(int argc, char **argv);

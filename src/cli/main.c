@@ -13,6 +13,7 @@ static const cli_command commands[] = {
   {"retention-test", "likelihood-ratio test of a different loss rate for a family set", cli_retention},
   {"simulate", "simulate presence/absence of gene families on a tree", cli_simulate},
   {"ancestral", "posterior presence at internal nodes, gains and losses per branch", cli_ancestral},
+  {"curve-fit", "fit a model expression to a data file by streaming Levenberg-Marquardt", cli_curvefit},
 };
 
 static void usage(FILE *f) {

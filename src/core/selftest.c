@@ -12,6 +12,7 @@
 
 static const fitcl__selftest_entry families[] = {
   {"reduce", fitcl__selftest_reduce},
+  {"accum", fitcl__selftest_accum},
   {"gainloss", fitcl__selftest_gainloss},
 };
 

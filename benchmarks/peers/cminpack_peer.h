@@ -1,0 +1,17 @@
+/* cminpack lmder peer: the same models with hand-written Jacobians, fitted
+ * by MINPACK's Levenberg-Marquardt (which stores the whole m x n Jacobian). */
+#ifndef FITCL_PEER_CMINPACK_H
+#define FITCL_PEER_CMINPACK_H
+#include <stddef.h>
+
+enum { PEER_MODEL_DOUBLE_EXP = 0, PEER_MODEL_XPCS = 1 };
+
+/* Fits in place: p holds the start (4 values for the double exponential
+ * a*exp(-b*x)+c*exp(-d*x), 5 for XPCS offset, contrast, D0, alpha,
+ * D_offset with columns tau and q).  Returns MINPACK's info (1..4 converged)
+ * or -1 when memory ran out; *nfev / *njev count evaluations, *rss the final
+ * residual sum of squares. */
+int fitcl_peer_cminpack_fit(int model, const double *x, const double *q, const double *y,
+                            size_t n, double *p, int *nfev, int *njev, double *rss);
+
+#endif

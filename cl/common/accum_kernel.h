@@ -1,0 +1,411 @@
+/* Kernels of the Jacobian accumulation, instantiated once per model.  The
+ * source generated for a model defines FITCL_NP (parameters), FITCL_NV
+ * (variables) and the functions
+ * fitcl_model_fj / fitcl_model_f, then includes this file; the whole text
+ * goes through the program cache (it is the key), so a model is compiled
+ * once per device, ever, whatever the chunk lengths.
+ *
+ * One work-item reduces one block of FITCL_REDUCE_BLOCK consecutive points
+ * (counted from the chunk start) in index order, so the partial sums do not
+ * depend on the work-group size the driver picks; fitcl_accum_combine adds
+ * FITCL_ACCUM_COMBINE block partials in order with compensation, and the
+ * host adds those in order.  Only used inside OpenCL C. */
+#ifndef FITCL_CL_COMMON_ACCUM_KERNEL_H
+#define FITCL_CL_COMMON_ACCUM_KERNEL_H
+#include "common/accum.h"
+#include "common/reduce.h"
+
+#ifdef __OPENCL_VERSION__
+
+#define FITCL_NSUMS FITCL_ACCUM_NSUMS(FITCL_NP)
+#define FITCL_NVX (FITCL_NV > 0 ? FITCL_NV : 1)
+#define FITCL_ACCUM_COMBINE 64
+
+/* Residual and loss weights of one point: *sc scales the Jacobian row,
+ * *rt is the residual that multiplies it in Jᵀr. */
+inline void fitcl_accum_point(int loss, double f, double yv, double is, double c2,
+                              double inv_c2, double *sc, double *rt, double *rho, double *z) {
+  double r = (yv - f) * is;
+  *z = r * r;
+  if (loss == FITCL_LOSS_ID_LINEAR) {
+    *sc = is;
+    *rt = r;
+    *rho = r * r;
+  } else {
+    double rh, r1, w;
+    fitcl_loss_eval(loss, r * r, c2, inv_c2, &rh, &r1, &w);
+    double sw = sqrt(w);
+    *sc = is * sw;
+    *rt = r1 * r / sw;
+    *rho = rh;
+  }
+}
+
+inline void fitcl_accum_load(__global const double *x, long ld, long i, double *xv) {
+  for (int j = 0; j < FITCL_NV; ++j) xv[j] = x[j * ld + i];
+}
+
+/* Work-item-per-block variants (suffix _loop), used where a work-group of
+ * FITCL_REDUCE_BLOCK items is not available.
+ * The fused pass: residuals, Jacobian rows in registers, upper triangle of
+ * JᵀJ, Jᵀr, Σrho and Σr² per block. */
+__kernel void fitcl_accum_fused_loop(__global const double *params, __global const double *x,
+                                const long ld, __global const double *y,
+                                __global const double *sigma, const int flags,
+                                const long n, const double c2, const double inv_c2,
+                                __global double *partial) {
+  /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
+   * argument, so one program serves every loss). */
+  const int has_sigma = flags & 1, loss = flags >> 1;
+  const long b = get_global_id(0);
+  const long begin = b * FITCL_REDUCE_BLOCK;
+  if (begin >= n) return;
+  const long end = min(begin + (long)FITCL_REDUCE_BLOCK, n);
+  double p[FITCL_NP];
+  for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
+  double acc[FITCL_NSUMS];
+  for (int s = 0; s < FITCL_NSUMS; ++s) acc[s] = 0.0;
+  for (long i = begin; i < end; ++i) {
+    double xv[FITCL_NVX];
+    fitcl_accum_load(x, ld, i, xv);
+    double f, J[FITCL_NP];
+    fitcl_model_fj(p, xv, &f, J);
+    double sc, rt, rho, z;
+    fitcl_accum_point(loss, f, y[i], has_sigma ? 1.0 / sigma[i] : 1.0, c2, inv_c2, &sc, &rt, &rho, &z);
+    for (int k = 0; k < FITCL_NP; ++k) J[k] *= sc;
+    int t = 0;
+    for (int k = 0; k < FITCL_NP; ++k)
+      for (int l = k; l < FITCL_NP; ++l) acc[t++] += J[k] * J[l];
+    for (int k = 0; k < FITCL_NP; ++k) acc[t++] += J[k] * rt;
+    acc[t++] += rho;
+    acc[t++] += z;
+  }
+  __global double *out = partial + b * FITCL_NSUMS;
+  for (int s = 0; s < FITCL_NSUMS; ++s) out[s] = acc[s];
+}
+
+/* The cost-only pass: Σrho and Σr² per block (only f is evaluated). */
+__kernel void fitcl_accum_cost_loop(__global const double *params, __global const double *x,
+                               const long ld, __global const double *y,
+                               __global const double *sigma, const int flags,
+                               const long n, const double c2, const double inv_c2,
+                               __global double *partial) {
+  /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
+   * argument, so one program serves every loss). */
+  const int has_sigma = flags & 1, loss = flags >> 1;
+  const long b = get_global_id(0);
+  const long begin = b * FITCL_REDUCE_BLOCK;
+  if (begin >= n) return;
+  const long end = min(begin + (long)FITCL_REDUCE_BLOCK, n);
+  double p[FITCL_NP];
+  for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
+  double srho = 0.0, sz = 0.0;
+  for (long i = begin; i < end; ++i) {
+    double xv[FITCL_NVX];
+    fitcl_accum_load(x, ld, i, xv);
+    double f, J[FITCL_NP];
+    fitcl_model_f(p, xv, &f, J);
+    double sc, rt, rho, z;
+    fitcl_accum_point(loss, f, y[i], has_sigma ? 1.0 / sigma[i] : 1.0, c2, inv_c2, &sc, &rt, &rho, &z);
+    srho += rho;
+    sz += z;
+  }
+  partial[2 * b] = srho;
+  partial[2 * b + 1] = sz;
+}
+
+/* The materialised path: writes the weighted Jacobian G (n x FITCL_NP,
+ * row-major) and the weighted residuals for CLBlast Dsyrk/Dgemv, and the
+ * per-block Σrho, Σr². */
+__kernel void fitcl_accum_materialise_loop(__global const double *params, __global const double *x,
+                                      const long ld, __global const double *y,
+                                      __global const double *sigma, const int flags,
+                                      const long n, const double c2, const double inv_c2,
+                                      __global double *G, __global double *rtv,
+                                      __global double *partial) {
+  /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
+   * argument, so one program serves every loss). */
+  const int has_sigma = flags & 1, loss = flags >> 1;
+  const long b = get_global_id(0);
+  const long begin = b * FITCL_REDUCE_BLOCK;
+  if (begin >= n) return;
+  const long end = min(begin + (long)FITCL_REDUCE_BLOCK, n);
+  double p[FITCL_NP];
+  for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
+  double srho = 0.0, sz = 0.0;
+  for (long i = begin; i < end; ++i) {
+    double xv[FITCL_NVX];
+    fitcl_accum_load(x, ld, i, xv);
+    double f, J[FITCL_NP];
+    fitcl_model_fj(p, xv, &f, J);
+    double sc, rt, rho, z;
+    fitcl_accum_point(loss, f, y[i], has_sigma ? 1.0 / sigma[i] : 1.0, c2, inv_c2, &sc, &rt, &rho, &z);
+    for (int k = 0; k < FITCL_NP; ++k) G[i * FITCL_NP + k] = J[k] * sc;
+    rtv[i] = rt;
+    srho += rho;
+    sz += z;
+  }
+  partial[2 * b] = srho;
+  partial[2 * b + 1] = sz;
+}
+
+
+/* Work-group-per-block variants: one work-item per point (contiguous,
+ * coalesced loads; PoCL vectorises across work-items).  The block's sums
+ * are formed in local memory, up to FITCL_RB sums at a time: every item
+ * stores its terms, then item q adds term q of the FITCL_REDUCE_BLOCK items
+ * in index order.  The order depends only on the block size, so results are
+ * the same run to run (and the same order as the per-block loop). */
+#define FITCL_RB 8 /* 16 KiB of local memory per group: fits every device */
+/* Blocks per work-group: amortises the per-group cost (large on CPU
+ * devices) without changing which points form a block. */
+#define FITCL_BPG 8
+
+inline void fitcl_wg_reduce(__local double *red, const double *v, const int nsums,
+                            __global double *out) {
+  const int lid = (int)get_local_id(0);
+  const int rb = nsums < FITCL_RB ? nsums : FITCL_RB;
+  for (int s0 = 0; s0 < nsums; s0 += rb) {
+    for (int q = 0; q < rb; ++q) red[lid * rb + q] = s0 + q < nsums ? v[s0 + q] : 0.0;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lid < rb && s0 + lid < nsums) {
+      double acc = 0.0;
+      for (int j = 0; j < FITCL_REDUCE_BLOCK; ++j) acc += red[j * rb + lid];
+      out[s0 + lid] = acc;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+}
+
+__kernel __attribute__((reqd_work_group_size(FITCL_REDUCE_BLOCK, 1, 1)))
+void fitcl_accum_fused(__global const double *params, __global const double *x, const long ld,
+                       __global const double *y, __global const double *sigma,
+                       const int flags, const long n, const double c2, const double inv_c2,
+                       __global double *partial) {
+  /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
+   * argument, so one program serves every loss). */
+  const int has_sigma = flags & 1, loss = flags >> 1;
+  __local double red[FITCL_RB * FITCL_REDUCE_BLOCK];
+  for (int jb = 0; jb < FITCL_BPG; ++jb) {
+    const long b = get_group_id(0) * FITCL_BPG + jb;
+    if (b * FITCL_REDUCE_BLOCK >= n) break; /* uniform across the group */
+    const long i = b * FITCL_REDUCE_BLOCK + get_local_id(0);
+    double v[FITCL_NSUMS];
+    for (int s = 0; s < FITCL_NSUMS; ++s) v[s] = 0.0;
+    /* Out-of-range items compute on the last point and contribute zero:
+     * no divergent branch around the model, so PoCL can vectorise it. */
+    const long ic = i < n ? i : n - 1;
+    {
+      double p[FITCL_NP];
+      for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
+      double xv[FITCL_NVX];
+      fitcl_accum_load(x, ld, ic, xv);
+      double f, J[FITCL_NP];
+      fitcl_model_fj(p, xv, &f, J);
+      double sc, rt, rho, z;
+      fitcl_accum_point(loss, f, y[ic], has_sigma ? 1.0 / sigma[ic] : 1.0, c2, inv_c2, &sc, &rt, &rho, &z);
+      for (int k = 0; k < FITCL_NP; ++k) J[k] *= sc;
+      int t = 0;
+      for (int k = 0; k < FITCL_NP; ++k)
+        for (int l = k; l < FITCL_NP; ++l) v[t++] = J[k] * J[l];
+      for (int k = 0; k < FITCL_NP; ++k) v[t++] = J[k] * rt;
+      v[t++] = rho;
+      v[t++] = z;
+    }
+    for (int s = 0; s < FITCL_NSUMS; ++s) v[s] = i < n ? v[s] : 0.0;
+    fitcl_wg_reduce(red, v, FITCL_NSUMS, partial + b * FITCL_NSUMS);
+  }
+}
+
+__kernel __attribute__((reqd_work_group_size(FITCL_REDUCE_BLOCK, 1, 1)))
+void fitcl_accum_cost(__global const double *params, __global const double *x, const long ld,
+                      __global const double *y, __global const double *sigma,
+                      const int flags, const long n, const double c2, const double inv_c2,
+                      __global double *partial) {
+  /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
+   * argument, so one program serves every loss). */
+  const int has_sigma = flags & 1, loss = flags >> 1;
+  __local double red[FITCL_RB * FITCL_REDUCE_BLOCK];
+  for (int jb = 0; jb < FITCL_BPG; ++jb) {
+    const long b = get_group_id(0) * FITCL_BPG + jb;
+    if (b * FITCL_REDUCE_BLOCK >= n) break; /* uniform across the group */
+    const long i = b * FITCL_REDUCE_BLOCK + get_local_id(0);
+    double v[2] = {0.0, 0.0};
+    /* Out-of-range items compute on the last point and contribute zero:
+     * no divergent branch around the model, so PoCL can vectorise it. */
+    const long ic = i < n ? i : n - 1;
+    {
+      double p[FITCL_NP];
+      for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
+      double xv[FITCL_NVX];
+      fitcl_accum_load(x, ld, ic, xv);
+      double f, J[FITCL_NP];
+      fitcl_model_f(p, xv, &f, J);
+      double sc, rt;
+      fitcl_accum_point(loss, f, y[ic], has_sigma ? 1.0 / sigma[ic] : 1.0, c2, inv_c2, &sc, &rt, &v[0],
+                        &v[1]);
+    }
+    v[0] = i < n ? v[0] : 0.0;
+    v[1] = i < n ? v[1] : 0.0;
+    fitcl_wg_reduce(red, v, 2, partial + 2 * b);
+  }
+}
+
+__kernel __attribute__((reqd_work_group_size(FITCL_REDUCE_BLOCK, 1, 1)))
+void fitcl_accum_materialise(__global const double *params, __global const double *x,
+                             const long ld, __global const double *y,
+                             __global const double *sigma, const int flags, const long n,
+                             const double c2, const double inv_c2, __global double *G,
+                             __global double *rtv, __global double *partial) {
+  /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
+   * argument, so one program serves every loss). */
+  const int has_sigma = flags & 1, loss = flags >> 1;
+  __local double red[FITCL_RB * FITCL_REDUCE_BLOCK];
+  for (int jb = 0; jb < FITCL_BPG; ++jb) {
+    const long b = get_group_id(0) * FITCL_BPG + jb;
+    if (b * FITCL_REDUCE_BLOCK >= n) break; /* uniform across the group */
+    const long i = b * FITCL_REDUCE_BLOCK + get_local_id(0);
+    double v[2] = {0.0, 0.0};
+    /* Out-of-range items compute on the last point and contribute zero:
+     * no divergent branch around the model, so PoCL can vectorise it. */
+    const long ic = i < n ? i : n - 1;
+    {
+      double p[FITCL_NP];
+      for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
+      double xv[FITCL_NVX];
+      fitcl_accum_load(x, ld, ic, xv);
+      double f, J[FITCL_NP];
+      fitcl_model_fj(p, xv, &f, J);
+      double sc, rt;
+      fitcl_accum_point(loss, f, y[ic], has_sigma ? 1.0 / sigma[ic] : 1.0, c2, inv_c2, &sc, &rt, &v[0],
+                        &v[1]);
+      if (i < n) {
+        for (int k = 0; k < FITCL_NP; ++k) G[i * FITCL_NP + k] = J[k] * sc;
+        rtv[i] = rt;
+      }
+    }
+    v[0] = i < n ? v[0] : 0.0;
+    v[1] = i < n ? v[1] : 0.0;
+    fitcl_wg_reduce(red, v, 2, partial + 2 * b);
+  }
+}
+
+#if defined(FITCL_HAVE_VEC8)
+/* CPU-device variants (suffix _vec8), linear loss only (the host selects
+ * them only then): one work-item per block,
+ * eight points per step in double8 (explicit vectors), lanes combined in a
+ * fixed order at the end of the block, the remainder (< 8 points) scalar. */
+inline double fitcl_hsum8(double8 a) {
+  return ((a.s0 + a.s1) + (a.s2 + a.s3)) + ((a.s4 + a.s5) + (a.s6 + a.s7));
+}
+
+__kernel void fitcl_accum_fused_vec8(__global const double *params, __global const double *x,
+                                     const long ld, __global const double *y,
+                                     __global const double *sigma, const int flags,
+                                     const long n, const double c2, const double inv_c2,
+                                     __global double *partial) {
+  /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
+   * argument, so one program serves every loss). */
+  const int has_sigma = flags & 1, loss = flags >> 1;
+  const long b = get_global_id(0);
+  const long begin = b * FITCL_REDUCE_BLOCK;
+  if (begin >= n) return;
+  const long end = min(begin + (long)FITCL_REDUCE_BLOCK, n);
+  double p[FITCL_NP];
+  for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
+  double8 acc[FITCL_NSUMS];
+  for (int s = 0; s < FITCL_NSUMS; ++s) acc[s] = (double8)(0.0);
+  long i = begin;
+  for (; i + 8 <= end; i += 8) {
+    double8 xv[FITCL_NVX];
+    for (int j = 0; j < FITCL_NV; ++j) xv[j] = vload8(0, x + j * ld + i);
+    double8 f, J[FITCL_NP];
+    fitcl_model_fj8(p, xv, &f, J);
+    double8 is = has_sigma ? 1.0 / vload8(0, sigma + i) : (double8)(1.0);
+    double8 r = (vload8(0, y + i) - f) * is;
+    for (int k = 0; k < FITCL_NP; ++k) J[k] *= is;
+    int t = 0;
+    for (int k = 0; k < FITCL_NP; ++k)
+      for (int l = k; l < FITCL_NP; ++l) acc[t++] += J[k] * J[l];
+    for (int k = 0; k < FITCL_NP; ++k) acc[t++] += J[k] * r;
+    acc[t++] += r * r;
+    acc[t++] += r * r;
+  }
+  double out[FITCL_NSUMS];
+  for (int s = 0; s < FITCL_NSUMS; ++s) out[s] = fitcl_hsum8(acc[s]);
+  for (; i < end; ++i) {
+    double xv[FITCL_NVX];
+    fitcl_accum_load(x, ld, i, xv);
+    double f, J[FITCL_NP];
+    fitcl_model_fj(p, xv, &f, J);
+    double sc, rt, rho, z;
+    fitcl_accum_point(loss, f, y[i], has_sigma ? 1.0 / sigma[i] : 1.0, c2, inv_c2, &sc, &rt, &rho, &z);
+    for (int k = 0; k < FITCL_NP; ++k) J[k] *= sc;
+    int t = 0;
+    for (int k = 0; k < FITCL_NP; ++k)
+      for (int l = k; l < FITCL_NP; ++l) out[t++] += J[k] * J[l];
+    for (int k = 0; k < FITCL_NP; ++k) out[t++] += J[k] * rt;
+    out[t++] += rho;
+    out[t++] += z;
+  }
+  __global double *dst = partial + b * FITCL_NSUMS;
+  for (int s = 0; s < FITCL_NSUMS; ++s) dst[s] = out[s];
+}
+
+__kernel void fitcl_accum_cost_vec8(__global const double *params, __global const double *x,
+                                    const long ld, __global const double *y,
+                                    __global const double *sigma, const int flags,
+                                    const long n, const double c2, const double inv_c2,
+                                    __global double *partial) {
+  /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
+   * argument, so one program serves every loss). */
+  const int has_sigma = flags & 1, loss = flags >> 1;
+  const long b = get_global_id(0);
+  const long begin = b * FITCL_REDUCE_BLOCK;
+  if (begin >= n) return;
+  const long end = min(begin + (long)FITCL_REDUCE_BLOCK, n);
+  double p[FITCL_NP];
+  for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
+  double8 acc = (double8)(0.0);
+  long i = begin;
+  for (; i + 8 <= end; i += 8) {
+    double8 xv[FITCL_NVX];
+    for (int j = 0; j < FITCL_NV; ++j) xv[j] = vload8(0, x + j * ld + i);
+    double8 f, J[FITCL_NP];
+    fitcl_model_f8(p, xv, &f, J);
+    double8 is = has_sigma ? 1.0 / vload8(0, sigma + i) : (double8)(1.0);
+    double8 r = (vload8(0, y + i) - f) * is;
+    acc += r * r;
+  }
+  double sz = fitcl_hsum8(acc);
+  for (; i < end; ++i) {
+    double xv[FITCL_NVX];
+    fitcl_accum_load(x, ld, i, xv);
+    double f, J[FITCL_NP];
+    fitcl_model_f(p, xv, &f, J);
+    double r = (y[i] - f) * (has_sigma ? 1.0 / sigma[i] : 1.0);
+    sz += r * r;
+  }
+  /* Linear loss: rho = z. */
+  partial[2 * b] = sz;
+  partial[2 * b + 1] = sz;
+}
+#endif
+
+/* Adds FITCL_ACCUM_COMBINE consecutive block partials in order with
+ * compensation: work-item (g, s) writes out[g * stride + s]. */
+__kernel void fitcl_accum_combine(__global const double *partial, const long nblocks,
+                                  const int stride, __global double *out) {
+  const long gid = get_global_id(0);
+  const long g = gid / stride;
+  const int s = (int)(gid % stride);
+  const long b0 = g * FITCL_ACCUM_COMBINE;
+  if (b0 >= nblocks) return;
+  const long b1 = min(b0 + (long)FITCL_ACCUM_COMBINE, nblocks);
+  double sum = 0.0, c = 0.0;
+  for (long b = b0; b < b1; ++b) fitcl_kahan_add(&sum, &c, partial[b * stride + s]);
+  out[g * stride + s] = sum + c;
+}
+
+#endif
+#endif

@@ -1,0 +1,336 @@
+/* Checkpoint files of the Levenberg-Marquardt state and the background
+ * thread that writes them.  The solver only copies its state into a slot;
+ * the thread does the file work (temp file, fsync, rename), so a slow disk
+ * never stalls the passes over the data. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/context.h"
+#include "core/util.h"
+#include "nlsq/checkpoint.h"
+
+#define CKPT_MAGIC "fitcl-curvefit-checkpoint 1"
+
+struct fitcl__ckpt_writer {
+  fitcl_context *ctx;
+  char *path;
+  fitcl__ckpt_key key;
+  char *model_text;          /* owned copies of what key points to */
+  char **names;
+  double lower[FITCL_NLSQ_MAX_PARAMS], upper[FITCL_NLSQ_MAX_PARAMS];
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int pending, busy, quit;
+  fitcl__lm_state slot;
+  int err;                   /* errno of the first failed write */
+  char errwhat[64];
+};
+
+/* Bounds are part of the key: a checkpoint taken under other bounds would
+ * not reproduce the same path. */
+static void key_bounds(fitcl__buf *b, const fitcl__ckpt_key *key) {
+  fitcl__buf_printf(b, "lower");
+  for (int i = 0; i < key->nparams; ++i)
+    fitcl__buf_printf(b, " %a", key->lower ? key->lower[i] : -INFINITY);
+  fitcl__buf_printf(b, "\nupper");
+  for (int i = 0; i < key->nparams; ++i)
+    fitcl__buf_printf(b, " %a", key->upper ? key->upper[i] : INFINITY);
+  fitcl__buf_printf(b, "\n");
+}
+
+char *fitcl__ckpt_format(const fitcl__ckpt_key *key, const fitcl__lm_state *st) {
+  fitcl__buf b = {0};
+  int n = st->nparams;
+  fitcl__buf_printf(&b, "%s\n", CKPT_MAGIC);
+  /* The model text goes last on its line; newlines cannot occur in it. */
+  fitcl__buf_printf(&b, "model %s\n", key->model_text ? key->model_text : "-");
+  fitcl__buf_printf(&b, "names");
+  for (int i = 0; i < n; ++i) fitcl__buf_printf(&b, " %s", key->names[i]);
+  fitcl__buf_printf(&b, "\nloss %d %a\n", key->loss, key->f_scale);
+  key_bounds(&b, key);
+  fitcl__buf_printf(&b, "p");
+  for (int i = 0; i < n; ++i) fitcl__buf_printf(&b, " %a", st->p[i]);
+  fitcl__buf_printf(&b, "\nd2");
+  for (int i = 0; i < n; ++i) fitcl__buf_printf(&b, " %a", st->d2[i]);
+  fitcl__buf_printf(&b, "\nlambda %a\nnu %a\niter %d\nnjev %d\nstatus %d\ncost %a\npoints %llu\n",
+                    st->lambda, st->nu, st->iter, st->njev, st->status, st->cost,
+                    (unsigned long long)st->points);
+  fitcl__buf_printf(&b, "end\n");
+  fitcl__buf_append(&b, "", 1);
+  if (b.oom) {
+    fitcl__buf_free(&b);
+    return NULL;
+  }
+  return b.data;
+}
+
+/* Writes text to path atomically; returns 0 or an errno. */
+static int write_atomic(const char *path, const char *text, char *what, size_t whatlen) {
+  size_t plen = strlen(path);
+  char *tmp = malloc(plen + 16);
+  int fd = -1, e = 0;
+  if (!tmp) return ENOMEM;
+  snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
+  fd = mkstemp(tmp);
+  if (fd < 0) {
+    e = errno;
+    fitcl__strlcpy(what, "create a temporary file", whatlen);
+    goto fail;
+  }
+  size_t len = strlen(text), off = 0;
+  while (off < len) {
+    ssize_t w = write(fd, text + off, len - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      e = w < 0 ? errno : EIO;
+      fitcl__strlcpy(what, "write", whatlen);
+      goto fail;
+    }
+    off += (size_t)w;
+  }
+  if (fsync(fd) != 0) {
+    e = errno;
+    fitcl__strlcpy(what, "fsync", whatlen);
+    goto fail;
+  }
+  if (close(fd) != 0) {
+    fd = -1;
+    e = errno;
+    fitcl__strlcpy(what, "close", whatlen);
+    goto fail;
+  }
+  fd = -1;
+  if (rename(tmp, path) != 0) {
+    e = errno;
+    fitcl__strlcpy(what, "rename", whatlen);
+    goto fail;
+  }
+  free(tmp);
+  return 0;
+fail:
+  if (fd >= 0) close(fd);
+  unlink(tmp);
+  free(tmp);
+  return e;
+}
+
+static void *writer_main(void *arg) {
+  fitcl__ckpt_writer *w = arg;
+  pthread_mutex_lock(&w->mu);
+  for (;;) {
+    while (!w->pending && !w->quit) pthread_cond_wait(&w->cv, &w->mu);
+    if (!w->pending && w->quit) break;
+    fitcl__lm_state st = w->slot;
+    w->pending = 0;
+    w->busy = 1;
+    pthread_mutex_unlock(&w->mu);
+    char *text = fitcl__ckpt_format(&w->key, &st);
+    char what[64] = "format";
+    int e = text ? write_atomic(w->path, text, what, sizeof what) : ENOMEM;
+    free(text);
+    pthread_mutex_lock(&w->mu);
+    if (e && !w->err) {
+      w->err = e;
+      fitcl__strlcpy(w->errwhat, what, sizeof w->errwhat);
+    }
+    w->busy = 0;
+    pthread_cond_broadcast(&w->cv);
+  }
+  pthread_mutex_unlock(&w->mu);
+  return NULL;
+}
+
+fitcl_status fitcl__ckpt_writer_create(fitcl_context *ctx, const char *path,
+                                       const fitcl__ckpt_key *key, fitcl__ckpt_writer **out) {
+  fitcl__ckpt_writer *w = calloc(1, sizeof *w);
+  *out = NULL;
+  if (!w) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory for the checkpoint writer");
+  w->ctx = ctx;
+  w->path = fitcl__strdup(path);
+  w->names = calloc((size_t)key->nparams, sizeof(char *));
+  w->model_text = key->model_text ? fitcl__strdup(key->model_text) : NULL;
+  if (!w->path || !w->names || (key->model_text && !w->model_text)) goto oom;
+  for (int i = 0; i < key->nparams; ++i)
+    if (!(w->names[i] = fitcl__strdup(key->names[i]))) goto oom;
+  w->key = *key;
+  w->key.model_text = w->model_text;
+  w->key.names = (const char *const *)w->names;
+  if (key->lower) {
+    memcpy(w->lower, key->lower, sizeof(double) * (size_t)key->nparams);
+    w->key.lower = w->lower;
+  }
+  if (key->upper) {
+    memcpy(w->upper, key->upper, sizeof(double) * (size_t)key->nparams);
+    w->key.upper = w->upper;
+  }
+  pthread_mutex_init(&w->mu, NULL);
+  pthread_cond_init(&w->cv, NULL);
+  if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    goto oom;
+  }
+  *out = w;
+  return FITCL_OK;
+oom:
+  if (w->names)
+    for (int i = 0; i < key->nparams; ++i) free(w->names[i]);
+  free(w->names);
+  free(w->model_text);
+  free(w->path);
+  free(w);
+  return fitcl__fail(ctx, FITCL_ERR_NOMEM, "cannot start the checkpoint writer");
+}
+
+void fitcl__ckpt_post(fitcl__ckpt_writer *w, const fitcl__lm_state *st) {
+  pthread_mutex_lock(&w->mu);
+  w->slot = *st;
+  w->pending = 1;
+  pthread_cond_broadcast(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+}
+
+fitcl_status fitcl__ckpt_flush(fitcl__ckpt_writer *w, const fitcl__lm_state *st) {
+  fitcl__ckpt_post(w, st);
+  pthread_mutex_lock(&w->mu);
+  while (w->pending || w->busy) pthread_cond_wait(&w->cv, &w->mu);
+  int e = w->err;
+  char what[64];
+  fitcl__strlcpy(what, w->errwhat, sizeof what);
+  pthread_mutex_unlock(&w->mu);
+  if (e)
+    return fitcl__fail(w->ctx, FITCL_ERR_IO, "checkpoint %s: cannot %s: %s", w->path, what,
+                       strerror(e));
+  return FITCL_OK;
+}
+
+void fitcl__ckpt_writer_destroy(fitcl__ckpt_writer *w) {
+  if (!w) return;
+  pthread_mutex_lock(&w->mu);
+  w->quit = 1;
+  pthread_cond_broadcast(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+  pthread_join(w->thread, NULL);
+  pthread_mutex_destroy(&w->mu);
+  pthread_cond_destroy(&w->cv);
+  for (int i = 0; i < w->key.nparams; ++i) free(w->names[i]);
+  free(w->names);
+  free(w->model_text);
+  free(w->path);
+  free(w);
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static int parse_doubles(const char *s, double *v, int n) {
+  for (int i = 0; i < n; ++i) {
+    char *end;
+    while (*s == ' ') ++s;
+    v[i] = strtod(s, &end);
+    if (end == s) return -1;
+    s = end;
+  }
+  while (*s == ' ') ++s;
+  return *s ? -1 : 0;
+}
+
+fitcl_status fitcl__ckpt_load(fitcl_context *ctx, const char *path, const fitcl__ckpt_key *key,
+                              fitcl__lm_state *out) {
+  FILE *f = fopen(path, "r");
+  char *line = NULL, *expect = NULL;
+  size_t cap = 0;
+  int lineno = 0, n = key->nparams, seen_end = 0;
+  fitcl_status st = FITCL_OK;
+  fitcl__lm_state s;
+  memset(&s, 0, sizeof s);
+  s.nparams = n;
+  if (!f)
+    return fitcl__fail(ctx, FITCL_ERR_IO, "checkpoint %s: cannot open: %s", path, strerror(errno));
+  /* The key lines must match what this fit would write, byte for byte. */
+  fitcl__lm_state dummy;
+  memset(&dummy, 0, sizeof dummy);
+  dummy.nparams = n;
+  expect = fitcl__ckpt_format(key, &dummy);
+  if (!expect) {
+    st = fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory reading a checkpoint");
+    goto fail;
+  }
+  const char *ep = expect;
+  ssize_t len;
+  while ((len = getline(&line, &cap, f)) >= 0) {
+    ++lineno;
+    if (len > 0 && line[len - 1] == '\n') line[--len] = 0;
+    if (lineno <= 6) {
+      /* magic, model, names, loss, lower, upper */
+      const char *nl = strchr(ep, '\n');
+      size_t el = (size_t)(nl - ep);
+      if ((size_t)len != el || memcmp(line, ep, el) != 0) {
+        static const char *what[] = {"is not a fitcl curve-fit checkpoint", "is for another model",
+                                     "has other parameter names", "has another loss or f_scale",
+                                     "has other lower bounds", "has other upper bounds"};
+        if (lineno == 1)
+          st = fitcl__fail(ctx, FITCL_ERR_PARSE, "checkpoint %s:1: %s", path, what[0]);
+        else
+          st = fitcl__fail(ctx, FITCL_ERR_MISMATCH,
+                           "checkpoint %s:%d: %s than this fit; start without --resume or "
+                           "use the same model, parameters, loss and bounds",
+                           path, lineno, what[lineno - 1]);
+        goto fail;
+      }
+      ep = nl + 1;
+      continue;
+    }
+    char *sp = strchr(line, ' ');
+    const char *val = sp ? sp + 1 : "";
+    if (sp) *sp = 0;
+    int bad = 0;
+    if (!strcmp(line, "p")) bad = parse_doubles(val, s.p, n);
+    else if (!strcmp(line, "d2")) bad = parse_doubles(val, s.d2, n);
+    else if (!strcmp(line, "lambda")) bad = parse_doubles(val, &s.lambda, 1);
+    else if (!strcmp(line, "nu")) bad = parse_doubles(val, &s.nu, 1);
+    else if (!strcmp(line, "cost")) bad = parse_doubles(val, &s.cost, 1);
+    else if (!strcmp(line, "iter")) bad = sscanf(val, "%d", &s.iter) != 1;
+    else if (!strcmp(line, "njev")) bad = sscanf(val, "%d", &s.njev) != 1;
+    else if (!strcmp(line, "status")) bad = sscanf(val, "%d", &s.status) != 1;
+    else if (!strcmp(line, "points")) {
+      unsigned long long v = 0;
+      bad = sscanf(val, "%llu", &v) != 1;
+      s.points = v;
+    } else if (!strcmp(line, "end")) {
+      seen_end = 1;
+      break;
+    } else bad = 1;
+    if (bad) {
+      st = fitcl__fail(ctx, FITCL_ERR_PARSE, "checkpoint %s:%d: malformed '%s' line", path,
+                       lineno, line);
+      goto fail;
+    }
+  }
+  if (!seen_end) {
+    st = fitcl__fail(ctx, FITCL_ERR_PARSE, "checkpoint %s:%d: truncated (no 'end' line)", path,
+                     lineno + 1);
+    goto fail;
+  }
+  if (!(s.lambda > 0) || !(s.nu >= 2) || s.iter < 0 || s.njev < 0 ||
+      s.status < FITCL_CURVEFIT_RUNNING || s.status > FITCL_CURVEFIT_INTERRUPTED) {
+    st = fitcl__fail(ctx, FITCL_ERR_DATA, "checkpoint %s: state values out of range", path);
+    goto fail;
+  }
+  /* A fit stopped by its iteration limit (or interrupted) goes on when
+   * resumed; the limit of the resumed run decides again. */
+  if (s.status == FITCL_CURVEFIT_INTERRUPTED || s.status == FITCL_CURVEFIT_MAX_ITER)
+    s.status = FITCL_CURVEFIT_RUNNING;
+  *out = s;
+fail:
+  free(line);
+  free(expect);
+  fclose(f);
+  return st;
+}

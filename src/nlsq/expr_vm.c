@@ -1,0 +1,128 @@
+/* The pthreads path's expression evaluator: a register machine whose every
+ * instruction runs over a whole block of points.  The inner loops are plain
+ * element-wise loops (in place when a register is reused), which the compiler
+ * vectorises; exp and log, the functions models use most, go through the
+ * vectorisable implementations in expr_vmath.h. */
+#include "nlsq/expr.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "nlsq/expr_vmath.h"
+
+#define B FITCL__VM_BLOCK
+
+#define LOOP1(expr_)                                                    \
+  do {                                                                  \
+    const double *A = R[in->a];                                         \
+    double *D = R[in->dst];                                             \
+    for (size_t i = 0; i < n; ++i) { double a = A[i]; D[i] = (expr_); } \
+  } while (0)
+#define LOOP2(expr_)                                                    \
+  do {                                                                  \
+    const double *A = R[in->a];                                         \
+    const double *Bv = R[in->b];                                        \
+    double *D = R[in->dst];                                             \
+    for (size_t i = 0; i < n; ++i) {                                    \
+      double a = A[i], b = Bv[i];                                       \
+      D[i] = (expr_);                                                   \
+    }                                                                   \
+  } while (0)
+
+/* Arithmetic with one operand that is the same for every point (a
+ * parameter or a constant: flags bit 0 for a, bit 1 for b) reads it once
+ * instead of streaming a broadcast register. */
+#define LOOP2S(expr_)                                                   \
+  do {                                                                  \
+    double *D = R[in->dst];                                             \
+    if (scal & 1) {                                                     \
+      const double a = R[in->a][0], *Bv = R[in->b];                     \
+      for (size_t i = 0; i < n; ++i) { double b = Bv[i]; D[i] = (expr_); } \
+    } else if (scal & 2) {                                              \
+      const double *A = R[in->a], b = R[in->b][0];                      \
+      for (size_t i = 0; i < n; ++i) { double a = A[i]; D[i] = (expr_); } \
+    } else {                                                            \
+      LOOP2(expr_);                                                     \
+    }                                                                   \
+  } while (0)
+
+FITCL__VMATH_CLONES
+static void run_instr(const fitcl__expr_instr *in, size_t n, double *const *R, int scal) {
+  switch ((fitcl__expr_op)in->op) {
+  case FITCL__OP_ADD: LOOP2S(a + b); break;
+  case FITCL__OP_SUB: LOOP2S(a - b); break;
+  case FITCL__OP_MUL: LOOP2S(a * b); break;
+  case FITCL__OP_NMUL: LOOP2S(-(a * b)); break;
+  case FITCL__OP_EXPMUL: LOOP2S(fitcl_exp(a * b)); break;
+  case FITCL__OP_EXPNMUL: LOOP2S(fitcl_exp(-(a * b))); break;
+  case FITCL__OP_DIV: LOOP2S(a / b); break;
+  case FITCL__OP_NEG: LOOP1(-a); break;
+  case FITCL__OP_SQR: LOOP1(a * a); break;
+  case FITCL__OP_POW: {
+    double tmp[B];
+    fitcl__vpow(R[in->a], R[in->b], R[in->dst], tmp, n);
+    break;
+  }
+  case FITCL__OP_EXP:
+    fitcl__vexp(R[in->a], R[in->dst], n);
+    break;
+  case FITCL__OP_LOG:
+    fitcl__vlog(R[in->a], R[in->dst], n);
+    break;
+  case FITCL__OP_LOG10: LOOP1(log10(a)); break;
+  case FITCL__OP_SQRT: LOOP1(sqrt(a)); break;
+  case FITCL__OP_SIN: LOOP1(sin(a)); break;
+  case FITCL__OP_COS: LOOP1(cos(a)); break;
+  case FITCL__OP_TAN: LOOP1(tan(a)); break;
+  case FITCL__OP_ASIN: LOOP1(asin(a)); break;
+  case FITCL__OP_ACOS: LOOP1(acos(a)); break;
+  case FITCL__OP_ATAN: LOOP1(atan(a)); break;
+  case FITCL__OP_ATAN2: LOOP2(atan2(a, b)); break;
+  case FITCL__OP_SINH: LOOP1(sinh(a)); break;
+  case FITCL__OP_COSH: LOOP1(cosh(a)); break;
+  case FITCL__OP_TANH: LOOP1(tanh(a)); break;
+  case FITCL__OP_ERF: LOOP1(erf(a)); break;
+  case FITCL__OP_ERFC: LOOP1(erfc(a)); break;
+  case FITCL__OP_ABS: LOOP1(fabs(a)); break;
+  case FITCL__OP_MIN: LOOP2(fmin(a, b)); break;
+  case FITCL__OP_MAX: LOOP2(fmax(a, b)); break;
+  case FITCL__OP_LE: LOOP2(a <= b ? 1.0 : 0.0); break;
+  case FITCL__OP_GE: LOOP2(a >= b ? 1.0 : 0.0); break;
+  case FITCL__OP_SIGN: LOOP1(a > 0 ? 1.0 : (a < 0 ? -1.0 : 0.0)); break;
+  default: break;
+  }
+}
+
+void fitcl__expr_vm_run(const fitcl__expr_prog *p, const double *params,
+                        const double *const *x, size_t n, double *regs, double **R, int fill) {
+  int cbase = p->nparams + p->nvars;
+  if (fill) {
+    /* Parameters and constants are the same for every block of a pass:
+     * their registers are filled once (over the whole block length, since
+     * an output may be one of them) and never written by instructions. */
+    for (int k = 0; k < p->nparams; ++k) {
+      double *D = regs + (size_t)k * B;
+      for (size_t i = 0; i < B; ++i) D[i] = params[k];
+    }
+    for (int c = 0; c < p->nconst; ++c) {
+      double *D = regs + (size_t)(cbase + c) * B;
+      for (size_t i = 0; i < B; ++i) D[i] = p->consts[c];
+    }
+    for (int r = 0; r < p->nregs; ++r) R[r] = regs + (size_t)r * B;
+  }
+  /* Variables are read in place from the caller's columns; instructions
+   * only ever write temporaries, so dropping const here is safe. */
+  for (int j = 0; j < p->nvars; ++j) R[p->nparams + j] = (double *)(uintptr_t)x[j];
+  for (int i = 0; i < p->ninstr; ++i) {
+    const fitcl__expr_instr *in = &p->instr[i];
+    int scal = 0;
+    if (fitcl__expr_op_arity((fitcl__expr_op)in->op) == 2) {
+      int a_var = in->a >= p->nparams && in->a < cbase, b_var = in->b >= p->nparams && in->b < cbase;
+      scal = (in->a < cbase + p->nconst && !a_var ? 1 : 0) |
+             (in->b < cbase + p->nconst && !b_var ? 2 : 0);
+      if (scal == 3) scal = 0; /* both uniform: folded already, or params only */
+    }
+    run_instr(in, n, R, scal);
+  }
+}

@@ -1,0 +1,279 @@
+/* Public curve-fit entry points: arrays, files and callbacks all become a
+ * chunk producer; one pass function feeds the chunks to the accumulator and
+ * hands the sums to the solver. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/context.h"
+#include "core/util.h"
+#include "nlsq/checkpoint.h"
+#include "nlsq/lm.h"
+#include "nlsq/source.h"
+
+enum { DATA_ARRAYS, DATA_SOURCE, DATA_CALLBACK };
+
+typedef struct pass_ctx {
+  fitcl_context *ctx;
+  const fitcl_model *model;
+  fitcl_accum *acc;
+  int kind;
+  /* arrays */
+  const double *const *x;
+  const double *y, *sigma;
+  size_t n, chunk;
+  const double *xs[FITCL_NLSQ_MAX_VARS];
+  /* source */
+  fitcl_source *src;
+  /* callback */
+  fitcl_chunk_fn fn;
+  void *user;
+  const volatile int *interrupt;
+  int passes;
+  int validated;
+  uint64_t points;
+} pass_ctx;
+
+static fitcl_status next_chunk(pass_ctx *pc, uint64_t index, uint64_t row0, fitcl_chunk *c) {
+  switch (pc->kind) {
+    case DATA_ARRAYS: {
+      size_t n = row0 >= pc->n ? 0 : (pc->n - row0 < pc->chunk ? pc->n - row0 : pc->chunk);
+      size_t nv = fitcl_model_nvars(pc->model);
+      for (size_t j = 0; j < nv; ++j) pc->xs[j] = pc->x[j] + row0;
+      c->x = pc->xs;
+      c->y = pc->y + row0;
+      c->sigma = pc->sigma ? pc->sigma + row0 : NULL;
+      c->n = n;
+      return FITCL_OK;
+    }
+    case DATA_SOURCE:
+      return fitcl_source_next(pc->src, c);
+    default: {
+      memset(c, 0, sizeof *c);
+      fitcl_status st = pc->fn(pc->user, index, c);
+      if (st != FITCL_OK && !*fitcl_errmsg(pc->ctx))
+        fitcl__fail(pc->ctx, st, "curve fit: the chunk callback failed on chunk %llu: %s",
+                    (unsigned long long)index, fitcl_strerror(st));
+      return st;
+    }
+  }
+}
+
+static fitcl_status run_pass(void *user, const double *params, int want_jac,
+                             fitcl_accum_sums *out) {
+  pass_ctx *pc = user;
+  fitcl_status st;
+  fitcl_accum_sums discard;
+  if (pc->kind == DATA_SOURCE && pc->passes > 0) {
+    st = fitcl_source_rewind(pc->src);
+    if (st != FITCL_OK) return st;
+  }
+  pc->passes++;
+  st = fitcl_accum_begin(pc->acc, params, want_jac);
+  if (st != FITCL_OK) return st;
+  uint64_t row = 0;
+  size_t nv = fitcl_model_nvars(pc->model);
+  const char *names[FITCL__SRC_MAXCOLS];
+  for (size_t j = 0; j < nv; ++j) names[j] = fitcl_model_var_name(pc->model, j);
+  names[nv] = "y";
+  names[nv + 1] = "sigma";
+  for (uint64_t index = 0;; ++index) {
+    if (pc->interrupt && *pc->interrupt) {
+      fitcl_accum_end(pc->acc, &discard);
+      return FITCL_ERR_INTERRUPTED;
+    }
+    fitcl_chunk c;
+    st = next_chunk(pc, index, row, &c);
+    if (st == FITCL_OK && c.n && !pc->validated && pc->kind != DATA_SOURCE) {
+      const double *cols[FITCL__SRC_MAXCOLS];
+      for (size_t j = 0; j < nv; ++j) cols[j] = c.x[j];
+      cols[nv] = c.y;
+      if (c.sigma) cols[nv + 1] = c.sigma;
+      st = fitcl__check_chunk(pc->ctx, pc->kind == DATA_ARRAYS ? "input arrays" : "chunk callback",
+                              names, cols, (int)nv + 1 + (c.sigma != NULL), c.sigma != NULL, c.n,
+                              row);
+    }
+    if (st != FITCL_OK) {
+      fitcl_accum_end(pc->acc, &discard);
+      return st;
+    }
+    if (!c.n) break;
+    st = fitcl_accum_chunk(pc->acc, c.x, c.y, c.sigma, c.n);
+    if (st != FITCL_OK) {
+      fitcl_accum_end(pc->acc, &discard);
+      return st;
+    }
+    row += c.n;
+  }
+  st = fitcl_accum_end(pc->acc, out);
+  if (st != FITCL_OK) return st;
+  if (!pc->validated) {
+    pc->validated = 1;
+    pc->points = out->points;
+    size_t np = fitcl_model_nparams(pc->model);
+    if (out->points <= np)
+      return fitcl__fail(pc->ctx, FITCL_ERR_SIZE,
+                         "curve fit: %llu data points for %zu parameters; more points than "
+                         "parameters are needed", (unsigned long long)out->points, np);
+  } else if (out->points != pc->points) {
+    return fitcl__fail(pc->ctx, FITCL_ERR_MISMATCH,
+                       "curve fit: a pass gave %llu points, the first gave %llu; every pass must "
+                       "give the same data", (unsigned long long)out->points,
+                       (unsigned long long)pc->points);
+  }
+  return FITCL_OK;
+}
+
+static fitcl_status check_options(fitcl_context *ctx, const fitcl_model *m, const double *p0,
+                                  const fitcl_curvefit_options *o) {
+  size_t n = fitcl_model_nparams(m);
+  if (o->f_scale < 0 || !isfinite(o->f_scale))
+    return fitcl__fail(ctx, FITCL_ERR_RANGE, "curve fit: f_scale must be > 0, got %g", o->f_scale);
+  if ((int)o->loss < FITCL_LOSS_LINEAR || (int)o->loss > FITCL_LOSS_ARCTAN)
+    return fitcl__fail(ctx, FITCL_ERR_RANGE, "curve fit: unknown loss %d", (int)o->loss);
+  for (size_t j = 0; j < n; ++j) {
+    const char *name = fitcl_model_param_name(m, j);
+    double lo = o->lower ? o->lower[j] : -INFINITY, hi = o->upper ? o->upper[j] : INFINITY;
+    if (isnan(lo) || isnan(hi) || !(lo < hi))
+      return fitcl__fail(ctx, FITCL_ERR_RANGE,
+                         "curve fit: bounds of %s are [%g, %g]; the lower must be below the upper",
+                         name, lo, hi);
+    if (p0 && (!isfinite(p0[j]) || p0[j] < lo || p0[j] > hi))
+      return fitcl__fail(ctx, FITCL_ERR_RANGE,
+                         "curve fit: starting value %s=%g is %s; give a finite start inside "
+                         "[%g, %g]", name, p0[j], isfinite(p0[j]) ? "outside its bounds" : "not finite",
+                         lo, hi);
+    if (o->x_scale && !(o->x_scale[j] > 0 && isfinite(o->x_scale[j])))
+      return fitcl__fail(ctx, FITCL_ERR_RANGE, "curve fit: x_scale of %s must be > 0, got %g",
+                         name, o->x_scale[j]);
+  }
+  return FITCL_OK;
+}
+
+static fitcl_status run_fit(fitcl_context *ctx, const fitcl_model *m, pass_ctx *pc,
+                            const double *p0, const fitcl_curvefit_options *opt_in,
+                            fitcl_curvefit_result *res) {
+  fitcl_curvefit_options opt;
+  fitcl__ckpt_writer *w = NULL;
+  fitcl_status st;
+  const char *names[FITCL_NLSQ_MAX_PARAMS];
+  if (!ctx || !m || !p0 || !res) return fitcl__fail(ctx, FITCL_ERR_NULL, "curve fit: NULL argument");
+  fitcl__clear_error(ctx);
+  memset(&opt, 0, sizeof opt);
+  if (opt_in) opt = *opt_in;
+  size_t n = fitcl_model_nparams(m);
+  if (n == 0 || n > FITCL_NLSQ_MAX_PARAMS)
+    return fitcl__fail(ctx, FITCL_ERR_SIZE, "curve fit: %zu parameters", n);
+  for (size_t j = 0; j < n; ++j) names[j] = fitcl_model_param_name(m, j);
+  st = check_options(ctx, m, opt.resume_path ? NULL : p0, &opt);
+  if (st != FITCL_OK) return st;
+
+  fitcl_accum_options ao;
+  memset(&ao, 0, sizeof ao);
+  ao.loss = opt.loss;
+  ao.f_scale = opt.f_scale;
+  ao.path = opt.accum_path;
+  ao.max_chunk = opt.chunk_points ? opt.chunk_points : 1048576;
+  if (pc->kind == DATA_SOURCE && pc->src->chunk > ao.max_chunk) ao.max_chunk = pc->src->chunk;
+  pc->chunk = ao.max_chunk;
+  pc->ctx = ctx;
+  pc->model = m;
+  pc->interrupt = opt.interrupt;
+  st = fitcl_accum_create(ctx, m, &ao, &pc->acc);
+  if (st != FITCL_OK) goto fail;
+
+  fitcl__ckpt_key key = {opt.model_text ? opt.model_text : fitcl_model_expr(m), names, (int)n,
+                         (int)opt.loss, opt.f_scale, opt.lower, opt.upper};
+  fitcl__lm_state s;
+  memset(&s, 0, sizeof s);
+  s.nparams = (int)n;
+  if (opt.resume_path) {
+    st = fitcl__ckpt_load(ctx, opt.resume_path, &key, &s);
+    if (st != FITCL_OK) goto fail;
+    st = check_options(ctx, m, s.p, &opt);
+    if (st != FITCL_OK) goto fail;
+  } else {
+    memcpy(s.p, p0, sizeof(double) * n);
+    s.lambda = opt.lambda0 > 0 ? opt.lambda0 : 1e-2;
+    s.nu = 2;
+  }
+  if (!opt.resume_path && opt.loss != FITCL_LOSS_LINEAR && !opt.x_scale) {
+    /* Robust losses: IRLS weights of points far out on the loss vanish, so
+     * at a poor start the weighted J^T J can be nearly zero and useless as
+     * the damping scale.  The scale comes from the unweighted Jacobian at
+     * the start instead (one extra pass, once per fit). */
+    fitcl_accum *robust = pc->acc, *lin = NULL;
+    fitcl_accum_sums S0;
+    ao.loss = FITCL_LOSS_LINEAR;
+    st = fitcl_accum_create(ctx, m, &ao, &lin);
+    if (st == FITCL_OK) {
+      pc->acc = lin;
+      st = run_pass(pc, s.p, 1, &S0);
+      pc->acc = robust;
+    }
+    fitcl_accum_destroy(lin);
+    if (st != FITCL_OK) goto fail;
+    for (size_t j = 0; j < n; ++j) s.d2[j] = S0.jtj[j * n + j];
+  }
+  if (opt.checkpoint_path) {
+    st = fitcl__ckpt_writer_create(ctx, opt.checkpoint_path, &key, &w);
+    if (st != FITCL_OK) goto fail;
+    /* Writing the starting state at once proves the path is writable
+     * before any time is spent. */
+    st = fitcl__ckpt_flush(w, &s);
+    if (st != FITCL_OK) goto fail;
+  }
+  fitcl__lm_problem pb = {ctx, (int)n, names, run_pass, pc};
+  st = fitcl__lm_solve(&pb, &opt, &s, w, res);
+fail:
+  fitcl__ckpt_writer_destroy(w);
+  fitcl_accum_destroy(pc->acc);
+  pc->acc = NULL;
+  return st;
+}
+
+fitcl_status fitcl_curve_fit_arrays(fitcl_context *ctx, const fitcl_model *m,
+                                    const double *const *x, const double *y,
+                                    const double *sigma, size_t n, const double *p0,
+                                    const fitcl_curvefit_options *opt, fitcl_curvefit_result *res) {
+  if (!ctx || !m || !y || (!x && fitcl_model_nvars(m) > 0))
+    return fitcl__fail(ctx, FITCL_ERR_NULL, "fitcl_curve_fit_arrays: NULL argument");
+  pass_ctx pc;
+  memset(&pc, 0, sizeof pc);
+  pc.kind = DATA_ARRAYS;
+  pc.x = x;
+  pc.y = y;
+  pc.sigma = sigma;
+  pc.n = n;
+  return run_fit(ctx, m, &pc, p0, opt, res);
+}
+
+fitcl_status fitcl_curve_fit_source(fitcl_context *ctx, const fitcl_model *m, fitcl_source *src,
+                                    const double *p0, const fitcl_curvefit_options *opt,
+                                    fitcl_curvefit_result *res) {
+  if (!ctx || !m || !src) return fitcl__fail(ctx, FITCL_ERR_NULL, "fitcl_curve_fit_source: NULL argument");
+  if (src->nx != fitcl_model_nvars(m))
+    return fitcl__fail(ctx, FITCL_ERR_MISMATCH,
+                       "curve fit: the model reads %zu variable%s but the data source has %zu x "
+                       "column%s", fitcl_model_nvars(m), fitcl_model_nvars(m) == 1 ? "" : "s",
+                       src->nx, src->nx == 1 ? "" : "s");
+  pass_ctx pc;
+  memset(&pc, 0, sizeof pc);
+  pc.kind = DATA_SOURCE;
+  pc.src = src;
+  /* A source may already have been read by the caller. */
+  pc.passes = src->passes;
+  return run_fit(ctx, m, &pc, p0, opt, res);
+}
+
+fitcl_status fitcl_curve_fit_chunks(fitcl_context *ctx, const fitcl_model *m, fitcl_chunk_fn fn,
+                                    void *user, const double *p0, const fitcl_curvefit_options *opt,
+                                    fitcl_curvefit_result *res) {
+  if (!ctx || !m || !fn) return fitcl__fail(ctx, FITCL_ERR_NULL, "fitcl_curve_fit_chunks: NULL argument");
+  pass_ctx pc;
+  memset(&pc, 0, sizeof pc);
+  pc.kind = DATA_CALLBACK;
+  pc.fn = fn;
+  pc.user = user;
+  return run_fit(ctx, m, &pc, p0, opt, res);
+}

@@ -1,0 +1,169 @@
+/* Data sources: format dispatch, chunk validation and the public entry
+ * points.  Readers live in source_mapped.c (.npy, raw), source_csv.c and
+ * source_hdf5.c. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/context.h"
+#include "core/util.h"
+#include "nlsq/source.h"
+
+static int has_ext(const char *path, const char *ext) {
+  size_t a = strlen(path), b = strlen(ext);
+  return a >= b && strcasecmp(path + a - b, ext) == 0;
+}
+
+fitcl_status fitcl__check_chunk(fitcl_context *ctx, const char *where, const char *const *names,
+                                const double *const *cols, int ncols, int has_sigma, size_t n,
+                                uint64_t row0) {
+  for (int k = 0; k < ncols; ++k) {
+    const double *c = cols[k];
+    int is_sigma = has_sigma && k == ncols - 1;
+    for (size_t i = 0; i < n; ++i) {
+      double v = c[i];
+      if (isfinite(v) && (!is_sigma || v > 0)) continue;
+      const char *what = isnan(v) ? "NaN" : isinf(v) ? "infinite" : "not > 0";
+      return fitcl__fail(ctx, FITCL_ERR_DATA,
+                         "%s: row %llu: column '%s' is %s; %s", where,
+                         (unsigned long long)(row0 + i), names[k], what,
+                         is_sigma ? "every sigma must be finite and > 0"
+                                  : "remove or fix the row (every value must be finite)");
+    }
+  }
+  return FITCL_OK;
+}
+
+fitcl_status fitcl__source_alloc(fitcl_context *ctx, const fitcl_source_options *opt,
+                                 size_t default_chunk, fitcl_source **out) {
+  fitcl_source *s = calloc(1, sizeof *s);
+  *out = NULL;
+  if (!s) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory opening %s", opt->path);
+  s->ctx = ctx;
+  s->nx = opt->x ? opt->nx : 1;
+  s->has_sigma = opt->sigma != NULL;
+  s->ncols = (int)s->nx + 1 + s->has_sigma;
+  s->chunk = opt->chunk_points ? opt->chunk_points : default_chunk;
+  s->path = fitcl__strdup(opt->path);
+  if (!s->path) goto oom;
+  for (int f = 0; f < 2; ++f)
+    for (int k = 0; k < s->ncols; ++k)
+      if (!(s->buf[f][k] = malloc(s->chunk * sizeof(double)))) goto oom;
+  *out = s;
+  return FITCL_OK;
+oom:
+  fitcl_source_destroy(s);
+  return fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory for %zu-point chunks of %s",
+                     opt->chunk_points ? opt->chunk_points : default_chunk, opt->path);
+}
+
+fitcl_status fitcl_source_open(fitcl_context *ctx, const fitcl_source_options *opt,
+                               fitcl_source **out) {
+  if (!ctx || !opt || !out) return fitcl__fail(ctx, FITCL_ERR_NULL, "fitcl_source_open: NULL argument");
+  *out = NULL;
+  fitcl__clear_error(ctx);
+  if (!opt->path || !*opt->path)
+    return fitcl__fail(ctx, FITCL_ERR_ARG, "fitcl_source_open: no data file given");
+  if (opt->x && (opt->nx == 0 || opt->nx > FITCL_NLSQ_MAX_VARS))
+    return fitcl__fail(ctx, FITCL_ERR_SIZE, "%s: %zu x columns; 1 to %d are supported",
+                       opt->path, opt->nx, FITCL_NLSQ_MAX_VARS);
+  const char *fmt = opt->format;
+  if (!fmt || !*fmt || !strcmp(fmt, "auto")) {
+    const char *p = opt->path;
+    if (has_ext(p, ".npy")) fmt = "npy";
+    else if (has_ext(p, ".csv")) fmt = "csv";
+    else if (has_ext(p, ".tsv") || has_ext(p, ".tab")) fmt = "tsv";
+    else if (has_ext(p, ".h5") || has_ext(p, ".hdf5") || has_ext(p, ".hdf") || has_ext(p, ".nxs"))
+      fmt = "hdf5";
+    else if (has_ext(p, ".bin") || has_ext(p, ".raw") || has_ext(p, ".dat")) fmt = "raw";
+    else
+      return fitcl__fail(ctx, FITCL_ERR_ARG,
+                         "%s: cannot tell the format from the extension; name it (npy, csv, "
+                         "tsv, raw, hdf5)", p);
+  }
+  int text = !strcmp(fmt, "csv") || !strcmp(fmt, "tsv");
+  int mapped = !strcmp(fmt, "npy") || !strcmp(fmt, "raw");
+  int hdf5 = !strcmp(fmt, "hdf5");
+  if (!text && !mapped && !hdf5)
+    return fitcl__fail(ctx, FITCL_ERR_ARG, "unknown data format '%s'; use npy, csv, tsv, raw or hdf5",
+                       fmt);
+  fitcl_source *s = NULL;
+  fitcl_status st = fitcl__source_alloc(ctx, opt, text ? 65536 : 1048576, &s);
+  if (st != FITCL_OK) return st;
+  /* Column labels for messages, with each format's defaults. */
+  char num[32];
+  for (size_t j = 0; j < s->nx; ++j) {
+    const char *c = opt->x ? opt->x[j] : NULL;
+    if (!c) {
+      snprintf(num, sizeof num, "%zu", j);
+      c = mapped ? num : "x";
+    }
+    s->colname[j] = fitcl__strdup(c);
+  }
+  snprintf(num, sizeof num, "%zu", s->nx);
+  s->colname[s->nx] = fitcl__strdup(opt->y ? opt->y : mapped ? num : "y");
+  if (s->has_sigma) s->colname[s->nx + 1] = fitcl__strdup(opt->sigma);
+  for (int k = 0; k < s->ncols; ++k)
+    if (!s->colname[k]) {
+      fitcl_source_destroy(s);
+      return fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory opening %s", opt->path);
+    }
+  if (text) st = fitcl__source_open_csv(s, opt, !strcmp(fmt, "tsv") ? '\t' : 0);
+  else if (mapped) st = fitcl__source_open_mapped(s, opt, !strcmp(fmt, "raw"));
+  else st = fitcl__source_open_hdf5(s, opt);
+  if (st != FITCL_OK) {
+    fitcl_source_destroy(s);
+    return st;
+  }
+  *out = s;
+  return FITCL_OK;
+}
+
+fitcl_status fitcl_source_rewind(fitcl_source *src) {
+  if (!src) return FITCL_ERR_NULL;
+  src->row = 0;
+  src->passes++;
+  return src->ops->rewind(src);
+}
+
+fitcl_status fitcl_source_next(fitcl_source *src, fitcl_chunk *chunk) {
+  if (!src || !chunk) return FITCL_ERR_NULL;
+  const double *cols[FITCL__SRC_MAXCOLS] = {0};
+  size_t n = 0;
+  if (src->passes == 0) src->passes = 1;
+  fitcl_status st = src->ops->read(src, cols, &n);
+  if (st != FITCL_OK) return st;
+  if (!src->validated && !src->self_checked && n) {
+    st = fitcl__check_chunk(src->ctx, src->path, (const char *const *)src->colname, cols,
+                            src->ncols, src->has_sigma, n, src->row);
+    if (st != FITCL_OK) return st;
+  }
+  src->row += n;
+  if (n == 0 && !src->validated) {
+    src->validated = 1;
+    src->points = src->row;
+  }
+  const double **xs = src->xs[src->flip];
+  for (size_t j = 0; j < src->nx; ++j) xs[j] = cols[j];
+  chunk->x = xs;
+  chunk->y = cols[src->nx];
+  chunk->sigma = src->has_sigma ? cols[src->nx + 1] : NULL;
+  chunk->n = n;
+  src->flip ^= 1;
+  return FITCL_OK;
+}
+
+uint64_t fitcl_source_points(const fitcl_source *src) { return src ? src->points : 0; }
+size_t fitcl_source_nx(const fitcl_source *src) { return src ? src->nx : 0; }
+
+void fitcl_source_destroy(fitcl_source *src) {
+  if (!src) return;
+  if (src->ops && src->ops->destroy) src->ops->destroy(src);
+  for (int f = 0; f < 2; ++f)
+    for (int k = 0; k < FITCL__SRC_MAXCOLS; ++k) free(src->buf[f][k]);
+  for (int k = 0; k < FITCL__SRC_MAXCOLS; ++k) free(src->colname[k]);
+  free(src->path);
+  free(src);
+}

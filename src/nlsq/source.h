@@ -1,0 +1,60 @@
+/* Data sources: internal layout shared by the format readers.  Each reader
+ * fills the ops table; source.c holds the public entry points, the chunk
+ * validation and the double-buffered chunk storage. */
+#ifndef FITCL_NLSQ_SOURCE_H
+#define FITCL_NLSQ_SOURCE_H
+
+#include "fitcl.h"
+
+#define FITCL__SRC_MAXCOLS (FITCL_NLSQ_MAX_VARS + 2)
+
+typedef struct fitcl__source_ops {
+  /* Starts a pass at row 0. */
+  fitcl_status (*rewind)(fitcl_source *src);
+  /* Produces up to src->chunk rows starting at src->row into cols[0..ncols)
+   * (x columns, then y, then sigma when present).  A reader either points
+   * cols[k] into memory it owns (valid until the call after next) or fills
+   * the buffer src->buf[src->flip][k].  *n = 0 at the end. */
+  fitcl_status (*read)(fitcl_source *src, const double **cols, size_t *n);
+  void (*destroy)(fitcl_source *src);
+} fitcl__source_ops;
+
+struct fitcl_source {
+  fitcl_context *ctx;
+  const fitcl__source_ops *ops;
+  void *impl;
+  char *path;
+  char *colname[FITCL__SRC_MAXCOLS]; /* for messages */
+  size_t nx;
+  int has_sigma;
+  int ncols;                         /* nx + 1 + has_sigma */
+  size_t chunk;
+  uint64_t points;                   /* 0 when not yet known */
+  uint64_t row;                      /* next row of the current pass */
+  int validated;                     /* a full pass checked every value */
+  int passes;                        /* passes started */
+  int flip;                          /* which buffer set the next chunk uses */
+  double *buf[2][FITCL__SRC_MAXCOLS];
+  const double *xs[2][FITCL_NLSQ_MAX_VARS];
+  int self_checked;                  /* the reader validates values itself (text) */
+};
+
+/* Allocates the common part (buffers of `chunk` doubles for each column). */
+fitcl_status fitcl__source_alloc(fitcl_context *ctx, const fitcl_source_options *opt,
+                                 size_t default_chunk, fitcl_source **out);
+
+/* Checks that every value of a chunk is finite and sigma > 0.  row0 is the
+ * index of the chunk's first point; names label the columns (x..., y,
+ * sigma).  The error names `where` and the row. */
+fitcl_status fitcl__check_chunk(fitcl_context *ctx, const char *where, const char *const *names,
+                                const double *const *cols, int ncols, int has_sigma, size_t n,
+                                uint64_t row0);
+
+/* Readers. */
+fitcl_status fitcl__source_open_mapped(fitcl_source *src, const fitcl_source_options *opt,
+                                       int raw);
+fitcl_status fitcl__source_open_csv(fitcl_source *src, const fitcl_source_options *opt,
+                                    char delim);
+fitcl_status fitcl__source_open_hdf5(fitcl_source *src, const fitcl_source_options *opt);
+
+#endif
