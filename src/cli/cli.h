@@ -23,6 +23,10 @@ int cli_selftest(int argc, char **argv);
 int cli_cache(int argc, char **argv);
 int cli_curvefit(int argc, char **argv);
 int cli_loglik(int argc, char **argv);
+int cli_fit(int argc, char **argv);
+int cli_retention(int argc, char **argv);
+int cli_simulate(int argc, char **argv);
+int cli_ancestral(int argc, char **argv);
 
 /* The name of the running subcommand, for messages ("fitcl devices"). */
 extern const char *cli_prog;

@@ -1,0 +1,34 @@
+/* Helpers shared by the gene-content subcommands (fit, retention-test,
+ * simulate, ancestral). */
+#ifndef FITCL_CLI_ANALYSIS_H
+#define FITCL_CLI_ANALYSIS_H
+
+#include <cjson/cJSON.h>
+#include "fitcl.h"
+
+/* Reads a tree (and, when matrix_path is not NULL, a presence/absence
+ * matrix matched to it into *data).  On failure prints one line and returns
+ * the exit code; 0 on success.  *tree is set only when data is NULL. */
+int cli_load_tree(const char *tree_path, fitcl_tree **tree);
+int cli_load_data(const char *tree_path, const char *matrix_path, fitcl_data **data);
+
+/* Prints "<what> <path>: cannot open: <reason>" and returns 2 when path
+ * cannot be opened for reading; 0 otherwise. */
+int cli_check_readable(const char *what, const char *path);
+
+/* Adds a number, or JSON null when it is not finite. */
+void cli_json_num(cJSON *obj, const char *key, double v);
+
+/* Writes `len` bytes to path atomically (temporary file in the same
+ * directory, fsync, rename); "-" writes to stdout.  On failure prints one
+ * line and returns the exit code; 0 on success. */
+int cli_write_atomic(const char *path, const char *text, size_t len);
+
+/* For getopt_long loops (opterr = 0): names the unknown option or the
+ * option missing its value, and returns 2. */
+int cli_bad_option(char **argv, int optopt_value, int optind_value);
+
+/* Seconds since an arbitrary fixed point (monotonic). */
+double cli_now(void);
+
+#endif

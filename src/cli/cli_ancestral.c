@@ -1,0 +1,176 @@
+/* fitcl ancestral: posterior presence of every family at every internal
+ * node, and expected gains and losses per branch. */
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/cli_analysis.h"
+
+static void help(void) {
+  printf("usage: fitcl ancestral --tree TREE --matrix MATRIX [--gain G --loss L [--alpha A]]\n"
+         "                       [--gamma-cats K] [--nodes FILE] [--branches FILE]\n\n"
+         "Ancestral gene content under the 2-state gain/loss model.  Without --gain and\n"
+         "--loss the rates (and alpha with --gamma-cats) are first fitted by maximum\n"
+         "likelihood, as by 'fitcl fit'.\n\n"
+         "Outputs (tab-separated, written atomically; '-' is stdout, the default for\n"
+         "both, in which case the node table comes first, then a blank line):\n"
+         "  node table    one row per family: 'family' then, for every internal node,\n"
+         "                the posterior probability that the family is present there;\n"
+         "                columns are named by the node's Newick label, else 'nodeN'\n"
+         "                (N = the node's index, tips first, the root last)\n"
+         "  branch table  one row per branch: node, parent, length, expected_gains,\n"
+         "                expected_losses (sums over families of P(absent at the parent,\n"
+         "                present below | data) and the reverse)\n\n"
+         "options:\n"
+         "  --tree FILE, --matrix FILE   inputs, as for 'fitcl fit'\n"
+         "  --gain G, --loss L           rates to use instead of fitting them\n"
+         "  --alpha A                    gamma shape with --gamma-cats K > 1\n"
+         "  --gamma-cats K               rate categories (default 1)\n"
+         "  --no-condition               fit without conditioning on observation\n"
+         "  --nodes FILE                 node table (default '-')\n"
+         "  --branches FILE              branch table (default '-')\n"
+         "  --help                       show this help\n\n"
+         "exit status: 0 success, 1 device or internal failure, 2 bad usage or input.\n");
+}
+
+static const char *node_name(const fitcl_tree *t, int v, char *buf, size_t len) {
+  int nt = fitcl_tree_ntips(t);
+  if (v < nt) return fitcl_tree_tip_name(t, v);
+  const char *l = fitcl_tree_node_label(t, v);
+  if (l && *l) return l;
+  snprintf(buf, len, "node%d", v);
+  return buf;
+}
+
+/* Appends formatted text to a growing buffer; returns 0 when out of memory. */
+static int append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int append(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
+  for (;;) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(*buf ? *buf + *len : NULL, *buf ? *cap - *len : 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return 0;
+    if (*buf && *len + (size_t)n < *cap) {
+      *len += (size_t)n;
+      return 1;
+    }
+    size_t nc = (*cap ? *cap * 2 : 65536) + (size_t)n;
+    char *nb = realloc(*buf, nc);
+    if (!nb) return 0;
+    *buf = nb;
+    *cap = nc;
+  }
+}
+
+int cli_ancestral(int argc, char **argv) {
+  const char *tree = NULL, *matrix = NULL, *nodes_out = "-", *br_out = "-";
+  double gain = NAN, loss = NAN, alpha = NAN;
+  long cats = 1;
+  int no_condition = 0;
+  enum { O_TREE = 1, O_MATRIX, O_GAIN, O_LOSS, O_ALPHA, O_CATS, O_NOCOND, O_NODES, O_BR, O_HELP };
+  static const struct option opts[] = {
+      {"tree", required_argument, NULL, O_TREE},   {"matrix", required_argument, NULL, O_MATRIX},
+      {"gain", required_argument, NULL, O_GAIN},   {"loss", required_argument, NULL, O_LOSS},
+      {"alpha", required_argument, NULL, O_ALPHA}, {"gamma-cats", required_argument, NULL, O_CATS},
+      {"no-condition", no_argument, NULL, O_NOCOND}, {"nodes", required_argument, NULL, O_NODES},
+      {"branches", required_argument, NULL, O_BR}, {"help", no_argument, NULL, O_HELP},
+      {NULL, 0, NULL, 0}};
+  int c;
+  opterr = 0;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (c) {
+    case O_TREE: tree = optarg; break;
+    case O_MATRIX: matrix = optarg; break;
+    case O_GAIN: if (!cli_parse_double("--gain", optarg, &gain)) return CLI_EXIT_USAGE; break;
+    case O_LOSS: if (!cli_parse_double("--loss", optarg, &loss)) return CLI_EXIT_USAGE; break;
+    case O_ALPHA: if (!cli_parse_double("--alpha", optarg, &alpha)) return CLI_EXIT_USAGE; break;
+    case O_CATS: if (!cli_parse_long("--gamma-cats", optarg, 1, 64, &cats)) return CLI_EXIT_USAGE; break;
+    case O_NOCOND: no_condition = 1; break;
+    case O_NODES: nodes_out = optarg; break;
+    case O_BR: br_out = optarg; break;
+    case O_HELP: help(); return CLI_EXIT_OK;
+    default: return cli_bad_option(argv, optopt, optind);
+    }
+  }
+  if (optind < argc) return cli_usage_error("unexpected argument");
+  if (!tree || !matrix) return cli_usage_error("--tree and --matrix are required");
+  if (isnan(gain) != isnan(loss)) return cli_usage_error("give both --gain and --loss, or neither");
+  if (!isnan(gain) && (!(gain > 0) || !(loss > 0))) {
+    cli_error("--gain and --loss must be > 0 (got %g and %g)", gain, loss);
+    return CLI_EXIT_USAGE;
+  }
+  if (!isnan(gain) && cats > 1 && !(alpha > 0)) {
+    cli_error("--gamma-cats %ld with fixed rates needs --alpha A with A > 0", cats);
+    return CLI_EXIT_USAGE;
+  }
+
+  fitcl_data *data = NULL;
+  fitcl_context *ctx = NULL;
+  fitcl_ancestral_result ar = {0};
+  char *nb = NULL, *bb = NULL;
+  size_t nl = 0, ncap = 0, bl = 0, bcap = 0;
+  int rc = cli_load_data(tree, matrix, &data);
+  if (rc) return rc;
+  fitcl_gl_params p = {0};
+  p.gain = gain;
+  p.loss = loss;
+  p.alpha = alpha;
+  fitcl_status st;
+  if (isnan(gain)) {
+    rc = cli_open_context(&ctx);
+    if (rc) goto done;
+    fitcl_fit_options fo = {0};
+    fo.gamma_cats = (int)cats;
+    fo.no_condition = no_condition;
+    fo.no_stderr = 1;
+    fitcl_fit_result fr;
+    st = fitcl_fit_rates(ctx, data, &fo, &fr);
+    if (st != FITCL_OK) { rc = cli_fail(ctx, st, "fit"); goto done; }
+    p.gain = fr.gain;
+    p.loss = fr.loss;
+    p.alpha = fr.alpha;
+    fprintf(stderr, "%s: fitted gain %.6g, loss %.6g%s", cli_prog, fr.gain, fr.loss,
+            cats > 1 ? "" : "\n");
+    if (cats > 1) fprintf(stderr, ", alpha %.6g\n", fr.alpha);
+  }
+  st = fitcl_ancestral(ctx, data, &p, (int)cats, &ar);
+  if (st != FITCL_OK) { rc = cli_fail(ctx, st, "ancestral"); goto done; }
+  const fitcl_tree *t = fitcl_data_tree(data);
+  int nt = fitcl_tree_ntips(t), nn = ar.nodes;
+  char name[64];
+  int ok = append(&nb, &nl, &ncap, "family");
+  for (int v = nt; v < nn && ok; ++v) ok = append(&nb, &nl, &ncap, "\t%s", node_name(t, v, name, sizeof name));
+  ok = ok && append(&nb, &nl, &ncap, "\n");
+  for (size_t f = 0; f < ar.families && ok; ++f) {
+    ok = append(&nb, &nl, &ncap, "%s", fitcl_data_family_name(data, f));
+    for (int v = nt; v < nn && ok; ++v)
+      ok = append(&nb, &nl, &ncap, "\t%.6g", ar.p_present[f * (size_t)nn + (size_t)v]);
+    ok = ok && append(&nb, &nl, &ncap, "\n");
+  }
+  ok = ok && append(&bb, &bl, &bcap, "node\tparent\tlength\texpected_gains\texpected_losses\n");
+  for (int v = 0; v < nn - 1 && ok; ++v) {
+    char pname[64];
+    int pv = fitcl_tree_parent(t, v);
+    ok = append(&bb, &bl, &bcap, "%s\t%s\t%.6g\t%.6g\t%.6g\n", node_name(t, v, name, sizeof name),
+                node_name(t, pv, pname, sizeof pname), fitcl_tree_branch_length(t, v),
+                ar.gains[v], ar.losses[v]);
+  }
+  if (!ok) { cli_error("out of memory"); rc = CLI_EXIT_FAILURE; goto done; }
+  rc = cli_write_atomic(nodes_out, nb, nl);
+  if (!rc && strcmp(nodes_out, "-") == 0 && strcmp(br_out, "-") == 0) rc = cli_write_atomic("-", "\n", 1);
+  if (!rc) rc = cli_write_atomic(br_out, bb, bl);
+done:
+  free(nb);
+  free(bb);
+  fitcl_ancestral_free(&ar);
+  fitcl_context_destroy(ctx);
+  fitcl_data_destroy(data);
+  return rc;
+}

@@ -1,0 +1,32 @@
+/* Retention test internals shared with its bootstrap.  Internal. */
+#ifndef FITCL_PHYLO_RETENTION_H
+#define FITCL_PHYLO_RETENTION_H
+
+#include "fitcl.h"
+
+/* Runs opt->bootstrap parametric-bootstrap replicates of the retention test
+ * under the fitted null `null_fit` of `data` (whose groups are already
+ * assigned: group 1 = the selected families) and fills the bootstrap fields
+ * of out from the observed statistic out->lrt. */
+fitcl_status fitcl__retention_bootstrap(fitcl_context *ctx, const fitcl_data *data,
+                                        const fitcl_retention_options *opt,
+                                        const fitcl_fit_result *null_fit,
+                                        fitcl_retention_result *out);
+
+/* Both fits and the statistic on one likelihood handle whose data has the
+ * retention groups: null from `start`, the alternative warm-started from the
+ * null.  Standard errors unless fopt->no_stderr. */
+fitcl_status fitcl__retention_fit_pair(fitcl_context *ctx, fitcl_lik *lik,
+                                       const fitcl_fit_options *fopt,
+                                       const double start[3], fitcl_fit_result *null_fit,
+                                       fitcl_fit_result *alt_fit, double *lrt);
+
+/* Profile-likelihood 95% interval for theta around the alternative fit
+ * alt (which must carry se_effect for the first bracket, or NaN).  An end
+ * where the profile never falls far enough is 0 (below) or infinity
+ * (above). */
+fitcl_status fitcl__retention_profile_ci(fitcl_context *ctx, fitcl_lik *lik,
+                                         const fitcl_fit_options *fopt,
+                                         const fitcl_fit_result *alt, double *lo, double *hi);
+
+#endif
