@@ -63,6 +63,7 @@ const char *fitcl_version(void);
   X(ERR_MISMATCH,    202, "inputs do not match each other")                        \
   X(ERR_NAME,        203, "unknown name")                                          \
   X(ERR_SIZE,        204, "size out of the supported range")                       \
+  X(ERR_FILE,        205, "file cannot be opened or created (missing, unreadable, not a file)") \
   X(ERR_UNSUPPORTED, 300, "operation not supported")                               \
   X(ERR_OPENCL,      400, "OpenCL call failed")                                    \
   X(ERR_BUILD,       401, "kernel build failed")                                   \

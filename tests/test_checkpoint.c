@@ -205,7 +205,7 @@ Test(checkpoint, refuses_other_fits_and_damaged_files) {
   cr_expect_eq(fitcl_curve_fit_arrays(ctx, m, cols, Y, NULL, N, P0, &fr, &r), FITCL_ERR_PARSE);
   /* Missing file, and an unwritable checkpoint path. */
   fr.resume_path = "/nonexistent/fit.ckpt";
-  cr_expect_eq(fitcl_curve_fit_arrays(ctx, m, cols, Y, NULL, N, P0, &fr, &r), FITCL_ERR_IO);
+  cr_expect_eq(fitcl_curve_fit_arrays(ctx, m, cols, Y, NULL, N, P0, &fr, &r), FITCL_ERR_FILE);
   fitcl_curvefit_options fw = {0};
   fw.checkpoint_path = "/nonexistent/dir/fit.ckpt";
   cr_expect_eq(fitcl_curve_fit_arrays(ctx, m, cols, Y, NULL, N, P0, &fw, &r), FITCL_ERR_IO);

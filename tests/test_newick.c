@@ -282,7 +282,7 @@ Test(newick, read_file_and_errors_name_the_file) {
   cr_assert(strstr(err, want) == err, "message '%s'", err);
   char missing[1024];
   snprintf(missing, sizeof missing, "%s/none.nwk", dir);
-  cr_assert_eq(fitcl_tree_read(missing, &t, err, sizeof err), FITCL_ERR_IO);
+  cr_assert_eq(fitcl_tree_read(missing, &t, err, sizeof err), FITCL_ERR_FILE);
   cr_assert(strstr(err, "none.nwk"));
   free(ok);
   free(bad);

@@ -378,7 +378,7 @@ Test(pamatrix, file_errors_name_the_file) {
   cr_assert(strstr(err, want) == err, "%s", err);
   char missing[700];
   snprintf(missing, sizeof missing, "%s/none.Rtab", dir);
-  cr_assert_eq(fitcl_pamatrix_read(missing, NULL, &m, err, sizeof err), FITCL_ERR_IO);
+  cr_assert_eq(fitcl_pamatrix_read(missing, NULL, &m, err, sizeof err), FITCL_ERR_FILE);
   free(p);
   fitcl_test_rmtree(dir);
   free(dir);

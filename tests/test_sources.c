@@ -380,7 +380,7 @@ Test(sources, bad_files_name_the_row) {
   free(p);
   /* Missing file. */
   o.path = "/nonexistent/data.csv";
-  EXPECT_ERR(open_and_read(ctx, &o), FITCL_ERR_IO, "/nonexistent/data.csv");
+  EXPECT_ERR(open_and_read(ctx, &o), FITCL_ERR_FILE, "/nonexistent/data.csv");
   fitcl_test_rmtree(dir);
   free(dir);
   fitcl_context_destroy(ctx);

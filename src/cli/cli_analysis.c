@@ -19,22 +19,8 @@ double cli_now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-int cli_check_readable(const char *what, const char *path) {
-  /* A missing or unreadable input is the user's to fix (exit 2), unlike a
-   * read error in the middle of a file. */
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    cli_error("%s %s: cannot open: %s", what, path, strerror(errno));
-    return CLI_EXIT_USAGE;
-  }
-  fclose(f);
-  return 0;
-}
-
 int cli_load_tree(const char *tree_path, fitcl_tree **tree) {
   char err[1024] = "";
-  int rc = cli_check_readable("--tree", tree_path);
-  if (rc) return rc;
   fitcl_status st = fitcl_tree_read(tree_path, tree, err, sizeof err);
   if (st != FITCL_OK) {
     cli_error("%s", err[0] ? err : fitcl_strerror(st));
@@ -47,9 +33,7 @@ int cli_load_data(const char *tree_path, const char *matrix_path, fitcl_data **d
   char err[2048] = "";
   fitcl_tree *tree = NULL;
   fitcl_pamatrix *m = NULL;
-  int rc = cli_check_readable("--matrix", matrix_path);
-  if (rc) return rc;
-  rc = cli_load_tree(tree_path, &tree);
+  int rc = cli_load_tree(tree_path, &tree);
   if (rc) return rc;
   fitcl_status st = fitcl_pamatrix_read(matrix_path, NULL, &m, err, sizeof err);
   if (st == FITCL_OK) st = fitcl_data_build(tree, m, NULL, data, err, sizeof err);

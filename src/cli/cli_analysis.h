@@ -12,9 +12,6 @@
 int cli_load_tree(const char *tree_path, fitcl_tree **tree);
 int cli_load_data(const char *tree_path, const char *matrix_path, fitcl_data **data);
 
-/* Prints "<what> <path>: cannot open: <reason>" and returns 2 when path
- * cannot be opened for reading; 0 otherwise. */
-int cli_check_readable(const char *what, const char *path);
 
 /* Adds a number, or JSON null when it is not finite. */
 void cli_json_num(cJSON *obj, const char *key, double v);

@@ -153,9 +153,7 @@ int cli_retention(int argc, char **argv) {
   fitcl_data *data = NULL;
   fitcl_context *ctx = NULL;
   unsigned char *sel = NULL;
-  int rc = famfile ? cli_check_readable("--families", famfile) : 0;
-  if (rc) return rc;
-  rc = cli_load_data(tree, matrix, &data);
+  int rc = cli_load_data(tree, matrix, &data);
   if (rc) return rc;
   size_t n = fitcl_data_nfamilies(data), k = 0;
   sel = malloc(n ? n : 1);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cache/cache.h"
 #include "core/context.h"
@@ -52,6 +53,14 @@ static fitcl_status try_opencl(fitcl_context *ctx, const fitcl_device_desc *d,
   return FITCL_OK;
 }
 
+/* "cpu" alone, in any case and with spaces around it. */
+static int is_plain_cpu(const char *sel) {
+  while (*sel == ' ' || *sel == '\t') ++sel;
+  size_t n = strlen(sel);
+  while (n && (sel[n - 1] == ' ' || sel[n - 1] == '\t')) --n;
+  return n == 3 && strncasecmp(sel, "cpu", 3) == 0;
+}
+
 fitcl_status fitcl_context_create(const fitcl_context_options *opt, fitcl_context **out) {
   if (!out) return FITCL_ERR_NULL;
   *out = NULL;
@@ -68,7 +77,17 @@ fitcl_status fitcl_context_create(const fitcl_context_options *opt, fitcl_contex
   st = fitcl__pool_create((unsigned)ctx->env.threads, &ctx->pool);
   if (st != FITCL_OK) return fitcl__fail(ctx, st, "cannot start %d worker threads", ctx->env.threads);
 
-  st = fitcl__devices_discover(&list, &ids, &count);
+  if (is_plain_cpu(ctx->env.device)) {
+    /* Loading the OpenCL runtimes costs tens of milliseconds per process
+     * (a large share of a small fit): a plain "cpu" needs none of them. */
+    list = calloc(1, sizeof *list);
+    ids = calloc(1, sizeof *ids);
+    if (!list || !ids) st = FITCL_ERR_NOMEM;
+    else fitcl__cpu_device_desc(list);
+    count = 1;
+  } else {
+    st = fitcl__devices_discover(&list, &ids, &count);
+  }
   if (st != FITCL_OK) {
     fitcl__fail(ctx, st, "device discovery failed");
     goto done;

@@ -28,6 +28,25 @@ static int has_fp64(cl_device_id d) {
   return strstr(ext, "cl_khr_fp64") != NULL;
 }
 
+void fitcl__cpu_device_desc(fitcl_device_desc *c) {
+  memset(c, 0, sizeof *c);
+  fitcl__strlcpy(c->selector, "cpu", sizeof c->selector);
+  fitcl__strlcpy(c->backend, "cpu", sizeof c->backend);
+  fitcl__strlcpy(c->name, "pthreads", sizeof c->name);
+  fitcl__strlcpy(c->platform, "pthreads", sizeof c->platform);
+  fitcl__strlcpy(c->vendor, "fitcl", sizeof c->vendor);
+  fitcl__strlcpy(c->type, "cpu", sizeof c->type);
+  fitcl__strlcpy(c->version, FITCL_VERSION_STRING, sizeof c->version);
+  fitcl__strlcpy(c->driver, FITCL_VERSION_STRING, sizeof c->driver);
+  c->fp64 = 1;
+  c->platform_index = -1;
+  c->device_index = -1;
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
+  c->compute_units = cpus > 0 ? (int)cpus : 1;
+  c->global_mem_mb = (pages > 0 && psz > 0) ? (uint64_t)pages * (uint64_t)psz / (1024 * 1024) : 0;
+}
+
 fitcl_status fitcl__devices_discover(fitcl_device_desc **out, fitcl__device_ids **out_ids,
                                      size_t *count) {
   *out = NULL;
@@ -57,24 +76,7 @@ fitcl_status fitcl__devices_discover(fitcl_device_desc **out, fitcl__device_ids 
     goto fail;
   }
   size_t n = 0;
-  fitcl_device_desc *c = &list[n++];
-  fitcl__strlcpy(c->selector, "cpu", sizeof c->selector);
-  fitcl__strlcpy(c->backend, "cpu", sizeof c->backend);
-  fitcl__strlcpy(c->name, "pthreads", sizeof c->name);
-  fitcl__strlcpy(c->platform, "pthreads", sizeof c->platform);
-  fitcl__strlcpy(c->vendor, "fitcl", sizeof c->vendor);
-  fitcl__strlcpy(c->type, "cpu", sizeof c->type);
-  fitcl__strlcpy(c->version, FITCL_VERSION_STRING, sizeof c->version);
-  fitcl__strlcpy(c->driver, FITCL_VERSION_STRING, sizeof c->driver);
-  c->fp64 = 1;
-  c->platform_index = -1;
-  c->device_index = -1;
-  {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
-    c->compute_units = cpus > 0 ? (int)cpus : 1;
-    c->global_mem_mb = (pages > 0 && psz > 0) ? (uint64_t)pages * (uint64_t)psz / (1024 * 1024) : 0;
-  }
+  fitcl__cpu_device_desc(&list[n++]);
 
   for (cl_uint p = 0; p < np; ++p) {
     char pname[128] = "", pvendor[128] = "";

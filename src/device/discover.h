@@ -16,4 +16,7 @@ typedef struct fitcl__device_ids {
 fitcl_status fitcl__devices_discover(fitcl_device_desc **list, fitcl__device_ids **ids,
                                      size_t *count);
 
+/* The description of the pthreads backend (what discovery lists first). */
+void fitcl__cpu_device_desc(fitcl_device_desc *d);
+
 #endif

@@ -52,7 +52,7 @@ fitcl_status fitcl__read_file(const char *path, char **text, size_t *len, char *
   *len = 0;
   FILE *f = fopen(path, "rb");
   if (!f)
-    return fitcl__ioerr(err, errlen, FITCL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    return fitcl__ioerr(err, errlen, FITCL_ERR_FILE, "%s: cannot open: %s", path, strerror(errno));
   size_t cap = 1 << 16, n = 0;
   char *buf = malloc(cap);
   if (!buf) goto nomem;

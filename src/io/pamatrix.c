@@ -835,7 +835,7 @@ fitcl_status fitcl_pamatrix_read(const char *path, const fitcl_pamatrix_options 
     return fitcl__ioerr(err, errlen, FITCL_ERR_NULL, "fitcl_pamatrix_read: NULL argument");
   FILE *f = fopen(path, "rb");
   if (!f)
-    return fitcl__ioerr(err, errlen, FITCL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    return fitcl__ioerr(err, errlen, FITCL_ERR_FILE, "%s: cannot open: %s", path, strerror(errno));
   fitcl_status st = read_matrix(f, (size_t)1 << 20, NULL, 0, path, opt, out, err, errlen);
   fclose(f);
   return st;

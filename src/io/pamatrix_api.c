@@ -190,7 +190,7 @@ fitcl_status fitcl_pamatrix_write_rtab(const fitcl_pamatrix *m, const char *path
   memcpy(tmp + plen, ".tmp.XXXXXX", 12);
   int fd = mkstemp(tmp);
   if (fd < 0) {
-    fitcl_status st = fitcl__ioerr(err, errlen, FITCL_ERR_IO, "%s: cannot create: %s", path,
+    fitcl_status st = fitcl__ioerr(err, errlen, FITCL_ERR_FILE, "%s: cannot create: %s", path,
                                    strerror(errno));
     free(tmp);
     return st;

@@ -252,7 +252,7 @@ fitcl_status fitcl__ckpt_load(fitcl_context *ctx, const char *path, const fitcl_
   memset(&s, 0, sizeof s);
   s.nparams = n;
   if (!f)
-    return fitcl__fail(ctx, FITCL_ERR_IO, "checkpoint %s: cannot open: %s", path, strerror(errno));
+    return fitcl__fail(ctx, FITCL_ERR_FILE, "checkpoint %s: cannot open: %s", path, strerror(errno));
   /* The key lines must match what this fit would write, byte for byte. */
   fitcl__lm_state dummy;
   memset(&dummy, 0, sizeof dummy);

@@ -184,7 +184,7 @@ fitcl_status fitcl__source_open_csv(fitcl_source *src, const fitcl_source_option
   c->cache_state = mb > 0 ? 0 : -1;
   c->cache_budget = mb > 0 ? (size_t)mb * 1048576 / (sizeof(double) * (size_t)src->ncols) : 0;
   c->f = fopen(opt->path, "r");
-  if (!c->f) return fitcl__fail(ctx, FITCL_ERR_IO, "%s: cannot open: %s", opt->path, strerror(errno));
+  if (!c->f) return fitcl__fail(ctx, FITCL_ERR_FILE, "%s: cannot open: %s", opt->path, strerror(errno));
   setvbuf(c->f, NULL, _IOFBF, 1 << 20);
   ssize_t len = next_line(c);
   if (len < 0) return fitcl__fail(ctx, FITCL_ERR_PARSE, "%s: empty file (no header line)", opt->path);

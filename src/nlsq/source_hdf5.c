@@ -78,7 +78,7 @@ fitcl_status fitcl__source_open_hdf5(fitcl_source *src, const fitcl_source_optio
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   h->file = H5Fopen(opt->path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (h->file < 0)
-    return fitcl__fail(ctx, FITCL_ERR_IO, "%s: cannot open as HDF5", opt->path);
+    return fitcl__fail(ctx, FITCL_ERR_FILE, "%s: cannot open as HDF5", opt->path);
   for (int k = 0; k < src->ncols; ++k) {
     h5col *c = &h->cols[k];
     char name[1024];

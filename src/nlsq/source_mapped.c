@@ -46,10 +46,10 @@ static fitcl_status map_file(fitcl_context *ctx, const char *path, mfile *f) {
   int fd = open(path, O_RDONLY);
   struct stat sb;
   memset(f, 0, sizeof *f);
-  if (fd < 0) return fitcl__fail(ctx, FITCL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  if (fd < 0) return fitcl__fail(ctx, FITCL_ERR_FILE, "%s: cannot open: %s", path, strerror(errno));
   if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
     close(fd);
-    return fitcl__fail(ctx, FITCL_ERR_IO, "%s: not a regular file", path);
+    return fitcl__fail(ctx, FITCL_ERR_FILE, "%s: not a regular file", path);
   }
   f->path = fitcl__strdup(path);
   f->size = (size_t)sb.st_size;

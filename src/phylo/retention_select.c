@@ -33,7 +33,7 @@ fitcl_status fitcl_select_families_file(fitcl_context *ctx, const fitcl_data *da
   memset(selected, 0, n);
   f = fopen(path, "r");
   if (!f) {
-    st = fitcl__fail(ctx, FITCL_ERR_IO, "%s: cannot open the family list: %s", path, strerror(errno));
+    st = fitcl__fail(ctx, FITCL_ERR_FILE, "%s: cannot open the family list: %s", path, strerror(errno));
     goto fail;
   }
   tab = malloc(sizeof *tab * (n ? n : 1));
