@@ -29,14 +29,19 @@ int cli_load_tree(const char *tree_path, fitcl_tree **tree) {
   return 0;
 }
 
-int cli_load_data(const char *tree_path, const char *matrix_path, fitcl_data **data) {
+int cli_load_data(const char *tree_path, const char *matrix_path, const cli_data_flags *flags,
+                  fitcl_data **data) {
+  fitcl_pamatrix_options mopt = {0};
+  fitcl_data_options dopt = {0};
+  mopt.taxa_in_rows = flags ? flags->taxa_in_rows : 0;
+  dopt.prune_missing = flags ? flags->prune_missing : 0;
   char err[2048] = "";
   fitcl_tree *tree = NULL;
   fitcl_pamatrix *m = NULL;
   int rc = cli_load_tree(tree_path, &tree);
   if (rc) return rc;
-  fitcl_status st = fitcl_pamatrix_read(matrix_path, NULL, &m, err, sizeof err);
-  if (st == FITCL_OK) st = fitcl_data_build(tree, m, NULL, data, err, sizeof err);
+  fitcl_status st = fitcl_pamatrix_read(matrix_path, &mopt, &m, err, sizeof err);
+  if (st == FITCL_OK) st = fitcl_data_build(tree, m, &dopt, data, err, sizeof err);
   fitcl_pamatrix_destroy(m);
   fitcl_tree_destroy(tree);
   if (st != FITCL_OK) {

@@ -6,11 +6,27 @@
 #include <cjson/cJSON.h>
 #include "fitcl.h"
 
+/* Input options shared by the subcommands that read a tree and a matrix. */
+typedef struct cli_data_flags {
+  int taxa_in_rows;   /* --taxa-in-rows: the matrix has one row per genome */
+  int prune_missing;  /* --prune-missing: drop tree tips absent from the matrix */
+} cli_data_flags;
+enum { CLI_O_TAXA_IN_ROWS = 0x1000, CLI_O_PRUNE_MISSING };
+#define CLI_DATA_OPTIONS                                                  \
+  {"taxa-in-rows", no_argument, NULL, CLI_O_TAXA_IN_ROWS},                \
+  {"prune-missing", no_argument, NULL, CLI_O_PRUNE_MISSING}
+#define CLI_DATA_HELP                                                                \
+  "  --taxa-in-rows         the matrix has one row per genome (default: per family)\n" \
+  "  --prune-missing        drop tree tips that are absent from the matrix\n"
+
 /* Reads a tree (and, when matrix_path is not NULL, a presence/absence
  * matrix matched to it into *data).  On failure prints one line and returns
  * the exit code; 0 on success.  *tree is set only when data is NULL. */
 int cli_load_tree(const char *tree_path, fitcl_tree **tree);
-int cli_load_data(const char *tree_path, const char *matrix_path, fitcl_data **data);
+int cli_load_data(const char *tree_path, const char *matrix_path, const cli_data_flags *flags,
+                  fitcl_data **data);
+
+
 
 
 /* Adds a number, or JSON null when it is not finite. */

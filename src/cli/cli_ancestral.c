@@ -27,6 +27,7 @@ static void help(void) {
          "                present below | data) and the reverse)\n\n"
          "options:\n"
          "  --tree FILE, --matrix FILE   inputs, as for 'fitcl fit'\n"
+         CLI_DATA_HELP
          "  --gain G, --loss L           rates to use instead of fitting them\n"
          "  --alpha A                    gamma shape with --gamma-cats K > 1\n"
          "  --gamma-cats K               rate categories (default 1)\n"
@@ -73,13 +74,14 @@ int cli_ancestral(int argc, char **argv) {
   double gain = NAN, loss = NAN, alpha = NAN;
   long cats = 1;
   int no_condition = 0;
+  cli_data_flags flags = {0, 0};
   enum { O_TREE = 1, O_MATRIX, O_GAIN, O_LOSS, O_ALPHA, O_CATS, O_NOCOND, O_NODES, O_BR, O_HELP };
   static const struct option opts[] = {
       {"tree", required_argument, NULL, O_TREE},   {"matrix", required_argument, NULL, O_MATRIX},
       {"gain", required_argument, NULL, O_GAIN},   {"loss", required_argument, NULL, O_LOSS},
       {"alpha", required_argument, NULL, O_ALPHA}, {"gamma-cats", required_argument, NULL, O_CATS},
       {"no-condition", no_argument, NULL, O_NOCOND}, {"nodes", required_argument, NULL, O_NODES},
-      {"branches", required_argument, NULL, O_BR}, {"help", no_argument, NULL, O_HELP},
+      {"branches", required_argument, NULL, O_BR}, CLI_DATA_OPTIONS, {"help", no_argument, NULL, O_HELP},
       {NULL, 0, NULL, 0}};
   int c;
   opterr = 0;
@@ -96,6 +98,8 @@ int cli_ancestral(int argc, char **argv) {
     case O_NODES: nodes_out = optarg; break;
     case O_BR: br_out = optarg; break;
     case O_HELP: help(); return CLI_EXIT_OK;
+    case CLI_O_TAXA_IN_ROWS: flags.taxa_in_rows = 1; break;
+    case CLI_O_PRUNE_MISSING: flags.prune_missing = 1; break;
     default: return cli_bad_option(argv, optopt, optind);
     }
   }
@@ -116,7 +120,7 @@ int cli_ancestral(int argc, char **argv) {
   fitcl_ancestral_result ar = {0};
   char *nb = NULL, *bb = NULL;
   size_t nl = 0, ncap = 0, bl = 0, bcap = 0;
-  int rc = cli_load_data(tree, matrix, &data);
+  int rc = cli_load_data(tree, matrix, &flags, &data);
   if (rc) return rc;
   fitcl_gl_params p = {0};
   p.gain = gain;

@@ -18,6 +18,7 @@ static void help(void) {
          "  --tree FILE        rooted Newick tree whose tips are the matrix taxa\n"
          "  --matrix FILE      presence/absence matrix (Rtab/TSV, CSV, Roary/Panaroo csv),\n"
          "                     one row per family\n"
+         CLI_DATA_HELP
          "  --gamma-cats K     rate categories (1..64; default 1: no rate variation)\n"
          "  --no-condition     do not condition on families being observed (default:\n"
          "                     condition, as pangenome tables hold no all-absent rows)\n"
@@ -32,12 +33,13 @@ int cli_fit(int argc, char **argv) {
   const char *tree = NULL, *matrix = NULL;
   int json = 0;
   long cats = 1, max_iter = 0;
+  cli_data_flags flags = {0, 0};
   enum { O_TREE = 1, O_MATRIX, O_CATS, O_NOCOND, O_MAXIT, O_JSON, O_HELP };
   static const struct option opts[] = {
       {"tree", required_argument, NULL, O_TREE},   {"matrix", required_argument, NULL, O_MATRIX},
       {"gamma-cats", required_argument, NULL, O_CATS}, {"no-condition", no_argument, NULL, O_NOCOND},
       {"max-iter", required_argument, NULL, O_MAXIT}, {"json", no_argument, NULL, O_JSON},
-      {"help", no_argument, NULL, O_HELP},         {NULL, 0, NULL, 0}};
+      CLI_DATA_OPTIONS, {"help", no_argument, NULL, O_HELP},         {NULL, 0, NULL, 0}};
   fitcl_fit_options fo = {0};
   int c;
   opterr = 0;
@@ -51,6 +53,8 @@ int cli_fit(int argc, char **argv) {
     case O_MAXIT: if (!cli_parse_long("--max-iter", optarg, 1, 100000, &max_iter)) return CLI_EXIT_USAGE; break;
     case O_JSON: json = 1; break;
     case O_HELP: help(); return CLI_EXIT_OK;
+    case CLI_O_TAXA_IN_ROWS: flags.taxa_in_rows = 1; break;
+    case CLI_O_PRUNE_MISSING: flags.prune_missing = 1; break;
     default: return cli_bad_option(argv, optopt, optind);
     }
   }
@@ -61,7 +65,7 @@ int cli_fit(int argc, char **argv) {
 
   fitcl_data *data = NULL;
   fitcl_context *ctx = NULL;
-  int rc = cli_load_data(tree, matrix, &data);
+  int rc = cli_load_data(tree, matrix, &flags, &data);
   if (rc) return rc;
   rc = cli_open_context(&ctx);
   if (rc) { fitcl_data_destroy(data); return rc; }

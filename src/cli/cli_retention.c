@@ -22,6 +22,7 @@ static void help(void) {
          "options:\n"
          "  --tree FILE            rooted Newick tree whose tips are the matrix taxa\n"
          "  --matrix FILE          presence/absence matrix, one row per family\n"
+         CLI_DATA_HELP
          "  --families FILE        family names, one per line ('#' lines and blank lines\n"
          "                         are skipped); every name must be a matrix row\n"
          "  --families-regex RE    select the families whose name matches the POSIX\n"
@@ -85,6 +86,7 @@ int cli_retention(int argc, char **argv) {
   const char *tree = NULL, *matrix = NULL, *famfile = NULL, *famre = NULL;
   int json = 0, quiet = 0;
   long cats = 1, max_iter = 0, boot = 0;
+  cli_data_flags flags = {0, 0};
   enum { O_TREE = 1, O_MATRIX, O_FAM, O_RE, O_BOOT, O_SEED, O_CATS, O_NOCOND, O_MAXIT,
          O_QUIET, O_JSON, O_HELP, O_CI };
   static const struct option opts[] = {
@@ -100,7 +102,7 @@ int cli_retention(int argc, char **argv) {
       {"quiet", no_argument, NULL, O_QUIET},
       {"ci", required_argument, NULL, O_CI},
       {"json", no_argument, NULL, O_JSON},
-      {"help", no_argument, NULL, O_HELP},
+      CLI_DATA_OPTIONS, {"help", no_argument, NULL, O_HELP},
       {NULL, 0, NULL, 0}};
   fitcl_retention_options ro = {0};
   ro.seed = 1;
@@ -138,6 +140,8 @@ int cli_retention(int argc, char **argv) {
       break;
     case O_JSON: json = 1; break;
     case O_HELP: help(); return CLI_EXIT_OK;
+    case CLI_O_TAXA_IN_ROWS: flags.taxa_in_rows = 1; break;
+    case CLI_O_PRUNE_MISSING: flags.prune_missing = 1; break;
     default: return cli_bad_option(argv, optopt, optind);
     }
   }
@@ -153,7 +157,7 @@ int cli_retention(int argc, char **argv) {
   fitcl_data *data = NULL;
   fitcl_context *ctx = NULL;
   unsigned char *sel = NULL;
-  int rc = cli_load_data(tree, matrix, &data);
+  int rc = cli_load_data(tree, matrix, &flags, &data);
   if (rc) return rc;
   size_t n = fitcl_data_nfamilies(data), k = 0;
   sel = malloc(n ? n : 1);
