@@ -83,7 +83,8 @@ typedef struct fitcl_source_options {
  * @return FITCL_OK, FITCL_ERR_IO (cannot open), FITCL_ERR_PARSE (bad header),
  *         FITCL_ERR_NAME (missing column or dataset), FITCL_ERR_DATA (wrong
  *         dtype), FITCL_ERR_MISMATCH (columns of different lengths),
- *         FITCL_ERR_UNSUPPORTED (HDF5 when built without it).
+ *         FITCL_ERR_UNSUPPORTED (HDF5 when built without it, or when libhdf5
+ *         cannot be loaded at run time).
  */
 fitcl_status fitcl_source_open(fitcl_context *ctx, const fitcl_source_options *opt,
                                fitcl_source **out);
