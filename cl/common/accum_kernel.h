@@ -45,6 +45,29 @@ inline void fitcl_accum_load(__global const double *x, long ld, long i, double *
   for (int j = 0; j < FITCL_NV; ++j) xv[j] = x[j * ld + i];
 }
 
+/* One point's contribution to the fused sums, added into acc[FITCL_NSUMS]:
+ * the upper triangle of JᵀJ, then Jᵀr, Σrho and Σr², with J and r scaled
+ * by the loss's IRLS weights (fitcl_accum_point).  Shared by every fused
+ * kernel so the per-point arithmetic is written once. */
+inline void fitcl_accum_add_point(const double *p, __global const double *x, long ld, long i,
+                                  __global const double *y, __global const double *sigma,
+                                  int has_sigma, int loss, double c2, double inv_c2,
+                                  double *acc) {
+  double xv[FITCL_NVX];
+  fitcl_accum_load(x, ld, i, xv);
+  double f, J[FITCL_NP];
+  fitcl_model_fj(p, xv, &f, J);
+  double sc, rt, rho, z;
+  fitcl_accum_point(loss, f, y[i], has_sigma ? 1.0 / sigma[i] : 1.0, c2, inv_c2, &sc, &rt, &rho, &z);
+  for (int k = 0; k < FITCL_NP; ++k) J[k] *= sc;
+  int t = 0;
+  for (int k = 0; k < FITCL_NP; ++k)
+    for (int l = k; l < FITCL_NP; ++l) acc[t++] += J[k] * J[l];
+  for (int k = 0; k < FITCL_NP; ++k) acc[t++] += J[k] * rt;
+  acc[t++] += rho;
+  acc[t++] += z;
+}
+
 /* Work-item-per-block variants (suffix _loop), used where a work-group of
  * FITCL_REDUCE_BLOCK items is not available.
  * The fused pass: residuals, Jacobian rows in registers, upper triangle of
@@ -66,19 +89,7 @@ __kernel void fitcl_accum_fused_loop(__global const double *params, __global con
   double acc[FITCL_NSUMS];
   for (int s = 0; s < FITCL_NSUMS; ++s) acc[s] = 0.0;
   for (long i = begin; i < end; ++i) {
-    double xv[FITCL_NVX];
-    fitcl_accum_load(x, ld, i, xv);
-    double f, J[FITCL_NP];
-    fitcl_model_fj(p, xv, &f, J);
-    double sc, rt, rho, z;
-    fitcl_accum_point(loss, f, y[i], has_sigma ? 1.0 / sigma[i] : 1.0, c2, inv_c2, &sc, &rt, &rho, &z);
-    for (int k = 0; k < FITCL_NP; ++k) J[k] *= sc;
-    int t = 0;
-    for (int k = 0; k < FITCL_NP; ++k)
-      for (int l = k; l < FITCL_NP; ++l) acc[t++] += J[k] * J[l];
-    for (int k = 0; k < FITCL_NP; ++k) acc[t++] += J[k] * rt;
-    acc[t++] += rho;
-    acc[t++] += z;
+    fitcl_accum_add_point(p, x, ld, i, y, sigma, has_sigma, loss, c2, inv_c2, acc);
   }
   __global double *out = partial + b * FITCL_NSUMS;
   for (int s = 0; s < FITCL_NSUMS; ++s) out[s] = acc[s];
@@ -334,19 +345,7 @@ __kernel void fitcl_accum_fused_vec8(__global const double *params, __global con
   double out[FITCL_NSUMS];
   for (int s = 0; s < FITCL_NSUMS; ++s) out[s] = fitcl_hsum8(acc[s]);
   for (; i < end; ++i) {
-    double xv[FITCL_NVX];
-    fitcl_accum_load(x, ld, i, xv);
-    double f, J[FITCL_NP];
-    fitcl_model_fj(p, xv, &f, J);
-    double sc, rt, rho, z;
-    fitcl_accum_point(loss, f, y[i], has_sigma ? 1.0 / sigma[i] : 1.0, c2, inv_c2, &sc, &rt, &rho, &z);
-    for (int k = 0; k < FITCL_NP; ++k) J[k] *= sc;
-    int t = 0;
-    for (int k = 0; k < FITCL_NP; ++k)
-      for (int l = k; l < FITCL_NP; ++l) out[t++] += J[k] * J[l];
-    for (int k = 0; k < FITCL_NP; ++k) out[t++] += J[k] * rt;
-    out[t++] += rho;
-    out[t++] += z;
+    fitcl_accum_add_point(p, x, ld, i, y, sigma, has_sigma, loss, c2, inv_c2, out);
   }
   __global double *dst = partial + b * FITCL_NSUMS;
   for (int s = 0; s < FITCL_NSUMS; ++s) dst[s] = out[s];
