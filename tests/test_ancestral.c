@@ -2,6 +2,7 @@
  * enumeration of every internal (and missing) state assignment. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,4 +131,31 @@ Test(ancestral, cli_writes_both_tables) {
   free(out); free(err);
   fitcl_test_rmtree(dir);
   free(tree); free(mat); free(dir);
+}
+
+/* --json carries the same numbers as the tables. */
+Test(ancestral, cli_json_matches_tables) {
+  const char *ex = FITCL_TEST_SOURCE_DIR "/examples/pangenome50";
+  char tree[512], matrix[512];
+  snprintf(tree, sizeof tree, "%s.nwk", ex);
+  snprintf(matrix, sizeof matrix, "%s.Rtab", ex);
+  const char *env[] = {"FITCL_DEVICE=cpu", NULL};
+  const char *aj[] = {"fitcl", "ancestral", "--tree", tree, "--matrix", matrix, "--gain", "0.5",
+                      "--loss", "0.8", "--json", NULL};
+  const char *at[] = {"fitcl", "ancestral", "--tree", tree, "--matrix", matrix, "--gain", "0.5",
+                      "--loss", "0.8", NULL};
+  char *js = NULL, *tsv = NULL;
+  cr_assert_eq(fitcl_test_run_cli(aj, env, &js, NULL), 0);
+  cr_assert_eq(fitcl_test_run_cli(at, env, &tsv, NULL), 0);
+  /* First family, first internal node: the TSV's second field of line 2. */
+  const char *line2 = strchr(tsv, '\n') + 1;
+  const char *field = strchr(line2, '\t') + 1;
+  double want = strtod(field, NULL);
+  const char *pp = strstr(js, "\"p_present\":[");
+  cr_assert_not_null(pp, "%.200s", js);
+  double got = strtod(pp + 13, NULL);
+  cr_assert(fabs(got - want) <= 5e-6 * fmax(1.0, fabs(want)), "json %.9g vs tsv %.9g", got, want);
+  cr_assert_not_null(strstr(js, "\"expected_gains\":"));
+  free(js);
+  free(tsv);
 }

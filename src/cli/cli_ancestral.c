@@ -34,6 +34,11 @@ static void help(void) {
          "  --no-condition               fit without conditioning on observation\n"
          "  --nodes FILE                 node table (default '-')\n"
          "  --branches FILE              branch table (default '-')\n"
+         "  --json                       print one JSON object instead of the tables:\n"
+         "                               {gain, loss, alpha, nodes:[names],\n"
+         "                               families:[{family, p_present:[per node]}],\n"
+         "                               branches:[{node, parent, length, expected_gains,\n"
+         "                               expected_losses}], backend}\n"
          "  --help                       show this help\n\n"
          "exit status: 0 success, 1 device or internal failure, 2 bad usage or input.\n");
 }
@@ -69,19 +74,58 @@ static int append(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
   }
 }
 
+/* The --json form of both tables. */
+static int print_json(fitcl_context *ctx, const fitcl_data *data, const fitcl_gl_params *p, int cats,
+                      const fitcl_ancestral_result *ar) {
+  const fitcl_tree *t = fitcl_data_tree(data);
+  int nt = fitcl_tree_ntips(t), nn = ar->nodes;
+  char name[64], pname[64];
+  cJSON *root = cJSON_CreateObject();
+  cli_json_num(root, "gain", p->gain);
+  cli_json_num(root, "loss", p->loss);
+  if (cats > 1) cli_json_num(root, "alpha", p->alpha);
+  cJSON *nodes = cJSON_AddArrayToObject(root, "nodes");
+  for (int v = nt; v < nn; ++v)
+    cJSON_AddItemToArray(nodes, cJSON_CreateString(node_name(t, v, name, sizeof name)));
+  cJSON *fams = cJSON_AddArrayToObject(root, "families");
+  for (size_t f = 0; f < ar->families; ++f) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "family", fitcl_data_family_name(data, f));
+    cJSON *pp = cJSON_AddArrayToObject(o, "p_present");
+    for (int v = nt; v < nn; ++v)
+      cJSON_AddItemToArray(pp, cJSON_CreateNumber(ar->p_present[f * (size_t)nn + (size_t)v]));
+    cJSON_AddItemToArray(fams, o);
+  }
+  cJSON *br = cJSON_AddArrayToObject(root, "branches");
+  for (int v = 0; v < nn - 1; ++v) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "node", node_name(t, v, name, sizeof name));
+    cJSON_AddStringToObject(o, "parent", node_name(t, fitcl_tree_parent(t, v), pname, sizeof pname));
+    cli_json_num(o, "length", fitcl_tree_branch_length(t, v));
+    cli_json_num(o, "expected_gains", ar->gains[v]);
+    cli_json_num(o, "expected_losses", ar->losses[v]);
+    cJSON_AddItemToArray(br, o);
+  }
+  if (ctx) cli_json_add_backend(root, ctx);
+  else cJSON_AddStringToObject(root, "backend", "cpu");
+  cli_print_json(root);
+  return CLI_EXIT_OK;
+}
+
 int cli_ancestral(int argc, char **argv) {
   const char *tree = NULL, *matrix = NULL, *nodes_out = "-", *br_out = "-";
   double gain = NAN, loss = NAN, alpha = NAN;
   long cats = 1;
-  int no_condition = 0;
+  int no_condition = 0, json = 0;
   cli_data_flags flags = {0, 0};
-  enum { O_TREE = 1, O_MATRIX, O_GAIN, O_LOSS, O_ALPHA, O_CATS, O_NOCOND, O_NODES, O_BR, O_HELP };
+  enum { O_TREE = 1, O_MATRIX, O_GAIN, O_LOSS, O_ALPHA, O_CATS, O_NOCOND, O_NODES, O_BR, O_JSON, O_HELP };
   static const struct option opts[] = {
       {"tree", required_argument, NULL, O_TREE},   {"matrix", required_argument, NULL, O_MATRIX},
       {"gain", required_argument, NULL, O_GAIN},   {"loss", required_argument, NULL, O_LOSS},
       {"alpha", required_argument, NULL, O_ALPHA}, {"gamma-cats", required_argument, NULL, O_CATS},
       {"no-condition", no_argument, NULL, O_NOCOND}, {"nodes", required_argument, NULL, O_NODES},
-      {"branches", required_argument, NULL, O_BR}, CLI_DATA_OPTIONS, {"help", no_argument, NULL, O_HELP},
+      {"branches", required_argument, NULL, O_BR}, {"json", no_argument, NULL, O_JSON},
+      CLI_DATA_OPTIONS, {"help", no_argument, NULL, O_HELP},
       {NULL, 0, NULL, 0}};
   int c;
   opterr = 0;
@@ -97,6 +141,7 @@ int cli_ancestral(int argc, char **argv) {
     case O_NOCOND: no_condition = 1; break;
     case O_NODES: nodes_out = optarg; break;
     case O_BR: br_out = optarg; break;
+    case O_JSON: json = 1; break;
     case O_HELP: help(); return CLI_EXIT_OK;
     case CLI_O_TAXA_IN_ROWS: flags.taxa_in_rows = 1; break;
     case CLI_O_PRUNE_MISSING: flags.prune_missing = 1; break;
@@ -149,6 +194,10 @@ int cli_ancestral(int argc, char **argv) {
   const fitcl_tree *t = fitcl_data_tree(data);
   int nt = fitcl_tree_ntips(t), nn = ar.nodes;
   char name[64];
+  if (json) {
+    rc = print_json(ctx, data, &p, (int)cats, &ar);
+    goto done;
+  }
   int ok = append(&nb, &nl, &ncap, "family");
   for (int v = nt; v < nn && ok; ++v) ok = append(&nb, &nl, &ncap, "\t%s", node_name(t, v, name, sizeof name));
   ok = ok && append(&nb, &nl, &ncap, "\n");
