@@ -8,37 +8,8 @@
 #include <string.h>
 
 #include "fitcl.h"
+#include "sim_fixture.h"
 #include "test_util.h"
-
-/* A 12-taxon tree with unequal branch lengths. */
-static const char *TREE12 =
-    "(((t1:0.12,t2:0.31):0.18,(t3:0.22,(t4:0.09,t5:0.15):0.2):0.11):0.25,"
-    "((t6:0.4,t7:0.05):0.3,((t8:0.21,t9:0.17):0.08,(t10:0.33,(t11:0.14,t12:0.26):0.1):0.12):0.15):0.2);";
-
-/* Simulates a data set on `newick` (conditioned on observation) and builds
- * it; retained families go to `retained` when not NULL. */
-static fitcl_data *sim_data(const char *newick, const fitcl_sim_options *so,
-                            unsigned char *retained) {
-  char err[512] = "";
-  fitcl_tree *t = NULL;
-  cr_assert_eq(fitcl_tree_parse(newick, &t, err, sizeof err), FITCL_OK, "%s", err);
-  int nt = fitcl_tree_ntips(t);
-  size_t n = so->families;
-  unsigned char *s = malloc(n * (size_t)nt);
-  cr_assert_eq(fitcl_simulate(NULL, t, so, s, retained), FITCL_OK);
-  const char **taxa = malloc(sizeof *taxa * (size_t)nt);
-  for (int i = 0; i < nt; ++i) taxa[i] = fitcl_tree_tip_name(t, i);
-  fitcl_pamatrix *m = NULL;
-  cr_assert_eq(fitcl_pamatrix_create(n, (size_t)nt, s, NULL, taxa, &m, err, sizeof err), FITCL_OK,
-               "%s", err);
-  fitcl_data *d = NULL;
-  cr_assert_eq(fitcl_data_build(t, m, NULL, &d, err, sizeof err), FITCL_OK, "%s", err);
-  fitcl_pamatrix_destroy(m);
-  fitcl_tree_destroy(t);
-  free(taxa);
-  free(s);
-  return d;
-}
 
 Test(fit, recovers_truth_within_3se_20_replicates) {
   fitcl_context *ctx = fitcl_test_context("cpu");
@@ -46,7 +17,7 @@ Test(fit, recovers_truth_within_3se_20_replicates) {
   for (int rep = 0; rep < 20; ++rep) {
     fitcl_sim_options so = {.gain = g, .loss = l, .families = 400, .condition = 1,
                             .seed = 1000 + (uint64_t)rep};
-    fitcl_data *d = sim_data(TREE12, &so, NULL);
+    fitcl_data *d = fitcl_test_sim_data(FITCL_TEST_TREE12, &so, NULL);
     fitcl_fit_result r;
     cr_assert_eq(fitcl_fit_rates(ctx, d, NULL, &r), FITCL_OK, "%s", fitcl_errmsg(ctx));
     cr_assert(r.converged, "replicate %d: %s", rep, r.status);
@@ -65,7 +36,7 @@ Test(fit, recovers_truth_within_3se_20_replicates) {
 Test(fit, mle_is_a_maximum) {
   fitcl_context *ctx = fitcl_test_context("cpu");
   fitcl_sim_options so = {.gain = 0.4, .loss = 0.9, .families = 300, .condition = 1, .seed = 77};
-  fitcl_data *d = sim_data(TREE12, &so, NULL);
+  fitcl_data *d = fitcl_test_sim_data(FITCL_TEST_TREE12, &so, NULL);
   fitcl_fit_result r;
   cr_assert_eq(fitcl_fit_rates(ctx, d, NULL, &r), FITCL_OK);
   fitcl_lik *lik = NULL;
@@ -92,7 +63,7 @@ Test(fit, mle_is_a_maximum) {
 Test(fit, stderr_matches_bootstrap_spread) {
   fitcl_context *ctx = fitcl_test_context("cpu");
   fitcl_sim_options so = {.gain = 0.5, .loss = 1.0, .families = 600, .condition = 1, .seed = 4242};
-  fitcl_data *d = sim_data(TREE12, &so, NULL);
+  fitcl_data *d = fitcl_test_sim_data(FITCL_TEST_TREE12, &so, NULL);
   fitcl_fit_result r0;
   cr_assert_eq(fitcl_fit_rates(ctx, d, NULL, &r0), FITCL_OK);
   fitcl_data_destroy(d);
@@ -102,7 +73,7 @@ Test(fit, stderr_matches_bootstrap_spread) {
   for (int b = 0; b < B; ++b) {
     fitcl_sim_options sb = {.gain = r0.gain, .loss = r0.loss, .families = 600, .condition = 1,
                             .seed = 90000 + (uint64_t)b};
-    fitcl_data *db = sim_data(TREE12, &sb, NULL);
+    fitcl_data *db = fitcl_test_sim_data(FITCL_TEST_TREE12, &sb, NULL);
     fitcl_fit_result r;
     cr_assert_eq(fitcl_fit_rates(ctx, db, &fo, &r), FITCL_OK);
     cr_assert(isnan(r.se_gain));
@@ -120,7 +91,7 @@ Test(fit, gamma_alpha_recovered) {
   fitcl_context *ctx = fitcl_test_context("cpu");
   fitcl_sim_options so = {.gain = 0.5, .loss = 1.0, .families = 1500, .condition = 1, .seed = 3,
                           .gamma_cats = 4, .alpha = 0.7};
-  fitcl_data *d = sim_data(TREE12, &so, NULL);
+  fitcl_data *d = fitcl_test_sim_data(FITCL_TEST_TREE12, &so, NULL);
   fitcl_fit_options fo = {.gamma_cats = 4};
   fitcl_fit_result r;
   cr_assert_eq(fitcl_fit_rates(ctx, d, &fo, &r), FITCL_OK, "%s", fitcl_errmsg(ctx));
@@ -141,7 +112,7 @@ Test(fit, backends_agree) {
   size_t nb = fitcl_test_backends(be, 4);
   fitcl_sim_options so = {.gain = 0.5, .loss = 1.0, .families = 500, .condition = 1, .seed = 11,
                           .gamma_cats = 3, .alpha = 1.5};
-  fitcl_data *d = sim_data(TREE12, &so, NULL);
+  fitcl_data *d = fitcl_test_sim_data(FITCL_TEST_TREE12, &so, NULL);
   fitcl_fit_result ref = {0};
   for (size_t i = 0; i < nb; ++i) {
     fitcl_context *ctx = fitcl_test_context(be[i].selector);
@@ -166,7 +137,7 @@ Test(fit, backends_agree) {
 
 Test(fit, cli_table_and_json) {
   char *dir = fitcl_test_tmpdir();
-  char *tree = fitcl_test_write_file(dir, "t.nwk", TREE12);
+  char *tree = fitcl_test_write_file(dir, "t.nwk", FITCL_TEST_TREE12);
   char *mat = NULL;
   {
     size_t len = strlen(dir) + 16;

@@ -9,33 +9,10 @@
 
 #include "fitcl.h"
 #include "phylo/stats.h"
+#include "sim_fixture.h"
 #include "test_util.h"
 
-static const char *TREE12 =
-    "(((t1:0.12,t2:0.31):0.18,(t3:0.22,(t4:0.09,t5:0.15):0.2):0.11):0.25,"
-    "((t6:0.4,t7:0.05):0.3,((t8:0.21,t9:0.17):0.08,(t10:0.33,(t11:0.14,t12:0.26):0.1):0.12):0.15):0.2);";
 
-static fitcl_data *sim_data(const char *newick, const fitcl_sim_options *so,
-                            unsigned char *retained) {
-  char err[512] = "";
-  fitcl_tree *t = NULL;
-  cr_assert_eq(fitcl_tree_parse(newick, &t, err, sizeof err), FITCL_OK, "%s", err);
-  int nt = fitcl_tree_ntips(t);
-  size_t n = so->families;
-  unsigned char *s = malloc(n * (size_t)nt);
-  cr_assert_eq(fitcl_simulate(NULL, t, so, s, retained), FITCL_OK);
-  const char **taxa = malloc(sizeof *taxa * (size_t)nt);
-  for (int i = 0; i < nt; ++i) taxa[i] = fitcl_tree_tip_name(t, i);
-  fitcl_pamatrix *m = NULL;
-  cr_assert_eq(fitcl_pamatrix_create(n, (size_t)nt, s, NULL, taxa, &m, err, sizeof err), FITCL_OK);
-  fitcl_data *d = NULL;
-  cr_assert_eq(fitcl_data_build(t, m, NULL, &d, err, sizeof err), FITCL_OK, "%s", err);
-  fitcl_pamatrix_destroy(m);
-  fitcl_tree_destroy(t);
-  free(taxa);
-  free(s);
-  return d;
-}
 
 /* Under the null the LRT p-values of 200 independent data sets are
  * uniform (Kolmogorov-Smirnov p > 0.01). */
@@ -50,7 +27,7 @@ Test(retention, null_calibration_200) {
   for (int rep = 0; rep < 200; ++rep) {
     fitcl_sim_options so = {.gain = 0.5, .loss = 1.0, .families = n, .condition = 1,
                             .seed = 500000 + (uint64_t)rep};
-    fitcl_data *d = sim_data(TREE12, &so, NULL);
+    fitcl_data *d = fitcl_test_sim_data(FITCL_TEST_TREE12, &so, NULL);
     fitcl_retention_result r;
     cr_assert_eq(fitcl_retention_test(ctx, d, sel, &ro, &r), FITCL_OK, "%s", fitcl_errmsg(ctx));
     cr_assert(r.null_fit.converged && r.alt_fit.converged, "rep %d: %s %s", rep,
@@ -76,7 +53,7 @@ Test(retention, detects_theta_0_3_on_10_percent) {
   unsigned char *ret = malloc(n);
   fitcl_sim_options so = {.gain = 0.5, .loss = 1.0, .families = n, .condition = 1, .seed = 99,
                           .retained_fraction = 0.1, .effect = 0.3};
-  fitcl_data *d = sim_data(TREE12, &so, ret);
+  fitcl_data *d = fitcl_test_sim_data(FITCL_TEST_TREE12, &so, ret);
   fitcl_retention_result r;
   cr_assert_eq(fitcl_retention_test(ctx, d, ret, NULL, &r), FITCL_OK, "%s", fitcl_errmsg(ctx));
   cr_assert_eq(r.selected, 60);
@@ -94,7 +71,7 @@ Test(retention, detects_theta_0_3_on_10_percent) {
 Test(retention, library_rejects_empty_and_full_sets) {
   fitcl_context *ctx = fitcl_test_context("cpu");
   fitcl_sim_options so = {.gain = 0.5, .loss = 1.0, .families = 50, .condition = 1, .seed = 1};
-  fitcl_data *d = sim_data(TREE12, &so, NULL);
+  fitcl_data *d = fitcl_test_sim_data(FITCL_TEST_TREE12, &so, NULL);
   unsigned char sel[50];
   fitcl_retention_result r;
   memset(sel, 0, sizeof sel);
@@ -128,7 +105,7 @@ static char *path_in(const char *dir, const char *name) {
 static clifix make_fixture(void) {
   clifix f;
   f.dir = fitcl_test_tmpdir();
-  f.tree = fitcl_test_write_file(f.dir, "t.nwk", TREE12);
+  f.tree = fitcl_test_write_file(f.dir, "t.nwk", FITCL_TEST_TREE12);
   f.mat = path_in(f.dir, "m.Rtab");
   f.fam = path_in(f.dir, "fam.txt");
   const char *sim[] = {"fitcl", "simulate", "--tree", f.tree, "--gain", "0.5", "--loss", "1",
@@ -275,7 +252,7 @@ Test(retention, profile_interval_ends) {
   unsigned char *ret = malloc(n);
   fitcl_sim_options so = {.gain = 0.5, .loss = 1.0, .families = n, .condition = 1, .seed = 21,
                           .retained_fraction = 0.2, .effect = 0.5};
-  fitcl_data *d = sim_data(TREE12, &so, ret);
+  fitcl_data *d = fitcl_test_sim_data(FITCL_TEST_TREE12, &so, ret);
   fitcl_retention_options ro = {.profile_ci = 1};
   fitcl_retention_result r;
   cr_assert_eq(fitcl_retention_test(ctx, d, ret, &ro, &r), FITCL_OK, "%s", fitcl_errmsg(ctx));
