@@ -12,8 +12,6 @@
 #include "sim_fixture.h"
 #include "test_util.h"
 
-
-
 /* Under the null the LRT p-values of 200 independent data sets are
  * uniform (Kolmogorov-Smirnov p > 0.01). */
 Test(retention, null_calibration_200) {
