@@ -312,6 +312,14 @@ Test(cache, sixteen_cold_starts_at_once, .timeout = 600) {
       setenv("FITCL_CACHE_DIR", cache, 1);
       setenv("FITCL_DEVICE", "opencl", 1);
       setenv("FITCL_THREADS", "1", 1);
+      /* Under AddressSanitizer, LeakSanitizer's exit-time stop-the-world
+       * tracer can itself crash when 16 processes with OpenCL runtime
+       * threads exit together; that is a sanitizer flake, not a cache
+       * failure. The other CLI tests keep leak checking on. */
+      const char *asan = getenv("ASAN_OPTIONS");
+      char opts[512];
+      snprintf(opts, sizeof opts, "%s%sdetect_leaks=0", asan ? asan : "", asan && *asan ? ":" : "");
+      setenv("ASAN_OPTIONS", opts, 1);
       int fd = open("/dev/null", O_WRONLY);
       dup2(fd, 1);
       execl(FITCL_CLI_PATH, FITCL_CLI_PATH, "selftest", (char *)NULL);
