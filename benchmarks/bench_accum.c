@@ -7,7 +7,9 @@
  * fused pass time, and the number of program builds across varying chunk
  * lengths (must be 0).
  *
- *   bench_accum [--backend cpu|opencl|both] [--max-points N] [--reps R]
+ *   bench_accum [--backend cpu|opencl|both] [--model NAME] [--max-points N] [--reps R]
+ *
+ * --model restricts the run to one of the two models (for profiling).
  */
 #include <getopt.h>
 #include <math.h>
@@ -109,20 +111,24 @@ static double pass(fitcl_accum *a, const double *p, int jac, const double *const
 
 int main(int argc, char **argv) {
   const char *backend = "both";
+  const char *only_model = NULL;
   size_t max_points = 100000000;
   int reps = 5;
   static struct option opts[] = {{"backend", required_argument, 0, 'b'},
                                  {"max-points", required_argument, 0, 'm'},
                                  {"reps", required_argument, 0, 'r'},
+                                 {"model", required_argument, 0, 'M'},
                                  {"help", no_argument, 0, 'h'},
                                  {0, 0, 0, 0}};
   int c;
-  while ((c = getopt_long(argc, argv, "b:m:r:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "b:m:r:M:h", opts, NULL)) != -1) {
     if (c == 'b') backend = optarg;
     else if (c == 'm') max_points = strtoull(optarg, NULL, 10);
     else if (c == 'r') reps = atoi(optarg);
+    else if (c == 'M') only_model = optarg;
     else {
-      printf("usage: bench_accum [--backend cpu|opencl|both] [--max-points N] [--reps R]\n");
+      printf("usage: bench_accum [--backend cpu|opencl|both] [--model NAME] [--max-points N] "
+             "[--reps R]\n");
       return c == 'h' ? 0 : 2;
     }
   }
@@ -163,6 +169,7 @@ int main(int argc, char **argv) {
     fitcl_context_get_info(ctx, &ci);
     printf("# backend %s: %s (%s), %d threads\n", ci.backend, ci.device, ci.platform, ci.threads);
     for (size_t w = 0; w < sizeof wl / sizeof wl[0]; ++w) {
+      if (only_model && strcmp(only_model, wl[w].model)) continue;
       fitcl_model *m = NULL;
       fitcl_accum *a = NULL;
       if (fitcl_model_builtin(ctx, wl[w].model, &m) != FITCL_OK ||

@@ -15,7 +15,9 @@
  * LE/GE are 1.0 when a <= b (a >= b) else 0.0, SIGN is the sign of a (0 at
  * 0); they appear only in derivatives (of min, max, abs).  NMUL is -(a*b),
  * EXPMUL exp(a*b), EXPNMUL exp(-(a*b)): formed only when linearising, so a
- * negated product or the exponential of one is a single instruction. */
+ * negated product or the exponential of one is a single instruction.  FUSED
+ * (also formed only when linearising) is a whole product, optionally added
+ * to a value: see fitcl__expr_instr. */
 #define FITCL__EXPR_OPS(X)                                                  \
   X(CONST, 0, "const") X(PARAM, 0, "param") X(VAR, 0, "var")                \
   X(ADD, 2, "+") X(SUB, 2, "-") X(MUL, 2, "*") X(DIV, 2, "/")               \
@@ -26,7 +28,8 @@
   X(SINH, 1, "sinh") X(COSH, 1, "cosh") X(TANH, 1, "tanh")                  \
   X(ERF, 1, "erf") X(ERFC, 1, "erfc") X(ABS, 1, "fabs")                     \
   X(MIN, 2, "fmin") X(MAX, 2, "fmax") X(LE, 2, "le") X(GE, 2, "ge")         \
-  X(SIGN, 1, "sign") X(NMUL, 2, "nmul") X(EXPMUL, 2, "expmul") X(EXPNMUL, 2, "expnmul")
+  X(SIGN, 1, "sign") X(NMUL, 2, "nmul") X(EXPMUL, 2, "expmul") X(EXPNMUL, 2, "expnmul") \
+  X(FUSED, 0, "fused")
 
 typedef enum fitcl__expr_op {
 #define FITCL__OP_ENUM_(n, ar, s) FITCL__OP_##n,
@@ -90,10 +93,25 @@ int32_t fitcl__expr_parse(fitcl__expr_graph *g, const char *text,
 #define FITCL__INSTR_SCALAR_A 2 /* operand a is uniform (read one value) */
 #define FITCL__INSTR_SCALAR_B 4 /* operand b is uniform */
 
+/* FUSED computes, per point,
+ *   dst = [c +] (s * t) * v[0] * ... * v[nv-1]
+ * where t is register a (tk 0), a + b (tk 1) or a - b (tk 2), and s is the
+ * uniform factor s[0] (1/s[0] when bit 0 of sinv is set) multiplied, or
+ * divided where the bit of sinv says so, by s[1], ..., s[ns-1] in order, and
+ * negated when neg is set (s = 1 when ns = 0).  c < 0: no addend.  One
+ * FUSED replaces a chain of products, divisions by per-pass constants and a
+ * final addition, which otherwise cost one sweep over the block each. */
+#define FITCL__FUSED_MAXV 3
+#define FITCL__FUSED_MAXS 4
 typedef struct fitcl__expr_instr {
   uint8_t op;
   uint8_t flags;
   int32_t dst, a, b;
+  /* FUSED only */
+  int32_t c;
+  int8_t tk, nv, ns, neg;
+  uint8_t sinv;
+  int32_t v[FITCL__FUSED_MAXV], s[FITCL__FUSED_MAXS];
 } fitcl__expr_instr;
 
 typedef struct fitcl__expr_prog {

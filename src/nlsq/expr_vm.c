@@ -47,6 +47,65 @@
     }                                                                   \
   } while (0)
 
+/* One FUSED instruction (see expr.h) with its shape as constants, so each
+ * call site below compiles to its own straight loop.  Eight points at a time
+ * go through a local array before being stored, so the destination may be
+ * one of the operands (registers are reused in place) without the compiler
+ * having to prove anything about aliasing. */
+FITCL__VM_INLINE void fused_loop(size_t n, double *D, const double *C, const double *A,
+                                 const double *Bt, const double *V0, const double *V1,
+                                 const double *V2, double s, const int hasc, const int tk,
+                                 const int nv) {
+  size_t i = 0;
+#define FITCL__FUSED_POINT(j_)                                               \
+  ({                                                                        \
+    double t_ = tk == 1 ? A[j_] + Bt[j_] : (tk == 2 ? A[j_] - Bt[j_] : A[j_]); \
+    double x_ = s * t_;                                                     \
+    if (nv > 0) x_ = x_ * V0[j_];                                           \
+    if (nv > 1) x_ = x_ * V1[j_];                                           \
+    if (nv > 2) x_ = x_ * V2[j_];                                           \
+    hasc ? C[j_] + x_ : x_;                                                 \
+  })
+  for (; i + 8 <= n; i += 8) {
+    double t[8];
+    for (size_t l = 0; l < 8; ++l) t[l] = FITCL__FUSED_POINT(i + l);
+    for (size_t l = 0; l < 8; ++l) D[i + l] = t[l];
+  }
+  for (; i < n; ++i) D[i] = FITCL__FUSED_POINT(i);
+#undef FITCL__FUSED_POINT
+}
+
+FITCL__VMATH_CLONES
+static void run_fused(const fitcl__expr_instr *in, size_t n, double *const *R) {
+  double s = 1.0;
+  for (int k = 0; k < in->ns; ++k) {
+    double v = R[in->s[k]][0];
+    int inv = (in->sinv >> k) & 1;
+    s = k == 0 ? (inv ? 1.0 / v : v) : (inv ? s / v : s * v);
+  }
+  if (in->neg) s = -s;
+  double *D = R[in->dst];
+  const double *C = in->c >= 0 ? R[in->c] : NULL, *A = R[in->a];
+  const double *Bt = in->tk ? R[in->b] : NULL;
+  const double *V0 = in->nv > 0 ? R[in->v[0]] : NULL, *V1 = in->nv > 1 ? R[in->v[1]] : NULL,
+               *V2 = in->nv > 2 ? R[in->v[2]] : NULL;
+  int key = (in->c >= 0) * 12 + in->tk * 4 + in->nv;
+  switch (key) {
+#define FITCL__FUSED_CASE(hc_, tk_, nv_)                                       \
+  case (hc_) * 12 + (tk_) * 4 + (nv_):                                     \
+    fused_loop(n, D, C, A, Bt, V0, V1, V2, s, hc_, tk_, nv_);              \
+    break;
+#define FITCL__FUSED_CASES_NV(hc_, tk_) \
+  FITCL__FUSED_CASE(hc_, tk_, 0) FITCL__FUSED_CASE(hc_, tk_, 1) \
+  FITCL__FUSED_CASE(hc_, tk_, 2) FITCL__FUSED_CASE(hc_, tk_, 3)
+    FITCL__FUSED_CASES_NV(0, 0) FITCL__FUSED_CASES_NV(0, 1) FITCL__FUSED_CASES_NV(0, 2)
+    FITCL__FUSED_CASES_NV(1, 0) FITCL__FUSED_CASES_NV(1, 1) FITCL__FUSED_CASES_NV(1, 2)
+#undef FITCL__FUSED_CASES_NV
+#undef FITCL__FUSED_CASE
+  default: break;
+  }
+}
+
 FITCL__VMATH_CLONES
 static void run_instr(const fitcl__expr_instr *in, size_t n, double *const *R, int scal) {
   switch ((fitcl__expr_op)in->op) {
@@ -68,6 +127,7 @@ static void run_instr(const fitcl__expr_instr *in, size_t n, double *const *R, i
       LOOP2S(a / b);
     }
     break;
+  case FITCL__OP_FUSED: run_fused(in, n, R); break;
   case FITCL__OP_NEG: LOOP1(-a); break;
   case FITCL__OP_SQR: LOOP1(a * a); break;
   case FITCL__OP_POW: {
