@@ -37,11 +37,13 @@ FITCL_VFN double fitcl_pow2i(double k) {
   return fitcl_as_f64((kb + FITCL_U64(1023)) << 52);
 }
 
-FITCL_VFN double fitcl_exp(double x) {
+/* exp(xc) = p * 2^nd, |xc| <= 746: returns p; *tp receives xc/ln2 + 1.5*2^52,
+ * whose low bits hold nd (the pthreads evaluator's in-range form in
+ * expr_vmath.h builds 2^nd from them). */
+FITCL_VFN double fitcl_exp_core(double xc, double *tp, double *ndp) {
   const double shift = 0x1.8p52;
-  double xc = x < -746.0 ? -746.0 : x;
-  xc = xc > 710.0 ? 710.0 : xc;
-  double nd = (xc * 1.4426950408889634074 + shift) - shift; /* round to nearest */
+  double t = xc * 1.4426950408889634074 + shift;
+  double nd = t - shift; /* round to nearest */
   double r = xc - nd * 6.93147180369123816490e-01;
   r = r - nd * 1.90821492927058770002e-10;
   double p = 1.0 / 6227020800.0;
@@ -58,6 +60,18 @@ FITCL_VFN double fitcl_exp(double x) {
   p = p * r + 0.5;
   p = p * r + 1.0;
   p = p * r + 1.0;
+  *tp = t;
+  *ndp = nd;
+  return p;
+}
+
+FITCL_VFN double fitcl_exp(double x) {
+  const double shift = 0x1.8p52;
+  double xc = x < -746.0 ? -746.0 : x;
+  xc = xc > 710.0 ? 710.0 : xc;
+  double t, nd;
+  double p = fitcl_exp_core(xc, &t, &nd);
+  (void)t;
   /* 2^n as two factors, so subnormal results and n = 1024 need no branch. */
   double n1 = (0.5 * nd - 0.25 + shift) - shift; /* floor(nd/2) without a libm call */
   double n2 = nd - n1;

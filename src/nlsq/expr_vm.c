@@ -47,6 +47,25 @@
     }                                                                   \
   } while (0)
 
+/* LOOP2S writing into the array D_ instead of the destination register. */
+#define LOOP2S_TO(D_, expr_)                                            \
+  do {                                                                  \
+    double *D = (D_);                                                   \
+    if (scal & FITCL__INSTR_SCALAR_A) {                                 \
+      const double a = R[in->a][0], *Bv = R[in->b];                     \
+      for (size_t i = 0; i < n; ++i) { double b = Bv[i]; D[i] = (expr_); } \
+    } else if (scal & FITCL__INSTR_SCALAR_B) {                          \
+      const double *A = R[in->a], b = R[in->b][0];                      \
+      for (size_t i = 0; i < n; ++i) { double a = A[i]; D[i] = (expr_); } \
+    } else {                                                            \
+      const double *A = R[in->a], *Bv = R[in->b];                       \
+      for (size_t i = 0; i < n; ++i) {                                  \
+        double a = A[i], b = Bv[i];                                     \
+        D[i] = (expr_);                                                 \
+      }                                                                 \
+    }                                                                   \
+  } while (0)
+
 /* One FUSED instruction (see expr.h) with its shape as constants, so each
  * call site below compiles to its own straight loop.  Eight points at a time
  * go through a local array before being stored, so the destination may be
@@ -113,8 +132,20 @@ static void run_instr(const fitcl__expr_instr *in, size_t n, double *const *R, i
   case FITCL__OP_SUB: LOOP2S(a - b); break;
   case FITCL__OP_MUL: LOOP2S(a * b); break;
   case FITCL__OP_NMUL: LOOP2S(-(a * b)); break;
-  case FITCL__OP_EXPMUL: LOOP2S(fitcl_exp(a * b)); break;
-  case FITCL__OP_EXPNMUL: LOOP2S(fitcl_exp(-(a * b))); break;
+  /* The arguments go to a scratch block first: the exponential may then
+   * overwrite its operand in place and still redo the block exactly. */
+  case FITCL__OP_EXPMUL: {
+    double u[B];
+    LOOP2S_TO(u, a * b);
+    fitcl__vexp(u, R[in->dst], n);
+    break;
+  }
+  case FITCL__OP_EXPNMUL: {
+    double u[B];
+    LOOP2S_TO(u, -(a * b));
+    fitcl__vexp(u, R[in->dst], n);
+    break;
+  }
   case FITCL__OP_DIV:
     if ((scal & (FITCL__INSTR_SCALAR_A | FITCL__INSTR_SCALAR_B)) == FITCL__INSTR_SCALAR_B) {
       /* Division by a per-pass constant: multiply by its reciprocal (one
@@ -135,9 +166,12 @@ static void run_instr(const fitcl__expr_instr *in, size_t n, double *const *R, i
     fitcl__vpow(R[in->a], R[in->b], R[in->dst], tmp, n);
     break;
   }
-  case FITCL__OP_EXP:
-    fitcl__vexp(R[in->a], R[in->dst], n);
+  case FITCL__OP_EXP: {
+    double u[B];
+    memcpy(u, R[in->a], n * sizeof *u);
+    fitcl__vexp(u, R[in->dst], n);
     break;
+  }
   case FITCL__OP_LOG:
     fitcl__vlog(R[in->a], R[in->dst], n);
     break;

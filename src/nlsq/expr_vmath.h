@@ -37,8 +37,31 @@
 
 #include "common/vmath.h"
 
-FITCL__VM_INLINE void fitcl__vexp(const double *a, double *d, size_t n) {
-  for (size_t i = 0; i < n; ++i) d[i] = fitcl_exp(a[i]);
+/* exp for -708 <= x <= 709, where p * 2^n is a normal number: 2^n is added
+ * to p's exponent field (two integer operations instead of fitcl_exp's two
+ * scale factors, which exist for subnormal results and n = 1024).  Scaling
+ * by a power of two is exact, so the bits equal fitcl_exp's. */
+FITCL_VFN double fitcl__exp_inrange(double x) {
+  double t, nd;
+  double p = fitcl_exp_core(x, &t, &nd);
+  (void)nd;
+  /* The low 12 bits of t's pattern are n modulo 2^12: shifted into the
+   * exponent field and added (mod 2^64), they add n to p's exponent. */
+  return fitcl_as_f64(fitcl_as_u64(p) + (fitcl_as_u64(t) << 52));
+}
+
+/* d[i] = exp(u[i]) for a block: the in-range form, with the range checked in
+ * the same sweep; a block with any argument outside [-708, 709] (or NaN) is
+ * done again with fitcl_exp.  u must not overlap d. */
+FITCL__VM_INLINE void fitcl__vexp(const double *u, double *d, size_t n) {
+  uint64_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double v = u[i];
+    d[i] = fitcl__exp_inrange(v);
+    bad |= (uint64_t)((v < -708.0) | (v > 709.0) | (v != v));
+  }
+  if (bad)
+    for (size_t i = 0; i < n; ++i) d[i] = fitcl_exp(u[i]);
 }
 /* pow for a > 0 as exp(b log a) (relative error about |b log a| ulp); other
  * bases and non-finite operands take libm's pow.  d may alias a or b: each
