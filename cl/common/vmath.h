@@ -78,17 +78,15 @@ FITCL_VFN double fitcl_exp(double x) {
   return p * fitcl_pow2i(n1) * fitcl_pow2i(n2);
 }
 
-FITCL_VFN double fitcl_log(double x) {
-  /* Subnormals are scaled into the normal range first. */
-  /* Comparisons are written inline in each select (not kept in an int),
-   * which is the form GCC if-converts and vectorises. */
-  double xs = x < 2.2250738585072014e-308 ? x * 0x1p54 : x;
+/* log of a positive normal xs whose exponent bias is taken as ebias (1023,
+ * or 1023 + 54 for the subnormals fitcl_log scales by 2^54); shared by
+ * fitcl_log and the pthreads evaluator's in-range form. */
+FITCL_VFN double fitcl_log_core(double xs, double ebias) {
   fitcl_u64 bits = fitcl_as_u64(xs);
   /* The biased exponent as an exact double, via the 2^52 bit trick. */
   double eb = fitcl_as_f64(FITCL_U64(0x4330000000000000) | ((bits >> 52) & 0x7ff)) - 0x1p52;
   double m = fitcl_as_f64((bits & FITCL_U64(0x000fffffffffffff)) | FITCL_U64(0x3ff0000000000000));
-  double dk = eb - 1023.0 - (x < 2.2250738585072014e-308 ? 54.0 : 0.0) +
-              (m > 1.41421356237309504880 ? 1.0 : 0.0);
+  double dk = eb - ebias + (m > 1.41421356237309504880 ? 1.0 : 0.0);
   m = m > 1.41421356237309504880 ? m * 0.5 : m;
   double f = m - 1.0;
   double s = f / (2.0 + f);
@@ -100,8 +98,16 @@ FITCL_VFN double fitcl_log(double x) {
                         w * (1.818357216161805012e-01 + w * 1.479819860511658591e-01)));
   double R = t2 + t1;
   double hfsq = 0.5 * f * f;
-  double res = dk * 6.93147180369123816490e-01 -
-               ((hfsq - (s * (hfsq + R) + dk * 1.90821492927058770002e-10)) - f);
+  return dk * 6.93147180369123816490e-01 -
+         ((hfsq - (s * (hfsq + R) + dk * 1.90821492927058770002e-10)) - f);
+}
+
+FITCL_VFN double fitcl_log(double x) {
+  /* Subnormals are scaled into the normal range first. */
+  /* Comparisons are written inline in each select (not kept in an int),
+   * which is the form GCC if-converts and vectorises. */
+  double xs = x < 2.2250738585072014e-308 ? x * 0x1p54 : x;
+  double res = fitcl_log_core(xs, x < 2.2250738585072014e-308 ? 1077.0 : 1023.0);
   /* Special values: log(0) = -inf, log(<0) = NaN, log(inf) = inf, NaN stays. */
   res = x == 0.0 ? -INFINITY : res;
   res = x < 0.0 ? NAN : res;

@@ -166,14 +166,23 @@ static void run_instr(const fitcl__expr_instr *in, size_t n, double *const *R, i
     fitcl__vpow(R[in->a], R[in->b], R[in->dst], tmp, n);
     break;
   }
-  case FITCL__OP_EXP: {
-    double u[B];
-    memcpy(u, R[in->a], n * sizeof *u);
-    fitcl__vexp(u, R[in->dst], n);
+  case FITCL__OP_EXP:
+    if (R[in->a] == R[in->dst]) {
+      double u[B];
+      memcpy(u, R[in->a], n * sizeof *u);
+      fitcl__vexp(u, R[in->dst], n);
+    } else {
+      fitcl__vexp(R[in->a], R[in->dst], n);
+    }
     break;
-  }
   case FITCL__OP_LOG:
-    fitcl__vlog(R[in->a], R[in->dst], n);
+    if (R[in->a] == R[in->dst]) {
+      double u[B];
+      memcpy(u, R[in->a], n * sizeof *u);
+      fitcl__vlog(u, R[in->dst], n);
+    } else {
+      fitcl__vlog(R[in->a], R[in->dst], n);
+    }
     break;
   case FITCL__OP_LOG10: LOOP1(log10(a)); break;
   case FITCL__OP_SQRT: LOOP1(sqrt(a)); break;

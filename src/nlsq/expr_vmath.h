@@ -37,6 +37,11 @@
 
 #include "common/vmath.h"
 
+/* Arguments outside the fast forms' ranges (NaN included). */
+#define FITCL__EXP_SPECIAL(v_) (((v_) < -708.0) | ((v_) > 709.0) | ((v_) != (v_)))
+#define FITCL__LOG_SPECIAL(v_) \
+  (((v_) < 2.2250738585072014e-308) | ((v_) > 1.7976931348623157e308) | ((v_) != (v_)))
+
 /* exp for -708 <= x <= 709, where p * 2^n is a normal number: 2^n is added
  * to p's exponent field (two integer operations instead of fitcl_exp's two
  * scale factors, which exist for subnormal results and n = 1024).  Scaling
@@ -51,17 +56,18 @@ FITCL_VFN double fitcl__exp_inrange(double x) {
 }
 
 /* d[i] = exp(u[i]) for a block: the in-range form, with the range checked in
- * the same sweep; a block with any argument outside [-708, 709] (or NaN) is
- * done again with fitcl_exp.  u must not overlap d. */
+ * the same sweep; arguments outside [-708, 709] (or NaN) are redone one by
+ * one with fitcl_exp.  u must not overlap d. */
 FITCL__VM_INLINE void fitcl__vexp(const double *u, double *d, size_t n) {
   uint64_t bad = 0;
   for (size_t i = 0; i < n; ++i) {
     double v = u[i];
     d[i] = fitcl__exp_inrange(v);
-    bad |= (uint64_t)((v < -708.0) | (v > 709.0) | (v != v));
+    bad |= (uint64_t)FITCL__EXP_SPECIAL(v);
   }
   if (bad)
-    for (size_t i = 0; i < n; ++i) d[i] = fitcl_exp(u[i]);
+    for (size_t i = 0; i < n; ++i)
+      if (FITCL__EXP_SPECIAL(u[i])) d[i] = fitcl_exp(u[i]);
 }
 /* pow for a > 0 as exp(b log a) (relative error about |b log a| ulp); other
  * bases and non-finite operands take libm's pow.  d may alias a or b: each
@@ -74,8 +80,23 @@ FITCL__VM_INLINE void fitcl__vpow(const double *a, const double *b, double *d, d
     d[i] = ai > 0.0 && ai < INFINITY && fabs(bi) < INFINITY ? tmp[i] : pow(ai, bi);
   }
 }
+/* d[i] = log(a[i]) for a block: fitcl_log's algorithm without its subnormal
+ * scaling and special-value selects for positive normal finite arguments,
+ * fitcl_log itself for the others (found in the same sweep and redone one
+ * by one, so each value depends on its argument only, never on the rest
+ * of the block).  Without the selects the compiler may contract a
+ * different multiply-add, so a result can differ from fitcl_log's in the
+ * last bit (both about one ulp).  a must not overlap d. */
 FITCL__VM_INLINE void fitcl__vlog(const double *a, double *d, size_t n) {
-  for (size_t i = 0; i < n; ++i) d[i] = fitcl_log(a[i]);
+  uint64_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double v = a[i];
+    d[i] = fitcl_log_core(v, 1023.0);
+    bad |= (uint64_t)FITCL__LOG_SPECIAL(v);
+  }
+  if (bad)
+    for (size_t i = 0; i < n; ++i)
+      if (FITCL__LOG_SPECIAL(a[i])) d[i] = fitcl_log(a[i]);
 }
 
 #endif
