@@ -47,6 +47,7 @@ typedef struct ocl_impl {
   cl_program prog;
   cl_kernel k_fused, k_cost, k_mat, k_combine;
   size_t local;      /* FITCL_REDUCE_BLOCK for the work-group kernels, 0 for _loop ones */
+  size_t cpu_local;  /* CPU device: explicit work-group size where we have no other (1) */
   cl_mem params, partial, G, rtv, C, jtr;
   ocl_slot slot[2];
   int cur;
@@ -54,6 +55,14 @@ typedef struct ocl_impl {
   int zero_copy;     /* kernels read the caller's arrays in place */
   uint64_t seq;
 } ocl_impl;
+
+/* The work-group size of the per-block kernels: FITCL_REDUCE_BLOCK for the
+ * work-group variants, else one item per group on CPU devices (see
+ * cpu_local), else the implementation's choice. */
+static const size_t *block_local(const ocl_impl *o) {
+  if (o->local) return &o->local;
+  return o->cpu_local ? &o->cpu_local : NULL;
+}
 
 static fitcl_status clfail(fitcl_accum *a, cl_int err, const char *what) {
   return fitcl__ocl_check(a->ctx, err, what);
@@ -184,8 +193,8 @@ static fitcl_status run_fused(fitcl_accum *a, ocl_slot *s, size_t n, int has_sig
   if (err) return clfail(a, CL_INVALID_ARG_VALUE, "clSetKernelArg (accumulation)");
   size_t nblocks = (n + BLK - 1) / BLK;
   size_t global = o->local ? (nblocks + BPG - 1) / BPG * o->local : nblocks;
-  err = clEnqueueNDRangeKernel(ocl->queue, k, 1, NULL, &global, o->local ? &o->local : NULL,
-                               s->up ? 1 : 0, s->up ? &s->up : NULL, NULL);
+  err = clEnqueueNDRangeKernel(ocl->queue, k, 1, NULL, &global, block_local(o), s->up ? 1 : 0,
+                               s->up ? &s->up : NULL, NULL);
   if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueNDRangeKernel (accumulation)");
   cl_int stride = fitcl__accum_stride(a);
   cl_long nb = (cl_long)nblocks;
@@ -196,7 +205,8 @@ static fitcl_status run_fused(fitcl_accum *a, ocl_slot *s, size_t n, int has_sig
   err |= clSetKernelArg(o->k_combine, 3, sizeof(cl_mem), &s->gsum);
   if (err) return clfail(a, CL_INVALID_ARG_VALUE, "clSetKernelArg (accumulation combine)");
   global = ngroups * (size_t)stride;
-  err = clEnqueueNDRangeKernel(ocl->queue, o->k_combine, 1, NULL, &global, NULL, 0, NULL, NULL);
+  err = clEnqueueNDRangeKernel(ocl->queue, o->k_combine, 1, NULL, &global,
+                               o->cpu_local ? &o->cpu_local : NULL, 0, NULL, NULL);
   if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueNDRangeKernel (accumulation combine)");
   err = clEnqueueReadBuffer(ocl->queue, s->gsum, CL_FALSE, 0,
                             ngroups * (size_t)stride * sizeof(double), s->host, 0, NULL, &s->rd);
@@ -222,8 +232,8 @@ static fitcl_status run_clblast(fitcl_accum *a, ocl_slot *s, size_t n, int has_s
   if (err) return clfail(a, CL_INVALID_ARG_VALUE, "clSetKernelArg (materialise)");
   size_t nblocks = (n + BLK - 1) / BLK;
   size_t global = o->local ? (nblocks + BPG - 1) / BPG * o->local : nblocks;
-  err = clEnqueueNDRangeKernel(ocl->queue, k, 1, NULL, &global, o->local ? &o->local : NULL,
-                               s->up ? 1 : 0, s->up ? &s->up : NULL, NULL);
+  err = clEnqueueNDRangeKernel(ocl->queue, k, 1, NULL, &global, block_local(o), s->up ? 1 : 0,
+                               s->up ? &s->up : NULL, NULL);
   if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueNDRangeKernel (materialise)");
   cl_command_queue q = ocl->queue;
   /* CLBlast computes beta*C even for beta = 0, so stale NaN or garbage in
@@ -254,7 +264,8 @@ static fitcl_status run_clblast(fitcl_accum *a, ocl_slot *s, size_t n, int has_s
   err |= clSetKernelArg(o->k_combine, 3, sizeof(cl_mem), &s->gsum);
   if (err) return clfail(a, CL_INVALID_ARG_VALUE, "clSetKernelArg (accumulation combine)");
   global = ngroups * 2;
-  err = clEnqueueNDRangeKernel(q, o->k_combine, 1, NULL, &global, NULL, 0, NULL, NULL);
+  err = clEnqueueNDRangeKernel(q, o->k_combine, 1, NULL, &global,
+                               o->cpu_local ? &o->cpu_local : NULL, 0, NULL, NULL);
   if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueNDRangeKernel (accumulation combine)");
   int np = a->np;
   double C[FITCL_NLSQ_MAX_PARAMS * FITCL_NLSQ_MAX_PARAMS], jtr[FITCL_NLSQ_MAX_PARAMS];
@@ -426,6 +437,13 @@ static fitcl_status ocl_create(fitcl_accum *a) {
     suffix = fitcl__accum_ocl_variant == 1 && err == CL_SUCCESS && wg >= BLK ? "" : "_loop";
   }
   o->local = suffix[0] ? 0 : BLK;
+  /* Left to choose, PoCL picks a work-group size from the global size and
+   * compiles a work-group function for each size it picks: chunks of new
+   * lengths then trigger hidden kernel compilations (5 for the 7 lengths of
+   * the benchmark, each taking a good fraction of a second).  One item per
+   * group is always a divisor, so a single compiled variant serves every
+   * length; it measured as fast as PoCL's choices. */
+  o->cpu_local = (dtype & CL_DEVICE_TYPE_CPU) ? 1 : 0;
   FITCL__CL_RELEASE_KERNEL(o->k_fused);
   err = CL_SUCCESS;
   char kn[64];
