@@ -119,7 +119,8 @@ static int fuse_node(const fuse_ctx *fc, int32_t i, pform *pf, int32_t *c) {
         continue;
       memset(pf, 0, sizeof *pf);
       pf->neg = e->op == FITCL__OP_SUB;
-      if (!pf_expand(pf, fc, prod, 1)) continue;
+      if (!pf_expand(pf, fc, prod, 1) || pf->nab == (int)(sizeof pf->ab / sizeof pf->ab[0]))
+        continue;
       pf->ab[pf->nab++] = prod;
       *c = other;
       return 1;
