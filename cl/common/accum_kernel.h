@@ -41,20 +41,29 @@ inline void fitcl_accum_point(int loss, double f, double yv, double is, double c
   }
 }
 
-inline void fitcl_accum_load(__global const double *x, long ld, long i, double *xv) {
-  for (int j = 0; j < FITCL_NV; ++j) xv[j] = x[j * ld + i];
+/* Column j of the data: x for j = 0, else x1 + off1 + (j - 1) * ld.  The
+ * host passes x1 = x and off1 = ld for its own column-major buffer (column
+ * j at x + j * ld), or, reading two caller columns in place, a buffer
+ * wrapping each (off1 = 0). */
+#define FITCL_XTAIL , __global const double *x1, const long off1
+#define FITCL_XCOL(j) ((j) == 0 ? x : x1 + off1 + ((j) - 1) * ld)
+
+inline void fitcl_accum_load(__global const double *x, __global const double *x1, long off1,
+                             long ld, long i, double *xv) {
+  for (int j = 0; j < FITCL_NV; ++j) xv[j] = FITCL_XCOL(j)[i];
 }
 
 /* One point's contribution to the fused sums, added into acc[FITCL_NSUMS]:
  * the upper triangle of JᵀJ, then Jᵀr, Σrho and Σr², with J and r scaled
  * by the loss's IRLS weights (fitcl_accum_point).  Shared by every fused
  * kernel so the per-point arithmetic is written once. */
-inline void fitcl_accum_add_point(const double *p, __global const double *x, long ld, long i,
+inline void fitcl_accum_add_point(const double *p, __global const double *x,
+                                  __global const double *x1, long off1, long ld, long i,
                                   __global const double *y, __global const double *sigma,
                                   int has_sigma, int loss, double c2, double inv_c2,
                                   double *acc) {
   double xv[FITCL_NVX];
-  fitcl_accum_load(x, ld, i, xv);
+  fitcl_accum_load(x, x1, off1, ld, i, xv);
   double f, J[FITCL_NP];
   fitcl_model_fj(p, xv, &f, J);
   double sc, rt, rho, z;
@@ -76,7 +85,7 @@ __kernel void fitcl_accum_fused_loop(__global const double *params, __global con
                                 const long ld, __global const double *y,
                                 __global const double *sigma, const int flags,
                                 const long n, const double c2, const double inv_c2,
-                                __global double *partial) {
+                                __global double *partial FITCL_XTAIL) {
   /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
    * argument, so one program serves every loss). */
   const int has_sigma = flags & 1, loss = flags >> 1;
@@ -89,7 +98,7 @@ __kernel void fitcl_accum_fused_loop(__global const double *params, __global con
   double acc[FITCL_NSUMS];
   for (int s = 0; s < FITCL_NSUMS; ++s) acc[s] = 0.0;
   for (long i = begin; i < end; ++i) {
-    fitcl_accum_add_point(p, x, ld, i, y, sigma, has_sigma, loss, c2, inv_c2, acc);
+    fitcl_accum_add_point(p, x, x1, off1, ld, i, y, sigma, has_sigma, loss, c2, inv_c2, acc);
   }
   __global double *out = partial + b * FITCL_NSUMS;
   for (int s = 0; s < FITCL_NSUMS; ++s) out[s] = acc[s];
@@ -100,7 +109,7 @@ __kernel void fitcl_accum_cost_loop(__global const double *params, __global cons
                                const long ld, __global const double *y,
                                __global const double *sigma, const int flags,
                                const long n, const double c2, const double inv_c2,
-                               __global double *partial) {
+                               __global double *partial FITCL_XTAIL) {
   /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
    * argument, so one program serves every loss). */
   const int has_sigma = flags & 1, loss = flags >> 1;
@@ -113,7 +122,7 @@ __kernel void fitcl_accum_cost_loop(__global const double *params, __global cons
   double srho = 0.0, sz = 0.0;
   for (long i = begin; i < end; ++i) {
     double xv[FITCL_NVX];
-    fitcl_accum_load(x, ld, i, xv);
+    fitcl_accum_load(x, x1, off1, ld, i, xv);
     double f, J[FITCL_NP];
     fitcl_model_f(p, xv, &f, J);
     double sc, rt, rho, z;
@@ -133,7 +142,7 @@ __kernel void fitcl_accum_materialise_loop(__global const double *params, __glob
                                       __global const double *sigma, const int flags,
                                       const long n, const double c2, const double inv_c2,
                                       __global double *G, __global double *rtv,
-                                      __global double *partial) {
+                                      __global double *partial FITCL_XTAIL) {
   /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
    * argument, so one program serves every loss). */
   const int has_sigma = flags & 1, loss = flags >> 1;
@@ -146,7 +155,7 @@ __kernel void fitcl_accum_materialise_loop(__global const double *params, __glob
   double srho = 0.0, sz = 0.0;
   for (long i = begin; i < end; ++i) {
     double xv[FITCL_NVX];
-    fitcl_accum_load(x, ld, i, xv);
+    fitcl_accum_load(x, x1, off1, ld, i, xv);
     double f, J[FITCL_NP];
     fitcl_model_fj(p, xv, &f, J);
     double sc, rt, rho, z;
@@ -192,7 +201,7 @@ __kernel __attribute__((reqd_work_group_size(FITCL_REDUCE_BLOCK, 1, 1)))
 void fitcl_accum_fused(__global const double *params, __global const double *x, const long ld,
                        __global const double *y, __global const double *sigma,
                        const int flags, const long n, const double c2, const double inv_c2,
-                       __global double *partial) {
+                       __global double *partial FITCL_XTAIL) {
   /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
    * argument, so one program serves every loss). */
   const int has_sigma = flags & 1, loss = flags >> 1;
@@ -210,7 +219,7 @@ void fitcl_accum_fused(__global const double *params, __global const double *x, 
       double p[FITCL_NP];
       for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
       double xv[FITCL_NVX];
-      fitcl_accum_load(x, ld, ic, xv);
+      fitcl_accum_load(x, x1, off1, ld, ic, xv);
       double f, J[FITCL_NP];
       fitcl_model_fj(p, xv, &f, J);
       double sc, rt, rho, z;
@@ -232,7 +241,7 @@ __kernel __attribute__((reqd_work_group_size(FITCL_REDUCE_BLOCK, 1, 1)))
 void fitcl_accum_cost(__global const double *params, __global const double *x, const long ld,
                       __global const double *y, __global const double *sigma,
                       const int flags, const long n, const double c2, const double inv_c2,
-                      __global double *partial) {
+                      __global double *partial FITCL_XTAIL) {
   /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
    * argument, so one program serves every loss). */
   const int has_sigma = flags & 1, loss = flags >> 1;
@@ -249,7 +258,7 @@ void fitcl_accum_cost(__global const double *params, __global const double *x, c
       double p[FITCL_NP];
       for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
       double xv[FITCL_NVX];
-      fitcl_accum_load(x, ld, ic, xv);
+      fitcl_accum_load(x, x1, off1, ld, ic, xv);
       double f, J[FITCL_NP];
       fitcl_model_f(p, xv, &f, J);
       double sc, rt;
@@ -267,7 +276,7 @@ void fitcl_accum_materialise(__global const double *params, __global const doubl
                              const long ld, __global const double *y,
                              __global const double *sigma, const int flags, const long n,
                              const double c2, const double inv_c2, __global double *G,
-                             __global double *rtv, __global double *partial) {
+                             __global double *rtv, __global double *partial FITCL_XTAIL) {
   /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
    * argument, so one program serves every loss). */
   const int has_sigma = flags & 1, loss = flags >> 1;
@@ -284,7 +293,7 @@ void fitcl_accum_materialise(__global const double *params, __global const doubl
       double p[FITCL_NP];
       for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
       double xv[FITCL_NVX];
-      fitcl_accum_load(x, ld, ic, xv);
+      fitcl_accum_load(x, x1, off1, ld, ic, xv);
       double f, J[FITCL_NP];
       fitcl_model_fj(p, xv, &f, J);
       double sc, rt;
@@ -314,7 +323,7 @@ __kernel void fitcl_accum_fused_vec8(__global const double *params, __global con
                                      const long ld, __global const double *y,
                                      __global const double *sigma, const int flags,
                                      const long n, const double c2, const double inv_c2,
-                                     __global double *partial) {
+                                     __global double *partial FITCL_XTAIL) {
   /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
    * argument, so one program serves every loss). */
   const int has_sigma = flags & 1, loss = flags >> 1;
@@ -329,7 +338,7 @@ __kernel void fitcl_accum_fused_vec8(__global const double *params, __global con
   long i = begin;
   for (; i + 8 <= end; i += 8) {
     double8 xv[FITCL_NVX];
-    for (int j = 0; j < FITCL_NV; ++j) xv[j] = vload8(0, x + j * ld + i);
+    for (int j = 0; j < FITCL_NV; ++j) xv[j] = vload8(0, FITCL_XCOL(j) + i);
     double8 f, J[FITCL_NP];
     fitcl_model_fj8(p, xv, &f, J);
     double8 is = has_sigma ? 1.0 / vload8(0, sigma + i) : (double8)(1.0);
@@ -345,7 +354,7 @@ __kernel void fitcl_accum_fused_vec8(__global const double *params, __global con
   double out[FITCL_NSUMS];
   for (int s = 0; s < FITCL_NSUMS; ++s) out[s] = fitcl_hsum8(acc[s]);
   for (; i < end; ++i) {
-    fitcl_accum_add_point(p, x, ld, i, y, sigma, has_sigma, loss, c2, inv_c2, out);
+    fitcl_accum_add_point(p, x, x1, off1, ld, i, y, sigma, has_sigma, loss, c2, inv_c2, out);
   }
   __global double *dst = partial + b * FITCL_NSUMS;
   for (int s = 0; s < FITCL_NSUMS; ++s) dst[s] = out[s];
@@ -355,7 +364,7 @@ __kernel void fitcl_accum_cost_vec8(__global const double *params, __global cons
                                     const long ld, __global const double *y,
                                     __global const double *sigma, const int flags,
                                     const long n, const double c2, const double inv_c2,
-                                    __global double *partial) {
+                                    __global double *partial FITCL_XTAIL) {
   /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
    * argument, so one program serves every loss). */
   const int has_sigma = flags & 1, loss = flags >> 1;
@@ -369,7 +378,7 @@ __kernel void fitcl_accum_cost_vec8(__global const double *params, __global cons
   long i = begin;
   for (; i + 8 <= end; i += 8) {
     double8 xv[FITCL_NVX];
-    for (int j = 0; j < FITCL_NV; ++j) xv[j] = vload8(0, x + j * ld + i);
+    for (int j = 0; j < FITCL_NV; ++j) xv[j] = vload8(0, FITCL_XCOL(j) + i);
     double8 f, J[FITCL_NP];
     fitcl_model_f8(p, xv, &f, J);
     double8 is = has_sigma ? 1.0 / vload8(0, sigma + i) : (double8)(1.0);
@@ -379,7 +388,7 @@ __kernel void fitcl_accum_cost_vec8(__global const double *params, __global cons
   double sz = fitcl_hsum8(acc);
   for (; i < end; ++i) {
     double xv[FITCL_NVX];
-    fitcl_accum_load(x, ld, i, xv);
+    fitcl_accum_load(x, x1, off1, ld, i, xv);
     double f, J[FITCL_NP];
     fitcl_model_f(p, xv, &f, J);
     double r = (y[i] - f) * (has_sigma ? 1.0 / sigma[i] : 1.0);

@@ -33,8 +33,9 @@ int fitcl__accum_ocl_zero_copy = -1;
 
 typedef struct ocl_slot {
   cl_mem x, y, sigma, gsum;
-  cl_mem wx, wy, ws;  /* zero-copy: buffers wrapping the caller's arrays */
-  cl_mem cx, cy, cs;  /* what the kernels read for the current piece */
+  cl_mem wx, wx1, wy, ws; /* zero-copy: buffers wrapping the caller's arrays */
+  cl_mem cx, cx1, cy, cs; /* what the kernels read for the current piece */
+  cl_long off1;           /* kernel argument: offset of column 1 in cx1 */
   cl_event up;        /* last upload of this slot */
   cl_event rd;        /* readback of gsum */
   double *host;       /* gsum on the host */
@@ -112,7 +113,9 @@ static fitcl_status drain(fitcl_accum *a) {
   return st != FITCL_OK ? st : st2;
 }
 
-static fitcl_status set_common_args(fitcl_accum *a, cl_kernel k, ocl_slot *s, size_t n) {
+/* xarg: index of the kernel's x1 argument (followed by off1). */
+static fitcl_status set_common_args(fitcl_accum *a, cl_kernel k, ocl_slot *s, size_t n,
+                                    cl_uint xarg) {
   ocl_impl *o = a->impl;
   cl_long ld = (cl_long)o->cap, nn = (cl_long)n;
   double c2 = a->f_scale * a->f_scale, inv_c2 = 1.0 / c2;
@@ -125,16 +128,19 @@ static fitcl_status set_common_args(fitcl_accum *a, cl_kernel k, ocl_slot *s, si
   err |= clSetKernelArg(k, 6, sizeof nn, &nn);
   err |= clSetKernelArg(k, 7, sizeof c2, &c2);
   err |= clSetKernelArg(k, 8, sizeof inv_c2, &inv_c2);
+  err |= clSetKernelArg(k, xarg, sizeof(cl_mem), &s->cx1);
+  err |= clSetKernelArg(k, xarg + 1, sizeof s->off1, &s->off1);
   return err ? clfail(a, CL_INVALID_ARG_VALUE, "clSetKernelArg (accumulation)") : FITCL_OK;
 }
 
 static void release_wraps(ocl_slot *s) {
   FITCL__CL_RELEASE_MEM(s->wx);
+  FITCL__CL_RELEASE_MEM(s->wx1);
   FITCL__CL_RELEASE_MEM(s->wy);
   FITCL__CL_RELEASE_MEM(s->ws);
 }
 
-/* Wraps the caller's arrays (devices sharing host memory, one variable at
+/* Wraps the caller's arrays (devices sharing host memory, two variables at
  * most): the kernels read them in place, no copy at all. */
 static fitcl_status wrap(fitcl_accum *a, ocl_slot *s, const double *const *x, const double *y,
                          const double *sigma, size_t n) {
@@ -144,12 +150,16 @@ static fitcl_status wrap(fitcl_accum *a, ocl_slot *s, const double *const *x, co
   size_t bytes = n * sizeof(double);
   release_wraps(s);
   /* The kernels only read: dropping const for the OpenCL API is safe. */
-  if (a->nv == 1) s->wx = clCreateBuffer(cc, fl, bytes, (void *)(uintptr_t)x[0], &err);
+  if (a->nv >= 1) s->wx = clCreateBuffer(cc, fl, bytes, (void *)(uintptr_t)x[0], &err);
+  if (err == CL_SUCCESS && a->nv >= 2)
+    s->wx1 = clCreateBuffer(cc, fl, bytes, (void *)(uintptr_t)x[1], &err);
   if (err == CL_SUCCESS) s->wy = clCreateBuffer(cc, fl, bytes, (void *)(uintptr_t)y, &err);
   if (err == CL_SUCCESS && sigma)
     s->ws = clCreateBuffer(cc, fl, bytes, (void *)(uintptr_t)sigma, &err);
   if (err != CL_SUCCESS) return clfail(a, err, "clCreateBuffer (CL_MEM_USE_HOST_PTR chunk)");
   s->cx = s->wx ? s->wx : s->x;
+  s->cx1 = s->wx1 ? s->wx1 : s->cx;
+  s->off1 = 0;
   s->cy = s->wy;
   s->cs = s->ws ? s->ws : s->sigma;
   return FITCL_OK;
@@ -168,6 +178,8 @@ static fitcl_status upload(fitcl_accum *a, ocl_slot *s, const double *const *x, 
   }
   if (o->zero_copy) return wrap(a, s, x, y, sigma, n);
   s->cx = s->x;
+  s->cx1 = s->x;
+  s->off1 = (cl_long)o->cap; /* column j at x + j * cap */
   s->cy = s->y;
   s->cs = s->sigma;
   for (int j = 0; j < a->nv && err == CL_SUCCESS; ++j)
@@ -185,7 +197,7 @@ static fitcl_status run_fused(fitcl_accum *a, ocl_slot *s, size_t n, int has_sig
   fitcl__ocl *ocl = a->ctx->ocl;
   ocl_impl *o = a->impl;
   cl_kernel k = a->want_jac ? o->k_fused : o->k_cost;
-  fitcl_status st = set_common_args(a, k, s, n);
+  fitcl_status st = set_common_args(a, k, s, n, 10);
   if (st != FITCL_OK) return st;
   cl_int hs = (has_sigma ? 1 : 0) | ((cl_int)a->loss << 1);
   cl_int err = clSetKernelArg(k, 5, sizeof hs, &hs);
@@ -222,7 +234,7 @@ static fitcl_status run_clblast(fitcl_accum *a, ocl_slot *s, size_t n, int has_s
   ocl_impl *o = a->impl;
   if (!a->want_jac) return run_fused(a, s, n, has_sigma);
   cl_kernel k = o->k_mat;
-  fitcl_status st = set_common_args(a, k, s, n);
+  fitcl_status st = set_common_args(a, k, s, n, 12);
   if (st != FITCL_OK) return st;
   cl_int hs = (has_sigma ? 1 : 0) | ((cl_int)a->loss << 1);
   cl_int err = clSetKernelArg(k, 5, sizeof hs, &hs);
@@ -461,7 +473,7 @@ static fitcl_status ocl_create(fitcl_accum *a) {
   cl_bool unified = CL_FALSE;
   clGetDeviceInfo(a->ctx->ocl->device, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified,
                   NULL);
-  o->zero_copy = unified && a->nv <= 1;
+  o->zero_copy = unified && a->nv <= 2;
   if (fitcl__accum_ocl_zero_copy >= 0) o->zero_copy = o->zero_copy && fitcl__accum_ocl_zero_copy;
   size_t cap = o->cap, nblocks = (cap + BLK - 1) / BLK;
   size_t ngroups = (nblocks + COMBINE - 1) / COMBINE;
