@@ -315,6 +315,13 @@ void fitcl_accum_materialise(__global const double *params, __global const doubl
  * them only then): one work-item per block,
  * eight points per step in double8 (explicit vectors), lanes combined in a
  * fixed order at the end of the block, the remainder (< 8 points) scalar. */
+/* Fully unrolled JᵀJ updates give every accumulator a constant index, so
+ * it can stay in a register. */
+#if defined(__clang__)
+#define FITCL_UNROLL _Pragma("unroll")
+#else
+#define FITCL_UNROLL
+#endif
 inline double fitcl_hsum8(double8 a) {
   return ((a.s0 + a.s1) + (a.s2 + a.s3)) + ((a.s4 + a.s5) + (a.s6 + a.s7));
 }
@@ -343,10 +350,15 @@ __kernel void fitcl_accum_fused_vec8(__global const double *params, __global con
     fitcl_model_fj8(p, xv, &f, J);
     double8 is = has_sigma ? 1.0 / vload8(0, sigma + i) : (double8)(1.0);
     double8 r = (vload8(0, y + i) - f) * is;
+    FITCL_UNROLL
     for (int k = 0; k < FITCL_NP; ++k) J[k] *= is;
     int t = 0;
-    for (int k = 0; k < FITCL_NP; ++k)
+    FITCL_UNROLL
+    for (int k = 0; k < FITCL_NP; ++k) {
+      FITCL_UNROLL
       for (int l = k; l < FITCL_NP; ++l) acc[t++] += J[k] * J[l];
+    }
+    FITCL_UNROLL
     for (int k = 0; k < FITCL_NP; ++k) acc[t++] += J[k] * r;
     acc[t++] += r * r;
     acc[t++] += r * r;

@@ -381,8 +381,11 @@ char *fitcl__expr_prog_opencl_ex(const fitcl__expr_prog *p, const char *name, in
                                  int vec) {
   fitcl__buf b = {0};
   const char *T = vec ? "double8" : "double";
-  fitcl__buf_printf(&b, "inline void %s(const double *p, const %s *x, %s *f, %s *J) {\n", name, T,
-                    T, T);
+  /* The vector form is called once per eight points in the CPU-device
+   * kernels, whose accumulators would otherwise be saved and restored
+   * around every call: FITCL_VEC8_INLINE (model.c) forces it inline. */
+  fitcl__buf_printf(&b, "%s void %s(const double *p, const %s *x, %s *f, %s *J) {\n",
+                    vec ? "FITCL_VEC8_INLINE" : "inline", name, T, T, T);
   int tbase = p->nparams + p->nvars + p->nconst;
   for (int r = tbase; r < p->nregs; ++r) fitcl__buf_printf(&b, "  %s r%d;\n", T, r);
   for (int i = 0; i < p->ninstr; ++i) {

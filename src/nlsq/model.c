@@ -235,7 +235,13 @@ char *fitcl__model_opencl_functions(const fitcl_model *m) {
     char *fo8 = fitcl__expr_prog_opencl_ex(&m->prog_f, "fitcl_model_f8", 0, 1);
     if (fj && fo && fj8 && fo8) {
       fitcl__buf_printf(&b, "/* model: %s */\n", m->expr);
-      fitcl__buf_printf(&b, "#define FITCL_HAVE_VEC8 1\n%s\n%s\n%s\n%s\n", fj, fo, fj8, fo8);
+      fitcl__buf_printf(&b,
+                        "#define FITCL_HAVE_VEC8 1\n"
+                        "#if defined(__clang__)\n"
+                        "#define FITCL_VEC8_INLINE inline __attribute__((always_inline))\n"
+                        "#else\n#define FITCL_VEC8_INLINE inline\n#endif\n"
+                        "%s\n%s\n%s\n%s\n",
+                        fj, fo, fj8, fo8);
     } else b.oom = 1;
     free(fj);
     free(fo);
