@@ -58,13 +58,24 @@ void fitcl__lik_cpu_destroy(fitcl_lik *L) {
   FITCL_FREE(L->cpu);
 }
 
+/* Per-worker scratch, in doubles:
+ *   In, Out   [nint][K][2][LANE]  partials and normalised outside vectors
+ *   Sb        [maxdeg][K][2][LANE] child contributions (multifurcations)
+ *   G         [K][2][LANE]        one child's G (multifurcations)
+ *   Fs        [nint][LANE]        rescaling factors of the postorder
+ *   D         [ncomp + 4][LANE]   per-lane derivatives
+ *   NU, NW    [K][LANE]           per-category sums over branches
+ *   dummy     [2][LANE]           sink for the outside vectors of tips
+ *   ks        [2 ncomp]           compensated sums
+ *   rescaled  [nint] ints         internal nodes that rescaled, this sub-block
+ *   flags     nint bytes          whether a node rescaled any lane (kept
+ *                                 all zero between sub-blocks) */
 static size_t scratch_doubles(const fitcl_lik *L) {
   const size_t part = (size_t)L->nint * (size_t)L->K * 2 * FITCL__LANE;
-  return 2 * part                                               /* In, Out */
-         + (size_t)L->maxdeg * (size_t)L->K * 2 * FITCL__LANE   /* child contributions */
-         + (size_t)L->K * 2 * FITCL__LANE                       /* G of one child */
-         + (L->ncomp + 4) * FITCL__LANE                         /* per-lane derivatives */
-         + 2 * L->ncomp;                                        /* compensated sums */
+  return 2 * part + (size_t)L->maxdeg * (size_t)L->K * 2 * FITCL__LANE +
+         (size_t)L->K * 2 * FITCL__LANE + (size_t)L->nint * FITCL__LANE +
+         (L->ncomp + 4) * FITCL__LANE + 2 * (size_t)L->K * FITCL__LANE + 2 * FITCL__LANE +
+         2 * L->ncomp + ((size_t)L->nint * (sizeof(int) + 1) + sizeof(double) - 1) / sizeof(double);
 }
 
 fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
@@ -107,6 +118,7 @@ fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
       return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory (%zu MB scratch)",
                          n * sizeof(double) >> 20);
     }
+    memset(L->cpu->scratch[w], 0, n * sizeof(double)); /* the rescaling flags start clear */
   }
   return FITCL_OK;
 }
@@ -147,6 +159,237 @@ static inline __attribute__((always_inline)) void tip_ind(double d, double *in0,
 }
 
 
+/* Partial of child v in category c for the lanes of a sub-block: from the
+ * tip states, or the stored partial of an internal node. */
+static inline __attribute__((always_inline)) void child_in(const double *In, size_t nstride,
+                                                           size_t kstride, int ntips,
+                                                           const uint8_t *tipsub,
+                                                           const int *tiprank, int v, int c,
+                                                           double *i0, double *i1) {
+  if (v < ntips) {
+    const uint8_t *ts = tipsub + (size_t)tiprank[v] * FITCL__LANE;
+    FITCL__LANES(l) tip_ind((double)ts[l], &i0[l], &i1[l]);
+  } else {
+    const double *p = In + (size_t)(v - ntips) * nstride + c * kstride;
+    FITCL__LANES(l) {
+      i0[l] = p[l];
+      i1[l] = p[FITCL__LANE + l];
+    }
+  }
+}
+
+/* Gradient terms of the two branches below a binary node u, in category c,
+ * and the outside vectors of internal children.  With the normalised
+ * outside vector O of u (sum_x O(x) In_u(x) = 1, In_u as stored), the
+ * children's G are O times the sibling's contribution, and the derivative
+ * of log L along a branch is sum G dP In_child with no division: the
+ * normalisation carries the 1 / L.  bg (a constant at each call) adds the
+ * branch-length terms. */
+static inline __attribute__((always_inline)) void binary_node(
+    const double *restrict Pa, const double *restrict Pb, const double *restrict a0,
+    const double *restrict a1, const double *restrict b0, const double *restrict b1,
+    const double *restrict o0, const double *restrict o1, double *restrict nu,
+    double *restrict nw, double *oa0, double *oa1, double *ob0, double *ob1, int bg, int first,
+    double *restrict ta, double *restrict tb) {
+  FITCL__LANES(l) {
+    const double sa0 = fitcl_gl_s0(Pa, a0[l], a1[l]), sa1 = fitcl_gl_s1(Pa, a0[l], a1[l]);
+    const double sb0 = fitcl_gl_s0(Pb, b0[l], b1[l]), sb1 = fitcl_gl_s1(Pb, b0[l], b1[l]);
+    const double ga0 = o0[l] * sb0, ga1 = o1[l] * sb1;
+    const double gb0 = o0[l] * sa0, gb1 = o1[l] * sa1;
+    nu[l] += fitcl_gl_dcontract(Pa[FITCL_GL_U01], Pa[FITCL_GL_U10], ga0, ga1, a0[l], a1[l]) +
+             fitcl_gl_dcontract(Pb[FITCL_GL_U01], Pb[FITCL_GL_U10], gb0, gb1, b0[l], b1[l]);
+    nw[l] += fitcl_gl_dcontract(Pa[FITCL_GL_W01], Pa[FITCL_GL_W10], ga0, ga1, a0[l], a1[l]) +
+             fitcl_gl_dcontract(Pb[FITCL_GL_W01], Pb[FITCL_GL_W10], gb0, gb1, b0[l], b1[l]);
+    if (bg) {
+      const double xa = fitcl_gl_dcontract(Pa[FITCL_GL_T01], Pa[FITCL_GL_T10], ga0, ga1, a0[l], a1[l]);
+      const double xb = fitcl_gl_dcontract(Pb[FITCL_GL_T01], Pb[FITCL_GL_T10], gb0, gb1, b0[l], b1[l]);
+      ta[l] = first ? xa : ta[l] + xa;
+      tb[l] = first ? xb : tb[l] + xb;
+    }
+    oa0[l] = ga0 * Pa[FITCL_GL_P00] + ga1 * Pa[FITCL_GL_P10];
+    oa1[l] = ga0 * Pa[FITCL_GL_P01] + ga1 * Pa[FITCL_GL_P11];
+    ob0[l] = gb0 * Pb[FITCL_GL_P00] + gb1 * Pb[FITCL_GL_P10];
+    ob1[l] = gb0 * Pb[FITCL_GL_P01] + gb1 * Pb[FITCL_GL_P11];
+  }
+}
+
+/* The parts of a worker's scratch (see scratch_doubles). */
+typedef struct scratch_view {
+  double *In, *Out, *Sb, *Gb, *Fs, *D, *NU, *NW, *dummy, *ks;
+  int *rescaled;
+  unsigned char *flags;
+} scratch_view;
+
+static inline __attribute__((always_inline)) scratch_view scratch_parts(const fitcl_lik *L,
+                                                                        double *base) {
+  const size_t nstride = (size_t)L->K * 2 * FITCL__LANE;
+  scratch_view v;
+  v.In = base;
+  v.Out = v.In + (size_t)L->nint * nstride;
+  v.Sb = v.Out + (size_t)L->nint * nstride;
+  v.Gb = v.Sb + (size_t)L->maxdeg * nstride;
+  v.Fs = v.Gb + nstride;
+  v.D = v.Fs + (size_t)L->nint * FITCL__LANE;
+  v.NU = v.D + (L->ncomp + 4) * FITCL__LANE;
+  v.NW = v.NU + (size_t)L->K * FITCL__LANE;
+  v.dummy = v.NW + (size_t)L->K * FITCL__LANE;
+  v.ks = v.dummy + 2 * FITCL__LANE;
+  v.rescaled = (int *)(v.ks + 2 * L->ncomp);
+  v.flags = (unsigned char *)(v.rescaled + L->nint);
+  return v;
+}
+
+/* The gradient of one sub-block: preorder pass and per-lane derivatives
+ * into sv->D.  Its own function, so the postorder that the log-likelihood
+ * alone runs is compiled as if it were not there. */
+FITCL__CLONES __attribute__((noinline))
+static void grad_pass(const fitcl_lik *L, int g, const scratch_view *sv, const uint8_t *tipsub,
+                      const double *lsum, const double *rnum) {
+  const int K = L->K, nn = L->nnodes, ntips = L->ntips, nint = L->nint, bg = L->branch_grad;
+  const int *cs = L->child_start, *ch = L->child;
+  const double *pmg = L->pm + (size_t)g * K * nn * FITCL_GL_PREC;
+  const size_t kstride = 2 * FITCL__LANE, nstride = (size_t)K * kstride;
+  const double *In = sv->In, *Fs = sv->Fs;
+  double *Out = sv->Out, *Sb = sv->Sb, *Gb = sv->Gb, *D = sv->D, *NU = sv->NU, *NW = sv->NW;
+  double *dummy = sv->dummy;
+  const unsigned char *flags = sv->flags;
+  const double pi1 = L->pi1[g], pi0 = 1.0 - pi1;
+  const double dpi = L->root_grad ? pi0 * pi1 : 0.0;
+  const int *tiprank = L->cpu->tiprank;
+
+  /* Preorder (outside) pass with normalised outside vectors O_u, scaled
+   * so that sum_x O_u(x) In_u(x) = 1 with In_u as stored (rescaled).
+   * At the root O = pi / lsum.  Going down, G_v = O_u f_u prod over the
+   * siblings of their contributions (f_u: u's rescaling factor) keeps
+   * sum_x G_v(x) S_v(x) = 1, so d log L / d param along the branch above
+   * v is sum G dP In_v with no division, and O_v = G_v P keeps the
+   * normalisation at v.  Without rescaling the largest entry of O never
+   * grows going down, so O needs no rescaling of its own; the factors
+   * f_u are capped at 2^768 (reached only with zero partials, whose
+   * terms vanish), so nothing overflows. */
+  double *Dg = D + FITCL__LC_G * FITCL__LANE, *Dl = D + FITCL__LC_L * FITCL__LANE;
+  double *Dr = D + FITCL__LC_R * FITCL__LANE;
+  double *Dt = Dr + (size_t)K * FITCL__LANE;
+  memset(NU, 0, 2 * (size_t)K * FITCL__LANE * sizeof(double));
+  double *Or = Out + (size_t)(nn - 1 - ntips) * nstride;
+  {
+    double invl[FITCL__LANE];
+    FITCL__LANES(l) invl[l] = 1.0 / lsum[l];
+    FITCL__LANES(l) {
+      const double r = dpi * rnum[l] * invl[l];
+      Dg[l] = r;
+      Dl[l] = -r;
+    }
+    for (int c = 0; c < K; ++c)
+      FITCL__LANES(l) {
+        Or[c * kstride + l] = pi0 * invl[l];
+        Or[c * kstride + FITCL__LANE + l] = pi1 * invl[l];
+      }
+  }
+  for (int oi = nint - 1; oi >= 0; --oi) {
+    const int u = L->ops[oi];
+    double *Ou = Out + (size_t)(u - ntips) * nstride;
+    const int deg = cs[u + 1] - cs[u];
+    if (flags[u - ntips]) {
+      const double *f = Fs + (size_t)(u - ntips) * FITCL__LANE;
+      for (int c = 0; c < K; ++c)
+        FITCL__LANES(l) {
+          const double x0 = Ou[c * kstride + l] * f[l], x1 = Ou[c * kstride + FITCL__LANE + l] * f[l];
+          Ou[c * kstride + l] = x0 < 0x1p768 ? x0 : 0x1p768;
+          Ou[c * kstride + FITCL__LANE + l] = x1 < 0x1p768 ? x1 : 0x1p768;
+        }
+    }
+    if (deg == 2) {
+      const int va = ch[cs[u]], vb = ch[cs[u] + 1];
+      for (int c = 0; c < K; ++c) {
+        /* Local copies: the compiler then knows the stores below cannot
+         * change them, keeps them in registers and vectorises. */
+        double Pa[FITCL_GL_PREC], Pb[FITCL_GL_PREC];
+        memcpy(Pa, pmg + ((size_t)c * nn + va) * FITCL_GL_PREC, sizeof Pa);
+        memcpy(Pb, pmg + ((size_t)c * nn + vb) * FITCL_GL_PREC, sizeof Pb);
+        double a0[FITCL__LANE], a1[FITCL__LANE], b0[FITCL__LANE], b1[FITCL__LANE];
+        child_in(In, nstride, kstride, ntips, tipsub, tiprank, va, c, a0, a1);
+        child_in(In, nstride, kstride, ntips, tipsub, tiprank, vb, c, b0, b1);
+        double *oa0 = va < ntips ? dummy : Out + (size_t)(va - ntips) * nstride + c * kstride;
+        double *ob0 = vb < ntips ? dummy : Out + (size_t)(vb - ntips) * nstride + c * kstride;
+        const double *o0 = Ou + c * kstride;
+        double *nu = NU + (size_t)c * FITCL__LANE, *nw = NW + (size_t)c * FITCL__LANE;
+        if (bg)
+          binary_node(Pa, Pb, a0, a1, b0, b1, o0, o0 + FITCL__LANE, nu, nw, oa0, oa0 + FITCL__LANE,
+                      ob0, ob0 + FITCL__LANE, 1, c == 0, Dt + (size_t)va * FITCL__LANE,
+                      Dt + (size_t)vb * FITCL__LANE);
+        else
+          binary_node(Pa, Pb, a0, a1, b0, b1, o0, o0 + FITCL__LANE, nu, nw, oa0, oa0 + FITCL__LANE,
+                      ob0, ob0 + FITCL__LANE, 0, 0, NULL, NULL);
+      }
+      continue;
+    }
+    /* Any other degree: the children's contributions first, then each
+     * child's G as the product of the others'. */
+    for (int k = 0; k < deg; ++k) {
+      const int v = ch[cs[u] + k];
+      for (int c = 0; c < K; ++c) {
+        double P[FITCL_GL_PREC];
+        memcpy(P, pmg + ((size_t)c * nn + v) * FITCL_GL_PREC, 4 * sizeof(double)); /* probabilities only */
+        double i0[FITCL__LANE], i1[FITCL__LANE];
+        child_in(In, nstride, kstride, ntips, tipsub, tiprank, v, c, i0, i1);
+        double *s0 = Sb + (size_t)k * nstride + c * kstride, *s1 = s0 + FITCL__LANE;
+        FITCL__LANES(l) {
+          s0[l] = fitcl_gl_s0(P, i0[l], i1[l]);
+          s1[l] = fitcl_gl_s1(P, i0[l], i1[l]);
+        }
+      }
+    }
+    for (int k = 0; k < deg; ++k) {
+      const int v = ch[cs[u] + k];
+      for (int c = 0; c < K; ++c) {
+        double P[FITCL_GL_PREC];
+        memcpy(P, pmg + ((size_t)c * nn + v) * FITCL_GL_PREC, sizeof P);
+        double *g0 = Gb + c * kstride, *g1 = g0 + FITCL__LANE;
+        const double *ou0 = Ou + c * kstride, *ou1 = ou0 + FITCL__LANE;
+        FITCL__LANES(l) { g0[l] = ou0[l]; g1[l] = ou1[l]; }
+        for (int k2 = 0; k2 < deg; ++k2) {
+          if (k2 == k) continue;
+          const double *s0 = Sb + (size_t)k2 * nstride + c * kstride, *s1 = s0 + FITCL__LANE;
+          FITCL__LANES(l) { g0[l] *= s0[l]; g1[l] *= s1[l]; }
+        }
+        double in0[FITCL__LANE], in1[FITCL__LANE];
+        child_in(In, nstride, kstride, ntips, tipsub, tiprank, v, c, in0, in1);
+        double *nu = NU + (size_t)c * FITCL__LANE, *nw = NW + (size_t)c * FITCL__LANE;
+        FITCL__LANES(l) {
+          nu[l] += fitcl_gl_dcontract(P[FITCL_GL_U01], P[FITCL_GL_U10], g0[l], g1[l], in0[l], in1[l]);
+          nw[l] += fitcl_gl_dcontract(P[FITCL_GL_W01], P[FITCL_GL_W10], g0[l], g1[l], in0[l], in1[l]);
+        }
+        if (bg) {
+          double *dt = Dt + (size_t)v * FITCL__LANE;
+          FITCL__LANES(l) {
+            const double x = fitcl_gl_dcontract(P[FITCL_GL_T01], P[FITCL_GL_T10], g0[l], g1[l], in0[l], in1[l]);
+            dt[l] = c == 0 ? x : dt[l] + x;
+          }
+        }
+        if (v >= ntips) {
+          /* O_v(y) = sum_x G(x) P(x,y). */
+          double *ov0 = Out + (size_t)(v - ntips) * nstride + c * kstride, *ov1 = ov0 + FITCL__LANE;
+          FITCL__LANES(l) {
+            ov0[l] = g0[l] * P[FITCL_GL_P00] + g1[l] * P[FITCL_GL_P10];
+            ov1[l] = g0[l] * P[FITCL_GL_P01] + g1[l] * P[FITCL_GL_P11];
+          }
+        }
+      }
+    }
+  }
+  /* Per-category sums give the rate and per-parameter components. */
+  for (int c = 0; c < K; ++c) {
+    const double *nu = NU + (size_t)c * FITCL__LANE, *nw = NW + (size_t)c * FITCL__LANE;
+    double *dr = Dr + (size_t)c * FITCL__LANE;
+    FITCL__LANES(l) {
+      Dg[l] += nu[l];
+      Dl[l] += nw[l];
+      dr[l] = nu[l] + nw[l];
+    }
+  }
+}
+
 FITCL__CLONES
 static void block_task(void *arg, size_t b, unsigned worker) {
   fitcl_lik *L = arg;
@@ -158,14 +401,12 @@ static void block_task(void *arg, size_t b, unsigned worker) {
   const double *pmg = L->pm + (size_t)g * K * nn * FITCL_GL_PREC;
   const size_t kstride = 2 * FITCL__LANE;        /* one category of one node */
   const size_t nstride = (size_t)K * kstride;    /* one node */
-  double *In = L->cpu->scratch[worker];
-  double *Out = In + (size_t)nint * nstride;
-  double *Sb = Out + (size_t)nint * nstride;
-  double *Gb = Sb + (size_t)L->maxdeg * nstride;
-  double *D = Gb + nstride;                       /* [ncomp][LANE] */
-  double *ks = D + (nc + 4) * FITCL__LANE;        /* [ncomp] sum, [ncomp] compensation */
+  const scratch_view sv = scratch_parts(L, L->cpu->scratch[worker]);
+  double *In = sv.In, *Fs = sv.Fs, *ks = sv.ks;
+  const double *D = sv.D;
+  int *rescaled = sv.rescaled;
+  unsigned char *flags = sv.flags;
   const double pi1 = L->pi1[g], pi0 = 1.0 - pi1;
-  const double dpi = L->root_grad ? pi0 * pi1 : 0.0;
   const double invK = 1.0 / K;
   const int *tiprank = L->cpu->tiprank;
 
@@ -173,7 +414,7 @@ static void block_task(void *arg, size_t b, unsigned worker) {
   for (size_t sub = 0; sub < FITCL_REDUCE_BLOCK / FITCL__LANE; ++sub) {
     const size_t p0 = b * FITCL_REDUCE_BLOCK + sub * FITCL__LANE;
     const uint8_t *tipsub = L->tips + (p0 / FITCL__LANE) * (size_t)ntips * FITCL__LANE;
-    int scale[FITCL__LANE];
+    int scale[FITCL__LANE], nrescaled = 0;
     FITCL__LANES(l) scale[l] = 0;
 
     /* Postorder: In_u(x) = prod over children of sum_y P(x,y) In_child(y). */
@@ -225,7 +466,11 @@ static void block_task(void *arg, size_t b, unsigned worker) {
       int any = 0;
       FITCL__LANES(l) any |= m[l] < FITCL_GL_SCALE_LOW;
       if (any) {
-        double f[FITCL__LANE];
+        /* The preorder pass needs the factors of the few nodes that
+         * rescale: flagged and kept here, at no cost to the others. */
+        flags[u - ntips] = 1;
+        rescaled[nrescaled++] = u - ntips;
+        double *f = Fs + (size_t)(u - ntips) * FITCL__LANE;
         FITCL__LANES(l) {
           const int low = m[l] < FITCL_GL_SCALE_LOW;
           f[l] = low ? FITCL_GL_SCALE_UP : 1.0;
@@ -265,139 +510,13 @@ static void block_task(void *arg, size_t b, unsigned worker) {
       }
       fitcl_kahan_add(&ks[FITCL__LC_LL], &ks[nc + FITCL__LC_LL], wll);
     }
-    if (!want_grad) continue;
+    if (!want_grad) {
+      for (int i = 0; i < nrescaled; ++i) flags[rescaled[i]] = 0;
+      continue;
+    }
 
-    /* Preorder (outside) pass.  For the branch above v, with G_v the
-     * outside vector at its top and In_v the partial at its bottom,
-     * d log L / d param = sum G dP In / sum G P In; both sums share the
-     * pattern's scale factors, so only the ratio matters and the outside
-     * vectors may be rescaled freely. */
-    memset(D, 0, nc * FITCL__LANE * sizeof(double));
-    double *Dg = D + FITCL__LC_G * FITCL__LANE, *Dl = D + FITCL__LC_L * FITCL__LANE;
-    double *Dr = D + FITCL__LC_R * FITCL__LANE;
-    double *Dt = Dr + (size_t)K * FITCL__LANE;
-    FITCL__LANES(l) {
-      const double r = dpi * rnum[l] / lsum[l];
-      Dg[l] += r;
-      Dl[l] -= r;
-    }
-    double *Or = Out + (size_t)(nn - 1 - ntips) * nstride;
-    for (int c = 0; c < K; ++c)
-      FITCL__LANES(l) {
-        Or[c * kstride + l] = pi0;
-        Or[c * kstride + FITCL__LANE + l] = pi1;
-      }
-    for (int oi = nint - 1; oi >= 0; --oi) {
-      const int u = L->ops[oi];
-      const double *Ou = Out + (size_t)(u - ntips) * nstride;
-      const int deg = cs[u + 1] - cs[u];
-      /* Children's contributions S_v(x), recomputed from their partials. */
-      for (int k = 0; k < deg; ++k) {
-        const int v = ch[cs[u] + k];
-        for (int c = 0; c < K; ++c) {
-          /* A local copy: the compiler then knows the stores below cannot
-           * change it, keeps it in registers and vectorises the lane loops. */
-          double P[FITCL_GL_PREC];
-          memcpy(P, pmg + ((size_t)c * nn + v) * FITCL_GL_PREC, 4 * sizeof(double)); /* probabilities only */
-          double *s0 = Sb + (size_t)k * nstride + c * kstride, *s1 = s0 + FITCL__LANE;
-          if (v < ntips) {
-            const uint8_t *ts = tipsub + (size_t)tiprank[v] * FITCL__LANE;
-            FITCL__LANES(l) {
-              double i0, i1;
-              tip_ind((double)ts[l], &i0, &i1);
-              s0[l] = fitcl_gl_s0(P, i0, i1);
-              s1[l] = fitcl_gl_s1(P, i0, i1);
-            }
-          } else {
-            const double *i0 = In + (size_t)(v - ntips) * nstride + c * kstride, *i1 = i0 + FITCL__LANE;
-            FITCL__LANES(l) {
-              s0[l] = fitcl_gl_s0(P, i0[l], i1[l]);
-              s1[l] = fitcl_gl_s1(P, i0[l], i1[l]);
-            }
-          }
-        }
-      }
-      for (int k = 0; k < deg; ++k) {
-        const int v = ch[cs[u] + k];
-        /* G_v = Out_u times the other children's contributions, and the
-         * denominator sum G_v(x) S_v(x) in the same pass. */
-        double den[FITCL__LANE], nu[FITCL__LANE], nw[FITCL__LANE], nt[FITCL__LANE], mm[FITCL__LANE];
-        FITCL__LANES(l) den[l] = nu[l] = nw[l] = nt[l] = mm[l] = 0.0;
-        for (int c = 0; c < K; ++c) {
-          double *g0 = Gb + c * kstride, *g1 = g0 + FITCL__LANE;
-          const double *ou0 = Ou + c * kstride, *ou1 = ou0 + FITCL__LANE;
-          FITCL__LANES(l) { g0[l] = ou0[l]; g1[l] = ou1[l]; }
-          for (int k2 = 0; k2 < deg; ++k2) {
-            if (k2 == k) continue;
-            const double *s0 = Sb + (size_t)k2 * nstride + c * kstride, *s1 = s0 + FITCL__LANE;
-            FITCL__LANES(l) { g0[l] *= s0[l]; g1[l] *= s1[l]; }
-          }
-          const double *s0 = Sb + (size_t)k * nstride + c * kstride, *s1 = s0 + FITCL__LANE;
-          FITCL__LANES(l) den[l] += g0[l] * s0[l] + g1[l] * s1[l];
-        }
-        double inv[FITCL__LANE];
-        FITCL__LANES(l) inv[l] = 1.0 / den[l];
-        for (int c = 0; c < K; ++c) {
-          /* A local copy: the compiler then knows the stores below cannot
-           * change it, keeps it in registers and vectorises the lane loops. */
-          double P[FITCL_GL_PREC];
-          memcpy(P, pmg + ((size_t)c * nn + v) * FITCL_GL_PREC, sizeof P);
-          const double *g0 = Gb + c * kstride, *g1 = g0 + FITCL__LANE;
-          double in0[FITCL__LANE], in1[FITCL__LANE];
-          if (v < ntips) {
-            const uint8_t *ts = tipsub + (size_t)tiprank[v] * FITCL__LANE;
-            FITCL__LANES(l) tip_ind((double)ts[l], &in0[l], &in1[l]);
-          } else {
-            const double *i0 = In + (size_t)(v - ntips) * nstride + c * kstride;
-            FITCL__LANES(l) {
-              in0[l] = i0[l];
-              in1[l] = i0[FITCL__LANE + l];
-            }
-          }
-          double *dr = Dr + (size_t)c * FITCL__LANE;
-          FITCL__LANES(l) {
-            const double cu = fitcl_gl_dcontract(P[FITCL_GL_U01], P[FITCL_GL_U10], g0[l], g1[l], in0[l], in1[l]);
-            const double cw = fitcl_gl_dcontract(P[FITCL_GL_W01], P[FITCL_GL_W10], g0[l], g1[l], in0[l], in1[l]);
-            nu[l] += cu;
-            nw[l] += cw;
-            dr[l] += (cu + cw) * inv[l];
-          }
-          if (L->branch_grad)
-            FITCL__LANES(l)
-              nt[l] += fitcl_gl_dcontract(P[FITCL_GL_T01], P[FITCL_GL_T10], g0[l], g1[l], in0[l], in1[l]);
-          if (v >= ntips) {
-            /* Out_v(y) = sum_x G(x) P(x,y). */
-            double *ov0 = Out + (size_t)(v - ntips) * nstride + c * kstride, *ov1 = ov0 + FITCL__LANE;
-            FITCL__LANES(l) {
-              const double o0 = g0[l] * P[FITCL_GL_P00] + g1[l] * P[FITCL_GL_P10];
-              const double o1 = g0[l] * P[FITCL_GL_P01] + g1[l] * P[FITCL_GL_P11];
-              ov0[l] = o0;
-              ov1[l] = o1;
-              const double mx = o0 > o1 ? o0 : o1;
-              mm[l] = mm[l] > mx ? mm[l] : mx;
-            }
-          }
-        }
-        FITCL__LANES(l) {
-          Dg[l] += nu[l] * inv[l];
-          Dl[l] += nw[l] * inv[l];
-        }
-        if (L->branch_grad)
-          FITCL__LANES(l) Dt[(size_t)v * FITCL__LANE + l] = nt[l] * inv[l];
-        if (v >= ntips) {
-          double *Ov = Out + (size_t)(v - ntips) * nstride;
-          int any = 0;
-          FITCL__LANES(l) any |= mm[l] < FITCL_GL_SCALE_LOW;
-          if (any)
-            for (int c = 0; c < K; ++c)
-              FITCL__LANES(l) {
-                const double f = mm[l] < FITCL_GL_SCALE_LOW ? FITCL_GL_SCALE_UP : 1.0;
-                Ov[c * kstride + l] *= f;
-                Ov[c * kstride + FITCL__LANE + l] *= f;
-              }
-        }
-      }
-    }
+    grad_pass(L, g, &sv, tipsub, lsum, rnum);
+    for (int i = 0; i < nrescaled; ++i) flags[rescaled[i]] = 0;
     /* Weighted, in pattern order, per component. */
     FITCL__LANES(l) {
       if (gw[l] == 0.0) continue; /* adds exact zeros: the sums are unchanged */
