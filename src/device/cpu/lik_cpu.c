@@ -118,7 +118,7 @@ fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
       return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory (%zu MB scratch)",
                          n * sizeof(double) >> 20);
     }
-    memset(L->cpu->scratch[w], 0, n * sizeof(double)); /* the rescaling flags start clear */
+    memset((char *)(L->cpu->scratch[w] + n) - L->nint, 0, (size_t)L->nint); /* TEMP */
   }
   return FITCL_OK;
 }
@@ -158,6 +158,14 @@ static inline __attribute__((always_inline)) void tip_ind(double d, double *in0,
   *in0 = (d - 1.0) * (d - 1.0);
 }
 
+/* The tip states of a sub-block widened to 32-bit integers in a loop of
+ * their own: converted from there, the loops that use them run at full
+ * vector width (from the bytes directly, GCC splits them into 128-bit
+ * pieces and spills). */
+static inline __attribute__((always_inline)) void tip_widen(const uint8_t *ts, int32_t *t) {
+  FITCL__LANES(l) t[l] = ts[l];
+}
+
 
 /* Partial of child v in category c for the lanes of a sub-block: from the
  * tip states, or the stored partial of an internal node. */
@@ -167,8 +175,9 @@ static inline __attribute__((always_inline)) void child_in(const double *In, siz
                                                            const int *tiprank, int v, int c,
                                                            double *i0, double *i1) {
   if (v < ntips) {
-    const uint8_t *ts = tipsub + (size_t)tiprank[v] * FITCL__LANE;
-    FITCL__LANES(l) tip_ind((double)ts[l], &i0[l], &i1[l]);
+    int32_t t[FITCL__LANE];
+    tip_widen(tipsub + (size_t)tiprank[v] * FITCL__LANE, t);
+    FITCL__LANES(l) tip_ind((double)t[l], &i0[l], &i1[l]);
   } else {
     const double *p = In + (size_t)(v - ntips) * nstride + c * kstride;
     FITCL__LANES(l) {
@@ -390,12 +399,13 @@ static void grad_pass(const fitcl_lik *L, int g, const scratch_view *sv, const u
   }
 }
 
-FITCL__CLONES
-static void block_task(void *arg, size_t b, unsigned worker) {
-  fitcl_lik *L = arg;
+/* One reduction block.  want_grad is a constant at each of the two call
+ * sites, so the log-likelihood alone compiles without any of the
+ * gradient's bookkeeping. */
+static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t b, unsigned worker,
+                                                            const int want_grad) {
   const int K = L->K, nn = L->nnodes, ntips = L->ntips, nint = L->nint;
   const int g = L->block_group[b];
-  const int want_grad = L->cpu->want_grad;
   const size_t nc = L->ncomp;
   const int *cs = L->child_start, *ch = L->child;
   const double *pmg = L->pm + (size_t)g * K * nn * FITCL_GL_PREC;
@@ -432,10 +442,11 @@ static void block_task(void *arg, size_t b, unsigned worker) {
           double *o0 = Iu + c * kstride, *o1 = o0 + FITCL__LANE;
           double s0[FITCL__LANE], s1[FITCL__LANE];
           if (v < ntips) {
-            const uint8_t *ts = tipsub + (size_t)tiprank[v] * FITCL__LANE;
+            int32_t t[FITCL__LANE];
+            tip_widen(tipsub + (size_t)tiprank[v] * FITCL__LANE, t);
             FITCL__LANES(l) {
               double i0, i1;
-              tip_ind((double)ts[l], &i0, &i1);
+              tip_ind((double)t[l], &i0, &i1);
               s0[l] = fitcl_gl_s0(P, i0, i1);
               s1[l] = fitcl_gl_s1(P, i0, i1);
             }
@@ -467,10 +478,12 @@ static void block_task(void *arg, size_t b, unsigned worker) {
       FITCL__LANES(l) any |= m[l] < FITCL_GL_SCALE_LOW;
       if (any) {
         /* The preorder pass needs the factors of the few nodes that
-         * rescale: flagged and kept here, at no cost to the others. */
-        flags[u - ntips] = 1;
-        rescaled[nrescaled++] = u - ntips;
-        double *f = Fs + (size_t)(u - ntips) * FITCL__LANE;
+         * rescale: flagged and kept here. */
+        if (want_grad) {
+          flags[u - ntips] = 1;
+          rescaled[nrescaled++] = u - ntips;
+        }
+        double f[FITCL__LANE];
         FITCL__LANES(l) {
           const int low = m[l] < FITCL_GL_SCALE_LOW;
           f[l] = low ? FITCL_GL_SCALE_UP : 1.0;
@@ -481,6 +494,7 @@ static void block_task(void *arg, size_t b, unsigned worker) {
             Iu[c * kstride + l] *= f[l];
             Iu[c * kstride + FITCL__LANE + l] *= f[l];
           }
+        if (want_grad) memcpy(Fs + (size_t)(u - ntips) * FITCL__LANE, f, sizeof f);
       }
     }
 
@@ -510,10 +524,7 @@ static void block_task(void *arg, size_t b, unsigned worker) {
       }
       fitcl_kahan_add(&ks[FITCL__LC_LL], &ks[nc + FITCL__LC_LL], wll);
     }
-    if (!want_grad) {
-      for (int i = 0; i < nrescaled; ++i) flags[rescaled[i]] = 0;
-      continue;
-    }
+    if (!want_grad) continue;
 
     grad_pass(L, g, &sv, tipsub, lsum, rnum);
     for (int i = 0; i < nrescaled; ++i) flags[rescaled[i]] = 0;
@@ -529,12 +540,18 @@ static void block_task(void *arg, size_t b, unsigned worker) {
     for (size_t q = 1; q < nc; ++q) row[q] = 0.0;
 }
 
+FITCL__CLONES
+static void block_task_ll(void *arg, size_t b, unsigned worker) { block_run(arg, b, worker, 0); }
+
+FITCL__CLONES
+static void block_task_grad(void *arg, size_t b, unsigned worker) { block_run(arg, b, worker, 1); }
+
 fitcl_status fitcl__lik_cpu_eval(fitcl_lik *L, int want_grad) {
   fitcl__pool *pool = fitcl__ctx_pool(L->ctx);
   pm_job j = {L, want_grad, (size_t)L->G * L->K * L->nnodes};
   fitcl__pool_run(pool, (j.nrec + PM_CHUNK - 1) / PM_CHUNK, pm_task, &j);
   L->cpu->want_grad = want_grad;
-  fitcl__pool_run(pool, L->nblocks, block_task, L);
+  fitcl__pool_run(pool, L->nblocks, want_grad ? block_task_grad : block_task_ll, L);
   return FITCL_OK;
 }
 
