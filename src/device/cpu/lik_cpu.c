@@ -118,7 +118,7 @@ fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
       return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory (%zu MB scratch)",
                          n * sizeof(double) >> 20);
     }
-    memset((char *)(L->cpu->scratch[w] + n) - L->nint, 0, (size_t)L->nint); /* TEMP */
+    memset(L->cpu->scratch[w], 0, n * sizeof(double)); /* the rescaling flags start clear */
   }
   return FITCL_OK;
 }
