@@ -65,7 +65,6 @@ void fitcl__lik_cpu_destroy(fitcl_lik *L) {
  *   Fs        [nint][LANE]        rescaling factors of the postorder
  *   D         [ncomp + 4][LANE]   per-lane derivatives
  *   NU, NW    [K][LANE]           per-category sums over branches
- *   dummy     [2][LANE]           sink for the outside vectors of tips
  *   ks        [2 ncomp]           compensated sums
  *   rescaled  [nint] ints         internal nodes that rescaled, this sub-block
  *   flags     nint bytes          whether a node rescaled any lane (kept
@@ -74,7 +73,7 @@ static size_t scratch_doubles(const fitcl_lik *L) {
   const size_t part = (size_t)L->nint * (size_t)L->K * 2 * FITCL__LANE;
   return 2 * part + (size_t)L->maxdeg * (size_t)L->K * 2 * FITCL__LANE +
          (size_t)L->K * 2 * FITCL__LANE + (size_t)L->nint * FITCL__LANE +
-         (L->ncomp + 4) * FITCL__LANE + 2 * (size_t)L->K * FITCL__LANE + 2 * FITCL__LANE +
+         (L->ncomp + 4) * FITCL__LANE + 2 * (size_t)L->K * FITCL__LANE +
          2 * L->ncomp + ((size_t)L->nint * (sizeof(int) + 1) + sizeof(double) - 1) / sizeof(double);
 }
 
@@ -169,6 +168,18 @@ static inline __attribute__((always_inline)) void tip_widen(const uint8_t *ts, i
 
 /* Partial of child v in category c for the lanes of a sub-block: from the
  * tip states, or the stored partial of an internal node. */
+static inline __attribute__((always_inline)) const double *child_ptr(const double *In, size_t nstride,
+                                                           size_t kstride, int ntips,
+                                                           const uint8_t *tipsub,
+                                                           const int *tiprank, int v, int c,
+                                                           double *buf) {
+  if (v >= ntips) return In + (size_t)(v - ntips) * nstride + c * kstride;
+  int32_t t[FITCL__LANE];
+  tip_widen(tipsub + (size_t)tiprank[v] * FITCL__LANE, t);
+  FITCL__LANES(l) tip_ind((double)t[l], &buf[l], &buf[FITCL__LANE + l]);
+  return buf;
+}
+
 static inline __attribute__((always_inline)) void child_in(const double *In, size_t nstride,
                                                            size_t kstride, int ntips,
                                                            const uint8_t *tipsub,
@@ -192,14 +203,16 @@ static inline __attribute__((always_inline)) void child_in(const double *In, siz
  * outside vector O of u (sum_x O(x) In_u(x) = 1, In_u as stored), the
  * children's G are O times the sibling's contribution, and the derivative
  * of log L along a branch is sum G dP In_child with no division: the
- * normalisation carries the 1 / L.  bg (a constant at each call) adds the
- * branch-length terms. */
+ * normalisation carries the 1 / L.  bg, wa and wb are constants at each
+ * call: bg adds the branch-length terms, wa and wb say whether a and b are
+ * internal nodes, whose outside vectors are written. */
 static inline __attribute__((always_inline)) void binary_node(
     const double *restrict Pa, const double *restrict Pb, const double *restrict a0,
     const double *restrict a1, const double *restrict b0, const double *restrict b1,
     const double *restrict o0, const double *restrict o1, double *restrict nu,
-    double *restrict nw, double *oa0, double *oa1, double *ob0, double *ob1, int bg, int first,
-    double *restrict ta, double *restrict tb) {
+    double *restrict nw, double *restrict oa0, double *restrict oa1, double *restrict ob0,
+    double *restrict ob1, const int bg, const int wa, const int wb, int first, double *restrict ta,
+    double *restrict tb) {
   FITCL__LANES(l) {
     const double sa0 = fitcl_gl_s0(Pa, a0[l], a1[l]), sa1 = fitcl_gl_s1(Pa, a0[l], a1[l]);
     const double sb0 = fitcl_gl_s0(Pb, b0[l], b1[l]), sb1 = fitcl_gl_s1(Pb, b0[l], b1[l]);
@@ -215,16 +228,20 @@ static inline __attribute__((always_inline)) void binary_node(
       ta[l] = first ? xa : ta[l] + xa;
       tb[l] = first ? xb : tb[l] + xb;
     }
-    oa0[l] = ga0 * Pa[FITCL_GL_P00] + ga1 * Pa[FITCL_GL_P10];
-    oa1[l] = ga0 * Pa[FITCL_GL_P01] + ga1 * Pa[FITCL_GL_P11];
-    ob0[l] = gb0 * Pb[FITCL_GL_P00] + gb1 * Pb[FITCL_GL_P10];
-    ob1[l] = gb0 * Pb[FITCL_GL_P01] + gb1 * Pb[FITCL_GL_P11];
+    if (wa) {
+      oa0[l] = ga0 * Pa[FITCL_GL_P00] + ga1 * Pa[FITCL_GL_P10];
+      oa1[l] = ga0 * Pa[FITCL_GL_P01] + ga1 * Pa[FITCL_GL_P11];
+    }
+    if (wb) {
+      ob0[l] = gb0 * Pb[FITCL_GL_P00] + gb1 * Pb[FITCL_GL_P10];
+      ob1[l] = gb0 * Pb[FITCL_GL_P01] + gb1 * Pb[FITCL_GL_P11];
+    }
   }
 }
 
 /* The parts of a worker's scratch (see scratch_doubles). */
 typedef struct scratch_view {
-  double *In, *Out, *Sb, *Gb, *Fs, *D, *NU, *NW, *dummy, *ks;
+  double *In, *Out, *Sb, *Gb, *Fs, *D, *NU, *NW, *ks;
   int *rescaled;
   unsigned char *flags;
 } scratch_view;
@@ -241,8 +258,7 @@ static inline __attribute__((always_inline)) scratch_view scratch_parts(const fi
   v.D = v.Fs + (size_t)L->nint * FITCL__LANE;
   v.NU = v.D + (L->ncomp + 4) * FITCL__LANE;
   v.NW = v.NU + (size_t)L->K * FITCL__LANE;
-  v.dummy = v.NW + (size_t)L->K * FITCL__LANE;
-  v.ks = v.dummy + 2 * FITCL__LANE;
+  v.ks = v.NW + (size_t)L->K * FITCL__LANE;
   v.rescaled = (int *)(v.ks + 2 * L->ncomp);
   v.flags = (unsigned char *)(v.rescaled + L->nint);
   return v;
@@ -260,7 +276,6 @@ static void grad_pass(const fitcl_lik *L, int g, const scratch_view *sv, const u
   const size_t kstride = 2 * FITCL__LANE, nstride = (size_t)K * kstride;
   const double *In = sv->In, *Fs = sv->Fs;
   double *Out = sv->Out, *Sb = sv->Sb, *Gb = sv->Gb, *D = sv->D, *NU = sv->NU, *NW = sv->NW;
-  double *dummy = sv->dummy;
   const unsigned char *flags = sv->flags;
   const double pi1 = L->pi1[g], pi0 = 1.0 - pi1;
   const double dpi = L->root_grad ? pi0 * pi1 : 0.0;
@@ -309,27 +324,39 @@ static void grad_pass(const fitcl_lik *L, int g, const scratch_view *sv, const u
         }
     }
     if (deg == 2) {
-      const int va = ch[cs[u]], vb = ch[cs[u] + 1];
+      int va = ch[cs[u]], vb = ch[cs[u] + 1];
+      if (va < ntips && vb >= ntips) { /* an internal child, if any, first */
+        va = vb;
+        vb = ch[cs[u]];
+      }
+      const int ia = va >= ntips, ib = vb >= ntips;
       for (int c = 0; c < K; ++c) {
         /* Local copies: the compiler then knows the stores below cannot
          * change them, keeps them in registers and vectorises. */
         double Pa[FITCL_GL_PREC], Pb[FITCL_GL_PREC];
         memcpy(Pa, pmg + ((size_t)c * nn + va) * FITCL_GL_PREC, sizeof Pa);
         memcpy(Pb, pmg + ((size_t)c * nn + vb) * FITCL_GL_PREC, sizeof Pb);
-        double a0[FITCL__LANE], a1[FITCL__LANE], b0[FITCL__LANE], b1[FITCL__LANE];
-        child_in(In, nstride, kstride, ntips, tipsub, tiprank, va, c, a0, a1);
-        child_in(In, nstride, kstride, ntips, tipsub, tiprank, vb, c, b0, b1);
-        double *oa0 = va < ntips ? dummy : Out + (size_t)(va - ntips) * nstride + c * kstride;
-        double *ob0 = vb < ntips ? dummy : Out + (size_t)(vb - ntips) * nstride + c * kstride;
+        double abuf[2 * FITCL__LANE], bbuf[2 * FITCL__LANE];
+        const double *pa = child_ptr(In, nstride, kstride, ntips, tipsub, tiprank, va, c, abuf);
+        const double *pb = child_ptr(In, nstride, kstride, ntips, tipsub, tiprank, vb, c, bbuf);
+        double *oa = ia ? Out + (size_t)(va - ntips) * nstride + c * kstride : NULL;
+        double *ob = ib ? Out + (size_t)(vb - ntips) * nstride + c * kstride : NULL;
         const double *o0 = Ou + c * kstride;
         double *nu = NU + (size_t)c * FITCL__LANE, *nw = NW + (size_t)c * FITCL__LANE;
-        if (bg)
-          binary_node(Pa, Pb, a0, a1, b0, b1, o0, o0 + FITCL__LANE, nu, nw, oa0, oa0 + FITCL__LANE,
-                      ob0, ob0 + FITCL__LANE, 1, c == 0, Dt + (size_t)va * FITCL__LANE,
-                      Dt + (size_t)vb * FITCL__LANE);
-        else
-          binary_node(Pa, Pb, a0, a1, b0, b1, o0, o0 + FITCL__LANE, nu, nw, oa0, oa0 + FITCL__LANE,
-                      ob0, ob0 + FITCL__LANE, 0, 0, NULL, NULL);
+        double *ta = Dt + (size_t)va * FITCL__LANE, *tb = Dt + (size_t)vb * FITCL__LANE;
+#define FITCL__BIN(BG, WA, WB)                                                                   \
+  binary_node(Pa, Pb, pa, pa + FITCL__LANE, pb, pb + FITCL__LANE, o0, o0 + FITCL__LANE, nu, nw, oa, \
+              WA ? oa + FITCL__LANE : NULL, ob, WB ? ob + FITCL__LANE : NULL, BG, WA, WB, c == 0, ta, tb)
+        if (bg) {
+          if (ib) FITCL__BIN(1, 1, 1);
+          else if (ia) FITCL__BIN(1, 1, 0);
+          else FITCL__BIN(1, 0, 0);
+        } else {
+          if (ib) FITCL__BIN(0, 1, 1);
+          else if (ia) FITCL__BIN(0, 1, 0);
+          else FITCL__BIN(0, 0, 0);
+        }
+#undef FITCL__BIN
       }
       continue;
     }
