@@ -29,17 +29,21 @@ __kernel void fitcl_gl_pmats(__global const double *par, const int nn, const int
   for (int k = 0; k < n; ++k) pm[(long)r * FITCL_GL_PREC + k] = rec[k];
 }
 
-/* Partials are stored in tiles of FITCL_GL_TILE consecutive patterns:
- * [i / TILE][node][category][state][i % TILE].  Consecutive work-items
- * still touch consecutive addresses (coalesced on GPUs), and everything one
- * tile of patterns needs for the whole tree is contiguous, so on CPU
- * devices (which run the work-items of a tile together) it stays in cache
- * instead of streaming the whole chunk through memory at every node. */
-#define FITCL_GL_TILE 16
-#define PIDX(ni, c, x) \
-  (((((long)(i / FITCL_GL_TILE) * nint + (ni)) * K + (c)) * 2 + (x)) * FITCL_GL_TILE + (i % FITCL_GL_TILE))
-#define SIDX(kc, c, x) \
-  (((((long)(i / FITCL_GL_TILE) * maxdeg + (kc)) * K + (c)) * 2 + (x)) * FITCL_GL_TILE + (i % FITCL_GL_TILE))
+/* Partials are stored in tiles of `tile` consecutive patterns (a kernel
+ * argument that divides FITCL_REDUCE_BLOCK):
+ * [i / tile][node][category][state][i % tile].  Everything one tile of
+ * patterns needs for the whole tree is contiguous.  On GPUs (tile 16)
+ * consecutive work-items still touch consecutive addresses (coalesced); CPU
+ * devices run each work-item through the whole tree on its own, so there
+ * tile 1 keeps one pattern's partials in a few contiguous kilobytes that
+ * stay in the first-level cache, where tile 16 would use 8 bytes of every
+ * cache line it touches. */
+#define PIDX(ni, c, x) ((((tb * nint + (ni)) * K + (c)) * 2 + (x)) * tile + tl)
+#define SIDX(kc, c, x) ((((tb * maxdeg + (kc)) * K + (c)) * 2 + (x)) * tile + tl)
+
+/* Caps an outside vector entry (see the outside pass); a comparison, not
+ * fmin, which PoCL leaves as a call. */
+inline double fitcl_gl_cap(double x) { return x < 0x1p768 ? x : 0x1p768; }
 
 inline void load_p(__global const double *pm, long at, int n, double *P) {
   for (int k = 0; k < n; ++k) P[k] = pm[at + k];
@@ -53,10 +57,11 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
                              __global const uchar *kind, __global const double *weight,
                              __global const double *pm, __global const double *par,
                              const int pi_off, const int root_grad, const int want_grad, const int branch_grad,
-                             const int ncomp, __global double *In, __global double *Out,
+                             const int ncomp, const int tile, __global double *In, __global double *Out,
                              __global double *Sb, __global double *pat_ll, __global double *wv) {
   const long i = get_global_id(0);
   if (i >= cn) return;
+  const long tb = i / tile, tl = i % tile;
   const long p = pofs + i;
   const int g = block_group[p / FITCL_REDUCE_BLOCK];
   __global const double *pmg = pm + (long)g * K * nn * FITCL_GL_PREC;
@@ -146,7 +151,7 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
     Dg = r;
     Dl = -r;
     const double f = Out[PIDX(ri, 0, 0)];
-    const double o0 = fmin(pi0 * invl * f, 0x1p768), o1 = fmin(pi1 * invl * f, 0x1p768);
+    const double o0 = fitcl_gl_cap(pi0 * invl * f), o1 = fitcl_gl_cap(pi1 * invl * f);
     for (int c = 0; c < K; ++c) {
       Out[PIDX(ri, c, 0)] = o0;
       Out[PIDX(ri, c, 1)] = o1;
@@ -198,12 +203,12 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
           wv[wb] = z ? 0.0 : (c == 0 ? gw * tb : wv[wb] + gw * tb);
         }
         if (va >= ntips) {
-          Out[PIDX(va - ntips, c, 0)] = fmin(fa * (ga0 * P[FITCL_GL_P00] + ga1 * P[FITCL_GL_P10]), 0x1p768);
-          Out[PIDX(va - ntips, c, 1)] = fmin(fa * (ga0 * P[FITCL_GL_P01] + ga1 * P[FITCL_GL_P11]), 0x1p768);
+          Out[PIDX(va - ntips, c, 0)] = fitcl_gl_cap(fa * (ga0 * P[FITCL_GL_P00] + ga1 * P[FITCL_GL_P10]));
+          Out[PIDX(va - ntips, c, 1)] = fitcl_gl_cap(fa * (ga0 * P[FITCL_GL_P01] + ga1 * P[FITCL_GL_P11]));
         }
         if (vb >= ntips) {
-          Out[PIDX(vb - ntips, c, 0)] = fmin(fb * (gb0 * Pb[FITCL_GL_P00] + gb1 * Pb[FITCL_GL_P10]), 0x1p768);
-          Out[PIDX(vb - ntips, c, 1)] = fmin(fb * (gb0 * Pb[FITCL_GL_P01] + gb1 * Pb[FITCL_GL_P11]), 0x1p768);
+          Out[PIDX(vb - ntips, c, 0)] = fitcl_gl_cap(fb * (gb0 * Pb[FITCL_GL_P00] + gb1 * Pb[FITCL_GL_P10]));
+          Out[PIDX(vb - ntips, c, 1)] = fitcl_gl_cap(fb * (gb0 * Pb[FITCL_GL_P01] + gb1 * Pb[FITCL_GL_P11]));
         }
       }
       continue;
@@ -255,8 +260,8 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
         Dr[c] += cu + cw;
         if (branch_grad) nt += fitcl_gl_dcontract(P[FITCL_GL_T01], P[FITCL_GL_T10], g0, g1, i0, i1);
         if (v >= ntips) {
-          Out[PIDX(v - ntips, c, 0)] = fmin(f * (g0 * P[FITCL_GL_P00] + g1 * P[FITCL_GL_P10]), 0x1p768);
-          Out[PIDX(v - ntips, c, 1)] = fmin(f * (g0 * P[FITCL_GL_P01] + g1 * P[FITCL_GL_P11]), 0x1p768);
+          Out[PIDX(v - ntips, c, 0)] = fitcl_gl_cap(f * (g0 * P[FITCL_GL_P00] + g1 * P[FITCL_GL_P10]));
+          Out[PIDX(v - ntips, c, 1)] = fitcl_gl_cap(f * (g0 * P[FITCL_GL_P01] + g1 * P[FITCL_GL_P11]));
         }
       }
       if (branch_grad) wv[(long)(FITCL__LC_R_CL + K + v) * cn + i] = z ? 0.0 : gw * nt;
