@@ -64,6 +64,7 @@ void fitcl__lik_cpu_destroy(fitcl_lik *L) {
  *   G         [K][2][LANE]        one child's G (multifurcations)
  *   Fs        [nint][LANE]        rescaling factors of the postorder
  *   D         [ncomp + 4][LANE]   per-lane derivatives
+ *   T         [LANE][ncomp]       the same, weighted and transposed
  *   NU, NW    [K][LANE]           per-category sums over branches
  *   ks        [2 ncomp]           compensated sums
  *   rescaled  [nint] ints         internal nodes that rescaled, this sub-block
@@ -73,7 +74,7 @@ static size_t scratch_doubles(const fitcl_lik *L) {
   const size_t part = (size_t)L->nint * (size_t)L->K * 2 * FITCL__LANE;
   return 2 * part + (size_t)L->maxdeg * (size_t)L->K * 2 * FITCL__LANE +
          (size_t)L->K * 2 * FITCL__LANE + (size_t)L->nint * FITCL__LANE +
-         (L->ncomp + 4) * FITCL__LANE + 2 * (size_t)L->K * FITCL__LANE +
+         (2 * L->ncomp + 4) * FITCL__LANE + 2 * (size_t)L->K * FITCL__LANE +
          2 * L->ncomp + ((size_t)L->nint * (sizeof(int) + 1) + sizeof(double) - 1) / sizeof(double);
 }
 
@@ -241,7 +242,7 @@ static inline __attribute__((always_inline)) void binary_node(
 
 /* The parts of a worker's scratch (see scratch_doubles). */
 typedef struct scratch_view {
-  double *In, *Out, *Sb, *Gb, *Fs, *D, *NU, *NW, *ks;
+  double *In, *Out, *Sb, *Gb, *Fs, *D, *T, *NU, *NW, *ks;
   int *rescaled;
   unsigned char *flags;
 } scratch_view;
@@ -256,7 +257,8 @@ static inline __attribute__((always_inline)) scratch_view scratch_parts(const fi
   v.Gb = v.Sb + (size_t)L->maxdeg * nstride;
   v.Fs = v.Gb + nstride;
   v.D = v.Fs + (size_t)L->nint * FITCL__LANE;
-  v.NU = v.D + (L->ncomp + 4) * FITCL__LANE;
+  v.T = v.D + (L->ncomp + 4) * FITCL__LANE;
+  v.NU = v.T + L->ncomp * FITCL__LANE;
   v.NW = v.NU + (size_t)L->K * FITCL__LANE;
   v.ks = v.NW + (size_t)L->K * FITCL__LANE;
   v.rescaled = (int *)(v.ks + 2 * L->ncomp);
@@ -555,10 +557,22 @@ static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t
 
     grad_pass(L, g, &sv, tipsub, lsum, rnum);
     for (int i = 0; i < nrescaled; ++i) flags[rescaled[i]] = 0;
-    /* Weighted, in pattern order, per component. */
-    FITCL__LANES(l) {
+    /* Weighted, in pattern order, per component: fitcl_kahan_add written
+     * without a branch, over the components of one lane at a time (they
+     * are independent), so with many components (branch lengths) the
+     * loop vectorises; transposed first for unit stride. */
+    double *T = sv.T;
+    for (size_t q = 1; q < nc; ++q)
+      FITCL__LANES(l) T[(size_t)l * nc + q] = gw[l] * D[q * FITCL__LANE + l];
+    for (int l = 0; l < FITCL__LANE; ++l) {
       if (gw[l] == 0.0) continue; /* adds exact zeros: the sums are unchanged */
-      for (size_t q = 1; q < nc; ++q) fitcl_kahan_add(&ks[q], &ks[nc + q], gw[l] * D[q * FITCL__LANE + l]);
+      const double *restrict x = T + (size_t)l * nc;
+      double *restrict s = ks, *restrict cmp = ks + nc;
+      for (size_t q = 1; q < nc; ++q) {
+        const double t = s[q] + x[q];
+        cmp[q] += fabs(s[q]) >= fabs(x[q]) ? (s[q] - t) + x[q] : (x[q] - t) + s[q];
+        s[q] = t;
+      }
     }
   }
   double *row = L->rows + b * nc;
