@@ -7,7 +7,10 @@
  * worker's partials for a sub-block (all internal nodes) stay in its own
  * scratch, allocated once per handle: nothing is allocated per evaluation.
  * Each task writes its own row of block partial sums, formed in pattern
- * order with compensation, so results do not depend on the thread count. */
+ * order with compensation, so results do not depend on the thread count.
+ * The gradient runs, per sub-block and while its partials are still in
+ * cache, an outside pass with normalised outside vectors (see grad_pass)
+ * that accumulates every derivative on the way down. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,10 +24,10 @@
 #include "core/util.h"
 #include "phylo/lik.h"
 
-/* 16 lanes: the tip states of a sub-block are then one 16-byte vector,
- * which GCC widens to doubles inside the vectorised loop (with 8 lanes the
- * byte loads stayed scalar). */
+/* 16 lanes: two AVX-512 vectors per partial, and a sub-block's tip states
+ * fit in two 16-bit masks per tip (see the tip layout in create). */
 #define FITCL__LANE 16
+_Static_assert(FITCL__LANE <= 16, "tip lane masks are 16 bits");
 
 /* A loop over the lanes of a sub-block.  The lanes never depend on each
  * other (ivdep), and the loop must stay a loop (unroll 1): fully unrolled
@@ -48,6 +51,7 @@ struct fitcl__lik_cpu {
   double **scratch;
   int want_grad;
   int *tiprank; /* [ntips] position of each tip in traversal order */
+  uint16_t *tipbits; /* [sub-block][tip rank][2] lane masks (see create) */
 };
 
 void fitcl__lik_cpu_destroy(fitcl_lik *L) {
@@ -55,6 +59,7 @@ void fitcl__lik_cpu_destroy(fitcl_lik *L) {
   for (unsigned w = 0; w < L->cpu->nworkers; ++w) free(L->cpu->scratch[w]);
   free(L->cpu->scratch);
   free(L->cpu->tiprank);
+  free(L->cpu->tipbits);
   FITCL_FREE(L->cpu);
 }
 
@@ -78,6 +83,32 @@ static size_t scratch_doubles(const fitcl_lik *L) {
          2 * L->ncomp + ((size_t)L->nint * (sizeof(int) + 1) + sizeof(double) - 1) / sizeof(double);
 }
 
+/* The parts of a worker's scratch (see scratch_doubles). */
+typedef struct scratch_view {
+  double *In, *Out, *Sb, *Gb, *Fs, *D, *T, *NU, *NW, *ks;
+  int *rescaled;
+  unsigned char *flags;
+} scratch_view;
+
+static inline __attribute__((always_inline)) scratch_view scratch_parts(const fitcl_lik *L,
+                                                                        double *base) {
+  const size_t nstride = (size_t)L->K * 2 * FITCL__LANE;
+  scratch_view v;
+  v.In = base;
+  v.Out = v.In + (size_t)L->nint * nstride;
+  v.Sb = v.Out + (size_t)L->nint * nstride;
+  v.Gb = v.Sb + (size_t)L->maxdeg * nstride;
+  v.Fs = v.Gb + nstride;
+  v.D = v.Fs + (size_t)L->nint * FITCL__LANE;
+  v.T = v.D + (L->ncomp + 4) * FITCL__LANE;
+  v.NU = v.T + L->ncomp * FITCL__LANE;
+  v.NW = v.NU + (size_t)L->K * FITCL__LANE;
+  v.ks = v.NW + (size_t)L->K * FITCL__LANE;
+  v.rescaled = (int *)(v.ks + 2 * L->ncomp);
+  v.flags = (unsigned char *)(v.rescaled + L->nint);
+  return v;
+}
+
 fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
   L->cpu = calloc(1, sizeof *L->cpu);
   if (!L->cpu) return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
@@ -86,13 +117,17 @@ fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
   L->cpu->scratch = calloc(L->cpu->nworkers, sizeof(double *));
   if (!L->cpu->scratch) return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
   /* Tip states rearranged for the traversal: [sub-block][tip in the order
-   * the operation list reads them][FITCL__LANE], so each sub-block streams
-   * its tips from one contiguous range, in order (the [tip][pattern] layout
-   * suits OpenCL's coalescing instead). */
+   * the operation list reads them], so each sub-block streams its tips from
+   * one contiguous range, in order (the [tip][pattern] layout suits
+   * OpenCL's coalescing instead).  Each entry is two FITCL__LANE-bit masks
+   * of the lanes whose tip partial is 1 in state 0 (absent or missing) and
+   * in state 1 (present or missing): a quarter of the bytes, and the lanes
+   * are expanded in vector registers (widened from bytes, GCC goes through
+   * the stack in pieces that a full-width load then waits for). */
   {
     const size_t nt = (size_t)L->ntips, nsub = L->npx / FITCL__LANE;
     L->cpu->tiprank = malloc(sizeof(int) * nt);
-    uint8_t *blk = malloc(nt * L->npx);
+    uint16_t *blk = malloc(sizeof(uint16_t) * 2 * nt * nsub);
     if (!blk || !L->cpu->tiprank) {
       free(blk);
       return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
@@ -104,11 +139,19 @@ fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
         if (L->child[j] < L->ntips) L->cpu->tiprank[L->child[j]] = r++;
     }
     for (size_t sb = 0; sb < nsub; ++sb)
-      for (size_t v = 0; v < nt; ++v)
-        memcpy(blk + (sb * nt + (size_t)L->cpu->tiprank[v]) * FITCL__LANE,
-               L->tips + v * L->npx + sb * FITCL__LANE, FITCL__LANE);
-    free(L->tips);
-    L->tips = blk;
+      for (size_t v = 0; v < nt; ++v) {
+        const uint8_t *st = L->tips + v * L->npx + sb * FITCL__LANE;
+        unsigned b0 = 0, b1 = 0;
+        for (int l = 0; l < FITCL__LANE; ++l) {
+          b0 |= (unsigned)(st[l] != FITCL__PRESENT) << l;
+          b1 |= (unsigned)(st[l] != FITCL__ABSENT) << l;
+        }
+        uint16_t *e = blk + 2 * (sb * nt + (size_t)L->cpu->tiprank[v]);
+        e[0] = (uint16_t)b0;
+        e[1] = (uint16_t)b1;
+      }
+    FITCL_FREE(L->tips);
+    L->cpu->tipbits = blk;
   }
   const size_t n = scratch_doubles(L);
   for (unsigned w = 0; w < L->cpu->nworkers; ++w) {
@@ -150,46 +193,38 @@ static void pm_task(void *arg, size_t task, unsigned worker) {
 
 /* ---- pruning ------------------------------------------------------------ */
 
-/* Tip partial of state d (0 absent, 1 present, 2 missing) by polynomials
- * exact on {0, 1, 2}, with no comparison, so the lane loops vectorise:
- * in1 = d (3 - d) / 2 gives 0, 1, 1 and in0 = (d - 1)^2 gives 1, 0, 1. */
-static inline __attribute__((always_inline)) void tip_ind(double d, double *in0, double *in1) {
-  *in1 = 0.5 * d * (3.0 - d);
-  *in0 = (d - 1.0) * (d - 1.0);
+/* Lane l of a tip mask as 0.0 or 1.0 (see the tip layout in create). */
+static inline __attribute__((always_inline)) double tip_bit(unsigned mask, int l) {
+  return (double)(int)((mask >> l) & 1u);
 }
-
-/* The tip states of a sub-block widened to 32-bit integers in a loop of
- * their own: converted from there, the loops that use them run at full
- * vector width (from the bytes directly, GCC splits them into 128-bit
- * pieces and spills). */
-static inline __attribute__((always_inline)) void tip_widen(const uint8_t *ts, int32_t *t) {
-  FITCL__LANES(l) t[l] = ts[l];
-}
-
 
 /* Partial of child v in category c for the lanes of a sub-block: from the
  * tip states, or the stored partial of an internal node. */
 static inline __attribute__((always_inline)) const double *child_ptr(const double *In, size_t nstride,
                                                            size_t kstride, int ntips,
-                                                           const uint8_t *tipsub,
+                                                           const uint16_t *tipsub,
                                                            const int *tiprank, int v, int c,
                                                            double *buf) {
   if (v >= ntips) return In + (size_t)(v - ntips) * nstride + c * kstride;
-  int32_t t[FITCL__LANE];
-  tip_widen(tipsub + (size_t)tiprank[v] * FITCL__LANE, t);
-  FITCL__LANES(l) tip_ind((double)t[l], &buf[l], &buf[FITCL__LANE + l]);
+  const unsigned b0 = tipsub[2 * tiprank[v]], b1 = tipsub[2 * tiprank[v] + 1];
+  FITCL__LANES(l) {
+    buf[l] = tip_bit(b0, l);
+    buf[FITCL__LANE + l] = tip_bit(b1, l);
+  }
   return buf;
 }
 
 static inline __attribute__((always_inline)) void child_in(const double *In, size_t nstride,
                                                            size_t kstride, int ntips,
-                                                           const uint8_t *tipsub,
+                                                           const uint16_t *tipsub,
                                                            const int *tiprank, int v, int c,
                                                            double *i0, double *i1) {
   if (v < ntips) {
-    int32_t t[FITCL__LANE];
-    tip_widen(tipsub + (size_t)tiprank[v] * FITCL__LANE, t);
-    FITCL__LANES(l) tip_ind((double)t[l], &i0[l], &i1[l]);
+    const unsigned b0 = tipsub[2 * tiprank[v]], b1 = tipsub[2 * tiprank[v] + 1];
+    FITCL__LANES(l) {
+      i0[l] = tip_bit(b0, l);
+      i1[l] = tip_bit(b1, l);
+    }
   } else {
     const double *p = In + (size_t)(v - ntips) * nstride + c * kstride;
     FITCL__LANES(l) {
@@ -240,37 +275,11 @@ static inline __attribute__((always_inline)) void binary_node(
   }
 }
 
-/* The parts of a worker's scratch (see scratch_doubles). */
-typedef struct scratch_view {
-  double *In, *Out, *Sb, *Gb, *Fs, *D, *T, *NU, *NW, *ks;
-  int *rescaled;
-  unsigned char *flags;
-} scratch_view;
-
-static inline __attribute__((always_inline)) scratch_view scratch_parts(const fitcl_lik *L,
-                                                                        double *base) {
-  const size_t nstride = (size_t)L->K * 2 * FITCL__LANE;
-  scratch_view v;
-  v.In = base;
-  v.Out = v.In + (size_t)L->nint * nstride;
-  v.Sb = v.Out + (size_t)L->nint * nstride;
-  v.Gb = v.Sb + (size_t)L->maxdeg * nstride;
-  v.Fs = v.Gb + nstride;
-  v.D = v.Fs + (size_t)L->nint * FITCL__LANE;
-  v.T = v.D + (L->ncomp + 4) * FITCL__LANE;
-  v.NU = v.T + L->ncomp * FITCL__LANE;
-  v.NW = v.NU + (size_t)L->K * FITCL__LANE;
-  v.ks = v.NW + (size_t)L->K * FITCL__LANE;
-  v.rescaled = (int *)(v.ks + 2 * L->ncomp);
-  v.flags = (unsigned char *)(v.rescaled + L->nint);
-  return v;
-}
-
 /* The gradient of one sub-block: preorder pass and per-lane derivatives
  * into sv->D.  Its own function, so the postorder that the log-likelihood
  * alone runs is compiled as if it were not there. */
 FITCL__CLONES __attribute__((noinline))
-static void grad_pass(const fitcl_lik *L, int g, const scratch_view *sv, const uint8_t *tipsub,
+static void grad_pass(const fitcl_lik *L, int g, const scratch_view *sv, const uint16_t *tipsub,
                       const double *lsum, const double *rnum) {
   const int K = L->K, nn = L->nnodes, ntips = L->ntips, nint = L->nint, bg = L->branch_grad;
   const int *cs = L->child_start, *ch = L->child;
@@ -452,7 +461,7 @@ static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t
   memset(ks, 0, 2 * nc * sizeof(double));
   for (size_t sub = 0; sub < FITCL_REDUCE_BLOCK / FITCL__LANE; ++sub) {
     const size_t p0 = b * FITCL_REDUCE_BLOCK + sub * FITCL__LANE;
-    const uint8_t *tipsub = L->tips + (p0 / FITCL__LANE) * (size_t)ntips * FITCL__LANE;
+    const uint16_t *tipsub = L->cpu->tipbits + (p0 / FITCL__LANE) * 2 * (size_t)ntips;
     int scale[FITCL__LANE], nrescaled = 0;
     FITCL__LANES(l) scale[l] = 0;
 
@@ -471,11 +480,9 @@ static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t
           double *o0 = Iu + c * kstride, *o1 = o0 + FITCL__LANE;
           double s0[FITCL__LANE], s1[FITCL__LANE];
           if (v < ntips) {
-            int32_t t[FITCL__LANE];
-            tip_widen(tipsub + (size_t)tiprank[v] * FITCL__LANE, t);
+            const unsigned b0 = tipsub[2 * tiprank[v]], b1 = tipsub[2 * tiprank[v] + 1];
             FITCL__LANES(l) {
-              double i0, i1;
-              tip_ind((double)t[l], &i0, &i1);
+              const double i0 = tip_bit(b0, l), i1 = tip_bit(b1, l);
               s0[l] = fitcl_gl_s0(P, i0, i1);
               s1[l] = fitcl_gl_s1(P, i0, i1);
             }
@@ -502,6 +509,22 @@ static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t
           const double a = o0[l] > o1[l] ? o0[l] : o1[l];
           m[l] = m[l] > a ? m[l] : a;
         }
+      }
+      if (!want_grad) {
+        /* Every node, without a test: multiplying by 1 is exact, and a
+         * vector blend is cheaper than asking whether any lane is low. */
+        double f[FITCL__LANE];
+        FITCL__LANES(l) {
+          const int low = m[l] < FITCL_GL_SCALE_LOW;
+          f[l] = low ? FITCL_GL_SCALE_UP : 1.0;
+          scale[l] += low;
+        }
+        for (int c = 0; c < K; ++c)
+          FITCL__LANES(l) {
+            Iu[c * kstride + l] *= f[l];
+            Iu[c * kstride + FITCL__LANE + l] *= f[l];
+          }
+        continue;
       }
       int any = 0;
       FITCL__LANES(l) any |= m[l] < FITCL_GL_SCALE_LOW;
