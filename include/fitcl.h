@@ -187,6 +187,11 @@ typedef struct fitcl_context_info {
   const char *cache_dir; /* NULL when the cache is off or unusable */
   const char *cache_mode;/* "on", "readonly" or "off" */
   fitcl_cache_stats cache;
+  /* How the device list was found: "probed" (the OpenCL runtimes were
+   * loaded and asked), "remembered" (`auto` on a host whose last probe, in
+   * this boot and driver configuration, found no OpenCL GPU; see
+   * docs/device-selection.md) or "skipped" (a plain `cpu` needs no list). */
+  const char *discovery;
 } fitcl_context_info;
 
 /** Describes the context.  Strings are owned by the context. */

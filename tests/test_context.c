@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache/cache.h"
 #include "core/context.h"
 #include "device/opencl/ocl.h"
 #include "device/reduce.h"
@@ -232,4 +233,77 @@ Test(context, build_failure_fallback_only_in_lists) {
   cr_assert_not_null(info.fallback_reason);
   fitcl_context_destroy(ctx);
   unsetenv("FITCL_OPENCL_OPTIONS");
+}
+
+/* `auto` on a host without an OpenCL GPU remembers that in the cache, so
+ * later processes skip loading the OpenCL runtimes; anything that could
+ * reveal a GPU (here: a different driver directory) makes it probe again. */
+static fitcl_context *auto_ctx(const char *dir, fitcl_context_info *info) {
+  fitcl_context_options o = {0};
+  o.device = "auto";
+  o.cache_dir = dir;
+  fitcl_context *c = NULL;
+  cr_assert_eq(fitcl_context_create(&o, &c), FITCL_OK, "%s", fitcl_errmsg(c));
+  fitcl_context_get_info(c, info);
+  return c;
+}
+
+Test(discovery, auto_remembers_a_host_without_gpu) {
+  char *dir = fitcl_test_tmpdir();
+  fitcl_context_info a, b;
+  fitcl_context *ca = auto_ctx(dir, &a);
+  cr_assert_str_eq(a.discovery, "probed");
+  if (strcmp(a.backend, "cpu") != 0) {
+    /* A GPU here: nothing is remembered and every start probes. */
+    fitcl_context *cb = auto_ctx(dir, &b);
+    cr_assert_str_eq(b.discovery, "probed");
+    fitcl_context_destroy(cb);
+  } else {
+    fitcl_context *cb = auto_ctx(dir, &b);
+    cr_assert_str_eq(b.discovery, "remembered");
+    cr_assert_str_eq(b.backend, "cpu");
+    cr_assert_eq(b.cache.hits + b.cache.misses, 0, "the memo is not counted as a program");
+    fitcl_context_destroy(cb);
+
+    /* A different OpenCL driver configuration is a different key. */
+    char *vendors = fitcl_test_tmpdir();
+    setenv("OCL_ICD_VENDORS", vendors, 1);
+    cb = auto_ctx(dir, &b);
+    cr_assert_str_eq(b.discovery, "probed");
+    fitcl_context_destroy(cb);
+    unsetenv("OCL_ICD_VENDORS");
+    fitcl_test_rmtree(vendors);
+    free(vendors);
+
+    /* Clearing the cache forgets it. */
+    uint64_t removed = 0;
+    fitcl__cache_clear_dir(dir, &removed);
+    cr_assert_geq(removed, 1);
+    cb = auto_ctx(dir, &b);
+    cr_assert_str_eq(b.discovery, "probed");
+    fitcl_context_destroy(cb);
+  }
+  fitcl_context_destroy(ca);
+  fitcl_test_rmtree(dir);
+  free(dir);
+}
+
+Test(discovery, explicit_selectors_never_use_the_memo) {
+  char *dir = fitcl_test_tmpdir();
+  fitcl_context_info info;
+  fitcl_context_destroy(auto_ctx(dir, &info));
+  fitcl_context_options o = {0};
+  o.cache_dir = dir;
+  static const char *const sels[] = {"cpu", "opencl:all;cpu"};
+  static const char *const want[] = {"skipped", "probed"};
+  for (size_t i = 0; i < 2; ++i) {
+    o.device = sels[i];
+    fitcl_context *c = NULL;
+    cr_assert_eq(fitcl_context_create(&o, &c), FITCL_OK, "%s", fitcl_errmsg(c));
+    fitcl_context_get_info(c, &info);
+    cr_assert_str_eq(info.discovery, want[i], "%s", sels[i]);
+    fitcl_context_destroy(c);
+  }
+  fitcl_test_rmtree(dir);
+  free(dir);
 }

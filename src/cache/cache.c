@@ -342,6 +342,24 @@ fitcl_status fitcl__cache_put(fitcl__cache *c, const char *key_text, const void 
   return FITCL_OK;
 }
 
+fitcl__cache_result fitcl__cache_get_meta(fitcl__cache *c, const char *key_text, void **payload,
+                                          size_t *len) {
+  if (!c) return fitcl__cache_get(c, key_text, payload, len);
+  fitcl_cache_stats saved = c->stats;
+  fitcl__cache_result r = fitcl__cache_get(c, key_text, payload, len);
+  c->stats = saved;
+  return r;
+}
+
+fitcl_status fitcl__cache_put_meta(fitcl__cache *c, const char *key_text, const void *payload,
+                                   size_t len, char *why, size_t whylen) {
+  if (!c) return fitcl__cache_put(c, key_text, payload, len, why, whylen);
+  fitcl_cache_stats saved = c->stats;
+  fitcl_status st = fitcl__cache_put(c, key_text, payload, len, why, whylen);
+  c->stats = saved;
+  return st;
+}
+
 void fitcl__cache_stats(const fitcl__cache *c, fitcl_cache_stats *out) {
   if (c) *out = c->stats;
   else memset(out, 0, sizeof *out);

@@ -37,6 +37,12 @@ fitcl__cache_result fitcl__cache_get(fitcl__cache *c, const char *key_text,
  * fatal: they only cost a rebuild next time; `why` says what went wrong. */
 fitcl_status fitcl__cache_put(fitcl__cache *c, const char *key_text, const void *payload,
                               size_t len, char *why, size_t whylen);
+/* The same for small records that are not programs (the device-discovery
+ * memo): they leave the hit/miss statistics, which count programs, alone. */
+fitcl__cache_result fitcl__cache_get_meta(fitcl__cache *c, const char *key_text, void **payload,
+                                          size_t *len);
+fitcl_status fitcl__cache_put_meta(fitcl__cache *c, const char *key_text, const void *payload,
+                                   size_t len, char *why, size_t whylen);
 /* Deletes the entry for key_text (e.g. when the driver rejected its binary). */
 void fitcl__cache_remove(fitcl__cache *c, const char *key_text);
 

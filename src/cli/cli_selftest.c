@@ -35,6 +35,7 @@ int cli_selftest(int argc, char **argv) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "backend", info.backend);
     cJSON_AddStringToObject(root, "device", info.device);
+    cJSON_AddStringToObject(root, "discovery", info.discovery);
     cJSON_AddNumberToObject(root, "kernels", info.programs);
     cJSON_AddNumberToObject(root, "build_seconds", info.build_seconds);
     cJSON *cache = cJSON_AddObjectToObject(root, "cache");
@@ -56,6 +57,7 @@ int cli_selftest(int argc, char **argv) {
   } else {
     printf("backend   %s\ndevice    %s (%s)\nplatform  %s\n", info.backend, info.device,
            info.selector, info.platform);
+    printf("discovery %s\n", info.discovery);
     if (info.fallback_reason) printf("fallback  %s\n", info.fallback_reason);
     printf("threads   %d\nkernels   %d programs in %.3f s\n", info.threads, info.programs,
            info.build_seconds);

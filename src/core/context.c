@@ -11,6 +11,7 @@
 #include "core/pool.h"
 #include "core/util.h"
 #include "device/discover.h"
+#include "device/discover_memo.h"
 #include "device/opencl/ocl.h"
 #include "device/selector.h"
 
@@ -53,12 +54,21 @@ static fitcl_status try_opencl(fitcl_context *ctx, const fitcl_device_desc *d,
   return FITCL_OK;
 }
 
-/* "cpu" alone, in any case and with spaces around it. */
-static int is_plain_cpu(const char *sel) {
+/* `word` alone, in any case and with spaces around it. */
+static int is_plain(const char *sel, const char *word) {
   while (*sel == ' ' || *sel == '\t') ++sel;
-  size_t n = strlen(sel);
+  size_t n = strlen(sel), w = strlen(word);
   while (n && (sel[n - 1] == ' ' || sel[n - 1] == '\t')) --n;
-  return n == 3 && strncasecmp(sel, "cpu", 3) == 0;
+  return n == w && strncasecmp(sel, word, w) == 0;
+}
+
+static fitcl_status cpu_only_list(fitcl_device_desc **list, fitcl__device_ids **ids, size_t *count) {
+  *list = calloc(1, sizeof **list);
+  *ids = calloc(1, sizeof **ids);
+  *count = 1;
+  if (!*list || !*ids) return FITCL_ERR_NOMEM;
+  fitcl__cpu_device_desc(*list);
+  return FITCL_OK;
 }
 
 fitcl_status fitcl_context_create(const fitcl_context_options *opt, fitcl_context **out) {
@@ -77,15 +87,25 @@ fitcl_status fitcl_context_create(const fitcl_context_options *opt, fitcl_contex
   st = fitcl__pool_create((unsigned)ctx->env.threads, &ctx->pool);
   if (st != FITCL_OK) return fitcl__fail(ctx, st, "cannot start %d worker threads", ctx->env.threads);
 
-  if (is_plain_cpu(ctx->env.device)) {
-    /* Loading the OpenCL runtimes costs tens of milliseconds per process
-     * (a large share of a small fit): a plain "cpu" needs none of them. */
-    list = calloc(1, sizeof *list);
-    ids = calloc(1, sizeof *ids);
-    if (!list || !ids) st = FITCL_ERR_NOMEM;
-    else fitcl__cpu_device_desc(list);
-    count = 1;
+  st = open_cache(ctx);
+  if (st != FITCL_OK) goto done;
+  /* Loading the OpenCL runtimes costs tens of milliseconds per process (a
+   * large share of a small fit): a plain "cpu" needs none of them, and an
+   * "auto" on a host known to have no GPU neither. */
+  int is_auto = is_plain(ctx->env.device, "auto") || is_plain(ctx->env.device, "");
+  char memo_key[8192];
+  int have_key = is_auto && ctx->cache && fitcl__discovery_key(memo_key, sizeof memo_key);
+  if (is_plain(ctx->env.device, "cpu") || is_plain(ctx->env.device, "pthreads")) {
+    ctx->discovery = "skipped";
+    st = cpu_only_list(&list, &ids, &count);
+  } else if (have_key && fitcl__discovery_memo_no_gpu(ctx->cache, memo_key)) {
+    ctx->discovery = "remembered";
+    fitcl__log(ctx, FITCL_LOG_INFO,
+               "auto: the last probe on this host found no OpenCL GPU; not loading OpenCL "
+               "(`fitcl cache clear` forgets it)");
+    st = cpu_only_list(&list, &ids, &count);
   } else {
+    ctx->discovery = "probed";
     st = fitcl__devices_discover(&list, &ids, &count);
   }
   if (st != FITCL_OK) {
@@ -101,8 +121,10 @@ fitcl_status fitcl_context_create(const fitcl_context_options *opt, fitcl_contex
     fitcl__fail(ctx, st, "%s", err);
     goto done;
   }
-  st = open_cache(ctx);
-  if (st != FITCL_OK) goto done;
+  /* Only the cpu backend left after a real probe: remember it. */
+  if (have_key && !strcmp(ctx->discovery, "probed") && ncand == 1 &&
+      !strcmp(list[cand[0]].backend, "cpu"))
+    fitcl__discovery_memo_store_no_gpu(ctx->cache, memo_key);
 
   st = FITCL_ERR_NO_DEVICE;
   for (size_t k = 0; k < ncand; ++k) {
@@ -159,6 +181,7 @@ fitcl_status fitcl_context_get_info(const fitcl_context *ctx, fitcl_context_info
   info->programs = ctx->programs;
   info->build_seconds = ctx->build_seconds;
   info->cache_dir = ctx->cache ? ctx->cache_dir : NULL;
+  info->discovery = ctx->discovery;
   info->cache_mode = ctx->env.cache == FITCL_CACHE_OFF        ? "off"
                      : ctx->env.cache == FITCL_CACHE_READONLY ? "readonly"
                                                               : "on";

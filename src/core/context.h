@@ -26,6 +26,7 @@ struct fitcl_context {
   uint64_t runtime_builds;   /* programs built after creation (generated sources) */
   double build_seconds;
   int programs;
+  const char *discovery;     /* "probed", "remembered" or "skipped" (fitcl_context_info) */
   char device_name[128];
   char platform_name[128];
   char selector[128];
