@@ -198,8 +198,9 @@ static inline __attribute__((always_inline)) double tip_bit(unsigned mask, int l
   return (double)(int)((mask >> l) & 1u);
 }
 
-/* Partial of child v in category c for the lanes of a sub-block: from the
- * tip states, or the stored partial of an internal node. */
+/* Partial of child v in category c for the lanes of a sub-block ([2][LANE]):
+ * the stored partial of an internal node in place, or a tip's lanes
+ * expanded into buf. */
 static inline __attribute__((always_inline)) const double *child_ptr(const double *In, size_t nstride,
                                                            size_t kstride, int ntips,
                                                            const uint16_t *tipsub,
@@ -214,6 +215,7 @@ static inline __attribute__((always_inline)) const double *child_ptr(const doubl
   return buf;
 }
 
+/* The same partial copied into i0 and i1 (used at multifurcations). */
 static inline __attribute__((always_inline)) void child_in(const double *In, size_t nstride,
                                                            size_t kstride, int ntips,
                                                            const uint16_t *tipsub,
@@ -305,7 +307,7 @@ static void grad_pass(const fitcl_lik *L, int g, const scratch_view *sv, const u
   double *Dg = D + FITCL__LC_G * FITCL__LANE, *Dl = D + FITCL__LC_L * FITCL__LANE;
   double *Dr = D + FITCL__LC_R * FITCL__LANE;
   double *Dt = Dr + (size_t)K * FITCL__LANE;
-  memset(NU, 0, 2 * (size_t)K * FITCL__LANE * sizeof(double));
+  memset(NU, 0, 2 * (size_t)K * FITCL__LANE * sizeof(double)); /* NU and NW, adjacent */
   double *Or = Out + (size_t)(nn - 1 - ntips) * nstride;
   {
     double invl[FITCL__LANE];
@@ -354,7 +356,8 @@ static void grad_pass(const fitcl_lik *L, int g, const scratch_view *sv, const u
         double *ob = ib ? Out + (size_t)(vb - ntips) * nstride + c * kstride : NULL;
         const double *o0 = Ou + c * kstride;
         double *nu = NU + (size_t)c * FITCL__LANE, *nw = NW + (size_t)c * FITCL__LANE;
-        double *ta = Dt + (size_t)va * FITCL__LANE, *tb = Dt + (size_t)vb * FITCL__LANE;
+        double *ta = bg ? Dt + (size_t)va * FITCL__LANE : NULL;
+        double *tb = bg ? Dt + (size_t)vb * FITCL__LANE : NULL;
 #define FITCL__BIN(BG, WA, WB)                                                                   \
   binary_node(Pa, Pb, pa, pa + FITCL__LANE, pb, pb + FITCL__LANE, o0, o0 + FITCL__LANE, nu, nw, oa, \
               WA ? oa + FITCL__LANE : NULL, ob, WB ? ob + FITCL__LANE : NULL, BG, WA, WB, c == 0, ta, tb)
