@@ -318,6 +318,12 @@ static void run_ranges(int ntaxa, size_t nfam, size_t range, fitcl_context *cpu,
 }
 
 int main(int argc, char **argv) {
+  if (argc > 1 && (argv[1][0] < '0' || argv[1][0] > '9')) {
+    printf("usage: bench_lik [MAX_TAXA]\n"
+           "  50 x 500 (K=1 and K=4) always; 1000 (default) adds 1,000 x 100,000;\n"
+           "  10000 adds 10,000 x 1,000,000 in ranges of 100,000 families (minutes).\n");
+    return !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ? 0 : 2;
+  }
   int max_taxa = argc > 1 ? atoi(argv[1]) : 1000;
   bench_print_machine();
   fitcl_context_options o = {0};

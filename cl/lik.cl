@@ -29,17 +29,21 @@ __kernel void fitcl_gl_pmats(__global const double *par, const int nn, const int
   for (int k = 0; k < n; ++k) pm[(long)r * FITCL_GL_PREC + k] = rec[k];
 }
 
-/* Partials are stored in tiles of FITCL_GL_TILE consecutive patterns:
- * [i / TILE][node][category][state][i % TILE].  Consecutive work-items
- * still touch consecutive addresses (coalesced on GPUs), and everything one
- * tile of patterns needs for the whole tree is contiguous, so on CPU
- * devices (which run the work-items of a tile together) it stays in cache
- * instead of streaming the whole chunk through memory at every node. */
-#define FITCL_GL_TILE 16
-#define PIDX(ni, c, x) \
-  (((((long)(i / FITCL_GL_TILE) * nint + (ni)) * K + (c)) * 2 + (x)) * FITCL_GL_TILE + (i % FITCL_GL_TILE))
-#define SIDX(kc, c, x) \
-  (((((long)(i / FITCL_GL_TILE) * maxdeg + (kc)) * K + (c)) * 2 + (x)) * FITCL_GL_TILE + (i % FITCL_GL_TILE))
+/* Partials are stored in tiles of `tile` consecutive patterns (a kernel
+ * argument that divides FITCL_REDUCE_BLOCK):
+ * [i / tile][node][category][state][i % tile].  Everything one tile of
+ * patterns needs for the whole tree is contiguous.  On GPUs (tile 16)
+ * consecutive work-items still touch consecutive addresses (coalesced); CPU
+ * devices run each work-item through the whole tree on its own, so there
+ * tile 1 keeps one pattern's partials in a few contiguous kilobytes that
+ * stay in the first-level cache, where tile 16 would use 8 bytes of every
+ * cache line it touches. */
+#define PIDX(ni, c, x) ((((tb * nint + (ni)) * K + (c)) * 2 + (x)) * tile + tl)
+#define SIDX(kc, c, x) ((((tb * maxdeg + (kc)) * K + (c)) * 2 + (x)) * tile + tl)
+
+/* Caps an outside vector entry (see the outside pass); a comparison, not
+ * fmin, which PoCL leaves as a call. */
+inline double fitcl_gl_cap(double x) { return x < 0x1p768 ? x : 0x1p768; }
 
 inline void load_p(__global const double *pm, long at, int n, double *P) {
   for (int k = 0; k < n; ++k) P[k] = pm[at + k];
@@ -53,10 +57,11 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
                              __global const uchar *kind, __global const double *weight,
                              __global const double *pm, __global const double *par,
                              const int pi_off, const int root_grad, const int want_grad, const int branch_grad,
-                             const int ncomp, __global double *In, __global double *Out,
+                             const int ncomp, const int tile, __global double *In, __global double *Out,
                              __global double *Sb, __global double *pat_ll, __global double *wv) {
   const long i = get_global_id(0);
   if (i >= cn) return;
+  const long tb = i / tile, tl = i % tile;
   const long p = pofs + i;
   const int g = block_group[p / FITCL_REDUCE_BLOCK];
   __global const double *pmg = pm + (long)g * K * nn * FITCL_GL_PREC;
@@ -95,13 +100,18 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
       const double mx = a > b ? a : b;
       m = m > mx ? m : mx;
     }
-    if (m < FITCL_GL_SCALE_LOW) {
+    const int low = m < FITCL_GL_SCALE_LOW;
+    if (low) {
       scale += 1;
       for (int c = 0; c < K; ++c) {
         In[PIDX(ui, c, 0)] *= FITCL_GL_SCALE_UP;
         In[PIDX(ui, c, 1)] *= FITCL_GL_SCALE_UP;
       }
     }
+    /* The outside pass needs each node's rescaling factor.  The node's
+     * outside vector is not used yet, so its first entry keeps the factor
+     * until the parent overwrites it. */
+    if (want_grad) Out[PIDX(ui, 0, 0)] = low ? FITCL_GL_SCALE_UP : 1.0;
   }
 
   const int ri = nn - 1 - ntips;
@@ -126,20 +136,85 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
   wv[i] = wll;
   if (!want_grad) return;
 
-  double Dg = 0.0, Dl = 0.0, Dr[64];
+  /* Outside pass with normalised outside vectors, as on the pthreads
+   * backend (src/device/cpu/lik_cpu.c explains it): O_u is scaled so that
+   * sum_x O_u(x) In_u(x) = 1, each node's rescaling factor f_u is folded
+   * into O_u (capped at 2^768), and the derivative along the branch above v
+   * is sum G dP In_v with G = O_u times the siblings' contributions: no
+   * division and no rescaling check per branch. */
+  const int z = gw == 0.0; /* padding: its terms are exact zeros */
+  double Dg, Dl, Dr[64];
   for (int c = 0; c < K; ++c) Dr[c] = 0.0;
   {
-    const double r = (root_grad ? pi0 * pi1 : 0.0) * rnum / lsum;
-    Dg += r;
-    Dl -= r;
-  }
-  for (int c = 0; c < K; ++c) {
-    Out[PIDX(ri, c, 0)] = pi0;
-    Out[PIDX(ri, c, 1)] = pi1;
+    const double invl = 1.0 / lsum;
+    const double r = (root_grad ? pi0 * pi1 : 0.0) * rnum * invl;
+    Dg = r;
+    Dl = -r;
+    const double f = Out[PIDX(ri, 0, 0)];
+    const double o0 = fitcl_gl_cap(pi0 * invl * f), o1 = fitcl_gl_cap(pi1 * invl * f);
+    for (int c = 0; c < K; ++c) {
+      Out[PIDX(ri, c, 0)] = o0;
+      Out[PIDX(ri, c, 1)] = o1;
+    }
   }
   for (int oi = nint - 1; oi >= 0; --oi) {
     const int u = ops[oi], ui = u - ntips;
     const int deg = cs[u + 1] - cs[u];
+    if (deg == 2) {
+      const int va = ch[cs[u]], vb = ch[cs[u] + 1];
+      const double fa = va >= ntips ? Out[PIDX(va - ntips, 0, 0)] : 1.0;
+      const double fb = vb >= ntips ? Out[PIDX(vb - ntips, 0, 0)] : 1.0;
+      double Pb[FITCL_GL_PREC];
+      for (int c = 0; c < K; ++c) {
+        load_p(pmg, ((long)c * nn + va) * FITCL_GL_PREC, FITCL_GL_PREC, P);
+        load_p(pmg, ((long)c * nn + vb) * FITCL_GL_PREC, FITCL_GL_PREC, Pb);
+        double a0, a1, b0, b1;
+        if (va < ntips) {
+          const uchar s = tips[(long)va * npx + p];
+          a0 = s != FITCL__PRESENT_CL;
+          a1 = s != FITCL__ABSENT_CL;
+        } else {
+          a0 = In[PIDX(va - ntips, c, 0)];
+          a1 = In[PIDX(va - ntips, c, 1)];
+        }
+        if (vb < ntips) {
+          const uchar s = tips[(long)vb * npx + p];
+          b0 = s != FITCL__PRESENT_CL;
+          b1 = s != FITCL__ABSENT_CL;
+        } else {
+          b0 = In[PIDX(vb - ntips, c, 0)];
+          b1 = In[PIDX(vb - ntips, c, 1)];
+        }
+        const double o0 = Out[PIDX(ui, c, 0)], o1 = Out[PIDX(ui, c, 1)];
+        const double ga0 = o0 * fitcl_gl_s0(Pb, b0, b1), ga1 = o1 * fitcl_gl_s1(Pb, b0, b1);
+        const double gb0 = o0 * fitcl_gl_s0(P, a0, a1), gb1 = o1 * fitcl_gl_s1(P, a0, a1);
+        const double cu = fitcl_gl_dcontract(P[FITCL_GL_U01], P[FITCL_GL_U10], ga0, ga1, a0, a1) +
+                          fitcl_gl_dcontract(Pb[FITCL_GL_U01], Pb[FITCL_GL_U10], gb0, gb1, b0, b1);
+        const double cw = fitcl_gl_dcontract(P[FITCL_GL_W01], P[FITCL_GL_W10], ga0, ga1, a0, a1) +
+                          fitcl_gl_dcontract(Pb[FITCL_GL_W01], Pb[FITCL_GL_W10], gb0, gb1, b0, b1);
+        Dg += cu;
+        Dl += cw;
+        Dr[c] += cu + cw;
+        if (branch_grad) {
+          const double ta = fitcl_gl_dcontract(P[FITCL_GL_T01], P[FITCL_GL_T10], ga0, ga1, a0, a1);
+          const double tb = fitcl_gl_dcontract(Pb[FITCL_GL_T01], Pb[FITCL_GL_T10], gb0, gb1, b0, b1);
+          const long wa = (long)(FITCL__LC_R_CL + K + va) * cn + i, wb = (long)(FITCL__LC_R_CL + K + vb) * cn + i;
+          wv[wa] = z ? 0.0 : (c == 0 ? gw * ta : wv[wa] + gw * ta);
+          wv[wb] = z ? 0.0 : (c == 0 ? gw * tb : wv[wb] + gw * tb);
+        }
+        if (va >= ntips) {
+          Out[PIDX(va - ntips, c, 0)] = fitcl_gl_cap(fa * (ga0 * P[FITCL_GL_P00] + ga1 * P[FITCL_GL_P10]));
+          Out[PIDX(va - ntips, c, 1)] = fitcl_gl_cap(fa * (ga0 * P[FITCL_GL_P01] + ga1 * P[FITCL_GL_P11]));
+        }
+        if (vb >= ntips) {
+          Out[PIDX(vb - ntips, c, 0)] = fitcl_gl_cap(fb * (gb0 * Pb[FITCL_GL_P00] + gb1 * Pb[FITCL_GL_P10]));
+          Out[PIDX(vb - ntips, c, 1)] = fitcl_gl_cap(fb * (gb0 * Pb[FITCL_GL_P01] + gb1 * Pb[FITCL_GL_P11]));
+        }
+      }
+      continue;
+    }
+    /* Any other degree: the children's contributions first, then each
+     * child's G as the product of the others'. */
     for (int k = 0; k < deg; ++k) {
       const int v = ch[cs[u] + k];
       for (int c = 0; c < K; ++c) {
@@ -159,19 +234,8 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
     }
     for (int k = 0; k < deg; ++k) {
       const int v = ch[cs[u] + k];
-      double den = 0.0;
-      for (int c = 0; c < K; ++c) {
-        double g0 = Out[PIDX(ui, c, 0)], g1 = Out[PIDX(ui, c, 1)];
-        for (int k2 = 0; k2 < deg; ++k2) {
-          if (k2 == k) continue;
-          g0 *= Sb[SIDX(k2, c, 0)];
-          g1 *= Sb[SIDX(k2, c, 1)];
-        }
-        den += g0 * Sb[SIDX(k, c, 0)] + g1 * Sb[SIDX(k, c, 1)];
-      }
-      const double inv = 1.0 / den;
-      double nu = 0.0, nw = 0.0, nt = 0.0;
-      double mm = 0.0;
+      const double f = v >= ntips ? Out[PIDX(v - ntips, 0, 0)] : 1.0;
+      double nt = 0.0;
       for (int c = 0; c < K; ++c) {
         double g0 = Out[PIDX(ui, c, 0)], g1 = Out[PIDX(ui, c, 1)];
         for (int k2 = 0; k2 < deg; ++k2) {
@@ -191,31 +255,18 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
         }
         const double cu = fitcl_gl_dcontract(P[FITCL_GL_U01], P[FITCL_GL_U10], g0, g1, i0, i1);
         const double cw = fitcl_gl_dcontract(P[FITCL_GL_W01], P[FITCL_GL_W10], g0, g1, i0, i1);
-        nu += cu;
-        nw += cw;
-        Dr[c] += (cu + cw) * inv;
+        Dg += cu;
+        Dl += cw;
+        Dr[c] += cu + cw;
         if (branch_grad) nt += fitcl_gl_dcontract(P[FITCL_GL_T01], P[FITCL_GL_T10], g0, g1, i0, i1);
         if (v >= ntips) {
-          const double o0 = g0 * P[FITCL_GL_P00] + g1 * P[FITCL_GL_P10];
-          const double o1 = g0 * P[FITCL_GL_P01] + g1 * P[FITCL_GL_P11];
-          Out[PIDX(v - ntips, c, 0)] = o0;
-          Out[PIDX(v - ntips, c, 1)] = o1;
-          const double mx = o0 > o1 ? o0 : o1;
-          mm = mm > mx ? mm : mx;
+          Out[PIDX(v - ntips, c, 0)] = fitcl_gl_cap(f * (g0 * P[FITCL_GL_P00] + g1 * P[FITCL_GL_P10]));
+          Out[PIDX(v - ntips, c, 1)] = fitcl_gl_cap(f * (g0 * P[FITCL_GL_P01] + g1 * P[FITCL_GL_P11]));
         }
       }
-      Dg += nu * inv;
-      Dl += nw * inv;
-      if (branch_grad) wv[(long)(FITCL__LC_R_CL + K + v) * cn + i] = gw != 0.0 ? gw * (nt * inv) : 0.0;
-      if (v >= ntips && mm < FITCL_GL_SCALE_LOW) {
-        for (int c = 0; c < K; ++c) {
-          Out[PIDX(v - ntips, c, 0)] *= FITCL_GL_SCALE_UP;
-          Out[PIDX(v - ntips, c, 1)] *= FITCL_GL_SCALE_UP;
-        }
-      }
+      if (branch_grad) wv[(long)(FITCL__LC_R_CL + K + v) * cn + i] = z ? 0.0 : gw * nt;
     }
   }
-  const int z = gw == 0.0;
   wv[1 * cn + i] = z ? 0.0 : gw * Dg;
   wv[2 * cn + i] = z ? 0.0 : gw * Dl;
   for (int c = 0; c < K; ++c) wv[(long)(FITCL__LC_R_CL + c) * cn + i] = z ? 0.0 : gw * Dr[c];

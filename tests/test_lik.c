@@ -185,6 +185,81 @@ Test(lik, gradient_vs_finite_differences) {
   }
 }
 
+/* A large tree whose partials are rescaled many times per pattern (about
+ * one rescaling per 177 nats of a subtree's likelihood): the gradient's
+ * outside pass must carry the rescaling factors exactly.  Model parameters
+ * and a few branch lengths against central differences. */
+typedef struct fdbig {
+  fitcl_lik *lik;
+  model m;
+  double *brlen;
+  int which; /* 0 g, 1 l, 2 alpha, 3+k theta_k, 100+v brlen v */
+} fdbig;
+
+static double fdbig_fun(void *u, double x) {
+  fdbig *c = u;
+  model m = c->m;
+  double keep = 0;
+  if (c->which == 0) m.g = exp(x);
+  else if (c->which == 1) m.l = exp(x);
+  else if (c->which == 2) m.alpha = exp(x);
+  else if (c->which < 100) m.theta[c->which - 3] = exp(x);
+  else {
+    keep = c->brlen[c->which - 100];
+    c->brlen[c->which - 100] = x;
+  }
+  double ll = eval(c->lik, &m, c->brlen, NULL);
+  if (c->which >= 100) c->brlen[c->which - 100] = keep;
+  return ll;
+}
+
+Test(lik, gradient_with_rescaling_vs_finite_differences) {
+  fitcl_test_backend be[2];
+  size_t nb = fitcl_test_backends(be, 2);
+  uint64_t seed = 31337;
+  fitcl__tree t;
+  fx_random_tree(&t, 1500, 0.2, &seed);
+  fitcl__patterns pat;
+  random_patterns(&pat, 1500, 30, 2, &seed);
+  const model m = {0.6, 0.9, 0.7, {1, 1.4, 1, 1}, 0.5, 3, 1, 0};
+  const int nn = t.nnodes;
+  /* A tip branch, the root's children and an internal branch below them. */
+  const int root = nn - 1;
+  const int branches[] = {0, t.child[t.child_start[root]], t.child[t.child_start[root] + 1],
+                          t.child[t.child_start[t.child[t.child_start[root]]]]};
+  for (size_t b = 0; b < nb; ++b) {
+    fitcl_context *ctx = fitcl_test_context(be[b].selector);
+    fitcl_lik *lik = make_lik(ctx, &t, &pat, &m, 1);
+    double *grad = calloc(fitcl_lik_grad_size(lik), sizeof(double));
+    double ll = eval(lik, &m, t.brlen, grad);
+    cr_expect(ll < -30 * 177.0, "%s: LL %g is not small enough to need rescaling", be[b].name, ll);
+    fdbig c = {lik, m, t.brlen, 0};
+    const int G = fitcl_lik_ngroups(lik);
+    for (int q = 0; q < 5 + 4; ++q) {
+      size_t at;
+      double x0;
+      if (q < 2) { c.which = q; at = (size_t)q; x0 = log(q == 0 ? m.g : m.l); }
+      else if (q == 2) { c.which = 2; at = 2; x0 = log(m.alpha); }
+      else if (q < 5) { c.which = q; at = (size_t)q; x0 = log(m.theta[q - 3]); }
+      else {
+        const int v = branches[q - 5];
+        c.which = 100 + v;
+        at = 3 + (size_t)G + (size_t)v;
+        x0 = t.brlen[v];
+      }
+      double num = fd(fdbig_fun, &c, x0);
+      double scale = fabs(num) > 1 ? fabs(num) : 1;
+      cr_expect(isfinite(grad[at]) && fabs(grad[at] - num) <= 1e-6 * scale,
+                "%s comp %zu: %.12g vs fd %.12g", be[b].name, at, grad[at], num);
+    }
+    free(grad);
+    fitcl_lik_destroy(lik);
+    fitcl_context_destroy(ctx);
+  }
+  fx_patterns_free(&pat);
+  fx_tree_free(&t);
+}
+
 Test(lik, pattern_ranges_add_up) {
   fitcl_context *ctx = fitcl_test_context("cpu");
   uint64_t seed = 99;

@@ -28,6 +28,7 @@ struct fitcl__lik_ocl {
   double *hpar;
   cl_mem in, out, sb, patll, wv, rows;
   size_t cn; /* patterns per chunk */
+  cl_int tile; /* patterns per tile of the partials (cl/lik.cl) */
 };
 
 void fitcl__lik_ocl_destroy(fitcl_lik *L) {
@@ -80,6 +81,11 @@ fitcl_status fitcl__lik_ocl_create(fitcl_lik *L) {
   if (cn < FITCL_REDUCE_BLOCK) cn = FITCL_REDUCE_BLOCK;
   if (cn > L->npx) cn = L->npx;
   o->cn = cn;
+  /* CPU devices run each work-item through the whole tree alone: one
+   * pattern per tile keeps its partials contiguous (see cl/lik.cl). */
+  cl_device_type type = 0;
+  if (clGetDeviceInfo(L->ctx->ocl->device, CL_DEVICE_TYPE, sizeof type, &type, NULL) != CL_SUCCESS) type = 0;
+  o->tile = (type & CL_DEVICE_TYPE_CPU) ? 1 : 16;
   const size_t part = (size_t)L->nint * K * 2 * cn;
   TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(double) * part, NULL, &o->in));
   TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(double) * part, NULL, &o->out));
@@ -131,7 +137,7 @@ fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad) {
   const cl_uint a_cn = (cl_uint)a++;
   ARG(k, a++, o->bgroup); ARG(k, a++, o->kind); ARG(k, a++, o->weight); ARG(k, a++, o->pm);
   ARG(k, a++, o->par); ARG(k, a++, pi_off); ARG(k, a++, root_grad); ARG(k, a++, wg); ARG(k, a++, bg);
-  ARG(k, a++, ncomp); ARG(k, a++, o->in); ARG(k, a++, o->out); ARG(k, a++, o->sb);
+  ARG(k, a++, ncomp); ARG(k, a++, o->tile); ARG(k, a++, o->in); ARG(k, a++, o->out); ARG(k, a++, o->sb);
   ARG(k, a++, o->patll); ARG(k, a++, o->wv);
   const cl_int nrc = want_grad ? ncomp : 1;
   ARG(o->k_rows, 0, o->wv);
