@@ -39,6 +39,20 @@ __kernel void fitcl_gl_pmats(__global const double *par, const int nn, const int
  * stay in the first-level cache, where tile 16 would use 8 bytes of every
  * cache line it touches. */
 #define PIDX(ni, c, x) ((((tb * nint + (ni)) * K + (c)) * 2 + (x)) * tile + tl)
+
+/* The partials of child v in category c: a tip's state as indicators (a
+ * missing tip is 1, 1), or the stored values of an internal node. */
+#define CHILD_IN(v, c, x0, x1)                      \
+  do {                                              \
+    if ((v) < ntips) {                              \
+      const uchar s_ = tips[(long)(v) * npx + p];   \
+      x0 = s_ != FITCL__PRESENT_CL;                 \
+      x1 = s_ != FITCL__ABSENT_CL;                  \
+    } else {                                        \
+      x0 = In[PIDX((v) - ntips, c, 0)];             \
+      x1 = In[PIDX((v) - ntips, c, 1)];             \
+    }                                               \
+  } while (0)
 #define SIDX(kc, c, x) ((((tb * maxdeg + (kc)) * K + (c)) * 2 + (x)) * tile + tl)
 
 /* Caps an outside vector entry (see the outside pass); a comparison, not
@@ -76,14 +90,7 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
       for (int c = 0; c < K; ++c) {
         load_p(pmg, ((long)c * nn + v) * FITCL_GL_PREC, 4, P);
         double i0, i1;
-        if (v < ntips) {
-          const uchar s = tips[(long)v * npx + p];
-          i0 = s != FITCL__PRESENT_CL;
-          i1 = s != FITCL__ABSENT_CL;
-        } else {
-          i0 = In[PIDX(v - ntips, c, 0)];
-          i1 = In[PIDX(v - ntips, c, 1)];
-        }
+        CHILD_IN(v, c, i0, i1);
         const double s0 = fitcl_gl_s0(P, i0, i1), s1 = fitcl_gl_s1(P, i0, i1);
         if (j == cs[u]) {
           In[PIDX(ui, c, 0)] = s0;
@@ -169,22 +176,8 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
         load_p(pmg, ((long)c * nn + va) * FITCL_GL_PREC, FITCL_GL_PREC, P);
         load_p(pmg, ((long)c * nn + vb) * FITCL_GL_PREC, FITCL_GL_PREC, Pb);
         double a0, a1, b0, b1;
-        if (va < ntips) {
-          const uchar s = tips[(long)va * npx + p];
-          a0 = s != FITCL__PRESENT_CL;
-          a1 = s != FITCL__ABSENT_CL;
-        } else {
-          a0 = In[PIDX(va - ntips, c, 0)];
-          a1 = In[PIDX(va - ntips, c, 1)];
-        }
-        if (vb < ntips) {
-          const uchar s = tips[(long)vb * npx + p];
-          b0 = s != FITCL__PRESENT_CL;
-          b1 = s != FITCL__ABSENT_CL;
-        } else {
-          b0 = In[PIDX(vb - ntips, c, 0)];
-          b1 = In[PIDX(vb - ntips, c, 1)];
-        }
+        CHILD_IN(va, c, a0, a1);
+        CHILD_IN(vb, c, b0, b1);
         const double o0 = Out[PIDX(ui, c, 0)], o1 = Out[PIDX(ui, c, 1)];
         const double ga0 = o0 * fitcl_gl_s0(Pb, b0, b1), ga1 = o1 * fitcl_gl_s1(Pb, b0, b1);
         const double gb0 = o0 * fitcl_gl_s0(P, a0, a1), gb1 = o1 * fitcl_gl_s1(P, a0, a1);
@@ -220,14 +213,7 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
       for (int c = 0; c < K; ++c) {
         load_p(pmg, ((long)c * nn + v) * FITCL_GL_PREC, 4, P);
         double i0, i1;
-        if (v < ntips) {
-          const uchar s = tips[(long)v * npx + p];
-          i0 = s != FITCL__PRESENT_CL;
-          i1 = s != FITCL__ABSENT_CL;
-        } else {
-          i0 = In[PIDX(v - ntips, c, 0)];
-          i1 = In[PIDX(v - ntips, c, 1)];
-        }
+        CHILD_IN(v, c, i0, i1);
         Sb[SIDX(k, c, 0)] = fitcl_gl_s0(P, i0, i1);
         Sb[SIDX(k, c, 1)] = fitcl_gl_s1(P, i0, i1);
       }
@@ -245,14 +231,7 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
         }
         load_p(pmg, ((long)c * nn + v) * FITCL_GL_PREC, FITCL_GL_PREC, P);
         double i0, i1;
-        if (v < ntips) {
-          const uchar s = tips[(long)v * npx + p];
-          i0 = s != FITCL__PRESENT_CL;
-          i1 = s != FITCL__ABSENT_CL;
-        } else {
-          i0 = In[PIDX(v - ntips, c, 0)];
-          i1 = In[PIDX(v - ntips, c, 1)];
-        }
+        CHILD_IN(v, c, i0, i1);
         const double cu = fitcl_gl_dcontract(P[FITCL_GL_U01], P[FITCL_GL_U10], g0, g1, i0, i1);
         const double cw = fitcl_gl_dcontract(P[FITCL_GL_W01], P[FITCL_GL_W10], g0, g1, i0, i1);
         Dg += cu;

@@ -32,22 +32,8 @@
 
 /* Arithmetic with one operand that is the same for every point (a
  * parameter or a constant: flags bit 0 for a, bit 1 for b) reads it once
- * instead of streaming a broadcast register. */
-#define LOOP2S(expr_)                                                   \
-  do {                                                                  \
-    double *D = R[in->dst];                                             \
-    if (scal & FITCL__INSTR_SCALAR_A) {                                 \
-      const double a = R[in->a][0], *Bv = R[in->b];                     \
-      for (size_t i = 0; i < n; ++i) { double b = Bv[i]; D[i] = (expr_); } \
-    } else if (scal & FITCL__INSTR_SCALAR_B) {                          \
-      const double *A = R[in->a], b = R[in->b][0];                      \
-      for (size_t i = 0; i < n; ++i) { double a = A[i]; D[i] = (expr_); } \
-    } else {                                                            \
-      LOOP2(expr_);                                                     \
-    }                                                                   \
-  } while (0)
-
-/* LOOP2S writing into the array D_ instead of the destination register. */
+ * instead of streaming a broadcast register.  LOOP2S_TO writes into the
+ * array D_, LOOP2S into the destination register. */
 #define LOOP2S_TO(D_, expr_)                                            \
   do {                                                                  \
     double *D = (D_);                                                   \
@@ -65,6 +51,7 @@
       }                                                                 \
     }                                                                   \
   } while (0)
+#define LOOP2S(expr_) LOOP2S_TO(R[in->dst], expr_)
 
 /* One FUSED instruction (see expr.h) with its shape as constants, so each
  * call site below compiles to its own straight loop.  Eight points at a time

@@ -440,6 +440,23 @@ static void grad_pass(const fitcl_lik *L, int g, const scratch_view *sv, const u
   }
 }
 
+/* Multiplies the lanes of node partials whose largest entry m fell below
+ * 2^-256 by 2^256, counts that in `scale`, and leaves the factors in f. */
+static inline __attribute__((always_inline)) void rescale_lanes(double *Iu, int K, size_t kstride,
+                                                                const double *m, int *scale,
+                                                                double *f) {
+  FITCL__LANES(l) {
+    const int low = m[l] < FITCL_GL_SCALE_LOW;
+    f[l] = low ? FITCL_GL_SCALE_UP : 1.0;
+    scale[l] += low;
+  }
+  for (int c = 0; c < K; ++c)
+    FITCL__LANES(l) {
+      Iu[c * kstride + l] *= f[l];
+      Iu[c * kstride + FITCL__LANE + l] *= f[l];
+    }
+}
+
 /* One reduction block.  want_grad is a constant at each of the two call
  * sites, so the log-likelihood alone compiles without any of the
  * gradient's bookkeeping. */
@@ -517,16 +534,7 @@ static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t
         /* Every node, without a test: multiplying by 1 is exact, and a
          * vector blend is cheaper than asking whether any lane is low. */
         double f[FITCL__LANE];
-        FITCL__LANES(l) {
-          const int low = m[l] < FITCL_GL_SCALE_LOW;
-          f[l] = low ? FITCL_GL_SCALE_UP : 1.0;
-          scale[l] += low;
-        }
-        for (int c = 0; c < K; ++c)
-          FITCL__LANES(l) {
-            Iu[c * kstride + l] *= f[l];
-            Iu[c * kstride + FITCL__LANE + l] *= f[l];
-          }
+        rescale_lanes(Iu, K, kstride, m, scale, f);
         continue;
       }
       int any = 0;
@@ -534,22 +542,11 @@ static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t
       if (any) {
         /* The preorder pass needs the factors of the few nodes that
          * rescale: flagged and kept here. */
-        if (want_grad) {
-          flags[u - ntips] = 1;
-          rescaled[nrescaled++] = u - ntips;
-        }
+        flags[u - ntips] = 1;
+        rescaled[nrescaled++] = u - ntips;
         double f[FITCL__LANE];
-        FITCL__LANES(l) {
-          const int low = m[l] < FITCL_GL_SCALE_LOW;
-          f[l] = low ? FITCL_GL_SCALE_UP : 1.0;
-          scale[l] += low;
-        }
-        for (int c = 0; c < K; ++c)
-          FITCL__LANES(l) {
-            Iu[c * kstride + l] *= f[l];
-            Iu[c * kstride + FITCL__LANE + l] *= f[l];
-          }
-        if (want_grad) memcpy(Fs + (size_t)(u - ntips) * FITCL__LANE, f, sizeof f);
+        rescale_lanes(Iu, K, kstride, m, scale, f);
+        memcpy(Fs + (size_t)(u - ntips) * FITCL__LANE, f, sizeof f);
       }
     }
 
