@@ -128,18 +128,23 @@ typedef struct fdctx {
   int which; /* 0 g, 1 l, 2 alpha, 3+k theta_k, 100+v brlen v */
 } fdctx;
 
+/* Sets one parameter (or one branch length, in place and restored after)
+ * and evaluates: any tree size. */
 static double fdfun(void *u, double x) {
   fdctx *c = u;
   model m = c->m;
-  double bl[64];
-  int nn = c->lik->nnodes;
-  memcpy(bl, c->brlen, sizeof(double) * nn);
+  double keep = 0;
   if (c->which == 0) m.g = exp(x);
   else if (c->which == 1) m.l = exp(x);
   else if (c->which == 2) m.alpha = exp(x);
   else if (c->which < 100) m.theta[c->which - 3] = exp(x);
-  else bl[c->which - 100] = x;
-  return eval(c->lik, &m, bl, NULL);
+  else {
+    keep = c->brlen[c->which - 100];
+    c->brlen[c->which - 100] = x;
+  }
+  double ll = eval(c->lik, &m, c->brlen, NULL);
+  if (c->which >= 100) c->brlen[c->which - 100] = keep;
+  return ll;
 }
 
 Test(lik, gradient_vs_finite_differences) {
@@ -189,30 +194,6 @@ Test(lik, gradient_vs_finite_differences) {
  * one rescaling per 177 nats of a subtree's likelihood): the gradient's
  * outside pass must carry the rescaling factors exactly.  Model parameters
  * and a few branch lengths against central differences. */
-typedef struct fdbig {
-  fitcl_lik *lik;
-  model m;
-  double *brlen;
-  int which; /* 0 g, 1 l, 2 alpha, 3+k theta_k, 100+v brlen v */
-} fdbig;
-
-static double fdbig_fun(void *u, double x) {
-  fdbig *c = u;
-  model m = c->m;
-  double keep = 0;
-  if (c->which == 0) m.g = exp(x);
-  else if (c->which == 1) m.l = exp(x);
-  else if (c->which == 2) m.alpha = exp(x);
-  else if (c->which < 100) m.theta[c->which - 3] = exp(x);
-  else {
-    keep = c->brlen[c->which - 100];
-    c->brlen[c->which - 100] = x;
-  }
-  double ll = eval(c->lik, &m, c->brlen, NULL);
-  if (c->which >= 100) c->brlen[c->which - 100] = keep;
-  return ll;
-}
-
 Test(lik, gradient_with_rescaling_vs_finite_differences) {
   fitcl_test_backend be[2];
   size_t nb = fitcl_test_backends(be, 2);
@@ -233,7 +214,7 @@ Test(lik, gradient_with_rescaling_vs_finite_differences) {
     double *grad = calloc(fitcl_lik_grad_size(lik), sizeof(double));
     double ll = eval(lik, &m, t.brlen, grad);
     cr_expect(ll < -30 * 177.0, "%s: LL %g is not small enough to need rescaling", be[b].name, ll);
-    fdbig c = {lik, m, t.brlen, 0};
+    fdctx c = {lik, m, t.brlen, 0};
     const int G = fitcl_lik_ngroups(lik);
     for (int q = 0; q < 5 + 4; ++q) {
       size_t at;
@@ -247,7 +228,7 @@ Test(lik, gradient_with_rescaling_vs_finite_differences) {
         at = 3 + (size_t)G + (size_t)v;
         x0 = t.brlen[v];
       }
-      double num = fd(fdbig_fun, &c, x0);
+      double num = fd(fdfun, &c, x0);
       double scale = fabs(num) > 1 ? fabs(num) : 1;
       cr_expect(isfinite(grad[at]) && fabs(grad[at] - num) <= 1e-6 * scale,
                 "%s comp %zu: %.12g vs fd %.12g", be[b].name, at, grad[at], num);
