@@ -362,6 +362,21 @@ Test(lik, backends_agree) {
       cr_expect_eq(eval(chunked, &m, NULL, NULL), ll[1]);
       free(gc);
       fitcl_lik_destroy(chunked);
+      /* The GPU layout (16-pattern tiles, a partial last tile at 1500
+       * patterns) on this device: the same numbers.  A CPU device runs the
+       * work-items of a group one after another, so this checks the layout's
+       * plumbing and bounds, not what concurrent work-items would see. */
+      fitcl__lik_ocl_tile_override = 16;
+      fitcl_lik *tiled = make_lik(ctx, &t, &pat, &m, 1);
+      fitcl__lik_ocl_tile_override = 0;
+      double *gt = calloc(fitcl_lik_grad_size(tiled), sizeof(double));
+      double llt = eval(tiled, &m, NULL, gt);
+      cr_expect(fitcl_test_close(llt, ll[1], 1e-13), "16-pattern tiles %.17g vs %.17g", llt, ll[1]);
+      for (size_t q = 0; q < fitcl_lik_grad_size(tiled); ++q)
+        cr_expect(fabs(gt[q] - g[1][q]) <= 1e-12 * (fabs(g[1][q]) + 1e-3), "16-pattern tiles grad %zu: %.17g vs %.17g",
+                  q, gt[q], g[1][q]);
+      free(gt);
+      fitcl_lik_destroy(tiled);
       for (size_t q = 0; q < fitcl_lik_grad_size(lik); ++q)
         cr_expect(fabs(g[0][q] - g[1][q]) <= 1e-12 * (fabs(g[0][q]) + 1e-3), "grad %zu: %.17g vs %.17g", q,
                   g[0][q], g[1][q]);

@@ -91,6 +91,10 @@ void fitcl__lik_cpu_destroy(fitcl_lik *L);
 fitcl_status fitcl__lik_ocl_create(fitcl_lik *L);
 fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad);
 void fitcl__lik_ocl_destroy(fitcl_lik *L);
+/* Patterns per tile of the OpenCL partials for handles created from now on:
+ * 0 (default) picks by device type (1 on CPUs, 16 on GPUs).  Set only by
+ * the tests, so that the GPU layout also runs on a CPU OpenCL device. */
+extern int fitcl__lik_ocl_tile_override;
 
 /* Batched P(t) (fitcl_gl_pmatrices) on each backend. */
 fitcl_status fitcl__gl_pmatrices_cpu(fitcl_context *ctx, size_t n, const double *a, const double *b,

@@ -17,6 +17,8 @@
 #include "device/opencl/ocl.h"
 #include "phylo/lik.h"
 
+int fitcl__lik_ocl_tile_override = 0;
+
 /* The kernel source repeats these values (cl/lik.cl). */
 _Static_assert(FITCL__ABSENT == 0 && FITCL__PRESENT == 1, "state codes shared with cl/lik.cl");
 _Static_assert(FITCL__PAT_ABSENT == 1 && FITCL__LC_R == 3, "layout shared with cl/lik.cl");
@@ -85,7 +87,8 @@ fitcl_status fitcl__lik_ocl_create(fitcl_lik *L) {
    * pattern per tile keeps its partials contiguous (see cl/lik.cl). */
   cl_device_type type = 0;
   if (clGetDeviceInfo(L->ctx->ocl->device, CL_DEVICE_TYPE, sizeof type, &type, NULL) != CL_SUCCESS) type = 0;
-  o->tile = (type & CL_DEVICE_TYPE_CPU) ? 1 : 16;
+  o->tile = fitcl__lik_ocl_tile_override ? fitcl__lik_ocl_tile_override
+                                         : (type & CL_DEVICE_TYPE_CPU) ? 1 : 16;
   const size_t part = (size_t)L->nint * K * 2 * cn;
   TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(double) * part, NULL, &o->in));
   TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(double) * part, NULL, &o->out));
