@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fitcl.h"
+#include "phylo/retention.h"
 #include "phylo/stats.h"
 #include "sim_fixture.h"
 #include "test_util.h"
@@ -267,4 +268,44 @@ Test(retention, profile_interval_ends) {
   fitcl_data_destroy(d);
   free(ret);
   fitcl_context_destroy(ctx);
+}
+
+/* On OpenCL a small data set bootstraps on the host's pool, a large one on
+ * the device; both give the cpu backend's p-value. */
+static double boot_p(const char *selector, const clifix *f) {
+  fitcl_context *ctx = fitcl_test_context(selector);
+  char err[512];
+  fitcl_tree *tr = NULL;
+  fitcl_pamatrix *m = NULL;
+  fitcl_data *d = NULL;
+  cr_assert_eq(fitcl_tree_read(f->tree, &tr, err, sizeof err), FITCL_OK, "%s", err);
+  cr_assert_eq(fitcl_pamatrix_read(f->mat, NULL, &m, err, sizeof err), FITCL_OK, "%s", err);
+  cr_assert_eq(fitcl_data_build(tr, m, NULL, &d, err, sizeof err), FITCL_OK, "%s", err);
+  unsigned char *sel = calloc(fitcl_data_nfamilies(d), 1);
+  cr_assert_eq(fitcl_select_families_file(ctx, d, f->fam, sel), FITCL_OK, "%s", fitcl_errmsg(ctx));
+  fitcl_retention_options o = {0};
+  o.bootstrap = 8;
+  o.seed = 5;
+  fitcl_retention_result r;
+  cr_assert_eq(fitcl_retention_test(ctx, d, sel, &o, &r), FITCL_OK, "%s", fitcl_errmsg(ctx));
+  free(sel);
+  fitcl_data_destroy(d);
+  fitcl_pamatrix_destroy(m);
+  fitcl_tree_destroy(tr);
+  fitcl_context_destroy(ctx);
+  return r.bootstrap_p_value;
+}
+
+Test(retention, bootstrap_on_host_or_device_same_p) {
+  fitcl_test_backend be[2];
+  if (fitcl_test_backends(be, 2) < 2) cr_skip_test("no OpenCL fp64 device");
+  clifix f = make_fixture();
+  const double p_cpu = boot_p("cpu", &f);
+  const double p_host = boot_p(be[1].selector, &f); /* small: the host's pool */
+  fitcl__boot_host_max_work = 0;
+  const double p_device = boot_p(be[1].selector, &f);
+  cr_assert(p_cpu > 0 && p_cpu <= 1);
+  cr_assert_eq(p_host, p_cpu);
+  cr_assert_eq(p_device, p_cpu);
+  free_fixture(&f);
 }

@@ -13,6 +13,12 @@ fitcl_status fitcl__retention_bootstrap(fitcl_context *ctx, const fitcl_data *da
                                         const fitcl_fit_result *null_fit,
                                         fitcl_retention_result *out);
 
+/* On an OpenCL context, data sets with at most this much work per
+ * evaluation (patterns x nodes x rate categories) bootstrap on the host's
+ * worker pool.  Default 2^20; the tests set it to 0 to keep the replicates
+ * on the device. */
+extern size_t fitcl__boot_host_max_work;
+
 /* Both fits and the statistic on one likelihood handle whose data has the
  * retention groups: null from `start`, the alternative warm-started from the
  * null.  Standard errors unless fopt->no_stderr. */

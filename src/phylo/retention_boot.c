@@ -10,7 +10,10 @@
  * On the cpu backend the replicates run in parallel on the context's worker
  * pool, each worker with a private single-threaded cpu context (a
  * likelihood handle belongs to one thread).  On OpenCL they run one after
- * the other, each evaluation spread over the device. */
+ * the other, each evaluation spread over the device, unless the data set is
+ * so small that a device evaluation is mostly launch latency (50 taxa x 500
+ * families is about 50,000 pattern-nodes): those run on the host's pool as
+ * on the cpu backend. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +111,8 @@ static void boot_task(void *arg, size_t task, unsigned worker) {
   }
 }
 
+size_t fitcl__boot_host_max_work = (size_t)1 << 20;
+
 fitcl_status fitcl__retention_bootstrap(fitcl_context *ctx, const fitcl_data *data,
                                         const fitcl_retention_options *opt,
                                         const fitcl_fit_result *null_fit,
@@ -153,7 +158,8 @@ fitcl_status fitcl__retention_bootstrap(fitcl_context *ctx, const fitcl_data *da
   st = fitcl__sim_table_build(&tab, &data->tree, null_fit->gain, null_fit->loss, 2, mult, K, rates);
   if (st != FITCL_OK) goto oom;
 
-  int parallel = !fitcl__ctx_is_opencl(ctx);
+  const size_t work = data->pat.npatterns * (size_t)data->tree.nnodes * (size_t)K;
+  int parallel = !fitcl__ctx_is_opencl(ctx) || work <= fitcl__boot_host_max_work;
   fitcl__pool *pool = fitcl__ctx_pool(ctx);
   if (parallel) nw = fitcl__pool_size(pool);
   if (nw < 1) nw = 1;
