@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "../tests/common/npy_write.h"
 #include "fitcl.h"
 #ifdef FITCL_HAVE_CMINPACK_PEER
 #include "cminpack_peer.h"
@@ -71,18 +72,7 @@ static void gen_xpcs(size_t n, double *t, double *q, double *y) {
 /* .npy writer for the Python peers and the streaming run. */
 static FILE *npy_begin(const char *path, size_t rows, size_t cols) {
   FILE *f = fopen(path, "wb");
-  if (!f) return NULL;
-  char header[128];
-  int hl = snprintf(header, sizeof header,
-                    "{'descr': '<f8', 'fortran_order': False, 'shape': (%zu, %zu), }", rows, cols);
-  size_t total = 10 + (size_t)hl + 1, pad = (64 - total % 64) % 64;
-  unsigned short len = (unsigned short)(hl + pad + 1);
-  fwrite("\x93NUMPY\x01\x00", 1, 8, f);
-  fputc(len & 0xff, f);
-  fputc(len >> 8, f);
-  fwrite(header, 1, (size_t)hl, f);
-  for (size_t i = 0; i < pad; ++i) fputc(' ', f);
-  fputc('\n', f);
+  if (f) fitcl_npy_write_header(f, "<f8", 0, rows, cols);
   return f;
 }
 

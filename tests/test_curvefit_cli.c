@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "test_util.h"
+#include "npy_write.h"
 
 #define NIST_DIR FITCL_TEST_SOURCE_DIR "/../shared/data/nist"
 
@@ -160,20 +161,11 @@ Test(curvefit_cli, bad_usage_and_bad_input_exit_2) {
 }
 
 static char *write_npy2(const char *dir, size_t rows, const double *data) {
-  char header[128];
-  int hl = snprintf(header, sizeof header,
-                    "{'descr': '<f8', 'fortran_order': False, 'shape': (%zu, 2), }", rows);
-  size_t total = 10 + (size_t)hl + 1, pad = (64 - total % 64) % 64;
   char path[1024];
   snprintf(path, sizeof path, "%s/d.npy", dir);
   FILE *f = fopen(path, "wb");
-  unsigned short len = (unsigned short)(hl + pad + 1);
-  fwrite("\x93NUMPY\x01\x00", 1, 8, f);
-  fputc(len & 0xff, f);
-  fputc(len >> 8, f);
-  fwrite(header, 1, (size_t)hl, f);
-  for (size_t i = 0; i < pad; ++i) fputc(' ', f);
-  fputc('\n', f);
+  cr_assert_not_null(f);
+  fitcl_npy_write_header(f, "<f8", 0, rows, 2);
   fwrite(data, 8, rows * 2, f);
   fclose(f);
   return strdup(path);

@@ -9,6 +9,7 @@
 
 #include "fitcl_config.h"
 #include "test_util.h"
+#include "npy_write.h"
 #if FITCL_HAVE_HDF5
 #include <hdf5.h>
 #endif
@@ -16,25 +17,11 @@
 /* Writes a .npy file (independent of the reader under test). */
 static char *write_npy(const char *dir, const char *name, const char *descr, int fortran,
                        size_t rows, size_t cols, const void *data, size_t elem) {
-  char header[256];
-  int hl = cols ? snprintf(header, sizeof header,
-                           "{'descr': '%s', 'fortran_order': %s, 'shape': (%zu, %zu), }", descr,
-                           fortran ? "True" : "False", rows, cols)
-                : snprintf(header, sizeof header,
-                           "{'descr': '%s', 'fortran_order': False, 'shape': (%zu,), }", descr, rows);
-  size_t total = 10 + (size_t)hl + 1;
-  size_t pad = (64 - total % 64) % 64;
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", dir, name);
   FILE *f = fopen(path, "wb");
   cr_assert_not_null(f);
-  unsigned short len = (unsigned short)(hl + pad + 1);
-  fwrite("\x93NUMPY\x01\x00", 1, 8, f);
-  fputc(len & 0xff, f);
-  fputc(len >> 8, f);
-  fwrite(header, 1, (size_t)hl, f);
-  for (size_t i = 0; i < pad; ++i) fputc(' ', f);
-  fputc('\n', f);
+  fitcl_npy_write_header(f, descr, fortran, rows, cols);
   fwrite(data, elem, rows * (cols ? cols : 1), f);
   fclose(f);
   return strdup(path);

@@ -53,22 +53,35 @@ inline void fitcl_accum_load(__global const double *x, __global const double *x1
   for (int j = 0; j < FITCL_NV; ++j) xv[j] = FITCL_XCOL(j)[i];
 }
 
+/* The model and loss terms of point i: rt, rho and z (fitcl_accum_point)
+ * and, when `jac` (a constant at every call site), the Jacobian row scaled
+ * by the loss's IRLS weight; otherwise J is scratch.  Every scalar kernel
+ * evaluates its points through this one function. */
+inline void fitcl_accum_eval(const double *p, __global const double *x, __global const double *x1,
+                             long off1, long ld, long i, __global const double *y,
+                             __global const double *sigma, int has_sigma, int loss, double c2,
+                             double inv_c2, const int jac, double *J, double *rt, double *rho,
+                             double *z) {
+  double xv[FITCL_NVX];
+  fitcl_accum_load(x, x1, off1, ld, i, xv);
+  double f, sc;
+  if (jac) fitcl_model_fj(p, xv, &f, J);
+  else fitcl_model_f(p, xv, &f, J);
+  fitcl_accum_point(loss, f, y[i], has_sigma ? 1.0 / sigma[i] : 1.0, c2, inv_c2, &sc, rt, rho, z);
+  if (jac)
+    for (int k = 0; k < FITCL_NP; ++k) J[k] *= sc;
+}
+
 /* One point's contribution to the fused sums, added into acc[FITCL_NSUMS]:
  * the upper triangle of JᵀJ, then Jᵀr, Σrho and Σr², with J and r scaled
- * by the loss's IRLS weights (fitcl_accum_point).  Shared by every fused
- * kernel so the per-point arithmetic is written once. */
+ * by the loss's IRLS weights. */
 inline void fitcl_accum_add_point(const double *p, __global const double *x,
                                   __global const double *x1, long off1, long ld, long i,
                                   __global const double *y, __global const double *sigma,
                                   int has_sigma, int loss, double c2, double inv_c2,
                                   double *acc) {
-  double xv[FITCL_NVX];
-  fitcl_accum_load(x, x1, off1, ld, i, xv);
-  double f, J[FITCL_NP];
-  fitcl_model_fj(p, xv, &f, J);
-  double sc, rt, rho, z;
-  fitcl_accum_point(loss, f, y[i], has_sigma ? 1.0 / sigma[i] : 1.0, c2, inv_c2, &sc, &rt, &rho, &z);
-  for (int k = 0; k < FITCL_NP; ++k) J[k] *= sc;
+  double J[FITCL_NP], rt, rho, z;
+  fitcl_accum_eval(p, x, x1, off1, ld, i, y, sigma, has_sigma, loss, c2, inv_c2, 1, J, &rt, &rho, &z);
   int t = 0;
   for (int k = 0; k < FITCL_NP; ++k)
     for (int l = k; l < FITCL_NP; ++l) acc[t++] += J[k] * J[l];
@@ -121,12 +134,8 @@ __kernel void fitcl_accum_cost_loop(__global const double *params, __global cons
   for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
   double srho = 0.0, sz = 0.0;
   for (long i = begin; i < end; ++i) {
-    double xv[FITCL_NVX];
-    fitcl_accum_load(x, x1, off1, ld, i, xv);
-    double f, J[FITCL_NP];
-    fitcl_model_f(p, xv, &f, J);
-    double sc, rt, rho, z;
-    fitcl_accum_point(loss, f, y[i], has_sigma ? 1.0 / sigma[i] : 1.0, c2, inv_c2, &sc, &rt, &rho, &z);
+    double J[FITCL_NP], rt, rho, z;
+    fitcl_accum_eval(p, x, x1, off1, ld, i, y, sigma, has_sigma, loss, c2, inv_c2, 0, J, &rt, &rho, &z);
     srho += rho;
     sz += z;
   }
@@ -154,13 +163,9 @@ __kernel void fitcl_accum_materialise_loop(__global const double *params, __glob
   for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
   double srho = 0.0, sz = 0.0;
   for (long i = begin; i < end; ++i) {
-    double xv[FITCL_NVX];
-    fitcl_accum_load(x, x1, off1, ld, i, xv);
-    double f, J[FITCL_NP];
-    fitcl_model_fj(p, xv, &f, J);
-    double sc, rt, rho, z;
-    fitcl_accum_point(loss, f, y[i], has_sigma ? 1.0 / sigma[i] : 1.0, c2, inv_c2, &sc, &rt, &rho, &z);
-    for (int k = 0; k < FITCL_NP; ++k) G[i * FITCL_NP + k] = J[k] * sc;
+    double J[FITCL_NP], rt, rho, z;
+    fitcl_accum_eval(p, x, x1, off1, ld, i, y, sigma, has_sigma, loss, c2, inv_c2, 1, J, &rt, &rho, &z);
+    for (int k = 0; k < FITCL_NP; ++k) G[i * FITCL_NP + k] = J[k];
     rtv[i] = rt;
     srho += rho;
     sz += z;
@@ -218,13 +223,8 @@ void fitcl_accum_fused(__global const double *params, __global const double *x, 
     {
       double p[FITCL_NP];
       for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
-      double xv[FITCL_NVX];
-      fitcl_accum_load(x, x1, off1, ld, ic, xv);
-      double f, J[FITCL_NP];
-      fitcl_model_fj(p, xv, &f, J);
-      double sc, rt, rho, z;
-      fitcl_accum_point(loss, f, y[ic], has_sigma ? 1.0 / sigma[ic] : 1.0, c2, inv_c2, &sc, &rt, &rho, &z);
-      for (int k = 0; k < FITCL_NP; ++k) J[k] *= sc;
+      double J[FITCL_NP], rt, rho, z;
+      fitcl_accum_eval(p, x, x1, off1, ld, ic, y, sigma, has_sigma, loss, c2, inv_c2, 1, J, &rt, &rho, &z);
       int t = 0;
       for (int k = 0; k < FITCL_NP; ++k)
         for (int l = k; l < FITCL_NP; ++l) v[t++] = J[k] * J[l];
@@ -257,13 +257,8 @@ void fitcl_accum_cost(__global const double *params, __global const double *x, c
     {
       double p[FITCL_NP];
       for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
-      double xv[FITCL_NVX];
-      fitcl_accum_load(x, x1, off1, ld, ic, xv);
-      double f, J[FITCL_NP];
-      fitcl_model_f(p, xv, &f, J);
-      double sc, rt;
-      fitcl_accum_point(loss, f, y[ic], has_sigma ? 1.0 / sigma[ic] : 1.0, c2, inv_c2, &sc, &rt, &v[0],
-                        &v[1]);
+      double J[FITCL_NP], rt;
+      fitcl_accum_eval(p, x, x1, off1, ld, ic, y, sigma, has_sigma, loss, c2, inv_c2, 0, J, &rt, &v[0], &v[1]);
     }
     v[0] = i < n ? v[0] : 0.0;
     v[1] = i < n ? v[1] : 0.0;
@@ -292,15 +287,10 @@ void fitcl_accum_materialise(__global const double *params, __global const doubl
     {
       double p[FITCL_NP];
       for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
-      double xv[FITCL_NVX];
-      fitcl_accum_load(x, x1, off1, ld, ic, xv);
-      double f, J[FITCL_NP];
-      fitcl_model_fj(p, xv, &f, J);
-      double sc, rt;
-      fitcl_accum_point(loss, f, y[ic], has_sigma ? 1.0 / sigma[ic] : 1.0, c2, inv_c2, &sc, &rt, &v[0],
-                        &v[1]);
+      double J[FITCL_NP], rt;
+      fitcl_accum_eval(p, x, x1, off1, ld, ic, y, sigma, has_sigma, loss, c2, inv_c2, 1, J, &rt, &v[0], &v[1]);
       if (i < n) {
-        for (int k = 0; k < FITCL_NP; ++k) G[i * FITCL_NP + k] = J[k] * sc;
+        for (int k = 0; k < FITCL_NP; ++k) G[i * FITCL_NP + k] = J[k];
         rtv[i] = rt;
       }
     }

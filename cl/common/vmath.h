@@ -28,6 +28,43 @@ FITCL_VFN fitcl_u64 fitcl_as_u64(double d) { fitcl_u64 u; memcpy(&u, &d, 8); ret
 FITCL_VFN double fitcl_as_f64(fitcl_u64 u) { double d; memcpy(&d, &u, 8); return d; }
 #endif
 
+/* The two polynomial kernels, written once for double and double8 (the
+ * same operations in the same order, so lanes equal the scalar results). */
+/* exp(r) for |r| <= ln2/2 by Taylor-Horner; p enters as 1/13!. */
+#define FITCL_EXP_HORNER(p, r)         \
+  do {                                 \
+    p = p * r + 1.0 / 479001600.0;     \
+    p = p * r + 1.0 / 39916800.0;      \
+    p = p * r + 1.0 / 3628800.0;       \
+    p = p * r + 1.0 / 362880.0;        \
+    p = p * r + 1.0 / 40320.0;         \
+    p = p * r + 1.0 / 5040.0;          \
+    p = p * r + 1.0 / 720.0;           \
+    p = p * r + 1.0 / 120.0;           \
+    p = p * r + 1.0 / 24.0;            \
+    p = p * r + 1.0 / 6.0;             \
+    p = p * r + 0.5;                   \
+    p = p * r + 1.0;                   \
+    p = p * r + 1.0;                   \
+  } while (0)
+
+/* out = dk*ln2 + log(1 + f) for f in [sqrt(2)/2 - 1, sqrt(2) - 1] (fdlibm's
+ * reduction and coefficients), in type T. */
+#define FITCL_LOG_REDUCED(T, f, dk, out)                                                   \
+  do {                                                                                     \
+    T s_ = (f) / (2.0 + (f));                                                              \
+    T z_ = s_ * s_, w_ = z_ * z_;                                                          \
+    T t1_ = w_ * (3.999999999940941908e-01 +                                               \
+                  w_ * (2.222219843214978396e-01 + w_ * 1.531383769920937332e-01));        \
+    T t2_ = z_ * (6.666666666666735130e-01 +                                               \
+                  w_ * (2.857142874366239149e-01 +                                         \
+                        w_ * (1.818357216161805012e-01 + w_ * 1.479819860511658591e-01))); \
+    T R_ = t2_ + t1_;                                                                      \
+    T hfsq_ = 0.5 * (f) * (f);                                                             \
+    out = (dk) * 6.93147180369123816490e-01 -                                              \
+          ((hfsq_ - (s_ * (hfsq_ + R_) + (dk) * 1.90821492927058770002e-10)) - (f));       \
+  } while (0)
+
 /* 2^k for an integral double k in [-1022, 1023], built from bits with
  * unsigned 64-bit integer operations only (AVX2 has no signed 64-bit shift
  * or int64<->double conversion, so those would block vectorisation). */
@@ -47,19 +84,7 @@ FITCL_VFN double fitcl_exp_core(double xc, double *tp, double *ndp) {
   double r = xc - nd * 6.93147180369123816490e-01;
   r = r - nd * 1.90821492927058770002e-10;
   double p = 1.0 / 6227020800.0;
-  p = p * r + 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
+  FITCL_EXP_HORNER(p, r);
   *tp = t;
   *ndp = nd;
   return p;
@@ -88,18 +113,9 @@ FITCL_VFN double fitcl_log_core(double xs, double ebias) {
   double m = fitcl_as_f64((bits & FITCL_U64(0x000fffffffffffff)) | FITCL_U64(0x3ff0000000000000));
   double dk = eb - ebias + (m > 1.41421356237309504880 ? 1.0 : 0.0);
   m = m > 1.41421356237309504880 ? m * 0.5 : m;
-  double f = m - 1.0;
-  double s = f / (2.0 + f);
-  double z = s * s, w = z * z;
-  double t1 = w * (3.999999999940941908e-01 + w * (2.222219843214978396e-01 +
-                                                    w * 1.531383769920937332e-01));
-  double t2 = z * (6.666666666666735130e-01 +
-                   w * (2.857142874366239149e-01 +
-                        w * (1.818357216161805012e-01 + w * 1.479819860511658591e-01)));
-  double R = t2 + t1;
-  double hfsq = 0.5 * f * f;
-  return dk * 6.93147180369123816490e-01 -
-         ((hfsq - (s * (hfsq + R) + dk * 1.90821492927058770002e-10)) - f);
+  double f = m - 1.0, res;
+  FITCL_LOG_REDUCED(double, f, dk, res);
+  return res;
 }
 
 FITCL_VFN double fitcl_log(double x) {
@@ -134,19 +150,7 @@ inline double8 fitcl_exp8(double8 x) {
   double8 r = xc - nd * 6.93147180369123816490e-01;
   r = r - nd * 1.90821492927058770002e-10;
   double8 p = (double8)(1.0 / 6227020800.0);
-  p = p * r + 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
+  FITCL_EXP_HORNER(p, r);
   double8 n1 = (0.5 * nd - 0.25 + shift) - shift;
   double8 n2 = nd - n1;
   double8 res = p * fitcl_pow2i8(n1) * fitcl_pow2i8(n2);
@@ -163,18 +167,8 @@ inline double8 fitcl_log8(double8 x) {
   double8 dk = eb - 1023.0 - select((double8)(0.0), (double8)(54.0), sub) +
                select((double8)(0.0), (double8)(1.0), big);
   m = select(m, m * 0.5, big);
-  double8 f = m - 1.0;
-  double8 s = f / (2.0 + f);
-  double8 z = s * s, w = z * z;
-  double8 t1 = w * (3.999999999940941908e-01 + w * (2.222219843214978396e-01 +
-                                                     w * 1.531383769920937332e-01));
-  double8 t2 = z * (6.666666666666735130e-01 +
-                    w * (2.857142874366239149e-01 +
-                         w * (1.818357216161805012e-01 + w * 1.479819860511658591e-01)));
-  double8 R = t2 + t1;
-  double8 hfsq = 0.5 * f * f;
-  double8 res = dk * 6.93147180369123816490e-01 -
-                ((hfsq - (s * (hfsq + R) + dk * 1.90821492927058770002e-10)) - f);
+  double8 f = m - 1.0, res;
+  FITCL_LOG_REDUCED(double8, f, dk, res);
   res = select(res, (double8)(-INFINITY), x == 0.0);
   res = select(res, (double8)(NAN), x < 0.0);
   res = select(res, (double8)(INFINITY), x == (double8)(INFINITY));

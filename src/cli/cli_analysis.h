@@ -15,6 +15,10 @@ enum { CLI_O_TAXA_IN_ROWS = 0x1000, CLI_O_PRUNE_MISSING };
 #define CLI_DATA_OPTIONS                                                  \
   {"taxa-in-rows", no_argument, NULL, CLI_O_TAXA_IN_ROWS},                \
   {"prune-missing", no_argument, NULL, CLI_O_PRUNE_MISSING}
+/* Their cases in a getopt_long switch, setting a cli_data_flags. */
+#define CLI_DATA_OPTION_CASES(flags)                        \
+  case CLI_O_TAXA_IN_ROWS: (flags).taxa_in_rows = 1; break; \
+  case CLI_O_PRUNE_MISSING: (flags).prune_missing = 1; break
 #define CLI_DATA_HELP                                                                \
   "  --taxa-in-rows         the matrix has one row per genome (default: per family)\n" \
   "  --prune-missing        drop tree tips that are absent from the matrix\n"

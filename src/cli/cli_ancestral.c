@@ -143,8 +143,7 @@ int cli_ancestral(int argc, char **argv) {
     case O_BR: br_out = optarg; break;
     case O_JSON: json = 1; break;
     case O_HELP: help(); return CLI_EXIT_OK;
-    case CLI_O_TAXA_IN_ROWS: flags.taxa_in_rows = 1; break;
-    case CLI_O_PRUNE_MISSING: flags.prune_missing = 1; break;
+    CLI_DATA_OPTION_CASES(flags);
     default: return cli_bad_option(argv, optopt, optind);
     }
   }

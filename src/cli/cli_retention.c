@@ -140,8 +140,7 @@ int cli_retention(int argc, char **argv) {
       break;
     case O_JSON: json = 1; break;
     case O_HELP: help(); return CLI_EXIT_OK;
-    case CLI_O_TAXA_IN_ROWS: flags.taxa_in_rows = 1; break;
-    case CLI_O_PRUNE_MISSING: flags.prune_missing = 1; break;
+    CLI_DATA_OPTION_CASES(flags);
     default: return cli_bad_option(argv, optopt, optind);
     }
   }

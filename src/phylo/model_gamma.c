@@ -17,39 +17,7 @@
 #include "core/util.h"
 #include "fitcl.h"
 #include "phylo/lik.h"
-
-/* Regularized lower incomplete gamma P(a, x), a > 0, x >= 0. */
-static double gammp(double a, double x) {
-  if (x <= 0.0) return 0.0;
-  const double lpre = a * log(x) - x - lgamma(a);
-  if (x < a + 1.0) {
-    /* Series: P = e^-x x^a / Gamma(a+1) * sum x^n / ((a+1)...(a+n)). */
-    double ap = a, del = 1.0 / a, sum = del;
-    for (int n = 0; n < 100000; ++n) {
-      ap += 1.0;
-      del *= x / ap;
-      sum += del;
-      if (fabs(del) < fabs(sum) * 1e-17) break;
-    }
-    return sum * exp(lpre);
-  }
-  /* Continued fraction for Q (modified Lentz). */
-  const double tiny = 1e-300;
-  double b = x + 1.0 - a, c = 1.0 / tiny, d = 1.0 / b, h = d;
-  for (int i = 1; i < 100000; ++i) {
-    const double an = -i * (i - a);
-    b += 2.0;
-    d = an * d + b;
-    if (fabs(d) < tiny) d = tiny;
-    c = b + an / c;
-    if (fabs(c) < tiny) c = tiny;
-    d = 1.0 / d;
-    const double del = d * c;
-    h *= del;
-    if (fabs(del - 1.0) < 1e-17) break;
-  }
-  return 1.0 - exp(lpre) * h;
-}
+#include "phylo/stats.h"
 
 /* Inverse of P(a, .) at probability p in (0, 1): the p-quantile of the
  * standard gamma distribution with shape a. */
@@ -72,7 +40,7 @@ static double invgammp(double p, double a) {
   /* Halley iterations, kept inside (0, inf). */
   for (int j = 0; j < 100; ++j) {
     if (x <= 0.0) return 0.0;
-    const double err = gammp(a, x) - p;
+    const double err = fitcl__gamma_p(a, x) - p;
     double t;
     if (a > 1.0) t = afac * exp(-(x - a1) + a1 * (log(x) - lna1));
     else t = exp(-x + a1 * log(x) - gln);
@@ -94,7 +62,7 @@ static void rates_mean(double alpha, int k, double *r) {
       cur = 1.0;
     } else {
       const double xq = invgammp((double)(c + 1) / k, alpha); /* alpha * x_c */
-      cur = gammp(alpha + 1.0, xq);
+      cur = fitcl__gamma_p(alpha + 1.0, xq);
     }
     r[c] = k * (cur - prev);
     prev = cur;

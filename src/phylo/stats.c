@@ -4,14 +4,16 @@
 #include <math.h>
 #include <stdlib.h>
 
-/* Series for P(a, x), valid for x < a + 1 (Numerical Recipes 6.2). */
+/* Series for P(a, x), valid for x < a + 1 (Numerical Recipes 6.2).  The
+ * loops run until the terms stop changing the sum, so the discrete-gamma
+ * quantiles (model_gamma.c) get full double precision. */
 static double gamma_p_series(double a, double x) {
   double ap = a, sum = 1.0 / a, del = sum;
-  for (int n = 0; n < 1000; ++n) {
+  for (int n = 0; n < 100000; ++n) {
     ap += 1;
     del *= x / ap;
     sum += del;
-    if (fabs(del) < fabs(sum) * 1e-16) break;
+    if (fabs(del) < fabs(sum) * 1e-17) break;
   }
   return sum * exp(-x + a * log(x) - lgamma(a));
 }
@@ -20,7 +22,7 @@ static double gamma_p_series(double a, double x) {
 static double gamma_q_cf(double a, double x) {
   const double tiny = 1e-300;
   double b = x + 1 - a, c = 1 / tiny, d = 1 / b, h = d;
-  for (int i = 1; i < 1000; ++i) {
+  for (int i = 1; i < 100000; ++i) {
     double an = -i * (i - a);
     b += 2;
     d = an * d + b;
@@ -30,7 +32,7 @@ static double gamma_q_cf(double a, double x) {
     d = 1 / d;
     double del = d * c;
     h *= del;
-    if (fabs(del - 1) < 1e-16) break;
+    if (fabs(del - 1) < 1e-17) break;
   }
   return exp(-x + a * log(x) - lgamma(a)) * h;
 }
