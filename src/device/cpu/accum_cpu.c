@@ -19,6 +19,7 @@
 #include "core/pool.h"
 #include "core/util.h"
 #include "nlsq/accum.h"
+#include "nlsq/aot.h"
 #include "nlsq/expr_vmath.h"
 
 #define BLK FITCL__VM_BLOCK
@@ -42,6 +43,8 @@ typedef struct cpu_impl {
   size_t ngroups;
   atomic_size_t next;   /* next group to take (dynamic scheduling) */
   fitcl_accum *a;
+  /* the model's kernels compiled ahead of time (NULL: the evaluator) */
+  const fitcl__aot_kernel *aot_fj, *aot_f;
 } cpu_impl;
 
 /* Fixed-order dot product of two blocks: eight lanes, combined pairwise.
@@ -68,6 +71,7 @@ typedef struct blk_scratch {
   double *z;     /* squared residuals */
   double *cbf;   /* callback: f */
   double *cbj;   /* callback: row-major Jacobian */
+  double *aot;   /* compiled kernels: outputs (np + 1 blocks), then scratch */
 } blk_scratch;
 
 static blk_scratch scratch_of(cpu_impl *c, unsigned w) {
@@ -89,6 +93,8 @@ static blk_scratch scratch_of(cpu_impl *c, unsigned w) {
   s.cbf = p;
   p += BLK;
   s.cbj = p;
+  p += m->kind == FITCL__MODEL_CALLBACK ? (size_t)a->np * BLK : 0;
+  s.aot = p;
   return s;
 }
 
@@ -289,9 +295,48 @@ static void worker_task(void *arg, size_t task, unsigned worker) {
   }
 }
 
-static void group_run(cpu_impl *c, size_t g, unsigned worker) {
+/* The model's values (returned) and Jacobian columns (J) on one block:
+ * compiled code k when given and its arguments stay in range, else the
+ * block evaluator, or the callback. */
+static const double *block_model(cpu_impl *c, unsigned worker, blk_scratch *s,
+                                 const fitcl__aot_kernel *k, const double *const *xb, size_t nb,
+                                 const double **J) {
   const fitcl_accum *a = c->a;
   const fitcl_model *m = a->m;
+  const int np = a->np;
+  if (k) {
+    double *outs[FITCL_NLSQ_MAX_PARAMS + 1];
+    for (int q = 0; q <= np; ++q) outs[q] = s->aot + (size_t)q * BLK;
+    if (k->fn(a->params, xb, nb, NULL, NULL, outs, NULL, s->aot + (size_t)(np + 1) * BLK) == 0) {
+      if (a->want_jac)
+        for (int q = 0; q < np; ++q) J[q] = outs[1 + q];
+      return outs[0];
+    }
+  }
+  if (m->kind == FITCL__MODEL_EXPR) {
+    const fitcl__expr_prog *p = a->want_jac ? &m->prog_fj : &m->prog_f;
+    double **R = c->R + (size_t)worker * c->nregs;
+    int fill = c->filled[worker] != c->pass_key;
+    c->filled[worker] = c->pass_key;
+    fitcl__expr_vm_run(p, a->params, xb, nb, s->regs, R, fill);
+    if (a->want_jac)
+      for (int q = 0; q < np; ++q) J[q] = R[p->outputs[1 + q]];
+    return R[p->outputs[0]];
+  }
+  m->fn(m->user, a->params, xb, nb, s->cbf, a->want_jac ? s->cbj : NULL);
+  if (a->want_jac)
+    for (int q = 0; q < np; ++q) {
+      /* The callback writes rows; the reductions read columns.  A callback
+       * model has no evaluator, so its register space holds them. */
+      double *col = s->regs + (size_t)q * BLK;
+      for (size_t i = 0; i < nb; ++i) col[i] = s->cbj[i * (size_t)np + (size_t)q];
+      J[q] = col;
+    }
+  return s->cbf;
+}
+
+static void group_run(cpu_impl *c, size_t g, unsigned worker) {
+  const fitcl_accum *a = c->a;
   const int np = a->np, nv = a->nv, stride = fitcl__accum_stride(a);
   blk_scratch s = scratch_of(c, worker);
   double v[FITCL_ACCUM_NSUMS(FITCL_NLSQ_MAX_PARAMS)];
@@ -305,37 +350,26 @@ static void group_run(cpu_impl *c, size_t g, unsigned worker) {
   for (size_t b0 = begin; b0 < end; b0 += BLK) {
     size_t nb = end - b0 < BLK ? end - b0 : BLK;
     for (int j = 0; j < nv; ++j) xb[j] = c->x[j] + b0;
-    const double *f;
-    if (m->kind == FITCL__MODEL_EXPR) {
-      const fitcl__expr_prog *p = a->want_jac ? &m->prog_fj : &m->prog_f;
-      double **R = c->R + (size_t)worker * c->nregs;
-      int fill = c->filled[worker] != c->pass_key;
-      c->filled[worker] = c->pass_key;
-      fitcl__expr_vm_run(p, a->params, xb, nb, s.regs, R, fill);
-      f = R[p->outputs[0]];
-      if (a->want_jac)
-        for (int k = 0; k < np; ++k) J[k] = R[p->outputs[1 + k]];
-    } else {
-      m->fn(m->user, a->params, xb, nb, s.cbf, a->want_jac ? s.cbj : NULL);
-      f = s.cbf;
-      if (a->want_jac)
-        for (int k = 0; k < np; ++k) {
-          /* The callback writes rows; the reductions read columns.  A
-           * callback model has no VM, so its register space holds them. */
-          double *col = s.regs + (size_t)k * BLK;
-          for (size_t i = 0; i < nb; ++i) col[i] = s.cbj[i * (size_t)np + (size_t)k];
-          J[k] = col;
-        }
+    const double *yb = c->y + b0, *sb = c->sigma ? c->sigma + b0 : NULL;
+    const fitcl__aot_kernel *k = a->want_jac ? c->aot_fj : c->aot_f;
+    const int linear_full = nb == BLK && a->loss == FITCL_LOSS_LINEAR;
+    /* A compiled model adds a full block's sums itself; on an argument
+     * outside its fast range (rare) the block goes to the evaluator. */
+    int summed = 0;
+    if (k && linear_full && k->accumulates) {
+      summed = k->fn(a->params, xb, nb, yb, sb, NULL, v, s.aot + (size_t)(np + 1) * BLK) == 0;
+      k = NULL;
     }
-    if (a->want_jac && nb == BLK && a->loss == FITCL_LOSS_LINEAR &&
-        np < (int)(sizeof fast_linear / sizeof fast_linear[0])) {
-      fast_linear[np](J, f, c->y + b0, c->sigma ? c->sigma + b0 : NULL, v);
-    } else if (!a->want_jac && nb == BLK && a->loss == FITCL_LOSS_LINEAR) {
-      fast_linear_cost(f, c->y + b0, c->sigma ? c->sigma + b0 : NULL, v);
-    } else {
-      block_residuals(a, f, c->y + b0, c->sigma ? c->sigma + b0 : NULL, nb, scale, s.rt, s.rho,
-                      s.z);
-      block_sums(a, J, &s, scale, nb, v);
+    if (!summed) {
+      const double *f = block_model(c, worker, &s, k, xb, nb, J);
+      if (a->want_jac && linear_full && np < (int)(sizeof fast_linear / sizeof fast_linear[0])) {
+        fast_linear[np](J, f, yb, sb, v);
+      } else if (!a->want_jac && linear_full) {
+        fast_linear_cost(f, yb, sb, v);
+      } else {
+        block_residuals(a, f, yb, sb, nb, scale, s.rt, s.rho, s.z);
+        block_sums(a, J, &s, scale, nb, v);
+      }
     }
     for (int q = 0; q < stride; ++q) {
       /* Neumaier step: blocks of a group are added with compensation. */
@@ -364,7 +398,15 @@ static fitcl_status cpu_create(fitcl_accum *a) {
   if (m->kind == FITCL__MODEL_CALLBACK && nregs < (size_t)a->np) nregs = (size_t)a->np;
   c->nregs = nregs;
   size_t cbj = m->kind == FITCL__MODEL_CALLBACK ? (size_t)a->np * BLK : 0;
-  c->per_worker = (nregs + (size_t)a->np + 4) * BLK + cbj;
+  size_t aot = 0;
+  if (m->kind == FITCL__MODEL_EXPR) {
+    c->aot_fj = fitcl__aot_find(&m->prog_fj);
+    c->aot_f = fitcl__aot_find(&m->prog_f);
+    int nh = c->aot_fj ? c->aot_fj->nheavy : 0;
+    if (c->aot_f && c->aot_f->nheavy > nh) nh = c->aot_f->nheavy;
+    if (c->aot_fj || c->aot_f) aot = ((size_t)a->np + 1 + (size_t)nh) * BLK;
+  }
+  c->per_worker = (nregs + (size_t)a->np + 4) * BLK + cbj + aot;
   c->per_worker = (c->per_worker + 7) & ~(size_t)7;
   c->scratch = calloc(c->per_worker * c->nworkers, sizeof *c->scratch);
   c->R = calloc((nregs ? nregs : 1) * c->nworkers, sizeof *c->R);
