@@ -8,8 +8,13 @@
  * lengths (must be 0).
  *
  *   bench_accum [--backend cpu|opencl|both] [--model NAME] [--max-points N] [--reps R]
+ *               [--evaluator] [--small-pages]
  *
  * --model restricts the run to one of the two models (for profiling).
+ * --evaluator runs the pthreads path on the expression evaluator, as for a
+ * model that is not a built-in (built-ins otherwise run as code compiled
+ * into the library).  The columns come from fitcl_alloc_column (2 MiB pages
+ * where the kernel allows); --small-pages uses plain malloc instead.
  */
 #include <getopt.h>
 #include <math.h>
@@ -22,6 +27,9 @@
 
 #include "bench_util.h"
 #include "fitcl.h"
+#include "nlsq/aot.h" /* --evaluator */
+
+static int small_pages = 0;
 
 typedef struct bw_arg { const double *const *cols; int ncols; size_t begin, end; double sum; } bw_arg;
 
@@ -70,7 +78,7 @@ typedef struct workload {
 } workload;
 
 static double *column(size_t n, int which) {
-  double *c = malloc(n * sizeof *c);
+  double *c = small_pages ? malloc(n * sizeof *c) : fitcl_alloc_column(n);
   if (!c) {
     fprintf(stderr, "out of memory for %zu points\n", n);
     exit(1);
@@ -118,17 +126,21 @@ int main(int argc, char **argv) {
                                  {"max-points", required_argument, 0, 'm'},
                                  {"reps", required_argument, 0, 'r'},
                                  {"model", required_argument, 0, 'M'},
+                                 {"evaluator", no_argument, 0, 'E'},
+                                 {"small-pages", no_argument, 0, 'S'},
                                  {"help", no_argument, 0, 'h'},
                                  {0, 0, 0, 0}};
   int c;
-  while ((c = getopt_long(argc, argv, "b:m:r:M:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "b:m:r:M:ESh", opts, NULL)) != -1) {
     if (c == 'b') backend = optarg;
+    else if (c == 'E') fitcl__aot_disable = 1;
+    else if (c == 'S') small_pages = 1;
     else if (c == 'm') max_points = strtoull(optarg, NULL, 10);
     else if (c == 'r') reps = atoi(optarg);
     else if (c == 'M') only_model = optarg;
     else {
       printf("usage: bench_accum [--backend cpu|opencl|both] [--model NAME] [--max-points N] "
-             "[--reps R]\n");
+             "[--reps R] [--evaluator] [--small-pages]\n");
       return c == 'h' ? 0 : 2;
     }
   }
@@ -177,6 +189,11 @@ int main(int argc, char **argv) {
         printf("# %s: %s\n", wl[w].model, fitcl_errmsg(ctx));
         return 1;
       }
+      fitcl_accum_info mi;
+      fitcl_accum_get_info(a, &mi);
+      if (!strcmp(ci.backend, "cpu"))
+        printf("# %s runs %s\n", wl[w].model,
+               mi.precompiled ? "as code compiled into the library" : "on the expression evaluator");
       const double *x[2] = {wl[w].nv == 2 ? cx0 : cx0, cx1};
       const double *y = cy;
       int nv = wl[w].nv;

@@ -3,12 +3,28 @@
 #include "nlsq/accum.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "common/accum.h"
 #include "core/context.h"
 #include "core/util.h"
+
+double *fitcl_alloc_column(size_t n) {
+  const size_t huge = (size_t)2 << 20;
+  if (n == 0 || n > SIZE_MAX / sizeof(double) - huge) return NULL;
+  size_t bytes = n * sizeof(double);
+  if (bytes < huge) return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+  bytes = (bytes + huge - 1) & ~(huge - 1);
+  double *p = aligned_alloc(huge, bytes);
+#ifdef MADV_HUGEPAGE
+  /* Advice only: where it is refused the column is on ordinary pages. */
+  if (p) (void)madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+  return p;
+}
 
 void fitcl_accum_sums_zero(fitcl_accum_sums *s, int nparams) {
   if (!s) return;

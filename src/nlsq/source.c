@@ -50,7 +50,7 @@ fitcl_status fitcl__source_alloc(fitcl_context *ctx, const fitcl_source_options 
   if (!s->path) goto oom;
   for (int f = 0; f < 2; ++f)
     for (int k = 0; k < s->ncols; ++k)
-      if (!(s->buf[f][k] = malloc(s->chunk * sizeof(double)))) goto oom;
+      if (!(s->buf[f][k] = fitcl_alloc_column(s->chunk))) goto oom;
   *out = s;
   return FITCL_OK;
 oom:

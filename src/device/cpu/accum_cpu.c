@@ -405,6 +405,7 @@ static fitcl_status cpu_create(fitcl_accum *a) {
     int nh = c->aot_fj ? c->aot_fj->nheavy : 0;
     if (c->aot_f && c->aot_f->nheavy > nh) nh = c->aot_f->nheavy;
     if (c->aot_fj || c->aot_f) aot = ((size_t)a->np + 1 + (size_t)nh) * BLK;
+    a->info.precompiled = c->aot_fj != NULL;
   }
   c->per_worker = (nregs + (size_t)a->np + 4) * BLK + cbj + aot;
   c->per_worker = (c->per_worker + 7) & ~(size_t)7;
