@@ -4,8 +4,9 @@
  * memory-read bandwidth over the same bytes (a plain multi-threaded sum),
  * which bounds any pass that has to read the data once; the table reports
  * the pass time as a percentage of that bound.  Also reported: cost-only vs
- * fused pass time, and the number of program builds across varying chunk
- * lengths (must be 0).
+ * fused pass time, the compute floor (the model's exp and log calls alone,
+ * on the same points and threads), and the number of program builds across
+ * varying chunk lengths (must be 0).
  *
  *   bench_accum [--backend cpu|opencl|both] [--model NAME] [--max-points N] [--reps R]
  *               [--evaluator] [--small-pages]
@@ -27,7 +28,8 @@
 
 #include "bench_util.h"
 #include "fitcl.h"
-#include "nlsq/aot.h" /* --evaluator */
+#include "nlsq/aot.h"        /* --evaluator */
+#include "nlsq/expr_vmath.h" /* the exp/log floor */
 
 static int small_pages = 0;
 
@@ -71,10 +73,60 @@ static double read_time(const double *const *cols, int ncols, size_t n, int nthr
   return dt;
 }
 
+/* The compute floor: only the model's exp and log calls (the fast block
+ * forms every backend uses), over the same points with the same threads. */
+typedef struct fl_arg { const double *x; size_t begin, end; int nlog, nexp; double sum; } fl_arg;
+
+FITCL__VMATH_CLONES
+static double floor_range(const double *x, size_t begin, size_t end, int nlog, int nexp) {
+  double u[FITCL__VM_BLOCK], w[FITCL__VM_BLOCK], s = 0.0;
+  for (size_t b = begin; b < end; b += FITCL__VM_BLOCK) {
+    size_t n = end - b < FITCL__VM_BLOCK ? end - b : FITCL__VM_BLOCK;
+    const double *cur = x + b;
+    for (int k = 0; k < nlog; ++k) {
+      fitcl__vlog(cur, u, n);
+      cur = u;
+    }
+    for (int k = 0; k < nexp; ++k) {
+      for (size_t i = 0; i < n; ++i) w[i] = -1e-3 * cur[i];
+      fitcl__vexp(w, u, n);
+      cur = u;
+    }
+    s += cur[0];
+  }
+  return s;
+}
+
+static void *floor_thread(void *p) {
+  fl_arg *a = p;
+  a->sum = floor_range(a->x, a->begin, a->end, a->nlog, a->nexp);
+  return NULL;
+}
+
+static double floor_time(const double *x, size_t n, int nlog, int nexp, int nthreads) {
+  pthread_t th[64];
+  fl_arg args[64];
+  double t0 = bench_now();
+  for (int t = 0; t < nthreads; ++t) {
+    args[t] = (fl_arg){x, n * (size_t)t / (size_t)nthreads, n * (size_t)(t + 1) / (size_t)nthreads,
+                       nlog, nexp, 0};
+    pthread_create(&th[t], NULL, floor_thread, &args[t]);
+  }
+  double sink = 0;
+  for (int t = 0; t < nthreads; ++t) {
+    pthread_join(th[t], NULL);
+    sink += args[t].sum;
+  }
+  double dt = bench_now() - t0;
+  if (sink == 1234.5) printf("#\n");
+  return dt;
+}
+
 typedef struct workload {
   const char *model;
   int nv;
   double params[5];
+  int nlog, nexp; /* exp and log calls per point */
 } workload;
 
 static double *column(size_t n, int which) {
@@ -158,16 +210,18 @@ int main(int argc, char **argv) {
   if (nthreads > 64) nthreads = 64;
   const size_t base_n = max_points < 10000000 ? max_points : 10000000;
   double *cx0 = column(base_n, 0), *cx1 = column(base_n, 1), *cy = column(base_n, 2);
-  const workload wl[] = {{"xpcs_g2", 2, {1.0, 0.2, 1000.0, 0.1, 5.0}},
-                         {"double_exp", 1, {1.0, 0.5, 0.5, 2.0}}};
+  const workload wl[] = {{"xpcs_g2", 2, {1.0, 0.2, 1000.0, 0.1, 5.0}, 1, 2},
+                         {"double_exp", 1, {1.0, 0.5, 0.5, 2.0}, 0, 2}};
   const char *backends[2];
   int nb = 0;
   if (!strcmp(backend, "cpu") || !strcmp(backend, "both")) backends[nb++] = "cpu";
   if (!strcmp(backend, "opencl") || !strcmp(backend, "both")) backends[nb++] = "opencl";
-  printf("# %-7s %-10s %10s %10s %10s %12s %10s %8s %10s %10s\n", "backend", "model", "points",
-         "min_ms", "median_ms", "Mpoints/s", "bound_ms", "%bound", "cost_ratio", "cpu_ns/pt");
+  printf("# %-7s %-10s %10s %10s %10s %12s %10s %8s %10s %10s %10s\n", "backend", "model",
+         "points", "min_ms", "median_ms", "Mpoints/s", "bound_ms", "%bound", "cost_ratio",
+         "cpu_ns/pt", "floor_ms");
   printf("# cost_ratio = fused / cost-only pass time (min); cpu_ns/pt = process CPU time of the\n"
-         "# fused pass per point, all threads (robust to other load on the machine)\n");
+         "# fused pass per point, all threads (robust to other load on the machine);\n"
+         "# floor_ms = the model's exp and log calls alone (fast block forms, same threads)\n");
   for (int b = 0; b < nb; ++b) {
     fitcl_context_options o = {0};
     o.device = backends[b];
@@ -202,7 +256,7 @@ int main(int argc, char **argv) {
         size_t n = total < base_n ? total : base_n;
         size_t chunk = total <= 10000000 ? total : 1000000;
         int r = total >= 100000000 ? (reps < 3 ? reps : 3) : reps;
-        double t[32], tc[32], tb[32], tcpu[32];
+        double t[32], tc[32], tb[32], tcpu[32], tf[32];
         fitcl_accum_sums s;
         pass(a, wl[w].params, 1, x, y, nv, n, total, chunk, &s); /* warm-up */
         for (int i = 0; i < r && i < 32; ++i) {
@@ -215,16 +269,22 @@ int main(int argc, char **argv) {
           for (size_t done = 0; done < total; done += n)
             rt += read_time(read_cols, nv + 1, n, nthreads);
           tb[i] = rt;
+          double ft = 0;
+          for (size_t done = 0; done < total; done += n)
+            ft += floor_time(x[0], n, wl[w].nlog, wl[w].nexp, nthreads);
+          tf[i] = ft;
         }
         double tmin, tmed, cmin, cmed, bmin, bmed, umin, umed;
         bench_stats(t, (size_t)r, &tmin, &tmed);
         bench_stats(tc, (size_t)r, &cmin, &cmed);
         bench_stats(tb, (size_t)r, &bmin, &bmed);
         bench_stats(tcpu, (size_t)r, &umin, &umed);
+        double fmin_, fmed_;
+        bench_stats(tf, (size_t)r, &fmin_, &fmed_);
         double mps = (double)total / tmin / 1e6;
-        printf("  %-7s %-10s %10zu %10.2f %10.2f %12.1f %10.2f %7.0f%% %10.2f %10.2f\n", ci.backend,
-               wl[w].model, total, tmin * 1e3, tmed * 1e3, mps, bmin * 1e3, 100.0 * bmin / tmin,
-               tmin / cmin, umin * 1e9 / (double)total);
+        printf("  %-7s %-10s %10zu %10.2f %10.2f %12.1f %10.2f %7.0f%% %10.2f %10.2f %10.2f\n",
+               ci.backend, wl[w].model, total, tmin * 1e3, tmed * 1e3, mps, bmin * 1e3,
+               100.0 * bmin / tmin, tmin / cmin, umin * 1e9 / (double)total, fmin_ * 1e3);
         char variant[96];
         snprintf(variant, sizeof variant, "%s/%s/%zu", ci.backend, wl[w].model, total);
         bench_row("accum", variant, "pass_ms_min", tmin * 1e3, "ms");
@@ -235,6 +295,7 @@ int main(int argc, char **argv) {
         bench_row("accum", variant, "cost_only_ms_min", cmin * 1e3, "ms");
         bench_row("accum", variant, "fused_over_cost_only", tmin / cmin, "x");
         bench_row("accum", variant, "cpu_ns_per_point", umin * 1e9 / (double)total, "ns");
+        bench_row("accum", variant, "exp_log_floor_ms", fmin_ * 1e3, "ms");
       }
       /* Recompilations across varying chunk lengths. */
       fitcl_context_info c0, c1;
