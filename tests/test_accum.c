@@ -774,9 +774,8 @@ Test(accum, parameter_only_subexpressions) {
 }
 
 /* exp and log arguments outside the common range (subnormal results and
- * inputs) mixed into vectors of ordinary ones: every backend and OpenCL
- * kernel variant takes the general forms there (the double8 kernels check
- * eight arguments at a time) and matches a long double reference. */
+ * inputs) mixed among ordinary ones: every backend and OpenCL kernel
+ * variant (scalar, work-group, double8) matches a long double reference. */
 Test(accum, exp_log_outside_the_fast_range) {
   fitcl_test_backend be[2];
   size_t nbe = fitcl_test_backends(be, 2);

@@ -143,7 +143,7 @@ inline double8 fitcl_pow2i8(double8 k) {
   return as_double8((kb + (ulong)1023) << 52);
 }
 
-inline double8 fitcl_exp8_full(double8 x) {
+inline double8 fitcl_exp8(double8 x) {
   const double shift = 0x1.8p52;
   double8 xc = fmin(fmax(x, -746.0), 710.0);
   double8 nd = (xc * 1.4426950408889634074 + shift) - shift;
@@ -157,7 +157,7 @@ inline double8 fitcl_exp8_full(double8 x) {
   return select(res, x, isnan(x));
 }
 
-inline double8 fitcl_log8_full(double8 x) {
+inline double8 fitcl_log8(double8 x) {
   long8 sub = x < 2.2250738585072014e-308;
   double8 xs = select(x, x * 0x1p54, sub);
   ulong8 bits = as_ulong8(xs);
@@ -173,36 +173,6 @@ inline double8 fitcl_log8_full(double8 x) {
   res = select(res, (double8)(NAN), x < 0.0);
   res = select(res, (double8)(INFINITY), x == (double8)(INFINITY));
   return select(res, x, isnan(x));
-}
-
-/* The forms the kernels call: for eight arguments all in the common range
- * (exp: [-708, 709]; log: positive normal) the shorter forms of the
- * pthreads evaluator (expr_vmath.h: 2^n added to the exponent field, no
- * subnormal scaling or special-value selects), else the general ones. */
-inline double8 fitcl_exp8(double8 x) {
-  const double shift = 0x1.8p52;
-  double8 t = x * 1.4426950408889634074 + shift;
-  double8 nd = t - shift;
-  double8 r = x - nd * 6.93147180369123816490e-01;
-  r = r - nd * 1.90821492927058770002e-10;
-  double8 p = (double8)(1.0 / 6227020800.0);
-  FITCL_EXP_HORNER(p, r);
-  if (any((x < -708.0) | (x > 709.0) | isnan(x))) return fitcl_exp8_full(x);
-  return as_double8(as_ulong8(p) + (as_ulong8(t) << 52));
-}
-
-inline double8 fitcl_log8(double8 x) {
-  if (any((x < 2.2250738585072014e-308) | (x > 1.7976931348623157e308) | isnan(x)))
-    return fitcl_log8_full(x);
-  ulong8 bits = as_ulong8(x);
-  double8 eb = as_double8((ulong8)(0x4330000000000000UL) | ((bits >> 52) & (ulong)0x7ff)) - 0x1p52;
-  double8 m = as_double8((bits & (ulong)0x000fffffffffffffUL) | (ulong)0x3ff0000000000000UL);
-  long8 big = m > 1.41421356237309504880;
-  double8 dk = eb - 1023.0 + select((double8)(0.0), (double8)(1.0), big);
-  m = select(m, m * 0.5, big);
-  double8 f = m - 1.0, res;
-  FITCL_LOG_REDUCED(double8, f, dk, res);
-  return res;
 }
 #endif
 
