@@ -312,6 +312,24 @@ void fitcl_accum_materialise(__global const double *params, __global const doubl
 #else
 #define FITCL_UNROLL
 #endif
+/* Adds eight points' weighted rows (f, J at point i0) to the accumulators. */
+#define FITCL_VEC8_SUMS(i0)                                                     \
+  do {                                                                          \
+    double8 is = has_sigma ? 1.0 / vload8(0, sigma + (i0)) : (double8)(1.0);   \
+    double8 r = (vload8(0, y + (i0)) - f) * is;                                 \
+    FITCL_UNROLL                                                                \
+    for (int k = 0; k < FITCL_NP; ++k) J[k] *= is;                              \
+    int t = 0;                                                                  \
+    FITCL_UNROLL                                                                \
+    for (int k = 0; k < FITCL_NP; ++k) {                                        \
+      FITCL_UNROLL                                                              \
+      for (int l = k; l < FITCL_NP; ++l) acc[t++] += J[k] * J[l];               \
+    }                                                                           \
+    FITCL_UNROLL                                                                \
+    for (int k = 0; k < FITCL_NP; ++k) acc[t++] += J[k] * r;                    \
+    acc[t++] += r * r;                                                          \
+    acc[t++] += r * r;                                                          \
+  } while (0)
 inline double fitcl_hsum8(double8 a) {
   return ((a.s0 + a.s1) + (a.s2 + a.s3)) + ((a.s4 + a.s5) + (a.s6 + a.s7));
 }
@@ -333,25 +351,28 @@ __kernel void fitcl_accum_fused_vec8(__global const double *params, __global con
   double8 acc[FITCL_NSUMS];
   for (int s = 0; s < FITCL_NSUMS; ++s) acc[s] = (double8)(0.0);
   long i = begin;
+#if FITCL_STAGED_fj
+  if (end - begin == FITCL_REDUCE_BLOCK) {
+    /* A full block in stages: each exp/log/... over the whole block, then
+     * the outputs and sums step by step (see src/nlsq/expr_stages.h). */
+    __global const double *xc[FITCL_NVX];
+    for (int j = 0; j < FITCL_NV; ++j) xc[j] = FITCL_XCOL(j) + begin;
+    double8 h[FITCL_NHEAVY_fj > 0 ? FITCL_NHEAVY_fj : 1][32];
+    fitcl_model_fj_heavy8(p, xc, h);
+    for (int q = 0; q < 32; ++q) {
+      double8 f, J[FITCL_NP];
+      fitcl_model_fj_final8(p, xc, h, q, &f, J);
+      FITCL_VEC8_SUMS(begin + 8 * q);
+    }
+    i = end;
+  }
+#endif
   for (; i + 8 <= end; i += 8) {
     double8 xv[FITCL_NVX];
     for (int j = 0; j < FITCL_NV; ++j) xv[j] = vload8(0, FITCL_XCOL(j) + i);
     double8 f, J[FITCL_NP];
     fitcl_model_fj8(p, xv, &f, J);
-    double8 is = has_sigma ? 1.0 / vload8(0, sigma + i) : (double8)(1.0);
-    double8 r = (vload8(0, y + i) - f) * is;
-    FITCL_UNROLL
-    for (int k = 0; k < FITCL_NP; ++k) J[k] *= is;
-    int t = 0;
-    FITCL_UNROLL
-    for (int k = 0; k < FITCL_NP; ++k) {
-      FITCL_UNROLL
-      for (int l = k; l < FITCL_NP; ++l) acc[t++] += J[k] * J[l];
-    }
-    FITCL_UNROLL
-    for (int k = 0; k < FITCL_NP; ++k) acc[t++] += J[k] * r;
-    acc[t++] += r * r;
-    acc[t++] += r * r;
+    FITCL_VEC8_SUMS(i);
   }
   double out[FITCL_NSUMS];
   for (int s = 0; s < FITCL_NSUMS; ++s) out[s] = fitcl_hsum8(acc[s]);
@@ -378,6 +399,22 @@ __kernel void fitcl_accum_cost_vec8(__global const double *params, __global cons
   for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
   double8 acc = (double8)(0.0);
   long i = begin;
+#if FITCL_STAGED_f
+  if (end - begin == FITCL_REDUCE_BLOCK) {
+    __global const double *xc[FITCL_NVX];
+    for (int j = 0; j < FITCL_NV; ++j) xc[j] = FITCL_XCOL(j) + begin;
+    double8 h[FITCL_NHEAVY_f > 0 ? FITCL_NHEAVY_f : 1][32];
+    fitcl_model_f_heavy8(p, xc, h);
+    for (int q = 0; q < 32; ++q) {
+      double8 f, J[FITCL_NP];
+      fitcl_model_f_final8(p, xc, h, q, &f, J);
+      double8 is = has_sigma ? 1.0 / vload8(q, sigma + begin) : (double8)(1.0);
+      double8 r = (vload8(q, y + begin) - f) * is;
+      acc += r * r;
+    }
+    i = end;
+  }
+#endif
   for (; i + 8 <= end; i += 8) {
     double8 xv[FITCL_NVX];
     for (int j = 0; j < FITCL_NV; ++j) xv[j] = vload8(0, FITCL_XCOL(j) + i);

@@ -1,6 +1,7 @@
 /* Models: compiled expressions, C callbacks and OpenCL C sources behind one
  * handle, with host evaluation of f and the Jacobian. */
 #include "nlsq/model.h"
+#include "nlsq/expr_stages.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -233,20 +234,25 @@ char *fitcl__model_opencl_functions(const fitcl_model *m) {
     char *fo = fitcl__expr_prog_opencl(&m->prog_f, "fitcl_model_f", 0);
     char *fj8 = fitcl__expr_prog_opencl_ex(&m->prog_fj, "fitcl_model_fj8", 1, 1);
     char *fo8 = fitcl__expr_prog_opencl_ex(&m->prog_f, "fitcl_model_f8", 0, 1);
-    if (fj && fo && fj8 && fo8) {
+    /* Full blocks on CPU devices: staged (expr_stages.h). */
+    char *sj8 = fitcl__stages_opencl8(&m->prog_fj, "fj", 1);
+    char *so8 = fitcl__stages_opencl8(&m->prog_f, "f", 0);
+    if (fj && fo && fj8 && fo8 && sj8 && so8) {
       fitcl__buf_printf(&b, "/* model: %s */\n", m->expr);
       fitcl__buf_printf(&b,
                         "#define FITCL_HAVE_VEC8 1\n"
                         "#if defined(__clang__)\n"
                         "#define FITCL_VEC8_INLINE inline __attribute__((always_inline))\n"
                         "#else\n#define FITCL_VEC8_INLINE inline\n#endif\n"
-                        "%s\n%s\n%s\n%s\n",
-                        fj, fo, fj8, fo8);
+                        "%s\n%s\n%s\n%s\n%s\n%s\n",
+                        fj, fo, fj8, fo8, sj8, so8);
     } else b.oom = 1;
     free(fj);
     free(fo);
     free(fj8);
     free(fo8);
+    free(sj8);
+    free(so8);
   } else if (m->kind == FITCL__MODEL_OPENCL) {
     fitcl__buf_printf(&b, "%s\n", m->cl_source);
     fitcl__buf_printf(&b,
