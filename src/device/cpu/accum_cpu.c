@@ -2,8 +2,10 @@
  *
  * Work is cut into groups of FITCL_ACCUM_GROUP blocks of FITCL__VM_BLOCK
  * (= FITCL_REDUCE_BLOCK) points, counted from the start of each chunk.  A
- * group is one pool task: it evaluates the model block by block with the
- * register VM (Jacobian columns stay in the cache, never in memory), forms
+ * group is one pool task: it evaluates the model block by block (built-in
+ * models with their code compiled into the library, nlsq/aot.h, which for
+ * the linear loss also forms the block's sums; others with the register
+ * VM; Jacobian columns stay in the cache, never in memory), forms
  * the weighted rows G_k = sqrt(w) J_k / sigma and residuals
  * rt = rho' r / sqrt(w), and reduces each block with fixed 8-lane dot
  * products; the block sums are added into the group with compensation.  The
@@ -79,7 +81,6 @@ static blk_scratch scratch_of(cpu_impl *c, unsigned w) {
   const fitcl_model *m = a->m;
   double *p = c->scratch + (size_t)w * c->per_worker;
   blk_scratch s;
-  (void)m;
   s.regs = p;
   p += c->nregs * BLK;
   s.G = p;
