@@ -7,7 +7,6 @@
  * It links the library's objects, which refer to the kernel table; the
  * generator's own (empty) table stands in for the one it writes. */
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
