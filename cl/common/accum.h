@@ -71,4 +71,8 @@ FITCL_FN void fitcl_loss_eval(int loss, fitcl_real z, fitcl_real c2, fitcl_real 
  * (row-major, k <= l), then Jᵀr, then cost and Σr². */
 #define FITCL_ACCUM_NSUMS(np) ((np) * ((np) + 1) / 2 + (np) + 2)
 
+/* Blocks per work-item of the CPU-device (double8) kernels: one work-group
+ * per block cost PoCL a measurable scheduling overhead per group. */
+#define FITCL_VEC8_BLOCKS 4
+
 #endif

@@ -46,6 +46,7 @@ inline void fitcl_accum_point(int loss, double f, double yv, double is, double c
  * j at x + j * ld), or, reading two caller columns in place, a buffer
  * wrapping each (off1 = 0). */
 #define FITCL_XTAIL , __global const double *x1, const long off1
+#define FITCL_XTAIL_ARGS , x1, off1
 #define FITCL_XCOL(j) ((j) == 0 ? x : x1 + off1 + ((j) - 1) * ld)
 
 inline void fitcl_accum_load(__global const double *x, __global const double *x1, long off1,
@@ -302,9 +303,10 @@ void fitcl_accum_materialise(__global const double *params, __global const doubl
 
 #if defined(FITCL_HAVE_VEC8)
 /* CPU-device variants (suffix _vec8), linear loss only (the host selects
- * them only then): one work-item per block,
- * eight points per step in double8 (explicit vectors), lanes combined in a
- * fixed order at the end of the block, the remainder (< 8 points) scalar. */
+ * them only then): each work-item sums FITCL_VEC8_BLOCKS blocks one after
+ * another, each into its own partial, eight points per step in double8
+ * (explicit vectors), lanes combined in a fixed order at the end of the
+ * block, the remainder (< 8 points) scalar. */
 /* Fully unrolled JᵀJ updates give every accumulator a constant index, so
  * it can stay in a register. */
 #if defined(__clang__)
@@ -334,15 +336,14 @@ inline double fitcl_hsum8(double8 a) {
   return ((a.s0 + a.s1) + (a.s2 + a.s3)) + ((a.s4 + a.s5) + (a.s6 + a.s7));
 }
 
-__kernel void fitcl_accum_fused_vec8(__global const double *params, __global const double *x,
+inline void fitcl_accum_fused_vec8_block(__global const double *params, __global const double *x,
                                      const long ld, __global const double *y,
                                      __global const double *sigma, const int flags,
                                      const long n, const double c2, const double inv_c2,
-                                     __global double *partial FITCL_XTAIL) {
+                                     __global double *partial FITCL_XTAIL, const long b) {
   /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
    * argument, so one program serves every loss). */
   const int has_sigma = flags & 1, loss = flags >> 1;
-  const long b = get_global_id(0);
   const long begin = b * FITCL_REDUCE_BLOCK;
   if (begin >= n) return;
   const long end = min(begin + (long)FITCL_REDUCE_BLOCK, n);
@@ -382,16 +383,24 @@ __kernel void fitcl_accum_fused_vec8(__global const double *params, __global con
   __global double *dst = partial + b * FITCL_NSUMS;
   for (int s = 0; s < FITCL_NSUMS; ++s) dst[s] = out[s];
 }
+__kernel void fitcl_accum_fused_vec8(__global const double *params, __global const double *x,
+                                     const long ld, __global const double *y,
+                                     __global const double *sigma, const int flags,
+                                     const long n, const double c2, const double inv_c2,
+                                     __global double *partial FITCL_XTAIL) {
+  const long b0 = get_global_id(0) * FITCL_VEC8_BLOCKS;
+  for (long b = b0; b < b0 + FITCL_VEC8_BLOCKS; ++b)
+    fitcl_accum_fused_vec8_block(params, x, ld, y, sigma, flags, n, c2, inv_c2, partial FITCL_XTAIL_ARGS, b);
+}
 
-__kernel void fitcl_accum_cost_vec8(__global const double *params, __global const double *x,
-                                    const long ld, __global const double *y,
-                                    __global const double *sigma, const int flags,
-                                    const long n, const double c2, const double inv_c2,
-                                    __global double *partial FITCL_XTAIL) {
+inline void fitcl_accum_cost_vec8_block(__global const double *params, __global const double *x,
+                                        const long ld, __global const double *y,
+                                        __global const double *sigma, const int flags,
+                                        const long n, const double c2, const double inv_c2,
+                                        __global double *partial FITCL_XTAIL, const long b) {
   /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
    * argument, so one program serves every loss). */
   const int has_sigma = flags & 1, loss = flags >> 1;
-  const long b = get_global_id(0);
   const long begin = b * FITCL_REDUCE_BLOCK;
   if (begin >= n) return;
   const long end = min(begin + (long)FITCL_REDUCE_BLOCK, n);
@@ -436,6 +445,15 @@ __kernel void fitcl_accum_cost_vec8(__global const double *params, __global cons
   /* Linear loss: rho = z. */
   partial[2 * b] = sz;
   partial[2 * b + 1] = sz;
+}
+__kernel void fitcl_accum_cost_vec8(__global const double *params, __global const double *x,
+                                    const long ld, __global const double *y,
+                                    __global const double *sigma, const int flags,
+                                    const long n, const double c2, const double inv_c2,
+                                    __global double *partial FITCL_XTAIL) {
+  const long b0 = get_global_id(0) * FITCL_VEC8_BLOCKS;
+  for (long b = b0; b < b0 + FITCL_VEC8_BLOCKS; ++b)
+    fitcl_accum_cost_vec8_block(params, x, ld, y, sigma, flags, n, c2, inv_c2, partial FITCL_XTAIL_ARGS, b);
 }
 #endif
 

@@ -49,6 +49,7 @@ typedef struct ocl_impl {
   cl_kernel k_fused, k_cost, k_mat, k_combine;
   size_t local;      /* FITCL_REDUCE_BLOCK for the work-group kernels, 0 for _loop ones */
   size_t cpu_local;  /* CPU device: explicit work-group size where we have no other (1) */
+  int vec8;          /* the double8 kernels: FITCL_VEC8_BLOCKS blocks per work-item */
   cl_mem params, partial, G, rtv, C, jtr;
   ocl_slot slot[2];
   int cur;
@@ -205,6 +206,7 @@ static fitcl_status run_fused(fitcl_accum *a, ocl_slot *s, size_t n, int has_sig
   if (err) return clfail(a, CL_INVALID_ARG_VALUE, "clSetKernelArg (accumulation)");
   size_t nblocks = (n + BLK - 1) / BLK;
   size_t global = o->local ? (nblocks + BPG - 1) / BPG * o->local : nblocks;
+  if (o->vec8) global = (nblocks + FITCL_VEC8_BLOCKS - 1) / FITCL_VEC8_BLOCKS;
   err = clEnqueueNDRangeKernel(ocl->queue, k, 1, NULL, &global, block_local(o), s->up ? 1 : 0,
                                s->up ? &s->up : NULL, NULL);
   if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueNDRangeKernel (accumulation)");
@@ -456,6 +458,7 @@ static fitcl_status ocl_create(fitcl_accum *a) {
    * group is always a divisor, so a single compiled variant serves every
    * length; it measured as fast as PoCL's choices. */
   o->cpu_local = (dtype & CL_DEVICE_TYPE_CPU) ? 1 : 0;
+  o->vec8 = vec8;
   FITCL__CL_RELEASE_KERNEL(o->k_fused);
   err = CL_SUCCESS;
   char kn[64];
