@@ -174,6 +174,37 @@ inline double8 fitcl_log8(double8 x) {
   res = select(res, (double8)(INFINITY), x == (double8)(INFINITY));
   return select(res, x, isnan(x));
 }
+
+/* The pthreads evaluator's short forms (expr_vmath.h) on double8, valid for
+ * arguments in the common range only (exp: [-708, 709]; log: positive
+ * normal): FITCL_EXP8_SPECIAL / FITCL_LOG8_SPECIAL flag the others, and
+ * the staged kernels redo a stage with the general forms when any lane of
+ * the block was flagged (src/nlsq/expr_stages.c). */
+#define FITCL_EXP8_SPECIAL(x) (((x) < -708.0) | ((x) > 709.0) | isnan(x))
+#define FITCL_LOG8_SPECIAL(x) \
+  (((x) < 2.2250738585072014e-308) | ((x) > 1.7976931348623157e308) | isnan(x))
+inline double8 fitcl_exp8_inrange(double8 x) {
+  const double shift = 0x1.8p52;
+  double8 t = x * 1.4426950408889634074 + shift;
+  double8 nd = t - shift;
+  double8 r = x - nd * 6.93147180369123816490e-01;
+  r = r - nd * 1.90821492927058770002e-10;
+  double8 p = (double8)(1.0 / 6227020800.0);
+  FITCL_EXP_HORNER(p, r);
+  return as_double8(as_ulong8(p) + (as_ulong8(t) << 52));
+}
+
+inline double8 fitcl_log8_inrange(double8 x) {
+  ulong8 bits = as_ulong8(x);
+  double8 eb = as_double8((ulong8)(0x4330000000000000UL) | ((bits >> 52) & (ulong)0x7ff)) - 0x1p52;
+  double8 m = as_double8((bits & (ulong)0x000fffffffffffffUL) | (ulong)0x3ff0000000000000UL);
+  long8 big = m > 1.41421356237309504880;
+  double8 dk = eb - 1023.0 + select((double8)(0.0), (double8)(1.0), big);
+  m = select(m, m * 0.5, big);
+  double8 f = m - 1.0, res;
+  FITCL_LOG_REDUCED(double8, f, dk, res);
+  return res;
+}
 #endif
 
 #endif

@@ -294,6 +294,18 @@ void fitcl__stages_heavy(fitcl__stages *st, fitcl__buf *b, fitcl__stage_dialect 
   need_operands(st, i);
   put_needed(st, b, d, indent);
   if (d == FITCL__STAGE_CL8) {
+    if (in->op == FITCL__OP_EXP || in->op == FITCL__OP_EXPMUL || in->op == FITCL__OP_EXPNMUL ||
+        in->op == FITCL__OP_LOG) {
+      /* The short form, its range check ORed into `bad` (see
+       * fitcl__stages_opencl8, which redoes the stage otherwise). */
+      int isexp = in->op != FITCL__OP_LOG;
+      fitcl__buf_printf(b, "%sconst double8 a_ = ", indent);
+      put_value(st, b, d, i, 0);
+      fitcl__buf_printf(b, ";\n%sbad |= %s(a_);\n%sh[%d][q] = %s(a_);\n", indent,
+                        isexp ? "FITCL_EXP8_SPECIAL" : "FITCL_LOG8_SPECIAL", indent, k,
+                        isexp ? "fitcl_exp8_inrange" : "fitcl_log8_inrange");
+      return;
+    }
     fitcl__buf_printf(b, "%sh[%d][q] = ", indent, k);
     put_heavy_call(st, b, d, i, 0);
     fitcl__buf_printf(b, ";\n");
@@ -347,9 +359,23 @@ char *fitcl__stages_opencl8(const fitcl__expr_prog *p, const char *name, int jac
   fitcl__stages_hoist(&st, &b, FITCL__STAGE_CL8, "  ", "\n");
   fitcl__buf_printf(&b, "  (void)xc;\n  (void)h;\n");
   for (int k = 0; k < st.nheavy; ++k) {
+    const fitcl__expr_instr *in = &p->instr[st.instr[k]];
+    int fast = in->op == FITCL__OP_EXP || in->op == FITCL__OP_EXPMUL ||
+               in->op == FITCL__OP_EXPNMUL || in->op == FITCL__OP_LOG;
+    if (fast) fitcl__buf_printf(&b, "  {\n  long8 bad = (long8)(0);\n");
     fitcl__buf_printf(&b, "  for (int q = 0; q < 32; ++q) {\n");
     fitcl__stages_heavy(&st, &b, FITCL__STAGE_CL8, k, "    ");
     fitcl__buf_printf(&b, "  }\n");
+    if (fast) {
+      /* An argument outside the short form's range: the stage again with
+       * the general form (fitcl_exp8 / fitcl_log8). */
+      fitcl__buf_printf(&b, "  if (any(bad))\n    for (int q = 0; q < 32; ++q) {\n");
+      need_operands(&st, st.instr[k]);
+      put_needed(&st, &b, FITCL__STAGE_CL8, "      ");
+      fitcl__buf_printf(&b, "      h[%d][q] = ", k);
+      put_heavy_call(&st, &b, FITCL__STAGE_CL8, st.instr[k], 0);
+      fitcl__buf_printf(&b, ";\n    }\n  }\n");
+    }
   }
   fitcl__buf_printf(&b, "}\n");
   fitcl__buf_printf(&b, "FITCL_VEC8_INLINE void fitcl_model_%s_final8%s, const int q, double8 *f, double8 *J) {\n",
