@@ -227,60 +227,69 @@ Test(accum, xpcs_backends_agree) {
   fitcl_test_backend be[2];
   size_t nbe = fitcl_test_backends(be, 2);
   size_t n = 30001;
-  double *tau = malloc(n * sizeof *tau), *q = malloc(n * sizeof *q), *y = malloc(n * sizeof *y);
+  double *tau = malloc(n * sizeof *tau), *q = malloc(n * sizeof *q), *y = malloc(n * sizeof *y),
+         *sg = malloc(n * sizeof *sg);
   for (size_t i = 0; i < n; ++i) {
+    sg[i] = 0.5 + 0.25 * (double)(i % 5);
     tau[i] = 1e-3 * pow(1e4, (double)(i % 1000) / 1000.0);
     q[i] = 0.01 + 0.002 * (double)(i / 1000);
     y[i] = 1.0 + 0.25 * exp(-2 * q[i] * q[i] * (1500.0 * tau[i])) + 1e-3 * sin((double)i);
   }
   const double p[] = {1.0, 0.24, 1400.0, 0.05, 10.0};
-  fitcl_accum_sums res[2];
-  for (size_t b = 0; b < nbe; ++b) {
-    fitcl_context *ctx = fitcl_test_context(be[b].selector);
-    fitcl_model *m = NULL;
-    cr_assert_eq(fitcl_model_builtin(ctx, "xpcs_g2", &m), FITCL_OK);
-    fitcl_accum *a = NULL;
-    cr_assert_eq(fitcl_accum_create(ctx, m, NULL, &a), FITCL_OK, "%s", fitcl_errmsg(ctx));
-    cr_assert_eq(fitcl_accum_begin(a, p, 1), FITCL_OK);
-    const double *x[] = {tau, q};
-    cr_assert_eq(fitcl_accum_chunk(a, x, y, NULL, n), FITCL_OK, "%s", fitcl_errmsg(ctx));
-    cr_assert_eq(fitcl_accum_end(a, &res[b]), FITCL_OK);
-    /* Reference. */
-    double *f = malloc(n * sizeof *f), *J = malloc(n * 5 * sizeof *J);
-    cr_assert_eq(fitcl_model_eval(m, p, x, n, f, J), FITCL_OK);
-    long double jtj[25] = {0}, jtr[5] = {0}, rss = 0;
-    for (size_t i = 0; i < n; ++i) {
-      long double r = (long double)y[i] - f[i];
-      for (int k = 0; k < 5; ++k) {
-        for (int l = 0; l < 5; ++l) jtj[k * 5 + l] += (long double)J[i * 5 + k] * J[i * 5 + l];
-        jtr[k] += J[i * 5 + k] * r;
+  /* Unweighted, then weighted (the compiled and staged code have a form
+   * for each). */
+  for (int w = 0; w < 2; ++w) {
+    const double *s = w ? sg : NULL;
+    fitcl_accum_sums res[2];
+    for (size_t b = 0; b < nbe; ++b) {
+      fitcl_context *ctx = fitcl_test_context(be[b].selector);
+      fitcl_model *m = NULL;
+      cr_assert_eq(fitcl_model_builtin(ctx, "xpcs_g2", &m), FITCL_OK);
+      fitcl_accum *a = NULL;
+      cr_assert_eq(fitcl_accum_create(ctx, m, NULL, &a), FITCL_OK, "%s", fitcl_errmsg(ctx));
+      cr_assert_eq(fitcl_accum_begin(a, p, 1), FITCL_OK);
+      const double *x[] = {tau, q};
+      cr_assert_eq(fitcl_accum_chunk(a, x, y, s, n), FITCL_OK, "%s", fitcl_errmsg(ctx));
+      cr_assert_eq(fitcl_accum_end(a, &res[b]), FITCL_OK);
+      /* Reference. */
+      double *f = malloc(n * sizeof *f), *J = malloc(n * 5 * sizeof *J);
+      cr_assert_eq(fitcl_model_eval(m, p, x, n, f, J), FITCL_OK);
+      long double jtj[25] = {0}, jtr[5] = {0}, rss = 0;
+      for (size_t i = 0; i < n; ++i) {
+        long double is = s ? 1.0L / s[i] : 1.0L, r = ((long double)y[i] - f[i]) * is;
+        for (int k = 0; k < 5; ++k) {
+          for (int l = 0; l < 5; ++l)
+            jtj[k * 5 + l] += (long double)J[i * 5 + k] * J[i * 5 + l] * is * is;
+          jtr[k] += J[i * 5 + k] * is * r;
+        }
+        rss += r * r;
       }
-      rss += r * r;
+      for (int k = 0; k < 5; ++k) {
+        for (int l = 0; l < 5; ++l)
+          cr_expect(fitcl_test_close(res[b].jtj[k * 5 + l], (double)jtj[k * 5 + l], 1e-12),
+                    "%s w %d jtj[%d][%d] %.17g vs %.17Lg", be[b].name, w, k, l, res[b].jtj[k * 5 + l], jtj[k * 5 + l]);
+        double scale = sqrt((double)jtj[k * 5 + k] * (double)rss * 4);
+        cr_expect(fabs(res[b].jtr[k] - (double)jtr[k]) <= 1e-12 * scale, "%s jtr[%d]", be[b].name, k);
+      }
+      cr_expect(fitcl_test_close(res[b].rss, (double)rss, 1e-12), "%s rss", be[b].name);
+      free(f);
+      free(J);
+      fitcl_accum_destroy(a);
+      fitcl_model_destroy(m);
+      fitcl_context_destroy(ctx);
     }
-    for (int k = 0; k < 5; ++k) {
-      for (int l = 0; l < 5; ++l)
-        cr_expect(fitcl_test_close(res[b].jtj[k * 5 + l], (double)jtj[k * 5 + l], 1e-12),
-                  "%s jtj[%d][%d] %.17g vs %.17Lg", be[b].name, k, l, res[b].jtj[k * 5 + l], jtj[k * 5 + l]);
-      double scale = sqrt((double)jtj[k * 5 + k] * (double)rss * 4);
-      cr_expect(fabs(res[b].jtr[k] - (double)jtr[k]) <= 1e-12 * scale, "%s jtr[%d]", be[b].name, k);
+    if (nbe == 2) {
+      for (int i = 0; i < 25; ++i)
+        cr_expect(fitcl_test_close(res[0].jtj[i], res[1].jtj[i], 1e-12), "cpu vs opencl jtj[%d]: %.17g vs %.17g",
+                  i, res[0].jtj[i], res[1].jtj[i]);
+      for (int k = 0; k < 5; ++k) {
+        double scale = sqrt(res[0].jtj[k * 5 + k] * res[0].rss * 4);
+        cr_expect(fabs(res[0].jtr[k] - res[1].jtr[k]) <= 1e-12 * scale, "cpu vs opencl jtr[%d]", k);
+      }
+      cr_expect(fitcl_test_close(res[0].cost, res[1].cost, 1e-12));
     }
-    cr_expect(fitcl_test_close(res[b].rss, (double)rss, 1e-12), "%s rss", be[b].name);
-    free(f);
-    free(J);
-    fitcl_accum_destroy(a);
-    fitcl_model_destroy(m);
-    fitcl_context_destroy(ctx);
   }
-  if (nbe == 2) {
-    for (int i = 0; i < 25; ++i)
-      cr_expect(fitcl_test_close(res[0].jtj[i], res[1].jtj[i], 1e-12), "cpu vs opencl jtj[%d]: %.17g vs %.17g",
-                i, res[0].jtj[i], res[1].jtj[i]);
-    for (int k = 0; k < 5; ++k) {
-      double scale = sqrt(res[0].jtj[k * 5 + k] * res[0].rss * 4);
-      cr_expect(fabs(res[0].jtr[k] - res[1].jtr[k]) <= 1e-12 * scale, "cpu vs opencl jtr[%d]", k);
-    }
-    cr_expect(fitcl_test_close(res[0].cost, res[1].cost, 1e-12));
-  }
+  free(sg);
   free(tau);
   free(q);
   free(y);

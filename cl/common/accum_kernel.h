@@ -336,14 +336,15 @@ inline double fitcl_hsum8(double8 a) {
   return ((a.s0 + a.s1) + (a.s2 + a.s3)) + ((a.s4 + a.s5) + (a.s6 + a.s7));
 }
 
-inline void fitcl_accum_fused_vec8_block(__global const double *params, __global const double *x,
+FITCL_VEC8_INLINE void fitcl_accum_fused_vec8_block(__global const double *params, __global const double *x,
                                      const long ld, __global const double *y,
                                      __global const double *sigma, const int flags,
                                      const long n, const double c2, const double inv_c2,
-                                     __global double *partial FITCL_XTAIL, const long b) {
-  /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
-   * argument, so one program serves every loss). */
-  const int has_sigma = flags & 1, loss = flags >> 1;
+                                     __global double *partial FITCL_XTAIL, const long b,
+                                        const int has_sigma) {
+  /* flags: bits 1.. = the loss (a run-time argument, so one program serves
+   * every loss); has_sigma (flags bit 0) is a constant at each call. */
+  const int loss = flags >> 1;
   const long begin = b * FITCL_REDUCE_BLOCK;
   if (begin >= n) return;
   const long end = min(begin + (long)FITCL_REDUCE_BLOCK, n);
@@ -390,17 +391,21 @@ __kernel void fitcl_accum_fused_vec8(__global const double *params, __global con
                                      __global double *partial FITCL_XTAIL) {
   const long b0 = get_global_id(0) * FITCL_VEC8_BLOCKS;
   for (long b = b0; b < b0 + FITCL_VEC8_BLOCKS; ++b)
-    fitcl_accum_fused_vec8_block(params, x, ld, y, sigma, flags, n, c2, inv_c2, partial FITCL_XTAIL_ARGS, b);
+    if (flags & 1)
+      fitcl_accum_fused_vec8_block(params, x, ld, y, sigma, flags, n, c2, inv_c2, partial FITCL_XTAIL_ARGS, b, 1);
+    else
+      fitcl_accum_fused_vec8_block(params, x, ld, y, sigma, flags, n, c2, inv_c2, partial FITCL_XTAIL_ARGS, b, 0);
 }
 
-inline void fitcl_accum_cost_vec8_block(__global const double *params, __global const double *x,
+FITCL_VEC8_INLINE void fitcl_accum_cost_vec8_block(__global const double *params, __global const double *x,
                                         const long ld, __global const double *y,
                                         __global const double *sigma, const int flags,
                                         const long n, const double c2, const double inv_c2,
-                                        __global double *partial FITCL_XTAIL, const long b) {
-  /* flags: bit 0 = sigma given, bits 1.. = the loss (a run-time
-   * argument, so one program serves every loss). */
-  const int has_sigma = flags & 1, loss = flags >> 1;
+                                        __global double *partial FITCL_XTAIL, const long b,
+                                        const int has_sigma) {
+  /* flags: bits 1.. = the loss (a run-time argument, so one program serves
+   * every loss); has_sigma (flags bit 0) is a constant at each call. */
+  const int loss = flags >> 1;
   const long begin = b * FITCL_REDUCE_BLOCK;
   if (begin >= n) return;
   const long end = min(begin + (long)FITCL_REDUCE_BLOCK, n);
@@ -453,7 +458,10 @@ __kernel void fitcl_accum_cost_vec8(__global const double *params, __global cons
                                     __global double *partial FITCL_XTAIL) {
   const long b0 = get_global_id(0) * FITCL_VEC8_BLOCKS;
   for (long b = b0; b < b0 + FITCL_VEC8_BLOCKS; ++b)
-    fitcl_accum_cost_vec8_block(params, x, ld, y, sigma, flags, n, c2, inv_c2, partial FITCL_XTAIL_ARGS, b);
+    if (flags & 1)
+      fitcl_accum_cost_vec8_block(params, x, ld, y, sigma, flags, n, c2, inv_c2, partial FITCL_XTAIL_ARGS, b, 1);
+    else
+      fitcl_accum_cost_vec8_block(params, x, ld, y, sigma, flags, n, c2, inv_c2, partial FITCL_XTAIL_ARGS, b, 0);
 }
 #endif
 
