@@ -33,10 +33,19 @@
 
 static int small_pages = 0;
 
-typedef struct bw_arg { const double *const *cols; int ncols; size_t begin, end; double sum; } bw_arg;
+/* One thread's share of a peer measurement: points [begin, end) of the
+ * columns; sum keeps the work from being optimised away. */
+typedef struct peer_arg {
+  const double *const *cols;
+  int ncols;
+  int nlog, nexp; /* the floor's exp and log calls per point */
+  size_t begin, end;
+  double sum;
+} peer_arg;
 
-static void *bw_thread(void *p) {
-  bw_arg *a = p;
+/* The read bound: every column once. */
+static void *read_thread(void *p) {
+  peer_arg *a = p;
   double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   for (int c = 0; c < a->ncols; ++c) {
     const double *x = a->cols[c];
@@ -53,30 +62,8 @@ static void *bw_thread(void *p) {
   return NULL;
 }
 
-/* Seconds to read ncols columns of n doubles once with nthreads threads. */
-static double read_time(const double *const *cols, int ncols, size_t n, int nthreads) {
-  pthread_t th[64];
-  bw_arg args[64];
-  double t0 = bench_now();
-  for (int t = 0; t < nthreads; ++t) {
-    args[t] = (bw_arg){cols, ncols, n * (size_t)t / (size_t)nthreads,
-                       n * (size_t)(t + 1) / (size_t)nthreads, 0};
-    pthread_create(&th[t], NULL, bw_thread, &args[t]);
-  }
-  double sink = 0;
-  for (int t = 0; t < nthreads; ++t) {
-    pthread_join(th[t], NULL);
-    sink += args[t].sum;
-  }
-  double dt = bench_now() - t0;
-  if (sink == 1234.5) printf("#\n"); /* keep the sums alive */
-  return dt;
-}
-
 /* The compute floor: only the model's exp and log calls (the fast block
- * forms every backend uses), over the same points with the same threads. */
-typedef struct fl_arg { const double *x; size_t begin, end; int nlog, nexp; double sum; } fl_arg;
-
+ * forms every backend uses) on the first column. */
 FITCL__VMATH_CLONES
 static double floor_range(const double *x, size_t begin, size_t end, int nlog, int nexp) {
   double u[FITCL__VM_BLOCK], w[FITCL__VM_BLOCK], s = 0.0;
@@ -98,19 +85,21 @@ static double floor_range(const double *x, size_t begin, size_t end, int nlog, i
 }
 
 static void *floor_thread(void *p) {
-  fl_arg *a = p;
-  a->sum = floor_range(a->x, a->begin, a->end, a->nlog, a->nexp);
+  peer_arg *a = p;
+  a->sum = floor_range(a->cols[0], a->begin, a->end, a->nlog, a->nexp);
   return NULL;
 }
 
-static double floor_time(const double *x, size_t n, int nlog, int nexp, int nthreads) {
+/* Seconds for nthreads threads to run fn over n points split evenly. */
+static double peer_time(void *(*fn)(void *), peer_arg proto, size_t n, int nthreads) {
   pthread_t th[64];
-  fl_arg args[64];
+  peer_arg args[64];
   double t0 = bench_now();
   for (int t = 0; t < nthreads; ++t) {
-    args[t] = (fl_arg){x, n * (size_t)t / (size_t)nthreads, n * (size_t)(t + 1) / (size_t)nthreads,
-                       nlog, nexp, 0};
-    pthread_create(&th[t], NULL, floor_thread, &args[t]);
+    args[t] = proto;
+    args[t].begin = n * (size_t)t / (size_t)nthreads;
+    args[t].end = n * (size_t)(t + 1) / (size_t)nthreads;
+    pthread_create(&th[t], NULL, fn, &args[t]);
   }
   double sink = 0;
   for (int t = 0; t < nthreads; ++t) {
@@ -118,7 +107,7 @@ static double floor_time(const double *x, size_t n, int nlog, int nexp, int nthr
     sink += args[t].sum;
   }
   double dt = bench_now() - t0;
-  if (sink == 1234.5) printf("#\n");
+  if (sink == 1234.5) printf("#\n"); /* keep the sums alive */
   return dt;
 }
 
@@ -267,11 +256,12 @@ int main(int argc, char **argv) {
           /* The bound: read the same bytes (columns + y) once. */
           double rt = 0;
           for (size_t done = 0; done < total; done += n)
-            rt += read_time(read_cols, nv + 1, n, nthreads);
+            rt += peer_time(read_thread, (peer_arg){read_cols, nv + 1, 0, 0, 0, 0, 0}, n, nthreads);
           tb[i] = rt;
           double ft = 0;
           for (size_t done = 0; done < total; done += n)
-            ft += floor_time(x[0], n, wl[w].nlog, wl[w].nexp, nthreads);
+            ft += peer_time(floor_thread, (peer_arg){x, 1, wl[w].nlog, wl[w].nexp, 0, 0, 0}, n,
+                            nthreads);
           tf[i] = ft;
         }
         double tmin, tmed, cmin, cmed, bmin, bmed, umin, umed;

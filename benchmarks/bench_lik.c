@@ -111,6 +111,19 @@ static const char *r_name(const char *size) {
   return buf;
 }
 
+/* nfam families simulated on t (gain 0.5, loss 1.0) into states, then
+ * compressed into site patterns; 0 (after saying why) when that fails. */
+static int simulated_patterns(const fitcl__tree *t, size_t nfam, int ntaxa, uint64_t *seed,
+                              uint8_t *states, fitcl__patterns *pat) {
+  simulate(t, nfam, 0.5, 1.0, seed, states);
+  char err[256];
+  if (fitcl__patterns_from_states(pat, nfam, ntaxa, states, NULL, NULL, err, sizeof err) != FITCL_OK) {
+    printf("# patterns: %s\n", err);
+    return 0;
+  }
+  return 1;
+}
+
 static void run_size(int ntaxa, size_t nfam, int K, fitcl_context *cpu, fitcl_context *ocl) {
   uint64_t seed = 1000 + ntaxa;
   fitcl__tree t;
@@ -118,14 +131,10 @@ static void run_size(int ntaxa, size_t nfam, int K, fitcl_context *cpu, fitcl_co
   for (int v = 0; v < t.nnodes - 1; ++v) t.brlen[v] *= 0.25;
   uint8_t *states = malloc(nfam * (size_t)ntaxa);
   if (!states) { printf("# %d x %zu: out of memory\n", ntaxa, nfam); return; }
-  simulate(&t, nfam, 0.5, 1.0, &seed, states);
   fitcl__patterns pat;
-  char err[256];
-  if (fitcl__patterns_from_states(&pat, nfam, ntaxa, states, NULL, NULL, err, sizeof err) != FITCL_OK) {
-    printf("# patterns: %s\n", err);
-    return;
-  }
+  int ok = simulated_patterns(&t, nfam, ntaxa, &seed, states, &pat);
   free(states);
+  if (!ok) return;
   char size[64];
   snprintf(size, sizeof size, "%dx%zu%s", ntaxa, nfam, K > 1 ? "/K4" : "");
   printf("# %s: %zu patterns, %d gamma categories\n", size, pat.npatterns, K);
@@ -254,13 +263,8 @@ static void run_ranges(int ntaxa, size_t nfam, size_t range, fitcl_context *cpu,
   }
   for (size_t r = 0; r < nranges; ++r) {
     size_t n = r + 1 < nranges ? range : nfam - r * range;
-    simulate(&t, n, 0.5, 1.0, &seed, states);
     fitcl__patterns pat;
-    char err[256];
-    if (fitcl__patterns_from_states(&pat, n, ntaxa, states, NULL, NULL, err, sizeof err) != FITCL_OK) {
-      printf("# patterns: %s\n", err);
-      break;
-    }
+    if (!simulated_patterns(&t, n, ntaxa, &seed, states, &pat)) break;
     npat += pat.npatterns;
     for (int b = 0; b < 2; ++b) {
       if (!ctxs[b]) continue;

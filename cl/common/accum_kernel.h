@@ -336,46 +336,66 @@ inline double fitcl_hsum8(double8 a) {
   return ((a.s0 + a.s1) + (a.s2 + a.s3)) + ((a.s4 + a.s5) + (a.s6 + a.s7));
 }
 
-FITCL_VEC8_INLINE void fitcl_accum_fused_vec8_block(__global const double *params, __global const double *x,
-                                     const long ld, __global const double *y,
-                                     __global const double *sigma, const int flags,
-                                     const long n, const double c2, const double inv_c2,
-                                     __global double *partial FITCL_XTAIL, const long b,
-                                        const int has_sigma) {
-  /* flags: bits 1.. = the loss (a run-time argument, so one program serves
-   * every loss); has_sigma (flags bit 0) is a constant at each call. */
-  const int loss = flags >> 1;
-  const long begin = b * FITCL_REDUCE_BLOCK;
-  if (begin >= n) return;
-  const long end = min(begin + (long)FITCL_REDUCE_BLOCK, n);
-  double p[FITCL_NP];
-  for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
+/* Adds eight points' squared residuals to the cost accumulator. */
+#define FITCL_VEC8_COST(i0)                                                     \
+  do {                                                                          \
+    double8 is = has_sigma ? 1.0 / vload8(0, sigma + (i0)) : (double8)(1.0);   \
+    double8 r = (vload8(0, y + (i0)) - f) * is;                                 \
+    acc += r * r;                                                               \
+  } while (0)
+
+/* Runs STEP(i0) with f (and J) of points i0 .. i0+7 for every complete
+ * eight-point step of [begin, end) of program NAME (fj or f), leaving i at
+ * the first point not done: a full block in stages when the program has
+ * them (each exp/log/... over the whole block, then the outputs step by
+ * step; see src/nlsq/expr_stages.h), otherwise straight-line per step. */
+#define FITCL_VEC8_STEPS(NAME, STEP)                                            \
+  do {                                                                          \
+    if (FITCL_STAGED_##NAME && end - begin == FITCL_REDUCE_BLOCK) {             \
+      __global const double *xc[FITCL_NVX];                                     \
+      for (int j = 0; j < FITCL_NV; ++j) xc[j] = FITCL_XCOL(j) + begin;         \
+      double8 h[FITCL_NHEAVY_##NAME > 0 ? FITCL_NHEAVY_##NAME : 1][32];         \
+      fitcl_model_##NAME##_heavy8(p, xc, h);                                    \
+      for (int q = 0; q < 32; ++q) {                                            \
+        double8 f, J[FITCL_NP];                                                 \
+        fitcl_model_##NAME##_final8(p, xc, h, q, &f, J);                        \
+        STEP(begin + 8 * q);                                                    \
+      }                                                                         \
+      i = end;                                                                  \
+    }                                                                           \
+    for (; i + 8 <= end; i += 8) {                                              \
+      double8 xv[FITCL_NVX];                                                    \
+      for (int j = 0; j < FITCL_NV; ++j) xv[j] = vload8(0, FITCL_XCOL(j) + i);  \
+      double8 f, J[FITCL_NP];                                                   \
+      fitcl_model_##NAME##8(p, xv, &f, J);                                      \
+      STEP(i);                                                                  \
+    }                                                                           \
+  } while (0)
+
+/* One block (b) of the fused or the cost-only kernel.  flags bits 1.. = the
+ * loss (a run-time argument, so one program serves every loss); has_sigma
+ * (flags bit 0) is a constant at each call, so the unweighted
+ * instantiation multiplies by nothing. */
+#define FITCL_VEC8_BLOCK_HEAD                                                   \
+  const int loss = flags >> 1;                                                  \
+  const long begin = b * FITCL_REDUCE_BLOCK;                                    \
+  if (begin >= n) return;                                                       \
+  const long end = min(begin + (long)FITCL_REDUCE_BLOCK, n);                    \
+  double p[FITCL_NP];                                                           \
+  for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];                          \
+  long i = begin
+#define FITCL_VEC8_BLOCK_ARGS                                                   \
+  __global const double *params, __global const double *x, const long ld,       \
+      __global const double *y, __global const double *sigma, const int flags,  \
+      const long n, const double c2, const double inv_c2,                       \
+      __global double *partial FITCL_XTAIL
+
+FITCL_VEC8_INLINE void fitcl_accum_fused_vec8_block(FITCL_VEC8_BLOCK_ARGS, const long b,
+                                                    const int has_sigma) {
+  FITCL_VEC8_BLOCK_HEAD;
   double8 acc[FITCL_NSUMS];
   for (int s = 0; s < FITCL_NSUMS; ++s) acc[s] = (double8)(0.0);
-  long i = begin;
-#if FITCL_STAGED_fj
-  if (end - begin == FITCL_REDUCE_BLOCK) {
-    /* A full block in stages: each exp/log/... over the whole block, then
-     * the outputs and sums step by step (see src/nlsq/expr_stages.h). */
-    __global const double *xc[FITCL_NVX];
-    for (int j = 0; j < FITCL_NV; ++j) xc[j] = FITCL_XCOL(j) + begin;
-    double8 h[FITCL_NHEAVY_fj > 0 ? FITCL_NHEAVY_fj : 1][32];
-    fitcl_model_fj_heavy8(p, xc, h);
-    for (int q = 0; q < 32; ++q) {
-      double8 f, J[FITCL_NP];
-      fitcl_model_fj_final8(p, xc, h, q, &f, J);
-      FITCL_VEC8_SUMS(begin + 8 * q);
-    }
-    i = end;
-  }
-#endif
-  for (; i + 8 <= end; i += 8) {
-    double8 xv[FITCL_NVX];
-    for (int j = 0; j < FITCL_NV; ++j) xv[j] = vload8(0, FITCL_XCOL(j) + i);
-    double8 f, J[FITCL_NP];
-    fitcl_model_fj8(p, xv, &f, J);
-    FITCL_VEC8_SUMS(i);
-  }
+  FITCL_VEC8_STEPS(fj, FITCL_VEC8_SUMS);
   double out[FITCL_NSUMS];
   for (int s = 0; s < FITCL_NSUMS; ++s) out[s] = fitcl_hsum8(acc[s]);
   for (; i < end; ++i) {
@@ -384,60 +404,13 @@ FITCL_VEC8_INLINE void fitcl_accum_fused_vec8_block(__global const double *param
   __global double *dst = partial + b * FITCL_NSUMS;
   for (int s = 0; s < FITCL_NSUMS; ++s) dst[s] = out[s];
 }
-__kernel void fitcl_accum_fused_vec8(__global const double *params, __global const double *x,
-                                     const long ld, __global const double *y,
-                                     __global const double *sigma, const int flags,
-                                     const long n, const double c2, const double inv_c2,
-                                     __global double *partial FITCL_XTAIL) {
-  const long b0 = get_global_id(0) * FITCL_VEC8_BLOCKS;
-  for (long b = b0; b < b0 + FITCL_VEC8_BLOCKS; ++b)
-    if (flags & 1)
-      fitcl_accum_fused_vec8_block(params, x, ld, y, sigma, flags, n, c2, inv_c2, partial FITCL_XTAIL_ARGS, b, 1);
-    else
-      fitcl_accum_fused_vec8_block(params, x, ld, y, sigma, flags, n, c2, inv_c2, partial FITCL_XTAIL_ARGS, b, 0);
-}
 
-FITCL_VEC8_INLINE void fitcl_accum_cost_vec8_block(__global const double *params, __global const double *x,
-                                        const long ld, __global const double *y,
-                                        __global const double *sigma, const int flags,
-                                        const long n, const double c2, const double inv_c2,
-                                        __global double *partial FITCL_XTAIL, const long b,
-                                        const int has_sigma) {
-  /* flags: bits 1.. = the loss (a run-time argument, so one program serves
-   * every loss); has_sigma (flags bit 0) is a constant at each call. */
-  const int loss = flags >> 1;
-  const long begin = b * FITCL_REDUCE_BLOCK;
-  if (begin >= n) return;
-  const long end = min(begin + (long)FITCL_REDUCE_BLOCK, n);
-  double p[FITCL_NP];
-  for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
+FITCL_VEC8_INLINE void fitcl_accum_cost_vec8_block(FITCL_VEC8_BLOCK_ARGS, const long b,
+                                                   const int has_sigma) {
+  FITCL_VEC8_BLOCK_HEAD;
+  (void)loss;
   double8 acc = (double8)(0.0);
-  long i = begin;
-#if FITCL_STAGED_f
-  if (end - begin == FITCL_REDUCE_BLOCK) {
-    __global const double *xc[FITCL_NVX];
-    for (int j = 0; j < FITCL_NV; ++j) xc[j] = FITCL_XCOL(j) + begin;
-    double8 h[FITCL_NHEAVY_f > 0 ? FITCL_NHEAVY_f : 1][32];
-    fitcl_model_f_heavy8(p, xc, h);
-    for (int q = 0; q < 32; ++q) {
-      double8 f, J[FITCL_NP];
-      fitcl_model_f_final8(p, xc, h, q, &f, J);
-      double8 is = has_sigma ? 1.0 / vload8(q, sigma + begin) : (double8)(1.0);
-      double8 r = (vload8(q, y + begin) - f) * is;
-      acc += r * r;
-    }
-    i = end;
-  }
-#endif
-  for (; i + 8 <= end; i += 8) {
-    double8 xv[FITCL_NVX];
-    for (int j = 0; j < FITCL_NV; ++j) xv[j] = vload8(0, FITCL_XCOL(j) + i);
-    double8 f, J[FITCL_NP];
-    fitcl_model_f8(p, xv, &f, J);
-    double8 is = has_sigma ? 1.0 / vload8(0, sigma + i) : (double8)(1.0);
-    double8 r = (vload8(0, y + i) - f) * is;
-    acc += r * r;
-  }
+  FITCL_VEC8_STEPS(f, FITCL_VEC8_COST);
   double sz = fitcl_hsum8(acc);
   for (; i < end; ++i) {
     double xv[FITCL_NVX];
@@ -451,18 +424,21 @@ FITCL_VEC8_INLINE void fitcl_accum_cost_vec8_block(__global const double *params
   partial[2 * b] = sz;
   partial[2 * b + 1] = sz;
 }
-__kernel void fitcl_accum_cost_vec8(__global const double *params, __global const double *x,
-                                    const long ld, __global const double *y,
-                                    __global const double *sigma, const int flags,
-                                    const long n, const double c2, const double inv_c2,
-                                    __global double *partial FITCL_XTAIL) {
-  const long b0 = get_global_id(0) * FITCL_VEC8_BLOCKS;
-  for (long b = b0; b < b0 + FITCL_VEC8_BLOCKS; ++b)
-    if (flags & 1)
-      fitcl_accum_cost_vec8_block(params, x, ld, y, sigma, flags, n, c2, inv_c2, partial FITCL_XTAIL_ARGS, b, 1);
-    else
-      fitcl_accum_cost_vec8_block(params, x, ld, y, sigma, flags, n, c2, inv_c2, partial FITCL_XTAIL_ARGS, b, 0);
-}
+
+/* Each work-item sums FITCL_VEC8_BLOCKS blocks, with or without weights. */
+#define FITCL_VEC8_KERNEL(KIND)                                                 \
+  __kernel void fitcl_accum_##KIND##_vec8(FITCL_VEC8_BLOCK_ARGS) {              \
+    const long b0 = get_global_id(0) * FITCL_VEC8_BLOCKS;                       \
+    for (long b = b0; b < b0 + FITCL_VEC8_BLOCKS; ++b)                          \
+      if (flags & 1)                                                            \
+        fitcl_accum_##KIND##_vec8_block(params, x, ld, y, sigma, flags, n, c2,  \
+                                        inv_c2, partial FITCL_XTAIL_ARGS, b, 1); \
+      else                                                                      \
+        fitcl_accum_##KIND##_vec8_block(params, x, ld, y, sigma, flags, n, c2,  \
+                                        inv_c2, partial FITCL_XTAIL_ARGS, b, 0); \
+  }
+FITCL_VEC8_KERNEL(fused)
+FITCL_VEC8_KERNEL(cost)
 #endif
 
 /* Adds FITCL_ACCUM_COMBINE consecutive block partials in order with

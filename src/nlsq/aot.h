@@ -5,14 +5,11 @@
  * whenever a model's program is identical (by signature, not by name) to a
  * compiled one, so a user expression equal to a built-in gets it too.
  *
- * The generated code splits the program at its expensive instructions (exp,
- * log, pow and the libm functions): each becomes one loop over the block
- * whose cheap operand arithmetic is recomputed in registers, and one final
- * loop computes the outputs and, for the linear loss on a full block, adds
- * JᵀJ, Jᵀr and Σr² straight into the same eight-lane accumulators, in the
- * same order, as the evaluator path's reductions.  Values equal the
- * evaluator's up to the compiler contracting a multiply-add differently.
- * Internal. */
+ * The generated code is the program in stages (nlsq/expr_stages.h); its
+ * final loop also adds, for the linear loss on a full block, JᵀJ, Jᵀr and
+ * Σr² into the same eight-lane accumulators, in the same order, as the
+ * evaluator path's reductions.  Values equal the evaluator's up to the
+ * compiler contracting a multiply-add differently.  Internal. */
 #ifndef FITCL_NLSQ_AOT_H
 #define FITCL_NLSQ_AOT_H
 

@@ -287,41 +287,36 @@ static void put_needed(fitcl__stages *st, fitcl__buf *b, fitcl__stage_dialect d,
     }
 }
 
-void fitcl__stages_heavy(fitcl__stages *st, fitcl__buf *b, fitcl__stage_dialect d, int k,
-                         const char *indent) {
+/* exp and log have short forms for arguments in the common range. */
+static int has_short_form(int op) {
+  return op == FITCL__OP_EXP || op == FITCL__OP_EXPMUL || op == FITCL__OP_EXPNMUL ||
+         op == FITCL__OP_LOG;
+}
+
+/* Statements computing expensive value k at one point (step); general: the
+ * general form even where a short one exists (the double8 redo). */
+static void put_heavy_stmt(fitcl__stages *st, fitcl__buf *b, fitcl__stage_dialect d, int k,
+                           const char *indent, int general) {
   int i = st->instr[k];
   const fitcl__expr_instr *in = &st->p->instr[i];
+  const int cl = d == FITCL__STAGE_CL8;
   need_operands(st, i);
   put_needed(st, b, d, indent);
-  if (d == FITCL__STAGE_CL8) {
-    if (in->op == FITCL__OP_EXP || in->op == FITCL__OP_EXPMUL || in->op == FITCL__OP_EXPNMUL ||
-        in->op == FITCL__OP_LOG) {
-      /* The short form, its range check ORed into `bad` (see
-       * fitcl__stages_opencl8, which redoes the stage otherwise). */
-      int isexp = in->op != FITCL__OP_LOG;
-      fitcl__buf_printf(b, "%sconst double8 a_ = ", indent);
-      put_value(st, b, d, i, 0);
-      fitcl__buf_printf(b, ";\n%sbad |= %s(a_);\n%sh[%d][q] = %s(a_);\n", indent,
-                        isexp ? "FITCL_EXP8_SPECIAL" : "FITCL_LOG8_SPECIAL", indent, k,
-                        isexp ? "fitcl_exp8_inrange" : "fitcl_log8_inrange");
-      return;
-    }
-    fitcl__buf_printf(b, "%sh[%d][q] = ", indent, k);
-    put_heavy_call(st, b, d, i, 0);
-    fitcl__buf_printf(b, ";\n");
+  if (!general && has_short_form(in->op)) {
+    /* [dialect][exp]: the range check and the short form of a_. */
+    static const char *const check[2][2] = {{"(uint64_t)FITCL__LOG_SPECIAL", "(uint64_t)FITCL__EXP_SPECIAL"},
+                                            {"FITCL_LOG8_SPECIAL", "FITCL_EXP8_SPECIAL"}};
+    static const char *const form[2][2] = {{"fitcl_log_core(a_, 1023.0)", "fitcl__exp_inrange(a_)"},
+                                           {"fitcl_log8_inrange(a_)", "fitcl_exp8_inrange(a_)"}};
+    const int isexp = in->op != FITCL__OP_LOG;
+    fitcl__buf_printf(b, "%sconst %s a_ = ", indent, cl ? "double8" : "double");
+    put_value(st, b, d, i, 0);
+    fitcl__buf_printf(b, ";\n%sbad |= %s(a_);\n%s", indent, check[cl][isexp], indent);
+    fitcl__buf_printf(b, cl ? "h[%d][q]" : "h%d[j]", k);
+    fitcl__buf_printf(b, " = %s;\n", form[cl][isexp]);
     return;
   }
-  switch ((fitcl__expr_op)in->op) {
-  case FITCL__OP_EXP: case FITCL__OP_EXPMUL: case FITCL__OP_EXPNMUL: case FITCL__OP_LOG: {
-    int isexp = in->op != FITCL__OP_LOG;
-    fitcl__buf_printf(b, "%sconst double a_ = ", indent);
-    put_value(st, b, d, i, 0);
-    fitcl__buf_printf(b, ";\n%sbad |= (uint64_t)%s(a_);\n%sh%d[j] = %s;\n", indent,
-                      isexp ? "FITCL__EXP_SPECIAL" : "FITCL__LOG_SPECIAL", indent, k,
-                      isexp ? "fitcl__exp_inrange(a_)" : "fitcl_log_core(a_, 1023.0)");
-    break;
-  }
-  case FITCL__OP_POW:
+  if (!cl && in->op == FITCL__OP_POW) {
     /* The evaluator's pow for a positive finite base; others are redone. */
     fitcl__buf_printf(b, "%sconst double a_ = ", indent);
     put_ref(st, b, d, st->a[i], 0);
@@ -329,12 +324,16 @@ void fitcl__stages_heavy(fitcl__stages *st, fitcl__buf *b, fitcl__stage_dialect 
     put_ref(st, b, d, st->b[i], 0);
     fitcl__buf_printf(b, ";\n%sbad |= (uint64_t)((a_ <= 0.0) | !(a_ < INFINITY) | !(fabs(b_) < INFINITY));\n"
                          "%sh%d[j] = fitcl_exp(b_ * fitcl_log(a_));\n", indent, indent, k);
-    break;
-  default:
-    fitcl__buf_printf(b, "%sh%d[j] = ", indent, k);
-    put_heavy_call(st, b, d, i, 0);
-    fitcl__buf_printf(b, ";\n");
+    return;
   }
+  fitcl__buf_printf(b, cl ? "%sh[%d][q] = " : "%sh%d[j] = ", indent, k);
+  put_heavy_call(st, b, d, i, 0);
+  fitcl__buf_printf(b, ";\n");
+}
+
+void fitcl__stages_heavy(fitcl__stages *st, fitcl__buf *b, fitcl__stage_dialect d, int k,
+                         const char *indent) {
+  put_heavy_stmt(st, b, d, k, indent, 0);
 }
 
 void fitcl__stages_outputs(fitcl__stages *st, fitcl__buf *b, fitcl__stage_dialect d,
@@ -354,27 +353,29 @@ char *fitcl__stages_opencl8(const fitcl__expr_prog *p, const char *name, int jac
   const char *sig = "(const double *prm, __global const double *const *xc, double8 (*h)[32]";
   fitcl__buf_printf(&b, "#define FITCL_NHEAVY_%s %d\n", name, st.nheavy);
   fitcl__buf_printf(&b, "#define FITCL_STAGED_%s %d\n", name, st.depth >= 2);
-  if (st.depth < 2) goto done;
+  if (st.depth < 2) {
+    /* The kernels' staged branch is then never taken; these keep it
+     * compiling. */
+    fitcl__buf_printf(&b, "#define fitcl_model_%s_heavy8(p, xc, h) ((void)0)\n"
+                          "#define fitcl_model_%s_final8(p, xc, h, q, f, J) ((void)0)\n",
+                      name, name);
+    goto done;
+  }
   fitcl__buf_printf(&b, "FITCL_VEC8_INLINE void fitcl_model_%s_heavy8%s) {\n", name, sig);
   fitcl__stages_hoist(&st, &b, FITCL__STAGE_CL8, "  ", "\n");
   fitcl__buf_printf(&b, "  (void)xc;\n  (void)h;\n");
   for (int k = 0; k < st.nheavy; ++k) {
-    const fitcl__expr_instr *in = &p->instr[st.instr[k]];
-    int fast = in->op == FITCL__OP_EXP || in->op == FITCL__OP_EXPMUL ||
-               in->op == FITCL__OP_EXPNMUL || in->op == FITCL__OP_LOG;
+    int fast = has_short_form(p->instr[st.instr[k]].op);
     if (fast) fitcl__buf_printf(&b, "  {\n  long8 bad = (long8)(0);\n");
     fitcl__buf_printf(&b, "  for (int q = 0; q < 32; ++q) {\n");
-    fitcl__stages_heavy(&st, &b, FITCL__STAGE_CL8, k, "    ");
+    put_heavy_stmt(&st, &b, FITCL__STAGE_CL8, k, "    ", 0);
     fitcl__buf_printf(&b, "  }\n");
     if (fast) {
       /* An argument outside the short form's range: the stage again with
        * the general form (fitcl_exp8 / fitcl_log8). */
       fitcl__buf_printf(&b, "  if (any(bad))\n    for (int q = 0; q < 32; ++q) {\n");
-      need_operands(&st, st.instr[k]);
-      put_needed(&st, &b, FITCL__STAGE_CL8, "      ");
-      fitcl__buf_printf(&b, "      h[%d][q] = ", k);
-      put_heavy_call(&st, &b, FITCL__STAGE_CL8, st.instr[k], 0);
-      fitcl__buf_printf(&b, ";\n    }\n  }\n");
+      put_heavy_stmt(&st, &b, FITCL__STAGE_CL8, k, "      ", 1);
+      fitcl__buf_printf(&b, "    }\n  }\n");
     }
   }
   fitcl__buf_printf(&b, "}\n");

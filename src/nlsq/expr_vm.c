@@ -53,6 +53,19 @@
   } while (0)
 #define LOOP2S(expr_) LOOP2S_TO(R[in->dst], expr_)
 
+/* fn_(src, dst, n) needs src and dst apart: an operand overwritten in place
+ * is copied to a scratch block first. */
+#define OUT_OF_PLACE(fn_)                                \
+  do {                                                  \
+    if (R[in->a] == R[in->dst]) {                       \
+      double u[B];                                      \
+      memcpy(u, R[in->a], n * sizeof *u);               \
+      fn_(u, R[in->dst], n);                            \
+    } else {                                            \
+      fn_(R[in->a], R[in->dst], n);                     \
+    }                                                   \
+  } while (0)
+
 /* One FUSED instruction (see expr.h) with its shape as constants, so each
  * call site below compiles to its own straight loop.  Eight points at a time
  * go through a local array before being stored, so the destination may be
@@ -153,24 +166,8 @@ static void run_instr(const fitcl__expr_instr *in, size_t n, double *const *R, i
     fitcl__vpow(R[in->a], R[in->b], R[in->dst], tmp, n);
     break;
   }
-  case FITCL__OP_EXP:
-    if (R[in->a] == R[in->dst]) {
-      double u[B];
-      memcpy(u, R[in->a], n * sizeof *u);
-      fitcl__vexp(u, R[in->dst], n);
-    } else {
-      fitcl__vexp(R[in->a], R[in->dst], n);
-    }
-    break;
-  case FITCL__OP_LOG:
-    if (R[in->a] == R[in->dst]) {
-      double u[B];
-      memcpy(u, R[in->a], n * sizeof *u);
-      fitcl__vlog(u, R[in->dst], n);
-    } else {
-      fitcl__vlog(R[in->a], R[in->dst], n);
-    }
-    break;
+  case FITCL__OP_EXP: OUT_OF_PLACE(fitcl__vexp); break;
+  case FITCL__OP_LOG: OUT_OF_PLACE(fitcl__vlog); break;
   case FITCL__OP_LOG10: LOOP1(log10(a)); break;
   case FITCL__OP_SQRT: LOOP1(sqrt(a)); break;
   case FITCL__OP_SIN: LOOP1(sin(a)); break;
