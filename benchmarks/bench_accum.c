@@ -28,8 +28,8 @@
 
 #include "bench_util.h"
 #include "fitcl.h"
-#include "nlsq/aot.h"        /* --evaluator */
-#include "nlsq/expr_vmath.h" /* the exp/log floor */
+#include "kernels/aot.h"        /* --evaluator */
+#include "expr/expr_vmath.h" /* the exp/log floor */
 
 static int small_pages = 0;
 

@@ -7,7 +7,7 @@
 #include "common/gainloss.h"
 #include "common/reduce.h"
 
-/* Values shared with the host's phylo/patterns.h and phylo/lik.h (checked
+/* Values shared with the host's phylo/patterns.h and kernels/lik.h (checked
  * there with static assertions). */
 #define FITCL__ABSENT_CL 0
 #define FITCL__PRESENT_CL 1
@@ -144,7 +144,7 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
   if (!want_grad) return;
 
   /* Outside pass with normalised outside vectors, as on the pthreads
-   * backend (src/device/cpu/lik_cpu.c explains it): O_u is scaled so that
+   * backend (src/backends/cpu/lik_cpu.c explains it): O_u is scaled so that
    * sum_x O_u(x) In_u(x) = 1, each node's rescaling factor f_u is folded
    * into O_u (capped at 2^768), and the derivative along the branch above v
    * is sum G dP In_v with G = O_u times the siblings' contributions: no

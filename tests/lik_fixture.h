@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phylo/lik.h"
+#include "kernels/lik.h"
 #include "phylo/patterns.h"
 #include "phylo/tree.h"
 

@@ -1,4 +1,4 @@
-/* The built-in models compiled ahead of time (src/nlsq/aot.h) on the
+/* The built-in models compiled ahead of time (src/kernels/aot.h) on the
  * pthreads path: every built-in has its code, it is found by program (not
  * by name), it gives the block evaluator's sums on every path of the
  * driver (linear loss summed in the compiled loop, robust losses, weights,
@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "fitcl.h"
-#include "nlsq/aot.h"
-#include "nlsq/model.h"
+#include "kernels/aot.h"
+#include "kernels/model.h"
 #include "test_util.h"
 
 static fitcl_context *cpu_context(void) {

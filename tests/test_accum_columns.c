@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #include "fitcl.h"
-#include "nlsq/accum.h" /* kernel-variant test hooks */
+#include "kernels/accum.h" /* kernel-variant test hooks */
 #include "test_util.h"
 
 #define N 30001

@@ -8,7 +8,7 @@
 #include "cache/cache.h"
 #include "core/context.h"
 #include "device/opencl/ocl.h"
-#include "device/reduce.h"
+#include "kernels/reduce.h"
 #include "fitcl.h"
 #include "test_util.h"
 

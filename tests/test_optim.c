@@ -6,7 +6,7 @@
 
 #include "phylo/optim.h"
 #include "phylo/rng.h"
-#include "phylo/stats.h"
+#include "core/stats.h"
 
 /* Extended Rosenbrock: sum 100 (x[i+1] - x[i]^2)^2 + (1 - x[i])^2. */
 static fitcl_status rosen(void *user, const double *x, double *f, double *g) {

@@ -9,7 +9,7 @@
 
 #include "fitcl.h"
 #include "phylo/retention.h"
-#include "phylo/stats.h"
+#include "core/stats.h"
 #include "sim_fixture.h"
 #include "test_util.h"
 

@@ -10,7 +10,7 @@
 #include "fitcl.h"
 #include "phylo/patterns.h"
 #include "phylo/simulate.h"
-#include "phylo/stats.h"
+#include "core/stats.h"
 #include "phylo/tree.h"
 #include "test_util.h"
 

@@ -348,7 +348,7 @@ inline double fitcl_hsum8(double8 a) {
  * eight-point step of [begin, end) of program NAME (fj or f), leaving i at
  * the first point not done: a full block in stages when the program has
  * them (each exp/log/... over the whole block, then the outputs step by
- * step; see src/nlsq/expr_stages.h), otherwise straight-line per step. */
+ * step; see src/expr/expr_stages.h), otherwise straight-line per step. */
 #define FITCL_VEC8_STEPS(NAME, STEP)                                            \
   do {                                                                          \
     if (FITCL_STAGED_##NAME && end - begin == FITCL_REDUCE_BLOCK) {             \

@@ -179,7 +179,7 @@ inline double8 fitcl_log8(double8 x) {
  * arguments in the common range only (exp: [-708, 709]; log: positive
  * normal): FITCL_EXP8_SPECIAL / FITCL_LOG8_SPECIAL flag the others, and
  * the staged kernels redo a stage with the general forms when any lane of
- * the block was flagged (src/nlsq/expr_stages.c). */
+ * the block was flagged (src/expr/expr_stages.c). */
 #define FITCL_EXP8_SPECIAL(x) (((x) < -708.0) | ((x) > 709.0) | isnan(x))
 #define FITCL_LOG8_SPECIAL(x) \
   (((x) < 2.2250738585072014e-308) | ((x) > 1.7976931348623157e308) | isnan(x))

@@ -1,5 +1,5 @@
 /* Build-time generator of the ahead-of-time model kernels (see
- * src/nlsq/aot.h): compiles every built-in model with the library's own
+ * src/kernels/aot.h): compiles every built-in model with the library's own
  * expression compiler and writes its programs as C.
  *
  *   aot_gen OUTPUT.c
@@ -13,9 +13,9 @@
 
 #include "fitcl.h"
 #include "fitcl/nlsq.h"
-#include "nlsq/aot.h"
-#include "nlsq/expr_stages.h"
-#include "nlsq/model.h"
+#include "kernels/aot.h"
+#include "expr/expr_stages.h"
+#include "kernels/model.h"
 
 const fitcl__aot_kernel fitcl__aot_kernels[1];
 const size_t fitcl__aot_nkernels = 0;
@@ -184,10 +184,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   fprintf(o, "/* Generated at build time by aot_gen from the built-in models\n"
-             " * (src/nlsq/builtin.c) with the library's expression compiler.  Do not\n"
-             " * edit: see src/nlsq/aot.h. */\n"
+             " * (src/kernels/builtin.c) with the library's expression compiler.  Do not\n"
+             " * edit: see src/kernels/aot.h. */\n"
              "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n\n"
-             "#include \"nlsq/aot.h\"\n#include \"nlsq/expr_vmath.h\"\n\n"
+             "#include \"kernels/aot.h\"\n#include \"expr/expr_vmath.h\"\n\n"
              "FITCL__VM_INLINE double fitcl__aot_exp_exact(double a) {\n"
              "  return FITCL__EXP_SPECIAL(a) ? fitcl_exp(a) : fitcl__exp_inrange(a);\n}\n"
              "FITCL__VM_INLINE double fitcl__aot_log_exact(double a) {\n"

@@ -12,9 +12,9 @@
 
 #include "core/util.h"
 #include "fitcl.h"
-#include "io/ioerr.h"
+#include "core/ioerr.h"
 #include "io/newick.h"
-#include "io/strmap.h"
+#include "core/strmap.h"
 #include "phylo/tree.h"
 
 typedef struct node_rec {

@@ -16,9 +16,9 @@
 
 #include "core/util.h"
 #include "fitcl.h"
-#include "io/ioerr.h"
+#include "core/ioerr.h"
 #include "io/pamatrix.h"
-#include "io/strmap.h"
+#include "core/strmap.h"
 
 /* Largest number of columns or rows accepted: taxa index a tree with int
  * node numbers, and 2^40 families is far beyond any pangenome. */

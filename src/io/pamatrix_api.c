@@ -8,9 +8,9 @@
 
 #include "core/util.h"
 #include "fitcl.h"
-#include "io/ioerr.h"
+#include "core/ioerr.h"
 #include "io/pamatrix.h"
-#include "io/strmap.h"
+#include "core/strmap.h"
 
 void fitcl_pamatrix_destroy(fitcl_pamatrix *m) {
   if (!m) return;

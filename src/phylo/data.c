@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "core/util.h"
-#include "io/ioerr.h"
+#include "core/ioerr.h"
 #include "io/pamatrix.h"
-#include "io/strmap.h"
+#include "core/strmap.h"
 #include "phylo/data.h"
 
 static const char *taxon_key(const void *user, size_t i) {

@@ -1,6 +1,6 @@
 /* fitcl_lik_create: the public entry point, from a matched data set. */
 #include "phylo/data.h"
-#include "phylo/lik.h"
+#include "kernels/lik.h"
 
 fitcl_status fitcl_lik_create(fitcl_context *ctx, const fitcl_data *data,
                               const fitcl_lik_options *opt, fitcl_lik **out) {

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/util.h"
-#include "io/ioerr.h"
+#include "core/ioerr.h"
 #include "phylo/data.h"
 #include "phylo/patterns.h"
 

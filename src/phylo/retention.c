@@ -10,7 +10,7 @@
 #include "core/util.h"
 #include "phylo/data.h"
 #include "phylo/fit.h"
-#include "phylo/stats.h"
+#include "core/stats.h"
 
 fitcl_status fitcl__retention_fit_pair(fitcl_context *ctx, fitcl_lik *lik,
                                        const fitcl_fit_options *fopt,

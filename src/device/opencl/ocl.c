@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cache/cache.h"
-#include "core/clsources.h"
+#include "device/opencl/clsources.h"
 #include "core/util.h"
 
 fitcl_status fitcl__ocl_check(fitcl_context *ctx, cl_int err, const char *what) {

@@ -1,0 +1,659 @@
+/* Gain/loss likelihood on the pthreads backend.
+ *
+ * One pool task per reduction block of FITCL_REDUCE_BLOCK patterns; inside a
+ * task, sub-blocks of FITCL__LANE patterns go through the whole tree with
+ * their partials laid out [node][category][state][lane], so every inner loop
+ * runs over the lanes with unit stride and the compiler vectorises it.  A
+ * worker's partials for a sub-block (all internal nodes) stay in its own
+ * scratch, allocated once per handle: nothing is allocated per evaluation.
+ * Each task writes its own row of block partial sums, formed in pattern
+ * order with compensation, so results do not depend on the thread count.
+ * The gradient runs, per sub-block and while its partials are still in
+ * cache, an outside pass with normalised outside vectors (see grad_pass)
+ * that accumulates every derivative on the way down. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/compat.h"
+#include "common/gainloss.h"
+#include "common/reduce.h"
+#include "core/context.h"
+#include "core/pool.h"
+#include "core/util.h"
+#include "kernels/lik.h"
+
+/* 16 lanes: two AVX-512 vectors per partial, and a sub-block's tip states
+ * fit in two 16-bit masks per tip (see the tip layout in create). */
+#define FITCL__LANE 16
+_Static_assert(FITCL__LANE <= 16, "tip lane masks are 16 bits");
+
+/* A loop over the lanes of a sub-block.  The lanes never depend on each
+ * other (ivdep), and the loop must stay a loop (unroll 1): fully unrolled
+ * into 8 scalar statements, GCC no longer vectorises it. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define FITCL__LANES(l) _Pragma("GCC ivdep") _Pragma("GCC unroll 1") for (int l = 0; l < FITCL__LANE; ++l)
+#else
+#define FITCL__LANES(l) for (int l = 0; l < FITCL__LANE; ++l)
+#endif
+
+/* Compile the hot loops for several x86 vector widths and pick one at load
+ * time, so the portable binary still uses AVX2/AVX-512 where present. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define FITCL__CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define FITCL__CLONES
+#endif
+
+struct fitcl__lik_cpu {
+  unsigned nworkers;
+  double **scratch;
+  int want_grad;
+  int *tiprank; /* [ntips] position of each tip in traversal order */
+  uint16_t *tipbits; /* [sub-block][tip rank][2] lane masks (see create) */
+};
+
+void fitcl__lik_cpu_destroy(fitcl_lik *L) {
+  if (!L || !L->cpu) return;
+  for (unsigned w = 0; w < L->cpu->nworkers; ++w) free(L->cpu->scratch[w]);
+  free(L->cpu->scratch);
+  free(L->cpu->tiprank);
+  free(L->cpu->tipbits);
+  FITCL_FREE(L->cpu);
+}
+
+/* Per-worker scratch, in doubles:
+ *   In, Out   [nint][K][2][LANE]  partials and normalised outside vectors
+ *   Sb        [maxdeg][K][2][LANE] child contributions (multifurcations)
+ *   G         [K][2][LANE]        one child's G (multifurcations)
+ *   Fs        [nint][LANE]        rescaling factors of the postorder
+ *   D         [ncomp + 4][LANE]   per-lane derivatives
+ *   T         [LANE][ncomp]       the same, weighted and transposed
+ *   NU, NW    [K][LANE]           per-category sums over branches
+ *   ks        [2 ncomp]           compensated sums
+ *   rescaled  [nint] ints         internal nodes that rescaled, this sub-block
+ *   flags     nint bytes          whether a node rescaled any lane (kept
+ *                                 all zero between sub-blocks) */
+static size_t scratch_doubles(const fitcl_lik *L) {
+  const size_t part = (size_t)L->nint * (size_t)L->K * 2 * FITCL__LANE;
+  return 2 * part + (size_t)L->maxdeg * (size_t)L->K * 2 * FITCL__LANE +
+         (size_t)L->K * 2 * FITCL__LANE + (size_t)L->nint * FITCL__LANE +
+         (2 * L->ncomp + 4) * FITCL__LANE + 2 * (size_t)L->K * FITCL__LANE +
+         2 * L->ncomp + ((size_t)L->nint * (sizeof(int) + 1) + sizeof(double) - 1) / sizeof(double);
+}
+
+/* The parts of a worker's scratch (see scratch_doubles). */
+typedef struct scratch_view {
+  double *In, *Out, *Sb, *Gb, *Fs, *D, *T, *NU, *NW, *ks;
+  int *rescaled;
+  unsigned char *flags;
+} scratch_view;
+
+static inline __attribute__((always_inline)) scratch_view scratch_parts(const fitcl_lik *L,
+                                                                        double *base) {
+  const size_t nstride = (size_t)L->K * 2 * FITCL__LANE;
+  scratch_view v;
+  v.In = base;
+  v.Out = v.In + (size_t)L->nint * nstride;
+  v.Sb = v.Out + (size_t)L->nint * nstride;
+  v.Gb = v.Sb + (size_t)L->maxdeg * nstride;
+  v.Fs = v.Gb + nstride;
+  v.D = v.Fs + (size_t)L->nint * FITCL__LANE;
+  v.T = v.D + (L->ncomp + 4) * FITCL__LANE;
+  v.NU = v.T + L->ncomp * FITCL__LANE;
+  v.NW = v.NU + (size_t)L->K * FITCL__LANE;
+  v.ks = v.NW + (size_t)L->K * FITCL__LANE;
+  v.rescaled = (int *)(v.ks + 2 * L->ncomp);
+  v.flags = (unsigned char *)(v.rescaled + L->nint);
+  return v;
+}
+
+fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
+  L->cpu = calloc(1, sizeof *L->cpu);
+  if (!L->cpu) return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+  L->cpu->nworkers = fitcl__pool_size(fitcl__ctx_pool(L->ctx));
+  if (L->cpu->nworkers < 1) L->cpu->nworkers = 1;
+  L->cpu->scratch = calloc(L->cpu->nworkers, sizeof(double *));
+  if (!L->cpu->scratch) return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+  /* Tip states rearranged for the traversal: [sub-block][tip in the order
+   * the operation list reads them], so each sub-block streams its tips from
+   * one contiguous range, in order (the [tip][pattern] layout suits
+   * OpenCL's coalescing instead).  Each entry is two FITCL__LANE-bit masks
+   * of the lanes whose tip partial is 1 in state 0 (absent or missing) and
+   * in state 1 (present or missing): a quarter of the bytes, and the lanes
+   * are expanded in vector registers (widened from bytes, GCC goes through
+   * the stack in pieces that a full-width load then waits for). */
+  {
+    const size_t nt = (size_t)L->ntips, nsub = L->npx / FITCL__LANE;
+    L->cpu->tiprank = malloc(sizeof(int) * nt);
+    uint16_t *blk = malloc(sizeof(uint16_t) * 2 * nt * nsub);
+    if (!blk || !L->cpu->tiprank) {
+      free(blk);
+      return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+    }
+    int r = 0;
+    for (int oi = 0; oi < L->nint; ++oi) {
+      const int u = L->ops[oi];
+      for (int j = L->child_start[u]; j < L->child_start[u + 1]; ++j)
+        if (L->child[j] < L->ntips) L->cpu->tiprank[L->child[j]] = r++;
+    }
+    for (size_t sb = 0; sb < nsub; ++sb)
+      for (size_t v = 0; v < nt; ++v) {
+        const uint8_t *st = L->tips + v * L->npx + sb * FITCL__LANE;
+        unsigned b0 = 0, b1 = 0;
+        for (int l = 0; l < FITCL__LANE; ++l) {
+          b0 |= (unsigned)(st[l] != FITCL__PRESENT) << l;
+          b1 |= (unsigned)(st[l] != FITCL__ABSENT) << l;
+        }
+        uint16_t *e = blk + 2 * (sb * nt + (size_t)L->cpu->tiprank[v]);
+        e[0] = (uint16_t)b0;
+        e[1] = (uint16_t)b1;
+      }
+    FITCL_FREE(L->tips);
+    L->cpu->tipbits = blk;
+  }
+  const size_t n = scratch_doubles(L);
+  for (unsigned w = 0; w < L->cpu->nworkers; ++w) {
+    /* 64-byte alignment keeps each lane vector in one cache line. */
+    if (posix_memalign((void **)&L->cpu->scratch[w], 64, n * sizeof(double)) != 0) {
+      L->cpu->scratch[w] = NULL;
+      return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory (%zu MB scratch)",
+                         n * sizeof(double) >> 20);
+    }
+    memset(L->cpu->scratch[w], 0, n * sizeof(double)); /* the rescaling flags start clear */
+  }
+  return FITCL_OK;
+}
+
+/* ---- transition matrices ------------------------------------------------ */
+
+typedef struct pm_job {
+  fitcl_lik *L;
+  int deriv;
+  size_t nrec;
+} pm_job;
+
+#define PM_CHUNK 2048
+
+static void pm_task(void *arg, size_t task, unsigned worker) {
+  (void)worker;
+  pm_job *j = arg;
+  fitcl_lik *L = j->L;
+  const size_t nn = (size_t)L->nnodes;
+  size_t end = (task + 1) * PM_CHUNK;
+  if (end > j->nrec) end = j->nrec;
+  for (size_t r = task * PM_CHUNK; r < end; ++r) {
+    const size_t s = r / nn, v = r % nn;
+    double *out = L->pm + r * FITCL_GL_PREC;
+    if (j->deriv) fitcl_gl_pmat_deriv(L->set_a[s], L->set_b[s], L->brlen[v], out);
+    else fitcl_gl_pmat(L->set_a[s], L->set_b[s], L->brlen[v], out);
+  }
+}
+
+/* ---- pruning ------------------------------------------------------------ */
+
+/* Lane l of a tip mask as 0.0 or 1.0 (see the tip layout in create). */
+static inline __attribute__((always_inline)) double tip_bit(unsigned mask, int l) {
+  return (double)(int)((mask >> l) & 1u);
+}
+
+/* Partial of child v in category c for the lanes of a sub-block ([2][LANE]):
+ * the stored partial of an internal node in place, or a tip's lanes
+ * expanded into buf. */
+static inline __attribute__((always_inline)) const double *child_ptr(const double *In, size_t nstride,
+                                                           size_t kstride, int ntips,
+                                                           const uint16_t *tipsub,
+                                                           const int *tiprank, int v, int c,
+                                                           double *buf) {
+  if (v >= ntips) return In + (size_t)(v - ntips) * nstride + c * kstride;
+  const unsigned b0 = tipsub[2 * tiprank[v]], b1 = tipsub[2 * tiprank[v] + 1];
+  FITCL__LANES(l) {
+    buf[l] = tip_bit(b0, l);
+    buf[FITCL__LANE + l] = tip_bit(b1, l);
+  }
+  return buf;
+}
+
+/* The same partial copied into i0 and i1 (used at multifurcations). */
+static inline __attribute__((always_inline)) void child_in(const double *In, size_t nstride,
+                                                           size_t kstride, int ntips,
+                                                           const uint16_t *tipsub,
+                                                           const int *tiprank, int v, int c,
+                                                           double *i0, double *i1) {
+  if (v < ntips) {
+    const unsigned b0 = tipsub[2 * tiprank[v]], b1 = tipsub[2 * tiprank[v] + 1];
+    FITCL__LANES(l) {
+      i0[l] = tip_bit(b0, l);
+      i1[l] = tip_bit(b1, l);
+    }
+  } else {
+    const double *p = In + (size_t)(v - ntips) * nstride + c * kstride;
+    FITCL__LANES(l) {
+      i0[l] = p[l];
+      i1[l] = p[FITCL__LANE + l];
+    }
+  }
+}
+
+/* Gradient terms of the two branches below a binary node u, in category c,
+ * and the outside vectors of internal children.  With the normalised
+ * outside vector O of u (sum_x O(x) In_u(x) = 1, In_u as stored), the
+ * children's G are O times the sibling's contribution, and the derivative
+ * of log L along a branch is sum G dP In_child with no division: the
+ * normalisation carries the 1 / L.  bg, wa and wb are constants at each
+ * call: bg adds the branch-length terms, wa and wb say whether a and b are
+ * internal nodes, whose outside vectors are written. */
+static inline __attribute__((always_inline)) void binary_node(
+    const double *restrict Pa, const double *restrict Pb, const double *restrict a0,
+    const double *restrict a1, const double *restrict b0, const double *restrict b1,
+    const double *restrict o0, const double *restrict o1, double *restrict nu,
+    double *restrict nw, double *restrict oa0, double *restrict oa1, double *restrict ob0,
+    double *restrict ob1, const int bg, const int wa, const int wb, int first, double *restrict ta,
+    double *restrict tb) {
+  FITCL__LANES(l) {
+    const double sa0 = fitcl_gl_s0(Pa, a0[l], a1[l]), sa1 = fitcl_gl_s1(Pa, a0[l], a1[l]);
+    const double sb0 = fitcl_gl_s0(Pb, b0[l], b1[l]), sb1 = fitcl_gl_s1(Pb, b0[l], b1[l]);
+    const double ga0 = o0[l] * sb0, ga1 = o1[l] * sb1;
+    const double gb0 = o0[l] * sa0, gb1 = o1[l] * sa1;
+    nu[l] += fitcl_gl_dcontract(Pa[FITCL_GL_U01], Pa[FITCL_GL_U10], ga0, ga1, a0[l], a1[l]) +
+             fitcl_gl_dcontract(Pb[FITCL_GL_U01], Pb[FITCL_GL_U10], gb0, gb1, b0[l], b1[l]);
+    nw[l] += fitcl_gl_dcontract(Pa[FITCL_GL_W01], Pa[FITCL_GL_W10], ga0, ga1, a0[l], a1[l]) +
+             fitcl_gl_dcontract(Pb[FITCL_GL_W01], Pb[FITCL_GL_W10], gb0, gb1, b0[l], b1[l]);
+    if (bg) {
+      const double xa = fitcl_gl_dcontract(Pa[FITCL_GL_T01], Pa[FITCL_GL_T10], ga0, ga1, a0[l], a1[l]);
+      const double xb = fitcl_gl_dcontract(Pb[FITCL_GL_T01], Pb[FITCL_GL_T10], gb0, gb1, b0[l], b1[l]);
+      ta[l] = first ? xa : ta[l] + xa;
+      tb[l] = first ? xb : tb[l] + xb;
+    }
+    if (wa) {
+      oa0[l] = ga0 * Pa[FITCL_GL_P00] + ga1 * Pa[FITCL_GL_P10];
+      oa1[l] = ga0 * Pa[FITCL_GL_P01] + ga1 * Pa[FITCL_GL_P11];
+    }
+    if (wb) {
+      ob0[l] = gb0 * Pb[FITCL_GL_P00] + gb1 * Pb[FITCL_GL_P10];
+      ob1[l] = gb0 * Pb[FITCL_GL_P01] + gb1 * Pb[FITCL_GL_P11];
+    }
+  }
+}
+
+/* The gradient of one sub-block: preorder pass and per-lane derivatives
+ * into sv->D.  Its own function, so the postorder that the log-likelihood
+ * alone runs is compiled as if it were not there. */
+FITCL__CLONES __attribute__((noinline))
+static void grad_pass(const fitcl_lik *L, int g, const scratch_view *sv, const uint16_t *tipsub,
+                      const double *lsum, const double *rnum) {
+  const int K = L->K, nn = L->nnodes, ntips = L->ntips, nint = L->nint, bg = L->branch_grad;
+  const int *cs = L->child_start, *ch = L->child;
+  const double *pmg = L->pm + (size_t)g * K * nn * FITCL_GL_PREC;
+  const size_t kstride = 2 * FITCL__LANE, nstride = (size_t)K * kstride;
+  const double *In = sv->In, *Fs = sv->Fs;
+  double *Out = sv->Out, *Sb = sv->Sb, *Gb = sv->Gb, *D = sv->D, *NU = sv->NU, *NW = sv->NW;
+  const unsigned char *flags = sv->flags;
+  const double pi1 = L->pi1[g], pi0 = 1.0 - pi1;
+  const double dpi = L->root_grad ? pi0 * pi1 : 0.0;
+  const int *tiprank = L->cpu->tiprank;
+
+  /* Preorder (outside) pass with normalised outside vectors O_u, scaled
+   * so that sum_x O_u(x) In_u(x) = 1 with In_u as stored (rescaled).
+   * At the root O = pi / lsum.  Going down, G_v = O_u f_u prod over the
+   * siblings of their contributions (f_u: u's rescaling factor) keeps
+   * sum_x G_v(x) S_v(x) = 1, so d log L / d param along the branch above
+   * v is sum G dP In_v with no division, and O_v = G_v P keeps the
+   * normalisation at v.  Without rescaling the largest entry of O never
+   * grows going down, so O needs no rescaling of its own; the factors
+   * f_u are capped at 2^768 (reached only with zero partials, whose
+   * terms vanish), so nothing overflows. */
+  double *Dg = D + FITCL__LC_G * FITCL__LANE, *Dl = D + FITCL__LC_L * FITCL__LANE;
+  double *Dr = D + FITCL__LC_R * FITCL__LANE;
+  double *Dt = Dr + (size_t)K * FITCL__LANE;
+  memset(NU, 0, 2 * (size_t)K * FITCL__LANE * sizeof(double)); /* NU and NW, adjacent */
+  double *Or = Out + (size_t)(nn - 1 - ntips) * nstride;
+  {
+    double invl[FITCL__LANE];
+    FITCL__LANES(l) invl[l] = 1.0 / lsum[l];
+    FITCL__LANES(l) {
+      const double r = dpi * rnum[l] * invl[l];
+      Dg[l] = r;
+      Dl[l] = -r;
+    }
+    for (int c = 0; c < K; ++c)
+      FITCL__LANES(l) {
+        Or[c * kstride + l] = pi0 * invl[l];
+        Or[c * kstride + FITCL__LANE + l] = pi1 * invl[l];
+      }
+  }
+  for (int oi = nint - 1; oi >= 0; --oi) {
+    const int u = L->ops[oi];
+    double *Ou = Out + (size_t)(u - ntips) * nstride;
+    const int deg = cs[u + 1] - cs[u];
+    if (flags[u - ntips]) {
+      const double *f = Fs + (size_t)(u - ntips) * FITCL__LANE;
+      for (int c = 0; c < K; ++c)
+        FITCL__LANES(l) {
+          const double x0 = Ou[c * kstride + l] * f[l], x1 = Ou[c * kstride + FITCL__LANE + l] * f[l];
+          Ou[c * kstride + l] = x0 < 0x1p768 ? x0 : 0x1p768;
+          Ou[c * kstride + FITCL__LANE + l] = x1 < 0x1p768 ? x1 : 0x1p768;
+        }
+    }
+    if (deg == 2) {
+      int va = ch[cs[u]], vb = ch[cs[u] + 1];
+      if (va < ntips && vb >= ntips) { /* an internal child, if any, first */
+        va = vb;
+        vb = ch[cs[u]];
+      }
+      const int ia = va >= ntips, ib = vb >= ntips;
+      for (int c = 0; c < K; ++c) {
+        /* Local copies: the compiler then knows the stores below cannot
+         * change them, keeps them in registers and vectorises. */
+        double Pa[FITCL_GL_PREC], Pb[FITCL_GL_PREC];
+        memcpy(Pa, pmg + ((size_t)c * nn + va) * FITCL_GL_PREC, sizeof Pa);
+        memcpy(Pb, pmg + ((size_t)c * nn + vb) * FITCL_GL_PREC, sizeof Pb);
+        double abuf[2 * FITCL__LANE], bbuf[2 * FITCL__LANE];
+        const double *pa = child_ptr(In, nstride, kstride, ntips, tipsub, tiprank, va, c, abuf);
+        const double *pb = child_ptr(In, nstride, kstride, ntips, tipsub, tiprank, vb, c, bbuf);
+        double *oa = ia ? Out + (size_t)(va - ntips) * nstride + c * kstride : NULL;
+        double *ob = ib ? Out + (size_t)(vb - ntips) * nstride + c * kstride : NULL;
+        const double *o0 = Ou + c * kstride;
+        double *nu = NU + (size_t)c * FITCL__LANE, *nw = NW + (size_t)c * FITCL__LANE;
+        double *ta = bg ? Dt + (size_t)va * FITCL__LANE : NULL;
+        double *tb = bg ? Dt + (size_t)vb * FITCL__LANE : NULL;
+#define FITCL__BIN(BG, WA, WB)                                                                   \
+  binary_node(Pa, Pb, pa, pa + FITCL__LANE, pb, pb + FITCL__LANE, o0, o0 + FITCL__LANE, nu, nw, oa, \
+              WA ? oa + FITCL__LANE : NULL, ob, WB ? ob + FITCL__LANE : NULL, BG, WA, WB, c == 0, ta, tb)
+        if (bg) {
+          if (ib) FITCL__BIN(1, 1, 1);
+          else if (ia) FITCL__BIN(1, 1, 0);
+          else FITCL__BIN(1, 0, 0);
+        } else {
+          if (ib) FITCL__BIN(0, 1, 1);
+          else if (ia) FITCL__BIN(0, 1, 0);
+          else FITCL__BIN(0, 0, 0);
+        }
+#undef FITCL__BIN
+      }
+      continue;
+    }
+    /* Any other degree: the children's contributions first, then each
+     * child's G as the product of the others'. */
+    for (int k = 0; k < deg; ++k) {
+      const int v = ch[cs[u] + k];
+      for (int c = 0; c < K; ++c) {
+        double P[FITCL_GL_PREC];
+        memcpy(P, pmg + ((size_t)c * nn + v) * FITCL_GL_PREC, 4 * sizeof(double)); /* probabilities only */
+        double i0[FITCL__LANE], i1[FITCL__LANE];
+        child_in(In, nstride, kstride, ntips, tipsub, tiprank, v, c, i0, i1);
+        double *s0 = Sb + (size_t)k * nstride + c * kstride, *s1 = s0 + FITCL__LANE;
+        FITCL__LANES(l) {
+          s0[l] = fitcl_gl_s0(P, i0[l], i1[l]);
+          s1[l] = fitcl_gl_s1(P, i0[l], i1[l]);
+        }
+      }
+    }
+    for (int k = 0; k < deg; ++k) {
+      const int v = ch[cs[u] + k];
+      for (int c = 0; c < K; ++c) {
+        double P[FITCL_GL_PREC];
+        memcpy(P, pmg + ((size_t)c * nn + v) * FITCL_GL_PREC, sizeof P);
+        double *g0 = Gb + c * kstride, *g1 = g0 + FITCL__LANE;
+        const double *ou0 = Ou + c * kstride, *ou1 = ou0 + FITCL__LANE;
+        FITCL__LANES(l) { g0[l] = ou0[l]; g1[l] = ou1[l]; }
+        for (int k2 = 0; k2 < deg; ++k2) {
+          if (k2 == k) continue;
+          const double *s0 = Sb + (size_t)k2 * nstride + c * kstride, *s1 = s0 + FITCL__LANE;
+          FITCL__LANES(l) { g0[l] *= s0[l]; g1[l] *= s1[l]; }
+        }
+        double in0[FITCL__LANE], in1[FITCL__LANE];
+        child_in(In, nstride, kstride, ntips, tipsub, tiprank, v, c, in0, in1);
+        double *nu = NU + (size_t)c * FITCL__LANE, *nw = NW + (size_t)c * FITCL__LANE;
+        FITCL__LANES(l) {
+          nu[l] += fitcl_gl_dcontract(P[FITCL_GL_U01], P[FITCL_GL_U10], g0[l], g1[l], in0[l], in1[l]);
+          nw[l] += fitcl_gl_dcontract(P[FITCL_GL_W01], P[FITCL_GL_W10], g0[l], g1[l], in0[l], in1[l]);
+        }
+        if (bg) {
+          double *dt = Dt + (size_t)v * FITCL__LANE;
+          FITCL__LANES(l) {
+            const double x = fitcl_gl_dcontract(P[FITCL_GL_T01], P[FITCL_GL_T10], g0[l], g1[l], in0[l], in1[l]);
+            dt[l] = c == 0 ? x : dt[l] + x;
+          }
+        }
+        if (v >= ntips) {
+          /* O_v(y) = sum_x G(x) P(x,y). */
+          double *ov0 = Out + (size_t)(v - ntips) * nstride + c * kstride, *ov1 = ov0 + FITCL__LANE;
+          FITCL__LANES(l) {
+            ov0[l] = g0[l] * P[FITCL_GL_P00] + g1[l] * P[FITCL_GL_P10];
+            ov1[l] = g0[l] * P[FITCL_GL_P01] + g1[l] * P[FITCL_GL_P11];
+          }
+        }
+      }
+    }
+  }
+  /* Per-category sums give the rate and per-parameter components. */
+  for (int c = 0; c < K; ++c) {
+    const double *nu = NU + (size_t)c * FITCL__LANE, *nw = NW + (size_t)c * FITCL__LANE;
+    double *dr = Dr + (size_t)c * FITCL__LANE;
+    FITCL__LANES(l) {
+      Dg[l] += nu[l];
+      Dl[l] += nw[l];
+      dr[l] = nu[l] + nw[l];
+    }
+  }
+}
+
+/* Multiplies the lanes of node partials whose largest entry m fell below
+ * 2^-256 by 2^256, counts that in `scale`, and leaves the factors in f. */
+static inline __attribute__((always_inline)) void rescale_lanes(double *Iu, int K, size_t kstride,
+                                                                const double *m, int *scale,
+                                                                double *f) {
+  FITCL__LANES(l) {
+    const int low = m[l] < FITCL_GL_SCALE_LOW;
+    f[l] = low ? FITCL_GL_SCALE_UP : 1.0;
+    scale[l] += low;
+  }
+  for (int c = 0; c < K; ++c)
+    FITCL__LANES(l) {
+      Iu[c * kstride + l] *= f[l];
+      Iu[c * kstride + FITCL__LANE + l] *= f[l];
+    }
+}
+
+/* One reduction block.  want_grad is a constant at each of the two call
+ * sites, so the log-likelihood alone compiles without any of the
+ * gradient's bookkeeping. */
+static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t b, unsigned worker,
+                                                            const int want_grad) {
+  const int K = L->K, nn = L->nnodes, ntips = L->ntips, nint = L->nint;
+  const int g = L->block_group[b];
+  const size_t nc = L->ncomp;
+  const int *cs = L->child_start, *ch = L->child;
+  const double *pmg = L->pm + (size_t)g * K * nn * FITCL_GL_PREC;
+  const size_t kstride = 2 * FITCL__LANE;        /* one category of one node */
+  const size_t nstride = (size_t)K * kstride;    /* one node */
+  const scratch_view sv = scratch_parts(L, L->cpu->scratch[worker]);
+  double *In = sv.In, *Fs = sv.Fs, *ks = sv.ks;
+  const double *D = sv.D;
+  int *rescaled = sv.rescaled;
+  unsigned char *flags = sv.flags;
+  const double pi1 = L->pi1[g], pi0 = 1.0 - pi1;
+  const double invK = 1.0 / K;
+  const int *tiprank = L->cpu->tiprank;
+
+  memset(ks, 0, 2 * nc * sizeof(double));
+  for (size_t sub = 0; sub < FITCL_REDUCE_BLOCK / FITCL__LANE; ++sub) {
+    const size_t p0 = b * FITCL_REDUCE_BLOCK + sub * FITCL__LANE;
+    const uint16_t *tipsub = L->cpu->tipbits + (p0 / FITCL__LANE) * 2 * (size_t)ntips;
+    int scale[FITCL__LANE], nrescaled = 0;
+    FITCL__LANES(l) scale[l] = 0;
+
+    /* Postorder: In_u(x) = prod over children of sum_y P(x,y) In_child(y). */
+    for (int oi = 0; oi < nint; ++oi) {
+      const int u = L->ops[oi];
+      double *Iu = In + (size_t)(u - ntips) * nstride;
+      for (int j = cs[u]; j < cs[u + 1]; ++j) {
+        const int v = ch[j];
+        const int first = (j == cs[u]);
+        for (int c = 0; c < K; ++c) {
+          /* A local copy: the compiler then knows the stores below cannot
+           * change it, keeps it in registers and vectorises the lane loops. */
+          double P[FITCL_GL_PREC];
+          memcpy(P, pmg + ((size_t)c * nn + v) * FITCL_GL_PREC, 4 * sizeof(double)); /* probabilities only */
+          double *o0 = Iu + c * kstride, *o1 = o0 + FITCL__LANE;
+          double s0[FITCL__LANE], s1[FITCL__LANE];
+          if (v < ntips) {
+            const unsigned b0 = tipsub[2 * tiprank[v]], b1 = tipsub[2 * tiprank[v] + 1];
+            FITCL__LANES(l) {
+              const double i0 = tip_bit(b0, l), i1 = tip_bit(b1, l);
+              s0[l] = fitcl_gl_s0(P, i0, i1);
+              s1[l] = fitcl_gl_s1(P, i0, i1);
+            }
+          } else {
+            const double *i0 = In + (size_t)(v - ntips) * nstride + c * kstride, *i1 = i0 + FITCL__LANE;
+            FITCL__LANES(l) {
+              s0[l] = fitcl_gl_s0(P, i0[l], i1[l]);
+              s1[l] = fitcl_gl_s1(P, i0[l], i1[l]);
+            }
+          }
+          if (first) {
+            FITCL__LANES(l) { o0[l] = s0[l]; o1[l] = s1[l]; }
+          } else {
+            FITCL__LANES(l) { o0[l] *= s0[l]; o1[l] *= s1[l]; }
+          }
+        }
+      }
+      /* Rescale only lanes whose largest entry fell below 2^-256. */
+      double m[FITCL__LANE];
+      FITCL__LANES(l) m[l] = 0.0;
+      for (int c = 0; c < K; ++c) {
+        const double *o0 = Iu + c * kstride, *o1 = o0 + FITCL__LANE;
+        FITCL__LANES(l) {
+          const double a = o0[l] > o1[l] ? o0[l] : o1[l];
+          m[l] = m[l] > a ? m[l] : a;
+        }
+      }
+      if (!want_grad) {
+        /* Every node, without a test: multiplying by 1 is exact, and a
+         * vector blend is cheaper than asking whether any lane is low. */
+        double f[FITCL__LANE];
+        rescale_lanes(Iu, K, kstride, m, scale, f);
+        continue;
+      }
+      int any = 0;
+      FITCL__LANES(l) any |= m[l] < FITCL_GL_SCALE_LOW;
+      if (any) {
+        /* The preorder pass needs the factors of the few nodes that
+         * rescale: flagged and kept here. */
+        flags[u - ntips] = 1;
+        rescaled[nrescaled++] = u - ntips;
+        double f[FITCL__LANE];
+        rescale_lanes(Iu, K, kstride, m, scale, f);
+        memcpy(Fs + (size_t)(u - ntips) * FITCL__LANE, f, sizeof f);
+      }
+    }
+
+    /* Root. */
+    const double *Ir = In + (size_t)(nn - 1 - ntips) * nstride;
+    double lsum[FITCL__LANE], rnum[FITCL__LANE], ll[FITCL__LANE], gw[FITCL__LANE];
+    FITCL__LANES(l) lsum[l] = rnum[l] = 0.0;
+    for (int c = 0; c < K; ++c)
+      FITCL__LANES(l) {
+        const double i0 = Ir[c * kstride + l], i1 = Ir[c * kstride + FITCL__LANE + l];
+        lsum[l] += pi0 * i0 + pi1 * i1;
+        rnum[l] += i1 - i0;
+      }
+    FITCL__LANES(l) {
+      const size_t p = p0 + l;
+      ll[l] = log(lsum[l] * invK) - scale[l] * FITCL_GL_LN2_SCALE;
+      L->pat_ll[p] = ll[l];
+      const double w = L->weight[p];
+      double wll;
+      if (L->kind[p] == FITCL__PAT_ABSENT) {
+        const double q = -expm1(ll[l]); /* 1 - P(all absent) */
+        wll = -w * log(q);
+        gw[l] = w * exp(ll[l]) / q;
+      } else {
+        wll = (w != 0.0) ? w * ll[l] : 0.0;
+        gw[l] = w;
+      }
+      fitcl_kahan_add(&ks[FITCL__LC_LL], &ks[nc + FITCL__LC_LL], wll);
+    }
+    if (!want_grad) continue;
+
+    grad_pass(L, g, &sv, tipsub, lsum, rnum);
+    for (int i = 0; i < nrescaled; ++i) flags[rescaled[i]] = 0;
+    /* Weighted, in pattern order, per component: fitcl_kahan_add written
+     * without a branch, over the components of one lane at a time (they
+     * are independent), so with many components (branch lengths) the
+     * loop vectorises; transposed first for unit stride. */
+    double *T = sv.T;
+    for (size_t q = 1; q < nc; ++q)
+      FITCL__LANES(l) T[(size_t)l * nc + q] = gw[l] * D[q * FITCL__LANE + l];
+    for (int l = 0; l < FITCL__LANE; ++l) {
+      if (gw[l] == 0.0) continue; /* adds exact zeros: the sums are unchanged */
+      const double *restrict x = T + (size_t)l * nc;
+      double *restrict s = ks, *restrict cmp = ks + nc;
+      for (size_t q = 1; q < nc; ++q) {
+        const double t = s[q] + x[q];
+        cmp[q] += fabs(s[q]) >= fabs(x[q]) ? (s[q] - t) + x[q] : (x[q] - t) + s[q];
+        s[q] = t;
+      }
+    }
+  }
+  double *row = L->rows + b * nc;
+  for (size_t q = 0; q < nc; ++q) row[q] = ks[q] + ks[nc + q];
+  if (!want_grad)
+    for (size_t q = 1; q < nc; ++q) row[q] = 0.0;
+}
+
+FITCL__CLONES
+static void block_task_ll(void *arg, size_t b, unsigned worker) { block_run(arg, b, worker, 0); }
+
+FITCL__CLONES
+static void block_task_grad(void *arg, size_t b, unsigned worker) { block_run(arg, b, worker, 1); }
+
+fitcl_status fitcl__lik_cpu_eval(fitcl_lik *L, int want_grad) {
+  fitcl__pool *pool = fitcl__ctx_pool(L->ctx);
+  pm_job j = {L, want_grad, (size_t)L->G * L->K * L->nnodes};
+  fitcl__pool_run(pool, (j.nrec + PM_CHUNK - 1) / PM_CHUNK, pm_task, &j);
+  L->cpu->want_grad = want_grad;
+  fitcl__pool_run(pool, L->nblocks, want_grad ? block_task_grad : block_task_ll, L);
+  return FITCL_OK;
+}
+
+/* ---- batched transition matrices (fitcl_gl_pmatrices) ----------------- */
+
+typedef struct pmb_job {
+  size_t n;
+  const double *a, *b, *t;
+  double *p, *d;
+} pmb_job;
+
+#define PMB_CHUNK 4096
+
+FITCL__CLONES
+static void pmb_task(void *arg, size_t task, unsigned worker) {
+  (void)worker;
+  const pmb_job *j = arg;
+  size_t end = (task + 1) * PMB_CHUNK;
+  if (end > j->n) end = j->n;
+  if (!j->d) {
+    /* Local restrict pointers: the stores cannot change the inputs, so the
+     * loop vectorises. */
+    const double *restrict a = j->a, *restrict b = j->b, *restrict t = j->t;
+    double *restrict p = j->p;
+    for (size_t i = task * PMB_CHUNK; i < end; ++i) fitcl_gl_pmat(a[i], b[i], t[i], p + 4 * i);
+    return;
+  }
+  for (size_t i = task * PMB_CHUNK; i < end; ++i) {
+    double r[FITCL_GL_PREC];
+    fitcl_gl_pmat_deriv(j->a[i], j->b[i], j->t[i], r);
+    for (int k = 0; k < 4; ++k) j->p[4 * i + k] = r[k];
+    for (int k = 0; k < 6; ++k) j->d[6 * i + k] = r[4 + k];
+  }
+}
+
+fitcl_status fitcl__gl_pmatrices_cpu(fitcl_context *ctx, size_t n, const double *a, const double *b,
+                                     const double *t, double *p, double *deriv) {
+  pmb_job j = {n, a, b, t, p, deriv};
+  fitcl__pool_run(fitcl__ctx_pool(ctx), (n + PMB_CHUNK - 1) / PMB_CHUNK, pmb_task, &j);
+  return FITCL_OK;
+}

@@ -1,0 +1,223 @@
+/* Gain/loss likelihood on the OpenCL backend.  The constant data (traversal,
+ * tip states, weights) is uploaded once at creation; each evaluation writes
+ * the few model numbers, launches the transition-matrix kernel once, then
+ * per chunk of patterns the pruning kernel and the block-sum kernel, and
+ * reads back only the block rows and per-pattern log-likelihoods.  Chunks
+ * bound device memory on large inputs; they are multiples of the reduction
+ * block, so block sums are the same as the pthreads backend's. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/compat.h"
+#include "common/gainloss.h"
+#include "common/reduce.h"
+#include "core/util.h"
+#include "device/opencl/ocl.h"
+#include "kernels/lik.h"
+
+int fitcl__lik_ocl_tile_override = 0;
+
+/* The kernel source repeats these values (cl/lik.cl). */
+_Static_assert(FITCL__ABSENT == 0 && FITCL__PRESENT == 1, "state codes shared with cl/lik.cl");
+_Static_assert(FITCL__PAT_ABSENT == 1 && FITCL__LC_R == 3, "layout shared with cl/lik.cl");
+
+struct fitcl__lik_ocl {
+  cl_kernel k_pm, k_prune, k_rows;
+  cl_mem ops, cs, ch, tips, bgroup, kind, weight;
+  cl_mem par, pm; /* par: brlen, set_a, set_b, pi1 (one upload) */
+  double *hpar;
+  cl_mem in, out, sb, patll, wv, rows;
+  size_t cn; /* patterns per chunk */
+  cl_int tile; /* patterns per tile of the partials (cl/lik.cl) */
+};
+
+void fitcl__lik_ocl_destroy(fitcl_lik *L) {
+  if (!L || !L->ocl) return;
+  struct fitcl__lik_ocl *o = L->ocl;
+  FITCL__CL_RELEASE_KERNEL(o->k_pm);
+  FITCL__CL_RELEASE_KERNEL(o->k_prune);
+  FITCL__CL_RELEASE_KERNEL(o->k_rows);
+  cl_mem *m[] = {&o->ops, &o->cs, &o->ch, &o->tips, &o->bgroup, &o->kind, &o->weight, &o->par, &o->pm, &o->in, &o->out, &o->sb, &o->patll,
+                 &o->wv, &o->rows};
+  for (size_t i = 0; i < FITCL_ARRAY_LEN(m); ++i) FITCL__CL_RELEASE_MEM(*m[i]);
+  FITCL_FREE(o->hpar);
+  FITCL_FREE(L->ocl);
+}
+
+#define TRY(x) do { st = (x); if (st != FITCL_OK) return st; } while (0)
+
+fitcl_status fitcl__lik_ocl_create(fitcl_lik *L) {
+  fitcl_context *ctx = L->ctx;
+  fitcl_status st;
+  L->ocl = calloc(1, sizeof *L->ocl);
+  if (!L->ocl) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+  struct fitcl__lik_ocl *o = L->ocl;
+  TRY(fitcl__ocl_kernel(ctx, "lik.cl", "fitcl_gl_pmats", &o->k_pm));
+  TRY(fitcl__ocl_kernel(ctx, "lik.cl", "fitcl_gl_prune", &o->k_prune));
+  TRY(fitcl__ocl_kernel(ctx, "lik.cl", "fitcl_gl_block_rows", &o->k_rows));
+
+  const cl_mem_flags ro = CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR;
+  const size_t nn = (size_t)L->nnodes, K = (size_t)L->K, S = (size_t)L->G * K;
+  TRY(fitcl__ocl_alloc(ctx, ro, sizeof(int) * (size_t)L->nint, L->ops, &o->ops));
+  TRY(fitcl__ocl_alloc(ctx, ro, sizeof(int) * (nn + 1), L->child_start, &o->cs));
+  TRY(fitcl__ocl_alloc(ctx, ro, sizeof(int) * (nn - 1), L->child, &o->ch));
+  TRY(fitcl__ocl_alloc(ctx, ro, (size_t)L->ntips * L->npx, L->tips, &o->tips));
+  TRY(fitcl__ocl_alloc(ctx, ro, sizeof(int) * L->nblocks, L->block_group, &o->bgroup));
+  TRY(fitcl__ocl_alloc(ctx, ro, L->npx, L->kind, &o->kind));
+  TRY(fitcl__ocl_alloc(ctx, ro, sizeof(double) * L->npx, L->weight, &o->weight));
+  const size_t npar = nn + 2 * S + (size_t)L->G;
+  o->hpar = malloc(sizeof(double) * npar);
+  if (!o->hpar) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_ONLY, sizeof(double) * npar, NULL, &o->par));
+  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(double) * S * nn * FITCL_GL_PREC, NULL, &o->pm));
+
+  /* Chunk size: what fits in a quarter of the device memory (at most 1 GiB
+   * of per-pattern buffers), in whole reduction blocks. */
+  const size_t per_pat = sizeof(double) * ((2 * (size_t)L->nint + (size_t)L->maxdeg) * K * 2 + L->ncomp);
+  size_t budget = (size_t)(L->ctx->ocl->global_mem / 4);
+  if (budget > ((size_t)1 << 30)) budget = (size_t)1 << 30;
+  size_t cn = L->opt.chunk_patterns ? L->opt.chunk_patterns : budget / per_pat;
+  cn = cn / FITCL_REDUCE_BLOCK * FITCL_REDUCE_BLOCK;
+  if (cn < FITCL_REDUCE_BLOCK) cn = FITCL_REDUCE_BLOCK;
+  if (cn > L->npx) cn = L->npx;
+  o->cn = cn;
+  /* CPU devices run each work-item through the whole tree alone: one
+   * pattern per tile keeps its partials contiguous (see cl/lik.cl). */
+  cl_device_type type = 0;
+  if (clGetDeviceInfo(L->ctx->ocl->device, CL_DEVICE_TYPE, sizeof type, &type, NULL) != CL_SUCCESS) type = 0;
+  o->tile = fitcl__lik_ocl_tile_override ? fitcl__lik_ocl_tile_override
+                                         : (type & CL_DEVICE_TYPE_CPU) ? 1 : 16;
+  const size_t part = (size_t)L->nint * K * 2 * cn;
+  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(double) * part, NULL, &o->in));
+  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(double) * part, NULL, &o->out));
+  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(double) * (size_t)L->maxdeg * K * 2 * cn, NULL,
+                       &o->sb));
+  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(double) * L->npx, NULL, &o->patll));
+  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(double) * L->ncomp * cn, NULL, &o->wv));
+  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(double) * L->ncomp * L->nblocks, NULL, &o->rows));
+  return FITCL_OK;
+}
+
+#define ARG(k, i, v) TRY(fitcl__ocl_setarg(ctx, (k), (i), sizeof(v), &(v)))
+
+fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad) {
+  fitcl_context *ctx = L->ctx;
+  struct fitcl__lik_ocl *o = L->ocl;
+  fitcl_status st;
+  const int nn = L->nnodes, K = L->K, S = L->G * L->K;
+  /* One non-blocking upload of everything that changes per evaluation;
+   * hpar is not touched again before the blocking read at the end. */
+  const size_t npar = (size_t)nn + 2 * (size_t)S + (size_t)L->G;
+  memcpy(o->hpar, L->brlen, sizeof(double) * (size_t)nn);
+  memcpy(o->hpar + nn, L->set_a, sizeof(double) * (size_t)S);
+  memcpy(o->hpar + nn + S, L->set_b, sizeof(double) * (size_t)S);
+  memcpy(o->hpar + nn + 2 * S, L->pi1, sizeof(double) * (size_t)L->G);
+  TRY(fitcl__ocl_check(ctx, clEnqueueWriteBuffer(ctx->ocl->queue, o->par, CL_FALSE, 0,
+                                                 sizeof(double) * npar, o->hpar, 0, NULL, NULL),
+                       "clEnqueueWriteBuffer"));
+
+  cl_int deriv = want_grad;
+  ARG(o->k_pm, 0, o->par);
+  ARG(o->k_pm, 1, nn);
+  ARG(o->k_pm, 2, S);
+  ARG(o->k_pm, 3, deriv);
+  ARG(o->k_pm, 4, o->pm);
+  TRY(fitcl__ocl_launch(ctx, o->k_pm, (size_t)nn * (size_t)S, 0));
+
+  const cl_int ntips = L->ntips, nint = L->nint, root_grad = L->root_grad;
+  const cl_int pi_off = nn + 2 * S;
+  const cl_int wg = want_grad, bg = L->branch_grad, ncomp = (cl_int)L->ncomp;
+  const cl_long npx = (cl_long)L->npx;
+  cl_int a = 0;
+  cl_kernel k = o->k_prune;
+  const cl_int maxdeg = L->maxdeg;
+  ARG(k, a++, ntips); ARG(k, a++, nn); ARG(k, a++, nint); ARG(k, a++, K); ARG(k, a++, maxdeg);
+  ARG(k, a++, o->ops); ARG(k, a++, o->cs); ARG(k, a++, o->ch); ARG(k, a++, o->tips);
+  ARG(k, a++, npx);
+  const cl_uint a_pofs = (cl_uint)a++;
+  const cl_uint a_cn = (cl_uint)a++;
+  ARG(k, a++, o->bgroup); ARG(k, a++, o->kind); ARG(k, a++, o->weight); ARG(k, a++, o->pm);
+  ARG(k, a++, o->par); ARG(k, a++, pi_off); ARG(k, a++, root_grad); ARG(k, a++, wg); ARG(k, a++, bg);
+  ARG(k, a++, ncomp); ARG(k, a++, o->tile); ARG(k, a++, o->in); ARG(k, a++, o->out); ARG(k, a++, o->sb);
+  ARG(k, a++, o->patll); ARG(k, a++, o->wv);
+  const cl_int nrc = want_grad ? ncomp : 1;
+  ARG(o->k_rows, 0, o->wv);
+  ARG(o->k_rows, 2, ncomp);
+  ARG(o->k_rows, 4, nrc);
+  ARG(o->k_rows, 5, o->rows);
+  for (size_t p0 = 0; p0 < L->npx; p0 += o->cn) {
+    const cl_long pofs = (cl_long)p0;
+    const cl_long cn = (cl_long)((L->npx - p0 < o->cn) ? L->npx - p0 : o->cn);
+    const cl_long blk0 = pofs / FITCL_REDUCE_BLOCK;
+    ARG(k, a_pofs, pofs);
+    ARG(k, a_cn, cn);
+    TRY(fitcl__ocl_launch(ctx, k, (size_t)cn, 0));
+    if (!want_grad) continue; /* the host forms the log-likelihood rows below */
+    ARG(o->k_rows, 1, cn);
+    ARG(o->k_rows, 3, blk0);
+    TRY(fitcl__ocl_launch(ctx, o->k_rows, (size_t)(cn / FITCL_REDUCE_BLOCK) * (size_t)nrc, 0));
+  }
+  if (want_grad)
+    TRY(fitcl__ocl_check(ctx, clEnqueueReadBuffer(ctx->ocl->queue, o->rows, CL_FALSE, 0,
+                                                  sizeof(double) * L->ncomp * L->nblocks, L->rows,
+                                                  0, NULL, NULL),
+                         "clEnqueueReadBuffer"));
+  TRY(fitcl__ocl_read(ctx, o->patll, 0, sizeof(double) * L->npx, L->pat_ll));
+  if (!want_grad) {
+    /* Log-likelihood only: the per-pattern values are read back anyway, so
+     * the block sums are formed here, with the pthreads backend's formula
+     * and order, saving a launch and a read. */
+    memset(L->rows, 0, sizeof(double) * L->ncomp * L->nblocks);
+    for (size_t b = 0; b < L->nblocks; ++b) {
+      double sum = 0.0, comp = 0.0;
+      for (size_t i = b * FITCL_REDUCE_BLOCK; i < (b + 1) * FITCL_REDUCE_BLOCK; ++i) {
+        const double ll = L->pat_ll[i], w = L->weight[i];
+        double wll;
+        if (L->kind[i] == FITCL__PAT_ABSENT) wll = -w * log(-expm1(ll));
+        else wll = (w != 0.0) ? w * ll : 0.0;
+        fitcl_kahan_add(&sum, &comp, wll);
+      }
+      L->rows[b * L->ncomp + FITCL__LC_LL] = sum + comp;
+    }
+  }
+  return FITCL_OK;
+}
+
+/* ---- batched transition matrices (fitcl_gl_pmatrices) ----------------- */
+
+fitcl_status fitcl__gl_pmatrices_ocl(fitcl_context *ctx, size_t n, const double *a, const double *b,
+                                     const double *t, double *p, double *deriv) {
+  fitcl_status st;
+  cl_kernel k = NULL;
+  cl_mem ba = NULL, bb = NULL, bt = NULL, bp = NULL, bd = NULL;
+  const cl_mem_flags ro = CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR;
+  const cl_long nl = (cl_long)n;
+  const cl_int dv = deriv != NULL;
+  if ((st = fitcl__ocl_kernel(ctx, "lik.cl", "fitcl_gl_pmat_batch", &k)) != FITCL_OK) goto fail;
+  if ((st = fitcl__ocl_alloc(ctx, ro, sizeof(double) * n, a, &ba)) != FITCL_OK) goto fail;
+  if ((st = fitcl__ocl_alloc(ctx, ro, sizeof(double) * n, b, &bb)) != FITCL_OK) goto fail;
+  if ((st = fitcl__ocl_alloc(ctx, ro, sizeof(double) * n, t, &bt)) != FITCL_OK) goto fail;
+  if ((st = fitcl__ocl_alloc(ctx, CL_MEM_WRITE_ONLY, sizeof(double) * 4 * n, NULL, &bp)) != FITCL_OK) goto fail;
+  if ((st = fitcl__ocl_alloc(ctx, CL_MEM_WRITE_ONLY, sizeof(double) * (deriv ? 6 * n : 1), NULL, &bd)) != FITCL_OK)
+    goto fail;
+  if ((st = fitcl__ocl_setarg(ctx, k, 0, sizeof ba, &ba)) != FITCL_OK) goto fail;
+  if ((st = fitcl__ocl_setarg(ctx, k, 1, sizeof bb, &bb)) != FITCL_OK) goto fail;
+  if ((st = fitcl__ocl_setarg(ctx, k, 2, sizeof bt, &bt)) != FITCL_OK) goto fail;
+  if ((st = fitcl__ocl_setarg(ctx, k, 3, sizeof nl, &nl)) != FITCL_OK) goto fail;
+  if ((st = fitcl__ocl_setarg(ctx, k, 4, sizeof dv, &dv)) != FITCL_OK) goto fail;
+  if ((st = fitcl__ocl_setarg(ctx, k, 5, sizeof bp, &bp)) != FITCL_OK) goto fail;
+  if ((st = fitcl__ocl_setarg(ctx, k, 6, sizeof bd, &bd)) != FITCL_OK) goto fail;
+  if ((st = fitcl__ocl_launch(ctx, k, n, 0)) != FITCL_OK) goto fail;
+  if ((st = fitcl__ocl_read(ctx, bp, 0, sizeof(double) * 4 * n, p)) != FITCL_OK) goto fail;
+  if (deriv && (st = fitcl__ocl_read(ctx, bd, 0, sizeof(double) * 6 * n, deriv)) != FITCL_OK) goto fail;
+fail:
+  FITCL__CL_RELEASE_MEM(ba);
+  FITCL__CL_RELEASE_MEM(bb);
+  FITCL__CL_RELEASE_MEM(bt);
+  FITCL__CL_RELEASE_MEM(bp);
+  FITCL__CL_RELEASE_MEM(bd);
+  FITCL__CL_RELEASE_KERNEL(k);
+  return st;
+}

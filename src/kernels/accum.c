@@ -1,0 +1,203 @@
+/* The accumulation driver: pass state, chunk splitting, ordered
+ * compensated folding of backend partials, and the public API. */
+#include "kernels/accum.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "common/accum.h"
+#include "core/context.h"
+#include "core/util.h"
+
+double *fitcl_alloc_column(size_t n) {
+  const size_t huge = (size_t)2 << 20;
+  if (n == 0 || n > SIZE_MAX / sizeof(double) - huge) return NULL;
+  size_t bytes = n * sizeof(double);
+  if (bytes < huge) return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+  bytes = (bytes + huge - 1) & ~(huge - 1);
+  double *p = aligned_alloc(huge, bytes);
+#ifdef MADV_HUGEPAGE
+  /* Advice only: where it is refused the column is on ordinary pages. */
+  if (p) (void)madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+  return p;
+}
+
+void fitcl_accum_sums_zero(fitcl_accum_sums *s, int nparams) {
+  if (!s) return;
+  memset(s, 0, sizeof *s);
+  s->nparams = nparams;
+}
+
+void fitcl_accum_sums_add(fitcl_accum_sums *dst, const fitcl_accum_sums *src) {
+  if (!dst || !src) return;
+  int np = dst->nparams;
+  for (int i = 0; i < np * np; ++i) dst->jtj[i] += src->jtj[i];
+  for (int i = 0; i < np; ++i) dst->jtr[i] += src->jtr[i];
+  dst->cost += src->cost;
+  dst->rss += src->rss;
+  dst->points += src->points;
+}
+
+void fitcl__accum_fold(fitcl_accum *a, const double *partials, size_t ngroups) {
+  int stride = fitcl__accum_stride(a);
+  int off = a->want_jac ? 0 : a->nsums - 2;
+  for (size_t g = 0; g < ngroups; ++g)
+    for (int s = 0; s < stride; ++s)
+      fitcl__ksum_add(&a->acc[off + s], partials[g * (size_t)stride + (size_t)s]);
+}
+
+fitcl_status fitcl_accum_create(fitcl_context *ctx, const fitcl_model *m,
+                                const fitcl_accum_options *opt, fitcl_accum **out) {
+  fitcl_accum_options o = {0};
+  fitcl_accum *a = NULL;
+  fitcl_status st;
+  if (!ctx || !m || !out) return fitcl__fail(ctx, FITCL_ERR_NULL, "NULL argument to fitcl_accum_create");
+  fitcl__clear_error(ctx);
+  *out = NULL;
+  if (opt) o = *opt;
+  if ((int)o.loss < FITCL_LOSS_LINEAR || (int)o.loss > FITCL_LOSS_ARCTAN)
+    return fitcl__fail(ctx, FITCL_ERR_ARG, "unknown loss %d (0..4: linear, soft_l1, huber, "
+                       "cauchy, arctan)", (int)o.loss);
+  if (o.f_scale == 0) o.f_scale = 1.0;
+  if (!(o.f_scale > 0) || !isfinite(o.f_scale))
+    return fitcl__fail(ctx, FITCL_ERR_ARG, "f_scale must be a positive number, got %g", o.f_scale);
+  if (o.path < 0 || o.path > 2)
+    return fitcl__fail(ctx, FITCL_ERR_ARG, "path must be 0 (auto), 1 (fused) or 2 (CLBlast), got %d",
+                       o.path);
+  if (o.max_chunk == 0) o.max_chunk = (size_t)1 << 20;
+  if (o.max_chunk > ((size_t)1 << 28))
+    return fitcl__fail(ctx, FITCL_ERR_SIZE, "max_chunk %zu is above the limit of 2^28 points",
+                       o.max_chunk);
+  int use_ocl = fitcl__ctx_is_opencl(ctx) && m->kind != FITCL__MODEL_CALLBACK;
+  if (m->kind == FITCL__MODEL_OPENCL && !use_ocl)
+    return fitcl__fail(ctx, FITCL_ERR_UNSUPPORTED,
+                       "a model given as OpenCL C source needs an OpenCL context (this one is %s)",
+                       "cpu");
+  if (o.path == FITCL_ACCUM_PATH_CLBLAST && !use_ocl)
+    return fitcl__fail(ctx, FITCL_ERR_UNSUPPORTED,
+                       "the CLBlast path (path=2) needs an OpenCL context and an expression model");
+  a = calloc(1, sizeof *a);
+  if (!a) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
+  a->ctx = ctx;
+  a->m = m;
+  a->np = m->nparams;
+  a->nv = m->nvars;
+  a->nsums = FITCL_ACCUM_NSUMS(a->np);
+  a->loss = o.loss;
+  a->f_scale = o.f_scale;
+  a->path = o.path;
+  a->max_chunk = o.max_chunk;
+  a->ops = use_ocl ? &fitcl__accum_ocl_ops : &fitcl__accum_cpu_ops;
+  a->info.backend = use_ocl ? "opencl" : "cpu";
+  a->acc = calloc((size_t)a->nsums, sizeof *a->acc);
+  if (!a->acc) {
+    st = fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
+    goto fail;
+  }
+  st = a->ops->create(a);
+  if (st != FITCL_OK) goto fail;
+  if (a->path == 0) a->path = FITCL_ACCUM_PATH_FUSED;
+  a->info.path = a->path;
+  *out = a;
+  return FITCL_OK;
+fail:
+  fitcl_accum_destroy(a);
+  return st;
+}
+
+fitcl_status fitcl_accum_begin(fitcl_accum *a, const double *params, int want_jacobian) {
+  if (!a || !params) return FITCL_ERR_NULL;
+  fitcl__clear_error(a->ctx);
+  if (a->active) {
+    /* A pass abandoned half-way: drain it so buffers can be reused. */
+    (void)a->ops->finish(a);
+    a->active = 0;
+  }
+  for (int k = 0; k < a->np; ++k) {
+    if (!isfinite(params[k]))
+      return fitcl__fail(a->ctx, FITCL_ERR_DATA, "parameter %s is not finite (%g)",
+                         a->m->pnames[k], params[k]);
+    a->params[k] = params[k];
+  }
+  a->want_jac = want_jacobian ? 1 : 0;
+  memset(a->acc, 0, (size_t)a->nsums * sizeof *a->acc);
+  a->points = 0;
+  a->sticky = FITCL_OK;
+  fitcl_status st = a->ops->begin(a);
+  if (st != FITCL_OK) return st;
+  a->active = 1;
+  return FITCL_OK;
+}
+
+fitcl_status fitcl_accum_chunk(fitcl_accum *a, const double *const *x, const double *y,
+                               const double *sigma, size_t n) {
+  if (!a) return FITCL_ERR_NULL;
+  if (!a->active)
+    return fitcl__fail(a->ctx, FITCL_ERR_STATE, "fitcl_accum_chunk outside begin..end");
+  if (a->sticky != FITCL_OK) return a->sticky;
+  if (n == 0) return FITCL_OK;
+  if (!y || (a->nv && !x))
+    return fitcl__fail(a->ctx, FITCL_ERR_NULL, "fitcl_accum_chunk: NULL data pointer");
+  for (int j = 0; j < a->nv; ++j)
+    if (!x[j])
+      return fitcl__fail(a->ctx, FITCL_ERR_NULL, "fitcl_accum_chunk: column %s is NULL",
+                         a->m->vnames[j]);
+  /* Longer chunks are split at multiples of max_chunk; the backends start
+   * their fixed blocks at each piece's start. */
+  for (size_t s = 0; s < n; s += a->max_chunk) {
+    size_t len = n - s < a->max_chunk ? n - s : a->max_chunk;
+    const double *xs[FITCL_NLSQ_MAX_VARS];
+    for (int j = 0; j < a->nv; ++j) xs[j] = x[j] + s;
+    fitcl_status st = a->ops->chunk(a, xs, y + s, sigma ? sigma + s : NULL, len);
+    if (st != FITCL_OK) {
+      a->sticky = st;
+      return st;
+    }
+    a->points += len;
+    a->info.chunks++;
+  }
+  return FITCL_OK;
+}
+
+fitcl_status fitcl_accum_end(fitcl_accum *a, fitcl_accum_sums *out) {
+  if (!a || !out) return FITCL_ERR_NULL;
+  if (!a->active) return fitcl__fail(a->ctx, FITCL_ERR_STATE, "fitcl_accum_end without begin");
+  fitcl_status st = a->ops->finish(a);
+  a->active = 0;
+  if (a->sticky != FITCL_OK) return a->sticky;
+  if (st != FITCL_OK) return st;
+  int np = a->np;
+  fitcl_accum_sums_zero(out, np);
+  if (a->want_jac) {
+    int t = 0;
+    for (int k = 0; k < np; ++k)
+      for (int l = k; l < np; ++l, ++t) {
+        double v = fitcl__ksum_value(&a->acc[t]);
+        out->jtj[k * np + l] = v;
+        out->jtj[l * np + k] = v;
+      }
+    for (int k = 0; k < np; ++k) out->jtr[k] = fitcl__ksum_value(&a->acc[t + k]);
+  }
+  out->cost = 0.5 * fitcl__ksum_value(&a->acc[a->nsums - 2]);
+  out->rss = fitcl__ksum_value(&a->acc[a->nsums - 1]);
+  out->points = a->points;
+  a->info.passes++;
+  return FITCL_OK;
+}
+
+fitcl_status fitcl_accum_get_info(const fitcl_accum *a, fitcl_accum_info *info) {
+  if (!a || !info) return FITCL_ERR_NULL;
+  *info = a->info;
+  return FITCL_OK;
+}
+
+void fitcl_accum_destroy(fitcl_accum *a) {
+  if (!a) return;
+  if (a->impl && a->ops) a->ops->destroy(a);
+  free(a->acc);
+  free(a);
+}

@@ -1,0 +1,68 @@
+/* Jacobian accumulation driver and its backend split.  Internal.
+ *
+ * The driver (accum.c) owns the pass state: parameters, the running
+ * compensated sums in chunk order, chunk splitting and the public API.  A
+ * backend (src/backends/cpu/accum_cpu.c, src/backends/opencl/accum_ocl.c)
+ * turns one chunk into an ordered list of partial-sum vectors (one per
+ * fixed group of points) and hands them to fitcl__accum_fold, which adds
+ * them in order.  Sums are laid out as in cl/common/accum.h:
+ * FITCL_ACCUM_NSUMS(np) values per vector. */
+#ifndef FITCL_NLSQ_ACCUM_H
+#define FITCL_NLSQ_ACCUM_H
+
+#include "core/reduce.h"
+#include "fitcl.h"
+#include "kernels/model.h"
+
+typedef struct fitcl__accum_ops {
+  const char *name;
+  /* Allocates a->impl; may pick a->path (auto) and fill cost-model info. */
+  fitcl_status (*create)(fitcl_accum *a);
+  /* Called at fitcl_accum_begin after a->params and a->want_jac are set. */
+  fitcl_status (*begin)(fitcl_accum *a);
+  /* One chunk of n <= a->max_chunk points (n > 0).  May return before the
+   * work is done (pointers stay valid until the next chunk/end returns). */
+  fitcl_status (*chunk)(fitcl_accum *a, const double *const *x, const double *y,
+                        const double *sigma, size_t n);
+  /* Completes every outstanding chunk, folding its partials. */
+  fitcl_status (*finish)(fitcl_accum *a);
+  void (*destroy)(fitcl_accum *a);
+} fitcl__accum_ops;
+
+/* Test hook (internal, process-wide): forces the OpenCL kernel variant of
+ * accumulators created afterwards.  0 automatic, 1 work-group per block,
+ * 2 work-item loop per block, 3 double8 (where applicable). */
+extern int fitcl__accum_ocl_variant;
+/* Test hook: -1 automatic, 0 never read the caller's arrays in place. */
+extern int fitcl__accum_ocl_zero_copy;
+
+extern const fitcl__accum_ops fitcl__accum_cpu_ops;
+extern const fitcl__accum_ops fitcl__accum_ocl_ops;
+
+struct fitcl_accum {
+  fitcl_context *ctx;
+  const fitcl_model *m;
+  int np, nv, nsums;
+  fitcl_loss loss;
+  double f_scale;
+  int path;                 /* 1 fused, 2 CLBlast */
+  size_t max_chunk;
+  double params[FITCL_NLSQ_MAX_PARAMS];
+  int want_jac;
+  int active;               /* inside begin..end */
+  fitcl_status sticky;      /* first failure inside a pass */
+  fitcl__ksum *acc;         /* nsums running sums, added in chunk order */
+  uint64_t points;
+  const fitcl__accum_ops *ops;
+  void *impl;
+  fitcl_accum_info info;
+};
+
+/* Values per partial vector in the current pass: nsums with the Jacobian,
+ * 2 (cost, rss) in a cost-only pass. */
+static inline int fitcl__accum_stride(const fitcl_accum *a) { return a->want_jac ? a->nsums : 2; }
+/* Adds ngroups partial vectors (each fitcl__accum_stride(a) values,
+ * contiguous) to the running sums, in order. */
+void fitcl__accum_fold(fitcl_accum *a, const double *partials, size_t ngroups);
+
+#endif

@@ -1,0 +1,393 @@
+/* Likelihood driver of the 2-state gain/loss model: builds the traversal and
+ * the internal pattern layout once, then for each evaluation computes the
+ * category rates and root frequencies on the host, lets the backend run the
+ * transition matrices, pruning and block reductions, and combines the block
+ * partial sums in block order. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/compat.h"
+#include "common/gainloss.h"
+#include "core/context.h"
+#include "core/reduce.h"
+#include "core/util.h"
+#include "kernels/lik.h"
+
+/* Orders (level, node) pairs. */
+static int cmp_pair(const void *a, const void *b) {
+  const int *x = a, *y = b;
+  return (x[0] != y[0]) ? (x[0] < y[0] ? -1 : 1) : (x[1] < y[1] ? -1 : x[1] > y[1]);
+}
+
+fitcl_status fitcl__lik_create(fitcl_context *ctx, const fitcl__tree *tree,
+                               const fitcl__patterns *pat, const fitcl_lik_options *opt,
+                               fitcl_lik **out) {
+  fitcl_status st = FITCL_OK;
+  fitcl_lik *L = NULL;
+  int *pairs = NULL;
+  size_t *cursor = NULL;
+  if (!ctx || !tree || !pat || !out) return FITCL_ERR_NULL;
+  *out = NULL;
+  fitcl__clear_error(ctx);
+  fitcl_lik_options o;
+  memset(&o, 0, sizeof o);
+  if (opt) o = *opt;
+  if (tree->ntips < 2 || tree->nnodes <= tree->ntips)
+    return fitcl__fail(ctx, FITCL_ERR_SIZE, "likelihood: the tree needs at least 2 tips, got %d",
+                       tree->ntips);
+  if (pat->ntaxa != tree->ntips)
+    return fitcl__fail(ctx, FITCL_ERR_MISMATCH,
+                       "likelihood: the patterns have %d taxa but the tree has %d tips",
+                       pat->ntaxa, tree->ntips);
+  if (o.gamma_cats < 0 || o.gamma_cats > 64)
+    return fitcl__fail(ctx, FITCL_ERR_RANGE, "gamma categories must be in 1..64, got %d",
+                       o.gamma_cats);
+  if (o.root == FITCL_ROOT_FIXED && !(o.root_p1 >= 0.0 && o.root_p1 <= 1.0))
+    return fitcl__fail(ctx, FITCL_ERR_RANGE, "root presence probability must be in [0, 1], got %g",
+                       o.root_p1);
+  size_t pb = o.pattern_begin, pe = o.pattern_end;
+  if (pb == 0 && pe == 0) pe = pat->npatterns;
+  if (pb > pe || pe > pat->npatterns)
+    return fitcl__fail(ctx, FITCL_ERR_RANGE, "pattern range [%zu, %zu) is outside [0, %zu)", pb,
+                       pe, pat->npatterns);
+
+  L = calloc(1, sizeof *L);
+  if (!L) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "likelihood: out of memory");
+  L->ctx = ctx;
+  L->opt = o;
+  L->ntips = tree->ntips;
+  L->nnodes = tree->nnodes;
+  L->nint = tree->nnodes - tree->ntips;
+  L->K = o.gamma_cats > 1 ? o.gamma_cats : 1;
+  L->G = pat->ngroups > 0 ? pat->ngroups : 1;
+  L->branch_grad = o.branch_gradient != 0;
+  L->ncomp = 3 + (size_t)L->K + (L->branch_grad ? (size_t)(L->nnodes - 1) : 0);
+  L->pbegin = pb;
+  L->pend = pe;
+
+  const int nn = L->nnodes, K = L->K, G = L->G;
+  L->child_start = malloc(sizeof(int) * (size_t)(nn + 1));
+  L->child = malloc(sizeof(int) * (size_t)(nn > 1 ? nn - 1 : 1));
+  L->brlen0 = malloc(sizeof(double) * (size_t)nn);
+  L->brlen = malloc(sizeof(double) * (size_t)nn);
+  L->ops = malloc(sizeof(int) * (size_t)L->nint);
+  pairs = malloc(sizeof(int) * 2 * (size_t)L->nint);
+  if (!L->child_start || !L->child || !L->brlen0 || !L->brlen || !L->ops || !pairs) goto oom;
+  memcpy(L->child_start, tree->child_start, sizeof(int) * (size_t)(nn + 1));
+  memcpy(L->child, tree->child, sizeof(int) * (size_t)(nn - 1));
+  for (int v = 0; v < nn; ++v) {
+    double t = tree->brlen ? tree->brlen[v] : 0.0;
+    if (v == nn - 1) t = 0.0;
+    if (!(t >= 0.0) || !isfinite(t)) {
+      st = fitcl__fail(ctx, FITCL_ERR_DATA, "likelihood: branch length of node %d is %g", v, t);
+      goto fail;
+    }
+    L->brlen0[v] = t;
+  }
+  /* The operation list: internal nodes by level, then by index, so that a
+   * node comes after all its children and each level is contiguous (the
+   * order in which a level-by-level device schedule would run them). */
+  L->maxdeg = 0;
+  for (int i = 0; i < L->nint; ++i) {
+    const int v = L->ntips + i;
+    int deg = tree->child_start[v + 1] - tree->child_start[v];
+    if (deg < 1) {
+      st = fitcl__fail(ctx, FITCL_ERR_DATA, "likelihood: internal node %d has no children", v);
+      goto fail;
+    }
+    if (deg > L->maxdeg) L->maxdeg = deg;
+    int lev = 0;
+    for (int j = tree->child_start[v]; j < tree->child_start[v + 1]; ++j) {
+      const int c = tree->child[j];
+      if (c >= v || c < 0) {
+        st = fitcl__fail(ctx, FITCL_ERR_DATA, "likelihood: node %d has child %d out of order", v, c);
+        goto fail;
+      }
+      (void)c;
+    }
+    lev = tree->level ? tree->level[v] : i;
+    pairs[2 * i] = lev;
+    pairs[2 * i + 1] = v;
+  }
+  qsort(pairs, (size_t)L->nint, 2 * sizeof(int), cmp_pair);
+  for (int i = 0; i < L->nint; ++i) L->ops[i] = pairs[2 * i + 1];
+  if (L->ops[L->nint - 1] != nn - 1) {
+    st = fitcl__fail(ctx, FITCL_ERR_DATA, "likelihood: the root is not the last node");
+    goto fail;
+  }
+
+  /* Internal pattern layout (see lik.h). */
+  const int cond = !o.no_condition;
+  L->group_families = calloc((size_t)G, sizeof(double));
+  size_t *gcount = calloc((size_t)G, sizeof(size_t));
+  cursor = gcount;
+  if (!L->group_families || !gcount) goto oom;
+  for (size_t p = pb; p < pe; ++p) {
+    int g = pat->group ? pat->group[p] : 0;
+    if (g < 0 || g >= G) {
+      st = fitcl__fail(ctx, FITCL_ERR_DATA, "likelihood: pattern %zu has group %d outside 0..%d", p,
+                       g, G - 1);
+      goto fail;
+    }
+    double w = pat->weight ? pat->weight[p] : 1.0;
+    if (!(w >= 0.0) || !isfinite(w)) {
+      st = fitcl__fail(ctx, FITCL_ERR_DATA, "likelihood: pattern %zu has weight %g", p, w);
+      goto fail;
+    }
+    gcount[g]++;
+    L->group_families[g] += w;
+    L->nfam += w;
+  }
+  size_t npx = 0;
+  size_t *gstart = malloc(sizeof(size_t) * (size_t)G);
+  if (!gstart) goto oom;
+  for (int g = 0; g < G; ++g) {
+    gstart[g] = npx;
+    size_t n = gcount[g] ? gcount[g] + (size_t)cond : 0;
+    if (n == 0) continue;
+    npx += (n + FITCL_REDUCE_BLOCK - 1) / FITCL_REDUCE_BLOCK * FITCL_REDUCE_BLOCK;
+  }
+  if (npx == 0) npx = FITCL_REDUCE_BLOCK; /* an empty range still evaluates (to 0) */
+  L->npx = npx;
+  L->nblocks = npx / FITCL_REDUCE_BLOCK;
+  L->block_group = calloc(L->nblocks, sizeof(int));
+  L->tips = malloc((size_t)L->ntips * npx);
+  L->kind = calloc(npx, 1);
+  L->weight = calloc(npx, sizeof(double));
+  L->src = malloc(sizeof(size_t) * npx);
+  L->absent_at = malloc(sizeof(size_t) * (size_t)G);
+  L->pat_internal = malloc(sizeof(size_t) * (pe - pb + 1));
+  L->pat_ll = calloc(npx, sizeof(double));
+  L->rows = calloc(L->nblocks * L->ncomp, sizeof(double));
+  L->rates = malloc(sizeof(double) * (size_t)K);
+  L->dlograte = malloc(sizeof(double) * (size_t)K);
+  L->set_a = malloc(sizeof(double) * (size_t)(G * K));
+  L->set_b = malloc(sizeof(double) * (size_t)(G * K));
+  L->pi1 = malloc(sizeof(double) * (size_t)G);
+  if (!L->block_group || !L->tips || !L->kind || !L->weight || !L->src || !L->absent_at ||
+      !L->pat_internal || !L->pat_ll || !L->rows || !L->rates || !L->dlograte || !L->set_a ||
+      !L->set_b || !L->pi1) {
+    free(gstart);
+    goto oom;
+  }
+  memset(L->tips, FITCL__MISSING, (size_t)L->ntips * npx);
+  for (size_t i = 0; i < npx; ++i) L->src[i] = SIZE_MAX;
+  for (int g = 0; g < G; ++g) {
+    size_t n = gcount[g] ? gcount[g] + (size_t)cond : 0;
+    size_t nb = (n + FITCL_REDUCE_BLOCK - 1) / FITCL_REDUCE_BLOCK;
+    for (size_t b = 0; b < nb; ++b) L->block_group[gstart[g] / FITCL_REDUCE_BLOCK + b] = g;
+    L->absent_at[g] = SIZE_MAX;
+    size_t at = gstart[g];
+    if (cond && n > 0) {
+      L->absent_at[g] = at;
+      L->kind[at] = FITCL__PAT_ABSENT;
+      L->weight[at] = L->group_families[g];
+      for (int t = 0; t < L->ntips; ++t) L->tips[(size_t)t * npx + at] = FITCL__ABSENT;
+      at++;
+    }
+    gcount[g] = at; /* reuse as the fill cursor */
+  }
+  free(gstart);
+  for (size_t p = pb; p < pe; ++p) {
+    int g = pat->group ? pat->group[p] : 0;
+    size_t at = gcount[g]++;
+    L->src[at] = p;
+    L->pat_internal[p - pb] = at;
+    L->weight[at] = pat->weight ? pat->weight[p] : 1.0;
+    const uint8_t *row = pat->state + p * (size_t)pat->ntaxa;
+    for (int t = 0; t < L->ntips; ++t) {
+      uint8_t s = row[t];
+      if (s > FITCL__MISSING) {
+        st = fitcl__fail(ctx, FITCL_ERR_DATA, "likelihood: pattern %zu taxon %d has state %u", p, t,
+                         (unsigned)s);
+        goto fail;
+      }
+      L->tips[(size_t)t * npx + at] = s;
+    }
+  }
+  FITCL_FREE(cursor);
+  gcount = NULL;
+  L->data_nfamilies = pat->nfamilies;
+  if (pat->nfamilies && pat->family_pattern) {
+    L->family_pattern = malloc(sizeof(size_t) * pat->nfamilies);
+    if (!L->family_pattern) goto oom;
+    memcpy(L->family_pattern, pat->family_pattern, sizeof(size_t) * pat->nfamilies);
+  }
+  /* One transition-matrix record per (group, category, node): refuse
+   * absurd group counts rather than allocate gigabytes. */
+  if ((double)G * K * nn * FITCL_GL_PREC * sizeof(double) > 2e9) {
+    st = fitcl__fail(ctx, FITCL_ERR_SIZE,
+                     "likelihood: %d rate groups x %d categories x %d nodes need more than 2 GB of "
+                     "transition matrices; use fewer groups", G, K, nn);
+    goto fail;
+  }
+  L->pm = malloc(sizeof(double) * (size_t)(G * K) * (size_t)nn * FITCL_GL_PREC);
+  if (!L->pm) goto oom;
+
+  st = fitcl__ctx_is_opencl(ctx) ? fitcl__lik_ocl_create(L) : fitcl__lik_cpu_create(L);
+  if (st != FITCL_OK) goto fail;
+  free(pairs);
+  *out = L;
+  return FITCL_OK;
+oom:
+  st = fitcl__fail(ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+fail:
+  free(pairs);
+  free(cursor);
+  fitcl_lik_destroy(L);
+  return st;
+}
+
+void fitcl_lik_destroy(fitcl_lik *L) {
+  if (!L) return;
+  fitcl__lik_cpu_destroy(L);
+  fitcl__lik_ocl_destroy(L);
+  free(L->child_start);
+  free(L->child);
+  free(L->brlen0);
+  free(L->brlen);
+  free(L->ops);
+  free(L->block_group);
+  free(L->tips);
+  free(L->kind);
+  free(L->weight);
+  free(L->src);
+  free(L->absent_at);
+  free(L->group_families);
+  free(L->family_pattern);
+  free(L->pat_internal);
+  free(L->rates);
+  free(L->dlograte);
+  free(L->set_a);
+  free(L->set_b);
+  free(L->pi1);
+  free(L->pm);
+  free(L->pat_ll);
+  free(L->rows);
+  free(L);
+}
+
+static int bad_pos(double x) { return !(x > 0.0) || !isfinite(x); }
+
+fitcl_status fitcl_lik_eval(fitcl_lik *L, const fitcl_gl_params *p, double *loglik,
+                            double *grad) {
+  if (!L || !p || !loglik) return FITCL_ERR_NULL;
+  fitcl_context *ctx = L->ctx;
+  fitcl__clear_error(ctx);
+  const int K = L->K, G = L->G, nn = L->nnodes;
+  if (bad_pos(p->gain)) return fitcl__fail(ctx, FITCL_ERR_RANGE, "gain must be > 0, got %g", p->gain);
+  if (bad_pos(p->loss)) return fitcl__fail(ctx, FITCL_ERR_RANGE, "loss must be > 0, got %g", p->loss);
+  if (K > 1 && bad_pos(p->alpha))
+    return fitcl__fail(ctx, FITCL_ERR_RANGE, "gamma shape alpha must be > 0, got %g", p->alpha);
+  for (int g = 0; g < G; ++g) {
+    double th = p->loss_mult ? p->loss_mult[g] : 1.0;
+    if (bad_pos(th))
+      return fitcl__fail(ctx, FITCL_ERR_RANGE, "loss multiplier of group %d must be > 0, got %g", g,
+                         th);
+  }
+  for (int v = 0; v < nn; ++v) {
+    double t = p->brlen ? p->brlen[v] : L->brlen0[v];
+    if (v == nn - 1) t = 0.0;
+    if (!(t >= 0.0) || !isfinite(t))
+      return fitcl__fail(ctx, FITCL_ERR_RANGE, "branch length of node %d must be >= 0, got %g", v,
+                         t);
+    L->brlen[v] = t;
+  }
+  fitcl_status st = fitcl__gamma_rates_deriv(K > 1 ? p->alpha : 1.0, K, L->rates, L->dlograte);
+  if (st != FITCL_OK) return fitcl__fail(ctx, st, "gamma rates for alpha = %g failed", p->alpha);
+  for (int g = 0; g < G; ++g) {
+    const double th = p->loss_mult ? p->loss_mult[g] : 1.0;
+    const double lg = p->loss * th;
+    for (int c = 0; c < K; ++c) {
+      L->set_a[g * K + c] = p->gain * L->rates[c];
+      L->set_b[g * K + c] = lg * L->rates[c];
+    }
+    L->pi1[g] = (L->opt.root == FITCL_ROOT_FIXED) ? L->opt.root_p1 : fitcl_gl_pi1(p->gain, lg);
+  }
+  L->root_grad = (L->opt.root != FITCL_ROOT_FIXED);
+  const int want_grad = grad != NULL;
+  st = fitcl__ctx_is_opencl(ctx) ? fitcl__lik_ocl_eval(L, want_grad) : fitcl__lik_cpu_eval(L, want_grad);
+  if (st != FITCL_OK) return st;
+  L->evaluated = 1;
+
+  /* Combine the block partial sums in block order. */
+  const size_t nc = L->ncomp, nb = L->nblocks;
+  *loglik = fitcl__sum_strided(L->rows + FITCL__LC_LL, nb, nc);
+  if (grad) {
+    const size_t ng = fitcl_lik_grad_size(L);
+    memset(grad, 0, sizeof(double) * ng);
+    grad[0] = fitcl__sum_strided(L->rows + FITCL__LC_G, nb, nc);
+    /* Per group: the loss component of the group's blocks. */
+    fitcl__ksum *kg = calloc((size_t)G, sizeof(fitcl__ksum));
+    if (!kg) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+    for (size_t b = 0; b < nb; ++b) fitcl__ksum_add(&kg[L->block_group[b]], L->rows[b * nc + FITCL__LC_L]);
+    fitcl__ksum kl = {0, 0};
+    for (int g = 0; g < G; ++g) {
+      grad[3 + g] = fitcl__ksum_value(&kg[g]);
+      fitcl__ksum_add(&kl, grad[3 + g]);
+    }
+    free(kg);
+    grad[1] = fitcl__ksum_value(&kl);
+    if (K > 1) {
+      fitcl__ksum ka = {0, 0};
+      for (int c = 0; c < K; ++c)
+        fitcl__ksum_add(&ka, fitcl__sum_strided(L->rows + FITCL__LC_R + c, nb, nc) * L->dlograte[c]);
+      grad[2] = fitcl__ksum_value(&ka);
+    }
+    if (L->branch_grad)
+      for (int v = 0; v < nn - 1; ++v)
+        grad[3 + G + v] = fitcl__sum_strided(L->rows + FITCL__LC_R + K + v, nb, nc);
+  }
+  return FITCL_OK;
+}
+
+size_t fitcl_lik_grad_size(const fitcl_lik *L) {
+  if (!L) return 0;
+  return 3 + (size_t)L->G + (L->branch_grad ? (size_t)(L->nnodes - 1) : 0);
+}
+int fitcl_lik_ngroups(const fitcl_lik *L) { return L ? L->G : 0; }
+size_t fitcl_lik_npatterns(const fitcl_lik *L) { return L ? L->pend - L->pbegin : 0; }
+double fitcl_lik_nfamilies(const fitcl_lik *L) { return L ? L->nfam : 0.0; }
+
+/* Conditioned log-likelihood of internal pattern i of group g. */
+static double cond_ll(const fitcl_lik *L, size_t i, int g) {
+  double ll = L->pat_ll[i];
+  if (!L->opt.no_condition && L->absent_at[g] != SIZE_MAX)
+    ll -= log(-expm1(L->pat_ll[L->absent_at[g]]));
+  return ll;
+}
+
+fitcl_status fitcl_lik_pattern_logliks(fitcl_lik *L, double *out, size_t n) {
+  if (!L || !out) return FITCL_ERR_NULL;
+  if (n != L->pend - L->pbegin)
+    return fitcl__fail(L->ctx, FITCL_ERR_ARG, "pattern log-likelihoods: n = %zu, expected %zu", n,
+                       L->pend - L->pbegin);
+  if (!L->evaluated)
+    return fitcl__fail(L->ctx, FITCL_ERR_STATE, "pattern log-likelihoods: no evaluation yet");
+  for (size_t i = 0; i < n; ++i) {
+    size_t at = L->pat_internal[i];
+    out[i] = cond_ll(L, at, L->block_group[at / FITCL_REDUCE_BLOCK]);
+  }
+  return FITCL_OK;
+}
+
+fitcl_status fitcl_lik_family_logliks(fitcl_lik *L, double *out, size_t n) {
+  if (!L || !out) return FITCL_ERR_NULL;
+  if (n != L->data_nfamilies || !L->family_pattern)
+    return fitcl__fail(L->ctx, FITCL_ERR_ARG, "family log-likelihoods: n = %zu, expected %zu", n,
+                       L->data_nfamilies);
+  if (!L->evaluated)
+    return fitcl__fail(L->ctx, FITCL_ERR_STATE, "family log-likelihoods: no evaluation yet");
+  for (size_t f = 0; f < n; ++f) {
+    size_t p = L->family_pattern[f];
+    if (p < L->pbegin || p >= L->pend) {
+      out[f] = NAN;
+      continue;
+    }
+    size_t at = L->pat_internal[p - L->pbegin];
+    out[f] = cond_ll(L, at, L->block_group[at / FITCL_REDUCE_BLOCK]);
+  }
+  return FITCL_OK;
+}
