@@ -7,7 +7,7 @@
 
 #include "core/util.h"
 #include "core/ioerr.h"
-#include "io/pamatrix.h"
+#include "phylo/pamatrix.h"
 #include "core/strmap.h"
 #include "phylo/data.h"
 
