@@ -1,19 +1,27 @@
-/* Context creation: environment → device selection → worker pool →
- * programs built or loaded from the cache.  Every kernel program is built
- * here, once, never per call. */
+/* Context creation: environment → worker pool → cache → device discovery
+ * over the drivers (backends/registry.c) → selection → the chosen driver
+ * opens its device and fills the context's backend descriptor.  Every
+ * kernel program is built here, once, never per call. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "backends/cpu/cpu.h"
+#include "backends/registry.h"
 #include "cache/cache.h"
 #include "core/context.h"
 #include "core/pool.h"
 #include "core/util.h"
-#include "device/discover.h"
+#include "device/backend.h"
 #include "device/discover_memo.h"
-#include "device/opencl/ocl.h"
 #include "device/selector.h"
+
+/* The two descriptors live with the context, in one allocation. */
+typedef struct context_mem {
+  fitcl_context ctx;
+  fitcl__backend device, host;
+} context_mem;
 
 static fitcl_status open_cache(fitcl_context *ctx) {
   if (ctx->env.cache == FITCL_CACHE_OFF) return FITCL_OK;
@@ -27,31 +35,23 @@ static fitcl_status open_cache(fitcl_context *ctx) {
   return FITCL_OK;
 }
 
-static void use_cpu(fitcl_context *ctx) {
-  ctx->backend = FITCL__BACKEND_CPU;
-  fitcl__strlcpy(ctx->device_name, "pthreads", sizeof ctx->device_name);
-  fitcl__strlcpy(ctx->platform_name, "pthreads", sizeof ctx->platform_name);
-  fitcl__strlcpy(ctx->selector, "cpu", sizeof ctx->selector);
-}
-
-/* Tries one OpenCL device.  On failure the detail is in ctx->errmsg. */
-static fitcl_status try_opencl(fitcl_context *ctx, const fitcl_device_desc *d,
-                               const fitcl__device_ids *ids) {
-  ctx->backend = FITCL__BACKEND_OPENCL;
+/* Opens one device with its driver.  On failure the detail is in
+ * ctx->errmsg and the device descriptor is left empty. */
+static fitcl_status open_device(fitcl_context *ctx, const fitcl_device_desc *d, fitcl__devref ref) {
+  const fitcl__driver *drv = fitcl__driver_named(d->backend);
+  if (!drv) return fitcl__fail(ctx, FITCL_ERR_INTERNAL, "no driver for backend %s", d->backend);
   fitcl__strlcpy(ctx->device_name, d->name, sizeof ctx->device_name);
   fitcl__strlcpy(ctx->platform_name, d->platform, sizeof ctx->platform_name);
   fitcl__strlcpy(ctx->selector, d->selector, sizeof ctx->selector);
   double t0 = fitcl__now();
-  fitcl__ocl *o = NULL;
-  fitcl_status st = fitcl__ocl_create(ctx, ids->platform, ids->device, &o);
+  fitcl__backend *b = ctx->backend;
+  fitcl_status st = drv->open(ctx, d, ref, b);
   ctx->build_seconds = fitcl__now() - t0;
   if (st != FITCL_OK) {
-    ctx->ocl = NULL;
-    return st;
+    memset(b, 0, sizeof *b);
+    ctx->programs = 0;
   }
-  ctx->ocl = o;
-  ctx->programs = o->nprograms;
-  return FITCL_OK;
+  return st;
 }
 
 /* `word` alone, in any case and with spaces around it. */
@@ -62,30 +62,23 @@ static int is_plain(const char *sel, const char *word) {
   return n == w && strncasecmp(sel, word, w) == 0;
 }
 
-static fitcl_status cpu_only_list(fitcl_device_desc **list, fitcl__device_ids **ids, size_t *count) {
-  *list = calloc(1, sizeof **list);
-  *ids = calloc(1, sizeof **ids);
-  *count = 1;
-  if (!*list || !*ids) return FITCL_ERR_NOMEM;
-  fitcl__cpu_device_desc(*list);
-  return FITCL_OK;
-}
-
 fitcl_status fitcl_context_create(const fitcl_context_options *opt, fitcl_context **out) {
   if (!out) return FITCL_ERR_NULL;
   *out = NULL;
-  fitcl_context *ctx = calloc(1, sizeof *ctx);
-  if (!ctx) return FITCL_ERR_NOMEM;
+  context_mem *mem = calloc(1, sizeof *mem);
+  if (!mem) return FITCL_ERR_NOMEM;
+  fitcl_context *ctx = &mem->ctx;
+  ctx->backend = &mem->device;
+  ctx->host = &mem->host;
   *out = ctx;
-  fitcl_device_desc *list = NULL;
-  fitcl__device_ids *ids = NULL;
-  size_t count = 0;
+  fitcl__devlist list = {0};
   char err[4096];
   fitcl_status st = fitcl__env_resolve(opt, &ctx->env, err, sizeof err);
   if (st != FITCL_OK) return fitcl__fail(ctx, st, "%s", err);
 
   st = fitcl__pool_create((unsigned)ctx->env.threads, &ctx->pool);
   if (st != FITCL_OK) return fitcl__fail(ctx, st, "cannot start %d worker threads", ctx->env.threads);
+  fitcl__cpu_describe(ctx, ctx->host);
 
   st = open_cache(ctx);
   if (st != FITCL_OK) goto done;
@@ -97,16 +90,16 @@ fitcl_status fitcl_context_create(const fitcl_context_options *opt, fitcl_contex
   int have_key = is_auto && ctx->cache && fitcl__discovery_key(memo_key, sizeof memo_key);
   if (is_plain(ctx->env.device, "cpu") || is_plain(ctx->env.device, "pthreads")) {
     ctx->discovery = "skipped";
-    st = cpu_only_list(&list, &ids, &count);
+    st = fitcl__discover(&list, 1);
   } else if (have_key && fitcl__discovery_memo_no_gpu(ctx->cache, memo_key)) {
     ctx->discovery = "remembered";
     fitcl__log(ctx, FITCL_LOG_INFO,
                "auto: the last probe on this host found no OpenCL GPU; not loading OpenCL "
                "(`fitcl cache clear` forgets it)");
-    st = cpu_only_list(&list, &ids, &count);
+    st = fitcl__discover(&list, 1);
   } else {
     ctx->discovery = "probed";
-    st = fitcl__devices_discover(&list, &ids, &count);
+    st = fitcl__discover(&list, 0);
   }
   if (st != FITCL_OK) {
     fitcl__fail(ctx, st, "device discovery failed");
@@ -115,26 +108,21 @@ fitcl_status fitcl_context_create(const fitcl_context_options *opt, fitcl_contex
   size_t cand[FITCL__MAX_CANDIDATES], ncand = 0;
   int fallback = 0;
   const char *label = ctx->env.device_from_env ? "FITCL_DEVICE" : "device selector";
-  st = fitcl__selector_candidates(ctx->env.device, label, list, count, cand, &ncand, &fallback, err,
-                                  sizeof err);
+  st = fitcl__selector_candidates(ctx->env.device, label, list.desc, list.n, cand, &ncand, &fallback,
+                                  err, sizeof err);
   if (st != FITCL_OK) {
     fitcl__fail(ctx, st, "%s", err);
     goto done;
   }
   /* Only the cpu backend left after a real probe: remember it. */
   if (have_key && !strcmp(ctx->discovery, "probed") && ncand == 1 &&
-      !strcmp(list[cand[0]].backend, "cpu"))
+      !strcmp(list.desc[cand[0]].backend, "cpu"))
     fitcl__discovery_memo_store_no_gpu(ctx->cache, memo_key);
 
   st = FITCL_ERR_NO_DEVICE;
   for (size_t k = 0; k < ncand; ++k) {
-    const fitcl_device_desc *d = &list[cand[k]];
-    if (strcmp(d->backend, "cpu") == 0) {
-      use_cpu(ctx);
-      st = FITCL_OK;
-      break;
-    }
-    st = try_opencl(ctx, d, &ids[cand[k]]);
+    const fitcl_device_desc *d = &list.desc[cand[k]];
+    st = open_device(ctx, d, list.ref[cand[k]]);
     if (st == FITCL_OK) break;
     if (!fallback) goto done; /* a named device that fails is an error, not a detour */
     snprintf(ctx->fallback_reason, sizeof ctx->fallback_reason, "%s (%s) failed: %.400s",
@@ -155,23 +143,22 @@ fitcl_status fitcl_context_create(const fitcl_context_options *opt, fitcl_contex
                (unsigned long long)info.cache.rebuilt, (unsigned long long)info.cache.evicted);
   }
 done:
-  free(list);
-  free(ids);
+  fitcl__devlist_free(&list);
   return st;
 }
 
 void fitcl_context_destroy(fitcl_context *ctx) {
   if (!ctx) return;
-  fitcl__ocl_destroy(ctx->ocl);
+  if (ctx->backend->close) ctx->backend->close(ctx->backend);
   fitcl__cache_close(ctx->cache);
   fitcl__pool_destroy(ctx->pool);
-  free(ctx);
+  free((context_mem *)(void *)ctx);
 }
 
 fitcl_status fitcl_context_get_info(const fitcl_context *ctx, fitcl_context_info *info) {
   if (!ctx || !info) return FITCL_ERR_NULL;
   memset(info, 0, sizeof *info);
-  info->backend = ctx->backend == FITCL__BACKEND_OPENCL ? "opencl" : "cpu";
+  info->backend = ctx->backend->name ? ctx->backend->name : "none";
   info->device = ctx->device_name;
   info->platform = ctx->platform_name;
   info->selector = ctx->selector;

@@ -1,5 +1,7 @@
-/* The context: one selected backend, its compiled programs, the worker pool,
- * the cache and the error/log state.  Internal. */
+/* The context: the worker pool, the settings, the error/log state, and the
+ * backend it runs on (a descriptor filled by the backend's driver, see
+ * device/backend.h).  Internal.  Core only lays the context out; creating
+ * one is the job of src/backends/context.c, which sees every layer. */
 #ifndef FITCL_CORE_CONTEXT_H
 #define FITCL_CORE_CONTEXT_H
 
@@ -8,19 +10,14 @@
 #include "core/env.h"
 
 typedef struct fitcl__pool fitcl__pool;
-typedef struct fitcl__ocl fitcl__ocl;
 typedef struct fitcl__cache fitcl__cache;
-
-typedef enum fitcl__backend {
-  FITCL__BACKEND_CPU = 0,
-  FITCL__BACKEND_OPENCL = 1
-} fitcl__backend;
+struct fitcl__backend;
 
 struct fitcl_context {
-  fitcl__backend backend;
+  struct fitcl__backend *backend; /* the device's descriptor (device/backend.h) */
+  struct fitcl__backend *host;    /* the pthreads descriptor on `pool` (may equal backend) */
   fitcl__env env;            /* settings after options + environment */
   fitcl__pool *pool;         /* always present: the pthreads backend and host work */
-  fitcl__ocl *ocl;           /* present only when backend == OPENCL */
   fitcl__cache *cache;       /* NULL when off or unusable */
   uint64_t driver_rejected;  /* cache hits whose binary the driver refused (rebuilt) */
   uint64_t runtime_builds;   /* programs built after creation (generated sources) */
@@ -50,8 +47,5 @@ void fitcl__log(const fitcl_context *ctx, fitcl_log_level level, const char *fmt
 
 /* The worker pool of the context (both backends use it for host work). */
 static inline fitcl__pool *fitcl__ctx_pool(fitcl_context *ctx) { return ctx->pool; }
-static inline int fitcl__ctx_is_opencl(const fitcl_context *ctx) {
-  return ctx->backend == FITCL__BACKEND_OPENCL;
-}
 
 #endif

@@ -11,6 +11,7 @@
 #include "common/accum.h"
 #include "core/context.h"
 #include "core/util.h"
+#include "device/backend.h"
 
 double *fitcl_alloc_column(size_t n) {
   const size_t huge = (size_t)2 << 20;
@@ -72,14 +73,18 @@ fitcl_status fitcl_accum_create(fitcl_context *ctx, const fitcl_model *m,
   if (o.max_chunk > ((size_t)1 << 28))
     return fitcl__fail(ctx, FITCL_ERR_SIZE, "max_chunk %zu is above the limit of 2^28 points",
                        o.max_chunk);
-  int use_ocl = fitcl__ctx_is_opencl(ctx) && m->kind != FITCL__MODEL_CALLBACK;
-  if (m->kind == FITCL__MODEL_OPENCL && !use_ocl)
-    return fitcl__fail(ctx, FITCL_ERR_UNSUPPORTED,
-                       "a model given as OpenCL C source needs an OpenCL context (this one is %s)",
-                       "cpu");
-  if (o.path == FITCL_ACCUM_PATH_CLBLAST && !use_ocl)
+  /* The device first; what it cannot run (a C callback model) runs on the
+   * host's pool. */
+  const fitcl__accum_ops *ops = ctx->backend->accum;
+  if (!ops->runs(m, o.path)) ops = ctx->host->accum;
+  if (!ops->runs(m, o.path)) {
+    if (m->kind == FITCL__MODEL_OPENCL)
+      return fitcl__fail(ctx, FITCL_ERR_UNSUPPORTED,
+                         "a model given as OpenCL C source needs an OpenCL context (this one is %s)",
+                         ctx->backend->name);
     return fitcl__fail(ctx, FITCL_ERR_UNSUPPORTED,
                        "the CLBlast path (path=2) needs an OpenCL context and an expression model");
+  }
   a = calloc(1, sizeof *a);
   if (!a) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
   a->ctx = ctx;
@@ -91,8 +96,8 @@ fitcl_status fitcl_accum_create(fitcl_context *ctx, const fitcl_model *m,
   a->f_scale = o.f_scale;
   a->path = o.path;
   a->max_chunk = o.max_chunk;
-  a->ops = use_ocl ? &fitcl__accum_ocl_ops : &fitcl__accum_cpu_ops;
-  a->info.backend = use_ocl ? "opencl" : "cpu";
+  a->ops = ops;
+  a->info.backend = ops->name;
   a->acc = calloc((size_t)a->nsums, sizeof *a->acc);
   if (!a->acc) {
     st = fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");

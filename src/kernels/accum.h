@@ -2,7 +2,8 @@
  *
  * The driver (accum.c) owns the pass state: parameters, the running
  * compensated sums in chunk order, chunk splitting and the public API.  A
- * backend (src/backends/cpu/accum_cpu.c, src/backends/opencl/accum_ocl.c)
+ * backend's ops table (src/backends/cpu/accum_cpu.c,
+ * src/backends/opencl/accum_ocl.c)
  * turns one chunk into an ordered list of partial-sum vectors (one per
  * fixed group of points) and hands them to fitcl__accum_fold, which adds
  * them in order.  Sums are laid out as in cl/common/accum.h:
@@ -16,6 +17,9 @@
 
 typedef struct fitcl__accum_ops {
   const char *name;
+  /* 1 when this backend runs model m on `path` (0 auto, 1 fused, 2
+   * CLBlast); otherwise the context's host backend is asked. */
+  int (*runs)(const fitcl_model *m, int path);
   /* Allocates a->impl; may pick a->path (auto) and fill cost-model info. */
   fitcl_status (*create)(fitcl_accum *a);
   /* Called at fitcl_accum_begin after a->params and a->want_jac are set. */
@@ -36,8 +40,6 @@ extern int fitcl__accum_ocl_variant;
 /* Test hook: -1 automatic, 0 never read the caller's arrays in place. */
 extern int fitcl__accum_ocl_zero_copy;
 
-extern const fitcl__accum_ops fitcl__accum_cpu_ops;
-extern const fitcl__accum_ops fitcl__accum_ocl_ops;
 
 struct fitcl_accum {
   fitcl_context *ctx;

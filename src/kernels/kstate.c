@@ -9,6 +9,7 @@
 #include "core/context.h"
 #include "core/pool.h"
 #include "core/util.h"
+#include "device/backend.h"
 #include "kernels/kstate.h"
 
 /* Stationary distribution: solves pi^T Q = 0 with sum(pi) = 1 (the last
@@ -137,8 +138,7 @@ fitcl_status fitcl_kstate_pmatrices(fitcl_context *ctx, int k, const double *q, 
     fitcl__keig e = {0};
     st = eigensystem(ctx, k, q, pi, &e);
     if (st == FITCL_OK)
-      st = fitcl__ctx_is_opencl(ctx) ? fitcl__kstate_apply_ocl(ctx, &e, n, t, out)
-                                     : fitcl__kstate_apply_cpu(ctx, &e, n, t, out);
+      st = ctx->backend->kstate->apply(ctx, &e, n, t, out);
     free(e.A);
     free(e.B);
     return st;

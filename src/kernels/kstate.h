@@ -1,7 +1,7 @@
 /* General k-state transition matrices: host-side math shared by the
  * backends (stationary distribution, symmetrised eigensystem, Pade). */
-#ifndef FITCL_PHYLO_KSTATE_H
-#define FITCL_PHYLO_KSTATE_H
+#ifndef FITCL_KERNELS_KSTATE_H
+#define FITCL_KERNELS_KSTATE_H
 
 #include <stddef.h>
 #include "fitcl.h"
@@ -16,11 +16,12 @@ typedef struct fitcl__keig {
   double *A, *B;
 } fitcl__keig;
 
-/* Applies the eigensystem to n branch lengths on each backend. */
-fitcl_status fitcl__kstate_apply_cpu(fitcl_context *ctx, const fitcl__keig *e, size_t n,
-                                     const double *t, double *out);
-fitcl_status fitcl__kstate_apply_ocl(fitcl_context *ctx, const fitcl__keig *e, size_t n,
-                                     const double *t, double *out);
+typedef struct fitcl__kstate_ops {
+  /* P(t) = A diag(exp(lambda t)) B for n branch lengths t: out holds n
+   * row-major k*k matrices (cl/common/kstate.h). */
+  fitcl_status (*apply)(fitcl_context *ctx, const fitcl__keig *e, size_t n, const double *t,
+                        double *out);
+} fitcl__kstate_ops;
 /* exp(Q t) by scaling and squaring with the [13/13] Pade approximant;
  * work holds 8 k*k doubles and k ints. */
 fitcl_status fitcl__kstate_pade(int k, const double *q, double t, double *out, double *work,

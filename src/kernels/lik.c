@@ -13,6 +13,7 @@
 #include "core/context.h"
 #include "core/reduce.h"
 #include "core/util.h"
+#include "device/backend.h"
 #include "kernels/lik.h"
 
 /* Orders (level, node) pairs. */
@@ -226,7 +227,8 @@ fitcl_status fitcl__lik_create(fitcl_context *ctx, const fitcl__tree *tree,
   L->pm = malloc(sizeof(double) * (size_t)(G * K) * (size_t)nn * FITCL_GL_PREC);
   if (!L->pm) goto oom;
 
-  st = fitcl__ctx_is_opencl(ctx) ? fitcl__lik_ocl_create(L) : fitcl__lik_cpu_create(L);
+  L->backend = ctx->backend->lik;
+  st = L->backend->create(L);
   if (st != FITCL_OK) goto fail;
   free(pairs);
   *out = L;
@@ -242,8 +244,7 @@ fail:
 
 void fitcl_lik_destroy(fitcl_lik *L) {
   if (!L) return;
-  fitcl__lik_cpu_destroy(L);
-  fitcl__lik_ocl_destroy(L);
+  if (L->backend) L->backend->destroy(L);
   free(L->child_start);
   free(L->child);
   free(L->brlen0);
@@ -308,7 +309,7 @@ fitcl_status fitcl_lik_eval(fitcl_lik *L, const fitcl_gl_params *p, double *logl
   }
   L->root_grad = (L->opt.root != FITCL_ROOT_FIXED);
   const int want_grad = grad != NULL;
-  st = fitcl__ctx_is_opencl(ctx) ? fitcl__lik_ocl_eval(L, want_grad) : fitcl__lik_cpu_eval(L, want_grad);
+  st = L->backend->eval(L, want_grad);
   if (st != FITCL_OK) return st;
   L->evaluated = 1;
 

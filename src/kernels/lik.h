@@ -72,6 +72,7 @@ struct fitcl_lik {
   double *rows;                  /* [nblocks][ncomp] block partial sums */
   int evaluated;
   /* backend state */
+  const struct fitcl__lik_ops *backend; /* the context's ops table for this family */
   struct fitcl__lik_cpu *cpu;
   struct fitcl__lik_ocl *ocl;
 };
@@ -82,25 +83,20 @@ fitcl_status fitcl__lik_create(fitcl_context *ctx, const fitcl__tree *tree,
                                const fitcl__patterns *pat, const fitcl_lik_options *opt,
                                fitcl_lik **out);
 
-/* Backend ops.  create: upload the constant data; eval: given the host
- * arrays set_a/set_b/pi1/brlen (and pm on the cpu), fill pat_ll and rows for
- * all blocks (with gradient components when want_grad). */
-fitcl_status fitcl__lik_cpu_create(fitcl_lik *L);
-fitcl_status fitcl__lik_cpu_eval(fitcl_lik *L, int want_grad);
-void fitcl__lik_cpu_destroy(fitcl_lik *L);
-fitcl_status fitcl__lik_ocl_create(fitcl_lik *L);
-fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad);
-void fitcl__lik_ocl_destroy(fitcl_lik *L);
+/* The family's ops table (device/backend.h).  create: set up the
+ * backend's state for the handle (upload the constant data); eval: given
+ * the host arrays set_a/set_b/pi1/brlen, fill pat_ll and rows for all
+ * blocks (with gradient components when want_grad); destroy: release the
+ * state (also after a failed create). */
+typedef struct fitcl__lik_ops {
+  fitcl_status (*create)(fitcl_lik *L);
+  fitcl_status (*eval)(fitcl_lik *L, int want_grad);
+  void (*destroy)(fitcl_lik *L);
+} fitcl__lik_ops;
 /* Patterns per tile of the OpenCL partials for handles created from now on:
  * 0 (default) picks by device type (1 on CPUs, 16 on GPUs).  Set only by
  * the tests, so that the GPU layout also runs on a CPU OpenCL device. */
 extern int fitcl__lik_ocl_tile_override;
-
-/* Batched P(t) (fitcl_gl_pmatrices) on each backend. */
-fitcl_status fitcl__gl_pmatrices_cpu(fitcl_context *ctx, size_t n, const double *a, const double *b,
-                                     const double *t, double *p, double *deriv);
-fitcl_status fitcl__gl_pmatrices_ocl(fitcl_context *ctx, size_t n, const double *a, const double *b,
-                                     const double *t, double *p, double *deriv);
 
 /* Discrete-gamma rates (mean method) and d log r_c / d log alpha. */
 fitcl_status fitcl__gamma_rates_deriv(double alpha, int k, double *rates, double *dlog);

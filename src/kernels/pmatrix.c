@@ -1,7 +1,8 @@
 /* fitcl_gl_pmatrices: argument checks, then the backend. */
 #include <math.h>
 #include "core/context.h"
-#include "kernels/lik.h"
+#include "device/backend.h"
+#include "kernels/pmatrix.h"
 
 fitcl_status fitcl_gl_pmatrices(fitcl_context *ctx, size_t n, const double *gain,
                                 const double *loss, const double *t, double *p,
@@ -18,6 +19,5 @@ fitcl_status fitcl_gl_pmatrices(fitcl_context *ctx, size_t n, const double *gain
                          "transition matrix %zu: gain %g, loss %g, t %g (need rates >= 0 with a "
                          "positive sum, t >= 0, all finite)", i, gain[i], loss[i], t[i]);
   }
-  return fitcl__ctx_is_opencl(ctx) ? fitcl__gl_pmatrices_ocl(ctx, n, gain, loss, t, p, deriv)
-                                   : fitcl__gl_pmatrices_cpu(ctx, n, gain, loss, t, p, deriv);
+  return ctx->backend->pmatrix->gainloss(ctx, n, gain, loss, t, p, deriv);
 }

@@ -22,6 +22,7 @@
 #include "core/context.h"
 #include "core/pool.h"
 #include "core/util.h"
+#include "device/backend.h"
 #include "phylo/data.h"
 #include "phylo/retention.h"
 #include "phylo/simulate.h"
@@ -159,7 +160,10 @@ fitcl_status fitcl__retention_bootstrap(fitcl_context *ctx, const fitcl_data *da
   if (st != FITCL_OK) goto oom;
 
   const size_t work = data->pat.npatterns * (size_t)data->tree.nnodes * (size_t)K;
-  int parallel = !fitcl__ctx_is_opencl(ctx) || work <= fitcl__boot_host_max_work;
+  /* Replicates run on the host's pool, one single-threaded context per
+   * worker, when the backend is that pool anyway or when they are too small
+   * to keep a device busy; otherwise one after another on the device. */
+  int parallel = ctx->backend->caps.host || work <= fitcl__boot_host_max_work;
   fitcl__pool *pool = fitcl__ctx_pool(ctx);
   if (parallel) nw = fitcl__pool_size(pool);
   if (nw < 1) nw = 1;

@@ -20,6 +20,7 @@
 #include "core/context.h"
 #include "core/pool.h"
 #include "core/util.h"
+#include "backends/cpu/cpu.h"
 #include "kernels/accum.h"
 #include "kernels/aot.h"
 #include "expr/expr_vmath.h"
@@ -461,5 +462,11 @@ static void cpu_destroy(fitcl_accum *a) {
   a->impl = NULL;
 }
 
-const fitcl__accum_ops fitcl__accum_cpu_ops = {"cpu", cpu_create, cpu_begin, cpu_chunk,
-                                               cpu_finish, cpu_destroy};
+/* Expression and callback models on the fused path; OpenCL C models and the
+ * CLBlast path need an OpenCL device. */
+static int cpu_runs(const fitcl_model *m, int path) {
+  return m->kind != FITCL__MODEL_OPENCL && path != FITCL_ACCUM_PATH_CLBLAST;
+}
+
+const fitcl__accum_ops fitcl__accum_cpu_ops = {"cpu", cpu_runs, cpu_create, cpu_begin,
+                                               cpu_chunk, cpu_finish, cpu_destroy};

@@ -1,6 +1,8 @@
 /* k-state P(t) from the eigensystem on the pthreads backend: one task per
  * branch length (the result of each matrix is independent). */
 #include <math.h>
+
+#include "backends/cpu/cpu.h"
 #include "common/kstate.h"
 #include "core/context.h"
 #include "core/pool.h"
@@ -23,9 +25,11 @@ static void task(void *arg, size_t i, unsigned worker) {
     for (int c = 0; c < k; ++c) o[r * k + c] = fitcl_keig_entry(k, j->e->A, j->e->B, ex, r, c);
 }
 
-fitcl_status fitcl__kstate_apply_cpu(fitcl_context *ctx, const fitcl__keig *e, size_t n,
-                                     const double *t, double *out) {
+static fitcl_status apply(fitcl_context *ctx, const fitcl__keig *e, size_t n, const double *t,
+                          double *out) {
   job j = {e, t, out};
   fitcl__pool_run(fitcl__ctx_pool(ctx), n, task, &j);
   return FITCL_OK;
 }
+
+const fitcl__kstate_ops fitcl__kstate_cpu_ops = {apply};

@@ -23,6 +23,7 @@
 #include "core/pool.h"
 #include "core/util.h"
 #include "kernels/lik.h"
+#include "backends/cpu/cpu.h"
 
 /* 16 lanes: two AVX-512 vectors per partial, and a sub-block's tip states
  * fit in two 16-bit masks per tip (see the tip layout in create). */
@@ -36,14 +37,6 @@ _Static_assert(FITCL__LANE <= 16, "tip lane masks are 16 bits");
 #define FITCL__LANES(l) _Pragma("GCC ivdep") _Pragma("GCC unroll 1") for (int l = 0; l < FITCL__LANE; ++l)
 #else
 #define FITCL__LANES(l) for (int l = 0; l < FITCL__LANE; ++l)
-#endif
-
-/* Compile the hot loops for several x86 vector widths and pick one at load
- * time, so the portable binary still uses AVX2/AVX-512 where present. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define FITCL__CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define FITCL__CLONES
 #endif
 
 struct fitcl__lik_cpu {
@@ -619,41 +612,5 @@ fitcl_status fitcl__lik_cpu_eval(fitcl_lik *L, int want_grad) {
   return FITCL_OK;
 }
 
-/* ---- batched transition matrices (fitcl_gl_pmatrices) ----------------- */
-
-typedef struct pmb_job {
-  size_t n;
-  const double *a, *b, *t;
-  double *p, *d;
-} pmb_job;
-
-#define PMB_CHUNK 4096
-
-FITCL__CLONES
-static void pmb_task(void *arg, size_t task, unsigned worker) {
-  (void)worker;
-  const pmb_job *j = arg;
-  size_t end = (task + 1) * PMB_CHUNK;
-  if (end > j->n) end = j->n;
-  if (!j->d) {
-    /* Local restrict pointers: the stores cannot change the inputs, so the
-     * loop vectorises. */
-    const double *restrict a = j->a, *restrict b = j->b, *restrict t = j->t;
-    double *restrict p = j->p;
-    for (size_t i = task * PMB_CHUNK; i < end; ++i) fitcl_gl_pmat(a[i], b[i], t[i], p + 4 * i);
-    return;
-  }
-  for (size_t i = task * PMB_CHUNK; i < end; ++i) {
-    double r[FITCL_GL_PREC];
-    fitcl_gl_pmat_deriv(j->a[i], j->b[i], j->t[i], r);
-    for (int k = 0; k < 4; ++k) j->p[4 * i + k] = r[k];
-    for (int k = 0; k < 6; ++k) j->d[6 * i + k] = r[4 + k];
-  }
-}
-
-fitcl_status fitcl__gl_pmatrices_cpu(fitcl_context *ctx, size_t n, const double *a, const double *b,
-                                     const double *t, double *p, double *deriv) {
-  pmb_job j = {n, a, b, t, p, deriv};
-  fitcl__pool_run(fitcl__ctx_pool(ctx), (n + PMB_CHUNK - 1) / PMB_CHUNK, pmb_task, &j);
-  return FITCL_OK;
-}
+const fitcl__lik_ops fitcl__lik_cpu_ops = {fitcl__lik_cpu_create, fitcl__lik_cpu_eval,
+                                          fitcl__lik_cpu_destroy};

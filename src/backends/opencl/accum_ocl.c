@@ -19,6 +19,7 @@
 #include "core/context.h"
 #include "core/util.h"
 #include "device/opencl/ocl.h"
+#include "backends/opencl/opencl.h"
 #include "kernels/accum.h"
 
 #define BLK FITCL_REDUCE_BLOCK
@@ -145,7 +146,7 @@ static void release_wraps(ocl_slot *s) {
  * most): the kernels read them in place, no copy at all. */
 static fitcl_status wrap(fitcl_accum *a, ocl_slot *s, const double *const *x, const double *y,
                          const double *sigma, size_t n) {
-  cl_context cc = a->ctx->ocl->context;
+  cl_context cc = fitcl__ocl_of(a->ctx)->context;
   cl_mem_flags fl = CL_MEM_READ_ONLY | CL_MEM_USE_HOST_PTR;
   cl_int err = CL_SUCCESS;
   size_t bytes = n * sizeof(double);
@@ -169,7 +170,7 @@ static fitcl_status wrap(fitcl_accum *a, ocl_slot *s, const double *const *x, co
 /* Uploads one piece into slot s on the copy queue; s->up marks completion. */
 static fitcl_status upload(fitcl_accum *a, ocl_slot *s, const double *const *x, const double *y,
                            const double *sigma, size_t n) {
-  fitcl__ocl *ocl = a->ctx->ocl;
+  fitcl__ocl *ocl = fitcl__ocl_of(a->ctx);
   ocl_impl *o = a->impl;
   cl_command_queue q = ocl->queue2 ? ocl->queue2 : ocl->queue;
   cl_int err = CL_SUCCESS;
@@ -195,7 +196,7 @@ static fitcl_status upload(fitcl_accum *a, ocl_slot *s, const double *const *x, 
 }
 
 static fitcl_status run_fused(fitcl_accum *a, ocl_slot *s, size_t n, int has_sigma) {
-  fitcl__ocl *ocl = a->ctx->ocl;
+  fitcl__ocl *ocl = fitcl__ocl_of(a->ctx);
   ocl_impl *o = a->impl;
   cl_kernel k = a->want_jac ? o->k_fused : o->k_cost;
   fitcl_status st = set_common_args(a, k, s, n, 10);
@@ -232,7 +233,7 @@ static fitcl_status run_fused(fitcl_accum *a, ocl_slot *s, size_t n, int has_sig
 
 /* Materialised Jacobian + CLBlast Dsyrk (JᵀJ) + Dgemv (Jᵀr); synchronous. */
 static fitcl_status run_clblast(fitcl_accum *a, ocl_slot *s, size_t n, int has_sigma) {
-  fitcl__ocl *ocl = a->ctx->ocl;
+  fitcl__ocl *ocl = fitcl__ocl_of(a->ctx);
   ocl_impl *o = a->impl;
   if (!a->want_jac) return run_fused(a, s, n, has_sigma);
   cl_kernel k = o->k_mat;
@@ -396,7 +397,7 @@ static fitcl_status choose_path(fitcl_accum *a) {
    * materialised path only adds memory traffic, and measuring it would make
    * every process compile CLBlast's kernels (CLBlast keeps no binary cache). */
   cl_device_type dtype = 0;
-  clGetDeviceInfo(a->ctx->ocl->device, CL_DEVICE_TYPE, sizeof dtype, &dtype, NULL);
+  clGetDeviceInfo(fitcl__ocl_of(a->ctx)->device, CL_DEVICE_TYPE, sizeof dtype, &dtype, NULL);
   if ((dtype & CL_DEVICE_TYPE_CPU) && !fitcl__accum_ocl_variant) {
     a->path = FITCL_ACCUM_PATH_FUSED;
     return FITCL_OK;
@@ -437,13 +438,13 @@ static fitcl_status ocl_create(fitcl_accum *a) {
    * other devices one work-group per block where FITCL_REDUCE_BLOCK items
    * per group are allowed; otherwise one work-item looping over a block. */
   cl_device_type dtype = 0;
-  clGetDeviceInfo(a->ctx->ocl->device, CL_DEVICE_TYPE, sizeof dtype, &dtype, NULL);
+  clGetDeviceInfo(fitcl__ocl_of(a->ctx)->device, CL_DEVICE_TYPE, sizeof dtype, &dtype, NULL);
   int vec8 = (dtype & CL_DEVICE_TYPE_CPU) && a->m->kind == FITCL__MODEL_EXPR &&
              a->loss == FITCL_LOSS_LINEAR && a->np <= 8;
   size_t wg = 0;
   o->k_fused = clCreateKernel(o->prog, "fitcl_accum_fused", &err);
   if (err == CL_SUCCESS)
-    err = clGetKernelWorkGroupInfo(o->k_fused, a->ctx->ocl->device, CL_KERNEL_WORK_GROUP_SIZE,
+    err = clGetKernelWorkGroupInfo(o->k_fused, fitcl__ocl_of(a->ctx)->device, CL_KERNEL_WORK_GROUP_SIZE,
                                    sizeof wg, &wg, NULL);
   const char *suffix = err == CL_SUCCESS && wg >= BLK && !(dtype & CL_DEVICE_TYPE_CPU) ? "" : "_loop";
   if (fitcl__accum_ocl_variant) {
@@ -474,7 +475,7 @@ static fitcl_status ocl_create(fitcl_accum *a) {
   o->cap = a->max_chunk;
   if (want_clblast && o->cap > CLBLAST_PIECE) o->cap = CLBLAST_PIECE;
   cl_bool unified = CL_FALSE;
-  clGetDeviceInfo(a->ctx->ocl->device, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified,
+  clGetDeviceInfo(fitcl__ocl_of(a->ctx)->device, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified,
                   NULL);
   o->zero_copy = unified && a->nv <= 2;
   if (fitcl__accum_ocl_zero_copy >= 0) o->zero_copy = o->zero_copy && fitcl__accum_ocl_zero_copy;
@@ -507,8 +508,8 @@ static fitcl_status ocl_create(fitcl_accum *a) {
 static void ocl_destroy(fitcl_accum *a) {
   ocl_impl *o = a->impl;
   if (!o) return;
-  if (a->ctx && a->ctx->ocl) clFinish(a->ctx->ocl->queue);
-  if (a->ctx && a->ctx->ocl && a->ctx->ocl->queue2) clFinish(a->ctx->ocl->queue2);
+  if (a->ctx && fitcl__ocl_of(a->ctx)) clFinish(fitcl__ocl_of(a->ctx)->queue);
+  if (a->ctx && fitcl__ocl_of(a->ctx) && fitcl__ocl_of(a->ctx)->queue2) clFinish(fitcl__ocl_of(a->ctx)->queue2);
   for (int i = 0; i < 2; ++i) {
     ocl_slot *s = &o->slot[i];
     if (s->up) clReleaseEvent(s->up);
@@ -535,5 +536,11 @@ static void ocl_destroy(fitcl_accum *a) {
   a->impl = NULL;
 }
 
-const fitcl__accum_ops fitcl__accum_ocl_ops = {"opencl", ocl_create, ocl_begin, ocl_chunk,
-                                               ocl_finish, ocl_destroy};
+/* Every model kind but C callbacks, which run on the host. */
+static int ocl_runs(const fitcl_model *m, int path) {
+  (void)path;
+  return m->kind != FITCL__MODEL_CALLBACK;
+}
+
+const fitcl__accum_ops fitcl__accum_ocl_ops = {"opencl", ocl_runs, ocl_create, ocl_begin,
+                                               ocl_chunk, ocl_finish, ocl_destroy};

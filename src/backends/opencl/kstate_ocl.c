@@ -1,10 +1,11 @@
 /* k-state P(t) from the eigensystem on the OpenCL backend. */
+#include "backends/opencl/opencl.h"
 #include "core/util.h"
 #include "device/opencl/ocl.h"
 #include "kernels/kstate.h"
 
-fitcl_status fitcl__kstate_apply_ocl(fitcl_context *ctx, const fitcl__keig *e, size_t n,
-                                     const double *t, double *out) {
+static fitcl_status apply(fitcl_context *ctx, const fitcl__keig *e, size_t n, const double *t,
+                          double *out) {
   fitcl_status st;
   cl_kernel kern = NULL;
   cl_mem bA = NULL, bB = NULL, bl = NULL, bt = NULL, bo = NULL;
@@ -36,3 +37,5 @@ fail:
   FITCL__CL_RELEASE_KERNEL(kern);
   return st;
 }
+
+const fitcl__kstate_ops fitcl__kstate_ocl_ops = {apply};

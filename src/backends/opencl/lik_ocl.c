@@ -16,6 +16,7 @@
 #include "core/util.h"
 #include "device/opencl/ocl.h"
 #include "kernels/lik.h"
+#include "backends/opencl/opencl.h"
 
 int fitcl__lik_ocl_tile_override = 0;
 
@@ -76,7 +77,7 @@ fitcl_status fitcl__lik_ocl_create(fitcl_lik *L) {
   /* Chunk size: what fits in a quarter of the device memory (at most 1 GiB
    * of per-pattern buffers), in whole reduction blocks. */
   const size_t per_pat = sizeof(double) * ((2 * (size_t)L->nint + (size_t)L->maxdeg) * K * 2 + L->ncomp);
-  size_t budget = (size_t)(L->ctx->ocl->global_mem / 4);
+  size_t budget = (size_t)(fitcl__ocl_of(L->ctx)->global_mem / 4);
   if (budget > ((size_t)1 << 30)) budget = (size_t)1 << 30;
   size_t cn = L->opt.chunk_patterns ? L->opt.chunk_patterns : budget / per_pat;
   cn = cn / FITCL_REDUCE_BLOCK * FITCL_REDUCE_BLOCK;
@@ -86,7 +87,7 @@ fitcl_status fitcl__lik_ocl_create(fitcl_lik *L) {
   /* CPU devices run each work-item through the whole tree alone: one
    * pattern per tile keeps its partials contiguous (see cl/lik.cl). */
   cl_device_type type = 0;
-  if (clGetDeviceInfo(L->ctx->ocl->device, CL_DEVICE_TYPE, sizeof type, &type, NULL) != CL_SUCCESS) type = 0;
+  if (clGetDeviceInfo(fitcl__ocl_of(L->ctx)->device, CL_DEVICE_TYPE, sizeof type, &type, NULL) != CL_SUCCESS) type = 0;
   o->tile = fitcl__lik_ocl_tile_override ? fitcl__lik_ocl_tile_override
                                          : (type & CL_DEVICE_TYPE_CPU) ? 1 : 16;
   const size_t part = (size_t)L->nint * K * 2 * cn;
@@ -114,7 +115,7 @@ fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad) {
   memcpy(o->hpar + nn, L->set_a, sizeof(double) * (size_t)S);
   memcpy(o->hpar + nn + S, L->set_b, sizeof(double) * (size_t)S);
   memcpy(o->hpar + nn + 2 * S, L->pi1, sizeof(double) * (size_t)L->G);
-  TRY(fitcl__ocl_check(ctx, clEnqueueWriteBuffer(ctx->ocl->queue, o->par, CL_FALSE, 0,
+  TRY(fitcl__ocl_check(ctx, clEnqueueWriteBuffer(fitcl__ocl_of(ctx)->queue, o->par, CL_FALSE, 0,
                                                  sizeof(double) * npar, o->hpar, 0, NULL, NULL),
                        "clEnqueueWriteBuffer"));
 
@@ -160,7 +161,7 @@ fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad) {
     TRY(fitcl__ocl_launch(ctx, o->k_rows, (size_t)(cn / FITCL_REDUCE_BLOCK) * (size_t)nrc, 0));
   }
   if (want_grad)
-    TRY(fitcl__ocl_check(ctx, clEnqueueReadBuffer(ctx->ocl->queue, o->rows, CL_FALSE, 0,
+    TRY(fitcl__ocl_check(ctx, clEnqueueReadBuffer(fitcl__ocl_of(ctx)->queue, o->rows, CL_FALSE, 0,
                                                   sizeof(double) * L->ncomp * L->nblocks, L->rows,
                                                   0, NULL, NULL),
                          "clEnqueueReadBuffer"));
@@ -185,39 +186,5 @@ fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad) {
   return FITCL_OK;
 }
 
-/* ---- batched transition matrices (fitcl_gl_pmatrices) ----------------- */
-
-fitcl_status fitcl__gl_pmatrices_ocl(fitcl_context *ctx, size_t n, const double *a, const double *b,
-                                     const double *t, double *p, double *deriv) {
-  fitcl_status st;
-  cl_kernel k = NULL;
-  cl_mem ba = NULL, bb = NULL, bt = NULL, bp = NULL, bd = NULL;
-  const cl_mem_flags ro = CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR;
-  const cl_long nl = (cl_long)n;
-  const cl_int dv = deriv != NULL;
-  if ((st = fitcl__ocl_kernel(ctx, "lik.cl", "fitcl_gl_pmat_batch", &k)) != FITCL_OK) goto fail;
-  if ((st = fitcl__ocl_alloc(ctx, ro, sizeof(double) * n, a, &ba)) != FITCL_OK) goto fail;
-  if ((st = fitcl__ocl_alloc(ctx, ro, sizeof(double) * n, b, &bb)) != FITCL_OK) goto fail;
-  if ((st = fitcl__ocl_alloc(ctx, ro, sizeof(double) * n, t, &bt)) != FITCL_OK) goto fail;
-  if ((st = fitcl__ocl_alloc(ctx, CL_MEM_WRITE_ONLY, sizeof(double) * 4 * n, NULL, &bp)) != FITCL_OK) goto fail;
-  if ((st = fitcl__ocl_alloc(ctx, CL_MEM_WRITE_ONLY, sizeof(double) * (deriv ? 6 * n : 1), NULL, &bd)) != FITCL_OK)
-    goto fail;
-  if ((st = fitcl__ocl_setarg(ctx, k, 0, sizeof ba, &ba)) != FITCL_OK) goto fail;
-  if ((st = fitcl__ocl_setarg(ctx, k, 1, sizeof bb, &bb)) != FITCL_OK) goto fail;
-  if ((st = fitcl__ocl_setarg(ctx, k, 2, sizeof bt, &bt)) != FITCL_OK) goto fail;
-  if ((st = fitcl__ocl_setarg(ctx, k, 3, sizeof nl, &nl)) != FITCL_OK) goto fail;
-  if ((st = fitcl__ocl_setarg(ctx, k, 4, sizeof dv, &dv)) != FITCL_OK) goto fail;
-  if ((st = fitcl__ocl_setarg(ctx, k, 5, sizeof bp, &bp)) != FITCL_OK) goto fail;
-  if ((st = fitcl__ocl_setarg(ctx, k, 6, sizeof bd, &bd)) != FITCL_OK) goto fail;
-  if ((st = fitcl__ocl_launch(ctx, k, n, 0)) != FITCL_OK) goto fail;
-  if ((st = fitcl__ocl_read(ctx, bp, 0, sizeof(double) * 4 * n, p)) != FITCL_OK) goto fail;
-  if (deriv && (st = fitcl__ocl_read(ctx, bd, 0, sizeof(double) * 6 * n, deriv)) != FITCL_OK) goto fail;
-fail:
-  FITCL__CL_RELEASE_MEM(ba);
-  FITCL__CL_RELEASE_MEM(bb);
-  FITCL__CL_RELEASE_MEM(bt);
-  FITCL__CL_RELEASE_MEM(bp);
-  FITCL__CL_RELEASE_MEM(bd);
-  FITCL__CL_RELEASE_KERNEL(k);
-  return st;
-}
+const fitcl__lik_ops fitcl__lik_ocl_ops = {fitcl__lik_ocl_create, fitcl__lik_ocl_eval,
+                                          fitcl__lik_ocl_destroy};

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cache/cache.h"
+#include "device/backend.h"
 #include "device/opencl/clsources.h"
 #include "core/util.h"
 
@@ -92,7 +93,7 @@ static void dev_str(cl_device_id d, cl_device_info what, char *out, size_t size)
 /* The cache key: everything that can change the binary (docs/cache.md). */
 static void compose_key(fitcl_context *ctx, const char *name, const char *source,
                         const char *options, fitcl__buf *key) {
-  fitcl__ocl *o = ctx->ocl;
+  fitcl__ocl *o = fitcl__ocl_of(ctx);
   char pname[256] = "", pver[256] = "", vendor[256] = "", dname[256] = "", dver[256] = "",
        drv[256] = "";
   clGetPlatformInfo(o->platform, CL_PLATFORM_NAME, sizeof pname, pname, NULL);
@@ -117,11 +118,11 @@ static void compose_key(fitcl_context *ctx, const char *name, const char *source
 static fitcl_status build_log_fail(fitcl_context *ctx, cl_program prog, cl_int err,
                                    const char *name) {
   size_t n = 0;
-  clGetProgramBuildInfo(prog, ctx->ocl->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &n);
+  clGetProgramBuildInfo(prog, fitcl__ocl_of(ctx)->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &n);
   char *log = malloc(n + 1);
   if (log) {
     log[0] = '\0';
-    clGetProgramBuildInfo(prog, ctx->ocl->device, CL_PROGRAM_BUILD_LOG, n, log, NULL);
+    clGetProgramBuildInfo(prog, fitcl__ocl_of(ctx)->device, CL_PROGRAM_BUILD_LOG, n, log, NULL);
     log[n] = '\0';
   }
   fitcl_status st = fitcl__fail(ctx, FITCL_ERR_BUILD, "building %s on %s failed (%s):\n%s", name,
@@ -132,7 +133,7 @@ static fitcl_status build_log_fail(fitcl_context *ctx, cl_program prog, cl_int e
 
 static fitcl_status build_from_binary(fitcl_context *ctx, const void *bin, size_t len,
                                       const char *options, cl_program *out) {
-  fitcl__ocl *o = ctx->ocl;
+  fitcl__ocl *o = fitcl__ocl_of(ctx);
   cl_int err, bin_status = CL_SUCCESS;
   const unsigned char *bins[1] = {bin};
   cl_program p = clCreateProgramWithBinary(o->context, 1, &o->device, &len, bins, &bin_status, &err);
@@ -150,7 +151,7 @@ static fitcl_status build_from_binary(fitcl_context *ctx, const void *bin, size_
 }
 
 static void store_binary(fitcl_context *ctx, cl_program p, const char *key, const char *name) {
-  fitcl__ocl *o = ctx->ocl;
+  fitcl__ocl *o = fitcl__ocl_of(ctx);
   size_t size = 0;
   if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, NULL) != CL_SUCCESS ||
       size == 0)
@@ -169,7 +170,7 @@ static void store_binary(fitcl_context *ctx, cl_program p, const char *key, cons
 
 static fitcl_status build_program(fitcl_context *ctx, const char *name, const char *raw_source,
                                   const char *extra, cl_program *out) {
-  fitcl__ocl *o = ctx->ocl;
+  fitcl__ocl *o = fitcl__ocl_of(ctx);
   *out = NULL;
   char err[512];
   char *source = fitcl__cl_expand_includes(raw_source, err, sizeof err);
@@ -232,7 +233,7 @@ done:
 
 fitcl_status fitcl__ocl_build_source(fitcl_context *ctx, const char *name, const char *source,
                                      const char *extra_options, cl_program *out) {
-  if (!ctx || !ctx->ocl || !source || !out) return FITCL_ERR_NULL;
+  if (!ctx || !fitcl__ocl_of(ctx) || !source || !out) return FITCL_ERR_NULL;
   fitcl_status st = build_program(ctx, name, source, extra_options, out);
   ctx->runtime_builds++;
   return st;
@@ -248,7 +249,7 @@ fitcl_status fitcl__ocl_create(fitcl_context *ctx, cl_platform_id platform, cl_d
   *out = NULL;
   fitcl__ocl *o = calloc(1, sizeof *o);
   if (!o) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
-  ctx->ocl = o;
+  ctx->backend->state = o; /* the builds below reach it through ctx */
   o->platform = platform;
   o->device = device;
   /* Extra options (vendor flags, diagnostics) are part of every program's
@@ -289,7 +290,7 @@ fitcl_status fitcl__ocl_create(fitcl_context *ctx, cl_platform_id platform, cl_d
   return FITCL_OK;
 fail:
   fitcl__ocl_destroy(o);
-  ctx->ocl = NULL;
+  ctx->backend->state = NULL;
   return st;
 }
 
@@ -305,9 +306,10 @@ void fitcl__ocl_destroy(fitcl__ocl *o) {
 }
 
 cl_program fitcl__ocl_program(fitcl_context *ctx, const char *name) {
-  if (!ctx || !ctx->ocl) return NULL;
-  for (int i = 0; i < ctx->ocl->nprograms; ++i)
-    if (strcmp(ctx->ocl->programs[i].name, name) == 0) return ctx->ocl->programs[i].program;
+  const fitcl__ocl *o = ctx ? fitcl__ocl_of(ctx) : NULL;
+  if (!o) return NULL;
+  for (int i = 0; i < o->nprograms; ++i)
+    if (strcmp(o->programs[i].name, name) == 0) return o->programs[i].program;
   return NULL;
 }
 
@@ -331,7 +333,7 @@ fitcl_status fitcl__ocl_alloc(fitcl_context *ctx, cl_mem_flags flags, size_t byt
   cl_int err;
   if (bytes == 0) bytes = 8;
   if (host) flags |= CL_MEM_COPY_HOST_PTR;
-  *out = clCreateBuffer(ctx->ocl->context, flags, bytes, (void *)host, &err);
+  *out = clCreateBuffer(fitcl__ocl_of(ctx)->context, flags, bytes, (void *)host, &err);
   if (err != CL_SUCCESS) {
     char what[128];
     snprintf(what, sizeof what, "clCreateBuffer(%zu bytes)", bytes);
@@ -344,7 +346,7 @@ fitcl_status fitcl__ocl_alloc(fitcl_context *ctx, cl_mem_flags flags, size_t byt
 fitcl_status fitcl__ocl_write(fitcl_context *ctx, cl_mem buf, size_t offset, size_t bytes,
                               const void *src) {
   if (bytes == 0) return FITCL_OK;
-  return fitcl__ocl_check(ctx, clEnqueueWriteBuffer(ctx->ocl->queue, buf, CL_TRUE, offset, bytes, src,
+  return fitcl__ocl_check(ctx, clEnqueueWriteBuffer(fitcl__ocl_of(ctx)->queue, buf, CL_TRUE, offset, bytes, src,
                                                     0, NULL, NULL),
                           "clEnqueueWriteBuffer");
 }
@@ -352,7 +354,7 @@ fitcl_status fitcl__ocl_write(fitcl_context *ctx, cl_mem buf, size_t offset, siz
 fitcl_status fitcl__ocl_read(fitcl_context *ctx, cl_mem buf, size_t offset, size_t bytes,
                              void *dst) {
   if (bytes == 0) return FITCL_OK;
-  return fitcl__ocl_check(ctx, clEnqueueReadBuffer(ctx->ocl->queue, buf, CL_TRUE, offset, bytes, dst,
+  return fitcl__ocl_check(ctx, clEnqueueReadBuffer(fitcl__ocl_of(ctx)->queue, buf, CL_TRUE, offset, bytes, dst,
                                                    0, NULL, NULL),
                           "clEnqueueReadBuffer");
 }
@@ -369,7 +371,7 @@ fitcl_status fitcl__ocl_setarg(fitcl_context *ctx, cl_kernel k, cl_uint i, size_
 fitcl_status fitcl__ocl_launch(fitcl_context *ctx, cl_kernel k, size_t global, size_t local) {
   if (global == 0) return FITCL_OK;
   if (local) global = (global + local - 1) / local * local;
-  cl_int err = clEnqueueNDRangeKernel(ctx->ocl->queue, k, 1, NULL, &global, local ? &local : NULL,
+  cl_int err = clEnqueueNDRangeKernel(fitcl__ocl_of(ctx)->queue, k, 1, NULL, &global, local ? &local : NULL,
                                       0, NULL, NULL);
   return fitcl__ocl_check(ctx, err, "clEnqueueNDRangeKernel");
 }

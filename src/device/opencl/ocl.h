@@ -13,6 +13,10 @@
 #endif
 #include <CL/cl.h>
 #include "core/context.h"
+#include "device/backend.h"
+#include "device/devlist.h"
+
+typedef struct fitcl__ocl fitcl__ocl;
 
 typedef struct fitcl__ocl_prog {
   const char *name;   /* embedded file name, e.g. "pruning.cl" */
@@ -34,11 +38,22 @@ struct fitcl__ocl {
   char build_options[512];
 };
 
+/* The OpenCL state of a context whose backend is OpenCL (the descriptor's
+ * `state`).  Only OpenCL code calls it, so it always is. */
+static inline fitcl__ocl *fitcl__ocl_of(const fitcl_context *ctx) {
+  return (fitcl__ocl *)ctx->backend->state;
+}
+
+/* Appends every device of every installed OpenCL platform to `list`; with
+ * none, says why in `why`.  Errors are out-of-memory only. */
+fitcl_status fitcl__ocl_discover(fitcl__devlist *list, char *why, size_t whylen);
+
 /* Build options common to every program (double precision, no fast math). */
 #define FITCL__OCL_BUILD_OPTIONS "-cl-std=CL1.2 -DFITCL_OPENCL=1"
 
-/* Creates the device context and queue and builds every embedded program
- * (through the cache).  On failure, the detail is in ctx->errmsg. */
+/* Creates the device context and queues and builds every embedded program
+ * (through the cache).  The state is reachable as ctx->backend->state while
+ * the programs build.  On failure, the detail is in ctx->errmsg. */
 fitcl_status fitcl__ocl_create(fitcl_context *ctx, cl_platform_id platform,
                                cl_device_id device, fitcl__ocl **out);
 void fitcl__ocl_destroy(fitcl__ocl *ocl);

@@ -1,0 +1,59 @@
+/* The OpenCL backend's driver: every device of every installed platform;
+ * opening one creates its context and queues and builds (or loads from the
+ * cache) every embedded program. */
+#include "backends/opencl/opencl.h"
+
+#include <string.h>
+
+#include "core/context.h"
+#include "device/opencl/ocl.h"
+
+static void close_ocl(fitcl__backend *b) {
+  fitcl__ocl_destroy(b->state);
+  b->state = NULL;
+}
+
+static int has_extension(cl_device_id d, const char *name) {
+  char ext[8192] = "";
+  if (clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, sizeof ext, ext, NULL) != CL_SUCCESS) return 0;
+  ext[sizeof ext - 1] = '\0';
+  return strstr(ext, name) != NULL;
+}
+
+static fitcl_status ocl_open(fitcl_context *ctx, const fitcl_device_desc *desc, fitcl__devref ref,
+                             fitcl__backend *b) {
+  memset(b, 0, sizeof *b);
+  b->name = "opencl";
+  b->close = close_ocl;
+  fitcl__ocl *o = NULL;
+  fitcl_status st = fitcl__ocl_create(ctx, (cl_platform_id)ref.a, (cl_device_id)ref.b, &o);
+  if (st != FITCL_OK) return st;
+  b->state = o;
+  ctx->programs = o->nprograms;
+  cl_device_type type = 0;
+  cl_bool unified = CL_FALSE;
+  cl_uint width = 0;
+  cl_ulong max_alloc = 0;
+  clGetDeviceInfo(o->device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+  clGetDeviceInfo(o->device, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified, NULL);
+  clGetDeviceInfo(o->device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_DOUBLE, sizeof width, &width, NULL);
+  clGetDeviceInfo(o->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof max_alloc, &max_alloc, NULL);
+  b->caps = (fitcl__caps){.fp64 = desc->fp64,
+                          .cpu_device = (type & CL_DEVICE_TYPE_CPU) != 0,
+                          .unified_memory = unified == CL_TRUE,
+                          .subgroups = has_extension(o->device, "cl_khr_subgroups"),
+                          .vector_width = width ? (int)width : 1,
+                          .compute_units = (int)o->compute_units,
+                          .max_work_group = o->max_work_group,
+                          .global_mem = o->global_mem,
+                          .max_alloc = max_alloc,
+                          .local_mem = o->local_mem};
+  b->reduce = &fitcl__reduce_ocl_ops;
+  b->pmatrix = &fitcl__pmatrix_ocl_ops;
+  b->kstate = &fitcl__kstate_ocl_ops;
+  b->lik = &fitcl__lik_ocl_ops;
+  b->accum = &fitcl__accum_ocl_ops;
+  return FITCL_OK;
+}
+
+const fitcl__driver fitcl__driver_opencl = {"opencl", fitcl__ocl_discover, ocl_open};
