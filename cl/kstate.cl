@@ -1,6 +1,6 @@
 /* k-state transition matrices from an eigensystem, batched over branch
  * lengths: one work-item per matrix entry (branch, row, column). */
-#include "common/kstate.h"
+#include "common/keig.h"
 
 __kernel void fitcl_kstate_apply(const int k, __global const double *A, __global const double *B,
                                  __global const double *lambda, __global const double *t,

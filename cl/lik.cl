@@ -5,7 +5,7 @@
  * block sums.  The math is the same as the pthreads backend's: both include
  * common/gainloss.h. */
 #include "common/gainloss.h"
-#include "common/reduce.h"
+#include "common/ksum.h"
 
 /* Values shared with the host's phylo/patterns.h and kernels/lik.h (checked
  * there with static assertions). */

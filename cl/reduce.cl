@@ -2,8 +2,8 @@
  * index order with compensation and writes (sum, correction) to
  * partial[2b], partial[2b+1].  One work-item per block, so the result
  * does not depend on the work-group size the driver picks.  The host adds
- * the partials in block order (core/reduce.c). */
-#include "common/reduce.h"
+ * the partials in block order (core/sums.c). */
+#include "common/ksum.h"
 
 __kernel void fitcl_block_sums(__global const double *x, const long n,
                                __global double *partial) {

@@ -12,8 +12,8 @@
  * host adds those in order.  Only used inside OpenCL C. */
 #ifndef FITCL_CL_COMMON_ACCUM_KERNEL_H
 #define FITCL_CL_COMMON_ACCUM_KERNEL_H
-#include "common/accum.h"
-#include "common/reduce.h"
+#include "common/accum_point.h"
+#include "common/ksum.h"
 
 #ifdef __OPENCL_VERSION__
 

@@ -1,7 +1,7 @@
 /* The context: the worker pool, the settings, the error/log state, and the
  * backend it runs on (a descriptor filled by the backend's driver, see
  * device/backend.h).  Internal.  Core only lays the context out; creating
- * one is the job of src/backends/context.c, which sees every layer. */
+ * one is the job of src/backends/context_create.c, which sees every layer. */
 #ifndef FITCL_CORE_CONTEXT_H
 #define FITCL_CORE_CONTEXT_H
 

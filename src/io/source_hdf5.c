@@ -14,7 +14,7 @@
 #include "core/context.h"
 #include "core/util.h"
 #include "fitcl_config.h"
-#include "nlsq/source.h"
+#include "io/source_readers.h"
 
 #if FITCL_HAVE_HDF5
 #include <dlfcn.h>

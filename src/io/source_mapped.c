@@ -15,7 +15,7 @@
 
 #include "core/context.h"
 #include "core/util.h"
-#include "nlsq/source.h"
+#include "io/source_readers.h"
 
 typedef struct mfile {
   char *path;

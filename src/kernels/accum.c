@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "common/accum.h"
+#include "common/accum_point.h"
 #include "core/context.h"
 #include "core/util.h"
 #include "device/backend.h"

@@ -6,12 +6,12 @@
  * src/backends/opencl/accum_ocl.c)
  * turns one chunk into an ordered list of partial-sum vectors (one per
  * fixed group of points) and hands them to fitcl__accum_fold, which adds
- * them in order.  Sums are laid out as in cl/common/accum.h:
+ * them in order.  Sums are laid out as in cl/common/accum_point.h:
  * FITCL_ACCUM_NSUMS(np) values per vector. */
 #ifndef FITCL_NLSQ_ACCUM_H
 #define FITCL_NLSQ_ACCUM_H
 
-#include "core/reduce.h"
+#include "core/sums.h"
 #include "fitcl.h"
 #include "kernels/model.h"
 

@@ -18,7 +18,7 @@ typedef struct fitcl__keig {
 
 typedef struct fitcl__kstate_ops {
   /* P(t) = A diag(exp(lambda t)) B for n branch lengths t: out holds n
-   * row-major k*k matrices (cl/common/kstate.h). */
+   * row-major k*k matrices (cl/common/keig.h). */
   fitcl_status (*apply)(fitcl_context *ctx, const fitcl__keig *e, size_t n, const double *t,
                         double *out);
 } fitcl__kstate_ops;

@@ -11,7 +11,7 @@
 #include "common/compat.h"
 #include "common/gainloss.h"
 #include "core/context.h"
-#include "core/reduce.h"
+#include "core/sums.h"
 #include "core/util.h"
 #include "device/backend.h"
 #include "kernels/lik.h"

@@ -4,9 +4,9 @@
 
 #include <stdlib.h>
 
-#include "common/reduce.h"
+#include "common/ksum.h"
 #include "core/context.h"
-#include "core/reduce.h"
+#include "core/sums.h"
 #include "device/backend.h"
 
 fitcl_status fitcl__backend_sum(fitcl_context *ctx, const double *x, size_t n, double *total) {

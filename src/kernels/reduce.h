@@ -1,5 +1,5 @@
 /* Fixed-order sum of a host array on the context's backend: per-block
- * compensated partials (cl/common/reduce.h) combined in block order.  Used
+ * compensated partials (cl/common/ksum.h) combined in block order.  Used
  * by the self-test and as the reference pattern for kernel reductions. */
 #ifndef FITCL_KERNELS_REDUCE_H
 #define FITCL_KERNELS_REDUCE_H

@@ -1,6 +1,7 @@
-/* Data sources: internal layout shared by the format readers.  Each reader
- * fills the ops table; source.c holds the public entry points, the chunk
- * validation and the double-buffered chunk storage. */
+/* Data sources: the interface the solver reads chunks through.  Each reader
+ * (io/source_*.c) fills the ops table; source.c holds the chunk validation,
+ * the double-buffered chunk storage and the public entry points that work on
+ * any reader. */
 #ifndef FITCL_NLSQ_SOURCE_H
 #define FITCL_NLSQ_SOURCE_H
 
@@ -49,12 +50,5 @@ fitcl_status fitcl__source_alloc(fitcl_context *ctx, const fitcl_source_options 
 fitcl_status fitcl__check_chunk(fitcl_context *ctx, const char *where, const char *const *names,
                                 const double *const *cols, int ncols, int has_sigma, size_t n,
                                 uint64_t row0);
-
-/* Readers. */
-fitcl_status fitcl__source_open_mapped(fitcl_source *src, const fitcl_source_options *opt,
-                                       int raw);
-fitcl_status fitcl__source_open_csv(fitcl_source *src, const fitcl_source_options *opt,
-                                    char delim);
-fitcl_status fitcl__source_open_hdf5(fitcl_source *src, const fitcl_source_options *opt);
 
 #endif

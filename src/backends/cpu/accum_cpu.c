@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/accum.h"
+#include "common/accum_point.h"
 #include "core/context.h"
 #include "core/pool.h"
 #include "core/util.h"

@@ -3,7 +3,7 @@
 #include <math.h>
 
 #include "backends/cpu/cpu.h"
-#include "common/kstate.h"
+#include "common/keig.h"
 #include "core/context.h"
 #include "core/pool.h"
 #include "kernels/kstate.h"

@@ -18,7 +18,7 @@
 
 #include "common/compat.h"
 #include "common/gainloss.h"
-#include "common/reduce.h"
+#include "common/ksum.h"
 #include "core/context.h"
 #include "core/pool.h"
 #include "core/util.h"

@@ -1,7 +1,7 @@
 /* Block sums on the pthreads backend: one pool task per block. */
 #include "backends/cpu/cpu.h"
 
-#include "common/reduce.h"
+#include "common/ksum.h"
 #include "core/context.h"
 #include "core/pool.h"
 #include "kernels/reduce.h"

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/accum.h"
+#include "common/accum_point.h"
 #include "common/compat.h"
 #include "core/context.h"
 #include "core/util.h"

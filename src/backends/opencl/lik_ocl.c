@@ -12,7 +12,7 @@
 
 #include "common/compat.h"
 #include "common/gainloss.h"
-#include "common/reduce.h"
+#include "common/ksum.h"
 #include "core/util.h"
 #include "device/opencl/ocl.h"
 #include "kernels/lik.h"

@@ -1,4 +1,4 @@
-#include "core/reduce.h"
+#include "core/sums.h"
 
 double fitcl__sum_strided(const double *x, size_t n, size_t stride) {
   fitcl__ksum k = {0.0, 0.0};

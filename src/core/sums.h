@@ -2,8 +2,8 @@
  * per-block partial sums with a fixed block size; the host combines those
  * partials here, in index order, so results are bitwise reproducible and
  * independent of thread count and timing. */
-#ifndef FITCL_CORE_REDUCE_H
-#define FITCL_CORE_REDUCE_H
+#ifndef FITCL_CORE_SUMS_H
+#define FITCL_CORE_SUMS_H
 
 #include <stddef.h>
 

@@ -11,8 +11,8 @@
  * the residual by rho'/sqrt(w), with
  *   w = max(rho' + 2 z rho'', eps) = max(rho0'(u) + 2 u rho0''(u), eps).
  * Hence JᵀJ gains weight w and Jᵀr weight rho'. */
-#ifndef FITCL_CL_COMMON_ACCUM_H
-#define FITCL_CL_COMMON_ACCUM_H
+#ifndef FITCL_CL_COMMON_ACCUM_POINT_H
+#define FITCL_CL_COMMON_ACCUM_POINT_H
 #include "common/compat.h"
 
 #define FITCL_LOSS_ID_LINEAR 0

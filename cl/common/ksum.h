@@ -1,6 +1,6 @@
 /* Compensated (Neumaier) summation step, shared by kernels and the host. */
-#ifndef FITCL_CL_COMMON_REDUCE_H
-#define FITCL_CL_COMMON_REDUCE_H
+#ifndef FITCL_CL_COMMON_KSUM_H
+#define FITCL_CL_COMMON_KSUM_H
 #include "common/compat.h"
 
 FITCL_FN void fitcl_kahan_add(fitcl_real *s, fitcl_real *c, fitcl_real v) {

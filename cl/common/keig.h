@@ -2,8 +2,8 @@
  * P[r][c] = sum_m A[r][m] exp(lambda_m t) B[m][c], shared by the OpenCL
  * kernel and the pthreads backend.  Round-off below zero is clamped to 0,
  * since the entry is a probability. */
-#ifndef FITCL_CL_COMMON_KSTATE_H
-#define FITCL_CL_COMMON_KSTATE_H
+#ifndef FITCL_CL_COMMON_KEIG_H
+#define FITCL_CL_COMMON_KEIG_H
 #include "common/compat.h"
 
 FITCL_FN fitcl_real fitcl_keig_entry(int k, const FITCL_GLOBAL fitcl_real *A,
