@@ -131,6 +131,17 @@ fitcl_status fitcl_context_create(const fitcl_context_options *opt, fitcl_contex
     const fitcl_device_desc *d = &list[cand[k]];
     if (strcmp(d->backend, "cpu") == 0) {
       use_cpu(ctx);
+      /* `auto` (or a list) on a host where OpenCL cannot even be loaded:
+       * the cpu backend is a fallback worth a reason.  Only after a probe,
+       * which has tried the load; a remembered host is not reloaded. */
+      const char *absent = fallback && !strcmp(ctx->discovery, "probed") && !ctx->fallback_reason[0]
+                               ? fitcl__opencl_absent_reason()
+                               : NULL;
+      if (absent) {
+        snprintf(ctx->fallback_reason, sizeof ctx->fallback_reason, "OpenCL is unavailable: %s",
+                 absent);
+        fitcl__log(ctx, FITCL_LOG_INFO, "%s; using the cpu backend", ctx->fallback_reason);
+      }
       st = FITCL_OK;
       break;
     }

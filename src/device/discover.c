@@ -54,7 +54,9 @@ fitcl_status fitcl__devices_discover(fitcl_device_desc **out, fitcl__device_ids 
   *count = 0;
   cl_uint np = 0;
   cl_platform_id plats[32];
-  if (clGetPlatformIDs(32, plats, &np) != CL_SUCCESS) np = 0;
+  /* Without a loadable OpenCL library the list is the cpu backend alone;
+   * the reason stays available (fitcl__opencl_absent_reason). */
+  if (!fitcl__cl_load(NULL, 0) || clGetPlatformIDs(32, plats, &np) != CL_SUCCESS) np = 0;
   if (np > 32) np = 32;
 
   size_t cap = 1;
@@ -124,6 +126,10 @@ fail:
   free(ids);
   return st;
 }
+
+const char *fitcl__opencl_absent_reason(void) { return fitcl__cl_load_error(); }
+
+const char *fitcl_opencl_unavailable_reason(void) { return fitcl__opencl_absent_reason(); }
 
 fitcl_status fitcl_devices_list(fitcl_device_desc **out, size_t *count) {
   if (!out || !count) return FITCL_ERR_NULL;
