@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/accum.h"
 #include "backends/opencl/clblast_api.h"
+#include "common/accum.h"
 #include "common/compat.h"
 #include "core/context.h"
 #include "core/util.h"

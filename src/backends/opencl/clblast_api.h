@@ -11,8 +11,8 @@
 
 #include <stddef.h>
 
-/* Before cl_api.h: <clblast_c.h> includes the other OpenCL headers, which
- * must see the plain clXxx names. */
+/* Before cl_api.h: <clblast_c.h> includes the other OpenCL headers, and
+ * none of them should be read with the clXxx macros defined. */
 #include <clblast_c.h>
 
 #include "device/opencl/cl_api.h"
