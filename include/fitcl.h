@@ -252,7 +252,9 @@ FITCL_API const char *fitcl_opencl_unavailable_reason(void);
  * Resolves a selector against a device list without building anything.
  * @param selector the FITCL_DEVICE grammar; NULL or "" means "auto".
  * @param index    receives the index in `list` of the device chosen.
- * @param err      receives a one-line explanation on failure (may be NULL).
+ * @param err      receives a one-line explanation on failure (may be NULL);
+ *                 an `opencl...` selector against a list without OpenCL
+ *                 devices also gives fitcl_opencl_unavailable_reason().
  */
 FITCL_API fitcl_status fitcl_devices_resolve(const char *selector, const fitcl_device_desc *list,
                                              size_t count, size_t *index, char *err, size_t errlen);

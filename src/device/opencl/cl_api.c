@@ -16,11 +16,12 @@ static pthread_once_t cl_once = PTHREAD_ONCE_INIT;
 static int cl_loaded;
 static char cl_why[512];
 
-/* Stands in for clEnqueueFillBuffer (OpenCL 1.2) in an older loader. */
-static cl_int CL_API_CALL missing_fill_buffer(cl_command_queue q, cl_mem m, const void *pattern,
-                                              size_t pattern_size, size_t offset, size_t size,
-                                              cl_uint nwait, const cl_event *wait,
-                                              cl_event *event) {
+/* Stand-ins for the optional functions an older loader lacks, one per
+ * FITCL__CL_OPTIONAL entry (a new entry without one does not compile). */
+static cl_int CL_API_CALL missing_EnqueueFillBuffer(cl_command_queue q, cl_mem m,
+                                                    const void *pattern, size_t pattern_size,
+                                                    size_t offset, size_t size, cl_uint nwait,
+                                                    const cl_event *wait, cl_event *event) {
   (void)q, (void)m, (void)pattern, (void)pattern_size, (void)offset, (void)size, (void)nwait,
       (void)wait, (void)event;
   return CL_INVALID_OPERATION;
@@ -33,17 +34,19 @@ static void cl_load_once(void) {
   if (!lib) return;
   /* Never closed: drivers keep threads and atexit handlers, and handles
    * created through the table may live until the process ends. */
-#define RESOLVE_REQUIRED(name)                                                          \
-  if (!fitcl__dynlib_sym(lib, "cl" #name, &fitcl__cl.name, sizeof fitcl__cl.name)) {    \
-    snprintf(cl_why, sizeof cl_why, "%s lacks cl" #name, so);                           \
-    memset(&fitcl__cl, 0, sizeof fitcl__cl);                                            \
-    return;                                                                             \
+#define RESOLVE_REQUIRED(name)                                                       \
+  if (!fitcl__dynlib_sym(lib, "cl" #name, &fitcl__cl.name, sizeof fitcl__cl.name)) { \
+    snprintf(cl_why, sizeof cl_why, "%s lacks cl" #name, so);                        \
+    memset(&fitcl__cl, 0, sizeof fitcl__cl);                                         \
+    return;                                                                          \
   }
   FITCL__CL_REQUIRED(RESOLVE_REQUIRED)
 #undef RESOLVE_REQUIRED
-  if (!fitcl__dynlib_sym(lib, "clEnqueueFillBuffer", &fitcl__cl.EnqueueFillBuffer,
-                         sizeof fitcl__cl.EnqueueFillBuffer))
-    fitcl__cl.EnqueueFillBuffer = missing_fill_buffer;
+#define RESOLVE_OPTIONAL(name)                                                     \
+  if (!fitcl__dynlib_sym(lib, "cl" #name, &fitcl__cl.name, sizeof fitcl__cl.name)) \
+    fitcl__cl.name = missing_##name;
+  FITCL__CL_OPTIONAL(RESOLVE_OPTIONAL)
+#undef RESOLVE_OPTIONAL
   cl_loaded = 1;
 }
 

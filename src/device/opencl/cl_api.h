@@ -14,7 +14,7 @@
  *
  * Adding a function: one X() entry in FITCL__CL_REQUIRED (OpenCL 1.1 and
  * older, present in every ICD loader) or, for a later entry point,
- * FITCL__CL_OPTIONAL with a stub in cl_api.c, then one #define below. */
+ * FITCL__CL_OPTIONAL with its stand-in in cl_api.c, then one #define below. */
 #ifndef FITCL_DEVICE_OPENCL_CL_API_H
 #define FITCL_DEVICE_OPENCL_CL_API_H
 
