@@ -1,7 +1,12 @@
 # Every external library fitcl uses, found in one place.
 find_package(Threads REQUIRED)
-find_package(OpenCLICD REQUIRED)
+# OpenCL and CLBlast: headers only, at build time.  The library loads
+# libOpenCL.so.1 and libclblast.so.1 with dlopen when first needed, so
+# neither is linked and one binary runs on hosts without OpenCL (the cpu
+# backend).  Targets that compile internal sources get FITCL_BUILD_HEADERS.
+find_package(OpenCLHeaders REQUIRED)
 find_package(CLBlast REQUIRED)
+set(FITCL_BUILD_HEADERS OpenCL::Headers CLBlast::Headers)
 find_package(PkgConfig REQUIRED)
 # SHA-256 for the program cache key: nettle, not a home-made hash.
 pkg_check_modules(NETTLE REQUIRED IMPORTED_TARGET nettle)
@@ -72,8 +77,7 @@ if(HDF5_FOUND)
   endif()
 endif()
 
-set(FITCL_DEPS OpenCL::OpenCL CLBlast::CLBlast PkgConfig::NETTLE PkgConfig::LAPACKE
-    Threads::Threads ${CMAKE_DL_LIBS} m)
+set(FITCL_DEPS PkgConfig::NETTLE PkgConfig::LAPACKE Threads::Threads ${CMAKE_DL_LIBS} m)
 set(FITCL_CLI_DEPS PkgConfig::CJSON)
 # For Libs.private of fitcl.pc: -ldl where dlopen lives outside libc.
 set(FITCL_PC_DL_LIBS "")

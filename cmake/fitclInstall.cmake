@@ -16,8 +16,6 @@ write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/fitclConfigVersion.
   COMPATIBILITY SameMajorVersion)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/fitclConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/fitclConfigVersion.cmake
-              ${CMAKE_CURRENT_LIST_DIR}/FindOpenCLICD.cmake
-              ${CMAKE_CURRENT_LIST_DIR}/FindCLBlast.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/fitcl)
 # The .pc file finds the prefix relative to its own location, so an install
 # moved with --prefix or DESTDIR still works.

@@ -33,8 +33,21 @@ extern "C" {
 #define FITCL_VERSION_PATCH 0
 #define FITCL_VERSION_STRING "0.1.0"
 
+/* FITCL_API marks the functions libfitcl.so exports.  The library is built
+ * with -fvisibility=hidden, so nothing else in it is visible to programs
+ * (the static library keeps every symbol).  The shared library's SONAME
+ * carries the ABI version (libfitcl.so.1; README, "Building by hand").
+ * A program may define FITCL_API itself before including this header. */
+#ifndef FITCL_API
+#if defined(FITCL_BUILDING) && defined(__GNUC__)
+#define FITCL_API __attribute__((visibility("default")))
+#else
+#define FITCL_API
+#endif
+#endif
+
 /** Library version as "MAJOR.MINOR.PATCH" (static storage). */
-const char *fitcl_version(void);
+FITCL_API const char *fitcl_version(void);
 
 /*
  * Status codes, grouped in ranges:
@@ -81,12 +94,12 @@ typedef enum fitcl_status {
 } fitcl_status;
 
 /** Human-readable description of a status code (static storage; never NULL). */
-const char *fitcl_strerror(fitcl_status status);
+FITCL_API const char *fitcl_strerror(fitcl_status status);
 /** Symbolic name of a status code, e.g. "FITCL_ERR_ARG" (static; never NULL). */
-const char *fitcl_status_name(fitcl_status status);
+FITCL_API const char *fitcl_status_name(fitcl_status status);
 /** Nonzero when the status is the user's to fix (bad argument, input or
  *  request; codes 100..399). */
-int fitcl_status_is_user_error(fitcl_status status);
+FITCL_API int fitcl_status_is_user_error(fitcl_status status);
 
 /* ------------------------------------------------------------------------- */
 /* Logging                                                                   */
@@ -155,16 +168,16 @@ typedef struct fitcl_context_options {
  *              must fitcl_context_destroy() it in every case.
  * @return FITCL_OK, or a status (bad selector, no device, build failure...).
  */
-fitcl_status fitcl_context_create(const fitcl_context_options *opt, fitcl_context **out);
+FITCL_API fitcl_status fitcl_context_create(const fitcl_context_options *opt, fitcl_context **out);
 
 /** Releases the context and its device resources.  Accepts NULL.  Objects
  *  created from the context must be destroyed first. */
-void fitcl_context_destroy(fitcl_context *ctx);
+FITCL_API void fitcl_context_destroy(fitcl_context *ctx);
 
 /** Detailed message for the last failure on this context, or "" when none.
  *  Owned by the context; valid until the next call on it.  NULL ctx gives a
  *  static message. */
-const char *fitcl_errmsg(const fitcl_context *ctx);
+FITCL_API const char *fitcl_errmsg(const fitcl_context *ctx);
 
 typedef struct fitcl_cache_stats {
   uint64_t hits;     /* programs loaded from a valid cache entry */
@@ -195,7 +208,7 @@ typedef struct fitcl_context_info {
 } fitcl_context_info;
 
 /** Describes the context.  Strings are owned by the context. */
-fitcl_status fitcl_context_get_info(const fitcl_context *ctx, fitcl_context_info *info);
+FITCL_API fitcl_status fitcl_context_get_info(const fitcl_context *ctx, fitcl_context_info *info);
 
 /* ------------------------------------------------------------------------- */
 /* Device discovery (no context needed)                                      */
@@ -218,17 +231,33 @@ typedef struct fitcl_device_desc {
 
 /** Lists the cpu backend followed by every OpenCL device.  *out is
  *  allocated by the library; release it with fitcl_devices_free(). */
-fitcl_status fitcl_devices_list(fitcl_device_desc **out, size_t *count);
-void fitcl_devices_free(fitcl_device_desc *list);
+FITCL_API fitcl_status fitcl_devices_list(fitcl_device_desc **out, size_t *count);
+FITCL_API void fitcl_devices_free(fitcl_device_desc *list);
+
+/**
+ * Why this process cannot use OpenCL, or NULL when it can.  fitcl links no
+ * OpenCL library: the first device discovery loads libOpenCL.so.1 (the ICD
+ * loader; $FITCL_OPENCL_LIBRARY names another file or path).  Where that
+ * fails, or the library lacks a function fitcl needs, the device list holds
+ * only the cpu backend, `auto` selects cpu, and an `opencl...` selector
+ * fails with FITCL_ERR_NO_DEVICE and this reason in its message.
+ * @return one line in static storage, e.g. "libOpenCL.so.1 cannot be
+ *         loaded: libOpenCL.so.1: cannot open shared object file: No such
+ *         file or directory"; NULL when OpenCL loaded (it may still list no
+ *         device).  Tries the load when no discovery has yet.
+ */
+FITCL_API const char *fitcl_opencl_unavailable_reason(void);
 
 /**
  * Resolves a selector against a device list without building anything.
  * @param selector the FITCL_DEVICE grammar; NULL or "" means "auto".
  * @param index    receives the index in `list` of the device chosen.
- * @param err      receives a one-line explanation on failure (may be NULL).
+ * @param err      receives a one-line explanation on failure (may be NULL);
+ *                 an `opencl...` selector against a list without OpenCL
+ *                 devices also gives fitcl_opencl_unavailable_reason().
  */
-fitcl_status fitcl_devices_resolve(const char *selector, const fitcl_device_desc *list,
-                                   size_t count, size_t *index, char *err, size_t errlen);
+FITCL_API fitcl_status fitcl_devices_resolve(const char *selector, const fitcl_device_desc *list,
+                                             size_t count, size_t *index, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------------- */
 /* Self-test                                                                 */
@@ -246,8 +275,8 @@ typedef struct fitcl_selftest_result {
  * @param count    receives the number of families checked.
  * @return FITCL_OK when every family passed.
  */
-fitcl_status fitcl_selftest(fitcl_context *ctx, fitcl_selftest_result *results,
-                            size_t capacity, size_t *count);
+FITCL_API fitcl_status fitcl_selftest(fitcl_context *ctx, fitcl_selftest_result *results,
+                                      size_t capacity, size_t *count);
 
 /* ------------------------------------------------------------------------- */
 /* Program-binary cache maintenance (no context needed)                      */
@@ -262,9 +291,9 @@ typedef struct fitcl_cache_summary {
 } fitcl_cache_summary;
 
 /** Summarises the cache that a default context would use. */
-fitcl_status fitcl_cache_inspect(fitcl_cache_summary *out);
+FITCL_API fitcl_status fitcl_cache_inspect(fitcl_cache_summary *out);
 /** Removes every entry of that cache; *removed receives the count. */
-fitcl_status fitcl_cache_clear(uint64_t *removed);
+FITCL_API fitcl_status fitcl_cache_clear(uint64_t *removed);
 
 #ifdef __cplusplus
 }

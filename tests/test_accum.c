@@ -347,6 +347,46 @@ Test(accum, fused_and_clblast_agree) {
   fitcl_context_destroy(ctx);
 }
 
+/* CLBlast is loaded when its path is first wanted (FITCL_CLBLAST_LIBRARY
+ * is read then, once per process; Criterion runs each test in its own).
+ * Without it, path 2 is refused with the reason and auto keeps fused. */
+Test(accum, clblast_absent_only_refuses_its_path) {
+  setenv("FITCL_CLBLAST_LIBRARY", "/nonexistent/libclblast.so.1", 1);
+  fitcl_test_backend be[2];
+  size_t nbe = fitcl_test_backends(be, 2);
+  if (nbe < 2) cr_skip_test("no OpenCL device with fp64");
+  fitcl_context *ctx = fitcl_test_context(be[1].selector);
+  const char *pn[] = {"a1", "b1", "a2", "b2", "a3", "b3", "a4", "b4", "c0", "c1", "c2", "c3"};
+  const char *vars[] = {"x"};
+  fitcl_model *m = NULL;
+  cr_assert_eq(fitcl_model_compile(ctx,
+               "a1*exp(-b1*x)+a2*exp(-b2*x)+a3*exp(-b3*x)+a4*exp(-b4*x)+c0+c1*x+c2*x^2+c3*x^3",
+               pn, 12, vars, 1, &m), FITCL_OK, "%s", fitcl_errmsg(ctx));
+  fitcl_accum_options o = {0};
+  o.path = FITCL_ACCUM_PATH_CLBLAST;
+  fitcl_accum *a = NULL;
+  cr_assert_eq(fitcl_accum_create(ctx, m, &o, &a), FITCL_ERR_UNSUPPORTED);
+  cr_assert_null(a);
+  cr_assert(strstr(fitcl_errmsg(ctx), "/nonexistent/libclblast.so.1 cannot be loaded"), "%s",
+            fitcl_errmsg(ctx));
+  /* Auto with the measurement forced (as on a GPU): fused, CLBlast unmeasured. */
+  fitcl__accum_ocl_variant = 2;
+  cr_assert_eq(fitcl_accum_create(ctx, m, NULL, &a), FITCL_OK, "%s", fitcl_errmsg(ctx));
+  fitcl_accum_info info;
+  fitcl_accum_get_info(a, &info);
+  cr_expect_eq(info.path, FITCL_ACCUM_PATH_FUSED);
+  cr_expect_eq(info.clblast_cost_ns, 0);
+  dataset d = make_data(5000, 0);
+  double p[12];
+  for (int k = 0; k < 12; ++k) p[k] = 0.1 + 0.05 * k;
+  fitcl_accum_sums s;
+  cr_expect_eq(run_pass(a, p, 1, &d, 1, 2000, &s), FITCL_OK, "%s", fitcl_errmsg(ctx));
+  fitcl_accum_destroy(a);
+  free_data(&d);
+  fitcl_model_destroy(m);
+  fitcl_context_destroy(ctx);
+}
+
 /* exp_decay as a C callback: same sums as the expression on every context. */
 static void cb_exp_decay(void *user, const double *p, const double *const *x, size_t n, double *f,
                          double *jac) {

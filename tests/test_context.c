@@ -235,6 +235,66 @@ Test(context, build_failure_fallback_only_in_lists) {
   unsetenv("FITCL_OPENCL_OPTIONS");
 }
 
+/* A host without OpenCL: the library cannot be loaded (FITCL_OPENCL_LIBRARY
+ * is read at the first load of the process; Criterion runs each test in
+ * its own).  Only cpu is listed, auto runs there with the reason, and an
+ * explicit opencl selector fails naming it. */
+Test(discovery, without_the_opencl_library) {
+  setenv("FITCL_OPENCL_LIBRARY", "/nonexistent/libOpenCL.so.1", 1);
+  const char *why = fitcl_opencl_unavailable_reason();
+  cr_assert_not_null(why);
+  cr_assert(strstr(why, "/nonexistent/libOpenCL.so.1 cannot be loaded"), "%s", why);
+  fitcl_device_desc *list = NULL;
+  size_t n = 0;
+  cr_assert_eq(fitcl_devices_list(&list, &n), FITCL_OK);
+  cr_assert_eq(n, 1);
+  cr_assert_str_eq(list[0].backend, "cpu");
+  fitcl_devices_free(list);
+
+  fitcl_context_options o = {0};
+  o.device = "auto";
+  o.cache = FITCL_CACHE_OFF;
+  fitcl_context *ctx = NULL;
+  cr_assert_eq(fitcl_context_create(&o, &ctx), FITCL_OK, "%s", fitcl_errmsg(ctx));
+  fitcl_context_info info;
+  fitcl_context_get_info(ctx, &info);
+  cr_assert_str_eq(info.backend, "cpu");
+  cr_assert_not_null(info.fallback_reason);
+  cr_assert(strstr(info.fallback_reason, why), "%s", info.fallback_reason);
+  fitcl_context_destroy(ctx);
+
+  const char *sels[] = {"opencl", "opencl:0:gpu", "opencl:pocl"};
+  for (size_t i = 0; i < sizeof sels / sizeof *sels; ++i) {
+    o.device = sels[i];
+    ctx = NULL;
+    cr_assert_eq(fitcl_context_create(&o, &ctx), FITCL_ERR_NO_DEVICE, "%s", sels[i]);
+    cr_assert(strstr(fitcl_errmsg(ctx), why), "%s: %s", sels[i], fitcl_errmsg(ctx));
+    fitcl_context_destroy(ctx);
+  }
+  unsetenv("FITCL_OPENCL_LIBRARY");
+}
+
+static int maps_library(const char *name) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  cr_assert_not_null(f);
+  char line[4096];
+  int found = 0;
+  while (!found && fgets(line, sizeof line, f)) found = strstr(line, name) != NULL;
+  fclose(f);
+  return found;
+}
+
+/* Nothing links OpenCL: a cpu context and its work never map it. */
+Test(discovery, cpu_never_loads_opencl) {
+  fitcl_context *ctx = fitcl_test_context("cpu");
+  fitcl_selftest_result r[8];
+  size_t n = 0;
+  cr_assert_eq(fitcl_selftest(ctx, r, 8, &n), FITCL_OK);
+  fitcl_context_destroy(ctx);
+  cr_assert(!maps_library("libOpenCL"), "libOpenCL is mapped");
+  cr_assert(!maps_library("libclblast"), "libclblast is mapped");
+}
+
 /* `auto` on a host without an OpenCL GPU remembers that in the cache, so
  * later processes skip loading the OpenCL runtimes; anything that could
  * reveal a GPU (here: a different driver directory) makes it probe again. */

@@ -78,8 +78,8 @@ typedef struct fitcl_fit_result {
  * @return FITCL_OK when the fit ran (check out->converged), or a status
  *         with the detail in fitcl_errmsg(ctx).
  */
-fitcl_status fitcl_fit_rates(fitcl_context *ctx, const fitcl_data *data,
-                             const fitcl_fit_options *opt, fitcl_fit_result *out);
+FITCL_API fitcl_status fitcl_fit_rates(fitcl_context *ctx, const fitcl_data *data,
+                                       const fitcl_fit_options *opt, fitcl_fit_result *out);
 
 /* ------------------------------------------------------------------------- */
 /* Retention test                                                            */
@@ -90,14 +90,14 @@ fitcl_status fitcl_fit_rates(fitcl_context *ctx, const fitcl_data *data,
  *  skipped; surrounding white space is ignored), 0 otherwise.
  *  @return FITCL_ERR_NAME naming the first unknown family with file:line,
  *          FITCL_ERR_IO when the file cannot be read. */
-fitcl_status fitcl_select_families_file(fitcl_context *ctx, const fitcl_data *data,
-                                        const char *path, unsigned char *selected);
+FITCL_API fitcl_status fitcl_select_families_file(fitcl_context *ctx, const fitcl_data *data,
+                                                  const char *path, unsigned char *selected);
 
 /** Selects the families whose name matches the POSIX extended regular
  *  expression `regex` (unanchored; use ^...$ for whole names).
  *  @return FITCL_ERR_ARG for a malformed expression. */
-fitcl_status fitcl_select_families_regex(fitcl_context *ctx, const fitcl_data *data,
-                                         const char *regex, unsigned char *selected);
+FITCL_API fitcl_status fitcl_select_families_regex(fitcl_context *ctx, const fitcl_data *data,
+                                                   const char *regex, unsigned char *selected);
 
 /** Progress callback of the bootstrap: called from the calling thread after
  *  every finished batch of replicates. */
@@ -159,10 +159,10 @@ typedef struct fitcl_retention_result {
  * conditioning (families absent everywhere are redrawn), both models are
  * refitted to each, and the bootstrap p-value is reported.
  */
-fitcl_status fitcl_retention_test(fitcl_context *ctx, fitcl_data *data,
-                                  const unsigned char *selected,
-                                  const fitcl_retention_options *opt,
-                                  fitcl_retention_result *out);
+FITCL_API fitcl_status fitcl_retention_test(fitcl_context *ctx, fitcl_data *data,
+                                            const unsigned char *selected,
+                                            const fitcl_retention_options *opt,
+                                            fitcl_retention_result *out);
 
 /* ------------------------------------------------------------------------- */
 /* Simulation                                                                */
@@ -201,9 +201,9 @@ typedef struct fitcl_sim_options {
  * @return FITCL_ERR_DATA when conditioning needs over a million draws for
  *         one family (gain far too small for the tree).
  */
-fitcl_status fitcl_simulate(fitcl_context *ctx, const fitcl_tree *tree,
-                            const fitcl_sim_options *opt, unsigned char *states,
-                            unsigned char *retained);
+FITCL_API fitcl_status fitcl_simulate(fitcl_context *ctx, const fitcl_tree *tree,
+                                      const fitcl_sim_options *opt, unsigned char *states,
+                                      unsigned char *retained);
 
 /* ------------------------------------------------------------------------- */
 /* Ancestral reconstruction                                                  */
@@ -228,10 +228,10 @@ typedef struct fitcl_ancestral_result {
  * downward pass per pattern, in double precision.
  * Free the result with fitcl_ancestral_free().
  */
-fitcl_status fitcl_ancestral(fitcl_context *ctx, const fitcl_data *data,
-                             const fitcl_gl_params *p, int gamma_cats,
-                             fitcl_ancestral_result *out);
-void fitcl_ancestral_free(fitcl_ancestral_result *r);
+FITCL_API fitcl_status fitcl_ancestral(fitcl_context *ctx, const fitcl_data *data,
+                                       const fitcl_gl_params *p, int gamma_cats,
+                                       fitcl_ancestral_result *out);
+FITCL_API void fitcl_ancestral_free(fitcl_ancestral_result *r);
 
 #ifdef __cplusplus
 }

@@ -86,20 +86,20 @@ typedef struct fitcl_source_options {
  *         FITCL_ERR_UNSUPPORTED (HDF5 when built without it, or when libhdf5
  *         cannot be loaded at run time).
  */
-fitcl_status fitcl_source_open(fitcl_context *ctx, const fitcl_source_options *opt,
-                               fitcl_source **out);
+FITCL_API fitcl_status fitcl_source_open(fitcl_context *ctx, const fitcl_source_options *opt,
+                                         fitcl_source **out);
 /** Starts a new pass over the data (the first pass needs no rewind). */
-fitcl_status fitcl_source_rewind(fitcl_source *src);
+FITCL_API fitcl_status fitcl_source_rewind(fitcl_source *src);
 /** Reads the next chunk of the current pass; chunk->n == 0 at the end.
  *  The first complete pass validates every value (finite, numeric, row
  *  length); later passes skip that work. */
-fitcl_status fitcl_source_next(fitcl_source *src, fitcl_chunk *chunk);
+FITCL_API fitcl_status fitcl_source_next(fitcl_source *src, fitcl_chunk *chunk);
 /** Number of points, or 0 when not yet known (CSV before its first pass). */
-uint64_t fitcl_source_points(const fitcl_source *src);
+FITCL_API uint64_t fitcl_source_points(const fitcl_source *src);
 /** Number of x columns. */
-size_t fitcl_source_nx(const fitcl_source *src);
+FITCL_API size_t fitcl_source_nx(const fitcl_source *src);
 /** Closes the file and releases buffers.  Accepts NULL. */
-void fitcl_source_destroy(fitcl_source *src);
+FITCL_API void fitcl_source_destroy(fitcl_source *src);
 
 /* ------------------------------------------------------------------------- */
 /* Solver                                                                    */
@@ -118,7 +118,7 @@ typedef enum fitcl_curvefit_status {
 
 /** "converged_ftol", "converged_xtol", "converged_gtol", "max_iter",
  *  "singular", "nonfinite", "interrupted", "running" (static storage). */
-const char *fitcl_curvefit_status_name(fitcl_curvefit_status status);
+FITCL_API const char *fitcl_curvefit_status_name(fitcl_curvefit_status status);
 
 /** Box-bound handling of a trial point that leaves the box. */
 typedef enum fitcl_bounds_mode {
@@ -239,19 +239,22 @@ typedef fitcl_status (*fitcl_chunk_fn)(void *user, uint64_t chunk_index, fitcl_c
  *         res->status), FITCL_ERR_INTERRUPTED, or an error status with the
  *         detail in fitcl_errmsg(ctx) (bad data names the row).
  */
-fitcl_status fitcl_curve_fit_arrays(fitcl_context *ctx, const fitcl_model *m,
-                                    const double *const *x, const double *y,
-                                    const double *sigma, size_t n, const double *p0,
-                                    const fitcl_curvefit_options *opt, fitcl_curvefit_result *res);
+FITCL_API fitcl_status fitcl_curve_fit_arrays(fitcl_context *ctx, const fitcl_model *m,
+                                              const double *const *x, const double *y,
+                                              const double *sigma, size_t n, const double *p0,
+                                              const fitcl_curvefit_options *opt,
+                                              fitcl_curvefit_result *res);
 /** Fits a model to a file opened with fitcl_source_open (its columns in the
  *  model's variable order).  Same return values. */
-fitcl_status fitcl_curve_fit_source(fitcl_context *ctx, const fitcl_model *m,
-                                    fitcl_source *src, const double *p0,
-                                    const fitcl_curvefit_options *opt, fitcl_curvefit_result *res);
+FITCL_API fitcl_status fitcl_curve_fit_source(fitcl_context *ctx, const fitcl_model *m,
+                                              fitcl_source *src, const double *p0,
+                                              const fitcl_curvefit_options *opt,
+                                              fitcl_curvefit_result *res);
 /** Fits a model to points produced by a callback.  Same return values. */
-fitcl_status fitcl_curve_fit_chunks(fitcl_context *ctx, const fitcl_model *m,
-                                    fitcl_chunk_fn fn, void *user, const double *p0,
-                                    const fitcl_curvefit_options *opt, fitcl_curvefit_result *res);
+FITCL_API fitcl_status fitcl_curve_fit_chunks(fitcl_context *ctx, const fitcl_model *m,
+                                              fitcl_chunk_fn fn, void *user, const double *p0,
+                                              const fitcl_curvefit_options *opt,
+                                              fitcl_curvefit_result *res);
 
 #ifdef __cplusplus
 }

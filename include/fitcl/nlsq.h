@@ -55,9 +55,10 @@ typedef struct fitcl_model fitcl_model;
  *         arguments or a duplicate/invalid name, FITCL_ERR_SIZE for too many
  *         parameters or variables.
  */
-fitcl_status fitcl_model_compile(fitcl_context *ctx, const char *expr,
-                                 const char *const *params, size_t nparams,
-                                 const char *const *vars, size_t nvars, fitcl_model **out);
+FITCL_API fitcl_status fitcl_model_compile(fitcl_context *ctx, const char *expr,
+                                           const char *const *params, size_t nparams,
+                                           const char *const *vars, size_t nvars,
+                                           fitcl_model **out);
 
 /**
  * Built-in models, each written as an expression (fitcl_model_builtin_expr
@@ -74,25 +75,25 @@ fitcl_status fitcl_model_compile(fitcl_context *ctx, const char *expr,
  *                  (q is a data column, so one fit can span several q values;
  *                  for a single q pass a column filled with that value).
  */
-fitcl_status fitcl_model_builtin(fitcl_context *ctx, const char *name, fitcl_model **out);
+FITCL_API fitcl_status fitcl_model_builtin(fitcl_context *ctx, const char *name, fitcl_model **out);
 /** The expression text of a built-in model (static storage), or NULL. */
-const char *fitcl_model_builtin_expr(const char *name);
+FITCL_API const char *fitcl_model_builtin_expr(const char *name);
 /** The parameter names of a built-in model as one space-separated string
  *  (static storage), or NULL. */
-const char *fitcl_model_builtin_params(const char *name);
+FITCL_API const char *fitcl_model_builtin_params(const char *name);
 /** The variable names of a built-in model, space separated, or NULL. */
-const char *fitcl_model_builtin_vars(const char *name);
+FITCL_API const char *fitcl_model_builtin_vars(const char *name);
 /** The name of built-in model i (0-based, static storage), NULL past the end. */
-const char *fitcl_model_builtin_name(size_t i);
+FITCL_API const char *fitcl_model_builtin_name(size_t i);
 
-size_t fitcl_model_nparams(const fitcl_model *m);
+FITCL_API size_t fitcl_model_nparams(const fitcl_model *m);
 /** Name of parameter i (owned by the model), NULL when out of range. */
-const char *fitcl_model_param_name(const fitcl_model *m, size_t i);
-size_t fitcl_model_nvars(const fitcl_model *m);
+FITCL_API const char *fitcl_model_param_name(const fitcl_model *m, size_t i);
+FITCL_API size_t fitcl_model_nvars(const fitcl_model *m);
 /** Name of variable i (owned by the model), NULL when out of range. */
-const char *fitcl_model_var_name(const fitcl_model *m, size_t i);
+FITCL_API const char *fitcl_model_var_name(const fitcl_model *m, size_t i);
 /** The expression text (NULL for callback and OpenCL-source models). */
-const char *fitcl_model_expr(const fitcl_model *m);
+FITCL_API const char *fitcl_model_expr(const fitcl_model *m);
 
 /**
  * Evaluates f and the Jacobian on the host, on any backend (reference and
@@ -104,8 +105,8 @@ const char *fitcl_model_expr(const fitcl_model *m);
  *                jac[i*nparams+k]); may be NULL.
  * @return FITCL_OK; FITCL_ERR_UNSUPPORTED for an OpenCL-source model.
  */
-fitcl_status fitcl_model_eval(const fitcl_model *m, const double *params,
-                              const double *const *x, size_t n, double *f, double *jac);
+FITCL_API fitcl_status fitcl_model_eval(const fitcl_model *m, const double *params,
+                                        const double *const *x, size_t n, double *f, double *jac);
 
 /**
  * A model given as C callback for embedding applications.  fn is called
@@ -117,10 +118,10 @@ fitcl_status fitcl_model_eval(const fitcl_model *m, const double *params,
  */
 typedef void (*fitcl_model_fn)(void *user, const double *params, const double *const *x,
                                size_t n, double *f, double *jac);
-fitcl_status fitcl_model_from_callback(fitcl_context *ctx, fitcl_model_fn fn, void *user,
-                                       const char *const *params, size_t nparams,
-                                       const char *const *vars, size_t nvars,
-                                       fitcl_model **out);
+FITCL_API fitcl_status fitcl_model_from_callback(fitcl_context *ctx, fitcl_model_fn fn, void *user,
+                                                 const char *const *params, size_t nparams,
+                                                 const char *const *vars, size_t nvars,
+                                                 fitcl_model **out);
 
 /**
  * A model given as OpenCL C source (OpenCL contexts only).  The source must
@@ -132,19 +133,19 @@ fitcl_status fitcl_model_from_callback(fitcl_context *ctx, fitcl_model_fn fn, vo
  * fitcl_accum_create (through the program cache).  fitcl_model_eval and
  * the pthreads path cannot run it (FITCL_ERR_UNSUPPORTED).
  */
-fitcl_status fitcl_model_from_opencl(fitcl_context *ctx, const char *source,
-                                     const char *const *params, size_t nparams,
-                                     const char *const *vars, size_t nvars,
-                                     fitcl_model **out);
+FITCL_API fitcl_status fitcl_model_from_opencl(fitcl_context *ctx, const char *source,
+                                               const char *const *params, size_t nparams,
+                                               const char *const *vars, size_t nvars,
+                                               fitcl_model **out);
 
 /** Writes the OpenCL C function generated for an expression model (model
  *  value + Jacobian, the form fitcl_model_from_opencl accepts) into a
  *  malloc'ed string the caller frees; NULL for other models or no memory. */
-char *fitcl_model_opencl_source(const fitcl_model *m);
+FITCL_API char *fitcl_model_opencl_source(const fitcl_model *m);
 
 /** Releases the model.  Accepts NULL.  Accumulators made from it must be
  *  destroyed first. */
-void fitcl_model_destroy(fitcl_model *m);
+FITCL_API void fitcl_model_destroy(fitcl_model *m);
 
 /* ------------------------------------------------------------------------- */
 /* Accumulation                                                              */
@@ -182,9 +183,9 @@ typedef struct fitcl_accum_sums {
 } fitcl_accum_sums;
 
 /** Zeroes a sums struct for nparams parameters. */
-void fitcl_accum_sums_zero(fitcl_accum_sums *s, int nparams);
+FITCL_API void fitcl_accum_sums_zero(fitcl_accum_sums *s, int nparams);
 /** dst += src (same nparams). */
-void fitcl_accum_sums_add(fitcl_accum_sums *dst, const fitcl_accum_sums *src);
+FITCL_API void fitcl_accum_sums_add(fitcl_accum_sums *dst, const fitcl_accum_sums *src);
 
 typedef enum fitcl_accum_path {
   FITCL_ACCUM_PATH_AUTO = 0,     /* options only: choose by the measured cost model */
@@ -199,7 +200,8 @@ typedef struct fitcl_accum_options {
                         parameters use the fused path; wider ones time both
                         paths at creation on GPUs/accelerators and keep the
                         faster (fitcl_accum_info reports both).  Always
-                        fused on the pthreads path and CPU OpenCL devices. */
+                        fused on the pthreads path and CPU OpenCL devices,
+                        and where CLBlast cannot be loaded. */
   size_t max_chunk;  /* largest chunk the caller will pass; 0: 1<<20 points;
                         at most 1<<28.  Device buffers are sized by it
                         (two slots of nvars+2 columns); longer chunks are
@@ -215,14 +217,15 @@ typedef struct fitcl_accum fitcl_accum;
  * program cache (once; never again for new chunk lengths).
  * @param opt  NULL for defaults.
  * @return FITCL_OK; FITCL_ERR_UNSUPPORTED for an OpenCL-source model on the
- *         pthreads backend, or path=2 without OpenCL; FITCL_ERR_BUILD when
+ *         pthreads backend, or path=2 without OpenCL or without CLBlast
+ *         (libclblast.so.1, loaded when first wanted); FITCL_ERR_BUILD when
  *         the generated program does not compile.
  */
-fitcl_status fitcl_accum_create(fitcl_context *ctx, const fitcl_model *m,
-                                const fitcl_accum_options *opt, fitcl_accum **out);
+FITCL_API fitcl_status fitcl_accum_create(fitcl_context *ctx, const fitcl_model *m,
+                                          const fitcl_accum_options *opt, fitcl_accum **out);
 /** Starts a pass at `params` (nparams values, copied).  want_jacobian = 0
  *  gives a cost-only pass (cost, rss and points; jtj and jtr stay zero). */
-fitcl_status fitcl_accum_begin(fitcl_accum *a, const double *params, int want_jacobian);
+FITCL_API fitcl_status fitcl_accum_begin(fitcl_accum *a, const double *params, int want_jacobian);
 /**
  * Adds a chunk of n points (any n >= 0).
  * @param x      nvars column pointers of n values each (NULL when nvars = 0).
@@ -235,8 +238,8 @@ fitcl_status fitcl_accum_begin(fitcl_accum *a, const double *params, int want_ja
  * same chunking, and agree across chunkings to rounding (~1e-15 relative to
  * the sum of absolute terms).
  */
-fitcl_status fitcl_accum_chunk(fitcl_accum *a, const double *const *x, const double *y,
-                               const double *sigma, size_t n);
+FITCL_API fitcl_status fitcl_accum_chunk(fitcl_accum *a, const double *const *x, const double *y,
+                                         const double *sigma, size_t n);
 /**
  * Allocates a data column of n doubles for fitcl_accum_chunk: 64-byte
  * aligned and, from 2 MiB up, on 2 MiB pages where the kernel allows it
@@ -246,9 +249,9 @@ fitcl_status fitcl_accum_chunk(fitcl_accum *a, const double *const *x, const dou
  * chunk buffers (fitcl_source) are allocated this way.  Free with free().
  * @return NULL when n is 0 or the memory is not there.
  */
-double *fitcl_alloc_column(size_t n);
+FITCL_API double *fitcl_alloc_column(size_t n);
 /** Finishes the pass and writes the sums (out->nparams = the model's). */
-fitcl_status fitcl_accum_end(fitcl_accum *a, fitcl_accum_sums *out);
+FITCL_API fitcl_status fitcl_accum_end(fitcl_accum *a, fitcl_accum_sums *out);
 
 typedef struct fitcl_accum_info {
   int path;                 /* fitcl_accum_path actually used (1 or 2) */
@@ -264,10 +267,10 @@ typedef struct fitcl_accum_info {
                                whatever the names), 0 on the expression evaluator;
                                0 on OpenCL, which compiles every model at run time */
 } fitcl_accum_info;
-fitcl_status fitcl_accum_get_info(const fitcl_accum *a, fitcl_accum_info *info);
+FITCL_API fitcl_status fitcl_accum_get_info(const fitcl_accum *a, fitcl_accum_info *info);
 
 /** Releases the accumulator (and its device buffers).  Accepts NULL. */
-void fitcl_accum_destroy(fitcl_accum *a);
+FITCL_API void fitcl_accum_destroy(fitcl_accum *a);
 
 #ifdef __cplusplus
 }

@@ -106,11 +106,11 @@ typedef struct fitcl_gl_params {
  * Thread-safety: like every object, use from one thread at a time together
  * with its context.
  */
-fitcl_status fitcl_lik_create(fitcl_context *ctx, const fitcl_data *data,
-                              const fitcl_lik_options *opt, fitcl_lik **out);
+FITCL_API fitcl_status fitcl_lik_create(fitcl_context *ctx, const fitcl_data *data,
+                                        const fitcl_lik_options *opt, fitcl_lik **out);
 
 /** Releases the handle and its device buffers.  Accepts NULL. */
-void fitcl_lik_destroy(fitcl_lik *lik);
+FITCL_API void fitcl_lik_destroy(fitcl_lik *lik);
 
 /**
  * Evaluates the log-likelihood (summed over the handle's pattern range,
@@ -124,32 +124,32 @@ void fitcl_lik_destroy(fitcl_lik *lik);
  * @return FITCL_ERR_RANGE for a non-finite or non-positive rate, alpha or
  *         multiplier, or a negative branch length; device statuses otherwise.
  */
-fitcl_status fitcl_lik_eval(fitcl_lik *lik, const fitcl_gl_params *p, double *loglik,
-                            double *grad);
+FITCL_API fitcl_status fitcl_lik_eval(fitcl_lik *lik, const fitcl_gl_params *p, double *loglik,
+                                      double *grad);
 
 /** Length of the gradient vector: 3 + ngroups (+ nnodes - 1 with branch
  *  gradients). */
-size_t fitcl_lik_grad_size(const fitcl_lik *lik);
+FITCL_API size_t fitcl_lik_grad_size(const fitcl_lik *lik);
 /** Number of rate groups of the data (1 + highest group index). */
-int fitcl_lik_ngroups(const fitcl_lik *lik);
+FITCL_API int fitcl_lik_ngroups(const fitcl_lik *lik);
 /** Patterns in the handle's range. */
-size_t fitcl_lik_npatterns(const fitcl_lik *lik);
+FITCL_API size_t fitcl_lik_npatterns(const fitcl_lik *lik);
 /** Families in the handle's range (the sum of the pattern weights). */
-double fitcl_lik_nfamilies(const fitcl_lik *lik);
+FITCL_API double fitcl_lik_nfamilies(const fitcl_lik *lik);
 
 /**
  * Per-pattern log-likelihoods of the last evaluation (conditioned when the
  * handle conditions), for the handle's range: out[i] is pattern
  * pattern_begin + i, unweighted.  n must be fitcl_lik_npatterns(lik).
  */
-fitcl_status fitcl_lik_pattern_logliks(fitcl_lik *lik, double *out, size_t n);
+FITCL_API fitcl_status fitcl_lik_pattern_logliks(fitcl_lik *lik, double *out, size_t n);
 
 /**
  * Per-family log-likelihoods of the last evaluation: out[f] for every family
  * f of the data whose pattern lies in the handle's range, NaN for the
  * others.  n must be the data's number of families.
  */
-fitcl_status fitcl_lik_family_logliks(fitcl_lik *lik, double *out, size_t n);
+FITCL_API fitcl_status fitcl_lik_family_logliks(fitcl_lik *lik, double *out, size_t n);
 
 /**
  * Batched closed-form transition matrices of the 2-state gain/loss chain on
@@ -163,9 +163,9 @@ fitcl_status fitcl_lik_family_logliks(fitcl_lik *lik, double *out, size_t n);
  * All arrays are host memory; on OpenCL they are copied to and from the
  * device during the call.
  */
-fitcl_status fitcl_gl_pmatrices(fitcl_context *ctx, size_t n, const double *gain,
-                                const double *loss, const double *t, double *p,
-                                double *deriv);
+FITCL_API fitcl_status fitcl_gl_pmatrices(fitcl_context *ctx, size_t n, const double *gain,
+                                          const double *loss, const double *t, double *p,
+                                          double *deriv);
 
 /* ------------------------------------------------------------------------- */
 /* General k-state models                                                    */
@@ -195,15 +195,16 @@ typedef enum fitcl_kstate_method {
  * @param method  FITCL_KSTATE_AUTO (0) unless a specific method is wanted.
  * @param out     n*k*k doubles: out[i*k*k + r*k + c] = P(t_i)[r][c].
  */
-fitcl_status fitcl_kstate_pmatrices(fitcl_context *ctx, int k, const double *q, size_t n,
-                                    const double *t, fitcl_kstate_method method, double *out);
+FITCL_API fitcl_status fitcl_kstate_pmatrices(fitcl_context *ctx, int k, const double *q, size_t n,
+                                              const double *t, fitcl_kstate_method method,
+                                              double *out);
 
 /**
  * Rates of the K discrete-gamma categories (mean method, mean exactly one)
  * for shape alpha, computed with accurate gamma quantiles.  Exposed for
  * tests and reports.  K in 1..64; K == 1 gives {1}.
  */
-fitcl_status fitcl_gamma_rates(double alpha, int k, double *rates);
+FITCL_API fitcl_status fitcl_gamma_rates(double alpha, int k, double *rates);
 
 #ifdef __cplusplus
 }

@@ -50,34 +50,36 @@ typedef struct fitcl_tree fitcl_tree;
  *         length, duplicate or empty name, too few tips), FITCL_ERR_IO,
  *         FITCL_ERR_NOMEM, FITCL_ERR_NULL.
  */
-fitcl_status fitcl_tree_read(const char *path, fitcl_tree **out, char *err, size_t errlen);
+FITCL_API fitcl_status fitcl_tree_read(const char *path, fitcl_tree **out, char *err,
+                                       size_t errlen);
 
 /** As fitcl_tree_read, from a NUL-terminated string; messages use the name
  *  "<string>". */
-fitcl_status fitcl_tree_parse(const char *text, fitcl_tree **out, char *err, size_t errlen);
+FITCL_API fitcl_status fitcl_tree_parse(const char *text, fitcl_tree **out, char *err,
+                                        size_t errlen);
 
 /** Releases a tree.  Accepts NULL. */
-void fitcl_tree_destroy(fitcl_tree *tree);
+FITCL_API void fitcl_tree_destroy(fitcl_tree *tree);
 
 /** Number of tips (leaves). */
-int fitcl_tree_ntips(const fitcl_tree *tree);
+FITCL_API int fitcl_tree_ntips(const fitcl_tree *tree);
 /** Number of nodes, tips included.  Tips are 0..ntips-1 in the order they
  *  appear in the Newick text; internal nodes follow in post-order; the root
  *  is nnodes-1. */
-int fitcl_tree_nnodes(const fitcl_tree *tree);
+FITCL_API int fitcl_tree_nnodes(const fitcl_tree *tree);
 /** Name of tip i (0 <= i < ntips), or NULL when out of range.  Owned by the
  *  tree. */
-const char *fitcl_tree_tip_name(const fitcl_tree *tree, int i);
+FITCL_API const char *fitcl_tree_tip_name(const fitcl_tree *tree, int i);
 /** Label of node v (internal labels and support values too), or NULL when it
  *  has none or v is out of range.  Owned by the tree. */
-const char *fitcl_tree_node_label(const fitcl_tree *tree, int v);
+FITCL_API const char *fitcl_tree_node_label(const fitcl_tree *tree, int v);
 /** Parent of node v, -1 for the root or when v is out of range. */
-int fitcl_tree_parent(const fitcl_tree *tree, int v);
+FITCL_API int fitcl_tree_parent(const fitcl_tree *tree, int v);
 /** Length of the branch above node v (0 for the root), NaN when out of
  *  range. */
-double fitcl_tree_branch_length(const fitcl_tree *tree, int v);
+FITCL_API double fitcl_tree_branch_length(const fitcl_tree *tree, int v);
 /** Index of the tip called `name`, or -1. */
-int fitcl_tree_find_tip(const fitcl_tree *tree, const char *name);
+FITCL_API int fitcl_tree_find_tip(const fitcl_tree *tree, const char *name);
 
 /**
  * Writes the tree as Newick text (children in stored order, labels quoted
@@ -85,7 +87,7 @@ int fitcl_tree_find_tip(const fitcl_tree *tree, const char *name);
  * exactly).
  * @param out  receives a malloc'ed NUL-terminated string; free() it.
  */
-fitcl_status fitcl_tree_to_newick(const fitcl_tree *tree, char **out);
+FITCL_API fitcl_status fitcl_tree_to_newick(const fitcl_tree *tree, char **out);
 
 /* ------------------------------------------------------------------------- */
 /* Presence/absence matrices                                                 */
@@ -146,15 +148,15 @@ typedef struct fitcl_pamatrix_options {
  * @return FITCL_OK, FITCL_ERR_PARSE, FITCL_ERR_DATA, FITCL_ERR_ARG,
  *         FITCL_ERR_SIZE, FITCL_ERR_IO, FITCL_ERR_NOMEM, FITCL_ERR_NULL.
  */
-fitcl_status fitcl_pamatrix_read(const char *path, const fitcl_pamatrix_options *opt,
-                                 fitcl_pamatrix **out, char *err, size_t errlen);
+FITCL_API fitcl_status fitcl_pamatrix_read(const char *path, const fitcl_pamatrix_options *opt,
+                                           fitcl_pamatrix **out, char *err, size_t errlen);
 
 /** As fitcl_pamatrix_read, from `len` bytes in memory.  `name` is used in
  *  messages and, with FITCL_PAMATRIX_AUTO, for detection by extension (NULL:
  *  "<string>", detected by content). */
-fitcl_status fitcl_pamatrix_parse(const char *text, size_t len, const char *name,
-                                  const fitcl_pamatrix_options *opt,
-                                  fitcl_pamatrix **out, char *err, size_t errlen);
+FITCL_API fitcl_status fitcl_pamatrix_parse(const char *text, size_t len, const char *name,
+                                            const fitcl_pamatrix_options *opt,
+                                            fitcl_pamatrix **out, char *err, size_t errlen);
 
 /**
  * Builds a matrix from memory (for simulated data and bindings).
@@ -163,21 +165,21 @@ fitcl_status fitcl_pamatrix_parse(const char *text, size_t len, const char *name
  * @param family_names, taxon_names  copied; must be non-empty and unique.
  *                family_names may be NULL: families are named "F1", "F2"...
  */
-fitcl_status fitcl_pamatrix_create(size_t nfamilies, size_t ntaxa, const uint8_t *values,
-                                   const char *const *family_names,
-                                   const char *const *taxon_names,
-                                   fitcl_pamatrix **out, char *err, size_t errlen);
+FITCL_API fitcl_status fitcl_pamatrix_create(size_t nfamilies, size_t ntaxa, const uint8_t *values,
+                                             const char *const *family_names,
+                                             const char *const *taxon_names,
+                                             fitcl_pamatrix **out, char *err, size_t errlen);
 
 /** Releases a matrix.  Accepts NULL. */
-void fitcl_pamatrix_destroy(fitcl_pamatrix *m);
+FITCL_API void fitcl_pamatrix_destroy(fitcl_pamatrix *m);
 
-size_t fitcl_pamatrix_nfamilies(const fitcl_pamatrix *m);
-size_t fitcl_pamatrix_ntaxa(const fitcl_pamatrix *m);
+FITCL_API size_t fitcl_pamatrix_nfamilies(const fitcl_pamatrix *m);
+FITCL_API size_t fitcl_pamatrix_ntaxa(const fitcl_pamatrix *m);
 /** Names, owned by the matrix; NULL when out of range. */
-const char *fitcl_pamatrix_family_name(const fitcl_pamatrix *m, size_t family);
-const char *fitcl_pamatrix_taxon_name(const fitcl_pamatrix *m, size_t taxon);
+FITCL_API const char *fitcl_pamatrix_family_name(const fitcl_pamatrix *m, size_t family);
+FITCL_API const char *fitcl_pamatrix_taxon_name(const fitcl_pamatrix *m, size_t taxon);
 /** FITCL_PA_ABSENT/PRESENT/MISSING, or -1 when out of range. */
-int fitcl_pamatrix_get(const fitcl_pamatrix *m, size_t family, size_t taxon);
+FITCL_API int fitcl_pamatrix_get(const fitcl_pamatrix *m, size_t family, size_t taxon);
 
 /**
  * Writes the matrix as a Roary-style Rtab (tab-separated, header "Gene" then
@@ -185,8 +187,8 @@ int fitcl_pamatrix_get(const fitcl_pamatrix *m, size_t family, size_t taxon);
  * temporary file in the same directory and renamed, so a failure never
  * leaves a half-written file.
  */
-fitcl_status fitcl_pamatrix_write_rtab(const fitcl_pamatrix *m, const char *path,
-                                       char *err, size_t errlen);
+FITCL_API fitcl_status fitcl_pamatrix_write_rtab(const fitcl_pamatrix *m, const char *path,
+                                                 char *err, size_t errlen);
 
 /* ------------------------------------------------------------------------- */
 /* Data set: a tree matched to a matrix, compressed into site patterns       */
@@ -224,32 +226,32 @@ typedef struct fitcl_data_options {
  *         remain after pruning), FITCL_ERR_RANGE (a group outside
  *         0..65535), FITCL_ERR_NULL, FITCL_ERR_NOMEM.
  */
-fitcl_status fitcl_data_build(const fitcl_tree *tree, const fitcl_pamatrix *matrix,
-                              const fitcl_data_options *opt, fitcl_data **out,
-                              char *err, size_t errlen);
+FITCL_API fitcl_status fitcl_data_build(const fitcl_tree *tree, const fitcl_pamatrix *matrix,
+                                        const fitcl_data_options *opt, fitcl_data **out,
+                                        char *err, size_t errlen);
 
 /** Releases a data set.  Accepts NULL. */
-void fitcl_data_destroy(fitcl_data *data);
+FITCL_API void fitcl_data_destroy(fitcl_data *data);
 
 /** The data set's tree (pruned when asked).  Owned by the data set; valid
  *  until it is destroyed. */
-const fitcl_tree *fitcl_data_tree(const fitcl_data *data);
-size_t fitcl_data_nfamilies(const fitcl_data *data);
-size_t fitcl_data_npatterns(const fitcl_data *data);
+FITCL_API const fitcl_tree *fitcl_data_tree(const fitcl_data *data);
+FITCL_API size_t fitcl_data_nfamilies(const fitcl_data *data);
+FITCL_API size_t fitcl_data_npatterns(const fitcl_data *data);
 /** Number of taxa, equal to fitcl_tree_ntips(fitcl_data_tree(data)). */
-int fitcl_data_ntaxa(const fitcl_data *data);
+FITCL_API int fitcl_data_ntaxa(const fitcl_data *data);
 /** Number of rate groups: 1 + the largest group. */
-int fitcl_data_ngroups(const fitcl_data *data);
+FITCL_API int fitcl_data_ngroups(const fitcl_data *data);
 /** Family names in matrix order; NULL when out of range. */
-const char *fitcl_data_family_name(const fitcl_data *data, size_t family);
+FITCL_API const char *fitcl_data_family_name(const fitcl_data *data, size_t family);
 /** Group of a family, -1 when out of range. */
-int fitcl_data_family_group(const fitcl_data *data, size_t family);
+FITCL_API int fitcl_data_family_group(const fitcl_data *data, size_t family);
 /** Pattern of a family, (size_t)-1 when out of range. */
-size_t fitcl_data_family_pattern(const fitcl_data *data, size_t family);
+FITCL_API size_t fitcl_data_family_pattern(const fitcl_data *data, size_t family);
 /** Weight (number of families) of a pattern, 0 when out of range. */
-double fitcl_data_pattern_weight(const fitcl_data *data, size_t pattern);
+FITCL_API double fitcl_data_pattern_weight(const fitcl_data *data, size_t pattern);
 /** State of tip `taxon` (tree tip order) in a pattern: FITCL_PA_*, or -1. */
-int fitcl_data_pattern_state(const fitcl_data *data, size_t pattern, int taxon);
+FITCL_API int fitcl_data_pattern_state(const fitcl_data *data, size_t pattern, int taxon);
 
 /**
  * Assigns rate groups and recompresses the patterns (pattern indices change;
@@ -259,8 +261,8 @@ int fitcl_data_pattern_state(const fitcl_data *data, size_t pattern, int taxon);
  * @return FITCL_OK, FITCL_ERR_MISMATCH (n differs), FITCL_ERR_RANGE,
  *         FITCL_ERR_NOMEM; on failure the data set is unchanged.
  */
-fitcl_status fitcl_data_set_groups(fitcl_data *data, const int *groups, size_t n,
-                                   char *err, size_t errlen);
+FITCL_API fitcl_status fitcl_data_set_groups(fitcl_data *data, const int *groups, size_t n,
+                                             char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,7 @@
 #include "core/util.h"
 #include "device/backend.h"
 #include "device/discover_memo.h"
+#include "device/opencl_absent.h"
 #include "device/selector.h"
 
 /* The two descriptors live with the context, in one allocation. */
@@ -123,6 +124,18 @@ fitcl_status fitcl_context_create(const fitcl_context_options *opt, fitcl_contex
   for (size_t k = 0; k < ncand; ++k) {
     const fitcl_device_desc *d = &list.desc[cand[k]];
     st = open_device(ctx, d, list.ref[cand[k]]);
+    /* `auto` (or a list) on a host where OpenCL cannot even be loaded:
+     * the cpu backend is a fallback worth a reason.  Only after a probe,
+     * which has tried the load; a remembered host is not reloaded. */
+    const char *absent = st == FITCL_OK && fallback && ctx->backend->caps.host &&
+                                 !strcmp(ctx->discovery, "probed") && !ctx->fallback_reason[0]
+                             ? fitcl__opencl_absent_reason()
+                             : NULL;
+    if (absent) {
+      snprintf(ctx->fallback_reason, sizeof ctx->fallback_reason, "OpenCL is unavailable: %s",
+               absent);
+      fitcl__log(ctx, FITCL_LOG_INFO, "%s; using the cpu backend", ctx->fallback_reason);
+    }
     if (st == FITCL_OK) break;
     if (!fallback) goto done; /* a named device that fails is an error, not a detour */
     snprintf(ctx->fallback_reason, sizeof ctx->fallback_reason, "%s (%s) failed: %.400s",

@@ -9,10 +9,13 @@ static void help(void) {
   printf("usage: fitcl devices [--json]\n\n"
          "Lists the cpu (pthreads) backend and every OpenCL device, with the selector\n"
          "string to put in FITCL_DEVICE, and marks the device FITCL_DEVICE selects\n"
-         "(default: auto = an OpenCL GPU or accelerator with fp64, else cpu).\n\n"
+         "(default: auto = an OpenCL GPU or accelerator with fp64, else cpu).\n"
+         "Where OpenCL cannot be loaded (no libOpenCL.so.1), only cpu is listed, with\n"
+         "the reason.\n\n"
          "options:\n"
          "  --json   print one JSON object: {\"devices\":[{selector, backend, name, platform,\n"
-         "           type, fp64, compute_units, global_mem_mb, selected}]}\n"
+         "           type, fp64, compute_units, global_mem_mb, selected}],\n"
+         "           \"opencl_unavailable\": the reason, or null when OpenCL loaded}\n"
          "  --help   show this help\n");
 }
 
@@ -25,6 +28,7 @@ int cli_devices(int argc, char **argv) {
   size_t n = 0;
   fitcl_status st = fitcl_devices_list(&list, &n);
   if (st != FITCL_OK) return cli_fail(NULL, st, "listing devices");
+  const char *absent = fitcl_opencl_unavailable_reason();
   const char *sel = getenv("FITCL_DEVICE");
   size_t chosen = (size_t)-1;
   char err[2048];
@@ -50,6 +54,8 @@ int cli_devices(int argc, char **argv) {
       cJSON_AddBoolToObject(d, "selected", i == chosen);
       cJSON_AddItemToArray(arr, d);
     }
+    if (absent) cJSON_AddStringToObject(root, "opencl_unavailable", absent);
+    else cJSON_AddNullToObject(root, "opencl_unavailable");
     cli_print_json(root);
   } else {
     printf("  %-22s %-7s %-5s %-5s %5s %9s  %s\n", "SELECTOR", "BACKEND", "TYPE", "FP64", "CU",
@@ -59,6 +65,7 @@ int cli_devices(int argc, char **argv) {
              list[i].selector, list[i].backend, list[i].type, list[i].fp64 ? "yes" : "no",
              list[i].compute_units, (unsigned long long)list[i].global_mem_mb, list[i].name,
              list[i].platform);
+    if (absent) printf("\nOpenCL is unavailable: %s\n", absent);
     printf("\n* selected by FITCL_DEVICE=%s\n", sel && *sel ? sel : "auto (unset)");
   }
   fitcl_devices_free(list);

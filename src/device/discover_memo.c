@@ -11,11 +11,12 @@
 static const char PAYLOAD[] = "no OpenCL GPU or accelerator with fp64\n";
 
 /* Variables that change which OpenCL devices exist or are visible. */
-static const char *const VARS[] = {"OCL_ICD_VENDORS",      "OCL_ICD_FILENAMES",
-                                   "OPENCL_VENDOR_PATH",   "POCL_DEVICES",
-                                   "CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES",
-                                   "HIP_VISIBLE_DEVICES",  "GPU_DEVICE_ORDINAL",
-                                   "ZE_AFFINITY_MASK",     "ONEAPI_DEVICE_SELECTOR"};
+static const char *const VARS[] = {"FITCL_OPENCL_LIBRARY", "OCL_ICD_VENDORS",
+                                   "OCL_ICD_FILENAMES",    "OPENCL_VENDOR_PATH",
+                                   "POCL_DEVICES",         "CUDA_VISIBLE_DEVICES",
+                                   "ROCR_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES",
+                                   "GPU_DEVICE_ORDINAL",   "ZE_AFFINITY_MASK",
+                                   "ONEAPI_DEVICE_SELECTOR"};
 
 typedef struct buf {
   char *p;

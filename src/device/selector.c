@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "core/util.h"
+#include "device/opencl_absent.h"
 
 typedef struct sel_item {
   enum { SEL_AUTO, SEL_CPU, SEL_OPENCL } kind;
@@ -112,6 +113,12 @@ void fitcl__devices_summary(const fitcl_device_desc *list, size_t count, char *o
   fitcl__buf_free(&b);
 }
 
+static int any_opencl(const fitcl_device_desc *list, size_t count) {
+  for (size_t i = 0; i < count; ++i)
+    if (!strcmp(list[i].backend, "opencl")) return 1;
+  return 0;
+}
+
 /* Adds the devices one item names.  Returns 0 and writes why when nothing
  * usable matches. */
 static int item_candidates(const sel_item *it, const fitcl_device_desc *list, size_t count,
@@ -148,7 +155,12 @@ static int item_candidates(const sel_item *it, const fitcl_device_desc *list, si
       if (fitcl__strcasecontains(list[filtered[k]].name, it->device)) chosen[nch++] = filtered[k];
   }
   if (nch == 0) {
-    snprintf(why, whylen, "matches no device");
+    /* OpenCL asked for on a host without it: say why, not only that the
+     * cpu backend is all there is.  A list from discovery has already tried
+     * the load, so asking costs nothing then. */
+    const char *absent = any_opencl(list, count) ? NULL : fitcl__opencl_absent_reason();
+    if (absent) snprintf(why, whylen, "matches no device: OpenCL is unavailable (%s)", absent);
+    else snprintf(why, whylen, "matches no device");
     return 0;
   }
   for (size_t k = 0; k < nch; ++k)
@@ -207,9 +219,9 @@ fitcl_status fitcl__selector_candidates(const char *selector, const char *label,
     return FITCL_ERR_SELECTOR;
   }
   int any_fp64_refusal = 0;
-  char first_why[256] = "";
+  char first_why[768] = "";
   for (int i = 0; i < nitems; ++i) {
-    char why[256] = "";
+    char why[768] = "";
     int r = item_candidates(&items[i], list, count, cand, ncand, why, sizeof why);
     if (r <= 0 && !first_why[0]) fitcl__strlcpy(first_why, why, sizeof first_why);
     if (r < 0) any_fp64_refusal = 1;

@@ -31,6 +31,19 @@ execute_process(COMMAND ${CMAKE_COMMAND} -E env PKG_CONFIG_PATH=${pcdir} pkg-con
 if(rc)
   message(FATAL_ERROR "pkg-config fitcl failed")
 endif()
+# OpenCL and CLBlast are loaded at run time: a consumer links neither, even
+# statically, and the package config does not look for them.
+execute_process(COMMAND ${CMAKE_COMMAND} -E env PKG_CONFIG_PATH=${pcdir} pkg-config --static --libs fitcl
+                OUTPUT_VARIABLE static_flags OUTPUT_STRIP_TRAILING_WHITESPACE)
+file(GLOB_RECURSE configs ${prefix}/fitcl*.cmake)
+set(config_text "")
+foreach(f ${configs})
+  file(READ ${f} text)
+  string(APPEND config_text "${text}")
+endforeach()
+if(static_flags MATCHES "OpenCL|clblast" OR config_text MATCHES "OpenCL[A-Za-z]*[:)]|CLBlast[A-Za-z]*[:)]")
+  message(FATAL_ERROR "the installed package asks for OpenCL or CLBlast: ${static_flags}")
+endif()
 separate_arguments(flags UNIX_COMMAND "${flags}")
 execute_process(COMMAND cc ${SRC}/main.c ${flags} -o ${WORK}/pc RESULT_VARIABLE rc)
 if(rc)

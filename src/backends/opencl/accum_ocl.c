@@ -7,13 +7,13 @@
  * main queue); events order them.  Each chunk's block partials are reduced
  * on the device in fixed groups and read back without blocking; the driver
  * folds them in chunk order. */
-#include <clblast_c.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/opencl/clblast_api.h"
 #include "common/accum_point.h"
 #include "common/compat.h"
 #include "core/context.h"
@@ -402,6 +402,12 @@ static fitcl_status choose_path(fitcl_accum *a) {
     a->path = FITCL_ACCUM_PATH_FUSED;
     return FITCL_OK;
   }
+  char why[512];
+  if (!fitcl__clblast_load(why, sizeof why)) {
+    fitcl__log(a->ctx, FITCL_LOG_INFO, "accumulation: fused path; CLBlast is unavailable: %s", why);
+    a->path = FITCL_ACCUM_PATH_FUSED;
+    return FITCL_OK;
+  }
   size_t n = a->max_chunk < ((size_t)1 << 16) ? a->max_chunk : ((size_t)1 << 16);
   double *buf = malloc((size_t)(a->nv + 1) * n * sizeof *buf);
   if (!buf) return fitcl__fail(a->ctx, FITCL_ERR_NOMEM, "out of memory");
@@ -422,6 +428,12 @@ static fitcl_status choose_path(fitcl_accum *a) {
 
 static fitcl_status ocl_create(fitcl_accum *a) {
   fitcl_context *ctx = a->ctx;
+  /* CLBlast is loaded the first time its path is wanted; asked for by name
+   * and absent, say why before building anything. */
+  char why[512];
+  if (a->path == FITCL_ACCUM_PATH_CLBLAST && !fitcl__clblast_load(why, sizeof why))
+    return fitcl__fail(ctx, FITCL_ERR_UNSUPPORTED, "the CLBlast path (path=2) is unavailable: %s",
+                       why);
   ocl_impl *o = calloc(1, sizeof *o);
   if (!o) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
   a->impl = o;

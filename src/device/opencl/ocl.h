@@ -8,13 +8,10 @@
 #ifndef FITCL_DEVICE_OPENCL_OCL_H
 #define FITCL_DEVICE_OPENCL_OCL_H
 
-#ifndef CL_TARGET_OPENCL_VERSION
-#define CL_TARGET_OPENCL_VERSION 120
-#endif
-#include <CL/cl.h>
 #include "core/context.h"
 #include "device/backend.h"
 #include "device/devlist.h"
+#include "device/opencl/cl_api.h"
 
 typedef struct fitcl__ocl fitcl__ocl;
 

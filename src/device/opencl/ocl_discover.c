@@ -31,6 +31,9 @@ static int has_fp64(cl_device_id d) {
 fitcl_status fitcl__ocl_discover(fitcl__devlist *list, char *why, size_t whylen) {
   cl_uint np = 0;
   cl_platform_id plats[32];
+  /* Without a loadable OpenCL library there are no devices; the reason
+   * stays available (fitcl__opencl_absent_reason). */
+  if (!fitcl__cl_load(why, whylen)) return FITCL_OK;
   if (clGetPlatformIDs(32, plats, &np) != CL_SUCCESS) np = 0;
   if (np > 32) np = 32;
   if (np == 0) snprintf(why, whylen, "no OpenCL platform is installed");
