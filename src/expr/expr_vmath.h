@@ -24,14 +24,12 @@
 #define FITCL__VMATH_CLONES
 #endif
 
-/* GCC if-converts (and so vectorises) the selects below only when it may
- * assume floating-point operations do not trap; neither option changes a
- * computed value (errno and FP exception flags are never read here).  The
- * pragma applies to the rest of every file that includes this header, which
- * are the evaluator's and the pthreads accumulation's hot loops. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-trapping-math", "no-math-errno", "fp-contract=fast")
-#endif
+/* No floating-point options are set here.  Everything below is always
+ * inlined, and inlined code is compiled with its caller's options, so a
+ * pragma in this header could only take effect by reaching past it into
+ * the rest of every including file (as one once did).  The files with the
+ * hot loops that call these functions get their options from the build
+ * instead (FITCL_HOT_LOOP_OPTIONS in CMakeLists.txt). */
 
 #define FITCL__VM_INLINE static inline __attribute__((always_inline))
 
