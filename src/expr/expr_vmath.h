@@ -27,9 +27,9 @@
 /* No floating-point options are set here.  Everything below is always
  * inlined, and inlined code is compiled with its caller's options, so a
  * pragma in this header could only take effect by reaching past it into
- * the rest of every including file (as one once did).  The files with the
- * hot loops that call these functions get their options from the build
- * instead (FITCL_HOT_LOOP_OPTIONS in CMakeLists.txt). */
+ * the rest of every including file (as one once did).  The files whose
+ * hot loops call these functions get their options from the build instead:
+ * a new one belongs in FITCL_HOT_LOOP_OPTIONS's list in CMakeLists.txt. */
 
 #define FITCL__VM_INLINE static inline __attribute__((always_inline))
 
