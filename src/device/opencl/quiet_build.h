@@ -3,11 +3,9 @@
 #ifndef FITCL_DEVICE_OPENCL_QUIET_BUILD_H
 #define FITCL_DEVICE_OPENCL_QUIET_BUILD_H
 
-#ifndef CL_TARGET_OPENCL_VERSION
-#define CL_TARGET_OPENCL_VERSION 120
-#endif
-#include <CL/cl.h>
-#include "core/context.h"
+/* The OpenCL declarations come through ocl.h, never <CL/cl.h> directly, so
+ * this file follows however ocl.h makes the OpenCL API available. */
+#include "device/opencl/ocl.h"
 
 /* clBuildProgram(p, 1, &device, options, NULL, NULL).  What the compiler
  * prints on the process's stderr meanwhile goes to ctx's log at debug level
