@@ -8,8 +8,8 @@
  * FITCL__VMATH_CLONES asks GCC/Clang for an AVX2+FMA clone of a hot function
  * next to the baseline one, chosen once at load time by the CPU's features
  * (the binary still runs on any x86-64). */
-#ifndef FITCL_NLSQ_EXPR_VMATH_H
-#define FITCL_NLSQ_EXPR_VMATH_H
+#ifndef FITCL_EXPR_EXPR_VMATH_H
+#define FITCL_EXPR_EXPR_VMATH_H
 
 #include <math.h>
 #include <stddef.h>
