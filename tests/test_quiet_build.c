@@ -3,7 +3,6 @@
  * goes to the log at debug level, and what another thread writes to stderr
  * meanwhile still reaches stderr, every line once. */
 #include <criterion/criterion.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,27 +18,27 @@
 
 /* This process's stderr, sent to a file for the duration. */
 typedef struct {
-  int saved, fd;
+  FILE *file;
+  int saved;
 } stderr_capture;
 
 static void capture_begin(stderr_capture *c) {
-  char path[] = "/tmp/fitcl-stderr-XXXXXX";
   fflush(stderr);
-  c->fd = mkstemp(path);
-  cr_assert_geq(c->fd, 0);
-  unlink(path);
+  c->file = tmpfile();
+  cr_assert_not_null(c->file);
   c->saved = dup(STDERR_FILENO);
-  cr_assert_geq(dup2(c->fd, STDERR_FILENO), 0);
+  cr_assert_geq(dup2(fileno(c->file), STDERR_FILENO), 0);
 }
 
 static char *capture_end(stderr_capture *c) {
   fflush(stderr);
   dup2(c->saved, STDERR_FILENO);
   close(c->saved);
-  off_t n = lseek(c->fd, 0, SEEK_END);
+  int fd = fileno(c->file);
+  off_t n = lseek(fd, 0, SEEK_END);
   char *text = calloc((size_t)n + 1, 1);
-  cr_assert_eq(pread(c->fd, text, (size_t)n, 0), (ssize_t)n);
-  close(c->fd);
+  cr_assert_eq(pread(fd, text, (size_t)n, 0), (ssize_t)n);
+  fclose(c->file);
   return text;
 }
 
