@@ -13,11 +13,11 @@
  * states alone are 10 GB per copy, and the matrix, its patterns and the
  * handle each hold one, and BEAGLE keeps 4-state partials for every node
  * and pattern (64 GB at 100,000 patterns).  It runs the way the API is
- * meant to scale out (DESIGN.md, "Scaling out"): families split into ranges
- * of 10,000, one
- * handle per range, partial log-likelihoods and gradients added.  Its times
- * are the sums over the ranges of the evaluation times alone (building the
- * data and the handles is not counted). */
+ * meant to scale out (docs/ARCHITECTURE.md, "Scaling out"): families split
+ * into ranges of 10,000, one handle per range, partial log-likelihoods and
+ * gradients added.  Its times are the sums over the ranges of the
+ * evaluation times alone (building the data and the handles is not
+ * counted). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

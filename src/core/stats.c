@@ -6,7 +6,7 @@
 
 /* Series for P(a, x), valid for x < a + 1 (Numerical Recipes 6.2).  The
  * loops run until the terms stop changing the sum, so the discrete-gamma
- * quantiles (model_gamma.c) get full double precision. */
+ * quantiles (kernels/gamma_rates.c) get full double precision. */
 static double gamma_p_series(double a, double x) {
   double ap = a, sum = 1.0 / a, del = sum;
   for (int n = 0; n < 100000; ++n) {

@@ -133,7 +133,7 @@ void fitcl__expr_prog_free(fitcl__expr_prog *p);
 
 /* Writes the program as OpenCL C statements into a malloc'ed string: a
  * function `name(const double *p, const double *x, double *f, double *J)`
- * (J may be skipped by defining FITCL_NO_JACOBIAN when want_jac is 0). */
+ * (with want_jac = 0, J is not written). */
 char *fitcl__expr_prog_opencl(const fitcl__expr_prog *p, const char *name, int want_jac);
 /* vec = 1: the same function on double8 (x, f, J are double8; p stays a
  * scalar array), for kernels that evaluate eight points per step. */

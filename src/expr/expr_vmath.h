@@ -8,8 +8,8 @@
  * FITCL__VMATH_CLONES asks GCC/Clang for an AVX2+FMA clone of a hot function
  * next to the baseline one, chosen once at load time by the CPU's features
  * (the binary still runs on any x86-64). */
-#ifndef FITCL_NLSQ_EXPR_VMATH_H
-#define FITCL_NLSQ_EXPR_VMATH_H
+#ifndef FITCL_EXPR_EXPR_VMATH_H
+#define FITCL_EXPR_EXPR_VMATH_H
 
 #include <math.h>
 #include <stddef.h>
@@ -24,14 +24,12 @@
 #define FITCL__VMATH_CLONES
 #endif
 
-/* GCC if-converts (and so vectorises) the selects below only when it may
- * assume floating-point operations do not trap; neither option changes a
- * computed value (errno and FP exception flags are never read here).  The
- * pragma applies to the rest of every file that includes this header, which
- * are the evaluator's and the pthreads accumulation's hot loops. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-trapping-math", "no-math-errno", "fp-contract=fast")
-#endif
+/* No floating-point options are set here.  Everything below is always
+ * inlined, and inlined code is compiled with its caller's options, so a
+ * pragma in this header could only take effect by reaching past it into
+ * the rest of every including file (as one once did).  The files whose
+ * hot loops call these functions get their options from the build instead:
+ * a new one belongs in FITCL_HOT_LOOP_OPTIONS's list in CMakeLists.txt. */
 
 #define FITCL__VM_INLINE static inline __attribute__((always_inline))
 

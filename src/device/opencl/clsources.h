@@ -4,7 +4,7 @@
 #include <stddef.h>
 
 typedef struct fitcl__cl_file {
-  const char *name;   /* path relative to cl/, e.g. "pruning.cl", "common/gainloss.h" */
+  const char *name;   /* path relative to cl/, e.g. "lik.cl", "common/gainloss.h" */
   const char *data;   /* NUL-terminated */
   size_t size;
 } fitcl__cl_file;

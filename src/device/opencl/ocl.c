@@ -9,6 +9,7 @@
 #include "cache/cache.h"
 #include "device/backend.h"
 #include "device/opencl/clsources.h"
+#include "device/opencl/quiet_build.h"
 #include "core/util.h"
 
 fitcl_status fitcl__ocl_check(fitcl_context *ctx, cl_int err, const char *what) {
@@ -215,7 +216,7 @@ static fitcl_status build_program(fitcl_context *ctx, const char *name, const ch
       st = fitcl__ocl_check(ctx, e, "clCreateProgramWithSource");
       goto done;
     }
-    e = clBuildProgram(p, 1, &o->device, options, NULL, NULL);
+    e = fitcl__ocl_build_quietly(ctx, name, p, o->device, options);
     if (e != CL_SUCCESS) {
       st = build_log_fail(ctx, p, e, name);
       clReleaseProgram(p);

@@ -1,7 +1,7 @@
 /* OpenCL backend: the selected device, its queue, and the programs built at
  * context creation (every embedded .cl file is one program).  Internal.
  *
- * Kernel families get a built program with fitcl__ocl_program(ctx, "x.cl"),
+ * Kernel families get a built program with fitcl__ocl_program(ctx, "lik.cl"),
  * create their cl_kernel objects once per handle, and launch on ocl->queue.
  * Programs generated at run time (model expressions) go through
  * fitcl__ocl_build_source(), which uses the same persistent cache. */
@@ -16,7 +16,7 @@
 typedef struct fitcl__ocl fitcl__ocl;
 
 typedef struct fitcl__ocl_prog {
-  const char *name;   /* embedded file name, e.g. "pruning.cl" */
+  const char *name;   /* embedded file name, e.g. "lik.cl" */
   cl_program program;
 } fitcl__ocl_prog;
 
@@ -24,7 +24,7 @@ struct fitcl__ocl {
   cl_platform_id platform;
   cl_device_id device;
   cl_context context;
-  cl_command_queue queue;       /* in-order, profiling enabled */
+  cl_command_queue queue;       /* in-order, without profiling */
   cl_command_queue queue2;      /* second in-order queue for copy/compute overlap */
   fitcl__ocl_prog *programs;   /* one per embedded .cl file */
   int nprograms;
@@ -84,8 +84,7 @@ fitcl_status fitcl__ocl_read(fitcl_context *ctx, cl_mem buf, size_t offset, size
 #define FITCL__CL_RELEASE_MEM(m) do { if (m) { clReleaseMemObject(m); (m) = NULL; } } while (0)
 #define FITCL__CL_RELEASE_KERNEL(k) do { if (k) { clReleaseKernel(k); (k) = NULL; } } while (0)
 
-/* Sets kernel arguments in order: FITCL__OCL_ARGS(ctx, k, sizeof(a), &a, ...)
- * is awkward in C; use fitcl__ocl_setarg for each and check the status. */
+/* Sets argument i of k (clSetKernelArg) and reports failure in ctx. */
 fitcl_status fitcl__ocl_setarg(fitcl_context *ctx, cl_kernel k, cl_uint i, size_t size,
                                const void *value);
 
