@@ -4,9 +4,12 @@ find_package(Threads REQUIRED)
 # libOpenCL.so.1 and libclblast.so.1 with dlopen when first needed, so
 # neither is linked and one binary runs on hosts without OpenCL (the cpu
 # backend).  Targets that compile internal sources get FITCL_BUILD_HEADERS.
-find_package(OpenCLHeaders REQUIRED)
-find_package(CLBlast REQUIRED)
-set(FITCL_BUILD_HEADERS OpenCL::Headers CLBlast::Headers)
+set(FITCL_BUILD_HEADERS "")
+if(FITCL_WITH_OPENCL)
+  find_package(OpenCLHeaders REQUIRED)
+  find_package(CLBlast REQUIRED)
+  set(FITCL_BUILD_HEADERS OpenCL::Headers CLBlast::Headers)
+endif()
 find_package(PkgConfig REQUIRED)
 # SHA-256 for the program cache key: nettle, not a home-made hash.
 pkg_check_modules(NETTLE REQUIRED IMPORTED_TARGET nettle)

@@ -24,6 +24,11 @@ echo "== devices"
 echo "== tests"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
+echo "== build (CPU only, -DFITCL_WITH_OPENCL=OFF)"
+scripts/build.sh build-cpu-only -DFITCL_WITH_OPENCL=OFF -DFITCL_BUILD_BENCHMARKS=OFF
+echo "== tests of the CPU-only build"
+FITCL_TEST_REQUIRE_OPENCL=0 ctest --test-dir build-cpu-only --output-on-failure -j"$jobs"
+
 echo "== build (AddressSanitizer + UndefinedBehaviorSanitizer)"
 scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFITCL_SANITIZE=ON \
   -DFITCL_BUILD_BENCHMARKS=OFF

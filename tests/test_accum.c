@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "fitcl.h"
-#include "kernels/accum.h" /* kernel-variant test hooks */
 #include "test_util.h"
 
 /* Reference sums in long double for exp_decay a*exp(-b*x)+c, written from

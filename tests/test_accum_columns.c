@@ -10,7 +10,6 @@
 #include <stdlib.h>
 
 #include "fitcl.h"
-#include "kernels/accum.h" /* kernel-variant test hooks */
 #include "test_util.h"
 
 #define N 30001

@@ -6,8 +6,11 @@
 #include <string.h>
 
 #include "cache/cache.h"
+#include "fitcl_config.h"
 #include "core/context.h"
+#if FITCL_WITH_OPENCL
 #include "device/opencl/ocl.h"
+#endif
 #include "kernels/reduce.h"
 #include "fitcl.h"
 #include "test_util.h"
@@ -141,6 +144,7 @@ Test(context, reductions_reproducible_across_threads_and_backends) {
   free(x);
 }
 
+#if FITCL_WITH_OPENCL
 Test(context, build_failure_reports_the_build_log) {
   fitcl_test_backend b[2];
   if (fitcl_test_backends(b, 2) < 2) cr_skip_test("no OpenCL device");
@@ -168,6 +172,7 @@ Test(context, missing_include_is_reported) {
   cr_assert_null(strstr(first + 1, "begin common/compat.h"));
   free(s);
 }
+#endif
 
 Test(cli, bad_device_variable_exits_2_with_one_line) {
   const char *argv[] = {"fitcl", "selftest", NULL};
@@ -235,6 +240,7 @@ Test(context, build_failure_fallback_only_in_lists) {
   unsetenv("FITCL_OPENCL_OPTIONS");
 }
 
+#if FITCL_WITH_OPENCL /* a CPU-only build: tests/abi/opencl_not_built.sh */
 /* A host without OpenCL: the library cannot be loaded (FITCL_OPENCL_LIBRARY
  * is read at the first load of the process; Criterion runs each test in
  * its own).  Only cpu is listed, auto runs there with the reason, and an
@@ -273,6 +279,8 @@ Test(discovery, without_the_opencl_library) {
   }
   unsetenv("FITCL_OPENCL_LIBRARY");
 }
+
+#endif
 
 static int maps_library(const char *name) {
   FILE *f = fopen("/proc/self/maps", "r");

@@ -5,12 +5,17 @@
 #include <string.h>
 
 #include "backends/cpu/cpu.h"
-#include "backends/opencl/opencl.h"
 #include "core/util.h"
+#include "fitcl_config.h"
+#if FITCL_WITH_OPENCL
+#include "backends/opencl/opencl.h"
+#endif
 
 static const fitcl__driver *const drivers[] = {
   &fitcl__driver_cpu,
+#if FITCL_WITH_OPENCL
   &fitcl__driver_opencl,
+#endif
 };
 
 const fitcl__driver *fitcl__driver_named(const char *name) {

@@ -33,13 +33,6 @@ typedef struct fitcl__accum_ops {
   void (*destroy)(fitcl_accum *a);
 } fitcl__accum_ops;
 
-/* Test hook (internal, process-wide): forces the OpenCL kernel variant of
- * accumulators created afterwards.  0 automatic, 1 work-group per block,
- * 2 work-item loop per block, 3 double8 (where applicable). */
-extern int fitcl__accum_ocl_variant;
-/* Test hook: -1 automatic, 0 never read the caller's arrays in place. */
-extern int fitcl__accum_ocl_zero_copy;
-
 
 struct fitcl_accum {
   fitcl_context *ctx;

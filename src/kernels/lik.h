@@ -93,10 +93,6 @@ typedef struct fitcl__lik_ops {
   fitcl_status (*eval)(fitcl_lik *L, int want_grad);
   void (*destroy)(fitcl_lik *L);
 } fitcl__lik_ops;
-/* Patterns per tile of the OpenCL partials for handles created from now on:
- * 0 (default) picks by device type (1 on CPUs, 16 on GPUs).  Set only by
- * the tests, so that the GPU layout also runs on a CPU OpenCL device. */
-extern int fitcl__lik_ocl_tile_override;
 
 /* Discrete-gamma rates (mean method) and d log r_c / d log alpha. */
 fitcl_status fitcl__gamma_rates_deriv(double alpha, int k, double *rates, double *dlog);

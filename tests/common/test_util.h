@@ -4,6 +4,16 @@
 
 #include <stddef.h>
 #include "fitcl.h"
+#include "fitcl_config.h"
+
+/* The OpenCL backend's test hooks (kernel variants, tile layout).  A build
+ * without OpenCL has no variants to force: the hooks are plain variables. */
+#if FITCL_WITH_OPENCL
+#include "backends/opencl/opencl.h"
+#else
+__attribute__((unused)) static int fitcl__accum_ocl_variant, fitcl__accum_ocl_zero_copy,
+    fitcl__lik_ocl_tile_override;
+#endif
 
 /* The backends every kernel test runs on: "cpu" always, and "opencl" when an
  * OpenCL device with fp64 exists.  When FITCL_TEST_REQUIRE_OPENCL=1 (set in

@@ -20,4 +20,15 @@ extern const struct fitcl__kstate_ops fitcl__kstate_ocl_ops;
 extern const struct fitcl__lik_ops fitcl__lik_ocl_ops;
 extern const struct fitcl__accum_ops fitcl__accum_ocl_ops;
 
+/* Test hooks (process-wide; read when a handle is created).
+ * fitcl__accum_ocl_variant forces the accumulation kernel variant: 0
+ * automatic, 1 work-group per block, 2 work-item loop per block, 3 double8
+ * (where applicable).  fitcl__accum_ocl_zero_copy: -1 automatic, 0 never
+ * read the caller's arrays in place.  fitcl__lik_ocl_tile_override: patterns
+ * per tile of the likelihood partials, 0 picks by device (1 on CPUs, 16 on
+ * GPUs); the tests force 16 so the GPU layout also runs on a CPU device. */
+extern int fitcl__accum_ocl_variant;
+extern int fitcl__accum_ocl_zero_copy;
+extern int fitcl__lik_ocl_tile_override;
+
 #endif
