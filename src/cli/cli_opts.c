@@ -151,7 +151,10 @@ int cli_parse(const cli_spec *spec, int argc, char **argv, void *values, int *fi
   unsigned char seen[MAX_OPTS] = {0};
   for (const cli_opt *o = spec->opts; o->kind != CLI_OPT_END; ++o, ++n) {
     if (!is_option(o)) continue;
-    if (n >= MAX_OPTS) return cli_usage_error("internal error: too many options");
+    if (n >= MAX_OPTS) {
+      cli_error("internal error: an option table longer than %d entries", MAX_OPTS);
+      return CLI_EXIT_FAILURE;
+    }
     int has_arg = o->kind == CLI_OPT_FLAG ? no_argument : required_argument;
     longopts[nopts++] = (struct option){o->name, has_arg, NULL, OPT_BASE + (int)n};
     if (o->short_name) {

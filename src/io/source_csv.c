@@ -22,7 +22,6 @@ typedef struct csv {
   char err[1024];                 /* the tokenizer's messages */
   size_t nfields;
   size_t idx[FITCL__SRC_MAXCOLS]; /* field index of each wanted column */
-  long header_line;
   off_t data_start;               /* where the first data row starts */
   long data_line;
   /* Parsed-value cache: 0 filling during the first pass, 1 complete,
@@ -250,7 +249,6 @@ fitcl_status fitcl__source_open_csv(fitcl_source *src, const fitcl_source_option
   if (st != FITCL_OK) return fitcl__fail(ctx, st, "%s", c->err);
   if (!got) return fitcl__fail(ctx, FITCL_ERR_PARSE, "%s: empty file (no header line)", opt->path);
   if (!c->r.delim) fitcl__delim_detect(&c->r, &hdr, ',');
-  c->header_line = hdr.line;
   c->data_start = fitcl__delim_tell(&c->r);
   c->data_line = c->r.line;
   return match_header(src, &hdr);
