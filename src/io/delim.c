@@ -20,9 +20,10 @@ fitcl_status fitcl__delim_open_file(fitcl__delim *r, FILE *f, size_t window, con
   r->errlen = errlen;
   r->line = 1;
   r->cap = window < 16 ? 16 : window;
-  r->buf = malloc(r->cap);
+  r->buf = malloc(r->cap + 1);
   if (!r->buf) return fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory", name);
   r->data = r->buf;
+  r->quote = SIZE_MAX;
   off_t at = ftello(f);
   r->base = at > 0 ? at : 0;
   r->at_start = r->base == 0;
@@ -35,6 +36,7 @@ void fitcl__delim_open_mem(fitcl__delim *r, const char *text, size_t len, const 
   r->data = text;
   r->len = len;
   r->eof = 1;
+  r->quote = SIZE_MAX;
   r->at_start = 1;
   r->name = name;
   r->err = err;
@@ -91,15 +93,11 @@ fitcl_status fitcl__delim_fail_at(const fitcl__delim *r, const fitcl__delim_reco
 /* ------------------------------------------------------------------------- */
 /* Records                                                                   */
 
-static int is_delim(const fitcl__delim *r, char c) {
-  return r->delim ? c == r->delim : (c == ',' || c == '\t');
-}
-
 /* Finds the '\n' ending the record that starts at r->data[start], honouring
  * quoted fields.  Returns its index, or SIZE_MAX when the window ends first
  * (then *open_quote tells whether a quoted field was still open, at *qpos).
  * *nl_inside counts the newlines inside quoted fields. */
-static size_t find_end(const fitcl__delim *r, size_t start, int *open_quote, size_t *qpos,
+static size_t find_end(fitcl__delim *r, size_t start, int *open_quote, size_t *qpos,
                        long *nl_inside) {
   const char *d = r->data;
   const size_t len = r->len;
@@ -108,7 +106,13 @@ static size_t find_end(const fitcl__delim *r, size_t start, int *open_quote, siz
   const char *nl = memchr(d + start, '\n', len - start);
   size_t lim = nl ? (size_t)(nl - d) : len;
   /* Most records hold no quote: the line end is the record end. */
-  if (!memchr(d + start, '"', lim - start)) return nl ? lim : SIZE_MAX;
+  if (r->quote == SIZE_MAX || r->quote < start) {
+    const char *q = memchr(d + start, '"', len - start);
+    r->quote = q ? (size_t)(q - d) : len;
+  }
+  if (r->quote >= lim) return nl ? lim : SIZE_MAX;
+  const char delim = r->delim;
+  const int spaced = r->spaced_quotes;
   int at_field_start = 1, inq = 0;
   for (size_t i = start; i < len; ++i) {
     char c = d[i];
@@ -133,9 +137,9 @@ static size_t find_end(const fitcl__delim *r, size_t start, int *open_quote, siz
       inq = 1;
       *qpos = i;
       at_field_start = 0;
-    } else if (is_delim(r, c)) {
+    } else if (c == delim || (!delim && (c == ',' || c == '\t'))) {
       at_field_start = 1;
-    } else if (!(r->spaced_quotes && fitcl__delim_blank(c))) {
+    } else if (!(spaced && fitcl__delim_blank(c))) {
       at_field_start = 0;
     }
   }
@@ -154,7 +158,7 @@ static fitcl_status refill(fitcl__delim *r) {
   }
   if (r->len == r->cap) {
     size_t nc = r->cap * 2;
-    char *nb = realloc(r->buf, nc);
+    char *nb = realloc(r->buf, nc + 1);
     if (!nb)
       return fitcl__delim_fail(r, r->line, 1, FITCL_ERR_NOMEM,
                                "out of memory: a record longer than %zu bytes", r->cap);
@@ -169,6 +173,7 @@ static fitcl_status refill(fitcl__delim *r) {
   }
   r->len += got;
   r->data = r->buf;
+  r->quote = SIZE_MAX;
   return FITCL_OK;
 }
 
@@ -218,7 +223,9 @@ static fitcl_status next_record(fitcl__delim *r, fitcl__delim_record *rec, int *
     if (st) return st;
   }
   for (;;) {
-    if (r->comments) {
+    /* Only a line that starts with a blank or '#' can be a comment. */
+    if (r->comments && (r->pos >= r->len || r->data[r->pos] == '#' ||
+                        fitcl__delim_blank(r->data[r->pos]))) {
       int skipped;
       fitcl_status st = skip_comment(r, &skipped);
       if (st) return st;
@@ -304,6 +311,7 @@ fitcl_status fitcl__delim_seek(fitcl__delim *r, off_t off, long line) {
     r->eof = 0;
     r->data = r->buf;
   }
+  r->quote = SIZE_MAX;
   r->line = line;
   return FITCL_OK;
 }
@@ -311,43 +319,18 @@ fitcl_status fitcl__delim_seek(fitcl__delim *r, off_t off, long line) {
 /* ------------------------------------------------------------------------- */
 /* Fields                                                                    */
 
-int fitcl__delim_quoted(const fitcl__delim *r, const fitcl__delim_record *rec, size_t start,
-                        size_t k, size_t *i, fitcl__delim_field *f, fitcl_status *st) {
-  const char *s = rec->s;
-  const size_t n = rec->n;
-  size_t j = k + 1;
-  f->escapes = 0;
-  for (;;) {
-    const char *q = j < n ? memchr(s + j, '"', n - j) : NULL;
-    if (!q) {
-      *st = fitcl__delim_fail_at(r, rec, k, FITCL_ERR_PARSE,
-                                 "unterminated quoted field: '\"' without a closing '\"'");
-      return -1;
-    }
-    j = (size_t)(q - s);
-    if (j + 1 < n && s[j + 1] == '"') {
-      f->escapes = 1;
-      j += 2;
-      continue;
-    }
-    break;
-  }
-  f->p = s + k + 1;
-  f->n = j - k - 1;
-  f->off = start;
-  f->quoted = 1;
-  j++;
-  if (r->spaced_quotes)
-    while (j < n && s[j] != r->delim && fitcl__delim_blank(s[j])) ++j;
-  if (j < n && s[j] != r->delim) {
-    *st = fitcl__delim_fail_at(r, rec, j, FITCL_ERR_PARSE,
-                               "unexpected text after a closing quote (expected '%s' or the end "
-                               "of the line)",
-                               r->delim == '\t' ? "\\t" : ",");
-    return -1;
-  }
-  *i = j + 1;
-  return j < n;
+void fitcl__delim_unterminated(const fitcl__delim *r, const fitcl__delim_record *rec, size_t k,
+                               fitcl_status *st) {
+  *st = fitcl__delim_fail_at(r, rec, k, FITCL_ERR_PARSE,
+                             "unterminated quoted field: '\"' without a closing '\"'");
+}
+
+void fitcl__delim_after_quote(const fitcl__delim *r, const fitcl__delim_record *rec, size_t j,
+                              fitcl_status *st) {
+  *st = fitcl__delim_fail_at(r, rec, j, FITCL_ERR_PARSE,
+                             "unexpected text after a closing quote (expected '%s' or the end "
+                             "of the line)",
+                             r->delim == '\t' ? "\\t" : ",");
 }
 
 fitcl_status fitcl__delim_count_fields(const fitcl__delim *r, const fitcl__delim_record *rec,

@@ -11,11 +11,15 @@
  *
  * The input is a file streamed through a window (one record at a time must
  * fit; the window doubles for a longer one) or a string in memory.  Records
- * point into the window and stay valid until the next call that reads. */
+ * point into the window and stay valid until the next call that reads.  In
+ * file mode the window is the reader's own memory with one spare byte after
+ * the data: a caller may put a '\0' right after a field (and restore the
+ * byte) to hand the field to strtod without copying it. */
 #ifndef FITCL_IO_DELIM_H
 #define FITCL_IO_DELIM_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
@@ -27,6 +31,9 @@ typedef struct fitcl__delim {
   char *buf;          /* the window (file mode), owned */
   const char *data;   /* window start */
   size_t cap, len, pos;
+  /* Where the next '"' at or after pos is (len: none in the window), or
+   * SIZE_MAX when unknown: one scan finds it for all the lines before it. */
+  size_t quote;
   off_t base;         /* file offset of data[0] (file mode) */
   int eof;
   int at_start;       /* nothing read yet: a UTF-8 byte-order mark is skipped */
@@ -101,34 +108,65 @@ fitcl_status fitcl__delim_fail_at(const fitcl__delim *r, const fitcl__delim_reco
                                   size_t off, fitcl_status st, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-/* The rest of a quoted field from rec->s[k], k at the opening quote; out of
- * line, as quoted fields are the uncommon case of the splitter below. */
-int fitcl__delim_quoted(const fitcl__delim *r, const fitcl__delim_record *rec, size_t start,
-                        size_t k, size_t *i, fitcl__delim_field *f, fitcl_status *st);
+/* The messages of the splitter below (out of line: the rare path).  k is
+ * where the quoted field opens, j where the text after it starts. */
+void fitcl__delim_unterminated(const fitcl__delim *r, const fitcl__delim_record *rec, size_t k,
+                               fitcl_status *st);
+void fitcl__delim_after_quote(const fitcl__delim *r, const fitcl__delim_record *rec, size_t j,
+                              fitcl_status *st);
 
 static inline int fitcl__delim_blank(char c) { return c == ' ' || c == '\t'; }
 
 /* Reads the field that starts at rec->s[*i] (r->delim must be known) and
- * moves *i past its delimiter.  Returns 1 when a delimiter followed (more fields), 0 at the
- * end of the record, -1 after a syntax error (*st set, message written).
- * Inline: every cell of every table goes through it. */
+ * moves *i past its delimiter.  Returns 1 when a delimiter followed (more
+ * fields), 0 at the end of the record, -1 after a syntax error (*st set,
+ * message written).  Inline: every cell of every table goes through it. */
 static inline int fitcl__delim_field_next(const fitcl__delim *r, const fitcl__delim_record *rec,
                                           size_t *i, fitcl__delim_field *f, fitcl_status *st) {
   const char *s = rec->s;
+  const char delim = r->delim;
   const size_t n = rec->n, start = *i;
   size_t k = start;
   if (r->spaced_quotes)
-    while (k < n && s[k] != r->delim && fitcl__delim_blank(s[k])) ++k;
-  if (k < n && s[k] == '"') return fitcl__delim_quoted(r, rec, start, k, i, f, st);
-  const char *d = memchr(s + start, r->delim, n - start);
-  size_t e = d ? (size_t)(d - s) : n;
-  f->p = s + start;
-  f->n = e - start;
+    while (k < n && s[k] != delim && fitcl__delim_blank(s[k])) ++k;
   f->off = start;
-  f->quoted = 0;
   f->escapes = 0;
-  *i = e + 1;
-  return d != NULL;
+  if (k >= n || s[k] != '"') {
+    const char *d = memchr(s + start, delim, n - start);
+    size_t e = d ? (size_t)(d - s) : n;
+    f->p = s + start;
+    f->n = e - start;
+    f->quoted = 0;
+    *i = e + 1;
+    return d != NULL;
+  }
+  /* Quoted: up to the quote that is not doubled. */
+  size_t j = k + 1;
+  for (;; ++j) {
+    if (j >= n) {
+      fitcl__delim_unterminated(r, rec, k, st);
+      return -1;
+    }
+    if (s[j] != '"') continue;
+    if (j + 1 < n && s[j + 1] == '"') {
+      f->escapes = 1;
+      ++j;
+      continue;
+    }
+    break;
+  }
+  f->p = s + k + 1;
+  f->n = j - k - 1;
+  f->quoted = 1;
+  ++j;
+  if (r->spaced_quotes)
+    while (j < n && s[j] != delim && fitcl__delim_blank(s[j])) ++j;
+  if (j < n && s[j] != delim) {
+    fitcl__delim_after_quote(r, rec, j, st);
+    return -1;
+  }
+  *i = j + 1;
+  return j < n;
 }
 
 #endif

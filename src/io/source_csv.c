@@ -22,6 +22,10 @@ typedef struct csv {
   char err[1024];                 /* the tokenizer's messages */
   size_t nfields;
   size_t idx[FITCL__SRC_MAXCOLS]; /* field index of each wanted column */
+  /* The same, from the field's side: the first wanted column each header
+   * field gives (-1: none), then the next one from the same field. */
+  int *first;
+  int next[FITCL__SRC_MAXCOLS];
   off_t data_start;               /* where the first data row starts */
   long data_line;
   /* Parsed-value cache: 0 filling during the first pass, 1 complete,
@@ -80,16 +84,13 @@ static fitcl_status parse_value(fitcl_source *src, const fitcl__delim_record *re
   const char *s = f->p;
   size_t n = f->n;
   trim(&s, &n);
-  /* strtod needs a terminated copy; numbers are short. */
-  char small[64], *text = small;
-  if (n >= sizeof small && !(text = malloc(n + 1)))
-    return fitcl__fail(src->ctx, FITCL_ERR_NOMEM, "out of memory");
-  memcpy(text, s, n);
-  text[n] = '\0';
-  char *end;
-  double v = strtod(text, &end);
-  int bad = n == 0 || end != text + n;
-  if (text != small) free(text);
+  /* strtod reads a C string: the field is terminated in place, in the
+   * reader's window (file mode, io/delim.h), and the byte put back. */
+  char *after = (char *)s + n, saved = *after, *end;
+  *after = '\0';
+  double v = strtod(s, &end);
+  *after = saved;
+  int bad = n == 0 || end != after;
   if (!bad && isfinite(v) && !(src->has_sigma && k == src->ncols - 1 && !(v > 0))) {
     *out = v;
     return FITCL_OK;
@@ -119,16 +120,11 @@ static fitcl_status read_row(fitcl_source *src, const fitcl__delim_record *rec, 
   do {
     more = fitcl__delim_field_next(&c->r, rec, &i, &f, &st);
     if (more < 0) return fitcl__fail(src->ctx, st, "%s", c->err);
-    int parsed = -1;
-    for (int k = 0; k < src->ncols; ++k) {
-      if (c->idx[k] != field) continue;
-      if (parsed >= 0) {
-        row[k] = row[parsed];
-        continue;
-      }
+    int k = field < c->nfields ? c->first[field] : -1;
+    if (k >= 0) {
       st = parse_value(src, rec, &f, k, &row[k]);
       if (st != FITCL_OK) return st;
-      parsed = k;
+      for (int j = c->next[k]; j >= 0; j = c->next[j]) row[j] = row[k];
     }
     ++field;
   } while (more);
@@ -181,6 +177,7 @@ static void csv_destroy(fitcl_source *src) {
   if (!c) return;
   fitcl__delim_close(&c->r);
   if (c->f) fclose(c->f);
+  free(c->first);
   cache_drop(c);
   free(c);
   src->impl = NULL;
@@ -221,6 +218,14 @@ static fitcl_status match_header(fitcl_source *src, const fitcl__delim_record *h
       return fitcl__fail(src->ctx, FITCL_ERR_NAME,
                          "%s:%ld: no column '%s' in the header (%.*s); name one of its columns",
                          src->path, hdr->line, src->colname[k], (int)hdr->n, hdr->s);
+  if (!(c->first = malloc(c->nfields * sizeof *c->first)))
+    return fitcl__fail(src->ctx, FITCL_ERR_NOMEM, "out of memory");
+  for (size_t j = 0; j < c->nfields; ++j) c->first[j] = -1;
+  /* Columns in reverse, so each field's chain runs in column order. */
+  for (int k = src->ncols - 1; k >= 0; --k) {
+    c->next[k] = c->first[c->idx[k]];
+    c->first[c->idx[k]] = k;
+  }
   return FITCL_OK;
 }
 
