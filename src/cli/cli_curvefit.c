@@ -26,13 +26,15 @@ static const cli_opt options[] = {
   {CLI_STRING("p0", "NAME=V,...", A, p0,
               "starting values (every parameter; required unless --resume gives them to a "
               "built-in model)")},
-  {CLI_STRING("bounds", "NAME=LO:HI,...", A, bounds, "box bounds (LO or HI may be empty for none)")},
+  {CLI_STRING("bounds", "NAME=LO:HI,...", A, bounds,
+              "box bounds (LO or HI may be empty for none)")},
   {CLI_CHOICE("bounds-mode", "M", bounds_modes, A, bounds_mode,
               "reflect (default) or project trial points that leave the box")},
   {CLI_STRING("x-scale", "S", A, x_scale,
               "jac (default) or NAME=SCALE,... characteristic parameter scales")},
   {CLI_GROUP("solver:")},
-  {CLI_CHOICE("loss", "L", loss_names, A, loss, "linear (default), soft_l1, huber, cauchy, arctan")},
+  {CLI_CHOICE("loss", "L", loss_names, A, loss,
+              "linear (default), soft_l1, huber, cauchy, arctan")},
   {CLI_DOUBLE("f-scale", "S", CLI_POSITIVE, A, f_scale,
               "soft margin of robust losses (default 1)")},
   {CLI_FLAG("absolute-sigma", A, absolute_sigma,
@@ -58,8 +60,8 @@ static const cli_opt options[] = {
             "one line per iteration on stderr (default when stderr is a terminal)")},
   {CLI_FLAG("json", A, json,
             "print one JSON object: params, stderr, covariance, cost, rss, reduced_chi2, "
-            "iterations, status, converged, points, backend, fallback_reason (when auto fell "
-            "back), seconds")},
+            "iterations, status, converged, points, backend, fallback_reason (when device "
+            "selection fell back), seconds")},
   {CLI_END}};
 #undef A
 

@@ -25,7 +25,8 @@ static void print_json(fitcl_context *ctx, const fitcl_context_info *info, const
     cJSON_AddItemToObject(params, m->name[j], json_number(res->params[j]));
     cJSON_AddItemToObject(se, m->name[j], json_number(res->stderr_[j]));
     cJSON *row = cJSON_CreateArray();
-    for (int k = 0; k < np; ++k) cJSON_AddItemToArray(row, json_number(res->covariance[j * np + k]));
+    for (int k = 0; k < np; ++k)
+      cJSON_AddItemToArray(row, json_number(res->covariance[j * np + k]));
     cJSON_AddItemToArray(cov, row);
   }
   cJSON_AddItemToObject(o, "params", params);

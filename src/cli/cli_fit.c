@@ -22,7 +22,8 @@ static const cli_opt options[] = {
               "presence/absence matrix (Rtab/TSV, CSV, Roary/Panaroo csv), one row per family"),
    .flags = CLI_REQUIRED},
   CLI_DATA_OPTIONS(A, data),
-  {CLI_LONG("gamma-cats", "K", 1, 64, A, cats, "rate categories (1..64; default 1: no rate variation)")},
+  {CLI_LONG("gamma-cats", "K", 1, 64, A, cats,
+            "rate categories (1..64; default 1: no rate variation)")},
   {CLI_FLAG("no-condition", A, no_condition,
             "do not condition on families being observed (default: condition, as pangenome "
             "tables hold no all-absent rows)")},

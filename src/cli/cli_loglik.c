@@ -40,8 +40,8 @@ static const cli_opt options[] = {
   {CLI_FLAG("grad", A, grad, "also print the gradient with respect to log G, log L (and log A)")},
   {CLI_FLAG("json", A, json,
             "print one JSON object: {loglik, families, patterns, backend, device, "
-            "fallback_reason (when auto fell back), seconds[, gradient:{log_gain, log_loss[, "
-            "log_alpha]}]}")},
+            "fallback_reason (when device selection fell back), seconds[, gradient:{log_gain, "
+            "log_loss[, log_alpha]}]}")},
   {CLI_END}};
 #undef A
 
@@ -58,7 +58,8 @@ int cli_loglik(int argc, char **argv) {
   loglik_args a = {.gain = NAN, .loss = NAN, .alpha = NAN, .root_p1 = NAN, .cats = 1};
   int rc = cli_parse(&spec, argc, argv, &a, NULL);
   if (rc >= 0) return rc;
-  if (a.cats > 1 && isnan(a.alpha)) return cli_usage_error("--alpha is required with --gamma-cats > 1");
+  if (a.cats > 1 && isnan(a.alpha))
+    return cli_usage_error("--alpha is required with --gamma-cats > 1");
   const long cats = a.cats;
 
   const double t0 = fitcl__now();

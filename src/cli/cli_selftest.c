@@ -11,9 +11,9 @@ typedef struct selftest_args {
 
 static const cli_opt options[] = {
   {CLI_FLAG("json", selftest_args, json,
-            "print one JSON object: {backend, device, fallback_reason (when auto fell back), "
-            "kernels, build_seconds, cache:{hits, misses, rebuilt, evicted}, passed, "
-            "checks:[...]}")},
+            "print one JSON object: {backend, device, fallback_reason (when device selection "
+            "fell back), kernels, build_seconds, cache:{hits, misses, rebuilt, evicted}, "
+            "passed, checks:[...]}")},
   {CLI_END}};
 
 static const cli_spec spec = {

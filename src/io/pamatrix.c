@@ -157,13 +157,14 @@ static fitcl_status read_header(build *b, fitcl__delim_record *first, int *have_
   if (!r->delim) fitcl__delim_detect(r, &hdr, '\t');
   if (memchr(hdr.s, '\0', hdr.n))
     return fitcl__delim_fail_at(r, &hdr, (size_t)((const char *)memchr(hdr.s, '\0', hdr.n) - hdr.s),
-                    FITCL_ERR_PARSE, "NUL byte in the header");
+                                FITCL_ERR_PARSE, "NUL byte in the header");
   namepool all = {0};
   size_t *offs = NULL, noffs = 0, capoffs = 0;
   /* Reading the first data row may move the read window, so messages about
    * the header use a private copy of it. */
   char *hcopy = malloc(hdr.n + 1);
-  if (!hcopy) return fitcl__delim_fail(r, hdr.line, 1, FITCL_ERR_NOMEM, "out of memory reading the header");
+  if (!hcopy)
+    return fitcl__delim_fail(r, hdr.line, 1, FITCL_ERR_NOMEM, "out of memory reading the header");
   memcpy(hcopy, hdr.s, hdr.n);
   hdr.s = hcopy;
   size_t i = 0;
@@ -204,9 +205,10 @@ static fitcl_status read_header(build *b, fitcl__delim_record *first, int *have_
     b->format = r->delim == ',' ? FITCL_PAMATRIX_CSV : FITCL_PAMATRIX_TSV;
   if (b->format == FITCL_PAMATRIX_PANGENOME_CSV) {
     if (!pangenome) {
-      st = fitcl__delim_fail_at(r, &hdr, 0, FITCL_ERR_PARSE,
-                    "not a Roary/Panaroo gene_presence_absence.csv: the header must start with "
-                    "\"Gene\",\"Non-unique Gene name\",\"Annotation\"");
+      st = fitcl__delim_fail_at(
+          r, &hdr, 0, FITCL_ERR_PARSE,
+          "not a Roary/Panaroo gene_presence_absence.csv: the header must start with "
+          "\"Gene\",\"Non-unique Gene name\",\"Annotation\"");
       goto fail;
     }
     b->nannot = 3;
@@ -214,8 +216,8 @@ static fitcl_status read_header(build *b, fitcl__delim_record *first, int *have_
       for (size_t k = 4; k < 14; ++k) {
         if (k >= all.n || strcmp(all.pool + all.off[k], ROARY_COLS[k]) != 0) {
           st = fitcl__delim_fail_at(r, &hdr, k < all.n ? offs[k] : hdr.n, FITCL_ERR_PARSE,
-                        "unrecognised Roary header: column %zu should be \"%s\"", k + 1,
-                        ROARY_COLS[k]);
+                                    "unrecognised Roary header: column %zu should be \"%s\"", k + 1,
+                                    ROARY_COLS[k]);
           goto fail;
         }
       }
@@ -240,7 +242,7 @@ static fitcl_status read_header(build *b, fitcl__delim_record *first, int *have_
   }
   if (all.n <= skip) {
     st = fitcl__delim_fail_at(r, &hdr, hdr.n, FITCL_ERR_PARSE, "the header names no %s columns",
-                  b->taxa_in_rows ? "family" : "taxon");
+                              b->taxa_in_rows ? "family" : "taxon");
     goto fail;
   }
   fitcl__strmap seen;
@@ -250,8 +252,9 @@ static fitcl_status read_header(build *b, fitcl__delim_record *first, int *have_
     size_t len = strlen(nm);
     if (len == 0) {
       fitcl__strmap_free(&seen);
-      st = fitcl__delim_fail_at(r, &hdr, offs[k], FITCL_ERR_DATA, "empty %s name in header column %zu",
-                    b->taxa_in_rows ? "family" : "taxon", k + 1);
+      st = fitcl__delim_fail_at(r, &hdr, offs[k], FITCL_ERR_DATA,
+                                "empty %s name in header column %zu",
+                                b->taxa_in_rows ? "family" : "taxon", k + 1);
       goto fail;
     }
     if (pool_add(&b->cols, nm, len, 0) != 0) {
@@ -268,8 +271,8 @@ static fitcl_status read_header(build *b, fitcl__delim_record *first, int *have_
       fitcl__ioerr_name(q, sizeof q, nm, len);
       fitcl__strmap_free(&seen);
       st = fitcl__delim_fail_at(r, &hdr, offs[k], FITCL_ERR_DATA,
-                    "duplicate %s name '%s' (header columns %zu and %zu)",
-                    b->taxa_in_rows ? "family" : "taxon", q, prev + skip + 1, k + 1);
+                                "duplicate %s name '%s' (header columns %zu and %zu)",
+                                b->taxa_in_rows ? "family" : "taxon", q, prev + skip + 1, k + 1);
       goto fail;
     }
   }
@@ -278,7 +281,7 @@ static fitcl_status read_header(build *b, fitcl__delim_record *first, int *have_
   b->stride = (b->ncols + 3) / 4;
   if (!*have_first) {
     st = fitcl__delim_fail(r, r->line, 1, FITCL_ERR_PARSE, "no data rows after the header (no %s)",
-               b->taxa_in_rows ? "taxa" : "families");
+                           b->taxa_in_rows ? "taxa" : "families");
     goto fail;
   }
   /* Data rows have the header's width; without the corner cell, one more. */
@@ -303,7 +306,9 @@ static fitcl_status read_row(build *b, const fitcl__delim_record *rec) {
     if (nc > SIZE_MAX / b->stride)
       return fitcl__delim_fail(r, rec->line, 1, FITCL_ERR_SIZE, "too many rows (%zu)", b->nrows);
     uint8_t *np = realloc(b->packed, nc * b->stride);
-    if (!np) return fitcl__delim_fail(r, rec->line, 1, FITCL_ERR_NOMEM, "out of memory at row %zu", b->nrows);
+    if (!np)
+      return fitcl__delim_fail(r, rec->line, 1, FITCL_ERR_NOMEM, "out of memory at row %zu",
+                               b->nrows);
     b->packed = np;
     b->rowcap = nc;
   }
@@ -319,8 +324,8 @@ static fitcl_status read_row(build *b, const fitcl__delim_record *rec) {
   const char *s = rec->s;
   size_t n = rec->n;
   if (memchr(s, '\0', n))
-    return fitcl__delim_fail_at(r, rec, (size_t)((const char *)memchr(s, '\0', n) - s), FITCL_ERR_PARSE,
-                    "NUL byte in the row");
+    return fitcl__delim_fail_at(r, rec, (size_t)((const char *)memchr(s, '\0', n) - s),
+                                FITCL_ERR_PARSE, "NUL byte in the row");
   /* Row name, then annotation columns. */
   for (; col < b->nannot; ++col) {
     more = fitcl__delim_field_next(r, rec, &i, &f, &st);
@@ -329,23 +334,25 @@ static fitcl_status read_row(build *b, const fitcl__delim_record *rec) {
       if (f.n == 0)
         return fitcl__delim_fail_at(r, rec, f.off, FITCL_ERR_DATA, "empty %s name", kind);
       if (pool_add(&b->rows, f.p, f.n, f.escapes) != 0)
-        return fitcl__delim_fail(r, rec->line, 1, FITCL_ERR_NOMEM, "out of memory at row %zu", b->nrows);
+        return fitcl__delim_fail(r, rec->line, 1, FITCL_ERR_NOMEM, "out of memory at row %zu",
+                                 b->nrows);
       const char *nm = b->rows.pool + b->rows.off[b->rows.n - 1];
       size_t len = strlen(nm);
       size_t prev = fitcl__strmap_put(&b->rowmap, nm, len, b->rows.n - 1);
       if (prev == SIZE_MAX - 1)
-        return fitcl__delim_fail(r, rec->line, 1, FITCL_ERR_NOMEM, "out of memory at row %zu", b->nrows);
+        return fitcl__delim_fail(r, rec->line, 1, FITCL_ERR_NOMEM, "out of memory at row %zu",
+                                 b->nrows);
       if (prev != b->rows.n - 1) {
         char q[80];
         fitcl__ioerr_name(q, sizeof q, nm, len);
         return fitcl__delim_fail_at(r, rec, f.off, FITCL_ERR_DATA,
-                        "duplicate %s name '%s' (data rows %zu and %zu)", kind, q, prev + 1,
-                        b->rows.n);
+                                    "duplicate %s name '%s' (data rows %zu and %zu)", kind, q,
+                                    prev + 1, b->rows.n);
       }
     }
     if (!more && col + 1 < width)
       return fitcl__delim_fail_at(r, rec, n, FITCL_ERR_PARSE,
-                      "ragged row: %zu cells, the header implies %zu", col + 1, width);
+                                  "ragged row: %zu cells, the header implies %zu", col + 1, width);
   }
   /* Values.  The common Rtab cell is one character followed by a tab, so
    * that case skips the general field scanner. */
@@ -394,14 +401,15 @@ static fitcl_status read_row(build *b, const fitcl__delim_record *rec) {
     if (v < 0) {
       char q[80];
       fitcl__ioerr_name(q, sizeof q, f.p, f.n);
-      return fitcl__delim_fail_at(r, rec, f.off, FITCL_ERR_DATA,
-                      "bad value '%s' (expected 0, a positive count, or ?, - or NA for missing)",
-                      q);
+      return fitcl__delim_fail_at(
+          r, rec, f.off, FITCL_ERR_DATA,
+          "bad value '%s' (expected 0, a positive count, or ?, - or NA for missing)", q);
     }
     row[t >> 2] |= (uint8_t)(v << ((t & 3) * 2));
     if (!more && t + 1 < b->ncols)
-      return fitcl__delim_fail_at(r, rec, n, FITCL_ERR_PARSE, "ragged row: %zu cells, the header implies %zu",
-                      b->nannot + t + 1, width);
+      return fitcl__delim_fail_at(r, rec, n, FITCL_ERR_PARSE,
+                                  "ragged row: %zu cells, the header implies %zu",
+                                  b->nannot + t + 1, width);
   }
   if (more) {
     /* Tolerate one trailing empty cell (a line ending in a delimiter) only
@@ -411,8 +419,8 @@ static fitcl_status read_row(build *b, const fitcl__delim_record *rec) {
       for (size_t k = i; k < n; ++k)
         if (s[k] == delim) extra++;
       return fitcl__delim_fail_at(r, rec, i, FITCL_ERR_PARSE,
-                      "ragged row: at least %zu cells, the header implies %zu", width + extra,
-                      width);
+                                  "ragged row: at least %zu cells, the header implies %zu",
+                                  width + extra, width);
     }
   }
   b->nrows++;

@@ -241,7 +241,8 @@ fitcl_status fitcl__source_open_csv(fitcl_source *src, const fitcl_source_option
   c->cache_state = mb > 0 ? 0 : -1;
   c->cache_budget = mb > 0 ? (size_t)mb * 1048576 / (sizeof(double) * (size_t)src->ncols) : 0;
   c->f = fopen(opt->path, "rb");
-  if (!c->f) return fitcl__fail(ctx, FITCL_ERR_FILE, "%s: cannot open: %s", opt->path, strerror(errno));
+  if (!c->f)
+    return fitcl__fail(ctx, FITCL_ERR_FILE, "%s: cannot open: %s", opt->path, strerror(errno));
   fitcl_status st = fitcl__delim_open_file(&c->r, c->f, (size_t)1 << 20, src->path, c->err,
                                            sizeof c->err);
   if (st != FITCL_OK) return fitcl__fail(ctx, st, "%s", c->err);
