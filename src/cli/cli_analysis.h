@@ -4,6 +4,7 @@
 #define FITCL_CLI_ANALYSIS_H
 
 #include <cjson/cJSON.h>
+#include "cli/cli_opts.h"
 #include "fitcl.h"
 
 /* Input options shared by the subcommands that read a tree and a matrix. */

@@ -6,6 +6,7 @@
 #ifndef FITCL_CLI_CURVEFIT_H
 #define FITCL_CLI_CURVEFIT_H
 
+#include "cli/cli_opts.h"
 #include "fitcl.h"
 
 #define CF_MAXP FITCL_NLSQ_MAX_PARAMS
