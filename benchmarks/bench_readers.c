@@ -1,7 +1,9 @@
 /* Input-side benchmark: reading a presence/absence Rtab, matching it to a
- * tree and compressing it into patterns, and parsing a deep Newick tree.
+ * tree and compressing it into patterns, parsing a deep Newick tree, and
+ * one pass of the curve-fit CSV data source.
  *
- *   bench_readers [--taxa N] [--families F] [--repeats R] [--dir D] [--read-only 1]
+ *   bench_readers [--taxa N] [--families F] [--points P] [--repeats R] [--dir D]
+ *                 [--read-only 1]
  *
  * --read-only 1 times only the reader (no data set), so the peak RSS it
  * prints is what streaming a matrix costs: the packed cells and the names.
@@ -10,6 +12,8 @@
  * under a second).  The peer, measured in the same run on the same file, is
  * the cost of only reading the bytes and finding the line ends (fread +
  * memchr): the floor for any text reader. */
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +83,48 @@ static char *caterpillar(int n) {
   return s;
 }
 
+/* Curve-fit data as a tool writes it: x, y, sigma at full precision. */
+static int write_csv(const char *path, long n) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return -1;
+  fputs("x,y,sigma\n", f);
+  for (long i = 0; i < n; ++i) {
+    double x = 1e-3 * (double)i, noise = (double)(rnd() % 2001) * 1e-6 - 1e-3;
+    fprintf(f, "%.17g,%.17g,%.17g\n", x, 2.5 * exp(-x / 700.0) + 0.1 + noise,
+            0.01 + 1e-5 * (double)(rnd() % 100));
+  }
+  return fclose(f);
+}
+
+/* One full pass of a CSV source, parsing every value (no value cache). */
+static double csv_pass(fitcl_context *ctx, const char *path, uint64_t *points) {
+  static const char *x[] = {"x"};
+  fitcl_source_options so = {0};
+  so.path = path;
+  so.x = x;
+  so.nx = 1;
+  so.sigma = "sigma";
+  so.csv_cache_mb = -1;
+  double t0 = bench_now();
+  fitcl_source *src = NULL;
+  fitcl_chunk ch;
+  uint64_t n = 0;
+  if (fitcl_source_open(ctx, &so, &src) != FITCL_OK) {
+    fprintf(stderr, "%s\n", fitcl_errmsg(ctx));
+    exit(1);
+  }
+  do {
+    if (fitcl_source_next(src, &ch) != FITCL_OK) {
+      fprintf(stderr, "%s\n", fitcl_errmsg(ctx));
+      exit(1);
+    }
+    n += ch.n;
+  } while (ch.n);
+  fitcl_source_destroy(src);
+  *points = n;
+  return bench_now() - t0;
+}
+
 static long max_rss_mb(void) {
   struct rusage u;
   getrusage(RUSAGE_SELF, &u);
@@ -87,11 +133,12 @@ static long max_rss_mb(void) {
 
 int main(int argc, char **argv) {
   int nt = 1000, reps = 3, read_only = 0;
-  long nf = 100000;
+  long nf = 100000, npts = 2000000;
   const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!strcmp(argv[i], "--taxa")) nt = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--families")) nf = atol(argv[i + 1]);
+    else if (!strcmp(argv[i], "--points")) npts = atol(argv[i + 1]);
     else if (!strcmp(argv[i], "--repeats")) reps = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--dir")) dir = argv[i + 1];
     else if (!strcmp(argv[i], "--read-only")) read_only = atoi(argv[i + 1]);
@@ -180,6 +227,45 @@ int main(int argc, char **argv) {
          pmed, nt, nt - 1);
   snprintf(variant, sizeof variant, "caterpillar%d", nt);
   bench_row("readers", variant, "tree_parse_min_s", pmin, "s");
+
+  /* Curve-fit CSV source: one pass that parses every value. */
+  snprintf(path, sizeof path, "%s/bench_readers_%ld.csv", dir, (long)getpid());
+  if (write_csv(path, npts) != 0) {
+    fprintf(stderr, "cannot write %s\n", path);
+    return 1;
+  }
+  fitcl_context_options co = {0};
+  co.device = "cpu";
+  fitcl_context *ctx = NULL;
+  if (fitcl_context_create(&co, &ctx) != FITCL_OK) {
+    fprintf(stderr, "%s\n", fitcl_errmsg(ctx));
+    return 1;
+  }
+  uint64_t pts = 0;
+  for (int r = 0; r <= reps; ++r) {
+    double traw = raw_read(path, &lines);
+    double t = csv_pass(ctx, path, &pts);
+    if (r > 0) {
+      tr[r - 1] = traw;
+      tp[r - 1] = t;
+    }
+  }
+  fitcl_context_destroy(ctx);
+  bench_stats(tr, (size_t)reps, &rmin, &rmed);
+  bench_stats(tp, (size_t)reps, &pmin, &pmed);
+  f = fopen(path, "rb");
+  fseek(f, 0, SEEK_END);
+  mb = (double)ftell(f) / 1e6;
+  fclose(f);
+  unlink(path);
+  printf("# csv %.1f MB, %llu points (x, y, sigma)\n", mb, (unsigned long long)pts);
+  printf("%-34s %10.4f %10.4f\n", "peer: fread + find line ends", rmin, rmed);
+  printf("%-34s %10.4f %10.4f   (%.0f MB/s, %.2fx the peer)\n", "csv source, one pass", pmin,
+         pmed, mb / pmin, pmin / rmin);
+  snprintf(variant, sizeof variant, "csv%ld", npts);
+  bench_row("readers", variant, "raw_read_min_s", rmin, "s");
+  bench_row("readers", variant, "csv_pass_min_s", pmin, "s");
+  bench_row("readers", variant, "csv_pass_median_s", pmed, "s");
   printf("# peak RSS %ld MB\n", max_rss_mb());
   bench_row("readers", "process", "peak_rss_mb", (double)max_rss_mb(), "MB");
   fitcl_tree_destroy(tree);

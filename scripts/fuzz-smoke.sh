@@ -19,10 +19,11 @@ command -v "$cc" >/dev/null 2>&1 || { echo "fuzz-smoke: clang not found" >&2; ex
 
 CC=$cc cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DFITCL_FUZZ=ON \
   -DFITCL_BUILD_TESTS=OFF -DFITCL_BUILD_BENCHMARKS=OFF >/dev/null
-cmake --build "$build" -j2 --target fuzz_newick fuzz_pamatrix fuzz_data fuzz_expr >/dev/null
+cmake --build "$build" -j2 --target fuzz_newick fuzz_pamatrix fuzz_data fuzz_delim fuzz_expr \
+  >/dev/null
 
 status=0
-for h in newick pamatrix data expr; do
+for h in newick pamatrix data delim expr; do
   # New inputs go to a scratch corpus so the seed corpus in the tree stays
   # small and reviewed.
   work="$build/corpus-$h"

@@ -260,3 +260,40 @@ Test(curvefit_cli, sigint_writes_checkpoint_and_resume_matches, .timeout = 300) 
   fitcl_test_rmtree(dir);
   free(dir);
 }
+
+/* Quoted CSV: quoted header names, quoted numbers (spaces around one), a
+ * note column with commas, a newline and escaped quotes inside quotes. */
+Test(curvefit_cli, quoted_csv_fields) {
+  char *dir = fitcl_test_tmpdir();
+  char *p = fitcl_test_write_file(dir, "q.csv",
+                                  "\"t (s)\",\"signal\",note\n"
+                                  "\"0\",\"1\",\"start, cold\"\n"
+                                  "1,\"3\",\"\"\n"
+                                  "\"2\", \"5\" ,\"two\nlines\"\n"
+                                  "3,7,\"say \"\"done\"\"\"\n");
+  const char *argv[] = {"fitcl", "curve-fit", "--data", p, "--x", "t (s)", "--y", "signal",
+                        "--model", "a*x+b", "--p0", "a=0,b=0", "--json", NULL};
+  char *out = NULL, *err = NULL;
+  int rc = fitcl_test_run_cli(argv, cpu_env, &out, &err);
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+  cr_expect(fabs(json_num(out, "a") - 2) < 1e-9, "%s", out);
+  cr_expect(fabs(json_num(out, "b") - 1) < 1e-9, "%s", out);
+  cr_expect_eq(json_num(out, "points"), 4);
+  free(out);
+  free(err);
+  /* A bad value after the quoted newline: its own line and column. */
+  char *bad = fitcl_test_write_file(dir, "bad.csv",
+                                    "x,y,note\n1,2,\"a\nb\"\n2,\"x3\",c\n");
+  const char *a2[] = {"fitcl", "curve-fit", "--data", bad, "--model", "a*x+b", "--p0",
+                      "a=0,b=0", NULL};
+  rc = fitcl_test_run_cli(a2, cpu_env, &out, &err);
+  cr_expect_eq(rc, 2, "exit %d: %s", rc, err);
+  cr_expect_eq(count_lines(err), 1, "%s", err);
+  cr_expect_not_null(strstr(err, "bad.csv:4:3: column 'y': not a number: 'x3'"), "%s", err);
+  free(out);
+  free(err);
+  free(p);
+  free(bad);
+  fitcl_test_rmtree(dir);
+  free(dir);
+}

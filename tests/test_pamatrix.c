@@ -424,3 +424,61 @@ Test(pamatrix, create_rejects_bad_input) {
                FITCL_ERR_SIZE);
   cr_assert_null(m);
 }
+
+Test(pamatrix, detection_reads_the_header_outside_quotes) {
+  /* No extension: a tab inside a quoted name does not make a TSV. */
+  fitcl_pamatrix *m = parse_ok("Gene,\"g\t1\",g2\nfamA,1,0\nfamB,0,1\n", "matrix",
+                               FITCL_PAMATRIX_AUTO, 0);
+  cr_assert_eq(fitcl_pamatrix_ntaxa(m), 2);
+  cr_assert_str_eq(fitcl_pamatrix_taxon_name(m, 0), "g\t1");
+  fitcl_pamatrix_destroy(m);
+  /* The header is the first line that is not blank. */
+  m = parse_ok("\n\nGene,g1,g2\nfamA,1,0\n", "matrix", FITCL_PAMATRIX_AUTO, 0);
+  cr_assert_eq(fitcl_pamatrix_ntaxa(m), 2);
+  fitcl_pamatrix_destroy(m);
+  /* Commas in an unquoted Rtab name: still a TSV. */
+  m = parse_ok("Gene\tg1\tg2\nhypothetical protein, putative\t1\t0\n", "matrix",
+               FITCL_PAMATRIX_AUTO, 0);
+  cr_assert_str_eq(fitcl_pamatrix_family_name(m, 0), "hypothetical protein, putative");
+  fitcl_pamatrix_destroy(m);
+  /* Quoted names are not trimmed, and a space before a quote is text. */
+  m = parse_ok("Gene,\" g1 \", \"g2\"\nfamA,1,0\n", "m.csv", FITCL_PAMATRIX_AUTO, 0);
+  cr_assert_str_eq(fitcl_pamatrix_taxon_name(m, 0), " g1 ");
+  cr_assert_str_eq(fitcl_pamatrix_taxon_name(m, 1), " \"g2\"");
+  fitcl_pamatrix_destroy(m);
+}
+
+Test(pamatrix, streaming_quoted_fields_across_the_window) {
+  /* A file read through the 1 MiB window whose quoted names (with commas
+   * and newlines) straddle window boundaries: the same matrix as the
+   * text parsed in memory. */
+  char *dir = fitcl_test_tmpdir();
+  size_t nf = 40000, cap = nf * 64 + 64, len = 0;
+  char *t = malloc(cap);
+  len += (size_t)snprintf(t, cap, "Gene,\"g,1\",\"g\"\"2\",g3\n");
+  for (size_t f = 0; f < nf; ++f)
+    len += (size_t)snprintf(t + len, cap - len, "\"fam %zu,\nline two\",%zu,%zu,1\n", f, f & 1,
+                            (f >> 1) & 1);
+  char *path = fitcl_test_write_file(dir, "q.csv", t);
+  fitcl_pamatrix *a = NULL, *b = NULL;
+  char err[512];
+  cr_assert_eq(fitcl_pamatrix_read(path, NULL, &a, err, sizeof err), FITCL_OK, "%s", err);
+  cr_assert_eq(fitcl_pamatrix_parse(t, len, "q.csv", NULL, &b, err, sizeof err), FITCL_OK, "%s",
+               err);
+  cr_assert_eq(fitcl_pamatrix_nfamilies(a), nf);
+  cr_assert_str_eq(fitcl_pamatrix_taxon_name(a, 0), "g,1");
+  cr_assert_str_eq(fitcl_pamatrix_taxon_name(a, 1), "g\"2");
+  for (size_t f = 0; f < nf; f += 997) {
+    cr_assert_str_eq(fitcl_pamatrix_family_name(a, f), fitcl_pamatrix_family_name(b, f));
+    for (size_t x = 0; x < 3; ++x)
+      cr_assert_eq(fitcl_pamatrix_get(a, f, x), fitcl_pamatrix_get(b, f, x));
+  }
+  cr_assert_eq(fitcl_pamatrix_get(a, 3, 0), P);
+  cr_assert_eq(fitcl_pamatrix_get(a, 3, 1), P);
+  fitcl_pamatrix_destroy(a);
+  fitcl_pamatrix_destroy(b);
+  free(t);
+  free(path);
+  fitcl_test_rmtree(dir);
+  free(dir);
+}

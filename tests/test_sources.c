@@ -417,3 +417,129 @@ Test(sources, fit_from_npy_equals_fit_from_arrays) {
   fitcl_test_rmtree(dir);
   free(dir);
 }
+
+/* Reads every point of a small CSV/TSV source with up to two x columns,
+ * twice (the second pass parses the text again: no value cache), and
+ * checks it against want[row][x..., y, sigma]. */
+static void expect_rows(fitcl_context *ctx, const char *path, const char *const *x, size_t nx,
+                        const char *y, const char *sigma, const double (*want)[4], size_t rows) {
+  fitcl_source_options o = {0};
+  o.path = path;
+  o.x = x;
+  o.nx = nx;
+  o.y = y;
+  o.sigma = sigma;
+  o.chunk_points = 2; /* chunk boundaries between rows */
+  o.csv_cache_mb = -1;
+  fitcl_source *src = open_src(ctx, &o);
+  for (int pass = 0; pass < 2; ++pass) {
+    if (pass) cr_assert_eq(fitcl_source_rewind(src), FITCL_OK, "%s", fitcl_errmsg(ctx));
+    size_t got = 0;
+    fitcl_chunk c;
+    for (;;) {
+      cr_assert_eq(fitcl_source_next(src, &c), FITCL_OK, "%s: %s", path, fitcl_errmsg(ctx));
+      if (!c.n) break;
+      for (size_t i = 0; i < c.n; ++i, ++got) {
+        cr_assert_lt(got, rows, "%s: more rows than written", path);
+        for (size_t j = 0; j < nx; ++j)
+          cr_expect_eq(c.x[j][i], want[got][j], "%s row %zu x%zu: %.17g", path, got, j, c.x[j][i]);
+        cr_expect_eq(c.y[i], want[got][nx], "%s row %zu y: %.17g", path, got, c.y[i]);
+        if (sigma) cr_expect_eq(c.sigma[i], want[got][nx + 1], "%s row %zu sigma", path, got);
+      }
+    }
+    cr_expect_eq(got, rows, "%s: %zu rows read, %zu written", path, got, rows);
+  }
+  fitcl_source_destroy(src);
+}
+
+Test(sources, csv_quoted_fields) {
+  fitcl_context *ctx = fitcl_test_context("cpu");
+  char *dir = fitcl_test_tmpdir();
+  /* Quoted header names (with a delimiter, spaces, an escaped quote),
+   * quoted numbers (with spaces inside and around the quotes), a delimiter
+   * and a newline inside a quoted note, CRLF, a comment holding a quote. */
+  char *p = fitcl_test_write_file(
+    dir, "q.csv",
+    "# instrument \"A\", run 3\r\n"
+    "\"time, s\",\"g2 \"\"raw\"\"\",note,\"err\"\r\n"
+    "\"1.5\",2.25,\"first, with a comma\",0.5\r\n"
+    " \"2\" ,\" 3.5 \",\"spans\ntwo lines\",\"0.25\"\r\n"
+    "\r\n"
+    "3,-1e-3,\"\",1\r\n");
+  {
+    const char *x[] = {"time, s"};
+    static const double want[][4] = {{1.5, 2.25, 0.5}, {2, 3.5, 0.25}, {3, -1e-3, 1}};
+    expect_rows(ctx, p, x, 1, "g2 \"raw\"", "err", want, 3);
+  }
+  free(p);
+  /* TSV: a tab inside quotes is part of the field; a comma in a name does
+   * not make it a CSV. */
+  p = fitcl_test_write_file(dir, "q.tsv",
+                            "a, b\t\"tab\there\"\ty\n"
+                            "1\t\"x\ty\"\t10\n"
+                            "2\t\"\"\"\"\t20\n");
+  {
+    const char *x[] = {"a, b"};
+    static const double want[][4] = {{1, 10}, {2, 20}};
+    expect_rows(ctx, p, x, 1, "y", NULL, want, 2);
+  }
+  free(p);
+  /* No extension hint (--format csv): a header whose only tab is inside
+   * quotes is comma-separated; a UTF-8 byte-order mark is skipped. */
+  p = fitcl_test_write_file(dir, "q.dat", "\xEF\xBB\xBFu,\"v\tw\",y\n4,5,6\n");
+  {
+    const char *x[] = {"u", "v\tw"};
+    static const double want[][4] = {{4, 5, 6}};
+    fitcl_source_options o = {0};
+    o.path = p;
+    o.format = "csv";
+    o.x = x;
+    o.nx = 2;
+    fitcl_source *src = open_src(ctx, &o);
+    fitcl_chunk c;
+    cr_assert_eq(fitcl_source_next(src, &c), FITCL_OK, "%s", fitcl_errmsg(ctx));
+    cr_assert_eq(c.n, 1);
+    cr_expect(c.x[0][0] == want[0][0] && c.x[1][0] == want[0][1] && c.y[0] == want[0][2]);
+    fitcl_source_destroy(src);
+  }
+  free(p);
+  fitcl_test_rmtree(dir);
+  free(dir);
+  fitcl_context_destroy(ctx);
+}
+
+Test(sources, csv_quote_errors_name_line_and_column) {
+  fitcl_context *ctx = fitcl_test_context("cpu");
+  char *dir = fitcl_test_tmpdir();
+  fitcl_source_options o = {0};
+  /* An unterminated quote: where it opens. */
+  char *p = fitcl_test_write_file(dir, "open.csv", "x,y\n1,2\n3,\"4\n5,6\n");
+  o.path = p;
+  EXPECT_ERR(open_and_read(ctx, &o), FITCL_ERR_PARSE, "open.csv:3:3: unterminated quoted field");
+  free(p);
+  /* Text after a closing quote. */
+  p = fitcl_test_write_file(dir, "after.csv", "x,y\n1,\"2\"3\n");
+  o.path = p;
+  EXPECT_ERR(open_and_read(ctx, &o), FITCL_ERR_PARSE, "after.csv:2:6: unexpected text after a closing quote");
+  free(p);
+  /* A quoted word is not a number; the line counts the quoted newline
+   * before it. */
+  p = fitcl_test_write_file(dir, "word.csv", "x,y,n\n1,2,\"a\nb\"\n3,\"four\",c\n");
+  o.path = p;
+  EXPECT_ERR(open_and_read(ctx, &o), FITCL_ERR_PARSE, "word.csv:4:3: column 'y': not a number: 'four'");
+  free(p);
+  /* A delimiter inside quotes adds no field: the second row has 4 fields,
+   * not 5. */
+  p = fitcl_test_write_file(dir, "ragged.csv", "x,y,n\n1,2,\"a,b\"\n3,4,\"c,d\",e\n");
+  o.path = p;
+  EXPECT_ERR(open_and_read(ctx, &o), FITCL_ERR_PARSE, "ragged.csv:3: ragged row: 4 fields");
+  free(p);
+  /* A quoted header name is matched as written. */
+  p = fitcl_test_write_file(dir, "name.csv", "\" x\",y\n1,2\n");
+  o.path = p;
+  EXPECT_ERR(open_and_read(ctx, &o), FITCL_ERR_NAME, "no column 'x'");
+  free(p);
+  fitcl_test_rmtree(dir);
+  free(dir);
+  fitcl_context_destroy(ctx);
+}

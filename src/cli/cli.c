@@ -1,9 +1,6 @@
 /* Helpers shared by the subcommands: errors, exit codes, context, JSON. */
 #include "cli/cli.h"
 
-#include <errno.h>
-#include <getopt.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,49 +58,21 @@ void cli_json_add_backend(cJSON *obj, fitcl_context *ctx) {
   if (fitcl_context_get_info(ctx, &info) != FITCL_OK) return;
   cJSON_AddStringToObject(obj, "backend", info.backend);
   cJSON_AddStringToObject(obj, "device", info.device);
+  if (info.fallback_reason) cJSON_AddStringToObject(obj, "fallback_reason", info.fallback_reason);
 }
 
-int cli_usage_error(const char *usage_hint) {
-  fprintf(stderr, "%s: %s; run '%s --help' for usage\n", cli_prog, usage_hint, cli_prog);
+void cli_json_add_fallback(cJSON *obj, fitcl_context *ctx) {
+  fitcl_context_info info;
+  if (fitcl_context_get_info(ctx, &info) != FITCL_OK) return;
+  if (info.fallback_reason) cJSON_AddStringToObject(obj, "fallback_reason", info.fallback_reason);
+}
+
+int cli_usage_error(const char *fmt, ...) {
+  char msg[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "%s: %s; run '%s --help' for usage\n", cli_prog, msg, cli_prog);
   return CLI_EXIT_USAGE;
-}
-
-int cli_parse_double(const char *name, const char *text, double *out) {
-  errno = 0;
-  char *end = NULL;
-  double v = strtod(text, &end);
-  if (errno || end == text || *end != '\0' || !isfinite(v)) {
-    cli_error("%s: not a finite number: '%s'", name, text);
-    return 0;
-  }
-  *out = v;
-  return 1;
-}
-
-int cli_parse_long(const char *name, const char *text, long min, long max, long *out) {
-  errno = 0;
-  char *end = NULL;
-  long v = strtol(text, &end, 10);
-  if (errno || end == text || *end != '\0' || v < min || v > max) {
-    cli_error("%s: expected a whole number from %ld to %ld, got '%s'", name, min, max, text);
-    return 0;
-  }
-  *out = v;
-  return 1;
-}
-
-int cli_json_help_options(int argc, char **argv, void (*help)(void), int *json) {
-  static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
-  int c;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    if (c == 'j') *json = 1;
-    else if (c == 'h') {
-      help();
-      return CLI_EXIT_OK;
-    } else return cli_usage_error("unknown option");
-  }
-  return -1;
 }

@@ -43,15 +43,13 @@ int cli_fail(fitcl_context *ctx, fitcl_status st, const char *what);
 int cli_open_context(fitcl_context **ctx);
 /* Prints a JSON object on stdout (compact, one line) and frees it. */
 void cli_print_json(cJSON *obj);
-/* Adds "backend" and "device" of ctx to obj. */
+/* Adds "backend" and "device" of ctx to obj, and "fallback_reason" when
+ * `auto` (or a `;` list) fell back from a device that failed. */
 void cli_json_add_backend(cJSON *obj, fitcl_context *ctx);
-/* Options of the subcommands that take only --json and --help: returns -1
- * to go on (optind is left at the first operand), or an exit code. */
-int cli_json_help_options(int argc, char **argv, void (*help)(void), int *json);
-/* For getopt_long loops: prints the unknown-option error + hint. */
-int cli_usage_error(const char *usage_hint);
-/* Parses a finite double; on failure prints "--name: not a number: 'text'". */
-int cli_parse_double(const char *name, const char *text, double *out);
-int cli_parse_long(const char *name, const char *text, long min, long max, long *out);
+/* Adds only "fallback_reason", when there is one. */
+void cli_json_add_fallback(cJSON *obj, fitcl_context *ctx);
+/* Prints "fitcl <cmd>: <what>; run 'fitcl <cmd> --help' for usage" (one
+ * line) and returns CLI_EXIT_USAGE.  Every usage error goes through here. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -105,14 +105,3 @@ int cli_write_atomic(const char *path, const char *text, size_t len) {
   free(tmp);
   return 0;
 }
-
-int cli_bad_option(char **argv, int optopt_value, int optind_value) {
-  /* getopt_long leaves the offending word at argv[optind - 1]. */
-  const char *word = optind_value > 0 ? argv[optind_value - 1] : "?";
-  char msg[256];
-  if (optopt_value)
-    snprintf(msg, sizeof msg, "option '%s' needs a value", word);
-  else
-    snprintf(msg, sizeof msg, "unknown option '%s'", word);
-  return cli_usage_error(msg);
-}

@@ -1,9 +1,10 @@
-/* Helpers shared by the gene-content subcommands (fit, retention-test,
- * simulate, ancestral). */
+/* Helpers shared by the gene-content subcommands (loglik, fit,
+ * retention-test, simulate, ancestral). */
 #ifndef FITCL_CLI_ANALYSIS_H
 #define FITCL_CLI_ANALYSIS_H
 
 #include <cjson/cJSON.h>
+#include "cli/cli_opts.h"
 #include "fitcl.h"
 
 /* Input options shared by the subcommands that read a tree and a matrix. */
@@ -11,17 +12,13 @@ typedef struct cli_data_flags {
   int taxa_in_rows;   /* --taxa-in-rows: the matrix has one row per genome */
   int prune_missing;  /* --prune-missing: drop tree tips absent from the matrix */
 } cli_data_flags;
-enum { CLI_O_TAXA_IN_ROWS = 0x1000, CLI_O_PRUNE_MISSING };
-#define CLI_DATA_OPTIONS                                                  \
-  {"taxa-in-rows", no_argument, NULL, CLI_O_TAXA_IN_ROWS},                \
-  {"prune-missing", no_argument, NULL, CLI_O_PRUNE_MISSING}
-/* Their cases in a getopt_long switch, setting a cli_data_flags. */
-#define CLI_DATA_OPTION_CASES(flags)                        \
-  case CLI_O_TAXA_IN_ROWS: (flags).taxa_in_rows = 1; break; \
-  case CLI_O_PRUNE_MISSING: (flags).prune_missing = 1; break
-#define CLI_DATA_HELP                                                                \
-  "  --taxa-in-rows         the matrix has one row per genome (default: per family)\n" \
-  "  --prune-missing        drop tree tips that are absent from the matrix\n"
+/* Their entries in an option table (cli_opts.h): T is the values struct,
+ * member its cli_data_flags. */
+#define CLI_DATA_OPTIONS(T, member)                                                       \
+  {CLI_FLAG("taxa-in-rows", T, member.taxa_in_rows,                                        \
+            "the matrix has one row per genome (default: one per family)")},              \
+  {CLI_FLAG("prune-missing", T, member.prune_missing,                                      \
+            "drop tree tips that are absent from the matrix")}
 
 /* Reads a tree (and, when matrix_path is not NULL, a presence/absence
  * matrix matched to it into *data).  On failure prints one line and returns
@@ -30,9 +27,6 @@ int cli_load_tree(const char *tree_path, fitcl_tree **tree);
 int cli_load_data(const char *tree_path, const char *matrix_path, const cli_data_flags *flags,
                   fitcl_data **data);
 
-
-
-
 /* Adds a number, or JSON null when it is not finite. */
 void cli_json_num(cJSON *obj, const char *key, double v);
 
@@ -40,10 +34,6 @@ void cli_json_num(cJSON *obj, const char *key, double v);
  * directory, fsync, rename); "-" writes to stdout.  On failure prints one
  * line and returns the exit code; 0 on success. */
 int cli_write_atomic(const char *path, const char *text, size_t len);
-
-/* For getopt_long loops (opterr = 0): names the unknown option or the
- * option missing its value, and returns 2. */
-int cli_bad_option(char **argv, int optopt_value, int optind_value);
 
 /* Seconds since an arbitrary fixed point (monotonic). */
 double cli_now(void);

@@ -1,6 +1,5 @@
 /* fitcl ancestral: posterior presence of every family at every internal
  * node, and expected gains and losses per branch. */
-#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,39 +8,54 @@
 
 #include "cli/cli.h"
 #include "cli/cli_analysis.h"
+#include "cli/cli_opts.h"
 
-static void help(void) {
-  printf("usage: fitcl ancestral --tree TREE --matrix MATRIX [--gain G --loss L [--alpha A]]\n"
-         "                       [--gamma-cats K] [--nodes FILE] [--branches FILE]\n\n"
-         "Ancestral gene content under the 2-state gain/loss model.  Without --gain and\n"
-         "--loss the rates (and alpha with --gamma-cats) are first fitted by maximum\n"
-         "likelihood, as by 'fitcl fit'.\n\n"
-         "Outputs (tab-separated, written atomically; '-' is stdout, the default for\n"
-         "both, in which case the node table comes first, then a blank line):\n"
-         "  node table    one row per family: 'family' then, for every internal node,\n"
-         "                the posterior probability that the family is present there;\n"
-         "                columns are named by the node's Newick label, else 'nodeN'\n"
-         "                (N = the node's index, tips first, the root last)\n"
-         "  branch table  one row per branch: node, parent, length, expected_gains,\n"
-         "                expected_losses (sums over families of P(absent at the parent,\n"
-         "                present below | data) and the reverse)\n\n"
-         "options:\n"
-         "  --tree FILE, --matrix FILE   inputs, as for 'fitcl fit'\n"
-         CLI_DATA_HELP
-         "  --gain G, --loss L           rates to use instead of fitting them\n"
-         "  --alpha A                    gamma shape with --gamma-cats K > 1\n"
-         "  --gamma-cats K               rate categories (default 1)\n"
-         "  --no-condition               fit without conditioning on observation\n"
-         "  --nodes FILE                 node table (default '-')\n"
-         "  --branches FILE              branch table (default '-')\n"
-         "  --json                       print one JSON object instead of the tables:\n"
-         "                               {gain, loss, alpha, nodes:[names],\n"
-         "                               families:[{family, p_present:[per node]}],\n"
-         "                               branches:[{node, parent, length, expected_gains,\n"
-         "                               expected_losses}], backend}\n"
-         "  --help                       show this help\n\n"
-         "exit status: 0 success, 1 device or internal failure, 2 bad usage or input.\n");
-}
+typedef struct ancestral_args {
+  const char *tree, *matrix, *nodes, *branches;
+  cli_data_flags data;
+  double gain, loss, alpha; /* NaN: not given */
+  long cats;
+  int no_condition, json;
+} ancestral_args;
+
+#define A ancestral_args
+static const cli_opt options[] = {
+  {CLI_STRING("tree", "FILE", A, tree, "rooted Newick tree, as for 'fitcl fit'"),
+   .flags = CLI_REQUIRED},
+  {CLI_STRING("matrix", "FILE", A, matrix, "presence/absence matrix, as for 'fitcl fit'"),
+   .flags = CLI_REQUIRED},
+  CLI_DATA_OPTIONS(A, data),
+  {CLI_DOUBLE("gain", "G", CLI_POSITIVE, A, gain, "gain rate to use instead of fitting it")},
+  {CLI_DOUBLE("loss", "L", CLI_POSITIVE, A, loss, "loss rate to use instead of fitting it")},
+  {CLI_DOUBLE("alpha", "A", CLI_POSITIVE, A, alpha, "gamma shape with --gamma-cats K > 1")},
+  {CLI_LONG("gamma-cats", "K", 1, 64, A, cats, "rate categories (default 1)")},
+  {CLI_FLAG("no-condition", A, no_condition, "fit without conditioning on observation")},
+  {CLI_STRING("nodes", "FILE", A, nodes, "node table (default '-')")},
+  {CLI_STRING("branches", "FILE", A, branches, "branch table (default '-')")},
+  {CLI_FLAG("json", A, json,
+            "print one JSON object instead of the tables: {gain, loss, alpha, nodes:[names], "
+            "families:[{family, p_present:[per node]}], branches:[{node, parent, length, "
+            "expected_gains, expected_losses}], backend[, device, fallback_reason]}")},
+  {CLI_END}};
+#undef A
+
+static const cli_spec spec = {
+  .usage = "usage: fitcl ancestral --tree TREE --matrix MATRIX [--gain G --loss L [--alpha A]]\n"
+           "                       [--gamma-cats K] [--nodes FILE] [--branches FILE]\n",
+  .about = "Ancestral gene content under the 2-state gain/loss model.  Without --gain and\n"
+           "--loss the rates (and alpha with --gamma-cats) are first fitted by maximum\n"
+           "likelihood, as by 'fitcl fit'.\n\n"
+           "Outputs (tab-separated, written atomically; '-' is stdout, the default for\n"
+           "both, in which case the node table comes first, then a blank line):\n"
+           "  node table    one row per family: 'family' then, for every internal node,\n"
+           "                the posterior probability that the family is present there;\n"
+           "                columns are named by the node's Newick label, else 'nodeN'\n"
+           "                (N = the node's index, tips first, the root last)\n"
+           "  branch table  one row per branch: node, parent, length, expected_gains,\n"
+           "                expected_losses (sums over families of P(absent at the parent,\n"
+           "                present below | data) and the reverse)\n",
+  .opts = options,
+  .epilog = "exit status: 0 success, 1 device or internal failure, 2 bad usage or input.\n"};
 
 static const char *node_name(const fitcl_tree *t, int v, char *buf, size_t len) {
   int nt = fitcl_tree_ntips(t);
@@ -113,58 +127,23 @@ static int print_json(fitcl_context *ctx, const fitcl_data *data, const fitcl_gl
 }
 
 int cli_ancestral(int argc, char **argv) {
-  const char *tree = NULL, *matrix = NULL, *nodes_out = "-", *br_out = "-";
-  double gain = NAN, loss = NAN, alpha = NAN;
-  long cats = 1;
-  int no_condition = 0, json = 0;
-  cli_data_flags flags = {0, 0};
-  enum { O_TREE = 1, O_MATRIX, O_GAIN, O_LOSS, O_ALPHA, O_CATS, O_NOCOND, O_NODES, O_BR, O_JSON, O_HELP };
-  static const struct option opts[] = {
-      {"tree", required_argument, NULL, O_TREE},   {"matrix", required_argument, NULL, O_MATRIX},
-      {"gain", required_argument, NULL, O_GAIN},   {"loss", required_argument, NULL, O_LOSS},
-      {"alpha", required_argument, NULL, O_ALPHA}, {"gamma-cats", required_argument, NULL, O_CATS},
-      {"no-condition", no_argument, NULL, O_NOCOND}, {"nodes", required_argument, NULL, O_NODES},
-      {"branches", required_argument, NULL, O_BR}, {"json", no_argument, NULL, O_JSON},
-      CLI_DATA_OPTIONS, {"help", no_argument, NULL, O_HELP},
-      {NULL, 0, NULL, 0}};
-  int c;
-  opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    switch (c) {
-    case O_TREE: tree = optarg; break;
-    case O_MATRIX: matrix = optarg; break;
-    case O_GAIN: if (!cli_parse_double("--gain", optarg, &gain)) return CLI_EXIT_USAGE; break;
-    case O_LOSS: if (!cli_parse_double("--loss", optarg, &loss)) return CLI_EXIT_USAGE; break;
-    case O_ALPHA: if (!cli_parse_double("--alpha", optarg, &alpha)) return CLI_EXIT_USAGE; break;
-    case O_CATS: if (!cli_parse_long("--gamma-cats", optarg, 1, 64, &cats)) return CLI_EXIT_USAGE; break;
-    case O_NOCOND: no_condition = 1; break;
-    case O_NODES: nodes_out = optarg; break;
-    case O_BR: br_out = optarg; break;
-    case O_JSON: json = 1; break;
-    case O_HELP: help(); return CLI_EXIT_OK;
-    CLI_DATA_OPTION_CASES(flags);
-    default: return cli_bad_option(argv, optopt, optind);
-    }
-  }
-  if (optind < argc) return cli_usage_error("unexpected argument");
-  if (!tree || !matrix) return cli_usage_error("--tree and --matrix are required");
+  ancestral_args a = {.nodes = "-", .branches = "-", .gain = NAN, .loss = NAN, .alpha = NAN,
+                      .cats = 1};
+  int rc = cli_parse(&spec, argc, argv, &a, NULL);
+  if (rc >= 0) return rc;
+  const char *nodes_out = a.nodes, *br_out = a.branches;
+  const double gain = a.gain, loss = a.loss, alpha = a.alpha;
+  const long cats = a.cats;
   if (isnan(gain) != isnan(loss)) return cli_usage_error("give both --gain and --loss, or neither");
-  if (!isnan(gain) && (!(gain > 0) || !(loss > 0))) {
-    cli_error("--gain and --loss must be > 0 (got %g and %g)", gain, loss);
-    return CLI_EXIT_USAGE;
-  }
-  if (!isnan(gain) && cats > 1 && !(alpha > 0)) {
-    cli_error("--gamma-cats %ld with fixed rates needs --alpha A with A > 0", cats);
-    return CLI_EXIT_USAGE;
-  }
+  if (!isnan(gain) && cats > 1 && isnan(alpha))
+    return cli_usage_error("--gamma-cats %ld with fixed rates needs --alpha A with A > 0", cats);
 
   fitcl_data *data = NULL;
   fitcl_context *ctx = NULL;
   fitcl_ancestral_result ar = {0};
   char *nb = NULL, *bb = NULL;
   size_t nl = 0, ncap = 0, bl = 0, bcap = 0;
-  int rc = cli_load_data(tree, matrix, &flags, &data);
+  rc = cli_load_data(a.tree, a.matrix, &a.data, &data);
   if (rc) return rc;
   fitcl_gl_params p = {0};
   p.gain = gain;
@@ -176,7 +155,7 @@ int cli_ancestral(int argc, char **argv) {
     if (rc) goto done;
     fitcl_fit_options fo = {0};
     fo.gamma_cats = (int)cats;
-    fo.no_condition = no_condition;
+    fo.no_condition = a.no_condition;
     fo.no_stderr = 1;
     fitcl_fit_result fr;
     st = fitcl_fit_rates(ctx, data, &fo, &fr);
@@ -193,7 +172,7 @@ int cli_ancestral(int argc, char **argv) {
   const fitcl_tree *t = fitcl_data_tree(data);
   int nt = fitcl_tree_ntips(t), nn = ar.nodes;
   char name[64];
-  if (json) {
+  if (a.json) {
     rc = print_json(ctx, data, &p, (int)cats, &ar);
     goto done;
   }

@@ -1,23 +1,34 @@
 /* fitcl cache path|info|clear */
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_opts.h"
 
-static void help(void) {
-  printf("usage: fitcl cache path|info|clear [--json]\n\n"
-         "  path    print the program-binary cache directory\n"
-         "  info    print the directory, whether it is usable, entries and size\n"
-         "  clear   delete every cached program binary\n\n"
-         "The directory is FITCL_CACHE_DIR, else $XDG_CACHE_HOME/fitcl, else\n"
-         "~/.cache/fitcl.  FITCL_CACHE=on|readonly|off, FITCL_CACHE_MAX_MB (default 512).\n");
-}
+typedef struct cache_args {
+  int json;
+} cache_args;
+
+static const cli_opt options[] = {
+  {CLI_FLAG("json", cache_args, json, "print one JSON object (keys in docs/cli.md)")},
+  {CLI_END}};
+
+static const cli_spec spec = {
+  .usage = "usage: fitcl cache path|info|clear [--json]\n",
+  .about = "  path    print the program-binary cache directory\n"
+           "  info    print the directory, whether it is usable, entries and size\n"
+           "  clear   delete every cached program binary\n",
+  .opts = options,
+  .epilog = "The directory is FITCL_CACHE_DIR, else $XDG_CACHE_HOME/fitcl, else\n"
+            "~/.cache/fitcl.  FITCL_CACHE=on|readonly|off, FITCL_CACHE_MAX_MB (default 512).\n",
+  .operands = 1};
 
 int cli_cache(int argc, char **argv) {
-  int json = 0, rc = cli_json_help_options(argc, argv, help, &json);
+  cache_args a = {0};
+  int first = 0, rc = cli_parse(&spec, argc, argv, &a, &first);
   if (rc >= 0) return rc;
-  if (optind + 1 != argc) return cli_usage_error("expected one action: path, info or clear");
-  const char *action = argv[optind];
+  if (first >= argc) return cli_usage_error("expected one action: path, info or clear");
+  int json = a.json;
+  const char *action = argv[first];
   fitcl_cache_summary s;
   fitcl_status st = fitcl_cache_inspect(&s);
   if (st != FITCL_OK) {
@@ -61,7 +72,7 @@ int cli_cache(int argc, char **argv) {
       printf("removed %llu entries from %s\n", (unsigned long long)removed, s.dir);
     }
   } else {
-    return cli_usage_error("unknown action (expected path, info or clear)");
+    return cli_usage_error("unknown action '%s' (expected path, info or clear)", action);
   }
   return CLI_EXIT_OK;
 }

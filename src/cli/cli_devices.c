@@ -1,28 +1,35 @@
 /* fitcl devices: every device fitcl can run on, and which one FITCL_DEVICE picks. */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_opts.h"
 
-static void help(void) {
-  printf("usage: fitcl devices [--json]\n\n"
-         "Lists the cpu (pthreads) backend and every OpenCL device, with the selector\n"
-         "string to put in FITCL_DEVICE, and marks the device FITCL_DEVICE selects\n"
-         "(default: auto = an OpenCL GPU or accelerator with fp64, else cpu).\n"
-         "Where OpenCL cannot be loaded (no libOpenCL.so.1), only cpu is listed, with\n"
-         "the reason.\n\n"
-         "options:\n"
-         "  --json   print one JSON object: {\"devices\":[{selector, backend, name, platform,\n"
-         "           type, fp64, compute_units, global_mem_mb, selected}],\n"
-         "           \"opencl_unavailable\": the reason, or null when OpenCL loaded}\n"
-         "  --help   show this help\n");
-}
+typedef struct devices_args {
+  int json;
+} devices_args;
+
+static const cli_opt options[] = {
+  {CLI_FLAG("json", devices_args, json,
+            "print one JSON object: {\"devices\":[{selector, backend, name, platform, type, "
+            "fp64, compute_units, global_mem_mb, selected}], \"opencl_unavailable\": the reason "
+            "OpenCL cannot be loaded, or null}")},
+  {CLI_END}};
+
+static const cli_spec spec = {
+  .usage = "usage: fitcl devices [--json]\n",
+  .about = "Lists the cpu (pthreads) backend and every OpenCL device, with the selector\n"
+           "string to put in FITCL_DEVICE, and marks the device FITCL_DEVICE selects\n"
+           "(default: auto = an OpenCL GPU or accelerator with fp64, else cpu).\n"
+           "Where OpenCL cannot be loaded (no libOpenCL.so.1), only cpu is listed, with\n"
+           "the reason.\n",
+  .opts = options};
 
 int cli_devices(int argc, char **argv) {
-  int json = 0, rc = cli_json_help_options(argc, argv, help, &json);
+  devices_args a = {0};
+  int rc = cli_parse(&spec, argc, argv, &a, NULL);
   if (rc >= 0) return rc;
-  if (optind < argc) return cli_usage_error("unexpected argument");
+  int json = a.json;
 
   fitcl_device_desc *list = NULL;
   size_t n = 0;

@@ -1,70 +1,62 @@
 /* fitcl fit: maximum-likelihood gain and loss rates (and gamma shape). */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "cli/cli_analysis.h"
+#include "cli/cli_opts.h"
 
-static void help(void) {
-  printf("usage: fitcl fit --tree TREE --matrix MATRIX [--gamma-cats K] [options]\n\n"
-         "Fits the 2-state gain/loss model of gene content by maximum likelihood: the\n"
-         "global gain and loss rates (per unit branch length) and, with --gamma-cats K,\n"
-         "the shape alpha of a K-category discrete gamma of rates across families.\n"
-         "Standard errors come from the observed information (the Hessian of the\n"
-         "log-likelihood, by differences of its analytic gradient).\n\n"
-         "options:\n"
-         "  --tree FILE        rooted Newick tree whose tips are the matrix taxa\n"
-         "  --matrix FILE      presence/absence matrix (Rtab/TSV, CSV, Roary/Panaroo csv),\n"
-         "                     one row per family\n"
-         CLI_DATA_HELP
-         "  --gamma-cats K     rate categories (1..64; default 1: no rate variation)\n"
-         "  --no-condition     do not condition on families being observed (default:\n"
-         "                     condition, as pangenome tables hold no all-absent rows)\n"
-         "  --max-iter N       optimizer iteration cap (default 200)\n"
-         "  --json             print one JSON object (keys in docs/analyses.md)\n"
-         "  --help             show this help\n\n"
-         "exit status: 0 success, 1 device or internal failure, 2 bad usage or input.\n");
-}
+typedef struct fit_args {
+  const char *tree, *matrix;
+  cli_data_flags data;
+  long cats, max_iter;
+  int no_condition, json;
+} fit_args;
+
+#define A fit_args
+static const cli_opt options[] = {
+  {CLI_STRING("tree", "FILE", A, tree, "rooted Newick tree whose tips are the matrix taxa"),
+   .flags = CLI_REQUIRED},
+  {CLI_STRING("matrix", "FILE", A, matrix,
+              "presence/absence matrix (Rtab/TSV, CSV, Roary/Panaroo csv), one row per family"),
+   .flags = CLI_REQUIRED},
+  CLI_DATA_OPTIONS(A, data),
+  {CLI_LONG("gamma-cats", "K", 1, 64, A, cats,
+            "rate categories (1..64; default 1: no rate variation)")},
+  {CLI_FLAG("no-condition", A, no_condition,
+            "do not condition on families being observed (default: condition, as pangenome "
+            "tables hold no all-absent rows)")},
+  {CLI_LONG("max-iter", "N", 1, 100000, A, max_iter, "optimizer iteration cap (default 200)")},
+  {CLI_FLAG("json", A, json, "print one JSON object (keys in docs/analyses.md)")},
+  {CLI_END}};
+#undef A
+
+static const cli_spec spec = {
+  .usage = "usage: fitcl fit --tree TREE --matrix MATRIX [--gamma-cats K] [options]\n",
+  .about = "Fits the 2-state gain/loss model of gene content by maximum likelihood: the\n"
+           "global gain and loss rates (per unit branch length) and, with --gamma-cats K,\n"
+           "the shape alpha of a K-category discrete gamma of rates across families.\n"
+           "Standard errors come from the observed information (the Hessian of the\n"
+           "log-likelihood, by differences of its analytic gradient).\n",
+  .opts = options,
+  .epilog = "exit status: 0 success, 1 device or internal failure, 2 bad usage or input.\n"};
 
 int cli_fit(int argc, char **argv) {
   double t0 = cli_now();
-  const char *tree = NULL, *matrix = NULL;
-  int json = 0;
-  long cats = 1, max_iter = 0;
-  cli_data_flags flags = {0, 0};
-  enum { O_TREE = 1, O_MATRIX, O_CATS, O_NOCOND, O_MAXIT, O_JSON, O_HELP };
-  static const struct option opts[] = {
-      {"tree", required_argument, NULL, O_TREE},   {"matrix", required_argument, NULL, O_MATRIX},
-      {"gamma-cats", required_argument, NULL, O_CATS}, {"no-condition", no_argument, NULL, O_NOCOND},
-      {"max-iter", required_argument, NULL, O_MAXIT}, {"json", no_argument, NULL, O_JSON},
-      CLI_DATA_OPTIONS, {"help", no_argument, NULL, O_HELP},         {NULL, 0, NULL, 0}};
+  fit_args a = {.cats = 1};
+  int rc = cli_parse(&spec, argc, argv, &a, NULL);
+  if (rc >= 0) return rc;
+  const long cats = a.cats;
+  const int json = a.json;
   fitcl_fit_options fo = {0};
-  int c;
-  opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    switch (c) {
-    case O_TREE: tree = optarg; break;
-    case O_MATRIX: matrix = optarg; break;
-    case O_CATS: if (!cli_parse_long("--gamma-cats", optarg, 1, 64, &cats)) return CLI_EXIT_USAGE; break;
-    case O_NOCOND: fo.no_condition = 1; break;
-    case O_MAXIT: if (!cli_parse_long("--max-iter", optarg, 1, 100000, &max_iter)) return CLI_EXIT_USAGE; break;
-    case O_JSON: json = 1; break;
-    case O_HELP: help(); return CLI_EXIT_OK;
-    CLI_DATA_OPTION_CASES(flags);
-    default: return cli_bad_option(argv, optopt, optind);
-    }
-  }
-  if (optind < argc) return cli_usage_error("unexpected argument");
-  if (!tree || !matrix) return cli_usage_error("--tree and --matrix are required");
-  fo.gamma_cats = (int)cats;
-  fo.max_iter = (int)max_iter;
+  fo.gamma_cats = (int)a.cats;
+  fo.max_iter = (int)a.max_iter;
+  fo.no_condition = a.no_condition;
 
   fitcl_data *data = NULL;
   fitcl_context *ctx = NULL;
-  int rc = cli_load_data(tree, matrix, &flags, &data);
+  rc = cli_load_data(a.tree, a.matrix, &a.data, &data);
   if (rc) return rc;
   rc = cli_open_context(&ctx);
   if (rc) { fitcl_data_destroy(data); return rc; }

@@ -1,93 +1,69 @@
 /* fitcl loglik: log-likelihood (and its gradient) of the gain/loss model for
  * a tree and a presence/absence matrix. */
-#include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_analysis.h"
+#include "cli/cli_opts.h"
 #include "core/util.h"
 
-static void help(void) {
-  printf(
-    "usage: fitcl loglik --tree T --matrix M --gain G --loss L [options]\n\n"
-    "Log-likelihood of the 2-state gain/loss model of gene content: families\n"
-    "evolve along the tree with gain rate G (absent -> present) and loss rate L,\n"
-    "optionally with discrete-gamma rate variation across families.  By default\n"
-    "the likelihood is conditioned on every family being observed somewhere.\n\n"
-    "options:\n"
-    "  --tree FILE        rooted tree in Newick format (branch lengths required)\n"
-    "  --matrix FILE      presence/absence matrix: Roary/Panaroo .Rtab or\n"
-    "                     gene_presence_absence.csv, or a CSV/TSV table\n"
-    "  --taxa-in-rows     the table has one row per taxon (default: per family)\n"
-    "  --prune-missing    drop tree tips that are absent from the matrix\n"
-    "  --gain G           gain rate per unit branch length (> 0)\n"
-    "  --loss L           loss rate per unit branch length (> 0)\n"
-    "  --gamma-cats K     discrete-gamma rate categories (default 1: none)\n"
-    "  --alpha A          gamma shape (> 0; required with --gamma-cats > 1)\n"
-    "  --root-p1 P        fixed probability of presence at the root\n"
-    "                     (default: the stationary G / (G + L))\n"
-    "  --no-condition     do not condition on observation (plain log L)\n"
-    "  --grad             also print the gradient with respect to log G, log L\n"
-    "                     (and log A)\n"
-    "  --json             print one JSON object: {loglik, families, patterns,\n"
-    "                     backend, device, seconds[, gradient:{log_gain, log_loss\n"
-    "                     [, log_alpha]}]}\n"
-    "  --help             show this help\n\n"
-    "The device comes from FITCL_DEVICE (see 'fitcl --help').\n");
-}
+typedef struct loglik_args {
+  const char *tree, *matrix;
+  cli_data_flags data;
+  double gain, loss, alpha, root_p1; /* NaN: not given */
+  long cats;
+  int no_condition, grad, json;
+} loglik_args;
+
+#define A loglik_args
+static const cli_opt options[] = {
+  {CLI_STRING("tree", "FILE", A, tree, "rooted tree in Newick format (branch lengths required)"),
+   .flags = CLI_REQUIRED},
+  {CLI_STRING("matrix", "FILE", A, matrix,
+              "presence/absence matrix: Roary/Panaroo .Rtab or gene_presence_absence.csv, or a "
+              "CSV/TSV table"),
+   .flags = CLI_REQUIRED},
+  CLI_DATA_OPTIONS(A, data),
+  {CLI_DOUBLE("gain", "G", CLI_POSITIVE, A, gain, "gain rate per unit branch length (> 0)"),
+   .flags = CLI_REQUIRED},
+  {CLI_DOUBLE("loss", "L", CLI_POSITIVE, A, loss, "loss rate per unit branch length (> 0)"),
+   .flags = CLI_REQUIRED},
+  {CLI_LONG("gamma-cats", "K", 1, 64, A, cats, "discrete-gamma rate categories (default 1: none)")},
+  {CLI_DOUBLE("alpha", "A", CLI_POSITIVE, A, alpha,
+              "gamma shape (> 0; required with --gamma-cats > 1)")},
+  {CLI_DOUBLE("root-p1", "P", CLI_UNIT, A, root_p1,
+              "fixed probability of presence at the root (default: the stationary G / (G + L))")},
+  {CLI_FLAG("no-condition", A, no_condition, "do not condition on observation (plain log L)")},
+  {CLI_FLAG("grad", A, grad, "also print the gradient with respect to log G, log L (and log A)")},
+  {CLI_FLAG("json", A, json,
+            "print one JSON object: {loglik, families, patterns, backend, device, "
+            "fallback_reason (when device selection fell back), seconds[, gradient:{log_gain, "
+            "log_loss[, log_alpha]}]}")},
+  {CLI_END}};
+#undef A
+
+static const cli_spec spec = {
+  .usage = "usage: fitcl loglik --tree T --matrix M --gain G --loss L [options]\n",
+  .about = "Log-likelihood of the 2-state gain/loss model of gene content: families\n"
+           "evolve along the tree with gain rate G (absent -> present) and loss rate L,\n"
+           "optionally with discrete-gamma rate variation across families.  By default\n"
+           "the likelihood is conditioned on every family being observed somewhere.\n",
+  .opts = options,
+  .epilog = "The device comes from FITCL_DEVICE (see 'fitcl --help').\n"};
 
 int cli_loglik(int argc, char **argv) {
-  enum { O_TREE = 1, O_MATRIX, O_GAIN, O_LOSS, O_CATS, O_ALPHA, O_NOCOND, O_GRAD, O_JSON,
-         O_ROWS, O_PRUNE, O_ROOT, O_HELP };
-  static const struct option opts[] = {
-    {"tree", required_argument, NULL, O_TREE},     {"matrix", required_argument, NULL, O_MATRIX},
-    {"gain", required_argument, NULL, O_GAIN},     {"loss", required_argument, NULL, O_LOSS},
-    {"gamma-cats", required_argument, NULL, O_CATS}, {"alpha", required_argument, NULL, O_ALPHA},
-    {"no-condition", no_argument, NULL, O_NOCOND}, {"grad", no_argument, NULL, O_GRAD},
-    {"json", no_argument, NULL, O_JSON},           {"taxa-in-rows", no_argument, NULL, O_ROWS},
-    {"prune-missing", no_argument, NULL, O_PRUNE}, {"root-p1", required_argument, NULL, O_ROOT},
-    {"help", no_argument, NULL, O_HELP},           {NULL, 0, NULL, 0}};
-  const char *tree_path = NULL, *matrix_path = NULL;
-  double gain = 0, loss = 0, alpha = 0, root_p1 = -1;
-  long cats = 1;
-  int have_gain = 0, have_loss = 0, have_alpha = 0, nocond = 0, want_grad = 0, json = 0;
-  int rows = 0, prune = 0;
-  int c;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    switch (c) {
-    case O_TREE: tree_path = optarg; break;
-    case O_MATRIX: matrix_path = optarg; break;
-    case O_GAIN: if (!cli_parse_double("--gain", optarg, &gain)) return CLI_EXIT_USAGE; have_gain = 1; break;
-    case O_LOSS: if (!cli_parse_double("--loss", optarg, &loss)) return CLI_EXIT_USAGE; have_loss = 1; break;
-    case O_CATS: if (!cli_parse_long("--gamma-cats", optarg, 1, 64, &cats)) return CLI_EXIT_USAGE; break;
-    case O_ALPHA: if (!cli_parse_double("--alpha", optarg, &alpha)) return CLI_EXIT_USAGE; have_alpha = 1; break;
-    case O_ROOT: if (!cli_parse_double("--root-p1", optarg, &root_p1)) return CLI_EXIT_USAGE; break;
-    case O_NOCOND: nocond = 1; break;
-    case O_GRAD: want_grad = 1; break;
-    case O_JSON: json = 1; break;
-    case O_ROWS: rows = 1; break;
-    case O_PRUNE: prune = 1; break;
-    case O_HELP: help(); return CLI_EXIT_OK;
-    default: return cli_usage_error("unknown option or missing value");
-    }
-  }
-  if (optind < argc) return cli_usage_error("unexpected argument");
-  if (!tree_path) return cli_usage_error("--tree is required");
-  if (!matrix_path) return cli_usage_error("--matrix is required");
-  if (!have_gain || !have_loss) return cli_usage_error("--gain and --loss are required");
-  if (!(gain > 0)) { cli_error("--gain must be > 0, got %g", gain); return CLI_EXIT_USAGE; }
-  if (!(loss > 0)) { cli_error("--loss must be > 0, got %g", loss); return CLI_EXIT_USAGE; }
-  if (cats > 1 && !have_alpha) return cli_usage_error("--alpha is required with --gamma-cats > 1");
-  if (have_alpha && !(alpha > 0)) { cli_error("--alpha must be > 0, got %g", alpha); return CLI_EXIT_USAGE; }
-  if (root_p1 != -1 && !(root_p1 >= 0 && root_p1 <= 1)) {
-    cli_error("--root-p1 must be in [0, 1], got %g", root_p1);
-    return CLI_EXIT_USAGE;
-  }
+  loglik_args a = {.gain = NAN, .loss = NAN, .alpha = NAN, .root_p1 = NAN, .cats = 1};
+  int rc = cli_parse(&spec, argc, argv, &a, NULL);
+  if (rc >= 0) return rc;
+  if (a.cats > 1 && isnan(a.alpha))
+    return cli_usage_error("--alpha is required with --gamma-cats > 1");
+  const long cats = a.cats;
 
   const double t0 = fitcl__now();
-  int rc = CLI_EXIT_FAILURE;
+  rc = CLI_EXIT_FAILURE;
   char err[4096] = "";
   fitcl_tree *tree = NULL;
   fitcl_pamatrix *mat = NULL;
@@ -97,37 +73,37 @@ int cli_loglik(int argc, char **argv) {
   double *grad = NULL;
   /* Reader failures, unreadable files included, are input for the user to
    * fix: exit status 2. */
-  fitcl_status st = fitcl_tree_read(tree_path, &tree, err, sizeof err);
+  fitcl_status st = fitcl_tree_read(a.tree, &tree, err, sizeof err);
   if (st != FITCL_OK) { cli_error("%s", err); rc = st == FITCL_ERR_NOMEM ? 1 : CLI_EXIT_USAGE; goto done; }
   fitcl_pamatrix_options mo = {0};
-  mo.taxa_in_rows = rows;
-  st = fitcl_pamatrix_read(matrix_path, &mo, &mat, err, sizeof err);
+  mo.taxa_in_rows = a.data.taxa_in_rows;
+  st = fitcl_pamatrix_read(a.matrix, &mo, &mat, err, sizeof err);
   if (st != FITCL_OK) { cli_error("%s", err); rc = st == FITCL_ERR_NOMEM ? 1 : CLI_EXIT_USAGE; goto done; }
   fitcl_data_options dopt = {0};
-  dopt.prune_missing = prune;
+  dopt.prune_missing = a.data.prune_missing;
   st = fitcl_data_build(tree, mat, &dopt, &data, err, sizeof err);
   if (st != FITCL_OK) { cli_error("%s", err); rc = cli_exit_code(st); goto done; }
   if ((rc = cli_open_context(&ctx)) != 0) goto done;
   rc = CLI_EXIT_FAILURE;
   fitcl_lik_options lo = {0};
   lo.gamma_cats = (int)cats;
-  lo.no_condition = nocond;
-  if (root_p1 != -1) {
+  lo.no_condition = a.no_condition;
+  if (!isnan(a.root_p1)) {
     lo.root = FITCL_ROOT_FIXED;
-    lo.root_p1 = root_p1;
+    lo.root_p1 = a.root_p1;
   }
   st = fitcl_lik_create(ctx, data, &lo, &lik);
   if (st != FITCL_OK) { rc = cli_fail(ctx, st, "likelihood"); goto done; }
-  if (want_grad) {
+  if (a.grad) {
     grad = calloc(fitcl_lik_grad_size(lik), sizeof(double));
     if (!grad) { cli_error("out of memory"); goto done; }
   }
-  fitcl_gl_params p = {gain, loss, alpha, NULL, NULL};
+  fitcl_gl_params p = {a.gain, a.loss, isnan(a.alpha) ? 0 : a.alpha, NULL, NULL};
   double ll = 0;
   st = fitcl_lik_eval(lik, &p, &ll, grad);
   if (st != FITCL_OK) { rc = cli_fail(ctx, st, "likelihood"); goto done; }
   const double secs = fitcl__now() - t0;
-  if (json) {
+  if (a.json) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "loglik", ll);
     cJSON_AddNumberToObject(o, "families", fitcl_lik_nfamilies(lik));

@@ -1,6 +1,5 @@
 /* fitcl retention-test: likelihood-ratio test that a set of families is lost
  * at a different rate (loss x theta) from the others. */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,37 +8,57 @@
 
 #include "cli/cli.h"
 #include "cli/cli_analysis.h"
+#include "cli/cli_opts.h"
 
-static void help(void) {
-  printf("usage: fitcl retention-test --tree TREE --matrix MATRIX\n"
-         "                            (--families FILE | --families-regex REGEX)\n"
-         "                            [--bootstrap N --seed S] [--gamma-cats K] [options]\n\n"
-         "Null model: global gain and loss rates.  Alternative: the selected families\n"
-         "are lost at rate loss x theta, theta > 0 free (warm-started from the null).\n"
-         "Reports both fits, theta with its standard error and a 95%% Wald interval on\n"
-         "log theta (or, with --ci profile, the profile-likelihood interval), the\n"
-         "likelihood-ratio statistic and its chi-square (df = 1) p-value.\n\n"
-         "options:\n"
-         "  --tree FILE            rooted Newick tree whose tips are the matrix taxa\n"
-         "  --matrix FILE          presence/absence matrix, one row per family\n"
-         CLI_DATA_HELP
-         "  --families FILE        family names, one per line ('#' lines and blank lines\n"
-         "                         are skipped); every name must be a matrix row\n"
-         "  --families-regex RE    select the families whose name matches the POSIX\n"
-         "                         extended regular expression RE (unanchored)\n"
-         "  --bootstrap N          parametric-bootstrap p-value from N replicates simulated\n"
-         "                         under the fitted null (default 0: none)\n"
-         "  --seed S               seed of the bootstrap (default 1); same seed, same result\n"
-         "  --ci wald|profile      95%% interval of theta: Wald on log theta (default)\n"
-         "                         or profile likelihood\n"
-         "  --gamma-cats K         rate categories (1..64; default 1)\n"
-         "  --no-condition         do not condition on families being observed\n"
-         "  --max-iter N           optimizer iteration cap per fit (default 200)\n"
-         "  --quiet                no progress bar\n"
-         "  --json                 print one JSON object (keys in docs/analyses.md)\n"
-         "  --help                 show this help\n\n"
-         "exit status: 0 success, 1 device or internal failure, 2 bad usage or input.\n");
-}
+typedef struct retention_args {
+  const char *tree, *matrix, *families, *families_regex;
+  cli_data_flags data;
+  long bootstrap, cats, max_iter;
+  unsigned long long seed;
+  int ci, no_condition, quiet, json;
+} retention_args;
+
+static const char *const ci_methods[] = {"wald", "profile", NULL};
+
+#define A retention_args
+static const cli_opt options[] = {
+  {CLI_STRING("tree", "FILE", A, tree, "rooted Newick tree whose tips are the matrix taxa"),
+   .flags = CLI_REQUIRED},
+  {CLI_STRING("matrix", "FILE", A, matrix, "presence/absence matrix, one row per family"),
+   .flags = CLI_REQUIRED},
+  CLI_DATA_OPTIONS(A, data),
+  {CLI_STRING("families", "FILE", A, families,
+              "family names, one per line ('#' lines and blank lines are skipped); every name "
+              "must be a matrix row")},
+  {CLI_STRING("families-regex", "RE", A, families_regex,
+              "select the families whose name matches the POSIX extended regular expression RE "
+              "(unanchored)")},
+  {CLI_LONG("bootstrap", "N", 0, 10000000, A, bootstrap,
+            "parametric-bootstrap p-value from N replicates simulated under the fitted null "
+            "(default 0: none)")},
+  {CLI_SEED("seed", "S", A, seed, "seed of the bootstrap (default 1); same seed, same result")},
+  {CLI_CHOICE("ci", "wald|profile", ci_methods, A, ci,
+              "95% interval of theta: Wald on log theta (default) or profile likelihood")},
+  {CLI_LONG("gamma-cats", "K", 1, 64, A, cats, "rate categories (1..64; default 1)")},
+  {CLI_FLAG("no-condition", A, no_condition, "do not condition on families being observed")},
+  {CLI_LONG("max-iter", "N", 1, 100000, A, max_iter,
+            "optimizer iteration cap per fit (default 200)")},
+  {CLI_FLAG("quiet", A, quiet, "no progress bar")},
+  {CLI_FLAG("json", A, json, "print one JSON object (keys in docs/analyses.md)")},
+  {CLI_END}};
+#undef A
+
+static const cli_spec spec = {
+  .usage = "usage: fitcl retention-test --tree TREE --matrix MATRIX\n"
+           "                            (--families FILE | --families-regex REGEX)\n"
+           "                            [--bootstrap N --seed S] [--gamma-cats K] [options]\n",
+  .about = "Null model: global gain and loss rates.  Alternative: the selected families\n"
+           "are lost at rate loss x theta, theta > 0 free (warm-started from the null).\n"
+           "Reports both fits, theta with its standard error and a 95% Wald interval on\n"
+           "log theta (or, with --ci profile, the profile-likelihood interval), the\n"
+           "likelihood-ratio statistic and its chi-square (df = 1) p-value.\n",
+  .opts = options,
+  .epilog = "exit status: 0 success, 1 device or internal failure, 2 bad usage or input.\n"};
 
 static void progress(void *user, int done, int total) {
   (void)user;
@@ -83,80 +102,27 @@ static cJSON *fit_json(const fitcl_fit_result *r, int alpha, int effect) {
 
 int cli_retention(int argc, char **argv) {
   double t0 = cli_now();
-  const char *tree = NULL, *matrix = NULL, *famfile = NULL, *famre = NULL;
-  int json = 0, quiet = 0;
-  long cats = 1, max_iter = 0, boot = 0;
-  cli_data_flags flags = {0, 0};
-  enum { O_TREE = 1, O_MATRIX, O_FAM, O_RE, O_BOOT, O_SEED, O_CATS, O_NOCOND, O_MAXIT,
-         O_QUIET, O_JSON, O_HELP, O_CI };
-  static const struct option opts[] = {
-      {"tree", required_argument, NULL, O_TREE},
-      {"matrix", required_argument, NULL, O_MATRIX},
-      {"families", required_argument, NULL, O_FAM},
-      {"families-regex", required_argument, NULL, O_RE},
-      {"bootstrap", required_argument, NULL, O_BOOT},
-      {"seed", required_argument, NULL, O_SEED},
-      {"gamma-cats", required_argument, NULL, O_CATS},
-      {"no-condition", no_argument, NULL, O_NOCOND},
-      {"max-iter", required_argument, NULL, O_MAXIT},
-      {"quiet", no_argument, NULL, O_QUIET},
-      {"ci", required_argument, NULL, O_CI},
-      {"json", no_argument, NULL, O_JSON},
-      CLI_DATA_OPTIONS, {"help", no_argument, NULL, O_HELP},
-      {NULL, 0, NULL, 0}};
-  fitcl_retention_options ro = {0};
-  ro.seed = 1;
-  int c;
-  opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    switch (c) {
-    case O_TREE: tree = optarg; break;
-    case O_MATRIX: matrix = optarg; break;
-    case O_FAM: famfile = optarg; break;
-    case O_RE: famre = optarg; break;
-    case O_BOOT: if (!cli_parse_long("--bootstrap", optarg, 0, 10000000, &boot)) return CLI_EXIT_USAGE; break;
-    case O_SEED: {
-      char *end = NULL;
-      unsigned long long v = strtoull(optarg, &end, 10);
-      if (!*optarg || *end || optarg[0] == '-') {
-        cli_error("--seed: expected a whole number from 0 to 2^64-1, got '%s'", optarg);
-        return CLI_EXIT_USAGE;
-      }
-      ro.seed = v;
-      break;
-    }
-    case O_CATS: if (!cli_parse_long("--gamma-cats", optarg, 1, 64, &cats)) return CLI_EXIT_USAGE; break;
-    case O_NOCOND: ro.fit.no_condition = 1; break;
-    case O_MAXIT: if (!cli_parse_long("--max-iter", optarg, 1, 100000, &max_iter)) return CLI_EXIT_USAGE; break;
-    case O_QUIET: quiet = 1; break;
-    case O_CI:
-      if (strcmp(optarg, "wald") == 0) ro.profile_ci = 0;
-      else if (strcmp(optarg, "profile") == 0) ro.profile_ci = 1;
-      else {
-        cli_error("--ci: expected 'wald' or 'profile', got '%s'", optarg);
-        return CLI_EXIT_USAGE;
-      }
-      break;
-    case O_JSON: json = 1; break;
-    case O_HELP: help(); return CLI_EXIT_OK;
-    CLI_DATA_OPTION_CASES(flags);
-    default: return cli_bad_option(argv, optopt, optind);
-    }
-  }
-  if (optind < argc) return cli_usage_error("unexpected argument");
-  if (!tree || !matrix) return cli_usage_error("--tree and --matrix are required");
-  if (!famfile == !famre)
+  retention_args a = {.seed = 1, .cats = 1};
+  int rc = cli_parse(&spec, argc, argv, &a, NULL);
+  if (rc >= 0) return rc;
+  if (!a.families == !a.families_regex)
     return cli_usage_error("give exactly one of --families FILE and --families-regex REGEX");
-  ro.fit.gamma_cats = (int)cats;
-  ro.fit.max_iter = (int)max_iter;
-  ro.bootstrap = (int)boot;
-  if (!quiet && boot > 0 && isatty(STDERR_FILENO)) ro.progress = progress;
+  const char *matrix = a.matrix, *famfile = a.families, *famre = a.families_regex;
+  const long cats = a.cats;
+  const int json = a.json;
+  fitcl_retention_options ro = {0};
+  ro.seed = a.seed;
+  ro.profile_ci = a.ci;
+  ro.fit.no_condition = a.no_condition;
+  ro.fit.gamma_cats = (int)a.cats;
+  ro.fit.max_iter = (int)a.max_iter;
+  ro.bootstrap = (int)a.bootstrap;
+  if (!a.quiet && a.bootstrap > 0 && isatty(STDERR_FILENO)) ro.progress = progress;
 
   fitcl_data *data = NULL;
   fitcl_context *ctx = NULL;
   unsigned char *sel = NULL;
-  int rc = cli_load_data(tree, matrix, &flags, &data);
+  rc = cli_load_data(a.tree, a.matrix, &a.data, &data);
   if (rc) return rc;
   size_t n = fitcl_data_nfamilies(data), k = 0;
   sel = malloc(n ? n : 1);

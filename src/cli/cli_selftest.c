@@ -1,25 +1,33 @@
 /* fitcl selftest: build every kernel on the selected device and check each
  * kernel family against a known answer. */
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_opts.h"
 
-static void help(void) {
-  printf("usage: fitcl selftest [--json]\n\n"
-         "Creates a context on the device FITCL_DEVICE selects (building every kernel,\n"
-         "or loading it from the program cache), then runs one known-answer check per\n"
-         "kernel family.  Exit status 0 when every check passes, 1 otherwise.\n\n"
-         "options:\n"
-         "  --json   print one JSON object: {backend, device, kernels, build_seconds,\n"
-         "           cache:{hits, misses, rebuilt, evicted}, passed, checks:[...]}\n"
-         "  --help   show this help\n");
-}
+typedef struct selftest_args {
+  int json;
+} selftest_args;
+
+static const cli_opt options[] = {
+  {CLI_FLAG("json", selftest_args, json,
+            "print one JSON object: {backend, device, fallback_reason (when device selection "
+            "fell back), kernels, build_seconds, cache:{hits, misses, rebuilt, evicted}, "
+            "passed, checks:[...]}")},
+  {CLI_END}};
+
+static const cli_spec spec = {
+  .usage = "usage: fitcl selftest [--json]\n",
+  .about = "Creates a context on the device FITCL_DEVICE selects (building every kernel,\n"
+           "or loading it from the program cache), then runs one known-answer check per\n"
+           "kernel family.  Exit status 0 when every check passes, 1 otherwise.\n",
+  .opts = options};
 
 int cli_selftest(int argc, char **argv) {
-  int json = 0, rc = cli_json_help_options(argc, argv, help, &json);
+  selftest_args a = {0};
+  int rc = cli_parse(&spec, argc, argv, &a, NULL);
   if (rc >= 0) return rc;
-  if (optind < argc) return cli_usage_error("unexpected argument");
+  int json = a.json;
 
   fitcl_context *ctx = NULL;
   rc = cli_open_context(&ctx);
@@ -35,6 +43,8 @@ int cli_selftest(int argc, char **argv) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "backend", info.backend);
     cJSON_AddStringToObject(root, "device", info.device);
+    if (info.fallback_reason)
+      cJSON_AddStringToObject(root, "fallback_reason", info.fallback_reason);
     cJSON_AddStringToObject(root, "discovery", info.discovery);
     cJSON_AddNumberToObject(root, "kernels", info.programs);
     cJSON_AddNumberToObject(root, "build_seconds", info.build_seconds);

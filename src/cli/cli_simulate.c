@@ -1,5 +1,4 @@
 /* fitcl simulate: presence/absence data simulated under the gain/loss model. */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,117 +6,75 @@
 
 #include "cli/cli.h"
 #include "cli/cli_analysis.h"
+#include "cli/cli_opts.h"
 
-static void help(void) {
-  printf("usage: fitcl simulate --tree TREE --gain G --loss L --families N --seed S\n"
-         "                      -o OUT.Rtab [--retained-fraction F --effect THETA]\n"
-         "                      [--gamma-cats K --alpha A] [--condition] [--truth FILE]\n\n"
-         "Simulates N gene families along the tree under the 2-state gain/loss model\n"
-         "(root drawn from the stationary distribution) and writes a Roary-style Rtab:\n"
-         "header 'Gene' + tip names, one row per family (fam0001, fam0002, ...), 0/1.\n"
-         "The output depends only on the tree, the options and the seed.\n\n"
-         "options:\n"
-         "  --tree FILE              rooted Newick tree\n"
-         "  --gain G, --loss L       rates per unit branch length (> 0)\n"
-         "  --families N             number of families\n"
-         "  --retained-fraction F    fraction of families (chosen at random) whose loss\n"
-         "                           is multiplied by --effect (default 0)\n"
-         "  --effect THETA           loss multiplier of those families (default 1)\n"
-         "  --gamma-cats K           discrete-gamma rate categories (default 1)\n"
-         "  --alpha A                gamma shape, required with K > 1\n"
-         "  --condition              redraw families absent from every tip, as the\n"
-         "                           conditioned likelihood assumes\n"
-         "  --seed S                 seed (whole number; required)\n"
-         "  -o, --output FILE        output Rtab (written atomically; '-' for stdout)\n"
-         "  --truth FILE             also write the retained families' names, one per\n"
-         "                           line (usable as retention-test --families)\n"
-         "  --help                   show this help\n\n"
-         "exit status: 0 success, 1 internal failure, 2 bad usage or input.\n");
-}
+typedef struct simulate_args {
+  const char *tree, *output, *truth;
+  double gain, loss, fraction, effect, alpha;
+  long families, cats;
+  unsigned long long seed;
+  int condition;
+} simulate_args;
+
+#define A simulate_args
+static const cli_opt options[] = {
+  {CLI_STRING("tree", "FILE", A, tree, "rooted Newick tree"), .flags = CLI_REQUIRED},
+  {CLI_DOUBLE("gain", "G", CLI_POSITIVE, A, gain, "gain rate per unit branch length (> 0)"),
+   .flags = CLI_REQUIRED},
+  {CLI_DOUBLE("loss", "L", CLI_POSITIVE, A, loss, "loss rate per unit branch length (> 0)"),
+   .flags = CLI_REQUIRED},
+  {CLI_LONG("families", "N", 1, 100000000, A, families, "number of families"),
+   .flags = CLI_REQUIRED},
+  {CLI_DOUBLE("retained-fraction", "F", CLI_UNIT, A, fraction,
+              "fraction of families (chosen at random) whose loss is multiplied by --effect "
+              "(default 0)")},
+  {CLI_DOUBLE("effect", "THETA", CLI_POSITIVE, A, effect,
+              "loss multiplier of those families (default 1)")},
+  {CLI_LONG("gamma-cats", "K", 1, 64, A, cats, "discrete-gamma rate categories (default 1)")},
+  {CLI_DOUBLE("alpha", "A", CLI_POSITIVE, A, alpha, "gamma shape, required with K > 1")},
+  {CLI_FLAG("condition", A, condition,
+            "redraw families absent from every tip, as the conditioned likelihood assumes")},
+  {CLI_SEED("seed", "S", A, seed, "seed (whole number; required)"), .flags = CLI_REQUIRED},
+  {CLI_STRING("output", "FILE", A, output, "output Rtab (written atomically; '-' for stdout)"),
+   .short_name = 'o', .flags = CLI_REQUIRED},
+  {CLI_STRING("truth", "FILE", A, truth,
+              "also write the retained families' names, one per line (usable as "
+              "retention-test --families)")},
+  {CLI_END}};
+#undef A
+
+static const cli_spec spec = {
+  .usage = "usage: fitcl simulate --tree TREE --gain G --loss L --families N --seed S\n"
+           "                      -o OUT.Rtab [--retained-fraction F --effect THETA]\n"
+           "                      [--gamma-cats K --alpha A] [--condition] [--truth FILE]\n",
+  .about = "Simulates N gene families along the tree under the 2-state gain/loss model\n"
+           "(root drawn from the stationary distribution) and writes a Roary-style Rtab:\n"
+           "header 'Gene' + tip names, one row per family (fam0001, fam0002, ...), 0/1.\n"
+           "The output depends only on the tree, the options and the seed.\n",
+  .opts = options,
+  .epilog = "exit status: 0 success, 1 internal failure, 2 bad usage or input.\n"};
 
 int cli_simulate(int argc, char **argv) {
-  const char *tree_path = NULL, *out = NULL, *truth = NULL;
-  double gain = NAN, loss = NAN, frac = 0, effect = 1, alpha = NAN;
-  long nfam = 0, cats = 1;
-  int have_seed = 0;
+  simulate_args a = {.fraction = 0, .effect = 1, .alpha = NAN, .cats = 1};
+  int rc = cli_parse(&spec, argc, argv, &a, NULL);
+  if (rc >= 0) return rc;
+  const char *out = a.output, *truth = a.truth;
+  const double effect = a.effect;
+  const long nfam = a.families, cats = a.cats;
+  if (cats > 1 && isnan(a.alpha))
+    return cli_usage_error("--gamma-cats %ld needs --alpha A with A > 0", cats);
+  if (truth && strcmp(truth, "-") == 0 && strcmp(out, "-") == 0)
+    return cli_usage_error("--truth and -o cannot both be stdout");
   fitcl_sim_options so = {0};
-  enum { O_TREE = 1, O_GAIN, O_LOSS, O_FAM, O_FRAC, O_EFFECT, O_CATS, O_ALPHA, O_COND,
-         O_SEED, O_OUT, O_TRUTH, O_HELP };
-  static const struct option opts[] = {
-      {"tree", required_argument, NULL, O_TREE},
-      {"gain", required_argument, NULL, O_GAIN},
-      {"loss", required_argument, NULL, O_LOSS},
-      {"families", required_argument, NULL, O_FAM},
-      {"retained-fraction", required_argument, NULL, O_FRAC},
-      {"effect", required_argument, NULL, O_EFFECT},
-      {"gamma-cats", required_argument, NULL, O_CATS},
-      {"alpha", required_argument, NULL, O_ALPHA},
-      {"condition", no_argument, NULL, O_COND},
-      {"seed", required_argument, NULL, O_SEED},
-      {"output", required_argument, NULL, O_OUT},
-      {"truth", required_argument, NULL, O_TRUTH},
-      {"help", no_argument, NULL, O_HELP},
-      {NULL, 0, NULL, 0}};
-  int c;
-  opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
-    switch (c) {
-    case O_TREE: tree_path = optarg; break;
-    case O_GAIN: if (!cli_parse_double("--gain", optarg, &gain)) return CLI_EXIT_USAGE; break;
-    case O_LOSS: if (!cli_parse_double("--loss", optarg, &loss)) return CLI_EXIT_USAGE; break;
-    case O_FAM: if (!cli_parse_long("--families", optarg, 1, 100000000, &nfam)) return CLI_EXIT_USAGE; break;
-    case O_FRAC: if (!cli_parse_double("--retained-fraction", optarg, &frac)) return CLI_EXIT_USAGE; break;
-    case O_EFFECT: if (!cli_parse_double("--effect", optarg, &effect)) return CLI_EXIT_USAGE; break;
-    case O_CATS: if (!cli_parse_long("--gamma-cats", optarg, 1, 64, &cats)) return CLI_EXIT_USAGE; break;
-    case O_ALPHA: if (!cli_parse_double("--alpha", optarg, &alpha)) return CLI_EXIT_USAGE; break;
-    case O_COND: so.condition = 1; break;
-    case O_SEED: {
-      char *end = NULL;
-      so.seed = strtoull(optarg, &end, 10);
-      if (!*optarg || *end || optarg[0] == '-') {
-        cli_error("--seed: expected a whole number from 0 to 2^64-1, got '%s'", optarg);
-        return CLI_EXIT_USAGE;
-      }
-      have_seed = 1;
-      break;
-    }
-    case 'o': case O_OUT: out = optarg; break;
-    case O_TRUTH: truth = optarg; break;
-    case O_HELP: help(); return CLI_EXIT_OK;
-    default: return cli_bad_option(argv, optopt, optind);
-    }
-  }
-  if (optind < argc) return cli_usage_error("unexpected argument");
-  if (!tree_path || isnan(gain) || isnan(loss) || nfam == 0 || !have_seed || !out)
-    return cli_usage_error("--tree, --gain, --loss, --families, --seed and -o are required");
-  if (!(gain > 0) || !(loss > 0)) {
-    cli_error("--gain and --loss must be > 0 (got %g and %g)", gain, loss);
-    return CLI_EXIT_USAGE;
-  }
-  if (!(frac >= 0 && frac <= 1)) {
-    cli_error("--retained-fraction must lie in [0, 1], got %g", frac);
-    return CLI_EXIT_USAGE;
-  }
-  if (!(effect > 0)) {
-    cli_error("--effect must be > 0, got %g", effect);
-    return CLI_EXIT_USAGE;
-  }
-  if (cats > 1 && !(alpha > 0)) {
-    cli_error("--gamma-cats %ld needs --alpha A with A > 0", cats);
-    return CLI_EXIT_USAGE;
-  }
-  if (truth && strcmp(truth, "-") == 0 && strcmp(out, "-") == 0) {
-    cli_error("--truth and -o cannot both be stdout");
-    return CLI_EXIT_USAGE;
-  }
-  so.gain = gain;
-  so.loss = loss;
+  so.seed = a.seed;
+  so.condition = a.condition;
+  so.gain = a.gain;
+  so.loss = a.loss;
   so.families = (size_t)nfam;
-  so.retained_fraction = frac;
+  so.retained_fraction = a.fraction;
   so.effect = effect;
   so.gamma_cats = (int)cats;
-  so.alpha = cats > 1 ? alpha : 0;
+  so.alpha = cats > 1 ? a.alpha : 0;
 
   fitcl_tree *tree = NULL;
   fitcl_pamatrix *m = NULL;
@@ -125,7 +82,7 @@ int cli_simulate(int argc, char **argv) {
   char **names = NULL;
   const char **taxa = NULL;
   char *namebuf = NULL;
-  int rc = cli_load_tree(tree_path, &tree);
+  rc = cli_load_tree(a.tree, &tree);
   if (rc) return rc;
   int nt = fitcl_tree_ntips(tree);
   size_t n = (size_t)nfam;

@@ -1,14 +1,12 @@
 /* Presence/absence readers: Roary/Panaroo Rtab, plain TSV/CSV tables in
  * either orientation, Roary/Panaroo gene_presence_absence.csv.
  *
- * The file is streamed through a growing window: one record (a line, or
- * several when a quoted field holds newlines) is found, split into fields
- * and packed into two bits per cell before the next is read, so memory
- * holds the packed cells and the names, never the text. */
-#include <ctype.h>
+ * The file is streamed through a growing window (io/delim.h, the CSV/TSV
+ * tokenizer): one record (a line, or several when a quoted field holds
+ * newlines) is found, split into fields and packed into two bits per cell
+ * before the next is read, so memory holds the packed cells and the names,
+ * never the text. */
 #include <errno.h>
-#include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +15,9 @@
 #include "core/util.h"
 #include "fitcl.h"
 #include "core/ioerr.h"
-#include "io/pamatrix.h"
 #include "core/strmap.h"
+#include "io/delim.h"
+#include "io/pamatrix.h"
 
 /* Largest number of columns or rows accepted: taxa index a tree with int
  * node numbers, and 2^40 families is far beyond any pangenome. */
@@ -60,13 +59,8 @@ static int pool_add(namepool *np, const char *s, size_t n, int escapes) {
   np->off[np->n++] = np->len;
   char *d = np->pool + np->len;
   if (escapes) {
-    size_t k = 0;
-    for (size_t i = 0; i < n; ++i) {
-      d[k++] = s[i];
-      if (s[i] == '"' && i + 1 < n && s[i + 1] == '"') i++;
-    }
-    d[k] = '\0';
-    np->len += k + 1;
+    const fitcl__delim_field f = {.p = s, .n = n, .quoted = 1, .escapes = 1};
+    np->len += fitcl__delim_unescape(&f, d) + 1;
   } else {
     memcpy(d, s, n);
     d[n] = '\0';
@@ -79,262 +73,6 @@ static void pool_free(namepool *np) {
   FITCL_FREE(np->pool);
   FITCL_FREE(np->off);
   np->len = np->cap = np->n = np->ncap = 0;
-}
-
-/* ------------------------------------------------------------------------- */
-/* Record reader                                                             */
-
-typedef struct reader {
-  FILE *f;            /* NULL when reading from memory */
-  char *buf;          /* owned window (file mode) */
-  const char *data;   /* window start */
-  size_t cap, len, pos;
-  int eof;
-  long line;          /* line number of data[pos] */
-  char delim;
-  const char *name;
-  char *err;
-  size_t errlen;
-} reader;
-
-typedef struct record {
-  const char *s;
-  size_t n;
-  long line;          /* first line of the record */
-  int multiline;      /* holds quoted newlines */
-} record;
-
-static fitcl_status rfail(const reader *r, long line, int col, fitcl_status st, const char *fmt,
-                          ...) __attribute__((format(printf, 5, 6)));
-
-static fitcl_status rfail(const reader *r, long line, int col, fitcl_status st, const char *fmt,
-                          ...) {
-  if (!r->err || r->errlen == 0) return st;
-  char msg[768];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  snprintf(r->err, r->errlen, "%s:%ld:%d: %s", r->name, line, col, msg);
-  return st;
-}
-
-/* Line and column of offset `off` inside a record. */
-static void rec_pos(const record *rec, size_t off, long *line, int *col) {
-  if (!rec->multiline) {
-    *line = rec->line;
-    *col = (int)(off > INT_MAX - 1 ? INT_MAX - 1 : off) + 1;
-    return;
-  }
-  int l, c;
-  fitcl__linecol(rec->s, off, &l, &c);
-  *line = rec->line + l - 1;
-  *col = c;
-}
-
-static fitcl_status rec_fail(const reader *r, const record *rec, size_t off, fitcl_status st,
-                             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static fitcl_status rec_fail(const reader *r, const record *rec, size_t off, fitcl_status st,
-                             const char *fmt, ...) {
-  char msg[640];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  long line;
-  int col;
-  rec_pos(rec, off, &line, &col);
-  return rfail(r, line, col, st, "%s", msg);
-}
-
-/* Finds the '\n' ending the record that starts at d[start], honouring
- * quoted fields (a '"' at the start of a field opens one; "" inside is a
- * quote).  Returns its index, or SIZE_MAX when the window ends first (then
- * *open_quote tells whether a quoted field was still open, at *qpos).
- * *nl_inside counts the newlines inside quoted fields. */
-static size_t find_end(const char *d, size_t start, size_t len, char delim, int eof,
-                       int *open_quote, size_t *qpos, long *nl_inside) {
-  *open_quote = 0;
-  *nl_inside = 0;
-  const char *nl = memchr(d + start, '\n', len - start);
-  size_t lim = nl ? (size_t)(nl - d) : len;
-  if (!memchr(d + start, '"', lim - start)) return nl ? lim : SIZE_MAX;
-  int at_field_start = 1, inq = 0;
-  for (size_t i = start; i < len; ++i) {
-    char c = d[i];
-    if (inq) {
-      if (c == '"') {
-        if (i + 1 < len && d[i + 1] == '"') {
-          i++;
-        } else if (i + 1 >= len && !eof) {
-          /* Cannot tell "" from a closing quote yet. */
-          *open_quote = 1;
-          return SIZE_MAX;
-        } else {
-          inq = 0;
-        }
-      } else if (c == '\n') {
-        (*nl_inside)++;
-      }
-      continue;
-    }
-    if (c == '\n') return i;
-    if (at_field_start && c == '"') {
-      inq = 1;
-      *qpos = i;
-      at_field_start = 0;
-      continue;
-    }
-    at_field_start = (c == delim);
-  }
-  *open_quote = inq;
-  return SIZE_MAX;
-}
-
-static fitcl_status refill(reader *r) {
-  if (r->pos > 0) {
-    memmove(r->buf, r->buf + r->pos, r->len - r->pos);
-    r->len -= r->pos;
-    r->pos = 0;
-  }
-  if (r->len == r->cap) {
-    size_t nc = r->cap * 2;
-    char *nb = realloc(r->buf, nc);
-    if (!nb)
-      return rfail(r, r->line, 1, FITCL_ERR_NOMEM, "out of memory: a record longer than %zu bytes",
-                   r->cap);
-    r->buf = nb;
-    r->cap = nc;
-  }
-  size_t got = fread(r->buf + r->len, 1, r->cap - r->len, r->f);
-  if (got == 0) {
-    if (ferror(r->f))
-      return rfail(r, r->line, 1, FITCL_ERR_IO, "read error: %s", strerror(errno));
-    r->eof = 1;
-  }
-  r->len += got;
-  r->data = r->buf;
-  return FITCL_OK;
-}
-
-/* Next record; *got is 0 at the end of the input.  A trailing '\r' is
- * dropped. */
-static fitcl_status next_record(reader *r, record *rec, int *got) {
-  *got = 0;
-  for (;;) {
-    int open_quote;
-    size_t qpos = 0;
-    long inside;
-    size_t end = find_end(r->data, r->pos, r->len, r->delim, r->eof, &open_quote, &qpos, &inside);
-    if (end == SIZE_MAX && !r->eof) {
-      fitcl_status st = refill(r);
-      if (st) return st;
-      continue;
-    }
-    if (end == SIZE_MAX) {
-      if (r->pos >= r->len) return FITCL_OK;
-      if (open_quote) {
-        record tmp = {r->data + r->pos, r->len - r->pos, r->line, 1};
-        return rec_fail(r, &tmp, qpos - r->pos, FITCL_ERR_PARSE,
-                        "unterminated quoted field: '\"' without a closing '\"'");
-      }
-      end = r->len;
-    }
-    rec->s = r->data + r->pos;
-    rec->n = end - r->pos;
-    rec->line = r->line;
-    rec->multiline = inside > 0;
-    if (rec->n > 0 && rec->s[rec->n - 1] == '\r') rec->n--;
-    r->line += 1 + inside;
-    r->pos = end < r->len ? end + 1 : end;
-    *got = 1;
-    return FITCL_OK;
-  }
-}
-
-/* Next record that is not blank. */
-static fitcl_status next_nonblank(reader *r, record *rec, int *got) {
-  for (;;) {
-    fitcl_status st = next_record(r, rec, got);
-    if (st || !*got) return st;
-    size_t k = 0;
-    while (k < rec->n && (rec->s[k] == ' ' || rec->s[k] == '\t')) k++;
-    if (k < rec->n) return FITCL_OK;
-  }
-}
-
-/* ------------------------------------------------------------------------- */
-/* Fields                                                                    */
-
-typedef struct field {
-  const char *p;   /* content (inside the quotes when quoted) */
-  size_t n;
-  size_t off;      /* offset of the field in the record */
-  int escapes;     /* quoted and holds "" */
-} field;
-
-/* Reads the field at rec[*i]; advances *i past its delimiter.  Returns 1
- * when a delimiter followed (more fields), 0 at the end of the record, -1
- * on a syntax error (message written). */
-static int next_field(const reader *r, const record *rec, size_t *i, field *f,
-                      fitcl_status *st) {
-  const char *s = rec->s;
-  size_t k = *i, n = rec->n;
-  f->off = k;
-  f->escapes = 0;
-  if (k < n && s[k] == '"') {
-    size_t j = k + 1;
-    for (;;) {
-      if (j >= n) {
-        *st = rec_fail(r, rec, k, FITCL_ERR_PARSE,
-                       "unterminated quoted field: '\"' without a closing '\"'");
-        return -1;
-      }
-      if (s[j] == '"') {
-        if (j + 1 < n && s[j + 1] == '"') {
-          f->escapes = 1;
-          j += 2;
-          continue;
-        }
-        break;
-      }
-      j++;
-    }
-    f->p = s + k + 1;
-    f->n = j - k - 1;
-    j++;
-    if (j < n && s[j] != r->delim) {
-      *st = rec_fail(r, rec, j, FITCL_ERR_PARSE,
-                     "unexpected text after a closing quote (expected '%s' or the end of the "
-                     "line)",
-                     r->delim == '\t' ? "\\t" : ",");
-      return -1;
-    }
-    *i = j + 1;
-    return j < n;
-  }
-  const char *d = memchr(s + k, r->delim, n - k);
-  size_t e = d ? (size_t)(d - s) : n;
-  f->p = s + k;
-  f->n = e - k;
-  *i = e + 1;
-  return d != NULL;
-}
-
-/* Counts the fields of a record (quote-aware). */
-static fitcl_status count_fields(const reader *r, const record *rec, size_t *count) {
-  size_t i = 0, c = 0;
-  field f;
-  fitcl_status st = FITCL_OK;
-  for (;;) {
-    int more = next_field(r, rec, &i, &f, &st);
-    if (more < 0) return st;
-    c++;
-    if (!more) break;
-  }
-  *count = c;
-  return FITCL_OK;
 }
 
 /* Strips surrounding spaces (values only; names are kept verbatim). */
@@ -395,7 +133,7 @@ static const char *const ROARY_COLS[14] = {
   "Max group size nuc", "Avg group size nuc"};
 
 typedef struct build {
-  reader r;
+  fitcl__delim r;
   fitcl_pamatrix_format format;
   int taxa_in_rows;
   size_t nannot;        /* leading columns that are not data (row name included) */
@@ -408,34 +146,32 @@ typedef struct build {
 
 /* Reads the header and, looking at the first data row, settles the layout.
  * Leaves the first data row in *first. */
-static fitcl_status read_header(build *b, record *first, int *have_first) {
-  reader *r = &b->r;
-  record hdr;
+static fitcl_status read_header(build *b, fitcl__delim_record *first, int *have_first) {
+  fitcl__delim *r = &b->r;
+  fitcl__delim_record hdr;
   int got;
-  fitcl_status st = next_nonblank(r, &hdr, &got);
+  fitcl_status st = fitcl__delim_next(r, &hdr, &got);
   if (st) return st;
-  if (!got) return rfail(r, 1, 1, FITCL_ERR_PARSE, "empty file: no header row");
-  /* A UTF-8 byte-order mark is not part of the first name. */
-  if (hdr.n >= 3 && memcmp(hdr.s, "\xEF\xBB\xBF", 3) == 0) {
-    hdr.s += 3;
-    hdr.n -= 3;
-  }
+  if (!got) return fitcl__delim_fail(r, 1, 1, FITCL_ERR_PARSE, "empty file: no header row");
+  /* A tab in the header makes a TSV: Rtab names may hold commas. */
+  if (!r->delim) fitcl__delim_detect(r, &hdr, '\t');
   if (memchr(hdr.s, '\0', hdr.n))
-    return rec_fail(r, &hdr, (size_t)((const char *)memchr(hdr.s, '\0', hdr.n) - hdr.s),
-                    FITCL_ERR_PARSE, "NUL byte in the header");
+    return fitcl__delim_fail_at(r, &hdr, (size_t)((const char *)memchr(hdr.s, '\0', hdr.n) - hdr.s),
+                                FITCL_ERR_PARSE, "NUL byte in the header");
   namepool all = {0};
   size_t *offs = NULL, noffs = 0, capoffs = 0;
   /* Reading the first data row may move the read window, so messages about
    * the header use a private copy of it. */
   char *hcopy = malloc(hdr.n + 1);
-  if (!hcopy) return rfail(r, hdr.line, 1, FITCL_ERR_NOMEM, "out of memory reading the header");
+  if (!hcopy)
+    return fitcl__delim_fail(r, hdr.line, 1, FITCL_ERR_NOMEM, "out of memory reading the header");
   memcpy(hcopy, hdr.s, hdr.n);
   hdr.s = hcopy;
   size_t i = 0;
-  field f;
+  fitcl__delim_field f;
   int more;
   do {
-    more = next_field(r, &hdr, &i, &f, &st);
+    more = fitcl__delim_field_next(r, &hdr, &i, &f, &st);
     if (more < 0) goto fail;
     if (noffs == capoffs) {
       capoffs = capoffs ? capoffs * 2 : 64;
@@ -445,7 +181,7 @@ static fitcl_status read_header(build *b, record *first, int *have_first) {
     }
     offs[noffs++] = f.off;
     if (noffs > MAX_COLS) {
-      st = rec_fail(r, &hdr, f.off, FITCL_ERR_SIZE, "more than %zu columns", MAX_COLS);
+      st = fitcl__delim_fail_at(r, &hdr, f.off, FITCL_ERR_SIZE, "more than %zu columns", MAX_COLS);
       goto fail;
     }
     /* A line ending in a delimiter has no last name; data rows may then
@@ -469,18 +205,19 @@ static fitcl_status read_header(build *b, record *first, int *have_first) {
     b->format = r->delim == ',' ? FITCL_PAMATRIX_CSV : FITCL_PAMATRIX_TSV;
   if (b->format == FITCL_PAMATRIX_PANGENOME_CSV) {
     if (!pangenome) {
-      st = rec_fail(r, &hdr, 0, FITCL_ERR_PARSE,
-                    "not a Roary/Panaroo gene_presence_absence.csv: the header must start with "
-                    "\"Gene\",\"Non-unique Gene name\",\"Annotation\"");
+      st = fitcl__delim_fail_at(
+          r, &hdr, 0, FITCL_ERR_PARSE,
+          "not a Roary/Panaroo gene_presence_absence.csv: the header must start with "
+          "\"Gene\",\"Non-unique Gene name\",\"Annotation\"");
       goto fail;
     }
     b->nannot = 3;
     if (all.n >= 4 && strcmp(all.pool + all.off[3], ROARY_COLS[3]) == 0) {
       for (size_t k = 4; k < 14; ++k) {
         if (k >= all.n || strcmp(all.pool + all.off[k], ROARY_COLS[k]) != 0) {
-          st = rec_fail(r, &hdr, k < all.n ? offs[k] : hdr.n, FITCL_ERR_PARSE,
-                        "unrecognised Roary header: column %zu should be \"%s\"", k + 1,
-                        ROARY_COLS[k]);
+          st = fitcl__delim_fail_at(r, &hdr, k < all.n ? offs[k] : hdr.n, FITCL_ERR_PARSE,
+                                    "unrecognised Roary header: column %zu should be \"%s\"", k + 1,
+                                    ROARY_COLS[k]);
           goto fail;
         }
       }
@@ -490,22 +227,22 @@ static fitcl_status read_header(build *b, record *first, int *have_first) {
     b->nannot = 1;
   }
 
-  st = next_nonblank(r, first, have_first);
+  st = fitcl__delim_next(r, first, have_first);
   if (st) goto fail;
   size_t skip = b->nannot;
   if (*have_first && b->format != FITCL_PAMATRIX_PANGENOME_CSV) {
     /* R's write.table leaves out the corner cell: the header then has one
      * name fewer than the data rows. */
     size_t nf = 0;
-    st = count_fields(r, first, &nf);
+    st = fitcl__delim_count_fields(r, first, &nf);
     if (st) goto fail;
     /* A trailing delimiter adds no cell (see read_row). */
     if (first->n > 0 && first->s[first->n - 1] == r->delim && nf > 1) nf--;
     if (nf == all.n + 1) skip = 0;
   }
   if (all.n <= skip) {
-    st = rec_fail(r, &hdr, hdr.n, FITCL_ERR_PARSE, "the header names no %s columns",
-                  b->taxa_in_rows ? "family" : "taxon");
+    st = fitcl__delim_fail_at(r, &hdr, hdr.n, FITCL_ERR_PARSE, "the header names no %s columns",
+                              b->taxa_in_rows ? "family" : "taxon");
     goto fail;
   }
   fitcl__strmap seen;
@@ -515,8 +252,9 @@ static fitcl_status read_header(build *b, record *first, int *have_first) {
     size_t len = strlen(nm);
     if (len == 0) {
       fitcl__strmap_free(&seen);
-      st = rec_fail(r, &hdr, offs[k], FITCL_ERR_DATA, "empty %s name in header column %zu",
-                    b->taxa_in_rows ? "family" : "taxon", k + 1);
+      st = fitcl__delim_fail_at(r, &hdr, offs[k], FITCL_ERR_DATA,
+                                "empty %s name in header column %zu",
+                                b->taxa_in_rows ? "family" : "taxon", k + 1);
       goto fail;
     }
     if (pool_add(&b->cols, nm, len, 0) != 0) {
@@ -532,9 +270,9 @@ static fitcl_status read_header(build *b, record *first, int *have_first) {
       char q[80];
       fitcl__ioerr_name(q, sizeof q, nm, len);
       fitcl__strmap_free(&seen);
-      st = rec_fail(r, &hdr, offs[k], FITCL_ERR_DATA,
-                    "duplicate %s name '%s' (header columns %zu and %zu)",
-                    b->taxa_in_rows ? "family" : "taxon", q, prev + skip + 1, k + 1);
+      st = fitcl__delim_fail_at(r, &hdr, offs[k], FITCL_ERR_DATA,
+                                "duplicate %s name '%s' (header columns %zu and %zu)",
+                                b->taxa_in_rows ? "family" : "taxon", q, prev + skip + 1, k + 1);
       goto fail;
     }
   }
@@ -542,8 +280,8 @@ static fitcl_status read_header(build *b, record *first, int *have_first) {
   b->ncols = b->cols.n;
   b->stride = (b->ncols + 3) / 4;
   if (!*have_first) {
-    st = rfail(r, r->line, 1, FITCL_ERR_PARSE, "no data rows after the header (no %s)",
-               b->taxa_in_rows ? "taxa" : "families");
+    st = fitcl__delim_fail(r, r->line, 1, FITCL_ERR_PARSE, "no data rows after the header (no %s)",
+                           b->taxa_in_rows ? "taxa" : "families");
     goto fail;
   }
   /* Data rows have the header's width; without the corner cell, one more. */
@@ -553,7 +291,7 @@ static fitcl_status read_header(build *b, record *first, int *have_first) {
   free(hcopy);
   return FITCL_OK;
 nomem:
-  st = rfail(r, r->line, 1, FITCL_ERR_NOMEM, "out of memory reading the header");
+  st = fitcl__delim_fail(r, r->line, 1, FITCL_ERR_NOMEM, "out of memory reading the header");
 fail:
   pool_free(&all);
   free(offs);
@@ -561,14 +299,16 @@ fail:
   return st;
 }
 
-static fitcl_status read_row(build *b, const record *rec) {
-  reader *r = &b->r;
+static fitcl_status read_row(build *b, const fitcl__delim_record *rec) {
+  fitcl__delim *r = &b->r;
   if (b->nrows == b->rowcap) {
     size_t nc = b->rowcap ? b->rowcap * 2 : 1024;
     if (nc > SIZE_MAX / b->stride)
-      return rfail(r, rec->line, 1, FITCL_ERR_SIZE, "too many rows (%zu)", b->nrows);
+      return fitcl__delim_fail(r, rec->line, 1, FITCL_ERR_SIZE, "too many rows (%zu)", b->nrows);
     uint8_t *np = realloc(b->packed, nc * b->stride);
-    if (!np) return rfail(r, rec->line, 1, FITCL_ERR_NOMEM, "out of memory at row %zu", b->nrows);
+    if (!np)
+      return fitcl__delim_fail(r, rec->line, 1, FITCL_ERR_NOMEM, "out of memory at row %zu",
+                               b->nrows);
     b->packed = np;
     b->rowcap = nc;
   }
@@ -577,40 +317,42 @@ static fitcl_status read_row(build *b, const record *rec) {
   const char *kind = b->taxa_in_rows ? "taxon" : "family";
   size_t width = b->nannot + b->ncols;
   size_t i = 0, col = 0;
-  field f;
+  fitcl__delim_field f;
   fitcl_status st = FITCL_OK;
   int pangenome = b->format == FITCL_PAMATRIX_PANGENOME_CSV;
   int more = 1;
   const char *s = rec->s;
   size_t n = rec->n;
   if (memchr(s, '\0', n))
-    return rec_fail(r, rec, (size_t)((const char *)memchr(s, '\0', n) - s), FITCL_ERR_PARSE,
-                    "NUL byte in the row");
+    return fitcl__delim_fail_at(r, rec, (size_t)((const char *)memchr(s, '\0', n) - s),
+                                FITCL_ERR_PARSE, "NUL byte in the row");
   /* Row name, then annotation columns. */
   for (; col < b->nannot; ++col) {
-    more = next_field(r, rec, &i, &f, &st);
+    more = fitcl__delim_field_next(r, rec, &i, &f, &st);
     if (more < 0) return st;
     if (col == 0) {
       if (f.n == 0)
-        return rec_fail(r, rec, f.off, FITCL_ERR_DATA, "empty %s name", kind);
+        return fitcl__delim_fail_at(r, rec, f.off, FITCL_ERR_DATA, "empty %s name", kind);
       if (pool_add(&b->rows, f.p, f.n, f.escapes) != 0)
-        return rfail(r, rec->line, 1, FITCL_ERR_NOMEM, "out of memory at row %zu", b->nrows);
+        return fitcl__delim_fail(r, rec->line, 1, FITCL_ERR_NOMEM, "out of memory at row %zu",
+                                 b->nrows);
       const char *nm = b->rows.pool + b->rows.off[b->rows.n - 1];
       size_t len = strlen(nm);
       size_t prev = fitcl__strmap_put(&b->rowmap, nm, len, b->rows.n - 1);
       if (prev == SIZE_MAX - 1)
-        return rfail(r, rec->line, 1, FITCL_ERR_NOMEM, "out of memory at row %zu", b->nrows);
+        return fitcl__delim_fail(r, rec->line, 1, FITCL_ERR_NOMEM, "out of memory at row %zu",
+                                 b->nrows);
       if (prev != b->rows.n - 1) {
         char q[80];
         fitcl__ioerr_name(q, sizeof q, nm, len);
-        return rec_fail(r, rec, f.off, FITCL_ERR_DATA,
-                        "duplicate %s name '%s' (data rows %zu and %zu)", kind, q, prev + 1,
-                        b->rows.n);
+        return fitcl__delim_fail_at(r, rec, f.off, FITCL_ERR_DATA,
+                                    "duplicate %s name '%s' (data rows %zu and %zu)", kind, q,
+                                    prev + 1, b->rows.n);
       }
     }
     if (!more && col + 1 < width)
-      return rec_fail(r, rec, n, FITCL_ERR_PARSE,
-                      "ragged row: %zu cells, the header implies %zu", col + 1, width);
+      return fitcl__delim_fail_at(r, rec, n, FITCL_ERR_PARSE,
+                                  "ragged row: %zu cells, the header implies %zu", col + 1, width);
   }
   /* Values.  The common Rtab cell is one character followed by a tab, so
    * that case skips the general field scanner. */
@@ -648,7 +390,7 @@ static fitcl_status read_row(build *b, const record *rec) {
       i = off + 2;
       more = 1;
     } else {
-      more = next_field(r, rec, &i, &f, &st);
+      more = fitcl__delim_field_next(r, rec, &i, &f, &st);
       if (more < 0) return st;
       if (f.escapes) {
         v = pangenome ? FITCL_PA_PRESENT : -1;
@@ -659,14 +401,15 @@ static fitcl_status read_row(build *b, const record *rec) {
     if (v < 0) {
       char q[80];
       fitcl__ioerr_name(q, sizeof q, f.p, f.n);
-      return rec_fail(r, rec, f.off, FITCL_ERR_DATA,
-                      "bad value '%s' (expected 0, a positive count, or ?, - or NA for missing)",
-                      q);
+      return fitcl__delim_fail_at(
+          r, rec, f.off, FITCL_ERR_DATA,
+          "bad value '%s' (expected 0, a positive count, or ?, - or NA for missing)", q);
     }
     row[t >> 2] |= (uint8_t)(v << ((t & 3) * 2));
     if (!more && t + 1 < b->ncols)
-      return rec_fail(r, rec, n, FITCL_ERR_PARSE, "ragged row: %zu cells, the header implies %zu",
-                      b->nannot + t + 1, width);
+      return fitcl__delim_fail_at(r, rec, n, FITCL_ERR_PARSE,
+                                  "ragged row: %zu cells, the header implies %zu",
+                                  b->nannot + t + 1, width);
   }
   if (more) {
     /* Tolerate one trailing empty cell (a line ending in a delimiter) only
@@ -675,9 +418,9 @@ static fitcl_status read_row(build *b, const record *rec) {
       size_t extra = 1;
       for (size_t k = i; k < n; ++k)
         if (s[k] == delim) extra++;
-      return rec_fail(r, rec, i, FITCL_ERR_PARSE,
-                      "ragged row: at least %zu cells, the header implies %zu", width + extra,
-                      width);
+      return fitcl__delim_fail_at(r, rec, i, FITCL_ERR_PARSE,
+                                  "ragged row: at least %zu cells, the header implies %zu",
+                                  width + extra, width);
     }
   }
   b->nrows++;
@@ -715,11 +458,6 @@ static fitcl_status read_matrix(FILE *f, size_t window, const char *mem, size_t 
   if (opt) o = *opt;
   fitcl_pamatrix *m = NULL;
   fitcl_status st = FITCL_OK;
-  b.r.f = f;
-  b.r.name = name;
-  b.r.err = err;
-  b.r.errlen = errlen;
-  b.r.line = 1;
   b.format = o.format;
   b.taxa_in_rows = o.taxa_in_rows != 0;
   fitcl__strmap_init(&b.rowmap, pool_key, &b.rows);
@@ -736,19 +474,13 @@ static fitcl_status read_matrix(FILE *f, size_t window, const char *mem, size_t 
     goto fail;
   }
   if (f) {
-    b.r.cap = window < 16 ? 16 : window;
-    b.r.buf = malloc(b.r.cap);
-    if (!b.r.buf) {
-      st = fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory", name);
-      goto fail;
-    }
-    b.r.data = b.r.buf;
+    st = fitcl__delim_open_file(&b.r, f, window, name, err, errlen);
+    if (st) goto fail;
   } else {
-    b.r.data = mem;
-    b.r.len = memlen;
-    b.r.eof = 1;
+    fitcl__delim_open_mem(&b.r, mem, memlen, name, err, errlen);
   }
-  /* Delimiter: from the format, else the extension, else the content. */
+  /* Delimiter: from the format, else the extension, else the header
+   * (read_header). */
   if (o.format == FITCL_PAMATRIX_TSV) {
     b.r.delim = '\t';
   } else if (o.format != FITCL_PAMATRIX_AUTO) {
@@ -758,20 +490,9 @@ static fitcl_status read_matrix(FILE *f, size_t window, const char *mem, size_t 
   } else if (has_ext(name, ".rtab") || has_ext(name, ".tsv") || has_ext(name, ".tab") ||
              has_ext(name, ".txt")) {
     b.r.delim = '\t';
-  } else {
-    /* Look at the first line. */
-    if (f) {
-      while (!b.r.eof && !memchr(b.r.data, '\n', b.r.len) && b.r.len < ((size_t)64 << 20)) {
-        st = refill(&b.r);
-        if (st) goto fail;
-      }
-    }
-    const char *nl = memchr(b.r.data, '\n', b.r.len);
-    size_t l = nl ? (size_t)(nl - b.r.data) : b.r.len;
-    b.r.delim = memchr(b.r.data, '\t', l) ? '\t' : memchr(b.r.data, ',', l) ? ',' : '\t';
   }
 
-  record first;
+  fitcl__delim_record first;
   int have;
   st = read_header(&b, &first, &have);
   if (st) goto fail;
@@ -779,10 +500,10 @@ static fitcl_status read_matrix(FILE *f, size_t window, const char *mem, size_t 
     st = read_row(&b, &first);
     if (st) goto fail;
     if (b.nrows > (b.taxa_in_rows ? MAX_COLS : (size_t)1 << 40)) {
-      st = rec_fail(&b.r, &first, 0, FITCL_ERR_SIZE, "too many rows");
+      st = fitcl__delim_fail_at(&b.r, &first, 0, FITCL_ERR_SIZE, "too many rows");
       goto fail;
     }
-    st = next_nonblank(&b.r, &first, &have);
+    st = fitcl__delim_next(&b.r, &first, &have);
     if (st) goto fail;
   }
 
@@ -813,7 +534,7 @@ static fitcl_status read_matrix(FILE *f, size_t window, const char *mem, size_t 
   memset(&b.cols, 0, sizeof b.cols);
   memset(&b.rows, 0, sizeof b.rows);
   fitcl__strmap_free(&b.rowmap);
-  free(b.r.buf);
+  fitcl__delim_close(&b.r);
   *out = m;
   return FITCL_OK;
 nomem:
@@ -824,7 +545,7 @@ fail:
   pool_free(&b.cols);
   pool_free(&b.rows);
   free(b.packed);
-  free(b.r.buf);
+  fitcl__delim_close(&b.r);
   return st;
 }
 

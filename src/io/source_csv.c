@@ -1,8 +1,10 @@
-/* CSV/TSV data, streamed: the file is read line by line with a fixed
- * buffer, so any size works.  Values are validated while they are parsed
- * (the error names file:line:column).  When the parsed columns of the whole
- * file fit in a small budget they are kept after the first pass, so the
- * solver's later passes do not parse the text again. */
+/* CSV/TSV data, streamed through the project's CSV/TSV tokenizer
+ * (io/delim.h), so any size works: RFC 4180 quotes (a quoted header name,
+ * a quoted number, a delimiter inside quotes), CRLF, '#' comment lines and
+ * blank lines.  Values are validated while they are parsed (the error
+ * names file:line:column).  When the parsed columns of the whole file fit
+ * in a small budget they are kept after the first pass, so the solver's
+ * later passes do not parse the text again. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,18 +13,21 @@
 
 #include "core/context.h"
 #include "core/util.h"
+#include "io/delim.h"
 #include "io/source_readers.h"
 
 typedef struct csv {
   FILE *f;
-  char delim;
+  fitcl__delim r;
+  char err[1024];                 /* the tokenizer's messages */
   size_t nfields;
   size_t idx[FITCL__SRC_MAXCOLS]; /* field index of each wanted column */
-  char *line;
-  size_t cap;
-  long lineno;
-  long header_lineno;
-  long data_start;
+  /* The same, from the field's side: the first wanted column each header
+   * field gives (-1: none), then the next one from the same field. */
+  int *first;
+  int next[FITCL__SRC_MAXCOLS];
+  off_t data_start;               /* where the first data row starts */
+  long data_line;
   /* Parsed-value cache: 0 filling during the first pass, 1 complete,
    * -1 over budget (text is parsed on every pass). */
   int cache_state;
@@ -31,25 +36,13 @@ typedef struct csv {
   size_t cached, cache_cap, pos;
 } csv;
 
-static void trim(char **s, char **e) {
-  while (*s < *e && (**s == ' ' || **s == '\t' || **s == '"' || **s == '\'')) ++*s;
-  while (*e > *s && (e[0][-1] == ' ' || e[0][-1] == '\t' || e[0][-1] == '"' || e[0][-1] == '\'' ||
-                     e[0][-1] == '\r' || e[0][-1] == '\n'))
-    --*e;
-}
-
-/* Reads the next line that is not blank and not a '#' comment. */
-static ssize_t next_line(csv *c) {
-  ssize_t len;
-  while ((len = getline(&c->line, &c->cap, c->f)) >= 0) {
-    c->lineno++;
-    while (len > 0 && (c->line[len - 1] == '\n' || c->line[len - 1] == '\r')) c->line[--len] = 0;
-    const char *p = c->line;
-    while (*p == ' ' || *p == '\t') ++p;
-    if (*p == 0 || *p == '#') continue;
-    return len;
+/* A field's text without the spaces around it. */
+static void trim(const char **p, size_t *n) {
+  while (*n > 0 && fitcl__delim_blank(**p)) {
+    ++*p;
+    --*n;
   }
-  return -1;
+  while (*n > 0 && fitcl__delim_blank((*p)[*n - 1])) --*n;
 }
 
 static void cache_drop(csv *c) {
@@ -80,15 +73,71 @@ static fitcl_status csv_rewind(fitcl_source *src) {
   c->pos = 0;
   if (c->cache_state == 1) return FITCL_OK;
   if (c->cache_state == 0) c->cached = 0;  /* an unfinished first pass fills it again */
-  if (fseek(c->f, c->data_start, SEEK_SET) != 0)
+  if (fitcl__delim_seek(&c->r, c->data_start, c->data_line) != FITCL_OK)
     return fitcl__fail(src->ctx, FITCL_ERR_IO, "%s: cannot seek: %s", src->path, strerror(errno));
-  c->lineno = c->header_lineno;
+  return FITCL_OK;
+}
+
+/* The number in field f of column k: finite, and > 0 for sigma. */
+static fitcl_status parse_value(fitcl_source *src, const fitcl__delim_record *rec,
+                                const fitcl__delim_field *f, int k, double *out) {
+  const char *s = f->p;
+  size_t n = f->n;
+  trim(&s, &n);
+  /* strtod reads a C string: the field is terminated in place, in the
+   * reader's window (file mode, io/delim.h), and the byte put back. */
+  char *after = (char *)s + n, saved = *after, *end;
+  *after = '\0';
+  double v = strtod(s, &end);
+  *after = saved;
+  int bad = n == 0 || end != after;
+  if (!bad && isfinite(v) && !(src->has_sigma && k == src->ncols - 1 && !(v > 0))) {
+    *out = v;
+    return FITCL_OK;
+  }
+  long line;
+  int col;
+  fitcl__delim_pos(rec, f->off, &line, &col);
+  if (bad)
+    return fitcl__fail(src->ctx, FITCL_ERR_PARSE,
+                       "%s:%ld:%d: column '%s': %s '%.*s'; every value must be a number",
+                       src->path, line, col, src->colname[k],
+                       n == 0 ? "empty value" : "not a number:", (int)n, s);
+  int is_sigma = src->has_sigma && k == src->ncols - 1;
+  return fitcl__fail(src->ctx, FITCL_ERR_DATA, "%s:%ld:%d: column '%s' is %s; %s", src->path, line,
+                     col, src->colname[k], isnan(v) ? "NaN" : isinf(v) ? "infinite" : "not > 0",
+                     is_sigma ? "every sigma must be finite and > 0"
+                              : "remove or fix the row (every value must be finite)");
+}
+
+/* One data row into row[0..ncols). */
+static fitcl_status read_row(fitcl_source *src, const fitcl__delim_record *rec, double *row) {
+  csv *c = src->impl;
+  fitcl__delim_field f;
+  fitcl_status st = FITCL_OK;
+  size_t i = 0, field = 0;
+  int more;
+  do {
+    more = fitcl__delim_field_next(&c->r, rec, &i, &f, &st);
+    if (more < 0) return fitcl__fail(src->ctx, st, "%s", c->err);
+    int k = field < c->nfields ? c->first[field] : -1;
+    if (k >= 0) {
+      st = parse_value(src, rec, &f, k, &row[k]);
+      if (st != FITCL_OK) return st;
+      for (int j = c->next[k]; j >= 0; j = c->next[j]) row[j] = row[k];
+    }
+    ++field;
+  } while (more);
+  if (field != c->nfields)
+    return fitcl__fail(src->ctx, FITCL_ERR_PARSE,
+                       "%s:%ld: ragged row: %zu field%s, but the header has %zu; every row "
+                       "needs one value per header column",
+                       src->path, rec->line, field, field == 1 ? "" : "s", c->nfields);
   return FITCL_OK;
 }
 
 static fitcl_status csv_read(fitcl_source *src, const double **cols, size_t *n) {
   csv *c = src->impl;
-  fitcl_context *ctx = src->ctx;
   if (c->cache_state == 1) {
     size_t cnt = c->cached - c->pos < src->chunk ? c->cached - c->pos : src->chunk;
     for (int k = 0; k < src->ncols; ++k) cols[k] = c->cache[k] + c->pos;
@@ -99,54 +148,17 @@ static fitcl_status csv_read(fitcl_source *src, const double **cols, size_t *n) 
   double **out = src->buf[src->flip];
   size_t cnt = 0;
   while (cnt < src->chunk) {
-    ssize_t len = next_line(c);
-    if (len < 0) break;
-    size_t field = 0;
-    char *p = c->line, *lineend = c->line + len;
+    fitcl__delim_record rec;
+    int got;
+    fitcl_status st = fitcl__delim_next(&c->r, &rec, &got);
+    if (st != FITCL_OK) return fitcl__fail(src->ctx, st, "%s", c->err);
+    if (!got) break;
     double row[FITCL__SRC_MAXCOLS];
-    for (;;) {
-      char *e = memchr(p, c->delim, (size_t)(lineend - p));
-      if (!e) e = lineend;
-      for (int k = 0; k < src->ncols; ++k) {
-        if (c->idx[k] != field) continue;
-        char *s = p, *t = e;
-        long colno = (long)(p - c->line) + 1;
-        trim(&s, &t);
-        char save = *t;
-        *t = 0;
-        char *end;
-        errno = 0;
-        double v = strtod(s, &end);
-        int bad = s == t || end != t;
-        *t = save;
-        if (bad)
-          return fitcl__fail(ctx, FITCL_ERR_PARSE,
-                             "%s:%ld:%ld: column '%s': %s '%.*s'; every value must be a number",
-                             src->path, c->lineno, colno, src->colname[k],
-                             s == t ? "empty value" : "not a number:", (int)(t - s), s);
-        int is_sigma = src->has_sigma && k == src->ncols - 1;
-        if (!isfinite(v) || (is_sigma && !(v > 0)))
-          return fitcl__fail(ctx, FITCL_ERR_DATA, "%s:%ld:%ld: column '%s' is %s; %s", src->path,
-                             c->lineno, colno, src->colname[k],
-                             isnan(v) ? "NaN" : isinf(v) ? "infinite" : "not > 0",
-                             is_sigma ? "every sigma must be finite and > 0"
-                                      : "remove or fix the row (every value must be finite)");
-        row[k] = v;
-      }
-      ++field;
-      if (e == lineend) break;
-      p = e + 1;
-    }
-    if (field != c->nfields)
-      return fitcl__fail(ctx, FITCL_ERR_PARSE,
-                         "%s:%ld: ragged row: %zu field%s, but the header has %zu; every row "
-                         "needs one value per header column",
-                         src->path, c->lineno, field, field == 1 ? "" : "s", c->nfields);
+    st = read_row(src, &rec, row);
+    if (st != FITCL_OK) return st;
     for (int k = 0; k < src->ncols; ++k) out[k][cnt] = row[k];
     ++cnt;
   }
-  if (ferror(c->f))
-    return fitcl__fail(ctx, FITCL_ERR_IO, "%s: read error: %s", src->path, strerror(errno));
   if (c->cache_state == 0) {
     if (cnt && cache_append(c, src->ncols, out, cnt) != 0) {
       cache_drop(c);
@@ -163,14 +175,59 @@ static fitcl_status csv_read(fitcl_source *src, const double **cols, size_t *n) 
 static void csv_destroy(fitcl_source *src) {
   csv *c = src->impl;
   if (!c) return;
+  fitcl__delim_close(&c->r);
   if (c->f) fclose(c->f);
+  free(c->first);
   cache_drop(c);
-  free(c->line);
   free(c);
   src->impl = NULL;
 }
 
 static const fitcl__source_ops csv_ops = {csv_rewind, csv_read, csv_destroy};
+
+/* Finds each wanted column in the header (names are trimmed; a quoted name
+ * is taken as written, "" as a quote). */
+static fitcl_status match_header(fitcl_source *src, const fitcl__delim_record *hdr) {
+  csv *c = src->impl;
+  fitcl__delim_field f;
+  fitcl_status st = FITCL_OK;
+  size_t i = 0;
+  int more;
+  for (int k = 0; k < src->ncols; ++k) c->idx[k] = (size_t)-1;
+  do {
+    more = fitcl__delim_field_next(&c->r, hdr, &i, &f, &st);
+    if (more < 0) return fitcl__fail(src->ctx, st, "%s", c->err);
+    const char *s = f.p;
+    size_t n = f.n;
+    char *name = NULL;
+    if (f.escapes) {
+      if (!(name = malloc(n + 1))) return fitcl__fail(src->ctx, FITCL_ERR_NOMEM, "out of memory");
+      n = fitcl__delim_unescape(&f, name);
+      s = name;
+    } else if (!f.quoted) {
+      trim(&s, &n);
+    }
+    for (int k = 0; k < src->ncols; ++k)
+      if (c->idx[k] == (size_t)-1 && strlen(src->colname[k]) == n && !memcmp(src->colname[k], s, n))
+        c->idx[k] = c->nfields;
+    free(name);
+    c->nfields++;
+  } while (more);
+  for (int k = 0; k < src->ncols; ++k)
+    if (c->idx[k] == (size_t)-1)
+      return fitcl__fail(src->ctx, FITCL_ERR_NAME,
+                         "%s:%ld: no column '%s' in the header (%.*s); name one of its columns",
+                         src->path, hdr->line, src->colname[k], (int)hdr->n, hdr->s);
+  if (!(c->first = malloc(c->nfields * sizeof *c->first)))
+    return fitcl__fail(src->ctx, FITCL_ERR_NOMEM, "out of memory");
+  for (size_t j = 0; j < c->nfields; ++j) c->first[j] = -1;
+  /* Columns in reverse, so each field's chain runs in column order. */
+  for (int k = src->ncols - 1; k >= 0; --k) {
+    c->next[k] = c->first[c->idx[k]];
+    c->first[c->idx[k]] = k;
+  }
+  return FITCL_OK;
+}
 
 fitcl_status fitcl__source_open_csv(fitcl_source *src, const fitcl_source_options *opt,
                                     char delim) {
@@ -183,43 +240,22 @@ fitcl_status fitcl__source_open_csv(fitcl_source *src, const fitcl_source_option
   long mb = opt->csv_cache_mb == 0 ? 256 : opt->csv_cache_mb;
   c->cache_state = mb > 0 ? 0 : -1;
   c->cache_budget = mb > 0 ? (size_t)mb * 1048576 / (sizeof(double) * (size_t)src->ncols) : 0;
-  c->f = fopen(opt->path, "r");
-  if (!c->f) return fitcl__fail(ctx, FITCL_ERR_FILE, "%s: cannot open: %s", opt->path, strerror(errno));
-  setvbuf(c->f, NULL, _IOFBF, 1 << 20);
-  ssize_t len = next_line(c);
-  if (len < 0) return fitcl__fail(ctx, FITCL_ERR_PARSE, "%s: empty file (no header line)", opt->path);
-  c->header_lineno = c->lineno;
-  c->data_start = ftell(c->f);
-  if (!delim) delim = (strchr(c->line, '\t') && !strchr(c->line, ',')) ? '\t' : ',';
-  c->delim = delim;
-  for (int k = 0; k < src->ncols; ++k) c->idx[k] = (size_t)-1;
-  char *p = c->line, *lineend = c->line + len;
-  for (;;) {
-    char *e = memchr(p, delim, (size_t)(lineend - p));
-    if (!e) e = lineend;
-    char *s = p, *t = e;
-    trim(&s, &t);
-    for (int k = 0; k < src->ncols; ++k)
-      if (c->idx[k] == (size_t)-1 && strlen(src->colname[k]) == (size_t)(t - s) &&
-          !memcmp(src->colname[k], s, (size_t)(t - s)))
-        c->idx[k] = c->nfields;
-    c->nfields++;
-    if (e == lineend) break;
-    p = e + 1;
-  }
-  for (int k = 0; k < src->ncols; ++k)
-    if (c->idx[k] == (size_t)-1) {
-      /* Restore the header text for the message. */
-      fitcl__buf b = {0};
-      char *q = c->line;
-      for (char *r = c->line; r < lineend; ++r) *r = *r ? *r : ' ';
-      fitcl__buf_printf(&b, "%s", q);
-      fitcl_status st = fitcl__fail(ctx, FITCL_ERR_NAME,
-                                    "%s:%ld: no column '%s' in the header (%s); name one of "
-                                    "its columns", opt->path, c->header_lineno,
-                                    src->colname[k], b.data ? b.data : "");
-      fitcl__buf_free(&b);
-      return st;
-    }
-  return FITCL_OK;
+  c->f = fopen(opt->path, "rb");
+  if (!c->f)
+    return fitcl__fail(ctx, FITCL_ERR_FILE, "%s: cannot open: %s", opt->path, strerror(errno));
+  fitcl_status st = fitcl__delim_open_file(&c->r, c->f, (size_t)1 << 20, src->path, c->err,
+                                           sizeof c->err);
+  if (st != FITCL_OK) return fitcl__fail(ctx, st, "%s", c->err);
+  c->r.comments = 1;
+  c->r.spaced_quotes = 1;
+  c->r.delim = delim;
+  fitcl__delim_record hdr;
+  int got;
+  st = fitcl__delim_next(&c->r, &hdr, &got);
+  if (st != FITCL_OK) return fitcl__fail(ctx, st, "%s", c->err);
+  if (!got) return fitcl__fail(ctx, FITCL_ERR_PARSE, "%s: empty file (no header line)", opt->path);
+  if (!c->r.delim) fitcl__delim_detect(&c->r, &hdr, ',');
+  c->data_start = fitcl__delim_tell(&c->r);
+  c->data_line = c->r.line;
+  return match_header(src, &hdr);
 }

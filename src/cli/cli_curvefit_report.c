@@ -1,0 +1,76 @@
+/* fitcl curve-fit: what a fit prints (progress, warnings, JSON or table). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/cli_curvefit.h"
+
+void cf_print_progress(void *user, const fitcl_curvefit_progress *p) {
+  (void)user;
+  fprintf(stderr, "iter %4d  cost %.10e  lambda %.3e  step %.3e  %s  %.2fs\n", p->iteration,
+          p->cost, p->lambda, p->step_norm, p->accepted ? "accepted" : "rejected", p->elapsed);
+}
+
+static cJSON *json_number(double v) {
+  return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
+
+static void print_json(fitcl_context *ctx, const fitcl_context_info *info, const cf_model *m,
+                       const fitcl_curvefit_result *res) {
+  const int np = m->np;
+  cJSON *o = cJSON_CreateObject(), *params = cJSON_CreateObject(), *se = cJSON_CreateObject(),
+        *cov = cJSON_CreateArray();
+  for (int j = 0; j < np; ++j) {
+    cJSON_AddItemToObject(params, m->name[j], json_number(res->params[j]));
+    cJSON_AddItemToObject(se, m->name[j], json_number(res->stderr_[j]));
+    cJSON *row = cJSON_CreateArray();
+    for (int k = 0; k < np; ++k)
+      cJSON_AddItemToArray(row, json_number(res->covariance[j * np + k]));
+    cJSON_AddItemToArray(cov, row);
+  }
+  cJSON_AddItemToObject(o, "params", params);
+  cJSON_AddItemToObject(o, "stderr", se);
+  cJSON_AddItemToObject(o, "covariance", cov);
+  cJSON_AddItemToObject(o, "cost", json_number(res->cost));
+  cJSON_AddItemToObject(o, "rss", json_number(res->rss));
+  cJSON_AddItemToObject(o, "reduced_chi2", json_number(res->reduced_chi2));
+  cJSON_AddNumberToObject(o, "iterations", res->iterations);
+  cJSON_AddStringToObject(o, "status", fitcl_curvefit_status_name(res->status));
+  cJSON_AddBoolToObject(o, "converged", res->converged);
+  cJSON_AddNumberToObject(o, "points", (double)res->points);
+  cJSON_AddStringToObject(o, "backend", info->backend ? info->backend : "unknown");
+  cli_json_add_fallback(o, ctx);
+  cJSON_AddNumberToObject(o, "seconds", res->seconds);
+  cli_print_json(o);
+}
+
+static void print_table(const fitcl_context_info *info, const cf_model *m,
+                        const fitcl_curvefit_result *res) {
+  printf("status       %s (%s) after %d iterations, %d Jacobian passes\n",
+         fitcl_curvefit_status_name(res->status), res->converged ? "converged" : "not converged",
+         res->iterations, res->jacobian_passes);
+  printf("points       %llu\n", (unsigned long long)res->points);
+  printf("cost         %.10g\nrss          %.10g\nreduced_chi2 %.10g\n", res->cost, res->rss,
+         res->reduced_chi2);
+  printf("%-12s %22s %22s\n", "parameter", "value", "stderr");
+  for (int j = 0; j < m->np; ++j)
+    printf("%-12s %22.15g %22.15g\n", m->name[j], res->params[j], res->stderr_[j]);
+  printf("backend      %s (%s), %.3f s\n", info->backend ? info->backend : "?",
+         info->device ? info->device : "?", res->seconds);
+}
+
+void cf_report(fitcl_context *ctx, const cf_args *a, const cf_model *m,
+               const fitcl_curvefit_result *res) {
+  if (res->singular)
+    fprintf(stderr, "%s: warning: J^T J is singular at the solution; the covariance cannot be "
+            "estimated\n", cli_prog);
+  else if (res->ill_conditioned)
+    fprintf(stderr, "%s: warning: J^T J is ill-conditioned (condition number %.3g); standard "
+            "errors are unreliable\n", cli_prog, res->condition);
+  fitcl_context_info info;
+  memset(&info, 0, sizeof info);
+  fitcl_context_get_info(ctx, &info);
+  if (a->json) print_json(ctx, &info, m, res);
+  else print_table(&info, m, res);
+}
