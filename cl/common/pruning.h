@@ -8,8 +8,9 @@
  * runs 16 patterns per lane loop, the OpenCL kernel one pattern per
  * work-item) and calls these functions for every formula.  They take the
  * scalars of one pattern and return scalars, or write them through pointers
- * to the caller's private variables, so that inlined into the pthreads lane
- * loops those loops still vectorise.
+ * to the caller's private variables (fitcl_prune_child: to the stored
+ * partial), so that inlined into the pthreads lane loops those loops still
+ * vectorise.
  *
  * Notation (docs/likelihood.md): In_v(x) the partial of node v as stored
  * (rescaled), S_v(x) = sum_y P_v(x,y) In_v(y) the contribution of child v
@@ -70,11 +71,13 @@ FITCL_GL_FN fitcl_real fitcl_prune_s1(const fitcl_real *P, fitcl_real in0, fitcl
   return P[FITCL_GL_P10] * in0 + P[FITCL_GL_P11] * in1;
 }
 
-/* One child's step into its parent's partial (u0, u1): In_u is the product
- * of the children's contributions in schedule order, which the first child
- * starts (whatever u0, u1 held before). */
+/* One child's step into its parent's stored partial (u0, u1): In_u is the
+ * product of the children's contributions in schedule order, which the
+ * first child starts (whatever u0, u1 held before, unread).  In place, so a
+ * kernel's loop over categories inside the loop over children reads and
+ * writes the partial where it is stored. */
 FITCL_GL_FN void fitcl_prune_child(const fitcl_real *P, fitcl_real in0, fitcl_real in1, int first,
-                                   fitcl_real *u0, fitcl_real *u1) {
+                                   FITCL_GLOBAL fitcl_real *u0, FITCL_GLOBAL fitcl_real *u1) {
   const fitcl_real s0 = fitcl_prune_s0(P, in0, in1), s1 = fitcl_prune_s1(P, in0, in1);
   *u0 = first ? s0 : *u0 * s0;
   *u1 = first ? s1 : *u1 * s1;
