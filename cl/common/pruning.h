@@ -21,8 +21,8 @@
  * Floating-point contraction: OpenCL compilers may fuse a multiply and an
  * add of one expression into an fma, never across a call.  The backends'
  * bits depend on where expressions end, so changing the shape of an
- * expression here can change OpenCL's last bits (the pthreads backend is
- * compiled without contraction). */
+ * expression here can change OpenCL's last bits (GCC does not contract in
+ * ISO C mode, which the pthreads backend is built in). */
 #ifndef FITCL_CL_COMMON_PRUNING_H
 #define FITCL_CL_COMMON_PRUNING_H
 #include "common/compat.h"

@@ -20,6 +20,9 @@
 
 int fitcl__lik_ocl_tile_override = 0;
 
+/* The schedule goes up as it is: three ints per step on both sides. */
+_Static_assert(sizeof(fitcl_prune_step) == 3 * sizeof(cl_int), "fitcl_prune_step layout");
+
 struct fitcl__lik_ocl {
   cl_kernel k_pm, k_prune, k_rows;
   cl_mem sched, sched_child, tips, bgroup, kind, weight;
