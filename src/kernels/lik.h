@@ -14,19 +14,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "common/pruning.h"
 #include "fitcl.h"
 #include "phylo/tree.h"
 #include "phylo/patterns.h"
 
-/* Pattern kinds. */
-#define FITCL__PAT_DATA 0   /* a data pattern, or padding (weight 0) */
-#define FITCL__PAT_ABSENT 1 /* the all-absent pattern of its group (conditioning) */
-
-/* Components of one block's partial sums (the "row" of a block). */
-#define FITCL__LC_LL 0  /* sum of weighted (conditioned) log-likelihood terms */
-#define FITCL__LC_G 1   /* d/dlog g */
-#define FITCL__LC_L 2   /* d/dlog (l * theta[group of block]) */
-#define FITCL__LC_R 3   /* d/dlog r_c, c = 0..K-1, then d/dt_v for branches */
+/* Pattern kinds (FITCL__PAT_*), block row components (FITCL__LC_*) and the
+ * traversal step (fitcl_prune_step) are defined with the pruning math in
+ * cl/common/pruning.h, which the kernels share. */
 
 struct fitcl__lik_cpu;
 struct fitcl__lik_ocl;
@@ -36,9 +31,16 @@ struct fitcl_lik {
   fitcl_lik_options opt;
   /* tree */
   int ntips, nnodes, nint, maxdeg;
-  int *child_start, *child;      /* copies of the tree's arrays */
   double *brlen0;                /* [nnodes] the tree's lengths */
-  int *ops;                      /* [nint] internal nodes in level order (postorder) */
+  /* the traversal schedule, the same for every backend: one step per
+   * internal node, by level then index (children before parents, the root
+   * last); the outside pass reads it backwards.  Binary nodes list an
+   * internal child, if any, first. */
+  fitcl_prune_step *sched;       /* [nint] */
+  int *sched_child;              /* [nnodes - 1] children of the steps, in step order */
+  int nlevels;
+  int *level_start;              /* [nlevels + 1] steps of level k: [level_start[k], level_start[k+1]),
+                                  * what a launch per level would run */
   /* model sizes */
   int K;                         /* rate categories (>= 1) */
   int G;                         /* rate groups */
