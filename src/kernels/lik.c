@@ -30,7 +30,7 @@ static int cmp_pair(const void *a, const void *b) {
  * pthreads outside pass has only three fused binary variants (no internal
  * child, a, or both); for two children the order changes no bits (the
  * product and the sums over them commute exactly). */
-static fitcl_status build_schedule(fitcl_lik *L, const fitcl__tree *tree) {
+static fitcl_status build_schedule(fitcl_lik *L, const fitcl__lik_tree *tree) {
   fitcl_context *ctx = L->ctx;
   const int nint = L->nint, ntips = L->ntips, nn = L->nnodes;
   int *pairs = malloc(sizeof(int) * 2 * (size_t)nint);
@@ -91,9 +91,9 @@ static fitcl_status build_schedule(fitcl_lik *L, const fitcl__tree *tree) {
   return FITCL_OK;
 }
 
-fitcl_status fitcl__lik_create(fitcl_context *ctx, const fitcl__tree *tree,
-                               const fitcl__patterns *pat, const fitcl_lik_options *opt,
-                               fitcl_lik **out) {
+fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
+                             const fitcl__lik_patterns *pat, const fitcl_lik_options *opt,
+                             fitcl_lik **out) {
   fitcl_status st = FITCL_OK;
   fitcl_lik *L = NULL;
   size_t *cursor = NULL;

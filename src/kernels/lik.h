@@ -16,15 +16,33 @@
 #include <stdint.h>
 #include "common/pruning.h"
 #include "fitcl.h"
-#include "phylo/tree.h"
-#include "phylo/patterns.h"
 
 /* Pattern kinds (FITCL__PAT_*), block row components (FITCL__LC_*) and the
  * traversal step (fitcl_prune_step) are defined with the pruning math in
  * cl/common/pruning.h, which the kernels share. */
 
-struct fitcl__lik_cpu;
-struct fitcl__lik_ocl;
+/* What the pruning reads of a tree.  Nodes are numbered tips first
+ * (0..ntips-1), every internal node after its children, the root last. */
+typedef struct fitcl__lik_tree {
+  int ntips, nnodes;
+  const int *child_start;  /* [nnodes+1]: children of v are child[child_start[v]..child_start[v+1]) */
+  const int *child;        /* [nnodes-1] */
+  const double *brlen;     /* [nnodes] length of the branch above each node, or NULL (all 0) */
+  const int *level;        /* [nnodes] height above the tips (tips 0), or NULL */
+} fitcl__lik_tree;
+
+/* What it reads of the data: site patterns of tip states (FITCL__ABSENT,
+ * PRESENT, MISSING), pattern-major, with their weights and rate groups. */
+typedef struct fitcl__lik_patterns {
+  int ntaxa;                   /* == ntips; column i is tip i */
+  size_t npatterns;
+  const uint8_t *state;        /* [npatterns * ntaxa] */
+  const double *weight;        /* [npatterns] or NULL (all 1) */
+  const int *group;            /* [npatterns] or NULL (all 0) */
+  int ngroups;
+  size_t nfamilies;            /* families, each mapped to a pattern (may be 0) */
+  const size_t *family_pattern;
+} fitcl__lik_patterns;
 
 struct fitcl_lik {
   fitcl_context *ctx;
@@ -75,15 +93,15 @@ struct fitcl_lik {
   int evaluated;
   /* backend state */
   const struct fitcl__lik_ops *backend; /* the context's ops table for this family */
-  struct fitcl__lik_cpu *cpu;
-  struct fitcl__lik_ocl *ocl;
+  void *impl;                    /* the backend's own state for this handle */
 };
 
-/* Builds a handle from internal tree + patterns (used by fitcl_lik_create
- * and by tests that build small inputs directly). */
-fitcl_status fitcl__lik_create(fitcl_context *ctx, const fitcl__tree *tree,
-                               const fitcl__patterns *pat, const fitcl_lik_options *opt,
-                               fitcl_lik **out);
+/* Builds a handle from a tree and its patterns (phylo/data.h's
+ * fitcl__lik_create passes the analyses' structures; the self-test passes
+ * its own arrays). */
+fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
+                             const fitcl__lik_patterns *pat, const fitcl_lik_options *opt,
+                             fitcl_lik **out);
 
 /* The family's ops table (device/backend.h).  create: set up the
  * backend's state for the handle (upload the constant data); eval: given

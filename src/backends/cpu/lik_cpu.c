@@ -50,13 +50,16 @@ struct fitcl__lik_cpu {
   uint16_t *tipbits; /* [sub-block][tip rank][2] lane masks (see create) */
 };
 
+/* This backend's state of a handle. */
+static inline struct fitcl__lik_cpu *cpu_of(const fitcl_lik *L) { return L->impl; }
+
 void fitcl__lik_cpu_destroy(fitcl_lik *L) {
-  if (!L || !L->cpu) return;
-  for (unsigned w = 0; w < L->cpu->nworkers; ++w) free(L->cpu->scratch[w]);
-  free(L->cpu->scratch);
-  free(L->cpu->tiprank);
-  free(L->cpu->tipbits);
-  FITCL_FREE(L->cpu);
+  if (!L || !cpu_of(L)) return;
+  for (unsigned w = 0; w < cpu_of(L)->nworkers; ++w) free(cpu_of(L)->scratch[w]);
+  free(cpu_of(L)->scratch);
+  free(cpu_of(L)->tiprank);
+  free(cpu_of(L)->tipbits);
+  FITCL_FREE(L->impl);
 }
 
 /* Per-worker scratch, in doubles:
@@ -104,12 +107,12 @@ static inline __attribute__((always_inline)) scratch_view scratch_parts(const fi
 }
 
 fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
-  L->cpu = calloc(1, sizeof *L->cpu);
-  if (!L->cpu) return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
-  L->cpu->nworkers = fitcl__pool_size(fitcl__ctx_pool(L->ctx));
-  if (L->cpu->nworkers < 1) L->cpu->nworkers = 1;
-  L->cpu->scratch = calloc(L->cpu->nworkers, sizeof(double *));
-  if (!L->cpu->scratch) return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+  L->impl = calloc(1, sizeof(struct fitcl__lik_cpu));
+  if (!cpu_of(L)) return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+  cpu_of(L)->nworkers = fitcl__pool_size(fitcl__ctx_pool(L->ctx));
+  if (cpu_of(L)->nworkers < 1) cpu_of(L)->nworkers = 1;
+  cpu_of(L)->scratch = calloc(cpu_of(L)->nworkers, sizeof(double *));
+  if (!cpu_of(L)->scratch) return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
   /* Tip states rearranged for the traversal: [sub-block][tip in the order
    * the schedule reads them], so each sub-block streams its tips from
    * one contiguous range, in order (the [tip][pattern] layout suits
@@ -120,15 +123,15 @@ fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
    * the stack in pieces that a full-width load then waits for). */
   {
     const size_t nt = (size_t)L->ntips, nsub = L->npx / FITCL__LANE;
-    L->cpu->tiprank = malloc(sizeof(int) * nt);
+    cpu_of(L)->tiprank = malloc(sizeof(int) * nt);
     uint16_t *blk = malloc(sizeof(uint16_t) * 2 * nt * nsub);
-    if (!blk || !L->cpu->tiprank) {
+    if (!blk || !cpu_of(L)->tiprank) {
       free(blk);
       return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
     }
     int r = 0;
     for (int j = 0; j < L->nnodes - 1; ++j) /* the children of all steps, in step order */
-      if (L->sched_child[j] < L->ntips) L->cpu->tiprank[L->sched_child[j]] = r++;
+      if (L->sched_child[j] < L->ntips) cpu_of(L)->tiprank[L->sched_child[j]] = r++;
     for (size_t sb = 0; sb < nsub; ++sb)
       for (size_t v = 0; v < nt; ++v) {
         const uint8_t *st = L->tips + v * L->npx + sb * FITCL__LANE;
@@ -137,22 +140,22 @@ fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
           b0 |= (unsigned)fitcl_prune_tip0(st[l]) << l;
           b1 |= (unsigned)fitcl_prune_tip1(st[l]) << l;
         }
-        uint16_t *e = blk + 2 * (sb * nt + (size_t)L->cpu->tiprank[v]);
+        uint16_t *e = blk + 2 * (sb * nt + (size_t)cpu_of(L)->tiprank[v]);
         e[0] = (uint16_t)b0;
         e[1] = (uint16_t)b1;
       }
     FITCL_FREE(L->tips);
-    L->cpu->tipbits = blk;
+    cpu_of(L)->tipbits = blk;
   }
   const size_t n = scratch_doubles(L);
-  for (unsigned w = 0; w < L->cpu->nworkers; ++w) {
+  for (unsigned w = 0; w < cpu_of(L)->nworkers; ++w) {
     /* 64-byte alignment keeps each lane vector in one cache line. */
-    if (posix_memalign((void **)&L->cpu->scratch[w], 64, n * sizeof(double)) != 0) {
-      L->cpu->scratch[w] = NULL;
+    if (posix_memalign((void **)&cpu_of(L)->scratch[w], 64, n * sizeof(double)) != 0) {
+      cpu_of(L)->scratch[w] = NULL;
       return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory (%zu MB scratch)",
                          n * sizeof(double) >> 20);
     }
-    memset(L->cpu->scratch[w], 0, n * sizeof(double)); /* the rescaling flags start clear */
+    memset(cpu_of(L)->scratch[w], 0, n * sizeof(double)); /* the rescaling flags start clear */
   }
   return FITCL_OK;
 }
@@ -279,7 +282,7 @@ static void grad_pass(const fitcl_lik *L, int g, const scratch_view *sv, const u
   const unsigned char *flags = sv->flags;
   const double pi1 = L->pi1[g], pi0 = 1.0 - pi1;
   const double dpi = fitcl_prune_root_dpi(L->root_grad, pi0, pi1);
-  const int *tiprank = L->cpu->tiprank;
+  const int *tiprank = cpu_of(L)->tiprank;
 
   /* Preorder (outside) pass with normalised outside vectors O_u, scaled
    * so that sum_x O_u(x) In_u(x) = 1 with In_u as stored (rescaled).
@@ -462,19 +465,19 @@ static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t
   const double *pmg = L->pm + (size_t)g * K * nn * FITCL_GL_PREC;
   const size_t kstride = 2 * FITCL__LANE;        /* one category of one node */
   const size_t nstride = (size_t)K * kstride;    /* one node */
-  const scratch_view sv = scratch_parts(L, L->cpu->scratch[worker]);
+  const scratch_view sv = scratch_parts(L, cpu_of(L)->scratch[worker]);
   double *In = sv.In, *Fs = sv.Fs, *ks = sv.ks;
   const double *D = sv.D;
   int *rescaled = sv.rescaled;
   unsigned char *flags = sv.flags;
   const double pi1 = L->pi1[g], pi0 = 1.0 - pi1;
   const double invK = 1.0 / K;
-  const int *tiprank = L->cpu->tiprank;
+  const int *tiprank = cpu_of(L)->tiprank;
 
   memset(ks, 0, 2 * nc * sizeof(double));
   for (size_t sub = 0; sub < FITCL_REDUCE_BLOCK / FITCL__LANE; ++sub) {
     const size_t p0 = b * FITCL_REDUCE_BLOCK + sub * FITCL__LANE;
-    const uint16_t *tipsub = L->cpu->tipbits + (p0 / FITCL__LANE) * 2 * (size_t)ntips;
+    const uint16_t *tipsub = cpu_of(L)->tipbits + (p0 / FITCL__LANE) * 2 * (size_t)ntips;
     int scale[FITCL__LANE], nrescaled = 0;
     FITCL__LANES(l) scale[l] = 0;
 
@@ -585,7 +588,7 @@ fitcl_status fitcl__lik_cpu_eval(fitcl_lik *L, int want_grad) {
   fitcl__pool *pool = fitcl__ctx_pool(L->ctx);
   pm_job j = {L, want_grad, (size_t)L->G * L->K * L->nnodes};
   fitcl__pool_run(pool, (j.nrec + PM_CHUNK - 1) / PM_CHUNK, pm_task, &j);
-  L->cpu->want_grad = want_grad;
+  cpu_of(L)->want_grad = want_grad;
   fitcl__pool_run(pool, L->nblocks, want_grad ? block_task_grad : block_task_ll, L);
   return FITCL_OK;
 }

@@ -34,9 +34,12 @@ struct fitcl__lik_ocl {
   cl_int tile; /* patterns per tile of the partials (cl/lik.cl) */
 };
 
+/* This backend's state of a handle. */
+static inline struct fitcl__lik_ocl *ocl_of(const fitcl_lik *L) { return L->impl; }
+
 void fitcl__lik_ocl_destroy(fitcl_lik *L) {
-  if (!L || !L->ocl) return;
-  struct fitcl__lik_ocl *o = L->ocl;
+  if (!L || !ocl_of(L)) return;
+  struct fitcl__lik_ocl *o = ocl_of(L);
   FITCL__CL_RELEASE_KERNEL(o->k_pm);
   FITCL__CL_RELEASE_KERNEL(o->k_prune);
   FITCL__CL_RELEASE_KERNEL(o->k_rows);
@@ -44,7 +47,7 @@ void fitcl__lik_ocl_destroy(fitcl_lik *L) {
                  &o->wv, &o->rows};
   for (size_t i = 0; i < FITCL_ARRAY_LEN(m); ++i) FITCL__CL_RELEASE_MEM(*m[i]);
   FITCL_FREE(o->hpar);
-  FITCL_FREE(L->ocl);
+  FITCL_FREE(L->impl);
 }
 
 #define TRY(x) do { st = (x); if (st != FITCL_OK) return st; } while (0)
@@ -52,9 +55,9 @@ void fitcl__lik_ocl_destroy(fitcl_lik *L) {
 fitcl_status fitcl__lik_ocl_create(fitcl_lik *L) {
   fitcl_context *ctx = L->ctx;
   fitcl_status st;
-  L->ocl = calloc(1, sizeof *L->ocl);
-  if (!L->ocl) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
-  struct fitcl__lik_ocl *o = L->ocl;
+  L->impl = calloc(1, sizeof(struct fitcl__lik_ocl));
+  if (!ocl_of(L)) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+  struct fitcl__lik_ocl *o = ocl_of(L);
   TRY(fitcl__ocl_kernel(ctx, "lik.cl", "fitcl_gl_pmats", &o->k_pm));
   TRY(fitcl__ocl_kernel(ctx, "lik.cl", "fitcl_gl_prune", &o->k_prune));
   TRY(fitcl__ocl_kernel(ctx, "lik.cl", "fitcl_gl_block_rows", &o->k_rows));
@@ -104,7 +107,7 @@ fitcl_status fitcl__lik_ocl_create(fitcl_lik *L) {
 
 fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad) {
   fitcl_context *ctx = L->ctx;
-  struct fitcl__lik_ocl *o = L->ocl;
+  struct fitcl__lik_ocl *o = ocl_of(L);
   fitcl_status st;
   const int nn = L->nnodes, K = L->K, S = L->G * L->K;
   /* One non-blocking upload of everything that changes per evaluation;
