@@ -304,5 +304,6 @@ FITCL_API fitcl_status fitcl_cache_clear(uint64_t *removed);
 #include "fitcl/analysis.h"  /* rate fits, retention test, simulation */
 #include "fitcl/nlsq.h"      /* model expressions, Jacobian accumulation */
 #include "fitcl/curvefit.h"  /* Levenberg-Marquardt curve fitting */
+#include "fitcl/batch.h"     /* many small fits in one call */
 
 #endif /* FITCL_H */

@@ -123,12 +123,21 @@ typedef struct fitcl__expr_prog {
   fitcl__expr_instr *instr;
   int noutputs;          /* 1 + nparams */
   int32_t *outputs;      /* register of each output */
+  int params_vary;       /* built by fitcl__expr_prog_build_varying: parameters are
+                            per-point columns, like the variables */
 } fitcl__expr_prog;
 
 /* Linearises outputs roots[0..nroots) of g.  Returns FITCL_OK or NOMEM. */
 fitcl_status fitcl__expr_prog_build(const fitcl__expr_graph *g, const int32_t *roots,
                                     int nroots, int nparams, int nvars,
                                     fitcl__expr_prog *out);
+/* The same program with parameters that differ from point to point: they
+ * are read, like the variables, from columns, and nothing that depends on
+ * them is uniform.  The batched fits use it to evaluate the points of
+ * several fits, each at its own parameters, in one block. */
+fitcl_status fitcl__expr_prog_build_varying(const fitcl__expr_graph *g, const int32_t *roots,
+                                            int nroots, int nparams, int nvars,
+                                            fitcl__expr_prog *out);
 void fitcl__expr_prog_free(fitcl__expr_prog *p);
 
 /* Writes the program as OpenCL C statements into a malloc'ed string: a
@@ -147,7 +156,9 @@ char *fitcl__expr_prog_opencl_ex(const fitcl__expr_prog *p, const char *name, in
  * the first block and whenever params change.  x holds nvars column
  * pointers already offset to the block (read in place).  Afterwards output j
  * lies at R[p->outputs[j]] (the first n values).  Each instruction runs over
- * the whole block, so the loops vectorise. */
+ * the whole block, so the loops vectorise.  For a program with params_vary,
+ * `params` is unused and x holds nparams parameter columns followed by the
+ * nvars variable columns. */
 #define FITCL__VM_BLOCK 256
 void fitcl__expr_vm_run(const fitcl__expr_prog *p, const double *params,
                         const double *const *x, size_t n, double *regs, double **R, int fill);

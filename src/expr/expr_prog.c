@@ -159,9 +159,8 @@ static int node_operands(const fitcl__expr_node *eff, const pform *fd, const int
   return n;
 }
 
-fitcl_status fitcl__expr_prog_build(const fitcl__expr_graph *g, const int32_t *roots,
-                                    int nroots, int nparams, int nvars,
-                                    fitcl__expr_prog *out) {
+static fitcl_status prog_build(const fitcl__expr_graph *g, const int32_t *roots, int nroots,
+                               int nparams, int nvars, int params_vary, fitcl__expr_prog *out) {
   fitcl_status st = FITCL_ERR_NOMEM;
   size_t n = g->n;
   memset(out, 0, sizeof *out);
@@ -216,7 +215,8 @@ fitcl_status fitcl__expr_prog_build(const fitcl__expr_graph *g, const int32_t *r
   for (size_t i = 0; i < n; ++i) {
     const fitcl__expr_node *nd = &g->nodes[i];
     if (nd->op == FITCL__OP_VAR) uni[i] = 0;
-    else if (nd->op == FITCL__OP_PARAM || nd->op == FITCL__OP_CONST) uni[i] = 1;
+    else if (nd->op == FITCL__OP_PARAM) uni[i] = !params_vary;
+    else if (nd->op == FITCL__OP_CONST) uni[i] = 1;
     else uni[i] = (nd->a < 0 || uni[nd->a]) && (nd->b < 0 || uni[nd->b]);
   }
   /* Products folded into FUSED instructions, users first (so the longest
@@ -236,6 +236,7 @@ fitcl_status fitcl__expr_prog_build(const fitcl__expr_graph *g, const int32_t *r
   }
   out->nparams = nparams;
   out->nvars = nvars;
+  out->params_vary = params_vary;
   /* Leaves first: parameters, variables, constants. */
   int nconst = 0, ninstr = 0;
   for (size_t i = 0; i < n; ++i) {
@@ -327,7 +328,7 @@ fitcl_status fitcl__expr_prog_build(const fitcl__expr_graph *g, const int32_t *r
    * does not change along the program. */
   runi = calloc((size_t)(next_reg ? next_reg : 1), 1);
   if (!runi) goto fail;
-  for (int r = 0; r < nparams; ++r) runi[r] = 1;
+  for (int r = 0; r < nparams; ++r) runi[r] = !params_vary;
   for (int c = 0; c < out->nconst; ++c) runi[nparams + nvars + c] = 1;
   for (int j = 0; j < k; ++j)
     if (out->instr[j].flags & FITCL__INSTR_UNIFORM) runi[out->instr[j].dst] = 1;
@@ -355,6 +356,18 @@ fail:
   free(fused);
   if (st != FITCL_OK) fitcl__expr_prog_free(out);
   return st;
+}
+
+fitcl_status fitcl__expr_prog_build(const fitcl__expr_graph *g, const int32_t *roots,
+                                    int nroots, int nparams, int nvars,
+                                    fitcl__expr_prog *out) {
+  return prog_build(g, roots, nroots, nparams, nvars, 0, out);
+}
+
+fitcl_status fitcl__expr_prog_build_varying(const fitcl__expr_graph *g, const int32_t *roots,
+                                            int nroots, int nparams, int nvars,
+                                            fitcl__expr_prog *out) {
+  return prog_build(g, roots, nroots, nparams, nvars, 1, out);
 }
 
 /* Prints register r as an OpenCL C operand; in vector code (vec = 1)

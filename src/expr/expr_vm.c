@@ -195,7 +195,18 @@ static void run_instr(const fitcl__expr_instr *in, size_t n, double *const *R, i
 void fitcl__expr_vm_run(const fitcl__expr_prog *p, const double *params,
                         const double *const *x, size_t n, double *regs, double **R, int fill) {
   int cbase = p->nparams + p->nvars;
-  if (fill) {
+  if (p->params_vary) {
+    /* Parameters are columns like the variables (read in place below);
+     * only the constants are filled. */
+    if (fill) {
+      for (int c = 0; c < p->nconst; ++c) {
+        double *D = regs + (size_t)(cbase + c) * B;
+        for (size_t i = 0; i < B; ++i) D[i] = p->consts[c];
+      }
+      for (int r = 0; r < p->nregs; ++r) R[r] = regs + (size_t)r * B;
+    }
+    for (int j = 0; j < cbase; ++j) R[j] = (double *)(uintptr_t)x[j];
+  } else if (fill) {
     /* Parameters and constants are the same for every block of a pass:
      * their registers are filled once (over the whole block length, since
      * an output may be one of them) and never written by instructions. */
@@ -211,7 +222,8 @@ void fitcl__expr_vm_run(const fitcl__expr_prog *p, const double *params,
   }
   /* Variables are read in place from the caller's columns; instructions
    * only ever write temporaries, so dropping const here is safe. */
-  for (int j = 0; j < p->nvars; ++j) R[p->nparams + j] = (double *)(uintptr_t)x[j];
+  if (!p->params_vary)
+    for (int j = 0; j < p->nvars; ++j) R[p->nparams + j] = (double *)(uintptr_t)x[j];
   for (int i = 0; i < p->ninstr; ++i) {
     const fitcl__expr_instr *in = &p->instr[i];
     /* Uniform instructions (parameters and constants only) run once per

@@ -1,0 +1,386 @@
+/* Batched small fits on the pthreads path.
+ *
+ * The fits of a slice are cut into groups of consecutive fits (the group
+ * size depends on n only, never on the thread count); workers take groups
+ * from a shared counter, and each runs its group to the end: every
+ * iteration evaluates all of the group's running fits, then steps each one
+ * (cl/common/batch_lm.h) and drops those that ended.  A group's data stay
+ * in the worker's caches for all its iterations.
+ *
+ * Evaluation vectorises across fits: the points of several fits are packed
+ * into one block of FITCL__VM_BLOCK points, each fit's parameters
+ * broadcast over its own points, and the model runs once over the block
+ * (the register evaluator on the program with per-point parameters,
+ * expr.h's params_vary).  A fit longer than a block takes several.  Each
+ * fit's sums are reduced over its own points in eight lanes (point index
+ * mod 8) combined pairwise, the same order wherever the fit sits in a
+ * block, so a fit's results do not depend on which fits share its blocks
+ * beyond the rounding of the evaluator's vector and scalar loops. */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/cpu/cpu.h"
+#include "common/batch_lm.h"
+#include "core/context.h"
+#include "core/pool.h"
+#include "core/util.h"
+#include "expr/expr_vmath.h"
+#include "kernels/batch.h"
+
+#define BLK FITCL__VM_BLOCK
+#define NSMAX FITCL_BATCH_NSUMS(FITCL_BATCH_MAX_PARAMS)
+
+typedef struct cpu_batch {
+  fitcl__batch *b;
+  fitcl__expr_prog prog;   /* expression models: f and J with per-point parameters */
+  int callback;
+  int ns;                  /* sums per fit */
+  size_t group;            /* fits per group */
+  unsigned nworkers;
+  size_t per_worker;       /* doubles of scratch per worker */
+  double *scratch;
+  double **R;              /* per worker: the evaluator's register pointers */
+  size_t first, ngroups, count;
+  atomic_size_t next;
+  atomic_ullong passes;
+} cpu_batch;
+
+/* One run of consecutive points of one fit inside a block. */
+typedef struct seg {
+  uint32_t fit;            /* index in the group */
+  uint32_t s0, len, off;   /* first point in the fit, length, offset in the block */
+} seg;
+
+typedef struct wscratch {
+  double *regs;            /* evaluator registers */
+  double *cols;            /* np parameter columns, then nv variable columns, BLK each */
+  double *cbf, *cbj;       /* callback models: f and the row-major Jacobian */
+  double *jcols;           /* callback models: Jacobian columns */
+  double *yv, *wv, *sv, *rv, *cv, *lf; /* one segment: y, w, row scale, residual, cost, log f */
+  double *lanes;           /* NSMAX x 8 lane sums of the fit in progress */
+  double *recs;            /* group x rec */
+  double *sums;            /* group x ns */
+  uint32_t *active;
+  int *stat;
+  seg *segs;
+} wscratch;
+
+static wscratch scratch_of(cpu_batch *c, unsigned w) {
+  const fitcl__batch *b = c->b;
+  double *p = c->scratch + (size_t)w * c->per_worker;
+  wscratch s;
+  size_t nregs = c->callback ? 0 : (size_t)c->prog.nregs;
+  s.regs = p, p += nregs * BLK;
+  s.cols = p, p += (size_t)(b->np + b->nv) * BLK;
+  s.cbf = p, p += c->callback ? BLK : 0;
+  s.cbj = p, p += c->callback ? (size_t)b->np * BLK : 0;
+  s.jcols = p, p += c->callback ? (size_t)b->np * BLK : 0;
+  s.yv = p, p += BLK;
+  s.wv = p, p += BLK;
+  s.sv = p, p += BLK;
+  s.rv = p, p += BLK;
+  s.cv = p, p += BLK;
+  s.lf = p, p += BLK;
+  s.lanes = p, p += (size_t)NSMAX * 8;
+  s.recs = p, p += c->group * (size_t)b->rec;
+  s.sums = p, p += c->group * (size_t)c->ns;
+  s.active = (uint32_t *)(void *)p, p += (c->group * sizeof(uint32_t) + 7) / 8;
+  s.stat = (int *)(void *)p, p += (c->group * sizeof(int) + 7) / 8;
+  s.segs = (seg *)(void *)p;
+  return s;
+}
+
+/* Lane sums of one segment: for each point the row g = s·J and the
+ * residual r, added to acc[t][point mod 8].  NP a constant: the loops
+ * unroll and the lanes stay in vector registers. */
+#define FITCL__DEFINE_SEG_SUMS(NP)                                                       \
+  FITCL__VMATH_CLONES                                                                    \
+  static void seg_sums_##NP(const double *const *J, const double *s, const double *r,   \
+                            const double *c, size_t len, double *lanes) {               \
+    enum { NT = FITCL_BATCH_NSUMS(NP) };                                                 \
+    double acc[NT][8];                                                                   \
+    memcpy(acc, lanes, sizeof acc);                                                      \
+    size_t i = 0;                                                                        \
+    for (; i + 8 <= len; i += 8) {                                                       \
+      double g[NP][8];                                                                   \
+      for (int k = 0; k < NP; ++k)                                                       \
+        for (int l = 0; l < 8; ++l) g[k][l] = J[k][i + l] * s[i + l];                    \
+      int t = 0;                                                                         \
+      for (int k = 0; k < NP; ++k)                                                       \
+        for (int m = k; m < NP; ++m, ++t)                                                \
+          for (int l = 0; l < 8; ++l) acc[t][l] += g[k][l] * g[m][l];                    \
+      for (int k = 0; k < NP; ++k, ++t)                                                  \
+        for (int l = 0; l < 8; ++l) acc[t][l] += g[k][l] * r[i + l];                     \
+      for (int l = 0; l < 8; ++l) acc[t][l] += c[i + l];                                 \
+      for (int l = 0; l < 8; ++l) acc[t + 1][l] += r[i + l] * r[i + l];                  \
+    }                                                                                    \
+    for (; i < len; ++i) {                                                               \
+      const int l = (int)(i & 7);                                                        \
+      double g[NP];                                                                      \
+      for (int k = 0; k < NP; ++k) g[k] = J[k][i] * s[i];                                \
+      int t = 0;                                                                         \
+      for (int k = 0; k < NP; ++k)                                                       \
+        for (int m = k; m < NP; ++m, ++t) acc[t][l] += g[k] * g[m];                      \
+      for (int k = 0; k < NP; ++k, ++t) acc[t][l] += g[k] * r[i];                        \
+      acc[t][l] += c[i];                                                                 \
+      acc[t + 1][l] += r[i] * r[i];                                                      \
+    }                                                                                    \
+    memcpy(lanes, acc, sizeof acc);                                                      \
+  }
+FITCL__DEFINE_SEG_SUMS(1)
+FITCL__DEFINE_SEG_SUMS(2)
+FITCL__DEFINE_SEG_SUMS(3)
+FITCL__DEFINE_SEG_SUMS(4)
+FITCL__DEFINE_SEG_SUMS(5)
+FITCL__DEFINE_SEG_SUMS(6)
+FITCL__DEFINE_SEG_SUMS(7)
+FITCL__DEFINE_SEG_SUMS(8)
+
+typedef void (*seg_sums_fn)(const double *const *, const double *, const double *,
+                            const double *, size_t, double *);
+static const seg_sums_fn seg_sums_np[] = {NULL,         seg_sums_1, seg_sums_2, seg_sums_3,
+                                          seg_sums_4,   seg_sums_5, seg_sums_6, seg_sums_7,
+                                          seg_sums_8};
+
+/* The same for any np, in the same order. */
+static void seg_sums_any(int np, const double *const *J, const double *s, const double *r,
+                         const double *c, size_t len, double *lanes) {
+  for (size_t i = 0; i < len; ++i) {
+    const size_t l = i & 7;
+    double g[FITCL_BATCH_MAX_PARAMS];
+    for (int k = 0; k < np; ++k) g[k] = J[k][i] * s[i];
+    int t = 0;
+    for (int k = 0; k < np; ++k)
+      for (int m = k; m < np; ++m, ++t) lanes[(size_t)t * 8 + l] += g[k] * g[m];
+    for (int k = 0; k < np; ++k, ++t) lanes[(size_t)t * 8 + l] += g[k] * r[i];
+    lanes[(size_t)t * 8 + l] += c[i];
+    lanes[(size_t)(t + 1) * 8 + l] += r[i] * r[i];
+  }
+}
+
+/* Residuals, row scales and cost terms of one segment (f its model
+ * values), then its lane sums.  On the fit's first pass the Poisson
+ * constant Σ (y ln y - y) is added to its record. */
+FITCL__VMATH_CLONES
+static void seg_reduce(cpu_batch *c, wscratch *w, const seg *sg, const double *f,
+                       const double *const *J, double *rec, size_t fit) {
+  const fitcl__batch *b = c->b;
+  const int np = b->np, est = (int)b->cfg[FITCL_BCFG_EST], wkind = b->wkind;
+  const size_t len = sg->len;
+  for (size_t i = 0; i < len; ++i) w->yv[i] = fitcl__batch_at(&b->d.y, fit, sg->s0 + i);
+  if (wkind != FITCL_BATCH_W_NONE)
+    for (size_t i = 0; i < len; ++i) w->wv[i] = fitcl__batch_at(&b->w, fit, sg->s0 + i);
+  if (est == FITCL_BATCH_EST_POISSON) {
+    fitcl__vlog(f, w->lf, len);
+    if (rec[FITCL_BST_ITER(np)] == 0) {
+      double k = 0;
+      for (size_t i = 0; i < len; ++i) {
+        double y = w->yv[i];
+        k += y > 0 ? y * log(y) - y : 0.0;
+      }
+      rec[FITCL_BST_PCONST(np)] += k;
+    }
+    for (size_t i = 0; i < len; ++i)
+      fitcl_batch_point(FITCL_BATCH_EST_POISSON, 0, w->yv[i], f[i], 0.0, w->lf[i], &w->rv[i],
+                        &w->sv[i], &w->cv[i]);
+  } else if (wkind == FITCL_BATCH_W_SIGMA) {
+    for (size_t i = 0; i < len; ++i)
+      fitcl_batch_point(FITCL_BATCH_EST_LSE, FITCL_BATCH_W_SIGMA, w->yv[i], f[i], w->wv[i], 0.0,
+                        &w->rv[i], &w->sv[i], &w->cv[i]);
+  } else if (wkind == FITCL_BATCH_W_WEIGHTS) {
+    for (size_t i = 0; i < len; ++i)
+      fitcl_batch_point(FITCL_BATCH_EST_LSE, FITCL_BATCH_W_WEIGHTS, w->yv[i], f[i], w->wv[i], 0.0,
+                        &w->rv[i], &w->sv[i], &w->cv[i]);
+  } else {
+    for (size_t i = 0; i < len; ++i)
+      fitcl_batch_point(FITCL_BATCH_EST_LSE, FITCL_BATCH_W_NONE, w->yv[i], f[i], 0.0, 0.0,
+                        &w->rv[i], &w->sv[i], &w->cv[i]);
+  }
+  if (sg->s0 == 0) memset(w->lanes, 0, (size_t)c->ns * 8 * sizeof *w->lanes);
+  if (np < (int)(sizeof seg_sums_np / sizeof seg_sums_np[0]))
+    seg_sums_np[np](J, w->sv, w->rv, w->cv, len, w->lanes);
+  else
+    seg_sums_any(np, J, w->sv, w->rv, w->cv, len, w->lanes);
+  if (sg->s0 + len == b->npoints) {
+    double *out = w->sums + (size_t)sg->fit * (size_t)c->ns;
+    for (int t = 0; t < c->ns; ++t) {
+      const double *a = w->lanes + (size_t)t * 8;
+      out[t] = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    }
+  }
+}
+
+/* Evaluates the block of segments w->segs[0..nseg) (used points) and
+ * reduces each segment into its fit's sums. */
+static void flush(cpu_batch *c, wscratch *w, unsigned worker, size_t nseg, size_t used,
+                  size_t gfirst, int *filled) {
+  const fitcl__batch *b = c->b;
+  const int np = b->np, nv = b->nv;
+  if (!nseg) return;
+  atomic_fetch_add_explicit(&c->passes, 1, memory_order_relaxed);
+  if (!c->callback) {
+    const double *cols[FITCL_BATCH_MAX_PARAMS + FITCL_NLSQ_MAX_VARS];
+    for (int k = 0; k < np + nv; ++k) cols[k] = w->cols + (size_t)k * BLK;
+    double **R = c->R + (size_t)worker * (size_t)c->prog.nregs;
+    fitcl__expr_vm_run(&c->prog, NULL, cols, used, w->regs, R, !*filled);
+    *filled = 1;
+    const double *J[FITCL_BATCH_MAX_PARAMS];
+    for (size_t q = 0; q < nseg; ++q) {
+      const seg *sg = &w->segs[q];
+      for (int k = 0; k < np; ++k) J[k] = R[c->prog.outputs[1 + k]] + sg->off;
+      seg_reduce(c, w, sg, R[c->prog.outputs[0]] + sg->off, J,
+                 w->recs + (size_t)sg->fit * (size_t)b->rec, gfirst + sg->fit);
+    }
+    return;
+  }
+  /* A C callback: one call per segment, at that fit's parameters. */
+  const fitcl_model *m = b->m;
+  for (size_t q = 0; q < nseg; ++q) {
+    const seg *sg = &w->segs[q];
+    const double *rec = w->recs + (size_t)sg->fit * (size_t)b->rec;
+    const double *xs[FITCL_NLSQ_MAX_VARS];
+    for (int v = 0; v < nv; ++v) xs[v] = w->cols + (size_t)(np + v) * BLK + sg->off;
+    m->fn(m->user, rec + FITCL_BST_T(np), xs, sg->len, w->cbf, w->cbj);
+    const double *J[FITCL_BATCH_MAX_PARAMS];
+    for (int k = 0; k < np; ++k) {
+      double *col = w->jcols + (size_t)k * BLK;
+      for (size_t i = 0; i < sg->len; ++i) col[i] = w->cbj[i * (size_t)np + (size_t)k];
+      J[k] = col;
+    }
+    seg_reduce(c, w, sg, w->cbf, J, w->recs + (size_t)sg->fit * (size_t)b->rec,
+               gfirst + sg->fit);
+  }
+}
+
+/* One pass over the group's running fits at their trial points. */
+static void evaluate(cpu_batch *c, wscratch *w, unsigned worker, size_t nact, size_t gfirst,
+                     int *filled) {
+  const fitcl__batch *b = c->b;
+  const int np = b->np, nv = b->nv;
+  const size_t n = b->npoints;
+  size_t used = 0, nseg = 0;
+  for (size_t a = 0; a < nact; ++a) {
+    const uint32_t fi = w->active[a];
+    const double *T = w->recs + (size_t)fi * (size_t)b->rec + FITCL_BST_T(np);
+    const size_t fit = gfirst + fi;
+    for (size_t s0 = 0; s0 < n; s0 += BLK) {
+      size_t len = n - s0 < BLK ? n - s0 : BLK;
+      if (used + len > BLK) {
+        flush(c, w, worker, nseg, used, gfirst, filled);
+        used = nseg = 0;
+      }
+      for (int k = 0; k < np; ++k) {
+        double *col = w->cols + (size_t)k * BLK + used;
+        for (size_t i = 0; i < len; ++i) col[i] = T[k];
+      }
+      for (int v = 0; v < nv; ++v) {
+        double *col = w->cols + (size_t)(np + v) * BLK + used;
+        const fitcl_batch_array *x = &b->d.x[v];
+        for (size_t i = 0; i < len; ++i) col[i] = fitcl__batch_at(x, fit, s0 + i);
+      }
+      w->segs[nseg++] = (seg){fi, (uint32_t)s0, (uint32_t)len, (uint32_t)used};
+      used += len;
+    }
+  }
+  flush(c, w, worker, nseg, used, gfirst, filled);
+}
+
+static void group_run(cpu_batch *c, size_t g, unsigned worker) {
+  fitcl__batch *b = c->b;
+  const int np = b->np;
+  wscratch w = scratch_of(c, worker);
+  const size_t gfirst = c->first + g * c->group;
+  size_t gn = c->count - g * c->group < c->group ? c->count - g * c->group : c->group;
+  int filled = 0;
+  for (size_t i = 0; i < gn; ++i) {
+    fitcl__batch_init(b, gfirst + i, w.recs + i * (size_t)b->rec);
+    w.active[i] = (uint32_t)i;
+  }
+  size_t nact = gn;
+  while (nact) {
+    evaluate(c, &w, worker, nact, gfirst, &filled);
+    for (size_t a = 0; a < nact; ++a) {
+      const uint32_t fi = w.active[a];
+      double *rec = w.recs + (size_t)fi * (size_t)b->rec;
+      double lo[FITCL_BATCH_MAX_PARAMS], hi[FITCL_BATCH_MAX_PARAMS];
+      int fixed[FITCL_BATCH_MAX_PARAMS];
+      fitcl__batch_limits(b, gfirst + fi, lo, hi, fixed);
+      int s = fitcl_batch_step(np, rec, w.sums + (size_t)fi * (size_t)c->ns, b->cfg, lo, hi,
+                               fixed);
+      w.stat[fi] = s;
+      if (s != FITCL_BST_RUNNING) fitcl__batch_store(b, gfirst + fi, rec, s);
+    }
+    nact = fitcl__batch_compact(w.active, nact, w.stat);
+  }
+}
+
+static void worker_task(void *arg, size_t task, unsigned worker) {
+  cpu_batch *c = arg;
+  (void)task;
+  for (;;) {
+    size_t g = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
+    if (g >= c->ngroups) break;
+    group_run(c, g, worker);
+  }
+}
+
+static fitcl_status cpu_batch_create(fitcl__batch *b) {
+  cpu_batch *c = calloc(1, sizeof *c);
+  if (!c) return fitcl__fail(b->ctx, FITCL_ERR_NOMEM, "out of memory");
+  b->impl = c;
+  c->b = b;
+  c->callback = b->m->kind == FITCL__MODEL_CALLBACK;
+  if (!c->callback) {
+    fitcl_status st = fitcl__batch_varying_program(b->ctx, b->m, &c->prog);
+    if (st != FITCL_OK) return st;
+  }
+  c->ns = FITCL_BATCH_NSUMS(b->np);
+  /* A group's y, x and records fit in a few tens of KiB (the L1/L2
+   * caches); at least one fit, at most 256. */
+  size_t g = 4096 / (b->npoints + 8);
+  c->group = g < 1 ? 1 : (g > 256 ? 256 : g);
+  c->nworkers = fitcl__pool_size(fitcl__ctx_pool(b->ctx));
+  if (c->nworkers < 1) c->nworkers = 1;
+  size_t nregs = c->callback ? 0 : (size_t)c->prog.nregs;
+  size_t per = nregs * BLK + (size_t)(b->np + b->nv) * BLK + 8 * BLK +
+               (c->callback ? 2 * (size_t)b->np * BLK : 0) + (size_t)NSMAX * 8 +
+               c->group * ((size_t)b->rec + (size_t)c->ns) + c->group + BLK * 2 + 16;
+  c->per_worker = (per + 7) & ~(size_t)7;
+  c->scratch = calloc(c->per_worker * c->nworkers, sizeof *c->scratch);
+  c->R = calloc((nregs ? nregs : 1) * c->nworkers, sizeof *c->R);
+  if (!c->scratch || !c->R) return fitcl__fail(b->ctx, FITCL_ERR_NOMEM, "out of memory");
+  if (!b->slice) b->slice = (size_t)1 << 16;
+  b->layout_used = 0;
+  return FITCL_OK;
+}
+
+static fitcl_status cpu_batch_run(fitcl__batch *b, size_t first, size_t count) {
+  cpu_batch *c = b->impl;
+  c->first = first;
+  c->count = count;
+  c->ngroups = (count + c->group - 1) / c->group;
+  atomic_store(&c->next, 0);
+  atomic_store(&c->passes, 0);
+  size_t ntasks = c->nworkers < c->ngroups ? c->nworkers : c->ngroups;
+  fitcl__pool_run(fitcl__ctx_pool(b->ctx), ntasks, worker_task, c);
+  b->launches += atomic_load(&c->passes);
+  return FITCL_OK;
+}
+
+static void cpu_batch_destroy(fitcl__batch *b) {
+  cpu_batch *c = b->impl;
+  if (!c) return;
+  fitcl__expr_prog_free(&c->prog);
+  free(c->scratch);
+  free(c->R);
+  free(c);
+  b->impl = NULL;
+}
+
+/* Expression and callback models; OpenCL C models need a device. */
+static int cpu_batch_runs(const fitcl_model *m) { return m->kind != FITCL__MODEL_OPENCL; }
+
+const fitcl__batch_ops fitcl__batch_cpu_ops = {"cpu", cpu_batch_runs, cpu_batch_create,
+                                               cpu_batch_run, cpu_batch_destroy};

