@@ -113,7 +113,7 @@ static void equals_single(double noise, double tol_p) {
   cr_assert(x && y && sg && p0);
   rng_state = 7;
   for (size_t i = 0; i < N; ++i) {
-    double a = 5 + 10 * urand(), mu = 20 + 24 * urand(), s = 3 + 4 * urand(), c = urand();
+    double a = 5 + 10 * urand(), mu = 20 + 24 * urand(), s = 3 + 4 * urand(), c = 1 + urand();
     for (size_t j = 0; j < n; ++j) {
       double xv = (double)j + 0.3 * (double)(i % 3);
       x[i * n + j] = xv;

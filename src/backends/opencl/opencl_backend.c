@@ -53,6 +53,7 @@ static fitcl_status ocl_open(fitcl_context *ctx, const fitcl_device_desc *desc, 
   b->kstate = &fitcl__kstate_ocl_ops;
   b->lik = &fitcl__lik_ocl_ops;
   b->accum = &fitcl__accum_ocl_ops;
+  b->batch = &fitcl__batch_ocl_ops;
   return FITCL_OK;
 }
 
