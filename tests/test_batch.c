@@ -367,3 +367,298 @@ Test(batch, nist_lower_problems_as_batches, .timeout = 900) {
     fitcl_context_destroy(ctx);
   }
 }
+
+/* ------------------------------------------------------------------------- */
+/* Poisson maximum likelihood                                                */
+
+/* The Poisson fit of f = a exp(-b x) against Newton's method on the exact
+ * log-likelihood (second derivatives of the model included), started at
+ * the truth: the same maximum to 1e-9, the deviance, and standard errors
+ * from the inverse Fisher information at the maximum. */
+Test(batch, poisson_mle_matches_direct_maximisation, .timeout = 300) {
+  const size_t N = 40, n = 30, np = 2;
+  double *x = malloc(n * sizeof *x), *y = malloc(N * n * sizeof *y), *truth = malloc(N * 2 * sizeof *truth);
+  rng_state = 2024;
+  for (size_t j = 0; j < n; ++j) x[j] = 0.15 * (double)j;
+  for (size_t i = 0; i < N; ++i) {
+    truth[2 * i] = 20 + 80 * urand();
+    truth[2 * i + 1] = 0.3 + 0.5 * urand();
+    for (size_t j = 0; j < n; ++j) y[i * n + j] = prand(truth[2 * i] * exp(-truth[2 * i + 1] * x[j]));
+  }
+  const double p0[2] = {50, 0.5};
+  FOR_BACKENDS {
+    fitcl_context *ctx = fitcl_test_context(be_[bi_].selector);
+    fitcl_model *m = compile(ctx, "a*exp(-b*x)", "a b", "x");
+    for (int layout = 0; layout < nlayouts(be_[bi_].name); ++layout) {
+      fitcl_batch_data d = {0};
+      d.nfits = N;
+      d.npoints = n;
+      d.y = (fitcl_batch_array){y, n, 1};
+      d.x[0] = (fitcl_batch_array){x, 0, 1};
+      d.p0 = p0;
+      fitcl_batch_options o = {0};
+      o.estimator = FITCL_ESTIMATOR_POISSON;
+      o.ftol = -1; /* the cost is flat to rounding within ~1e-7 standard errors */
+      o.xtol = 1e-12;
+      o.layout = layout;
+      batch_out b;
+      out_alloc(&b, N, np);
+      cr_assert_eq(fitcl_fit_batch(ctx, m, &d, &o, &b.o, NULL), FITCL_OK, "%s", fitcl_errmsg(ctx));
+      for (size_t i = 0; i < N; ++i) {
+        const double *yi = y + i * n;
+        double a = truth[2 * i], bb = truth[2 * i + 1];
+        double F[3] = {0, 0, 0};
+        for (int it = 0; it < 100; ++it) {
+          /* L = Σ f - y ln f; gradient and Hessian. */
+          double g[2] = {0, 0}, H[3] = {0, 0, 0};
+          F[0] = F[1] = F[2] = 0;
+          for (size_t j = 0; j < n; ++j) {
+            double e = exp(-bb * x[j]), f = a * e, fa = e, fb = -a * x[j] * e;
+            double fab = -x[j] * e, fbb = a * x[j] * x[j] * e, u = 1 - yi[j] / f, v = yi[j] / (f * f);
+            g[0] += u * fa;
+            g[1] += u * fb;
+            H[0] += v * fa * fa;
+            H[1] += v * fa * fb + u * fab;
+            H[2] += v * fb * fb + u * fbb;
+            F[0] += fa * fa / f;
+            F[1] += fa * fb / f;
+            F[2] += fb * fb / f;
+          }
+          double det = H[0] * H[2] - H[1] * H[1];
+          double da = -(H[2] * g[0] - H[1] * g[1]) / det, db = -(-H[1] * g[0] + H[0] * g[1]) / det;
+          a += da;
+          bb += db;
+          if (fabs(da) < 1e-15 * fabs(a) && fabs(db) < 1e-15 * fabs(bb)) break;
+        }
+        cr_expect(converged(b.status[i]), "[%s] fit %zu status %d", be_[bi_].name, i, b.status[i]);
+        cr_expect(near(b.p[i * 2], a, 1e-9, 0), "[%s l%d] fit %zu (status %d, %d steps) a: batch %.15g newton %.15g",
+                  be_[bi_].name, layout, i, b.status[i], b.iter[i], b.p[i * 2], a);
+        cr_expect(near(b.p[i * 2 + 1], bb, 1e-9, 0), "[%s l%d] fit %zu b: batch %.15g newton %.15g",
+                  be_[bi_].name, layout, i, b.p[i * 2 + 1], bb);
+        double dev = 0;
+        for (size_t j = 0; j < n; ++j) {
+          double f = a * exp(-bb * x[j]);
+          dev += 2 * (f - yi[j] + (yi[j] > 0 ? yi[j] * log(yi[j] / f) : 0));
+        }
+        cr_expect(near(b.chi2[i], dev, 1e-9, 1e-12), "[%s] fit %zu deviance %.15g vs %.15g",
+                  be_[bi_].name, i, b.chi2[i], dev);
+        double det = F[0] * F[2] - F[1] * F[1];
+        cr_expect(near(b.se[i * 2], sqrt(F[2] / det), 1e-6, 0), "[%s] fit %zu se(a) %.10g vs %.10g",
+                  be_[bi_].name, i, b.se[i * 2], sqrt(F[2] / det));
+        cr_expect(near(b.se[i * 2 + 1], sqrt(F[0] / det), 1e-6, 0), "[%s] fit %zu se(b)",
+                  be_[bi_].name, i);
+      }
+      out_free(&b);
+    }
+    fitcl_model_destroy(m);
+    fitcl_context_destroy(ctx);
+  }
+  free(x);
+  free(y);
+  free(truth);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Fixed parameters, bounds, variables per fit                               */
+
+/* Gaussian data; fit i holds parameter i % 4 at its start (per-fit rows of
+ * flags), and must equal the single fit of the model with that parameter
+ * written in as a number.  A shared row holds C for every fit. */
+Test(batch, fixed_parameters_equal_the_reduced_model, .timeout = 300) {
+  const size_t N = 12, n = 50, np = 4;
+  const char *names = "A M S C", *expr = "A*exp(-(x-M)^2/(2*S^2))+C";
+  double *x = malloc(n * sizeof *x), *y = malloc(N * n * sizeof *y), *p0 = malloc(N * np * sizeof *p0);
+  int *fix = calloc(N * np, sizeof *fix);
+  rng_state = 5;
+  for (size_t j = 0; j < n; ++j) x[j] = (double)j;
+  for (size_t i = 0; i < N; ++i) {
+    double t[4] = {8 + 4 * urand(), 20 + 10 * urand(), 4 + 2 * urand(), 1 + urand()};
+    for (size_t j = 0; j < n; ++j)
+      y[i * n + j] = t[0] * exp(-(x[j] - t[1]) * (x[j] - t[1]) / (2 * t[2] * t[2])) + t[3] + 0.05 * nrand();
+    for (size_t k = 0; k < np; ++k) p0[i * np + k] = t[k] * (1 + 0.05 * (urand() - 0.5));
+    fix[i * np + i % np] = 1;
+  }
+  FOR_BACKENDS {
+    fitcl_context *ctx = fitcl_test_context(be_[bi_].selector);
+    fitcl_model *m = compile(ctx, expr, names, "x");
+    for (int shared = 0; shared < 2; ++shared) {
+      const int shared_row[4] = {0, 0, 0, 1};
+      fitcl_batch_data d = {0};
+      d.nfits = N;
+      d.npoints = n;
+      d.y = (fitcl_batch_array){y, n, 1};
+      d.x[0] = (fitcl_batch_array){x, 0, 1};
+      d.p0 = p0;
+      d.p0_fit_stride = np;
+      fitcl_batch_options o = {0};
+      o.xtol = 1e-12;
+      o.fixed = shared ? shared_row : fix;
+      o.fixed_fit_stride = shared ? 0 : np;
+      batch_out b;
+      out_alloc(&b, N, np);
+      cr_assert_eq(fitcl_fit_batch(ctx, m, &d, &o, &b.o, NULL), FITCL_OK, "%s", fitcl_errmsg(ctx));
+      for (size_t i = 0; i < N; ++i) {
+        size_t held = shared ? 3 : i % np;
+        static const char *pn[4] = {"A", "M", "S", "C"};
+        char red[256], rnames[64] = "";
+        /* The expression with the held parameter replaced by its value. */
+        size_t w = 0;
+        for (const char *c = expr; *c; ++c) {
+          if (*c == pn[held][0]) w += (size_t)snprintf(red + w, sizeof red - w, "(%.17g)", p0[i * np + held]);
+          else red[w++] = *c;
+          red[w] = 0;
+        }
+        double q0[3];
+        size_t nq = 0;
+        for (size_t k = 0; k < np; ++k)
+          if (k != held) {
+            strcat(rnames, pn[k]);
+            strcat(rnames, " ");
+            q0[nq++] = p0[i * np + k];
+          }
+        fitcl_model *mr = compile(ctx, red, rnames, "x");
+        fitcl_curvefit_options fo = {0};
+        fo.ftol = -1;
+        fo.xtol = 1e-13;
+        fo.gtol = -1;
+        fitcl_curvefit_result r;
+        const double *xs[1] = {x};
+        cr_assert_eq(fitcl_curve_fit_arrays(ctx, mr, xs, y + i * n, NULL, n, q0, &fo, &r), FITCL_OK);
+        cr_expect_eq(b.p[i * np + held], p0[i * np + held], "held parameter moved");
+        cr_expect_eq(b.se[i * np + held], 0.0);
+        for (size_t k = 0, q = 0; k < np; ++k) {
+          if (k == held) continue;
+          cr_expect(fabs(b.p[i * np + k] - r.params[q]) <= 1e-6 * r.stderr_[q],
+                    "[%s s%d] fit %zu %s: batch %.15g reduced %.15g", be_[bi_].name, shared, i,
+                    pn[k], b.p[i * np + k], r.params[q]);
+          cr_expect(near(b.se[i * np + k], r.stderr_[q], 1e-6, 0), "[%s] fit %zu se %s",
+                    be_[bi_].name, i, pn[k]);
+          ++q;
+        }
+        fitcl_model_destroy(mr);
+      }
+      out_free(&b);
+    }
+    fitcl_model_destroy(m);
+    fitcl_context_destroy(ctx);
+  }
+  free(x);
+  free(y);
+  free(p0);
+  free(fix);
+}
+
+/* Bounds that hold the width below its best value, in both modes: the same
+ * point on the face as the single fit. */
+Test(batch, bounds_match_single_fits) {
+  const size_t N = 8, n = 40, np = 4;
+  double *x = malloc(n * sizeof *x), *y = malloc(N * n * sizeof *y);
+  rng_state = 11;
+  for (size_t j = 0; j < n; ++j) x[j] = (double)j;
+  for (size_t i = 0; i < N; ++i)
+    for (size_t j = 0; j < n; ++j)
+      y[i * n + j] = 10 * exp(-(x[j] - 20) * (x[j] - 20) / (2 * 25.0)) + 1 + 0.05 * nrand();
+  const double p0[4] = {9, 19, 3, 1.2}, lo[4] = {0, 0, 1, -INFINITY}, hi[4] = {100, 40, 4, INFINITY};
+  FOR_BACKENDS {
+    fitcl_context *ctx = fitcl_test_context(be_[bi_].selector);
+    fitcl_model *m = NULL;
+    cr_assert_eq(fitcl_model_builtin(ctx, "gaussian", &m), FITCL_OK);
+    for (int mode = 0; mode < 2; ++mode) {
+      fitcl_batch_data d = {0};
+      d.nfits = N;
+      d.npoints = n;
+      d.y = (fitcl_batch_array){y, n, 1};
+      d.x[0] = (fitcl_batch_array){x, 0, 1};
+      d.p0 = p0;
+      fitcl_batch_options o = {0};
+      o.lower = lo;
+      o.upper = hi;
+      o.bounds_mode = (fitcl_bounds_mode)mode;
+      batch_out b;
+      out_alloc(&b, N, np);
+      cr_assert_eq(fitcl_fit_batch(ctx, m, &d, &o, &b.o, NULL), FITCL_OK, "%s", fitcl_errmsg(ctx));
+      for (size_t i = 0; i < N; ++i) {
+        fitcl_curvefit_options fo = {0};
+        fo.lower = lo;
+        fo.upper = hi;
+        fo.bounds_mode = (fitcl_bounds_mode)mode;
+        fo.ftol = fo.xtol = fo.gtol = 1e-15;
+        fitcl_curvefit_result r;
+        const double *xs[1] = {x};
+        cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, xs, y + i * n, NULL, n, p0, &fo, &r), FITCL_OK);
+        cr_expect(converged(b.status[i]), "[%s] fit %zu status %d", be_[bi_].name, i, b.status[i]);
+        cr_expect_eq(b.p[i * np + 2], 4.0, "[%s m%d] fit %zu: sigma %.17g should sit on its bound",
+                     be_[bi_].name, mode, i, b.p[i * np + 2]);
+        for (size_t k = 0; k < np; ++k)
+          cr_expect(near(b.p[i * np + k], r.params[k], 1e-7, 0),
+                    "[%s m%d] fit %zu p%zu: batch %.15g single %.15g", be_[bi_].name, mode, i, k,
+                    b.p[i * np + k], r.params[k]);
+      }
+      out_free(&b);
+    }
+    fitcl_model_destroy(m);
+    fitcl_context_destroy(ctx);
+  }
+  free(x);
+  free(y);
+}
+
+/* xpcs_g2 reads tau (shared by every fit, Fortran-order y) and q (one value
+ * per fit: point stride 0): each fit equals the single fit of its curve. */
+Test(batch, variables_shared_per_fit_and_fortran_order, .timeout = 300) {
+  const size_t N = 10, n = 80, np = 5;
+  double *tau = malloc(n * sizeof *tau), *q = malloc(N * sizeof *q), *yf = malloc(N * n * sizeof *yf);
+  double *yrow = malloc(n * sizeof *yrow), *qcol = malloc(n * sizeof *qcol);
+  rng_state = 17;
+  for (size_t j = 0; j < n; ++j) tau[j] = 1e-3 * pow(10.0, 4.0 * (double)j / (double)(n - 1));
+  for (size_t i = 0; i < N; ++i) {
+    q[i] = 0.002 + 0.001 * (double)i;
+    for (size_t j = 0; j < n; ++j) {
+      double g = 1 + 0.3 * exp(-2 * q[i] * q[i] * (1e4 * pow(tau[j], 1.1) / 1.1 + 100 * tau[j]));
+      yf[j * N + i] = g + 0.002 * nrand(); /* Fortran order: fit fastest */
+    }
+  }
+  const double p0[5] = {1.0, 0.25, 8e3, 0.05, 80};
+  FOR_BACKENDS {
+    fitcl_context *ctx = fitcl_test_context(be_[bi_].selector);
+    fitcl_model *m = NULL;
+    cr_assert_eq(fitcl_model_builtin(ctx, "xpcs_g2", &m), FITCL_OK);
+    fitcl_batch_data d = {0};
+    d.nfits = N;
+    d.npoints = n;
+    d.y = (fitcl_batch_array){yf, 1, N};
+    d.x[0] = (fitcl_batch_array){tau, 0, 1};
+    d.x[1] = (fitcl_batch_array){q, 1, 0};
+    d.p0 = p0;
+    fitcl_batch_options o = {0};
+    o.xtol = 1e-12;
+    batch_out b;
+    out_alloc(&b, N, np);
+    cr_assert_eq(fitcl_fit_batch(ctx, m, &d, &o, &b.o, NULL), FITCL_OK, "%s", fitcl_errmsg(ctx));
+    for (size_t i = 0; i < N; ++i) {
+      for (size_t j = 0; j < n; ++j) {
+        yrow[j] = yf[j * N + i];
+        qcol[j] = q[i];
+      }
+      fitcl_curvefit_options fo = {0};
+      fo.ftol = fo.xtol = fo.gtol = 1e-15;
+      fo.max_iter = 5000;
+      fitcl_curvefit_result r;
+      const double *xs[2] = {tau, qcol};
+      cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, xs, yrow, NULL, n, p0, &fo, &r), FITCL_OK);
+      if (!r.converged || !converged(b.status[i])) continue;
+      for (size_t k = 0; k < np; ++k)
+        cr_expect(fabs(b.p[i * np + k] - r.params[k]) <= 1e-5 * r.stderr_[k],
+                  "[%s] fit %zu p%zu: batch %.15g single %.15g (se %.3g)", be_[bi_].name, i, k,
+                  b.p[i * np + k], r.params[k], r.stderr_[k]);
+    }
+    out_free(&b);
+    fitcl_model_destroy(m);
+    fitcl_context_destroy(ctx);
+  }
+  free(tau);
+  free(q);
+  free(yf);
+  free(yrow);
+  free(qcol);
+}

@@ -31,13 +31,13 @@
 #define FITCL_BNV (FITCL_NV > 0 ? FITCL_NV : 1)
 
 /* The sums of fit f at the trial point T over points i0, i0+di, ... < n
- * into E[0..NS) (and E[NS]: the Poisson constant when `first`). */
+ * into E[0..NS). */
 inline void fitcl_batch_sums(uint f, const double *T, long i0, long di, long n,
                              __global const double *y, long y_fs, long y_ps,
                              __global const double *xs, __global const long *xdesc,
                              __global const double *w, long w_fs, long w_ps, int wkind, int est,
-                             int first, double *E) {
-  for (int t = 0; t <= FITCL_BNS; ++t) E[t] = 0.0;
+                             double *E) {
+  for (int t = 0; t < FITCL_BNS; ++t) E[t] = 0.0;
   for (long i = i0; i < n; i += di) {
     double xv[FITCL_BNV], fv, J[FITCL_NP];
     for (int v = 0; v < FITCL_NV; ++v)
@@ -45,9 +45,9 @@ inline void fitcl_batch_sums(uint f, const double *T, long i0, long di, long n,
     fitcl_model_fj(T, xv, &fv, J);
     double yv = y[(long)f * y_fs + i * y_ps];
     double wv = wkind ? w[(long)f * w_fs + i * w_ps] : 0.0;
-    double logf = est == FITCL_BATCH_EST_POISSON && fv > 0 ? fitcl_log(fv) : 0.0;
+    double logr = est == FITCL_BATCH_EST_POISSON && fv > 0 && yv > 0 ? fitcl_log(yv / fv) : 0.0;
     double r, s, c;
-    fitcl_batch_point(est, wkind, yv, fv, wv, logf, &r, &s, &c);
+    fitcl_batch_point(est, wkind, yv, fv, wv, logr, &r, &s, &c);
     double g[FITCL_NP];
     for (int k = 0; k < FITCL_NP; ++k) g[k] = J[k] * s;
     int t = 0;
@@ -56,7 +56,6 @@ inline void fitcl_batch_sums(uint f, const double *T, long i0, long di, long n,
     for (int k = 0; k < FITCL_NP; ++k, ++t) E[t] += g[k] * r;
     E[t] += c;
     E[t + 1] += r * r;
-    if (first && yv > 0) E[FITCL_BNS] += yv * fitcl_log(yv) - yv;
   }
 }
 
@@ -76,7 +75,6 @@ inline void fitcl_batch_advance(uint f, double *st, const double *E, __global co
     hi[k] = lim[(long)f * lim_fs + FITCL_NP + k];
     fx[k] = fix[(long)f * fix_fs + k];
   }
-  if (st[FITCL_BST_ITER(FITCL_NP)] == 0) st[FITCL_BST_PCONST(FITCL_NP)] = E[FITCL_BNS];
   int status = fitcl_batch_step(FITCL_NP, st, E, cfg, lo, hi, fx);
   if (status == FITCL_BST_RUNNING) {
     next[atomic_inc(count)] = f;
@@ -110,13 +108,12 @@ __kernel void fitcl_batch_item(FITCL_BATCH_ARGS) {
   if (g >= nactive) return;
   const uint f = active[g];
   __global double *rec = recs + (long)f * FITCL_BREC;
-  double st[FITCL_BREC], E[FITCL_BNS + 1], T[FITCL_NP];
+  double st[FITCL_BREC], E[FITCL_BNS], T[FITCL_NP];
   for (int q = 0; q < FITCL_BREC; ++q) st[q] = rec[q];
   for (int k = 0; k < FITCL_NP; ++k) T[k] = st[FITCL_BST_T(FITCL_NP) + k];
   const int est = (int)cfgv[FITCL_BCFG_EST];
-  const int first = st[FITCL_BST_ITER(FITCL_NP)] == 0 && est == FITCL_BATCH_EST_POISSON;
   fitcl_batch_sums(f, T, 0, 1, (long)cfgv[FITCL_BCFG_NPOINTS], y, y_fs, y_ps, xs, xdesc, w, w_fs,
-                   w_ps, wkind, est, first, E);
+                   w_ps, wkind, est, E);
   fitcl_batch_advance(f, st, E, cfgv, lim, lim_fs, fix, fix_fs, next, count, o_p, o_se, o_cov,
                       want_cov, o_chi2, o_it, o_st);
   for (int q = 0; q < FITCL_BREC; ++q) rec[q] = st[q];
@@ -124,7 +121,7 @@ __kernel void fitcl_batch_item(FITCL_BATCH_ARGS) {
 
 __kernel __attribute__((reqd_work_group_size(FITCL_BATCH_WG, 1, 1)))
 void fitcl_batch_group(FITCL_BATCH_ARGS) {
-  __local double red[FITCL_BATCH_WG * (FITCL_BNS + 1)];
+  __local double red[FITCL_BATCH_WG * FITCL_BNS];
   __local double Tl[FITCL_NP];
   const size_t grp = get_group_id(0), lid = get_local_id(0);
   if (grp >= nactive) return; /* the whole group leaves together */
@@ -132,25 +129,23 @@ void fitcl_batch_group(FITCL_BATCH_ARGS) {
   __global double *rec = recs + (long)f * FITCL_BREC;
   for (size_t k = lid; k < FITCL_NP; k += FITCL_BATCH_WG) Tl[k] = rec[FITCL_BST_T(FITCL_NP) + k];
   barrier(CLK_LOCAL_MEM_FENCE);
-  double T[FITCL_NP], E[FITCL_BNS + 1];
+  double T[FITCL_NP], E[FITCL_BNS];
   for (int k = 0; k < FITCL_NP; ++k) T[k] = Tl[k];
   const int est = (int)cfgv[FITCL_BCFG_EST];
-  const int first = rec[FITCL_BST_ITER(FITCL_NP)] == 0 && est == FITCL_BATCH_EST_POISSON;
   fitcl_batch_sums(f, T, (long)lid, FITCL_BATCH_WG, (long)cfgv[FITCL_BCFG_NPOINTS], y, y_fs,
-                   y_ps, xs, xdesc, w, w_fs, w_ps, wkind, est, first, E);
-  for (int t = 0; t <= FITCL_BNS; ++t) red[lid * (FITCL_BNS + 1) + t] = E[t];
+                   y_ps, xs, xdesc, w, w_fs, w_ps, wkind, est, E);
+  for (int t = 0; t < FITCL_BNS; ++t) red[lid * FITCL_BNS + t] = E[t];
   barrier(CLK_LOCAL_MEM_FENCE);
   /* A fixed tree: the same additions whatever the timing. */
   for (size_t s = FITCL_BATCH_WG / 2; s > 0; s >>= 1) {
     if (lid < s)
-      for (int t = 0; t <= FITCL_BNS; ++t)
-        red[lid * (FITCL_BNS + 1) + t] += red[(lid + s) * (FITCL_BNS + 1) + t];
+      for (int t = 0; t < FITCL_BNS; ++t) red[lid * FITCL_BNS + t] += red[(lid + s) * FITCL_BNS + t];
     barrier(CLK_LOCAL_MEM_FENCE);
   }
   if (lid != 0) return;
   double st[FITCL_BREC];
   for (int q = 0; q < FITCL_BREC; ++q) st[q] = rec[q];
-  for (int t = 0; t <= FITCL_BNS; ++t) E[t] = red[t];
+  for (int t = 0; t < FITCL_BNS; ++t) E[t] = red[t];
   fitcl_batch_advance(f, st, E, cfgv, lim, lim_fs, fix, fix_fs, next, count, o_p, o_se, o_cov,
                       want_cov, o_chi2, o_it, o_st);
   for (int q = 0; q < FITCL_BREC; ++q) rec[q] = st[q];

@@ -48,8 +48,9 @@
 
 #define FITCL_BATCH_NTRI(np) ((np) * ((np) + 1) / 2)
 /* Sums of one evaluation: the upper triangle of JᵀJ row-major, Jᵀr, the
- * estimator's cost term sum (Poisson: Σ f - y ln f; least squares: 0, the
- * cost is ½ rss) and rss = Σ w r² (Poisson: Pearson's Σ (y-f)²/f). */
+ * estimator's cost terms (Poisson: Σ f - y + y ln(y/f), half the deviance,
+ * a sum of terms >= 0 that rounds relative to itself; least squares: 0,
+ * the cost is ½ rss) and rss = Σ w r² (Poisson: Pearson's Σ (y-f)²/f). */
 #define FITCL_BATCH_NSUMS(np) (FITCL_BATCH_NTRI(np) + (np) + 2)
 
 /* The record of one fit. */
@@ -66,9 +67,7 @@
 #define FITCL_BST_NU(np) (FITCL_BST_S(np) + 3)     /* Nielsen's growth factor */
 #define FITCL_BST_PRED(np) (FITCL_BST_S(np) + 4)   /* predicted cost decrease of T - P */
 #define FITCL_BST_ITER(np) (FITCL_BST_S(np) + 5)   /* evaluations so far (the first is at p0) */
-#define FITCL_BST_STATUS(np) (FITCL_BST_S(np) + 6) /* fitcl_curvefit_status; 0 running */
-#define FITCL_BST_PCONST(np) (FITCL_BST_S(np) + 7) /* Poisson: Σ (y ln y - y), from the first pass */
-#define FITCL_BST_SIZE(np) (FITCL_BST_S(np) + 8)
+#define FITCL_BST_SIZE(np) (FITCL_BST_S(np) + 6)
 
 /* fitcl_curvefit_status values (fitcl/curvefit.h). */
 #define FITCL_BST_RUNNING 0
@@ -105,15 +104,16 @@ FITCL_FN int fitcl_btri(int np, int k, int l) { return k * np - k * (k - 1) / 2 
 
 /* The weighted residual r and row scale s of one point (the Jacobian row
  * enters the sums as s·J), and its term of the estimator's cost sum.
- * wkind/w: no weights, w = σ, or w = a weight 1/σ².  Poisson needs f > 0:
- * elsewhere the term is +∞ and the trial is rejected. */
+ * wkind/w: no weights, w = σ, or w = a weight 1/σ².  Poisson: logr is
+ * ln(y/f) (any value where y = 0), and f must be > 0: elsewhere the term
+ * is +∞ and the trial is rejected. */
 FITCL_FN void fitcl_batch_point(int est, int wkind, fitcl_real y, fitcl_real f, fitcl_real w,
-                                fitcl_real logf, fitcl_real *r, fitcl_real *s, fitcl_real *c) {
+                                fitcl_real logr, fitcl_real *r, fitcl_real *s, fitcl_real *c) {
   if (est == FITCL_BATCH_EST_POISSON) {
     fitcl_real is = f > 0 ? 1.0 / sqrt(f) : 0.0;
     *s = is;
     *r = (y - f) * is;
-    *c = f > 0 ? f - y * logf : INFINITY;
+    *c = f > 0 ? (f - y) + (y > 0 ? y * logr : 0.0) : INFINITY;
   } else {
     fitcl_real sc = wkind == FITCL_BATCH_W_SIGMA ? 1.0 / w
                                                  : (wkind == FITCL_BATCH_W_WEIGHTS ? sqrt(w) : 1.0);
@@ -207,9 +207,7 @@ FITCL_FN int fitcl_batch_step(int np, fitcl_real *st, const fitcl_real *E,
   const int ns = FITCL_BATCH_NSUMS(np);
   int finite = 1;
   for (int t = 0; t < ns; ++t) finite &= isfinite(E[t]) ? 1 : 0;
-  fitcl_real cost = est == FITCL_BATCH_EST_POISSON
-                        ? E[ns - 2] + st[FITCL_BST_PCONST(np)]
-                        : 0.5 * E[ns - 1];
+  fitcl_real cost = est == FITCL_BATCH_EST_POISSON ? E[ns - 2] : 0.5 * E[ns - 1];
   const int first = st[FITCL_BST_ITER(np)] == 0;
   int status = FITCL_BST_RUNNING;
   int moved = first;  /* P changed: the damping and the gradient test are due */
@@ -220,7 +218,14 @@ FITCL_FN int fitcl_batch_step(int np, fitcl_real *st, const fitcl_real *E,
   } else {
     const fitcl_real before = st[FITCL_BST_COST(np)], pred = st[FITCL_BST_PRED(np)];
     const fitcl_real act = finite && isfinite(cost) ? before - cost : -INFINITY;
-    const fitcl_real ratio = pred > 0 ? act / pred : (act > 0 ? 1.0 : -1.0);
+    fitcl_real ratio = pred > 0 ? act / pred : (act > 0 ? 1.0 : -1.0);
+    /* Within a few ulps of the cost (a sum of terms >= 0) the comparison
+     * is rounding noise: there a step the quadratic model predicts to gain
+     * no more than that is taken unless the cost rose beyond it, so the
+     * last steps are set by the gradient (which stays accurate) and the fit
+     * reaches the optimum instead of stalling sqrt(eps) away from it. */
+    const fitcl_real noise = 64 * FITCL_BATCH_EPS * before;
+    if (!(ratio > 1e-4) && pred <= noise && act >= -noise) ratio = 1.0;
     const int accepted = ratio > 1e-4;
     st[FITCL_BST_ITER(np)] += 1;
     if (accepted) {

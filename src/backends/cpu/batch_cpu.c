@@ -58,7 +58,7 @@ typedef struct wscratch {
   double *cols;            /* np parameter columns, then nv variable columns, BLK each */
   double *cbf, *cbj;       /* callback models: f and the row-major Jacobian */
   double *jcols;           /* callback models: Jacobian columns */
-  double *yv, *wv, *sv, *rv, *cv, *lf; /* one segment: y, w, row scale, residual, cost, log f */
+  double *yv, *wv, *sv, *rv, *cv, *lf; /* one segment: y, w, row scale, residual, cost, ln(y/f) */
   double *lanes;           /* NSMAX x 8 lane sums of the fit in progress */
   double *recs;            /* group x rec */
   double *sums;            /* group x ns */
@@ -161,11 +161,10 @@ static void seg_sums_any(int np, const double *const *J, const double *s, const 
 }
 
 /* Residuals, row scales and cost terms of one segment (f its model
- * values), then its lane sums.  On the fit's first pass the Poisson
- * constant Σ (y ln y - y) is added to its record. */
+ * values), then its lane sums. */
 FITCL__VMATH_CLONES
 static void seg_reduce(cpu_batch *c, wscratch *w, const seg *sg, const double *f,
-                       const double *const *J, double *rec, size_t fit) {
+                       const double *const *J, size_t fit) {
   const fitcl__batch *b = c->b;
   const int np = b->np, est = (int)b->cfg[FITCL_BCFG_EST], wkind = b->wkind;
   const size_t len = sg->len;
@@ -173,15 +172,10 @@ static void seg_reduce(cpu_batch *c, wscratch *w, const seg *sg, const double *f
   if (wkind != FITCL_BATCH_W_NONE)
     for (size_t i = 0; i < len; ++i) w->wv[i] = fitcl__batch_at(&b->w, fit, sg->s0 + i);
   if (est == FITCL_BATCH_EST_POISSON) {
-    fitcl__vlog(f, w->lf, len);
-    if (rec[FITCL_BST_ITER(np)] == 0) {
-      double k = 0;
-      for (size_t i = 0; i < len; ++i) {
-        double y = w->yv[i];
-        k += y > 0 ? y * log(y) - y : 0.0;
-      }
-      rec[FITCL_BST_PCONST(np)] += k;
-    }
+    /* ln(y/f), vectorised; points with y = 0 or f <= 0 do not use it. */
+    for (size_t i = 0; i < len; ++i)
+      w->cv[i] = w->yv[i] > 0 && f[i] > 0 ? w->yv[i] / f[i] : 1.0;
+    fitcl__vlog(w->cv, w->lf, len);
     for (size_t i = 0; i < len; ++i)
       fitcl_batch_point(FITCL_BATCH_EST_POISSON, 0, w->yv[i], f[i], 0.0, w->lf[i], &w->rv[i],
                         &w->sv[i], &w->cv[i]);
@@ -230,8 +224,7 @@ static void flush(cpu_batch *c, wscratch *w, unsigned worker, size_t nseg, size_
     for (size_t q = 0; q < nseg; ++q) {
       const seg *sg = &w->segs[q];
       for (int k = 0; k < np; ++k) J[k] = R[c->prog.outputs[1 + k]] + sg->off;
-      seg_reduce(c, w, sg, R[c->prog.outputs[0]] + sg->off, J,
-                 w->recs + (size_t)sg->fit * (size_t)b->rec, gfirst + sg->fit);
+      seg_reduce(c, w, sg, R[c->prog.outputs[0]] + sg->off, J, gfirst + sg->fit);
     }
     return;
   }
@@ -249,8 +242,7 @@ static void flush(cpu_batch *c, wscratch *w, unsigned worker, size_t nseg, size_
       for (size_t i = 0; i < sg->len; ++i) col[i] = w->cbj[i * (size_t)np + (size_t)k];
       J[k] = col;
     }
-    seg_reduce(c, w, sg, w->cbf, J, w->recs + (size_t)sg->fit * (size_t)b->rec,
-               gfirst + sg->fit);
+    seg_reduce(c, w, sg, w->cbf, J, gfirst + sg->fit);
   }
 }
 
