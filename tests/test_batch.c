@@ -662,3 +662,223 @@ Test(batch, variables_shared_per_fit_and_fortran_order, .timeout = 300) {
   free(yrow);
   free(qcol);
 }
+
+/* ------------------------------------------------------------------------- */
+/* Statuses, sizes, checks                                                   */
+
+/* One batch of a*exp(-b*x)+c fits that end differently: exact data from
+ * the truth (converged), a constant curve from a = 0 (the derivatives of
+ * b vanish: singular), a start far away with max_iter 3 (max_iter), a
+ * start where the model overflows (nonfinite), and a noisy curve started
+ * at its truth (converged). */
+Test(batch, mixed_statuses_in_one_batch) {
+  const size_t N = 5, n = 30, np = 3;
+  double x[30], y[5 * 30];
+  rng_state = 3;
+  for (size_t j = 0; j < n; ++j) x[j] = 0.3 * (double)j;
+  for (size_t j = 0; j < n; ++j) {
+    y[0 * n + j] = 3 * exp(-0.7 * x[j]) + 0.5;
+    y[1 * n + j] = 2.0;
+    y[2 * n + j] = 3 * exp(-0.7 * x[j]) + 0.5 + 0.01 * nrand();
+    y[3 * n + j] = 1.0;
+    y[4 * n + j] = 3 * exp(-0.7 * x[j]) + 0.5 + 0.01 * nrand();
+  }
+  const double p0[5 * 3] = {3, 0.7, 0.5, 0, 1, 2, 300, 40, -50, 1, -100, 0, 3, 0.7, 0.5};
+  const int expect[5] = {-1, FITCL_CURVEFIT_SINGULAR,
+                         FITCL_CURVEFIT_MAX_ITER, FITCL_CURVEFIT_NONFINITE, -1};
+  FOR_BACKENDS {
+    fitcl_context *ctx = fitcl_test_context(be_[bi_].selector);
+    fitcl_model *m = compile(ctx, "a*exp(-b*x)+c", "a b c", "x");
+    for (int layout = 0; layout < nlayouts(be_[bi_].name); ++layout) {
+      fitcl_batch_data d = {0};
+      d.nfits = N;
+      d.npoints = n;
+      d.y = (fitcl_batch_array){y, n, 1};
+      d.x[0] = (fitcl_batch_array){x, 0, 1};
+      d.p0 = p0;
+      d.p0_fit_stride = np;
+      fitcl_batch_options o = {0};
+      o.max_iter = 3;
+      o.layout = layout;
+      batch_out b;
+      out_alloc(&b, N, np);
+      fitcl_batch_summary sum;
+      cr_assert_eq(fitcl_fit_batch(ctx, m, &d, &o, &b.o, &sum), FITCL_OK, "%s", fitcl_errmsg(ctx));
+      for (size_t i = 0; i < N; ++i) {
+        if (expect[i] < 0)
+          cr_expect(converged(b.status[i]), "[%s l%d] fit %zu: %s", be_[bi_].name, layout, i,
+                    fitcl_curvefit_status_name((fitcl_curvefit_status)b.status[i]));
+        else
+          cr_expect_eq(b.status[i], expect[i], "[%s l%d] fit %zu: %s, expected %s", be_[bi_].name,
+                       layout, i, fitcl_curvefit_status_name((fitcl_curvefit_status)b.status[i]),
+                       fitcl_curvefit_status_name((fitcl_curvefit_status)expect[i]));
+      }
+      cr_expect_eq(b.iter[2], 3);
+      cr_expect(isinf(b.se[1 * np + 1]), "singular: stderr %g", b.se[1 * np + 1]);
+      cr_expect(isnan(b.se[3 * np]), "nonfinite: stderr %g", b.se[3 * np]);
+      cr_expect_eq(b.p[3 * np + 1], -100.0, "nonfinite: parameters stay at the start");
+      cr_expect_eq(sum.converged, 2);
+      cr_expect_eq(sum.singular, 1);
+      cr_expect_eq(sum.max_iter, 1);
+      cr_expect_eq(sum.nonfinite, 1);
+      cr_expect_str_eq(sum.backend, strcmp(be_[bi_].name, "cpu") ? "opencl" : "cpu");
+      out_free(&b);
+    }
+    fitcl_model_destroy(m);
+    fitcl_context_destroy(ctx);
+  }
+}
+
+/* N = 1 equals the same fit inside a batch of 300 different fits, and a
+ * batch gives the same bits run after run and for any thread count. */
+Test(batch, one_fit_and_determinism) {
+  const size_t N = 300, n = 20, np = 3;
+  double x[20], *y = malloc(N * n * sizeof *y);
+  rng_state = 8;
+  for (size_t j = 0; j < n; ++j) x[j] = 0.5 * (double)j;
+  for (size_t i = 0; i < N; ++i)
+    for (size_t j = 0; j < n; ++j)
+      y[i * n + j] = (1 + urand()) * exp(-(0.2 + 0.3 * urand()) * x[j]) + 0.1 + 0.01 * nrand();
+  const double p0[3] = {1.5, 0.3, 0.1};
+  FOR_BACKENDS {
+    double *ref = NULL;
+    for (int threads = 1; threads <= 2; ++threads) {
+      fitcl_context_options co = {0};
+      co.device = be_[bi_].selector;
+      co.threads = threads;
+      fitcl_context *ctx = NULL;
+      cr_assert_eq(fitcl_context_create(&co, &ctx), FITCL_OK);
+      fitcl_model *m = compile(ctx, "a*exp(-b*x)+c", "a b c", "x");
+      fitcl_batch_data d = {0};
+      d.nfits = N;
+      d.npoints = n;
+      d.y = (fitcl_batch_array){y, n, 1};
+      d.x[0] = (fitcl_batch_array){x, 0, 1};
+      d.p0 = p0;
+      batch_out b;
+      out_alloc(&b, N, np);
+      cr_assert_eq(fitcl_fit_batch(ctx, m, &d, NULL, &b.o, NULL), FITCL_OK);
+      if (!ref) {
+        ref = malloc(N * np * sizeof *ref);
+        memcpy(ref, b.p, N * np * sizeof *ref);
+      } else {
+        cr_expect_eq(memcmp(ref, b.p, N * np * sizeof *ref), 0,
+                     "[%s] results differ between 1 and 2 threads", be_[bi_].name);
+      }
+      for (size_t i = 0; i < N; i += 37) {
+        batch_out one;
+        out_alloc(&one, 1, np);
+        fitcl_batch_data d1 = d;
+        d1.nfits = 1;
+        d1.y.data = y + i * n;
+        cr_assert_eq(fitcl_fit_batch(ctx, m, &d1, NULL, &one.o, NULL), FITCL_OK);
+        for (size_t k = 0; k < np; ++k)
+          cr_expect(near(one.p[k], b.p[i * np + k], 1e-12, 0),
+                    "[%s] fit %zu alone %.17g, in the batch %.17g", be_[bi_].name, i, one.p[k],
+                    b.p[i * np + k]);
+        cr_expect_eq(one.status[0], b.status[i]);
+        out_free(&one);
+      }
+      out_free(&b);
+      fitcl_model_destroy(m);
+      fitcl_context_destroy(ctx);
+    }
+    free(ref);
+  }
+  free(y);
+}
+
+/* A million fits of a two-parameter decay on 8 points, in slices with
+ * progress reports: every fit converges near its truth. */
+static void count_progress(void *user, size_t done, size_t total, double elapsed) {
+  (void)elapsed;
+  size_t *calls = user;
+  cr_expect_leq(done, total);
+  ++*calls;
+}
+Test(batch, a_million_fits, .timeout = 600) {
+  const size_t N = 1000000, n = 8, np = 2;
+  double x[8], *y = malloc(N * n * sizeof *y), *truth = malloc(N * sizeof *truth);
+  cr_assert(y && truth);
+  rng_state = 1;
+  for (size_t j = 0; j < n; ++j) x[j] = 0.25 * (double)j;
+  for (size_t i = 0; i < N; ++i) {
+    truth[i] = 0.5 + urand();
+    for (size_t j = 0; j < n; ++j) y[i * n + j] = 2 * exp(-truth[i] * x[j]) * (1 + 1e-3 * nrand());
+  }
+  const double p0[2] = {1.5, 1.0};
+  FOR_BACKENDS {
+    fitcl_context *ctx = fitcl_test_context(be_[bi_].selector);
+    fitcl_model *m = compile(ctx, "a*exp(-b*x)", "a b", "x");
+    fitcl_batch_data d = {0};
+    d.nfits = N;
+    d.npoints = n;
+    d.y = (fitcl_batch_array){y, n, 1};
+    d.x[0] = (fitcl_batch_array){x, 0, 1};
+    d.p0 = p0;
+    size_t calls = 0;
+    fitcl_batch_options o = {0};
+    o.progress = count_progress;
+    o.progress_user = &calls;
+    double *p = malloc(N * np * sizeof *p);
+    int *status = malloc(N * sizeof *status);
+    fitcl_batch_outputs out = {p, NULL, NULL, NULL, NULL, status};
+    fitcl_batch_summary sum;
+    cr_assert_eq(fitcl_fit_batch(ctx, m, &d, &o, &out, &sum), FITCL_OK, "%s", fitcl_errmsg(ctx));
+    cr_expect_eq(sum.converged, N, "[%s] %zu of %zu converged", be_[bi_].name, sum.converged, N);
+    cr_expect_geq(calls, 2, "progress reported %zu times", calls);
+    size_t far = 0;
+    for (size_t i = 0; i < N; ++i) far += fabs(p[i * np + 1] - truth[i]) > 0.01;
+    cr_expect_eq(far, 0, "[%s] %zu fits far from their truth", be_[bi_].name, far);
+    cr_log_info("[%s] 1e6 fits: %.2f s, %.1f steps per fit, %llu launches", be_[bi_].name,
+                sum.seconds, (double)sum.iterations / (double)N, (unsigned long long)sum.launches);
+    free(p);
+    free(status);
+    fitcl_model_destroy(m);
+    fitcl_context_destroy(ctx);
+  }
+  free(y);
+  free(truth);
+}
+
+/* Bad arguments and data: one clear error naming what and where. */
+Test(batch, bad_input_is_named) {
+  fitcl_context *ctx = fitcl_test_context("cpu");
+  fitcl_model *m = compile(ctx, "a*exp(-b*x)", "a b", "x");
+  double x[4] = {0, 1, 2, 3}, y[8] = {1, 0.5, 0.25, 0.125, 1, 0.5, NAN, 0.1}, p[4];
+  double sg[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+  const double p0[2] = {1, 1};
+  fitcl_batch_data d = {0};
+  d.nfits = 2;
+  d.npoints = 4;
+  d.y = (fitcl_batch_array){y, 4, 1};
+  d.x[0] = (fitcl_batch_array){x, 0, 1};
+  d.p0 = p0;
+  fitcl_batch_outputs out = {p, NULL, NULL, NULL, NULL, NULL};
+  cr_expect_eq(fitcl_fit_batch(ctx, m, &d, NULL, &out, NULL), FITCL_ERR_DATA);
+  cr_expect(strstr(fitcl_errmsg(ctx), "fit 1, point 2"), "%s", fitcl_errmsg(ctx));
+  y[6] = 0.2;
+  sg[5] = -1;
+  d.sigma = (fitcl_batch_array){sg, 4, 1};
+  cr_expect_eq(fitcl_fit_batch(ctx, m, &d, NULL, &out, NULL), FITCL_ERR_DATA);
+  cr_expect(strstr(fitcl_errmsg(ctx), "sigma of fit 1, point 1"), "%s", fitcl_errmsg(ctx));
+  sg[5] = 1;
+  fitcl_batch_options o = {0};
+  o.estimator = FITCL_ESTIMATOR_POISSON;
+  cr_expect_eq(fitcl_fit_batch(ctx, m, &d, &o, &out, NULL), FITCL_ERR_ARG);
+  d.sigma.data = NULL;
+  const double lo[2] = {2, 0};
+  o.estimator = FITCL_ESTIMATOR_LSE;
+  o.lower = lo;
+  cr_expect_eq(fitcl_fit_batch(ctx, m, &d, &o, &out, NULL), FITCL_ERR_RANGE);
+  cr_expect(strstr(fitcl_errmsg(ctx), "starting value a=1"), "%s", fitcl_errmsg(ctx));
+  d.npoints = 2;
+  d.y.fit_stride = 2;
+  cr_expect_eq(fitcl_fit_batch(ctx, m, &d, NULL, &out, NULL), FITCL_ERR_SIZE);
+  d.npoints = 4;
+  d.x[0].data = NULL;
+  cr_expect_eq(fitcl_fit_batch(ctx, m, &d, NULL, &out, NULL), FITCL_ERR_NULL);
+  cr_expect(strstr(fitcl_errmsg(ctx), "variable x"), "%s", fitcl_errmsg(ctx));
+  fitcl_model_destroy(m);
+  fitcl_context_destroy(ctx);
+}
