@@ -14,6 +14,7 @@ static const fitcl__selftest_entry families[] = {
   {"reduce", fitcl__selftest_reduce},
   {"accum", fitcl__selftest_accum},
   {"gainloss", fitcl__selftest_gainloss},
+  {"batch", fitcl__selftest_batch},
 };
 
 /* Known answer: the sum of (i + 0.5) for i < n is n^2/2 exactly; two of the
