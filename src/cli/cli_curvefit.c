@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_curvefit.h"
+#include "cli/cli_curvefit_batch.h"
 #include "cli/cli_opts.h"
 
 static const char *const loss_names[] = {"linear", "soft_l1", "huber", "cauchy", "arctan", NULL};
@@ -70,7 +71,8 @@ static const cli_spec spec = {
   .about = "Fits y = f(x; p) by streaming Levenberg-Marquardt: the data are read in chunks\n"
            "on every pass, so files larger than memory work.\n",
   .opts = options,
-  .epilog = "SIGINT/SIGTERM write a final checkpoint (with --checkpoint) and exit with\n"
+  .epilog = "Many independent fits of one model: fitcl curve-fit --batch (see its --help).\n"
+            "SIGINT/SIGTERM write a final checkpoint (with --checkpoint) and exit with\n"
             "status 130.\n"
             "exit status: 0 fit done (see status/converged), 1 device or internal failure,\n"
             "2 bad usage or input, 130 interrupted.\n"};
@@ -136,6 +138,9 @@ static int fit(fitcl_context *ctx, const cf_args *a, const cf_model *m, fitcl_so
 }
 
 int cli_curvefit(int argc, char **argv) {
+  /* --batch is its own command line (many fits from whole arrays). */
+  for (int i = 1; i < argc; ++i)
+    if (!strcmp(argv[i], "--batch")) return cli_curvefit_batch(argc, argv);
   cf_args a = {.progress = isatty(STDERR_FILENO)};
   int rc = cli_parse(&spec, argc, argv, &a, NULL);
   if (rc >= 0) return rc;

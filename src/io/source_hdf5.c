@@ -14,6 +14,7 @@
 #include "core/context.h"
 #include "core/util.h"
 #include "fitcl_config.h"
+#include "io/array_file.h"
 #include "io/source_readers.h"
 
 #if FITCL_HAVE_HDF5
@@ -268,7 +269,71 @@ fitcl_status fitcl__source_open_hdf5(fitcl_source *src, const fitcl_source_optio
   return FITCL_OK;
 }
 
+fitcl_status fitcl__hdf5_read_array(fitcl_context *ctx, const char *path, const char *dataset,
+                                    fitcl__array *out) {
+  memset(out, 0, sizeof *out);
+  pthread_once(&h5_once, h5_load);
+  if (!h5_loaded)
+    return fitcl__fail(ctx, FITCL_ERR_UNSUPPORTED,
+                       "%s: HDF5 input needs libhdf5 (Debian: libhdf5-103-1); %s", path, h5_why);
+  h5.eset_auto2(H5E_DEFAULT, NULL, NULL);
+  hid_t file = h5.fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), dset = -1, space = -1;
+  if (file < 0) return fitcl__fail(ctx, FITCL_ERR_FILE, "%s: cannot open as HDF5", path);
+  fitcl_status st = FITCL_OK;
+  if (h5.lexists(file, dataset, H5P_DEFAULT) <= 0 ||
+      (dset = h5.dopen2(file, dataset, H5P_DEFAULT)) < 0) {
+    st = fitcl__fail(ctx, FITCL_ERR_NAME, "%s: no dataset '%s'; name a dataset path such as "
+                     "/xpcs/g2", path, dataset);
+    goto done;
+  }
+  hid_t type = h5.dget_type(dset);
+  H5T_class_t cls = h5.tget_class(type);
+  h5.tclose(type);
+  if (cls != H5T_FLOAT && cls != H5T_INTEGER) {
+    st = fitcl__fail(ctx, FITCL_ERR_DATA, "%s: dataset '%s' is not numeric", path, dataset);
+    goto done;
+  }
+  space = h5.dget_space(dset);
+  int rank = h5.sget_simple_extent_ndims(space);
+  hsize_t dims[FITCL__ARRAY_MAXDIM] = {0, 0, 0};
+  if (rank < 1 || rank > 2) {
+    st = fitcl__fail(ctx, FITCL_ERR_DATA, "%s: dataset '%s' has %d dimensions; 1-D or 2-D "
+                     "expected", path, dataset, rank);
+    goto done;
+  }
+  h5.sget_simple_extent_dims(space, dims, NULL);
+  size_t total = 1;
+  out->ndim = rank;
+  for (int k = rank - 1; k >= 0; --k) {
+    out->dims[k] = (size_t)dims[k];
+    out->strides[k] = total;
+    total *= (size_t)dims[k];
+  }
+  h5.open();
+  out->data = malloc((total ? total : 1) * sizeof(double));
+  if (!out->data) {
+    st = fitcl__fail(ctx, FITCL_ERR_NOMEM, "%s: out of memory for %zu values", path, total);
+    goto done;
+  }
+  if (total && h5.dread(dset, *h5.native_double, H5S_ALL, H5S_ALL, H5P_DEFAULT, out->data) < 0)
+    st = fitcl__fail(ctx, FITCL_ERR_IO, "%s: reading dataset '%s' failed", path, dataset);
+done:
+  if (space >= 0) h5.sclose(space);
+  if (dset >= 0) h5.dclose(dset);
+  h5.fclose(file);
+  if (st != FITCL_OK) fitcl__array_free(out);
+  return st;
+}
+
 #else
+
+fitcl_status fitcl__hdf5_read_array(fitcl_context *ctx, const char *path, const char *dataset,
+                                    fitcl__array *out) {
+  (void)dataset;
+  memset(out, 0, sizeof *out);
+  return fitcl__fail(ctx, FITCL_ERR_UNSUPPORTED,
+                     "%s: this fitcl was built without HDF5; convert the data to .npy", path);
+}
 
 fitcl_status fitcl__source_open_hdf5(fitcl_source *src, const fitcl_source_options *opt) {
   return fitcl__fail(src->ctx, FITCL_ERR_UNSUPPORTED,
