@@ -27,6 +27,19 @@ static int fcn(void *p, int m, int n, const double *par, double *fvec, double *f
         fjac[i + 3 * (size_t)ldfjac] = -c * x * e2;
       }
     }
+  } else if (d->model == PEER_MODEL_GAUSSIAN) {
+    const double a = par[0], mu = par[1], sg = par[2], c = par[3];
+    for (int i = 0; i < m; ++i) {
+      double u = d->x[i] - mu, e = exp(-u * u / (2 * sg * sg));
+      if (iflag == 1) {
+        fvec[i] = a * e + c - d->y[i];
+      } else {
+        fjac[i] = e;
+        fjac[i + (size_t)ldfjac] = a * e * u / (sg * sg);
+        fjac[i + 2 * (size_t)ldfjac] = a * e * u * u / (sg * sg * sg);
+        fjac[i + 3 * (size_t)ldfjac] = 1;
+      }
+    }
   } else {
     const double off = par[0], con = par[1], D0 = par[2], al = par[3], Do = par[4];
     const double a1 = al + 1;
@@ -50,7 +63,7 @@ static int fcn(void *p, int m, int n, const double *par, double *fvec, double *f
 
 int fitcl_peer_cminpack_fit(int model, const double *x, const double *q, const double *y,
                             size_t n, double *p, int *nfev, int *njev, double *rss) {
-  int np = model == PEER_MODEL_DOUBLE_EXP ? 4 : 5, m = (int)n, info;
+  int np = model == PEER_MODEL_XPCS ? 5 : 4, m = (int)n, info;
   double *fvec = malloc(sizeof(double) * n), *fjac = malloc(sizeof(double) * n * (size_t)np);
   double *wa4 = malloc(sizeof(double) * n), diag[8], qtf[8], wa1[8], wa2[8], wa3[8];
   int ipvt[8];

@@ -154,35 +154,90 @@ FITCL_FN fitcl_real fitcl_batch_gain(int np, const fitcl_real *st, const fitcl_r
 }
 
 /* Cholesky factor, in place, of the nf x nf matrix a (row-major, lower
- * triangle used).  Returns 0, or -1 when a pivot is not positive. */
+ * triangle used); the diagonal receives the reciprocals of the pivots, so
+ * the solves multiply instead of divide.  Returns 0, or -1 when a pivot is
+ * not positive. */
 FITCL_FN int fitcl_batch_chol(int nf, fitcl_real *a) {
   for (int j = 0; j < nf; ++j) {
     fitcl_real s = a[j * nf + j];
     for (int k = 0; k < j; ++k) s -= a[j * nf + k] * a[j * nf + k];
     if (!(s > 0) || !isfinite(s)) return -1;
-    fitcl_real d = sqrt(s);
-    a[j * nf + j] = d;
+    fitcl_real di = 1.0 / sqrt(s);
+    a[j * nf + j] = di;
     for (int i = j + 1; i < nf; ++i) {
       fitcl_real t = a[i * nf + j];
       for (int k = 0; k < j; ++k) t -= a[i * nf + k] * a[j * nf + k];
-      a[i * nf + j] = t / d;
+      a[i * nf + j] = t * di;
     }
   }
   return 0;
 }
 
-/* Solves L Lᵀ x = b in place (x holds b on entry). */
+/* Solves L Lᵀ x = b in place (x holds b on entry; l from fitcl_batch_chol). */
 FITCL_FN void fitcl_batch_cholsolve(int nf, const fitcl_real *l, fitcl_real *x) {
   for (int i = 0; i < nf; ++i) {
     fitcl_real t = x[i];
     for (int k = 0; k < i; ++k) t -= l[i * nf + k] * x[k];
-    x[i] = t / l[i * nf + i];
+    x[i] = t * l[i * nf + i];
   }
   for (int i = nf - 1; i >= 0; --i) {
     fitcl_real t = x[i];
     for (int k = i + 1; k < nf; ++k) t -= l[k * nf + i] * x[k];
-    x[i] = t / l[i * nf + i];
+    x[i] = t * l[i * nf + i];
   }
+}
+
+/* The free block (n parameters freej[0..n), or all np when freej is
+ * NULL: written twice, so that the common case of every parameter free
+ * has its size a constant where np is one) of JᵀJ, lower triangle, into
+ * a, with lam * D added to its diagonal; b receives Jᵀr of the block. */
+FITCL_FN void fitcl_batch_block(int np, int n, const fitcl_real *st, const int *freej,
+                                fitcl_real lam, fitcl_real *a, fitcl_real *b) {
+  for (int i = 0; i < n; ++i) {
+    int fi = freej ? freej[i] : i;
+    for (int c = 0; c <= i; ++c) {
+      int fc = freej ? freej[c] : c;
+      a[i * n + c] = st[FITCL_BST_JTJ(np) + fitcl_btri(np, fc, fi)];
+    }
+    a[i * n + i] += lam * st[FITCL_BST_D2(np) + fi];
+    b[i] = st[FITCL_BST_JTR(np) + fi];
+  }
+}
+
+/* Standard errors sqrt(s2 (JᵀJ)⁻¹_ii) of the free parameters (into the
+ * record; 0 for the others) and the Gauss-Newton step x of the block.
+ * Returns 0 when the block is not positive definite. */
+FITCL_FN int fitcl_batch_gn(int np, int n, fitcl_real *st, const int *freej, fitcl_real s2,
+                            fitcl_real *x) {
+  fitcl_real a[FITCL_BATCH_NPMAX * FITCL_BATCH_NPMAX];
+  fitcl_batch_block(np, n, st, freej, 0.0, a, x);
+  for (int j = 0; j < np; ++j) st[FITCL_BST_SE(np) + j] = 0;
+  if (fitcl_batch_chol(n, a) != 0) return 0;
+  for (int i = 0; i < n; ++i) {
+    /* (JᵀJ)⁻¹_ii = |L⁻¹ e_i|². */
+    fitcl_real z[FITCL_BATCH_NPMAX], q = 0;
+    for (int r = i; r < n; ++r) {
+      fitcl_real t = r == i ? 1.0 : 0.0;
+      for (int k = i; k < r; ++k) t -= a[r * n + k] * z[k];
+      z[r] = t * a[r * n + r];
+      q += z[r] * z[r];
+    }
+    st[FITCL_BST_SE(np) + (freej ? freej[i] : i)] = sqrt(s2 * q);
+  }
+  fitcl_batch_cholsolve(n, a, x);
+  return 1;
+}
+
+/* The damped step x of the block; returns 0 when it cannot be solved. */
+FITCL_FN int fitcl_batch_damped(int np, int n, const fitcl_real *st, const int *freej,
+                                fitcl_real lam, fitcl_real *x) {
+  fitcl_real a[FITCL_BATCH_NPMAX * FITCL_BATCH_NPMAX];
+  fitcl_batch_block(np, n, st, freej, lam, a, x);
+  if (fitcl_batch_chol(n, a) != 0) return 0;
+  fitcl_batch_cholsolve(n, a, x);
+  int ok = 1;
+  for (int i = 0; i < n; ++i) ok &= isfinite(x[i]) ? 1 : 0;
+  return ok;
 }
 
 /* Copies the sums E (evaluated at T) into the record as the current point. */
@@ -265,7 +320,7 @@ FITCL_FN int fitcl_batch_step(int np, fitcl_real *st, const fitcl_real *E,
   }
   if (moved && (st[FITCL_BST_COST(np)] == 0 || nf == 0 || (gtol > 0 && gmax <= gtol)))
     return FITCL_BST_GTOL;
-  fitcl_real a[FITCL_BATCH_NPMAX * FITCL_BATCH_NPMAX], x[FITCL_BATCH_NPMAX];
+  fitcl_real x[FITCL_BATCH_NPMAX];
   if (moved) {
     /* Standard errors of the free parameters and the Gauss-Newton step,
      * both from the Cholesky factor of their block of JᵀJ. */
@@ -275,26 +330,9 @@ FITCL_FN int fitcl_batch_step(int np, fitcl_real *st, const fitcl_real *E,
     fitcl_real s2 = 1.0;
     if (est != FITCL_BATCH_EST_POISSON && cfg[FITCL_BCFG_ABS_SIGMA] == 0)
       s2 = dof > 0 ? 2.0 * st[FITCL_BST_COST(np)] / dof : 0.0;
-    for (int i = 0; i < nf; ++i) {
-      for (int c = 0; c <= i; ++c)
-        a[i * nf + c] = st[FITCL_BST_JTJ(np) + fitcl_btri(np, freej[c], freej[i])];
-      x[i] = st[FITCL_BST_JTR(np) + freej[i]];
-    }
-    for (int j = 0; j < np; ++j) st[FITCL_BST_SE(np) + j] = 0;
-    if (fitcl_batch_chol(nf, a) == 0) {
+    int ok = nf == np ? fitcl_batch_gn(np, np, st, 0, s2, x) : fitcl_batch_gn(np, nf, st, freej, s2, x);
+    if (ok) {
       int small = 1;
-      for (int i = 0; i < nf; ++i) {
-        /* (JᵀJ)⁻¹_ii = |L⁻¹ e_i|². */
-        fitcl_real z[FITCL_BATCH_NPMAX], q = 0;
-        for (int r = 0; r < nf; ++r) {
-          fitcl_real t = r == i ? 1.0 : 0.0;
-          for (int k = 0; k < r; ++k) t -= a[r * nf + k] * z[k];
-          z[r] = r < i ? 0.0 : t / a[r * nf + r];
-          q += z[r] * z[r];
-        }
-        st[FITCL_BST_SE(np) + freej[i]] = sqrt(s2 * q);
-      }
-      fitcl_batch_cholsolve(nf, a, x);
       for (int i = 0; i < nf; ++i) {
         int j = freej[i];
         small &= fabs(x[i]) <= xtol * (fabs(st[FITCL_BST_P(np) + j]) + st[FITCL_BST_SE(np) + j])
@@ -310,20 +348,8 @@ FITCL_FN int fitcl_batch_step(int np, fitcl_real *st, const fitcl_real *E,
   int solved = 0;
   for (int tries = 0; tries < FITCL_BATCH_SOLVE_TRIES && !solved; ++tries) {
     const fitcl_real lam = st[FITCL_BST_LAMBDA(np)];
-    for (int i = 0; i < nf; ++i) {
-      int fi = freej[i];
-      for (int c = 0; c <= i; ++c) {
-        int fc = freej[c];
-        a[i * nf + c] = st[FITCL_BST_JTJ(np) + fitcl_btri(np, fc, fi)];
-      }
-      a[i * nf + i] += lam * st[FITCL_BST_D2(np) + fi];
-      x[i] = st[FITCL_BST_JTR(np) + fi];
-    }
-    if (fitcl_batch_chol(nf, a) == 0) {
-      fitcl_batch_cholsolve(nf, a, x);
-      solved = 1;
-      for (int i = 0; i < nf; ++i) solved &= isfinite(x[i]) ? 1 : 0;
-    }
+    solved = nf == np ? fitcl_batch_damped(np, np, st, 0, lam, x)
+                      : fitcl_batch_damped(np, nf, st, freej, lam, x);
     if (!solved) st[FITCL_BST_LAMBDA(np)] = lam > 0 ? lam * 10 : 1e-2;
   }
   if (!solved) return FITCL_BST_SINGULAR;
