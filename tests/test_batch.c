@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kernels/aot.h"
 #include "test_util.h"
 
 static uint64_t rng_state = 88172645463325252ULL;
@@ -129,8 +130,11 @@ static void equals_single(double noise, double tol_p) {
     fitcl_context *ctx = fitcl_test_context(be_[bi_].selector);
     fitcl_model *m = NULL;
     cr_assert_eq(fitcl_model_builtin(ctx, "gaussian", &m), FITCL_OK);
+    /* On cpu, layout 1 runs the evaluator instead of the compiled built-in. */
+    const int nlay = strcmp(be_[bi_].name, "cpu") ? 3 : 2;
     for (int variant = 0; variant < 3; ++variant)
-      for (int layout = 0; layout < nlayouts(be_[bi_].name); ++layout) {
+      for (int layout = 0; layout < nlay; ++layout) {
+        fitcl__aot_disable = !strcmp(be_[bi_].name, "cpu") && layout == 1;
         /* 0: shared x, unweighted; 1: x per fit, sigma; 2: weights = 1/sigma². */
         double *w = NULL;
         fitcl_batch_data d = {0};
@@ -154,6 +158,7 @@ static void equals_single(double noise, double tol_p) {
         out_alloc(&b, N, np);
         fitcl_batch_summary sum;
         fitcl_status st = fitcl_fit_batch(ctx, m, &d, &o, &b.o, &sum);
+        fitcl__aot_disable = 0;
         cr_assert_eq(st, FITCL_OK, "[%s] batch: %s", be_[bi_].name, fitcl_errmsg(ctx));
         cr_expect_eq(sum.converged, N, "[%s] %zu of %zu converged", be_[bi_].name, sum.converged, N);
         for (size_t i = 0; i < N; ++i) {

@@ -63,6 +63,12 @@ static int fcn(void *p, int m, int n, const double *par, double *fvec, double *f
 
 int fitcl_peer_cminpack_fit(int model, const double *x, const double *q, const double *y,
                             size_t n, double *p, int *nfev, int *njev, double *rss) {
+  return fitcl_peer_cminpack_fit_tol(model, x, q, y, n, p, nfev, njev, rss, 1e-8);
+}
+
+int fitcl_peer_cminpack_fit_tol(int model, const double *x, const double *q, const double *y,
+                                size_t n, double *p, int *nfev, int *njev, double *rss,
+                                double tol) {
   int np = model == PEER_MODEL_XPCS ? 5 : 4, m = (int)n, info;
   double *fvec = malloc(sizeof(double) * n), *fjac = malloc(sizeof(double) * n * (size_t)np);
   double *wa4 = malloc(sizeof(double) * n), diag[8], qtf[8], wa1[8], wa2[8], wa3[8];
@@ -76,7 +82,7 @@ int fitcl_peer_cminpack_fit(int model, const double *x, const double *q, const d
   }
   /* MINPACK's defaults of lmder1 (tolerances sqrt(eps)) tightened to the
    * 1e-8 that fitcl and scipy use; mode 1 = internal 'jac' scaling. */
-  info = lmder(fcn, &d, m, np, p, fvec, fjac, m, 1e-8, 1e-8, 1e-8, 100 * (np + 1), diag, 1, 100.0,
+  info = lmder(fcn, &d, m, np, p, fvec, fjac, m, tol, tol, tol, 100 * (np + 1), diag, 1, 100.0,
                0, nfev, njev, ipvt, qtf, wa1, wa2, wa3, wa4);
   double s = 0;
   for (size_t i = 0; i < n; ++i) s += fvec[i] * fvec[i];

@@ -14,5 +14,9 @@ enum { PEER_MODEL_DOUBLE_EXP = 0, PEER_MODEL_XPCS = 1, PEER_MODEL_GAUSSIAN = 2 }
  * residual sum of squares. */
 int fitcl_peer_cminpack_fit(int model, const double *x, const double *q, const double *y,
                             size_t n, double *p, int *nfev, int *njev, double *rss);
+/* The same with ftol = xtol = gtol = tol (the above: 1e-8). */
+int fitcl_peer_cminpack_fit_tol(int model, const double *x, const double *q, const double *y,
+                                size_t n, double *p, int *nfev, int *njev, double *rss,
+                                double tol);
 
 #endif

@@ -11,7 +11,12 @@
  * into one block of FITCL__VM_BLOCK points, each fit's parameters
  * broadcast over its own points, and the model runs once over the block
  * (the register evaluator on the program with per-point parameters,
- * expr.h's params_vary).  A fit longer than a block takes several.  Each
+ * expr.h's params_vary).  A fit longer than a block takes several.  A
+ * model whose program was compiled into the library (a built-in, or an
+ * expression equal to one: kernels/aot.h) runs that code instead, fit by
+ * fit over its own points (vectorised along the points, its x read in
+ * place), which measured faster than the evaluator; a block whose
+ * arguments leave the compiled code's fast range goes to the evaluator.  Each
  * fit's sums are reduced over its own points in eight lanes (point index
  * mod 8) combined pairwise, the same order wherever the fit sits in a
  * block, so a fit's results do not depend on which fits share its blocks
@@ -27,6 +32,7 @@
 #include "core/pool.h"
 #include "core/util.h"
 #include "expr/expr_vmath.h"
+#include "kernels/aot.h"
 #include "kernels/batch.h"
 
 #define BLK FITCL__VM_BLOCK
@@ -35,6 +41,7 @@
 typedef struct cpu_batch {
   fitcl__batch *b;
   fitcl__expr_prog prog;   /* expression models: f and J with per-point parameters */
+  const fitcl__aot_kernel *aot; /* the model compiled into the library, or NULL */
   int callback;
   int ns;                  /* sums per fit */
   size_t group;            /* fits per group */
@@ -58,6 +65,7 @@ typedef struct wscratch {
   double *cols;            /* np parameter columns, then nv variable columns, BLK each */
   double *cbf, *cbj;       /* callback models: f and the row-major Jacobian */
   double *jcols;           /* callback models: Jacobian columns */
+  double *aot;             /* compiled model: np + 1 output blocks, then its scratch */
   double *yv, *wv, *sv, *rv, *cv, *lf; /* one segment: y, w, row scale, residual, cost, ln(y/f) */
   double *lanes;           /* NSMAX x 8 lane sums of the fit in progress */
   double *recs;            /* group x rec */
@@ -77,6 +85,7 @@ static wscratch scratch_of(cpu_batch *c, unsigned w) {
   s.cbf = p, p += c->callback ? BLK : 0;
   s.cbj = p, p += c->callback ? (size_t)b->np * BLK : 0;
   s.jcols = p, p += c->callback ? (size_t)b->np * BLK : 0;
+  s.aot = p, p += c->aot ? ((size_t)b->np + 1 + (size_t)c->aot->nheavy) * BLK : 0;
   s.yv = p, p += BLK;
   s.wv = p, p += BLK;
   s.sv = p, p += BLK;
@@ -160,6 +169,17 @@ static void seg_sums_any(int np, const double *const *J, const double *s, const 
   }
 }
 
+/* Points s0 .. s0+len of fit `fit` of a batch array into dst. */
+static inline void gather(const fitcl_batch_array *a, size_t fit, size_t s0, size_t len,
+                          double *dst) {
+  const double *src = a->data + fit * a->fit_stride + s0 * a->point_stride;
+  if (a->point_stride == 1) {
+    memcpy(dst, src, len * sizeof *dst);
+  } else {
+    for (size_t i = 0; i < len; ++i) dst[i] = src[i * a->point_stride];
+  }
+}
+
 /* Residuals, row scales and cost terms of one segment (f its model
  * values), then its lane sums. */
 FITCL__VMATH_CLONES
@@ -168,9 +188,8 @@ static void seg_reduce(cpu_batch *c, wscratch *w, const seg *sg, const double *f
   const fitcl__batch *b = c->b;
   const int np = b->np, est = (int)b->cfg[FITCL_BCFG_EST], wkind = b->wkind;
   const size_t len = sg->len;
-  for (size_t i = 0; i < len; ++i) w->yv[i] = fitcl__batch_at(&b->d.y, fit, sg->s0 + i);
-  if (wkind != FITCL_BATCH_W_NONE)
-    for (size_t i = 0; i < len; ++i) w->wv[i] = fitcl__batch_at(&b->w, fit, sg->s0 + i);
+  gather(&b->d.y, fit, sg->s0, len, w->yv);
+  if (wkind != FITCL_BATCH_W_NONE) gather(&b->w, fit, sg->s0, len, w->wv);
   if (est == FITCL_BATCH_EST_POISSON) {
     /* ln(y/f), vectorised; points with y = 0 or f <= 0 do not use it. */
     for (size_t i = 0; i < len; ++i)
@@ -246,6 +265,34 @@ static void flush(cpu_batch *c, wscratch *w, unsigned worker, size_t nseg, size_
   }
 }
 
+/* The segment of one fit through the compiled model: 0 when its arguments
+ * left the compiled code's fast range (the caller then uses the
+ * evaluator). */
+static int aot_segment(cpu_batch *c, wscratch *w, uint32_t fi, size_t fit, size_t s0,
+                       size_t len) {
+  const fitcl__batch *b = c->b;
+  const int np = b->np, nv = b->nv;
+  const double *T = w->recs + (size_t)fi * (size_t)b->rec + FITCL_BST_T(np);
+  const double *xs[FITCL_NLSQ_MAX_VARS];
+  for (int v = 0; v < nv; ++v) {
+    const fitcl_batch_array *x = &b->d.x[v];
+    if (x->point_stride == 1) {
+      xs[v] = x->data + fit * x->fit_stride + s0;
+    } else {
+      double *col = w->cols + (size_t)(np + v) * BLK;
+      gather(x, fit, s0, len, col);
+      xs[v] = col;
+    }
+  }
+  double *outs[FITCL_BATCH_MAX_PARAMS + 1];
+  for (int q = 0; q <= np; ++q) outs[q] = w->aot + (size_t)q * BLK;
+  if (c->aot->fn(T, xs, len, NULL, NULL, outs, NULL, w->aot + (size_t)(np + 1) * BLK) != 0)
+    return 0;
+  seg sg = {fi, (uint32_t)s0, (uint32_t)len, 0};
+  seg_reduce(c, w, &sg, outs[0], (const double *const *)(outs + 1), fit);
+  return 1;
+}
+
 /* One pass over the group's running fits at their trial points. */
 static void evaluate(cpu_batch *c, wscratch *w, unsigned worker, size_t nact, size_t gfirst,
                      int *filled) {
@@ -253,6 +300,23 @@ static void evaluate(cpu_batch *c, wscratch *w, unsigned worker, size_t nact, si
   const int np = b->np, nv = b->nv;
   const size_t n = b->npoints;
   size_t used = 0, nseg = 0;
+  if (c->aot) {
+    for (size_t a = 0; a < nact; ++a)
+      for (size_t s0 = 0; s0 < n; s0 += BLK) {
+        size_t len = n - s0 < BLK ? n - s0 : BLK;
+        if (aot_segment(c, w, w->active[a], gfirst + w->active[a], s0, len)) continue;
+        /* Out of the compiled code's range: this segment alone through the
+         * evaluator. */
+        const double *T = w->recs + (size_t)w->active[a] * (size_t)b->rec + FITCL_BST_T(np);
+        for (int k = 0; k < np; ++k)
+          for (size_t i = 0; i < len; ++i) w->cols[(size_t)k * BLK + i] = T[k];
+        for (int v = 0; v < nv; ++v)
+          gather(&b->d.x[v], gfirst + w->active[a], s0, len, w->cols + (size_t)(np + v) * BLK);
+        w->segs[0] = (seg){w->active[a], (uint32_t)s0, (uint32_t)len, 0};
+        flush(c, w, worker, 1, len, gfirst, filled);
+      }
+    return;
+  }
   for (size_t a = 0; a < nact; ++a) {
     const uint32_t fi = w->active[a];
     const double *T = w->recs + (size_t)fi * (size_t)b->rec + FITCL_BST_T(np);
@@ -267,11 +331,8 @@ static void evaluate(cpu_batch *c, wscratch *w, unsigned worker, size_t nact, si
         double *col = w->cols + (size_t)k * BLK + used;
         for (size_t i = 0; i < len; ++i) col[i] = T[k];
       }
-      for (int v = 0; v < nv; ++v) {
-        double *col = w->cols + (size_t)(np + v) * BLK + used;
-        const fitcl_batch_array *x = &b->d.x[v];
-        for (size_t i = 0; i < len; ++i) col[i] = fitcl__batch_at(x, fit, s0 + i);
-      }
+      for (int v = 0; v < nv; ++v)
+        gather(&b->d.x[v], fit, s0, len, w->cols + (size_t)(np + v) * BLK + used);
       w->segs[nseg++] = (seg){fi, (uint32_t)s0, (uint32_t)len, (uint32_t)used};
       used += len;
     }
@@ -355,6 +416,7 @@ static fitcl_status cpu_batch_create(fitcl__batch *b) {
   if (!c->callback) {
     fitcl_status st = fitcl__batch_varying_program(b->ctx, b->m, &c->prog);
     if (st != FITCL_OK) return st;
+    c->aot = fitcl__aot_find(&b->m->prog_fj);
   }
   c->ns = FITCL_BATCH_NSUMS(b->np);
   /* A group's y, x and records fit in a few tens of KiB (the L1/L2
@@ -365,7 +427,9 @@ static fitcl_status cpu_batch_create(fitcl__batch *b) {
   if (c->nworkers < 1) c->nworkers = 1;
   size_t nregs = c->callback ? 0 : (size_t)c->prog.nregs;
   size_t per = nregs * BLK + (size_t)(b->np + b->nv) * BLK + 8 * BLK +
-               (c->callback ? 2 * (size_t)b->np * BLK : 0) + (size_t)NSMAX * 8 +
+               (c->callback ? 2 * (size_t)b->np * BLK : 0) +
+               (c->aot ? ((size_t)b->np + 1 + (size_t)c->aot->nheavy) * BLK : 0) +
+               (size_t)NSMAX * 8 +
                c->group * ((size_t)b->rec + (size_t)c->ns) + c->group + BLK * 2 + 16;
   c->per_worker = (per + 7) & ~(size_t)7;
   c->scratch = calloc(c->per_worker * c->nworkers, sizeof *c->scratch);
