@@ -15,7 +15,8 @@
  * --repeats runs, interleaved so that load from other jobs on the machine
  * falls on every tool alike; the load average is printed with each case.
  *
- * usage: bench_batch [--quick] [--large] [--keep] [--repeats R]  (--keep: leave the data)   ($FITCL_BENCH_PYTHON: the python
+ * usage: bench_batch [--quick] [--large] [--keep] [--repeats R]
+ *        (--quick: the target case alone; --keep: leave the data)   ($FITCL_BENCH_PYTHON: the python
  *        with numpy and scipy; default python3)
  *        bench_batch --peer-cminpack gaussian|xpcs Y X Q|- P0 OUT TOL   (the peer's process)
  *
@@ -431,7 +432,7 @@ int main(int argc, char **argv) {
   if (!mkdtemp(dir)) return 1;
   printf("# data under %s\n", dir);
   if (quick) {
-    run_case(dir, 0, 10000, 64, repeats);
+    run_case(dir, 0, 100000, 64, repeats); /* the target alone */
   } else {
     run_case(dir, 0, 100000, 64, repeats); /* the target */
     run_case(dir, 0, 10000, 64, repeats);
