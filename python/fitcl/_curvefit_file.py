@@ -83,10 +83,9 @@ def curve_fit_file(path: str | os.PathLike[str], model: str | Model, *,
     Args:
         path: ``.npy``, ``.csv``, ``.tsv``, ``.h5``/``.hdf5``, or raw binary
             (``.bin``/``.raw``/``.dat``).
-        model: an expression (its parameters are the ``p0`` names, else
-            ``params``, else its names in order of first appearance; its
-            variables the ``x`` names, else ``x``), a built-in name, or a
-            :class:`fitcl.Model`.
+        model: an expression (its parameters are ``params``, else its names
+            in order of first appearance; its variables the ``x`` names, else
+            ``x``), a built-in name, or a :class:`fitcl.Model`.
         x: column specifications in the model's variable order, as ``--x``:
             a CSV header name, an HDF5 dataset path (``PATH[:COL]``), a column
             index (npy, raw) or another ``FILE.npy[:COL]``; ``NAME=COL`` names
@@ -94,8 +93,8 @@ def curve_fit_file(path: str | os.PathLike[str], model: str | Model, *,
             0, 1, ... for npy/raw).
         y, sigma: the y and standard-deviation columns (default ``y``; the
             column after x for npy/raw; unweighted).
-        p0: starting values (a mapping names the parameters of an
-            expression); may be left out when ``resume`` gives them.
+        p0: starting values, in parameter order or as ``{name: value}``;
+            may be left out when ``resume`` gives them.
         format: ``npy``, ``csv``, ``tsv``, ``hdf5`` or ``raw[:f64|f32[:COLUMNS]]``;
             default by extension.
         chunk_points: points per chunk (default 1048576; 65536 for CSV).
@@ -113,7 +112,6 @@ def curve_fit_file(path: str | os.PathLike[str], model: str | Model, *,
     spath = os.fspath(path)
     fmt, raw_columns, raw_f32, mapped = _format(spath, format)
     cols = _columns(x)
-    start_names = tuple(p0) if isinstance(p0, Mapping) else None
     if isinstance(model, Model):
         m = model
     elif not isinstance(model, str):
@@ -122,8 +120,7 @@ def curve_fit_file(path: str | os.PathLike[str], model: str | Model, *,
     elif _builtin(model.strip()) is not None:
         m = Model(model.strip())
     else:
-        m = Model(model, params=params if params is not None else start_names,
-                  variables=cols[1] if cols else ("x",))
+        m = Model(model, params=params, variables=cols[1] if cols else ("x",))
     n = len(m.params)
     if cols is not None and len(cols[0]) != len(m.variables):
         raise ArgumentError(f"x: {len(cols[0])} column{'s' if len(cols[0]) != 1 else ''} given "
