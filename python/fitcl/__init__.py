@@ -15,7 +15,7 @@ are used without copying.  See docs/python.md.
 """
 from __future__ import annotations
 
-from . import _fitcl
+from . import _fitcl as _fitcl
 from ._errors import (ArgumentError, DataError, DeviceError, DeviceSelectionError, Error,
                       FileError, InputError, InternalError, IOFailure, NotConvergedError,
                       OptimizeWarning, ParseError, UnknownNameError, UnsupportedError,

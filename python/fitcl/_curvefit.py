@@ -35,7 +35,7 @@ _BOUNDS_MODES = {"reflect": 0, "project": 1}
 _METHODS = (None, "lm", "trf", "dogbox")
 _STATUS_CONVERGED = {1, 2, 3}
 _EPS = np.finfo(np.float64).eps
-_DEFAULT_BOUNDS = (-np.inf, np.inf)
+_DEFAULT_BOUNDS: tuple[float, float] = (-np.inf, np.inf)
 # Fits at least this large poll Ctrl-C between iterations (smaller ones end
 # before anyone presses it, and polling would cost them time).
 _WATCH_POINTS = 100_000
@@ -335,6 +335,7 @@ def curve_fit(f: ModelSpec, xdata: Any, ydata: ArrayLike, p0: ArrayLike | Mappin
 
     # The model and its parameter names.
     model: Model | None
+    names: tuple[str, ...] | None
     if isinstance(f, str):
         model = _model_of(f, _nvars_of(xdata), params, variables)
         names = model.params
@@ -357,6 +358,7 @@ def curve_fit(f: ModelSpec, xdata: Any, ydata: ArrayLike, p0: ArrayLike | Mappin
                      else tuple(f"p{i}" for i in range(start.size)))
         else:
             names = _callable_params(f)  # type: ignore[arg-type]
+    assert names is not None
     n = len(names)
     if start is not None and start.size != n:
         raise ValueError(f"p0 has {start.size} values but the model has {n} parameters "
@@ -421,7 +423,8 @@ def curve_fit(f: ModelSpec, xdata: Any, ydata: ArrayLike, p0: ArrayLike | Mappin
                 raise ValueError(f"xdata has {xs[0].size} points but ydata has {m}")
             handle = model.compiled(ctx)
         else:
-            handle, xs = _callable_model(ctx, f, xdata, names, m, jac, lower, upper)
+            handle, xs = _callable_model(ctx, f, xdata, names, m, jac, lower,  # type: ignore[arg-type]
+                                         upper)
         r = _fitcl.fit_arrays(ctx._handle, handle, xs, y, w, start, lower, upper, scale,
                               loss_code, float(f_scale), bool(absolute_sigma), float(ftol),
                               float(xtol), float(gtol), max_iter, bmode, 0, callback, watch,
@@ -505,7 +508,7 @@ def _callable_model(ctx: _runtime.Context, f: Callable[..., Any], xdata: Any,
     lo = lower if lower is not None else np.full(k, -np.inf)
     hi = upper if upper is not None else np.full(k, np.inf)
 
-    def values(p: Sequence[float]) -> NDArray[np.float64]:
+    def values(p: Sequence[float] | NDArray[np.float64]) -> NDArray[np.float64]:
         v = np.asarray(f(xdata, *p), dtype=np.float64)
         if v.shape != (m,):
             v = v.reshape(-1)
@@ -521,7 +524,7 @@ def _callable_model(ctx: _runtime.Context, f: Callable[..., Any], xdata: Any,
         if callable(jac):
             J[:] = np.asarray(jac(xdata, *p), dtype=np.float64).reshape(m, k)
             return
-        x0 = np.array(p)
+        x0 = np.array(p, dtype=np.float64)
         for j in range(k):
             # scipy.optimize._numdiff's steps: relative, exactly representable,
             # and turned around where the forward step would leave the box.
@@ -535,9 +538,9 @@ def _callable_model(ctx: _runtime.Context, f: Callable[..., Any], xdata: Any,
             if three:
                 xm = x0.copy()
                 xm[j] -= h
-                J[:, j] = (values(xp) - values(xm)) / (2 * h)
+                J[:, j] = np.subtract(values(xp), values(xm)) / (2 * h)
             else:
-                J[:, j] = (values(xp) - F) / h
+                J[:, j] = np.subtract(values(xp), F) / h
 
     handle = _fitcl.callable_model(ctx._handle, evaluate, names, F, J)
     rows = np.arange(m, dtype=np.float64)

@@ -101,10 +101,12 @@ class Tree:
 
     @property
     def ntips(self) -> int:
+        """Number of tips (leaves)."""
         return len(self.tip_names)
 
     @property
     def nnodes(self) -> int:
+        """Number of nodes, tips included."""
         return len(self.labels)
 
     @property
@@ -234,7 +236,7 @@ def _matrix(matrix: MatrixLike, taxa: Sequence[str] | None, families: Sequence[s
     if isinstance(matrix, (str, os.PathLike)):
         return Matrix.read(matrix, taxa_in_rows=taxa_in_rows)
     if hasattr(matrix, "to_numpy") and hasattr(matrix, "columns"):
-        return Matrix.from_frame(matrix.T if taxa_in_rows else matrix)
+        return Matrix.from_frame(matrix.T if taxa_in_rows else matrix)  # type: ignore[arg-type]
     if isinstance(matrix, np.ndarray):
         if taxa is None:
             raise ArgumentError("matrix: a NumPy array needs taxa= (its column names)")
@@ -495,7 +497,8 @@ def retention_test(tree: TreeLike, matrix: MatrixLike,
                                   ci == "profile", progress)
     finally:
         _runtime.release(device, context, ctx)
-    extra = dict(families=inp.nfamilies, patterns=inp.npatterns, taxa=inp.tree.ntips)
+    extra: dict[str, Any] = dict(families=inp.nfamilies, patterns=inp.npatterns,
+                                 taxa=inp.tree.ntips)
     r["null"] = FitResult(**r["null"], **extra)
     r["alt"] = FitResult(**r["alt"], **extra)
     names = [inp.family_names[i] for i in np.flatnonzero(sel)]
@@ -600,6 +603,7 @@ def _profile(inp: _Inputs, selected: NDArray[np.uint8], cats: int, condition: bo
                 e = np.exp(u)
                 ll, grad, _, _ = _fitcl.lik_eval(lik, e[0], e[1], e[2] if gamma else 0.0, mult,
                                                  True, None)
+                assert grad is not None
                 return -ll, -np.array(grad[:u.size])
             return fg
 
@@ -741,7 +745,10 @@ def ancestral(tree: TreeLike, matrix: MatrixLike, *, gain: float | None = None,
                                  _fit_options(gamma_cats, condition, None, no_stderr=True))
             gain, loss, a = r["gain"], r["loss"], r["alpha"]
             use = ctx._handle
-        _fitcl.ancestral(use, inp.data, float(gain), float(loss), a, None, int(gamma_cats), p, g, lo)
+        assert gain is not None and loss is not None
+        _fitcl.ancestral(use, inp.data, float(gain), float(loss), a, None, int(gamma_cats), p, g,
+                         lo)
     finally:
         _runtime.release(device, context, ctx)
+    assert gain is not None and loss is not None
     return AncestralResult(float(gain), float(loss), a, inp.tree, inp.family_names, p, g, lo)

@@ -74,9 +74,9 @@ def fit(f: str | Model | Callable[..., Any], xdata: ArrayLike, ydata: ArrayLike,
     else:
         p = np.asarray(popt, dtype=np.float64).reshape(-1)
     if names is None:
-        names = f.params if isinstance(f, Model) else (
-            _builtin(f.strip())[1] if isinstance(f, str) and _builtin(f.strip()) else
-            tuple(f"p{i}" for i in range(p.size)))
+        b = _builtin(f.strip()) if isinstance(f, str) else None
+        names = (f.params if isinstance(f, Model) else b[1] if b is not None else
+                 tuple(f"p{i}" for i in range(p.size)))
     y = np.asarray(ydata, dtype=np.float64).reshape(-1)
     fx = _model_values(f, xdata, p, names)
     x_all = np.asarray(xdata, dtype=np.float64)
