@@ -102,10 +102,13 @@ def big_fit(n: int, repeats: int, tol: float, skip_nlsq: bool, skip_scipy: bool)
             results[name] = (tmin, tmed, out[0])
 
     if not skip_nlsq:
+        import logging
+
         import jax
         jax.config.update("jax_enable_x64", True)
         import jax.numpy as jnp
         import nlsq
+        logging.getLogger("nlsq").setLevel(logging.WARNING)  # one line per iteration otherwise
 
         def f_jax(x, a1, b1, a2, b2):
             return a1 * jnp.exp(-b1 * x) + a2 * jnp.exp(-b2 * x)
@@ -116,7 +119,8 @@ def big_fit(n: int, repeats: int, tol: float, skip_nlsq: bool, skip_scipy: bool)
         tmin, tmed, out = timed(lambda: nlsq.curve_fit(f_jax, x, y, p0=P0, **tols),
                                 max(1, repeats // 3))
         name = f"NLSQ {nlsq.__version__} curve_fit (second call; first {first:.2f} s)"
-        results[name] = (tmin, tmed, np.asarray(out[0]))
+        popt, _ = out  # NLSQ's result unpacks as (popt, pcov)
+        results[name] = (tmin, tmed, np.asarray(popt))
         row(bench="python_curvefit", variant="nlsq_first_call", points=n, seconds=first)
 
     base = results["fitcl double_exp"][1]

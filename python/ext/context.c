@@ -1,5 +1,6 @@
 /* _fitcl.Context: a fitcl_context and the lock that keeps it to one thread
- * at a time. */
+ * at a time.  The context is destroyed with the object, so after every
+ * object made from it (models and likelihood handles hold a reference). */
 #include <string.h>
 
 #include "ext.h"
@@ -87,17 +88,6 @@ static void context_dealloc(PyObject *self) {
   Py_TYPE(self)->tp_free(self);
 }
 
-static PyObject *context_close(PyObject *self, PyObject *args) {
-  (void)args;
-  ext_context *c = (ext_context *)self;
-  if (c->ctx) {
-    ext_context_enter(c);
-    close_context(c);
-    ext_context_leave(c);
-  }
-  Py_RETURN_NONE;
-}
-
 static PyObject *str_or_none(const char *s) {
   if (!s) Py_RETURN_NONE;
   return PyUnicode_FromString(s);
@@ -148,19 +138,10 @@ static PyObject *context_selftest(PyObject *self, PyObject *args) {
   return out;
 }
 
-static PyObject *context_closed(PyObject *self, void *closure) {
-  (void)closure;
-  return PyBool_FromLong(((ext_context *)self)->ctx == NULL);
-}
-
 static PyMethodDef context_methods[] = {
-  {"close", context_close, METH_NOARGS, "Releases the context (waits for a call in progress)."},
   {"info", context_info, METH_NOARGS, "The context's backend, device and cache statistics."},
   {"selftest", context_selftest, METH_NOARGS, "Known-answer checks of every kernel family."},
   {NULL, NULL, 0, NULL}};
-
-static PyGetSetDef context_getset[] = {
-  {"closed", context_closed, NULL, "True after close().", NULL}, {NULL, NULL, NULL, NULL, NULL}};
 
 PyTypeObject ext_context_type = {
   PyVarObject_HEAD_INIT(NULL, 0).tp_name = "_fitcl.Context",
@@ -171,5 +152,4 @@ PyTypeObject ext_context_type = {
   .tp_init = context_init,
   .tp_dealloc = context_dealloc,
   .tp_methods = context_methods,
-  .tp_getset = context_getset,
 };

@@ -133,7 +133,8 @@ class Context:
 
     A context may be shared between threads (calls on it take turns); use one
     per thread to run them in parallel.  ``with Context(...) as ctx:`` closes it
-    at the end; otherwise it is closed when garbage collected.
+    at the end; otherwise it is closed when garbage collected.  A context does
+    not survive ``fork()``: a child process opens its own.
     """
 
     __slots__ = ("_handle", "_models", "__weakref__")
@@ -149,23 +150,30 @@ class Context:
     @property
     def info(self) -> ContextInfo:
         """Backend, device and program-cache statistics of this context."""
-        d = self._handle.info()
+        d = self._live().info()
         d["cache"] = CacheStats(**d["cache"])
         return ContextInfo(**d)
 
     @property
     def closed(self) -> bool:
         """True once :meth:`close` was called."""
-        return bool(self._handle.closed)
+        return self._handle is None
 
     def selftest(self) -> list[SelftestCheck]:
         """Runs one known-answer check per kernel family on this context's device."""
-        return [SelftestCheck(**c) for c in self._handle.selftest()]
+        return [SelftestCheck(**c) for c in self._live().selftest()]
 
     def close(self) -> None:
-        """Releases the device (waits for a call in progress on another thread)."""
+        """Releases the device.  The library's context is destroyed when the
+        last object made from it is gone: at once, unless a call on another
+        thread is still using it (it is then destroyed when that call ends)."""
         self._models.clear()
-        self._handle.close()
+        self._handle = None
+
+    def _live(self) -> Any:
+        if self._handle is None:
+            raise ValueError("the context is closed")
+        return self._handle
 
     def __enter__(self) -> Context:
         return self
@@ -185,7 +193,7 @@ class Context:
         if m is None:
             if len(self._models) >= 256:
                 self._models.clear()
-            m = self._models[key] = make(self._handle)
+            m = self._models[key] = make(self._live())
         return m
 
 
@@ -228,6 +236,7 @@ def acquire(device: str | None, context: Context | None) -> Context:
     if context is not None:
         if not isinstance(context, Context):
             raise TypeError(f"context: expected a fitcl.Context, got {type(context).__name__}")
+        context._live()
         return context
     pool = _pools.get(_pool_key(device))
     if pool:
@@ -250,3 +259,18 @@ def _close_pools() -> None:
         for c in pool:
             c.close()
     _pools.clear()
+
+
+# A forked child has none of its parent's worker threads: the pooled
+# contexts are kept away from it, and never destroyed there (destroying one
+# would wait for threads that do not exist).
+_orphans: list[Context] = []
+
+
+def _after_fork_in_child() -> None:
+    for pool in _pools.values():
+        _orphans.extend(pool)
+    _pools.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
