@@ -153,3 +153,27 @@ def test_curve_fit_file_errors(tmp_path) -> None:
     p.write_text("x,y\n0,1\n1,oops\n2,0.2\n3,0.1\n")
     with pytest.raises(fitcl.ParseError, match=r"d\.csv:3:3: column 'y': not a number"):
         fitcl.curve_fit_file(p, "a*exp(-b*x)", p0={"a": 1, "b": 1})
+
+
+def test_ctrl_c_stops_a_long_fit() -> None:
+    """SIGINT during a fit on the main thread raises KeyboardInterrupt as soon
+    as the solver finishes its iteration (the GIL is released meanwhile)."""
+    import os
+    import signal
+    import threading
+    import time
+
+    # exp(b) fitted to zeros: every step lowers the cost by e^2 and the
+    # convergence tests are off, so it runs ~1000 iterations (seconds).
+    x = np.linspace(0, 1, 1_000_000)
+    y = np.zeros_like(x)
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    t0 = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            fitcl.curve_fit("exp(b)", x, y, p0=[0.0], ftol=-1, xtol=-1, gtol=-1,
+                            max_nfev=100_000)
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - t0 < 5
