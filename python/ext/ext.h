@@ -7,8 +7,8 @@
  * that fitcl/_errors.py defines (registered with _set_error_factory).
  *
  * Files: module.c (module, errors, devices, cache), context.c (Context),
- * model.c (Model, Python-callable models), curvefit.c (fits),
- * gainloss.c (trees, matrices, the gene-content analyses). */
+ * model.c (Model, Python-callable models), curvefit.c (fits), inputs.c
+ * (trees, matrices, data sets), analyses.c (the gene-content analyses). */
 #ifndef FITCL_PY_EXT_H
 #define FITCL_PY_EXT_H
 
@@ -113,11 +113,22 @@ void ext_watch_poll(ext_watch *w, PyObject *args);
 /* After the call: re-raises a kept exception (returns -1), else 0. */
 int ext_watch_end(ext_watch *w);
 
+/* ---- gene-content handles (inputs.c) ----------------------------------------- */
+
+/* Capsule names of the library's objects. */
+#define EXT_TREE "fitcl_tree"
+#define EXT_MATRIX "fitcl_pamatrix"
+#define EXT_DATA "fitcl_data"
+#define EXT_LIK "fitcl_lik"
+/* The object in a capsule of that kind, or NULL with TypeError. */
+void *ext_handle(PyObject *cap, const char *kind);
+
 /* ---- module members defined in the other files ----------------------------- */
 
 extern PyMethodDef ext_curvefit_methods[];
-extern PyMethodDef ext_gainloss_methods[];
+extern PyMethodDef ext_inputs_methods[];
+extern PyMethodDef ext_analyses_methods[];
 extern PyMethodDef ext_model_methods[];
-int ext_gainloss_init(PyObject *module);
+int ext_inputs_init(PyObject *module);
 
 #endif

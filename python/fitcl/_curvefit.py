@@ -425,7 +425,7 @@ def curve_fit(f: ModelSpec, xdata: Any, ydata: ArrayLike, p0: ArrayLike | Mappin
         else:
             handle, xs = _callable_model(ctx, f, xdata, names, m, jac, lower,  # type: ignore[arg-type]
                                          upper)
-        r = _fitcl.fit_arrays(ctx._handle, handle, xs, y, w, start, lower, upper, scale,
+        r = _fitcl.fit_arrays(ctx._live(), handle, xs, y, w, start, lower, upper, scale,
                               loss_code, float(f_scale), bool(absolute_sigma), float(ftol),
                               float(xtol), float(gtol), max_iter, bmode, 0, callback, watch,
                               popt, pcov, perr, corr)
@@ -542,6 +542,6 @@ def _callable_model(ctx: _runtime.Context, f: Callable[..., Any], xdata: Any,
             else:
                 J[:, j] = np.subtract(values(xp), F) / h
 
-    handle = _fitcl.callable_model(ctx._handle, evaluate, names, F, J)
+    handle = _fitcl.callable_model(ctx._live(), evaluate, names, F, J)
     rows = np.arange(m, dtype=np.float64)
     return handle, (rows,)

@@ -171,7 +171,7 @@ def curve_fit_file(path: str | os.PathLike[str], model: str | Model, *,
     ctx = _runtime.acquire(device, context)
     try:
         r = _fitcl.fit_source(
-            ctx._handle, m.compiled(ctx), spath, fmt, tuple(xcols), y, sigma, raw_columns,
+            ctx._live(), m.compiled(ctx), spath, fmt, tuple(xcols), y, sigma, raw_columns,
             raw_f32, 0 if csv_cache_mb is None else int(csv_cache_mb), start, lower, upper, scale,
             loss_code, float(f_scale), bool(absolute_sigma), float(ftol), float(xtol),
             float(gtol), max_iter, bmode, int(chunk_points or 0), _progress_adapter(progress),

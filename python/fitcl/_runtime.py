@@ -141,9 +141,9 @@ class Context:
 
     def __init__(self, device: str | None = None, *, threads: int = 0, cache: str | None = None,
                  cache_dir: str | os.PathLike[str] | None = None, ignore_env: bool = False) -> None:
-        self._handle = _fitcl.Context(device, int(threads), cache,
-                                      None if cache_dir is None else os.fspath(cache_dir),
-                                      bool(ignore_env))
+        self._handle: _fitcl.Context | None = _fitcl.Context(
+            device, int(threads), cache, None if cache_dir is None else os.fspath(cache_dir),
+            bool(ignore_env))
         # Compiled models by (expression, parameters, variables).
         self._models: dict[tuple[Any, ...], Any] = {}
 
@@ -170,7 +170,7 @@ class Context:
         self._models.clear()
         self._handle = None
 
-    def _live(self) -> Any:
+    def _live(self) -> _fitcl.Context:
         if self._handle is None:
             raise ValueError("the context is closed")
         return self._handle

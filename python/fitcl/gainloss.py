@@ -20,7 +20,7 @@ import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -28,242 +28,21 @@ from numpy.typing import NDArray
 from . import _fitcl
 from . import _runtime
 from ._errors import ArgumentError
+from ._gl_data import (MISSING, Matrix, MatrixLike, Tree, TreeLike, _fit_options, _Inputs,
+                       _tree)
+from ._gl_profile import ThetaProfile, _profile
 
 if TYPE_CHECKING:
     import pandas
+
+# Defined in helper modules, documented here.
+Tree.__module__ = Matrix.__module__ = ThetaProfile.__module__ = __name__
 
 __all__ = [
     "Tree", "Matrix", "MISSING", "LoglikResult", "FitResult", "RetentionResult", "ThetaProfile",
     "SimulationResult", "AncestralResult", "loglik", "fit", "retention_test", "theta_profile",
     "simulate", "ancestral",
 ]
-
-MISSING: int = int(_fitcl.PA_MISSING)
-"""The value of a missing cell in a uint8 matrix (0 absent, 1 present)."""
-
-_FORMATS = {"auto": 0, "tsv": 1, "csv": 2, "pangenome_csv": 3}
-
-
-# ---- trees -------------------------------------------------------------------------
-
-class Tree:
-    """A rooted tree with branch lengths, read from Newick.
-
-    Args:
-        source: Newick text (anything that starts with ``(`` or ends with
-            ``;``) or the path of a Newick file.
-
-    Nodes are numbered as in the C API: tips ``0 .. ntips-1`` in the order of
-    the Newick text, then internal nodes in post-order, the root last.
-
-    Raises:
-        fitcl.ParseError, fitcl.DataError: with ``file:line:column``.
-        fitcl.FileError: the file cannot be read.
-    """
-
-    __slots__ = ("_handle", "tip_names", "parents", "lengths", "labels", "newick")
-
-    tip_names: list[str]
-    parents: NDArray[np.int64]
-    """Parent of each node (-1 for the root)."""
-    lengths: NDArray[np.float64]
-    """Length of the branch above each node (0 for the root)."""
-    labels: list[str | None]
-    """Tip names, and internal labels (None where a node has none)."""
-    newick: str
-    """The tree as Newick text (lengths with 17 significant digits)."""
-
-    def __init__(self, source: str | os.PathLike[str]) -> None:
-        if isinstance(source, os.PathLike):
-            self._handle = _fitcl.tree_load(os.fspath(source), True)
-        elif isinstance(source, str):
-            text = source.strip()
-            is_newick = text.startswith("(") or text.endswith(";")
-            self._handle = _fitcl.tree_load(text if is_newick else source, not is_newick)
-        else:
-            raise TypeError(f"tree: expected Newick text or a path, got {type(source).__name__}")
-        self._describe(_fitcl.tree_info(self._handle))
-
-    @classmethod
-    def _from_info(cls, info: tuple[Any, ...]) -> Tree:
-        t = cls.__new__(cls)
-        t._handle = _fitcl.tree_load(info[4], False)
-        t._describe(info)
-        return t
-
-    def _describe(self, info: tuple[Any, ...]) -> None:
-        tips, parents, lengths, labels, newick = info
-        self.tip_names = tips
-        self.parents = np.array(parents, dtype=np.int64)
-        self.lengths = np.array(lengths, dtype=np.float64)
-        self.labels = labels
-        self.newick = newick
-
-    @property
-    def ntips(self) -> int:
-        """Number of tips (leaves)."""
-        return len(self.tip_names)
-
-    @property
-    def nnodes(self) -> int:
-        """Number of nodes, tips included."""
-        return len(self.labels)
-
-    @property
-    def node_names(self) -> list[str]:
-        """Each node's name as the CLI prints it: tip names, internal labels,
-        else ``nodeN``."""
-        return [lab if lab else f"node{v}" for v, lab in enumerate(self.labels)]
-
-    def depths(self) -> NDArray[np.float64]:
-        """Distance of every node from the root."""
-        d = np.zeros(self.nnodes)
-        for v in range(self.nnodes - 2, -1, -1):  # parents come after children
-            d[v] = d[self.parents[v]] + self.lengths[v]
-        return d
-
-    def __repr__(self) -> str:
-        return f"<fitcl.gainloss.Tree: {self.ntips} tips, {self.nnodes} nodes>"
-
-
-def _tree(tree: TreeLike) -> Tree:
-    return tree if isinstance(tree, Tree) else Tree(tree)
-
-
-# ---- matrices ------------------------------------------------------------------------
-
-class Matrix:
-    """A presence/absence matrix: families (rows) x taxa (columns).
-
-    Make one with :meth:`read`, :meth:`from_frame` or :meth:`from_array`;
-    every function here also takes a path, a DataFrame or an array directly.
-    """
-
-    __slots__ = ("_handle", "families", "taxa", "_values")
-
-    families: list[str]
-    taxa: list[str]
-
-    def __init__(self, handle: Any) -> None:
-        self._handle = handle
-        self.families, self.taxa = _fitcl.matrix_info(handle, None)
-        self._values: NDArray[np.uint8] | None = None
-
-    @classmethod
-    def read(cls, path: str | os.PathLike[str], *, format: str = "auto",
-             taxa_in_rows: bool = False) -> Matrix:
-        """Reads a matrix file (docs/input-formats.md).
-
-        Args:
-            format: ``"auto"`` (by extension and content), ``"tsv"`` (Rtab),
-                ``"csv"`` or ``"pangenome_csv"`` (Roary/Panaroo
-                gene_presence_absence.csv).
-            taxa_in_rows: the table has one row per genome.
-        """
-        code = _FORMATS.get(format)
-        if code is None:
-            raise ArgumentError(f"format: expected one of {', '.join(_FORMATS)}, got {format!r}")
-        return cls(_fitcl.matrix_read(os.fspath(path), code, bool(taxa_in_rows)))
-
-    @classmethod
-    def from_array(cls, values: Any, taxa: Sequence[str],
-                   families: Sequence[str] | None = None) -> Matrix:
-        """A matrix from an array of families x taxa: 0 absent, > 0 present,
-        NaN (or :data:`MISSING` in a uint8 array) missing.  families None:
-        ``F1, F2, ...``."""
-        v = np.asarray(values)
-        if v.ndim != 2 or v.shape[1] != len(taxa):
-            raise ArgumentError(f"values: expected a 2-D array of families x {len(taxa)} taxa, "
-                                f"got shape {v.shape}")
-        if families is not None and len(families) != v.shape[0]:
-            raise ArgumentError(f"families: {len(families)} names for {v.shape[0]} rows")
-        if v.dtype == np.uint8:
-            if v.size and v.max() > MISSING:
-                raise ArgumentError(f"values: a uint8 matrix holds 0, 1 or {MISSING} (missing)")
-            cells = np.ascontiguousarray(v)
-        else:
-            f = v.astype(np.float64)
-            if np.any(f < 0):
-                raise ArgumentError("values: negative entries (expected 0 absent, > 0 present, "
-                                    "NaN missing)")
-            cells = np.ascontiguousarray(np.where(np.isnan(f), MISSING, f > 0), dtype=np.uint8)
-        return cls(_fitcl.matrix_create(
-            cells, v.shape[0], v.shape[1],
-            None if families is None else [str(s) for s in families], [str(t) for t in taxa]))
-
-    @classmethod
-    def from_frame(cls, frame: pandas.DataFrame) -> Matrix:
-        """A matrix from a DataFrame with families as rows (the index) and
-        taxa as columns."""
-        return cls.from_array(frame.to_numpy(dtype=np.float64, na_value=np.nan),
-                              [str(c) for c in frame.columns], [str(i) for i in frame.index])
-
-    @property
-    def values(self) -> NDArray[np.uint8]:
-        """families x taxa, uint8: 0 absent, 1 present, :data:`MISSING`."""
-        if self._values is None:
-            v = np.empty((len(self.families), len(self.taxa)), dtype=np.uint8)
-            _fitcl.matrix_info(self._handle, v)
-            v.flags.writeable = False
-            self._values = v
-        return self._values
-
-    def to_frame(self) -> pandas.DataFrame:
-        """A DataFrame (families x taxa) of 0/1, with NaN where missing."""
-        import pandas as pd
-        v = self.values
-        data: Any = v.astype(np.float64) if (v == MISSING).any() else v.astype(np.int64)
-        if data.dtype == np.float64:
-            data[v == MISSING] = np.nan
-        return pd.DataFrame(data, index=pd.Index(self.families, name="Gene"), columns=self.taxa)
-
-    def write_rtab(self, path: str | os.PathLike[str]) -> None:
-        """Writes a Roary-style Rtab (atomically)."""
-        _fitcl.matrix_write_rtab(self._handle, os.fspath(path))
-
-    def __repr__(self) -> str:
-        return f"<fitcl.gainloss.Matrix: {len(self.families)} families x {len(self.taxa)} taxa>"
-
-
-TreeLike = Union[str, "os.PathLike[str]", Tree]
-MatrixLike = Union[str, "os.PathLike[str]", Matrix, "pandas.DataFrame", NDArray[Any]]
-
-
-def _matrix(matrix: MatrixLike, taxa: Sequence[str] | None, families: Sequence[str] | None,
-            taxa_in_rows: bool) -> Matrix:
-    if isinstance(matrix, Matrix):
-        return matrix
-    if isinstance(matrix, (str, os.PathLike)):
-        return Matrix.read(matrix, taxa_in_rows=taxa_in_rows)
-    if hasattr(matrix, "to_numpy") and hasattr(matrix, "columns"):
-        return Matrix.from_frame(matrix.T if taxa_in_rows else matrix)  # type: ignore[arg-type]
-    if isinstance(matrix, np.ndarray):
-        if taxa is None:
-            raise ArgumentError("matrix: a NumPy array needs taxa= (its column names)")
-        return Matrix.from_array(matrix.T if taxa_in_rows else matrix, taxa, families)
-    raise TypeError(f"matrix: expected a path, a DataFrame, an array or a Matrix, got "
-                    f"{type(matrix).__name__}")
-
-
-class _Inputs:
-    """A tree matched to a matrix (the library's data set)."""
-
-    def __init__(self, tree: TreeLike, matrix: MatrixLike, taxa: Sequence[str] | None,
-                 families: Sequence[str] | None, taxa_in_rows: bool, prune_missing: bool) -> None:
-        self.tree_in = _tree(tree)
-        self.matrix = _matrix(matrix, taxa, families, taxa_in_rows)
-        self.data = _fitcl.data_build(self.tree_in._handle, self.matrix._handle,
-                                      bool(prune_missing), False)
-        tinfo, self.nfamilies, self.npatterns, self.family_names = _fitcl.data_info(self.data)
-        self.tree = Tree._from_info(tinfo) if prune_missing else self.tree_in
-
-
-def _fit_options(gamma_cats: int, condition: bool, max_iter: int | None,
-                 no_stderr: bool = False) -> tuple[Any, ...]:
-    if not 1 <= int(gamma_cats) <= 64:
-        raise ArgumentError(f"gamma_cats: expected 1..64, got {gamma_cats}")
-    return (int(gamma_cats), not condition, int(max_iter or 0), 0.0, 0.0, bool(no_stderr))
-
 
 # ---- likelihood ------------------------------------------------------------------------
 
@@ -307,7 +86,7 @@ def loglik(tree: TreeLike, matrix: MatrixLike, gain: float, loss: float, *,
     inp = _Inputs(tree, matrix, taxa, families, taxa_in_rows, prune_missing)
     ctx = _runtime.acquire(device, context)
     try:
-        lik = _fitcl.lik_create(ctx._handle, inp.data, int(gamma_cats), not condition,
+        lik = _fitcl.lik_create(ctx._live(), inp.data, int(gamma_cats), not condition,
                                 math.nan if root_p1 is None else float(root_p1))
         fam = np.empty(inp.nfamilies) if per_family else None
         ll, grad, nfam, npat = _fitcl.lik_eval(lik, float(gain), float(loss),
@@ -377,27 +156,13 @@ def fit(tree: TreeLike, matrix: MatrixLike, *, gamma_cats: int = 1, condition: b
     opts = _fit_options(gamma_cats, condition, max_iter)
     ctx = _runtime.acquire(device, context)
     try:
-        r = _fitcl.fit_rates(ctx._handle, inp.data, opts)
+        r = _fitcl.fit_rates(ctx._live(), inp.data, opts)
     finally:
         _runtime.release(device, context, ctx)
     return FitResult(**r, families=inp.nfamilies, patterns=inp.npatterns, taxa=inp.tree.ntips)
 
 
 # ---- the retention test ------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ThetaProfile:
-    """The profile log-likelihood of the retention effect theta: at each
-    theta, the log-likelihood maximised over the other parameters."""
-
-    theta: NDArray[np.float64]
-    loglik: NDArray[np.float64]
-    theta_hat: float
-    loglik_max: float
-    ci_low: float
-    ci_high: float
-    ci_method: str
-
 
 @dataclass(frozen=True)
 class RetentionResult:
@@ -439,9 +204,9 @@ def _select(inp: _Inputs, families: Iterable[str] | NDArray[Any] | None, familie
         raise ArgumentError("give exactly one of families, families_file and families_regex")
     sel = np.zeros(inp.nfamilies, dtype=np.uint8)
     if families_file is not None:
-        _fitcl.select_families(ctx._handle, inp.data, os.fspath(families_file), None, sel)
+        _fitcl.select_families(ctx._live(), inp.data, os.fspath(families_file), None, sel)
     elif families_regex is not None:
-        _fitcl.select_families(ctx._handle, inp.data, None, families_regex, sel)
+        _fitcl.select_families(ctx._live(), inp.data, None, families_regex, sel)
     elif isinstance(families, np.ndarray) and families.dtype == bool:
         if families.shape != (inp.nfamilies,):
             raise ArgumentError(f"families: a mask needs {inp.nfamilies} entries")
@@ -493,7 +258,7 @@ def retention_test(tree: TreeLike, matrix: MatrixLike,
     ctx = _runtime.acquire(device, context)
     try:
         sel = _select(inp, families, families_file, families_regex, ctx)
-        r = _fitcl.retention_test(ctx._handle, inp.data, sel, opts, int(bootstrap), int(seed),
+        r = _fitcl.retention_test(ctx._live(), inp.data, sel, opts, int(bootstrap), int(seed),
                                   ci == "profile", progress)
     finally:
         _runtime.release(device, context, ctx)
@@ -528,101 +293,6 @@ def theta_profile(tree: TreeLike, matrix: MatrixLike,
                          context=context)
     inp, sel, cats, cond = res._inputs
     return _profile(inp, sel, cats, cond, res, points, device, context, theta)
-
-
-_LOG_RATE = (math.log(1e-8), math.log(1e4))
-_LOG_ALPHA = (math.log(0.02), math.log(1000.0))
-
-
-def _maximise(fg: Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float64]]],
-              u0: NDArray[np.float64], lo: NDArray[np.float64], hi: NDArray[np.float64],
-              max_iter: int = 200) -> tuple[NDArray[np.float64], float]:
-    """Minimises f over the box [lo, hi] by BFGS with projected steps and a
-    backtracking (Armijo) line search; returns (u, f)."""
-    u = np.clip(u0, lo, hi)
-    f, g = fg(u)
-    H = np.eye(u.size)
-    for _ in range(max_iter):
-        pg = g.copy()
-        pg[(u <= lo) & (g > 0)] = 0
-        pg[(u >= hi) & (g < 0)] = 0
-        if np.max(np.abs(pg)) < 1e-7:
-            break
-        d = -H @ g
-        if d @ g >= 0:
-            H = np.eye(u.size)
-            d = -g
-        t = 1.0
-        while True:
-            un = np.clip(u + t * d, lo, hi)
-            fn, gn = fg(un)
-            if fn <= f + 1e-4 * (g @ (un - u)):
-                break
-            t *= 0.5
-            if t < 1e-12:
-                return u, f
-        s, yv = un - u, gn - g
-        sy = s @ yv
-        if sy > 1e-12:
-            rho = 1.0 / sy
-            V = np.eye(u.size) - rho * np.outer(s, yv)
-            H = V @ H @ V.T + rho * np.outer(s, s)
-        done = abs(f - fn) <= 1e-13 * (1 + abs(f))
-        u, f, g = un, fn, gn
-        if done:
-            break
-    return u, f
-
-
-def _profile(inp: _Inputs, selected: NDArray[np.uint8], cats: int, condition: bool,
-             res: RetentionResult, points: int, device: str | None,
-             context: _runtime.Context | None,
-             theta: Sequence[float] | None = None) -> ThetaProfile:
-    th_hat = res.effect
-    if theta is None:
-        lo = res.ci_low if res.ci_low > 0 else th_hat / 100
-        hi = res.ci_high if math.isfinite(res.ci_high) else th_hat * 100
-        span = max(math.log(th_hat / lo), math.log(hi / th_hat), 0.1) * 1.6
-        grid = np.exp(np.linspace(math.log(th_hat) - span, math.log(th_hat) + span, points))
-    else:
-        grid = np.asarray(theta, dtype=np.float64)
-        if np.any(grid <= 0):
-            raise ArgumentError("theta: every value must be > 0")
-    _fitcl.data_set_groups(inp.data, selected.astype(np.int32))
-    gamma = cats > 1
-    lo_b = np.array([_LOG_RATE[0]] * 2 + ([_LOG_ALPHA[0]] if gamma else []))
-    hi_b = np.array([_LOG_RATE[1]] * 2 + ([_LOG_ALPHA[1]] if gamma else []))
-    ctx = _runtime.acquire(device, context)
-    try:
-        lik = _fitcl.lik_create(ctx._handle, inp.data, cats, not condition, math.nan)
-
-        def at(th: float) -> Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float64]]]:
-            mult = np.array([1.0, th])
-
-            def fg(u: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
-                e = np.exp(u)
-                ll, grad, _, _ = _fitcl.lik_eval(lik, e[0], e[1], e[2] if gamma else 0.0, mult,
-                                                 True, None)
-                assert grad is not None
-                return -ll, -np.array(grad[:u.size])
-            return fg
-
-        start = np.log([res.alt.gain, res.alt.loss] + ([res.alt.alpha] if gamma else []))
-        ll = np.empty(grid.size)
-        # Outward from theta-hat, each point warm-started from its neighbour.
-        order = np.argsort(np.abs(np.log(grid / th_hat)))
-        warm: dict[int, NDArray[np.float64]] = {}
-        for i in order:
-            near = min(warm, key=lambda j: abs(math.log(grid[j] / grid[i])), default=None)
-            u, f = _maximise(at(float(grid[i])), warm[near] if near is not None else start,
-                             lo_b, hi_b)
-            warm[int(i)] = u
-            ll[i] = -f
-    finally:
-        _runtime.release(device, context, ctx)
-    return ThetaProfile(theta=grid, loglik=ll, theta_hat=th_hat,
-                        loglik_max=max(res.alt.loglik, float(ll.max())), ci_low=res.ci_low,
-                        ci_high=res.ci_high, ci_method=res.ci_method)
 
 
 # ---- simulation -------------------------------------------------------------------------------
@@ -741,10 +411,10 @@ def ancestral(tree: TreeLike, matrix: MatrixLike, *, gain: float | None = None,
     try:
         use = None
         if gain is None:
-            r = _fitcl.fit_rates(ctx._handle, inp.data,
+            r = _fitcl.fit_rates(ctx._live(), inp.data,
                                  _fit_options(gamma_cats, condition, None, no_stderr=True))
             gain, loss, a = r["gain"], r["loss"], r["alpha"]
-            use = ctx._handle
+            use = ctx._live()
         assert gain is not None and loss is not None
         _fitcl.ancestral(use, inp.data, float(gain), float(loss), a, None, int(gamma_cats), p, g,
                          lo)

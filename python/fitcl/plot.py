@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._curvefit import CurveFitResult
-from ._model import Model, _builtin, as_columns, default_variables
+from ._model import Model, _builtin, default_variables
 from .gainloss import AncestralResult, RetentionResult, ThetaProfile
 
 if TYPE_CHECKING:

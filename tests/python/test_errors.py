@@ -3,7 +3,6 @@ reports, fitcl.Error subclasses (ValueError for bad input) with the library's
 status and message for the rest."""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest

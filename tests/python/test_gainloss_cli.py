@@ -12,7 +12,6 @@ import subprocess
 import numpy as np
 import pytest
 
-import fitcl
 from fitcl import gainloss
 from conftest import EXAMPLES
 

@@ -4,7 +4,6 @@ time on their own contexts."""
 from __future__ import annotations
 
 import threading
-import time
 import tracemalloc
 
 import numpy as np
