@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/accum_point.h"
+#include "common/accum_qr.h"
 #include "core/context.h"
 #include "core/pool.h"
 #include "core/util.h"
@@ -337,8 +338,50 @@ static const double *block_model(cpu_impl *c, unsigned worker, blk_scratch *s,
   return s->cbf;
 }
 
+/* A group of a QR pass: every point's weighted row [G | rt] is rotated into
+ * the group's triangle in point order; Σrho and Σr² per block as in the
+ * other passes. */
+static void group_run_qr(cpu_impl *c, size_t g, unsigned worker) {
+  const fitcl_accum *a = c->a;
+  const int np = a->np, nv = a->nv, m = np + 1, tri = FITCL_QR_TRI(np + 1);
+  blk_scratch s = scratch_of(c, worker);
+  double *T = c->partials + g * (size_t)fitcl__accum_stride(a);
+  double scale[BLK], v[FITCL_NLSQ_MAX_PARAMS + 1];
+  double cs = 0, cc = 0, rs = 0, rc = 0;
+  const double *J[FITCL_NLSQ_MAX_PARAMS];
+  const double *xb[FITCL_NLSQ_MAX_VARS];
+  for (int q = 0; q < tri; ++q) T[q] = 0.0;
+  size_t begin = g * GROUP_POINTS;
+  size_t end = begin + GROUP_POINTS < c->n ? begin + GROUP_POINTS : c->n;
+  for (size_t b0 = begin; b0 < end; b0 += BLK) {
+    size_t nb = end - b0 < BLK ? end - b0 : BLK;
+    for (int j = 0; j < nv; ++j) xb[j] = c->x[j] + b0;
+    const double *f = block_model(c, worker, &s, c->aot_fj, xb, nb, J);
+    block_residuals(a, f, c->y + b0, c->sigma ? c->sigma + b0 : NULL, nb, scale, s.rt, s.rho,
+                    s.z);
+    for (size_t i = 0; i < nb; ++i) {
+      for (int k = 0; k < np; ++k) v[k] = J[k][i] * scale[i];
+      v[np] = s.rt[i];
+      fitcl_qr_add_row(T, m, v, 0);
+    }
+    double bc = sum_block(s.rho), br = sum_block(s.z), t;
+    t = cs + bc;
+    cc += fabs(cs) >= fabs(bc) ? (cs - t) + bc : (bc - t) + cs;
+    cs = t;
+    t = rs + br;
+    rc += fabs(rs) >= fabs(br) ? (rs - t) + br : (br - t) + rs;
+    rs = t;
+  }
+  T[tri] = cs + cc;
+  T[tri + 1] = rs + rc;
+}
+
 static void group_run(cpu_impl *c, size_t g, unsigned worker) {
   const fitcl_accum *a = c->a;
+  if (a->qr) {
+    group_run_qr(c, g, worker);
+    return;
+  }
   const int np = a->np, nv = a->nv, stride = fitcl__accum_stride(a);
   blk_scratch s = scratch_of(c, worker);
   double v[FITCL_ACCUM_NSUMS(FITCL_NLSQ_MAX_PARAMS)];
@@ -416,7 +459,8 @@ static fitcl_status cpu_create(fitcl_accum *a) {
   c->filled = calloc(c->nworkers, sizeof *c->filled);
   if (!c->R || !c->filled) return fitcl__fail(a->ctx, FITCL_ERR_NOMEM, "out of memory");
   c->partials_cap = (a->max_chunk + GROUP_POINTS - 1) / GROUP_POINTS;
-  c->partials = malloc(c->partials_cap * (size_t)a->nsums * sizeof *c->partials);
+  /* A QR pass's vectors are one value longer than the sums. */
+  c->partials = malloc(c->partials_cap * (size_t)(a->nsums + 1) * sizeof *c->partials);
   if (!c->scratch || !c->partials) return fitcl__fail(a->ctx, FITCL_ERR_NOMEM, "out of memory");
   a->info.program_builds = 0;
   return FITCL_OK;
