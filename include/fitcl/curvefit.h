@@ -68,6 +68,15 @@ typedef struct fitcl_source_options {
    *  they take at most this many MiB, so later passes do not parse the
    *  text again.  0: 256.  Negative: never kept. */
   long csv_cache_mb;
+  /** Data whose file layout is not the kernel's (C-order rows of a 2-D .npy
+   *  or raw file, float32, HDF5) are converted once, on the first pass,
+   *  into one float64 array per column when they take at most this many
+   *  MiB, and every later pass reads those arrays (no conversion, no page
+   *  faults).  Larger data are converted chunk by chunk inside every pass.
+   *  Float64 columns that are contiguous in the file (1-D arrays, Fortran
+   *  order) are read in place and need no copy; CSV has csv_cache_mb.
+   *  0: a quarter of physical memory, at most 4096.  Negative: never. */
+  long cache_mb;
 } fitcl_source_options;
 
 /**

@@ -128,8 +128,8 @@ FITCL_API fitcl_status fitcl_model_from_callback(fitcl_context *ctx, fitcl_model
 
 /** Finite-difference rule of fitcl_model_from_callback_fd. */
 typedef enum fitcl_fd_mode {
-  FITCL_FD_FORWARD = 0, /* (f(p + h e_j) - f(p)) / h, h = sqrt(eps) max(|p_j|, 1)...: 1 + np calls */
-  FITCL_FD_CENTRAL = 1  /* (f(p + h e_j) - f(p - h e_j)) / 2h, h = eps^(1/3) ...: 1 + 2 np calls */
+  FITCL_FD_FORWARD = 0, /* (f(p + h e_j) - f(p)) / h: 1 + np calls per block */
+  FITCL_FD_CENTRAL = 1  /* (f(p + h e_j) - f(p - h e_j)) / 2h: 1 + 2 np calls per block */
 } fitcl_fd_mode;
 
 /**

@@ -38,7 +38,20 @@ struct fitcl_source {
   double *buf[2][FITCL__SRC_MAXCOLS];
   const double *xs[2][FITCL_NLSQ_MAX_VARS];
   int self_checked;                  /* the reader validates values itself (text) */
+  /* Data brought into the kernel's layout (one contiguous float64 array per
+   * column) by the first pass, when they fit the memory budget; later
+   * passes hand out slices of it and never call the reader again.  A
+   * reader that keeps its own copy (CSV) or whose columns are float64 and
+   * contiguous in a mapping (1-D or Fortran-order .npy) sets no_cache. */
+  double *cache[FITCL__SRC_MAXCOLS];
+  int cache_state;                   /* 0 none, 1 filling (first pass), 2 complete */
+  int no_cache;                      /* the reader's own layout is already the kernel's */
+  size_t cache_budget;               /* bytes the cache may take */
 };
+
+/* Whether a source of `points` rows would be kept in memory (the reader
+ * asks, to decide whether handing pages back to the kernel is worth it). */
+int fitcl__source_fits_memory(const fitcl_source *src, uint64_t points);
 
 /* Allocates the common part (buffers of `chunk` doubles for each column). */
 fitcl_status fitcl__source_alloc(fitcl_context *ctx, const fitcl_source_options *opt,

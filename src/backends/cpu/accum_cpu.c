@@ -75,6 +75,7 @@ typedef struct blk_scratch {
   double *z;     /* squared residuals */
   double *cbf;   /* callback: f */
   double *cbj;   /* callback: row-major Jacobian */
+  double *fd;    /* callback with finite differences: two blocks of values */
   double *aot;   /* compiled kernels: outputs (np + 1 blocks), then scratch */
 } blk_scratch;
 
@@ -97,6 +98,8 @@ static blk_scratch scratch_of(cpu_impl *c, unsigned w) {
   p += BLK;
   s.cbj = p;
   p += m->kind == FITCL__MODEL_CALLBACK ? (size_t)a->np * BLK : 0;
+  s.fd = p;
+  p += m->kind == FITCL__MODEL_CALLBACK && m->fd ? 2 * (size_t)BLK : 0;
   s.aot = p;
   return s;
 }
@@ -326,7 +329,7 @@ static const double *block_model(cpu_impl *c, unsigned worker, blk_scratch *s,
       for (int q = 0; q < np; ++q) J[q] = R[p->outputs[1 + q]];
     return R[p->outputs[0]];
   }
-  m->fn(m->user, a->params, xb, nb, s->cbf, a->want_jac ? s->cbj : NULL);
+  fitcl__model_callback_eval(m, a->params, xb, nb, s->cbf, a->want_jac ? s->cbj : NULL, s->fd);
   if (a->want_jac)
     for (int q = 0; q < np; ++q) {
       /* The callback writes rows; the reductions read columns.  A callback
@@ -442,7 +445,7 @@ static fitcl_status cpu_create(fitcl_accum *a) {
     nregs = (size_t)(m->prog_fj.nregs > m->prog_f.nregs ? m->prog_fj.nregs : m->prog_f.nregs);
   if (m->kind == FITCL__MODEL_CALLBACK && nregs < (size_t)a->np) nregs = (size_t)a->np;
   c->nregs = nregs;
-  size_t cbj = m->kind == FITCL__MODEL_CALLBACK ? (size_t)a->np * BLK : 0;
+  size_t cbj = m->kind == FITCL__MODEL_CALLBACK ? (size_t)(a->np + (m->fd ? 2 : 0)) * BLK : 0;
   size_t aot = 0;
   if (m->kind == FITCL__MODEL_EXPR) {
     c->aot_fj = fitcl__aot_find(&m->prog_fj);
