@@ -34,35 +34,8 @@ typedef struct pass_ctx {
   int passes;
   int validated;
   uint64_t points;
-  /* Data summaries from the first (validating) pass: weighted moments of y
-   * about its first value (for R²) and the range of each x column. */
-  double sw, swy, swy2, y0;
-  double xmin[FITCL_NLSQ_MAX_VARS], xmax[FITCL_NLSQ_MAX_VARS];
+  fitcl__data_stats stats;    /* arrays and callbacks: from the first pass */
 } pass_ctx;
-
-/* Adds a chunk to the data summaries (in row order: deterministic). */
-static void summarise(pass_ctx *pc, const fitcl_chunk *c, size_t nv, uint64_t row0) {
-  if (row0 == 0 && c->n) {
-    pc->y0 = c->y[0];
-    for (size_t j = 0; j < nv; ++j) pc->xmin[j] = pc->xmax[j] = c->x[j][0];
-  }
-  double sw = 0, swy = 0, swy2 = 0;
-  for (size_t i = 0; i < c->n; ++i) {
-    double wi = c->sigma ? 1.0 / (c->sigma[i] * c->sigma[i]) : 1.0, d = c->y[i] - pc->y0;
-    sw += wi;
-    swy += wi * d;
-    swy2 += wi * d * d;
-  }
-  pc->sw += sw;
-  pc->swy += swy;
-  pc->swy2 += swy2;
-  for (size_t j = 0; j < nv; ++j)
-    for (size_t i = 0; i < c->n; ++i) {
-      double v = c->x[j][i];
-      if (v < pc->xmin[j]) pc->xmin[j] = v;
-      if (v > pc->xmax[j]) pc->xmax[j] = v;
-    }
-}
 
 static fitcl_status next_chunk(pass_ctx *pc, uint64_t index, uint64_t row0, fitcl_chunk *c) {
   switch (pc->kind) {
@@ -121,14 +94,13 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
       if (c.sigma) cols[nv + 1] = c.sigma;
       st = fitcl__check_chunk(pc->ctx, pc->kind == DATA_ARRAYS ? "input arrays" : "chunk callback",
                               names, cols, (int)nv + 1 + (c.sigma != NULL), c.sigma != NULL, c.n,
-                              row);
+                              row, &pc->stats);
     }
     if (st != FITCL_OK) {
       fitcl_accum_end(pc->acc, &discard);
       return st;
     }
     if (!c.n) break;
-    if (!pc->validated) summarise(pc, &c, nv, row);
     st = fitcl_accum_chunk(pc->acc, c.x, c.y, c.sigma, c.n);
     if (st != FITCL_OK) {
       fitcl_accum_end(pc->acc, &discard);
@@ -310,10 +282,11 @@ static fitcl_status run_fit(fitcl_context *ctx, const fitcl_model *m, pass_ctx *
   fitcl__lm_problem pb = {ctx, (int)n, names, opt.fixed, run_pass, pc};
   st = fitcl__lm_solve(&pb, &opt, &s, w, res);
   if (st == FITCL_OK) {
-    fitcl__fit_statistics(pc->sw, pc->swy, pc->swy2, &opt, res);
+    const fitcl__data_stats *ds = pc->kind == DATA_SOURCE ? &pc->src->stats : &pc->stats;
+    fitcl__fit_statistics(ds->sw, ds->swy, ds->swy2, &opt, res);
     for (size_t j = 0; j < fitcl_model_nvars(m); ++j) {
-      res->x_min[j] = pc->xmin[j];
-      res->x_max[j] = pc->xmax[j];
+      res->x_min[j] = ds->xmin[j];
+      res->x_max[j] = ds->xmax[j];
     }
   }
   if (st == FITCL_OK && opt.profile && res->converged && !res->singular)

@@ -12,22 +12,120 @@
 #include "core/util.h"
 #include "nlsq/source.h"
 
+/* The row of the first non-finite value of c (or sigma <= 0), or n. */
+static size_t first_bad(const double *c, size_t n, int is_sigma) {
+  /* All-finite test in lanes (the common case), the culprit only after. */
+  int ok = 1;
+  size_t i = 0;
+  for (; i + 4 <= n && ok; i += 4) {
+    int lane = 1;
+    for (int l = 0; l < 4; ++l) lane &= isfinite(c[i + l]) && (!is_sigma || c[i + l] > 0);
+    ok = lane;
+  }
+  for (size_t k = ok ? i : (i >= 4 ? i - 4 : 0); k < n; ++k)
+    if (!(isfinite(c[k]) && (!is_sigma || c[k] > 0))) return k;
+  return n;
+}
+
+void fitcl__stats_add(fitcl__data_stats *st, const double *const *x, size_t nx, const double *y,
+                      const double *sg, size_t n) {
+  if (!n) return;
+  if (!st->started) {
+    st->started = 1;
+    st->y0 = y[0];
+    for (size_t j = 0; j < nx; ++j) st->xmin[j] = st->xmax[j] = x[j][0];
+  }
+  /* Four lanes per sum so the loops vectorise without reassociation. */
+  const double y0 = st->y0;
+  double sw[4] = {0, 0, 0, 0}, s1[4] = {0, 0, 0, 0}, s2[4] = {0, 0, 0, 0};
+  size_t i = 0;
+  if (sg) {
+    for (; i + 4 <= n; i += 4)
+      for (int l = 0; l < 4; ++l) {
+        double w = 1.0 / (sg[i + l] * sg[i + l]), d = y[i + l] - y0;
+        sw[l] += w;
+        s1[l] += w * d;
+        s2[l] += w * d * d;
+      }
+  } else {
+    for (; i + 4 <= n; i += 4)
+      for (int l = 0; l < 4; ++l) {
+        double d = y[i + l] - y0;
+        sw[l] += 1.0;
+        s1[l] += d;
+        s2[l] += d * d;
+      }
+  }
+  for (; i < n; ++i) {
+    double w = sg ? 1.0 / (sg[i] * sg[i]) : 1.0, d = y[i] - y0;
+    sw[0] += w;
+    s1[0] += w * d;
+    s2[0] += w * d * d;
+  }
+  st->sw += (sw[0] + sw[1]) + (sw[2] + sw[3]);
+  st->swy += (s1[0] + s1[1]) + (s1[2] + s1[3]);
+  st->swy2 += (s2[0] + s2[1]) + (s2[2] + s2[3]);
+  for (size_t j = 0; j < nx; ++j) {
+    const double *c = x[j];
+    double lo = st->xmin[j], hi = st->xmax[j];
+    for (size_t k = 0; k < n; ++k) {
+      lo = c[k] < lo ? c[k] : lo;
+      hi = c[k] > hi ? c[k] : hi;
+    }
+    st->xmin[j] = lo;
+    st->xmax[j] = hi;
+  }
+}
+
+/* One sweep over each column: finiteness, and the statistics. */
+static int sweep_x(const double *c, size_t n, double *lo, double *hi) {
+  int ok = 1;
+  double a = *lo, b = *hi;
+  for (size_t k = 0; k < n; ++k) {
+    ok &= isfinite(c[k]) != 0;
+    a = c[k] < a ? c[k] : a;
+    b = c[k] > b ? c[k] : b;
+  }
+  *lo = a;
+  *hi = b;
+  return ok;
+}
+
 fitcl_status fitcl__check_chunk(fitcl_context *ctx, const char *where, const char *const *names,
                                 const double *const *cols, int ncols, int has_sigma, size_t n,
-                                uint64_t row0) {
-  for (int k = 0; k < ncols; ++k) {
-    const double *c = cols[k];
-    int is_sigma = has_sigma && k == ncols - 1;
-    for (size_t i = 0; i < n; ++i) {
-      double v = c[i];
-      if (isfinite(v) && (!is_sigma || v > 0)) continue;
-      const char *what = isnan(v) ? "NaN" : isinf(v) ? "infinite" : "not > 0";
-      return fitcl__fail(ctx, FITCL_ERR_DATA,
-                         "%s: row %llu: column '%s' is %s; %s", where,
-                         (unsigned long long)(row0 + i), names[k], what,
-                         is_sigma ? "every sigma must be finite and > 0"
-                                  : "remove or fix the row (every value must be finite)");
+                                uint64_t row0, fitcl__data_stats *stats) {
+  const int nx = ncols - 1 - has_sigma;
+  int ok = 1;
+  if (stats && n) {
+    fitcl__data_stats t = *stats;
+    if (!t.started)
+      for (int j = 0; j < nx; ++j) t.xmin[j] = t.xmax[j] = cols[j][0];
+    for (int j = 0; j < nx && ok; ++j) ok = sweep_x(cols[j], n, &t.xmin[j], &t.xmax[j]);
+    if (ok) {
+      ok = first_bad(cols[nx], n, 0) == n && (!has_sigma || first_bad(cols[nx + 1], n, 1) == n);
+      if (ok) {
+        /* x ranges done; the moments (a second read of y only). */
+        double lo[FITCL_NLSQ_MAX_VARS], hi[FITCL_NLSQ_MAX_VARS];
+        memcpy(lo, t.xmin, sizeof lo);
+        memcpy(hi, t.xmax, sizeof hi);
+        fitcl__stats_add(stats, cols, 0, cols[nx], has_sigma ? cols[nx + 1] : NULL, n);
+        memcpy(stats->xmin, lo, sizeof lo);
+        memcpy(stats->xmax, hi, sizeof hi);
+        return FITCL_OK;
+      }
     }
+  }
+  for (int k = 0; k < ncols; ++k) {
+    int is_sigma = has_sigma && k == ncols - 1;
+    size_t i = first_bad(cols[k], n, is_sigma);
+    if (i == n) continue;
+    double v = cols[k][i];
+    const char *what = isnan(v) ? "NaN" : isinf(v) ? "infinite" : "not > 0";
+    return fitcl__fail(ctx, FITCL_ERR_DATA,
+                       "%s: row %llu: column '%s' is %s; %s", where,
+                       (unsigned long long)(row0 + i), names[k], what,
+                       is_sigma ? "every sigma must be finite and > 0"
+                                : "remove or fix the row (every value must be finite)");
   }
   return FITCL_OK;
 }
@@ -82,8 +180,10 @@ fitcl_status fitcl_source_rewind(fitcl_source *src) {
   if (!src) return FITCL_ERR_NULL;
   src->row = 0;
   src->passes++;
-  /* A first pass abandoned half-way leaves a partial copy: start again. */
+  /* A first pass abandoned half-way leaves a partial copy and partial
+   * statistics: start both again. */
   if (src->cache_state == 1) cache_free(src);
+  if (!src->validated) memset(&src->stats, 0, sizeof src->stats);
   if (src->cache_state == 2) return FITCL_OK;
   return src->ops->rewind(src);
 }
@@ -142,9 +242,11 @@ fitcl_status fitcl_source_next(fitcl_source *src, fitcl_chunk *chunk) {
     if (src->cache_state == 1) cache_free(src);
     return st;
   }
+  if (!src->validated && src->self_checked && n)
+    fitcl__stats_add(&src->stats, cols, src->nx, cols[src->nx], src->has_sigma ? cols[src->nx + 1] : NULL, n);
   if (!src->validated && !src->self_checked && n) {
     st = fitcl__check_chunk(src->ctx, src->path, (const char *const *)src->colname, cols,
-                            src->ncols, src->has_sigma, n, src->row);
+                            src->ncols, src->has_sigma, n, src->row, &src->stats);
     if (st != FITCL_OK) return st;
   }
   src->row += n;
