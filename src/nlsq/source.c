@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/context.h"
+#include "core/pool.h"
 #include "core/util.h"
 #include "nlsq/source.h"
 
@@ -120,28 +121,83 @@ static int sweep_x(const double *c, size_t n, double *lo, double *hi) {
   return t == 0;
 }
 
+/* The first-pass sweep of a chunk, cut into fixed blocks of rows that the
+ * context's workers take in any order; each block writes its own slot and
+ * the slots are combined in block order, so the statistics do not depend
+ * on the thread count. */
+#define SWEEP_BLOCK ((size_t)1 << 16)
+
+typedef struct sweep_slot {
+  int ok;
+  double sw, swy, swy2;
+  double xmin[FITCL_NLSQ_MAX_VARS], xmax[FITCL_NLSQ_MAX_VARS];
+} sweep_slot;
+
+typedef struct sweep_job {
+  const double *const *cols;
+  int nx, has_sigma;
+  size_t n;
+  double y0;
+  sweep_slot *slot;
+} sweep_job;
+
+static void sweep_block(void *arg, size_t b, unsigned worker) {
+  (void)worker;
+  sweep_job *j = arg;
+  sweep_slot *sl = &j->slot[b];
+  size_t i0 = b * SWEEP_BLOCK, n = j->n - i0 < SWEEP_BLOCK ? j->n - i0 : SWEEP_BLOCK;
+  int ok = 1;
+  for (int k = 0; k < j->nx && ok; ++k) {
+    const double *c = j->cols[k] + i0;
+    sl->xmin[k] = sl->xmax[k] = c[0];
+    ok = sweep_x(c, n, &sl->xmin[k], &sl->xmax[k]);
+  }
+  const double *y = j->cols[j->nx] + i0, *sg = j->has_sigma ? j->cols[j->nx + 1] + i0 : NULL;
+  ok = ok && all_valid(y, n, 0) && (!sg || all_valid(sg, n, 1));
+  sl->ok = ok;
+  if (!ok) return;
+  fitcl__data_stats t;
+  memset(&t, 0, sizeof t);
+  t.started = 1;
+  t.y0 = j->y0;
+  fitcl__stats_add(&t, NULL, 0, y, sg, n);
+  sl->sw = t.sw;
+  sl->swy = t.swy;
+  sl->swy2 = t.swy2;
+}
+
 fitcl_status fitcl__check_chunk(fitcl_context *ctx, const char *where, const char *const *names,
                                 const double *const *cols, int ncols, int has_sigma, size_t n,
                                 uint64_t row0, fitcl__data_stats *stats) {
   const int nx = ncols - 1 - has_sigma;
-  int ok = 1;
   if (stats && n) {
-    fitcl__data_stats t = *stats;
-    if (!t.started)
-      for (int j = 0; j < nx; ++j) t.xmin[j] = t.xmax[j] = cols[j][0];
-    for (int j = 0; j < nx && ok; ++j) ok = sweep_x(cols[j], n, &t.xmin[j], &t.xmax[j]);
-    if (ok) {
-      ok = first_bad(cols[nx], n, 0) == n && (!has_sigma || first_bad(cols[nx + 1], n, 1) == n);
-      if (ok) {
-        /* x ranges done; the moments (a second read of y only). */
-        double lo[FITCL_NLSQ_MAX_VARS], hi[FITCL_NLSQ_MAX_VARS];
-        memcpy(lo, t.xmin, sizeof lo);
-        memcpy(hi, t.xmax, sizeof hi);
-        fitcl__stats_add(stats, cols, 0, cols[nx], has_sigma ? cols[nx + 1] : NULL, n);
-        memcpy(stats->xmin, lo, sizeof lo);
-        memcpy(stats->xmax, hi, sizeof hi);
-        return FITCL_OK;
+    size_t nb = (n + SWEEP_BLOCK - 1) / SWEEP_BLOCK;
+    sweep_slot *slot = malloc(nb * sizeof *slot);
+    if (slot) {
+      if (!stats->started) {
+        stats->started = 1;
+        stats->y0 = cols[nx][0];
+        for (int k = 0; k < nx; ++k) stats->xmin[k] = stats->xmax[k] = cols[k][0];
       }
+      sweep_job job = {cols, nx, has_sigma, n, stats->y0, slot};
+      fitcl__pool *pool = ctx ? fitcl__ctx_pool(ctx) : NULL;
+      if (pool && nb > 1) fitcl__pool_run(pool, nb, sweep_block, &job);
+      else
+        for (size_t b = 0; b < nb; ++b) sweep_block(&job, b, 0);
+      int ok = 1;
+      for (size_t b = 0; b < nb; ++b) ok &= slot[b].ok;
+      if (ok)
+        for (size_t b = 0; b < nb; ++b) {
+          stats->sw += slot[b].sw;
+          stats->swy += slot[b].swy;
+          stats->swy2 += slot[b].swy2;
+          for (int k = 0; k < nx; ++k) {
+            if (slot[b].xmin[k] < stats->xmin[k]) stats->xmin[k] = slot[b].xmin[k];
+            if (slot[b].xmax[k] > stats->xmax[k]) stats->xmax[k] = slot[b].xmax[k];
+          }
+        }
+      free(slot);
+      if (ok) return FITCL_OK;
     }
   }
   for (int k = 0; k < ncols; ++k) {
