@@ -211,9 +211,11 @@ fitcl_status fitcl_accum_end(fitcl_accum *a, fitcl_accum_sums *out) {
   if (!a || !out) return FITCL_ERR_NULL;
   if (!a->active) return fitcl__fail(a->ctx, FITCL_ERR_STATE, "fitcl_accum_end without begin");
   if (a->qr) {
+    /* Only the solver starts QR passes, and it ends an abandoned one this
+     * way: drain it and keep the error that made it abandon the pass. */
     a->ops->finish(a);
     a->active = 0;
-    return fitcl__fail(a->ctx, FITCL_ERR_STATE, "fitcl_accum_end on a QR pass");
+    return FITCL_ERR_STATE;
   }
   fitcl_status st = a->ops->finish(a);
   a->active = 0;
