@@ -312,3 +312,37 @@ Test(lm_features, student_t_quantiles) {
   cr_expect(fitcl_test_close(fitcl__t_quantile(0.025, 10), -2.2281388519649385, 1e-10));
   cr_expect(fitcl_test_close(fitcl__t_cdf(2.2281388519649385, 10), 0.975, 1e-12));
 }
+
+/* The QR pass merges its triangles in a fixed order: the same bits for
+ * one worker thread and for three. */
+Test(lm_features, qr_fit_same_bits_for_any_thread_count) {
+  enum { M = 20000 };
+  static double x[M], y[M];
+  rng_state = 11;
+  for (int i = 0; i < M; ++i) {
+    x[i] = 8.0 * i / M;
+    y[i] = 3 * exp(-1.2 * x[i]) + 0.8 * exp(-0.2 * x[i]) + 0.01 * nrand();
+  }
+  const double *cols[] = {x};
+  fitcl_curvefit_result r[2];
+  for (int k = 0; k < 2; ++k) {
+    fitcl_context_options co;
+    memset(&co, 0, sizeof co);
+    co.device = "cpu";
+    co.threads = k ? 3 : 1;
+    fitcl_context *ctx = NULL;
+    cr_assert_eq(fitcl_context_create(&co, &ctx), FITCL_OK);
+    fitcl_model *m = compile(ctx, "a*exp(-b*x)+c*exp(-d*x)", "a b c d");
+    const double p0[4] = {2, 2, 1, 0.1};
+    fitcl_curvefit_options fo = {0};
+    fo.solver = FITCL_SOLVER_QR;
+    fo.chunk_points = 9000; /* several chunks of several 4096-point groups */
+    cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, y, NULL, M, p0, &fo, &r[k]), FITCL_OK);
+    fitcl_model_destroy(m);
+    fitcl_context_destroy(ctx);
+  }
+  cr_expect_eq(memcmp(r[0].params, r[1].params, sizeof(double) * 4), 0);
+  cr_expect_eq(memcmp(r[0].stderr_, r[1].stderr_, sizeof(double) * 4), 0);
+  cr_expect_eq(r[0].cost, r[1].cost);
+  cr_expect_eq(r[0].iterations, r[1].iterations);
+}
