@@ -141,6 +141,26 @@ static void sys_stderr(const lm_sys *y, double s2, double *se) {
   }
 }
 
+/* The scaled length |D^½ x| of the damped step at lambda. */
+static double step_radius(const lm_sys *y, const double *d2, double lambda) {
+  double x[NMAX];
+  if (sys_step(y, d2, lambda, x) != 0) return 0;
+  double s = 0;
+  for (int a = 0; a < y->na; ++a) s += d2[y->cols[a]] * x[a] * x[a];
+  return sqrt(s);
+}
+
+/* The smallest damping from lambda0 up (to a factor of 2) whose step has a
+ * scaled length at most radius: the length falls monotonically as lambda
+ * grows. */
+static double lambda_for_radius(const lm_sys *y, const double *d2, double lambda0,
+                                double radius) {
+  double lambda = lambda0;
+  for (int i = 0; i < 2000 && lambda < 1e250 && step_radius(y, d2, lambda) > radius; ++i)
+    lambda *= 2;
+  return lambda;
+}
+
 /* Covariance, standard errors and correlations from the final sums. */
 static void fill_uncertainty(fitcl_context *ctx, int n, const fitcl__lm_eval *S,
                              const int *cols, int na, const fitcl_curvefit_options *opt,
@@ -372,7 +392,14 @@ fitcl_status fitcl__lm_solve(const fitcl__lm_problem *pb, const fitcl_curvefit_o
         S = T;
         T = tmp;
       } else {
-        st.lambda *= st.nu;
+        /* Nielsen's growth, and at least as much damping as halves the
+         * step's scaled length (MINPACK's mildest contraction of its trust
+         * region): where the curvature of JᵀJ dominates the damping,
+         * doubling lambda barely shortens the step, and the next trial,
+         * a full pass, would land next to the rejected one. */
+        double xn = 0;
+        for (int a = 0; a < nf; ++a) xn += st.d2[freej[a]] * x[a] * x[a];
+        st.lambda = lambda_for_radius(y, st.d2, st.lambda * st.nu, 0.5 * sqrt(xn));
         st.nu *= 2;
       }
       if (opt->progress) {
