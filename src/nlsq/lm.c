@@ -13,7 +13,8 @@
  * the normal equations and moves to QR for the rest of the fit when the
  * column-scaled JᵀJ has a condition number above 1e8 (normal equations then
  * lose more than 8 digits).  lambda follows Nielsen's update: on acceptance
- * lambda *= max(1/10, 1-(2*rho-1)^3), on rejection lambda *= nu, nu *= 2.
+ * lambda *= max(1/10, 1-(2*rho-1)^3), on rejection lambda *= nu, nu *= 2,
+ * and then at least as much as halves the rejected step's scaled length.
  *
  * Convergence is judged by the Gauss-Newton step from the current point:
  * when every free parameter's step is at most xtol times its magnitude plus
