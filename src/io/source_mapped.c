@@ -333,7 +333,14 @@ fitcl_status fitcl__source_open_mapped(fitcl_source *src, const fitcl_source_opt
   src->no_cache = in_place;
   m->release = !fitcl__source_fits_memory(src, m->nrows);
   if (!m->release)
-    for (int i = 0; i < m->nfiles; ++i)
-      if (m->files[i].base) madvise(m->files[i].base, m->files[i].size, MADV_WILLNEED);
+    for (int i = 0; i < m->nfiles; ++i) {
+      if (!m->files[i].base) continue;
+#ifdef MADV_POPULATE_READ
+      /* Page tables filled in one call instead of a fault every 64 KiB on
+       * the first pass (Linux 5.14+; advice only, as the fallback is). */
+      if (madvise(m->files[i].base, m->files[i].size, MADV_POPULATE_READ) == 0) continue;
+#endif
+      madvise(m->files[i].base, m->files[i].size, MADV_WILLNEED);
+    }
   return FITCL_OK;
 }
