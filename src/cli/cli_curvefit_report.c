@@ -88,7 +88,7 @@ static void print_json(fitcl_context *ctx, const fitcl_context_info *info, const
   cli_print_json(o);
 }
 
-static void print_table(const fitcl_context_info *info, const cf_model *m,
+static void print_table(const fitcl_context_info *info, const cf_args *a, const cf_model *m,
                         const fitcl_curvefit_result *res) {
   printf("status       %s (%s) after %d iterations, %d Jacobian passes, %s solver\n",
          fitcl_curvefit_status_name(res->status), res->converged ? "converged" : "not converged",
@@ -105,8 +105,10 @@ static void print_table(const fitcl_context_info *info, const cf_model *m,
       printf("%-12s %22.15g %22s\n", m->name[j], res->params[j], "(fixed)");
       continue;
     }
-    printf("%-12s %22.15g %22.15g   [%.10g, %.10g]\n", m->name[j], res->params[j],
+    printf("%-12s %22.15g %22.15g   [%.10g, %.10g]", m->name[j], res->params[j],
            res->stderr_[j], res->ci_lower[j], res->ci_upper[j]);
+    if (a->profile) printf("  profile [%.10g, %.10g]", res->profile_lower[j], res->profile_upper[j]);
+    printf("\n");
   }
   printf("backend      %s (%s), %.3f s\n", info->backend ? info->backend : "?",
          info->device ? info->device : "?", res->seconds);
@@ -124,5 +126,5 @@ void cf_report(fitcl_context *ctx, const cf_args *a, const cf_model *m,
   memset(&info, 0, sizeof info);
   fitcl_context_get_info(ctx, &info);
   if (a->json) print_json(ctx, &info, a, m, res);
-  else print_table(&info, m, res);
+  else print_table(&info, a, m, res);
 }
