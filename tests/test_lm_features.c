@@ -346,3 +346,37 @@ Test(lm_features, qr_fit_same_bits_for_any_thread_count) {
   cr_expect_eq(r[0].cost, r[1].cost);
   cr_expect_eq(r[0].iterations, r[1].iterations);
 }
+
+/* A profile bound of a nonlinear model (NIST Misra1a's data) is where the
+ * refit with the parameter held reaches the F-test threshold. */
+Test(lm_features, profile_bound_reaches_the_threshold) {
+  static const double x[14] = {77.6, 114.9, 141.1, 190.8, 239.9, 289.0, 332.8,
+                               378.4, 434.8, 477.3, 536.8, 593.1, 689.1, 760.0};
+  static const double y[14] = {10.07, 14.73, 17.94, 23.93, 29.61, 35.18, 40.02,
+                               44.82, 50.76, 55.05, 61.01, 66.40, 75.47, 81.78};
+  const double *cols[] = {x};
+  fitcl_context *ctx = fitcl_test_context("cpu");
+  fitcl_model *m = compile(ctx, "b1*(1-exp(-b2*x))", "b1 b2");
+  const double p0[2] = {500, 1e-4};
+  fitcl_curvefit_options fo = {0};
+  fo.profile = 1;
+  fitcl_curvefit_result r, h;
+  cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, y, NULL, 14, p0, &fo, &r), FITCL_OK);
+  double t = fitcl__t_quantile(0.975, 12), crit = r.rss * (1 + t * t / 12);
+  for (int j = 0; j < 2; ++j)
+    for (int side = 0; side < 2; ++side) {
+      double v = side ? r.profile_upper[j] : r.profile_lower[j];
+      cr_assert(isfinite(v), "p%d side %d not found", j, side);
+      /* The profile is asymmetric: the bound differs from Wald's. */
+      double q[2] = {r.params[0], r.params[1]};
+      q[j] = v;
+      int fixed[2] = {j == 0, j == 1};
+      fitcl_curvefit_options fh = {0};
+      fh.fixed = fixed;
+      cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, y, NULL, 14, q, &fh, &h), FITCL_OK);
+      cr_expect(fitcl_test_close(h.rss, crit, 1e-5), "p%d side %d: rss %.12g, threshold %.12g", j,
+                side, h.rss, crit);
+    }
+  fitcl_model_destroy(m);
+  fitcl_context_destroy(ctx);
+}

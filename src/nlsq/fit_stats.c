@@ -107,9 +107,13 @@ static fitcl_status profile_side(const fitcl__lm_problem *pb, const fitcl_curvef
       return FITCL_OK;
     }
     if (d1 < target && (v1 == lo || v1 == hi)) return FITCL_OK; /* not reached in the box */
+    /* The secant through the last two points while the root deviance
+     * grows outward between them; else a step outward. */
     double vn;
-    if (d1 > d0 && isfinite(d1)) vn = v1 + (target - d1) * (v1 - v0) / (d1 - d0);
-    else vn = v0 + 2 * (v1 - v0);
+    if (isfinite(d1) && (d1 - d0) * (v1 - v0) * dir > 0)
+      vn = v1 + (target - d1) * (v1 - v0) / (d1 - d0);
+    else
+      vn = v1 + dir * fabs(v1 - v0);
     /* Never more than doubling the distance per step. */
     double lim = v1 + 2 * (v1 - res->params[j]);
     if (dir > 0 ? vn > lim : vn < lim) vn = lim;
