@@ -341,15 +341,55 @@ static const double *block_model(cpu_impl *c, unsigned worker, blk_scratch *s,
   return s->cbf;
 }
 
-/* A group of a QR pass: every point's weighted row [G | rt] is rotated into
- * the group's triangle in point order; Σrho and Σr² per block as in the
- * other passes. */
+/* Fixed-order dot product of u[from..to) and v[from..to) in eight lanes
+ * (the loop vectorises without reassociating). */
+FITCL__VM_INLINE double dot_range(const double *u, const double *v, size_t from, size_t to) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t i = from;
+  for (; i + 8 <= to; i += 8)
+    for (size_t l = 0; l < 8; ++l) acc[l] += u[i + l] * v[i + l];
+  for (size_t l = 0; i < to; ++i, ++l) acc[l] += u[i] * v[i];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* Householder QR of the nb x m block A (column k at A + k * BLK), in
+ * place; the m x m triangle goes to R (packed). */
+FITCL__VMATH_CLONES
+static void block_householder(double *A, int m, size_t nb, double *R) {
+  for (int k = 0; k < m; ++k) {
+    double *ak = A + (size_t)k * BLK;
+    double s = (size_t)k < nb ? dot_range(ak, ak, (size_t)k, nb) : 0.0;
+    double x0 = (size_t)k < nb ? ak[k] : 0.0;
+    double tail = s - x0 * x0;
+    if (!(tail > 0)) {
+      /* Nothing below the diagonal: the row is R's as it stands. */
+      for (int j = k; j < m; ++j) R[FITCL_QR_AT(m, k, j)] = (size_t)k < nb ? A[(size_t)j * BLK + k] : 0.0;
+      continue;
+    }
+    double alpha = x0 >= 0 ? -sqrt(s) : sqrt(s);
+    double v0 = x0 - alpha, vtv = tail + v0 * v0;
+    R[FITCL_QR_AT(m, k, k)] = alpha;
+    for (int j = k + 1; j < m; ++j) {
+      double *aj = A + (size_t)j * BLK;
+      double w = v0 * aj[k] + dot_range(ak, aj, (size_t)k + 1, nb);
+      double f = 2 * w / vtv;
+      aj[k] -= f * v0;
+      for (size_t i = (size_t)k + 1; i < nb; ++i) aj[i] -= f * ak[i];
+      R[FITCL_QR_AT(m, k, j)] = aj[k];
+    }
+  }
+}
+
+/* A group of a QR pass: each block's weighted rows [G | rt] are reduced to
+ * a triangle by Householder reflections (vectorised over the block's
+ * points), and the blocks' triangles are rotated into the group's in block
+ * order; Σrho and Σr² per block as in the other passes. */
 static void group_run_qr(cpu_impl *c, size_t g, unsigned worker) {
   const fitcl_accum *a = c->a;
   const int np = a->np, nv = a->nv, m = np + 1, tri = FITCL_QR_TRI(np + 1);
   blk_scratch s = scratch_of(c, worker);
   double *T = c->partials + g * (size_t)fitcl__accum_stride(a);
-  double scale[BLK], v[FITCL_NLSQ_MAX_PARAMS + 1];
+  double scale[BLK], v[FITCL_NLSQ_MAX_PARAMS + 1], Rb[FITCL_QR_TRI(FITCL_NLSQ_MAX_PARAMS + 1)];
   double cs = 0, cc = 0, rs = 0, rc = 0;
   const double *J[FITCL_NLSQ_MAX_PARAMS];
   const double *xb[FITCL_NLSQ_MAX_VARS];
@@ -362,10 +402,16 @@ static void group_run_qr(cpu_impl *c, size_t g, unsigned worker) {
     const double *f = block_model(c, worker, &s, c->aot_fj, xb, nb, J);
     block_residuals(a, f, c->y + b0, c->sigma ? c->sigma + b0 : NULL, nb, scale, s.rt, s.rho,
                     s.z);
-    for (size_t i = 0; i < nb; ++i) {
-      for (int k = 0; k < np; ++k) v[k] = J[k][i] * scale[i];
-      v[np] = s.rt[i];
-      fitcl_qr_add_row(T, m, v, 0);
+    /* The block matrix: G's columns, then rt right after them (the
+     * scratch layout puts rt at G + np * BLK). */
+    for (int k = 0; k < np; ++k) {
+      double *G = s.G + (size_t)k * BLK;
+      for (size_t i = 0; i < nb; ++i) G[i] = J[k][i] * scale[i];
+    }
+    block_householder(s.G, m, nb, Rb);
+    for (int k = 0; k < m && (size_t)k < nb; ++k) {
+      for (int l = 0; l < m; ++l) v[l] = l < k ? 0.0 : Rb[FITCL_QR_AT(m, k, l)];
+      fitcl_qr_add_row(T, m, v, k);
     }
     double bc = sum_block(s.rho), br = sum_block(s.z), t;
     t = cs + bc;
