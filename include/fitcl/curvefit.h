@@ -2,10 +2,10 @@
  *
  * Streaming Levenberg-Marquardt curve fitting on top of the Jacobian
  * accumulation of fitcl/nlsq.h.  The data are never held whole by the
- * solver: every pass over them (one fused J^T J / J^T r / cost pass per
- * iteration at the current point, one cost-only pass per trial point) pulls
- * them again, chunk by chunk, from arrays, a file (fitcl_source) or a
- * caller's chunk callback.
+ * solver: every pass over them (one per trial point, J and the cost
+ * together, as J^T J / J^T r or as the QR factor of J; an accepted step's
+ * pass serves the next step) pulls them again, chunk by chunk, from arrays,
+ * a file (fitcl_source) or a caller's chunk callback.
  *
  * Thread-safety: as for every fitcl object, one context and the objects made
  * from it are used by one thread at a time.  The only thing another thread
@@ -247,8 +247,9 @@ typedef struct fitcl_curvefit_result {
   double condition;     /* 2-norm condition number of the column-scaled J^T J */
   int ill_conditioned;  /* condition > 1e10: standard errors are unreliable */
   int singular;         /* J^T J is singular at the solution */
-  int iterations;       /* trial steps taken (each a cost-only pass) */
-  int jacobian_passes;  /* fused J^T J / J^T r / cost passes */
+  int iterations;       /* trial steps taken (each one pass) */
+  int jacobian_passes;  /* passes over the data: one at the start, one per trial
+                           step, one more where the solver moved to QR */
   double lambda;        /* final damping */
   fitcl_curvefit_status status;
   int converged;        /* status is one of the CONVERGED_* codes */
