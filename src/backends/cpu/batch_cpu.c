@@ -79,7 +79,7 @@ static wscratch scratch_of(cpu_batch *c, unsigned w) {
   const fitcl__batch *b = c->b;
   double *p = c->scratch + (size_t)w * c->per_worker;
   wscratch s;
-  size_t nregs = c->callback ? 0 : (size_t)c->prog.nregs;
+  size_t nregs = c->callback ? 2 : (size_t)c->prog.nregs;
   s.regs = p, p += nregs * BLK;
   s.cols = p, p += (size_t)(b->np + b->nv) * BLK;
   s.cbf = p, p += c->callback ? BLK : 0;
@@ -254,7 +254,9 @@ static void flush(cpu_batch *c, wscratch *w, unsigned worker, size_t nseg, size_
     const double *rec = w->recs + (size_t)sg->fit * (size_t)b->rec;
     const double *xs[FITCL_NLSQ_MAX_VARS];
     for (int v = 0; v < nv; ++v) xs[v] = w->cols + (size_t)(np + v) * BLK + sg->off;
-    m->fn(m->user, rec + FITCL_BST_T(np), xs, sg->len, w->cbf, w->cbj);
+    /* Finite differences for a value-only callback need 2 blocks of
+     * scratch: the evaluator's registers, unused here, serve. */
+    fitcl__model_callback_eval(m, rec + FITCL_BST_T(np), xs, sg->len, w->cbf, w->cbj, w->regs);
     const double *J[FITCL_BATCH_MAX_PARAMS];
     for (int k = 0; k < np; ++k) {
       double *col = w->jcols + (size_t)k * BLK;
@@ -425,7 +427,7 @@ static fitcl_status cpu_batch_create(fitcl__batch *b) {
   c->group = g < 1 ? 1 : (g > 256 ? 256 : g);
   c->nworkers = fitcl__pool_size(fitcl__ctx_pool(b->ctx));
   if (c->nworkers < 1) c->nworkers = 1;
-  size_t nregs = c->callback ? 0 : (size_t)c->prog.nregs;
+  size_t nregs = c->callback ? 2 : (size_t)c->prog.nregs;
   size_t per = nregs * BLK + (size_t)(b->np + b->nv) * BLK + 8 * BLK +
                (c->callback ? 2 * (size_t)b->np * BLK : 0) +
                (c->aot ? ((size_t)b->np + 1 + (size_t)c->aot->nheavy) * BLK : 0) +
