@@ -96,8 +96,9 @@ typedef struct fitcl_evppi_options {
    *  one parameter, 7 for two, 5 for three, 4 for four (16, 49, 125 and 256
    *  coefficients). */
   int basis;
-  /** Draws of the regression coefficients for the standard error.
-   *  0: 100; negative: no standard error (se is then 0). */
+  /** Draws of the regression coefficients for the standard error, rounded
+   *  up to a multiple of 8 (they are evaluated 8 side by side).  0: 96;
+   *  negative: no standard error (se is then 0). */
   int se_draws;
   /** Seed of those draws (the same seed gives the same bits). */
   uint64_t seed;
