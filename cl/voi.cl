@@ -14,7 +14,7 @@ __kernel void fitcl_voi_nb_blocks(__global const double *nb, const long n, const
   const long begin = b * FITCL_VOI_BLOCK;
   if (begin >= n) return;
   const int rows = (int)min((long)FITCL_VOI_BLOCK, n - begin);
-  fitcl_voi_nb_block(nb + begin * k, k, 1, rows, k, partial + b * (2 + 3 * k));
+  fitcl_voi_nb_block(nb + begin * k, k, 1, rows, k, partial + b * FITCL_VOI_NB_BLOCK_VALUES(k));
 }
 
 /* Column sums of costs and effects (n x k each) of every block: work-item

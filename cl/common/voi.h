@@ -58,35 +58,43 @@ FITCL_FN double fitcl_voi_row_max_nb(const FITCL_GLOBAL double *c, const FITCL_G
   return m;
 }
 
+/* Values per block of EVPI: (sum, correction) of the row maxima, then of
+ * the regret of each strategy, then the counts. */
+#define FITCL_VOI_NB_BLOCK_VALUES(k) (2 + 3 * (k))
+
 /* Partials of one block of net benefits: rows [0, rows), element (r, j) at
- * x[r*rs + j*cs].  Writes out[0..1] = (sum, correction) of the row maxima,
- * out[2+2j..3+2j] = (sum, correction) of column j, out[2+2k+j] = the number
- * of rows whose first maximum is column j. */
+ * x[r*rs + j*cs].  Writes out[0..1] = (sum, correction) of the row maxima
+ * m_r = max_l x[r,l], out[2+2j..3+2j] = (sum, correction) of the regret
+ * m_r − x[r,j] of strategy j, and out[2+2k+j] = the number of rows whose
+ * first maximum is column j.  Column sums follow as Σm − regret_j, and EVPI
+ * is the mean regret of the strategy with the smallest total regret (the
+ * largest mean): a sum of terms >= 0, which keeps its accuracy however
+ * large the net benefits are next to it (a difference of two means would
+ * not).  A NaN or infinity anywhere makes some regret NaN or infinite. */
 FITCL_FN void fitcl_voi_nb_block(const FITCL_GLOBAL double *x, fitcl_long rs, fitcl_long cs,
                                  int rows, int k, FITCL_GLOBAL double *out) {
   int cnt[FITCL_VOI_MAX_STRATEGIES];
+  double rg[FITCL_VOI_MAX_STRATEGIES], rc[FITCL_VOI_MAX_STRATEGIES];
   double ms = 0.0, mc = 0.0;
   for (int j = 0; j < k; ++j) {
     cnt[j] = 0;
-    out[2 + 2 * j] = 0.0;
-    out[3 + 2 * j] = 0.0;
+    rg[j] = rc[j] = 0.0;
   }
   for (int r = 0; r < rows; ++r) {
     int a;
-    fitcl_twosum_add(&ms, &mc, fitcl_voi_row_max(x + r * rs, cs, k, &a));
+    const FITCL_GLOBAL double *row = x + r * rs;
+    const double m = fitcl_voi_row_max(row, cs, k, &a);
     cnt[a] += 1;
-  }
-  /* Column sums column by column: the same terms in the same order as a
-   * fused loop, and one accumulator pair in registers at a time. */
-  for (int j = 0; j < k; ++j) {
-    double s = 0.0, c = 0.0;
-    for (int r = 0; r < rows; ++r) fitcl_twosum_add(&s, &c, x[r * rs + j * cs]);
-    out[2 + 2 * j] = s;
-    out[3 + 2 * j] = c;
+    fitcl_twosum_add(&ms, &mc, m);
+    for (int j = 0; j < k; ++j) fitcl_twosum_add(&rg[j], &rc[j], m - row[j * cs]);
   }
   out[0] = ms;
   out[1] = mc;
-  for (int j = 0; j < k; ++j) out[2 + 2 * k + j] = (double)cnt[j];
+  for (int j = 0; j < k; ++j) {
+    out[2 + 2 * j] = rg[j];
+    out[3 + 2 * j] = rc[j];
+    out[2 + 2 * k + j] = (double)cnt[j];
+  }
 }
 
 /* (sum, correction) of column j of a block: rows [0, rows) of x[r*rs]. */

@@ -33,8 +33,8 @@ static uint64_t fold_counts(const double *partial, size_t nblocks, size_t stride
 }
 
 fitcl_status fitcl__voi_nb_sums(fitcl_context *ctx, const double *nb, size_t n, int k,
-                                double *max_sum, double *col_sum, uint64_t *count) {
-  const size_t nblocks = nblocks_of(n), stride = 2 + 3 * (size_t)k;
+                                double *max_sum, double *regret, uint64_t *count) {
+  const size_t nblocks = nblocks_of(n), stride = FITCL_VOI_NB_BLOCK_VALUES((size_t)k);
   double *partial = malloc(nblocks * stride * sizeof *partial);
   if (!partial) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory for %zu block partials",
                                    nblocks);
@@ -42,7 +42,7 @@ fitcl_status fitcl__voi_nb_sums(fitcl_context *ctx, const double *nb, size_t n, 
   if (st == FITCL_OK) {
     *max_sum = fold_pairs(partial, nblocks, stride, 0);
     for (int j = 0; j < k; ++j) {
-      col_sum[j] = fold_pairs(partial, nblocks, stride, 2 + 2 * (size_t)j);
+      regret[j] = fold_pairs(partial, nblocks, stride, 2 + 2 * (size_t)j);
       count[j] = fold_counts(partial, nblocks, stride, 2 + 2 * (size_t)k + (size_t)j);
     }
   }

@@ -16,7 +16,8 @@
 
 typedef struct fitcl__voi_ops {
   /* Writes the partials of every block b < nblocks of nb (n x k,
-   * row-major) to partial[b*(2+3k) ...] (layout: fitcl_voi_nb_block). */
+   * row-major) to partial[b*FITCL_VOI_NB_BLOCK_VALUES(k) ...] (layout:
+   * fitcl_voi_nb_block). */
   fitcl_status (*nb_blocks)(fitcl_context *ctx, const double *nb, size_t n, int k,
                             double *partial, size_t nblocks);
   /* Writes the sweep partials of every block of costs c and effects e
@@ -27,12 +28,13 @@ typedef struct fitcl__voi_ops {
                              size_t nblocks);
 } fitcl__voi_ops;
 
-/* Sums over all n samples of an n x k net-benefit matrix: the sum of the
- * row maxima, each column's sum and how many rows have their first maximum
- * in each column (k values each).  Non-finite input gives non-finite sums
- * (the caller checks). */
+/* Sums over all n samples of an n x k net-benefit matrix: of the row
+ * maxima (*max_sum), and, k values each, of each strategy's regret (row
+ * maximum minus its value), and how many rows have their first maximum in
+ * each column.  Non-finite input makes some regret non-finite (the caller
+ * checks). */
 fitcl_status fitcl__voi_nb_sums(fitcl_context *ctx, const double *nb, size_t n, int k,
-                                double *max_sum, double *col_sum, uint64_t *count);
+                                double *max_sum, double *regret, uint64_t *count);
 
 /* The same for net benefit wtp*e - c at each of nwtp values: max_sum[w],
  * count[w*k + j]; and the column sums of c and e (k values each). */

@@ -45,20 +45,25 @@ fitcl_status fitcl_evpi(fitcl_context *ctx, const double *nb, size_t n, size_t k
   if (!nb || !evpi) return fitcl__fail(ctx, FITCL_ERR_NULL, "fitcl_evpi: nb and evpi are required");
   fitcl_status st = fitcl__voi_check_shape(ctx, "fitcl_evpi", n, k, 1);
   if (st != FITCL_OK) return st;
-  double max_sum, col_sum[FITCL_VOI_MAX_STRATEGIES], mean[FITCL_VOI_MAX_STRATEGIES];
+  double max_sum, regret[FITCL_VOI_MAX_STRATEGIES], mean[FITCL_VOI_MAX_STRATEGIES];
   uint64_t count[FITCL_VOI_MAX_STRATEGIES];
-  st = fitcl__voi_nb_sums(ctx, nb, n, (int)k, &max_sum, col_sum, count);
+  st = fitcl__voi_nb_sums(ctx, nb, n, (int)k, &max_sum, regret, count);
   if (st != FITCL_OK) return st;
+  size_t a = 0;
   for (size_t j = 0; j < k; ++j) {
-    /* A NaN or infinity anywhere reaches its column's sum. */
-    if (!isfinite(col_sum[j])) {
+    /* A NaN or infinity anywhere reaches a regret. */
+    if (!isfinite(regret[j]) || !isfinite(max_sum)) {
       st = fitcl__voi_first_nonfinite(ctx, "nb", nb, n, k);
       return st != FITCL_OK ? st : fitcl__fail(ctx, FITCL_ERR_DATA,
                                               "the net benefits of strategy %zu overflow their sum", j);
     }
-    mean[j] = col_sum[j] / (double)n;
+    /* Column sum = Σ max − regret; the largest mean has the smallest regret
+     * (the first of equal ones, as NumPy's argmax). */
+    mean[j] = (max_sum - regret[j]) / (double)n;
+    if (regret[j] < regret[a]) a = j;
   }
-  *evpi = k == 1 ? 0.0 : max_sum / (double)n - mean[argmax(mean, k)];
+  /* E[max_j NB_j] − E[NB_a] = E[max_j NB_j − NB_a]: the mean regret. */
+  *evpi = regret[a] / (double)n;
   if (enb) memcpy(enb, mean, k * sizeof *enb);
   if (p_best)
     for (size_t j = 0; j < k; ++j) p_best[j] = (double)count[j] / (double)n;

@@ -22,12 +22,36 @@ static int block_rows(const job *j, size_t b) {
   return (int)(j->n - begin < FITCL_VOI_BLOCK ? j->n - begin : FITCL_VOI_BLOCK);
 }
 
+/* The block function with k known at compile time, so the loops over the
+ * strategies unroll and vectorise (the same operations in the same order
+ * as the generic call). */
+#define NB_BLOCK_K(K)                                                                  \
+  FITCL__CLONES static void nb_block_##K(const double *x, int rows, double *out) {      \
+    fitcl_voi_nb_block(x, K, 1, rows, K, out);                                          \
+  }
+NB_BLOCK_K(2)
+NB_BLOCK_K(3)
+NB_BLOCK_K(4)
+NB_BLOCK_K(5)
+NB_BLOCK_K(6)
+NB_BLOCK_K(8)
+
 static void nb_task(void *arg, size_t b, unsigned worker) {
   (void)worker;
   const job *j = arg;
   const size_t k = (size_t)j->k;
-  fitcl_voi_nb_block(j->x + b * FITCL_VOI_BLOCK * k, j->k, 1, block_rows(j, b), j->k,
-                     j->partial + b * (2 + 3 * k));
+  const double *x = j->x + b * FITCL_VOI_BLOCK * k;
+  double *out = j->partial + b * FITCL_VOI_NB_BLOCK_VALUES(k);
+  const int rows = block_rows(j, b);
+  switch (j->k) {
+  case 2: nb_block_2(x, rows, out); break;
+  case 3: nb_block_3(x, rows, out); break;
+  case 4: nb_block_4(x, rows, out); break;
+  case 5: nb_block_5(x, rows, out); break;
+  case 6: nb_block_6(x, rows, out); break;
+  case 8: nb_block_8(x, rows, out); break;
+  default: fitcl_voi_nb_block(x, j->k, 1, rows, j->k, out);
+  }
 }
 
 static fitcl_status nb_blocks(fitcl_context *ctx, const double *nb, size_t n, int k,
@@ -36,6 +60,36 @@ static fitcl_status nb_blocks(fitcl_context *ctx, const double *nb, size_t n, in
   fitcl__pool_run(fitcl__ctx_pool(ctx), nblocks, nb_task, &j);
   return FITCL_OK;
 }
+
+/* Rows of one block against every willingness to pay, the values side by
+ * side: for each row, each value's accumulators take the step
+ * fitcl_voi_wtp_row takes in the OpenCL kernel (the same operations in the
+ * same row order), with the count kept per strategy so the loop over the
+ * values has no scatter and vectorises.  K is the number of strategies
+ * (0: any, read from k). */
+#define WTP_ROWS_K(K)                                                                    \
+  FITCL__CLONES static void wtp_rows_##K(const double *c, const double *e, int rows,     \
+                                         int k, const double *wtp, int nw, double *s,    \
+                                         double *corr, int *cnt) {                        \
+    const int kk = K ? K : k;                                                             \
+    for (int r = 0; r < rows; ++r) {                                                      \
+      const double *cr = c + (size_t)r * (size_t)kk, *er = e + (size_t)r * (size_t)kk;    \
+      for (int w = 0; w < nw; ++w) {                                                      \
+        int a;                                                                            \
+        const double m = fitcl_voi_row_max_nb(cr, er, 1, kk, wtp[w], &a);                 \
+        fitcl_twosum_add(&s[w], &corr[w], m);                                             \
+        for (int q = 0; q < kk; ++q) cnt[q * WTP_MAX + w] += a == q;                      \
+      }                                                                                   \
+    }                                                                                     \
+  }
+#define WTP_MAX 64 /* values per call (kernels/voi.c) */
+WTP_ROWS_K(0)
+WTP_ROWS_K(2)
+WTP_ROWS_K(3)
+WTP_ROWS_K(4)
+WTP_ROWS_K(5)
+WTP_ROWS_K(6)
+WTP_ROWS_K(8)
 
 static void wtp_task(void *arg, size_t b, unsigned worker) {
   (void)worker;
@@ -48,29 +102,32 @@ static void wtp_task(void *arg, size_t b, unsigned worker) {
     fitcl_voi_col_sum(c + col, k, rows, out + 2 * col);
     fitcl_voi_col_sum(e + col, k, rows, out + 2 * (k + col));
   }
-  double s[64], corr[64];
-  int cnt[64 * FITCL_VOI_MAX_STRATEGIES];
-  for (int w = 0; w < nw; ++w) {
-    s[w] = corr[w] = 0.0;
-    for (int q = 0; q < k; ++q) cnt[w * k + q] = 0;
-  }
-  for (int r = 0; r < rows; ++r) {
-    const double *cr = c + (size_t)r * (size_t)k, *er = e + (size_t)r * (size_t)k;
-    for (int w = 0; w < nw; ++w)
-      fitcl_voi_wtp_row(cr, er, 1, k, j->wtp[w], &s[w], &corr[w], &cnt[w * k]);
+  double s[WTP_MAX], corr[WTP_MAX];
+  int cnt[FITCL_VOI_MAX_STRATEGIES * WTP_MAX];
+  for (int w = 0; w < nw; ++w) s[w] = corr[w] = 0.0;
+  for (int q = 0; q < k; ++q)
+    for (int w = 0; w < nw; ++w) cnt[q * WTP_MAX + w] = 0;
+  switch (k) {
+  case 2: wtp_rows_2(c, e, rows, k, j->wtp, nw, s, corr, cnt); break;
+  case 3: wtp_rows_3(c, e, rows, k, j->wtp, nw, s, corr, cnt); break;
+  case 4: wtp_rows_4(c, e, rows, k, j->wtp, nw, s, corr, cnt); break;
+  case 5: wtp_rows_5(c, e, rows, k, j->wtp, nw, s, corr, cnt); break;
+  case 6: wtp_rows_6(c, e, rows, k, j->wtp, nw, s, corr, cnt); break;
+  case 8: wtp_rows_8(c, e, rows, k, j->wtp, nw, s, corr, cnt); break;
+  default: wtp_rows_0(c, e, rows, k, j->wtp, nw, s, corr, cnt);
   }
   for (int w = 0; w < nw; ++w) {
     double *o = out + FITCL_VOI_WTP_HEAD(k) + w * FITCL_VOI_WTP_STRIDE(k);
     o[0] = s[w];
     o[1] = corr[w];
-    for (int q = 0; q < k; ++q) o[2 + q] = (double)cnt[w * k + q];
+    for (int q = 0; q < k; ++q) o[2 + q] = (double)cnt[q * WTP_MAX + w];
   }
 }
 
 static fitcl_status wtp_blocks(fitcl_context *ctx, const double *c, const double *e, size_t n,
                                int k, const double *wtp, int nwtp, double *partial,
                                size_t nblocks) {
-  if (nwtp > 64) return fitcl__fail(ctx, FITCL_ERR_INTERNAL, "sweep call over %d values", nwtp);
+  if (nwtp > WTP_MAX) return fitcl__fail(ctx, FITCL_ERR_INTERNAL, "sweep call over %d values", nwtp);
   job j = {.c = c, .e = e, .wtp = wtp, .n = n, .k = k, .nwtp = nwtp, .partial = partial};
   fitcl__pool_run(fitcl__ctx_pool(ctx), nblocks, wtp_task, &j);
   return FITCL_OK;

@@ -12,7 +12,7 @@ static fitcl_status nb_blocks(fitcl_context *ctx, const double *nb, size_t n, in
   fitcl_status st;
   const cl_long ln = (cl_long)n;
   const cl_int lk = k;
-  const size_t pbytes = nblocks * (2 + 3 * (size_t)k) * sizeof *partial;
+  const size_t pbytes = nblocks * FITCL_VOI_NB_BLOCK_VALUES((size_t)k) * sizeof *partial;
   if ((st = fitcl__ocl_kernel(ctx, "voi.cl", "fitcl_voi_nb_blocks", &kr))) goto fail;
   if ((st = fitcl__ocl_alloc(ctx, CL_MEM_READ_ONLY, n * (size_t)k * sizeof *nb, nb, &dx))) goto fail;
   if ((st = fitcl__ocl_alloc(ctx, CL_MEM_WRITE_ONLY, pbytes, NULL, &dp))) goto fail;
