@@ -9,9 +9,9 @@
 #include "device/backend.h"
 
 /* Willingness-to-pay values per backend call: bounds the partials to
- * nblocks * 64 * (2 + k) values however long the sweep.  Each value's sums
+ * nblocks * 128 * (2 + k) values however long the sweep.  Each value's sums
  * are independent of the others, so the split does not change them. */
-#define WTP_PER_CALL 64
+#define WTP_PER_CALL 128
 
 static size_t nblocks_of(size_t n) { return (n + FITCL_VOI_BLOCK - 1) / FITCL_VOI_BLOCK; }
 
