@@ -17,9 +17,10 @@ typedef struct cf_args {
   const char *data, *format, *x, *y, *sigma;
   const char *model, *p0, *bounds, *x_scale;
   const char *checkpoint, *resume;
-  long chunk, max_iter, checkpoint_every;
-  int bounds_mode, loss, absolute_sigma, progress, json;
-  double f_scale, ftol, xtol, gtol;
+  const char *fix, *residuals, *band;
+  long chunk, max_iter, checkpoint_every, band_points;
+  int bounds_mode, loss, absolute_sigma, progress, json, solver, profile;
+  double f_scale, ftol, xtol, gtol, confidence;
 } cf_args;
 
 /* The data options: a fragment of an option table (cli_opts.h) whose
@@ -77,7 +78,8 @@ typedef struct cf_model {
   double p0[CF_MAXP];
   double lower[CF_MAXP], upper[CF_MAXP];
   double scale[CF_MAXP];
-  int bounded, scaled;          /* --bounds, --x-scale NAME=... given */
+  int fixed[CF_MAXP];           /* --fix: held at p0 */
+  int bounded, scaled, nfixed;  /* --bounds, --x-scale NAME=... given; held parameters */
 } cf_model;
 
 /* The command line: options -> args (cli_curvefit.c). */
@@ -99,5 +101,13 @@ void cf_free(cf_columns *cols, cf_start *start, cf_model *m);
 void cf_print_progress(void *user, const fitcl_curvefit_progress *p);
 void cf_report(fitcl_context *ctx, const cf_args *a, const cf_model *m,
                const fitcl_curvefit_result *res);
+
+/* Outputs after the fit (cli_curvefit_output.c): --residuals (one more
+ * pass over the data) and --band (the fitted curve on a grid).  Each
+ * returns the exit status (0 when written). */
+int cf_write_residuals(fitcl_context *ctx, const cf_args *a, const cf_model *m,
+                       fitcl_source *src, const fitcl_curvefit_result *res);
+int cf_write_band(fitcl_context *ctx, const cf_args *a, const cf_model *m, fitcl_source *src,
+                  const fitcl_curvefit_result *res);
 
 #endif

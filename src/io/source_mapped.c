@@ -40,6 +40,7 @@ typedef struct mapped {
   mcol cols[FITCL__SRC_MAXCOLS];
   uint64_t nrows;
   size_t page;
+  int release;           /* hand pages back after reading (larger than the budget) */
 } mapped;
 
 static fitcl_status map_file(fitcl_context *ctx, const char *path, mfile *f) {
@@ -202,7 +203,7 @@ static fitcl_status resolve_col(fitcl_source *src, mapped *m, int raw, const cha
 
 static void release_rows(mapped *m, mcol *c, uint64_t upto) {
   const mfile *f = &m->files[c->file];
-  if (upto <= c->released) return;
+  if (!m->release || upto <= c->released) return;
   size_t es = f->f32 ? 4 : 8;
   uintptr_t lo, hi;
   if (f->fortran || f->ncols == 1) {
@@ -318,5 +319,28 @@ fitcl_status fitcl__source_open_mapped(fitcl_source *src, const fitcl_source_opt
                          (unsigned long long)m->nrows);
   }
   src->points = m->nrows;
+  /* Float64 columns contiguous in the mapping are the kernel's layout
+   * already; others (C-order rows, float32) are converted once into the
+   * source's in-memory copy when the data fit it.  Pages are handed back
+   * after reading only when the data do not fit in memory: otherwise they
+   * stay mapped, and data read in place are not faulted in again on every
+   * pass. */
+  int in_place = 1;
+  for (int k = 0; k < src->ncols; ++k) {
+    const mfile *g = &m->files[m->cols[k].file];
+    in_place &= !g->f32 && (g->fortran || g->ncols == 1) && g->off % sizeof(double) == 0;
+  }
+  src->no_cache = in_place;
+  m->release = !fitcl__source_fits_memory(src, m->nrows);
+  if (!m->release)
+    for (int i = 0; i < m->nfiles; ++i) {
+      if (!m->files[i].base) continue;
+#ifdef MADV_POPULATE_READ
+      /* Page tables filled in one call instead of a fault every 64 KiB on
+       * the first pass (Linux 5.14+; advice only, as the fallback is). */
+      if (madvise(m->files[i].base, m->files[i].size, MADV_POPULATE_READ) == 0) continue;
+#endif
+      madvise(m->files[i].base, m->files[i].size, MADV_WILLNEED);
+    }
   return FITCL_OK;
 }

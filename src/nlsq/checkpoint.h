@@ -9,7 +9,9 @@
 #include "nlsq/lm.h"
 
 /* What a checkpoint must agree with to be resumed: the model, the
- * parameter names, the loss and the bounds. */
+ * parameter names, the loss, the bounds and the held parameters.  Format
+ * version 2 added the held parameters and the solver mode (qr); version 1
+ * files still load (nothing held, normal equations). */
 typedef struct fitcl__ckpt_key {
   const char *model_text;           /* may be NULL */
   const char *const *names;
@@ -17,6 +19,7 @@ typedef struct fitcl__ckpt_key {
   int loss;
   double f_scale;
   const double *lower, *upper;      /* may be NULL */
+  const int *fixed;                 /* held parameters; may be NULL */
 } fitcl__ckpt_key;
 
 /* Starts the writer thread.  The path's directory must be writable. */
