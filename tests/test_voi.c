@@ -119,14 +119,14 @@ Test(voi, evpi_same_bits_everywhere) {
   const size_t nbe = fitcl_test_backends(be, 2);
   for (size_t b = 0; b < nbe; ++b)
     if (strcmp(be[b].name, "cpu")) ctxs[nctx++] = fitcl_test_context(be[b].selector);
-  double ref[1 + 2 * 6], refw[70 * 3];
+  /* EVPI, expected NB, P(best); the sweep's EVPI, expected NB, CEAC, CEAF. */
+  double ref[1 + 2 * 6], refw[70 * (2 + 2 * 6)];
   for (size_t i = 0; i < nctx; ++i) {
-    double got[1 + 2 * 6], gw[70 * 3], ceac[70 * 6], ceaf[70];
+    double got[1 + 2 * 6], gw[70 * (2 + 2 * 6)];
     cr_assert_eq(fitcl_evpi(ctxs[i], nb, n, k, &got[0], got + 1, got + 1 + k), FITCL_OK);
-    cr_assert_eq(fitcl_evpi_wtp(ctxs[i], c, e, n, k, wtp, 70, gw, gw + 70, ceac, NULL, ceaf),
+    cr_assert_eq(fitcl_evpi_wtp(ctxs[i], c, e, n, k, wtp, 70, gw, gw + 70, gw + 70 + 70 * k,
+                                NULL, gw + 70 + 140 * k),
                  FITCL_OK, "%s", fitcl_errmsg(ctxs[i]));
-    memcpy(gw + 140, ceaf, sizeof ceaf);
-    (void)ceac;
     if (i == 0) {
       memcpy(ref, got, sizeof ref);
       memcpy(refw, gw, sizeof refw);
