@@ -32,6 +32,14 @@ static void cubic(double f, double *b) {
 }
 
 void fitcl__spline_row(const fitcl__spline *s, const double *x, int *idx, double *val) {
+  if (s->dims == 1) { /* the common case, without the product below */
+    const double u = (x[0] - s->lo[0]) * s->inv_h[0];
+    int i = u > 0 ? (int)u : 0;
+    if (i > s->q[0] - 4) i = s->q[0] - 4;
+    cubic(u - i, val);
+    for (int a = 0; a < 4; ++a) idx[a] = i + a;
+    return;
+  }
   int first[FITCL_EVPPI_MAX_PARAMS];
   double b[FITCL_EVPPI_MAX_PARAMS][4];
   for (int m = 0; m < s->dims; ++m) {
