@@ -13,7 +13,7 @@
 #include "device/backend.h"
 
 size_t fitcl__credit_block_rows(size_t d, size_t ncos, size_t nmag) {
-  const size_t want = (16 * (ncos + nmag) + d - 1) / d;
+  const size_t want = (64 * (ncos + nmag) + d - 1) / d;
   size_t rows = 8;
   while (rows < want && rows < 8192) rows *= 2;
   return rows;

@@ -37,8 +37,9 @@ typedef struct fitcl__credit_ops {
 } fitcl__credit_ops;
 
 /* Nodes per block for signal dimension d and tables of ncos + nmag entries:
- * a power of two with the blocks' tables at most 1/16 of the index data,
- * from 8 to 8192 nodes.  Depends on the shapes alone, never on the device. */
+ * a power of two with the blocks' tables at most 1/64 of the index data
+ * (adding them up then costs a few per cent of the pass), from 8 to 8192
+ * nodes.  Depends on the shapes alone, never on the device. */
 size_t fitcl__credit_block_rows(size_t d, size_t ncos, size_t nmag);
 
 #endif
