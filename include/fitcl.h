@@ -305,5 +305,7 @@ FITCL_API fitcl_status fitcl_cache_clear(uint64_t *removed);
 #include "fitcl/nlsq.h"      /* model expressions, Jacobian accumulation */
 #include "fitcl/curvefit.h"  /* Levenberg-Marquardt curve fitting */
 #include "fitcl/batch.h"     /* many small fits in one call */
+#include "fitcl/voi.h"       /* value of information: EVPI, acceptability, EVPPI */
+#include "fitcl/credit.h"    /* cosine-similarity credit assignment */
 
 #endif /* FITCL_H */

@@ -54,6 +54,8 @@ static fitcl_status ocl_open(fitcl_context *ctx, const fitcl_device_desc *desc, 
   b->lik = &fitcl__lik_ocl_ops;
   b->accum = &fitcl__accum_ocl_ops;
   b->batch = &fitcl__batch_ocl_ops;
+  b->voi = &fitcl__voi_ocl_ops;
+  b->credit = &fitcl__credit_ocl_ops;
   return FITCL_OK;
 }
 
