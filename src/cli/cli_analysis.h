@@ -30,11 +30,6 @@ int cli_load_data(const char *tree_path, const char *matrix_path, const cli_data
 /* Adds a number, or JSON null when it is not finite. */
 void cli_json_num(cJSON *obj, const char *key, double v);
 
-/* Writes `len` bytes to path atomically (temporary file in the same
- * directory, fsync, rename); "-" writes to stdout.  On failure prints one
- * line and returns the exit code; 0 on success. */
-int cli_write_atomic(const char *path, const char *text, size_t len);
-
 /* Seconds since an arbitrary fixed point (monotonic). */
 double cli_now(void);
 

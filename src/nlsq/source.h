@@ -5,9 +5,22 @@
 #ifndef FITCL_NLSQ_SOURCE_H
 #define FITCL_NLSQ_SOURCE_H
 
+#include <sys/stat.h>
 #include "fitcl.h"
 
 #define FITCL__SRC_MAXCOLS (FITCL_NLSQ_MAX_VARS + 2)
+
+/* A file a source reads, as it was when opened: a fit reads every pass from
+ * the same bytes, so a file replaced, grown, shrunk or rewritten during the
+ * fit is an error, reported by name, rather than a different fit (or, for
+ * a mapping, SIGBUS). */
+typedef struct fitcl__src_file {
+  char *path;
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  struct timespec mtime;
+} fitcl__src_file;
 
 typedef struct fitcl__source_ops {
   /* Starts a pass at row 0. */
@@ -38,7 +51,20 @@ struct fitcl_source {
   double *buf[2][FITCL__SRC_MAXCOLS];
   const double *xs[2][FITCL_NLSQ_MAX_VARS];
   int self_checked;                  /* the reader validates values itself (text) */
+  fitcl__src_file files[FITCL__SRC_MAXCOLS]; /* what it reads (fitcl__source_watch) */
+  int nfiles;
 };
+
+/* Records a file the source reads (st: its fstat when opened).  Checked
+ * again at every rewind and at the end of every pass. */
+fitcl_status fitcl__source_watch(fitcl_source *src, const char *path, const struct stat *st);
+/* FITCL_ERR_IO naming the first watched file that is no longer what it was
+ * ("data.npy changed during the fit (1000000 bytes, was 64000000)"). */
+fitcl_status fitcl__source_check_files(fitcl_source *src);
+/* The message for a read that found a file shorter than at open. */
+fitcl_status fitcl__source_changed(fitcl_source *src, const char *path);
+/* 1 when writing `path` would overwrite one of the source's files. */
+int fitcl__source_reads(const fitcl_source *src, const char *path);
 
 /* Allocates the common part (buffers of `chunk` doubles for each column). */
 fitcl_status fitcl__source_alloc(fitcl_context *ctx, const fitcl_source_options *opt,
