@@ -36,6 +36,32 @@ struct fitcl__ckpt_writer {
   char errmsg[1024];
 };
 
+void fitcl__ckpt_hash_begin(fitcl__ckpt_hasher *hs, int ncols) {
+  memset(hs, 0, sizeof *hs);
+  hs->ncols = ncols;
+  for (int k = 0; k < ncols; ++k) hs->h[k] = 0x243f6a8885a308d3ull + (uint64_t)k;
+}
+
+void fitcl__ckpt_hash_column(fitcl__ckpt_hasher *hs, int col, const double *v, size_t n) {
+  uint64_t h = hs->h[col];
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t b;
+    memcpy(&b, &v[i], 8);
+    h = (h ^ b) * 0x9e3779b97f4a7c15ull;
+    h ^= h >> 32;
+  }
+  hs->h[col] = h;
+}
+
+uint64_t fitcl__ckpt_hash_end(const fitcl__ckpt_hasher *hs) {
+  uint64_t f = 0xcbf29ce484222325ull;
+  for (int k = 0; k < hs->ncols; ++k) {
+    f = (f ^ hs->h[k]) * 0x100000001b3ull;
+    f ^= f >> 29;
+  }
+  return f;
+}
+
 /* Bounds are part of the key: a checkpoint taken under other bounds would
  * not reproduce the same path. */
 static void key_bounds(fitcl__buf *b, const fitcl__ckpt_key *key) {
@@ -65,6 +91,9 @@ char *fitcl__ckpt_format(const fitcl__ckpt_key *key, const fitcl__lm_state *st) 
   fitcl__buf_printf(&b, "\nlambda %a\nnu %a\niter %d\nnjev %d\nstatus %d\ncost %a\npoints %llu\n",
                     st->lambda, st->nu, st->iter, st->njev, st->status, st->cost,
                     (unsigned long long)st->points);
+  if (key->data.known)
+    fitcl__buf_printf(&b, "data %llu %016llx\n", (unsigned long long)key->data.points,
+                      (unsigned long long)key->data.fingerprint);
   fitcl__buf_printf(&b, "end\n");
   fitcl__buf_append(&b, "", 1);
   if (b.oom) {
@@ -81,10 +110,11 @@ static void *writer_main(void *arg) {
     while (!w->pending && !w->quit) pthread_cond_wait(&w->cv, &w->mu);
     if (!w->pending && w->quit) break;
     fitcl__lm_state st = w->slot;
+    fitcl__ckpt_key key = w->key;
     w->pending = 0;
     w->busy = 1;
     pthread_mutex_unlock(&w->mu);
-    char *text = fitcl__ckpt_format(&w->key, &st);
+    char *text = fitcl__ckpt_format(&key, &st);
     char msg[1024] = "out of memory formatting the checkpoint";
     /* core/outfile.h: temporary file, fsync, rename; a regular file only,
      * since a checkpoint is only worth its resume. */
@@ -146,6 +176,12 @@ oom:
   return fitcl__fail(ctx, FITCL_ERR_NOMEM, "cannot start the checkpoint writer");
 }
 
+void fitcl__ckpt_set_data(fitcl__ckpt_writer *w, const fitcl__ckpt_data *data) {
+  pthread_mutex_lock(&w->mu);
+  w->key.data = *data;
+  pthread_mutex_unlock(&w->mu);
+}
+
 void fitcl__ckpt_post(fitcl__ckpt_writer *w, const fitcl__lm_state *st) {
   pthread_mutex_lock(&w->mu);
   w->slot = *st;
@@ -197,7 +233,8 @@ static int parse_doubles(const char *s, double *v, int n) {
 }
 
 fitcl_status fitcl__ckpt_load(fitcl_context *ctx, const char *path, const fitcl__ckpt_key *key,
-                              fitcl__lm_state *out) {
+                              fitcl__lm_state *out, fitcl__ckpt_data *data) {
+  fitcl__ckpt_data d = {0};
   FILE *f = NULL;
   char *line = NULL, *expect = NULL;
   size_t cap = 0;
@@ -260,6 +297,13 @@ fitcl_status fitcl__ckpt_load(fitcl_context *ctx, const char *path, const fitcl_
       unsigned long long v = 0;
       bad = sscanf(val, "%llu", &v) != 1;
       s.points = v;
+    } else if (!strcmp(line, "data")) {
+      unsigned long long pts = 0, fp = 0;
+      char tail;
+      bad = sscanf(val, "%llu %16llx%c", &pts, &fp, &tail) != 2;
+      d.known = !bad;
+      d.points = pts;
+      d.fingerprint = fp;
     } else if (!strcmp(line, "end")) {
       seen_end = 1;
       break;
@@ -293,6 +337,7 @@ fitcl_status fitcl__ckpt_load(fitcl_context *ctx, const char *path, const fitcl_
   if (s.status == FITCL_CURVEFIT_INTERRUPTED || s.status == FITCL_CURVEFIT_MAX_ITER)
     s.status = FITCL_CURVEFIT_RUNNING;
   *out = s;
+  *data = d;
 fail:
   free(line);
   free(expect);
