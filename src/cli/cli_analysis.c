@@ -35,6 +35,7 @@ int cli_load_data(const char *tree_path, const char *matrix_path, const cli_data
   fitcl_data_options dopt = {0};
   mopt.taxa_in_rows = flags ? flags->taxa_in_rows : 0;
   dopt.prune_missing = flags ? flags->prune_missing : 0;
+  dopt.ignore_extra_taxa = flags ? flags->ignore_extra : 0;
   char err[2048] = "";
   fitcl_tree *tree = NULL;
   fitcl_pamatrix *m = NULL;

@@ -1,6 +1,8 @@
 /* Shared helpers of the input readers: messages and whole-file reads. */
 #include "core/ioerr.h"
 
+#include "core/util.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +16,8 @@ fitcl_status fitcl__ioerr(char *err, size_t errlen, fitcl_status status, const c
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+    /* Reader messages quote input text: one line, nothing a terminal obeys. */
+    fitcl__escape_controls(err, errlen, 0);
   }
   return status;
 }

@@ -97,7 +97,7 @@ static fitcl_status parse_value(fitcl_source *src, const fitcl__delim_record *re
   *after = '\0';
   double v = strtod(s, &end);
   *after = saved;
-  int bad = n == 0 || end != after;
+  int bad = n == 0 || end != after || !fitcl__decimal_syntax(s, n);
   if (!bad && isfinite(v) && !(src->has_sigma && k == src->ncols - 1 && !(v > 0))) {
     *out = v;
     return FITCL_OK;

@@ -126,8 +126,9 @@ static fitcl_status build_log_fail(fitcl_context *ctx, cl_program prog, cl_int e
     clGetProgramBuildInfo(prog, fitcl__ocl_of(ctx)->device, CL_PROGRAM_BUILD_LOG, n, log, NULL);
     log[n] = '\0';
   }
-  fitcl_status st = fitcl__fail(ctx, FITCL_ERR_BUILD, "building %s on %s failed (%s):\n%s", name,
-                                ctx->device_name, fitcl__cl_errname(err), log ? log : "");
+  fitcl_status st = fitcl__fail_detail(ctx, FITCL_ERR_BUILD, log ? log : "",
+                                       "building %s on %s failed (%s):", name, ctx->device_name,
+                                       fitcl__cl_errname(err));
   free(log);
   return st;
 }
