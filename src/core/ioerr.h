@@ -1,7 +1,7 @@
 /* Error messages of the input readers, which run without a context: one
  * line written into a caller-provided buffer.  Internal. */
-#ifndef FITCL_IO_IOERR_H
-#define FITCL_IO_IOERR_H
+#ifndef FITCL_CORE_IOERR_H
+#define FITCL_CORE_IOERR_H
 
 #include <stddef.h>
 #include <stdio.h>

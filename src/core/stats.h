@@ -1,6 +1,6 @@
 /* Distribution functions for test statistics.  Internal. */
-#ifndef FITCL_PHYLO_STATS_H
-#define FITCL_PHYLO_STATS_H
+#ifndef FITCL_CORE_STATS_H
+#define FITCL_CORE_STATS_H
 
 #include <stddef.h>
 

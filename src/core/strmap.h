@@ -2,8 +2,8 @@
  * the readers.  The map stores only hashes and indices; the strings live
  * with the caller, who supplies them back through a callback, so growing
  * name storage never invalidates the map.  Internal. */
-#ifndef FITCL_IO_STRMAP_H
-#define FITCL_IO_STRMAP_H
+#ifndef FITCL_CORE_STRMAP_H
+#define FITCL_CORE_STRMAP_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -4,8 +4,8 @@
  * symbolic derivatives -> a straight-line program of register instructions
  * that the CPU block evaluator runs and the OpenCL generator prints.
  * Internal. */
-#ifndef FITCL_NLSQ_EXPR_H
-#define FITCL_NLSQ_EXPR_H
+#ifndef FITCL_EXPR_EXPR_H
+#define FITCL_EXPR_EXPR_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -8,8 +8,8 @@
  * points of one short instruction keep the vector units busy, where one
  * straight-line evaluation per point waits on its own chain of exp and log
  * latencies.  Internal. */
-#ifndef FITCL_NLSQ_EXPR_STAGES_H
-#define FITCL_NLSQ_EXPR_STAGES_H
+#ifndef FITCL_EXPR_EXPR_STAGES_H
+#define FITCL_EXPR_EXPR_STAGES_H
 
 #include "core/util.h"
 #include "expr/expr.h"

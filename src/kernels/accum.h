@@ -8,8 +8,8 @@
  * fixed group of points) and hands them to fitcl__accum_fold, which adds
  * them in order.  Sums are laid out as in cl/common/accum_point.h:
  * FITCL_ACCUM_NSUMS(np) values per vector. */
-#ifndef FITCL_NLSQ_ACCUM_H
-#define FITCL_NLSQ_ACCUM_H
+#ifndef FITCL_KERNELS_ACCUM_H
+#define FITCL_KERNELS_ACCUM_H
 
 #include "core/sums.h"
 #include "fitcl.h"

@@ -10,8 +10,8 @@
  * Σr² into the same eight-lane accumulators, in the same order, as the
  * evaluator path's reductions.  Values equal the evaluator's up to the
  * compiler contracting a multiply-add differently.  Internal. */
-#ifndef FITCL_NLSQ_AOT_H
-#define FITCL_NLSQ_AOT_H
+#ifndef FITCL_KERNELS_AOT_H
+#define FITCL_KERNELS_AOT_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -9,8 +9,8 @@
  * reduction block therefore belongs to one group, so per-group gradient
  * components are plain block sums, and every block has the same fixed size
  * on every backend. */
-#ifndef FITCL_PHYLO_LIK_H
-#define FITCL_PHYLO_LIK_H
+#ifndef FITCL_KERNELS_LIK_H
+#define FITCL_KERNELS_LIK_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* The model object shared by the accumulation driver and its backends.
  * Internal. */
-#ifndef FITCL_NLSQ_MODEL_H
-#define FITCL_NLSQ_MODEL_H
+#ifndef FITCL_KERNELS_MODEL_H
+#define FITCL_KERNELS_MODEL_H
 
 #include "fitcl.h"
 #include "expr/expr.h"

@@ -1,7 +1,7 @@
 /* Known-answer self-tests, one per kernel family.  Each family adds one
  * entry to the table in kernels/selftest.c. */
-#ifndef FITCL_CORE_SELFTEST_H
-#define FITCL_CORE_SELFTEST_H
+#ifndef FITCL_KERNELS_SELFTEST_H
+#define FITCL_KERNELS_SELFTEST_H
 
 #include "fitcl.h"
 

@@ -1,6 +1,6 @@
 /* The OpenCL sources embedded at build time (the .cl files and cl/common headers). */
-#ifndef FITCL_CORE_CLSOURCES_H
-#define FITCL_CORE_CLSOURCES_H
+#ifndef FITCL_DEVICE_OPENCL_CLSOURCES_H
+#define FITCL_DEVICE_OPENCL_CLSOURCES_H
 #include <stddef.h>
 
 typedef struct fitcl__cl_file {
