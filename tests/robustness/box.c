@@ -286,54 +286,68 @@ static void child(const box *b, const box_opts *o, const char *const *argv, int 
   _exit(127);
 }
 
-int box_run(box *b, box_result *r, const box_opts *o_in, const char *const *argv) {
-  box_opts o = {0};
-  if (o_in) o = *o_in;
-  if (o.timeout <= 0) o.timeout = 120;
+box_proc box_start(box *b, const box_opts *o_in, const char *const *argv) {
+  box_proc p;
+  memset(&p, 0, sizeof p);
+  if (o_in) p.opts = *o_in;
+  if (p.opts.timeout <= 0) p.opts.timeout = 120;
+  p.argv0 = argv[0];
+  p.argv1 = argv[0] ? argv[1] : NULL;
   char to[700], te[700];
   snprintf(to, sizeof to, "%s/tmp/stdout-XXXXXX", b->home);
   snprintf(te, sizeof te, "%s/tmp/stderr-XXXXXX", b->home);
-  int fo = mkstemp(to), fe = mkstemp(te);
-  cr_assert(fo >= 0 && fe >= 0);
+  p.fo = mkstemp(to);
+  p.fe = mkstemp(te);
+  cr_assert(p.fo >= 0 && p.fe >= 0);
   unlink(to);
   unlink(te);
-  double t0 = fitcl__now();
-  pid_t pid = fork();
-  cr_assert_geq(pid, 0);
-  if (pid == 0) child(b, &o, argv, fo, fe);
+  p.t0 = fitcl__now();
+  p.pid = fork();
+  cr_assert_geq(p.pid, 0);
+  if (p.pid == 0) child(b, &p.opts, argv, p.fo, p.fe);
+  return p;
+}
+
+int box_wait(box *b, box_proc *p, box_result *r) {
   int status = 0, signalled = 0;
   for (;;) {
-    pid_t w = waitpid(pid, &status, WNOHANG);
-    if (w == pid) break;
-    double t = fitcl__now() - t0;
-    if (o.signal_after_ms && !signalled && t * 1000 >= o.signal_after_ms) {
-      kill(pid, o.signal);
+    pid_t w = waitpid(p->pid, &status, WNOHANG);
+    if (w == p->pid) break;
+    double t = fitcl__now() - p->t0;
+    if (p->opts.signal_after_ms && !signalled && t * 1000 >= p->opts.signal_after_ms) {
+      kill(p->pid, p->opts.signal);
       signalled = 1;
     }
-    if (t > o.timeout) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      cr_assert_fail("fitcl %s ... did not finish in %.0f s", argv[0], o.timeout);
+    if (t > p->opts.timeout) {
+      kill(p->pid, SIGKILL);
+      waitpid(p->pid, &status, 0);
+      cr_assert_fail("fitcl %s ... did not finish in %.0f s", p->argv0, p->opts.timeout);
     }
     struct timespec ts = {0, 2000000};
     nanosleep(&ts, NULL);
   }
   box_result res = {0};
-  res.seconds = fitcl__now() - t0;
+  res.seconds = fitcl__now() - p->t0;
   res.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   res.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-  res.out = slurp(fo);
-  res.err = slurp(fe);
-  close(fo);
-  close(fe);
-  if (!o.no_check) {
+  res.out = slurp(p->fo);
+  res.err = slurp(p->fe);
+  close(p->fo);
+  close(p->fe);
+  if (!p->opts.no_check) {
     char what[256];
-    snprintf(what, sizeof what, "fitcl %s %s", argv[0], argv[0] && argv[1] ? argv[1] : "");
+    snprintf(what, sizeof what, "fitcl %s %s", p->argv0 ? p->argv0 : "",
+             p->argv1 ? p->argv1 : "");
     box_check(b, what);
   }
   if (r) *r = res;
   else box_result_free(&res);
   return res.code;
+}
+
+int box_run(box *b, box_result *r, const box_opts *o, const char *const *argv) {
+  box_proc p = box_start(b, o, argv);
+  return box_wait(b, &p, r);
 }
 
 void box_result_free(box_result *r) {

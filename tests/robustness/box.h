@@ -69,6 +69,17 @@ void box_resnap(box *b);
  * signal); r (may be NULL) receives everything, freed by box_result_free. */
 int box_run(box *b, box_result *r, const box_opts *o, const char *const *argv);
 void box_result_free(box_result *r);
+
+/* The same in two halves, for processes that must run at the same time. */
+typedef struct box_proc {
+  pid_t pid;
+  int fo, fe;
+  double t0;
+  box_opts opts;
+  const char *argv0, *argv1;
+} box_proc;
+box_proc box_start(box *b, const box_opts *o, const char *const *argv);
+int box_wait(box *b, box_proc *p, box_result *r);
 /* Checks in/, outside/ and the devices now; `what` names the probe. */
 void box_check(box *b, const char *what);
 
