@@ -231,12 +231,17 @@ void box_close(box *b) {
 
 /* ---- running fitcl ------------------------------------------------------ */
 
+/* pread, not lseek + read: the child may still be writing through a
+ * descriptor that shares this file offset. */
 static char *slurp(int fd) {
   fitcl__buf b = {0};
   char chunk[65536];
-  lseek(fd, 0, SEEK_SET);
+  off_t off = 0;
   ssize_t got;
-  while ((got = read(fd, chunk, sizeof chunk)) > 0) fitcl__buf_append(&b, chunk, (size_t)got);
+  while ((got = pread(fd, chunk, sizeof chunk, off)) > 0) {
+    fitcl__buf_append(&b, chunk, (size_t)got);
+    off += got;
+  }
   return b.data ? b.data : strdup("");
 }
 
@@ -317,6 +322,14 @@ int box_wait(box *b, box_proc *p, box_result *r) {
     if (p->opts.signal_after_ms && !signalled && t * 1000 >= p->opts.signal_after_ms) {
       kill(p->pid, p->opts.signal);
       signalled = 1;
+    }
+    if (p->opts.signal_when && !signalled) {
+      char *err = slurp(p->fe);
+      if (strstr(err, p->opts.signal_when)) {
+        kill(p->pid, p->opts.signal);
+        signalled = 1;
+      }
+      free(err);
     }
     if (t > p->opts.timeout) {
       kill(p->pid, SIGKILL);

@@ -44,6 +44,7 @@ typedef struct box_opts {
   int ignore_sigpipe;      /* the child starts with SIGPIPE ignored */
   double timeout;          /* seconds before SIGKILL (default 120): a hang fails */
   int signal_after_ms;     /* send `signal` this long after the start (0: never) */
+  const char *signal_when; /* or once stderr holds this text */
   int signal;
   int no_check;            /* concurrency probes check once, at the end */
 } box_opts;
