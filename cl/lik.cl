@@ -1,18 +1,12 @@
 /* Gain/loss likelihood kernels: transition matrices for every branch x
  * category x group in one launch, pruning with patterns as the parallel
- * dimension (one work-item per pattern runs the whole operation list, level
- * after level, in a single launch), the preorder gradient pass, and fixed
- * block sums.  The math is the same as the pthreads backend's: both include
- * common/gainloss.h. */
+ * dimension (one work-item per pattern runs the whole schedule, level after
+ * level, in a single launch), the preorder gradient pass, and fixed block
+ * sums.  The math is the pthreads backend's: every formula is a function of
+ * common/gainloss.h or common/pruning.h, which both compile. */
 #include "common/gainloss.h"
 #include "common/ksum.h"
-
-/* Values shared with the host's phylo/patterns.h and kernels/lik.h (checked
- * there with static assertions). */
-#define FITCL__ABSENT_CL 0
-#define FITCL__PRESENT_CL 1
-#define FITCL__PAT_ABSENT_CL 1
-#define FITCL__LC_R_CL 3
+#include "common/pruning.h"
 
 /* par holds this evaluation's numbers in one buffer (one upload):
  * brlen[nn], set_a[nset], set_b[nset], pi1[ngroups]. */
@@ -40,14 +34,14 @@ __kernel void fitcl_gl_pmats(__global const double *par, const int nn, const int
  * cache line it touches. */
 #define PIDX(ni, c, x) ((((tb * nint + (ni)) * K + (c)) * 2 + (x)) * tile + tl)
 
-/* The partials of child v in category c: a tip's state as indicators (a
- * missing tip is 1, 1), or the stored values of an internal node. */
+/* The partials of child v in category c: a tip's state as its partial, or
+ * the stored values of an internal node. */
 #define CHILD_IN(v, c, x0, x1)                      \
   do {                                              \
     if ((v) < ntips) {                              \
-      const uchar s_ = tips[(long)(v) * npx + p];   \
-      x0 = s_ != FITCL__PRESENT_CL;                 \
-      x1 = s_ != FITCL__ABSENT_CL;                  \
+      const int s_ = tips[(long)(v) * npx + p];     \
+      x0 = fitcl_prune_tip0(s_);                    \
+      x1 = fitcl_prune_tip1(s_);                    \
     } else {                                        \
       x0 = In[PIDX((v) - ntips, c, 0)];             \
       x1 = In[PIDX((v) - ntips, c, 1)];             \
@@ -55,18 +49,16 @@ __kernel void fitcl_gl_pmats(__global const double *par, const int nn, const int
   } while (0)
 #define SIDX(kc, c, x) ((((tb * maxdeg + (kc)) * K + (c)) * 2 + (x)) * tile + tl)
 
-/* Caps an outside vector entry (see the outside pass); a comparison, not
- * fmin, which PoCL leaves as a call. */
-inline double fitcl_gl_cap(double x) { return x < 0x1p768 ? x : 0x1p768; }
-
 inline void load_p(__global const double *pm, long at, int n, double *P) {
   for (int k = 0; k < n; ++k) P[k] = pm[at + k];
 }
 
+/* One work-item per pattern runs the whole schedule (sched, sched_child:
+ * see common/pruning.h), every formula from common/pruning.h. */
 __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, const int K,
                              const int maxdeg,
-                             __global const int *ops, __global const int *cs,
-                             __global const int *ch, __global const uchar *tips, const long npx,
+                             __global const fitcl_prune_step *sched, __global const int *sched_child,
+                             __global const uchar *tips, const long npx,
                              const long pofs, const long cn, __global const int *block_group,
                              __global const uchar *kind, __global const double *weight,
                              __global const double *pm, __global const double *par,
@@ -83,92 +75,84 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
   double P[FITCL_GL_PREC];
   int scale = 0;
 
-  for (int oi = 0; oi < nint; ++oi) {
-    const int u = ops[oi], ui = u - ntips;
-    for (int j = cs[u]; j < cs[u + 1]; ++j) {
-      const int v = ch[j];
+  /* Postorder, child after child, each product step in place.  A loop over
+   * categories outside the loop over children would keep the product in
+   * private variables and store it once, but reads each child's index and
+   * tip state once per category: on PoCL that ran about 50% more
+   * instructions than this at K = 4, and about as many at K = 1. */
+  for (int si = 0; si < nint; ++si) {
+    const fitcl_prune_step st = sched[si];
+    const int ui = st.node - ntips;
+    for (int j = 0; j < st.nchild; ++j) {
+      const int v = sched_child[st.first + j];
       for (int c = 0; c < K; ++c) {
         load_p(pmg, ((long)c * nn + v) * FITCL_GL_PREC, 4, P);
         double i0, i1;
         CHILD_IN(v, c, i0, i1);
-        const double s0 = fitcl_gl_s0(P, i0, i1), s1 = fitcl_gl_s1(P, i0, i1);
-        if (j == cs[u]) {
-          In[PIDX(ui, c, 0)] = s0;
-          In[PIDX(ui, c, 1)] = s1;
-        } else {
-          In[PIDX(ui, c, 0)] *= s0;
-          In[PIDX(ui, c, 1)] *= s1;
-        }
+        fitcl_prune_child(P, i0, i1, j == 0, &In[PIDX(ui, c, 0)], &In[PIDX(ui, c, 1)]);
       }
     }
     double m = 0.0;
-    for (int c = 0; c < K; ++c) {
-      const double a = In[PIDX(ui, c, 0)], b = In[PIDX(ui, c, 1)];
-      const double mx = a > b ? a : b;
-      m = m > mx ? m : mx;
-    }
-    const int low = m < FITCL_GL_SCALE_LOW;
+    for (int c = 0; c < K; ++c) m = fitcl_prune_max(m, In[PIDX(ui, c, 0)], In[PIDX(ui, c, 1)]);
+    const int low = fitcl_prune_low(m);
+    const double f = fitcl_prune_factor(low);
     if (low) {
       scale += 1;
       for (int c = 0; c < K; ++c) {
-        In[PIDX(ui, c, 0)] *= FITCL_GL_SCALE_UP;
-        In[PIDX(ui, c, 1)] *= FITCL_GL_SCALE_UP;
+        In[PIDX(ui, c, 0)] *= f;
+        In[PIDX(ui, c, 1)] *= f;
       }
     }
     /* The outside pass needs each node's rescaling factor.  The node's
      * outside vector is not used yet, so its first entry keeps the factor
      * until the parent overwrites it. */
-    if (want_grad) Out[PIDX(ui, 0, 0)] = low ? FITCL_GL_SCALE_UP : 1.0;
+    if (want_grad) Out[PIDX(ui, 0, 0)] = f;
   }
 
   const int ri = nn - 1 - ntips;
   double lsum = 0.0, rnum = 0.0;
   for (int c = 0; c < K; ++c) {
     const double i0 = In[PIDX(ri, c, 0)], i1 = In[PIDX(ri, c, 1)];
-    lsum += pi0 * i0 + pi1 * i1;
-    rnum += i1 - i0;
+    lsum += fitcl_prune_root_lsum(pi0, pi1, i0, i1);
+    rnum += fitcl_prune_root_rnum(i0, i1);
   }
-  const double ll = log(lsum * (1.0 / K)) - scale * FITCL_GL_LN2_SCALE;
+  const double ll = fitcl_prune_loglik(lsum, 1.0 / K, scale);
   pat_ll[p] = ll;
+  const int kd = kind[p];
   const double w = weight[p];
-  double wll, gw;
-  if (kind[p] == FITCL__PAT_ABSENT_CL) {
-    const double q = -expm1(ll);
-    wll = -w * log(q);
-    gw = w * exp(ll) / q;
-  } else {
-    wll = (w != 0.0) ? w * ll : 0.0;
-    gw = w;
-  }
-  wv[i] = wll;
+  wv[i] = fitcl_prune_wll(kd, w, ll);
   if (!want_grad) return;
+  const double gw = fitcl_prune_gw(kd, w, ll);
 
   /* Outside pass with normalised outside vectors, as on the pthreads
    * backend (src/backends/cpu/lik_cpu.c explains it): O_u is scaled so that
    * sum_x O_u(x) In_u(x) = 1, each node's rescaling factor f_u is folded
-   * into O_u (capped at 2^768), and the derivative along the branch above v
-   * is sum G dP In_v with G = O_u times the siblings' contributions: no
-   * division and no rescaling check per branch. */
+   * into O_u (capped at 2^768) as the parent writes it, and the derivative
+   * along the branch above v is sum G dP In_v with G = O_u times the
+   * siblings' contributions: no division and no rescaling check per
+   * branch. */
   const int z = gw == 0.0; /* padding: its terms are exact zeros */
   double Dg, Dl, Dr[64];
   for (int c = 0; c < K; ++c) Dr[c] = 0.0;
   {
     const double invl = 1.0 / lsum;
-    const double r = (root_grad ? pi0 * pi1 : 0.0) * rnum * invl;
+    const double r = fitcl_prune_root_dgain(fitcl_prune_root_dpi(root_grad, pi0, pi1), rnum, invl);
     Dg = r;
     Dl = -r;
     const double f = Out[PIDX(ri, 0, 0)];
-    const double o0 = fitcl_gl_cap(pi0 * invl * f), o1 = fitcl_gl_cap(pi1 * invl * f);
+    const double o0 = fitcl_prune_fold(fitcl_prune_root_out(pi0, invl), f);
+    const double o1 = fitcl_prune_fold(fitcl_prune_root_out(pi1, invl), f);
     for (int c = 0; c < K; ++c) {
       Out[PIDX(ri, c, 0)] = o0;
       Out[PIDX(ri, c, 1)] = o1;
     }
   }
-  for (int oi = nint - 1; oi >= 0; --oi) {
-    const int u = ops[oi], ui = u - ntips;
-    const int deg = cs[u + 1] - cs[u];
+  for (int si = nint - 1; si >= 0; --si) {
+    const fitcl_prune_step st = sched[si];
+    const int ui = st.node - ntips, deg = st.nchild;
+    __global const int *kids = sched_child + st.first;
     if (deg == 2) {
-      const int va = ch[cs[u]], vb = ch[cs[u] + 1];
+      const int va = kids[0], vb = kids[1];
       const double fa = va >= ntips ? Out[PIDX(va - ntips, 0, 0)] : 1.0;
       const double fb = vb >= ntips ? Out[PIDX(vb - ntips, 0, 0)] : 1.0;
       double Pb[FITCL_GL_PREC];
@@ -178,30 +162,24 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
         double a0, a1, b0, b1;
         CHILD_IN(va, c, a0, a1);
         CHILD_IN(vb, c, b0, b1);
-        const double o0 = Out[PIDX(ui, c, 0)], o1 = Out[PIDX(ui, c, 1)];
-        const double ga0 = o0 * fitcl_gl_s0(Pb, b0, b1), ga1 = o1 * fitcl_gl_s1(Pb, b0, b1);
-        const double gb0 = o0 * fitcl_gl_s0(P, a0, a1), gb1 = o1 * fitcl_gl_s1(P, a0, a1);
-        const double cu = fitcl_gl_dcontract(P[FITCL_GL_U01], P[FITCL_GL_U10], ga0, ga1, a0, a1) +
-                          fitcl_gl_dcontract(Pb[FITCL_GL_U01], Pb[FITCL_GL_U10], gb0, gb1, b0, b1);
-        const double cw = fitcl_gl_dcontract(P[FITCL_GL_W01], P[FITCL_GL_W10], ga0, ga1, a0, a1) +
-                          fitcl_gl_dcontract(Pb[FITCL_GL_W01], Pb[FITCL_GL_W10], gb0, gb1, b0, b1);
-        Dg += cu;
-        Dl += cw;
-        Dr[c] += cu + cw;
+        double du, dw, ta, tb_, oa0, oa1, ob0, ob1;
+        fitcl_prune_binary(P, Pb, a0, a1, b0, b1, Out[PIDX(ui, c, 0)], Out[PIDX(ui, c, 1)], &du, &dw,
+                           &ta, &tb_, &oa0, &oa1, &ob0, &ob1);
+        Dg += du;
+        Dl += dw;
+        Dr[c] += fitcl_prune_drate(du, dw);
         if (branch_grad) {
-          const double ta = fitcl_gl_dcontract(P[FITCL_GL_T01], P[FITCL_GL_T10], ga0, ga1, a0, a1);
-          const double tb = fitcl_gl_dcontract(Pb[FITCL_GL_T01], Pb[FITCL_GL_T10], gb0, gb1, b0, b1);
-          const long wa = (long)(FITCL__LC_R_CL + K + va) * cn + i, wb = (long)(FITCL__LC_R_CL + K + vb) * cn + i;
+          const long wa = (long)(FITCL__LC_R + K + va) * cn + i, wb = (long)(FITCL__LC_R + K + vb) * cn + i;
           wv[wa] = z ? 0.0 : (c == 0 ? gw * ta : wv[wa] + gw * ta);
-          wv[wb] = z ? 0.0 : (c == 0 ? gw * tb : wv[wb] + gw * tb);
+          wv[wb] = z ? 0.0 : (c == 0 ? gw * tb_ : wv[wb] + gw * tb_);
         }
         if (va >= ntips) {
-          Out[PIDX(va - ntips, c, 0)] = fitcl_gl_cap(fa * (ga0 * P[FITCL_GL_P00] + ga1 * P[FITCL_GL_P10]));
-          Out[PIDX(va - ntips, c, 1)] = fitcl_gl_cap(fa * (ga0 * P[FITCL_GL_P01] + ga1 * P[FITCL_GL_P11]));
+          Out[PIDX(va - ntips, c, 0)] = fitcl_prune_fold(oa0, fa);
+          Out[PIDX(va - ntips, c, 1)] = fitcl_prune_fold(oa1, fa);
         }
         if (vb >= ntips) {
-          Out[PIDX(vb - ntips, c, 0)] = fitcl_gl_cap(fb * (gb0 * Pb[FITCL_GL_P00] + gb1 * Pb[FITCL_GL_P10]));
-          Out[PIDX(vb - ntips, c, 1)] = fitcl_gl_cap(fb * (gb0 * Pb[FITCL_GL_P01] + gb1 * Pb[FITCL_GL_P11]));
+          Out[PIDX(vb - ntips, c, 0)] = fitcl_prune_fold(ob0, fb);
+          Out[PIDX(vb - ntips, c, 1)] = fitcl_prune_fold(ob1, fb);
         }
       }
       continue;
@@ -209,46 +187,46 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
     /* Any other degree: the children's contributions first, then each
      * child's G as the product of the others'. */
     for (int k = 0; k < deg; ++k) {
-      const int v = ch[cs[u] + k];
+      const int v = kids[k];
       for (int c = 0; c < K; ++c) {
         load_p(pmg, ((long)c * nn + v) * FITCL_GL_PREC, 4, P);
         double i0, i1;
         CHILD_IN(v, c, i0, i1);
-        Sb[SIDX(k, c, 0)] = fitcl_gl_s0(P, i0, i1);
-        Sb[SIDX(k, c, 1)] = fitcl_gl_s1(P, i0, i1);
+        Sb[SIDX(k, c, 0)] = fitcl_prune_s0(P, i0, i1);
+        Sb[SIDX(k, c, 1)] = fitcl_prune_s1(P, i0, i1);
       }
     }
     for (int k = 0; k < deg; ++k) {
-      const int v = ch[cs[u] + k];
+      const int v = kids[k];
       const double f = v >= ntips ? Out[PIDX(v - ntips, 0, 0)] : 1.0;
       double nt = 0.0;
       for (int c = 0; c < K; ++c) {
         double g0 = Out[PIDX(ui, c, 0)], g1 = Out[PIDX(ui, c, 1)];
-        for (int k2 = 0; k2 < deg; ++k2) {
-          if (k2 == k) continue;
-          g0 *= Sb[SIDX(k2, c, 0)];
-          g1 *= Sb[SIDX(k2, c, 1)];
+        for (int j = 0; j < deg; ++j) {
+          if (j == k) continue; /* its factor is 1: the load is saved (about 5% of the pass here) */
+          g0 = fitcl_prune_multi_g(g0, Sb[SIDX(j, c, 0)], j, k);
+          g1 = fitcl_prune_multi_g(g1, Sb[SIDX(j, c, 1)], j, k);
         }
         load_p(pmg, ((long)c * nn + v) * FITCL_GL_PREC, FITCL_GL_PREC, P);
         double i0, i1;
         CHILD_IN(v, c, i0, i1);
-        const double cu = fitcl_gl_dcontract(P[FITCL_GL_U01], P[FITCL_GL_U10], g0, g1, i0, i1);
-        const double cw = fitcl_gl_dcontract(P[FITCL_GL_W01], P[FITCL_GL_W10], g0, g1, i0, i1);
-        Dg += cu;
-        Dl += cw;
-        Dr[c] += cu + cw;
-        if (branch_grad) nt += fitcl_gl_dcontract(P[FITCL_GL_T01], P[FITCL_GL_T10], g0, g1, i0, i1);
+        double du, dw, dt, o0, o1;
+        fitcl_prune_branch(P, g0, g1, i0, i1, &du, &dw, &dt, &o0, &o1);
+        Dg += du;
+        Dl += dw;
+        Dr[c] += fitcl_prune_drate(du, dw);
+        if (branch_grad) nt += dt;
         if (v >= ntips) {
-          Out[PIDX(v - ntips, c, 0)] = fitcl_gl_cap(f * (g0 * P[FITCL_GL_P00] + g1 * P[FITCL_GL_P10]));
-          Out[PIDX(v - ntips, c, 1)] = fitcl_gl_cap(f * (g0 * P[FITCL_GL_P01] + g1 * P[FITCL_GL_P11]));
+          Out[PIDX(v - ntips, c, 0)] = fitcl_prune_fold(o0, f);
+          Out[PIDX(v - ntips, c, 1)] = fitcl_prune_fold(o1, f);
         }
       }
-      if (branch_grad) wv[(long)(FITCL__LC_R_CL + K + v) * cn + i] = z ? 0.0 : gw * nt;
+      if (branch_grad) wv[(long)(FITCL__LC_R + K + v) * cn + i] = z ? 0.0 : gw * nt;
     }
   }
   wv[1 * cn + i] = z ? 0.0 : gw * Dg;
   wv[2 * cn + i] = z ? 0.0 : gw * Dl;
-  for (int c = 0; c < K; ++c) wv[(long)(FITCL__LC_R_CL + c) * cn + i] = z ? 0.0 : gw * Dr[c];
+  for (int c = 0; c < K; ++c) wv[(long)(FITCL__LC_R + c) * cn + i] = z ? 0.0 : gw * Dr[c];
 }
 
 /* rows[(blk0 + b) * ncomp + q] = compensated sum, in pattern order, of

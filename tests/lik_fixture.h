@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kernels/lik.h"
+#include "phylo/data.h"
 #include "phylo/patterns.h"
 #include "phylo/tree.h"
 

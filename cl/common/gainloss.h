@@ -22,7 +22,9 @@
  * The derivative with respect to t is dP01/dt = a E, dP10/dt = b E.
  *
  * phi and psi lose all precision as S -> 0 when formed from E, so below a
- * threshold they come from their Taylor series. */
+ * threshold they come from their Taylor series.
+ *
+ * The pruning that uses these matrices is in common/pruning.h. */
 #ifndef FITCL_CL_COMMON_GAINLOSS_H
 #define FITCL_CL_COMMON_GAINLOSS_H
 #include "common/compat.h"
@@ -159,30 +161,5 @@ FITCL_GL_FN void fitcl_gl_pmat_deriv(fitcl_real a, fitcl_real b, fitcl_real t, f
 
 /* Stationary probability of presence, g / (g + l). */
 FITCL_FN fitcl_real fitcl_gl_pi1(fitcl_real g, fitcl_real l) { return g / (g + l); }
-
-/* Contribution of a child along its branch: s_x = sum_y P(x,y) in_y. */
-FITCL_GL_FN fitcl_real fitcl_gl_s0(const fitcl_real *P, fitcl_real in0, fitcl_real in1) {
-  return P[FITCL_GL_P00] * in0 + P[FITCL_GL_P01] * in1;
-}
-FITCL_GL_FN fitcl_real fitcl_gl_s1(const fitcl_real *P, fitcl_real in0, fitcl_real in1) {
-  return P[FITCL_GL_P10] * in0 + P[FITCL_GL_P11] * in1;
-}
-
-/* sum_{x,y} G_x dP(x,y) in_y for a derivative record d01 = dP01, d10 = dP10
- * (dP00 = -dP01, dP11 = -dP10): (in1 - in0) (G0 d01 - G1 d10). */
-FITCL_GL_FN fitcl_real fitcl_gl_dcontract(fitcl_real d01, fitcl_real d10, fitcl_real g0,
-                                       fitcl_real g1, fitcl_real in0, fitcl_real in1) {
-  return (in1 - in0) * (g0 * d01 - g1 * d10);
-}
-
-/* Power-of-two rescaling: a partial whose largest entry drops below
- * 2^-FITCL_GL_SCALE_BITS is multiplied by 2^FITCL_GL_SCALE_BITS, exactly,
- * and the pattern's scale counter is incremented.  Exact scaling keeps the
- * backends in agreement and the log-scaler an integer multiple of
- * FITCL_GL_SCALE_BITS * log(2). */
-#define FITCL_GL_SCALE_BITS 256
-#define FITCL_GL_SCALE_LOW 0x1p-256
-#define FITCL_GL_SCALE_UP 0x1p256
-#define FITCL_GL_LN2_SCALE (256.0 * 0.69314718055994530942) /* 256 log 2 */
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "common/compat.h"
 #include "common/gainloss.h"
+#include "common/pruning.h"
 #include "core/context.h"
 #include "core/sums.h"
 #include "core/util.h"
@@ -22,12 +23,79 @@ static int cmp_pair(const void *a, const void *b) {
   return (x[0] != y[0]) ? (x[0] < y[0] ? -1 : 1) : (x[1] < y[1] ? -1 : x[1] > y[1]);
 }
 
-fitcl_status fitcl__lik_create(fitcl_context *ctx, const fitcl__tree *tree,
-                               const fitcl__patterns *pat, const fitcl_lik_options *opt,
-                               fitcl_lik **out) {
+/* The traversal schedule (see lik.h): internal nodes by level, then by
+ * index, so that a node comes after all its children and each level is
+ * contiguous (the order in which a level-by-level device schedule would run
+ * them).  A binary node with one internal child lists it first, so the
+ * pthreads outside pass has only three fused binary variants (no internal
+ * child, a, or both); for two children the order changes no bits (the
+ * product and the sums over them commute exactly). */
+static fitcl_status build_schedule(fitcl_lik *L, const fitcl__lik_tree *tree) {
+  fitcl_context *ctx = L->ctx;
+  const int nint = L->nint, ntips = L->ntips, nn = L->nnodes;
+  int *pairs = malloc(sizeof(int) * 2 * (size_t)nint);
+  L->sched = malloc(sizeof(fitcl_prune_step) * (size_t)nint);
+  L->sched_child = malloc(sizeof(int) * (size_t)(nn - 1));
+  if (!pairs || !L->sched || !L->sched_child) {
+    free(pairs);
+    return fitcl__fail(ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+  }
+  L->maxdeg = 0;
+  for (int i = 0; i < nint; ++i) {
+    const int v = ntips + i;
+    const int deg = tree->child_start[v + 1] - tree->child_start[v];
+    if (deg < 1) {
+      free(pairs);
+      return fitcl__fail(ctx, FITCL_ERR_DATA, "likelihood: internal node %d has no children", v);
+    }
+    if (deg > L->maxdeg) L->maxdeg = deg;
+    for (int j = tree->child_start[v]; j < tree->child_start[v + 1]; ++j) {
+      const int c = tree->child[j];
+      if (c >= v || c < 0) {
+        free(pairs);
+        return fitcl__fail(ctx, FITCL_ERR_DATA, "likelihood: node %d has child %d out of order", v, c);
+      }
+    }
+    pairs[2 * i] = tree->level ? tree->level[v] : i;
+    pairs[2 * i + 1] = v;
+  }
+  qsort(pairs, (size_t)nint, 2 * sizeof(int), cmp_pair);
+  if (pairs[2 * (nint - 1) + 1] != nn - 1) {
+    free(pairs);
+    return fitcl__fail(ctx, FITCL_ERR_DATA, "likelihood: the root is not the last node");
+  }
+  L->nlevels = 0;
+  for (int i = 0; i < nint; ++i) L->nlevels += (i == 0 || pairs[2 * i] != pairs[2 * i - 2]);
+  L->level_start = malloc(sizeof(int) * (size_t)(L->nlevels + 1));
+  if (!L->level_start) {
+    free(pairs);
+    return fitcl__fail(ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+  }
+  int at = 0, lev = 0;
+  for (int i = 0; i < nint; ++i) {
+    const int v = pairs[2 * i + 1];
+    if (i == 0 || pairs[2 * i] != pairs[2 * i - 2]) L->level_start[lev++] = i;
+    const int j0 = tree->child_start[v], deg = tree->child_start[v + 1] - j0;
+    L->sched[i].node = v;
+    L->sched[i].first = at;
+    L->sched[i].nchild = deg;
+    for (int k = 0; k < deg; ++k) L->sched_child[at + k] = tree->child[j0 + k];
+    if (deg == 2 && L->sched_child[at] < ntips && L->sched_child[at + 1] >= ntips) {
+      L->sched_child[at] = tree->child[j0 + 1];
+      L->sched_child[at + 1] = tree->child[j0];
+    }
+    at += deg;
+  }
+  L->level_start[L->nlevels] = nint;
+  free(pairs);
+  return FITCL_OK;
+}
+
+fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
+                             const fitcl__lik_patterns *pat, const fitcl_lik_options *opt,
+                             fitcl_lik **out) {
   fitcl_status st = FITCL_OK;
   fitcl_lik *L = NULL;
-  int *pairs = NULL;
   size_t *cursor = NULL;
   if (!ctx || !tree || !pat || !out) return FITCL_ERR_NULL;
   *out = NULL;
@@ -69,15 +137,9 @@ fitcl_status fitcl__lik_create(fitcl_context *ctx, const fitcl__tree *tree,
   L->pend = pe;
 
   const int nn = L->nnodes, K = L->K, G = L->G;
-  L->child_start = malloc(sizeof(int) * (size_t)(nn + 1));
-  L->child = malloc(sizeof(int) * (size_t)(nn > 1 ? nn - 1 : 1));
   L->brlen0 = malloc(sizeof(double) * (size_t)nn);
   L->brlen = malloc(sizeof(double) * (size_t)nn);
-  L->ops = malloc(sizeof(int) * (size_t)L->nint);
-  pairs = malloc(sizeof(int) * 2 * (size_t)L->nint);
-  if (!L->child_start || !L->child || !L->brlen0 || !L->brlen || !L->ops || !pairs) goto oom;
-  memcpy(L->child_start, tree->child_start, sizeof(int) * (size_t)(nn + 1));
-  memcpy(L->child, tree->child, sizeof(int) * (size_t)(nn - 1));
+  if (!L->brlen0 || !L->brlen) goto oom;
   for (int v = 0; v < nn; ++v) {
     double t = tree->brlen ? tree->brlen[v] : 0.0;
     if (v == nn - 1) t = 0.0;
@@ -87,37 +149,8 @@ fitcl_status fitcl__lik_create(fitcl_context *ctx, const fitcl__tree *tree,
     }
     L->brlen0[v] = t;
   }
-  /* The operation list: internal nodes by level, then by index, so that a
-   * node comes after all its children and each level is contiguous (the
-   * order in which a level-by-level device schedule would run them). */
-  L->maxdeg = 0;
-  for (int i = 0; i < L->nint; ++i) {
-    const int v = L->ntips + i;
-    int deg = tree->child_start[v + 1] - tree->child_start[v];
-    if (deg < 1) {
-      st = fitcl__fail(ctx, FITCL_ERR_DATA, "likelihood: internal node %d has no children", v);
-      goto fail;
-    }
-    if (deg > L->maxdeg) L->maxdeg = deg;
-    int lev = 0;
-    for (int j = tree->child_start[v]; j < tree->child_start[v + 1]; ++j) {
-      const int c = tree->child[j];
-      if (c >= v || c < 0) {
-        st = fitcl__fail(ctx, FITCL_ERR_DATA, "likelihood: node %d has child %d out of order", v, c);
-        goto fail;
-      }
-      (void)c;
-    }
-    lev = tree->level ? tree->level[v] : i;
-    pairs[2 * i] = lev;
-    pairs[2 * i + 1] = v;
-  }
-  qsort(pairs, (size_t)L->nint, 2 * sizeof(int), cmp_pair);
-  for (int i = 0; i < L->nint; ++i) L->ops[i] = pairs[2 * i + 1];
-  if (L->ops[L->nint - 1] != nn - 1) {
-    st = fitcl__fail(ctx, FITCL_ERR_DATA, "likelihood: the root is not the last node");
-    goto fail;
-  }
+  st = build_schedule(L, tree);
+  if (st != FITCL_OK) goto fail;
 
   /* Internal pattern layout (see lik.h). */
   const int cond = !o.no_condition;
@@ -230,13 +263,11 @@ fitcl_status fitcl__lik_create(fitcl_context *ctx, const fitcl__tree *tree,
   L->backend = ctx->backend->lik;
   st = L->backend->create(L);
   if (st != FITCL_OK) goto fail;
-  free(pairs);
   *out = L;
   return FITCL_OK;
 oom:
   st = fitcl__fail(ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
 fail:
-  free(pairs);
   free(cursor);
   fitcl_lik_destroy(L);
   return st;
@@ -245,11 +276,11 @@ fail:
 void fitcl_lik_destroy(fitcl_lik *L) {
   if (!L) return;
   if (L->backend) L->backend->destroy(L);
-  free(L->child_start);
-  free(L->child);
+  free(L->sched);
+  free(L->sched_child);
+  free(L->level_start);
   free(L->brlen0);
   free(L->brlen);
-  free(L->ops);
   free(L->block_group);
   free(L->tips);
   free(L->kind);
@@ -354,10 +385,9 @@ double fitcl_lik_nfamilies(const fitcl_lik *L) { return L ? L->nfam : 0.0; }
 
 /* Conditioned log-likelihood of internal pattern i of group g. */
 static double cond_ll(const fitcl_lik *L, size_t i, int g) {
-  double ll = L->pat_ll[i];
   if (!L->opt.no_condition && L->absent_at[g] != SIZE_MAX)
-    ll -= log(-expm1(L->pat_ll[L->absent_at[g]]));
-  return ll;
+    return fitcl_prune_conditioned(L->pat_ll[i], L->pat_ll[L->absent_at[g]]);
+  return L->pat_ll[i];
 }
 
 fitcl_status fitcl_lik_pattern_logliks(fitcl_lik *L, double *out, size_t n) {

@@ -14,31 +14,51 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "common/pruning.h"
 #include "fitcl.h"
-#include "phylo/tree.h"
-#include "phylo/patterns.h"
 
-/* Pattern kinds. */
-#define FITCL__PAT_DATA 0   /* a data pattern, or padding (weight 0) */
-#define FITCL__PAT_ABSENT 1 /* the all-absent pattern of its group (conditioning) */
+/* Pattern kinds (FITCL__PAT_*), block row components (FITCL__LC_*) and the
+ * traversal step (fitcl_prune_step) are defined with the pruning math in
+ * cl/common/pruning.h, which the kernels share. */
 
-/* Components of one block's partial sums (the "row" of a block). */
-#define FITCL__LC_LL 0  /* sum of weighted (conditioned) log-likelihood terms */
-#define FITCL__LC_G 1   /* d/dlog g */
-#define FITCL__LC_L 2   /* d/dlog (l * theta[group of block]) */
-#define FITCL__LC_R 3   /* d/dlog r_c, c = 0..K-1, then d/dt_v for branches */
+/* What the pruning reads of a tree.  Nodes are numbered tips first
+ * (0..ntips-1), every internal node after its children, the root last. */
+typedef struct fitcl__lik_tree {
+  int ntips, nnodes;
+  const int *child_start;  /* [nnodes+1]: children of v are child[child_start[v]..child_start[v+1]) */
+  const int *child;        /* [nnodes-1] */
+  const double *brlen;     /* [nnodes] length of the branch above each node, or NULL (all 0) */
+  const int *level;        /* [nnodes] height above the tips (tips 0), or NULL */
+} fitcl__lik_tree;
 
-struct fitcl__lik_cpu;
-struct fitcl__lik_ocl;
+/* What it reads of the data: site patterns of tip states (FITCL__ABSENT,
+ * PRESENT, MISSING), pattern-major, with their weights and rate groups. */
+typedef struct fitcl__lik_patterns {
+  int ntaxa;                   /* == ntips; column i is tip i */
+  size_t npatterns;
+  const uint8_t *state;        /* [npatterns * ntaxa] */
+  const double *weight;        /* [npatterns] or NULL (all 1) */
+  const int *group;            /* [npatterns] or NULL (all 0) */
+  int ngroups;
+  size_t nfamilies;            /* families, each mapped to a pattern (may be 0) */
+  const size_t *family_pattern;
+} fitcl__lik_patterns;
 
 struct fitcl_lik {
   fitcl_context *ctx;
   fitcl_lik_options opt;
   /* tree */
   int ntips, nnodes, nint, maxdeg;
-  int *child_start, *child;      /* copies of the tree's arrays */
   double *brlen0;                /* [nnodes] the tree's lengths */
-  int *ops;                      /* [nint] internal nodes in level order (postorder) */
+  /* the traversal schedule, the same for every backend: one step per
+   * internal node, by level then index (children before parents, the root
+   * last); the outside pass reads it backwards.  Binary nodes list an
+   * internal child, if any, first. */
+  fitcl_prune_step *sched;       /* [nint] */
+  int *sched_child;              /* [nnodes - 1] children of the steps, in step order */
+  int nlevels;
+  int *level_start;              /* [nlevels + 1] steps of level k: [level_start[k], level_start[k+1]),
+                                  * what a launch per level would run */
   /* model sizes */
   int K;                         /* rate categories (>= 1) */
   int G;                         /* rate groups */
@@ -73,15 +93,15 @@ struct fitcl_lik {
   int evaluated;
   /* backend state */
   const struct fitcl__lik_ops *backend; /* the context's ops table for this family */
-  struct fitcl__lik_cpu *cpu;
-  struct fitcl__lik_ocl *ocl;
+  void *impl;                    /* the backend's own state for this handle */
 };
 
-/* Builds a handle from internal tree + patterns (used by fitcl_lik_create
- * and by tests that build small inputs directly). */
-fitcl_status fitcl__lik_create(fitcl_context *ctx, const fitcl__tree *tree,
-                               const fitcl__patterns *pat, const fitcl_lik_options *opt,
-                               fitcl_lik **out);
+/* Builds a handle from a tree and its patterns (phylo/data.h's
+ * fitcl__lik_create passes the analyses' structures; the self-test passes
+ * its own arrays). */
+fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
+                             const fitcl__lik_patterns *pat, const fitcl_lik_options *opt,
+                             fitcl_lik **out);
 
 /* The family's ops table (device/backend.h).  create: set up the
  * backend's state for the handle (upload the constant data); eval: given

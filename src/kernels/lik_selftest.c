@@ -13,31 +13,22 @@
 #include "kernels/lik.h"
 
 fitcl_status fitcl__selftest_gainloss(fitcl_context *ctx, fitcl_selftest_result *r) {
-  int parent[3] = {2, 2, -1};
-  double brlen[3] = {0.2, 0.5, 0.0};
-  int child_start[4] = {0, 0, 0, 2};
-  int child[2] = {0, 1};
-  int level[3] = {0, 0, 1};
-  char *label[3] = {NULL, NULL, NULL};
-  fitcl__tree t = {2, 3, parent, brlen, child_start, child, label, level, 2};
-  uint8_t state[6] = {1, 1, 1, 0, 0, 1};
-  double weight[3] = {2, 1, 3};
-  int group[3] = {0, 0, 0};
-  fitcl__patterns pat;
-  memset(&pat, 0, sizeof pat);
-  pat.ntaxa = 2;
-  pat.npatterns = 3;
-  pat.state = state;
-  pat.weight = weight;
-  pat.group = group;
-  pat.ngroups = 1;
+  const double brlen[3] = {0.2, 0.5, 0.0};
+  const int child_start[4] = {0, 0, 0, 2};
+  const int child[2] = {0, 1};
+  const int level[3] = {0, 0, 1};
+  const fitcl__lik_tree t = {2, 3, child_start, child, brlen, level};
+  const uint8_t state[6] = {1, 1, 1, 0, 0, 1};
+  const double weight[3] = {2, 1, 3};
+  const int group[3] = {0, 0, 0};
+  const fitcl__lik_patterns pat = {2, 3, state, weight, group, 1, 0, NULL};
   const double g = 0.3, l = 0.7, T = 0.7;
   const double pi1 = g / (g + l), pi0 = 1 - pi1, e = exp(-(g + l) * T);
   const double p11 = pi1 + pi0 * e, p10 = pi0 - pi0 * e, p00 = pi0 + pi1 * e;
   const double expect = 2 * log(pi1 * p11) + 1 * log(pi1 * p10) + 3 * log(pi0 * (pi1 - pi1 * e)) -
                          6 * log1p(-pi0 * p00);
   fitcl_lik *lik = NULL;
-  fitcl_status st = fitcl__lik_create(ctx, &t, &pat, NULL, &lik);
+  fitcl_status st = fitcl__lik_open(ctx, &t, &pat, NULL, &lik);
   if (st != FITCL_OK) return st;
   fitcl_gl_params p = {g, l, 1.0, NULL, NULL};
   double got = 0;

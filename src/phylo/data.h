@@ -52,6 +52,12 @@ fitcl_status fitcl__patterns_from_states(fitcl__patterns *out, size_t nfamilies,
 fitcl_status fitcl__patterns_regroup(fitcl__patterns *p, const int *groups, char *err,
                                      size_t errlen);
 
+/* Builds a likelihood handle from a tree and patterns (fitcl_lik_create
+ * with the analyses' structures; tests build small inputs with it). */
+fitcl_status fitcl__lik_create(fitcl_context *ctx, const fitcl__tree *tree,
+                               const fitcl__patterns *pat, const fitcl_lik_options *opt,
+                               fitcl_lik **out);
+
 /* Wraps an already built tree and patterns (ownership of both moves into the
  * new data set, whose fields are then zeroed in the arguments). */
 fitcl_status fitcl__data_wrap(fitcl__tree *tree, fitcl__patterns *pat, fitcl_data **out);

@@ -11,9 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FITCL__ABSENT 0
-#define FITCL__PRESENT 1
-#define FITCL__MISSING 2
+#include "common/pruning.h" /* the state codes FITCL__ABSENT, FITCL__PRESENT, FITCL__MISSING */
 
 typedef struct fitcl__patterns {
   int ntaxa;              /* == number of tree tips */

@@ -10,7 +10,9 @@
  * order with compensation, so results do not depend on the thread count.
  * The gradient runs, per sub-block and while its partials are still in
  * cache, an outside pass with normalised outside vectors (see grad_pass)
- * that accumulates every derivative on the way down. */
+ * that accumulates every derivative on the way down.  Both passes are loops
+ * over the handle's schedule; every formula is a per-lane function of
+ * common/pruning.h, shared with the OpenCL kernel. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 #include "common/compat.h"
 #include "common/gainloss.h"
 #include "common/ksum.h"
+#include "common/pruning.h"
 #include "core/context.h"
 #include "core/pool.h"
 #include "core/util.h"
@@ -47,19 +50,21 @@ struct fitcl__lik_cpu {
   uint16_t *tipbits; /* [sub-block][tip rank][2] lane masks (see create) */
 };
 
+/* This backend's state of a handle. */
+static inline struct fitcl__lik_cpu *cpu_of(const fitcl_lik *L) { return L->impl; }
+
 void fitcl__lik_cpu_destroy(fitcl_lik *L) {
-  if (!L || !L->cpu) return;
-  for (unsigned w = 0; w < L->cpu->nworkers; ++w) free(L->cpu->scratch[w]);
-  free(L->cpu->scratch);
-  free(L->cpu->tiprank);
-  free(L->cpu->tipbits);
-  FITCL_FREE(L->cpu);
+  if (!L || !cpu_of(L)) return;
+  for (unsigned w = 0; w < cpu_of(L)->nworkers; ++w) free(cpu_of(L)->scratch[w]);
+  free(cpu_of(L)->scratch);
+  free(cpu_of(L)->tiprank);
+  free(cpu_of(L)->tipbits);
+  FITCL_FREE(L->impl);
 }
 
 /* Per-worker scratch, in doubles:
  *   In, Out   [nint][K][2][LANE]  partials and normalised outside vectors
  *   Sb        [maxdeg][K][2][LANE] child contributions (multifurcations)
- *   G         [K][2][LANE]        one child's G (multifurcations)
  *   Fs        [nint][LANE]        rescaling factors of the postorder
  *   D         [ncomp + 4][LANE]   per-lane derivatives
  *   T         [LANE][ncomp]       the same, weighted and transposed
@@ -71,14 +76,14 @@ void fitcl__lik_cpu_destroy(fitcl_lik *L) {
 static size_t scratch_doubles(const fitcl_lik *L) {
   const size_t part = (size_t)L->nint * (size_t)L->K * 2 * FITCL__LANE;
   return 2 * part + (size_t)L->maxdeg * (size_t)L->K * 2 * FITCL__LANE +
-         (size_t)L->K * 2 * FITCL__LANE + (size_t)L->nint * FITCL__LANE +
+         (size_t)L->nint * FITCL__LANE +
          (2 * L->ncomp + 4) * FITCL__LANE + 2 * (size_t)L->K * FITCL__LANE +
          2 * L->ncomp + ((size_t)L->nint * (sizeof(int) + 1) + sizeof(double) - 1) / sizeof(double);
 }
 
 /* The parts of a worker's scratch (see scratch_doubles). */
 typedef struct scratch_view {
-  double *In, *Out, *Sb, *Gb, *Fs, *D, *T, *NU, *NW, *ks;
+  double *In, *Out, *Sb, *Fs, *D, *T, *NU, *NW, *ks;
   int *rescaled;
   unsigned char *flags;
 } scratch_view;
@@ -90,8 +95,7 @@ static inline __attribute__((always_inline)) scratch_view scratch_parts(const fi
   v.In = base;
   v.Out = v.In + (size_t)L->nint * nstride;
   v.Sb = v.Out + (size_t)L->nint * nstride;
-  v.Gb = v.Sb + (size_t)L->maxdeg * nstride;
-  v.Fs = v.Gb + nstride;
+  v.Fs = v.Sb + (size_t)L->maxdeg * nstride;
   v.D = v.Fs + (size_t)L->nint * FITCL__LANE;
   v.T = v.D + (L->ncomp + 4) * FITCL__LANE;
   v.NU = v.T + L->ncomp * FITCL__LANE;
@@ -103,14 +107,14 @@ static inline __attribute__((always_inline)) scratch_view scratch_parts(const fi
 }
 
 fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
-  L->cpu = calloc(1, sizeof *L->cpu);
-  if (!L->cpu) return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
-  L->cpu->nworkers = fitcl__pool_size(fitcl__ctx_pool(L->ctx));
-  if (L->cpu->nworkers < 1) L->cpu->nworkers = 1;
-  L->cpu->scratch = calloc(L->cpu->nworkers, sizeof(double *));
-  if (!L->cpu->scratch) return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+  L->impl = calloc(1, sizeof(struct fitcl__lik_cpu));
+  if (!cpu_of(L)) return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+  cpu_of(L)->nworkers = fitcl__pool_size(fitcl__ctx_pool(L->ctx));
+  if (cpu_of(L)->nworkers < 1) cpu_of(L)->nworkers = 1;
+  cpu_of(L)->scratch = calloc(cpu_of(L)->nworkers, sizeof(double *));
+  if (!cpu_of(L)->scratch) return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
   /* Tip states rearranged for the traversal: [sub-block][tip in the order
-   * the operation list reads them], so each sub-block streams its tips from
+   * the schedule reads them], so each sub-block streams its tips from
    * one contiguous range, in order (the [tip][pattern] layout suits
    * OpenCL's coalescing instead).  Each entry is two FITCL__LANE-bit masks
    * of the lanes whose tip partial is 1 in state 0 (absent or missing) and
@@ -119,42 +123,39 @@ fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
    * the stack in pieces that a full-width load then waits for). */
   {
     const size_t nt = (size_t)L->ntips, nsub = L->npx / FITCL__LANE;
-    L->cpu->tiprank = malloc(sizeof(int) * nt);
+    cpu_of(L)->tiprank = malloc(sizeof(int) * nt);
     uint16_t *blk = malloc(sizeof(uint16_t) * 2 * nt * nsub);
-    if (!blk || !L->cpu->tiprank) {
+    if (!blk || !cpu_of(L)->tiprank) {
       free(blk);
       return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
     }
     int r = 0;
-    for (int oi = 0; oi < L->nint; ++oi) {
-      const int u = L->ops[oi];
-      for (int j = L->child_start[u]; j < L->child_start[u + 1]; ++j)
-        if (L->child[j] < L->ntips) L->cpu->tiprank[L->child[j]] = r++;
-    }
+    for (int j = 0; j < L->nnodes - 1; ++j) /* the children of all steps, in step order */
+      if (L->sched_child[j] < L->ntips) cpu_of(L)->tiprank[L->sched_child[j]] = r++;
     for (size_t sb = 0; sb < nsub; ++sb)
       for (size_t v = 0; v < nt; ++v) {
         const uint8_t *st = L->tips + v * L->npx + sb * FITCL__LANE;
         unsigned b0 = 0, b1 = 0;
         for (int l = 0; l < FITCL__LANE; ++l) {
-          b0 |= (unsigned)(st[l] != FITCL__PRESENT) << l;
-          b1 |= (unsigned)(st[l] != FITCL__ABSENT) << l;
+          b0 |= (unsigned)fitcl_prune_tip0(st[l]) << l;
+          b1 |= (unsigned)fitcl_prune_tip1(st[l]) << l;
         }
-        uint16_t *e = blk + 2 * (sb * nt + (size_t)L->cpu->tiprank[v]);
+        uint16_t *e = blk + 2 * (sb * nt + (size_t)cpu_of(L)->tiprank[v]);
         e[0] = (uint16_t)b0;
         e[1] = (uint16_t)b1;
       }
     FITCL_FREE(L->tips);
-    L->cpu->tipbits = blk;
+    cpu_of(L)->tipbits = blk;
   }
   const size_t n = scratch_doubles(L);
-  for (unsigned w = 0; w < L->cpu->nworkers; ++w) {
+  for (unsigned w = 0; w < cpu_of(L)->nworkers; ++w) {
     /* 64-byte alignment keeps each lane vector in one cache line. */
-    if (posix_memalign((void **)&L->cpu->scratch[w], 64, n * sizeof(double)) != 0) {
-      L->cpu->scratch[w] = NULL;
+    if (posix_memalign((void **)&cpu_of(L)->scratch[w], 64, n * sizeof(double)) != 0) {
+      cpu_of(L)->scratch[w] = NULL;
       return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory (%zu MB scratch)",
                          n * sizeof(double) >> 20);
     }
-    memset(L->cpu->scratch[w], 0, n * sizeof(double)); /* the rescaling flags start clear */
+    memset(cpu_of(L)->scratch[w], 0, n * sizeof(double)); /* the rescaling flags start clear */
   }
   return FITCL_OK;
 }
@@ -229,14 +230,14 @@ static inline __attribute__((always_inline)) void child_in(const double *In, siz
   }
 }
 
-/* Gradient terms of the two branches below a binary node u, in category c,
- * and the outside vectors of internal children.  With the normalised
- * outside vector O of u (sum_x O(x) In_u(x) = 1, In_u as stored), the
- * children's G are O times the sibling's contribution, and the derivative
- * of log L along a branch is sum G dP In_child with no division: the
- * normalisation carries the 1 / L.  bg, wa and wb are constants at each
- * call: bg adds the branch-length terms, wa and wb say whether a and b are
- * internal nodes, whose outside vectors are written. */
+/* The outside step at a binary node u in category c for the lanes of a
+ * sub-block (fitcl_prune_binary per lane): both children's G, the
+ * log u / log w terms into nu and nw, the t terms into ta and tb (set at
+ * the first category, added after), and the outside vectors of internal
+ * children.  bg, wa and wb are constants at each call: bg adds the
+ * branch-length terms, wa and wb say whether a and b are internal nodes,
+ * whose outside vectors are written; what a variant does not store, the
+ * compiler does not compute. */
 static inline __attribute__((always_inline)) void binary_node(
     const double *restrict Pa, const double *restrict Pb, const double *restrict a0,
     const double *restrict a1, const double *restrict b0, const double *restrict b1,
@@ -245,27 +246,22 @@ static inline __attribute__((always_inline)) void binary_node(
     double *restrict ob1, const int bg, const int wa, const int wb, int first, double *restrict ta,
     double *restrict tb) {
   FITCL__LANES(l) {
-    const double sa0 = fitcl_gl_s0(Pa, a0[l], a1[l]), sa1 = fitcl_gl_s1(Pa, a0[l], a1[l]);
-    const double sb0 = fitcl_gl_s0(Pb, b0[l], b1[l]), sb1 = fitcl_gl_s1(Pb, b0[l], b1[l]);
-    const double ga0 = o0[l] * sb0, ga1 = o1[l] * sb1;
-    const double gb0 = o0[l] * sa0, gb1 = o1[l] * sa1;
-    nu[l] += fitcl_gl_dcontract(Pa[FITCL_GL_U01], Pa[FITCL_GL_U10], ga0, ga1, a0[l], a1[l]) +
-             fitcl_gl_dcontract(Pb[FITCL_GL_U01], Pb[FITCL_GL_U10], gb0, gb1, b0[l], b1[l]);
-    nw[l] += fitcl_gl_dcontract(Pa[FITCL_GL_W01], Pa[FITCL_GL_W10], ga0, ga1, a0[l], a1[l]) +
-             fitcl_gl_dcontract(Pb[FITCL_GL_W01], Pb[FITCL_GL_W10], gb0, gb1, b0[l], b1[l]);
+    double du, dw, xa, xb, pa0, pa1, pb0, pb1;
+    fitcl_prune_binary(Pa, Pb, a0[l], a1[l], b0[l], b1[l], o0[l], o1[l], &du, &dw, &xa, &xb, &pa0,
+                       &pa1, &pb0, &pb1);
+    nu[l] += du;
+    nw[l] += dw;
     if (bg) {
-      const double xa = fitcl_gl_dcontract(Pa[FITCL_GL_T01], Pa[FITCL_GL_T10], ga0, ga1, a0[l], a1[l]);
-      const double xb = fitcl_gl_dcontract(Pb[FITCL_GL_T01], Pb[FITCL_GL_T10], gb0, gb1, b0[l], b1[l]);
       ta[l] = first ? xa : ta[l] + xa;
       tb[l] = first ? xb : tb[l] + xb;
     }
     if (wa) {
-      oa0[l] = ga0 * Pa[FITCL_GL_P00] + ga1 * Pa[FITCL_GL_P10];
-      oa1[l] = ga0 * Pa[FITCL_GL_P01] + ga1 * Pa[FITCL_GL_P11];
+      oa0[l] = pa0;
+      oa1[l] = pa1;
     }
     if (wb) {
-      ob0[l] = gb0 * Pb[FITCL_GL_P00] + gb1 * Pb[FITCL_GL_P10];
-      ob1[l] = gb0 * Pb[FITCL_GL_P01] + gb1 * Pb[FITCL_GL_P11];
+      ob0[l] = pb0;
+      ob1[l] = pb1;
     }
   }
 }
@@ -277,15 +273,16 @@ FITCL__CLONES __attribute__((noinline))
 static void grad_pass(const fitcl_lik *L, int g, const scratch_view *sv, const uint16_t *tipsub,
                       const double *lsum, const double *rnum) {
   const int K = L->K, nn = L->nnodes, ntips = L->ntips, nint = L->nint, bg = L->branch_grad;
-  const int *cs = L->child_start, *ch = L->child;
+  const fitcl_prune_step *sched = L->sched;
+  const int *sch = L->sched_child;
   const double *pmg = L->pm + (size_t)g * K * nn * FITCL_GL_PREC;
   const size_t kstride = 2 * FITCL__LANE, nstride = (size_t)K * kstride;
   const double *In = sv->In, *Fs = sv->Fs;
-  double *Out = sv->Out, *Sb = sv->Sb, *Gb = sv->Gb, *D = sv->D, *NU = sv->NU, *NW = sv->NW;
+  double *Out = sv->Out, *Sb = sv->Sb, *D = sv->D, *NU = sv->NU, *NW = sv->NW;
   const unsigned char *flags = sv->flags;
   const double pi1 = L->pi1[g], pi0 = 1.0 - pi1;
-  const double dpi = L->root_grad ? pi0 * pi1 : 0.0;
-  const int *tiprank = L->cpu->tiprank;
+  const double dpi = fitcl_prune_root_dpi(L->root_grad, pi0, pi1);
+  const int *tiprank = cpu_of(L)->tiprank;
 
   /* Preorder (outside) pass with normalised outside vectors O_u, scaled
    * so that sum_x O_u(x) In_u(x) = 1 with In_u as stored (rescaled).
@@ -294,9 +291,9 @@ static void grad_pass(const fitcl_lik *L, int g, const scratch_view *sv, const u
    * sum_x G_v(x) S_v(x) = 1, so d log L / d param along the branch above
    * v is sum G dP In_v with no division, and O_v = G_v P keeps the
    * normalisation at v.  Without rescaling the largest entry of O never
-   * grows going down, so O needs no rescaling of its own; the factors
-   * f_u are capped at 2^768 (reached only with zero partials, whose
-   * terms vanish), so nothing overflows. */
+   * grows going down, so O needs no rescaling of its own: f_u is folded
+   * into O_u (capped, fitcl_prune_fold) only at the few nodes that
+   * rescaled. */
   double *Dg = D + FITCL__LC_G * FITCL__LANE, *Dl = D + FITCL__LC_L * FITCL__LANE;
   double *Dr = D + FITCL__LC_R * FITCL__LANE;
   double *Dt = Dr + (size_t)K * FITCL__LANE;
@@ -306,35 +303,31 @@ static void grad_pass(const fitcl_lik *L, int g, const scratch_view *sv, const u
     double invl[FITCL__LANE];
     FITCL__LANES(l) invl[l] = 1.0 / lsum[l];
     FITCL__LANES(l) {
-      const double r = dpi * rnum[l] * invl[l];
+      const double r = fitcl_prune_root_dgain(dpi, rnum[l], invl[l]);
       Dg[l] = r;
       Dl[l] = -r;
     }
     for (int c = 0; c < K; ++c)
       FITCL__LANES(l) {
-        Or[c * kstride + l] = pi0 * invl[l];
-        Or[c * kstride + FITCL__LANE + l] = pi1 * invl[l];
+        Or[c * kstride + l] = fitcl_prune_root_out(pi0, invl[l]);
+        Or[c * kstride + FITCL__LANE + l] = fitcl_prune_root_out(pi1, invl[l]);
       }
   }
-  for (int oi = nint - 1; oi >= 0; --oi) {
-    const int u = L->ops[oi];
+  for (int si = nint - 1; si >= 0; --si) {
+    const fitcl_prune_step st = sched[si];
+    const int u = st.node, deg = st.nchild;
+    const int *kids = sch + st.first;
     double *Ou = Out + (size_t)(u - ntips) * nstride;
-    const int deg = cs[u + 1] - cs[u];
     if (flags[u - ntips]) {
       const double *f = Fs + (size_t)(u - ntips) * FITCL__LANE;
       for (int c = 0; c < K; ++c)
         FITCL__LANES(l) {
-          const double x0 = Ou[c * kstride + l] * f[l], x1 = Ou[c * kstride + FITCL__LANE + l] * f[l];
-          Ou[c * kstride + l] = x0 < 0x1p768 ? x0 : 0x1p768;
-          Ou[c * kstride + FITCL__LANE + l] = x1 < 0x1p768 ? x1 : 0x1p768;
+          Ou[c * kstride + l] = fitcl_prune_fold(Ou[c * kstride + l], f[l]);
+          Ou[c * kstride + FITCL__LANE + l] = fitcl_prune_fold(Ou[c * kstride + FITCL__LANE + l], f[l]);
         }
     }
     if (deg == 2) {
-      int va = ch[cs[u]], vb = ch[cs[u] + 1];
-      if (va < ntips && vb >= ntips) { /* an internal child, if any, first */
-        va = vb;
-        vb = ch[cs[u]];
-      }
+      const int va = kids[0], vb = kids[1]; /* an internal child, if any, first (the schedule) */
       const int ia = va >= ntips, ib = vb >= ntips;
       for (int c = 0; c < K; ++c) {
         /* Local copies: the compiler then knows the stores below cannot
@@ -370,7 +363,7 @@ static void grad_pass(const fitcl_lik *L, int g, const scratch_view *sv, const u
     /* Any other degree: the children's contributions first, then each
      * child's G as the product of the others'. */
     for (int k = 0; k < deg; ++k) {
-      const int v = ch[cs[u] + k];
+      const int v = kids[k];
       for (int c = 0; c < K; ++c) {
         double P[FITCL_GL_PREC];
         memcpy(P, pmg + ((size_t)c * nn + v) * FITCL_GL_PREC, 4 * sizeof(double)); /* probabilities only */
@@ -378,44 +371,53 @@ static void grad_pass(const fitcl_lik *L, int g, const scratch_view *sv, const u
         child_in(In, nstride, kstride, ntips, tipsub, tiprank, v, c, i0, i1);
         double *s0 = Sb + (size_t)k * nstride + c * kstride, *s1 = s0 + FITCL__LANE;
         FITCL__LANES(l) {
-          s0[l] = fitcl_gl_s0(P, i0[l], i1[l]);
-          s1[l] = fitcl_gl_s1(P, i0[l], i1[l]);
+          s0[l] = fitcl_prune_s0(P, i0[l], i1[l]);
+          s1[l] = fitcl_prune_s1(P, i0[l], i1[l]);
         }
       }
     }
     for (int k = 0; k < deg; ++k) {
-      const int v = ch[cs[u] + k];
+      const int v = kids[k];
       for (int c = 0; c < K; ++c) {
         double P[FITCL_GL_PREC];
         memcpy(P, pmg + ((size_t)c * nn + v) * FITCL_GL_PREC, sizeof P);
-        double *g0 = Gb + c * kstride, *g1 = g0 + FITCL__LANE;
         const double *ou0 = Ou + c * kstride, *ou1 = ou0 + FITCL__LANE;
-        FITCL__LANES(l) { g0[l] = ou0[l]; g1[l] = ou1[l]; }
-        for (int k2 = 0; k2 < deg; ++k2) {
-          if (k2 == k) continue;
-          const double *s0 = Sb + (size_t)k2 * nstride + c * kstride, *s1 = s0 + FITCL__LANE;
-          FITCL__LANES(l) { g0[l] *= s0[l]; g1[l] *= s1[l]; }
-        }
+        const double *s0 = Sb + c * kstride, *s1 = s0 + FITCL__LANE;
         double in0[FITCL__LANE], in1[FITCL__LANE];
         child_in(In, nstride, kstride, ntips, tipsub, tiprank, v, c, in0, in1);
+        double g0[FITCL__LANE], g1[FITCL__LANE];
+        FITCL__LANES(l) {
+          g0[l] = ou0[l];
+          g1[l] = ou1[l];
+        }
+        for (int j = 0; j < deg; ++j)
+          FITCL__LANES(l) {
+            g0[l] = fitcl_prune_multi_g(g0[l], s0[j * nstride + l], j, k);
+            g1[l] = fitcl_prune_multi_g(g1[l], s1[j * nstride + l], j, k);
+          }
+        /* Separate loops for the parts each node needs: a branch inside
+         * the loop would stop it vectorising; the terms a loop does not
+         * store are not computed. */
         double *nu = NU + (size_t)c * FITCL__LANE, *nw = NW + (size_t)c * FITCL__LANE;
         FITCL__LANES(l) {
-          nu[l] += fitcl_gl_dcontract(P[FITCL_GL_U01], P[FITCL_GL_U10], g0[l], g1[l], in0[l], in1[l]);
-          nw[l] += fitcl_gl_dcontract(P[FITCL_GL_W01], P[FITCL_GL_W10], g0[l], g1[l], in0[l], in1[l]);
+          double du, dw, x, o0, o1;
+          fitcl_prune_branch(P, g0[l], g1[l], in0[l], in1[l], &du, &dw, &x, &o0, &o1);
+          nu[l] += du;
+          nw[l] += dw;
         }
         if (bg) {
           double *dt = Dt + (size_t)v * FITCL__LANE;
           FITCL__LANES(l) {
-            const double x = fitcl_gl_dcontract(P[FITCL_GL_T01], P[FITCL_GL_T10], g0[l], g1[l], in0[l], in1[l]);
+            double du, dw, x, o0, o1;
+            fitcl_prune_branch(P, g0[l], g1[l], in0[l], in1[l], &du, &dw, &x, &o0, &o1);
             dt[l] = c == 0 ? x : dt[l] + x;
           }
         }
         if (v >= ntips) {
-          /* O_v(y) = sum_x G(x) P(x,y). */
           double *ov0 = Out + (size_t)(v - ntips) * nstride + c * kstride, *ov1 = ov0 + FITCL__LANE;
           FITCL__LANES(l) {
-            ov0[l] = g0[l] * P[FITCL_GL_P00] + g1[l] * P[FITCL_GL_P10];
-            ov1[l] = g0[l] * P[FITCL_GL_P01] + g1[l] * P[FITCL_GL_P11];
+            double du, dw, x;
+            fitcl_prune_branch(P, g0[l], g1[l], in0[l], in1[l], &du, &dw, &x, &ov0[l], &ov1[l]);
           }
         }
       }
@@ -428,7 +430,7 @@ static void grad_pass(const fitcl_lik *L, int g, const scratch_view *sv, const u
     FITCL__LANES(l) {
       Dg[l] += nu[l];
       Dl[l] += nw[l];
-      dr[l] = nu[l] + nw[l];
+      dr[l] = fitcl_prune_drate(nu[l], nw[l]);
     }
   }
 }
@@ -439,8 +441,8 @@ static inline __attribute__((always_inline)) void rescale_lanes(double *Iu, int 
                                                                 const double *m, int *scale,
                                                                 double *f) {
   FITCL__LANES(l) {
-    const int low = m[l] < FITCL_GL_SCALE_LOW;
-    f[l] = low ? FITCL_GL_SCALE_UP : 1.0;
+    const int low = fitcl_prune_low(m[l]);
+    f[l] = fitcl_prune_factor(low);
     scale[l] += low;
   }
   for (int c = 0; c < K; ++c)
@@ -458,58 +460,47 @@ static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t
   const int K = L->K, nn = L->nnodes, ntips = L->ntips, nint = L->nint;
   const int g = L->block_group[b];
   const size_t nc = L->ncomp;
-  const int *cs = L->child_start, *ch = L->child;
+  const fitcl_prune_step *sched = L->sched;
+  const int *sch = L->sched_child;
   const double *pmg = L->pm + (size_t)g * K * nn * FITCL_GL_PREC;
   const size_t kstride = 2 * FITCL__LANE;        /* one category of one node */
   const size_t nstride = (size_t)K * kstride;    /* one node */
-  const scratch_view sv = scratch_parts(L, L->cpu->scratch[worker]);
+  const scratch_view sv = scratch_parts(L, cpu_of(L)->scratch[worker]);
   double *In = sv.In, *Fs = sv.Fs, *ks = sv.ks;
   const double *D = sv.D;
   int *rescaled = sv.rescaled;
   unsigned char *flags = sv.flags;
   const double pi1 = L->pi1[g], pi0 = 1.0 - pi1;
   const double invK = 1.0 / K;
-  const int *tiprank = L->cpu->tiprank;
+  const int *tiprank = cpu_of(L)->tiprank;
 
   memset(ks, 0, 2 * nc * sizeof(double));
   for (size_t sub = 0; sub < FITCL_REDUCE_BLOCK / FITCL__LANE; ++sub) {
     const size_t p0 = b * FITCL_REDUCE_BLOCK + sub * FITCL__LANE;
-    const uint16_t *tipsub = L->cpu->tipbits + (p0 / FITCL__LANE) * 2 * (size_t)ntips;
+    const uint16_t *tipsub = cpu_of(L)->tipbits + (p0 / FITCL__LANE) * 2 * (size_t)ntips;
     int scale[FITCL__LANE], nrescaled = 0;
     FITCL__LANES(l) scale[l] = 0;
 
     /* Postorder: In_u(x) = prod over children of sum_y P(x,y) In_child(y). */
-    for (int oi = 0; oi < nint; ++oi) {
-      const int u = L->ops[oi];
+    for (int si = 0; si < nint; ++si) {
+      const fitcl_prune_step st = sched[si];
+      const int u = st.node;
       double *Iu = In + (size_t)(u - ntips) * nstride;
-      for (int j = cs[u]; j < cs[u + 1]; ++j) {
-        const int v = ch[j];
-        const int first = (j == cs[u]);
+      for (int j = 0; j < st.nchild; ++j) {
+        const int v = sch[st.first + j];
+        const int first = j == 0;
         for (int c = 0; c < K; ++c) {
           /* A local copy: the compiler then knows the stores below cannot
            * change it, keeps it in registers and vectorises the lane loops. */
           double P[FITCL_GL_PREC];
           memcpy(P, pmg + ((size_t)c * nn + v) * FITCL_GL_PREC, 4 * sizeof(double)); /* probabilities only */
           double *o0 = Iu + c * kstride, *o1 = o0 + FITCL__LANE;
-          double s0[FITCL__LANE], s1[FITCL__LANE];
           if (v < ntips) {
             const unsigned b0 = tipsub[2 * tiprank[v]], b1 = tipsub[2 * tiprank[v] + 1];
-            FITCL__LANES(l) {
-              const double i0 = tip_bit(b0, l), i1 = tip_bit(b1, l);
-              s0[l] = fitcl_gl_s0(P, i0, i1);
-              s1[l] = fitcl_gl_s1(P, i0, i1);
-            }
+            FITCL__LANES(l) fitcl_prune_child(P, tip_bit(b0, l), tip_bit(b1, l), first, &o0[l], &o1[l]);
           } else {
             const double *i0 = In + (size_t)(v - ntips) * nstride + c * kstride, *i1 = i0 + FITCL__LANE;
-            FITCL__LANES(l) {
-              s0[l] = fitcl_gl_s0(P, i0[l], i1[l]);
-              s1[l] = fitcl_gl_s1(P, i0[l], i1[l]);
-            }
-          }
-          if (first) {
-            FITCL__LANES(l) { o0[l] = s0[l]; o1[l] = s1[l]; }
-          } else {
-            FITCL__LANES(l) { o0[l] *= s0[l]; o1[l] *= s1[l]; }
+            FITCL__LANES(l) fitcl_prune_child(P, i0[l], i1[l], first, &o0[l], &o1[l]);
           }
         }
       }
@@ -518,10 +509,7 @@ static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t
       FITCL__LANES(l) m[l] = 0.0;
       for (int c = 0; c < K; ++c) {
         const double *o0 = Iu + c * kstride, *o1 = o0 + FITCL__LANE;
-        FITCL__LANES(l) {
-          const double a = o0[l] > o1[l] ? o0[l] : o1[l];
-          m[l] = m[l] > a ? m[l] : a;
-        }
+        FITCL__LANES(l) m[l] = fitcl_prune_max(m[l], o0[l], o1[l]);
       }
       if (!want_grad) {
         /* Every node, without a test: multiplying by 1 is exact, and a
@@ -531,7 +519,7 @@ static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t
         continue;
       }
       int any = 0;
-      FITCL__LANES(l) any |= m[l] < FITCL_GL_SCALE_LOW;
+      FITCL__LANES(l) any |= fitcl_prune_low(m[l]);
       if (any) {
         /* The preorder pass needs the factors of the few nodes that
          * rescale: flagged and kept here. */
@@ -550,24 +538,17 @@ static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t
     for (int c = 0; c < K; ++c)
       FITCL__LANES(l) {
         const double i0 = Ir[c * kstride + l], i1 = Ir[c * kstride + FITCL__LANE + l];
-        lsum[l] += pi0 * i0 + pi1 * i1;
-        rnum[l] += i1 - i0;
+        lsum[l] += fitcl_prune_root_lsum(pi0, pi1, i0, i1);
+        rnum[l] += fitcl_prune_root_rnum(i0, i1);
       }
     FITCL__LANES(l) {
       const size_t p = p0 + l;
-      ll[l] = log(lsum[l] * invK) - scale[l] * FITCL_GL_LN2_SCALE;
+      ll[l] = fitcl_prune_loglik(lsum[l], invK, scale[l]);
       L->pat_ll[p] = ll[l];
       const double w = L->weight[p];
-      double wll;
-      if (L->kind[p] == FITCL__PAT_ABSENT) {
-        const double q = -expm1(ll[l]); /* 1 - P(all absent) */
-        wll = -w * log(q);
-        gw[l] = w * exp(ll[l]) / q;
-      } else {
-        wll = (w != 0.0) ? w * ll[l] : 0.0;
-        gw[l] = w;
-      }
-      fitcl_kahan_add(&ks[FITCL__LC_LL], &ks[nc + FITCL__LC_LL], wll);
+      const int kind = L->kind[p];
+      if (want_grad) gw[l] = fitcl_prune_gw(kind, w, ll[l]);
+      fitcl_kahan_add(&ks[FITCL__LC_LL], &ks[nc + FITCL__LC_LL], fitcl_prune_wll(kind, w, ll[l]));
     }
     if (!want_grad) continue;
 
@@ -607,7 +588,7 @@ fitcl_status fitcl__lik_cpu_eval(fitcl_lik *L, int want_grad) {
   fitcl__pool *pool = fitcl__ctx_pool(L->ctx);
   pm_job j = {L, want_grad, (size_t)L->G * L->K * L->nnodes};
   fitcl__pool_run(pool, (j.nrec + PM_CHUNK - 1) / PM_CHUNK, pm_task, &j);
-  L->cpu->want_grad = want_grad;
+  cpu_of(L)->want_grad = want_grad;
   fitcl__pool_run(pool, L->nblocks, want_grad ? block_task_grad : block_task_ll, L);
   return FITCL_OK;
 }

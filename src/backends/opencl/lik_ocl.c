@@ -1,5 +1,5 @@
-/* Gain/loss likelihood on the OpenCL backend.  The constant data (traversal,
- * tip states, weights) is uploaded once at creation; each evaluation writes
+/* Gain/loss likelihood on the OpenCL backend.  The constant data (the
+ * traversal schedule, tip states, weights) is uploaded once at creation; each evaluation writes
  * the few model numbers, launches the transition-matrix kernel once, then
  * per chunk of patterns the pruning kernel and the block-sum kernel, and
  * reads back only the block rows and per-pattern log-likelihoods.  Chunks
@@ -13,6 +13,7 @@
 #include "common/compat.h"
 #include "common/gainloss.h"
 #include "common/ksum.h"
+#include "common/pruning.h"
 #include "core/util.h"
 #include "device/opencl/ocl.h"
 #include "kernels/lik.h"
@@ -20,13 +21,12 @@
 
 int fitcl__lik_ocl_tile_override = 0;
 
-/* The kernel source repeats these values (cl/lik.cl). */
-_Static_assert(FITCL__ABSENT == 0 && FITCL__PRESENT == 1, "state codes shared with cl/lik.cl");
-_Static_assert(FITCL__PAT_ABSENT == 1 && FITCL__LC_R == 3, "layout shared with cl/lik.cl");
+/* The schedule goes up as it is: three ints per step on both sides. */
+_Static_assert(sizeof(fitcl_prune_step) == 3 * sizeof(cl_int), "fitcl_prune_step layout");
 
 struct fitcl__lik_ocl {
   cl_kernel k_pm, k_prune, k_rows;
-  cl_mem ops, cs, ch, tips, bgroup, kind, weight;
+  cl_mem sched, sched_child, tips, bgroup, kind, weight;
   cl_mem par, pm; /* par: brlen, set_a, set_b, pi1 (one upload) */
   double *hpar;
   cl_mem in, out, sb, patll, wv, rows;
@@ -34,17 +34,20 @@ struct fitcl__lik_ocl {
   cl_int tile; /* patterns per tile of the partials (cl/lik.cl) */
 };
 
+/* This backend's state of a handle. */
+static inline struct fitcl__lik_ocl *ocl_of(const fitcl_lik *L) { return L->impl; }
+
 void fitcl__lik_ocl_destroy(fitcl_lik *L) {
-  if (!L || !L->ocl) return;
-  struct fitcl__lik_ocl *o = L->ocl;
+  if (!L || !ocl_of(L)) return;
+  struct fitcl__lik_ocl *o = ocl_of(L);
   FITCL__CL_RELEASE_KERNEL(o->k_pm);
   FITCL__CL_RELEASE_KERNEL(o->k_prune);
   FITCL__CL_RELEASE_KERNEL(o->k_rows);
-  cl_mem *m[] = {&o->ops, &o->cs, &o->ch, &o->tips, &o->bgroup, &o->kind, &o->weight, &o->par, &o->pm, &o->in, &o->out, &o->sb, &o->patll,
+  cl_mem *m[] = {&o->sched, &o->sched_child, &o->tips, &o->bgroup, &o->kind, &o->weight, &o->par, &o->pm, &o->in, &o->out, &o->sb, &o->patll,
                  &o->wv, &o->rows};
   for (size_t i = 0; i < FITCL_ARRAY_LEN(m); ++i) FITCL__CL_RELEASE_MEM(*m[i]);
   FITCL_FREE(o->hpar);
-  FITCL_FREE(L->ocl);
+  FITCL_FREE(L->impl);
 }
 
 #define TRY(x) do { st = (x); if (st != FITCL_OK) return st; } while (0)
@@ -52,18 +55,17 @@ void fitcl__lik_ocl_destroy(fitcl_lik *L) {
 fitcl_status fitcl__lik_ocl_create(fitcl_lik *L) {
   fitcl_context *ctx = L->ctx;
   fitcl_status st;
-  L->ocl = calloc(1, sizeof *L->ocl);
-  if (!L->ocl) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
-  struct fitcl__lik_ocl *o = L->ocl;
+  L->impl = calloc(1, sizeof(struct fitcl__lik_ocl));
+  if (!ocl_of(L)) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+  struct fitcl__lik_ocl *o = ocl_of(L);
   TRY(fitcl__ocl_kernel(ctx, "lik.cl", "fitcl_gl_pmats", &o->k_pm));
   TRY(fitcl__ocl_kernel(ctx, "lik.cl", "fitcl_gl_prune", &o->k_prune));
   TRY(fitcl__ocl_kernel(ctx, "lik.cl", "fitcl_gl_block_rows", &o->k_rows));
 
   const cl_mem_flags ro = CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR;
   const size_t nn = (size_t)L->nnodes, K = (size_t)L->K, S = (size_t)L->G * K;
-  TRY(fitcl__ocl_alloc(ctx, ro, sizeof(int) * (size_t)L->nint, L->ops, &o->ops));
-  TRY(fitcl__ocl_alloc(ctx, ro, sizeof(int) * (nn + 1), L->child_start, &o->cs));
-  TRY(fitcl__ocl_alloc(ctx, ro, sizeof(int) * (nn - 1), L->child, &o->ch));
+  TRY(fitcl__ocl_alloc(ctx, ro, sizeof(fitcl_prune_step) * (size_t)L->nint, L->sched, &o->sched));
+  TRY(fitcl__ocl_alloc(ctx, ro, sizeof(int) * (nn - 1), L->sched_child, &o->sched_child));
   TRY(fitcl__ocl_alloc(ctx, ro, (size_t)L->ntips * L->npx, L->tips, &o->tips));
   TRY(fitcl__ocl_alloc(ctx, ro, sizeof(int) * L->nblocks, L->block_group, &o->bgroup));
   TRY(fitcl__ocl_alloc(ctx, ro, L->npx, L->kind, &o->kind));
@@ -105,7 +107,7 @@ fitcl_status fitcl__lik_ocl_create(fitcl_lik *L) {
 
 fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad) {
   fitcl_context *ctx = L->ctx;
-  struct fitcl__lik_ocl *o = L->ocl;
+  struct fitcl__lik_ocl *o = ocl_of(L);
   fitcl_status st;
   const int nn = L->nnodes, K = L->K, S = L->G * L->K;
   /* One non-blocking upload of everything that changes per evaluation;
@@ -135,7 +137,7 @@ fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad) {
   cl_kernel k = o->k_prune;
   const cl_int maxdeg = L->maxdeg;
   ARG(k, a++, ntips); ARG(k, a++, nn); ARG(k, a++, nint); ARG(k, a++, K); ARG(k, a++, maxdeg);
-  ARG(k, a++, o->ops); ARG(k, a++, o->cs); ARG(k, a++, o->ch); ARG(k, a++, o->tips);
+  ARG(k, a++, o->sched); ARG(k, a++, o->sched_child); ARG(k, a++, o->tips);
   ARG(k, a++, npx);
   const cl_uint a_pofs = (cl_uint)a++;
   const cl_uint a_cn = (cl_uint)a++;
@@ -168,18 +170,13 @@ fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad) {
   TRY(fitcl__ocl_read(ctx, o->patll, 0, sizeof(double) * L->npx, L->pat_ll));
   if (!want_grad) {
     /* Log-likelihood only: the per-pattern values are read back anyway, so
-     * the block sums are formed here, with the pthreads backend's formula
-     * and order, saving a launch and a read. */
+     * the block sums are formed here, with the kernels' formula and the
+     * pthreads backend's order, saving a launch and a read. */
     memset(L->rows, 0, sizeof(double) * L->ncomp * L->nblocks);
     for (size_t b = 0; b < L->nblocks; ++b) {
       double sum = 0.0, comp = 0.0;
-      for (size_t i = b * FITCL_REDUCE_BLOCK; i < (b + 1) * FITCL_REDUCE_BLOCK; ++i) {
-        const double ll = L->pat_ll[i], w = L->weight[i];
-        double wll;
-        if (L->kind[i] == FITCL__PAT_ABSENT) wll = -w * log(-expm1(ll));
-        else wll = (w != 0.0) ? w * ll : 0.0;
-        fitcl_kahan_add(&sum, &comp, wll);
-      }
+      for (size_t i = b * FITCL_REDUCE_BLOCK; i < (b + 1) * FITCL_REDUCE_BLOCK; ++i)
+        fitcl_kahan_add(&sum, &comp, fitcl_prune_wll(L->kind[i], L->weight[i], L->pat_ll[i]));
       L->rows[b * L->ncomp + FITCL__LC_LL] = sum + comp;
     }
   }
