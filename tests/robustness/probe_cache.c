@@ -137,7 +137,7 @@ static int first_shard(box *b, char *name) {
   return 0;
 }
 
-Test(cache, untrusted_shards_and_entries_are_not_used, .timeout = 600) {
+Test(cache, untrusted_shards_and_entries_are_not_used) {
   if (!box_have_opencl()) cr_skip_test("no OpenCL device: no program binaries to cache");
   box b;
   box_open(&b);
@@ -176,7 +176,7 @@ Test(cache, untrusted_shards_and_entries_are_not_used, .timeout = 600) {
 
 /* Many processes start cold at once, sharing one fitcl cache and one PoCL
  * cache: every one succeeds (1-5 of 32 died or failed to build before). */
-Test(cache, concurrent_cold_starts_share_one_cache, .timeout = 900) {
+Test(cache, concurrent_cold_starts_share_one_cache) {
   if (!box_have_opencl()) cr_skip_test("no OpenCL device: no programs to build");
   box b;
   box_open(&b);
@@ -208,7 +208,7 @@ Test(cache, concurrent_cold_starts_share_one_cache, .timeout = 900) {
 
 /* The builder holds the program's lock; killed, it loses it with its
  * descriptors, and the next process builds at once. */
-Test(cache, a_builder_that_dies_does_not_block_the_others, .timeout = 600) {
+Test(cache, a_builder_that_dies_does_not_block_the_others) {
   if (!box_have_opencl()) cr_skip_test("no OpenCL device: no programs to build");
   box b;
   box_open(&b);
@@ -232,7 +232,7 @@ Test(cache, a_builder_that_dies_does_not_block_the_others, .timeout = 600) {
 
 /* A builder that hangs (stopped) is waited for FITCL_CACHE_LOCK_TIMEOUT
  * seconds, then the waiter builds by itself. */
-Test(cache, a_stuck_builder_is_waited_for_at_most_the_timeout, .timeout = 600) {
+Test(cache, a_stuck_builder_is_waited_for_at_most_the_timeout) {
   if (!box_have_opencl()) cr_skip_test("no OpenCL device: no programs to build");
   box b;
   box_open(&b);

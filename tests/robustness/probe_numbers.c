@@ -73,7 +73,7 @@ static double star_reference(int n, double t, double g, double l, const char *ma
 
 /* A node of more than 1075 children underflowed: loglik printed null with
  * exit 0 and fit refused.  1200 tips. */
-Test(numbers, star_trees_of_any_arity, .timeout = 900) {
+Test(numbers, star_trees_of_any_arity) {
   box b;
   box_open(&b);
   const int n = 1200;
@@ -181,7 +181,7 @@ Test(numbers, huge_gamma_shape) {
 
 /* Deep trees (these worked before and are kept): caterpillars of 20,000
  * tips on every backend, 200,000 on the pthreads one. */
-Test(numbers, deep_caterpillars, .timeout = 900) {
+Test(numbers, deep_caterpillars) {
   box b;
   box_open(&b);
   const char *names[2];

@@ -72,9 +72,9 @@ static void interrupt_and_resume(const char *device, int sig) {
 #undef FIT
 }
 
-Test(signals, sigint_then_resume_cpu, .timeout = 600) { interrupt_and_resume("cpu", SIGINT); }
-Test(signals, sigterm_then_resume_cpu, .timeout = 600) { interrupt_and_resume("cpu", SIGTERM); }
-Test(signals, sigint_then_resume_opencl, .timeout = 600) {
+Test(signals, sigint_then_resume_cpu) { interrupt_and_resume("cpu", SIGINT); }
+Test(signals, sigterm_then_resume_cpu) { interrupt_and_resume("cpu", SIGTERM); }
+Test(signals, sigint_then_resume_opencl) {
   if (!box_have_opencl()) cr_skip_test("no OpenCL device");
   interrupt_and_resume("opencl", SIGINT);
 }
