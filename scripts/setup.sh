@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages fitcl needs to build, test and benchmark,
+# Installs the Debian 12 packages fitcl needs to build, test and benchmark
+# (the Python package too: its own dependencies come from PyPI into a
+# virtual environment, scripts/test-python.sh),
 # skipping apt entirely when everything is already present.
 set -euo pipefail
 
@@ -9,6 +11,7 @@ PACKAGES=(
   libclblast-dev libcriterion-dev nettle-dev liblapacke-dev libcjson-dev
   libhdf5-dev libhmsbeagle-dev libcminpack-dev
   clang libclang-rt-14-dev
+  python3-dev python3-venv python3-pip
 )
 
 missing=()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start 2 (and CI): install what is missing, build, and run the whole
 # test suite on both backends (pthreads, and OpenCL through PoCL), then once
-# more under AddressSanitizer + UndefinedBehaviorSanitizer, then the fuzzers
+# more under AddressSanitizer + UndefinedBehaviorSanitizer, then the Python
+# package's suite (pip install . into build/venv, pytest), then the fuzzers
 # briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,10 @@ export LSAN_OPTIONS="suppressions=$PWD/.ci/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 echo "== tests under sanitizers"
 ctest --test-dir build-asan --output-on-failure -j"$jobs"
+unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
+
+echo "== Python package (pip install .[test] into build/venv) and its tests"
+scripts/test-python.sh
 
 if [ -x scripts/fuzz-smoke.sh ]; then
   echo "== fuzz smoke"

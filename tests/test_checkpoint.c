@@ -216,3 +216,52 @@ Test(checkpoint, refuses_other_fits_and_damaged_files) {
   free(dir);
   fitcl_context_destroy(ctx);
 }
+
+/* A checkpoint of format 1 (before held parameters and the QR mode) still
+ * resumes, on the normal equations, to the uninterrupted answer; one with
+ * held parameters is refused by a fit that holds none. */
+Test(checkpoint, format_1_still_resumes) {
+  make_data();
+  fitcl_context *ctx = fitcl_test_context("cpu");
+  fitcl_model *m = model(ctx);
+  char *dir = fitcl_test_tmpdir();
+  char ck[1024], ck1[1024];
+  snprintf(ck, sizeof ck, "%s/fit.ckpt", dir);
+  snprintf(ck1, sizeof ck1, "%s/fit1.ckpt", dir);
+  const double *cols[] = {X};
+  fitcl_curvefit_options fo = {0};
+  fo.solver = FITCL_SOLVER_NORMAL;
+  fitcl_curvefit_result ref, r;
+  cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, Y, NULL, N, P0, &fo, &ref), FITCL_OK);
+  fitcl_curvefit_options fi = fo;
+  stop_flag = 0;
+  stop_at = 3;
+  fi.interrupt = &stop_flag;
+  fi.progress = on_progress;
+  fi.checkpoint_path = ck;
+  cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, Y, NULL, N, P0, &fi, &r), FITCL_ERR_INTERRUPTED);
+  stop_at = 0;
+  /* Rewrite as format 1: the old magic, no "fixed" and no "qr" line. */
+  FILE *in = fopen(ck, "r"), *out = fopen(ck1, "w");
+  cr_assert(in && out);
+  char line[4096];
+  while (fgets(line, sizeof line, in)) {
+    if (!strncmp(line, "fitcl-curvefit-checkpoint", 25)) fputs("fitcl-curvefit-checkpoint 1\n", out);
+    else if (strncmp(line, "fixed ", 6) && strncmp(line, "qr ", 3)) fputs(line, out);
+  }
+  fclose(in);
+  fclose(out);
+  fitcl_curvefit_options fr = fo;
+  fr.resume_path = ck1;
+  cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, Y, NULL, N, P0, &fr, &r), FITCL_OK, "%s",
+               fitcl_errmsg(ctx));
+  expect_same_result(&ref, &r, "format 1");
+  const int fixed[4] = {0, 0, 1, 0};
+  fr.fixed = fixed;
+  cr_expect_eq(fitcl_curve_fit_arrays(ctx, m, cols, Y, NULL, N, P0, &fr, &r), FITCL_ERR_MISMATCH);
+  cr_expect_not_null(strstr(fitcl_errmsg(ctx), "held parameters"), "%s", fitcl_errmsg(ctx));
+  fitcl_model_destroy(m);
+  fitcl_test_rmtree(dir);
+  free(dir);
+  fitcl_context_destroy(ctx);
+}

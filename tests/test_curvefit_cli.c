@@ -297,3 +297,106 @@ Test(curvefit_cli, quoted_csv_fields) {
   fitcl_test_rmtree(dir);
   free(dir);
 }
+
+/* The analyst's outputs: --fix, --solver qr, --residuals (CSV and .npy),
+ * --band, and the statistics and intervals in JSON. */
+Test(curvefit_cli, fix_solver_residuals_band_and_statistics) {
+  char *dir = fitcl_test_tmpdir();
+  size_t cap = 1 << 20, len = 0;
+  char *t = malloc(cap);
+  enum { M = 500 };
+  len += (size_t)snprintf(t, cap, "x,y\n");
+  for (int i = 0; i < M; ++i) {
+    double x = 0.02 * i;
+    double y = 2.0 * exp(-1.1 * x) + 0.3 + 0.01 * sin(7.0 * i);
+    len += (size_t)snprintf(t + len, cap - len, "%.17g,%.17g\n", x, y);
+  }
+  char *p = fitcl_test_write_file(dir, "d.csv", t);
+  free(t);
+  char res_csv[1024], res_npy[1024], band[1024];
+  snprintf(res_csv, sizeof res_csv, "%s/res.csv", dir);
+  snprintf(res_npy, sizeof res_npy, "%s/res.npy", dir);
+  snprintf(band, sizeof band, "%s/band.csv", dir);
+  const char *argv[] = {"fitcl", "curve-fit", "--data", p, "--model", "a*exp(-b*x)+c", "--p0",
+                        "a=1,b=2,c=0", "--fix", "c=0.3", "--solver", "qr", "--residuals",
+                        res_csv, "--band", band, "--band-points", "11", "--json", NULL};
+  char *out = NULL, *err = NULL;
+  int rc = fitcl_test_run_cli(argv, cpu_env, &out, &err);
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+  static const char *keys[] = {"r_squared", "aic", "bic", "definitions", "confidence_intervals",
+                               "confidence", "fixed", "solver", "jacobian_passes"};
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; ++i) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", keys[i]);
+    cr_expect_not_null(strstr(out, pat), "JSON lacks %s: %s", keys[i], out);
+  }
+  cr_expect_not_null(strstr(out, "\"solver\":\"qr\""), "%s", out);
+  cr_expect_not_null(strstr(out, "\"fixed\":[\"c\"]"), "%s", out);
+  cr_expect_eq(json_num(out, "c"), 0.3, "%s", out);
+  cr_expect(fabs(json_num(out, "b") - 1.1) < 1e-2, "%s", out);
+  cr_expect_gt(json_num(out, "r_squared"), 0.999, "%s", out);
+  /* --residuals: a header, then one row per point, columns x,y,fit,... */
+  FILE *f = fopen(res_csv, "r");
+  cr_assert_not_null(f);
+  char line[512];
+  cr_assert_not_null(fgets(line, sizeof line, f));
+  cr_expect_str_eq(line, "x,y,fit,residual,weighted_residual\n");
+  int rows = 0;
+  double worst = 0;
+  while (fgets(line, sizeof line, f)) {
+    double v[5];
+    cr_assert_eq(sscanf(line, "%lf,%lf,%lf,%lf,%lf", &v[0], &v[1], &v[2], &v[3], &v[4]), 5);
+    worst = fmax(worst, fabs(v[1] - v[2] - v[3]));
+    ++rows;
+  }
+  fclose(f);
+  cr_expect_eq(rows, M);
+  cr_expect_lt(worst, 1e-15);
+  /* --band: 11 grid points from the first to the last x, bands nested. */
+  f = fopen(band, "r");
+  cr_assert_not_null(f);
+  cr_assert_not_null(fgets(line, sizeof line, f));
+  cr_expect_str_eq(line, "x,fit,conf_lower,conf_upper,pred_lower,pred_upper\n");
+  rows = 0;
+  while (fgets(line, sizeof line, f)) {
+    double v[6];
+    cr_assert_eq(sscanf(line, "%lf,%lf,%lf,%lf,%lf,%lf", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]),
+                 6);
+    cr_expect(v[4] < v[2] && v[2] < v[1] && v[1] < v[3] && v[3] < v[5], "%s", line);
+    if (rows == 0) cr_expect_eq(v[0], 0.0);
+    if (rows == 10) cr_expect(fitcl_test_close(v[0], 0.02 * (M - 1), 1e-12));
+    ++rows;
+  }
+  fclose(f);
+  cr_expect_eq(rows, 11);
+  free(out);
+  free(err);
+  /* .npy residuals: a (M, 5) float64 array. */
+  const char *argn[] = {"fitcl", "curve-fit", "--data", p, "--model", "a*exp(-b*x)+c", "--p0",
+                        "a=1,b=2,c=0", "--residuals", res_npy, NULL};
+  rc = fitcl_test_run_cli(argn, cpu_env, &out, &err);
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+  f = fopen(res_npy, "rb");
+  cr_assert_not_null(f);
+  char hdr[128];
+  cr_assert_eq(fread(hdr, 1, sizeof hdr, f), sizeof hdr);
+  cr_expect_not_null(strstr(hdr + 10, "'shape': (500, 5)"), "header: %.100s", hdr + 10);
+  fseek(f, 0, SEEK_END);
+  cr_expect_eq(ftell(f), 128 + 500 * 5 * 8);
+  fclose(f);
+  free(out);
+  free(err);
+  /* Usage errors, before any fit. */
+  const char *bad_fix[] = {"fitcl", "curve-fit", "--data", p, "--model", "a*exp(-b*x)+c", "--p0",
+                           "a=1,b=2,c=0", "--fix", "q=1", NULL};
+  expect_usage_error(bad_fix, "--fix: the model has no parameter 'q'");
+  const char *all_fix[] = {"fitcl", "curve-fit", "--data", p, "--model", "a*x", "--p0", "a=1",
+                           "--fix", "a", NULL};
+  expect_usage_error(all_fix, "nothing to fit");
+  const char *bad_solver[] = {"fitcl", "curve-fit", "--data", p, "--model", "a*x", "--p0", "a=1",
+                              "--solver", "svd", NULL};
+  expect_usage_error(bad_solver, "--solver");
+  free(p);
+  fitcl_test_rmtree(dir);
+  free(dir);
+}

@@ -13,6 +13,7 @@
 #ifndef FITCL_CL_COMMON_ACCUM_KERNEL_H
 #define FITCL_CL_COMMON_ACCUM_KERNEL_H
 #include "common/accum_point.h"
+#include "common/accum_qr.h"
 #include "common/ksum.h"
 
 #ifdef __OPENCL_VERSION__
@@ -440,6 +441,72 @@ FITCL_VEC8_INLINE void fitcl_accum_cost_vec8_block(FITCL_VEC8_BLOCK_ARGS, const 
 FITCL_VEC8_KERNEL(fused)
 FITCL_VEC8_KERNEL(cost)
 #endif
+
+/* The QR pass (cl/common/accum_qr.h): each work-item rotates the weighted
+ * rows [G | rt] of one block into the block's triangle in point order, and
+ * sums Σrho and Σr²; the vector is the packed triangle then those two. */
+#define FITCL_QR_M (FITCL_NP + 1)
+#define FITCL_NQR FITCL_ACCUM_NQR(FITCL_NP)
+__kernel void fitcl_accum_qr_loop(__global const double *params, __global const double *x,
+                                  const long ld, __global const double *y,
+                                  __global const double *sigma, const int flags, const long n,
+                                  const double c2, const double inv_c2,
+                                  __global double *partial FITCL_XTAIL) {
+  const int has_sigma = flags & 1, loss = flags >> 1;
+  const long b = get_global_id(0);
+  const long begin = b * FITCL_REDUCE_BLOCK;
+  if (begin >= n) return;
+  const long end = min(begin + (long)FITCL_REDUCE_BLOCK, n);
+  double p[FITCL_NP];
+  for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
+  double T[FITCL_QR_TRI(FITCL_QR_M)];
+  for (int q = 0; q < FITCL_QR_TRI(FITCL_QR_M); ++q) T[q] = 0.0;
+  double srho = 0.0, sz = 0.0;
+  for (long i = begin; i < end; ++i) {
+    double J[FITCL_NP], v[FITCL_QR_M], rt, rho, z;
+    fitcl_accum_eval(p, x, x1, off1, ld, i, y, sigma, has_sigma, loss, c2, inv_c2, 1, J, &rt, &rho, &z);
+    for (int k = 0; k < FITCL_NP; ++k) v[k] = J[k];
+    v[FITCL_NP] = rt;
+    fitcl_qr_add_row(T, FITCL_QR_M, v, 0);
+    srho += rho;
+    sz += z;
+  }
+  __global double *out = partial + b * FITCL_NQR;
+  for (int q = 0; q < FITCL_QR_TRI(FITCL_QR_M); ++q) out[q] = T[q];
+  out[FITCL_QR_TRI(FITCL_QR_M)] = srho;
+  out[FITCL_QR_TRI(FITCL_QR_M) + 1] = sz;
+}
+
+/* Merges FITCL_ACCUM_COMBINE consecutive block triangles in block order
+ * (each block's rows rotated into the first block's triangle, in place)
+ * and adds their Σrho and Σr² with compensation; work-item g writes group
+ * g's vector to out. */
+__kernel void fitcl_accum_qr_combine(__global double *partial, const long nblocks,
+                                     __global double *out) {
+  const long g = get_global_id(0);
+  const long b0 = g * FITCL_ACCUM_COMBINE;
+  if (b0 >= nblocks) return;
+  const long b1 = min(b0 + (long)FITCL_ACCUM_COMBINE, nblocks);
+  const int tri = FITCL_QR_TRI(FITCL_QR_M);
+  __global double *T = partial + b0 * FITCL_NQR;
+  double s0 = 0.0, c0 = 0.0, s1 = 0.0, c1 = 0.0;
+  fitcl_kahan_add(&s0, &c0, T[tri]);
+  fitcl_kahan_add(&s1, &c1, T[tri + 1]);
+  for (long b = b0 + 1; b < b1; ++b) {
+    __global const double *U = partial + b * FITCL_NQR;
+    for (int k = 0; k < FITCL_QR_M; ++k) {
+      double v[FITCL_QR_M];
+      for (int l = 0; l < FITCL_QR_M; ++l) v[l] = l < k ? 0.0 : U[FITCL_QR_AT(FITCL_QR_M, k, l)];
+      fitcl_qr_add_row_g(T, FITCL_QR_M, v, k);
+    }
+    fitcl_kahan_add(&s0, &c0, U[tri]);
+    fitcl_kahan_add(&s1, &c1, U[tri + 1]);
+  }
+  __global double *o = out + g * FITCL_NQR;
+  for (int q = 0; q < tri; ++q) o[q] = T[q];
+  o[tri] = s0 + c0;
+  o[tri + 1] = s1 + c1;
+}
 
 /* Adds FITCL_ACCUM_COMBINE consecutive block partials in order with
  * compensation: work-item (g, s) writes out[g * stride + s]. */

@@ -2,10 +2,10 @@
  *
  * Streaming Levenberg-Marquardt curve fitting on top of the Jacobian
  * accumulation of fitcl/nlsq.h.  The data are never held whole by the
- * solver: every pass over them (one fused J^T J / J^T r / cost pass per
- * iteration at the current point, one cost-only pass per trial point) pulls
- * them again, chunk by chunk, from arrays, a file (fitcl_source) or a
- * caller's chunk callback.
+ * solver: every pass over them (one per trial point, J and the cost
+ * together, as J^T J / J^T r or as the QR factor of J; an accepted step's
+ * pass serves the next step) pulls them again, chunk by chunk, from arrays,
+ * a file (fitcl_source) or a caller's chunk callback.
  *
  * Thread-safety: as for every fitcl object, one context and the objects made
  * from it are used by one thread at a time.  The only thing another thread
@@ -68,14 +68,23 @@ typedef struct fitcl_source_options {
    *  they take at most this many MiB, so later passes do not parse the
    *  text again.  0: 256.  Negative: never kept. */
   long csv_cache_mb;
+  /** Binary data (.npy, raw, HDF5) are read on the first pass into one
+   *  float64 array per column when they take at most this many MiB, and
+   *  every later pass reads those arrays: no file reads, no conversion,
+   *  and a file changed after the first pass does not change the fit.
+   *  Larger data are read and converted chunk by chunk on every pass, and
+   *  each pass checks that the files are the ones the first pass read.
+   *  CSV has csv_cache_mb.  0: a quarter of physical memory, at most 4096.
+   *  Negative: never. */
+  long cache_mb;
 } fitcl_source_options;
 
 /**
  * Opens a data file for streaming.  Nothing is read beyond headers and the
  * file size here; bad values (NaN, Inf, non-numbers, ragged rows) are
  * reported by the first pass that meets them, naming the file and row.
- * Memory-mapped formats (.npy, raw) hand out pages that are released after
- * each chunk, so files larger than memory stream in constant memory.
+ * Binary formats are read with pread into chunk buffers, so files larger
+ * than memory stream in constant memory.
  *
  * @param ctx  context for error messages (fitcl_errmsg); required.
  * @param opt  options; opt->path is required.
@@ -108,8 +117,10 @@ FITCL_API void fitcl_source_destroy(fitcl_source *src);
 typedef enum fitcl_curvefit_status {
   FITCL_CURVEFIT_RUNNING = 0,        /* not finished (only in checkpoints/progress) */
   FITCL_CURVEFIT_CONVERGED_FTOL = 1, /* relative cost reduction (actual and predicted) <= ftol */
-  FITCL_CURVEFIT_CONVERGED_XTOL = 2, /* scaled step <= xtol * (scaled |p| + xtol) */
-  FITCL_CURVEFIT_CONVERGED_GTOL = 3, /* max |cosine| between the residual and a column of J <= gtol */
+  FITCL_CURVEFIT_CONVERGED_XTOL = 2, /* Gauss-Newton step of every free parameter j <= xtol *
+                                        (|p_j| + stderr_j), or no step changes p any more */
+  FITCL_CURVEFIT_CONVERGED_GTOL = 3, /* max |cosine| between the residual and a column of J <= gtol,
+                                        or the cost is 0 */
   FITCL_CURVEFIT_MAX_ITER = 4,       /* max_iter trial steps were taken */
   FITCL_CURVEFIT_SINGULAR = 5,       /* no step can be computed: J^T J has no usable direction */
   FITCL_CURVEFIT_NONFINITE = 6,      /* the model gave NaN/Inf at the starting point */
@@ -119,6 +130,18 @@ typedef enum fitcl_curvefit_status {
 /** "converged_ftol", "converged_xtol", "converged_gtol", "max_iter",
  *  "singular", "nonfinite", "interrupted", "running" (static storage). */
 FITCL_API const char *fitcl_curvefit_status_name(fitcl_curvefit_status status);
+
+/** How the step is solved: on the normal equations JᵀJ δ = Jᵀr (Cholesky;
+ *  cond(JᵀJ) = cond(J)², so they lose digits on ill-conditioned problems)
+ *  or on the QR factor of J (streaming tall-skinny QR: the same one pass,
+ *  with O(p²) work per point; loses digits as cond(J)).  AUTO starts on
+ *  the normal equations and switches to QR for the rest of the fit when
+ *  the column-scaled JᵀJ has a condition number above 1e8. */
+typedef enum fitcl_curvefit_solver {
+  FITCL_SOLVER_AUTO = 0,
+  FITCL_SOLVER_NORMAL = 1,
+  FITCL_SOLVER_QR = 2
+} fitcl_curvefit_solver;
 
 /** Box-bound handling of a trial point that leaves the box. */
 typedef enum fitcl_bounds_mode {
@@ -158,8 +181,12 @@ typedef struct fitcl_curvefit_options {
    *  NULL: 'jac' scaling, the damping is lambda * diag(J^T J) with each
    *  diagonal entry the largest seen so far (as MINPACK does). */
   const double *x_scale;
-  /** Tolerances (MINPACK meaning, see fitcl_curvefit_status).  0: 1e-8 each;
-   *  a negative value disables that test. */
+  /** Tolerances (see fitcl_curvefit_status).  0: the defaults, chosen so
+   *  that a fit reaches the NIST StRD certified values: ftol 1e-15 (the
+   *  relative cost reduction is at rounding level), xtol 1e-8 (the
+   *  Gauss-Newton step of every free parameter is at most 1e-8 of its
+   *  magnitude plus its standard error), gtol off.  A negative value
+   *  disables that test. */
   double ftol, xtol, gtol;
   /** Maximum number of trial steps.  0: 100 * (nparams + 1). */
   int max_iter;
@@ -191,6 +218,18 @@ typedef struct fitcl_curvefit_options {
   /** Model expression stored in checkpoints to refuse resuming a different
    *  model.  NULL: only the parameter names are compared. */
   const char *model_text;
+  /** nparams flags; a nonzero flag holds that parameter at its p0 value
+   *  (lmfit's vary=False, Gpufit's parameters_to_fit = 0).  It gets no
+   *  step, a standard error of 0 and no interval.  NULL: all vary. */
+  const int *fixed;
+  /** How each step is solved (fitcl_curvefit_solver).  0: automatic. */
+  int solver;
+  /** Confidence level of the intervals and bands.  0: 0.95. */
+  double confidence;
+  /** Nonzero: also profile-likelihood intervals for every free parameter
+   *  (a refit with the parameter held, for each of about 10-20 values per
+   *  side: costs that many fits). */
+  int profile;
 } fitcl_curvefit_options;
 
 typedef struct fitcl_curvefit_result {
@@ -208,13 +247,33 @@ typedef struct fitcl_curvefit_result {
   double condition;     /* 2-norm condition number of the column-scaled J^T J */
   int ill_conditioned;  /* condition > 1e10: standard errors are unreliable */
   int singular;         /* J^T J is singular at the solution */
-  int iterations;       /* trial steps taken (each a cost-only pass) */
-  int jacobian_passes;  /* fused J^T J / J^T r / cost passes */
+  int iterations;       /* trial steps taken (each one pass) */
+  int jacobian_passes;  /* passes over the data: one at the start, one per trial
+                           step, one more where the solver moved to QR */
   double lambda;        /* final damping */
   fitcl_curvefit_status status;
   int converged;        /* status is one of the CONVERGED_* codes */
   uint64_t points;
   double seconds;       /* wall time of the fit */
+  int nfree;            /* parameters fitted (not held by fixed) */
+  int solver;           /* FITCL_SOLVER_NORMAL or _QR: how the last steps were solved */
+  /** Goodness of fit (weights 1/sigma² when given): R² = 1 - rss/tss with
+   *  tss = Σ w (y - ȳ_w)² about the weighted mean; AIC = n ln(rss/n) + 2k
+   *  and BIC = n ln(rss/n) + k ln(n), n = points, k = nfree (lmfit's
+   *  definitions, the Gaussian log-likelihood up to a constant). */
+  double r_squared, tss, aic, bic;
+  /** Confidence level of the intervals below. */
+  double confidence;
+  /** Wald intervals p ± t(1-(1-confidence)/2, points - nfree) * stderr
+   *  (NAN for held parameters and when stderr is not finite). */
+  double ci_lower[FITCL_NLSQ_MAX_PARAMS], ci_upper[FITCL_NLSQ_MAX_PARAMS];
+  /** Profile-likelihood intervals (options.profile): the values where the
+   *  refit with the parameter held raises rss by the F-test threshold
+   *  rss*t²/(points - nfree); NAN when not computed or not found (the
+   *  profile stays below the threshold up to a bound or a large range). */
+  double profile_lower[FITCL_NLSQ_MAX_PARAMS], profile_upper[FITCL_NLSQ_MAX_PARAMS];
+  /** Range of each x column over the data (the model's variable order). */
+  double x_min[FITCL_NLSQ_MAX_VARS], x_max[FITCL_NLSQ_MAX_VARS];
 } fitcl_curvefit_result;
 
 /**
@@ -255,6 +314,23 @@ FITCL_API fitcl_status fitcl_curve_fit_chunks(fitcl_context *ctx, const fitcl_mo
                                               fitcl_chunk_fn fn, void *user, const double *p0,
                                               const fitcl_curvefit_options *opt,
                                               fitcl_curvefit_result *res);
+
+/**
+ * The fitted curve and its bands at n points: fit = f(x; p), and the
+ * half-widths t*sqrt(gᵀ C g) of the confidence band (the curve's value)
+ * and t*sqrt(gᵀ C g + s²) of the prediction band (a new observation of
+ * unit weight), with g = ∂f/∂p at x, C = res->covariance, s² =
+ * res->reduced_chi2 (1 with absolute sigma) and t the two-sided critical
+ * value at res->confidence (Student's t with points - nfree degrees of
+ * freedom; normal with absolute sigma).
+ * @param x      m->nvars columns of n values.
+ * @param conf, pred  n half-widths each (either may be NULL).
+ * @return FITCL_OK; FITCL_ERR_UNSUPPORTED for an OpenCL-source model.
+ */
+FITCL_API fitcl_status fitcl_curvefit_band(fitcl_context *ctx, const fitcl_model *m,
+                                           const fitcl_curvefit_result *res, int absolute_sigma,
+                                           const double *const *x, size_t n, double *fit,
+                                           double *conf, double *pred);
 
 #ifdef __cplusplus
 }

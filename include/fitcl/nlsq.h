@@ -17,8 +17,11 @@
 extern "C" {
 #endif
 
-/** Largest number of parameters a model may have. */
-#define FITCL_NLSQ_MAX_PARAMS 32
+/** Largest number of parameters a model may have.  The fixed-size sums and
+ *  result structs hold p² doubles (32 KiB at 64), and the accumulation
+ *  keeps p²/2 doubles per work-item; larger models need a rebuild with a
+ *  larger value. */
+#define FITCL_NLSQ_MAX_PARAMS 64
 /** Largest number of variables (data columns) a model may read. */
 #define FITCL_NLSQ_MAX_VARS 16
 
@@ -122,6 +125,28 @@ FITCL_API fitcl_status fitcl_model_from_callback(fitcl_context *ctx, fitcl_model
                                                  const char *const *params, size_t nparams,
                                                  const char *const *vars, size_t nvars,
                                                  fitcl_model **out);
+
+/** Finite-difference rule of fitcl_model_from_callback_fd. */
+typedef enum fitcl_fd_mode {
+  FITCL_FD_FORWARD = 0, /* (f(p + h e_j) - f(p)) / h: 1 + np calls per block */
+  FITCL_FD_CENTRAL = 1  /* (f(p + h e_j) - f(p - h e_j)) / 2h: 1 + 2 np calls per block */
+} fitcl_fd_mode;
+
+/**
+ * A model given as a C callback that computes only the values f (it is
+ * always called with jac = NULL): the Jacobian is formed by finite
+ * differences inside the streaming pass, block by block, with MINPACK's
+ * step rule (fdjac2): h_j = sqrt(eps) |p_j| for forward differences,
+ * eps^(1/3) |p_j| for central ones, and the same with |p_j| replaced by 1
+ * where p_j = 0.  Costs 1 + np (forward) or 1 + 2 np (central) callback
+ * calls per block of points.  Runs on the pthreads path, like other
+ * callback models.
+ */
+FITCL_API fitcl_status fitcl_model_from_callback_fd(fitcl_context *ctx, fitcl_model_fn fn,
+                                                    void *user, fitcl_fd_mode mode,
+                                                    const char *const *params, size_t nparams,
+                                                    const char *const *vars, size_t nvars,
+                                                    fitcl_model **out);
 
 /**
  * A model given as OpenCL C source (OpenCL contexts only).  The source must

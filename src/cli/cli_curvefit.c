@@ -12,6 +12,7 @@
 
 static const char *const loss_names[] = {"linear", "soft_l1", "huber", "cauchy", "arctan", NULL};
 static const char *const bounds_modes[] = {"reflect", "project", NULL};
+static const char *const solvers[] = {"auto", "normal", "qr", NULL};
 
 #define A cf_args
 static const cli_opt options[] = {
@@ -32,9 +33,14 @@ static const cli_opt options[] = {
               "reflect (default) or project trial points that leave the box")},
   {CLI_STRING("x-scale", "S", A, x_scale,
               "jac (default) or NAME=SCALE,... characteristic parameter scales")},
+  {CLI_STRING("fix", "NAME[=V],...", A, fix,
+              "hold parameters fixed: at V, or at their --p0 value")},
   {CLI_GROUP("solver:")},
   {CLI_CHOICE("loss", "L", loss_names, A, loss,
               "linear (default), soft_l1, huber, cauchy, arctan")},
+  {CLI_CHOICE("solver", "S", solvers, A, solver,
+              "auto (default: normal equations, QR once J^T J is ill-conditioned), normal, or "
+              "qr (streaming tall-skinny QR)")},
   {CLI_DOUBLE("f-scale", "S", CLI_POSITIVE, A, f_scale,
               "soft margin of robust losses (default 1)")},
   {CLI_FLAG("absolute-sigma", A, absolute_sigma,
@@ -42,13 +48,14 @@ static const cli_opt options[] = {
   {CLI_LONG("max-iter", "N", 1, 1000000000L, A, max_iter,
             "maximum trial steps (default 100*(parameters+1))")},
   {CLI_DOUBLE("ftol", "T", CLI_FINITE, A, ftol,
-              "stop when the relative cost reduction is at most T (default 1e-8; < 0: off)")},
+              "stop when the relative cost reduction is at most T (default 1e-15, the "
+              "rounding level; < 0: off)")},
   {CLI_DOUBLE("xtol", "T", CLI_FINITE, A, xtol,
-              "stop when the scaled step is at most T times the scaled parameters (default "
-              "1e-8; < 0: off)")},
+              "stop when the Gauss-Newton step of every parameter is at most T times its "
+              "magnitude plus its standard error (default 1e-8; < 0: off)")},
   {CLI_DOUBLE("gtol", "T", CLI_FINITE, A, gtol,
               "stop when |cosine| between the residual and every column of J is at most T "
-              "(default 1e-8; < 0: off)")},
+              "(default: off)")},
   {CLI_STRING("checkpoint", "FILE", A, checkpoint,
               "write the solver state to FILE (atomically, in the background)")},
   {CLI_LONG("checkpoint-every", "N", 1, 1000000000L, A, checkpoint_every,
@@ -56,12 +63,25 @@ static const cli_opt options[] = {
   {CLI_STRING("resume", "FILE", A, resume,
               "continue from a checkpoint (same model, parameters, loss, bounds)")},
   {CLI_GROUP("output:")},
+  {CLI_DOUBLE("confidence", "L", CLI_UNIT, A, confidence,
+              "confidence level of the intervals and bands (default 0.95)")},
+  {CLI_FLAG("profile", A, profile,
+            "also profile-likelihood intervals (refits with each parameter held)")},
+  {CLI_STRING("residuals", "FILE", A, residuals,
+              "write x, y, fit, residual, weighted residual per point (FILE.npy: a float64 "
+              "array; else CSV)")},
+  {CLI_STRING("band", "FILE", A, band,
+              "write the fitted curve with its confidence and prediction bands on a grid "
+              "over the x range (one-variable models; .npy or CSV)")},
+  {CLI_LONG("band-points", "N", 2, 100000000L, A, band_points,
+            "grid points of --band (default 200)")},
   {CLI_FLAG("progress", A, progress,
             "one line per iteration on stderr (default when stderr is a terminal)")},
   {CLI_FLAG("json", A, json,
-            "print one JSON object: params, stderr, covariance, cost, rss, reduced_chi2, "
-            "iterations, status, converged, points, backend, fallback_reason (when device "
-            "selection fell back), seconds")},
+            "print one JSON object: params, stderr, covariance, confidence_intervals, "
+            "cost, rss, reduced_chi2, r_squared, aic, bic, definitions, iterations, "
+            "jacobian_passes, solver, fixed, status, converged, points, backend, "
+            "fallback_reason (when device selection fell back), seconds")},
   {CLI_END}};
 #undef A
 
@@ -107,6 +127,10 @@ static int fit(fitcl_context *ctx, const cf_args *a, const cf_model *m, fitcl_so
     fo.upper = m->upper;
   }
   if (m->scaled) fo.x_scale = m->scale;
+  if (m->nfixed) fo.fixed = m->fixed;
+  fo.solver = a->solver;
+  fo.confidence = a->confidence;
+  fo.profile = a->profile;
   fo.ftol = a->ftol;
   fo.xtol = a->xtol;
   fo.gtol = a->gtol;
@@ -131,15 +155,58 @@ static int fit(fitcl_context *ctx, const cf_args *a, const cf_model *m, fitcl_so
     return 130;
   }
   if (st != FITCL_OK) return cli_fail(ctx, st, NULL);
+  /* Both files are written, then committed together: a failure leaves
+   * neither. */
+  fitcl__outfile outs[2];
+  size_t nout = 0;
+  int rc = cf_write_residuals(ctx, a, m, src, &res, outs, &nout);
+  if (!rc) rc = cf_write_band(ctx, a, m, src, &res, outs, &nout);
+  if (!rc) rc = cli_out_commit(outs, nout);
+  else
+    for (size_t i = 0; i < nout; ++i) fitcl__out_abort(&outs[i]);
+  if (rc) return rc;
   cf_report(ctx, a, m, &res);
   return CLI_EXIT_OK;
 }
 
+/* No output may be an input: --residuals, --band and --checkpoint against
+ * --data and any other .npy an --x column reads; --residuals and --band
+ * against --resume and --checkpoint too (the checkpoint may be the file
+ * resumed from: that is how a fit goes on). */
+static int check_outputs(const cf_args *a) {
+  cli_file ins[2 + CF_MAXV] = {{a->data, "--data"}};
+  size_t nin = 1;
+  char xfiles[CF_MAXV][1024];
+  if (a->x) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", a->x);
+    for (char *tok = strtok(buf, ","); tok && nin < 1 + CF_MAXV; tok = strtok(NULL, ",")) {
+      char *eq = strchr(tok, '='), *spec = eq ? eq + 1 : tok, *ext = strstr(spec, ".npy");
+      if (!ext) continue;
+      char *path = xfiles[nin - 1];
+      snprintf(path, sizeof xfiles[0], "%.*s", (int)(ext + 4 - spec), spec);
+      ins[nin].path = path;
+      ins[nin].what = "--x";
+      nin++;
+    }
+  }
+  const cli_file outs[] = {{a->residuals, "--residuals"}, {a->band, "--band"},
+                           {a->checkpoint, "--checkpoint"}};
+  int rc = cli_check_outputs(outs, 3, ins, nin);
+  const cli_file state[] = {{a->resume, "--resume"}, {a->checkpoint, "--checkpoint"}};
+  if (!rc) rc = cli_check_outputs(outs, 2, state, 2);
+  return rc;
+}
+
 int cli_curvefit(int argc, char **argv) {
-  cf_args a = {.progress = isatty(STDERR_FILENO)};
+  cf_args a = {.progress = isatty(STDERR_FILENO), .memory_mb = -1};
   int rc = cli_parse(&spec, argc, argv, &a, NULL);
   if (rc >= 0) return rc;
   if (!a.p0 && !a.resume) return cli_usage_error("--p0 is required (or --resume FILE)");
+  if (a.confidence != 0 && !(a.confidence > 0 && a.confidence < 1))
+    return cli_usage_error("--confidence: expected a level between 0 and 1, got %g", a.confidence);
+  rc = check_outputs(&a);
+  if (rc) return rc;
   /* Everything the command line says is checked before a device is opened. */
   cf_format fmt;
   cf_columns cols;
@@ -155,6 +222,8 @@ int cli_curvefit(int argc, char **argv) {
   if (!rc) rc = cf_parse_start(a.p0, &start);
   if (!rc) rc = cli_open_context(&ctx);
   if (!rc) rc = cf_build_model(ctx, &a, &cols, &start, &m);
+  if (!rc && a.band && m.nvars != 1)
+    rc = cli_usage_error("--band needs a model of one variable (this one reads %d)", m.nvars);
   if (!rc) rc = cf_open_source(ctx, &a, &fmt, &cols, &m, &src);
   if (!rc) rc = fit(ctx, &a, &m, src);
   fitcl_source_destroy(src);

@@ -205,6 +205,31 @@ static int parse_scales(const char *text, cf_model *m) {
   return rc;
 }
 
+/* --fix NAME[=V],...: held parameters, at V or at their --p0 value. */
+static int parse_fixed(const char *text, cf_model *m) {
+  for (int j = 0; j < m->np; ++j) m->fixed[j] = 0;
+  m->nfixed = 0;
+  if (!text) return 0;
+  char *items[CF_MAXP], *buf = strdup(text);
+  int n = buf ? split_commas(buf, items, CF_MAXP) : -1, rc = 0;
+  if (n <= 0) rc = cli_usage_error("--fix: expected NAME[=VALUE][,...]");
+  for (int i = 0; i < n && !rc; ++i) {
+    char *eq = strchr(items[i], '=');
+    if (eq) *eq = 0;
+    int j = param_index(m, items[i]);
+    if (j < 0) rc = cli_usage_error("--fix: the model has no parameter '%s'", items[i]);
+    else if (m->fixed[j]) rc = cli_usage_error("--fix: '%s' is given twice", items[i]);
+    else if (eq && !cli_number("--fix", eq + 1, CLI_FINITE, &m->p0[j])) rc = CLI_EXIT_USAGE;
+    if (!rc) {
+      m->fixed[j] = 1;
+      m->nfixed++;
+    }
+  }
+  if (!rc && m->nfixed == m->np) rc = cli_usage_error("--fix: every parameter is held; nothing to fit");
+  free(buf);
+  return rc;
+}
+
 int cf_build_model(fitcl_context *ctx, const cf_args *a, const cf_columns *cols,
                    const cf_start *start, cf_model *m) {
   memset(m, 0, sizeof *m);
@@ -215,6 +240,7 @@ int cf_build_model(fitcl_context *ctx, const cf_args *a, const cf_columns *cols,
                          cols->n == 1 ? "" : "s", m->nvars, m->nvars == 1 ? "" : "s");
   if (!rc) rc = parse_bounds(a->bounds, m);
   if (!rc) rc = parse_scales(a->x_scale, m);
+  if (!rc) rc = parse_fixed(a->fix, m);
   return rc;
 }
 

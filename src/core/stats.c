@@ -127,3 +127,61 @@ double fitcl__normal_quantile(double p) {
   double u = e * sqrt(2 * M_PI) * exp(x * x / 2);
   return x - u / (1 + x * u / 2);
 }
+
+/* Continued fraction of the incomplete beta function (modified Lentz),
+ * valid for x < (a + 1) / (a + b + 2). */
+static double beta_cf(double a, double b, double x) {
+  const double tiny = 1e-300;
+  double c = 1, d = 1 - (a + b) * x / (a + 1);
+  if (fabs(d) < tiny) d = tiny;
+  d = 1 / d;
+  double h = d;
+  for (int m = 1; m <= 500; ++m) {
+    double m2 = 2.0 * m;
+    double aa = m * (b - m) * x / ((a + m2 - 1) * (a + m2));
+    d = 1 + aa * d;
+    if (fabs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (fabs(c) < tiny) c = tiny;
+    d = 1 / d;
+    h *= d * c;
+    aa = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1));
+    d = 1 + aa * d;
+    if (fabs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (fabs(c) < tiny) c = tiny;
+    d = 1 / d;
+    double del = d * c;
+    h *= del;
+    if (fabs(del - 1) < 1e-16) break;
+  }
+  return h;
+}
+
+double fitcl__beta_inc(double a, double b, double x) {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  double lf = lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x);
+  if (x < (a + 1) / (a + b + 2)) return exp(lf) * beta_cf(a, b, x) / a;
+  return 1 - exp(lf) * beta_cf(b, a, 1 - x) / b;
+}
+
+double fitcl__t_cdf(double t, double df) {
+  double tail = 0.5 * fitcl__beta_inc(df / 2, 0.5, df / (df + t * t));
+  return t >= 0 ? 1 - tail : tail;
+}
+
+double fitcl__t_quantile(double p, double df) {
+  if (!(p > 0 && p < 1) || !(df > 0)) return NAN;
+  if (p == 0.5) return 0;
+  if (p < 0.5) return -fitcl__t_quantile(1 - p, df);
+  /* Bisection on the CDF, bracket from the normal quantile outward. */
+  double lo = 0, hi = fmax(1, 2 * fitcl__normal_quantile(p));
+  while (fitcl__t_cdf(hi, df) < p && hi < 1e300) hi *= 2;
+  for (int i = 0; i < 200 && hi - lo > 1e-15 * hi; ++i) {
+    double mid = 0.5 * (lo + hi);
+    if (fitcl__t_cdf(mid, df) < p) lo = mid;
+    else hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}

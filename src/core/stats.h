@@ -26,4 +26,12 @@ double fitcl__kolmogorov_q(double lambda);
  * approximation refined by one Halley step; |error| < 1e-12). */
 double fitcl__normal_quantile(double p);
 
+/* Regularised incomplete beta function I_x(a, b). */
+double fitcl__beta_inc(double a, double b, double x);
+
+/* Student's t distribution with df degrees of freedom: the CDF and the
+ * quantile (bisection on the CDF to full precision). */
+double fitcl__t_cdf(double t, double df);
+double fitcl__t_quantile(double p, double df);
+
 #endif

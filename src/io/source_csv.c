@@ -244,6 +244,7 @@ fitcl_status fitcl__source_open_csv(fitcl_source *src, const fitcl_source_option
   src->impl = c;
   src->ops = &csv_ops;
   src->self_checked = 1;
+  src->no_cache = 1; /* it keeps its own parsed copy (csv_cache_mb) */
   long mb = opt->csv_cache_mb == 0 ? 256 : opt->csv_cache_mb;
   c->cache_state = mb > 0 ? 0 : -1;
   c->cache_budget = mb > 0 ? (size_t)mb * 1048576 / (sizeof(double) * (size_t)src->ncols) : 0;

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include "common/accum_point.h"
+#include "common/accum_qr.h"
 #include "core/context.h"
 #include "core/util.h"
 #include "device/backend.h"
@@ -45,6 +46,20 @@ void fitcl_accum_sums_add(fitcl_accum_sums *dst, const fitcl_accum_sums *src) {
 
 void fitcl__accum_fold(fitcl_accum *a, const double *partials, size_t ngroups) {
   int stride = fitcl__accum_stride(a);
+  if (a->qr) {
+    const int m = a->np + 1, tri = FITCL_QR_TRI(m);
+    double v[FITCL_NLSQ_MAX_PARAMS + 1];
+    for (size_t g = 0; g < ngroups; ++g) {
+      const double *P = partials + g * (size_t)stride;
+      for (int k = 0; k < m; ++k) {
+        for (int l = 0; l < m; ++l) v[l] = l < k ? 0.0 : P[FITCL_QR_AT(m, k, l)];
+        fitcl_qr_add_row(a->qrT, m, v, k);
+      }
+      fitcl__ksum_add(&a->acc[a->nsums - 2], P[tri]);
+      fitcl__ksum_add(&a->acc[a->nsums - 1], P[tri + 1]);
+    }
+    return;
+  }
   int off = a->want_jac ? 0 : a->nsums - 2;
   for (size_t g = 0; g < ngroups; ++g)
     for (int s = 0; s < stride; ++s)
@@ -99,7 +114,8 @@ fitcl_status fitcl_accum_create(fitcl_context *ctx, const fitcl_model *m,
   a->ops = ops;
   a->info.backend = ops->name;
   a->acc = calloc((size_t)a->nsums, sizeof *a->acc);
-  if (!a->acc) {
+  a->qrT = calloc((size_t)FITCL_QR_TRI(a->np + 1), sizeof *a->qrT);
+  if (!a->acc || !a->qrT) {
     st = fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
     goto fail;
   }
@@ -115,6 +131,10 @@ fail:
 }
 
 fitcl_status fitcl_accum_begin(fitcl_accum *a, const double *params, int want_jacobian) {
+  return fitcl__accum_begin_mode(a, params, want_jacobian ? FITCL__ACCUM_NORMAL : FITCL__ACCUM_COST);
+}
+
+fitcl_status fitcl__accum_begin_mode(fitcl_accum *a, const double *params, int mode) {
   if (!a || !params) return FITCL_ERR_NULL;
   fitcl__clear_error(a->ctx);
   if (a->active) {
@@ -128,8 +148,10 @@ fitcl_status fitcl_accum_begin(fitcl_accum *a, const double *params, int want_ja
                          a->m->pnames[k], params[k]);
     a->params[k] = params[k];
   }
-  a->want_jac = want_jacobian ? 1 : 0;
+  a->want_jac = mode != FITCL__ACCUM_COST;
+  a->qr = mode == FITCL__ACCUM_QR;
   memset(a->acc, 0, (size_t)a->nsums * sizeof *a->acc);
+  memset(a->qrT, 0, (size_t)FITCL_QR_TRI(a->np + 1) * sizeof *a->qrT);
   a->points = 0;
   a->sticky = FITCL_OK;
   fitcl_status st = a->ops->begin(a);
@@ -168,9 +190,33 @@ fitcl_status fitcl_accum_chunk(fitcl_accum *a, const double *const *x, const dou
   return FITCL_OK;
 }
 
+fitcl_status fitcl__accum_end_qr(fitcl_accum *a, double *T, double *cost, double *rss,
+                                 uint64_t *points) {
+  if (!a || !T) return FITCL_ERR_NULL;
+  if (!a->active || !a->qr)
+    return fitcl__fail(a->ctx, FITCL_ERR_STATE, "QR pass ended without a QR begin");
+  fitcl_status st = a->ops->finish(a);
+  a->active = 0;
+  if (a->sticky != FITCL_OK) return a->sticky;
+  if (st != FITCL_OK) return st;
+  memcpy(T, a->qrT, (size_t)FITCL_QR_TRI(a->np + 1) * sizeof *T);
+  *cost = 0.5 * fitcl__ksum_value(&a->acc[a->nsums - 2]);
+  *rss = fitcl__ksum_value(&a->acc[a->nsums - 1]);
+  *points = a->points;
+  a->info.passes++;
+  return FITCL_OK;
+}
+
 fitcl_status fitcl_accum_end(fitcl_accum *a, fitcl_accum_sums *out) {
   if (!a || !out) return FITCL_ERR_NULL;
   if (!a->active) return fitcl__fail(a->ctx, FITCL_ERR_STATE, "fitcl_accum_end without begin");
+  if (a->qr) {
+    /* Only the solver starts QR passes, and it ends an abandoned one this
+     * way: drain it and keep the error that made it abandon the pass. */
+    a->ops->finish(a);
+    a->active = 0;
+    return FITCL_ERR_STATE;
+  }
   fitcl_status st = a->ops->finish(a);
   a->active = 0;
   if (a->sticky != FITCL_OK) return a->sticky;
@@ -204,5 +250,6 @@ void fitcl_accum_destroy(fitcl_accum *a) {
   if (!a) return;
   if (a->impl && a->ops) a->ops->destroy(a);
   free(a->acc);
+  free(a->qrT);
   free(a);
 }

@@ -44,20 +44,37 @@ struct fitcl_accum {
   size_t max_chunk;
   double params[FITCL_NLSQ_MAX_PARAMS];
   int want_jac;
+  int qr;                   /* this pass forms the QR factor (cl/common/accum_qr.h) */
   int active;               /* inside begin..end */
   fitcl_status sticky;      /* first failure inside a pass */
   fitcl__ksum *acc;         /* nsums running sums, added in chunk order */
+  double *qrT;              /* QR pass: the running packed triangle of np + 1 columns */
   uint64_t points;
   const fitcl__accum_ops *ops;
   void *impl;
   fitcl_accum_info info;
 };
 
+/* Pass modes of fitcl__accum_begin_mode. */
+enum { FITCL__ACCUM_COST = 0, FITCL__ACCUM_NORMAL = 1, FITCL__ACCUM_QR = 2 };
+
 /* Values per partial vector in the current pass: nsums with the Jacobian,
- * 2 (cost, rss) in a cost-only pass. */
-static inline int fitcl__accum_stride(const fitcl_accum *a) { return a->want_jac ? a->nsums : 2; }
+ * FITCL_ACCUM_NQR(np) (triangle, Σrho, Σr²) in a QR pass, 2 (cost, rss) in
+ * a cost-only pass. */
+static inline int fitcl__accum_stride(const fitcl_accum *a) {
+  return a->qr ? ((a->np + 1) * (a->np + 2) / 2 + 2) : a->want_jac ? a->nsums : 2;
+}
 /* Adds ngroups partial vectors (each fitcl__accum_stride(a) values,
- * contiguous) to the running sums, in order. */
+ * contiguous) to the running sums, in order; in a QR pass each vector's
+ * triangle is merged into the running one by Givens rotations. */
 void fitcl__accum_fold(fitcl_accum *a, const double *partials, size_t ngroups);
+
+/* Starts a pass in one of the modes above (fitcl_accum_begin is modes 0
+ * and 1). */
+fitcl_status fitcl__accum_begin_mode(fitcl_accum *a, const double *params, int mode);
+/* Ends a QR pass: T receives the packed triangle of np + 1 columns
+ * (FITCL_QR_TRI(np + 1) values), and the cost, rss and points. */
+fitcl_status fitcl__accum_end_qr(fitcl_accum *a, double *T, double *cost, double *rss,
+                                 uint64_t *points);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "core/context.h"
@@ -146,6 +147,54 @@ fitcl_status fitcl_model_from_callback(fitcl_context *ctx, fitcl_model_fn fn, vo
   return FITCL_OK;
 }
 
+fitcl_status fitcl_model_from_callback_fd(fitcl_context *ctx, fitcl_model_fn fn, void *user,
+                                          fitcl_fd_mode mode, const char *const *params,
+                                          size_t nparams, const char *const *vars, size_t nvars,
+                                          fitcl_model **out) {
+  if (mode != FITCL_FD_FORWARD && mode != FITCL_FD_CENTRAL)
+    return fitcl__fail(ctx, FITCL_ERR_ARG, "finite-difference mode must be 0 (forward) or 1 "
+                       "(central), got %d", (int)mode);
+  fitcl_status st = fitcl_model_from_callback(ctx, fn, user, params, nparams, vars, nvars, out);
+  if (st == FITCL_OK) (*out)->fd = mode == FITCL_FD_CENTRAL ? 2 : 1;
+  return st;
+}
+
+void fitcl__model_callback_eval(const fitcl_model *m, const double *params,
+                                const double *const *x, size_t n, double *f, double *jac,
+                                double *scratch) {
+  const int np = m->nparams;
+  if (!m->fd || !jac) {
+    m->fn(m->user, params, x, n, f, m->fd ? NULL : jac);
+    return;
+  }
+  /* MINPACK's fdjac2 step: h = sqrt(eps) |p_j| (eps^(1/3) for central
+   * differences, whose error is O(h²)), eps itself where p_j = 0; the
+   * step actually taken is the representable (p_j + h) - p_j. */
+  const double rel = m->fd == 2 ? 6.055454452393343e-06 : 1.4901161193847656e-08;
+  double q[FITCL_NLSQ_MAX_PARAMS];
+  double *fp = scratch, *fm = scratch + n;
+  memcpy(q, params, sizeof(double) * (size_t)np);
+  m->fn(m->user, params, x, n, f, NULL);
+  for (int j = 0; j < np; ++j) {
+    double h = rel * fabs(params[j]);
+    if (h == 0) h = rel;
+    volatile double up = params[j] + h;
+    double hp = up - params[j];
+    q[j] = up;
+    m->fn(m->user, q, x, n, fp, NULL);
+    if (m->fd == 2) {
+      volatile double dn = params[j] - h;
+      double hm = params[j] - dn;
+      q[j] = dn;
+      m->fn(m->user, q, x, n, fm, NULL);
+      for (size_t i = 0; i < n; ++i) jac[i * (size_t)np + (size_t)j] = (fp[i] - fm[i]) / (hp + hm);
+    } else {
+      for (size_t i = 0; i < n; ++i) jac[i * (size_t)np + (size_t)j] = (fp[i] - f[i]) / hp;
+    }
+    q[j] = params[j];
+  }
+}
+
 fitcl_status fitcl_model_from_opencl(fitcl_context *ctx, const char *source,
                                      const char *const *params, size_t nparams,
                                      const char *const *vars, size_t nvars,
@@ -197,9 +246,14 @@ fitcl_status fitcl_model_eval(const fitcl_model *m, const double *params,
   const int np = m->nparams, nv = m->nvars;
   if (m->kind == FITCL__MODEL_CALLBACK) {
     double *ftmp = f ? NULL : malloc((n ? n : 1) * sizeof *ftmp);
-    if (!f && !ftmp) return FITCL_ERR_NOMEM;
-    m->fn(m->user, params, x, n, f ? f : ftmp, jac);
+    double *scratch = m->fd && jac ? malloc(2 * (n ? n : 1) * sizeof *scratch) : NULL;
+    if ((!f && !ftmp) || (m->fd && jac && !scratch)) {
+      free(ftmp);
+      return FITCL_ERR_NOMEM;
+    }
+    fitcl__model_callback_eval(m, params, x, n, f ? f : ftmp, jac, scratch);
     free(ftmp);
+    free(scratch);
     return FITCL_OK;
   }
   const fitcl__expr_prog *p = jac ? &m->prog_fj : &m->prog_f;

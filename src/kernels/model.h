@@ -22,6 +22,8 @@ struct fitcl_model {
   fitcl__expr_prog prog_f;    /* EXPR: output f only (cost-only passes) */
   fitcl_model_fn fn;          /* CALLBACK */
   void *user;
+  int fd;                     /* CALLBACK: 0 the callback writes J; else J by finite
+                                 differences, 1 forward, 2 central */
   char *cl_source;            /* OPENCL: the user's source */
 };
 
@@ -29,5 +31,11 @@ struct fitcl_model {
  * (the latter need not write J) for any model kind that can run on OpenCL;
  * malloc'ed, NULL for callback models or no memory. */
 char *fitcl__model_opencl_functions(const fitcl_model *m);
+
+/* A callback model's values and (jac != NULL) row-major Jacobian on n
+ * points; finite differences when m->fd.  scratch: 2n doubles (fd only). */
+void fitcl__model_callback_eval(const fitcl_model *m, const double *params,
+                                const double *const *x, size_t n, double *f, double *jac,
+                                double *scratch);
 
 #endif

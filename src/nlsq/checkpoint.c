@@ -17,7 +17,9 @@
 #include "core/util.h"
 #include "nlsq/checkpoint.h"
 
-#define CKPT_MAGIC "fitcl-curvefit-checkpoint 1"
+#define CKPT_MAGIC "fitcl-curvefit-checkpoint 2"
+#define CKPT_MAGIC_V1 "fitcl-curvefit-checkpoint 1"
+#define CKPT_KEY_LINES 7
 #define CKPT_LINE_MAX (1 << 20)
 
 struct fitcl__ckpt_writer {
@@ -27,6 +29,7 @@ struct fitcl__ckpt_writer {
   char *model_text;          /* owned copies of what key points to */
   char **names;
   double lower[FITCL_NLSQ_MAX_PARAMS], upper[FITCL_NLSQ_MAX_PARAMS];
+  int fixed[FITCL_NLSQ_MAX_PARAMS];
   pthread_t thread;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -71,6 +74,9 @@ static void key_bounds(fitcl__buf *b, const fitcl__ckpt_key *key) {
   fitcl__buf_printf(b, "\nupper");
   for (int i = 0; i < key->nparams; ++i)
     fitcl__buf_printf(b, " %a", key->upper ? key->upper[i] : INFINITY);
+  fitcl__buf_printf(b, "\nfixed");
+  for (int i = 0; i < key->nparams; ++i)
+    fitcl__buf_printf(b, " %d", key->fixed && key->fixed[i] ? 1 : 0);
   fitcl__buf_printf(b, "\n");
 }
 
@@ -88,8 +94,8 @@ char *fitcl__ckpt_format(const fitcl__ckpt_key *key, const fitcl__lm_state *st) 
   for (int i = 0; i < n; ++i) fitcl__buf_printf(&b, " %a", st->p[i]);
   fitcl__buf_printf(&b, "\nd2");
   for (int i = 0; i < n; ++i) fitcl__buf_printf(&b, " %a", st->d2[i]);
-  fitcl__buf_printf(&b, "\nlambda %a\nnu %a\niter %d\nnjev %d\nstatus %d\ncost %a\npoints %llu\n",
-                    st->lambda, st->nu, st->iter, st->njev, st->status, st->cost,
+  fitcl__buf_printf(&b, "\nlambda %a\nnu %a\niter %d\nnjev %d\nstatus %d\nqr %d\ncost %a\npoints %llu\n",
+                    st->lambda, st->nu, st->iter, st->njev, st->status, st->qr, st->cost,
                     (unsigned long long)st->points);
   if (key->data.known)
     fitcl__buf_printf(&b, "data %llu %016llx\n", (unsigned long long)key->data.points,
@@ -156,6 +162,10 @@ fitcl_status fitcl__ckpt_writer_create(fitcl_context *ctx, const char *path,
   if (key->upper) {
     memcpy(w->upper, key->upper, sizeof(double) * (size_t)key->nparams);
     w->key.upper = w->upper;
+  }
+  if (key->fixed) {
+    memcpy(w->fixed, key->fixed, sizeof(int) * (size_t)key->nparams);
+    w->key.fixed = w->fixed;
   }
   pthread_mutex_init(&w->mu, NULL);
   pthread_cond_init(&w->cv, NULL);
@@ -257,24 +267,40 @@ fitcl_status fitcl__ckpt_load(fitcl_context *ctx, const char *path, const fitcl_
   }
   const char *ep = expect;
   long len;
+  int nkey = CKPT_KEY_LINES;
   /* Lines are short (the model text is the longest); a longer one means
    * this is not a checkpoint, and is not read whole. */
   while ((len = fitcl__read_line(f, &line, &cap, CKPT_LINE_MAX)) >= 0) {
     ++lineno;
-    if (lineno <= 6) {
-      /* magic, model, names, loss, lower, upper */
+    if (lineno == 1 && !strcmp(line, CKPT_MAGIC_V1)) {
+      /* Version 1: the same key without the held parameters. */
+      int any = 0;
+      for (int i = 0; i < n; ++i) any |= key->fixed && key->fixed[i];
+      if (any) {
+        st = fitcl__fail(ctx, FITCL_ERR_MISMATCH,
+                         "checkpoint %s:1: has no held parameters but this fit holds some; "
+                         "start without --resume or hold none", path);
+        goto fail;
+      }
+      nkey = CKPT_KEY_LINES - 1;
+      ep = strchr(ep, '\n') + 1;
+      continue;
+    }
+    if (lineno <= nkey) {
+      /* magic, model, names, loss, lower, upper, fixed */
       const char *nl = strchr(ep, '\n');
       size_t el = (size_t)(nl - ep);
       if ((size_t)len != el || memcmp(line, ep, el) != 0) {
         static const char *what[] = {"is not a fitcl curve-fit checkpoint", "is for another model",
                                      "has other parameter names", "has another loss or f_scale",
-                                     "has other lower bounds", "has other upper bounds"};
+                                     "has other lower bounds", "has other upper bounds",
+                                     "has other held parameters"};
         if (lineno == 1)
           st = fitcl__fail(ctx, FITCL_ERR_PARSE, "checkpoint %s:1: %s", path, what[0]);
         else
           st = fitcl__fail(ctx, FITCL_ERR_MISMATCH,
                            "checkpoint %s:%d: %s than this fit; start without --resume or "
-                           "use the same model, parameters, loss and bounds",
+                           "use the same model, parameters, loss, bounds and held parameters",
                            path, lineno, what[lineno - 1]);
         goto fail;
       }
@@ -293,6 +319,7 @@ fitcl_status fitcl__ckpt_load(fitcl_context *ctx, const char *path, const fitcl_
     else if (!strcmp(line, "iter")) bad = sscanf(val, "%d", &s.iter) != 1;
     else if (!strcmp(line, "njev")) bad = sscanf(val, "%d", &s.njev) != 1;
     else if (!strcmp(line, "status")) bad = sscanf(val, "%d", &s.status) != 1;
+    else if (!strcmp(line, "qr")) bad = sscanf(val, "%d", &s.qr) != 1 || (s.qr != 0 && s.qr != 1);
     else if (!strcmp(line, "points")) {
       unsigned long long v = 0;
       bad = sscanf(val, "%llu", &v) != 1;

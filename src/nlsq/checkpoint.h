@@ -19,8 +19,12 @@ typedef struct fitcl__ckpt_data {
 } fitcl__ckpt_data;
 
 /* What a checkpoint must agree with to be resumed: the model, the
- * parameter names, the loss and the bounds (compared line by line when
- * read), and the data (compared after the resumed fit's first pass). */
+ * parameter names, the loss, the bounds and the held parameters (compared
+ * line by line when read), and the data (compared after the resumed fit's
+ * first pass).  Format version 2 added the held parameters and the solver
+ * mode (qr); version 1 files still load (nothing held, normal equations).
+ * The data line is optional in both (absent when written before the first
+ * pass ended, and in files of older fitcl). */
 typedef struct fitcl__ckpt_key {
   const char *model_text;           /* may be NULL */
   const char *const *names;
@@ -28,6 +32,7 @@ typedef struct fitcl__ckpt_key {
   int loss;
   double f_scale;
   const double *lower, *upper;      /* may be NULL */
+  const int *fixed;                 /* held parameters; may be NULL */
   fitcl__ckpt_data data;
 } fitcl__ckpt_key;
 

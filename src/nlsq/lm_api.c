@@ -6,8 +6,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/accum_qr.h"
 #include "core/context.h"
 #include "core/util.h"
+#include "kernels/accum.h"
 #include "nlsq/checkpoint.h"
 #include "nlsq/lm.h"
 #include "nlsq/source.h"
@@ -33,6 +35,7 @@ typedef struct pass_ctx {
   int passes;
   int validated;
   uint64_t points;
+  fitcl__data_stats stats;    /* arrays and callbacks: from the first pass */
   /* The data fingerprint (nlsq/checkpoint.h), computed in the first pass
    * when a checkpoint is written or resumed: `expect` is the resumed
    * checkpoint's, refused when the data differ. */
@@ -89,9 +92,9 @@ static fitcl_status next_chunk(pass_ctx *pc, uint64_t index, uint64_t row0, fitc
   }
 }
 
-static fitcl_status run_pass(void *user, const double *params, int want_jac,
-                             fitcl_accum_sums *out) {
-  pass_ctx *pc = user;
+/* One pass in accumulator mode `mode` (kernels/accum.h). */
+static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
+                                  fitcl_accum_sums *out, fitcl__lm_eval *qr_out) {
   fitcl_status st;
   fitcl_accum_sums discard;
   if (pc->kind == DATA_SOURCE && pc->passes > 0) {
@@ -99,7 +102,7 @@ static fitcl_status run_pass(void *user, const double *params, int want_jac,
     if (st != FITCL_OK) return st;
   }
   pc->passes++;
-  st = fitcl_accum_begin(pc->acc, params, want_jac);
+  st = fitcl__accum_begin_mode(pc->acc, params, mode);
   if (st != FITCL_OK) return st;
   uint64_t row = 0;
   size_t nv = fitcl_model_nvars(pc->model);
@@ -123,7 +126,7 @@ static fitcl_status run_pass(void *user, const double *params, int want_jac,
       if (c.sigma) cols[nv + 1] = c.sigma;
       st = fitcl__check_chunk(pc->ctx, pc->kind == DATA_ARRAYS ? "input arrays" : "chunk callback",
                               names, cols, (int)nv + 1 + (c.sigma != NULL), c.sigma != NULL, c.n,
-                              row);
+                              row, &pc->stats);
     }
     if (st != FITCL_OK) {
       fitcl_accum_end(pc->acc, &discard);
@@ -142,7 +145,12 @@ static fitcl_status run_pass(void *user, const double *params, int want_jac,
     }
     row += c.n;
   }
-  st = fitcl_accum_end(pc->acc, out);
+  if (mode == FITCL__ACCUM_QR) {
+    st = fitcl__accum_end_qr(pc->acc, qr_out->T, &qr_out->cost, &qr_out->rss, &qr_out->points);
+    out->points = qr_out->points;
+  } else {
+    st = fitcl_accum_end(pc->acc, out);
+  }
   if (st != FITCL_OK) return st;
   if (!pc->validated) {
     pc->validated = 1;
@@ -159,6 +167,45 @@ static fitcl_status run_pass(void *user, const double *params, int want_jac,
                        "curve fit: a pass gave %llu points, the first gave %llu; every pass must "
                        "give the same data", (unsigned long long)out->points,
                        (unsigned long long)pc->points);
+  }
+  return FITCL_OK;
+}
+
+/* The solver's pass: normal equations or the QR triangle, with JᵀJ and Jᵀr
+ * filled in either case. */
+static fitcl_status run_pass(void *user, const double *params, int qr, fitcl__lm_eval *out) {
+  pass_ctx *pc = user;
+  int np = (int)fitcl_model_nparams(pc->model);
+  out->np = np;
+  out->qr = qr;
+  if (!qr) {
+    fitcl_accum_sums *s = malloc(sizeof *s);
+    if (!s) return fitcl__fail(pc->ctx, FITCL_ERR_NOMEM, "curve fit: out of memory");
+    fitcl_status st = run_pass_mode(pc, params, FITCL__ACCUM_NORMAL, s, NULL);
+    if (st == FITCL_OK) {
+      memcpy(out->jtj, s->jtj, sizeof(double) * (size_t)np * (size_t)np);
+      memcpy(out->jtr, s->jtr, sizeof(double) * (size_t)np);
+      out->cost = s->cost;
+      out->rss = s->rss;
+      out->points = s->points;
+    }
+    free(s);
+    return st;
+  }
+  fitcl_accum_sums pts;
+  fitcl_status st = run_pass_mode(pc, params, FITCL__ACCUM_QR, &pts, out);
+  if (st != FITCL_OK) return st;
+  const int m = np + 1;
+  for (int i = 0; i < np; ++i) {
+    double g = 0;
+    for (int k = 0; k <= i; ++k) g += out->T[FITCL_QR_AT(m, k, i)] * out->T[FITCL_QR_AT(m, k, np)];
+    out->jtr[i] = g;
+    for (int j = i; j < np; ++j) {
+      double a = 0;
+      for (int k = 0; k <= i; ++k) a += out->T[FITCL_QR_AT(m, k, i)] * out->T[FITCL_QR_AT(m, k, j)];
+      out->jtj[i * np + j] = a;
+      out->jtj[j * np + i] = a;
+    }
   }
   return FITCL_OK;
 }
@@ -186,6 +233,12 @@ static fitcl_status check_options(fitcl_context *ctx, const fitcl_model *m, cons
       return fitcl__fail(ctx, FITCL_ERR_RANGE, "curve fit: x_scale of %s must be > 0, got %g",
                          name, o->x_scale[j]);
   }
+  if (o->solver < FITCL_SOLVER_AUTO || o->solver > FITCL_SOLVER_QR)
+    return fitcl__fail(ctx, FITCL_ERR_RANGE, "curve fit: unknown solver %d (0 auto, 1 normal, 2 qr)",
+                       o->solver);
+  if (o->confidence != 0 && !(o->confidence > 0 && o->confidence < 1))
+    return fitcl__fail(ctx, FITCL_ERR_RANGE, "curve fit: confidence must be in (0, 1), got %g",
+                       o->confidence);
   return FITCL_OK;
 }
 
@@ -243,7 +296,8 @@ static fitcl_status run_fit(fitcl_context *ctx, const fitcl_model *m, pass_ctx *
   if (st != FITCL_OK) goto fail;
 
   fitcl__ckpt_key key = {opt.model_text ? opt.model_text : fitcl_model_expr(m), names, (int)n,
-                         (int)opt.loss, opt.f_scale, opt.lower, opt.upper, {0, 0, 0}};
+                         (int)opt.loss, opt.f_scale, opt.lower, opt.upper, opt.fixed,
+                         {0, 0, 0}};
   fitcl__lm_state s;
   memset(&s, 0, sizeof s);
   s.nparams = (int)n;
@@ -265,17 +319,20 @@ static fitcl_status run_fit(fitcl_context *ctx, const fitcl_model *m, pass_ctx *
      * the damping scale.  The scale comes from the unweighted Jacobian at
      * the start instead (one extra pass, once per fit). */
     fitcl_accum *robust = pc->acc, *lin = NULL;
-    fitcl_accum_sums S0;
+    fitcl__lm_eval *S0 = malloc(sizeof *S0);
     ao.loss = FITCL_LOSS_LINEAR;
-    st = fitcl_accum_create(ctx, m, &ao, &lin);
+    st = S0 ? fitcl_accum_create(ctx, m, &ao, &lin)
+            : fitcl__fail(ctx, FITCL_ERR_NOMEM, "curve fit: out of memory");
     if (st == FITCL_OK) {
       pc->acc = lin;
-      st = run_pass(pc, s.p, 1, &S0);
+      st = run_pass(pc, s.p, 0, S0);
       pc->acc = robust;
     }
     fitcl_accum_destroy(lin);
+    if (st == FITCL_OK)
+      for (size_t j = 0; j < n; ++j) s.d2[j] = S0->jtj[j * n + j];
+    free(S0);
     if (st != FITCL_OK) goto fail;
-    for (size_t j = 0; j < n; ++j) s.d2[j] = S0.jtj[j * n + j];
   }
   if (opt.checkpoint_path) {
     /* The data line: known after a robust start's pass, else the resumed
@@ -289,8 +346,18 @@ static fitcl_status run_fit(fitcl_context *ctx, const fitcl_model *m, pass_ctx *
     st = fitcl__ckpt_flush(w, &s);
     if (st != FITCL_OK) goto fail;
   }
-  fitcl__lm_problem pb = {ctx, (int)n, names, run_pass, pc};
+  fitcl__lm_problem pb = {ctx, (int)n, names, opt.fixed, run_pass, pc};
   st = fitcl__lm_solve(&pb, &opt, &s, w, res);
+  if (st == FITCL_OK) {
+    const fitcl__data_stats *ds = pc->kind == DATA_SOURCE ? &pc->src->stats : &pc->stats;
+    fitcl__fit_statistics(ds->sw, ds->swy, ds->swy2, &opt, res);
+    for (size_t j = 0; j < fitcl_model_nvars(m); ++j) {
+      res->x_min[j] = ds->xmin[j];
+      res->x_max[j] = ds->xmax[j];
+    }
+  }
+  if (st == FITCL_OK && opt.profile && res->converged && !res->singular)
+    st = fitcl__profile_intervals(ctx, &pb, &opt, res);
 fail:
   pc->w = NULL;
   fitcl__ckpt_writer_destroy(w);

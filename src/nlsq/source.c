@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "core/context.h"
 #include "core/outfile.h"
+#include "core/pool.h"
 #include "core/util.h"
 #include "nlsq/source.h"
 
@@ -71,24 +73,219 @@ int fitcl__source_reads(const fitcl_source *src, const char *path) {
   return src->path && fitcl__out_same_file(path, src->path);
 }
 
+/* Whether every value of c is finite (and > 0 for sigma): x - x is 0 for
+ * a finite x and NaN otherwise, so a sum of those in eight lanes answers
+ * without a branch per value (the loop vectorises). */
+static int all_valid(const double *c, size_t n, int is_sigma) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) {
+      double v = c[i + l];
+      acc[l] += (v - v) + (is_sigma && !(v > 0) ? NAN : 0.0);
+    }
+  for (; i < n; ++i) acc[0] += (c[i] - c[i]) + (is_sigma && !(c[i] > 0) ? NAN : 0.0);
+  double t = 0;
+  for (int l = 0; l < 8; ++l) t += acc[l];
+  return t == 0;
+}
+
+/* The row of the first invalid value of c, or n. */
+static size_t first_bad(const double *c, size_t n, int is_sigma) {
+  if (all_valid(c, n, is_sigma)) return n;
+  for (size_t k = 0; k < n; ++k)
+    if (!(isfinite(c[k]) && (!is_sigma || c[k] > 0))) return k;
+  return n;
+}
+
+void fitcl__stats_add(fitcl__data_stats *st, const double *const *x, size_t nx, const double *y,
+                      const double *sg, size_t n) {
+  if (!n) return;
+  if (!st->started) {
+    st->started = 1;
+    st->y0 = y[0];
+    for (size_t j = 0; j < nx; ++j) st->xmin[j] = st->xmax[j] = x[j][0];
+  }
+  /* Four lanes per sum so the loops vectorise without reassociation. */
+  const double y0 = st->y0;
+  double sw[4] = {0, 0, 0, 0}, s1[4] = {0, 0, 0, 0}, s2[4] = {0, 0, 0, 0};
+  size_t i = 0;
+  if (sg) {
+    for (; i + 4 <= n; i += 4)
+      for (int l = 0; l < 4; ++l) {
+        double w = 1.0 / (sg[i + l] * sg[i + l]), d = y[i + l] - y0;
+        sw[l] += w;
+        s1[l] += w * d;
+        s2[l] += w * d * d;
+      }
+  } else {
+    for (; i + 4 <= n; i += 4)
+      for (int l = 0; l < 4; ++l) {
+        double d = y[i + l] - y0;
+        sw[l] += 1.0;
+        s1[l] += d;
+        s2[l] += d * d;
+      }
+  }
+  for (; i < n; ++i) {
+    double w = sg ? 1.0 / (sg[i] * sg[i]) : 1.0, d = y[i] - y0;
+    sw[0] += w;
+    s1[0] += w * d;
+    s2[0] += w * d * d;
+  }
+  st->sw += (sw[0] + sw[1]) + (sw[2] + sw[3]);
+  st->swy += (s1[0] + s1[1]) + (s1[2] + s1[3]);
+  st->swy2 += (s2[0] + s2[1]) + (s2[2] + s2[3]);
+  for (size_t j = 0; j < nx; ++j) {
+    const double *c = x[j];
+    double lo = st->xmin[j], hi = st->xmax[j];
+    for (size_t k = 0; k < n; ++k) {
+      lo = c[k] < lo ? c[k] : lo;
+      hi = c[k] > hi ? c[k] : hi;
+    }
+    st->xmin[j] = lo;
+    st->xmax[j] = hi;
+  }
+}
+
+/* One sweep over an x column: finiteness (as in all_valid) and the range,
+ * in eight lanes. */
+static int sweep_x(const double *c, size_t n, double *lo, double *hi) {
+  double acc[8], a[8], b[8];
+  for (int l = 0; l < 8; ++l) {
+    acc[l] = 0;
+    a[l] = *lo;
+    b[l] = *hi;
+  }
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) {
+      double v = c[i + l];
+      acc[l] += v - v;
+      a[l] = v < a[l] ? v : a[l];
+      b[l] = v > b[l] ? v : b[l];
+    }
+  for (; i < n; ++i) {
+    acc[0] += c[i] - c[i];
+    a[0] = c[i] < a[0] ? c[i] : a[0];
+    b[0] = c[i] > b[0] ? c[i] : b[0];
+  }
+  double t = 0, mn = a[0], mx = b[0];
+  for (int l = 0; l < 8; ++l) {
+    t += acc[l];
+    mn = a[l] < mn ? a[l] : mn;
+    mx = b[l] > mx ? b[l] : mx;
+  }
+  *lo = mn;
+  *hi = mx;
+  return t == 0;
+}
+
+/* The first-pass sweep of a chunk, cut into fixed blocks of rows that the
+ * context's workers take in any order; each block writes its own slot and
+ * the slots are combined in block order, so the statistics do not depend
+ * on the thread count. */
+#define SWEEP_BLOCK ((size_t)1 << 16)
+
+typedef struct sweep_slot {
+  int ok;
+  double sw, swy, swy2;
+  double xmin[FITCL_NLSQ_MAX_VARS], xmax[FITCL_NLSQ_MAX_VARS];
+} sweep_slot;
+
+typedef struct sweep_job {
+  const double *const *cols;
+  int nx, has_sigma;
+  size_t n;
+  double y0;
+  sweep_slot *slot;
+} sweep_job;
+
+static void sweep_block(void *arg, size_t b, unsigned worker) {
+  (void)worker;
+  sweep_job *j = arg;
+  sweep_slot *sl = &j->slot[b];
+  size_t i0 = b * SWEEP_BLOCK, n = j->n - i0 < SWEEP_BLOCK ? j->n - i0 : SWEEP_BLOCK;
+  int ok = 1;
+  for (int k = 0; k < j->nx && ok; ++k) {
+    const double *c = j->cols[k] + i0;
+    sl->xmin[k] = sl->xmax[k] = c[0];
+    ok = sweep_x(c, n, &sl->xmin[k], &sl->xmax[k]);
+  }
+  const double *y = j->cols[j->nx] + i0, *sg = j->has_sigma ? j->cols[j->nx + 1] + i0 : NULL;
+  ok = ok && all_valid(y, n, 0) && (!sg || all_valid(sg, n, 1));
+  sl->ok = ok;
+  if (!ok) return;
+  fitcl__data_stats t;
+  memset(&t, 0, sizeof t);
+  t.started = 1;
+  t.y0 = j->y0;
+  fitcl__stats_add(&t, NULL, 0, y, sg, n);
+  sl->sw = t.sw;
+  sl->swy = t.swy;
+  sl->swy2 = t.swy2;
+}
+
 fitcl_status fitcl__check_chunk(fitcl_context *ctx, const char *where, const char *const *names,
                                 const double *const *cols, int ncols, int has_sigma, size_t n,
-                                uint64_t row0) {
-  for (int k = 0; k < ncols; ++k) {
-    const double *c = cols[k];
-    int is_sigma = has_sigma && k == ncols - 1;
-    for (size_t i = 0; i < n; ++i) {
-      double v = c[i];
-      if (isfinite(v) && (!is_sigma || v > 0)) continue;
-      const char *what = isnan(v) ? "NaN" : isinf(v) ? "infinite" : "not > 0";
-      return fitcl__fail(ctx, FITCL_ERR_DATA,
-                         "%s: row %llu: column '%s' is %s; %s", where,
-                         (unsigned long long)(row0 + i), names[k], what,
-                         is_sigma ? "every sigma must be finite and > 0"
-                                  : "remove or fix the row (every value must be finite)");
+                                uint64_t row0, fitcl__data_stats *stats) {
+  const int nx = ncols - 1 - has_sigma;
+  if (stats && n) {
+    size_t nb = (n + SWEEP_BLOCK - 1) / SWEEP_BLOCK;
+    sweep_slot *slot = malloc(nb * sizeof *slot);
+    if (slot) {
+      if (!stats->started) {
+        stats->started = 1;
+        stats->y0 = cols[nx][0];
+        for (int k = 0; k < nx; ++k) stats->xmin[k] = stats->xmax[k] = cols[k][0];
+      }
+      sweep_job job = {cols, nx, has_sigma, n, stats->y0, slot};
+      fitcl__pool *pool = ctx ? fitcl__ctx_pool(ctx) : NULL;
+      if (pool && nb > 1) fitcl__pool_run(pool, nb, sweep_block, &job);
+      else
+        for (size_t b = 0; b < nb; ++b) sweep_block(&job, b, 0);
+      int ok = 1;
+      for (size_t b = 0; b < nb; ++b) ok &= slot[b].ok;
+      if (ok)
+        for (size_t b = 0; b < nb; ++b) {
+          stats->sw += slot[b].sw;
+          stats->swy += slot[b].swy;
+          stats->swy2 += slot[b].swy2;
+          for (int k = 0; k < nx; ++k) {
+            if (slot[b].xmin[k] < stats->xmin[k]) stats->xmin[k] = slot[b].xmin[k];
+            if (slot[b].xmax[k] > stats->xmax[k]) stats->xmax[k] = slot[b].xmax[k];
+          }
+        }
+      free(slot);
+      if (ok) return FITCL_OK;
     }
   }
+  for (int k = 0; k < ncols; ++k) {
+    int is_sigma = has_sigma && k == ncols - 1;
+    size_t i = first_bad(cols[k], n, is_sigma);
+    if (i == n) continue;
+    double v = cols[k][i];
+    const char *what = isnan(v) ? "NaN" : isinf(v) ? "infinite" : "not > 0";
+    return fitcl__fail(ctx, FITCL_ERR_DATA,
+                       "%s: row %llu: column '%s' is %s; %s", where,
+                       (unsigned long long)(row0 + i), names[k], what,
+                       is_sigma ? "every sigma must be finite and > 0"
+                                : "remove or fix the row (every value must be finite)");
+  }
   return FITCL_OK;
+}
+
+/* Default budget of the in-memory copy: a quarter of physical memory, at
+ * most 4 GiB. */
+static size_t default_budget(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+  size_t phys = pages > 0 && psz > 0 ? (size_t)pages * (size_t)psz : ((size_t)1 << 32);
+  size_t b = phys / 4, cap = (size_t)4 << 30;
+  return b < cap ? b : cap;
+}
+
+int fitcl__source_fits_memory(const fitcl_source *src, uint64_t points) {
+  return points > 0 && points <= src->cache_budget / sizeof(double) / (size_t)src->ncols;
 }
 
 fitcl_status fitcl__source_alloc(fitcl_context *ctx, const fitcl_source_options *opt,
@@ -101,6 +298,8 @@ fitcl_status fitcl__source_alloc(fitcl_context *ctx, const fitcl_source_options 
   s->has_sigma = opt->sigma != NULL;
   s->ncols = (int)s->nx + 1 + s->has_sigma;
   s->chunk = opt->chunk_points ? opt->chunk_points : default_chunk;
+  s->cache_budget = opt->cache_mb > 0 ? (size_t)opt->cache_mb << 20
+                    : opt->cache_mb < 0 ? 0 : default_budget();
   s->path = fitcl__strdup(opt->path);
   if (!s->path) goto oom;
   for (int f = 0; f < 2; ++f)
@@ -114,13 +313,40 @@ oom:
                      opt->chunk_points ? opt->chunk_points : default_chunk, opt->path);
 }
 
+static void cache_free(fitcl_source *src) {
+  for (int k = 0; k < FITCL__SRC_MAXCOLS; ++k) {
+    free(src->cache[k]);
+    src->cache[k] = NULL;
+  }
+  src->cache_state = 0;
+}
+
 fitcl_status fitcl_source_rewind(fitcl_source *src) {
   if (!src) return FITCL_ERR_NULL;
-  fitcl_status st = fitcl__source_check_files(src);
-  if (st != FITCL_OK) return st;
   src->row = 0;
   src->passes++;
+  /* A first pass abandoned half-way leaves a partial copy and partial
+   * statistics: start both again. */
+  if (src->cache_state == 1) cache_free(src);
+  if (!src->validated) memset(&src->stats, 0, sizeof src->stats);
+  /* From the copy, later passes never look at the files again. */
+  if (src->cache_state == 2) return FITCL_OK;
+  /* From the files, each pass must read what the first one read. */
+  fitcl_status st = fitcl__source_check_files(src);
+  if (st != FITCL_OK) return st;
   return src->ops->rewind(src);
+}
+
+/* At the start of the first pass: a copy in the kernel's layout when the
+ * data fit the budget and the reader's layout is another. */
+static void cache_begin(fitcl_source *src) {
+  if (src->no_cache || !fitcl__source_fits_memory(src, src->points)) return;
+  for (int k = 0; k < src->ncols; ++k)
+    if (!(src->cache[k] = fitcl_alloc_column((size_t)src->points))) {
+      cache_free(src);
+      return;
+    }
+  src->cache_state = 1;
 }
 
 fitcl_status fitcl_source_next(fitcl_source *src, fitcl_chunk *chunk) {
@@ -128,11 +354,48 @@ fitcl_status fitcl_source_next(fitcl_source *src, fitcl_chunk *chunk) {
   const double *cols[FITCL__SRC_MAXCOLS] = {0};
   size_t n = 0;
   if (src->passes == 0) src->passes = 1;
+  if (src->cache_state == 2) {
+    /* Later passes: slices of the copy. */
+    n = src->row >= src->points ? 0
+        : (size_t)(src->points - src->row < src->chunk ? src->points - src->row : src->chunk);
+    for (int k = 0; k < src->ncols; ++k) cols[k] = src->cache[k] + src->row;
+    src->row += n;
+    const double **xs = src->xs[src->flip];
+    for (size_t j = 0; j < src->nx; ++j) xs[j] = cols[j];
+    chunk->x = xs;
+    chunk->y = cols[src->nx];
+    chunk->sigma = src->has_sigma ? cols[src->nx + 1] : NULL;
+    chunk->n = n;
+    src->flip ^= 1;
+    return FITCL_OK;
+  }
+  if (src->row == 0 && src->cache_state == 0 && !src->validated) cache_begin(src);
+  /* Filling: the reader converts straight into the copy where it
+   * converts at all. */
+  double *saved[FITCL__SRC_MAXCOLS];
+  int filling = src->cache_state == 1 && src->row < src->points;
+  if (filling)
+    for (int k = 0; k < src->ncols; ++k) {
+      saved[k] = src->buf[src->flip][k];
+      src->buf[src->flip][k] = src->cache[k] + src->row;
+    }
   fitcl_status st = src->ops->read(src, cols, &n);
-  if (st != FITCL_OK) return st;
+  if (filling)
+    for (int k = 0; k < src->ncols; ++k) {
+      if (st == FITCL_OK && n && cols[k] != src->cache[k] + src->row)
+        memcpy(src->cache[k] + src->row, cols[k], n * sizeof(double));
+      src->buf[src->flip][k] = saved[k];
+      if (st == FITCL_OK && n) cols[k] = src->cache[k] + src->row;
+    }
+  if (st != FITCL_OK) {
+    if (src->cache_state == 1) cache_free(src);
+    return st;
+  }
+  if (!src->validated && src->self_checked && n)
+    fitcl__stats_add(&src->stats, cols, src->nx, cols[src->nx], src->has_sigma ? cols[src->nx + 1] : NULL, n);
   if (!src->validated && !src->self_checked && n) {
     st = fitcl__check_chunk(src->ctx, src->path, (const char *const *)src->colname, cols,
-                            src->ncols, src->has_sigma, n, src->row);
+                            src->ncols, src->has_sigma, n, src->row, &src->stats);
     if (st != FITCL_OK) return st;
   }
   src->row += n;
@@ -145,6 +408,12 @@ fitcl_status fitcl_source_next(fitcl_source *src, fitcl_chunk *chunk) {
     src->validated = 1;
     src->points = src->row;
   }
+  if (n == 0 && src->cache_state == 1) src->cache_state = src->row == src->points ? 2 : 0;
+  if (src->cache_state == 0)
+    for (int k = 0; k < FITCL__SRC_MAXCOLS; ++k) {
+      free(src->cache[k]);
+      src->cache[k] = NULL;
+    }
   const double **xs = src->xs[src->flip];
   for (size_t j = 0; j < src->nx; ++j) xs[j] = cols[j];
   chunk->x = xs;
@@ -161,6 +430,7 @@ size_t fitcl_source_nx(const fitcl_source *src) { return src ? src->nx : 0; }
 void fitcl_source_destroy(fitcl_source *src) {
   if (!src) return;
   if (src->ops && src->ops->destroy) src->ops->destroy(src);
+  cache_free(src);
   for (int f = 0; f < 2; ++f)
     for (int k = 0; k < FITCL__SRC_MAXCOLS; ++k) free(src->buf[f][k]);
   for (int k = 0; k < FITCL__SRC_MAXCOLS; ++k) free(src->colname[k]);

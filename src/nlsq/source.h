@@ -22,6 +22,15 @@ typedef struct fitcl__src_file {
   struct timespec mtime;
 } fitcl__src_file;
 
+/* What the first (validating) pass learns about the data besides their
+ * validity: the weighted moments of y about its first value (for R²) and
+ * the range of each x column.  Added in row order: deterministic. */
+typedef struct fitcl__data_stats {
+  int started;
+  double y0, sw, swy, swy2;
+  double xmin[FITCL_NLSQ_MAX_VARS], xmax[FITCL_NLSQ_MAX_VARS];
+} fitcl__data_stats;
+
 typedef struct fitcl__source_ops {
   /* Starts a pass at row 0. */
   fitcl_status (*rewind)(fitcl_source *src);
@@ -53,10 +62,20 @@ struct fitcl_source {
   int self_checked;                  /* the reader validates values itself (text) */
   fitcl__src_file files[FITCL__SRC_MAXCOLS]; /* what it reads (fitcl__source_watch) */
   int nfiles;
+  fitcl__data_stats stats;           /* of the first pass */
+  /* Data brought into the kernel's layout (one contiguous float64 array per
+   * column) by the first pass, when they fit the memory budget; later
+   * passes hand out slices of it and never call the reader again.  A
+   * reader that keeps its own copy (CSV) sets no_cache. */
+  double *cache[FITCL__SRC_MAXCOLS];
+  int cache_state;                   /* 0 none, 1 filling (first pass), 2 complete */
+  int no_cache;                      /* the reader's own layout is already the kernel's */
+  size_t cache_budget;               /* bytes the cache may take */
 };
 
 /* Records a file the source reads (st: its fstat when opened).  Checked
- * again at every rewind and at the end of every pass. */
+ * again at the start and the end of every pass that reads the files (not
+ * of the passes served from the copy above). */
 fitcl_status fitcl__source_watch(fitcl_source *src, const char *path, const struct stat *st);
 /* FITCL_ERR_IO naming the first watched file that is no longer what it was
  * ("data.npy changed during the fit (1000000 bytes, was 64000000)"). */
@@ -66,15 +85,22 @@ fitcl_status fitcl__source_changed(fitcl_source *src, const char *path);
 /* 1 when writing `path` would overwrite one of the source's files. */
 int fitcl__source_reads(const fitcl_source *src, const char *path);
 
+/* Whether a source of `points` rows would be kept in memory. */
+int fitcl__source_fits_memory(const fitcl_source *src, uint64_t points);
+
 /* Allocates the common part (buffers of `chunk` doubles for each column). */
 fitcl_status fitcl__source_alloc(fitcl_context *ctx, const fitcl_source_options *opt,
                                  size_t default_chunk, fitcl_source **out);
 
-/* Checks that every value of a chunk is finite and sigma > 0.  row0 is the
- * index of the chunk's first point; names label the columns (x..., y,
- * sigma).  The error names `where` and the row. */
+/* Checks that every value of a chunk is finite and sigma > 0, and adds the
+ * chunk to stats (may be NULL) in the same sweep over each column.  row0
+ * is the index of the chunk's first point; names label the columns (x...,
+ * y, sigma).  The error names `where` and the row. */
 fitcl_status fitcl__check_chunk(fitcl_context *ctx, const char *where, const char *const *names,
                                 const double *const *cols, int ncols, int has_sigma, size_t n,
-                                uint64_t row0);
+                                uint64_t row0, fitcl__data_stats *stats);
+/* Adds a chunk (nx x columns, y, sigma or NULL) to stats without checks. */
+void fitcl__stats_add(fitcl__data_stats *stats, const double *const *x, size_t nx,
+                      const double *y, const double *sigma, size_t n);
 
 #endif

@@ -212,7 +212,7 @@ Test(outputs, an_input_is_never_an_output) {
              "../in/m.Rtab");
   BOX_EXPECT(&b, 2, "both write", SIM, "-o", "same.Rtab", "--truth", "./same.Rtab");
   BOX_EXPECT(&b, 2, "both write", ANC, "--nodes", "t.tsv", "--branches", "t.tsv");
-  BOX_EXPECT(&b, 2, "same file as the data", "curve-fit", "--data", "../in/d.npy", "--model",
+  BOX_EXPECT(&b, 2, "is the same file as the input", "curve-fit", "--data", "../in/d.npy", "--model",
              "a*x+b", "--p0", "a=1,b=0", "--checkpoint", "../in/d.npy");
   const char *left[] = {"alias.nwk", NULL};
   expect_only(&b, left);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/accum_point.h"
+#include "common/accum_qr.h"
 #include "core/context.h"
 #include "core/pool.h"
 #include "core/util.h"
@@ -74,6 +75,7 @@ typedef struct blk_scratch {
   double *z;     /* squared residuals */
   double *cbf;   /* callback: f */
   double *cbj;   /* callback: row-major Jacobian */
+  double *fd;    /* callback with finite differences: two blocks of values */
   double *aot;   /* compiled kernels: outputs (np + 1 blocks), then scratch */
 } blk_scratch;
 
@@ -96,6 +98,8 @@ static blk_scratch scratch_of(cpu_impl *c, unsigned w) {
   p += BLK;
   s.cbj = p;
   p += m->kind == FITCL__MODEL_CALLBACK ? (size_t)a->np * BLK : 0;
+  s.fd = p;
+  p += m->kind == FITCL__MODEL_CALLBACK && m->fd ? 2 * (size_t)BLK : 0;
   s.aot = p;
   return s;
 }
@@ -325,7 +329,7 @@ static const double *block_model(cpu_impl *c, unsigned worker, blk_scratch *s,
       for (int q = 0; q < np; ++q) J[q] = R[p->outputs[1 + q]];
     return R[p->outputs[0]];
   }
-  m->fn(m->user, a->params, xb, nb, s->cbf, a->want_jac ? s->cbj : NULL);
+  fitcl__model_callback_eval(m, a->params, xb, nb, s->cbf, a->want_jac ? s->cbj : NULL, s->fd);
   if (a->want_jac)
     for (int q = 0; q < np; ++q) {
       /* The callback writes rows; the reductions read columns.  A callback
@@ -337,8 +341,96 @@ static const double *block_model(cpu_impl *c, unsigned worker, blk_scratch *s,
   return s->cbf;
 }
 
+/* Fixed-order dot product of u[from..to) and v[from..to) in eight lanes
+ * (the loop vectorises without reassociating). */
+FITCL__VM_INLINE double dot_range(const double *u, const double *v, size_t from, size_t to) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t i = from;
+  for (; i + 8 <= to; i += 8)
+    for (size_t l = 0; l < 8; ++l) acc[l] += u[i + l] * v[i + l];
+  for (size_t l = 0; i < to; ++i, ++l) acc[l] += u[i] * v[i];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* Householder QR of the nb x m block A (column k at A + k * BLK), in
+ * place; the m x m triangle goes to R (packed). */
+FITCL__VMATH_CLONES
+static void block_householder(double *A, int m, size_t nb, double *R) {
+  for (int k = 0; k < m; ++k) {
+    double *ak = A + (size_t)k * BLK;
+    double s = (size_t)k < nb ? dot_range(ak, ak, (size_t)k, nb) : 0.0;
+    double x0 = (size_t)k < nb ? ak[k] : 0.0;
+    double tail = s - x0 * x0;
+    if (!(tail > 0)) {
+      /* Nothing below the diagonal: the row is R's as it stands. */
+      for (int j = k; j < m; ++j) R[FITCL_QR_AT(m, k, j)] = (size_t)k < nb ? A[(size_t)j * BLK + k] : 0.0;
+      continue;
+    }
+    double alpha = x0 >= 0 ? -sqrt(s) : sqrt(s);
+    double v0 = x0 - alpha, vtv = tail + v0 * v0;
+    R[FITCL_QR_AT(m, k, k)] = alpha;
+    for (int j = k + 1; j < m; ++j) {
+      double *aj = A + (size_t)j * BLK;
+      double w = v0 * aj[k] + dot_range(ak, aj, (size_t)k + 1, nb);
+      double f = 2 * w / vtv;
+      aj[k] -= f * v0;
+      for (size_t i = (size_t)k + 1; i < nb; ++i) aj[i] -= f * ak[i];
+      R[FITCL_QR_AT(m, k, j)] = aj[k];
+    }
+  }
+}
+
+/* A group of a QR pass: each block's weighted rows [G | rt] are reduced to
+ * a triangle by Householder reflections (vectorised over the block's
+ * points), and the blocks' triangles are rotated into the group's in block
+ * order; Σrho and Σr² per block as in the other passes. */
+static void group_run_qr(cpu_impl *c, size_t g, unsigned worker) {
+  const fitcl_accum *a = c->a;
+  const int np = a->np, nv = a->nv, m = np + 1, tri = FITCL_QR_TRI(np + 1);
+  blk_scratch s = scratch_of(c, worker);
+  double *T = c->partials + g * (size_t)fitcl__accum_stride(a);
+  double scale[BLK], v[FITCL_NLSQ_MAX_PARAMS + 1], Rb[FITCL_QR_TRI(FITCL_NLSQ_MAX_PARAMS + 1)];
+  double cs = 0, cc = 0, rs = 0, rc = 0;
+  const double *J[FITCL_NLSQ_MAX_PARAMS];
+  const double *xb[FITCL_NLSQ_MAX_VARS];
+  for (int q = 0; q < tri; ++q) T[q] = 0.0;
+  size_t begin = g * GROUP_POINTS;
+  size_t end = begin + GROUP_POINTS < c->n ? begin + GROUP_POINTS : c->n;
+  for (size_t b0 = begin; b0 < end; b0 += BLK) {
+    size_t nb = end - b0 < BLK ? end - b0 : BLK;
+    for (int j = 0; j < nv; ++j) xb[j] = c->x[j] + b0;
+    const double *f = block_model(c, worker, &s, c->aot_fj, xb, nb, J);
+    block_residuals(a, f, c->y + b0, c->sigma ? c->sigma + b0 : NULL, nb, scale, s.rt, s.rho,
+                    s.z);
+    /* The block matrix: G's columns, then rt right after them (the
+     * scratch layout puts rt at G + np * BLK). */
+    for (int k = 0; k < np; ++k) {
+      double *G = s.G + (size_t)k * BLK;
+      for (size_t i = 0; i < nb; ++i) G[i] = J[k][i] * scale[i];
+    }
+    block_householder(s.G, m, nb, Rb);
+    for (int k = 0; k < m && (size_t)k < nb; ++k) {
+      for (int l = 0; l < m; ++l) v[l] = l < k ? 0.0 : Rb[FITCL_QR_AT(m, k, l)];
+      fitcl_qr_add_row(T, m, v, k);
+    }
+    double bc = sum_block(s.rho), br = sum_block(s.z), t;
+    t = cs + bc;
+    cc += fabs(cs) >= fabs(bc) ? (cs - t) + bc : (bc - t) + cs;
+    cs = t;
+    t = rs + br;
+    rc += fabs(rs) >= fabs(br) ? (rs - t) + br : (br - t) + rs;
+    rs = t;
+  }
+  T[tri] = cs + cc;
+  T[tri + 1] = rs + rc;
+}
+
 static void group_run(cpu_impl *c, size_t g, unsigned worker) {
   const fitcl_accum *a = c->a;
+  if (a->qr) {
+    group_run_qr(c, g, worker);
+    return;
+  }
   const int np = a->np, nv = a->nv, stride = fitcl__accum_stride(a);
   blk_scratch s = scratch_of(c, worker);
   double v[FITCL_ACCUM_NSUMS(FITCL_NLSQ_MAX_PARAMS)];
@@ -399,7 +491,7 @@ static fitcl_status cpu_create(fitcl_accum *a) {
     nregs = (size_t)(m->prog_fj.nregs > m->prog_f.nregs ? m->prog_fj.nregs : m->prog_f.nregs);
   if (m->kind == FITCL__MODEL_CALLBACK && nregs < (size_t)a->np) nregs = (size_t)a->np;
   c->nregs = nregs;
-  size_t cbj = m->kind == FITCL__MODEL_CALLBACK ? (size_t)a->np * BLK : 0;
+  size_t cbj = m->kind == FITCL__MODEL_CALLBACK ? (size_t)(a->np + (m->fd ? 2 : 0)) * BLK : 0;
   size_t aot = 0;
   if (m->kind == FITCL__MODEL_EXPR) {
     c->aot_fj = fitcl__aot_find(&m->prog_fj);
@@ -416,7 +508,8 @@ static fitcl_status cpu_create(fitcl_accum *a) {
   c->filled = calloc(c->nworkers, sizeof *c->filled);
   if (!c->R || !c->filled) return fitcl__fail(a->ctx, FITCL_ERR_NOMEM, "out of memory");
   c->partials_cap = (a->max_chunk + GROUP_POINTS - 1) / GROUP_POINTS;
-  c->partials = malloc(c->partials_cap * (size_t)a->nsums * sizeof *c->partials);
+  /* A QR pass's vectors are one value longer than the sums. */
+  c->partials = malloc(c->partials_cap * (size_t)(a->nsums + 1) * sizeof *c->partials);
   if (!c->scratch || !c->partials) return fitcl__fail(a->ctx, FITCL_ERR_NOMEM, "out of memory");
   a->info.program_builds = 0;
   return FITCL_OK;

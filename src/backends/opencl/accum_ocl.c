@@ -47,7 +47,7 @@ typedef struct ocl_slot {
 
 typedef struct ocl_impl {
   cl_program prog;
-  cl_kernel k_fused, k_cost, k_mat, k_combine;
+  cl_kernel k_fused, k_cost, k_mat, k_combine, k_qr, k_qrcombine;
   size_t local;      /* FITCL_REDUCE_BLOCK for the work-group kernels, 0 for _loop ones */
   size_t cpu_local;  /* CPU device: explicit work-group size where we have no other (1) */
   int vec8;          /* the double8 kernels: FITCL_VEC8_BLOCKS blocks per work-item */
@@ -195,9 +195,45 @@ static fitcl_status upload(fitcl_accum *a, ocl_slot *s, const double *const *x, 
   return err == CL_SUCCESS ? FITCL_OK : clfail(a, err, "clEnqueueWriteBuffer (accumulation chunk)");
 }
 
+/* A QR pass: one work-item per block forms the block's triangle, the
+ * combine kernel merges 64 blocks' in order, the driver the groups'. */
+static fitcl_status run_qr(fitcl_accum *a, ocl_slot *s, size_t n, int has_sigma) {
+  fitcl__ocl *ocl = fitcl__ocl_of(a->ctx);
+  ocl_impl *o = a->impl;
+  cl_kernel k = o->k_qr;
+  fitcl_status st = set_common_args(a, k, s, n, 10);
+  if (st != FITCL_OK) return st;
+  cl_int hs = (has_sigma ? 1 : 0) | ((cl_int)a->loss << 1);
+  cl_int err = clSetKernelArg(k, 5, sizeof hs, &hs);
+  err |= clSetKernelArg(k, 9, sizeof(cl_mem), &o->partial);
+  if (err) return clfail(a, CL_INVALID_ARG_VALUE, "clSetKernelArg (QR pass)");
+  size_t nblocks = (n + BLK - 1) / BLK, global = nblocks;
+  err = clEnqueueNDRangeKernel(ocl->queue, k, 1, NULL, &global,
+                               o->cpu_local ? &o->cpu_local : NULL, s->up ? 1 : 0,
+                               s->up ? &s->up : NULL, NULL);
+  if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueNDRangeKernel (QR pass)");
+  cl_long nb = (cl_long)nblocks;
+  size_t ngroups = (nblocks + COMBINE - 1) / COMBINE;
+  err = clSetKernelArg(o->k_qrcombine, 0, sizeof(cl_mem), &o->partial);
+  err |= clSetKernelArg(o->k_qrcombine, 1, sizeof nb, &nb);
+  err |= clSetKernelArg(o->k_qrcombine, 2, sizeof(cl_mem), &s->gsum);
+  if (err) return clfail(a, CL_INVALID_ARG_VALUE, "clSetKernelArg (QR combine)");
+  global = ngroups;
+  err = clEnqueueNDRangeKernel(ocl->queue, o->k_qrcombine, 1, NULL, &global,
+                               o->cpu_local ? &o->cpu_local : NULL, 0, NULL, NULL);
+  if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueNDRangeKernel (QR combine)");
+  size_t bytes = ngroups * (size_t)fitcl__accum_stride(a) * sizeof(double);
+  err = clEnqueueReadBuffer(ocl->queue, s->gsum, CL_FALSE, 0, bytes, s->host, 0, NULL, &s->rd);
+  if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueReadBuffer (QR pass)");
+  clFlush(ocl->queue);
+  s->ngroups = ngroups;
+  return FITCL_OK;
+}
+
 static fitcl_status run_fused(fitcl_accum *a, ocl_slot *s, size_t n, int has_sigma) {
   fitcl__ocl *ocl = fitcl__ocl_of(a->ctx);
   ocl_impl *o = a->impl;
+  if (a->qr) return run_qr(a, s, n, has_sigma);
   cl_kernel k = a->want_jac ? o->k_fused : o->k_cost;
   fitcl_status st = set_common_args(a, k, s, n, 10);
   if (st != FITCL_OK) return st;
@@ -235,7 +271,7 @@ static fitcl_status run_fused(fitcl_accum *a, ocl_slot *s, size_t n, int has_sig
 static fitcl_status run_clblast(fitcl_accum *a, ocl_slot *s, size_t n, int has_sigma) {
   fitcl__ocl *ocl = fitcl__ocl_of(a->ctx);
   ocl_impl *o = a->impl;
-  if (!a->want_jac) return run_fused(a, s, n, has_sigma);
+  if (!a->want_jac || a->qr) return run_fused(a, s, n, has_sigma);
   cl_kernel k = o->k_mat;
   fitcl_status st = set_common_args(a, k, s, n, 12);
   if (st != FITCL_OK) return st;
@@ -482,6 +518,8 @@ static fitcl_status ocl_create(fitcl_accum *a) {
   snprintf(kn, sizeof kn, "fitcl_accum_materialise%s", suffix);
   if (err == CL_SUCCESS) o->k_mat = clCreateKernel(o->prog, kn, &err);
   if (err == CL_SUCCESS) o->k_combine = clCreateKernel(o->prog, "fitcl_accum_combine", &err);
+  if (err == CL_SUCCESS) o->k_qr = clCreateKernel(o->prog, "fitcl_accum_qr_loop", &err);
+  if (err == CL_SUCCESS) o->k_qrcombine = clCreateKernel(o->prog, "fitcl_accum_qr_combine", &err);
   if (err != CL_SUCCESS) return clfail(a, err, "clCreateKernel (accumulation)");
   int want_clblast = a->path != FITCL_ACCUM_PATH_FUSED;
   o->cap = a->max_chunk;
@@ -493,7 +531,7 @@ static fitcl_status ocl_create(fitcl_accum *a) {
   if (fitcl__accum_ocl_zero_copy >= 0) o->zero_copy = o->zero_copy && fitcl__accum_ocl_zero_copy;
   size_t cap = o->cap, nblocks = (cap + BLK - 1) / BLK;
   size_t ngroups = (nblocks + COMBINE - 1) / COMBINE;
-  size_t ns = (size_t)a->nsums;
+  size_t ns = (size_t)a->nsums + 1; /* a QR pass's vectors are one longer */
   st = alloc(a, (size_t)a->np * sizeof(double), CL_MEM_READ_ONLY, &o->params);
   if (st == FITCL_OK) st = alloc(a, nblocks * ns * sizeof(double), CL_MEM_READ_WRITE, &o->partial);
   for (int i = 0; i < 2 && st == FITCL_OK; ++i) {
@@ -543,6 +581,8 @@ static void ocl_destroy(fitcl_accum *a) {
   FITCL__CL_RELEASE_KERNEL(o->k_cost);
   FITCL__CL_RELEASE_KERNEL(o->k_mat);
   FITCL__CL_RELEASE_KERNEL(o->k_combine);
+  FITCL__CL_RELEASE_KERNEL(o->k_qr);
+  FITCL__CL_RELEASE_KERNEL(o->k_qrcombine);
   if (o->prog) clReleaseProgram(o->prog);
   free(o);
   a->impl = NULL;
