@@ -304,5 +304,7 @@ FITCL_API fitcl_status fitcl_cache_clear(uint64_t *removed);
 #include "fitcl/analysis.h"  /* rate fits, retention test, simulation */
 #include "fitcl/nlsq.h"      /* model expressions, Jacobian accumulation */
 #include "fitcl/curvefit.h"  /* Levenberg-Marquardt curve fitting */
+#include "fitcl/voi.h"       /* value of information: EVPI, acceptability, EVPPI */
+#include "fitcl/credit.h"    /* cosine-similarity credit assignment */
 
 #endif /* FITCL_H */

@@ -62,3 +62,32 @@ void bench_row(const char *bench, const char *variant, const char *metric, doubl
     }
   }
 }
+
+void bench_print_load(const char *when) {
+  double l[3] = {0, 0, 0};
+  FILE *f = fopen("/proc/loadavg", "r");
+  if (f) {
+    if (fscanf(f, "%lf %lf %lf", &l[0], &l[1], &l[2]) != 3) l[0] = l[1] = l[2] = 0;
+    fclose(f);
+  }
+  printf("# load average %s: %.2f %.2f %.2f\n", when, l[0], l[1], l[2]);
+}
+
+int bench_run_peer(const char *python, const char *script, const char *args, char *json,
+                   size_t len) {
+  char cmd[4096], line[16384];
+  snprintf(cmd, sizeof cmd, "%s %s %s 2>&1", python, script, args);
+  json[0] = 0;
+  FILE *p = popen(cmd, "r");
+  if (!p) return -1;
+  while (fgets(line, sizeof line, p))
+    if (line[0] == '{') snprintf(json, len, "%s", line);
+  return pclose(p);
+}
+
+double bench_json_num(const char *json, const char *key) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\": ", key);
+  const char *p = strstr(json, pat);
+  return p ? strtod(p + strlen(pat), NULL) : 0.0 / 0.0;
+}

@@ -10,6 +10,16 @@ FITCL_FN void fitcl_kahan_add(fitcl_real *s, fitcl_real *c, fitcl_real v) {
   *s = t;
 }
 
+/* s + c += v, the rounding error of the addition kept exactly in c
+ * (Knuth's TwoSum): branch-free, so loops of independent accumulators
+ * vectorise, and exact for any order of magnitudes. */
+FITCL_FN void fitcl_twosum_add(fitcl_real *s, fitcl_real *c, fitcl_real v) {
+  fitcl_real t = *s + v;
+  fitcl_real bp = t - *s;
+  *c += (*s - (t - bp)) + (v - bp);
+  *s = t;
+}
+
 /* Sum of x[begin..end) in index order, compensated.  The result is
  * returned unrounded as a pair (sum, correction): rounding s + c here would
  * lose up to half an ulp of a large partial, which matters when partials

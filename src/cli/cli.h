@@ -28,6 +28,8 @@ int cli_fit(int argc, char **argv);
 int cli_retention(int argc, char **argv);
 int cli_simulate(int argc, char **argv);
 int cli_ancestral(int argc, char **argv);
+int cli_evpi(int argc, char **argv);
+int cli_evppi(int argc, char **argv);
 
 /* The name of the running subcommand, for messages ("fitcl devices"). */
 extern const char *cli_prog;

@@ -15,6 +15,8 @@ static const cli_command commands[] = {
   {"simulate", "simulate presence/absence of gene families on a tree", cli_simulate},
   {"ancestral", "posterior presence at internal nodes, gains and losses per branch", cli_ancestral},
   {"curve-fit", "fit a model expression to a data file by streaming Levenberg-Marquardt", cli_curvefit},
+  {"evpi", "expected value of perfect information; acceptability curves over willingness to pay", cli_evpi},
+  {"evppi", "expected value of partial perfect information about 1 to 4 parameters", cli_evppi},
 };
 
 static void usage(FILE *f) {

@@ -55,6 +55,8 @@ struct fitcl__pmatrix_ops;
 struct fitcl__kstate_ops;
 struct fitcl__lik_ops;
 struct fitcl__accum_ops;
+struct fitcl__voi_ops;
+struct fitcl__credit_ops;
 
 typedef struct fitcl__backend {
   const char *name;      /* "cpu" or "opencl": fitcl_context_info.backend */
@@ -67,6 +69,8 @@ typedef struct fitcl__backend {
   const struct fitcl__kstate_ops *kstate;
   const struct fitcl__lik_ops *lik;
   const struct fitcl__accum_ops *accum;
+  const struct fitcl__voi_ops *voi;
+  const struct fitcl__credit_ops *credit;
 } fitcl__backend;
 
 typedef struct fitcl__driver {

@@ -17,5 +17,7 @@ typedef struct fitcl__selftest_entry {
 fitcl_status fitcl__selftest_reduce(fitcl_context *ctx, fitcl_selftest_result *r);
 fitcl_status fitcl__selftest_accum(fitcl_context *ctx, fitcl_selftest_result *r);
 fitcl_status fitcl__selftest_gainloss(fitcl_context *ctx, fitcl_selftest_result *r);
+fitcl_status fitcl__selftest_voi(fitcl_context *ctx, fitcl_selftest_result *r);
+fitcl_status fitcl__selftest_credit(fitcl_context *ctx, fitcl_selftest_result *r);
 
 #endif

@@ -29,10 +29,14 @@ struct fitcl__pmatrix_ops;
 struct fitcl__kstate_ops;
 struct fitcl__lik_ops;
 struct fitcl__accum_ops;
+struct fitcl__voi_ops;
+struct fitcl__credit_ops;
 extern const struct fitcl__reduce_ops fitcl__reduce_cpu_ops;
 extern const struct fitcl__pmatrix_ops fitcl__pmatrix_cpu_ops;
 extern const struct fitcl__kstate_ops fitcl__kstate_cpu_ops;
 extern const struct fitcl__lik_ops fitcl__lik_cpu_ops;
 extern const struct fitcl__accum_ops fitcl__accum_cpu_ops;
+extern const struct fitcl__voi_ops fitcl__voi_cpu_ops;
+extern const struct fitcl__credit_ops fitcl__credit_cpu_ops;
 
 #endif

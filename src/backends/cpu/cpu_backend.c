@@ -51,6 +51,8 @@ void fitcl__cpu_describe(fitcl_context *ctx, fitcl__backend *b) {
   b->kstate = &fitcl__kstate_cpu_ops;
   b->lik = &fitcl__lik_cpu_ops;
   b->accum = &fitcl__accum_cpu_ops;
+  b->voi = &fitcl__voi_cpu_ops;
+  b->credit = &fitcl__credit_cpu_ops;
 }
 
 static fitcl_status cpu_open(fitcl_context *ctx, const fitcl_device_desc *desc, fitcl__devref ref,

@@ -14,11 +14,15 @@ struct fitcl__pmatrix_ops;
 struct fitcl__kstate_ops;
 struct fitcl__lik_ops;
 struct fitcl__accum_ops;
+struct fitcl__voi_ops;
+struct fitcl__credit_ops;
 extern const struct fitcl__reduce_ops fitcl__reduce_ocl_ops;
 extern const struct fitcl__pmatrix_ops fitcl__pmatrix_ocl_ops;
 extern const struct fitcl__kstate_ops fitcl__kstate_ocl_ops;
 extern const struct fitcl__lik_ops fitcl__lik_ocl_ops;
 extern const struct fitcl__accum_ops fitcl__accum_ocl_ops;
+extern const struct fitcl__voi_ops fitcl__voi_ocl_ops;
+extern const struct fitcl__credit_ops fitcl__credit_ocl_ops;
 
 /* Test hooks (process-wide; read when a handle is created).
  * fitcl__accum_ocl_variant forces the accumulation kernel variant: 0

@@ -53,6 +53,8 @@ static fitcl_status ocl_open(fitcl_context *ctx, const fitcl_device_desc *desc, 
   b->kstate = &fitcl__kstate_ocl_ops;
   b->lik = &fitcl__lik_ocl_ops;
   b->accum = &fitcl__accum_ocl_ops;
+  b->voi = &fitcl__voi_ocl_ops;
+  b->credit = &fitcl__credit_ocl_ops;
   return FITCL_OK;
 }
 
