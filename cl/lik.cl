@@ -83,6 +83,7 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
   for (int si = 0; si < nint; ++si) {
     const fitcl_prune_step st = sched[si];
     const int ui = st.node - ntips;
+    double f = 1.0;
     for (int j = 0; j < st.nchild; ++j) {
       const int v = sched_child[st.first + j];
       for (int c = 0; c < K; ++c) {
@@ -91,22 +92,24 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
         CHILD_IN(v, c, i0, i1);
         fitcl_prune_child(P, i0, i1, j == 0, &In[PIDX(ui, c, 0)], &In[PIDX(ui, c, 1)]);
       }
-    }
-    double m = 0.0;
-    for (int c = 0; c < K; ++c) m = fitcl_prune_max(m, In[PIDX(ui, c, 0)], In[PIDX(ui, c, 1)]);
-    const int low = fitcl_prune_low(m);
-    const double f = fitcl_prune_factor(low);
-    if (low) {
-      scale += 1;
-      for (int c = 0; c < K; ++c) {
-        In[PIDX(ui, c, 0)] *= f;
-        In[PIDX(ui, c, 1)] *= f;
+      if (!fitcl_prune_check(j, st.nchild)) continue;
+      double m = 0.0;
+      for (int c = 0; c < K; ++c) m = fitcl_prune_max(m, In[PIDX(ui, c, 0)], In[PIDX(ui, c, 1)]);
+      const int low = fitcl_prune_low(m);
+      f = fitcl_prune_factor(low);
+      if (low) {
+        scale += 1;
+        for (int c = 0; c < K; ++c) {
+          In[PIDX(ui, c, 0)] *= f;
+          In[PIDX(ui, c, 1)] *= f;
+        }
       }
     }
     /* The outside pass needs each node's rescaling factor.  The node's
      * outside vector is not used yet, so its first entry keeps the factor
-     * until the parent overwrites it. */
-    if (want_grad) Out[PIDX(ui, 0, 0)] = f;
+     * until the parent overwrites it.  A node of degree >= 3 keeps 1: its
+     * factors are counted again there (fitcl_prune_multi_gr). */
+    if (want_grad) Out[PIDX(ui, 0, 0)] = st.nchild <= 2 ? f : 1.0;
   }
 
   const int ri = nn - 1 - ntips;
@@ -196,17 +199,40 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
         Sb[SIDX(k, c, 1)] = fitcl_prune_s1(P, i0, i1);
       }
     }
+    /* The node's rescalings, counted again: its product redone from the
+     * contributions just computed, in the same order with the same checks
+     * (the same bits), into its partial, which nothing reads any more. */
+    int nres = 0;
+    for (int j = 0; j < deg; ++j) {
+      for (int c = 0; c < K; ++c) {
+        In[PIDX(ui, c, 0)] = fitcl_prune_times(In[PIDX(ui, c, 0)], Sb[SIDX(j, c, 0)], j == 0);
+        In[PIDX(ui, c, 1)] = fitcl_prune_times(In[PIDX(ui, c, 1)], Sb[SIDX(j, c, 1)], j == 0);
+      }
+      if (!fitcl_prune_check(j, deg)) continue;
+      double m = 0.0;
+      for (int c = 0; c < K; ++c) m = fitcl_prune_max(m, In[PIDX(ui, c, 0)], In[PIDX(ui, c, 1)]);
+      const int low = fitcl_prune_low(m);
+      nres += low;
+      if (low)
+        for (int c = 0; c < K; ++c) {
+          In[PIDX(ui, c, 0)] *= FITCL_GL_SCALE_UP;
+          In[PIDX(ui, c, 1)] *= FITCL_GL_SCALE_UP;
+        }
+    }
     for (int k = 0; k < deg; ++k) {
       const int v = kids[k];
       const double f = v >= ntips ? Out[PIDX(v - ntips, 0, 0)] : 1.0;
       double nt = 0.0;
       for (int c = 0; c < K; ++c) {
         double g0 = Out[PIDX(ui, c, 0)], g1 = Out[PIDX(ui, c, 1)];
+        int r0 = nres, r1 = nres;
         for (int j = 0; j < deg; ++j) {
           if (j == k) continue; /* its factor is 1: the load is saved (about 5% of the pass here) */
-          g0 = fitcl_prune_multi_g(g0, Sb[SIDX(j, c, 0)], j, k);
-          g1 = fitcl_prune_multi_g(g1, Sb[SIDX(j, c, 1)], j, k);
+          g0 = fitcl_prune_multi_gr(g0, Sb[SIDX(j, c, 0)], j, k, &r0);
+          g1 = fitcl_prune_multi_gr(g1, Sb[SIDX(j, c, 1)], j, k, &r1);
         }
+        g0 = fitcl_prune_multi_rest(g0, r0);
+        g1 = fitcl_prune_multi_rest(g1, r1);
         load_p(pmg, ((long)c * nn + v) * FITCL_GL_PREC, FITCL_GL_PREC, P);
         double i0, i1;
         CHILD_IN(v, c, i0, i1);

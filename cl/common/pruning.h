@@ -71,6 +71,11 @@ FITCL_GL_FN fitcl_real fitcl_prune_s1(const fitcl_real *P, fitcl_real in0, fitcl
   return P[FITCL_GL_P10] * in0 + P[FITCL_GL_P11] * in1;
 }
 
+/* One factor of a node's product: the first child starts it. */
+FITCL_GL_FN fitcl_real fitcl_prune_times(fitcl_real u, fitcl_real s, int first) {
+  return first ? s : u * s;
+}
+
 /* One child's step into its parent's stored partial (u0, u1): In_u is the
  * product of the children's contributions in schedule order, which the
  * first child starts (whatever u0, u1 held before, unread).  In place, so a
@@ -79,8 +84,8 @@ FITCL_GL_FN fitcl_real fitcl_prune_s1(const fitcl_real *P, fitcl_real in0, fitcl
 FITCL_GL_FN void fitcl_prune_child(const fitcl_real *P, fitcl_real in0, fitcl_real in1, int first,
                                    FITCL_GLOBAL fitcl_real *u0, FITCL_GLOBAL fitcl_real *u1) {
   const fitcl_real s0 = fitcl_prune_s0(P, in0, in1), s1 = fitcl_prune_s1(P, in0, in1);
-  *u0 = first ? s0 : *u0 * s0;
-  *u1 = first ? s1 : *u1 * s1;
+  *u0 = fitcl_prune_times(*u0, s0, first);
+  *u1 = fitcl_prune_times(*u1, s1, first);
 }
 
 /* Power-of-two rescaling: a node's partial whose largest entry (over
@@ -101,6 +106,17 @@ FITCL_GL_FN fitcl_real fitcl_prune_max(fitcl_real m, fitcl_real u0, fitcl_real u
 /* Whether a partial with largest entry m rescales, and its factor. */
 FITCL_GL_FN int fitcl_prune_low(fitcl_real m) { return m < FITCL_GL_SCALE_LOW; }
 FITCL_GL_FN fitcl_real fitcl_prune_factor(int low) { return low ? FITCL_GL_SCALE_UP : 1.0; }
+
+/* When a node's product is checked for rescaling: after each of its
+ * children but the first, and after an only child.  The check sits inside
+ * the product because a node of many children underflows before its end
+ * (a star tree's root multiplies thousands of contributions below 1, and
+ * 0.5^1075 is below the smallest double).  For a binary node this is the
+ * one check after both children, as it always was; a node of higher degree
+ * may rescale several times, and its factor 2^(256 n) is then no double:
+ * the outside pass does not fold it into O_u but applies it piece by piece
+ * (fitcl_prune_multi_gr). */
+FITCL_GL_FN int fitcl_prune_check(int j, int nchild) { return j > 0 || nchild == 1; }
 
 /* ---- root and conditioning -------------------------------------------- */
 
@@ -219,6 +235,25 @@ FITCL_GL_FN void fitcl_prune_binary(const fitcl_real *Pa, const fitcl_real *Pb, 
  * (GCC vectorises no lane loop around a loop of unknown length). */
 FITCL_GL_FN fitcl_real fitcl_prune_multi_g(fitcl_real g, fitcl_real s, int j, int k) {
   return j != k ? g * s : g;
+}
+
+/* The same for a node of degree >= 3, whose n rescalings (factor 2^(256 n),
+ * fitcl_prune_check) are not folded into O_u: *r counts the factors not
+ * yet applied (one counter per state, starting at n), and one is applied
+ * whenever the product falls below 2^-256, so that neither O_u f_u
+ * overflows nor the product of thousands of siblings underflows (child k's
+ * own step, j == k, changes nothing and checks nothing).  What is left at
+ * the end goes in by fitcl_prune_multi_rest.  Powers of two only: exact
+ * wherever no underflow happened. */
+FITCL_GL_FN fitcl_real fitcl_prune_multi_gr(fitcl_real g, fitcl_real s, int j, int k, int *r) {
+  const fitcl_real x = g * s;
+  const int up = j != k && *r > 0 && x < FITCL_GL_SCALE_LOW;
+  *r -= up;
+  return j == k ? g : (up ? x * FITCL_GL_SCALE_UP : x);
+}
+FITCL_GL_FN fitcl_real fitcl_prune_multi_rest(fitcl_real g, int r) {
+  for (; r > 0; --r) g = fitcl_prune_fold(g, FITCL_GL_SCALE_UP);
+  return g;
 }
 
 /* d log L / d log r_c of one category from its log u and log w terms: both

@@ -68,14 +68,14 @@ typedef struct fitcl_source_options {
    *  they take at most this many MiB, so later passes do not parse the
    *  text again.  0: 256.  Negative: never kept. */
   long csv_cache_mb;
-  /** Data whose file layout is not the kernel's (C-order rows of a 2-D .npy
-   *  or raw file, float32, HDF5) are converted once, on the first pass,
-   *  into one float64 array per column when they take at most this many
-   *  MiB, and every later pass reads those arrays (no conversion, no page
-   *  faults).  Larger data are converted chunk by chunk inside every pass.
-   *  Float64 columns that are contiguous in the file (1-D arrays, Fortran
-   *  order) are read in place and need no copy; CSV has csv_cache_mb.
-   *  0: a quarter of physical memory, at most 4096.  Negative: never. */
+  /** Binary data (.npy, raw, HDF5) are read on the first pass into one
+   *  float64 array per column when they take at most this many MiB, and
+   *  every later pass reads those arrays: no file reads, no conversion,
+   *  and a file changed after the first pass does not change the fit.
+   *  Larger data are read and converted chunk by chunk on every pass, and
+   *  each pass checks that the files are the ones the first pass read.
+   *  CSV has csv_cache_mb.  0: a quarter of physical memory, at most 4096.
+   *  Negative: never. */
   long cache_mb;
 } fitcl_source_options;
 
@@ -83,8 +83,8 @@ typedef struct fitcl_source_options {
  * Opens a data file for streaming.  Nothing is read beyond headers and the
  * file size here; bad values (NaN, Inf, non-numbers, ragged rows) are
  * reported by the first pass that meets them, naming the file and row.
- * Memory-mapped formats (.npy, raw) hand out pages that are released after
- * each chunk, so files larger than memory stream in constant memory.
+ * Binary formats are read with pread into chunk buffers, so files larger
+ * than memory stream in constant memory.
  *
  * @param ctx  context for error messages (fitcl_errmsg); required.
  * @param opt  options; opt->path is required.

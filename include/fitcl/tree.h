@@ -183,9 +183,12 @@ FITCL_API int fitcl_pamatrix_get(const fitcl_pamatrix *m, size_t family, size_t 
 
 /**
  * Writes the matrix as a Roary-style Rtab (tab-separated, header "Gene" then
- * the taxon names, one row per family, 0/1, "?" for missing).  Written to a
- * temporary file in the same directory and renamed, so a failure never
- * leaves a half-written file.
+ * the taxon names, one row per family, 0/1, "?" for missing).  A regular
+ * file is written to a temporary file in the same directory and renamed, so
+ * a failure never leaves a half-written file; a symlink is followed (the
+ * file it points to is replaced), a FIFO or character device is written in
+ * place, anything else is refused.  Every write error is reported
+ * (FITCL_ERR_IO); a path that cannot be created gives FITCL_ERR_FILE.
  */
 FITCL_API fitcl_status fitcl_pamatrix_write_rtab(const fitcl_pamatrix *m, const char *path,
                                                  char *err, size_t errlen);

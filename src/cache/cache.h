@@ -43,6 +43,11 @@ fitcl__cache_result fitcl__cache_get_meta(fitcl__cache *c, const char *key_text,
                                           size_t *len);
 fitcl_status fitcl__cache_put_meta(fitcl__cache *c, const char *key_text, const void *payload,
                                    size_t len, char *why, size_t whylen);
+/* The second look after waiting for another process's build
+ * (fitcl__cache_lock): a hit takes the place of the miss the first look
+ * counted, a miss is not counted twice. */
+fitcl__cache_result fitcl__cache_get_again(fitcl__cache *c, const char *key_text, void **payload,
+                                           size_t *len);
 /* Deletes the entry for key_text (e.g. when the driver rejected its binary). */
 void fitcl__cache_remove(fitcl__cache *c, const char *key_text);
 
@@ -53,11 +58,25 @@ const char *fitcl__cache_dir(const fitcl__cache *c);
 /* The path of the file for a key (for tests and `fitcl cache info`). */
 void fitcl__cache_entry_path(const fitcl__cache *c, const char *key_text, char *out, size_t size);
 
+/* Single-flight builds: a process about to build the program for key_text
+ * takes this lock first, so that of many processes starting cold at once
+ * one builds and the others wait, then load its binary (they look the
+ * entry up again once they hold the lock).  Returns the lock (a descriptor
+ * of <shard>/<hash>.lock held with flock) or -1 when none could be had: no
+ * writable cache, a file system without locks, or timeout_s elapsed while
+ * another process held it (a builder that hangs); the caller then builds
+ * without it.  A builder that dies loses its lock with its descriptors, so
+ * a crash never leaves the others waiting.  *waited: seconds spent. */
+int fitcl__cache_lock(fitcl__cache *c, const char *key_text, double timeout_s, double *waited);
+void fitcl__cache_unlock(int lock);
+
 /* Checks whether a directory is safe (owned by us, not group/world
  * writable).  Returns 1 when safe; otherwise 0 with a reason. */
 int fitcl__cache_dir_is_safe(const char *dir, char *why, size_t whylen);
 
-/* Scans a directory: entry count and total bytes.  */
+/* Scans a directory: entry count and total bytes.  Only trusted shard
+ * directories (not symlinks) and files named as the cache names them are
+ * counted, or deleted by clear (lock files only when nobody holds them). */
 fitcl_status fitcl__cache_scan(const char *dir, uint64_t *entries, uint64_t *bytes);
 /* Removes every entry. */
 fitcl_status fitcl__cache_clear_dir(const char *dir, uint64_t *removed);

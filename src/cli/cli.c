@@ -1,6 +1,8 @@
 /* Helpers shared by the subcommands: errors, exit codes, context, JSON. */
 #include "cli/cli.h"
 
+#include "core/util.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,8 @@ void cli_error(const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  /* Names from input files and arguments are shown, never obeyed. */
+  fitcl__escape_controls(msg, sizeof msg, 1);
   /* One line: a multi-line detail (a build log) follows only after it. */
   fprintf(stderr, "%s: %s\n", cli_prog, msg);
 }
@@ -73,6 +77,7 @@ int cli_usage_error(const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  fitcl__escape_controls(msg, sizeof msg, 0);
   fprintf(stderr, "%s: %s; run '%s --help' for usage\n", cli_prog, msg, cli_prog);
   return CLI_EXIT_USAGE;
 }

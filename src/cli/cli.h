@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
+#include "core/outfile.h"
 #include "fitcl.h"
 
 /* Exit codes, the same for every subcommand. */
@@ -53,5 +54,26 @@ void cli_json_add_fallback(cJSON *obj, fitcl_context *ctx);
 /* Prints "fitcl <cmd>: <what>; run 'fitcl <cmd> --help' for usage" (one
  * line) and returns CLI_EXIT_USAGE.  Every usage error goes through here. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A file named on the command line and the option that named it
+ * ("--tree"), for messages. */
+typedef struct cli_file {
+  const char *path;   /* NULL: not given */
+  const char *what;
+} cli_file;
+
+/* Outputs (cli_output.c), written through core/outfile.h: temporary file +
+ * rename for regular files, in place for FIFOs and devices, "-" for stdout.
+ *
+ * cli_check_outputs refuses (usage error, exit 2), before anything is read
+ * or written, an output that is one of the inputs or that another output
+ * also writes.  cli_out_open prepares one output (nothing visible yet);
+ * cli_out_commit commits n of them in order and, after a failure, drops the
+ * rest, so a failed command leaves none.  Each returns 0 or the exit code
+ * after printing one line.  Standard output itself is checked by main()
+ * when the command ends: a lost write is exit 1. */
+int cli_check_outputs(const cli_file *outs, size_t nout, const cli_file *ins, size_t nin);
+int cli_out_open(fitcl__outfile *o, const char *path);
+int cli_out_commit(fitcl__outfile *outs, size_t n);
 
 #endif

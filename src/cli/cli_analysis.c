@@ -35,6 +35,7 @@ int cli_load_data(const char *tree_path, const char *matrix_path, const cli_data
   fitcl_data_options dopt = {0};
   mopt.taxa_in_rows = flags ? flags->taxa_in_rows : 0;
   dopt.prune_missing = flags ? flags->prune_missing : 0;
+  dopt.ignore_extra_taxa = flags ? flags->ignore_extra : 0;
   char err[2048] = "";
   fitcl_tree *tree = NULL;
   fitcl_pamatrix *m = NULL;
@@ -54,54 +55,4 @@ int cli_load_data(const char *tree_path, const char *matrix_path, const cli_data
 void cli_json_num(cJSON *obj, const char *key, double v) {
   if (isfinite(v)) cJSON_AddNumberToObject(obj, key, v);
   else cJSON_AddNullToObject(obj, key);
-}
-
-int cli_write_atomic(const char *path, const char *text, size_t len) {
-  if (strcmp(path, "-") == 0) {
-    if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
-      cli_error("writing to stdout failed: %s", strerror(errno));
-      return CLI_EXIT_FAILURE;
-    }
-    return 0;
-  }
-  size_t n = strlen(path);
-  char *tmp = malloc(n + 16);
-  if (!tmp) {
-    cli_error("out of memory");
-    return CLI_EXIT_FAILURE;
-  }
-  snprintf(tmp, n + 16, "%s.tmpXXXXXX", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    cli_error("%s: cannot create a temporary file next to it: %s", path, strerror(errno));
-    free(tmp);
-    return CLI_EXIT_USAGE;
-  }
-  /* mkstemp makes the file private; give it the mode a plain fopen would. */
-  mode_t mask = umask(0);
-  umask(mask);
-  int ok = fchmod(fd, 0666 & ~mask) == 0;
-  size_t off = 0;
-  while (ok && off < len) {
-    ssize_t w = write(fd, text + off, len - off);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      ok = 0;
-      break;
-    }
-    off += (size_t)w;
-  }
-  /* A file only replaces the old one once all of it is on disk. */
-  if (ok && fsync(fd) != 0) ok = 0;
-  int saved = errno;
-  if (close(fd) != 0) ok = 0;
-  if (ok && rename(tmp, path) != 0) { ok = 0; saved = errno; }
-  if (!ok) {
-    unlink(tmp);
-    cli_error("%s: write failed: %s", path, strerror(saved));
-    free(tmp);
-    return CLI_EXIT_FAILURE;
-  }
-  free(tmp);
-  return 0;
 }

@@ -11,6 +11,7 @@
 typedef struct cli_data_flags {
   int taxa_in_rows;   /* --taxa-in-rows: the matrix has one row per genome */
   int prune_missing;  /* --prune-missing: drop tree tips absent from the matrix */
+  int ignore_extra;   /* --ignore-extra-taxa: ignore matrix taxa absent from the tree */
 } cli_data_flags;
 /* Their entries in an option table (cli_opts.h): T is the values struct,
  * member its cli_data_flags. */
@@ -18,7 +19,9 @@ typedef struct cli_data_flags {
   {CLI_FLAG("taxa-in-rows", T, member.taxa_in_rows,                                        \
             "the matrix has one row per genome (default: one per family)")},              \
   {CLI_FLAG("prune-missing", T, member.prune_missing,                                      \
-            "drop tree tips that are absent from the matrix")}
+            "drop tree tips that are absent from the matrix")},                            \
+  {CLI_FLAG("ignore-extra-taxa", T, member.ignore_extra,                                   \
+            "ignore matrix taxa that are absent from the tree")}
 
 /* Reads a tree (and, when matrix_path is not NULL, a presence/absence
  * matrix matched to it into *data).  On failure prints one line and returns
@@ -29,11 +32,6 @@ int cli_load_data(const char *tree_path, const char *matrix_path, const cli_data
 
 /* Adds a number, or JSON null when it is not finite. */
 void cli_json_num(cJSON *obj, const char *key, double v);
-
-/* Writes `len` bytes to path atomically (temporary file in the same
- * directory, fsync, rename); "-" writes to stdout.  On failure prints one
- * line and returns the exit code; 0 on success. */
-int cli_write_atomic(const char *path, const char *text, size_t len);
 
 /* Seconds since an arbitrary fixed point (monotonic). */
 double cli_now(void);

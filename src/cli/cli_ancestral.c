@@ -137,6 +137,11 @@ int cli_ancestral(int argc, char **argv) {
   if (isnan(gain) != isnan(loss)) return cli_usage_error("give both --gain and --loss, or neither");
   if (!isnan(gain) && cats > 1 && isnan(alpha))
     return cli_usage_error("--gamma-cats %ld with fixed rates needs --alpha A with A > 0", cats);
+  const cli_file outs_given[] = {{a.json ? NULL : nodes_out, "--nodes"},
+                                 {a.json ? NULL : br_out, "--branches"}},
+                 ins[] = {{a.tree, "--tree"}, {a.matrix, "--matrix"}};
+  rc = cli_check_outputs(outs_given, 2, ins, 2);
+  if (rc) return rc;
 
   fitcl_data *data = NULL;
   fitcl_context *ctx = NULL;
@@ -194,9 +199,26 @@ int cli_ancestral(int argc, char **argv) {
                 ar.gains[v], ar.losses[v]);
   }
   if (!ok) { cli_error("out of memory"); rc = CLI_EXIT_FAILURE; goto done; }
-  rc = cli_write_atomic(nodes_out, nb, nl);
-  if (!rc && strcmp(nodes_out, "-") == 0 && strcmp(br_out, "-") == 0) rc = cli_write_atomic("-", "\n", 1);
-  if (!rc) rc = cli_write_atomic(br_out, bb, bl);
+  /* Both tables are written, then committed together; both on stdout are
+   * one output, the node table first, then a blank line. */
+  fitcl__outfile outs[2];
+  int both_stdout = strcmp(nodes_out, "-") == 0 && strcmp(br_out, "-") == 0;
+  rc = cli_out_open(&outs[0], nodes_out);
+  if (rc) goto done;
+  fitcl__out_write(&outs[0], nb, nl);
+  if (both_stdout) {
+    fitcl__out_write(&outs[0], "\n", 1);
+    fitcl__out_write(&outs[0], bb, bl);
+    rc = cli_out_commit(outs, 1);
+    goto done;
+  }
+  rc = cli_out_open(&outs[1], br_out);
+  if (rc) {
+    fitcl__out_abort(&outs[0]);
+    goto done;
+  }
+  fitcl__out_write(&outs[1], bb, bl);
+  rc = cli_out_commit(outs, 2);
 done:
   free(nb);
   free(bb);

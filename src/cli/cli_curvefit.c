@@ -157,23 +157,61 @@ static int fit(fitcl_context *ctx, const cf_args *a, const cf_model *m, fitcl_so
     return 130;
   }
   if (st != FITCL_OK) return cli_fail(ctx, st, NULL);
-  int rc = cf_write_residuals(ctx, a, m, src, &res);
-  if (!rc) rc = cf_write_band(ctx, a, m, src, &res);
+  /* Both files are written, then committed together: a failure leaves
+   * neither. */
+  fitcl__outfile outs[2];
+  size_t nout = 0;
+  int rc = cf_write_residuals(ctx, a, m, src, &res, outs, &nout);
+  if (!rc) rc = cf_write_band(ctx, a, m, src, &res, outs, &nout);
+  if (!rc) rc = cli_out_commit(outs, nout);
+  else
+    for (size_t i = 0; i < nout; ++i) fitcl__out_abort(&outs[i]);
   if (rc) return rc;
   cf_report(ctx, a, m, &res);
   return CLI_EXIT_OK;
+}
+
+/* No output may be an input: --residuals, --band and --checkpoint against
+ * --data and any other .npy an --x column reads; --residuals and --band
+ * against --resume and --checkpoint too (the checkpoint may be the file
+ * resumed from: that is how a fit goes on). */
+static int check_outputs(const cf_args *a) {
+  cli_file ins[2 + CF_MAXV] = {{a->data, "--data"}};
+  size_t nin = 1;
+  char xfiles[CF_MAXV][1024];
+  if (a->x) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", a->x);
+    for (char *tok = strtok(buf, ","); tok && nin < 1 + CF_MAXV; tok = strtok(NULL, ",")) {
+      char *eq = strchr(tok, '='), *spec = eq ? eq + 1 : tok, *ext = strstr(spec, ".npy");
+      if (!ext) continue;
+      char *path = xfiles[nin - 1];
+      snprintf(path, sizeof xfiles[0], "%.*s", (int)(ext + 4 - spec), spec);
+      ins[nin].path = path;
+      ins[nin].what = "--x";
+      nin++;
+    }
+  }
+  const cli_file outs[] = {{a->residuals, "--residuals"}, {a->band, "--band"},
+                           {a->checkpoint, "--checkpoint"}};
+  int rc = cli_check_outputs(outs, 3, ins, nin);
+  const cli_file state[] = {{a->resume, "--resume"}, {a->checkpoint, "--checkpoint"}};
+  if (!rc) rc = cli_check_outputs(outs, 2, state, 2);
+  return rc;
 }
 
 int cli_curvefit(int argc, char **argv) {
   /* --batch is its own command line (many fits from whole arrays). */
   for (int i = 1; i < argc; ++i)
     if (!strcmp(argv[i], "--batch")) return cli_curvefit_batch(argc, argv);
-  cf_args a = {.progress = isatty(STDERR_FILENO)};
+  cf_args a = {.progress = isatty(STDERR_FILENO), .memory_mb = -1};
   int rc = cli_parse(&spec, argc, argv, &a, NULL);
   if (rc >= 0) return rc;
   if (!a.p0 && !a.resume) return cli_usage_error("--p0 is required (or --resume FILE)");
   if (a.confidence != 0 && !(a.confidence > 0 && a.confidence < 1))
     return cli_usage_error("--confidence: expected a level between 0 and 1, got %g", a.confidence);
+  rc = check_outputs(&a);
+  if (rc) return rc;
   /* Everything the command line says is checked before a device is opened. */
   cf_format fmt;
   cf_columns cols;

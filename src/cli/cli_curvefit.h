@@ -7,6 +7,7 @@
 #define FITCL_CLI_CURVEFIT_H
 
 #include "cli/cli_opts.h"
+#include "core/outfile.h"
 #include "fitcl.h"
 
 #define CF_MAXP FITCL_NLSQ_MAX_PARAMS
@@ -18,7 +19,7 @@ typedef struct cf_args {
   const char *model, *p0, *bounds, *x_scale;
   const char *checkpoint, *resume;
   const char *fix, *residuals, *band;
-  long chunk, max_iter, checkpoint_every, band_points;
+  long chunk, memory_mb, max_iter, checkpoint_every, band_points;
   int bounds_mode, loss, absolute_sigma, progress, json, solver, profile;
   double f_scale, ftol, xtol, gtol, confidence;
 } cf_args;
@@ -39,7 +40,10 @@ typedef struct cf_args {
   {CLI_STRING("y", "COL", T, y, "y column (default: y; the column after x for npy/raw)")}, \
   {CLI_STRING("sigma", "COL", T, sigma, "standard deviation of each y (default: unweighted)")}, \
   {CLI_LONG("chunk", "N", 1, 1L << 30, T, chunk,                                         \
-            "points per chunk (default 1048576; 65536 for CSV)")}
+            "points per chunk (default 1048576; 65536 for CSV)")},                         \
+  {CLI_LONG("memory-mb", "MB", 0, 1L << 30, T, memory_mb,                                \
+            "largest copy of the data kept in memory after the first pass (default: a "    \
+            "quarter of RAM, at most 4096; 0: read the files again on every pass)")}
 
 /* --format, checked: the format name for fitcl_source_options and what a
  * raw spec says about the file's layout. */
@@ -104,10 +108,13 @@ void cf_report(fitcl_context *ctx, const cf_args *a, const cf_model *m,
 
 /* Outputs after the fit (cli_curvefit_output.c): --residuals (one more
  * pass over the data) and --band (the fitted curve on a grid).  Each
- * returns the exit status (0 when written). */
+ * returns the exit status (0 when written); a written file is appended to
+ * outs[*nout] (core/outfile.h), not yet in place: the caller commits them
+ * together (cli_out_commit) or drops them. */
 int cf_write_residuals(fitcl_context *ctx, const cf_args *a, const cf_model *m,
-                       fitcl_source *src, const fitcl_curvefit_result *res);
+                       fitcl_source *src, const fitcl_curvefit_result *res, fitcl__outfile *outs,
+                       size_t *nout);
 int cf_write_band(fitcl_context *ctx, const cf_args *a, const cf_model *m, fitcl_source *src,
-                  const fitcl_curvefit_result *res);
+                  const fitcl_curvefit_result *res, fitcl__outfile *outs, size_t *nout);
 
 #endif

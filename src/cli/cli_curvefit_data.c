@@ -80,6 +80,8 @@ int cf_open_source(fitcl_context *ctx, const cf_args *a, const cf_format *fmt,
   so.y = a->y;
   so.sigma = a->sigma;
   so.chunk_points = (size_t)a->chunk;
+  /* --memory-mb 0 means no copy (the library reads 0 as its default); -1: not given. */
+  if (a->memory_mb >= 0) so.cache_mb = so.csv_cache_mb = a->memory_mb ? a->memory_mb : -1;
   fitcl_status st = fitcl_source_open(ctx, &so, src);
   return st == FITCL_OK ? 0 : cli_fail(ctx, st, NULL);
 }

@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cli/cli_curvefit.h"
 #include "cli/cli_opts.h"
+#include "core/util.h"
 
 static int is_ident(const char *s) {
   if (!(isalpha((unsigned char)*s) || *s == '_')) return 0;
@@ -83,8 +84,11 @@ int cf_parse_start(const char *text, cf_start *start) {
     if (!eq) return cli_usage_error("--p0: '%s' is not NAME=VALUE", items[i]);
     *eq = 0;
     start->name[i] = items[i];
-    if (!is_ident(items[i]) || find_name(start->name, i, items[i]) >= 0)
+    if (!is_ident(items[i]))
       return cli_usage_error("--p0: '%s' is not a valid, unique parameter name", items[i]);
+    if (find_name(start->name, i, items[i]) >= 0)
+      return cli_usage_error("--p0: '%s' is given twice; give each parameter's start once",
+                             items[i]);
     if (!cli_number("--p0", eq + 1, CLI_FINITE, &start->value[i])) return CLI_EXIT_USAGE;
   }
   start->n = n;
@@ -136,7 +140,7 @@ static int parse_bound(const char *text, const char *name, const char *which, do
   if (!*text) return 0;
   char *end;
   double v = strtod(text, &end);
-  if (*end || isnan(v))
+  if (*end || isnan(v) || !fitcl__decimal_syntax(text, strlen(text)))
     return cli_usage_error("--bounds: %s bound of %s is not a number: '%s'", which, name, text);
   *out = v;
   return 0;
@@ -150,6 +154,7 @@ static int parse_bounds(const char *text, cf_model *m) {
   if (!text) return 0;
   char *items[CF_MAXP], *buf = strdup(text);
   int n = buf ? split_commas(buf, items, CF_MAXP) : -1, rc = 0;
+  int seen[CF_MAXP] = {0};
   if (n < 0) rc = cli_usage_error("--bounds: too many entries");
   for (int i = 0; i < n && !rc; ++i) {
     char *eq = strchr(items[i], '='), *colon = eq ? strchr(eq, ':') : NULL;
@@ -161,6 +166,9 @@ static int parse_bounds(const char *text, cf_model *m) {
     *colon = 0;
     int j = param_index(m, items[i]);
     if (j < 0) rc = cli_usage_error("--bounds: the model has no parameter '%s'", items[i]);
+    else if (seen[j]++)
+      rc = cli_usage_error("--bounds: '%s' is given twice; give each parameter's bounds once",
+                           items[i]);
     if (!rc) rc = parse_bound(eq + 1, items[i], "lower", &m->lower[j]);
     if (!rc) rc = parse_bound(colon + 1, items[i], "upper", &m->upper[j]);
   }
@@ -175,6 +183,8 @@ static int parse_scales(const char *text, cf_model *m) {
   if (!text || !strcmp(text, "jac")) return 0;
   char *items[CF_MAXP], *buf = strdup(text);
   int n = buf ? split_commas(buf, items, CF_MAXP) : -1, rc = 0;
+  int seen[CF_MAXP] = {0};
+  if (n < 0) rc = cli_usage_error("--x-scale: too many entries");
   for (int i = 0; i < n && !rc; ++i) {
     char *eq = strchr(items[i], '=');
     int j = -1;
@@ -184,6 +194,9 @@ static int parse_scales(const char *text, cf_model *m) {
     }
     if (j < 0)
       rc = cli_usage_error("--x-scale: expected jac or NAME=SCALE,... with the model's parameters");
+    else if (seen[j]++)
+      rc = cli_usage_error("--x-scale: '%s' is given twice; give each parameter's scale once",
+                           items[i]);
     else if (!cli_number("--x-scale", eq + 1, CLI_FINITE, &m->scale[j]))
       rc = CLI_EXIT_USAGE;
   }

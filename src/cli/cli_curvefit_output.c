@@ -1,5 +1,6 @@
 /* fitcl curve-fit: the files written after the fit (--residuals, --band),
- * through the table writer (cli_table_out.h). */
+ * through the table writer (cli_table_out.h).  Each is written, not yet
+ * committed: the caller commits them together (cli_out_commit). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,8 @@
 /* One more pass over the data at the solution: per point the x columns,
  * y, the fit, y - fit and (y - fit)/sigma. */
 int cf_write_residuals(fitcl_context *ctx, const cf_args *a, const cf_model *m,
-                       fitcl_source *src, const fitcl_curvefit_result *res) {
+                       fitcl_source *src, const fitcl_curvefit_result *res, fitcl__outfile *outs,
+                       size_t *nout) {
   if (!a->residuals) return 0;
   const int nv = m->nvars, ncols = nv + 4;
   const char *names[CF_MAXV + 4];
@@ -20,8 +22,9 @@ int cf_write_residuals(fitcl_context *ctx, const cf_args *a, const cf_model *m,
   names[nv + 1] = "fit";
   names[nv + 2] = "residual";
   names[nv + 3] = "weighted_residual";
-  cli_table_out *t = cli_table_open("--residuals", a->residuals, names, ncols, res->points);
-  if (!t) return CLI_EXIT_USAGE;
+  int rc;
+  cli_table_out *t = cli_table_open("--residuals", a->residuals, names, ncols, res->points, &rc);
+  if (!t) return rc;
   fitcl_status st = fitcl_source_rewind(src);
   double *f = NULL, row[CF_MAXV + 4];
   size_t cap = 0;
@@ -47,14 +50,18 @@ int cf_write_residuals(fitcl_context *ctx, const cf_args *a, const cf_model *m,
     }
   }
   free(f);
-  int rc = cli_table_close(t);
-  if (st != FITCL_OK) return cli_fail(ctx, st, "--residuals");
+  if (st != FITCL_OK) {
+    cli_table_abort(t);
+    return cli_fail(ctx, st, "--residuals");
+  }
+  rc = cli_table_end(t, &outs[*nout]);
+  if (!rc) ++*nout;
   return rc;
 }
 
 /* The curve and its bands on an even grid over the data's x range. */
 int cf_write_band(fitcl_context *ctx, const cf_args *a, const cf_model *m, fitcl_source *src,
-                  const fitcl_curvefit_result *res) {
+                  const fitcl_curvefit_result *res, fitcl__outfile *outs, size_t *nout) {
   (void)src;
   if (!a->band) return 0;
   if (m->nvars != 1)
@@ -74,10 +81,11 @@ int cf_write_band(fitcl_context *ctx, const cf_args *a, const cf_model *m, fitcl
   }
   static const char *const names[] = {"x", "fit", "conf_lower", "conf_upper", "pred_lower",
                                       "pred_upper"};
-  cli_table_out *t = cli_table_open("--band", a->band, names, 6, n);
+  int rc;
+  cli_table_out *t = cli_table_open("--band", a->band, names, 6, n, &rc);
   if (!t) {
     free(x);
-    return CLI_EXIT_USAGE;
+    return rc;
   }
   for (size_t i = 0; i < n; ++i) {
     double row[6] = {x[i], fit[i], fit[i] - conf[i], fit[i] + conf[i], fit[i] - pred[i],
@@ -85,5 +93,7 @@ int cf_write_band(fitcl_context *ctx, const cf_args *a, const cf_model *m, fitcl
     cli_table_row(t, row);
   }
   free(x);
-  return cli_table_close(t);
+  rc = cli_table_end(t, &outs[*nout]);
+  if (!rc) ++*nout;
+  return rc;
 }

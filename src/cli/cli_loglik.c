@@ -81,6 +81,7 @@ int cli_loglik(int argc, char **argv) {
   if (st != FITCL_OK) { cli_error("%s", err); rc = st == FITCL_ERR_NOMEM ? 1 : CLI_EXIT_USAGE; goto done; }
   fitcl_data_options dopt = {0};
   dopt.prune_missing = a.data.prune_missing;
+  dopt.ignore_extra_taxa = a.data.ignore_extra;
   st = fitcl_data_build(tree, mat, &dopt, &data, err, sizeof err);
   if (st != FITCL_OK) { cli_error("%s", err); rc = cli_exit_code(st); goto done; }
   if ((rc = cli_open_context(&ctx)) != 0) goto done;

@@ -1,6 +1,8 @@
 /* The option parser and --help printer of every subcommand (cli_opts.h). */
 #include "cli/cli_opts.h"
 
+#include "core/util.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -28,7 +30,8 @@ int cli_number(const char *what, const char *text, cli_range range, double *out)
   errno = 0;
   char *end = NULL;
   double v = strtod(text, &end);
-  int ok = !errno && end != text && *end == '\0' && isfinite(v);
+  int ok = !errno && end != text && *end == '\0' && isfinite(v) &&
+           fitcl__decimal_syntax(text, strlen(text));
   if (ok && range == CLI_POSITIVE) ok = v > 0;
   if (ok && range == CLI_UNIT) ok = v >= 0 && v <= 1;
   if (!ok) {

@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "cli/cli_analysis.h"
 #include "cli/cli_opts.h"
+#include "io/pamatrix.h"
 
 typedef struct simulate_args {
   const char *tree, *output, *truth;
@@ -35,7 +36,9 @@ static const cli_opt options[] = {
   {CLI_FLAG("condition", A, condition,
             "redraw families absent from every tip, as the conditioned likelihood assumes")},
   {CLI_SEED("seed", "S", A, seed, "seed (whole number; required)"), .flags = CLI_REQUIRED},
-  {CLI_STRING("output", "FILE", A, output, "output Rtab (written atomically; '-' for stdout)"),
+  {CLI_STRING("output", "FILE", A, output,
+              "output Rtab ('-' for stdout; a file is replaced atomically, a symlink followed, "
+              "a FIFO or device written in place)"),
    .short_name = 'o', .flags = CLI_REQUIRED},
   {CLI_STRING("truth", "FILE", A, truth,
               "also write the retained families' names, one per line (usable as "
@@ -65,6 +68,9 @@ int cli_simulate(int argc, char **argv) {
     return cli_usage_error("--gamma-cats %ld needs --alpha A with A > 0", cats);
   if (truth && strcmp(truth, "-") == 0 && strcmp(out, "-") == 0)
     return cli_usage_error("--truth and -o cannot both be stdout");
+  const cli_file outs_given[] = {{out, "-o"}, {truth, "--truth"}}, ins[] = {{a.tree, "--tree"}};
+  rc = cli_check_outputs(outs_given, 2, ins, 1);
+  if (rc) return rc;
   fitcl_sim_options so = {0};
   so.seed = a.seed;
   so.condition = a.condition;
@@ -118,43 +124,39 @@ int cli_simulate(int argc, char **argv) {
   char err[1024] = "";
   st = fitcl_pamatrix_create(n, (size_t)nt, states, (const char *const *)names, taxa, &m, err,
                              sizeof err);
-  if (st == FITCL_OK) {
-    if (strcmp(out, "-") == 0) {
-      /* The Rtab writer works on files; stdout goes through the same
-       * format by hand. */
-      printf("Gene");
-      for (int i = 0; i < nt; ++i) printf("\t%s", taxa[i]);
-      putchar('\n');
-      for (size_t f = 0; f < n; ++f) {
-        fputs(names[f], stdout);
-        for (int i = 0; i < nt; ++i) {
-          putchar('\t');
-          putchar('0' + states[f * (size_t)nt + (size_t)i]);
-        }
-        putchar('\n');
-      }
-    } else {
-      st = fitcl_pamatrix_write_rtab(m, out, err, sizeof err);
-    }
-  }
+  if (st == FITCL_OK) st = fitcl__pamatrix_rtab_check(m, out, err, sizeof err);
   if (st != FITCL_OK) {
     cli_error("%s", err[0] ? err : fitcl_strerror(st));
     rc = cli_exit_code(st);
     goto done;
   }
-  if (truth) {
-    size_t cap = 256 + n * (size_t)(width + 5), len = 0;
-    char *buf = malloc(cap);
-    if (!buf) { cli_error("out of memory"); rc = CLI_EXIT_FAILURE; goto done; }
-    len += (size_t)snprintf(buf + len, cap - len,
-                            "# retained families: loss x %g (fitcl simulate --seed %llu)\n",
-                            effect, (unsigned long long)so.seed);
-    for (size_t f = 0; f < n; ++f)
-      if (ret[f]) len += (size_t)snprintf(buf + len, cap - len, "%s\n", names[f]);
-    rc = cli_write_atomic(truth, buf, len);
-    free(buf);
-    if (rc) goto done;
+  /* Both outputs are written, then committed together: a failure leaves
+   * neither. */
+  fitcl__outfile outs[2];
+  size_t nout = 0;
+  rc = cli_out_open(&outs[nout], out);
+  if (rc) goto done;
+  nout++;
+  if (fitcl__pamatrix_rtab_write(m, &outs[0]) != FITCL_OK) {
+    cli_error("out of memory");
+    rc = CLI_EXIT_FAILURE;
+    fitcl__out_abort(&outs[0]);
+    goto done;
   }
+  if (truth) {
+    rc = cli_out_open(&outs[nout], truth);
+    if (rc) {
+      fitcl__out_abort(&outs[0]);
+      goto done;
+    }
+    fitcl__outfile *o = &outs[nout++];
+    fitcl__out_printf(o, "# retained families: loss x %g (fitcl simulate --seed %llu)\n", effect,
+                      (unsigned long long)so.seed);
+    for (size_t f = 0; f < n; ++f)
+      if (ret[f]) fitcl__out_printf(o, "%s\n", names[f]);
+  }
+  rc = cli_out_commit(outs, nout);
+  if (rc) goto done;
   rc = CLI_EXIT_OK;
 done:
   fitcl_pamatrix_destroy(m);

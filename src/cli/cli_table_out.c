@@ -1,17 +1,15 @@
 /* Tables of numbers written by the CLI: .npy or CSV. */
 #include "cli/cli_table_out.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 
 struct cli_table_out {
-  FILE *f;
-  char *path;
-  const char *option;
-  int ncols, npy, failed;
+  fitcl__outfile o;
+  const char *option, *path;
+  int ncols, npy;
   uint64_t rows, promised;
 };
 
@@ -22,46 +20,44 @@ static int has_npy_ext(const char *p) {
 
 /* The .npy (version 1.0) header of a little-endian float64 C-order 2-D
  * array, padded so the data start on a 64-byte boundary. */
-static void npy_header(FILE *f, uint64_t rows, int cols) {
+static void npy_header(fitcl__outfile *o, uint64_t rows, int cols) {
   char dict[160];
   int len = snprintf(dict, sizeof dict,
                      "{'descr': '<f8', 'fortran_order': False, 'shape': (%llu, %d), }",
                      (unsigned long long)rows, cols);
   int total = 10 + len + 1, pad = (64 - total % 64) % 64;
   unsigned hlen = (unsigned)(len + pad + 1);
-  fwrite("\x93NUMPY\x01\x00", 1, 8, f);
-  fputc((int)(hlen & 0xff), f);
-  fputc((int)(hlen >> 8), f);
-  fwrite(dict, 1, (size_t)len, f);
-  for (int i = 0; i < pad; ++i) fputc(' ', f);
-  fputc('\n', f);
+  const unsigned char magic[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+                                   (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8)};
+  fitcl__out_write(o, magic, sizeof magic);
+  fitcl__out_write(o, dict, (size_t)len);
+  for (int i = 0; i < pad; ++i) fitcl__out_write(o, " ", 1);
+  fitcl__out_write(o, "\n", 1);
 }
 
 cli_table_out *cli_table_open(const char *option, const char *path, const char *const *names,
-                              int ncols, uint64_t nrows) {
+                              int ncols, uint64_t nrows, int *rc) {
   cli_table_out *t = calloc(1, sizeof *t);
-  if (!t || !(t->path = strdup(path))) {
-    free(t);
-    fprintf(stderr, "%s: %s: out of memory\n", cli_prog, option);
+  if (!t) {
+    cli_error("%s: out of memory", option);
+    *rc = CLI_EXIT_FAILURE;
     return NULL;
   }
   t->option = option;
+  t->path = path;
   t->ncols = ncols;
   t->npy = has_npy_ext(path);
   t->promised = nrows;
-  t->f = fopen(path, t->npy ? "wb" : "w");
-  if (!t->f) {
-    fprintf(stderr, "%s: %s %s: cannot open for writing: %s\n", cli_prog, option, path,
-            strerror(errno));
-    free(t->path);
+  *rc = cli_out_open(&t->o, path);
+  if (*rc) {
     free(t);
     return NULL;
   }
   if (t->npy) {
-    npy_header(t->f, nrows, ncols);
+    npy_header(&t->o, nrows, ncols);
   } else {
-    for (int k = 0; k < ncols; ++k) fprintf(t->f, "%s%s", k ? "," : "", names[k]);
-    fputc('\n', t->f);
+    for (int k = 0; k < ncols; ++k) fitcl__out_printf(&t->o, "%s%s", k ? "," : "", names[k]);
+    fitcl__out_write(&t->o, "\n", 1);
   }
   return t;
 }
@@ -69,32 +65,30 @@ cli_table_out *cli_table_open(const char *option, const char *path, const char *
 void cli_table_row(cli_table_out *t, const double *v) {
   if (t->npy) {
     /* The host is little-endian (x86-64, aarch64): values go out as they are. */
-    if (fwrite(v, sizeof(double), (size_t)t->ncols, t->f) != (size_t)t->ncols) t->failed = 1;
+    fitcl__out_write(&t->o, v, sizeof(double) * (size_t)t->ncols);
   } else {
-    for (int k = 0; k < t->ncols; ++k) fprintf(t->f, "%s%.17g", k ? "," : "", v[k]);
-    fputc('\n', t->f);
+    for (int k = 0; k < t->ncols; ++k) fitcl__out_printf(&t->o, "%s%.17g", k ? "," : "", v[k]);
+    fitcl__out_write(&t->o, "\n", 1);
   }
   t->rows++;
 }
 
-int cli_table_close(cli_table_out *t) {
-  int e = 0;
-  if (ferror(t->f)) t->failed = 1;
-  if (fclose(t->f) != 0) {
-    e = errno;
-    t->failed = 1;
-  }
+int cli_table_end(cli_table_out *t, fitcl__outfile *out) {
   int rc = 0;
-  if (t->failed) {
-    fprintf(stderr, "%s: %s %s: write failed%s%s\n", cli_prog, t->option, t->path,
-            e ? ": " : "", e ? strerror(e) : "");
-    rc = 1;
-  } else if (t->npy && t->rows != t->promised) {
-    fprintf(stderr, "%s: %s %s: %llu rows written, %llu expected\n", cli_prog, t->option,
-            t->path, (unsigned long long)t->rows, (unsigned long long)t->promised);
-    rc = 1;
+  if (t->npy && t->rows != t->promised) {
+    cli_error("%s %s: %llu rows written, %llu expected", t->option, t->path,
+              (unsigned long long)t->rows, (unsigned long long)t->promised);
+    fitcl__out_abort(&t->o);
+    rc = CLI_EXIT_FAILURE;
+  } else {
+    *out = t->o;
   }
-  free(t->path);
   free(t);
   return rc;
+}
+
+void cli_table_abort(cli_table_out *t) {
+  if (!t) return;
+  fitcl__out_abort(&t->o);
+  free(t);
 }

@@ -1,4 +1,5 @@
 /* fitcl: command-line entry point and subcommand dispatch. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,7 +39,25 @@ static void usage(FILE *f) {
           "exit status: 0 success, 1 device or internal failure, 2 bad usage or input.\n");
 }
 
-int main(int argc, char **argv) {
+/* Standard output is an output like any other: what did not reach it (a
+ * full disk, /dev/full, a failed NFS close) makes the command fail, with
+ * the OS error, instead of exiting 0 after losing the result.  A closed
+ * pipe kills the process with SIGPIPE before this, as for any filter
+ * (`fitcl ... | head`); with SIGPIPE ignored it is reported here (EPIPE). */
+static int finish_stdout(int rc) {
+  errno = 0;
+  int bad = fflush(stdout) != 0 || ferror(stdout);
+  int e = errno;
+  if (fclose(stdout) != 0 && !bad) {
+    bad = 1;
+    e = errno;
+  }
+  if (!bad) return rc;
+  fprintf(stderr, "%s: stdout: write failed: %s\n", cli_prog, e ? strerror(e) : "I/O error");
+  return rc ? rc : CLI_EXIT_FAILURE;
+}
+
+static int run(int argc, char **argv) {
   if (argc < 2) {
     usage(stderr);
     return CLI_EXIT_USAGE;
@@ -61,4 +80,8 @@ int main(int argc, char **argv) {
   }
   fprintf(stderr, "fitcl: unknown command '%s'; run 'fitcl --help' for the list\n", argv[1]);
   return CLI_EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+  return finish_stdout(run(argc, argv));
 }

@@ -38,6 +38,11 @@ struct fitcl_context {
 fitcl_status fitcl__fail(fitcl_context *ctx, fitcl_status status, const char *fmt, ...)
   __attribute__((format(printf, 3, 4)));
 fitcl_status fitcl__failv(fitcl_context *ctx, fitcl_status status, const char *fmt, va_list ap);
+/* The same with a multi-line detail (a compiler's build log) after the
+ * one-line message.  Control bytes are escaped in both (core/util.h:
+ * fitcl__escape_controls); only the detail keeps its newlines. */
+fitcl_status fitcl__fail_detail(fitcl_context *ctx, fitcl_status status, const char *detail,
+                                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Clears the last error (called at the start of public calls). */
 void fitcl__clear_error(fitcl_context *ctx);
 

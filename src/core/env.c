@@ -108,6 +108,20 @@ fitcl_status fitcl__env_resolve(const fitcl_context_options *opt, fitcl__env *e,
     e->cache_max_mb = 512;
   }
 
+  /* A cold build takes seconds; a farm node starting dozens of processes
+   * at once can take minutes to reach the one that builds.  Past this the
+   * waiter builds itself. */
+  e->cache_lock_timeout = 300;
+  if ((v = env_get(opt, "FITCL_CACHE_LOCK_TIMEOUT"))) {
+    long n;
+    if (!parse_long(v, 0, 86400, &n)) {
+      snprintf(err, errlen,
+               "FITCL_CACHE_LOCK_TIMEOUT='%s' is not a whole number of seconds from 0 to 86400", v);
+      return FITCL_ERR_ENV;
+    }
+    e->cache_lock_timeout = n;
+  }
+
   if (opt && opt->log_level != FITCL_LOG_DEFAULT) {
     e->log_level = opt->log_level;
   } else if ((v = env_get(opt, "FITCL_LOG"))) {

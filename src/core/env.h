@@ -12,6 +12,7 @@ typedef struct fitcl__env {
   fitcl_cache_mode cache;
   char cache_dir[1024];      /* resolved directory ("" when none could be found) */
   long cache_max_mb;
+  long cache_lock_timeout;   /* seconds to wait for another process's build */
   fitcl_log_level log_level;
   char opencl_options[256];  /* extra OpenCL build options ($FITCL_OPENCL_OPTIONS) */
   fitcl_log_fn log_fn;

@@ -37,12 +37,16 @@ void fitcl__log(const fitcl_context *ctx, fitcl_log_level level, const char *fmt
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  fitcl__escape_controls(msg, sizeof msg, 1);
   log_emit(ctx, level, msg);
 }
 
 fitcl_status fitcl__failv(fitcl_context *ctx, fitcl_status status, const char *fmt, va_list ap) {
   if (!ctx) return status;
   vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
+  /* Messages quote inputs (names, headers, paths); control bytes in them,
+   * newlines included, are shown, never obeyed: a message is one line. */
+  fitcl__escape_controls(ctx->errmsg, sizeof ctx->errmsg, 0);
   log_emit(ctx, FITCL_LOG_ERROR, ctx->errmsg);
   return status;
 }
@@ -52,6 +56,24 @@ fitcl_status fitcl__fail(fitcl_context *ctx, fitcl_status status, const char *fm
   va_start(ap, fmt);
   fitcl__failv(ctx, status, fmt, ap);
   va_end(ap);
+  return status;
+}
+
+fitcl_status fitcl__fail_detail(fitcl_context *ctx, fitcl_status status, const char *detail,
+                                const char *fmt, ...) {
+  if (!ctx) return status;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
+  va_end(ap);
+  fitcl__escape_controls(ctx->errmsg, sizeof ctx->errmsg, 0);
+  size_t n = strlen(ctx->errmsg);
+  if (detail && n + 2 < sizeof ctx->errmsg) {
+    ctx->errmsg[n] = '\n';
+    fitcl__strlcpy(ctx->errmsg + n + 1, detail, sizeof ctx->errmsg - n - 1);
+    fitcl__escape_controls(ctx->errmsg + n + 1, sizeof ctx->errmsg - n - 1, 1);
+  }
+  log_emit(ctx, FITCL_LOG_ERROR, ctx->errmsg);
   return status;
 }
 

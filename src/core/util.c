@@ -35,6 +35,71 @@ int fitcl__strcasecontains(const char *haystack, const char *needle) {
   return 0;
 }
 
+static int ci_equal(const char *s, size_t n, const char *word) {
+  size_t k = strlen(word);
+  if (n != k) return 0;
+  for (size_t i = 0; i < n; ++i)
+    if (tolower((unsigned char)s[i]) != word[i]) return 0;
+  return 1;
+}
+
+int fitcl__decimal_syntax(const char *s, size_t n) {
+  size_t i = 0;
+  if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+  if (ci_equal(s + i, n - i, "inf") || ci_equal(s + i, n - i, "infinity") ||
+      ci_equal(s + i, n - i, "nan"))
+    return 1;
+  size_t digits = 0;
+  while (i < n && isdigit((unsigned char)s[i])) ++i, ++digits;
+  if (i < n && s[i] == '.') {
+    ++i;
+    while (i < n && isdigit((unsigned char)s[i])) ++i, ++digits;
+  }
+  if (!digits) return 0;
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+    size_t e = 0;
+    while (i < n && isdigit((unsigned char)s[i])) ++i, ++e;
+    if (!e) return 0;
+  }
+  return i == n;
+}
+
+void fitcl__escape_controls(char *msg, size_t cap, int keep_newlines) {
+  size_t n = strnlen(msg, cap), bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char c = (unsigned char)msg[i];
+    bad += (c < 0x20 && !(keep_newlines && c == '\n')) || c == 0x7f;
+  }
+  if (!bad || cap == 0) return;
+  char *copy = malloc(n + 1);
+  if (!copy) {
+    /* No room to expand: blank them out instead. */
+    for (size_t i = 0; i < n; ++i) {
+      unsigned char c = (unsigned char)msg[i];
+      if ((c < 0x20 && !(keep_newlines && c == '\n')) || c == 0x7f) msg[i] = '?';
+    }
+    return;
+  }
+  memcpy(copy, msg, n);
+  size_t o = 0;
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char c = (unsigned char)copy[i];
+    int esc = (c < 0x20 && !(keep_newlines && c == '\n')) || c == 0x7f;
+    size_t need = esc ? 4 : 1;
+    if (o + need + 1 > cap) break;
+    if (esc) {
+      snprintf(msg + o, 5, "\\x%02x", c);
+    } else {
+      msg[o] = (char)c;
+    }
+    o += need;
+  }
+  msg[o] = '\0';
+  free(copy);
+}
+
 static void buf_reserve(fitcl__buf *b, size_t extra) {
   if (b->oom) return;
   if (b->len + extra + 1 <= b->cap) return;

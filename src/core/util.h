@@ -14,6 +14,20 @@ char *fitcl__strlcpy(char *dst, const char *src, size_t size);
 char *fitcl__strdup(const char *s);
 int fitcl__strcasecontains(const char *haystack, const char *needle);
 
+/* 1 when s[0..n) is a number written in decimal: [+-] digits [. digits]
+ * [e [+-] digits] (or . digits), or, where a reader reports them as such,
+ * inf, infinity or nan.  strtod also takes hexadecimal ("0x10", "0x1p-3"),
+ * "nan(...)" and leading spaces; fitcl's inputs and options are decimal,
+ * so a check before strtod turns those into errors. */
+int fitcl__decimal_syntax(const char *s, size_t n);
+
+/* Rewrites control bytes in the message msg (cap bytes of storage) as
+ * "\xNN", so text from an input file can never drive the terminal an
+ * error is shown on (escape sequences, carriage returns, bells).  Newlines
+ * are kept when keep_newlines (a build log after the first line), escaped
+ * otherwise.  Truncates to fit. */
+void fitcl__escape_controls(char *msg, size_t cap, int keep_newlines);
+
 /* Growable byte buffer. */
 typedef struct fitcl__buf {
   char *data;

@@ -157,7 +157,14 @@ static fitcl_status refill(fitcl__delim *r) {
     r->pos = 0;
   }
   if (r->len == r->cap) {
-    size_t nc = r->cap * 2;
+    size_t limit = r->max_record ? r->max_record : FITCL__DELIM_MAX_RECORD;
+    if (r->cap >= limit)
+      return fitcl__delim_fail(r, r->line, 1, FITCL_ERR_SIZE,
+                               "a line longer than %zu %s, the limit for one record of this "
+                               "table (is it a text table?)",
+                               limit >= (1u << 20) ? limit >> 20 : limit,
+                               limit >= (1u << 20) ? "MiB" : "bytes");
+    size_t nc = r->cap * 2 > limit ? limit : r->cap * 2;
     char *nb = realloc(r->buf, nc + 1);
     if (!nb)
       return fitcl__delim_fail(r, r->line, 1, FITCL_ERR_NOMEM,

@@ -26,6 +26,10 @@
 
 #include "fitcl.h"
 
+/* Default bound of one record: 256 MiB holds a row of a hundred million
+ * presence/absence cells, far beyond any table fitcl reads. */
+#define FITCL__DELIM_MAX_RECORD ((size_t)256 << 20)
+
 typedef struct fitcl__delim {
   FILE *f;            /* NULL when reading from memory */
   char *buf;          /* the window (file mode), owned */
@@ -47,6 +51,10 @@ typedef struct fitcl__delim {
    * tables written by hand have them.  Off, a quote opens a field only as
    * its first character (names are kept verbatim). */
   int spaced_quotes;
+  /* The longest record (file mode), in bytes: the window never grows past
+   * it, so a file without newlines (or /dev/zero) fails with the limit
+   * named instead of being read whole.  0: FITCL__DELIM_MAX_RECORD. */
+  size_t max_record;
   const char *name;   /* the file, in messages */
   char *err;          /* message buffer, may be NULL */
   size_t errlen;

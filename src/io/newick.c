@@ -437,6 +437,11 @@ static fitcl_status parse_text(const char *text, size_t len, const char *name, f
                                char *err, size_t errlen) {
   parser p;
   memset(&p, 0, sizeof p);
+  /* A UTF-8 byte-order mark (Windows editors write one) is not a token. */
+  if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+    text += 3;
+    len -= 3;
+  }
   p.s = text;
   p.n = len;
   p.name = name;
@@ -475,7 +480,8 @@ fitcl_status fitcl_tree_read(const char *path, fitcl_tree **out, char *err, size
     return fitcl__ioerr(err, errlen, FITCL_ERR_NULL, "fitcl_tree_read: NULL argument");
   char *text = NULL;
   size_t len = 0;
-  fitcl_status st = fitcl__read_file(path, &text, &len, err, errlen);
+  fitcl_status st =
+      fitcl__read_file(path, FITCL__NEWICK_MAX_BYTES, "a Newick tree", &text, &len, err, errlen);
   if (st) return st;
   st = parse_text(text, len, path, out, err, errlen);
   free(text);

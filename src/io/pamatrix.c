@@ -554,10 +554,10 @@ fitcl_status fitcl_pamatrix_read(const char *path, const fitcl_pamatrix_options 
   if (out) *out = NULL;
   if (!path || !out)
     return fitcl__ioerr(err, errlen, FITCL_ERR_NULL, "fitcl_pamatrix_read: NULL argument");
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return fitcl__ioerr(err, errlen, FITCL_ERR_FILE, "%s: cannot open: %s", path, strerror(errno));
-  fitcl_status st = read_matrix(f, (size_t)1 << 20, NULL, 0, path, opt, out, err, errlen);
+  FILE *f;
+  fitcl_status st = fitcl__open_input(path, &f, err, errlen);
+  if (st != FITCL_OK) return st;
+  st = read_matrix(f, (size_t)1 << 20, NULL, 0, path, opt, out, err, errlen);
   fclose(f);
   return st;
 }

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include "core/outfile.h"
 #include "fitcl.h"
 #include "phylo/pamatrix.h"
 
@@ -14,5 +15,13 @@
 fitcl_status fitcl__pamatrix_read_stream(FILE *f, const char *name,
                                          const fitcl_pamatrix_options *opt, size_t window,
                                          fitcl_pamatrix **out, char *err, size_t errlen);
+
+/* The Rtab writer in two steps, so a command can write the matrix next to
+ * other outputs and commit them together: a check that every name can be
+ * stored (FITCL_ERR_DATA naming path otherwise), then the text into an open
+ * output (FITCL_ERR_NOMEM; write errors are the output's). */
+fitcl_status fitcl__pamatrix_rtab_check(const fitcl_pamatrix *m, const char *path, char *err,
+                                        size_t errlen);
+fitcl_status fitcl__pamatrix_rtab_write(const fitcl_pamatrix *m, fitcl__outfile *o);
 
 #endif

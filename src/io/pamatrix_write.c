@@ -1,38 +1,33 @@
-/* fitcl_pamatrix_write_rtab: the Rtab/TSV writer. */
-#include <errno.h>
-#include <stdio.h>
+/* fitcl_pamatrix_write_rtab: the Rtab/TSV writer, through the safe-output
+ * routine (core/outfile.h). */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/ioerr.h"
-#include "core/util.h"
+#include "core/outfile.h"
 #include "fitcl.h"
-#include "phylo/pamatrix.h"
+#include "io/pamatrix.h"
 
 /* A name starting with a quote would read back as a quoted field, so it is
  * written quoted, with inner quotes doubled. */
-static void put_name(FILE *f, const char *s) {
+static void put_name(fitcl__outfile *o, const char *s) {
   if (s[0] != '"') {
-    fputs(s, f);
+    fitcl__out_write(o, s, strlen(s));
     return;
   }
-  fputc('"', f);
+  fitcl__out_write(o, "\"", 1);
   for (; *s; ++s) {
-    if (*s == '"') fputc('"', f);
-    fputc(*s, f);
+    if (*s == '"') fitcl__out_write(o, "\"", 1);
+    fitcl__out_write(o, s, 1);
   }
-  fputc('"', f);
+  fitcl__out_write(o, "\"", 1);
 }
 
 /* Names written into a TSV must not hold its delimiters. */
 static int tsv_safe(const char *s) { return !strpbrk(s, "\t\r\n"); }
 
-fitcl_status fitcl_pamatrix_write_rtab(const fitcl_pamatrix *m, const char *path, char *err,
-                                       size_t errlen) {
-  if (!m || !path)
-    return fitcl__ioerr(err, errlen, FITCL_ERR_NULL, "fitcl_pamatrix_write_rtab: NULL argument");
+fitcl_status fitcl__pamatrix_rtab_check(const fitcl_pamatrix *m, const char *path, char *err,
+                                        size_t errlen) {
   for (size_t t = 0; t < m->ntaxa; ++t)
     if (!tsv_safe(fitcl__pa_taxon(m, t)))
       return fitcl__ioerr(err, errlen, FITCL_ERR_DATA,
@@ -43,61 +38,44 @@ fitcl_status fitcl_pamatrix_write_rtab(const fitcl_pamatrix *m, const char *path
       return fitcl__ioerr(err, errlen, FITCL_ERR_DATA,
                           "%s: family name %zu holds a tab or newline; Rtab cannot store it",
                           path, f);
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 16);
-  if (!tmp) return fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "out of memory");
-  memcpy(tmp, path, plen);
-  memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    fitcl_status st = fitcl__ioerr(err, errlen, FITCL_ERR_FILE, "%s: cannot create: %s", path,
-                                   strerror(errno));
-    free(tmp);
-    return st;
-  }
-  /* mkstemp creates 0600; a data file is meant to be shared like any other. */
-  (void)fchmod(fd, 0644);
-  FILE *f = fdopen(fd, "wb");
-  if (!f) {
-    close(fd);
-    unlink(tmp);
-    free(tmp);
-    return fitcl__ioerr(err, errlen, FITCL_ERR_IO, "%s: cannot write", path);
-  }
-  fputs("Gene", f);
+  return FITCL_OK;
+}
+
+fitcl_status fitcl__pamatrix_rtab_write(const fitcl_pamatrix *m, fitcl__outfile *o) {
+  fitcl__out_write(o, "Gene", 4);
   for (size_t t = 0; t < m->ntaxa; ++t) {
-    fputc('\t', f);
-    put_name(f, fitcl__pa_taxon(m, t));
+    fitcl__out_write(o, "\t", 1);
+    put_name(o, fitcl__pa_taxon(m, t));
   }
-  fputc('\n', f);
+  fitcl__out_write(o, "\n", 1);
   static const char sym[4] = {'0', '1', '?', '?'};
   char *line = malloc(2 * m->ntaxa + 2);
-  if (!line) {
-    fclose(f);
-    unlink(tmp);
-    free(tmp);
-    return fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "out of memory");
-  }
+  if (!line) return FITCL_ERR_NOMEM;
   for (size_t fam = 0; fam < m->nfamilies; ++fam) {
-    put_name(f, fitcl__pa_family(m, fam));
+    put_name(o, fitcl__pa_family(m, fam));
     for (size_t t = 0; t < m->ntaxa; ++t) {
       line[2 * t] = '\t';
       line[2 * t + 1] = sym[fitcl__pa_get(m, fam, t)];
     }
     line[2 * m->ntaxa] = '\n';
-    fwrite(line, 1, 2 * m->ntaxa + 1, f);
+    fitcl__out_write(o, line, 2 * m->ntaxa + 1);
   }
   free(line);
-  int bad = ferror(f);
-  if (fflush(f) != 0) bad = 1;
-  if (fsync(fileno(f)) != 0) bad = 1;
-  if (fclose(f) != 0) bad = 1;
-  if (bad || rename(tmp, path) != 0) {
-    int e = errno;
-    unlink(tmp);
-    free(tmp);
-    return fitcl__ioerr(err, errlen, FITCL_ERR_IO, "%s: write failed: %s", path, strerror(e));
-  }
-  free(tmp);
   return FITCL_OK;
+}
+
+fitcl_status fitcl_pamatrix_write_rtab(const fitcl_pamatrix *m, const char *path, char *err,
+                                       size_t errlen) {
+  if (!m || !path)
+    return fitcl__ioerr(err, errlen, FITCL_ERR_NULL, "fitcl_pamatrix_write_rtab: NULL argument");
+  fitcl_status st = fitcl__pamatrix_rtab_check(m, path, err, errlen);
+  if (st != FITCL_OK) return st;
+  fitcl__outfile o;
+  st = fitcl__out_open(&o, path, 0, err, errlen);
+  if (st != FITCL_OK) return st;
+  if (fitcl__pamatrix_rtab_write(m, &o) != FITCL_OK) {
+    fitcl__out_abort(&o);
+    return fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory", path);
+  }
+  return fitcl__out_commit(&o, err, errlen);
 }

@@ -10,11 +10,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/context.h"
+#include "core/ioerr.h"
 #include "core/util.h"
 #include "io/delim.h"
 #include "io/source_readers.h"
+
+/* A data row holds at most 18 numbers; 16 MiB leaves room for wide
+ * exports whose unused columns are skipped, and bounds what a file without
+ * newlines can make the reader hold. */
+#define CSV_MAX_RECORD ((size_t)16 << 20)
 
 typedef struct csv {
   FILE *f;
@@ -90,7 +97,7 @@ static fitcl_status parse_value(fitcl_source *src, const fitcl__delim_record *re
   *after = '\0';
   double v = strtod(s, &end);
   *after = saved;
-  int bad = n == 0 || end != after;
+  int bad = n == 0 || end != after || !fitcl__decimal_syntax(s, n);
   if (!bad && isfinite(v) && !(src->has_sigma && k == src->ncols - 1 && !(v > 0))) {
     *out = v;
     return FITCL_OK;
@@ -241,12 +248,16 @@ fitcl_status fitcl__source_open_csv(fitcl_source *src, const fitcl_source_option
   long mb = opt->csv_cache_mb == 0 ? 256 : opt->csv_cache_mb;
   c->cache_state = mb > 0 ? 0 : -1;
   c->cache_budget = mb > 0 ? (size_t)mb * 1048576 / (sizeof(double) * (size_t)src->ncols) : 0;
-  c->f = fopen(opt->path, "rb");
-  if (!c->f)
-    return fitcl__fail(ctx, FITCL_ERR_FILE, "%s: cannot open: %s", opt->path, strerror(errno));
-  fitcl_status st = fitcl__delim_open_file(&c->r, c->f, (size_t)1 << 20, src->path, c->err,
-                                           sizeof c->err);
+  fitcl_status st = fitcl__open_input(opt->path, &c->f, c->err, sizeof c->err);
   if (st != FITCL_OK) return fitcl__fail(ctx, st, "%s", c->err);
+  struct stat sb;
+  if (fstat(fileno(c->f), &sb) == 0 && S_ISREG(sb.st_mode)) {
+    st = fitcl__source_watch(src, opt->path, &sb);
+    if (st != FITCL_OK) return st;
+  }
+  st = fitcl__delim_open_file(&c->r, c->f, (size_t)1 << 20, src->path, c->err, sizeof c->err);
+  if (st != FITCL_OK) return fitcl__fail(ctx, st, "%s", c->err);
+  c->r.max_record = CSV_MAX_RECORD;
   c->r.comments = 1;
   c->r.spaced_quotes = 1;
   c->r.delim = delim;

@@ -1,7 +1,13 @@
-/* Memory-mapped data: .npy arrays (float64/float32, 1-D or 2-D, C or
- * Fortran order) and raw little-endian binary.  Pages are mapped, read once
- * per pass, and handed back to the kernel (MADV_DONTNEED) a chunk later, so
- * a file larger than memory streams with a resident set of a few chunks. */
+/* Binary data: .npy arrays (float64/float32, 1-D or 2-D, C or Fortran
+ * order) and raw little-endian binary.
+ *
+ * Every chunk is read with pread into the source's own buffers, never
+ * mapped: a mapped file that shrinks under a fit (another process
+ * rewriting it) turns the next access into SIGBUS, which kills the process
+ * from inside the accumulator, where it cannot be caught safely.  A short
+ * read is an error that names the file.  Reading costs one copy of data the
+ * page cache holds anyway, and the resident set stays at a few chunks
+ * however large the file. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,21 +22,28 @@
 #include "core/util.h"
 #include "io/source_readers.h"
 
+/* Rows of a C-order file read at once to pick columns out of: a block of
+ * at most this many bytes. */
+#define STAGING_BYTES (4u << 20)
+/* The .npy header is a short Python dict; numpy writes a few hundred
+ * bytes.  Anything longer is not a header. */
+#define NPY_MAX_HEADER (1u << 20)
+
 typedef struct mfile {
   char *path;
-  unsigned char *base;   /* mapping of the whole file */
-  size_t size;
-  size_t off;            /* byte offset of the data */
+  int fd;
+  uint64_t size;
+  uint64_t off;          /* byte offset of the data */
   int f32;               /* 1: float32, 0: float64 */
   uint64_t nrows;
-  size_t ncols;
+  uint64_t ncols;
   int fortran;
+  unsigned char *stage;  /* C order, several columns: a block of rows */
 } mfile;
 
 typedef struct mcol {
   int file;
-  size_t col;
-  uint64_t released;     /* rows before this one were handed back */
+  uint64_t col;
 } mcol;
 
 typedef struct mapped {
@@ -39,119 +51,195 @@ typedef struct mapped {
   int nfiles;
   mcol cols[FITCL__SRC_MAXCOLS];
   uint64_t nrows;
-  size_t page;
-  int release;           /* hand pages back after reading (larger than the budget) */
 } mapped;
 
-static fitcl_status map_file(fitcl_context *ctx, const char *path, mfile *f) {
-  int fd = open(path, O_RDONLY);
-  struct stat sb;
+static fitcl_status open_file(fitcl_source *src, const char *path, mfile *f) {
+  fitcl_context *ctx = src->ctx;
   memset(f, 0, sizeof *f);
-  if (fd < 0) return fitcl__fail(ctx, FITCL_ERR_FILE, "%s: cannot open: %s", path, strerror(errno));
-  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    close(fd);
-    return fitcl__fail(ctx, FITCL_ERR_FILE, "%s: not a regular file", path);
+  f->fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (f->fd < 0) return fitcl__fail(ctx, FITCL_ERR_FILE, "%s: cannot open: %s", path, strerror(errno));
+  struct stat sb;
+  if (fstat(f->fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+    return fitcl__fail(ctx, FITCL_ERR_FILE, "%s: not a regular file%s", path,
+                       S_ISDIR(sb.st_mode) ? " (a directory)" : "");
+  if (!(f->path = fitcl__strdup(path))) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
+  f->size = (uint64_t)sb.st_size;
+  (void)posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  return fitcl__source_watch(src, path, &sb);
+}
+
+/* Reads len bytes at off; a short read means the file shrank. */
+static fitcl_status read_at(fitcl_source *src, mfile *f, void *dst, size_t len, uint64_t off) {
+  unsigned char *p = dst;
+  while (len) {
+    ssize_t r = pread(f->fd, p, len, (off_t)off);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0)
+      return fitcl__fail(src->ctx, FITCL_ERR_IO, "%s: read error: %s", f->path, strerror(errno));
+    if (r == 0) return fitcl__source_changed(src, f->path);
+    p += r;
+    len -= (size_t)r;
+    off += (uint64_t)r;
   }
-  f->path = fitcl__strdup(path);
-  f->size = (size_t)sb.st_size;
-  if (f->size) {
-    void *p = mmap(NULL, f->size, PROT_READ, MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED) {
-      int e = errno;
-      close(fd);
-      return fitcl__fail(ctx, FITCL_ERR_IO, "%s: cannot map: %s", path, strerror(e));
-    }
-    f->base = p;
-    madvise(p, f->size, MADV_SEQUENTIAL);
-  }
-  close(fd);
-  if (!f->path) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
   return FITCL_OK;
 }
 
-/* Finds 'key': in the header dict and returns a pointer past the colon. */
-static const char *dict_value(const char *h, const char *key) {
-  char pat[32];
-  snprintf(pat, sizeof pat, "'%s'", key);
-  const char *p = strstr(h, pat);
-  if (!p) return NULL;
-  p += strlen(pat);
-  while (*p == ' ') ++p;
-  if (*p != ':') return NULL;
-  ++p;
-  while (*p == ' ') ++p;
-  return p;
+/* ---- the .npy header ----------------------------------------------------
+ * A Python dict literal with exactly the keys 'descr' (a string),
+ * 'fortran_order' (True or False) and 'shape' (a tuple of whole numbers),
+ * each once, then spaces and a newline (numpy's format spec).  Anything
+ * else is refused rather than guessed at. */
+
+typedef struct npy_header {
+  char descr[16];
+  int fortran;
+  uint64_t dims[3];
+  int nd;
+  int have_descr, have_fortran, have_shape;
+} npy_header;
+
+static void skip_ws(const char **p) {
+  while (**p == ' ' || **p == '\t') ++*p;
 }
 
-static fitcl_status parse_npy(fitcl_context *ctx, mfile *f) {
-  const unsigned char *b = f->base;
-  if (f->size < 10 || memcmp(b, "\x93NUMPY", 6) != 0)
+/* A quoted Python string without escapes. */
+static int npy_string(const char **p, char *out, size_t cap) {
+  char q = **p;
+  if (q != '\'' && q != '"') return 0;
+  const char *s = *p + 1, *e = strchr(s, q);
+  if (!e || (size_t)(e - s) >= cap || memchr(s, '\\', (size_t)(e - s))) return 0;
+  memcpy(out, s, (size_t)(e - s));
+  out[e - s] = '\0';
+  *p = e + 1;
+  return 1;
+}
+
+static int npy_shape(const char **p, npy_header *h) {
+  const char *s = *p;
+  int comma = 0;
+  if (*s++ != '(') return 0;
+  h->nd = 0;
+  for (;;) {
+    skip_ws(&s);
+    if (*s == ')') break;
+    if (!isdigit((unsigned char)*s) || h->nd == 3) return 0;
+    uint64_t v = 0;
+    for (; isdigit((unsigned char)*s); ++s) {
+      if (v > (UINT64_MAX - 9) / 10) return 0;
+      v = v * 10 + (uint64_t)(*s - '0');
+    }
+    h->dims[h->nd++] = v;
+    skip_ws(&s);
+    comma = *s == ',';
+    if (comma) ++s;
+    else if (*s != ')') return 0;
+  }
+  /* (n) is a number in parentheses, not a tuple: numpy writes (n,). */
+  if (h->nd == 1 && !comma) return 0;
+  *p = s + 1;
+  return 1;
+}
+
+static const char *npy_parse(const char *text, npy_header *h) {
+  memset(h, 0, sizeof *h);
+  const char *p = text;
+  skip_ws(&p);
+  if (*p++ != '{') return "it does not start with '{'";
+  for (;;) {
+    skip_ws(&p);
+    if (*p == '}') break;
+    char key[32];
+    if (!npy_string(&p, key, sizeof key)) return "expected a quoted key";
+    skip_ws(&p);
+    if (*p++ != ':') return "expected ':' after a key";
+    skip_ws(&p);
+    if (!strcmp(key, "descr")) {
+      if (h->have_descr++) return "'descr' appears twice";
+      if (!npy_string(&p, h->descr, sizeof h->descr)) return "'descr' is not a dtype string";
+    } else if (!strcmp(key, "fortran_order")) {
+      if (h->have_fortran++) return "'fortran_order' appears twice";
+      if (!strncmp(p, "True", 4)) h->fortran = 1, p += 4;
+      else if (!strncmp(p, "False", 5)) h->fortran = 0, p += 5;
+      else return "'fortran_order' is not True or False";
+    } else if (!strcmp(key, "shape")) {
+      if (h->have_shape++) return "'shape' appears twice";
+      if (!npy_shape(&p, h)) return "'shape' is not a tuple of whole numbers";
+    } else {
+      return "unknown key (only 'descr', 'fortran_order' and 'shape' may appear)";
+    }
+    skip_ws(&p);
+    if (*p == ',') ++p;
+    else if (*p != '}') return "expected ',' or '}' after a value";
+  }
+  ++p;
+  while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\0') {
+    if (*p == '\0') break;
+    ++p;
+  }
+  if (*p) return "text after the closing '}'";
+  if (!h->have_descr || !h->have_fortran || !h->have_shape)
+    return "it lacks one of 'descr', 'fortran_order', 'shape'";
+  return NULL;
+}
+
+static fitcl_status parse_npy(fitcl_source *src, mfile *f) {
+  fitcl_context *ctx = src->ctx;
+  unsigned char b[12];
+  if (f->size < 10 || read_at(src, f, b, 10, 0) != FITCL_OK || memcmp(b, "\x93NUMPY", 6) != 0)
     return fitcl__fail(ctx, FITCL_ERR_PARSE, "%s: not a .npy file (bad magic)", f->path);
-  size_t hlen, hstart;
+  uint64_t hlen, hstart;
   if (b[6] == 1) {
-    hlen = (size_t)b[8] | ((size_t)b[9] << 8);
+    hlen = (uint64_t)b[8] | ((uint64_t)b[9] << 8);
     hstart = 10;
-  } else if ((b[6] == 2 || b[6] == 3) && f->size >= 12) {
-    hlen = (size_t)b[8] | ((size_t)b[9] << 8) | ((size_t)b[10] << 16) | ((size_t)b[11] << 24);
+  } else if ((b[6] == 2 || b[6] == 3) && f->size >= 12 &&
+             read_at(src, f, b + 10, 2, 10) == FITCL_OK) {
+    hlen = (uint64_t)b[8] | ((uint64_t)b[9] << 8) | ((uint64_t)b[10] << 16) |
+           ((uint64_t)b[11] << 24);
     hstart = 12;
   } else {
     return fitcl__fail(ctx, FITCL_ERR_PARSE, "%s: unsupported .npy version %d", f->path, b[6]);
   }
+  if (hlen > NPY_MAX_HEADER)
+    return fitcl__fail(ctx, FITCL_ERR_PARSE,
+                       "%s: malformed .npy header: %llu bytes long (the limit is %u)", f->path,
+                       (unsigned long long)hlen, NPY_MAX_HEADER);
   if (hstart + hlen > f->size)
     return fitcl__fail(ctx, FITCL_ERR_PARSE, "%s: truncated .npy header", f->path);
-  char *h = malloc(hlen + 1);
-  if (!h) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
-  memcpy(h, b + hstart, hlen);
-  h[hlen] = 0;
-  fitcl_status st = FITCL_OK;
-  const char *d = dict_value(h, "descr"), *fo = dict_value(h, "fortran_order"),
-             *sh = dict_value(h, "shape");
-  if (!d || !fo || !sh || *d != '\'') {
-    st = fitcl__fail(ctx, FITCL_ERR_PARSE, "%s: malformed .npy header: %s", f->path, h);
-    goto done;
+  char *text = malloc(hlen + 1);
+  if (!text) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
+  fitcl_status st = read_at(src, f, text, hlen, hstart);
+  npy_header h;
+  const char *why = NULL;
+  if (st == FITCL_OK) {
+    text[hlen] = '\0';
+    if (strlen(text) != hlen) why = "it holds a NUL byte";
+    else if (hlen == 0 || text[hlen - 1] != '\n') why = "it does not end with a newline";
+    else why = npy_parse(text, &h);
   }
-  char descr[32] = {0};
-  for (size_t i = 0; i + 1 < sizeof descr && d[1 + i] && d[1 + i] != '\''; ++i) descr[i] = d[1 + i];
-  if (!strcmp(descr, "<f8") || !strcmp(descr, "=f8")) f->f32 = 0;
-  else if (!strcmp(descr, "<f4") || !strcmp(descr, "=f4")) f->f32 = 1;
-  else {
-    st = fitcl__fail(ctx, FITCL_ERR_DATA,
-                     "%s: dtype '%s' is not supported; use little-endian float64 or float32 "
-                     "(numpy: np.save(path, a.astype('<f8')))", f->path, descr);
-    goto done;
-  }
-  f->fortran = !strncmp(fo, "True", 4);
-  if (*sh != '(') {
-    st = fitcl__fail(ctx, FITCL_ERR_PARSE, "%s: malformed shape in .npy header", f->path);
-    goto done;
-  }
-  uint64_t dims[3];
-  int nd = 0;
-  const char *p = sh + 1;
-  for (;;) {
-    while (*p == ' ' || *p == ',') ++p;
-    if (*p == ')') break;
-    if (!isdigit((unsigned char)*p) || nd == 3) {
-      st = fitcl__fail(ctx, FITCL_ERR_PARSE, "%s: malformed shape in .npy header", f->path);
-      goto done;
-    }
-    dims[nd++] = strtoull(p, (char **)&p, 10);
-  }
-  if (nd == 0 || nd > 2) {
-    st = fitcl__fail(ctx, FITCL_ERR_DATA, "%s: array has %d dimensions; 1-D or 2-D expected",
-                     f->path, nd);
-    goto done;
-  }
-  f->nrows = dims[0];
-  f->ncols = nd == 2 ? (size_t)dims[1] : 1;
+  free(text);
+  if (st != FITCL_OK) return st;
+  if (why)
+    return fitcl__fail(ctx, FITCL_ERR_PARSE,
+                       "%s: malformed .npy header: %s; write the file with numpy.save", f->path, why);
+  if (!strcmp(h.descr, "<f8") || !strcmp(h.descr, "=f8")) f->f32 = 0;
+  else if (!strcmp(h.descr, "<f4") || !strcmp(h.descr, "=f4")) f->f32 = 1;
+  else
+    return fitcl__fail(ctx, FITCL_ERR_DATA,
+                       "%s: dtype '%s' is not supported; use little-endian float64 or float32 "
+                       "(numpy: np.save(path, a.astype('<f8')))", f->path, h.descr);
+  if (h.nd == 0 || h.nd > 2)
+    return fitcl__fail(ctx, FITCL_ERR_DATA, "%s: array has %d dimensions; 1-D or 2-D expected",
+                       f->path, h.nd);
+  f->fortran = h.fortran;
+  f->nrows = h.dims[0];
+  f->ncols = h.nd == 2 ? h.dims[1] : 1;
   f->off = hstart + hlen;
-  size_t es = f->f32 ? 4 : 8;
-  if (f->ncols == 0 || f->nrows > (f->size - f->off) / es / f->ncols)
-    st = fitcl__fail(ctx, FITCL_ERR_DATA, "%s: file is shorter than its shape says (truncated?)",
-                     f->path);
-done:
-  free(h);
-  return st;
+  uint64_t es = f->f32 ? 4 : 8;
+  if (f->ncols == 0 || f->ncols > FITCL__SRC_MAXCOLS * 1000000ull ||
+      f->nrows > (f->size - f->off) / es / f->ncols)
+    return fitcl__fail(ctx, FITCL_ERR_DATA, "%s: file is shorter than its shape says (truncated?)",
+                       f->path);
+  return FITCL_OK;
 }
 
 static int is_index(const char *s) {
@@ -168,7 +256,7 @@ static fitcl_status resolve_col(fitcl_source *src, mapped *m, int raw, const cha
   fitcl_context *ctx = src->ctx;
   if (is_index(spec)) {
     out->file = 0;
-    out->col = (size_t)strtoull(spec, NULL, 10);
+    out->col = strtoull(spec, NULL, 10);
   } else {
     const char *ext = strstr(spec, ".npy");
     if (raw || !ext || (ext[4] && ext[4] != ':'))
@@ -180,88 +268,103 @@ static fitcl_status resolve_col(fitcl_source *src, mapped *m, int raw, const cha
     if (plen >= sizeof path) return fitcl__fail(ctx, FITCL_ERR_ARG, "path too long: %s", spec);
     memcpy(path, spec, plen);
     path[plen] = 0;
-    out->col = ext[4] == ':' ? (size_t)strtoull(ext + 5, NULL, 10) : 0;
+    out->col = ext[4] == ':' ? strtoull(ext + 5, NULL, 10) : 0;
     if (ext[4] == ':' && !is_index(ext + 5))
       return fitcl__fail(ctx, FITCL_ERR_ARG, "column '%s': expected FILE.npy:INDEX", spec);
     int i;
     for (i = 0; i < m->nfiles; ++i)
       if (!strcmp(m->files[i].path, path)) break;
     if (i == m->nfiles) {
-      fitcl_status st = map_file(ctx, path, &m->files[i]);
       m->nfiles++;
-      if (st == FITCL_OK) st = parse_npy(ctx, &m->files[i]);
+      fitcl_status st = open_file(src, path, &m->files[i]);
+      if (st == FITCL_OK) st = parse_npy(src, &m->files[i]);
       if (st != FITCL_OK) return st;
     }
     out->file = i;
   }
   const mfile *f = &m->files[out->file];
   if (out->col >= f->ncols)
-    return fitcl__fail(ctx, FITCL_ERR_NAME, "%s: no column %zu (the array has %zu column%s)",
-                       f->path, out->col, f->ncols, f->ncols == 1 ? "" : "s");
+    return fitcl__fail(ctx, FITCL_ERR_NAME, "%s: no column %llu (the array has %llu column%s)",
+                       f->path, (unsigned long long)out->col, (unsigned long long)f->ncols,
+                       f->ncols == 1 ? "" : "s");
   return FITCL_OK;
-}
-
-static void release_rows(mapped *m, mcol *c, uint64_t upto) {
-  const mfile *f = &m->files[c->file];
-  if (!m->release || upto <= c->released) return;
-  size_t es = f->f32 ? 4 : 8;
-  uintptr_t lo, hi;
-  if (f->fortran || f->ncols == 1) {
-    lo = (uintptr_t)(f->base + f->off + (c->col * f->nrows + c->released) * es);
-    hi = (uintptr_t)(f->base + f->off + (c->col * f->nrows + upto) * es);
-  } else {
-    lo = (uintptr_t)(f->base + f->off + c->released * f->ncols * es);
-    hi = (uintptr_t)(f->base + f->off + upto * f->ncols * es);
-  }
-  uintptr_t plo = (lo + m->page - 1) & ~(uintptr_t)(m->page - 1);
-  uintptr_t phi = hi & ~(uintptr_t)(m->page - 1);
-  if (phi > plo) madvise((void *)plo, phi - plo, MADV_DONTNEED);
-  c->released = upto;
 }
 
 static fitcl_status mapped_rewind(fitcl_source *src) {
-  mapped *m = src->impl;
-  for (int k = 0; k < src->ncols; ++k) {
-    release_rows(m, &m->cols[k], m->nrows);
-    m->cols[k].released = 0;
+  (void)src;
+  return FITCL_OK;
+}
+
+static void widen(double *dst, const unsigned char *p, size_t n, size_t stride, int f32) {
+  if (f32) {
+    for (size_t i = 0; i < n; ++i) {
+      float v;
+      memcpy(&v, p + i * stride * 4, 4);
+      dst[i] = v;
+    }
+  } else {
+    for (size_t i = 0; i < n; ++i) memcpy(&dst[i], p + i * stride * 8, 8);
+  }
+}
+
+/* Rows [r0, r0 + n) of a column stored contiguously (Fortran order, or a
+ * single column) into dst.  float32 is read into the back half of dst and
+ * widened front to back: each double lands before the floats still unread. */
+static fitcl_status read_contiguous(fitcl_source *src, mfile *f, uint64_t col, uint64_t r0,
+                                    size_t n, double *dst) {
+  uint64_t off = f->off + (col * f->nrows + r0) * (f->f32 ? 4 : 8);
+  if (!f->f32) return read_at(src, f, dst, n * 8, off);
+  unsigned char *tmp = (unsigned char *)dst + n * 4;
+  fitcl_status st = read_at(src, f, tmp, n * 4, off);
+  if (st == FITCL_OK) widen(dst, tmp, n, 1, 1);
+  return st;
+}
+
+/* Rows [r0, r0 + n) of every used column of a C-order file: rows hold all
+ * the columns, so blocks of rows are read once and each column picked out. */
+static fitcl_status read_interleaved(fitcl_source *src, mapped *m, int file, uint64_t r0,
+                                     size_t n, const double **cols) {
+  mfile *f = &m->files[file];
+  const size_t es = f->f32 ? 4 : 8;
+  const uint64_t row_bytes = f->ncols * es;
+  const uint64_t block = STAGING_BYTES / row_bytes ? STAGING_BYTES / row_bytes : 1;
+  if (!f->stage && !(f->stage = malloc((size_t)(block * row_bytes))))
+    return fitcl__fail(src->ctx, FITCL_ERR_NOMEM, "out of memory reading %s", f->path);
+  for (size_t done = 0; done < n;) {
+    size_t rows = (size_t)(n - done < block ? n - done : block);
+    fitcl_status st = read_at(src, f, f->stage, rows * (size_t)row_bytes,
+                              f->off + (r0 + done) * row_bytes);
+    if (st != FITCL_OK) return st;
+    for (int k = 0; k < src->ncols; ++k)
+      if (m->cols[k].file == file)
+        widen((double *)cols[k] + done, f->stage + m->cols[k].col * es, rows, (size_t)f->ncols,
+              f->f32);
+    done += rows;
   }
   return FITCL_OK;
 }
+
+static int interleaved(const mfile *f) { return !f->fortran && f->ncols > 1; }
 
 static fitcl_status mapped_read(fitcl_source *src, const double **cols, size_t *n) {
   mapped *m = src->impl;
   uint64_t r0 = src->row;
   size_t cnt = r0 >= m->nrows ? 0 : (size_t)(m->nrows - r0 < src->chunk ? m->nrows - r0 : src->chunk);
   *n = cnt;
+  for (int k = 0; k < src->ncols; ++k) cols[k] = src->buf[src->flip][k];
+  if (!cnt) return FITCL_OK;
   for (int k = 0; k < src->ncols; ++k) {
-    mcol *c = &m->cols[k];
-    const mfile *f = &m->files[c->file];
-    /* Rows of the chunk before the previous one may still be read by the
-     * accumulator only until this call returns, so hand back older rows. */
-    if (r0 > src->chunk) release_rows(m, c, r0 - src->chunk);
-    if (!cnt) {
-      cols[k] = src->buf[src->flip][k];
-      continue;
-    }
-    size_t es = f->f32 ? 4 : 8;
-    size_t stride = (f->fortran || f->ncols == 1) ? 1 : f->ncols;
-    const unsigned char *p = f->base + f->off +
-      ((f->fortran || f->ncols == 1) ? (c->col * f->nrows + r0) : (r0 * f->ncols + c->col)) * es;
-    if (!f->f32 && stride == 1 && ((uintptr_t)p % sizeof(double)) == 0) {
-      cols[k] = (const double *)(const void *)p;
-      continue;
-    }
-    double *dst = src->buf[src->flip][k];
-    if (f->f32) {
-      for (size_t i = 0; i < cnt; ++i) {
-        float v;
-        memcpy(&v, p + i * stride * 4, 4);
-        dst[i] = v;
-      }
-    } else {
-      for (size_t i = 0; i < cnt; ++i) memcpy(&dst[i], p + i * stride * 8, 8);
-    }
-    cols[k] = dst;
+    mfile *f = &m->files[m->cols[k].file];
+    if (interleaved(f)) continue;
+    fitcl_status st = read_contiguous(src, f, m->cols[k].col, r0, cnt, (double *)cols[k]);
+    if (st != FITCL_OK) return st;
+  }
+  for (int i = 0; i < m->nfiles; ++i) {
+    int used = 0;
+    for (int k = 0; k < src->ncols; ++k) used |= m->cols[k].file == i;
+    if (!used || !interleaved(&m->files[i])) continue;
+    fitcl_status st = read_interleaved(src, m, i, r0, cnt, cols);
+    if (st != FITCL_OK) return st;
   }
   return FITCL_OK;
 }
@@ -270,7 +373,8 @@ static void mapped_destroy(fitcl_source *src) {
   mapped *m = src->impl;
   if (!m) return;
   for (int i = 0; i < m->nfiles; ++i) {
-    if (m->files[i].base) munmap(m->files[i].base, m->files[i].size);
+    if (m->files[i].fd >= 0) close(m->files[i].fd);
+    free(m->files[i].stage);
     free(m->files[i].path);
   }
   free(m);
@@ -287,23 +391,23 @@ fitcl_status fitcl__source_open_mapped(fitcl_source *src, const fitcl_source_opt
   if (!m) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
   src->impl = m;
   src->ops = &mapped_ops;
-  m->page = (size_t)sysconf(_SC_PAGESIZE);
-  st = map_file(ctx, opt->path, &m->files[0]);
   m->nfiles = 1;
+  st = open_file(src, opt->path, &m->files[0]);
   if (st != FITCL_OK) return st;
   mfile *f = &m->files[0];
   if (raw) {
-    size_t es = opt->raw_float32 ? 4 : 8;
+    uint64_t es = opt->raw_float32 ? 4 : 8;
     f->f32 = opt->raw_float32 != 0;
-    f->ncols = opt->raw_columns > 0 ? (size_t)opt->raw_columns : (size_t)src->ncols;
+    f->ncols = opt->raw_columns > 0 ? (uint64_t)opt->raw_columns : (uint64_t)src->ncols;
     if (f->size % (f->ncols * es) != 0)
       return fitcl__fail(ctx, FITCL_ERR_DATA,
-                         "%s: raw file of %zu bytes is not a whole number of rows of %zu %s "
+                         "%s: raw file of %llu bytes is not a whole number of rows of %llu %s "
                          "values; check the column count and the value type",
-                         f->path, f->size, f->ncols, f->f32 ? "float32" : "float64");
+                         f->path, (unsigned long long)f->size, (unsigned long long)f->ncols,
+                         f->f32 ? "float32" : "float64");
     f->nrows = f->size / (f->ncols * es);
   } else {
-    st = parse_npy(ctx, f);
+    st = parse_npy(src, f);
     if (st != FITCL_OK) return st;
   }
   for (int k = 0; k < src->ncols; ++k) {
@@ -319,28 +423,5 @@ fitcl_status fitcl__source_open_mapped(fitcl_source *src, const fitcl_source_opt
                          (unsigned long long)m->nrows);
   }
   src->points = m->nrows;
-  /* Float64 columns contiguous in the mapping are the kernel's layout
-   * already; others (C-order rows, float32) are converted once into the
-   * source's in-memory copy when the data fit it.  Pages are handed back
-   * after reading only when the data do not fit in memory: otherwise they
-   * stay mapped, and data read in place are not faulted in again on every
-   * pass. */
-  int in_place = 1;
-  for (int k = 0; k < src->ncols; ++k) {
-    const mfile *g = &m->files[m->cols[k].file];
-    in_place &= !g->f32 && (g->fortran || g->ncols == 1) && g->off % sizeof(double) == 0;
-  }
-  src->no_cache = in_place;
-  m->release = !fitcl__source_fits_memory(src, m->nrows);
-  if (!m->release)
-    for (int i = 0; i < m->nfiles; ++i) {
-      if (!m->files[i].base) continue;
-#ifdef MADV_POPULATE_READ
-      /* Page tables filled in one call instead of a fault every 64 KiB on
-       * the first pass (Linux 5.14+; advice only, as the fallback is). */
-      if (madvise(m->files[i].base, m->files[i].size, MADV_POPULATE_READ) == 0) continue;
-#endif
-      madvise(m->files[i].base, m->files[i].size, MADV_WILLNEED);
-    }
   return FITCL_OK;
 }

@@ -12,12 +12,15 @@
 #include <unistd.h>
 
 #include "core/context.h"
+#include "core/ioerr.h"
+#include "core/outfile.h"
 #include "core/util.h"
 #include "nlsq/checkpoint.h"
 
 #define CKPT_MAGIC "fitcl-curvefit-checkpoint 2"
 #define CKPT_MAGIC_V1 "fitcl-curvefit-checkpoint 1"
 #define CKPT_KEY_LINES 7
+#define CKPT_LINE_MAX (1 << 20)
 
 struct fitcl__ckpt_writer {
   fitcl_context *ctx;
@@ -32,9 +35,35 @@ struct fitcl__ckpt_writer {
   pthread_cond_t cv;
   int pending, busy, quit;
   fitcl__lm_state slot;
-  int err;                   /* errno of the first failed write */
-  char errwhat[64];
+  int failed;                /* a write failed; errmsg says how */
+  char errmsg[1024];
 };
+
+void fitcl__ckpt_hash_begin(fitcl__ckpt_hasher *hs, int ncols) {
+  memset(hs, 0, sizeof *hs);
+  hs->ncols = ncols;
+  for (int k = 0; k < ncols; ++k) hs->h[k] = 0x243f6a8885a308d3ull + (uint64_t)k;
+}
+
+void fitcl__ckpt_hash_column(fitcl__ckpt_hasher *hs, int col, const double *v, size_t n) {
+  uint64_t h = hs->h[col];
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t b;
+    memcpy(&b, &v[i], 8);
+    h = (h ^ b) * 0x9e3779b97f4a7c15ull;
+    h ^= h >> 32;
+  }
+  hs->h[col] = h;
+}
+
+uint64_t fitcl__ckpt_hash_end(const fitcl__ckpt_hasher *hs) {
+  uint64_t f = 0xcbf29ce484222325ull;
+  for (int k = 0; k < hs->ncols; ++k) {
+    f = (f ^ hs->h[k]) * 0x100000001b3ull;
+    f ^= f >> 29;
+  }
+  return f;
+}
 
 /* Bounds are part of the key: a checkpoint taken under other bounds would
  * not reproduce the same path. */
@@ -68,6 +97,9 @@ char *fitcl__ckpt_format(const fitcl__ckpt_key *key, const fitcl__lm_state *st) 
   fitcl__buf_printf(&b, "\nlambda %a\nnu %a\niter %d\nnjev %d\nstatus %d\nqr %d\ncost %a\npoints %llu\n",
                     st->lambda, st->nu, st->iter, st->njev, st->status, st->qr, st->cost,
                     (unsigned long long)st->points);
+  if (key->data.known)
+    fitcl__buf_printf(&b, "data %llu %016llx\n", (unsigned long long)key->data.points,
+                      (unsigned long long)key->data.fingerprint);
   fitcl__buf_printf(&b, "end\n");
   fitcl__buf_append(&b, "", 1);
   if (b.oom) {
@@ -77,56 +109,6 @@ char *fitcl__ckpt_format(const fitcl__ckpt_key *key, const fitcl__lm_state *st) 
   return b.data;
 }
 
-/* Writes text to path atomically; returns 0 or an errno. */
-static int write_atomic(const char *path, const char *text, char *what, size_t whatlen) {
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 16);
-  int fd = -1, e = 0;
-  if (!tmp) return ENOMEM;
-  snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
-  fd = mkstemp(tmp);
-  if (fd < 0) {
-    e = errno;
-    fitcl__strlcpy(what, "create a temporary file", whatlen);
-    goto fail;
-  }
-  size_t len = strlen(text), off = 0;
-  while (off < len) {
-    ssize_t w = write(fd, text + off, len - off);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      e = w < 0 ? errno : EIO;
-      fitcl__strlcpy(what, "write", whatlen);
-      goto fail;
-    }
-    off += (size_t)w;
-  }
-  if (fsync(fd) != 0) {
-    e = errno;
-    fitcl__strlcpy(what, "fsync", whatlen);
-    goto fail;
-  }
-  if (close(fd) != 0) {
-    fd = -1;
-    e = errno;
-    fitcl__strlcpy(what, "close", whatlen);
-    goto fail;
-  }
-  fd = -1;
-  if (rename(tmp, path) != 0) {
-    e = errno;
-    fitcl__strlcpy(what, "rename", whatlen);
-    goto fail;
-  }
-  free(tmp);
-  return 0;
-fail:
-  if (fd >= 0) close(fd);
-  unlink(tmp);
-  free(tmp);
-  return e;
-}
-
 static void *writer_main(void *arg) {
   fitcl__ckpt_writer *w = arg;
   pthread_mutex_lock(&w->mu);
@@ -134,17 +116,22 @@ static void *writer_main(void *arg) {
     while (!w->pending && !w->quit) pthread_cond_wait(&w->cv, &w->mu);
     if (!w->pending && w->quit) break;
     fitcl__lm_state st = w->slot;
+    fitcl__ckpt_key key = w->key;
     w->pending = 0;
     w->busy = 1;
     pthread_mutex_unlock(&w->mu);
-    char *text = fitcl__ckpt_format(&w->key, &st);
-    char what[64] = "format";
-    int e = text ? write_atomic(w->path, text, what, sizeof what) : ENOMEM;
+    char *text = fitcl__ckpt_format(&key, &st);
+    char msg[1024] = "out of memory formatting the checkpoint";
+    /* core/outfile.h: temporary file, fsync, rename; a regular file only,
+     * since a checkpoint is only worth its resume. */
+    fitcl_status e = text ? fitcl__out_file(w->path, FITCL__OUT_REGULAR_ONLY, text, strlen(text),
+                                            msg, sizeof msg)
+                          : FITCL_ERR_NOMEM;
     free(text);
     pthread_mutex_lock(&w->mu);
-    if (e && !w->err) {
-      w->err = e;
-      fitcl__strlcpy(w->errwhat, what, sizeof w->errwhat);
+    if (e != FITCL_OK && !w->failed) {
+      w->failed = 1;
+      fitcl__strlcpy(w->errmsg, msg, sizeof w->errmsg);
     }
     w->busy = 0;
     pthread_cond_broadcast(&w->cv);
@@ -199,6 +186,12 @@ oom:
   return fitcl__fail(ctx, FITCL_ERR_NOMEM, "cannot start the checkpoint writer");
 }
 
+void fitcl__ckpt_set_data(fitcl__ckpt_writer *w, const fitcl__ckpt_data *data) {
+  pthread_mutex_lock(&w->mu);
+  w->key.data = *data;
+  pthread_mutex_unlock(&w->mu);
+}
+
 void fitcl__ckpt_post(fitcl__ckpt_writer *w, const fitcl__lm_state *st) {
   pthread_mutex_lock(&w->mu);
   w->slot = *st;
@@ -211,13 +204,11 @@ fitcl_status fitcl__ckpt_flush(fitcl__ckpt_writer *w, const fitcl__lm_state *st)
   fitcl__ckpt_post(w, st);
   pthread_mutex_lock(&w->mu);
   while (w->pending || w->busy) pthread_cond_wait(&w->cv, &w->mu);
-  int e = w->err;
-  char what[64];
-  fitcl__strlcpy(what, w->errwhat, sizeof what);
+  int failed = w->failed;
+  char msg[1024];
+  fitcl__strlcpy(msg, w->errmsg, sizeof msg);
   pthread_mutex_unlock(&w->mu);
-  if (e)
-    return fitcl__fail(w->ctx, FITCL_ERR_IO, "checkpoint %s: cannot %s: %s", w->path, what,
-                       strerror(e));
+  if (failed) return fitcl__fail(w->ctx, FITCL_ERR_IO, "checkpoint %s", msg);
   return FITCL_OK;
 }
 
@@ -252,17 +243,19 @@ static int parse_doubles(const char *s, double *v, int n) {
 }
 
 fitcl_status fitcl__ckpt_load(fitcl_context *ctx, const char *path, const fitcl__ckpt_key *key,
-                              fitcl__lm_state *out) {
-  FILE *f = fopen(path, "r");
+                              fitcl__lm_state *out, fitcl__ckpt_data *data) {
+  fitcl__ckpt_data d = {0};
+  FILE *f = NULL;
   char *line = NULL, *expect = NULL;
   size_t cap = 0;
+  char why[1024];
   int lineno = 0, n = key->nparams, seen_end = 0;
   fitcl_status st = FITCL_OK;
   fitcl__lm_state s;
   memset(&s, 0, sizeof s);
   s.nparams = n;
-  if (!f)
-    return fitcl__fail(ctx, FITCL_ERR_FILE, "checkpoint %s: cannot open: %s", path, strerror(errno));
+  if (fitcl__open_input(path, &f, why, sizeof why) != FITCL_OK)
+    return fitcl__fail(ctx, FITCL_ERR_FILE, "checkpoint %s", why);
   /* The key lines must match what this fit would write, byte for byte. */
   fitcl__lm_state dummy;
   memset(&dummy, 0, sizeof dummy);
@@ -273,11 +266,12 @@ fitcl_status fitcl__ckpt_load(fitcl_context *ctx, const char *path, const fitcl_
     goto fail;
   }
   const char *ep = expect;
-  ssize_t len;
+  long len;
   int nkey = CKPT_KEY_LINES;
-  while ((len = getline(&line, &cap, f)) >= 0) {
+  /* Lines are short (the model text is the longest); a longer one means
+   * this is not a checkpoint, and is not read whole. */
+  while ((len = fitcl__read_line(f, &line, &cap, CKPT_LINE_MAX)) >= 0) {
     ++lineno;
-    if (len > 0 && line[len - 1] == '\n') line[--len] = 0;
     if (lineno == 1 && !strcmp(line, CKPT_MAGIC_V1)) {
       /* Version 1: the same key without the held parameters. */
       int any = 0;
@@ -330,6 +324,13 @@ fitcl_status fitcl__ckpt_load(fitcl_context *ctx, const char *path, const fitcl_
       unsigned long long v = 0;
       bad = sscanf(val, "%llu", &v) != 1;
       s.points = v;
+    } else if (!strcmp(line, "data")) {
+      unsigned long long pts = 0, fp = 0;
+      char tail;
+      bad = sscanf(val, "%llu %16llx%c", &pts, &fp, &tail) != 2;
+      d.known = !bad;
+      d.points = pts;
+      d.fingerprint = fp;
     } else if (!strcmp(line, "end")) {
       seen_end = 1;
       break;
@@ -339,6 +340,14 @@ fitcl_status fitcl__ckpt_load(fitcl_context *ctx, const char *path, const fitcl_
                        lineno, line);
       goto fail;
     }
+  }
+  if (!seen_end && len < -1) {
+    st = len == -3 ? fitcl__fail(ctx, FITCL_ERR_PARSE,
+                                 "checkpoint %s:%d: a line longer than 1 MiB; this is not a "
+                                 "fitcl curve-fit checkpoint", path, lineno + 1)
+                   : fitcl__fail(ctx, FITCL_ERR_IO, "checkpoint %s: read error: %s", path,
+                                 strerror(errno));
+    goto fail;
   }
   if (!seen_end) {
     st = fitcl__fail(ctx, FITCL_ERR_PARSE, "checkpoint %s:%d: truncated (no 'end' line)", path,
@@ -355,6 +364,7 @@ fitcl_status fitcl__ckpt_load(fitcl_context *ctx, const char *path, const fitcl_
   if (s.status == FITCL_CURVEFIT_INTERRUPTED || s.status == FITCL_CURVEFIT_MAX_ITER)
     s.status = FITCL_CURVEFIT_RUNNING;
   *out = s;
+  *data = d;
 fail:
   free(line);
   free(expect);

@@ -8,10 +8,23 @@
 
 #include "nlsq/lm.h"
 
+/* The data a fit read: its point count and a fingerprint of every value
+ * in row order (fitcl__ckpt_fingerprint), known after the first pass.  A
+ * checkpoint carries it so that a resume on other data (another file, the
+ * same file rewritten) is refused instead of continuing a different fit. */
+typedef struct fitcl__ckpt_data {
+  int known;
+  uint64_t points;
+  uint64_t fingerprint;
+} fitcl__ckpt_data;
+
 /* What a checkpoint must agree with to be resumed: the model, the
- * parameter names, the loss, the bounds and the held parameters.  Format
- * version 2 added the held parameters and the solver mode (qr); version 1
- * files still load (nothing held, normal equations). */
+ * parameter names, the loss, the bounds and the held parameters (compared
+ * line by line when read), and the data (compared after the resumed fit's
+ * first pass).  Format version 2 added the held parameters and the solver
+ * mode (qr); version 1 files still load (nothing held, normal equations).
+ * The data line is optional in both (absent when written before the first
+ * pass ended, and in files of older fitcl). */
 typedef struct fitcl__ckpt_key {
   const char *model_text;           /* may be NULL */
   const char *const *names;
@@ -20,7 +33,20 @@ typedef struct fitcl__ckpt_key {
   double f_scale;
   const double *lower, *upper;      /* may be NULL */
   const int *fixed;                 /* held parameters; may be NULL */
+  fitcl__ckpt_data data;
 } fitcl__ckpt_key;
+
+/* The fingerprint: one running hash per column, fed the bits of each value
+ * in row order (so it does not depend on how the rows were chunked), folded
+ * together at the end.  Not cryptographic: it tells data apart, it does not
+ * resist someone crafting a collision. */
+typedef struct fitcl__ckpt_hasher {
+  uint64_t h[FITCL_NLSQ_MAX_VARS + 2];
+  int ncols;
+} fitcl__ckpt_hasher;
+void fitcl__ckpt_hash_begin(fitcl__ckpt_hasher *hs, int ncols);
+void fitcl__ckpt_hash_column(fitcl__ckpt_hasher *hs, int col, const double *v, size_t n);
+uint64_t fitcl__ckpt_hash_end(const fitcl__ckpt_hasher *hs);
 
 /* Starts the writer thread.  The path's directory must be writable. */
 fitcl_status fitcl__ckpt_writer_create(fitcl_context *ctx, const char *path,
@@ -31,13 +57,18 @@ void fitcl__ckpt_post(fitcl__ckpt_writer *w, const fitcl__lm_state *st);
 /* Writes `st` now (after any pending write) and waits for it.  Returns the
  * first write error of the writer's life, with the detail on ctx. */
 fitcl_status fitcl__ckpt_flush(fitcl__ckpt_writer *w, const fitcl__lm_state *st);
+/* Records the data fingerprint once the first pass has computed it: every
+ * later checkpoint carries it. */
+void fitcl__ckpt_set_data(fitcl__ckpt_writer *w, const fitcl__ckpt_data *data);
 /* Stops the thread.  Accepts NULL. */
 void fitcl__ckpt_writer_destroy(fitcl__ckpt_writer *w);
 
 /* Serialises a state (malloc'ed text; NULL when out of memory). */
 char *fitcl__ckpt_format(const fitcl__ckpt_key *key, const fitcl__lm_state *st);
-/* Reads a checkpoint and checks it against key. */
+/* Reads a checkpoint and checks it against key (not key->data: the data
+ * are only known after a pass); *data receives the checkpoint's data
+ * fingerprint (known = 0 when it was written before the first pass ended). */
 fitcl_status fitcl__ckpt_load(fitcl_context *ctx, const char *path, const fitcl__ckpt_key *key,
-                              fitcl__lm_state *out);
+                              fitcl__lm_state *out, fitcl__ckpt_data *data);
 
 #endif

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/accum_qr.h"
 #include "core/context.h"
@@ -35,7 +36,36 @@ typedef struct pass_ctx {
   int validated;
   uint64_t points;
   fitcl__data_stats stats;    /* arrays and callbacks: from the first pass */
+  /* The data fingerprint (nlsq/checkpoint.h), computed in the first pass
+   * when a checkpoint is written or resumed: `expect` is the resumed
+   * checkpoint's, refused when the data differ. */
+  int want_fp;
+  fitcl__ckpt_hasher hasher;
+  fitcl__ckpt_data data, expect;
+  const char *resume_path;
+  fitcl__ckpt_writer *w;
 } pass_ctx;
+
+/* After the first pass: the data are the data the checkpoint was taken on,
+ * and every later checkpoint says which data it belongs to. */
+static fitcl_status first_pass_done(pass_ctx *pc, uint64_t points) {
+  if (!pc->want_fp) return FITCL_OK;
+  pc->data.known = 1;
+  pc->data.points = points;
+  pc->data.fingerprint = fitcl__ckpt_hash_end(&pc->hasher);
+  if (pc->expect.known && (pc->expect.points != pc->data.points ||
+                           pc->expect.fingerprint != pc->data.fingerprint))
+    return fitcl__fail(pc->ctx, FITCL_ERR_MISMATCH,
+                       "checkpoint %s was taken on other data (%llu points, fingerprint %016llx; "
+                       "these data: %llu points, fingerprint %016llx); resume only on the data "
+                       "the fit started on, or start again without --resume",
+                       pc->resume_path, (unsigned long long)pc->expect.points,
+                       (unsigned long long)pc->expect.fingerprint,
+                       (unsigned long long)pc->data.points,
+                       (unsigned long long)pc->data.fingerprint);
+  if (pc->w) fitcl__ckpt_set_data(pc->w, &pc->data);
+  return FITCL_OK;
+}
 
 static fitcl_status next_chunk(pass_ctx *pc, uint64_t index, uint64_t row0, fitcl_chunk *c) {
   switch (pc->kind) {
@@ -80,6 +110,8 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
   for (size_t j = 0; j < nv; ++j) names[j] = fitcl_model_var_name(pc->model, j);
   names[nv] = "y";
   names[nv + 1] = "sigma";
+  const int hashing = pc->want_fp && !pc->validated;
+  if (hashing) fitcl__ckpt_hash_begin(&pc->hasher, (int)nv + 2);
   for (uint64_t index = 0;; ++index) {
     if (pc->interrupt && *pc->interrupt) {
       fitcl_accum_end(pc->acc, &discard);
@@ -101,6 +133,11 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
       return st;
     }
     if (!c.n) break;
+    if (hashing) {
+      for (size_t j = 0; j < nv; ++j) fitcl__ckpt_hash_column(&pc->hasher, (int)j, c.x[j], c.n);
+      fitcl__ckpt_hash_column(&pc->hasher, (int)nv, c.y, c.n);
+      if (c.sigma) fitcl__ckpt_hash_column(&pc->hasher, (int)nv + 1, c.sigma, c.n);
+    }
     st = fitcl_accum_chunk(pc->acc, c.x, c.y, c.sigma, c.n);
     if (st != FITCL_OK) {
       fitcl_accum_end(pc->acc, &discard);
@@ -123,6 +160,8 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
       return fitcl__fail(pc->ctx, FITCL_ERR_SIZE,
                          "curve fit: %llu data points for %zu parameters; more points than "
                          "parameters are needed", (unsigned long long)out->points, np);
+    st = first_pass_done(pc, out->points);
+    if (st != FITCL_OK) return st;
   } else if (out->points != pc->points) {
     return fitcl__fail(pc->ctx, FITCL_ERR_MISMATCH,
                        "curve fit: a pass gave %llu points, the first gave %llu; every pass must "
@@ -203,6 +242,23 @@ static fitcl_status check_options(fitcl_context *ctx, const fitcl_model *m, cons
   return FITCL_OK;
 }
 
+/* A checkpoint is rewritten many times during a fit: it must be a regular
+ * file (so it can be resumed), and never one of the data files. */
+static fitcl_status check_checkpoint_path(fitcl_context *ctx, const pass_ctx *pc, const char *path) {
+  struct stat st;
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+    return fitcl__fail(ctx, FITCL_ERR_ARG,
+                       "checkpoint %s: is not a regular file (a %s); a checkpoint must be a file "
+                       "it can be resumed from", path,
+                       S_ISDIR(st.st_mode) ? "directory" : S_ISFIFO(st.st_mode) ? "FIFO"
+                       : S_ISCHR(st.st_mode) ? "character device" : "special file");
+  if (pc->kind == DATA_SOURCE && fitcl__source_reads(pc->src, path))
+    return fitcl__fail(ctx, FITCL_ERR_ARG,
+                       "checkpoint %s is the same file as the data %s; writing it would destroy "
+                       "the data (give another path)", path, pc->src->path);
+  return FITCL_OK;
+}
+
 static fitcl_status run_fit(fitcl_context *ctx, const fitcl_model *m, pass_ctx *pc,
                             const double *p0, const fitcl_curvefit_options *opt_in,
                             fitcl_curvefit_result *res) {
@@ -220,6 +276,10 @@ static fitcl_status run_fit(fitcl_context *ctx, const fitcl_model *m, pass_ctx *
   for (size_t j = 0; j < n; ++j) names[j] = fitcl_model_param_name(m, j);
   st = check_options(ctx, m, opt.resume_path ? NULL : p0, &opt);
   if (st != FITCL_OK) return st;
+  if (opt.checkpoint_path) {
+    st = check_checkpoint_path(ctx, pc, opt.checkpoint_path);
+    if (st != FITCL_OK) return st;
+  }
 
   fitcl_accum_options ao;
   memset(&ao, 0, sizeof ao);
@@ -236,12 +296,15 @@ static fitcl_status run_fit(fitcl_context *ctx, const fitcl_model *m, pass_ctx *
   if (st != FITCL_OK) goto fail;
 
   fitcl__ckpt_key key = {opt.model_text ? opt.model_text : fitcl_model_expr(m), names, (int)n,
-                         (int)opt.loss, opt.f_scale, opt.lower, opt.upper, opt.fixed};
+                         (int)opt.loss, opt.f_scale, opt.lower, opt.upper, opt.fixed,
+                         {0, 0, 0}};
   fitcl__lm_state s;
   memset(&s, 0, sizeof s);
   s.nparams = (int)n;
+  pc->want_fp = opt.checkpoint_path || opt.resume_path;
+  pc->resume_path = opt.resume_path;
   if (opt.resume_path) {
-    st = fitcl__ckpt_load(ctx, opt.resume_path, &key, &s);
+    st = fitcl__ckpt_load(ctx, opt.resume_path, &key, &s, &pc->expect);
     if (st != FITCL_OK) goto fail;
     st = check_options(ctx, m, s.p, &opt);
     if (st != FITCL_OK) goto fail;
@@ -272,8 +335,12 @@ static fitcl_status run_fit(fitcl_context *ctx, const fitcl_model *m, pass_ctx *
     if (st != FITCL_OK) goto fail;
   }
   if (opt.checkpoint_path) {
+    /* The data line: known after a robust start's pass, else the resumed
+     * checkpoint's until the first pass confirms it. */
+    key.data = pc->data.known ? pc->data : pc->expect;
     st = fitcl__ckpt_writer_create(ctx, opt.checkpoint_path, &key, &w);
     if (st != FITCL_OK) goto fail;
+    pc->w = w;
     /* Writing the starting state at once proves the path is writable
      * before any time is spent. */
     st = fitcl__ckpt_flush(w, &s);
@@ -292,6 +359,7 @@ static fitcl_status run_fit(fitcl_context *ctx, const fitcl_model *m, pass_ctx *
   if (st == FITCL_OK && opt.profile && res->converged && !res->singular)
     st = fitcl__profile_intervals(ctx, &pb, &opt, res);
 fail:
+  pc->w = NULL;
   fitcl__ckpt_writer_destroy(w);
   fitcl_accum_destroy(pc->acc);
   pc->acc = NULL;

@@ -9,9 +9,69 @@
 #include <unistd.h>
 
 #include "core/context.h"
+#include "core/outfile.h"
 #include "core/pool.h"
 #include "core/util.h"
 #include "nlsq/source.h"
+
+fitcl_status fitcl__source_watch(fitcl_source *src, const char *path, const struct stat *st) {
+  for (int i = 0; i < src->nfiles; ++i)
+    if (src->files[i].dev == st->st_dev && src->files[i].ino == st->st_ino) return FITCL_OK;
+  if (src->nfiles == FITCL__SRC_MAXCOLS)
+    return fitcl__fail(src->ctx, FITCL_ERR_SIZE, "%s: too many data files", path);
+  fitcl__src_file *f = &src->files[src->nfiles];
+  if (!(f->path = fitcl__strdup(path))) return fitcl__fail(src->ctx, FITCL_ERR_NOMEM, "out of memory");
+  f->dev = st->st_dev;
+  f->ino = st->st_ino;
+  f->size = st->st_size;
+  f->mtime = st->st_mtim;
+  src->nfiles++;
+  return FITCL_OK;
+}
+
+static fitcl_status changed(fitcl_source *src, const fitcl__src_file *f, const struct stat *now) {
+  if (!now)
+    return fitcl__fail(src->ctx, FITCL_ERR_IO,
+                       "%s changed during the fit: it was removed or renamed; every pass must read "
+                       "the same data (copy the file before fitting it while it is written)",
+                       f->path);
+  return fitcl__fail(src->ctx, FITCL_ERR_IO,
+                     "%s changed during the fit (%s; %lld bytes, was %lld); every pass must read "
+                     "the same data (copy the file before fitting it while it is written)",
+                     f->path,
+                     now->st_dev != f->dev || now->st_ino != f->ino ? "replaced by another file"
+                     : now->st_size < f->size                       ? "shrunk"
+                     : now->st_size > f->size                       ? "grown"
+                                                                    : "rewritten",
+                     (long long)now->st_size, (long long)f->size);
+}
+
+fitcl_status fitcl__source_check_files(fitcl_source *src) {
+  for (int i = 0; i < src->nfiles; ++i) {
+    const fitcl__src_file *f = &src->files[i];
+    struct stat now;
+    if (stat(f->path, &now) != 0) return changed(src, f, NULL);
+    if (now.st_dev != f->dev || now.st_ino != f->ino || now.st_size != f->size ||
+        now.st_mtim.tv_sec != f->mtime.tv_sec || now.st_mtim.tv_nsec != f->mtime.tv_nsec)
+      return changed(src, f, &now);
+  }
+  return FITCL_OK;
+}
+
+fitcl_status fitcl__source_changed(fitcl_source *src, const char *path) {
+  fitcl_status st = fitcl__source_check_files(src);
+  if (st != FITCL_OK) return st;
+  /* The size on record still holds, yet a read came up short. */
+  return fitcl__fail(src->ctx, FITCL_ERR_IO,
+                     "%s changed during the fit: a read came up short; every pass must read the "
+                     "same data", path);
+}
+
+int fitcl__source_reads(const fitcl_source *src, const char *path) {
+  for (int i = 0; i < src->nfiles; ++i)
+    if (fitcl__out_same_file(path, src->files[i].path)) return 1;
+  return src->path && fitcl__out_same_file(path, src->path);
+}
 
 /* Whether every value of c is finite (and > 0 for sigma): x - x is 0 for
  * a finite x and NaN otherwise, so a sum of those in eight lanes answers
@@ -269,7 +329,11 @@ fitcl_status fitcl_source_rewind(fitcl_source *src) {
    * statistics: start both again. */
   if (src->cache_state == 1) cache_free(src);
   if (!src->validated) memset(&src->stats, 0, sizeof src->stats);
+  /* From the copy, later passes never look at the files again. */
   if (src->cache_state == 2) return FITCL_OK;
+  /* From the files, each pass must read what the first one read. */
+  fitcl_status st = fitcl__source_check_files(src);
+  if (st != FITCL_OK) return st;
   return src->ops->rewind(src);
 }
 
@@ -335,6 +399,11 @@ fitcl_status fitcl_source_next(fitcl_source *src, fitcl_chunk *chunk) {
     if (st != FITCL_OK) return st;
   }
   src->row += n;
+  if (n == 0) {
+    /* A pass is only as good as the files it read. */
+    st = fitcl__source_check_files(src);
+    if (st != FITCL_OK) return st;
+  }
   if (n == 0 && !src->validated) {
     src->validated = 1;
     src->points = src->row;
@@ -365,6 +434,7 @@ void fitcl_source_destroy(fitcl_source *src) {
   for (int f = 0; f < 2; ++f)
     for (int k = 0; k < FITCL__SRC_MAXCOLS; ++k) free(src->buf[f][k]);
   for (int k = 0; k < FITCL__SRC_MAXCOLS; ++k) free(src->colname[k]);
+  for (int i = 0; i < src->nfiles; ++i) free(src->files[i].path);
   free(src->path);
   free(src);
 }

@@ -5,9 +5,22 @@
 #ifndef FITCL_NLSQ_SOURCE_H
 #define FITCL_NLSQ_SOURCE_H
 
+#include <sys/stat.h>
 #include "fitcl.h"
 
 #define FITCL__SRC_MAXCOLS (FITCL_NLSQ_MAX_VARS + 2)
+
+/* A file a source reads, as it was when opened: a fit reads every pass from
+ * the same bytes, so a file replaced, grown, shrunk or rewritten during the
+ * fit is an error, reported by name, rather than a different fit (or, for
+ * a mapping, SIGBUS). */
+typedef struct fitcl__src_file {
+  char *path;
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  struct timespec mtime;
+} fitcl__src_file;
 
 /* What the first (validating) pass learns about the data besides their
  * validity: the weighted moments of y about its first value (for R²) and
@@ -47,20 +60,32 @@ struct fitcl_source {
   double *buf[2][FITCL__SRC_MAXCOLS];
   const double *xs[2][FITCL_NLSQ_MAX_VARS];
   int self_checked;                  /* the reader validates values itself (text) */
+  fitcl__src_file files[FITCL__SRC_MAXCOLS]; /* what it reads (fitcl__source_watch) */
+  int nfiles;
   fitcl__data_stats stats;           /* of the first pass */
   /* Data brought into the kernel's layout (one contiguous float64 array per
    * column) by the first pass, when they fit the memory budget; later
    * passes hand out slices of it and never call the reader again.  A
-   * reader that keeps its own copy (CSV) or whose columns are float64 and
-   * contiguous in a mapping (1-D or Fortran-order .npy) sets no_cache. */
+   * reader that keeps its own copy (CSV) sets no_cache. */
   double *cache[FITCL__SRC_MAXCOLS];
   int cache_state;                   /* 0 none, 1 filling (first pass), 2 complete */
   int no_cache;                      /* the reader's own layout is already the kernel's */
   size_t cache_budget;               /* bytes the cache may take */
 };
 
-/* Whether a source of `points` rows would be kept in memory (the reader
- * asks, to decide whether handing pages back to the kernel is worth it). */
+/* Records a file the source reads (st: its fstat when opened).  Checked
+ * again at the start and the end of every pass that reads the files (not
+ * of the passes served from the copy above). */
+fitcl_status fitcl__source_watch(fitcl_source *src, const char *path, const struct stat *st);
+/* FITCL_ERR_IO naming the first watched file that is no longer what it was
+ * ("data.npy changed during the fit (1000000 bytes, was 64000000)"). */
+fitcl_status fitcl__source_check_files(fitcl_source *src);
+/* The message for a read that found a file shorter than at open. */
+fitcl_status fitcl__source_changed(fitcl_source *src, const char *path);
+/* 1 when writing `path` would overwrite one of the source's files. */
+int fitcl__source_reads(const fitcl_source *src, const char *path);
+
+/* Whether a source of `points` rows would be kept in memory. */
 int fitcl__source_fits_memory(const fitcl_source *src, uint64_t points);
 
 /* Allocates the common part (buffers of `chunk` doubles for each column). */

@@ -7,8 +7,11 @@
 #include <string.h>
 
 #include "core/context.h"
+#include "core/ioerr.h"
 #include "core/util.h"
 #include "phylo/data.h"
+
+#define FAMILY_LINE_MAX (64 << 10)
 
 typedef struct name_ix {
   const char *name;
@@ -31,9 +34,9 @@ fitcl_status fitcl_select_families_file(fitcl_context *ctx, const fitcl_data *da
     return fitcl__fail(ctx, FITCL_ERR_NULL, "fitcl_select_families_file: NULL argument");
   size_t n = data->pat.nfamilies;
   memset(selected, 0, n);
-  f = fopen(path, "r");
-  if (!f) {
-    st = fitcl__fail(ctx, FITCL_ERR_FILE, "%s: cannot open the family list: %s", path, strerror(errno));
+  char why[1024];
+  if (fitcl__open_input(path, &f, why, sizeof why) != FITCL_OK) {
+    st = fitcl__fail(ctx, FITCL_ERR_FILE, "the family list %s", why);
     goto fail;
   }
   tab = malloc(sizeof *tab * (n ? n : 1));
@@ -41,11 +44,13 @@ fitcl_status fitcl_select_families_file(fitcl_context *ctx, const fitcl_data *da
   for (size_t i = 0; i < n; ++i) tab[i] = (name_ix){data->pat.family_name[i], i};
   /* Sorted names make each lookup O(log n) for lists of any length. */
   qsort(tab, n, sizeof *tab, cmp_name);
-  long lineno = 0;
-  ssize_t len;
-  while ((len = getline(&line, &cap, f)) >= 0) {
+  long lineno = 0, len;
+  /* One family name per line: a line longer than this is not a list. */
+  while ((len = fitcl__read_line(f, &line, &cap, FAMILY_LINE_MAX)) >= 0) {
     ++lineno;
     char *s = line, *e = line + len;
+    /* A UTF-8 byte-order mark is not part of the first name. */
+    if (lineno == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3;
     while (s < e && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')) ++s;
     while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n')) --e;
     if (s == e || *s == '#') continue;
@@ -60,7 +65,13 @@ fitcl_status fitcl_select_families_file(fitcl_context *ctx, const fitcl_data *da
     }
     selected[hit->ix] = 1;
   }
-  if (ferror(f)) {
+  if (len == -3) {
+    st = fitcl__fail(ctx, FITCL_ERR_SIZE,
+                     "%s:%ld: a line longer than %d KiB, the limit for a family list (one name "
+                     "per line)", path, lineno + 1, FAMILY_LINE_MAX >> 10);
+    goto fail;
+  }
+  if (len == -2) {
     st = fitcl__fail(ctx, FITCL_ERR_IO, "%s: read error: %s", path, strerror(errno));
     goto fail;
   }

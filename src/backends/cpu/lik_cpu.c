@@ -266,6 +266,23 @@ static inline __attribute__((always_inline)) void binary_node(
   }
 }
 
+/* Multiplies the lanes of node partials whose largest entry m fell below
+ * 2^-256 by 2^256, counts that in `scale`, and leaves the factors in f. */
+static inline __attribute__((always_inline)) void rescale_lanes(double *Iu, int K, size_t kstride,
+                                                                const double *m, int *scale,
+                                                                double *f) {
+  FITCL__LANES(l) {
+    const int low = fitcl_prune_low(m[l]);
+    f[l] = fitcl_prune_factor(low);
+    scale[l] += low;
+  }
+  for (int c = 0; c < K; ++c)
+    FITCL__LANES(l) {
+      Iu[c * kstride + l] *= f[l];
+      Iu[c * kstride + FITCL__LANE + l] *= f[l];
+    }
+}
+
 /* The gradient of one sub-block: preorder pass and per-lane derivatives
  * into sv->D.  Its own function, so the postorder that the log-likelihood
  * alone runs is compiled as if it were not there. */
@@ -277,8 +294,8 @@ static void grad_pass(const fitcl_lik *L, int g, const scratch_view *sv, const u
   const int *sch = L->sched_child;
   const double *pmg = L->pm + (size_t)g * K * nn * FITCL_GL_PREC;
   const size_t kstride = 2 * FITCL__LANE, nstride = (size_t)K * kstride;
-  const double *In = sv->In, *Fs = sv->Fs;
-  double *Out = sv->Out, *Sb = sv->Sb, *D = sv->D, *NU = sv->NU, *NW = sv->NW;
+  const double *Fs = sv->Fs;
+  double *In = sv->In, *Out = sv->Out, *Sb = sv->Sb, *D = sv->D, *NU = sv->NU, *NW = sv->NW;
   const unsigned char *flags = sv->flags;
   const double pi1 = L->pi1[g], pi0 = 1.0 - pi1;
   const double dpi = fitcl_prune_root_dpi(L->root_grad, pi0, pi1);
@@ -376,6 +393,33 @@ static void grad_pass(const fitcl_lik *L, int g, const scratch_view *sv, const u
         }
       }
     }
+    /* The node's rescalings (fitcl_prune_check), counted again: its
+     * product redone from the contributions just computed, in the same
+     * order with the same checks (the same bits), into its partial, which
+     * nothing reads any more. */
+    int nres[FITCL__LANE];
+    FITCL__LANES(l) nres[l] = 0;
+    {
+      double *Iu = In + (size_t)(u - ntips) * nstride;
+      for (int j = 0; j < deg; ++j) {
+        for (int c = 0; c < K; ++c) {
+          double *o0 = Iu + c * kstride, *o1 = o0 + FITCL__LANE;
+          const double *s0 = Sb + (size_t)j * nstride + c * kstride, *s1 = s0 + FITCL__LANE;
+          FITCL__LANES(l) {
+            o0[l] = fitcl_prune_times(o0[l], s0[l], j == 0);
+            o1[l] = fitcl_prune_times(o1[l], s1[l], j == 0);
+          }
+        }
+        if (!fitcl_prune_check(j, deg)) continue;
+        double m[FITCL__LANE], f[FITCL__LANE];
+        FITCL__LANES(l) m[l] = 0.0;
+        for (int c = 0; c < K; ++c) {
+          const double *o0 = Iu + c * kstride, *o1 = o0 + FITCL__LANE;
+          FITCL__LANES(l) m[l] = fitcl_prune_max(m[l], o0[l], o1[l]);
+        }
+        rescale_lanes(Iu, K, kstride, m, nres, f);
+      }
+    }
     for (int k = 0; k < deg; ++k) {
       const int v = kids[k];
       for (int c = 0; c < K; ++c) {
@@ -386,15 +430,21 @@ static void grad_pass(const fitcl_lik *L, int g, const scratch_view *sv, const u
         double in0[FITCL__LANE], in1[FITCL__LANE];
         child_in(In, nstride, kstride, ntips, tipsub, tiprank, v, c, in0, in1);
         double g0[FITCL__LANE], g1[FITCL__LANE];
+        int r0[FITCL__LANE], r1[FITCL__LANE];
         FITCL__LANES(l) {
           g0[l] = ou0[l];
           g1[l] = ou1[l];
+          r0[l] = r1[l] = nres[l];
         }
         for (int j = 0; j < deg; ++j)
           FITCL__LANES(l) {
-            g0[l] = fitcl_prune_multi_g(g0[l], s0[j * nstride + l], j, k);
-            g1[l] = fitcl_prune_multi_g(g1[l], s1[j * nstride + l], j, k);
+            g0[l] = fitcl_prune_multi_gr(g0[l], s0[j * nstride + l], j, k, &r0[l]);
+            g1[l] = fitcl_prune_multi_gr(g1[l], s1[j * nstride + l], j, k, &r1[l]);
           }
+        FITCL__LANES(l) {
+          g0[l] = fitcl_prune_multi_rest(g0[l], r0[l]);
+          g1[l] = fitcl_prune_multi_rest(g1[l], r1[l]);
+        }
         /* Separate loops for the parts each node needs: a branch inside
          * the loop would stop it vectorising; the terms a loop does not
          * store are not computed. */
@@ -435,23 +485,6 @@ static void grad_pass(const fitcl_lik *L, int g, const scratch_view *sv, const u
   }
 }
 
-/* Multiplies the lanes of node partials whose largest entry m fell below
- * 2^-256 by 2^256, counts that in `scale`, and leaves the factors in f. */
-static inline __attribute__((always_inline)) void rescale_lanes(double *Iu, int K, size_t kstride,
-                                                                const double *m, int *scale,
-                                                                double *f) {
-  FITCL__LANES(l) {
-    const int low = fitcl_prune_low(m[l]);
-    f[l] = fitcl_prune_factor(low);
-    scale[l] += low;
-  }
-  for (int c = 0; c < K; ++c)
-    FITCL__LANES(l) {
-      Iu[c * kstride + l] *= f[l];
-      Iu[c * kstride + FITCL__LANE + l] *= f[l];
-    }
-}
-
 /* One reduction block.  want_grad is a constant at each of the two call
  * sites, so the log-likelihood alone compiles without any of the
  * gradient's bookkeeping. */
@@ -481,7 +514,9 @@ static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t
     int scale[FITCL__LANE], nrescaled = 0;
     FITCL__LANES(l) scale[l] = 0;
 
-    /* Postorder: In_u(x) = prod over children of sum_y P(x,y) In_child(y). */
+    /* Postorder: In_u(x) = prod over children of sum_y P(x,y) In_child(y),
+     * checked for rescaling where fitcl_prune_check says (for a binary
+     * node once, after both children). */
     for (int si = 0; si < nint; ++si) {
       const fitcl_prune_step st = sched[si];
       const int u = st.node;
@@ -503,31 +538,34 @@ static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t
             FITCL__LANES(l) fitcl_prune_child(P, i0[l], i1[l], first, &o0[l], &o1[l]);
           }
         }
-      }
-      /* Rescale only lanes whose largest entry fell below 2^-256. */
-      double m[FITCL__LANE];
-      FITCL__LANES(l) m[l] = 0.0;
-      for (int c = 0; c < K; ++c) {
-        const double *o0 = Iu + c * kstride, *o1 = o0 + FITCL__LANE;
-        FITCL__LANES(l) m[l] = fitcl_prune_max(m[l], o0[l], o1[l]);
-      }
-      if (!want_grad) {
-        /* Every node, without a test: multiplying by 1 is exact, and a
-         * vector blend is cheaper than asking whether any lane is low. */
-        double f[FITCL__LANE];
-        rescale_lanes(Iu, K, kstride, m, scale, f);
-        continue;
-      }
-      int any = 0;
-      FITCL__LANES(l) any |= fitcl_prune_low(m[l]);
-      if (any) {
-        /* The preorder pass needs the factors of the few nodes that
-         * rescale: flagged and kept here. */
-        flags[u - ntips] = 1;
-        rescaled[nrescaled++] = u - ntips;
-        double f[FITCL__LANE];
-        rescale_lanes(Iu, K, kstride, m, scale, f);
-        memcpy(Fs + (size_t)(u - ntips) * FITCL__LANE, f, sizeof f);
+        if (!fitcl_prune_check(j, st.nchild)) continue;
+        /* Rescale only lanes whose largest entry fell below 2^-256. */
+        double m[FITCL__LANE];
+        FITCL__LANES(l) m[l] = 0.0;
+        for (int c = 0; c < K; ++c) {
+          const double *o0 = Iu + c * kstride, *o1 = o0 + FITCL__LANE;
+          FITCL__LANES(l) m[l] = fitcl_prune_max(m[l], o0[l], o1[l]);
+        }
+        if (!want_grad || st.nchild > 2) {
+          /* Every check, without a test: multiplying by 1 is exact, and a
+           * vector blend is cheaper than asking whether any lane is low.
+           * (A node of degree >= 3 may rescale more than once; the
+           * outside pass counts its factors again, grad_pass.) */
+          double f[FITCL__LANE];
+          rescale_lanes(Iu, K, kstride, m, scale, f);
+          continue;
+        }
+        int any = 0;
+        FITCL__LANES(l) any |= fitcl_prune_low(m[l]);
+        if (any) {
+          /* The preorder pass needs the factors of the few nodes that
+           * rescale: flagged and kept here. */
+          flags[u - ntips] = 1;
+          rescaled[nrescaled++] = u - ntips;
+          double f[FITCL__LANE];
+          rescale_lanes(Iu, K, kstride, m, scale, f);
+          memcpy(Fs + (size_t)(u - ntips) * FITCL__LANE, f, sizeof f);
+        }
       }
     }
 

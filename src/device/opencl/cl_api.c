@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/dynlib.h"
+#include "device/opencl/pocl_slot.h"
 
 fitcl__cl_api fitcl__cl;
 
@@ -29,6 +30,10 @@ static cl_int CL_API_CALL missing_EnqueueFillBuffer(cl_command_queue q, cl_mem m
 
 static void cl_load_once(void) {
   static const char *const names[] = {"libOpenCL.so.1", "libOpenCL.so"};
+  /* Before the loader starts PoCL: a PoCL cache directory no other
+   * running process shares (pocl_slot.h). */
+  char why[256];
+  fitcl__pocl_slot_claim(why, sizeof why);
   const char *so = NULL;
   void *lib = fitcl__dynlib_open("FITCL_OPENCL_LIBRARY", names, 2, &so, cl_why, sizeof cl_why);
   if (!lib) return;

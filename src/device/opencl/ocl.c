@@ -126,8 +126,9 @@ static fitcl_status build_log_fail(fitcl_context *ctx, cl_program prog, cl_int e
     clGetProgramBuildInfo(prog, fitcl__ocl_of(ctx)->device, CL_PROGRAM_BUILD_LOG, n, log, NULL);
     log[n] = '\0';
   }
-  fitcl_status st = fitcl__fail(ctx, FITCL_ERR_BUILD, "building %s on %s failed (%s):\n%s", name,
-                                ctx->device_name, fitcl__cl_errname(err), log ? log : "");
+  fitcl_status st = fitcl__fail_detail(ctx, FITCL_ERR_BUILD, log ? log : "",
+                                       "building %s on %s failed (%s):", name, ctx->device_name,
+                                       fitcl__cl_errname(err));
   free(log);
   return st;
 }
@@ -169,6 +170,35 @@ static void store_binary(fitcl_context *ctx, cl_program p, const char *key, cons
   (void)o;
 }
 
+/* Loads a program from the cache: FITCL__CACHE_HIT with *out set, or a
+ * miss (a bad entry, or a binary the driver refused, is deleted).  `again`:
+ * the second look, after waiting for another process's build. */
+static int load_cached(fitcl_context *ctx, const char *name, const char *key, const char *options,
+                       int again, cl_program *out) {
+  void *bin = NULL;
+  size_t len = 0;
+  fitcl__cache_result r = again ? fitcl__cache_get_again(ctx->cache, key, &bin, &len)
+                                : fitcl__cache_get(ctx->cache, key, &bin, &len);
+  if (r == FITCL__CACHE_HIT) {
+    fitcl_status st = build_from_binary(ctx, bin, len, options, out);
+    free(bin);
+    if (st == FITCL_OK) {
+      fitcl__log(ctx, FITCL_LOG_DEBUG, "program %s: loaded from cache", name);
+      return FITCL__CACHE_HIT;
+    }
+    /* The driver refused a binary that passed our checks (e.g. a driver
+     * change we could not see): delete it and rebuild from source. */
+    fitcl__log(ctx, FITCL_LOG_WARN, "program %s: the driver rejected the cached binary; rebuilding",
+               name);
+    fitcl__cache_remove(ctx->cache, key);
+    ctx->driver_rejected++;
+    return FITCL__CACHE_BAD;
+  }
+  if (r == FITCL__CACHE_BAD)
+    fitcl__log(ctx, FITCL_LOG_WARN, "program %s: cache entry was corrupt or writable by others; deleted, rebuilding", name);
+  return r;
+}
+
 static fitcl_status build_program(fitcl_context *ctx, const char *name, const char *raw_source,
                                   const char *extra, cl_program *out) {
   fitcl__ocl *o = fitcl__ocl_of(ctx);
@@ -182,31 +212,23 @@ static fitcl_status build_program(fitcl_context *ctx, const char *name, const ch
   fitcl__buf key = {0};
   compose_key(ctx, name, source, options, &key);
   fitcl_status st = FITCL_OK;
+  int lock = -1;
   if (key.oom) {
     st = fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory composing the cache key");
     goto done;
   }
   if (ctx->cache) {
-    void *bin = NULL;
-    size_t len = 0;
-    fitcl__cache_result r = fitcl__cache_get(ctx->cache, key.data, &bin, &len);
-    if (r == FITCL__CACHE_HIT) {
-      st = build_from_binary(ctx, bin, len, options, out);
-      free(bin);
-      if (st == FITCL_OK) {
-        fitcl__log(ctx, FITCL_LOG_DEBUG, "program %s: loaded from cache", name);
-        goto done;
-      }
-      /* The driver refused a binary that passed our checks (e.g. a driver
-       * change we could not see): delete it and rebuild from source. */
-      fitcl__log(ctx, FITCL_LOG_WARN, "program %s: the driver rejected the cached binary; rebuilding",
-                 name);
-      fitcl__cache_remove(ctx->cache, key.data);
-      ctx->driver_rejected++;
-      st = FITCL_OK;
-    } else if (r == FITCL__CACHE_BAD) {
-      fitcl__log(ctx, FITCL_LOG_WARN, "program %s: cache entry was corrupt; deleted, rebuilding", name);
-    }
+    /* A miss: the first of the processes that need this program builds it,
+     * the others wait for its binary (single flight, cache/cache.h). */
+    int r = load_cached(ctx, name, key.data, options, 0, out);
+    if (r == FITCL__CACHE_HIT) goto done;
+    double waited = 0;
+    lock = fitcl__cache_lock(ctx->cache, key.data, (double)ctx->env.cache_lock_timeout, &waited);
+    if (waited >= 0.5)
+      fitcl__log(ctx, FITCL_LOG_INFO, "program %s: waited %.1f s for another process to build it%s",
+                 name, waited, lock < 0 ? " (gave up: building it here)" : "");
+    if (lock >= 0 && load_cached(ctx, name, key.data, options, 1, out) == FITCL__CACHE_HIT)
+      goto done;
   }
   {
     cl_int e;
@@ -227,6 +249,7 @@ static fitcl_status build_program(fitcl_context *ctx, const char *name, const ch
     *out = p;
   }
 done:
+  fitcl__cache_unlock(lock);
   fitcl__buf_free(&key);
   free(source);
   return st;
