@@ -7,8 +7,9 @@
  * that fitcl/_errors.py defines (registered with _set_error_factory).
  *
  * Files: module.c (module, errors, devices, cache), context.c (Context),
- * model.c (Model, Python-callable models), curvefit.c (fits), inputs.c
- * (trees, matrices, data sets), analyses.c (the gene-content analyses). */
+ * model.c (Model, Python-callable models), curvefit.c (fits), batch.c
+ * (batched fits: strided arrays, used in place), inputs.c (trees,
+ * matrices, data sets), analyses.c (the gene-content analyses). */
 #ifndef FITCL_PY_EXT_H
 #define FITCL_PY_EXT_H
 
@@ -126,6 +127,7 @@ void *ext_handle(PyObject *cap, const char *kind);
 /* ---- module members defined in the other files ----------------------------- */
 
 extern PyMethodDef ext_curvefit_methods[];
+extern PyMethodDef ext_batch_methods[];
 extern PyMethodDef ext_inputs_methods[];
 extern PyMethodDef ext_analyses_methods[];
 extern PyMethodDef ext_model_methods[];

@@ -230,11 +230,13 @@ PyMODINIT_FUNC PyInit__fitcl(void) {
       PyModule_AddObjectRef(m, "Model", (PyObject *)&ext_model_type) < 0 ||
       PyModule_AddFunctions(m, ext_model_methods) < 0 ||
       PyModule_AddFunctions(m, ext_curvefit_methods) < 0 ||
+      PyModule_AddFunctions(m, ext_batch_methods) < 0 ||
       PyModule_AddFunctions(m, ext_inputs_methods) < 0 ||
       PyModule_AddFunctions(m, ext_analyses_methods) < 0 || ext_inputs_init(m) < 0 ||
       PyModule_AddStringConstant(m, "version", fitcl_version()) < 0 ||
       PyModule_AddIntConstant(m, "MAX_PARAMS", FITCL_NLSQ_MAX_PARAMS) < 0 ||
-      PyModule_AddIntConstant(m, "MAX_VARS", FITCL_NLSQ_MAX_VARS) < 0) {
+      PyModule_AddIntConstant(m, "MAX_VARS", FITCL_NLSQ_MAX_VARS) < 0 ||
+      PyModule_AddIntConstant(m, "BATCH_MAX_PARAMS", FITCL_BATCH_MAX_PARAMS) < 0) {
     Py_DECREF(m);
     return NULL;
   }
