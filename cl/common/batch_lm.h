@@ -222,15 +222,54 @@ FITCL_FN void fitcl_batch_se(int np, int n, fitcl_real *st, const int *freej, fi
   }
 }
 
-/* The Gauss-Newton step x of the free block and, when it might be small
- * enough to end the fit (or none were computed yet), the standard errors.
- * Returns 1 when the fit has converged by xtol. */
-FITCL_FN int fitcl_batch_gn(int np, int n, fitcl_real *st, const int *freej, fitcl_real s2,
-                            fitcl_real xtol, int first) {
-  fitcl_real a[FITCL_BATCH_NPMAX * FITCL_BATCH_NPMAX], x[FITCL_BATCH_NPMAX];
-  fitcl_batch_block(np, n, st, freej, 0.0, a, x);
-  if (fitcl_batch_chol(n, a) != 0) return 0;
-  fitcl_batch_cholsolve(n, a, x);
+/* Both solves of an iteration that moved: the Gauss-Newton step xg
+ * (undamped) and the damped step xd of the free block.  The two Cholesky
+ * factorisations run in one loop: each is a chain of dependent square roots
+ * and divisions, and side by side the chains overlap, where one after the
+ * other they cost twice the latency.  The operations on each matrix are
+ * those of fitcl_batch_chol and fitcl_batch_cholsolve, so the results are
+ * the same bits.  A factorisation that fails runs on to the end (its
+ * numbers unused).  Returns okg | okd << 1: which factor (ag, ad) and step
+ * are valid; the damped step only when it is finite. */
+FITCL_FN int fitcl_batch_solve2(int np, int n, const fitcl_real *st, const int *freej,
+                                fitcl_real lam, fitcl_real *ag, fitcl_real *xg, fitcl_real *ad,
+                                fitcl_real *xd) {
+  fitcl_batch_block(np, n, st, freej, 0.0, ag, xg);
+  fitcl_batch_block(np, n, st, freej, lam, ad, xd);
+  int okg = 1, okd = 1;
+  for (int j = 0; j < n; ++j) {
+    fitcl_real sg = ag[j * n + j], sd = ad[j * n + j];
+    for (int k = 0; k < j; ++k) {
+      sg -= ag[j * n + k] * ag[j * n + k];
+      sd -= ad[j * n + k] * ad[j * n + k];
+    }
+    okg &= (sg > 0 && isfinite(sg)) ? 1 : 0;
+    okd &= (sd > 0 && isfinite(sd)) ? 1 : 0;
+    fitcl_real dg = 1.0 / sqrt(sg), dd = 1.0 / sqrt(sd);
+    ag[j * n + j] = dg;
+    ad[j * n + j] = dd;
+    for (int i = j + 1; i < n; ++i) {
+      fitcl_real tg = ag[i * n + j], td = ad[i * n + j];
+      for (int k = 0; k < j; ++k) {
+        tg -= ag[i * n + k] * ag[j * n + k];
+        td -= ad[i * n + k] * ad[j * n + k];
+      }
+      ag[i * n + j] = tg * dg;
+      ad[i * n + j] = td * dd;
+    }
+  }
+  fitcl_batch_cholsolve(n, ag, xg);
+  fitcl_batch_cholsolve(n, ad, xd);
+  for (int i = 0; i < n; ++i) okd &= isfinite(xd[i]) ? 1 : 0;
+  return okg | okd << 1;
+}
+
+/* Whether the Gauss-Newton step x (from the factor a of the free block)
+ * ends the fit by xtol; when it might be small enough (or none were
+ * computed yet), the standard errors are computed first. */
+FITCL_FN int fitcl_batch_gn_small(int np, int n, fitcl_real *st, const int *freej,
+                                  fitcl_real s2, fitcl_real xtol, int first,
+                                  const fitcl_real *a, const fitcl_real *x) {
   /* The errors change little from step to step: those of the last
    * computation say whether the test can pass; they are recomputed only
    * then, which saves a third of the work of a step. */
@@ -344,9 +383,11 @@ FITCL_FN int fitcl_batch_step(int np, fitcl_real *st, const fitcl_real *E,
   if (moved && (st[FITCL_BST_COST(np)] == 0 || nf == 0 || (gtol > 0 && gmax <= gtol)))
     return FITCL_BST_GTOL;
   fitcl_real x[FITCL_BATCH_NPMAX];
+  int solved = 0, tries = 0;
   if (moved) {
     /* Standard errors of the free parameters and the Gauss-Newton step,
-     * both from the Cholesky factor of their block of JᵀJ. */
+     * both from the Cholesky factor of their block of JᵀJ, and the first
+     * try of the damped step beside them. */
     int nvary = 0;
     for (int j = 0; j < np; ++j) nvary += fixed[j] ? 0 : 1;
     const fitcl_real dof = cfg[FITCL_BCFG_NPOINTS] - (fitcl_real)nvary;
@@ -354,16 +395,28 @@ FITCL_FN int fitcl_batch_step(int np, fitcl_real *st, const fitcl_real *E,
     if (est != FITCL_BATCH_EST_POISSON && cfg[FITCL_BCFG_ABS_SIGMA] == 0)
       s2 = dof > 0 ? 2.0 * st[FITCL_BST_COST(np)] / dof : 0.0;
     const int first_se = st[FITCL_BST_ITER(np)] == 1;
-    if (nf == np ? fitcl_batch_gn(np, np, st, 0, s2, xtol, first_se)
-                 : fitcl_batch_gn(np, nf, st, freej, s2, xtol, first_se))
+    const fitcl_real lam = st[FITCL_BST_LAMBDA(np)];
+    fitcl_real ag[FITCL_BATCH_NPMAX * FITCL_BATCH_NPMAX], ad[FITCL_BATCH_NPMAX * FITCL_BATCH_NPMAX],
+        xg[FITCL_BATCH_NPMAX];
+    const int ok = nf == np ? fitcl_batch_solve2(np, np, st, 0, lam, ag, xg, ad, x)
+                            : fitcl_batch_solve2(np, nf, st, freej, lam, ag, xg, ad, x);
+    if ((ok & 1) && (nf == np ? fitcl_batch_gn_small(np, np, st, 0, s2, xtol, first_se, ag, xg)
+                              : fitcl_batch_gn_small(np, nf, st, freej, s2, xtol, first_se, ag,
+                                                     xg)))
       return FITCL_BST_XTOL;
+    solved = ok >> 1;
+    tries = 1;
   }
   /* Trial steps taken: every evaluation after the first is one. */
   if (st[FITCL_BST_ITER(np)] - 1 >= cfg[FITCL_BCFG_MAXITER]) return FITCL_BST_MAXITER;
+  if (tries && !solved) {
+    const fitcl_real lam = st[FITCL_BST_LAMBDA(np)];
+    st[FITCL_BST_LAMBDA(np)] = lam > 0 ? lam * 10 : 1e-2;
+  }
 
-  /* The damped step on the free block, by Cholesky. */
-  int solved = 0;
-  for (int tries = 0; tries < FITCL_BATCH_SOLVE_TRIES && !solved; ++tries) {
+  /* The damped step on the free block, by Cholesky (its first try done
+   * above when the point moved). */
+  for (; tries < FITCL_BATCH_SOLVE_TRIES && !solved; ++tries) {
     const fitcl_real lam = st[FITCL_BST_LAMBDA(np)];
     solved = nf == np ? fitcl_batch_damped(np, np, st, 0, lam, x)
                       : fitcl_batch_damped(np, nf, st, freej, lam, x);
