@@ -460,6 +460,55 @@ FITCL_FN int fitcl_batch_step(int np, fitcl_real *st, const fitcl_real *E,
   return status;
 }
 
+/* The inverse inv (n x n) of the free block of JᵀJ (parameters freej[0..n),
+ * or all np when freej is NULL: written twice, as fitcl_batch_block, so
+ * that with every parameter free its size is a constant where np is one),
+ * computed on the unit-diagonal scaled matrix (s: the scales, 1/sqrt of the
+ * diagonal).  Returns 1 when the block is singular: a pivot fails, or its
+ * 1-norm condition number exceeds 1/eps. */
+FITCL_FN int fitcl_batch_inverse(int np, int n, const fitcl_real *st, const int *freej,
+                                 fitcl_real *s, fitcl_real *inv) {
+  fitcl_real a[FITCL_BATCH_NPMAX * FITCL_BATCH_NPMAX];
+  int singular = 0;
+  for (int i = 0; i < n; ++i) {
+    const int fi = freej ? freej[i] : i;
+    fitcl_real d = st[FITCL_BST_JTJ(np) + fitcl_btri(np, fi, fi)];
+    if (!(d > 0) || !isfinite(d)) singular = 1;
+    s[i] = d > 0 ? 1.0 / sqrt(d) : 0.0;
+  }
+  fitcl_real norm1 = 0;
+  if (!singular) {
+    for (int i = 0; i < n; ++i)
+      for (int c = 0; c < n; ++c) {
+        int fi = freej ? freej[i] : i, fc = freej ? freej[c] : c;
+        int t = fi <= fc ? fitcl_btri(np, fi, fc) : fitcl_btri(np, fc, fi);
+        a[i * n + c] = st[FITCL_BST_JTJ(np) + t] * s[i] * s[c];
+      }
+    for (int c = 0; c < n; ++c) {
+      fitcl_real col = 0;
+      for (int i = 0; i < n; ++i) col += fabs(a[i * n + c]);
+      norm1 = col > norm1 ? col : norm1;
+    }
+    singular = fitcl_batch_chol(n, a) != 0;
+  }
+  if (!singular) {
+    /* Column by column: inv e_c. */
+    fitcl_real ninv = 0;
+    for (int c = 0; c < n; ++c) {
+      fitcl_real e[FITCL_BATCH_NPMAX], col = 0;
+      for (int i = 0; i < n; ++i) e[i] = i == c ? 1.0 : 0.0;
+      fitcl_batch_cholsolve(n, a, e);
+      for (int i = 0; i < n; ++i) {
+        inv[i * n + c] = e[i];
+        col += fabs(e[i]);
+      }
+      ninv = col > ninv ? col : ninv;
+    }
+    singular = !(norm1 * ninv * FITCL_BATCH_EPS < 1.0);
+  }
+  return singular;
+}
+
 /* The results of a fit that ended with `status`: parameters P, standard
  * errors and (cov != 0) the np x np covariance, and chi2 (rss for least
  * squares, the deviance for Poisson).  The covariance is the inverse of
@@ -482,46 +531,16 @@ FITCL_FN int fitcl_batch_finish(int np, const fitcl_real *st, int status, const 
     return status;
   }
   int freej[FITCL_BATCH_NPMAX], nf = 0;
-  for (int j = 0; j < np; ++j)
+  fitcl_real inv[FITCL_BATCH_NPMAX * FITCL_BATCH_NPMAX], s[FITCL_BATCH_NPMAX];
+  /* (s and inv zeroed: with np a constant, GCC cannot see that what is
+   * read of them below was set first.) */
+  for (int j = 0; j < np; ++j) {
+    s[j] = 0;
+    for (int k = 0; k < np; ++k) inv[j * np + k] = 0;
     if (!fixed[j]) freej[nf++] = j;
-  fitcl_real a[FITCL_BATCH_NPMAX * FITCL_BATCH_NPMAX], inv[FITCL_BATCH_NPMAX * FITCL_BATCH_NPMAX],
-      s[FITCL_BATCH_NPMAX];
-  int singular = 0;
-  for (int i = 0; i < nf; ++i) {
-    fitcl_real d = st[FITCL_BST_JTJ(np) + fitcl_btri(np, freej[i], freej[i])];
-    if (!(d > 0) || !isfinite(d)) singular = 1;
-    s[i] = d > 0 ? 1.0 / sqrt(d) : 0.0;
   }
-  fitcl_real norm1 = 0;
-  if (!singular) {
-    for (int i = 0; i < nf; ++i)
-      for (int c = 0; c < nf; ++c) {
-        int fi = freej[i], fc = freej[c];
-        int t = fi <= fc ? fitcl_btri(np, fi, fc) : fitcl_btri(np, fc, fi);
-        a[i * nf + c] = st[FITCL_BST_JTJ(np) + t] * s[i] * s[c];
-      }
-    for (int c = 0; c < nf; ++c) {
-      fitcl_real col = 0;
-      for (int i = 0; i < nf; ++i) col += fabs(a[i * nf + c]);
-      norm1 = col > norm1 ? col : norm1;
-    }
-    singular = fitcl_batch_chol(nf, a) != 0;
-  }
-  if (!singular) {
-    /* Column by column: inv e_c. */
-    fitcl_real ninv = 0;
-    for (int c = 0; c < nf; ++c) {
-      fitcl_real e[FITCL_BATCH_NPMAX], col = 0;
-      for (int i = 0; i < nf; ++i) e[i] = i == c ? 1.0 : 0.0;
-      fitcl_batch_cholsolve(nf, a, e);
-      for (int i = 0; i < nf; ++i) {
-        inv[i * nf + c] = e[i];
-        col += fabs(e[i]);
-      }
-      ninv = col > ninv ? col : ninv;
-    }
-    singular = !(norm1 * ninv * FITCL_BATCH_EPS < 1.0);
-  }
+  const int singular = nf == np ? fitcl_batch_inverse(np, np, st, 0, s, inv)
+                                : fitcl_batch_inverse(np, nf, st, freej, s, inv);
   const fitcl_real dof = cfg[FITCL_BCFG_NPOINTS] - (fitcl_real)nf;
   fitcl_real s2 = 1.0;
   if (est != FITCL_BATCH_EST_POISSON && cfg[FITCL_BCFG_ABS_SIGMA] == 0)

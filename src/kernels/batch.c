@@ -43,20 +43,6 @@ void fitcl__batch_store_raw(fitcl__batch *b, size_t fit, const double *params, c
   b->iters[fit] = iters;
 }
 
-void fitcl__batch_store(fitcl__batch *b, size_t fit, const double *rec, int status) {
-  const int np = b->np;
-  double lo[FITCL_BATCH_MAX_PARAMS], hi[FITCL_BATCH_MAX_PARAMS];
-  int fixed[FITCL_BATCH_MAX_PARAMS];
-  double params[FITCL_BATCH_MAX_PARAMS], se[FITCL_BATCH_MAX_PARAMS], chi2;
-  double *cov = b->out.covariance ? b->out.covariance + fit * (size_t)np * (size_t)np : NULL;
-  fitcl__batch_limits(b, fit, lo, hi, fixed);
-  double scratch[1];
-  status = fitcl_batch_finish(np, rec, status, b->cfg, fixed, params, se, cov ? cov : scratch,
-                              cov != NULL, &chi2);
-  fitcl__batch_store_raw(b, fit, params, se, NULL, chi2, status,
-                         (int)rec[FITCL_BST_ITER(np)] - 1);
-}
-
 size_t fitcl__batch_compact(uint32_t *active, size_t n, const int *status) {
   size_t kept = 0;
   for (size_t i = 0; i < n; ++i)

@@ -32,7 +32,7 @@ typedef struct fitcl__batch_ops {
   /* Allocates b->impl (programs, buffers sized for b->slice fits). */
   fitcl_status (*create)(fitcl__batch *b);
   /* Runs fits [first, first + count) to their ends and writes their
-   * results (fitcl__batch_store) and b->status / b->iters. */
+   * results (fitcl__batch_store_raw) and b->status / b->iters. */
   fitcl_status (*run)(fitcl__batch *b, size_t first, size_t count);
   void (*destroy)(fitcl__batch *b);
 } fitcl__batch_ops;
@@ -73,12 +73,9 @@ static inline double fitcl__batch_at(const fitcl_batch_array *a, size_t fit, siz
 void fitcl__batch_init(const fitcl__batch *b, size_t fit, double *rec);
 /* The fit's bounds (±INFINITY when open) and fixed flags, np each. */
 void fitcl__batch_limits(const fitcl__batch *b, size_t fit, double *lo, double *hi, int *fixed);
-/* Finishes fit `fit` from its record (fitcl_batch_finish) and stores the
- * results in the caller's outputs and the driver's bookkeeping.  Thread
- * safe for distinct fits. */
-void fitcl__batch_store(fitcl__batch *b, size_t fit, const double *rec, int status);
-/* Stores results a device computed: params/se/chi2 of np/np/1 values and,
- * when cov is not NULL, np*np covariances. */
+/* Stores a fit's results (fitcl_batch_finish's: params/se/chi2 of np/np/1
+ * values and, when cov is not NULL, np*np covariances) in the caller's
+ * outputs and the driver's bookkeeping.  Thread safe for distinct fits. */
 void fitcl__batch_store_raw(fitcl__batch *b, size_t fit, const double *params, const double *se,
                             const double *cov, double chi2, int status, int iters);
 /* Keeps, in order, the entries i of active[0..n) whose status[i] is still

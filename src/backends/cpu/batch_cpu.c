@@ -371,6 +371,40 @@ static int step(int np, double *st, const double *E, const double *cfg, const do
   return fitcl_batch_step(np, st, E, cfg, lo, hi, fixed);
 }
 
+typedef int (*finish_fn)(const double *, int, const double *, const int *, double *, double *,
+                         double *, int, double *);
+#define FITCL__DEFINE_FINISH(NP)                                                                \
+  __attribute__((flatten)) static int finish_##NP(const double *st, int status,               \
+                                                  const double *cfg, const int *fixed,         \
+                                                  double *params, double *se, double *cov,     \
+                                                  int want_cov, double *chi2) {                \
+    return fitcl_batch_finish(NP, st, status, cfg, fixed, params, se, cov, want_cov, chi2);    \
+  }
+FITCL__DEFINE_FINISH(1)
+FITCL__DEFINE_FINISH(2)
+FITCL__DEFINE_FINISH(3)
+FITCL__DEFINE_FINISH(4)
+FITCL__DEFINE_FINISH(5)
+FITCL__DEFINE_FINISH(6)
+FITCL__DEFINE_FINISH(7)
+FITCL__DEFINE_FINISH(8)
+static const finish_fn finish_np[] = {NULL,     finish_1, finish_2, finish_3, finish_4,
+                                      finish_5, finish_6, finish_7, finish_8};
+
+/* Finishes fit `fit` (errors, covariance) from its record and stores its
+ * results; fixed: its fixed flags. */
+static void store(fitcl__batch *b, size_t fit, const double *rec, int status, const int *fixed) {
+  const int np = b->np;
+  double params[FITCL_BATCH_MAX_PARAMS], se[FITCL_BATCH_MAX_PARAMS], chi2, scratch[1];
+  double *cov = b->out.covariance ? b->out.covariance + fit * (size_t)np * (size_t)np : NULL;
+  double *cv = cov ? cov : scratch;
+  if (np < (int)(sizeof finish_np / sizeof finish_np[0]))
+    status = finish_np[np](rec, status, b->cfg, fixed, params, se, cv, cov != NULL, &chi2);
+  else
+    status = fitcl_batch_finish(np, rec, status, b->cfg, fixed, params, se, cv, cov != NULL, &chi2);
+  fitcl__batch_store_raw(b, fit, params, se, NULL, chi2, status, (int)rec[FITCL_BST_ITER(np)] - 1);
+}
+
 static void group_run(cpu_batch *c, size_t g, unsigned worker) {
   fitcl__batch *b = c->b;
   const int np = b->np;
@@ -393,7 +427,7 @@ static void group_run(cpu_batch *c, size_t g, unsigned worker) {
       fitcl__batch_limits(b, gfirst + fi, lo, hi, fixed);
       int s = step(np, rec, w.sums + (size_t)fi * (size_t)c->ns, b->cfg, lo, hi, fixed);
       w.stat[fi] = s;
-      if (s != FITCL_BST_RUNNING) fitcl__batch_store(b, gfirst + fi, rec, s);
+      if (s != FITCL_BST_RUNNING) store(b, gfirst + fi, rec, s, fixed);
     }
     nact = fitcl__batch_compact(w.active, nact, w.stat);
   }
