@@ -153,6 +153,58 @@ static const seg_sums_fn seg_sums_np[] = {NULL,         seg_sums_1, seg_sums_2, 
                                           seg_sums_4,   seg_sums_5, seg_sums_6, seg_sums_7,
                                           seg_sums_8};
 
+/* The same for unweighted least squares, fused with the residuals: the
+ * row scale is 1 and the cost terms 0, so g = J, r = y - f (the very
+ * values seg_reduce would store: multiplying by 1 and adding 0 change no
+ * bits), and neither the scales nor the cost terms are written and read
+ * back.  The cost lane is left as it is (zero). */
+#define FITCL__DEFINE_SEG_SUMS_LSE(NP)                                                   \
+  FITCL__VMATH_CLONES                                                                    \
+  static void seg_sums_lse_##NP(const double *const *J, const double *y, const double *f, \
+                                size_t len, double *lanes) {                            \
+    enum { NT = FITCL_BATCH_NSUMS(NP) };                                                 \
+    double acc[NT][8];                                                                   \
+    memcpy(acc, lanes, sizeof acc);                                                      \
+    size_t i = 0;                                                                        \
+    for (; i + 8 <= len; i += 8) {                                                       \
+      double g[NP][8], r[8];                                                             \
+      for (int l = 0; l < 8; ++l) r[l] = y[i + l] - f[i + l];                            \
+      for (int k = 0; k < NP; ++k)                                                       \
+        for (int l = 0; l < 8; ++l) g[k][l] = J[k][i + l];                               \
+      int t = 0;                                                                         \
+      for (int k = 0; k < NP; ++k)                                                       \
+        for (int m = k; m < NP; ++m, ++t)                                                \
+          for (int l = 0; l < 8; ++l) acc[t][l] += g[k][l] * g[m][l];                    \
+      for (int k = 0; k < NP; ++k, ++t)                                                  \
+        for (int l = 0; l < 8; ++l) acc[t][l] += g[k][l] * r[l];                         \
+      for (int l = 0; l < 8; ++l) acc[t + 1][l] += r[l] * r[l];                          \
+    }                                                                                    \
+    for (; i < len; ++i) {                                                               \
+      const int l = (int)(i & 7);                                                        \
+      const double r = y[i] - f[i];                                                      \
+      int t = 0;                                                                         \
+      for (int k = 0; k < NP; ++k)                                                       \
+        for (int m = k; m < NP; ++m, ++t) acc[t][l] += J[k][i] * J[m][i];                \
+      for (int k = 0; k < NP; ++k, ++t) acc[t][l] += J[k][i] * r;                        \
+      acc[t + 1][l] += r * r;                                                            \
+    }                                                                                    \
+    memcpy(lanes, acc, sizeof acc);                                                      \
+  }
+FITCL__DEFINE_SEG_SUMS_LSE(1)
+FITCL__DEFINE_SEG_SUMS_LSE(2)
+FITCL__DEFINE_SEG_SUMS_LSE(3)
+FITCL__DEFINE_SEG_SUMS_LSE(4)
+FITCL__DEFINE_SEG_SUMS_LSE(5)
+FITCL__DEFINE_SEG_SUMS_LSE(6)
+FITCL__DEFINE_SEG_SUMS_LSE(7)
+FITCL__DEFINE_SEG_SUMS_LSE(8)
+
+typedef void (*seg_sums_lse_fn)(const double *const *, const double *, const double *, size_t,
+                                double *);
+static const seg_sums_lse_fn seg_sums_lse_np[] = {
+    NULL,           seg_sums_lse_1, seg_sums_lse_2, seg_sums_lse_3, seg_sums_lse_4,
+    seg_sums_lse_5, seg_sums_lse_6, seg_sums_lse_7, seg_sums_lse_8};
+
 /* The same for any np, in the same order. */
 static void seg_sums_any(int np, const double *const *J, const double *s, const double *r,
                          const double *c, size_t len, double *lanes) {
@@ -180,6 +232,16 @@ static inline void gather(const fitcl_batch_array *a, size_t fit, size_t s0, siz
   }
 }
 
+/* After a fit's last segment: its sums, the lanes combined pairwise. */
+static inline void seg_lanes_done(const cpu_batch *c, wscratch *w, const seg *sg) {
+  if (sg->s0 + sg->len != c->b->npoints) return;
+  double *out = w->sums + (size_t)sg->fit * (size_t)c->ns;
+  for (int t = 0; t < c->ns; ++t) {
+    const double *a = w->lanes + (size_t)t * 8;
+    out[t] = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+  }
+}
+
 /* Residuals, row scales and cost terms of one segment (f its model
  * values), then its lane sums. */
 FITCL__VMATH_CLONES
@@ -188,6 +250,20 @@ static void seg_reduce(cpu_batch *c, wscratch *w, const seg *sg, const double *f
   const fitcl__batch *b = c->b;
   const int np = b->np, est = (int)b->cfg[FITCL_BCFG_EST], wkind = b->wkind;
   const size_t len = sg->len;
+  const int nfn = (int)(sizeof seg_sums_lse_np / sizeof seg_sums_lse_np[0]);
+  if (est == FITCL_BATCH_EST_LSE && wkind == FITCL_BATCH_W_NONE && np < nfn) {
+    /* Unweighted least squares: residuals and sums in one pass, y read in
+     * place where its points are contiguous. */
+    const double *y = b->d.y.data + fit * b->d.y.fit_stride + sg->s0 * b->d.y.point_stride;
+    if (b->d.y.point_stride != 1) {
+      gather(&b->d.y, fit, sg->s0, len, w->yv);
+      y = w->yv;
+    }
+    if (sg->s0 == 0) memset(w->lanes, 0, (size_t)c->ns * 8 * sizeof *w->lanes);
+    seg_sums_lse_np[np](J, y, f, len, w->lanes);
+    seg_lanes_done(c, w, sg);
+    return;
+  }
   gather(&b->d.y, fit, sg->s0, len, w->yv);
   if (wkind != FITCL_BATCH_W_NONE) gather(&b->w, fit, sg->s0, len, w->wv);
   if (est == FITCL_BATCH_EST_POISSON) {
@@ -216,13 +292,7 @@ static void seg_reduce(cpu_batch *c, wscratch *w, const seg *sg, const double *f
     seg_sums_np[np](J, w->sv, w->rv, w->cv, len, w->lanes);
   else
     seg_sums_any(np, J, w->sv, w->rv, w->cv, len, w->lanes);
-  if (sg->s0 + len == b->npoints) {
-    double *out = w->sums + (size_t)sg->fit * (size_t)c->ns;
-    for (int t = 0; t < c->ns; ++t) {
-      const double *a = w->lanes + (size_t)t * 8;
-      out[t] = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-    }
-  }
+  seg_lanes_done(c, w, sg);
 }
 
 /* Evaluates the block of segments w->segs[0..nseg) (used points) and
