@@ -29,9 +29,12 @@ int cfb_write_npy(const char *prefix, const cfb_results *r) {
     size_t dims[3];
     const double *f;
     const int *i;
-  } arrays[CFB_NPY_FILES] = {{2, {N, p, 0}, r->params, NULL},     {2, {N, p, 0}, r->stderr_, NULL},
-                             {1, {N, 0, 0}, r->chi2, NULL},       {1, {N, 0, 0}, NULL, r->status},
-                             {1, {N, 0, 0}, NULL, r->iterations}, {3, {N, p, p}, r->covariance, NULL}};
+  } arrays[CFB_NPY_FILES] = {{2, {N, p, 0}, r->params, NULL},
+                             {2, {N, p, 0}, r->stderr_, NULL},
+                             {1, {N, 0, 0}, r->chi2, NULL},
+                             {1, {N, 0, 0}, NULL, r->status},
+                             {1, {N, 0, 0}, NULL, r->iterations},
+                             {3, {N, p, p}, r->covariance, NULL}};
   char paths[CFB_NPY_FILES][4096];
   fitcl__outfile outs[CFB_NPY_FILES];
   const size_t n = cfb_npy_paths(prefix, r->covariance != NULL, paths);

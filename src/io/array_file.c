@@ -70,7 +70,8 @@ static fitcl_status load_fd(int fd, const char *path, uint64_t size, fitcl__arra
     return fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory for %zu values", path, n);
   unsigned char *raw = (unsigned char *)out->data + (h.esize == 4 ? n * 4 : 0);
   st = fitcl__npy_pread(fd, path, raw, n * h.esize, h.data_off, err, errlen);
-  if (st == FITCL_OK && h.dtype != FITCL__NPY_F8) st = widen(path, &h, raw, out->data, n, err, errlen);
+  if (st == FITCL_OK && h.dtype != FITCL__NPY_F8)
+    st = widen(path, &h, raw, out->data, n, err, errlen);
   if (st != FITCL_OK) return st;
   out->ndim = h.ndim;
   size_t s = 1;

@@ -16,7 +16,8 @@ fitcl_status fitcl__npy_pread(int fd, const char *path, void *dst, size_t len, u
   while (len) {
     ssize_t r = pread(fd, p, len, (off_t)off);
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return fitcl__ioerr(err, errlen, FITCL_ERR_IO, "%s: read error: %s", path, strerror(errno));
+    if (r < 0)
+      return fitcl__ioerr(err, errlen, FITCL_ERR_IO, "%s: read error: %s", path, strerror(errno));
     if (r == 0)
       return fitcl__ioerr(err, errlen, FITCL_ERR_IO,
                           "%s: file is shorter than expected (changed while read?)", path);
@@ -145,7 +146,8 @@ fitcl_status fitcl__npy_read_header(int fd, const char *path, uint64_t file_size
            ((uint64_t)b[11] << 24);
     hstart = 12;
   } else {
-    return fitcl__ioerr(err, errlen, FITCL_ERR_PARSE, "%s: unsupported .npy version %d", path, b[6]);
+    return fitcl__ioerr(err, errlen, FITCL_ERR_PARSE, "%s: unsupported .npy version %d", path,
+                        b[6]);
   }
   if (hlen > FITCL__NPY_MAX_HEADER)
     return fitcl__ioerr(err, errlen, FITCL_ERR_PARSE,
@@ -171,16 +173,17 @@ fitcl_status fitcl__npy_read_header(int fd, const char *path, uint64_t file_size
   classify(h);
   h->data_off = hstart + hlen;
   /* The data the shape promises must be in the file: a shape of 2^40 x
-   * 2^40 in a small file is refused here, before anyone allocates. */
-  const uint64_t avail = file_size - h->data_off, es = h->esize ? h->esize : 1;
+   * 2^40 in a small file is refused here, before anyone allocates.  (Of
+   * a dtype no reader takes, only the count: the dtype is the error.) */
+  const uint64_t avail = file_size - h->data_off, es = h->esize;
   h->count = 1;
   for (int k = 0; k < h->ndim; ++k) {
-    if (h->dims[k] && h->count > avail / es / h->dims[k])
+    if (es && h->dims[k] && h->count > avail / es / h->dims[k])
       return fitcl__ioerr(err, errlen, FITCL_ERR_DATA,
                           "%s: file is shorter than its shape says (truncated?)", path);
     h->count *= h->dims[k];
   }
-  if (h->count > avail / es)
+  if (es && h->count > avail / es)
     return fitcl__ioerr(err, errlen, FITCL_ERR_DATA,
                         "%s: file is shorter than its shape says (truncated?)", path);
   return FITCL_OK;
@@ -196,8 +199,9 @@ void fitcl__npy_write_header(fitcl__outfile *o, fitcl__npy_dtype dtype, int ndim
   for (int k = 0; k < ndim && w < sizeof shape; ++k)
     w += (size_t)snprintf(shape + w, sizeof shape - w, "%s%llu", k ? ", " : "",
                           (unsigned long long)dims[k]);
-  int len = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%s%s), }",
-                     descr[dtype], shape, ndim == 1 ? "," : "");
+  int len = snprintf(dict, sizeof dict,
+                     "{'descr': '%s', 'fortran_order': False, 'shape': (%s%s), }", descr[dtype],
+                     shape, ndim == 1 ? "," : "");
   /* Magic (6) + version (2) + length (2) + dict + '\n', padded to 64. */
   const size_t pad = (64 - (10 + (size_t)len + 1) % 64) % 64, hlen = (size_t)len + pad + 1;
   const unsigned char magic[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,

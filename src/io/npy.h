@@ -7,7 +7,8 @@
  * three whole numbers), each once, then spaces and a newline: anything
  * else is refused rather than guessed at.  It is at most 1 MiB, and the
  * data its shape promises must lie inside the file, so a reader knows
- * before allocating that the size is real.  Files are read with pread,
+ * before allocating that the size is real (for the four dtypes below;
+ * any other is refused by its reader).  Files are read with pread,
  * never mapped: a mapped file that shrinks turns the next access into
  * SIGBUS. */
 #ifndef FITCL_IO_NPY_H
@@ -37,7 +38,7 @@ typedef struct fitcl__npy_info {
   int fortran;
   int ndim;                /* 0 (a scalar) to FITCL__NPY_MAXDIM */
   uint64_t dims[FITCL__NPY_MAXDIM];
-  uint64_t count;          /* elements: the product of dims */
+  uint64_t count;          /* elements: the product of dims (dtype >= 0) */
   uint64_t data_off;       /* byte offset of the data */
 } fitcl__npy_info;
 
