@@ -1,7 +1,6 @@
 /* Whole numeric arrays from .npy files and CSV/TSV tables (io/numarray.h). */
 #include "io/numarray.h"
 
-#include <stdarg.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -14,16 +13,6 @@
 #include "io/array_file.h"
 #include "io/delim.h"
 
-static fitcl_status failf(char *err, size_t errlen, fitcl_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static fitcl_status failf(char *err, size_t errlen, fitcl_status st, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  if (err && errlen) vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-  return st;
-}
-
 /* A .npy file through the shared whole-array reader (io/array_file.h),
  * copied into row-major order. */
 static fitcl_status read_npy(const char *path, fitcl__numarray *a, char *err, size_t errlen) {
@@ -31,14 +20,14 @@ static fitcl_status read_npy(const char *path, fitcl__numarray *a, char *err, si
   fitcl_status st = fitcl__npy_load(path, &arr, err, errlen);
   if (st != FITCL_OK) return st;
   if (arr.ndim > 2) {
-    st = failf(err, errlen, FITCL_ERR_DATA, "%s: array has %d dimensions; 1-D or 2-D expected",
-               path, arr.ndim);
+    st = fitcl__ioerr(err, errlen, FITCL_ERR_DATA,
+                      "%s: array has %d dimensions; 1-D or 2-D expected", path, arr.ndim);
     goto done;
   }
   const size_t rows = arr.dims[0], cols = arr.ndim == 2 ? arr.dims[1] : 1;
   const size_t rs = arr.strides[0], cs = arr.ndim == 2 ? arr.strides[1] : 0;
   if (rows == 0 || cols == 0) {
-    st = failf(err, errlen, FITCL_ERR_DATA, "%s: the array is empty", path);
+    st = fitcl__ioerr(err, errlen, FITCL_ERR_DATA, "%s: the array is empty", path);
     goto done;
   }
   if (rs == cols && (cs == 1 || cols == 1)) { /* already row-major: keep the buffer */
@@ -47,8 +36,8 @@ static fitcl_status read_npy(const char *path, fitcl__numarray *a, char *err, si
   } else {
     a->data = malloc(rows * cols * sizeof *a->data);
     if (!a->data) {
-      st = failf(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory for %zu values", path,
-                 rows * cols);
+      st = fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory for %zu values", path,
+                        rows * cols);
       goto done;
     }
     for (size_t r = 0; r < rows; ++r)
@@ -111,7 +100,7 @@ static fitcl_status read_csv(const char *path, fitcl__numarray *a, char *err, si
       while (cap < n + cols) cap *= 2;
       double *d = realloc(a->data, cap * sizeof *d);
       if (!d) {
-        st = failf(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory", path);
+        st = fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory", path);
         goto fail;
       }
       a->data = d;
@@ -139,7 +128,7 @@ static fitcl_status read_csv(const char *path, fitcl__numarray *a, char *err, si
     if (first && !all) { /* a header: keep the names */
       a->names = calloc(cols, sizeof *a->names);
       if (!a->names) {
-        st = failf(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory", path);
+        st = fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory", path);
         goto fail;
       }
       a->cols = cols; /* how many names to free */
@@ -148,7 +137,7 @@ static fitcl_status read_csv(const char *path, fitcl__numarray *a, char *err, si
         if (fitcl__delim_field_next(&r, &rec, &i, &fd, &st) < 0) goto fail;
         a->names[c] = malloc(fd.n + 1);
         if (!a->names[c]) {
-          st = failf(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory", path);
+          st = fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory", path);
           goto fail;
         }
         fitcl__delim_unescape(&fd, a->names[c]);
@@ -160,7 +149,7 @@ static fitcl_status read_csv(const char *path, fitcl__numarray *a, char *err, si
     n += cols;
   }
   if (n == 0) {
-    st = failf(err, errlen, FITCL_ERR_DATA, "%s: no data rows", path);
+    st = fitcl__ioerr(err, errlen, FITCL_ERR_DATA, "%s: no data rows", path);
     goto fail;
   }
   a->rows = n / cols;
