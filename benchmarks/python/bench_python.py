@@ -10,9 +10,15 @@
 2. The binding's per-call overhead: a 100-point fit through fitcl.curve_fit
    against the same fit through the C API (benchmarks/bench_curvefit_call,
    run by this script in the same run).
+3. Batched small fits: 10,000 Gaussian peaks of 64 points (4 parameters;
+   the problem of benchmarks/bench_batch.c) through fitcl.curve_fit_batch,
+   against a loop of scipy.optimize.curve_fit over the rows (its analytic
+   Jacobian, 'lm', default tolerances) and a loop of fitcl.curve_fit, same
+   data, same starts; the parameters are compared with the batch's.
 
-usage: bench_python.py --c-bench PATH [--points N] [--repeats R] [--tol T]
-                       [--skip-nlsq] [--skip-scipy]
+usage: bench_python.py [--c-bench PATH] [--points N] [--repeats R] [--tol T]
+                       [--skip-nlsq] [--skip-scipy] [--batch-fits N]
+                       [--batch-points n] [--only overhead|curvefit|batch]
 
 Run it in an environment with fitcl, scipy and nlsq installed (docs/BENCHMARKS.md
 gives the commands).  Prints a table and one 'ROW {json}' line per figure.
@@ -170,20 +176,104 @@ def overhead(c_bench: str, n: int, reps: int) -> None:
         overhead_us=py_med - c_med, overhead_min_us=py_min - c_min)
 
 
+def peaks(nfits: int, npoints: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, y, p0) of benchmarks/bench_batch.c's Gaussian peaks: amplitude
+    70-130, centre and width in proportion to n, offset 0-10, unit noise;
+    starts within 10 % of the truth (the offset's 1 above it)."""
+    rng = np.random.default_rng(42)
+    x = np.arange(npoints, dtype=np.float64)
+    u = rng.random((4, nfits))
+    truth = np.stack([100 * (0.7 + 0.6 * u[0]), npoints * (0.4 + 0.2 * u[1]),
+                      npoints * (0.06 + 0.04 * u[2]), 10 * u[3]], axis=1)
+    a, mu, s, c = (truth[:, k:k + 1] for k in range(4))
+    y = a * np.exp(-(x - mu) ** 2 / (2 * s * s)) + c + rng.standard_normal((nfits, npoints))
+    p0 = truth * (1 + 0.2 * (rng.random(truth.shape) - 0.5))
+    p0[:, 3] += 1
+    return x, y, p0
+
+
+def batch(nfits: int, npoints: int, repeats: int, skip_scipy: bool) -> None:
+    x, y, p0 = peaks(nfits, npoints)
+    fitcl.curve_fit_batch("gaussian", x, y, p0)  # the first call opens the context
+    tmin, tmed, res = timed(lambda: fitcl.curve_fit_batch("gaussian", x, y, p0), repeats)
+    ok = res.converged
+    results: dict[str, tuple[float, float, np.ndarray, np.ndarray]] = {
+        "fitcl.curve_fit_batch": (tmin, tmed, res.params, ok)}
+
+    def loop(fit) -> tuple[np.ndarray, np.ndarray]:
+        out, good = np.full_like(p0, np.nan), np.zeros(nfits, dtype=bool)
+        for i in range(nfits):
+            try:
+                out[i] = fit(i)
+                good[i] = True
+            except RuntimeError:
+                pass
+        return out, good
+
+    fitcl.curve_fit("gaussian", x, y[0], p0=p0[0])
+    t0 = time.perf_counter()
+    params, good = loop(lambda i: fitcl.curve_fit("gaussian", x, y[i], p0=p0[i])[0])
+    t = time.perf_counter() - t0
+    results["fitcl.curve_fit loop"] = (t, t, params, good)
+
+    if not skip_scipy:
+        from scipy import __version__ as sv
+        from scipy.optimize import curve_fit as scipy_fit
+
+        def f_np(x, a, mu, s, c):
+            return a * np.exp(-(x - mu) ** 2 / (2 * s * s)) + c
+
+        def jac_np(x, a, mu, s, c):
+            u = x - mu
+            e = np.exp(-u * u / (2 * s * s))
+            return np.stack([e, a * e * u / (s * s), a * e * u * u / s ** 3, np.ones_like(x)], 1)
+
+        t0 = time.perf_counter()
+        params, good = loop(lambda i: scipy_fit(f_np, x, y[i], p0=p0[i], jac=jac_np)[0])
+        t = time.perf_counter() - t0
+        results[f"scipy {sv} curve_fit loop (lm, analytic jac)"] = (t, t, params, good)
+
+    base = tmed
+    print(f"\nbatched fits: {nfits:,} Gaussian peaks x {npoints} points (4 parameters), "
+          f"{res.backend}; batch min / median of {repeats}, loops once; "
+          f"{res.n_converged:,} converged in the batch")
+    print(f"{'':48s} {'min s':>8s} {'median s':>9s} {'fits/s':>10s} {'vs batch':>9s} "
+          f"{'params vs batch':>16s}")
+    for name, (t_min, t_med, p, good) in results.items():
+        both = good & ok
+        # |difference| relative to max(|p|, stderr), over fits both converged.
+        d = (float(np.max(np.abs(p[both] - res.params[both]) /
+                          np.maximum(np.abs(res.params[both]), res.stderr[both])))
+             if name != "fitcl.curve_fit_batch" and both.any() else 0.0)
+        print(f"{name:48s} {t_min:8.4f} {t_med:9.4f} {nfits / t_med:10.0f} "
+              f"{t_med / base:8.1f}x {d:16.2g}")
+        row(bench="python_batch", variant=name, fits=nfits, points=npoints, min=t_min,
+            median=t_med, ratio=t_med / base, max_rel_param_diff=d, compared=int(both.sum()))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--c-bench", required=True, help="path of bench_curvefit_call")
+    ap.add_argument("--c-bench", help="path of bench_curvefit_call (for the overhead)")
     ap.add_argument("--points", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=9)
     ap.add_argument("--tol", type=float, default=1e-10)
     ap.add_argument("--call-reps", type=int, default=3000)
     ap.add_argument("--skip-nlsq", action="store_true")
     ap.add_argument("--skip-scipy", action="store_true")
+    ap.add_argument("--batch-fits", type=int, default=10_000)
+    ap.add_argument("--batch-points", type=int, default=64)
+    ap.add_argument("--only", choices=("overhead", "curvefit", "batch"))
     a = ap.parse_args()
+    if a.only in (None, "overhead") and not a.c_bench:
+        ap.error("--c-bench is needed for the overhead (or give --only curvefit|batch)")
     print(f"# machine: {machine()}")
     print(f"# fitcl {fitcl.__version__}, FITCL_DEVICE={os.environ.get('FITCL_DEVICE', '(auto)')}")
-    overhead(a.c_bench, 100, a.call_reps)
-    big_fit(a.points, a.repeats, a.tol, a.skip_nlsq, a.skip_scipy)
+    if a.only in (None, "overhead"):
+        overhead(a.c_bench, 100, a.call_reps)
+    if a.only in (None, "curvefit"):
+        big_fit(a.points, a.repeats, a.tol, a.skip_nlsq, a.skip_scipy)
+    if a.only in (None, "batch"):
+        batch(a.batch_fits, a.batch_points, a.repeats, a.skip_scipy)
     print(f"# load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

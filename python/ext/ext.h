@@ -6,9 +6,11 @@
  * converts anything else once), and errors become the fitcl.Error classes
  * that fitcl/_errors.py defines (registered with _set_error_factory).
  *
- * Files: module.c (module, errors, devices, cache), context.c (Context),
- * model.c (Model, Python-callable models), curvefit.c (fits), inputs.c
- * (trees, matrices, data sets), analyses.c (the gene-content analyses). */
+ * Files: support.c (errors, buffers: used by all the others), module.c
+ * (the module, devices, cache), context.c (Context),
+ * model.c (Model, Python-callable models), curvefit.c (fits), batch.c
+ * (batched fits: strided arrays, used in place), inputs.c (trees,
+ * matrices, data sets), analyses.c (the gene-content analyses). */
 #ifndef FITCL_PY_EXT_H
 #define FITCL_PY_EXT_H
 
@@ -18,12 +20,14 @@
 
 #include "fitcl.h"
 
-/* ---- errors (module.c) ---------------------------------------------------- */
+/* ---- errors (support.c) ---------------------------------------------------- */
 
 /* Raises the fitcl.Error subclass for `st` with `msg`; returns NULL. */
 PyObject *ext_raise(fitcl_status st, const char *msg);
 /* As ext_raise with fitcl_errmsg(ctx), or the status text when it is empty. */
 PyObject *ext_raise_ctx(fitcl_status st, const fitcl_context *ctx);
+/* _fitcl._set_error_factory(fn): fn(status, name, message) -> exception. */
+PyObject *ext_set_error_factory(PyObject *self, PyObject *fn);
 
 /* An exception taken out of the interpreter's error state, to raise later
  * (PyErr_Fetch/Restore: the API that every supported Python has). */
@@ -43,7 +47,7 @@ static inline void ext_exc_clear(ext_exc *e) {
   Py_CLEAR(e->tb);
 }
 
-/* ---- buffers (module.c) ---------------------------------------------------- */
+/* ---- buffers (support.c) ---------------------------------------------------- */
 
 /* Gets a C-contiguous buffer of `n` items (n < 0: any length) of the
  * struct format `fmt` ("d" float64, "B" uint8, "i" int32), writable when
@@ -126,6 +130,7 @@ void *ext_handle(PyObject *cap, const char *kind);
 /* ---- module members defined in the other files ----------------------------- */
 
 extern PyMethodDef ext_curvefit_methods[];
+extern PyMethodDef ext_batch_methods[];
 extern PyMethodDef ext_inputs_methods[];
 extern PyMethodDef ext_analyses_methods[];
 extern PyMethodDef ext_model_methods[];

@@ -60,6 +60,11 @@ def _format(path: str, format: str | None) -> tuple[str | None, int, int, bool]:
     return format, 0, 0, mapped
 
 
+def _tol(t: float | None) -> float:
+    # None: the library's defaults (0), which are the command's.
+    return 0.0 if t is None else float(t)
+
+
 def curve_fit_file(path: str | os.PathLike[str], model: str | Model, *,
                    x: str | Sequence[str] | None = None, y: str | None = None,
                    sigma: str | None = None, p0: Sequence[float] | Mapping[str, float] | None = None,
@@ -67,8 +72,8 @@ def curve_fit_file(path: str | os.PathLike[str], model: str | Model, *,
                    bounds: Any = _DEFAULT_BOUNDS, bounds_mode: str = "reflect",
                    x_scale: Sequence[float] | str | None = None, loss: str = "linear",
                    f_scale: float = 1.0, absolute_sigma: bool = False,
-                   max_nfev: int | None = None, ftol: float = 1e-8, xtol: float = 1e-8,
-                   gtol: float = 1e-8, chunk_points: int | None = None,
+                   max_nfev: int | None = None, ftol: float | None = None,
+                   xtol: float | None = None, gtol: float | None = None, chunk_points: int | None = None,
                    csv_cache_mb: int | None = None,
                    checkpoint: str | os.PathLike[str] | None = None,
                    checkpoint_every: int | None = None,
@@ -173,8 +178,8 @@ def curve_fit_file(path: str | os.PathLike[str], model: str | Model, *,
         r = _fitcl.fit_source(
             ctx._live(), m.compiled(ctx), spath, fmt, tuple(xcols), y, sigma, raw_columns,
             raw_f32, 0 if csv_cache_mb is None else int(csv_cache_mb), start, lower, upper, scale,
-            loss_code, float(f_scale), bool(absolute_sigma), float(ftol), float(xtol),
-            float(gtol), max_iter, bmode, int(chunk_points or 0), _progress_adapter(progress),
+            loss_code, float(f_scale), bool(absolute_sigma), _tol(ftol), _tol(xtol),
+            _tol(gtol), max_iter, bmode, int(chunk_points or 0), _progress_adapter(progress),
             watch, None if checkpoint is None else os.fspath(checkpoint),
             int(checkpoint_every or 0), None if resume is None else os.fspath(resume), m.expr,
             popt, pcov, perr, corr)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,8 +16,16 @@ from . import _runtime
 from ._errors import ArgumentError
 from ._gl_data import _Inputs
 
-if TYPE_CHECKING:
-    from .gainloss import RetentionResult
+
+class _Estimate(Protocol):
+    """What the profile needs of a retention-test result (gainloss's
+    RetentionResult; named here by its shape so that this module stays
+    below gainloss, which imports it)."""
+    effect: float
+    ci_low: float
+    ci_high: float
+    ci_method: str
+    alt: Any
 
 
 @dataclass(frozen=True)
@@ -79,7 +87,7 @@ def _maximise(fg: Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float6
 
 
 def _profile(inp: _Inputs, selected: NDArray[np.uint8], cats: int, condition: bool,
-             res: RetentionResult, points: int, device: str | None,
+             res: _Estimate, points: int, device: str | None,
              context: _runtime.Context | None,
              theta: Sequence[float] | None = None) -> ThetaProfile:
     th_hat = res.effect

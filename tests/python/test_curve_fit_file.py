@@ -77,7 +77,9 @@ def test_checkpoint_resume_reaches_the_uninterrupted_result(data: dict, tmp_path
 
 def test_bounds_and_robust_loss_like_arrays(data: dict) -> None:
     x, y = data["x"], data["y"]
-    kw = dict(bounds=([0, 0.5, 0, 0], [5, 1.4, 5, 0.3]), loss="soft_l1", f_scale=0.02)
+    # The same tolerances for both (curve_fit_file defaults to the command's).
+    kw = dict(bounds=([0, 0.5, 0, 0], [5, 1.4, 5, 0.3]), loss="soft_l1", f_scale=0.02,
+              ftol=1e-8, xtol=1e-8, gtol=1e-8)
     ref = fitcl.curve_fit("double_exp", x, y, p0=[1, 1, 1, 0.05], **kw)[0]
     popt = fitcl.curve_fit_file(data["dir"] / "xys.npy", "double_exp", p0=P0, **kw)[0]
     np.testing.assert_allclose(popt, ref, rtol=1e-12)
