@@ -15,12 +15,6 @@
 #include "core/context.h"
 #include "core/ioerr.h"
 
-void fitcl__array_free(fitcl__array *a) {
-  if (!a) return;
-  free(a->data);
-  memset(a, 0, sizeof *a);
-}
-
 /* Widens n elements of a narrower or integer dtype held at the front of
  * raw to doubles in dst.  For 4-byte types raw is the back half of dst:
  * each double lands before the values still unread. */

@@ -9,18 +9,8 @@
 
 #include <stddef.h>
 #include "fitcl.h"
+#include "io/array.h"
 #include "io/npy.h"
-
-#define FITCL__ARRAY_MAXDIM FITCL__NPY_MAXDIM
-
-/* An array of doubles in memory, with its shape and element strides
- * (NumPy's, in elements: a Fortran-order file keeps its layout). */
-typedef struct fitcl__array {
-  double *data;            /* malloc'ed; free with fitcl__array_free */
-  int ndim;
-  size_t dims[FITCL__ARRAY_MAXDIM];
-  size_t strides[FITCL__ARRAY_MAXDIM];
-} fitcl__array;
 
 /* Reads a .npy file whole, converted to double (int64 values must be exact
  * as doubles: at most 2^53 in magnitude).  The file must be a regular file
@@ -33,11 +23,6 @@ fitcl_status fitcl__npy_load(const char *path, fitcl__array *out, char *err, siz
 /* fitcl__npy_load reporting through ctx (fitcl_errmsg). */
 fitcl_status fitcl__npy_read(fitcl_context *ctx, const char *path, fitcl__array *out);
 
-/* Reads HDF5 dataset `dataset` of file `path` whole (1-D or 2-D, any
- * numeric type, converted to double). */
-fitcl_status fitcl__hdf5_read_array(fitcl_context *ctx, const char *path, const char *dataset,
-                                    fitcl__array *out);
-
 /* The file an array spec names: FILE.npy itself, or the FILE of
  * FILE.h5:DATASET (also .hdf5, .hdf, .nxs), copied into buf (cap bytes;
  * truncated names are cut).  For checking outputs against inputs. */
@@ -45,7 +30,5 @@ void fitcl__array_spec_file(const char *spec, char *buf, size_t cap);
 
 /* Reads FILE.npy, or FILE.h5:DATASET (also .hdf5, .hdf, .nxs). */
 fitcl_status fitcl__array_read(fitcl_context *ctx, const char *spec, fitcl__array *out);
-
-void fitcl__array_free(fitcl__array *a);
 
 #endif

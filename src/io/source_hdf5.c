@@ -15,7 +15,7 @@
 #include "core/context.h"
 #include "core/util.h"
 #include "fitcl_config.h"
-#include "io/array_file.h"
+#include "io/array.h"
 #include "io/source_readers.h"
 
 #if FITCL_HAVE_HDF5
