@@ -174,7 +174,7 @@ static int peer_cminpack(int argc, char **argv) {
     out[i * (np + 1) + np] = info;
   }
   size_t dims[2] = {N, np + 1};
-  int rc = fitcl__npy_write(NULL, argv[7], 2, dims, out, NULL) != FITCL_OK;
+  int rc = fitcl__npy_save(argv[7], 2, dims, out, NULL, NULL, 0) != FITCL_OK;
   free(out);
   free(qcol);
   fitcl__array_free(&y);
@@ -258,8 +258,10 @@ static void run_case(const char *dir, int xpcs, size_t N, size_t n, int repeats)
   snprintf(qp, sizeof qp, "%s/q.npy", dir);
   snprintf(p0p, sizeof p0p, "%s/p0.npy", dir);
   size_t dy[2] = {N, n}, dx[1] = {n}, dq[2] = {N, 1}, dp[2] = {N, (size_t)p.np};
-  if (fitcl__npy_write(NULL, yp, 2, dy, p.y, NULL) || fitcl__npy_write(NULL, xp, 1, dx, p.x, NULL) ||
-      fitcl__npy_write(NULL, qp, 2, dq, p.q, NULL) || fitcl__npy_write(NULL, p0p, 2, dp, p.p0, NULL)) {
+  if (fitcl__npy_save(yp, 2, dy, p.y, NULL, NULL, 0) ||
+      fitcl__npy_save(xp, 1, dx, p.x, NULL, NULL, 0) ||
+      fitcl__npy_save(qp, 2, dq, p.q, NULL, NULL, 0) ||
+      fitcl__npy_save(p0p, 2, dp, p.p0, NULL, NULL, 0)) {
     fprintf(stderr, "bench_batch: cannot write the data under %s\n", dir);
     exit(1);
   }

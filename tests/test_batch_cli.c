@@ -260,3 +260,56 @@ Test(batch_cli, hdf5_g2_array) {
   free(dir);
 }
 #endif
+
+/* The batch reader once found 'descr', 'fortran_order' and 'shape' with
+ * strstr and took whatever surrounded them, and rounded int64 values past
+ * 2^53; it now shares the strict .npy header parser of the curve-fit
+ * sources and the evpi reader, and both of these are errors (exit 2). */
+Test(batch_cli, stricter_npy_rules) {
+  char *dir = fitcl_test_tmpdir(), yp[1024], xp[1024];
+  snprintf(yp, sizeof yp, "%s/y.npy", dir);
+  snprintf(xp, sizeof xp, "%s/x.npy", dir);
+  double x[3] = {0, 1, 2};
+  write_npy(xp, x, 3, 0);
+  static const char *const headers[] = {
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), 'extra': 1, }",
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }trailing",
+    "{'descr': '<f8', 'fortran_order': Maybe, 'shape': (2, 3), }",
+  };
+  for (size_t k = 0; k < sizeof headers / sizeof headers[0] + 1; ++k) {
+    FILE *f = fopen(yp, "wb");
+    cr_assert_not_null(f);
+    if (k < sizeof headers / sizeof headers[0]) {
+      char dict[200];
+      int hl = snprintf(dict, sizeof dict, "%s", headers[k]);
+      size_t pad = (64 - (10 + (size_t)hl + 1) % 64) % 64;
+      unsigned short len = (unsigned short)((size_t)hl + pad + 1);
+      fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+      fputc(len & 0xff, f);
+      fputc(len >> 8, f);
+      fwrite(dict, 1, (size_t)hl, f);
+      for (size_t i = 0; i < pad; ++i) fputc(' ', f);
+      fputc('\n', f);
+      double y[6] = {1, 2, 3, 4, 5, 6};
+      fwrite(y, sizeof y[0], 6, f);
+    } else {
+      fitcl_npy_write_header(f, "<i8", 0, 2, 3);
+      int64_t y[6] = {1, 2, 3, 4, 5, ((int64_t)1 << 53) + 1};
+      fwrite(y, sizeof y[0], 6, f);
+    }
+    fclose(f);
+    const char *argv[] = {"fitcl", "curve-fit", "--batch", "--y", yp, "--x", xp, "--model",
+                          "a*x+b", "--p0", "a=1,b=0", NULL};
+    char *out = NULL, *err = NULL;
+    int rc = fitcl_test_run_cli(argv, envs[0], &out, &err);
+    cr_expect_eq(rc, 2, "case %zu: exit %d: %s", k, rc, err);
+    const char *says = k < sizeof headers / sizeof headers[0] ? "malformed .npy header"
+                                                               : "is not exact as a double";
+    cr_expect_not_null(strstr(err, says), "case %zu: %s", k, err);
+    cr_expect_not_null(strstr(err, yp), "case %zu names the file: %s", k, err);
+    free(out);
+    free(err);
+  }
+  fitcl_test_rmtree(dir);
+  free(dir);
+}

@@ -293,6 +293,33 @@ static int parse_limits(const cfb_args *a, const fitcl_model *m, double *lo, dou
   return rc;
 }
 
+/* Refuses, before anything is read, an --out file that is one of the
+ * input arrays' files (an HDF5 spec's FILE part) or another output. */
+static int check_outputs(const cfb_args *a, const cfb_inputs *in, const char *const *xspec) {
+  if (!a->out) return 0;
+  char outpath[CFB_NPY_FILES][4096], inpath[4 + MAXV][4096];
+  cli_file outs[CFB_NPY_FILES], ins[4 + MAXV];
+  const size_t nout = cfb_npy_paths(a->out, a->covariance, outpath);
+  for (size_t k = 0; k < nout; ++k) outs[k] = (cli_file){outpath[k], "--out"};
+  size_t nin = 0;
+  const struct {
+    const char *spec, *what;
+  } named[] = {{a->y, "--y"}, {a->sigma, "--sigma"}, {a->weights, "--weights"},
+               {a->p0_file, "--p0-file"}};
+  for (size_t k = 0; k < sizeof named / sizeof named[0]; ++k)
+    if (named[k].spec) {
+      fitcl__array_spec_file(named[k].spec, inpath[nin], sizeof inpath[nin]);
+      ins[nin] = (cli_file){inpath[nin], named[k].what};
+      ++nin;
+    }
+  for (int v = 0; v < in->nx; ++v) {
+    fitcl__array_spec_file(xspec[v], inpath[nin], sizeof inpath[nin]);
+    ins[nin] = (cli_file){inpath[nin], "--x"};
+    ++nin;
+  }
+  return cli_check_outputs(outs, nout, ins, nin);
+}
+
 static void print_progress(void *user, size_t done, size_t total, double elapsed) {
   (void)user;
   fprintf(stderr, "fits %zu/%zu (%.1f%%)  %.2fs\n", done, total, 100.0 * (double)done / (double)total,
@@ -319,6 +346,7 @@ int cli_curvefit_batch(int argc, char **argv) {
   memset(&r, 0, sizeof r);
   rc = parse_x(&a, &in, xspec);
   if (!rc) rc = parse_p0(&a, &in);
+  if (!rc) rc = check_outputs(&a, &in, (const char *const *)xspec);
   if (!rc) rc = cli_open_context(&ctx);
   if (!rc) rc = build_model(ctx, &a, &in, &m);
   if (rc) goto done;
@@ -432,7 +460,7 @@ int cli_curvefit_batch(int argc, char **argv) {
     rc = cli_fail(ctx, st, NULL);
     goto done;
   }
-  if (a.out) rc = cfb_write_npy(ctx, a.out, &r);
+  if (a.out) rc = cfb_write_npy(a.out, &r);
   if (rc) goto done;
   if (a.csv) cfb_print_csv(&r);
   else if (a.json) cfb_print_json(ctx, &r);

@@ -4,6 +4,8 @@
 #ifndef FITCL_CLI_CURVEFIT_BATCH_H
 #define FITCL_CLI_CURVEFIT_BATCH_H
 
+#include <stddef.h>
+
 #include "fitcl.h"
 
 /* The results of a run, as the writers need them. */
@@ -19,9 +21,15 @@ typedef struct cfb_results {
 /* Runs `fitcl curve-fit --batch ...` (argv[0] is "curve-fit"). */
 int cli_curvefit_batch(int argc, char **argv);
 
-/* Writes PREFIX_params.npy, _stderr, _chi2, _status, _iterations (and
- * _covariance when computed); returns the exit status (0 on success). */
-int cfb_write_npy(fitcl_context *ctx, const char *prefix, const cfb_results *r);
+/* The most files --out writes. */
+#define CFB_NPY_FILES 6
+/* The paths --out PREFIX writes (PREFIX_params.npy, _stderr, _chi2,
+ * _status, _iterations, and _covariance when asked for); returns how
+ * many. */
+size_t cfb_npy_paths(const char *prefix, int covariance, char (*paths)[4096]);
+/* Writes those files through core/outfile, committed together (a failure
+ * leaves none of them); returns the exit status (0 on success). */
+int cfb_write_npy(const char *prefix, const cfb_results *r);
 /* One CSV row per fit on stdout: fit, status, iterations, chi2, each
  * parameter, then each standard error. */
 void cfb_print_csv(const cfb_results *r);

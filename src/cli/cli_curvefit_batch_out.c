@@ -7,31 +7,50 @@
 
 #include "cli/cli.h"
 #include "cli/cli_curvefit_batch.h"
-#include "io/array_file.h"
+#include "io/npy.h"
 
-int cfb_write_npy(fitcl_context *ctx, const char *prefix, const cfb_results *r) {
-  char path[4096];
+/* The files of --out PREFIX, in the order they are written. */
+static const char *const npy_names[CFB_NPY_FILES] = {"params", "stderr", "chi2", "status",
+                                                     "iterations", "covariance"};
+
+size_t cfb_npy_paths(const char *prefix, int covariance, char (*paths)[4096]) {
+  size_t n = 0;
+  for (size_t k = 0; k < CFB_NPY_FILES; ++k) {
+    if (!covariance && !strcmp(npy_names[k], "covariance")) continue;
+    snprintf(paths[n++], 4096, "%s_%s.npy", prefix, npy_names[k]);
+  }
+  return n;
+}
+
+int cfb_write_npy(const char *prefix, const cfb_results *r) {
   const size_t N = r->nfits, p = (size_t)r->np;
-  struct {
-    const char *name;
+  const struct {
     int ndim;
     size_t dims[3];
     const double *f;
     const int *i;
-  } files[] = {{"params", 2, {N, p, 0}, r->params, NULL},
-               {"stderr", 2, {N, p, 0}, r->stderr_, NULL},
-               {"chi2", 1, {N, 0, 0}, r->chi2, NULL},
-               {"status", 1, {N, 0, 0}, NULL, r->status},
-               {"iterations", 1, {N, 0, 0}, NULL, r->iterations},
-               {"covariance", 3, {N, p, p}, r->covariance, NULL}};
-  for (size_t k = 0; k < sizeof files / sizeof files[0]; ++k) {
-    if (!files[k].f && !files[k].i) continue;
-    snprintf(path, sizeof path, "%s_%s.npy", prefix, files[k].name);
-    fitcl_status st = fitcl__npy_write(ctx, path, files[k].ndim, files[k].dims, files[k].f,
-                                       (const int32_t *)files[k].i);
-    if (st != FITCL_OK) return cli_fail(ctx, st, "--out");
+  } arrays[CFB_NPY_FILES] = {{2, {N, p, 0}, r->params, NULL},
+                             {2, {N, p, 0}, r->stderr_, NULL},
+                             {1, {N, 0, 0}, r->chi2, NULL},
+                             {1, {N, 0, 0}, NULL, r->status},
+                             {1, {N, 0, 0}, NULL, r->iterations},
+                             {3, {N, p, p}, r->covariance, NULL}};
+  char paths[CFB_NPY_FILES][4096];
+  fitcl__outfile outs[CFB_NPY_FILES];
+  const size_t n = cfb_npy_paths(prefix, r->covariance != NULL, paths);
+  /* Every file opened before any is written, committed together: a
+   * failure in any (an unwritable directory, a full disk) leaves none. */
+  for (size_t k = 0; k < n; ++k) {
+    int rc = cli_out_open(&outs[k], paths[k]);
+    if (rc) {
+      for (size_t j = 0; j < k; ++j) fitcl__out_abort(&outs[j]);
+      return rc;
+    }
   }
-  return 0;
+  for (size_t k = 0; k < n; ++k)
+    fitcl__npy_write(&outs[k], arrays[k].ndim, arrays[k].dims, arrays[k].f,
+                     (const int32_t *)arrays[k].i);
+  return cli_out_commit(outs, n);
 }
 
 static const char *status_word(int s) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "io/npy.h"
 
 struct cli_table_out {
   fitcl__outfile o;
@@ -16,23 +17,6 @@ struct cli_table_out {
 static int has_npy_ext(const char *p) {
   size_t n = strlen(p);
   return n > 4 && !strcmp(p + n - 4, ".npy");
-}
-
-/* The .npy (version 1.0) header of a little-endian float64 C-order 2-D
- * array, padded so the data start on a 64-byte boundary. */
-static void npy_header(fitcl__outfile *o, uint64_t rows, int cols) {
-  char dict[160];
-  int len = snprintf(dict, sizeof dict,
-                     "{'descr': '<f8', 'fortran_order': False, 'shape': (%llu, %d), }",
-                     (unsigned long long)rows, cols);
-  int total = 10 + len + 1, pad = (64 - total % 64) % 64;
-  unsigned hlen = (unsigned)(len + pad + 1);
-  const unsigned char magic[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
-                                   (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8)};
-  fitcl__out_write(o, magic, sizeof magic);
-  fitcl__out_write(o, dict, (size_t)len);
-  for (int i = 0; i < pad; ++i) fitcl__out_write(o, " ", 1);
-  fitcl__out_write(o, "\n", 1);
 }
 
 cli_table_out *cli_table_open(const char *option, const char *path, const char *const *names,
@@ -54,7 +38,8 @@ cli_table_out *cli_table_open(const char *option, const char *path, const char *
     return NULL;
   }
   if (t->npy) {
-    npy_header(&t->o, nrows, ncols);
+    const uint64_t dims[2] = {nrows, (uint64_t)ncols};
+    fitcl__npy_write_header(&t->o, FITCL__NPY_F8, 2, dims);
   } else {
     for (int k = 0; k < ncols; ++k) fitcl__out_printf(&t->o, "%s%s", k ? "," : "", names[k]);
     fitcl__out_write(&t->o, "\n", 1);

@@ -1,188 +1,235 @@
-/* Whole .npy arrays read into memory and written (array_file.h).  The
- * streaming reader of curve-fit data files is source_mapped.c; this one
- * serves the batched fits, whose arrays are needed whole. */
+/* The .npy header parser and writer (io/npy.h). */
+#include "io/npy.h"
+
 #include <ctype.h>
 #include <errno.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "core/context.h"
-#include "core/util.h"
-#include "io/array_file.h"
+#include "core/ioerr.h"
 
-void fitcl__array_free(fitcl__array *a) {
-  if (!a) return;
-  free(a->data);
-  memset(a, 0, sizeof *a);
-}
-
-/* Finds 'key': in the header dict and returns a pointer past the colon. */
-static const char *dict_value(const char *h, const char *key) {
-  char pat[32];
-  snprintf(pat, sizeof pat, "'%s'", key);
-  const char *p = strstr(h, pat);
-  if (!p) return NULL;
-  p += strlen(pat);
-  while (*p == ' ') ++p;
-  if (*p != ':') return NULL;
-  ++p;
-  while (*p == ' ') ++p;
-  return p;
-}
-
-static int is_little_endian(void) {
-  const uint16_t one = 1;
-  unsigned char b;
-  memcpy(&b, &one, 1);
-  return b == 1;
-}
-
-fitcl_status fitcl__npy_read(fitcl_context *ctx, const char *path, fitcl__array *out) {
-  memset(out, 0, sizeof *out);
-  FILE *f = fopen(path, "rb");
-  if (!f) return fitcl__fail(ctx, FITCL_ERR_FILE, "%s: cannot open: %s", path, strerror(errno));
-  unsigned char pre[12];
-  char *h = NULL;
-  void *raw = NULL;
-  fitcl_status st = FITCL_OK;
-  size_t hlen = 0;
-  if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0) {
-    st = fitcl__fail(ctx, FITCL_ERR_PARSE, "%s: not a .npy file (bad magic)", path);
-    goto done;
+fitcl_status fitcl__npy_pread(int fd, const char *path, void *dst, size_t len, uint64_t off,
+                              char *err, size_t errlen) {
+  unsigned char *p = dst;
+  while (len) {
+    ssize_t r = pread(fd, p, len, (off_t)off);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0)
+      return fitcl__ioerr(err, errlen, FITCL_ERR_IO, "%s: read error: %s", path, strerror(errno));
+    if (r == 0)
+      return fitcl__ioerr(err, errlen, FITCL_ERR_IO,
+                          "%s: file is shorter than expected (changed while read?)", path);
+    p += r;
+    len -= (size_t)r;
+    off += (uint64_t)r;
   }
-  if (pre[6] == 1) {
-    hlen = (size_t)pre[8] | ((size_t)pre[9] << 8);
-  } else if ((pre[6] == 2 || pre[6] == 3) && fread(pre + 10, 1, 2, f) == 2) {
-    hlen = (size_t)pre[8] | ((size_t)pre[9] << 8) | ((size_t)pre[10] << 16) | ((size_t)pre[11] << 24);
-  } else {
-    st = fitcl__fail(ctx, FITCL_ERR_PARSE, "%s: unsupported .npy version %d", path, pre[6]);
-    goto done;
-  }
-  if (hlen > (1u << 20) || !(h = malloc(hlen + 1)) || fread(h, 1, hlen, f) != hlen) {
-    st = fitcl__fail(ctx, FITCL_ERR_PARSE, "%s: truncated .npy header", path);
-    goto done;
-  }
-  h[hlen] = 0;
-  const char *d = dict_value(h, "descr"), *fo = dict_value(h, "fortran_order"),
-             *sh = dict_value(h, "shape");
-  if (!d || !fo || !sh || *d != '\'' || *sh != '(') {
-    st = fitcl__fail(ctx, FITCL_ERR_PARSE, "%s: malformed .npy header: %s", path, h);
-    goto done;
-  }
-  char descr[16] = {0};
-  for (size_t i = 0; i + 1 < sizeof descr && d[1 + i] && d[1 + i] != '\''; ++i) descr[i] = d[1 + i];
-  /* '<' little-endian, '=' native ('|' only for one-byte types). */
-  int kind; /* 0 f8, 1 f4, 2 i4, 3 i8 */
-  const int native_ok = descr[0] == '<' || (descr[0] == '=' && is_little_endian());
-  if (native_ok && !strcmp(descr + 1, "f8")) kind = 0;
-  else if (native_ok && !strcmp(descr + 1, "f4")) kind = 1;
-  else if (native_ok && !strcmp(descr + 1, "i4")) kind = 2;
-  else if (native_ok && !strcmp(descr + 1, "i8")) kind = 3;
-  else {
-    st = fitcl__fail(ctx, FITCL_ERR_DATA, "%s: dtype '%s' is not supported; use little-endian "
-                     "float64, float32, int32 or int64 (numpy: np.save(path, a.astype('<f8')))",
-                     path, descr);
-    goto done;
-  }
-  const int fortran = !strncmp(fo, "True", 4);
-  size_t total = 1;
-  const char *p = sh + 1;
-  for (;;) {
-    while (*p == ' ' || *p == ',') ++p;
-    if (*p == ')') break;
-    if (!isdigit((unsigned char)*p) || out->ndim == FITCL__ARRAY_MAXDIM) {
-      st = fitcl__fail(ctx, FITCL_ERR_DATA, "%s: shape %.40s: 1 to %d dimensions expected", path,
-                       sh, FITCL__ARRAY_MAXDIM);
-      goto done;
-    }
-    size_t v = (size_t)strtoull(p, (char **)&p, 10);
-    out->dims[out->ndim++] = v;
-    total *= v;
-  }
-  if (out->ndim == 0) {
-    st = fitcl__fail(ctx, FITCL_ERR_DATA, "%s: a 0-dimensional array (a scalar)", path);
-    goto done;
-  }
-  static const size_t esize[4] = {8, 4, 4, 8};
-  out->data = malloc((total ? total : 1) * sizeof(double));
-  raw = kind == 0 ? (void *)out->data : malloc((total ? total : 1) * esize[kind]);
-  if (!out->data || !raw) {
-    st = fitcl__fail(ctx, FITCL_ERR_NOMEM, "%s: out of memory for %zu values", path, total);
-    goto done;
-  }
-  if (fread(raw, esize[kind], total, f) != total) {
-    st = fitcl__fail(ctx, FITCL_ERR_DATA, "%s: file is shorter than its shape says (truncated?)",
-                     path);
-    goto done;
-  }
-  for (size_t i = 0; kind != 0 && i < total; ++i) {
-    if (kind == 1) out->data[i] = ((const float *)raw)[i];
-    else if (kind == 2) out->data[i] = ((const int32_t *)raw)[i];
-    else out->data[i] = (double)((const int64_t *)raw)[i];
-  }
-  /* Element strides of the file's order. */
-  size_t s = 1;
-  for (int k = 0; k < out->ndim; ++k) {
-    int a = fortran ? k : out->ndim - 1 - k;
-    out->strides[a] = s;
-    s *= out->dims[a];
-  }
-done:
-  if (raw && raw != (void *)out->data) free(raw);
-  free(h);
-  fclose(f);
-  if (st != FITCL_OK) fitcl__array_free(out);
-  return st;
-}
-
-fitcl_status fitcl__npy_write(fitcl_context *ctx, const char *path, int ndim, const size_t *dims,
-                              const double *f64, const int32_t *i32) {
-  char shape[96] = "", header[192];
-  size_t total = 1, w = 0;
-  for (int k = 0; k < ndim; ++k) {
-    w += (size_t)snprintf(shape + w, sizeof shape - w, "%zu,%s", dims[k], k + 1 < ndim ? " " : "");
-    total *= dims[k];
-  }
-  if (ndim > 1 && w > 0 && shape[w - 1] == ',') shape[w - 1] = 0;
-  int hl = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }",
-                    f64 ? "<f8" : "<i4", shape);
-  /* Magic (6) + version (2) + length (2) + header + '\n', padded to 64. */
-  size_t pad = (64 - (10 + (size_t)hl + 1) % 64) % 64;
-  FILE *f = fopen(path, "wb");
-  if (!f) return fitcl__fail(ctx, FITCL_ERR_FILE, "%s: cannot create: %s", path, strerror(errno));
-  unsigned short len = (unsigned short)((size_t)hl + pad + 1);
-  unsigned char lb[2] = {(unsigned char)(len & 0xff), (unsigned char)(len >> 8)};
-  int ok = fwrite("\x93NUMPY\x01\x00", 1, 8, f) == 8 && fwrite(lb, 1, 2, f) == 2 &&
-           fwrite(header, 1, (size_t)hl, f) == (size_t)hl;
-  for (size_t i = 0; ok && i < pad; ++i) ok = fputc(' ', f) != EOF;
-  ok = ok && fputc('\n', f) != EOF;
-  /* Little-endian hosts only write the data as they are. */
-  if (ok && is_little_endian())
-    ok = f64 ? fwrite(f64, sizeof *f64, total, f) == total : fwrite(i32, sizeof *i32, total, f) == total;
-  else if (ok)
-    ok = 0;
-  if (fclose(f) != 0) ok = 0;
-  if (!ok) return fitcl__fail(ctx, FITCL_ERR_IO, "%s: write failed: %s", path, strerror(errno));
   return FITCL_OK;
 }
 
-fitcl_status fitcl__array_read(fitcl_context *ctx, const char *spec, fitcl__array *out) {
-  static const char *const h5ext[] = {".h5:", ".hdf5:", ".hdf:", ".nxs:"};
-  for (size_t e = 0; e < sizeof h5ext / sizeof h5ext[0]; ++e) {
-    const char *at = strstr(spec, h5ext[e]);
-    if (!at) continue;
-    size_t plen = (size_t)(at - spec) + strlen(h5ext[e]) - 1;
-    char *path = malloc(plen + 1);
-    if (!path) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
-    memcpy(path, spec, plen);
-    path[plen] = 0;
-    fitcl_status st = fitcl__hdf5_read_array(ctx, path, spec + plen + 1, out);
-    free(path);
-    return st;
+/* ---- the header dict ---------------------------------------------------- */
+
+static void skip_ws(const char **p) {
+  while (**p == ' ' || **p == '\t') ++*p;
+}
+
+/* A quoted Python string without escapes. */
+static int quoted(const char **p, char *out, size_t cap) {
+  char q = **p;
+  if (q != '\'' && q != '"') return 0;
+  const char *s = *p + 1, *e = strchr(s, q);
+  if (!e || (size_t)(e - s) >= cap || memchr(s, '\\', (size_t)(e - s))) return 0;
+  memcpy(out, s, (size_t)(e - s));
+  out[e - s] = '\0';
+  *p = e + 1;
+  return 1;
+}
+
+static int shape_tuple(const char **p, fitcl__npy_info *h) {
+  const char *s = *p;
+  int comma = 0;
+  if (*s++ != '(') return 0;
+  h->ndim = 0;
+  for (;;) {
+    skip_ws(&s);
+    if (*s == ')') break;
+    if (!isdigit((unsigned char)*s) || h->ndim == FITCL__NPY_MAXDIM) return 0;
+    uint64_t v = 0;
+    for (; isdigit((unsigned char)*s); ++s) {
+      if (v > (UINT64_MAX - 9) / 10) return 0;
+      v = v * 10 + (uint64_t)(*s - '0');
+    }
+    h->dims[h->ndim++] = v;
+    skip_ws(&s);
+    comma = *s == ',';
+    if (comma) ++s;
+    else if (*s != ')') return 0;
   }
-  size_t n = strlen(spec);
-  if (n > 4 && !strcmp(spec + n - 4, ".npy")) return fitcl__npy_read(ctx, spec, out);
-  return fitcl__fail(ctx, FITCL_ERR_ARG, "'%s': expected FILE.npy or FILE.h5:DATASET", spec);
+  /* (n) is a number in parentheses, not a tuple: numpy writes (n,). */
+  if (h->ndim == 1 && !comma) return 0;
+  *p = s + 1;
+  return 1;
+}
+
+/* NULL when text is a valid header dict, else why not. */
+static const char *parse_dict(const char *text, fitcl__npy_info *h) {
+  int have_descr = 0, have_fortran = 0, have_shape = 0;
+  const char *p = text;
+  skip_ws(&p);
+  if (*p++ != '{') return "it does not start with '{'";
+  for (;;) {
+    skip_ws(&p);
+    if (*p == '}') break;
+    char key[32];
+    if (!quoted(&p, key, sizeof key)) return "expected a quoted key";
+    skip_ws(&p);
+    if (*p++ != ':') return "expected ':' after a key";
+    skip_ws(&p);
+    if (!strcmp(key, "descr")) {
+      if (have_descr++) return "'descr' appears twice";
+      if (!quoted(&p, h->descr, sizeof h->descr)) return "'descr' is not a dtype string";
+    } else if (!strcmp(key, "fortran_order")) {
+      if (have_fortran++) return "'fortran_order' appears twice";
+      if (!strncmp(p, "True", 4)) h->fortran = 1, p += 4;
+      else if (!strncmp(p, "False", 5)) h->fortran = 0, p += 5;
+      else return "'fortran_order' is not True or False";
+    } else if (!strcmp(key, "shape")) {
+      if (have_shape++) return "'shape' appears twice";
+      if (!shape_tuple(&p, h)) return "'shape' is not a tuple of at most 3 whole numbers";
+    } else {
+      return "unknown key (only 'descr', 'fortran_order' and 'shape' may appear)";
+    }
+    skip_ws(&p);
+    if (*p == ',') ++p;
+    else if (*p != '}') return "expected ',' or '}' after a value";
+  }
+  for (++p; *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'; ++p) {}
+  if (*p) return "text after the closing '}'";
+  if (!have_descr || !have_fortran || !have_shape)
+    return "it lacks one of 'descr', 'fortran_order', 'shape'";
+  return NULL;
+}
+
+/* '<' little-endian, '=' native (little-endian wherever fitcl runs). */
+static void classify(fitcl__npy_info *h) {
+  static const struct {
+    const char *name;
+    int dtype;
+    size_t esize;
+  } known[] = {{"f8", FITCL__NPY_F8, 8}, {"f4", FITCL__NPY_F4, 4}, {"i8", FITCL__NPY_I8, 8},
+               {"i4", FITCL__NPY_I4, 4}};
+  h->dtype = -1;
+  h->esize = 0;
+  if (h->descr[0] != '<' && h->descr[0] != '=') return;
+  for (size_t k = 0; k < sizeof known / sizeof known[0]; ++k)
+    if (!strcmp(h->descr + 1, known[k].name)) {
+      h->dtype = known[k].dtype;
+      h->esize = known[k].esize;
+    }
+}
+
+fitcl_status fitcl__npy_read_header(int fd, const char *path, uint64_t file_size,
+                                    fitcl__npy_info *h, char *err, size_t errlen) {
+  memset(h, 0, sizeof *h);
+  unsigned char b[12];
+  if (file_size < 10 || fitcl__npy_pread(fd, path, b, 10, 0, NULL, 0) != FITCL_OK ||
+      memcmp(b, "\x93NUMPY", 6) != 0)
+    return fitcl__ioerr(err, errlen, FITCL_ERR_PARSE, "%s: not a .npy file (bad magic)", path);
+  uint64_t hlen, hstart;
+  if (b[6] == 1) {
+    hlen = (uint64_t)b[8] | ((uint64_t)b[9] << 8);
+    hstart = 10;
+  } else if ((b[6] == 2 || b[6] == 3) && file_size >= 12 &&
+             fitcl__npy_pread(fd, path, b + 10, 2, 10, NULL, 0) == FITCL_OK) {
+    hlen = (uint64_t)b[8] | ((uint64_t)b[9] << 8) | ((uint64_t)b[10] << 16) |
+           ((uint64_t)b[11] << 24);
+    hstart = 12;
+  } else {
+    return fitcl__ioerr(err, errlen, FITCL_ERR_PARSE, "%s: unsupported .npy version %d", path,
+                        b[6]);
+  }
+  if (hlen > FITCL__NPY_MAX_HEADER)
+    return fitcl__ioerr(err, errlen, FITCL_ERR_PARSE,
+                        "%s: malformed .npy header: %llu bytes long (the limit is %u)", path,
+                        (unsigned long long)hlen, FITCL__NPY_MAX_HEADER);
+  if (hstart + hlen > file_size)
+    return fitcl__ioerr(err, errlen, FITCL_ERR_PARSE, "%s: truncated .npy header", path);
+  char *text = malloc(hlen + 1);
+  if (!text) return fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "out of memory");
+  fitcl_status st = fitcl__npy_pread(fd, path, text, hlen, hstart, err, errlen);
+  const char *why = NULL;
+  if (st == FITCL_OK) {
+    text[hlen] = '\0';
+    if (strlen(text) != hlen) why = "it holds a NUL byte";
+    else if (hlen == 0 || text[hlen - 1] != '\n') why = "it does not end with a newline";
+    else why = parse_dict(text, h);
+  }
+  free(text);
+  if (st != FITCL_OK) return st;
+  if (why)
+    return fitcl__ioerr(err, errlen, FITCL_ERR_PARSE,
+                        "%s: malformed .npy header: %s; write the file with numpy.save", path, why);
+  classify(h);
+  h->data_off = hstart + hlen;
+  /* The data the shape promises must be in the file: a shape of 2^40 x
+   * 2^40 in a small file is refused here, before anyone allocates.  (Of
+   * a dtype no reader takes, only the count: the dtype is the error.) */
+  const uint64_t avail = file_size - h->data_off, es = h->esize;
+  h->count = 1;
+  for (int k = 0; k < h->ndim; ++k) {
+    if (es && h->dims[k] && h->count > avail / es / h->dims[k])
+      return fitcl__ioerr(err, errlen, FITCL_ERR_DATA,
+                          "%s: file is shorter than its shape says (truncated?)", path);
+    h->count *= h->dims[k];
+  }
+  if (es && h->count > avail / es)
+    return fitcl__ioerr(err, errlen, FITCL_ERR_DATA,
+                        "%s: file is shorter than its shape says (truncated?)", path);
+  return FITCL_OK;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+void fitcl__npy_write_header(fitcl__outfile *o, fitcl__npy_dtype dtype, int ndim,
+                             const uint64_t *dims) {
+  static const char *const descr[] = {"<f8", "<f4", "<i8", "<i4"};
+  char shape[96] = "", dict[192];
+  size_t w = 0;
+  for (int k = 0; k < ndim && w < sizeof shape; ++k)
+    w += (size_t)snprintf(shape + w, sizeof shape - w, "%s%llu", k ? ", " : "",
+                          (unsigned long long)dims[k]);
+  int len = snprintf(dict, sizeof dict,
+                     "{'descr': '%s', 'fortran_order': False, 'shape': (%s%s), }", descr[dtype],
+                     shape, ndim == 1 ? "," : "");
+  /* Magic (6) + version (2) + length (2) + dict + '\n', padded to 64. */
+  const size_t pad = (64 - (10 + (size_t)len + 1) % 64) % 64, hlen = (size_t)len + pad + 1;
+  const unsigned char magic[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+                                   (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8)};
+  fitcl__out_write(o, magic, sizeof magic);
+  fitcl__out_write(o, dict, (size_t)len);
+  for (size_t i = 0; i < pad; ++i) fitcl__out_write(o, " ", 1);
+  fitcl__out_write(o, "\n", 1);
+}
+
+void fitcl__npy_write(fitcl__outfile *o, int ndim, const size_t *dims, const double *f64,
+                      const int32_t *i32) {
+  uint64_t d[FITCL__NPY_MAXDIM];
+  size_t total = 1;
+  for (int k = 0; k < ndim; ++k) {
+    d[k] = dims[k];
+    total *= dims[k];
+  }
+  fitcl__npy_write_header(o, f64 ? FITCL__NPY_F8 : FITCL__NPY_I4, ndim, d);
+  if (f64) fitcl__out_write(o, f64, total * sizeof *f64);
+  else fitcl__out_write(o, i32, total * sizeof *i32);
+}
+
+fitcl_status fitcl__npy_save(const char *path, int ndim, const size_t *dims, const double *f64,
+                             const int32_t *i32, char *err, size_t errlen) {
+  fitcl__outfile o;
+  fitcl_status st = fitcl__out_open(&o, path, 0, err, errlen);
+  if (st != FITCL_OK) return st;
+  fitcl__npy_write(&o, ndim, dims, f64, i32);
+  return fitcl__out_commit(&o, err, errlen);
 }

@@ -1,8 +1,6 @@
 /* Whole numeric arrays from .npy files and CSV/TSV tables (io/numarray.h). */
 #include "io/numarray.h"
 
-#include <ctype.h>
-#include <stdarg.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -10,146 +8,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/ioerr.h"
+#include "core/util.h"
+#include "io/array_file.h"
 #include "io/delim.h"
 
-static fitcl_status failf(char *err, size_t errlen, fitcl_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static fitcl_status failf(char *err, size_t errlen, fitcl_status st, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  if (err && errlen) vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-  return st;
-}
-
-/* The text after 'key': in a .npy header dict, or NULL. */
-static const char *dict_value(const char *h, const char *key) {
-  char pat[32];
-  snprintf(pat, sizeof pat, "'%s'", key);
-  const char *p = strstr(h, pat);
-  if (!p) return NULL;
-  p += strlen(pat);
-  while (*p == ' ') ++p;
-  if (*p != ':') return NULL;
-  ++p;
-  while (*p == ' ') ++p;
-  return p;
-}
-
-enum { NPY_F8, NPY_F4, NPY_I8, NPY_I4 };
-
-static fitcl_status read_npy(FILE *f, const char *path, fitcl__numarray *a, char *err,
-                             size_t errlen) {
-  unsigned char pre[12];
-  if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0)
-    return failf(err, errlen, FITCL_ERR_PARSE, "%s: not a .npy file (bad magic)", path);
-  size_t hlen;
-  if (pre[6] == 1) {
-    hlen = (size_t)pre[8] | ((size_t)pre[9] << 8);
-  } else if (pre[6] == 2 || pre[6] == 3) {
-    if (fread(pre + 10, 1, 2, f) != 2)
-      return failf(err, errlen, FITCL_ERR_PARSE, "%s: truncated .npy header", path);
-    hlen = (size_t)pre[8] | ((size_t)pre[9] << 8) | ((size_t)pre[10] << 16) | ((size_t)pre[11] << 24);
+/* A .npy file through the shared whole-array reader (io/array_file.h),
+ * copied into row-major order. */
+static fitcl_status read_npy(const char *path, fitcl__numarray *a, char *err, size_t errlen) {
+  fitcl__array arr;
+  fitcl_status st = fitcl__npy_load(path, &arr, err, errlen);
+  if (st != FITCL_OK) return st;
+  if (arr.ndim > 2) {
+    st = fitcl__ioerr(err, errlen, FITCL_ERR_DATA,
+                      "%s: array has %d dimensions; 1-D or 2-D expected", path, arr.ndim);
+    goto done;
+  }
+  const size_t rows = arr.dims[0], cols = arr.ndim == 2 ? arr.dims[1] : 1;
+  const size_t rs = arr.strides[0], cs = arr.ndim == 2 ? arr.strides[1] : 0;
+  if (rows == 0 || cols == 0) {
+    st = fitcl__ioerr(err, errlen, FITCL_ERR_DATA, "%s: the array is empty", path);
+    goto done;
+  }
+  if (rs == cols && (cs == 1 || cols == 1)) { /* already row-major: keep the buffer */
+    a->data = arr.data;
+    arr.data = NULL;
   } else {
-    return failf(err, errlen, FITCL_ERR_PARSE, "%s: unsupported .npy version %d", path, pre[6]);
-  }
-  if (hlen > (1u << 20)) return failf(err, errlen, FITCL_ERR_PARSE, "%s: .npy header too long", path);
-  char *h = malloc(hlen + 1);
-  if (!h) return failf(err, errlen, FITCL_ERR_NOMEM, "out of memory");
-  fitcl_status st = FITCL_OK;
-  if (fread(h, 1, hlen, f) != hlen) {
-    st = failf(err, errlen, FITCL_ERR_PARSE, "%s: truncated .npy header", path);
-    goto done;
-  }
-  h[hlen] = 0;
-  const char *d = dict_value(h, "descr"), *fo = dict_value(h, "fortran_order"),
-             *sh = dict_value(h, "shape");
-  if (!d || !fo || !sh || *d != '\'' || *sh != '(') {
-    st = failf(err, errlen, FITCL_ERR_PARSE, "%s: malformed .npy header", path);
-    goto done;
-  }
-  char descr[16] = {0};
-  for (size_t i = 0; i + 1 < sizeof descr && d[1 + i] && d[1 + i] != '\''; ++i) descr[i] = d[1 + i];
-  int type;
-  size_t es;
-  if (!strcmp(descr, "<f8") || !strcmp(descr, "=f8")) type = NPY_F8, es = 8;
-  else if (!strcmp(descr, "<f4") || !strcmp(descr, "=f4")) type = NPY_F4, es = 4;
-  else if (!strcmp(descr, "<i8") || !strcmp(descr, "=i8")) type = NPY_I8, es = 8;
-  else if (!strcmp(descr, "<i4") || !strcmp(descr, "=i4")) type = NPY_I4, es = 4;
-  else {
-    st = failf(err, errlen, FITCL_ERR_DATA, "%s: dtype '%s' is not supported; use little-endian "
-               "float64, float32, int64 or int32", path, descr);
-    goto done;
-  }
-  const int fortran = !strncmp(fo, "True", 4);
-  uint64_t dims[3] = {0, 0, 0};
-  int nd = 0;
-  const char *p = sh + 1;
-  for (;;) {
-    while (*p == ' ' || *p == ',') ++p;
-    if (*p == ')') break;
-    if (!isdigit((unsigned char)*p) || nd == 3) {
-      st = failf(err, errlen, FITCL_ERR_PARSE, "%s: malformed shape in .npy header", path);
+    a->data = malloc(rows * cols * sizeof *a->data);
+    if (!a->data) {
+      st = fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory for %zu values", path,
+                        rows * cols);
       goto done;
     }
-    dims[nd++] = strtoull(p, (char **)&p, 10);
+    for (size_t r = 0; r < rows; ++r)
+      for (size_t c = 0; c < cols; ++c) a->data[r * cols + c] = arr.data[r * rs + c * cs];
   }
-  if (nd == 0 || nd > 2) {
-    st = failf(err, errlen, FITCL_ERR_DATA, "%s: array has %d dimensions; 1-D or 2-D expected",
-               path, nd);
-    goto done;
-  }
-  const size_t rows = (size_t)dims[0], cols = nd == 2 ? (size_t)dims[1] : 1;
-  if (rows == 0 || cols == 0) {
-    st = failf(err, errlen, FITCL_ERR_DATA, "%s: the array is empty", path);
-    goto done;
-  }
-  if (rows > SIZE_MAX / 8 / cols) {
-    st = failf(err, errlen, FITCL_ERR_DATA, "%s: the array is too large", path);
-    goto done;
-  }
-  const size_t count = rows * cols;
-  unsigned char *raw = malloc(count * es);
-  a->data = malloc(count * sizeof *a->data);
-  if (!raw || !a->data) {
-    free(raw);
-    st = failf(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory for %zu values", path, count);
-    goto done;
-  }
-  if (fread(raw, es, count, f) != count) {
-    free(raw);
-    st = failf(err, errlen, FITCL_ERR_DATA, "%s: file is shorter than its shape says (truncated?)",
-               path);
-    goto done;
-  }
-  for (size_t i = 0; i < count && st == FITCL_OK; ++i) {
-    /* Element i of the file: row-major position (r, c) or Fortran (c, r). */
-    const size_t r = fortran ? i % rows : i / cols, c = fortran ? i / rows : i % cols;
-    double v;
-    if (type == NPY_F8) memcpy(&v, raw + i * 8, 8);
-    else if (type == NPY_F4) {
-      float x;
-      memcpy(&x, raw + i * 4, 4);
-      v = x;
-    } else if (type == NPY_I4) {
-      int32_t x;
-      memcpy(&x, raw + i * 4, 4);
-      v = x;
-    } else {
-      int64_t x;
-      memcpy(&x, raw + i * 8, 8);
-      v = (double)x;
-      if (x > ((int64_t)1 << 53) || x < -((int64_t)1 << 53))
-        st = failf(err, errlen, FITCL_ERR_DATA, "%s: value %lld at [%zu][%zu] is not exact as "
-                   "a double", path, (long long)x, r, c);
-    }
-    a->data[r * cols + c] = v;
-  }
-  free(raw);
   a->rows = rows;
   a->cols = cols;
 done:
-  free(h);
+  fitcl__array_free(&arr);
   return st;
 }
 
@@ -160,7 +57,8 @@ static int parse_number(const fitcl__delim_field *fd, double *v) {
   size_t n = fd->n;
   while (n && fitcl__delim_blank(*s)) ++s, --n;
   while (n && fitcl__delim_blank(s[n - 1])) --n;
-  if (n == 0 || n >= sizeof buf) return 0;
+  /* Decimal only: strtod would also take "0x10" or "0x1p-3". */
+  if (n == 0 || n >= sizeof buf || !fitcl__decimal_syntax(s, n)) return 0;
   memcpy(buf, s, n);
   buf[n] = 0;
   char *end;
@@ -169,11 +67,16 @@ static int parse_number(const fitcl__delim_field *fd, double *v) {
   return *end == 0;
 }
 
-static fitcl_status read_csv(FILE *f, const char *path, fitcl__numarray *a, char *err,
-                             size_t errlen) {
-  fitcl__delim r;
-  fitcl_status st = fitcl__delim_open_file(&r, f, (size_t)1 << 16, path, err, errlen);
+static fitcl_status read_csv(const char *path, fitcl__numarray *a, char *err, size_t errlen) {
+  FILE *f;
+  fitcl_status st = fitcl__open_input(path, &f, err, errlen);
   if (st != FITCL_OK) return st;
+  fitcl__delim r;
+  st = fitcl__delim_open_file(&r, f, (size_t)1 << 16, path, err, errlen);
+  if (st != FITCL_OK) {
+    fclose(f);
+    return st;
+  }
   r.comments = 1;
   r.spaced_quotes = 1;
   size_t cap = 0, n = 0, cols = 0;
@@ -197,7 +100,7 @@ static fitcl_status read_csv(FILE *f, const char *path, fitcl__numarray *a, char
       while (cap < n + cols) cap *= 2;
       double *d = realloc(a->data, cap * sizeof *d);
       if (!d) {
-        st = failf(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory", path);
+        st = fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory", path);
         goto fail;
       }
       a->data = d;
@@ -225,7 +128,7 @@ static fitcl_status read_csv(FILE *f, const char *path, fitcl__numarray *a, char
     if (first && !all) { /* a header: keep the names */
       a->names = calloc(cols, sizeof *a->names);
       if (!a->names) {
-        st = failf(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory", path);
+        st = fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory", path);
         goto fail;
       }
       a->cols = cols; /* how many names to free */
@@ -234,7 +137,7 @@ static fitcl_status read_csv(FILE *f, const char *path, fitcl__numarray *a, char
         if (fitcl__delim_field_next(&r, &rec, &i, &fd, &st) < 0) goto fail;
         a->names[c] = malloc(fd.n + 1);
         if (!a->names[c]) {
-          st = failf(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory", path);
+          st = fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory", path);
           goto fail;
         }
         fitcl__delim_unescape(&fd, a->names[c]);
@@ -246,26 +149,25 @@ static fitcl_status read_csv(FILE *f, const char *path, fitcl__numarray *a, char
     n += cols;
   }
   if (n == 0) {
-    st = failf(err, errlen, FITCL_ERR_DATA, "%s: no data rows", path);
+    st = fitcl__ioerr(err, errlen, FITCL_ERR_DATA, "%s: no data rows", path);
     goto fail;
   }
   a->rows = n / cols;
   a->cols = cols;
   fitcl__delim_close(&r);
+  fclose(f);
   return FITCL_OK;
 fail:
   fitcl__delim_close(&r);
+  fclose(f);
   return st;
 }
 
 fitcl_status fitcl__numarray_read(const char *path, fitcl__numarray *a, char *err, size_t errlen) {
   memset(a, 0, sizeof *a);
-  FILE *f = fopen(path, "rb");
-  if (!f) return failf(err, errlen, FITCL_ERR_FILE, "%s: cannot open: %s", path, strerror(errno));
   const size_t len = strlen(path);
-  fitcl_status st = len > 4 && !strcmp(path + len - 4, ".npy") ? read_npy(f, path, a, err, errlen)
-                                                                : read_csv(f, path, a, err, errlen);
-  fclose(f);
+  fitcl_status st = len > 4 && !strcmp(path + len - 4, ".npy") ? read_npy(path, a, err, errlen)
+                                                                : read_csv(path, a, err, errlen);
   if (st != FITCL_OK) fitcl__numarray_free(a);
   return st;
 }

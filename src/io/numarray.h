@@ -1,11 +1,12 @@
 /* Whole numeric arrays from a .npy file or a CSV/TSV table, for the
  * commands that take matrices (fitcl evpi, fitcl evppi).  Internal.
  *
- * .npy: little-endian float64, float32, int64 or int32 (any of them is
- * converted to double; integers must be exactly representable), 1-D or
- * 2-D, C or Fortran order; the result is always row-major.  CSV/TSV (io/delim.h): one
- * row per record, every field a number; a first record that is not all
- * numbers is a header of column names.  Messages name the file (and
+ * .npy: read by io/array_file.h (the strict header of io/npy.h; float64,
+ * float32, int64 or int32, converted to double, integers exactly
+ * representable), 1-D or 2-D, C or Fortran order; the result is always
+ * row-major.  CSV/TSV (io/delim.h): one row per record, every field a
+ * decimal number; a first record that is not all numbers is a header of
+ * column names.  A directory is FITCL_ERR_FILE.  Messages name the file (and
  * line:column for text). */
 #ifndef FITCL_IO_NUMARRAY_H
 #define FITCL_IO_NUMARRAY_H

@@ -7,6 +7,7 @@
  * ldap...) cost about half of every fitcl process start, although only
  * curve-fit on an HDF5 file ever uses it.  Only the header is needed at build
  * time, for the types and constants. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 #include "core/context.h"
 #include "core/util.h"
 #include "fitcl_config.h"
-#include "io/array_file.h"
+#include "io/array.h"
 #include "io/source_readers.h"
 
 #if FITCL_HAVE_HDF5
@@ -305,6 +306,14 @@ fitcl_status fitcl__hdf5_read_array(fitcl_context *ctx, const char *path, const 
   size_t total = 1;
   out->ndim = rank;
   for (int k = rank - 1; k >= 0; --k) {
+    /* A dataset's dims are metadata (a chunked one may claim more than its
+     * file holds): a product past what memory can address is refused
+     * before anything is allocated. */
+    if (dims[k] && total > SIZE_MAX / sizeof(double) / dims[k]) {
+      st = fitcl__fail(ctx, FITCL_ERR_SIZE, "%s: dataset '%s' is too large for this machine",
+                       path, dataset);
+      goto done;
+    }
     out->dims[k] = (size_t)dims[k];
     out->strides[k] = total;
     total *= (size_t)dims[k];

@@ -20,14 +20,12 @@
 
 #include "core/context.h"
 #include "core/util.h"
+#include "io/npy.h"
 #include "io/source_readers.h"
 
 /* Rows of a C-order file read at once to pick columns out of: a block of
  * at most this many bytes. */
 #define STAGING_BYTES (4u << 20)
-/* The .npy header is a short Python dict; numpy writes a few hundred
- * bytes.  Anything longer is not a header. */
-#define NPY_MAX_HEADER (1u << 20)
 
 typedef struct mfile {
   char *path;
@@ -84,161 +82,28 @@ static fitcl_status read_at(fitcl_source *src, mfile *f, void *dst, size_t len, 
   return FITCL_OK;
 }
 
-/* ---- the .npy header ----------------------------------------------------
- * A Python dict literal with exactly the keys 'descr' (a string),
- * 'fortran_order' (True or False) and 'shape' (a tuple of whole numbers),
- * each once, then spaces and a newline (numpy's format spec).  Anything
- * else is refused rather than guessed at. */
-
-typedef struct npy_header {
-  char descr[16];
-  int fortran;
-  uint64_t dims[3];
-  int nd;
-  int have_descr, have_fortran, have_shape;
-} npy_header;
-
-static void skip_ws(const char **p) {
-  while (**p == ' ' || **p == '\t') ++*p;
-}
-
-/* A quoted Python string without escapes. */
-static int npy_string(const char **p, char *out, size_t cap) {
-  char q = **p;
-  if (q != '\'' && q != '"') return 0;
-  const char *s = *p + 1, *e = strchr(s, q);
-  if (!e || (size_t)(e - s) >= cap || memchr(s, '\\', (size_t)(e - s))) return 0;
-  memcpy(out, s, (size_t)(e - s));
-  out[e - s] = '\0';
-  *p = e + 1;
-  return 1;
-}
-
-static int npy_shape(const char **p, npy_header *h) {
-  const char *s = *p;
-  int comma = 0;
-  if (*s++ != '(') return 0;
-  h->nd = 0;
-  for (;;) {
-    skip_ws(&s);
-    if (*s == ')') break;
-    if (!isdigit((unsigned char)*s) || h->nd == 3) return 0;
-    uint64_t v = 0;
-    for (; isdigit((unsigned char)*s); ++s) {
-      if (v > (UINT64_MAX - 9) / 10) return 0;
-      v = v * 10 + (uint64_t)(*s - '0');
-    }
-    h->dims[h->nd++] = v;
-    skip_ws(&s);
-    comma = *s == ',';
-    if (comma) ++s;
-    else if (*s != ')') return 0;
-  }
-  /* (n) is a number in parentheses, not a tuple: numpy writes (n,). */
-  if (h->nd == 1 && !comma) return 0;
-  *p = s + 1;
-  return 1;
-}
-
-static const char *npy_parse(const char *text, npy_header *h) {
-  memset(h, 0, sizeof *h);
-  const char *p = text;
-  skip_ws(&p);
-  if (*p++ != '{') return "it does not start with '{'";
-  for (;;) {
-    skip_ws(&p);
-    if (*p == '}') break;
-    char key[32];
-    if (!npy_string(&p, key, sizeof key)) return "expected a quoted key";
-    skip_ws(&p);
-    if (*p++ != ':') return "expected ':' after a key";
-    skip_ws(&p);
-    if (!strcmp(key, "descr")) {
-      if (h->have_descr++) return "'descr' appears twice";
-      if (!npy_string(&p, h->descr, sizeof h->descr)) return "'descr' is not a dtype string";
-    } else if (!strcmp(key, "fortran_order")) {
-      if (h->have_fortran++) return "'fortran_order' appears twice";
-      if (!strncmp(p, "True", 4)) h->fortran = 1, p += 4;
-      else if (!strncmp(p, "False", 5)) h->fortran = 0, p += 5;
-      else return "'fortran_order' is not True or False";
-    } else if (!strcmp(key, "shape")) {
-      if (h->have_shape++) return "'shape' appears twice";
-      if (!npy_shape(&p, h)) return "'shape' is not a tuple of whole numbers";
-    } else {
-      return "unknown key (only 'descr', 'fortran_order' and 'shape' may appear)";
-    }
-    skip_ws(&p);
-    if (*p == ',') ++p;
-    else if (*p != '}') return "expected ',' or '}' after a value";
-  }
-  ++p;
-  while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\0') {
-    if (*p == '\0') break;
-    ++p;
-  }
-  if (*p) return "text after the closing '}'";
-  if (!h->have_descr || !h->have_fortran || !h->have_shape)
-    return "it lacks one of 'descr', 'fortran_order', 'shape'";
-  return NULL;
-}
-
+/* The header (io/npy.h: the strict parser every .npy reader shares). */
 static fitcl_status parse_npy(fitcl_source *src, mfile *f) {
   fitcl_context *ctx = src->ctx;
-  unsigned char b[12];
-  if (f->size < 10 || read_at(src, f, b, 10, 0) != FITCL_OK || memcmp(b, "\x93NUMPY", 6) != 0)
-    return fitcl__fail(ctx, FITCL_ERR_PARSE, "%s: not a .npy file (bad magic)", f->path);
-  uint64_t hlen, hstart;
-  if (b[6] == 1) {
-    hlen = (uint64_t)b[8] | ((uint64_t)b[9] << 8);
-    hstart = 10;
-  } else if ((b[6] == 2 || b[6] == 3) && f->size >= 12 &&
-             read_at(src, f, b + 10, 2, 10) == FITCL_OK) {
-    hlen = (uint64_t)b[8] | ((uint64_t)b[9] << 8) | ((uint64_t)b[10] << 16) |
-           ((uint64_t)b[11] << 24);
-    hstart = 12;
-  } else {
-    return fitcl__fail(ctx, FITCL_ERR_PARSE, "%s: unsupported .npy version %d", f->path, b[6]);
-  }
-  if (hlen > NPY_MAX_HEADER)
-    return fitcl__fail(ctx, FITCL_ERR_PARSE,
-                       "%s: malformed .npy header: %llu bytes long (the limit is %u)", f->path,
-                       (unsigned long long)hlen, NPY_MAX_HEADER);
-  if (hstart + hlen > f->size)
-    return fitcl__fail(ctx, FITCL_ERR_PARSE, "%s: truncated .npy header", f->path);
-  char *text = malloc(hlen + 1);
-  if (!text) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
-  fitcl_status st = read_at(src, f, text, hlen, hstart);
-  npy_header h;
-  const char *why = NULL;
-  if (st == FITCL_OK) {
-    text[hlen] = '\0';
-    if (strlen(text) != hlen) why = "it holds a NUL byte";
-    else if (hlen == 0 || text[hlen - 1] != '\n') why = "it does not end with a newline";
-    else why = npy_parse(text, &h);
-  }
-  free(text);
-  if (st != FITCL_OK) return st;
-  if (why)
-    return fitcl__fail(ctx, FITCL_ERR_PARSE,
-                       "%s: malformed .npy header: %s; write the file with numpy.save", f->path, why);
-  if (!strcmp(h.descr, "<f8") || !strcmp(h.descr, "=f8")) f->f32 = 0;
-  else if (!strcmp(h.descr, "<f4") || !strcmp(h.descr, "=f4")) f->f32 = 1;
-  else
+  char err[1024];
+  fitcl__npy_info h;
+  fitcl_status st = fitcl__npy_read_header(f->fd, f->path, f->size, &h, err, sizeof err);
+  if (st != FITCL_OK) return fitcl__fail(ctx, st, "%s", err);
+  if (h.dtype != FITCL__NPY_F8 && h.dtype != FITCL__NPY_F4)
     return fitcl__fail(ctx, FITCL_ERR_DATA,
                        "%s: dtype '%s' is not supported; use little-endian float64 or float32 "
                        "(numpy: np.save(path, a.astype('<f8')))", f->path, h.descr);
-  if (h.nd == 0 || h.nd > 2)
+  if (h.ndim == 0 || h.ndim > 2)
     return fitcl__fail(ctx, FITCL_ERR_DATA, "%s: array has %d dimensions; 1-D or 2-D expected",
-                       f->path, h.nd);
+                       f->path, h.ndim);
+  f->f32 = h.dtype == FITCL__NPY_F4;
   f->fortran = h.fortran;
   f->nrows = h.dims[0];
-  f->ncols = h.nd == 2 ? h.dims[1] : 1;
-  f->off = hstart + hlen;
-  uint64_t es = f->f32 ? 4 : 8;
-  if (f->ncols == 0 || f->ncols > FITCL__SRC_MAXCOLS * 1000000ull ||
-      f->nrows > (f->size - f->off) / es / f->ncols)
-    return fitcl__fail(ctx, FITCL_ERR_DATA, "%s: file is shorter than its shape says (truncated?)",
-                       f->path);
+  f->ncols = h.ndim == 2 ? h.dims[1] : 1;
+  f->off = h.data_off;
+  if (f->ncols == 0 || f->ncols > FITCL__SRC_MAXCOLS * 1000000ull)
+    return fitcl__fail(ctx, FITCL_ERR_DATA, "%s: %llu columns: 1 to %llu expected", f->path,
+                       (unsigned long long)f->ncols, FITCL__SRC_MAXCOLS * 1000000ull);
   return FITCL_OK;
 }
 

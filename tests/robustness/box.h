@@ -42,7 +42,7 @@ typedef struct box_opts {
   const char *stdout_to;   /* a path to open for stdout instead of capturing it */
   int stdout_fd;           /* or a descriptor (> 0) */
   int ignore_sigpipe;      /* the child starts with SIGPIPE ignored */
-  double timeout;          /* seconds before SIGKILL (default 120): a hang fails */
+  double timeout;          /* seconds before SIGKILL (default 120, 600 sanitized): a hang fails */
   int signal_after_ms;     /* send `signal` this long after the start (0: never) */
   const char *signal_when; /* or once stderr holds this text */
   int signal;

@@ -21,6 +21,8 @@
 
 #define LL "loglik", "--gain", "0.5", "--loss", "1"
 #define CF "curve-fit", "--model", "a*x+b", "--p0", "a=1,b=0"
+/* --y (N, 2) with in/x2.npy, a (1, 2) x shared by the fits. */
+#define BATCH "curve-fit", "--batch", "--model", "a*x", "--p0", "a=1", "--x", "../in/x2.npy"
 
 Test(inputs, a_directory_is_bad_input) {
   box b;
@@ -28,6 +30,7 @@ Test(inputs, a_directory_is_bad_input) {
   cr_assert_eq(mkdir(box_path(&b, "in/dir.csv"), 0700), 0);
   cr_assert_eq(mkdir(box_path(&b, "in/dir.npy"), 0700), 0);
   box_write_npy(&b, "in/d.npy", 100, 2);
+  box_write_npy(&b, "in/x2.npy", 1, 2);
   BOX_EXPECT(&b, 2, "directory", LL, "--tree", "../in", "--matrix", "../in/m.Rtab");
   BOX_EXPECT(&b, 2, "directory", LL, "--tree", "../in/t.nwk", "--matrix", "../in");
   BOX_EXPECT(&b, 2, "directory", "retention-test", "--tree", "../in/t.nwk", "--matrix",
@@ -37,6 +40,15 @@ Test(inputs, a_directory_is_bad_input) {
   BOX_EXPECT(&b, 2, "directory", CF, "--data", "../in/d.npy", "--x", "../in/dir.npy");
   BOX_EXPECT(&b, 2, "directory", CF, "--data", "../in/d.npy", "--resume", "../in");
   BOX_EXPECT(&b, 2, "No such file", CF, "--data", "../in/none.csv");
+  /* The whole-array readers: curve-fit --batch and evpi. */
+  BOX_EXPECT(&b, 2, "is a directory", BATCH, "--y", "../in/dir.npy");
+  BOX_EXPECT(&b, 2, "is a directory", "curve-fit", "--batch", "--model", "a*x", "--p0", "a=1",
+             "--y", "../in/d.npy", "--x", "../in/dir.npy");
+  BOX_EXPECT(&b, 0, "", BATCH, "--y", "../in/d.npy");
+  BOX_EXPECT(&b, 2, "is a directory", "evpi", "--nb", "../in/dir.csv");
+  BOX_EXPECT(&b, 2, "is a directory", "evpi", "--nb", "../in/dir.npy");
+  BOX_EXPECT(&b, 2, "is a directory", "evppi", "--nb", "../in/d.npy", "--params", "../in/dir.csv",
+             "--of", "0");
   box_close(&b);
 }
 
@@ -152,6 +164,10 @@ Test(inputs, numbers_are_decimal) {
              "--matrix", "../in/m.Rtab", "--gain", "0x1p-3", "--loss", "1");
   BOX_EXPECT(&b, 2, "not a number: '0x10'", "curve-fit", "--data", "../in/hex.csv", "--model",
              "a*x", "--p0", "a=1");
+  BOX_EXPECT(&b, 2, "'0x10' is not a number", "evpi", "--nb", "../in/hex.csv");
+  BOX_EXPECT(&b, 2, "'0x10' is not a number", "evpi", "--costs", "../in/a.csv", "--effects",
+             "../in/hex.csv", "--wtp", "1");
+  BOX_EXPECT(&b, 0, "", "evpi", "--nb", "../in/a.csv");
   BOX_EXPECT(&b, 2, "'0x1'", "curve-fit", "--data", "../in/a.csv", "--model", "a*x", "--p0",
              "a=0x1");
   BOX_EXPECT(&b, 2, "'0x0'", "curve-fit", "--data", "../in/a.csv", "--model", "a*x", "--p0",
@@ -271,6 +287,8 @@ Test(inputs, malformed_npy_headers_are_refused) {
   box_open(&b);
   write_npy_header(&b, "in/good.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (1000, 2), }");
   BOX_EXPECT(&b, 0, "", CF, "--data", "../in/good.npy");
+  box_write_npy(&b, "in/x2.npy", 1, 2);
+  BOX_EXPECT(&b, 0, "", BATCH, "--y", "../in/good.npy");
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
     write_npy_header(&b, "in/bad.npy", bad[i]);
     const char *argv[] = {CF, "--data", "../in/bad.npy", NULL};
@@ -278,7 +296,18 @@ Test(inputs, malformed_npy_headers_are_refused) {
     box_run(&b, &r, NULL, argv);
     box_expect(&r, 2, "malformed .npy header", bad[i]);
     box_result_free(&r);
+    /* The whole-array readers share the parser (theirs took all of these
+     * but the last two before). */
+    const char *batch[] = {BATCH, "--y", "../in/bad.npy", NULL};
+    box_run(&b, &r, NULL, batch);
+    box_expect(&r, 2, "malformed .npy header", bad[i]);
+    box_result_free(&r);
+    const char *evpi[] = {"evpi", "--nb", "../in/bad.npy", NULL};
+    box_run(&b, &r, NULL, evpi);
+    box_expect(&r, 2, "malformed .npy header", bad[i]);
+    box_result_free(&r);
   }
+  BOX_EXPECT(&b, 0, "", "evpi", "--nb", "../in/good.npy");
   box_close(&b);
 }
 

@@ -21,6 +21,8 @@
 
 #define SIM "simulate", "--tree", "../in/t.nwk", "--gain", "0.5", "--loss", "1", "--families", \
             "20", "--seed", "7"
+/* 20 fits of 50 points of a line, x shared: a (1, 50) array. */
+#define BATCH "curve-fit", "--batch", "--model", "a*x+b", "--p0", "a=1,b=0", "--x", "../in/x.npy"
 #define ANC "ancestral", "--tree", "../in/t.nwk", "--matrix", "../in/m.Rtab", "--gain", "0.5", \
             "--loss", "1"
 
@@ -337,5 +339,63 @@ Test(outputs, checkpoint_through_a_symlink) {
   free(ck);
   BOX_EXPECT(&b, 0, "", "curve-fit", "--data", "../in/a.csv", "--model", "a*x", "--p0", "a=1", "--resume", "ck",
              "--checkpoint", "ck");
+  box_close(&b);
+}
+
+/* curve-fit --batch writes up to six .npy files: checked against every
+ * input array before anything is read, committed together after the fits
+ * (each was written with plain fopen/fwrite before: an input could be
+ * overwritten, and a failure at the fourth file left the first three). */
+static void batch_inputs(box *b) {
+  box_write_npy(b, "in/y.npy", 20, 50);
+  box_write_npy(b, "in/x.npy", 1, 50);
+  box_write_npy(b, "in/s.h5", 20, 50); /* never opened: its name is enough */
+  box_write_npy(b, "in/p_params.npy", 20, 50);
+  box_resnap(b);
+}
+
+Test(outputs, batch_outputs_are_never_inputs) {
+  box b;
+  box_open(&b);
+  batch_inputs(&b);
+  /* Through a symlink in out/ too, and for an HDF5 spec by its file part
+   * (refused before libhdf5 is asked to open anything). */
+  cr_assert_eq(symlink("../in/x.npy", box_path(&b, "out/q_chi2.npy")), 0);
+  cr_assert_eq(symlink("../in/s.h5", box_path(&b, "out/h_status.npy")), 0);
+  BOX_EXPECT(&b, 2, "same file as the input --y", BATCH, "--y", "../in/p_params.npy", "--out",
+             "../in/p");
+  BOX_EXPECT(&b, 2, "same file as the input --x", BATCH, "--y", "../in/y.npy", "--out", "q");
+  BOX_EXPECT(&b, 2, "same file as the input --sigma", BATCH, "--y", "../in/y.npy", "--sigma",
+             "../in/s.h5:/sigma", "--out", "h");
+  BOX_EXPECT(&b, 2, "same file as the input --p0-file", "curve-fit", "--batch", "--model",
+             "a*x+b", "--params", "a,b", "--x", "../in/x.npy", "--y", "../in/y.npy", "--p0-file",
+             "../in/p_params.npy", "--out", "../in/p");
+  BOX_EXPECT(&b, 0, "", BATCH, "--y", "../in/y.npy", "--out", "ok");
+  const char *left[] = {"q_chi2.npy", "h_status.npy", "ok_params.npy", "ok_stderr.npy",
+                        "ok_chi2.npy", "ok_status.npy", "ok_iterations.npy", NULL};
+  expect_only(&b, left);
+  box_close(&b);
+}
+
+Test(outputs, batch_outputs_are_committed_together) {
+  box b;
+  box_open(&b);
+  batch_inputs(&b);
+  int own = 0;
+  const char *full = full_device(&b, &own);
+  /* The fifth file is a full device: the first four must not appear. */
+  char target[700];
+  snprintf(target, sizeof target, "%s", own ? "full" : full);
+  cr_assert_eq(symlink(target, box_path(&b, "out/f_iterations.npy")), 0);
+  BOX_EXPECT(&b, 1, "No space left on device", BATCH, "--y", "../in/y.npy", "--out", "f");
+  BOX_EXPECT(&b, 2, "No such file or directory", BATCH, "--y", "../in/y.npy", "--out",
+             "nodir/p");
+  /* The fourth cannot be created (a directory without write permission). */
+  cr_assert_eq(mkdir(box_path(&b, "out/ro"), 0500), 0);
+  cr_assert_eq(symlink("ro/s.npy", box_path(&b, "out/r_status.npy")), 0);
+  if (geteuid() != 0)
+    BOX_EXPECT(&b, 2, "Permission denied", BATCH, "--y", "../in/y.npy", "--out", "r");
+  const char *left[] = {"full", "f_iterations.npy", "ro", "r_status.npy", NULL};
+  expect_only(&b, left);
   box_close(&b);
 }
