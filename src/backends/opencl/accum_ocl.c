@@ -195,6 +195,42 @@ static fitcl_status upload(fitcl_accum *a, ocl_slot *s, const double *const *x, 
   return err == CL_SUCCESS ? FITCL_OK : clfail(a, err, "clEnqueueWriteBuffer (accumulation chunk)");
 }
 
+/* After a pass wrote one partial per block: the combine kernel merges
+ * COMBINE blocks' partials in block order per group (QR: their triangles),
+ * and the groups' results are read back without waiting; the driver
+ * combines the groups in order. */
+static fitcl_status combine_blocks(fitcl_accum *a, ocl_slot *s, size_t nblocks, int qr) {
+  fitcl__ocl *ocl = fitcl__ocl_of(a->ctx);
+  ocl_impl *o = a->impl;
+  cl_kernel k = qr ? o->k_qrcombine : o->k_combine;
+  cl_int stride = fitcl__accum_stride(a);
+  cl_long nb = (cl_long)nblocks;
+  size_t ngroups = (nblocks + COMBINE - 1) / COMBINE;
+  cl_uint arg = 0;
+  cl_int err = clSetKernelArg(k, arg++, sizeof(cl_mem), &o->partial);
+  err |= clSetKernelArg(k, arg++, sizeof nb, &nb);
+  if (!qr) err |= clSetKernelArg(k, arg++, sizeof stride, &stride);
+  err |= clSetKernelArg(k, arg, sizeof(cl_mem), &s->gsum);
+  if (err)
+    return clfail(a, CL_INVALID_ARG_VALUE,
+                  qr ? "clSetKernelArg (QR combine)" : "clSetKernelArg (accumulation combine)");
+  /* QR: one work-item per group; sums: one per group and entry. */
+  size_t global = qr ? ngroups : ngroups * (size_t)stride;
+  err = clEnqueueNDRangeKernel(ocl->queue, k, 1, NULL, &global,
+                               o->cpu_local ? &o->cpu_local : NULL, 0, NULL, NULL);
+  if (err != CL_SUCCESS)
+    return clfail(a, err, qr ? "clEnqueueNDRangeKernel (QR combine)"
+                             : "clEnqueueNDRangeKernel (accumulation combine)");
+  err = clEnqueueReadBuffer(ocl->queue, s->gsum, CL_FALSE, 0,
+                            ngroups * (size_t)stride * sizeof(double), s->host, 0, NULL, &s->rd);
+  if (err != CL_SUCCESS)
+    return clfail(a, err,
+                  qr ? "clEnqueueReadBuffer (QR pass)" : "clEnqueueReadBuffer (accumulation)");
+  clFlush(ocl->queue);
+  s->ngroups = ngroups;
+  return FITCL_OK;
+}
+
 /* A QR pass: one work-item per block forms the block's triangle, the
  * combine kernel merges 64 blocks' in order, the driver the groups'. */
 static fitcl_status run_qr(fitcl_accum *a, ocl_slot *s, size_t n, int has_sigma) {
@@ -212,22 +248,7 @@ static fitcl_status run_qr(fitcl_accum *a, ocl_slot *s, size_t n, int has_sigma)
                                o->cpu_local ? &o->cpu_local : NULL, s->up ? 1 : 0,
                                s->up ? &s->up : NULL, NULL);
   if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueNDRangeKernel (QR pass)");
-  cl_long nb = (cl_long)nblocks;
-  size_t ngroups = (nblocks + COMBINE - 1) / COMBINE;
-  err = clSetKernelArg(o->k_qrcombine, 0, sizeof(cl_mem), &o->partial);
-  err |= clSetKernelArg(o->k_qrcombine, 1, sizeof nb, &nb);
-  err |= clSetKernelArg(o->k_qrcombine, 2, sizeof(cl_mem), &s->gsum);
-  if (err) return clfail(a, CL_INVALID_ARG_VALUE, "clSetKernelArg (QR combine)");
-  global = ngroups;
-  err = clEnqueueNDRangeKernel(ocl->queue, o->k_qrcombine, 1, NULL, &global,
-                               o->cpu_local ? &o->cpu_local : NULL, 0, NULL, NULL);
-  if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueNDRangeKernel (QR combine)");
-  size_t bytes = ngroups * (size_t)fitcl__accum_stride(a) * sizeof(double);
-  err = clEnqueueReadBuffer(ocl->queue, s->gsum, CL_FALSE, 0, bytes, s->host, 0, NULL, &s->rd);
-  if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueReadBuffer (QR pass)");
-  clFlush(ocl->queue);
-  s->ngroups = ngroups;
-  return FITCL_OK;
+  return combine_blocks(a, s, nblocks, 1);
 }
 
 static fitcl_status run_fused(fitcl_accum *a, ocl_slot *s, size_t n, int has_sigma) {
@@ -247,24 +268,7 @@ static fitcl_status run_fused(fitcl_accum *a, ocl_slot *s, size_t n, int has_sig
   err = clEnqueueNDRangeKernel(ocl->queue, k, 1, NULL, &global, block_local(o), s->up ? 1 : 0,
                                s->up ? &s->up : NULL, NULL);
   if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueNDRangeKernel (accumulation)");
-  cl_int stride = fitcl__accum_stride(a);
-  cl_long nb = (cl_long)nblocks;
-  size_t ngroups = (nblocks + COMBINE - 1) / COMBINE;
-  err = clSetKernelArg(o->k_combine, 0, sizeof(cl_mem), &o->partial);
-  err |= clSetKernelArg(o->k_combine, 1, sizeof nb, &nb);
-  err |= clSetKernelArg(o->k_combine, 2, sizeof stride, &stride);
-  err |= clSetKernelArg(o->k_combine, 3, sizeof(cl_mem), &s->gsum);
-  if (err) return clfail(a, CL_INVALID_ARG_VALUE, "clSetKernelArg (accumulation combine)");
-  global = ngroups * (size_t)stride;
-  err = clEnqueueNDRangeKernel(ocl->queue, o->k_combine, 1, NULL, &global,
-                               o->cpu_local ? &o->cpu_local : NULL, 0, NULL, NULL);
-  if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueNDRangeKernel (accumulation combine)");
-  err = clEnqueueReadBuffer(ocl->queue, s->gsum, CL_FALSE, 0,
-                            ngroups * (size_t)stride * sizeof(double), s->host, 0, NULL, &s->rd);
-  if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueReadBuffer (accumulation)");
-  clFlush(ocl->queue);
-  s->ngroups = ngroups;
-  return FITCL_OK;
+  return combine_blocks(a, s, nblocks, 0);
 }
 
 /* Materialised Jacobian + CLBlast Dsyrk (JᵀJ) + Dgemv (Jᵀr); synchronous. */
