@@ -35,8 +35,11 @@ static void usage(FILE *f) {
           "  FITCL_CACHE         on (default), readonly or off\n"
           "  FITCL_CACHE_DIR     cache directory (default $XDG_CACHE_HOME/fitcl or ~/.cache/fitcl)\n"
           "  FITCL_CACHE_MAX_MB  cache size cap in MiB (default 512)\n"
+          "  FITCL_CACHE_LOCK_TIMEOUT  seconds to wait for another process building the same\n"
+          "                      program (default 300)\n"
           "  FITCL_LOG           error, warn, info or debug (default: silent)\n\n"
-          "exit status: 0 success, 1 device or internal failure, 2 bad usage or input.\n");
+          "exit status: 0 success, 1 device or internal failure or an output that could not\n"
+          "be written, 2 bad usage or input, 130 interrupted (curve-fit).\n");
 }
 
 /* Standard output is an output like any other: what did not reach it (a
