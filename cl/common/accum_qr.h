@@ -40,40 +40,28 @@ FITCL_FN fitcl_real fitcl_qr_hypot(fitcl_real a, fitcl_real b) {
 }
 
 /* Rotates row v (m values, entries before k0 zero; v is destroyed) into
- * the packed triangle T. */
-FITCL_FN void fitcl_qr_add_row(fitcl_real *T, int m, fitcl_real *v, int k0) {
-  for (int k = k0; k < m; ++k) {
-    fitcl_real b = v[k];
-    if (b == 0.0) continue;
-    int d = FITCL_QR_AT(m, k, k);
-    fitcl_real a = T[d];
-    fitcl_real h = fitcl_qr_hypot(a, b);
-    fitcl_real c = a / h, s = b / h;
-    T[d] = h;
-    for (int l = k + 1; l < m; ++l) {
-      fitcl_real t = T[d + (l - k)], u = v[l];
-      T[d + (l - k)] = c * t + s * u;
-      v[l] = c * u - s * t;
-    }
+ * the packed triangle T: fitcl_qr_add_row for a triangle in private
+ * memory, fitcl_qr_add_row_g for one in global memory (the combine
+ * kernel).  OpenCL 1.2 has no generic address space, so the one body is
+ * stamped out for each (in C the two are the same function). */
+#define FITCL_QR_DEFINE_ADD_ROW(NAME, SPACE)                                   \
+  FITCL_FN void NAME(SPACE fitcl_real *T, int m, fitcl_real *v, int k0) {      \
+    for (int k = k0; k < m; ++k) {                                             \
+      fitcl_real b = v[k];                                                     \
+      if (b == 0.0) continue;                                                  \
+      int d = FITCL_QR_AT(m, k, k);                                            \
+      fitcl_real a = T[d];                                                     \
+      fitcl_real h = fitcl_qr_hypot(a, b);                                     \
+      fitcl_real c = a / h, s = b / h;                                         \
+      T[d] = h;                                                                \
+      for (int l = k + 1; l < m; ++l) {                                        \
+        fitcl_real t = T[d + (l - k)], u = v[l];                               \
+        T[d + (l - k)] = c * t + s * u;                                        \
+        v[l] = c * u - s * t;                                                  \
+      }                                                                        \
+    }                                                                          \
   }
-}
-
-/* The same for a triangle in global memory (the combine kernel). */
-FITCL_FN void fitcl_qr_add_row_g(FITCL_GLOBAL fitcl_real *T, int m, fitcl_real *v, int k0) {
-  for (int k = k0; k < m; ++k) {
-    fitcl_real b = v[k];
-    if (b == 0.0) continue;
-    int d = FITCL_QR_AT(m, k, k);
-    fitcl_real a = T[d];
-    fitcl_real h = fitcl_qr_hypot(a, b);
-    fitcl_real c = a / h, s = b / h;
-    T[d] = h;
-    for (int l = k + 1; l < m; ++l) {
-      fitcl_real t = T[d + (l - k)], u = v[l];
-      T[d + (l - k)] = c * t + s * u;
-      v[l] = c * u - s * t;
-    }
-  }
-}
+FITCL_QR_DEFINE_ADD_ROW(fitcl_qr_add_row, )
+FITCL_QR_DEFINE_ADD_ROW(fitcl_qr_add_row_g, FITCL_GLOBAL)
 
 #endif

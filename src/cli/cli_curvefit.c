@@ -44,19 +44,7 @@ static const cli_opt options[] = {
               "qr (streaming tall-skinny QR)")},
   {CLI_DOUBLE("f-scale", "S", CLI_POSITIVE, A, f_scale,
               "soft margin of robust losses (default 1)")},
-  {CLI_FLAG("absolute-sigma", A, absolute_sigma,
-            "covariance (J^T J)^-1 instead of scaling by the reduced chi^2")},
-  {CLI_LONG("max-iter", "N", 1, 1000000000L, A, max_iter,
-            "maximum trial steps (default 100*(parameters+1))")},
-  {CLI_DOUBLE("ftol", "T", CLI_FINITE, A, ftol,
-              "stop when the relative cost reduction is at most T (default 1e-15, the "
-              "rounding level; < 0: off)")},
-  {CLI_DOUBLE("xtol", "T", CLI_FINITE, A, xtol,
-              "stop when the Gauss-Newton step of every parameter is at most T times its "
-              "magnitude plus its standard error (default 1e-8; < 0: off)")},
-  {CLI_DOUBLE("gtol", "T", CLI_FINITE, A, gtol,
-              "stop when |cosine| between the residual and every column of J is at most T "
-              "(default: off)")},
+  CF_STOP_OPTIONS(A),
   {CLI_STRING("checkpoint", "FILE", A, checkpoint,
               "write the solver state to FILE (atomically, in the background)")},
   {CLI_LONG("checkpoint-every", "N", 1, 1000000000L, A, checkpoint_every,

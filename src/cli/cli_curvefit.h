@@ -45,6 +45,24 @@ typedef struct cf_args {
             "largest copy of the data kept in memory after the first pass (default: a "    \
             "quarter of RAM, at most 4096; 0: read the files again on every pass)")}
 
+/* The stopping rules and the covariance's scaling, shared by curve-fit and
+ * curve-fit --batch (values struct T has max_iter, ftol, xtol, gtol,
+ * absolute_sigma). */
+#define CF_STOP_OPTIONS(T)                                                                 \
+  {CLI_FLAG("absolute-sigma", T, absolute_sigma,                                          \
+            "covariance (J^T W J)^-1 instead of scaling by the reduced chi^2")},           \
+  {CLI_LONG("max-iter", "N", 1, 1000000000L, T, max_iter,                                 \
+            "maximum trial steps (of each fit; default 100*(parameters+1))")},             \
+  {CLI_DOUBLE("ftol", "T", CLI_FINITE, T, ftol,                                            \
+              "stop when the relative cost reduction is at most T (default 1e-15, the "   \
+              "rounding level; < 0: off)")},                                              \
+  {CLI_DOUBLE("xtol", "T", CLI_FINITE, T, xtol,                                            \
+              "stop when the Gauss-Newton step of every parameter is at most T times its " \
+              "magnitude plus its standard error (default 1e-8; < 0: off)")},             \
+  {CLI_DOUBLE("gtol", "T", CLI_FINITE, T, gtol,                                            \
+              "stop when |cosine| between the residual and every column of J is at most " \
+              "T (default: off)")}
+
 /* --format, checked: the format name for fitcl_source_options and what a
  * raw spec says about the file's layout. */
 typedef struct cf_format {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_curvefit.h"
 #include "cli/cli_curvefit_batch.h"
 #include "cli/cli_opts.h"
 #include "io/array_file.h"
@@ -57,16 +58,7 @@ static const cli_opt options[] = {
   {CLI_GROUP("solver:")},
   {CLI_CHOICE("estimator", "E", estimators, A, estimator,
               "lse: least squares (default); poisson: maximum likelihood for counts")},
-  {CLI_FLAG("absolute-sigma", A, absolute_sigma,
-            "covariance (J^T W J)^-1 instead of scaling by the reduced chi^2")},
-  {CLI_LONG("max-iter", "N", 1, 1000000000L, A, max_iter,
-            "maximum trial steps per fit (default 100*(parameters+1))")},
-  {CLI_DOUBLE("xtol", "T", CLI_FINITE, A, xtol,
-              "converged when every Gauss-Newton step is at most T*(|p|+stderr) "
-              "(default 1e-8; < 0: off)")},
-  {CLI_DOUBLE("ftol", "T", CLI_FINITE, A, ftol,
-              "converged when the relative cost reduction is at most T (default 1e-15)")},
-  {CLI_DOUBLE("gtol", "T", CLI_FINITE, A, gtol, "MINPACK's gradient test (default off)")},
+  CF_STOP_OPTIONS(A),
   {CLI_CHOICE("layout", "L", layouts, A, layout,
               "OpenCL: auto (default), item (one work-item per fit), group (one work-group)")},
   {CLI_LONG("slice", "N", 1, 1L << 30, A, slice,
