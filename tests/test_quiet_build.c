@@ -1,7 +1,8 @@
 /* Builds from source keep the compiler's console output off stderr
  * (device/opencl/quiet_build.c): its summary line ("1 warning generated.")
  * goes to the log at debug level, and what another thread writes to stderr
- * meanwhile still reaches stderr, every line once. */
+ * meanwhile still reaches stderr, every line once, even where it landed
+ * between two pieces of the compiler's summary. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/context.h"
+#include "device/opencl/compiler_summary.h"
 #include "device/opencl/ocl.h"
 #include "fitcl.h"
 #include "test_util.h"
@@ -146,4 +148,79 @@ Test(quiet_build, other_threads_output_is_kept) {
   }
   free(err);
   fitcl_context_destroy(ctx);
+}
+
+/* split(text) as "other|summary". */
+static void split(const char *text, char *out, size_t cap) {
+  size_t len = strlen(text), summary_len = 0;
+  char *other = malloc(len + 1), *summary = malloc(len + 1);
+  size_t kept = fitcl__split_compiler_summary(text, len, other, summary, &summary_len);
+  snprintf(out, cap, "%.*s|%.*s", (int)kept, other, (int)summary_len, summary);
+  free(other);
+  free(summary);
+}
+
+Test(compiler_summary, whole_lines) {
+  char out[256];
+  split("1 warning generated.\n", out, sizeof out);
+  cr_expect_str_eq(out, "|1 warning generated.\n");
+  split("a\n12 errors generated.\nb\n", out, sizeof out);
+  cr_expect_str_eq(out, "a\nb\n|12 errors generated.\n");
+  split("2 warnings and 1 error generated.\n", out, sizeof out);
+  cr_expect_str_eq(out, "|2 warnings and 1 error generated.\n");
+  split("1 warning generated.\n3 errors generated.\n", out, sizeof out);
+  cr_expect_str_eq(out, "|1 warning generated.\n3 errors generated.\n");
+}
+
+/* Lines that look like a summary's start, or end, but are not one stay. */
+Test(compiler_summary, look_alikes_are_kept) {
+  const char *kept[] = {"12 apples\n",       "1 warning\n",        " generated.\n",
+                        "1 warning generated\n", "warning generated.\n", "1 error generated. \n",
+                        "1 error generated.",  "x1 error generated.\n", ""};
+  for (size_t i = 0; i < sizeof kept / sizeof *kept; ++i) {
+    char out[256], want[256];
+    split(kept[i], out, sizeof out);
+    snprintf(want, sizeof want, "%s|", kept[i]);
+    cr_expect_str_eq(out, want);
+  }
+  char out[256];
+  split("12 apples\n1 error\n", out, sizeof out);
+  cr_expect_str_eq(out, "12 apples\n1 error\n|");
+}
+
+/* Every way clang's pieces and whole lines from another thread can
+ * interleave: the other lines come out whole and in order, the summary
+ * whole.  (Lines that begin like a summary piece are ambiguous there; see
+ * compiler_summary.h.) */
+Test(compiler_summary, other_lines_between_any_two_pieces) {
+  const char *const summaries[][8] = {
+      {"1", " warning", " generated", ".\n"},
+      {"12", " error", "s", " generated", ".\n"},
+      {"2", " warning", "s", " and ", "1", " error", " generated", ".\n"},
+  };
+  const char *const others[] = {"chatter 1\n", "[app] 7 dwarfs\n", "warning: 1 error\n", "\n"};
+  for (size_t k = 0; k < 3; ++k) {
+    size_t pieces = 0;
+    char whole[128] = "";
+    while (pieces < 8 && summaries[k][pieces]) strcat(whole, summaries[k][pieces++]);
+    /* Each piece boundary (and the two ends) gets none, one or two lines. */
+    size_t slots = pieces + 1, ways = 1;
+    for (size_t i = 0; i < slots; ++i) ways *= 3;
+    for (size_t w = 0; w < ways; ++w) {
+      char text[512] = "", want_other[512] = "";
+      size_t code = w, next = 0;
+      for (size_t i = 0; i < slots; ++i, code /= 3) {
+        for (size_t c = 0; c < code % 3; ++c) {
+          const char *o = others[next++ % 4];
+          strcat(text, o);
+          strcat(want_other, o);
+        }
+        if (i < pieces) strcat(text, summaries[k][i]);
+      }
+      char out[512], want[512];
+      split(text, out, sizeof out);
+      snprintf(want, sizeof want, "%s|%s", want_other, whole);
+      cr_expect_str_eq(out, want, "from %s", text);
+    }
+  }
 }

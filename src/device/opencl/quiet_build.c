@@ -9,10 +9,14 @@
  * descriptor 2 points at an anonymous temporary file.  Afterwards the
  * compiler's summary lines go to the log at debug level and anything else
  * that arrived meanwhile (another thread of the application writing to
- * stderr) is written back to stderr unchanged, only later.  Descriptor 2 is
+ * stderr) is written back to stderr unchanged, only later; clang writes its
+ * summary in pieces that such lines can land between, and
+ * compiler_summary.c takes them apart again.  Descriptor 2 is
  * one per process, so builds that redirect it take turns.  Loading a cached
  * binary runs no front end and is not redirected. */
 #include "device/opencl/quiet_build.h"
+
+#include "device/opencl/compiler_summary.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -54,29 +58,6 @@ static void write_all(int fd, const char *p, size_t n) {
   }
 }
 
-/* Skips "<digits> <word>" or "<digits> <word>s"; returns the end or NULL. */
-static const char *count_of(const char *s, const char *end, const char *word) {
-  const char *p = s;
-  while (p < end && *p >= '0' && *p <= '9') ++p;
-  if (p == s || p == end || *p != ' ') return NULL;
-  ++p;
-  size_t n = strlen(word);
-  if ((size_t)(end - p) < n || memcmp(p, word, n) != 0) return NULL;
-  p += n;
-  if (p < end && *p == 's') ++p;
-  return p;
-}
-
-/* clang's summary: "N warning(s)", "N error(s)" or "N warning(s) and
- * M error(s)", then " generated.". */
-static int is_compiler_summary(const char *s, const char *end) {
-  const char *p = count_of(s, end, "warning");
-  if (p && (size_t)(end - p) > 5 && memcmp(p, " and ", 5) == 0) p = count_of(p + 5, end, "error");
-  if (!p) p = count_of(s, end, "error");
-  static const char tail[] = " generated.";
-  return p && (size_t)(end - p) == sizeof tail - 1 && memcmp(p, tail, sizeof tail - 1) == 0;
-}
-
 cl_int fitcl__ocl_build_quietly(fitcl_context *ctx, const char *name, cl_program p,
                                 cl_device_id device, const char *options) {
   pthread_mutex_lock(&stderr_turn);
@@ -96,17 +77,23 @@ cl_int fitcl__ocl_build_quietly(fitcl_context *ctx, const char *name, cl_program
   if (capture) fclose(capture);
   pthread_mutex_unlock(&stderr_turn);
 
-  for (size_t i = 0; i < len;) {
-    const char *line = text + i, *nl = memchr(line, '\n', len - i);
-    const char *end = nl ? nl : text + len;
-    size_t n = (size_t)(end - line) + (nl ? 1 : 0);
-    if (is_compiler_summary(line, end))
-      fitcl__log(ctx, FITCL_LOG_DEBUG, "program %s: the compiler printed \"%.*s\"", name,
-                 (int)(end - line), line);
-    else
-      write_all(STDERR_FILENO, line, n);
-    i += n;
+  char *other = len ? malloc(2 * len) : NULL;
+  if (other) {
+    char *summary = other + len;
+    size_t summary_len = 0,
+           kept = fitcl__split_compiler_summary(text, len, other, summary, &summary_len);
+    for (size_t i = 0; i < summary_len;) {
+      const char *line = summary + i, *nl = memchr(line, '\n', summary_len - i);
+      size_t n = nl ? (size_t)(nl - line) : summary_len - i;
+      fitcl__log(ctx, FITCL_LOG_DEBUG, "program %s: the compiler printed \"%.*s\"", name, (int)n,
+                 line);
+      i += n + (nl ? 1 : 0);
+    }
+    write_all(STDERR_FILENO, other, kept);
+  } else if (len) {
+    write_all(STDERR_FILENO, text, len); /* no memory to sort it: all of it back */
   }
+  free(other);
   free(text);
   return err;
 }
