@@ -12,6 +12,8 @@
  *               [--evaluator] [--small-pages]
  *
  * --model restricts the run to one of the two models (for profiling).
+ * On OpenCL each model also runs with its data resident on the device
+ * against streamed every pass (residency(), below).
  * --evaluator runs the pthreads path on the expression evaluator, as for a
  * model that is not a built-in (built-ins otherwise run as code compiled
  * into the library).  The columns come from fitcl_alloc_column (2 MiB pages
@@ -29,6 +31,11 @@
 #include "bench_util.h"
 #include "fitcl.h"
 #include "kernels/aot.h"        /* --evaluator */
+#include "fitcl_config.h"
+#include "kernels/accum.h"      /* residency: fitcl__accum_repeat_data, bytes_uploaded */
+#if FITCL_WITH_OPENCL
+#include "backends/opencl/opencl.h" /* fitcl__accum_ocl_zero_copy */
+#endif
 #include "expr/expr_vmath.h" /* the exp/log floor */
 
 static int small_pages = 0;
@@ -157,6 +164,53 @@ static double pass(fitcl_accum *a, const double *p, int jac, const double *const
   if (fitcl_accum_end(a, s) != FITCL_OK) return NAN;
   return bench_now() - t0;
 }
+
+#if FITCL_WITH_OPENCL
+/* Data resident on the device against streamed every pass, on a device
+ * that copies (reading host memory in place is turned off, so a CPU device
+ * measures the copies a GPU would make): the pass time, the data bytes
+ * uploaded per pass, and the effective bandwidth (data bytes the kernels
+ * read / pass time). */
+static void residency(fitcl_context *ctx, const char *model, const double *p, const double *const *x,
+                      const double *y, int nv, size_t n, int reps) {
+  size_t chunk = n < 1000000 ? n : 1000000;
+  double bytes_read = (double)(nv + 1) * (double)n * sizeof(double);
+  for (int resident = 0; resident <= 1; ++resident) {
+    fitcl__accum_ocl_zero_copy = 0;
+    fitcl_model *m = NULL;
+    fitcl_accum *a = NULL;
+    if (fitcl_model_builtin(ctx, model, &m) != FITCL_OK ||
+        fitcl_accum_create(ctx, m, NULL, &a) != FITCL_OK) {
+      printf("# residency %s: %s\n", model, fitcl_errmsg(ctx));
+      fitcl_model_destroy(m);
+      fitcl__accum_ocl_zero_copy = -1;
+      return;
+    }
+    if (resident) fitcl__accum_repeat_data(a);
+    fitcl_accum_sums s;
+    pass(a, p, 1, x, y, nv, n, n, chunk, &s); /* the first pass uploads */
+    uint64_t up0 = a->bytes_uploaded;
+    double t[32];
+    int r = reps < 32 ? reps : 32;
+    for (int i = 0; i < r; ++i) t[i] = pass(a, p, 1, x, y, nv, n, n, chunk, &s);
+    double per_pass = (double)(a->bytes_uploaded - up0) / r;
+    double tmin, tmed;
+    bench_stats(t, (size_t)r, &tmin, &tmed);
+    const char *how = resident ? "resident" : "streamed";
+    printf("  opencl  %-10s %10zu %10.2f %10.2f   data %s: %.0f MB uploaded per pass, "
+           "%.1f GB/s effective\n",
+           model, n, tmin * 1e3, tmed * 1e3, how, per_pass / 1e6, bytes_read / tmin / 1e9);
+    char variant[96];
+    snprintf(variant, sizeof variant, "opencl/%s/%zu/%s", model, n, how);
+    bench_row("accum", variant, "pass_ms_min", tmin * 1e3, "ms");
+    bench_row("accum", variant, "uploaded_bytes_per_pass", per_pass, "B");
+    bench_row("accum", variant, "effective_gb_per_s", bytes_read / tmin / 1e9, "GB/s");
+    fitcl_accum_destroy(a);
+    fitcl_model_destroy(m);
+    fitcl__accum_ocl_zero_copy = -1;
+  }
+}
+#endif
 
 int main(int argc, char **argv) {
   const char *backend = "both";
@@ -317,6 +371,10 @@ int main(int argc, char **argv) {
       bench_row("accum", variant, "first_pass_excess_ms_max", extra_max * 1e3, "ms");
       fitcl_accum_destroy(a);
       fitcl_model_destroy(m);
+#if FITCL_WITH_OPENCL
+      if (!strcmp(ci.backend, "opencl"))
+        residency(ctx, wl[w].model, wl[w].params, x, y, nv, base_n, reps);
+#endif
     }
     fitcl_context_destroy(ctx);
   }

@@ -49,11 +49,21 @@ struct fitcl_accum {
   fitcl_status sticky;      /* first failure inside a pass */
   fitcl__ksum *acc;         /* nsums running sums, added in chunk order */
   double *qrT;              /* QR pass: the running packed triangle of np + 1 columns */
-  uint64_t points;
+  uint64_t points;           /* rows of this pass so far: the next chunk's first row */
+  /* Every pass gives the same data at the same rows, chunked the same way
+   * (fitcl__accum_repeat_data): a backend may keep them where it computes
+   * and copy nothing on later passes. */
+  int repeats;
+  uint64_t bytes_uploaded;   /* data bytes copied to a device, all passes */
   const fitcl__accum_ops *ops;
   void *impl;
   fitcl_accum_info info;
 };
+
+/* Promises that every later pass of `a` gives the same values at the same
+ * rows in the same chunks (the solver's arrays and watched files; not a
+ * chunk callback, which may compute its data anew). */
+static inline void fitcl__accum_repeat_data(fitcl_accum *a) { a->repeats = 1; }
 
 /* Pass modes of fitcl__accum_begin_mode. */
 enum { FITCL__ACCUM_COST = 0, FITCL__ACCUM_NORMAL = 1, FITCL__ACCUM_QR = 2 };

@@ -294,6 +294,10 @@ static fitcl_status run_fit(fitcl_context *ctx, const fitcl_model *m, pass_ctx *
   pc->interrupt = opt.interrupt;
   st = fitcl_accum_create(ctx, m, &ao, &pc->acc);
   if (st != FITCL_OK) goto fail;
+  /* Arrays are the caller's for the whole call, files are watched for
+   * change: the same rows every pass, so a device may keep them.  A chunk
+   * callback may not promise that. */
+  if (pc->kind != DATA_CALLBACK) fitcl__accum_repeat_data(pc->acc);
 
   fitcl__ckpt_key key = {opt.model_text ? opt.model_text : fitcl_model_expr(m), names, (int)n,
                          (int)opt.loss, opt.f_scale, opt.lower, opt.upper, opt.fixed,

@@ -6,7 +6,15 @@
  * chunk k+1 (on the second queue) overlaps the kernels of chunk k (on the
  * main queue); events order them.  Each chunk's block partials are reduced
  * on the device in fixed groups and read back without blocking; the driver
- * folds them in chunk order. */
+ * folds them in chunk order.
+ *
+ * When every pass gives the same data (a->repeats: the solver's arrays and
+ * files), the first pass uploads each piece into buffers of its own that
+ * stay on the device, while a budget of device memory lasts; later passes
+ * find the piece by its first row and copy nothing but the parameters, so
+ * a fit whose data fit on the device moves only parameters up and partial
+ * sums back.  Pieces beyond the budget stream through the slots as before.
+ * Devices that read host memory in place (zero_copy) need neither. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,12 +39,22 @@
 
 int fitcl__accum_ocl_variant = 0;
 int fitcl__accum_ocl_zero_copy = -1;
+long long fitcl__accum_ocl_resident_budget = -1;
+
+/* Data of one piece kept on the device across passes: columns at x + j*n. */
+typedef struct resident_piece {
+  uint64_t row;
+  size_t n;
+  int has_sigma;
+  cl_mem x, y, sigma;
+} resident_piece;
 
 typedef struct ocl_slot {
   cl_mem x, y, sigma, gsum;
   cl_mem wx, wx1, wy, ws; /* zero-copy: buffers wrapping the caller's arrays */
   cl_mem cx, cx1, cy, cs; /* what the kernels read for the current piece */
   cl_long off1;           /* kernel argument: offset of column 1 in cx1 */
+  cl_long ld;             /* kernel argument: distance between x columns in cx */
   cl_event up;        /* last upload of this slot */
   cl_event rd;        /* readback of gsum */
   double *host;       /* gsum on the host */
@@ -57,6 +75,9 @@ typedef struct ocl_impl {
   size_t cap;        /* points per piece (device buffers) */
   int zero_copy;     /* kernels read the caller's arrays in place */
   uint64_t seq;
+  resident_piece *res; /* by first row, ascending */
+  size_t nres, capres;
+  uint64_t res_bytes, res_budget;
 } ocl_impl;
 
 /* The work-group size of the per-block kernels: FITCL_REDUCE_BLOCK for the
@@ -119,12 +140,12 @@ static fitcl_status drain(fitcl_accum *a) {
 static fitcl_status set_common_args(fitcl_accum *a, cl_kernel k, ocl_slot *s, size_t n,
                                     cl_uint xarg) {
   ocl_impl *o = a->impl;
-  cl_long ld = (cl_long)o->cap, nn = (cl_long)n;
+  cl_long nn = (cl_long)n;
   double c2 = a->f_scale * a->f_scale, inv_c2 = 1.0 / c2;
   cl_int err = 0;
   err |= clSetKernelArg(k, 0, sizeof(cl_mem), &o->params);
   err |= clSetKernelArg(k, 1, sizeof(cl_mem), &s->cx);
-  err |= clSetKernelArg(k, 2, sizeof ld, &ld);
+  err |= clSetKernelArg(k, 2, sizeof s->ld, &s->ld);
   err |= clSetKernelArg(k, 3, sizeof(cl_mem), &s->cy);
   err |= clSetKernelArg(k, 4, sizeof(cl_mem), &s->cs);
   err |= clSetKernelArg(k, 6, sizeof nn, &nn);
@@ -162,37 +183,127 @@ static fitcl_status wrap(fitcl_accum *a, ocl_slot *s, const double *const *x, co
   s->cx = s->wx ? s->wx : s->x;
   s->cx1 = s->wx1 ? s->wx1 : s->cx;
   s->off1 = 0;
+  s->ld = (cl_long)((ocl_impl *)a->impl)->cap;
   s->cy = s->wy;
   s->cs = s->ws ? s->ws : s->sigma;
   return FITCL_OK;
 }
 
-/* Uploads one piece into slot s on the copy queue; s->up marks completion. */
-static fitcl_status upload(fitcl_accum *a, ocl_slot *s, const double *const *x, const double *y,
-                           const double *sigma, size_t n) {
+/* Enqueues the copy of one piece's columns into x (column j at x + j*ld),
+ * y and sigma on the copy queue; *done marks its completion. */
+static fitcl_status write_piece(fitcl_accum *a, cl_mem xb, size_t ld, cl_mem yb, cl_mem sb,
+                                const double *const *x, const double *y, const double *sigma,
+                                size_t n, cl_event *done) {
   fitcl__ocl *ocl = fitcl__ocl_of(a->ctx);
-  ocl_impl *o = a->impl;
   cl_command_queue q = ocl->queue2 ? ocl->queue2 : ocl->queue;
+  size_t bytes = n * sizeof(double);
   cl_int err = CL_SUCCESS;
+  for (int j = 0; j < a->nv && err == CL_SUCCESS; ++j)
+    err = clEnqueueWriteBuffer(q, xb, CL_FALSE, (size_t)j * ld * sizeof(double), bytes, x[j], 0,
+                               NULL, NULL);
+  if (err == CL_SUCCESS && sigma)
+    err = clEnqueueWriteBuffer(q, sb, CL_FALSE, 0, bytes, sigma, 0, NULL, NULL);
+  if (err == CL_SUCCESS) err = clEnqueueWriteBuffer(q, yb, CL_FALSE, 0, bytes, y, 0, NULL, done);
+  if (err == CL_SUCCESS) err = clFlush(q);
+  if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueWriteBuffer (accumulation chunk)");
+  a->bytes_uploaded += (uint64_t)(a->nv + 1 + (sigma != NULL)) * bytes;
+  return FITCL_OK;
+}
+
+/* The resident piece that starts at `row`, or where it would go. */
+static size_t resident_find(const ocl_impl *o, uint64_t row) {
+  size_t lo = 0, hi = o->nres;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (o->res[mid].row < row) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+static void resident_release(resident_piece *r) {
+  FITCL__CL_RELEASE_MEM(r->x);
+  FITCL__CL_RELEASE_MEM(r->y);
+  FITCL__CL_RELEASE_MEM(r->sigma);
+}
+
+/* Points slot s at the resident copy of the piece at `row`, making it
+ * (and enqueueing its upload) if the budget allows; *used says whether it
+ * did, else the piece streams. */
+static fitcl_status use_resident(fitcl_accum *a, ocl_slot *s, uint64_t row,
+                                 const double *const *x, const double *y, const double *sigma,
+                                 size_t n, int *used) {
+  ocl_impl *o = a->impl;
+  *used = 0;
+  size_t i = resident_find(o, row);
+  resident_piece *r = i < o->nres && o->res[i].row == row ? &o->res[i] : NULL;
+  if (r && (r->n != n || r->has_sigma != (sigma != NULL))) return FITCL_OK; /* chunked otherwise */
+  if (!r) {
+    uint64_t bytes = (uint64_t)(a->nv + 1 + (sigma != NULL)) * n * sizeof(double);
+    if (o->res_bytes + bytes > o->res_budget) return FITCL_OK;
+    if (o->nres == o->capres) {
+      size_t cap = o->capres ? 2 * o->capres : 16;
+      resident_piece *grown = realloc(o->res, cap * sizeof *grown);
+      if (!grown) return FITCL_OK; /* streaming still works */
+      o->res = grown;
+      o->capres = cap;
+    }
+    resident_piece made = {row, n, sigma != NULL, NULL, NULL, NULL};
+    fitcl_status st = alloc(a, (size_t)a->nv * n * sizeof(double), CL_MEM_READ_ONLY, &made.x);
+    if (st == FITCL_OK) st = alloc(a, n * sizeof(double), CL_MEM_READ_ONLY, &made.y);
+    if (st == FITCL_OK && sigma) st = alloc(a, n * sizeof(double), CL_MEM_READ_ONLY, &made.sigma);
+    if (st != FITCL_OK) {
+      /* The device is fuller than its size says: keep what is resident,
+       * stream the rest. */
+      resident_release(&made);
+      fitcl__clear_error(a->ctx);
+      o->res_budget = o->res_bytes;
+      return FITCL_OK;
+    }
+    st = write_piece(a, made.x, n, made.y, made.sigma, x, y, sigma, n, &s->up);
+    if (st != FITCL_OK) {
+      resident_release(&made);
+      return st;
+    }
+    memmove(o->res + i + 1, o->res + i, (o->nres - i) * sizeof *o->res);
+    o->res[i] = made;
+    o->nres++;
+    o->res_bytes += bytes;
+    r = &o->res[i];
+  }
+  s->cx = r->x;
+  s->cx1 = r->x;
+  s->ld = (cl_long)n;
+  s->off1 = (cl_long)n;
+  s->cy = r->y;
+  s->cs = r->sigma ? r->sigma : s->sigma;
+  *used = 1;
+  return FITCL_OK;
+}
+
+/* Makes one piece (first row `row`) readable by the kernels through slot
+ * s: in place, resident, or uploaded into the slot on the copy queue;
+ * s->up marks the completion of any copy. */
+static fitcl_status upload(fitcl_accum *a, ocl_slot *s, uint64_t row, const double *const *x,
+                           const double *y, const double *sigma, size_t n) {
+  ocl_impl *o = a->impl;
   if (s->up) {
     clReleaseEvent(s->up);
     s->up = NULL;
   }
   if (o->zero_copy) return wrap(a, s, x, y, sigma, n);
+  if (a->repeats) {
+    int used = 0;
+    fitcl_status st = use_resident(a, s, row, x, y, sigma, n, &used);
+    if (st != FITCL_OK || used) return st;
+  }
   s->cx = s->x;
   s->cx1 = s->x;
+  s->ld = (cl_long)o->cap;
   s->off1 = (cl_long)o->cap; /* column j at x + j * cap */
   s->cy = s->y;
   s->cs = s->sigma;
-  for (int j = 0; j < a->nv && err == CL_SUCCESS; ++j)
-    err = clEnqueueWriteBuffer(q, s->x, CL_FALSE, (size_t)j * o->cap * sizeof(double),
-                               n * sizeof(double), x[j], 0, NULL, NULL);
-  if (err == CL_SUCCESS && sigma)
-    err = clEnqueueWriteBuffer(q, s->sigma, CL_FALSE, 0, n * sizeof(double), sigma, 0, NULL, NULL);
-  if (err == CL_SUCCESS)
-    err = clEnqueueWriteBuffer(q, s->y, CL_FALSE, 0, n * sizeof(double), y, 0, NULL, &s->up);
-  if (err == CL_SUCCESS) err = clFlush(q);
-  return err == CL_SUCCESS ? FITCL_OK : clfail(a, err, "clEnqueueWriteBuffer (accumulation chunk)");
+  return write_piece(a, s->x, o->cap, s->y, s->sigma, x, y, sigma, n, &s->up);
 }
 
 /* After a pass wrote one partial per block: the combine kernel merges
@@ -364,7 +475,7 @@ static fitcl_status ocl_chunk(fitcl_accum *a, const double *const *x, const doub
      * are overwritten; folding it here keeps chunk order. */
     st = wait_fold(a, s);
     if (st != FITCL_OK) break;
-    st = upload(a, s, xs, y + off, sigma ? sigma + off : NULL, len);
+    st = upload(a, s, a->points + off, xs, y + off, sigma ? sigma + off : NULL, len);
     if (st != FITCL_OK) break;
     s->seq = ++o->seq;
     if (a->path == FITCL_ACCUM_PATH_CLBLAST) st = run_clblast(a, s, len, sigma != NULL);
@@ -555,6 +666,11 @@ static fitcl_status ocl_create(fitcl_accum *a) {
     if (st == FITCL_OK) st = alloc(a, (size_t)a->np * sizeof(double), CL_MEM_READ_WRITE, &o->jtr);
   }
   if (st != FITCL_OK) return st;
+  /* Resident data may take half the device's memory, what the working
+   * buffers above take already counted as the other half's start. */
+  o->res_budget = ctx->backend->caps.global_mem / 2;
+  if (fitcl__accum_ocl_resident_budget >= 0)
+    o->res_budget = (uint64_t)fitcl__accum_ocl_resident_budget;
   if (a->path == FITCL_ACCUM_PATH_AUTO) st = choose_path(a);
   return st;
 }
@@ -575,6 +691,8 @@ static void ocl_destroy(fitcl_accum *a) {
     FITCL__CL_RELEASE_MEM(s->gsum);
     free(s->host);
   }
+  for (size_t i = 0; i < o->nres; ++i) resident_release(&o->res[i]);
+  free(o->res);
   FITCL__CL_RELEASE_MEM(o->params);
   FITCL__CL_RELEASE_MEM(o->partial);
   FITCL__CL_RELEASE_MEM(o->G);

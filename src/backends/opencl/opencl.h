@@ -32,9 +32,12 @@ extern const struct fitcl__credit_ops fitcl__credit_ocl_ops;
  * (where applicable).  fitcl__accum_ocl_zero_copy: -1 automatic, 0 never
  * read the caller's arrays in place.  fitcl__lik_ocl_tile_override: patterns
  * per tile of the likelihood partials, 0 picks by device (1 on CPUs, 16 on
- * GPUs); the tests force 16 so the GPU layout also runs on a CPU device. */
+ * GPUs); the tests force 16 so the GPU layout also runs on a CPU device.
+ * fitcl__accum_ocl_resident_budget: bytes of data an accumulator may keep
+ * on the device across passes, -1 for half the device's memory. */
 extern int fitcl__accum_ocl_variant;
 extern int fitcl__accum_ocl_zero_copy;
+extern long long fitcl__accum_ocl_resident_budget;
 extern int fitcl__lik_ocl_tile_override;
 
 #endif
