@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/opencl/accum_resident.h"
 #include "backends/opencl/clblast_api.h"
 #include "common/accum_point.h"
 #include "common/compat.h"
@@ -40,14 +41,6 @@
 int fitcl__accum_ocl_variant = 0;
 int fitcl__accum_ocl_zero_copy = -1;
 long long fitcl__accum_ocl_resident_budget = -1;
-
-/* Data of one piece kept on the device across passes: columns at x + j*n. */
-typedef struct resident_piece {
-  uint64_t row;
-  size_t n;
-  int has_sigma;
-  cl_mem x, y, sigma;
-} resident_piece;
 
 typedef struct ocl_slot {
   cl_mem x, y, sigma, gsum;
@@ -75,9 +68,7 @@ typedef struct ocl_impl {
   size_t cap;        /* points per piece (device buffers) */
   int zero_copy;     /* kernels read the caller's arrays in place */
   uint64_t seq;
-  resident_piece *res; /* by first row, ascending */
-  size_t nres, capres;
-  uint64_t res_bytes, res_budget;
+  fitcl__resident_store resident; /* pieces kept on the device (a->repeats) */
 } ocl_impl;
 
 /* The work-group size of the per-block kernels: FITCL_REDUCE_BLOCK for the
@@ -210,23 +201,6 @@ static fitcl_status write_piece(fitcl_accum *a, cl_mem xb, size_t ld, cl_mem yb,
   return FITCL_OK;
 }
 
-/* The resident piece that starts at `row`, or where it would go. */
-static size_t resident_find(const ocl_impl *o, uint64_t row) {
-  size_t lo = 0, hi = o->nres;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (o->res[mid].row < row) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-static void resident_release(resident_piece *r) {
-  FITCL__CL_RELEASE_MEM(r->x);
-  FITCL__CL_RELEASE_MEM(r->y);
-  FITCL__CL_RELEASE_MEM(r->sigma);
-}
-
 /* Points slot s at the resident copy of the piece at `row`, making it
  * (and enqueueing its upload) if the budget allows; *used says whether it
  * did, else the piece streams. */
@@ -235,41 +209,16 @@ static fitcl_status use_resident(fitcl_accum *a, ocl_slot *s, uint64_t row,
                                  size_t n, int *used) {
   ocl_impl *o = a->impl;
   *used = 0;
-  size_t i = resident_find(o, row);
-  resident_piece *r = i < o->nres && o->res[i].row == row ? &o->res[i] : NULL;
+  fitcl__resident_piece *r = fitcl__resident_find(&o->resident, row);
   if (r && (r->n != n || r->has_sigma != (sigma != NULL))) return FITCL_OK; /* chunked otherwise */
   if (!r) {
-    uint64_t bytes = (uint64_t)(a->nv + 1 + (sigma != NULL)) * n * sizeof(double);
-    if (o->res_bytes + bytes > o->res_budget) return FITCL_OK;
-    if (o->nres == o->capres) {
-      size_t cap = o->capres ? 2 * o->capres : 16;
-      resident_piece *grown = realloc(o->res, cap * sizeof *grown);
-      if (!grown) return FITCL_OK; /* streaming still works */
-      o->res = grown;
-      o->capres = cap;
-    }
-    resident_piece made = {row, n, sigma != NULL, NULL, NULL, NULL};
-    fitcl_status st = alloc(a, (size_t)a->nv * n * sizeof(double), CL_MEM_READ_ONLY, &made.x);
-    if (st == FITCL_OK) st = alloc(a, n * sizeof(double), CL_MEM_READ_ONLY, &made.y);
-    if (st == FITCL_OK && sigma) st = alloc(a, n * sizeof(double), CL_MEM_READ_ONLY, &made.sigma);
+    r = fitcl__resident_make(a->ctx, &o->resident, row, n, a->nv, sigma != NULL);
+    if (!r) return FITCL_OK;
+    fitcl_status st = write_piece(a, r->x, n, r->y, r->sigma, x, y, sigma, n, &s->up);
     if (st != FITCL_OK) {
-      /* The device is fuller than its size says: keep what is resident,
-       * stream the rest. */
-      resident_release(&made);
-      fitcl__clear_error(a->ctx);
-      o->res_budget = o->res_bytes;
-      return FITCL_OK;
-    }
-    st = write_piece(a, made.x, n, made.y, made.sigma, x, y, sigma, n, &s->up);
-    if (st != FITCL_OK) {
-      resident_release(&made);
+      fitcl__resident_unmake(&o->resident, r);
       return st;
     }
-    memmove(o->res + i + 1, o->res + i, (o->nres - i) * sizeof *o->res);
-    o->res[i] = made;
-    o->nres++;
-    o->res_bytes += bytes;
-    r = &o->res[i];
   }
   s->cx = r->x;
   s->cx1 = r->x;
@@ -668,9 +617,9 @@ static fitcl_status ocl_create(fitcl_accum *a) {
   if (st != FITCL_OK) return st;
   /* Resident data may take half the device's memory, what the working
    * buffers above take already counted as the other half's start. */
-  o->res_budget = ctx->backend->caps.global_mem / 2;
+  o->resident.budget = ctx->backend->caps.global_mem / 2;
   if (fitcl__accum_ocl_resident_budget >= 0)
-    o->res_budget = (uint64_t)fitcl__accum_ocl_resident_budget;
+    o->resident.budget = (uint64_t)fitcl__accum_ocl_resident_budget;
   if (a->path == FITCL_ACCUM_PATH_AUTO) st = choose_path(a);
   return st;
 }
@@ -691,8 +640,7 @@ static void ocl_destroy(fitcl_accum *a) {
     FITCL__CL_RELEASE_MEM(s->gsum);
     free(s->host);
   }
-  for (size_t i = 0; i < o->nres; ++i) resident_release(&o->res[i]);
-  free(o->res);
+  fitcl__resident_free(&o->resident);
   FITCL__CL_RELEASE_MEM(o->params);
   FITCL__CL_RELEASE_MEM(o->partial);
   FITCL__CL_RELEASE_MEM(o->G);
