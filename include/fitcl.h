@@ -279,6 +279,44 @@ FITCL_API fitcl_status fitcl_selftest(fitcl_context *ctx, fitcl_selftest_result 
                                       size_t capacity, size_t *count);
 
 /* ------------------------------------------------------------------------- */
+/* Per-device tuning                                                          */
+
+#define FITCL_TUNE_MAX 8
+
+typedef struct fitcl_tuning_report {
+  /** The accumulation kernels chosen: 1 one work-group per block, 2 one
+   *  work-item per block, 3 double8 lanes (CPU devices, expression models). */
+  int accum_variant;
+  int accum_candidates;
+  int accum_variants[FITCL_TUNE_MAX];
+  double accum_ms[FITCL_TUNE_MAX];   /* one 1M-point pass of each, best of 5 */
+  /** Patterns per tile of the likelihood partials chosen. */
+  int lik_tile;
+  int lik_candidates;
+  int lik_tiles[FITCL_TUNE_MAX];
+  double lik_ms[FITCL_TUNE_MAX];     /* one evaluation with gradient of each, best of 3 */
+  /** 1 when the choices were stored in the program cache for this device
+   *  (contexts opened on it later use them); 0 when the cache is off. */
+  int stored;
+} fitcl_tuning_report;
+
+/**
+ * Times the candidate kernel layouts of the accumulation and likelihood
+ * families on the context's OpenCL device, takes the fastest of each for
+ * this context, and stores them in the program cache under the device's
+ * identity (platform, device, driver), where every context later opened
+ * on that device finds them.  The likelihood gives the same bits with
+ * every tile; the accumulation variants sum the points of a block in
+ * different orders, so JᵀJ and a fit's last digits can change with the
+ * variant (results stay the same bits for a given device and tuning).  A
+ * layout replaces the built-in one only when it is at least 10% faster.
+ * Takes a few seconds.
+ * @return FITCL_OK; FITCL_ERR_UNSUPPORTED on the pthreads backend (it has
+ *         nothing to tune); device statuses otherwise.
+ */
+FITCL_API fitcl_status fitcl_context_tune(fitcl_context *ctx, fitcl_tuning_report *out);
+
+/* ------------------------------------------------------------------------- */
 /* Program-binary cache maintenance (no context needed)                      */
 
 typedef struct fitcl_cache_summary {

@@ -17,6 +17,7 @@
 #include "device/discover_memo.h"
 #include "device/opencl_absent.h"
 #include "device/selector.h"
+#include "kernels/tune.h"
 
 /* The two descriptors live with the context, in one allocation. */
 typedef struct context_mem {
@@ -143,6 +144,7 @@ fitcl_status fitcl_context_create(const fitcl_context_options *opt, fitcl_contex
     fitcl__log(ctx, FITCL_LOG_WARN, "%s; trying the next candidate", ctx->fallback_reason);
   }
   if (st != FITCL_OK) goto done;
+  fitcl__tuning_load(ctx);
   fitcl__clear_error(ctx);
   {
     fitcl_context_info info;

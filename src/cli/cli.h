@@ -21,6 +21,7 @@ typedef struct cli_command {
 /* Subcommands (each in its own cli_<name>.c). */
 int cli_devices(int argc, char **argv);
 int cli_selftest(int argc, char **argv);
+int cli_tune(int argc, char **argv);
 int cli_cache(int argc, char **argv);
 int cli_curvefit(int argc, char **argv);
 int cli_loglik(int argc, char **argv);

@@ -8,6 +8,7 @@
 static const cli_command commands[] = {
   {"devices", "list OpenCL devices and the cpu backend; mark the selected one", cli_devices},
   {"selftest", "build all kernels on the selected device and run known-answer checks", cli_selftest},
+  {"tune", "time the kernel layouts on the selected OpenCL device; keep the fastest", cli_tune},
   {"loglik", "log-likelihood (and gradient) of the gain/loss model for a tree and a matrix", cli_loglik},
   {"cache", "show or clear the program-binary cache (path|info|clear)", cli_cache},
   {"fit", "fit gain and loss rates (and gamma shape) of gene families on a tree", cli_fit},

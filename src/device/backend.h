@@ -49,6 +49,14 @@ typedef struct fitcl__caps {
   uint64_t local_mem;    /* bytes of local memory per work-group (0: none) */
 } fitcl__caps;
 
+/* Kernel layouts a tuning run chose for a device (kernels/tune.c: stored
+ * in the cache under the device's identity, loaded when a context opens
+ * it); 0 leaves a choice to the family's built-in rule. */
+typedef struct fitcl__tuning {
+  int accum_variant; /* 1 work-group per block, 2 work-item per block, 3 double8 */
+  int lik_tile;      /* patterns per tile of the likelihood partials */
+} fitcl__tuning;
+
 /* The families' ops tables (each declared in src/kernels/<family>.h). */
 struct fitcl__reduce_ops;
 struct fitcl__pmatrix_ops;
@@ -62,6 +70,10 @@ struct fitcl__credit_ops;
 typedef struct fitcl__backend {
   const char *name;      /* "cpu" or "opencl": fitcl_context_info.backend */
   fitcl__caps caps;
+  fitcl__tuning tuning;
+  /* What identifies the device for records kept per device (its tuning):
+   * platform, device and driver, one per line; "" when nothing is tuned. */
+  char identity[1024];
   void *state;           /* the driver's own per-context state */
   /* Releases `state` (may be NULL when there is nothing to release). */
   void (*close)(struct fitcl__backend *b);

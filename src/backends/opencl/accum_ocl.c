@@ -559,9 +559,12 @@ static fitcl_status ocl_create(fitcl_accum *a) {
     err = clGetKernelWorkGroupInfo(o->k_fused, fitcl__ocl_of(a->ctx)->device, CL_KERNEL_WORK_GROUP_SIZE,
                                    sizeof wg, &wg, NULL);
   const char *suffix = err == CL_SUCCESS && wg >= BLK && !(dtype & CL_DEVICE_TYPE_CPU) ? "" : "_loop";
-  if (fitcl__accum_ocl_variant) {
-    vec8 = vec8 && fitcl__accum_ocl_variant == 3;
-    suffix = fitcl__accum_ocl_variant == 1 && err == CL_SUCCESS && wg >= BLK ? "" : "_loop";
+  /* A variant forced by a test, else one a tuning run chose for the device. */
+  int variant = fitcl__accum_ocl_variant ? fitcl__accum_ocl_variant
+                                         : ctx->backend->tuning.accum_variant;
+  if (variant) {
+    vec8 = vec8 && variant == 3;
+    suffix = variant == 1 && err == CL_SUCCESS && wg >= BLK ? "" : "_loop";
   }
   o->local = suffix[0] ? 0 : BLK;
   /* Left to choose, PoCL picks a work-group size from the global size and

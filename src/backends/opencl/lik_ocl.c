@@ -90,8 +90,11 @@ fitcl_status fitcl__lik_ocl_create(fitcl_lik *L) {
    * pattern per tile keeps its partials contiguous (see cl/lik.cl). */
   cl_device_type type = 0;
   if (clGetDeviceInfo(fitcl__ocl_of(L->ctx)->device, CL_DEVICE_TYPE, sizeof type, &type, NULL) != CL_SUCCESS) type = 0;
+  const int tuned = ctx->backend->tuning.lik_tile;
   o->tile = fitcl__lik_ocl_tile_override ? fitcl__lik_ocl_tile_override
-                                         : (type & CL_DEVICE_TYPE_CPU) ? 1 : 16;
+            : tuned                      ? tuned
+            : (type & CL_DEVICE_TYPE_CPU) ? 1
+                                         : 16;
   const size_t part = (size_t)L->nint * K * 2 * cn;
   TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(double) * part, NULL, &o->in));
   TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(double) * part, NULL, &o->out));

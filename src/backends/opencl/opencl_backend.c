@@ -3,6 +3,7 @@
  * cache) every embedded program. */
 #include "backends/opencl/opencl.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/context.h"
@@ -18,6 +19,21 @@ static int has_extension(cl_device_id d, const char *name) {
   if (clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, sizeof ext, ext, NULL) != CL_SUCCESS) return 0;
   ext[sizeof ext - 1] = '\0';
   return strstr(ext, name) != NULL;
+}
+
+/* Platform, device and driver: what a tuning record is valid for. */
+static void identify(const fitcl__ocl *o, char *out, size_t size) {
+  char pname[256] = "", pver[256] = "", vendor[256] = "", dname[256] = "", dver[256] = "",
+       drv[256] = "";
+  clGetPlatformInfo(o->platform, CL_PLATFORM_NAME, sizeof pname, pname, NULL);
+  clGetPlatformInfo(o->platform, CL_PLATFORM_VERSION, sizeof pver, pver, NULL);
+  clGetDeviceInfo(o->device, CL_DEVICE_VENDOR, sizeof vendor, vendor, NULL);
+  clGetDeviceInfo(o->device, CL_DEVICE_NAME, sizeof dname, dname, NULL);
+  clGetDeviceInfo(o->device, CL_DEVICE_VERSION, sizeof dver, dver, NULL);
+  clGetDeviceInfo(o->device, CL_DRIVER_VERSION, sizeof drv, drv, NULL);
+  pname[255] = pver[255] = vendor[255] = dname[255] = dver[255] = drv[255] = '\0';
+  snprintf(out, size, "platform %s | %s\ndevice %s | %s | %s\ndriver %s\n", pname, pver, vendor,
+           dname, dver, drv);
 }
 
 static fitcl_status ocl_open(fitcl_context *ctx, const fitcl_device_desc *desc, fitcl__devref ref,
@@ -48,6 +64,7 @@ static fitcl_status ocl_open(fitcl_context *ctx, const fitcl_device_desc *desc, 
                           .global_mem = o->global_mem,
                           .max_alloc = max_alloc,
                           .local_mem = o->local_mem};
+  identify(o, b->identity, sizeof b->identity);
   b->reduce = &fitcl__reduce_ocl_ops;
   b->pmatrix = &fitcl__pmatrix_ocl_ops;
   b->kstate = &fitcl__kstate_ocl_ops;
