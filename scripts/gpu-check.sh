@@ -20,7 +20,8 @@
 # libnvidia-opencl.so.1 wherever the driver is mounted), and then, each step
 # with its own time limit so the whole stays under 8 minutes:
 #   1. `fitcl devices` (table and --json)                   -> OUT/devices.txt
-#   2. `fitcl selftest` on the device, cold then warm        -> OUT/selftest.txt
+#   2. `fitcl selftest` on the device, cold then warm, then
+#      `fitcl tune` (the kernel layouts the later steps use)  -> OUT/selftest.txt
 #   3. the test suite with the OpenCL leg on the device      -> OUT/tests.log
 #   4. benchmarks: accumulation at 10M, curve-fit at 10M,
 #      `bench_lik 1000`, batched fits                        -> OUT/bench.log
@@ -143,6 +144,8 @@ run() {
   step devices-json 30 "$out/devices.txt" "$b/fitcl" devices --json
   step selftest-cold 120 "$out/selftest.txt" env FITCL_DEVICE="$device" "$b/fitcl" selftest
   step selftest-warm 60 "$out/selftest.txt" env FITCL_DEVICE="$device" "$b/fitcl" selftest
+  # The kernel layouts for this device, used by every step after it.
+  step tune 90 "$out/selftest.txt" env FITCL_DEVICE="$device" "$b/fitcl" tune
 
   local ctest_args=(--test-dir "$b" --output-on-failure -j"$(nproc)" --timeout 150)
   [ "$quick" = 1 ] && ctest_args+=(-R 'test_(accum|lik|pmatrix|batch)$')
