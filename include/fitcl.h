@@ -294,7 +294,7 @@ typedef struct fitcl_tuning_report {
   int lik_tile;
   int lik_candidates;
   int lik_tiles[FITCL_TUNE_MAX];
-  double lik_ms[FITCL_TUNE_MAX];     /* one evaluation with gradient of each, best of 3 */
+  double lik_ms[FITCL_TUNE_MAX];     /* one evaluation with gradient of each, best of 5 */
   /** 1 when the choices were stored in the program cache for this device
    *  (contexts opened on it later use them); 0 when the cache is off. */
   int stored;

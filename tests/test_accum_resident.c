@@ -188,3 +188,44 @@ Test(accum_resident, curve_fit_same_bits) {
   }
   free_data(&d);
 }
+
+/* A later pass cut into other chunks finds no piece of its length where
+ * the first pass's pieces start: those stream, the sums stay the same. */
+Test(accum_resident, other_chunks_on_a_later_pass) {
+  const char *ocl = opencl_selector();
+  if (!ocl) cr_skip_test("no OpenCL device with fp64");
+  dataset d = make_data(50001);
+  fitcl_accum_sums ref[PASSES], got[2];
+  uint64_t up[PASSES];
+  run(ocl, 0, -1, &d, 7001, ref, up);
+  fitcl__accum_ocl_zero_copy = 0;
+  fitcl_context *ctx = fitcl_test_context(ocl);
+  fitcl_model *m = model(ctx);
+  fitcl_accum_options o = {0};
+  o.max_chunk = 10000;
+  fitcl_accum *a = NULL;
+  cr_assert_eq(fitcl_accum_create(ctx, m, &o, &a), FITCL_OK, "%s", fitcl_errmsg(ctx));
+  fitcl__accum_repeat_data(a);
+  const size_t chunks[2] = {7001, 5000};
+  for (int k = 0; k < 2; ++k) {
+    cr_assert_eq(fitcl_accum_begin(a, params[0], 1), FITCL_OK);
+    for (size_t s = 0; s < d.n; s += chunks[k]) {
+      size_t len = d.n - s < chunks[k] ? d.n - s : chunks[k];
+      const double *x[] = {d.x + s, d.z + s};
+      cr_assert_eq(fitcl_accum_chunk(a, x, d.y + s, d.sigma + s, len), FITCL_OK);
+    }
+    cr_assert_eq(fitcl_accum_end(a, &got[k]), FITCL_OK, "%s", fitcl_errmsg(ctx));
+  }
+  fitcl_accum_destroy(a);
+  fitcl_model_destroy(m);
+  fitcl_context_destroy(ctx);
+  fitcl__accum_ocl_zero_copy = -1;
+  for (int k = 0; k < 2; ++k) {
+    for (int i = 0; i < 9; ++i)
+      cr_expect(fitcl_test_close(got[k].jtj[i], ref[0].jtj[i], 1e-13), "chunking %zu: JᵀJ[%d]",
+                chunks[k], i);
+    cr_expect(fitcl_test_close(got[k].cost, ref[0].cost, 1e-13), "chunking %zu: cost", chunks[k]);
+  }
+  cr_expect_eq(memcmp(got[0].jtj, ref[0].jtj, sizeof ref[0].jtj), 0, "same chunks: same bits");
+  free_data(&d);
+}

@@ -172,7 +172,7 @@ static fitcl_status time_lik(fitcl_context *ctx, const lik_problem *q, int tile,
   fitcl_status st = fitcl__lik_open(ctx, &t, &pat, NULL, &lik);
   double best = INFINITY, ll = 0, grad[8];
   const fitcl_gl_params p = {0.4, 0.9, 1.0, NULL, NULL};
-  for (int rep = 0; rep < 4 && st == FITCL_OK; ++rep) {
+  for (int rep = 0; rep < 6 && st == FITCL_OK; ++rep) {
     double t0 = fitcl__now();
     st = fitcl_lik_eval(lik, &p, &ll, grad);
     double dt = fitcl__now() - t0;
