@@ -141,6 +141,7 @@ static fitcl_status default_names(size_t n, names *out) {
 typedef struct reader {
   const char *path;
   fitcl_pamatrix *m;
+  size_t block; /* bytes per read, a multiple of 8 */
   char *err;
   size_t errlen;
 } reader;
@@ -192,10 +193,10 @@ static fitcl_status pack_run(const reader *r, const uint8_t *src, size_t n, size
 /* C order: rows are contiguous; whole rows per block, or pieces of a row
  * longer than a block. */
 static fitcl_status read_c(const reader *r, int fd, uint64_t off, uint8_t *buf) {
-  const size_t nf = r->m->nfamilies, nt = r->m->ntaxa;
+  const size_t nf = r->m->nfamilies, nt = r->m->ntaxa, block = r->block;
   fitcl_status st = FITCL_OK;
-  if (nt <= BLOCK) {
-    const size_t per = BLOCK / nt;
+  if (nt <= block) {
+    const size_t per = block / nt;
     for (size_t f0 = 0; f0 < nf && st == FITCL_OK; f0 += per) {
       const size_t rows = nf - f0 < per ? nf - f0 : per;
       st = fitcl__npy_pread(fd, r->path, buf, rows * nt, off + (uint64_t)f0 * nt, r->err,
@@ -206,8 +207,8 @@ static fitcl_status read_c(const reader *r, int fd, uint64_t off, uint8_t *buf) 
     return st;
   }
   for (size_t f = 0; f < nf && st == FITCL_OK; ++f)
-    for (size_t t0 = 0; t0 < nt && st == FITCL_OK; t0 += BLOCK) {
-      const size_t n = nt - t0 < BLOCK ? nt - t0 : BLOCK;
+    for (size_t t0 = 0; t0 < nt && st == FITCL_OK; t0 += block) {
+      const size_t n = nt - t0 < block ? nt - t0 : block;
       st = fitcl__npy_pread(fd, r->path, buf, n, off + (uint64_t)f * nt + t0, r->err, r->errlen);
       if (st == FITCL_OK) st = pack_run(r, buf, n, f, t0);
     }
@@ -218,13 +219,13 @@ static fitcl_status read_c(const reader *r, int fd, uint64_t off, uint8_t *buf) 
  * byte goes to its own row.  Slower than C order (one scattered write per
  * cell), but no copy of the array either. */
 static fitcl_status read_fortran(const reader *r, int fd, uint64_t off, uint8_t *buf) {
-  const size_t nf = r->m->nfamilies, nt = r->m->ntaxa, stride = r->m->stride;
+  const size_t nf = r->m->nfamilies, nt = r->m->ntaxa, stride = r->m->stride, block = r->block;
   fitcl_status st = FITCL_OK;
   for (size_t t = 0; t < nt && st == FITCL_OK; ++t) {
     const unsigned shift = (unsigned)(t & 3) * 2;
     uint8_t *col = r->m->packed + (t >> 2);
-    for (size_t f0 = 0; f0 < nf && st == FITCL_OK; f0 += BLOCK) {
-      const size_t n = nf - f0 < BLOCK ? nf - f0 : BLOCK;
+    for (size_t f0 = 0; f0 < nf && st == FITCL_OK; f0 += block) {
+      const size_t n = nf - f0 < block ? nf - f0 : block;
       st = fitcl__npy_pread(fd, r->path, buf, n, off + (uint64_t)t * nf + f0, r->err, r->errlen);
       for (size_t k = 0; k < n && st == FITCL_OK; ++k) {
         const int c = code_of(buf[k]);
@@ -238,8 +239,8 @@ static fitcl_status read_fortran(const reader *r, int fd, uint64_t off, uint8_t 
 
 /* Checks the header, the shape and the names; then reads the cells. */
 static fitcl_status read_fd(int fd, const char *path, uint64_t size,
-                            const fitcl_pamatrix_options *o, fitcl_pamatrix *m, char *err,
-                            size_t errlen) {
+                            const fitcl_pamatrix_options *o, size_t block, fitcl_pamatrix *m,
+                            char *err, size_t errlen) {
   fitcl__npy_info h;
   fitcl_status st = fitcl__npy_read_header(fd, path, size, &h, err, errlen);
   if (st != FITCL_OK) return st;
@@ -293,13 +294,13 @@ static fitcl_status read_fd(int fd, const char *path, uint64_t size,
   if (nf > SIZE_MAX / m->stride)
     return fitcl__ioerr(err, errlen, FITCL_ERR_SIZE, "%s: too large for this machine", path);
   m->packed = calloc(nf, m->stride);
-  uint8_t *buf = malloc(BLOCK);
+  uint8_t *buf = malloc(block);
   if (!m->packed || !buf) {
     free(buf);
     return fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory for %zu x %zu cells",
                         path, nf, nt);
   }
-  const reader r = {path, m, err, errlen};
+  const reader r = {path, m, block, err, errlen};
   st = h.fortran ? read_fortran(&r, fd, h.data_off, buf) : read_c(&r, fd, h.data_off, buf);
   free(buf);
   return st;
@@ -307,7 +308,16 @@ static fitcl_status read_fd(int fd, const char *path, uint64_t size,
 
 fitcl_status fitcl__pamatrix_read_npy(const char *path, const fitcl_pamatrix_options *opt,
                                       fitcl_pamatrix **out, char *err, size_t errlen) {
+  return fitcl__pamatrix_read_npy_block(path, opt, BLOCK, out, err, errlen);
+}
+
+fitcl_status fitcl__pamatrix_read_npy_block(const char *path, const fitcl_pamatrix_options *opt,
+                                            size_t block, fitcl_pamatrix **out, char *err,
+                                            size_t errlen) {
   *out = NULL;
+  if (block < 8 || block % 8)
+    return fitcl__ioerr(err, errlen, FITCL_ERR_ARG, "read block %zu is not a multiple of 8",
+                        block);
   fitcl_pamatrix_options o = {0};
   if (opt) o = *opt;
   if (!has_npy_ext(path))
@@ -342,7 +352,7 @@ fitcl_status fitcl__pamatrix_read_npy(const char *path, const fitcl_pamatrix_opt
     st = fitcl__ioerr(err, errlen, FITCL_ERR_FILE, "%s: not a regular file; give a .npy file",
                       path);
   else
-    st = read_fd(fd, path, (uint64_t)sb.st_size, &o, m, err, errlen);
+    st = read_fd(fd, path, (uint64_t)sb.st_size, &o, block, m, err, errlen);
   close(fd);
   if (st != FITCL_OK) {
     fitcl_pamatrix_destroy(m);
