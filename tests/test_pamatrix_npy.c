@@ -54,7 +54,8 @@ static char *write_names(const char *dir, const char *name, const char *prefix, 
   size_t cap = n * 32 + 1, len = 0;
   char *text = malloc(cap);
   text[0] = 0;
-  for (size_t i = 0; i < n; ++i) len += (size_t)snprintf(text + len, cap - len, "%s%zu\n", prefix, i);
+  for (size_t i = 0; i < n; ++i)
+    len += (size_t)snprintf(text + len, cap - len, "%s%zu\n", prefix, i);
   char *p = fitcl_test_write_file(dir, name, text);
   free(text);
   return p;
@@ -123,7 +124,9 @@ Test(pamatrix_npy, same_matrix_as_rtab_and_default_family_names) {
   const size_t nf = 23, nt = 13;
   uint8_t *v = values(nf, nt, 7);
   char *path = write_npy(dir, "m.NPY", v, nf, nt, 0);
-  char *taxa = fitcl_test_write_file(dir, "taxa.txt", "a\r\nb\r\nc c\nd\ne\nf\ng\nh\ni\nj\nk\nl\nm");
+  /* CRLF ends, a space inside a name, no final newline. */
+  char *taxa =
+      fitcl_test_write_file(dir, "taxa.txt", "a\r\nb\r\nc c\nd\ne\nf\ng\nh\ni\nj\nk\nl\nm");
   size_t cap = 64 + nf * (nt * 2 + 16), len = 0;
   char *rtab = malloc(cap);
   len += (size_t)snprintf(rtab, cap, "Gene\ta\tb\tc c\td\te\tf\tg\th\ti\tj\tk\tl\tm\n");
