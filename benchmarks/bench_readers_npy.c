@@ -1,7 +1,7 @@
 /* Reading a presence/absence matrix in its compact form, a uint8 .npy of
  * shape (families, taxa) with a taxon names file, against the same matrix
  * as Rtab, and against the floor: reading the .npy's bytes with the same
- * 16 MiB preads and doing nothing with them.
+ * 1 MiB preads and doing nothing with them.
  *
  *   bench_readers_npy [--taxa N] [--families F] [--repeats R] [--dir D]
  *
@@ -83,9 +83,9 @@ static int write_files(const char *npy, const char *fnpy, const char *rtab, cons
   return (fclose(f) | fclose(g) | fclose(h) | fclose(k)) ? -1 : 0;
 }
 
-/* The floor: the file's bytes through the same 16 MiB preads. */
+/* The floor: the file's bytes through the same 1 MiB preads. */
 static double raw_pread(const char *path, uint64_t *sum) {
-  static uint8_t buf[16 << 20];
+  static uint8_t buf[1 << 20];
   double t0 = bench_now();
   int fd = open(path, O_RDONLY);
   uint64_t off = 0, s = 0;
@@ -186,7 +186,7 @@ int main(int argc, char **argv) {
   const double mb = (double)nt * (double)nf / 1e6;
   printf("# .npy %.1f MB (checksum %llu)\n", mb, (unsigned long long)sum);
   printf("%-34s %10s %10s\n", "step", "min s", "median s");
-  printf("%-34s %10.4f %10.4f\n", "peer: 16 MiB preads of the .npy", rmin, rmed);
+  printf("%-34s %10.4f %10.4f\n", "peer: 1 MiB preads of the .npy", rmin, rmed);
   printf("%-34s %10.4f %10.4f   (%.0f MB/s, %.2fx the peer)\n", "fitcl_pamatrix_read .npy", nmin,
          nmed, mb / nmin, nmin / rmin);
   printf("%-34s %10.4f %10.4f   (%.2fx C order)\n", "fitcl_pamatrix_read .npy Fortran", fmin,

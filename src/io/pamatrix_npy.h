@@ -19,7 +19,7 @@ int fitcl__pamatrix_is_npy(const char *path, const fitcl_pamatrix_options *opt);
 /* Reads the array in large blocks straight into the two-bit cells. */
 fitcl_status fitcl__pamatrix_read_npy(const char *path, const fitcl_pamatrix_options *opt,
                                       fitcl_pamatrix **out, char *err, size_t errlen);
-/* The same with reads of `block` bytes (a multiple of 8) instead of 16 MiB:
+/* The same with reads of `block` bytes (a multiple of 8) instead of 1 MiB:
  * the tests use small blocks to cross every block boundary. */
 fitcl_status fitcl__pamatrix_read_npy_block(const char *path, const fitcl_pamatrix_options *opt,
                                             size_t block, fitcl_pamatrix **out, char *err,
