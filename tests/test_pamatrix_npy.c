@@ -20,16 +20,22 @@
 /* The two-bit code the reader should give a byte. */
 static int code_of(uint8_t v) { return v == 255 ? FITCL_PA_MISSING : v; }
 
-/* nf x nt values, family-major: mostly 0/1, about one in eight missing. */
-static uint8_t *values(size_t nf, size_t nt, unsigned seed) {
+/* nf x nt values, family-major: 0/1, and missing with probability
+ * miss / 256 (the fast paths take groups of cells with none missing). */
+static uint8_t *values_miss(size_t nf, size_t nt, unsigned seed, unsigned miss) {
   uint8_t *v = malloc(nf * nt + 1);
   uint32_t s = seed * 2654435761u + 1;
   for (size_t i = 0; i < nf * nt; ++i) {
     s = s * 1664525u + 1013904223u;
     const unsigned r = s >> 24;
-    v[i] = r < 32 ? 255 : (uint8_t)(r & 1);
+    v[i] = r < miss ? 255 : (uint8_t)(s >> 8 & 1);
   }
   return v;
+}
+
+/* About one cell in eight missing. */
+static uint8_t *values(size_t nf, size_t nt, unsigned seed) {
+  return values_miss(nf, nt, seed, 32);
 }
 
 /* Writes v (family-major) as a (nf, nt) uint8 array in C or Fortran order. */
@@ -84,11 +90,12 @@ static void expect_cells(const fitcl_pamatrix *m, const uint8_t *v, size_t nf, s
 Test(pamatrix_npy, every_cell_in_both_orders_across_block_boundaries) {
   char *dir = fitcl_test_tmpdir();
   static const size_t shapes[][2] = {{1, 1}, {3, 5}, {7, 8}, {5, 17}, {40, 33}, {2, 100},
-                                     {9, 4}, {1, 67}};
-  static const size_t blocks[] = {8, 16, 24, 64, 1 << 20};
-  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s) {
-    const size_t nf = shapes[s][0], nt = shapes[s][1];
-    uint8_t *v = values(nf, nt, (unsigned)s);
+                                     {9, 4}, {1, 67}, {70, 37}, {33, 130}};
+  static const size_t blocks[] = {8, 16, 24, 64, 256, 520, 1 << 20};
+  for (size_t s = 0; s < 2 * sizeof shapes / sizeof shapes[0]; ++s) {
+    const size_t nf = shapes[s / 2][0], nt = shapes[s / 2][1];
+    /* Each shape with many missing cells and with few. */
+    uint8_t *v = values_miss(nf, nt, (unsigned)s, s % 2 ? 2 : 32);
     char *taxa = write_names(dir, "m.taxa", "tx", nt), *fams = write_names(dir, "m.fam", "g", nf);
     for (int fortran = 0; fortran < 2; ++fortran) {
       char *path = write_npy(dir, "m.npy", v, nf, nt, fortran);

@@ -231,15 +231,33 @@ static fitcl_status read_c(const reader *r, int fd, uint64_t off, uint8_t *buf) 
   return st;
 }
 
+/* Cells of families f0+k0..f0+k1 and columns t0+j0..t0+j1 (j0 a multiple
+ * of 4) from the pieces in buf, one by one. */
+static fitcl_status fortran_cells(const reader *r, const uint8_t *buf, size_t piece, size_t f0,
+                                  size_t k0, size_t k1, size_t t0, size_t j0, size_t j1) {
+  for (size_t k = k0; k < k1; ++k) {
+    uint8_t *dst = r->m->packed + (f0 + k) * r->m->stride + t0 / 4;
+    for (size_t q = j0; q < j1; ++q) {
+      const uint8_t v = buf[q * piece + k];
+      const int c = code_of(v);
+      if (c < 0) return bad_value(r, v, f0 + k, t0 + q);
+      dst[q / 4] |= (uint8_t)(c << ((q & 3) * 2));
+    }
+  }
+  return FITCL_OK;
+}
+
 /* Fortran order: columns (one taxon, every family) are contiguous.  The
  * columns are taken 32 at a time (fewer for small blocks), a piece of each
  * per read, so that every family gets its 8 packed bytes in one go: cell
- * by cell, each row would be rewritten once per taxon. */
+ * by cell, each row would be rewritten once per taxon.  Eight families of
+ * four 0/1 columns combine in one word: byte i of a | b<<2 | c<<4 | d<<6
+ * is the packed byte of family i. */
 static fitcl_status read_fortran(const reader *r, int fd, uint64_t off, uint8_t *buf) {
   const size_t nf = r->m->nfamilies, nt = r->m->ntaxa, stride = r->m->stride;
   const size_t group = r->block < 32 ? r->block : 32, piece = r->block / group;
   for (size_t t0 = 0; t0 < nt; t0 += group) {
-    const size_t g = nt - t0 < group ? nt - t0 : group;
+    const size_t g = nt - t0 < group ? nt - t0 : group, g4 = g & ~(size_t)3;
     for (size_t f0 = 0; f0 < nf; f0 += piece) {
       const size_t n = nf - f0 < piece ? nf - f0 : piece;
       for (size_t j = 0; j < g; ++j) {
@@ -247,19 +265,26 @@ static fitcl_status read_fortran(const reader *r, int fd, uint64_t off, uint8_t 
                                            off + (uint64_t)(t0 + j) * nf + f0, r->err, r->errlen);
         if (st != FITCL_OK) return st;
       }
-      for (size_t k = 0; k < n; ++k) {
+      fitcl_status st = FITCL_OK;
+      size_t k = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+      for (; k + 8 <= n && st == FITCL_OK; k += 8) {
         uint8_t *dst = r->m->packed + (f0 + k) * stride + t0 / 4;
-        for (size_t j = 0; j < g; j += 4) {
-          unsigned byte = 0;
-          for (size_t q = j; q < j + 4 && q < g; ++q) {
-            const uint8_t v = buf[q * piece + k];
-            const int c = code_of(v);
-            if (c < 0) return bad_value(r, v, f0 + k, t0 + q);
-            byte |= (unsigned)c << ((q - j) * 2);
+        for (size_t j = 0; j < g4 && st == FITCL_OK; j += 4) {
+          uint64_t w[4];
+          for (int q = 0; q < 4; ++q) memcpy(&w[q], buf + (j + (size_t)q) * piece + k, 8);
+          if ((w[0] | w[1] | w[2] | w[3]) & 0xFEFEFEFEFEFEFEFEull) {
+            st = fortran_cells(r, buf, piece, f0, k, k + 8, t0, j, j + 4);
+            continue;
           }
-          dst[j / 4] = (uint8_t)byte;
+          const uint64_t bytes = w[0] | w[1] << 2 | w[2] << 4 | w[3] << 6;
+          for (size_t i = 0; i < 8; ++i) dst[i * stride + j / 4] = (uint8_t)(bytes >> (8 * i));
         }
+        if (st == FITCL_OK && g4 < g) st = fortran_cells(r, buf, piece, f0, k, k + 8, t0, g4, g);
       }
+#endif
+      if (st == FITCL_OK && k < n) st = fortran_cells(r, buf, piece, f0, k, n, t0, 0, g);
+      if (st != FITCL_OK) return st;
     }
   }
   return FITCL_OK;
