@@ -61,7 +61,7 @@ Test(cli_usage, unknown_options_once_on_every_subcommand) {
   }
   USAGE("option '--json' takes no value", "devices", "--json=1");
   USAGE("option '--grad' takes no value", "loglik", "--grad=yes");
-  USAGE("ambiguous option '--t' (--tree, --taxa-in-rows)", "fit", "--t", "x");
+  USAGE("ambiguous option '--t' (--tree, --taxa-in-rows, --taxa)", "fit", "--t", "x");
 }
 
 Test(cli_usage, missing_values) {
@@ -134,17 +134,17 @@ Test(cli_usage, help_lists_every_option) {
     {"devices", "--json"},
     {"selftest", "--json"},
     {"cache", "--json"},
-    {"loglik", "--tree --matrix --taxa-in-rows --prune-missing --gain --loss --gamma-cats "
-               "--alpha --root-p1 --no-condition --grad --json"},
-    {"fit", "--tree --matrix --taxa-in-rows --prune-missing --gamma-cats --no-condition "
-            "--max-iter --json"},
-    {"retention-test", "--tree --matrix --taxa-in-rows --prune-missing --families "
-                       "--families-regex --bootstrap --seed --ci --gamma-cats --no-condition "
-                       "--max-iter --quiet --json"},
+    {"loglik", "--tree --matrix --taxa-in-rows --prune-missing --taxa --family-names --gain "
+               "--loss --gamma-cats --alpha --root-p1 --no-condition --grad --json"},
+    {"fit", "--tree --matrix --taxa-in-rows --prune-missing --taxa --family-names --gamma-cats "
+            "--no-condition --max-iter --json"},
+    {"retention-test", "--tree --matrix --taxa-in-rows --prune-missing --taxa --family-names "
+                       "--families --families-regex --bootstrap --seed --ci --gamma-cats "
+                       "--no-condition --max-iter --quiet --json"},
     {"simulate", "--tree --gain --loss --families --retained-fraction --effect --gamma-cats "
-                 "--alpha --condition --seed -o, --output --truth"},
-    {"ancestral", "--tree --matrix --taxa-in-rows --prune-missing --gain --loss --alpha "
-                  "--gamma-cats --no-condition --nodes --branches --json"},
+                 "--alpha --condition --seed -o, --output --taxa-out --family-names-out --truth"},
+    {"ancestral", "--tree --matrix --taxa-in-rows --prune-missing --taxa --family-names --gain "
+                  "--loss --alpha --gamma-cats --no-condition --nodes --branches --json"},
     {"curve-fit", "--data --format --x --y --sigma --chunk --model --p0 --bounds --bounds-mode "
                   "--x-scale --loss --f-scale --absolute-sigma --max-iter --ftol --xtol --gtol "
                   "--checkpoint --checkpoint-every --resume --progress --json"},

@@ -11,7 +11,7 @@
 
 static fitcl_pamatrix *parse_ok(const char *text, const char *name, fitcl_pamatrix_format fmt,
                                 int taxa_in_rows) {
-  fitcl_pamatrix_options o = {fmt, taxa_in_rows};
+  fitcl_pamatrix_options o = {.format = fmt, .taxa_in_rows = taxa_in_rows};
   fitcl_pamatrix *m = NULL;
   char err[512] = "";
   fitcl_status st = fitcl_pamatrix_parse(text, strlen(text), name, &o, &m, err, sizeof err);
@@ -24,7 +24,7 @@ static fitcl_pamatrix *parse_ok(const char *text, const char *name, fitcl_pamatr
 static void parse_fails(const char *text, const char *name, fitcl_pamatrix_format fmt,
                         int taxa_in_rows, fitcl_status want, const char *where,
                         const char *words) {
-  fitcl_pamatrix_options o = {fmt, taxa_in_rows};
+  fitcl_pamatrix_options o = {.format = fmt, .taxa_in_rows = taxa_in_rows};
   fitcl_pamatrix *m = (fitcl_pamatrix *)0x1;
   char err[512] = "";
   fitcl_status st = fitcl_pamatrix_parse(text, strlen(text), name, &o, &m, err, sizeof err);
@@ -257,7 +257,7 @@ Test(pamatrix, error_pangenome_headers) {
 }
 
 Test(pamatrix, error_bad_options) {
-  fitcl_pamatrix_options o = {FITCL_PAMATRIX_PANGENOME_CSV, 1};
+  fitcl_pamatrix_options o = {.format = FITCL_PAMATRIX_PANGENOME_CSV, .taxa_in_rows = 1};
   fitcl_pamatrix *m = NULL;
   char err[256];
   cr_assert_eq(fitcl_pamatrix_parse("x", 1, "a.csv", &o, &m, err, sizeof err), FITCL_ERR_ARG);
@@ -356,7 +356,7 @@ Test(pamatrix, streaming_lines_longer_than_the_window) {
   snprintf(path, sizeof path, "%s/wide.tsv", dir);
   size_t nf = 700000, nt = 3;
   int *v = write_random(path, nf, nt, 1);
-  fitcl_pamatrix_options o = {FITCL_PAMATRIX_AUTO, 1};
+  fitcl_pamatrix_options o = {.format = FITCL_PAMATRIX_AUTO, .taxa_in_rows = 1};
   fitcl_pamatrix *m = NULL;
   char err[512];
   cr_assert_eq(fitcl_pamatrix_read(path, &o, &m, err, sizeof err), FITCL_OK, "%s", err);

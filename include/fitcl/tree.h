@@ -128,11 +128,28 @@ typedef struct fitcl_pamatrix_options {
    *  column per taxon (the Rtab layout); nonzero means one row per taxon and
    *  one column per family.  Not allowed with FITCL_PAMATRIX_PANGENOME_CSV. */
   int taxa_in_rows;
+  /** For a ".npy" matrix (fitcl_pamatrix_read only): the file naming its
+   *  columns, one taxon name per line, as many as the array has columns
+   *  (required).  NULL for the text formats. */
+  const char *taxa_file;
+  /** For a ".npy" matrix: the file naming its rows, one family name per
+   *  line, as many as the array has rows; NULL names them "F1", "F2"... */
+  const char *family_names_file;
 } fitcl_pamatrix_options;
 
 /**
  * Reads a presence/absence matrix, streaming: memory holds two bits per
  * cell plus the names, never the text.
+ *
+ * A path ending in ".npy" (any case) is a uint8 NumPy array of shape
+ * (families, taxa), C or Fortran order: 0 absent, 1 present, 255 missing.
+ * It is read in large blocks into the two-bit cells (never a second copy
+ * of the array); the names come from opt->taxa_file (required) and
+ * opt->family_names_file.  Rejected, naming the file: another dtype or
+ * number of dimensions, another value (with its row and column), a names
+ * file whose count differs from the array's dimension, or with an empty
+ * line or a name twice (with the line numbers); the names options with a
+ * path not ending in ".npy".
  *
  * Rejected, with file:line:column: an empty file, a header without taxon
  * (or family) columns, no data rows, ragged rows (too few or too many

@@ -29,11 +29,19 @@ int cli_load_tree(const char *tree_path, fitcl_tree **tree) {
   return 0;
 }
 
+fitcl_pamatrix_options cli_matrix_options(const cli_data_flags *flags) {
+  fitcl_pamatrix_options o = {0};
+  if (!flags) return o;
+  o.taxa_in_rows = flags->taxa_in_rows;
+  o.taxa_file = flags->taxa;
+  o.family_names_file = flags->family_names;
+  return o;
+}
+
 int cli_load_data(const char *tree_path, const char *matrix_path, const cli_data_flags *flags,
                   fitcl_data **data) {
-  fitcl_pamatrix_options mopt = {0};
+  fitcl_pamatrix_options mopt = cli_matrix_options(flags);
   fitcl_data_options dopt = {0};
-  mopt.taxa_in_rows = flags ? flags->taxa_in_rows : 0;
   dopt.prune_missing = flags ? flags->prune_missing : 0;
   dopt.ignore_extra_taxa = flags ? flags->ignore_extra : 0;
   char err[2048] = "";

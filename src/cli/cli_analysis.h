@@ -12,6 +12,8 @@ typedef struct cli_data_flags {
   int taxa_in_rows;   /* --taxa-in-rows: the matrix has one row per genome */
   int prune_missing;  /* --prune-missing: drop tree tips absent from the matrix */
   int ignore_extra;   /* --ignore-extra-taxa: ignore matrix taxa absent from the tree */
+  const char *taxa;          /* --taxa FILE: the column names of a .npy matrix */
+  const char *family_names;  /* --family-names FILE: its row names */
 } cli_data_flags;
 /* Their entries in an option table (cli_opts.h): T is the values struct,
  * member its cli_data_flags. */
@@ -21,7 +23,13 @@ typedef struct cli_data_flags {
   {CLI_FLAG("prune-missing", T, member.prune_missing,                                      \
             "drop tree tips that are absent from the matrix")},                            \
   {CLI_FLAG("ignore-extra-taxa", T, member.ignore_extra,                                   \
-            "ignore matrix taxa that are absent from the tree")}
+            "ignore matrix taxa that are absent from the tree")},                          \
+  {CLI_STRING("taxa", "FILE", T, member.taxa,                                             \
+              "with a .npy matrix (uint8, shape (families, taxa), 0/1, 255 missing): its "  \
+              "taxon names, one per line, one per column (required)")},                    \
+  {CLI_STRING("family-names", "FILE", T, member.family_names,                             \
+              "with a .npy matrix: its family names, one per line, one per row (default "   \
+              "F1, F2, ...)")}
 
 /* Reads a tree (and, when matrix_path is not NULL, a presence/absence
  * matrix matched to it into *data).  On failure prints one line and returns
@@ -29,6 +37,8 @@ typedef struct cli_data_flags {
 int cli_load_tree(const char *tree_path, fitcl_tree **tree);
 int cli_load_data(const char *tree_path, const char *matrix_path, const cli_data_flags *flags,
                   fitcl_data **data);
+/* The matrix reader's options from the flags. */
+fitcl_pamatrix_options cli_matrix_options(const cli_data_flags *flags);
 
 /* Adds a number, or JSON null when it is not finite. */
 void cli_json_num(cJSON *obj, const char *key, double v);

@@ -139,8 +139,9 @@ int cli_ancestral(int argc, char **argv) {
     return cli_usage_error("--gamma-cats %ld with fixed rates needs --alpha A with A > 0", cats);
   const cli_file outs_given[] = {{a.json ? NULL : nodes_out, "--nodes"},
                                  {a.json ? NULL : br_out, "--branches"}},
-                 ins[] = {{a.tree, "--tree"}, {a.matrix, "--matrix"}};
-  rc = cli_check_outputs(outs_given, 2, ins, 2);
+                 ins[] = {{a.tree, "--tree"}, {a.matrix, "--matrix"}, {a.data.taxa, "--taxa"},
+                          {a.data.family_names, "--family-names"}};
+  rc = cli_check_outputs(outs_given, 2, ins, 4);
   if (rc) return rc;
 
   fitcl_data *data = NULL;

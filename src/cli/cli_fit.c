@@ -19,7 +19,8 @@ static const cli_opt options[] = {
   {CLI_STRING("tree", "FILE", A, tree, "rooted Newick tree whose tips are the matrix taxa"),
    .flags = CLI_REQUIRED},
   {CLI_STRING("matrix", "FILE", A, matrix,
-              "presence/absence matrix (Rtab/TSV, CSV, Roary/Panaroo csv), one row per family"),
+              "presence/absence matrix (Rtab/TSV, CSV, Roary/Panaroo csv, or a uint8 .npy "
+              "with --taxa), one row per family"),
    .flags = CLI_REQUIRED},
   CLI_DATA_OPTIONS(A, data),
   {CLI_LONG("gamma-cats", "K", 1, 64, A, cats,

@@ -23,8 +23,8 @@ static const cli_opt options[] = {
   {CLI_STRING("tree", "FILE", A, tree, "rooted tree in Newick format (branch lengths required)"),
    .flags = CLI_REQUIRED},
   {CLI_STRING("matrix", "FILE", A, matrix,
-              "presence/absence matrix: Roary/Panaroo .Rtab or gene_presence_absence.csv, or a "
-              "CSV/TSV table"),
+              "presence/absence matrix: Roary/Panaroo .Rtab or gene_presence_absence.csv, a "
+              "CSV/TSV table, or a uint8 .npy with --taxa"),
    .flags = CLI_REQUIRED},
   CLI_DATA_OPTIONS(A, data),
   {CLI_DOUBLE("gain", "G", CLI_POSITIVE, A, gain, "gain rate per unit branch length (> 0)"),
@@ -75,8 +75,7 @@ int cli_loglik(int argc, char **argv) {
    * fix: exit status 2. */
   fitcl_status st = fitcl_tree_read(a.tree, &tree, err, sizeof err);
   if (st != FITCL_OK) { cli_error("%s", err); rc = st == FITCL_ERR_NOMEM ? 1 : CLI_EXIT_USAGE; goto done; }
-  fitcl_pamatrix_options mo = {0};
-  mo.taxa_in_rows = a.data.taxa_in_rows;
+  fitcl_pamatrix_options mo = cli_matrix_options(&a.data);
   st = fitcl_pamatrix_read(a.matrix, &mo, &mat, err, sizeof err);
   if (st != FITCL_OK) { cli_error("%s", err); rc = st == FITCL_ERR_NOMEM ? 1 : CLI_EXIT_USAGE; goto done; }
   fitcl_data_options dopt = {0};

@@ -48,7 +48,8 @@ static fitcl_status load_fd(int fd, const char *path, uint64_t size, fitcl__arra
   fitcl__npy_info h;
   fitcl_status st = fitcl__npy_read_header(fd, path, size, &h, err, errlen);
   if (st != FITCL_OK) return st;
-  if (h.dtype < 0)
+  /* uint8 is the presence/absence matrices' type (io/pamatrix_npy.c). */
+  if (h.dtype < 0 || h.dtype == FITCL__NPY_U1)
     return fitcl__ioerr(err, errlen, FITCL_ERR_DATA,
                         "%s: dtype '%s' is not supported; use little-endian float64, float32, "
                         "int64 or int32 (numpy: np.save(path, a.astype('<f8')))", path, h.descr);

@@ -111,17 +111,19 @@ static const char *parse_dict(const char *text, fitcl__npy_info *h) {
   return NULL;
 }
 
-/* '<' little-endian, '=' native (little-endian wherever fitcl runs). */
+/* '<' little-endian, '=' native (little-endian wherever fitcl runs); a
+ * one-byte type has no byte order, and numpy writes '|'. */
 static void classify(fitcl__npy_info *h) {
   static const struct {
     const char *name;
     int dtype;
     size_t esize;
   } known[] = {{"f8", FITCL__NPY_F8, 8}, {"f4", FITCL__NPY_F4, 4}, {"i8", FITCL__NPY_I8, 8},
-               {"i4", FITCL__NPY_I4, 4}};
+               {"i4", FITCL__NPY_I4, 4}, {"u1", FITCL__NPY_U1, 1}};
   h->dtype = -1;
   h->esize = 0;
-  if (h->descr[0] != '<' && h->descr[0] != '=') return;
+  const char order = h->descr[0];
+  if (order != '<' && order != '=' && !(order == '|' && !strcmp(h->descr + 1, "u1"))) return;
   for (size_t k = 0; k < sizeof known / sizeof known[0]; ++k)
     if (!strcmp(h->descr + 1, known[k].name)) {
       h->dtype = known[k].dtype;
@@ -193,7 +195,7 @@ fitcl_status fitcl__npy_read_header(int fd, const char *path, uint64_t file_size
 
 void fitcl__npy_write_header(fitcl__outfile *o, fitcl__npy_dtype dtype, int ndim,
                              const uint64_t *dims) {
-  static const char *const descr[] = {"<f8", "<f4", "<i8", "<i4"};
+  static const char *const descr[] = {"<f8", "<f4", "<i8", "<i4", "|u1"};
   char shape[96] = "", dict[192];
   size_t w = 0;
   for (int k = 0; k < ndim && w < sizeof shape; ++k)

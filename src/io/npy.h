@@ -7,7 +7,7 @@
  * three whole numbers), each once, then spaces and a newline: anything
  * else is refused rather than guessed at.  It is at most 1 MiB, and the
  * data its shape promises must lie inside the file, so a reader knows
- * before allocating that the size is real (for the four dtypes below;
+ * before allocating that the size is real (for the five dtypes below;
  * any other is refused by its reader).  Files are read with pread,
  * never mapped: a mapped file that shrinks turns the next access into
  * SIGBUS. */
@@ -28,11 +28,12 @@ typedef enum fitcl__npy_dtype {
   FITCL__NPY_F8, /* little-endian float64 */
   FITCL__NPY_F4, /* float32 */
   FITCL__NPY_I8, /* int64 */
-  FITCL__NPY_I4  /* int32 */
+  FITCL__NPY_I4, /* int32 */
+  FITCL__NPY_U1  /* uint8 ('|u1'): presence/absence matrices only */
 } fitcl__npy_dtype;
 
 typedef struct fitcl__npy_info {
-  char descr[16];          /* as written, for messages ("<f8", ">i2", ...) */
+  char descr[16];          /* as written, for messages ("<f8", "|u1", ">i2", ...) */
   int dtype;               /* a fitcl__npy_dtype, or -1 for any other descr */
   size_t esize;            /* bytes per element (0 when dtype is -1) */
   int fortran;
@@ -47,7 +48,7 @@ typedef struct fitcl__npy_info {
  * why; write the file with numpy.save", bad magic, version, truncation),
  * FITCL_ERR_DATA ("PATH: file is shorter than its shape says") for data
  * the file does not hold, FITCL_ERR_IO for a read error.  A descr other
- * than the four dtypes is not an error here (dtype -1): each reader names
+ * than the five dtypes is not an error here (dtype -1): each reader names
  * the dtypes it takes. */
 fitcl_status fitcl__npy_read_header(int fd, const char *path, uint64_t file_size,
                                     fitcl__npy_info *h, char *err, size_t errlen);

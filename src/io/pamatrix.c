@@ -18,6 +18,7 @@
 #include "core/strmap.h"
 #include "io/delim.h"
 #include "io/pamatrix.h"
+#include "io/pamatrix_npy.h"
 
 /* Largest number of columns or rows accepted: taxa index a tree with int
  * node numbers, and 2^40 families is far beyond any pangenome. */
@@ -554,6 +555,8 @@ fitcl_status fitcl_pamatrix_read(const char *path, const fitcl_pamatrix_options 
   if (out) *out = NULL;
   if (!path || !out)
     return fitcl__ioerr(err, errlen, FITCL_ERR_NULL, "fitcl_pamatrix_read: NULL argument");
+  if (fitcl__pamatrix_is_npy(path, opt))
+    return fitcl__pamatrix_read_npy(path, opt, out, err, errlen);
   FILE *f;
   fitcl_status st = fitcl__open_input(path, &f, err, errlen);
   if (st != FITCL_OK) return st;

@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int *groups = NULL;
   char err[1024];
   if (fitcl__tree_parse_bytes(text, tlen, &tree, err, sizeof err) != FITCL_OK) goto done;
-  fitcl_pamatrix_options mo = {FITCL_PAMATRIX_TSV, 0};
+  fitcl_pamatrix_options mo = {.format = FITCL_PAMATRIX_TSV};
   if (fitcl_pamatrix_parse(mtext, mlen, "m", &mo, &m, err, sizeof err) != FITCL_OK) goto done;
   size_t nf = fitcl_pamatrix_nfamilies(m);
   fitcl_data_options o = {0};

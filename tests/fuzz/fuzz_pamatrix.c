@@ -26,7 +26,7 @@ static void column(void *user, size_t f, uint8_t *dst) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1) return 0;
   uint8_t sel = data[0];
-  fitcl_pamatrix_options o = {(fitcl_pamatrix_format)(sel & 3), (sel >> 2) & 1};
+  fitcl_pamatrix_options o = {.format = (fitcl_pamatrix_format)(sel & 3), .taxa_in_rows = (sel >> 2) & 1};
   const char *name = NAMES[(sel >> 3) & 3];
   size_t window = 16 + ((sel >> 5) & 7) * 5;
   const char *text = (const char *)data + 1;
