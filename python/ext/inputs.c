@@ -91,7 +91,7 @@ static PyObject *matrix_read(PyObject *self, PyObject *args) {
   const char *path;
   int format, taxa_in_rows;
   if (!PyArg_ParseTuple(args, "sip", &path, &format, &taxa_in_rows)) return NULL;
-  fitcl_pamatrix_options o = {(fitcl_pamatrix_format)format, taxa_in_rows};
+  fitcl_pamatrix_options o = {.format = (fitcl_pamatrix_format)format, .taxa_in_rows = taxa_in_rows};
   fitcl_pamatrix *m = NULL;
   char err[1024] = "";
   fitcl_status st;
