@@ -656,7 +656,7 @@ static void ocl_destroy(fitcl_accum *a) {
   FITCL__CL_RELEASE_KERNEL(o->k_combine);
   FITCL__CL_RELEASE_KERNEL(o->k_qr);
   FITCL__CL_RELEASE_KERNEL(o->k_qrcombine);
-  if (o->prog) clReleaseProgram(o->prog);
+  fitcl__ocl_release_program(a->ctx, o->prog);
   free(o);
   a->impl = NULL;
 }

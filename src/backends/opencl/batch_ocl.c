@@ -310,7 +310,7 @@ static void ocl_batch_destroy(fitcl__batch *b) {
                     &o->o_chi2, &o->o_it, &o->o_st};
   for (size_t i = 0; i < sizeof mems / sizeof mems[0]; ++i) FITCL__CL_RELEASE_MEM(*mems[i]);
   FITCL__CL_RELEASE_KERNEL(o->k);
-  if (o->prog) clReleaseProgram(o->prog);
+  fitcl__ocl_release_program(b->ctx, o->prog);
   free(o->hrecs);
   free(o->hy);
   free(o->hxs);

@@ -152,29 +152,83 @@ static fitcl_status build_from_binary(fitcl_context *ctx, const void *bin, size_
   return FITCL_OK;
 }
 
-static void store_binary(fitcl_context *ctx, cl_program p, const char *key, const char *name) {
-  fitcl__ocl *o = fitcl__ocl_of(ctx);
-  size_t size = 0;
-  if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, NULL) != CL_SUCCESS ||
-      size == 0)
-    return;
-  unsigned char *bin = malloc(size);
-  if (!bin) return;
+/* The program's binary as the driver gives it now (malloc'ed), or NULL. */
+static unsigned char *program_binary(cl_program p, size_t *size) {
+  *size = 0;
+  if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof *size, size, NULL) != CL_SUCCESS ||
+      *size == 0)
+    return NULL;
+  unsigned char *bin = malloc(*size);
+  if (!bin) return NULL;
   unsigned char *bins[1] = {bin};
-  if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS) {
-    char why[512];
-    if (fitcl__cache_put(ctx->cache, key, bin, size, why, sizeof why) != FITCL_OK)
-      fitcl__log(ctx, FITCL_LOG_WARN, "program cache: %s (continuing uncached for %s)", why, name);
-  }
+  if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS) return bin;
   free(bin);
-  (void)o;
+  return NULL;
+}
+
+/* Stores the program's binary; returns its size, 0 when nothing was stored. */
+static size_t store_binary(fitcl_context *ctx, cl_program p, const char *key, const char *name) {
+  size_t size;
+  unsigned char *bin = program_binary(p, &size);
+  if (!bin) return 0;
+  char why[512];
+  fitcl_status st = fitcl__cache_put(ctx->cache, key, bin, size, why, sizeof why);
+  if (st != FITCL_OK)
+    fitcl__log(ctx, FITCL_LOG_WARN, "program cache: %s (continuing uncached for %s)", why, name);
+  free(bin);
+  return st == FITCL_OK ? size : 0;
+}
+
+/* Remembers a program whose binary is to be stored when it is released
+ * (fitcl__ocl_stored).  Only a cache that takes writes is worth it; out of
+ * memory only costs the entry. */
+static void track(fitcl_context *ctx, cl_program p, const char *name, const char *key) {
+  fitcl__ocl *o = fitcl__ocl_of(ctx);
+  if (!ctx->cache || ctx->env.cache != FITCL_CACHE_ON) return;
+  if (o->nstored == o->cap_stored) {
+    int cap = o->cap_stored ? 2 * o->cap_stored : 8;
+    fitcl__ocl_stored *n = realloc(o->stored, (size_t)cap * sizeof *n);
+    if (!n) return;
+    o->stored = n;
+    o->cap_stored = cap;
+  }
+  char *k = fitcl__strdup(key);
+  if (!k) return;
+  o->stored[o->nstored++] = (fitcl__ocl_stored){p, name, k};
+}
+
+/* Stores a remembered program's binary, with the code compiled at its
+ * launches, and forgets it.  The caller drains the queues first: a driver
+ * may compile a kernel's code only when its launch runs. */
+static void write_back(fitcl__ocl *o, int i) {
+  fitcl__ocl_stored *s = &o->stored[i];
+  if (o->ctx->cache && store_binary(o->ctx, s->program, s->key, s->name)) o->stored_late++;
+  free(s->key);
+  o->stored[i] = o->stored[--o->nstored];
+}
+
+static void drain(const fitcl__ocl *o) {
+  if (o->queue) clFinish(o->queue);
+  if (o->queue2) clFinish(o->queue2);
+}
+
+void fitcl__ocl_release_program(fitcl_context *ctx, cl_program p) {
+  if (!p) return;
+  fitcl__ocl *o = ctx && ctx->backend ? fitcl__ocl_of(ctx) : NULL;
+  for (int i = 0; o && i < o->nstored; ++i)
+    if (o->stored[i].program == p) {
+      drain(o);
+      write_back(o, i);
+      break;
+    }
+  clReleaseProgram(p);
 }
 
 /* Loads a program from the cache: FITCL__CACHE_HIT with *out set, or a
  * miss (a bad entry, or a binary the driver refused, is deleted).  `again`:
  * the second look, after waiting for another process's build. */
 static int load_cached(fitcl_context *ctx, const char *name, const char *key, const char *options,
-                       int again, cl_program *out) {
+                       int again, cl_program *out, size_t *len_out) {
   void *bin = NULL;
   size_t len = 0;
   fitcl__cache_result r = again ? fitcl__cache_get_again(ctx->cache, key, &bin, &len)
@@ -183,6 +237,7 @@ static int load_cached(fitcl_context *ctx, const char *name, const char *key, co
     fitcl_status st = build_from_binary(ctx, bin, len, options, out);
     free(bin);
     if (st == FITCL_OK) {
+      *len_out = len;
       fitcl__log(ctx, FITCL_LOG_DEBUG, "program %s: loaded from cache", name);
       return FITCL__CACHE_HIT;
     }
@@ -199,6 +254,35 @@ static int load_cached(fitcl_context *ctx, const char *name, const char *key, co
   return r;
 }
 
+static fitcl_status build_from_source(fitcl_context *ctx, const char *name, const char *source,
+                                      const char *options, cl_program *out) {
+  fitcl__ocl *o = fitcl__ocl_of(ctx);
+  cl_int e;
+  const char *srcs[1] = {source};
+  cl_program p = clCreateProgramWithSource(o->context, 1, srcs, NULL, &e);
+  if (e != CL_SUCCESS) return fitcl__ocl_check(ctx, e, "clCreateProgramWithSource");
+  e = fitcl__ocl_build_quietly(ctx, name, p, o->device, options);
+  if (e != CL_SUCCESS) {
+    fitcl_status st = build_log_fail(ctx, p, e, name);
+    clReleaseProgram(p);
+    return st;
+  }
+  *out = p;
+  return FITCL_OK;
+}
+
+/* Stores the binary of program `p`, just built from source.  Where the
+ * driver compiles code at the first launches (lazy_codegen), `p` is not
+ * asked for its binary yet: PoCL serializes a program once, and a binary
+ * taken now would lack the work-group functions its launches compile.  It
+ * is stored when released, after its launches (write_back). */
+static void store_new(fitcl_context *ctx, cl_program p, const char *name, const char *key) {
+  if (fitcl__ocl_of(ctx)->lazy_codegen)
+    track(ctx, p, name, key);
+  else
+    store_binary(ctx, p, key, name);
+}
+
 static fitcl_status build_program(fitcl_context *ctx, const char *name, const char *raw_source,
                                   const char *extra, cl_program *out) {
   fitcl__ocl *o = fitcl__ocl_of(ctx);
@@ -213,6 +297,7 @@ static fitcl_status build_program(fitcl_context *ctx, const char *name, const ch
   compose_key(ctx, name, source, options, &key);
   fitcl_status st = FITCL_OK;
   int lock = -1;
+  size_t size = 0;
   if (key.oom) {
     st = fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory composing the cache key");
     goto done;
@@ -220,32 +305,24 @@ static fitcl_status build_program(fitcl_context *ctx, const char *name, const ch
   if (ctx->cache) {
     /* A miss: the first of the processes that need this program builds it,
      * the others wait for its binary (single flight, cache/cache.h). */
-    int r = load_cached(ctx, name, key.data, options, 0, out);
+    int r = load_cached(ctx, name, key.data, options, 0, out, &size);
     if (r == FITCL__CACHE_HIT) goto done;
+    /* Not where the entry is written only when the builder's run ends
+     * (store_new): waiting would hold the others for a whole run. */
+    if (o->lazy_codegen) goto build;
     double waited = 0;
     lock = fitcl__cache_lock(ctx->cache, key.data, (double)ctx->env.cache_lock_timeout, &waited);
     if (waited >= 0.5)
       fitcl__log(ctx, FITCL_LOG_INFO, "program %s: waited %.1f s for another process to build it%s",
                  name, waited, lock < 0 ? " (gave up: building it here)" : "");
-    if (lock >= 0 && load_cached(ctx, name, key.data, options, 1, out) == FITCL__CACHE_HIT)
+    if (lock >= 0 && load_cached(ctx, name, key.data, options, 1, out, &size) == FITCL__CACHE_HIT)
       goto done;
   }
-  {
-    cl_int e;
-    const char *srcs[1] = {source};
-    cl_program p = clCreateProgramWithSource(o->context, 1, srcs, NULL, &e);
-    if (e != CL_SUCCESS) {
-      st = fitcl__ocl_check(ctx, e, "clCreateProgramWithSource");
-      goto done;
-    }
-    e = fitcl__ocl_build_quietly(ctx, name, p, o->device, options);
-    if (e != CL_SUCCESS) {
-      st = build_log_fail(ctx, p, e, name);
-      clReleaseProgram(p);
-      goto done;
-    }
+build: {
+    cl_program p = NULL;
+    if ((st = build_from_source(ctx, name, source, options, &p)) != FITCL_OK) goto done;
     fitcl__log(ctx, FITCL_LOG_DEBUG, "program %s: built from source", name);
-    if (ctx->cache) store_binary(ctx, p, key.data, name);
+    if (ctx->cache) store_new(ctx, p, name, key.data);
     *out = p;
   }
 done:
@@ -276,6 +353,14 @@ fitcl_status fitcl__ocl_create(fitcl_context *ctx, cl_platform_id platform, cl_d
   ctx->backend->state = o; /* the builds below reach it through ctx */
   o->platform = platform;
   o->device = device;
+  o->ctx = ctx;
+  /* PoCL compiles a kernel's work-group function at its first launch for
+   * each local size and puts it in the program's binary only if asked for
+   * the binary after that (store_new). */
+  char pname[256] = "";
+  clGetPlatformInfo(platform, CL_PLATFORM_NAME, sizeof pname, pname, NULL);
+  pname[sizeof pname - 1] = '\0';
+  o->lazy_codegen = strstr(pname, "Portable Computing Language") != NULL;
   /* Extra options (vendor flags, diagnostics) are part of every program's
    * build and of its cache key. */
   snprintf(o->build_options, sizeof o->build_options, "%s%s%s", FITCL__OCL_BUILD_OPTIONS,
@@ -320,6 +405,13 @@ fail:
 
 void fitcl__ocl_destroy(fitcl__ocl *o) {
   if (!o) return;
+  if (o->nstored) drain(o);
+  while (o->nstored) write_back(o, o->nstored - 1);
+  free(o->stored);
+  if (o->stored_late)
+    fitcl__log(o->ctx, FITCL_LOG_INFO,
+               "program cache: %d programs stored with the code compiled at their launches",
+               o->stored_late);
   for (int i = 0; i < o->nprograms; ++i)
     if (o->programs[i].program) clReleaseProgram(o->programs[i].program);
   free(o->programs);

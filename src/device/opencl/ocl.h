@@ -20,6 +20,17 @@ typedef struct fitcl__ocl_prog {
   cl_program program;
 } fitcl__ocl_prog;
 
+/* A program built from source whose binary goes to the cache only when it
+ * is released: a driver that compiles code at the first launches (PoCL's
+ * work-group functions, one per kernel and local size) puts that code in
+ * the binary only if asked for it afterwards, and then the next start
+ * loads it instead of compiling it again (docs/cache.md). */
+typedef struct fitcl__ocl_stored {
+  cl_program program;
+  const char *name;   /* for logs: a string literal or an embedded file name */
+  char *key;          /* the cache key text */
+} fitcl__ocl_stored;
+
 struct fitcl__ocl {
   cl_platform_id platform;
   cl_device_id device;
@@ -33,6 +44,11 @@ struct fitcl__ocl {
   cl_ulong global_mem;
   cl_uint compute_units;
   char build_options[512];
+  fitcl_context *ctx;           /* the owner: the write-back at destroy uses its cache */
+  int lazy_codegen;             /* the driver compiles code at first launches (PoCL) */
+  fitcl__ocl_stored *stored;    /* programs to store at their release (lazy_codegen) */
+  int nstored, cap_stored;
+  int stored_late;              /* programs stored at their release */
 };
 
 /* The OpenCL state of a context whose backend is OpenCL (the descriptor's
@@ -59,11 +75,17 @@ void fitcl__ocl_destroy(fitcl__ocl *ocl);
 cl_program fitcl__ocl_program(fitcl_context *ctx, const char *name);
 
 /* Builds a program from source generated at run time, through the cache.
- * `name` appears in logs and errors.  Includes of "common/..." files are
- * expanded from the embedded sources.  The caller releases *out. */
+ * `name` (a string that outlives the program) appears in logs and errors.
+ * Includes of "common/..." files are expanded from the embedded sources.
+ * The caller releases *out with fitcl__ocl_release_program. */
 fitcl_status fitcl__ocl_build_source(fitcl_context *ctx, const char *name,
                                      const char *source, const char *extra_options,
                                      cl_program *out);
+
+/* Releases a program from fitcl__ocl_build_source, first storing its
+ * binary when that waited for its launches (fitcl__ocl_stored).  ctx may be
+ * NULL or closed. */
+void fitcl__ocl_release_program(fitcl_context *ctx, cl_program p);
 
 /* Expands #include "common/..." lines from the embedded headers, recursively,
  * each header once.  Returns a malloc'ed string or NULL (out of memory or a
