@@ -37,7 +37,7 @@ static void usage(FILE *f) {
           "  FITCL_CACHE_DIR     cache directory (default $XDG_CACHE_HOME/fitcl or ~/.cache/fitcl)\n"
           "  FITCL_CACHE_MAX_MB  cache size cap in MiB (default 512)\n"
           "  FITCL_CACHE_LOCK_TIMEOUT  seconds to wait for another process building the same\n"
-          "                      program (default 300)\n"
+          "                      program (default 300; on PoCL each process builds its own)\n"
           "  FITCL_LOG           error, warn, info or debug (default: silent)\n\n"
           "exit status: 0 success, 1 device or internal failure or an output that could not\n"
           "be written, 2 bad usage or input, 130 interrupted (curve-fit).\n");
