@@ -267,6 +267,8 @@ static const struct {
     {"empty name", "", 0, 0},
     {"blank line of tabs", "\t \t\n", 0, 0},
     {"duplicate name", "", 0, 0},
+    {"name alone", "", 0, 0},
+    {"commas for tabs", "", 0, 0},
 };
 
 Test(pamatrix_fast, malformed_rows_keep_the_general_message) {
@@ -290,6 +292,11 @@ Test(pamatrix_fast, malformed_rows_keep_the_general_message) {
         const char *first = strchr(good.s, '\n') + 1;
         put(&t, first, (size_t)((const char *)strchr(first, '\t') - first));
         put(&t, tab, linelen - (size_t)(tab - p));
+      } else if (!strcmp(SPOIL[k].what, "name alone")) {
+        put(&t, p, (size_t)(tab - p));
+        put(&t, "\n", 1);
+      } else if (!strcmp(SPOIL[k].what, "commas for tabs")) {
+        for (const char *q = p; q < p + linelen; ++q) put(&t, *q == '\t' ? "," : q, 1);
       } else if (!strcmp(SPOIL[k].what, "empty name")) {
         put(&t, tab, linelen - (size_t)(tab - p));
       } else if (SPOIL[k].at_cell) {

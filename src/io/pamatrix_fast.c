@@ -279,7 +279,8 @@ static int read_range(const job *j, range *r, window *w) {
     }
     if (!tab) return -1;
     size_t nl = (size_t)(tab - s);
-    if (memchr(s, '\0', nl)) return -1;
+    /* A row without a tab would take the next line's first field. */
+    if (memchr(s, '\n', nl) || memchr(s, '\0', nl)) return -1;
     /* The cells, then at most a tab and a '\r' before the line end. */
     if (ensure(w, pos, (uint64_t)nl + cells + 3, r->e) != 0) return -1;
     s = w->p + (pos - w->base);
