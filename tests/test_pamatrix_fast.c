@@ -179,7 +179,8 @@ static int both_ways(const text *t, const char *dir, int taxa_in_rows, fitcl_sta
     fitcl__pamatrix_cfg cfg = {.threads = th, .chunk = chunks[th % 4]};
     fitcl_pamatrix *m1 = NULL;
     char e1[512] = "";
-    fitcl_status s1 = fitcl__pamatrix_parse_cfg(t->s, t->n, "in.Rtab", &o, &cfg, &m1, e1, sizeof e1);
+    fitcl_status s1 =
+        fitcl__pamatrix_parse_cfg(t->s, t->n, "in.Rtab", &o, &cfg, &m1, e1, sizeof e1);
     cr_assert_eq(s1, s0, "memory, %u threads: status %d, want %d (%s)", th, s1, s0, e1);
     cr_assert_str_eq(e1, e0, "memory, %u threads", th);
     if (s0 == FITCL_OK) same_matrix(m0, m1, "memory");

@@ -137,7 +137,8 @@ static void transpose_task(void *arg, size_t task, unsigned worker) {
         uint32_t w = 0;
         for (size_t k = 0; k < 4 && 4 * g + k < j->nrows; ++k)
           w |= spread(j->in[(4 * g + k) * j->sin + c]) << (2 * k);
-        for (size_t o = 0; o < nout; ++o) j->out[(4 * c + o) * j->sout + g] = (uint8_t)(w >> (8 * o));
+        for (size_t o = 0; o < nout; ++o)
+          j->out[(4 * c + o) * j->sout + g] = (uint8_t)(w >> (8 * o));
       }
     }
   }
