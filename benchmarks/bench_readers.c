@@ -3,10 +3,18 @@
  * one pass of the curve-fit CSV data source.
  *
  *   bench_readers [--taxa N] [--families F] [--points P] [--repeats R] [--dir D]
- *                 [--read-only 1]
+ *                 [--read-only 1] [--loglik 1]
  *
- * --read-only 1 times only the reader (no data set), so the peak RSS it
- * prints is what streaming a matrix costs: the packed cells and the names.
+ * --read-only 1 times only the readers (no data set), so the peak RSS it
+ * prints is what streaming matrices costs: the packed cells and the names
+ * of two matrices (the reference and the one compared with it).
+ *
+ * The Rtab is read three times per repeat: by the general reader alone
+ * (the baseline the fast path replaced for such files), by the fast reader
+ * of simple rows on one thread, and by fitcl_pamatrix_read (the fast reader
+ * on every online CPU); all must give the same matrix.  --loglik 1 also
+ * times whole `fitcl loglik` processes on the file and a caterpillar tree
+ * of its taxa (fork, exec, wait): wall time and the child's peak RSS.
  *
  * Default 1,000 taxa x 100,000 families (the issue's target: reading well
  * under a second).  The peer, measured in the same run on the same file, is
@@ -17,11 +25,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench_util.h"
 #include "fitcl.h"
+#include "io/pamatrix.h"
+#include "phylo/pamatrix.h"
 
 static unsigned long long rng = 0x9E3779B97F4A7C15ull;
 static unsigned rnd(void) {
@@ -69,6 +81,55 @@ static double raw_read(const char *path, long *lines) {
   }
   fclose(f);
   *lines = n;
+  return bench_now() - t0;
+}
+
+static fitcl_pamatrix *read_or_die(const char *path, int general_only, unsigned threads) {
+  fitcl__pamatrix_cfg cfg = {.general_only = general_only, .threads = threads};
+  fitcl_pamatrix *m = NULL;
+  char err[1024];
+  if (fitcl__pamatrix_read_cfg(path, NULL, &cfg, &m, err, sizeof err) != FITCL_OK) {
+    fprintf(stderr, "%s\n", err);
+    exit(1);
+  }
+  if (cfg.used_fast == general_only) {
+    fprintf(stderr, "%s: the fast reader was %s\n", path, general_only ? "used" : "not used");
+    exit(1);
+  }
+  return m;
+}
+
+static int same_matrix(const fitcl_pamatrix *a, const fitcl_pamatrix *b) {
+  if (a->nfamilies != b->nfamilies || a->ntaxa != b->ntaxa) return 0;
+  if (memcmp(a->packed, b->packed, a->nfamilies * a->stride) != 0) return 0;
+  for (size_t f = 0; f < a->nfamilies; ++f)
+    if (strcmp(fitcl__pa_family(a, f), fitcl__pa_family(b, f)) != 0) return 0;
+  for (size_t t = 0; t < a->ntaxa; ++t)
+    if (strcmp(fitcl__pa_taxon(a, t), fitcl__pa_taxon(b, t)) != 0) return 0;
+  return 1;
+}
+
+/* One `fitcl loglik` process: wall seconds, and its peak RSS in MB. */
+static double run_loglik(const char *tree, const char *matrix, double *rss_mb) {
+  char *argv[] = {(char *)FITCL_CLI_PATH, (char *)"loglik", (char *)"--tree", (char *)tree,
+                  (char *)"--matrix", (char *)matrix, (char *)"--gain", (char *)"0.5",
+                  (char *)"--loss", (char *)"1", (char *)"--no-condition", NULL};
+  double t0 = bench_now();
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open("/dev/null", O_WRONLY);
+    if (fd >= 0) dup2(fd, 1);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  int status = 0;
+  struct rusage ru;
+  if (pid < 0 || wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status) ||
+      WEXITSTATUS(status) != 0) {
+    fprintf(stderr, "fitcl loglik failed (status %d)\n", status);
+    exit(1);
+  }
+  *rss_mb = (double)ru.ru_maxrss / 1024.0;
   return bench_now() - t0;
 }
 
@@ -132,7 +193,7 @@ static long max_rss_mb(void) {
 }
 
 int main(int argc, char **argv) {
-  int nt = 1000, reps = 3, read_only = 0;
+  int nt = 1000, reps = 3, read_only = 0, loglik = 0;
   long nf = 100000, npts = 2000000;
   const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -142,9 +203,11 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--repeats")) reps = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--dir")) dir = argv[i + 1];
     else if (!strcmp(argv[i], "--read-only")) read_only = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--loglik")) loglik = atoi(argv[i + 1]);
   }
   if (reps < 1) reps = 1;
   bench_print_machine();
+  bench_print_load("at start");
   char path[1024];
   snprintf(path, sizeof path, "%s/bench_readers_%ld.Rtab", dir, (long)getpid());
   printf("# writing %d taxa x %ld families to %s\n", nt, nf, path);
@@ -157,6 +220,8 @@ int main(int argc, char **argv) {
   double *tr = malloc(sizeof(double) * (size_t)(reps + 1));
   double *tp = malloc(sizeof(double) * (size_t)(reps + 1));
   double *tb = malloc(sizeof(double) * (size_t)(reps + 1));
+  double *tg = malloc(sizeof(double) * (size_t)(reps + 1));
+  double *t1s = malloc(sizeof(double) * (size_t)(reps + 1));
   char err[1024];
   char *tree_text = caterpillar(nt);
   fitcl_tree *tree = NULL;
@@ -169,13 +234,25 @@ int main(int argc, char **argv) {
   /* One warm-up round (page cache), then the timed repeats. */
   for (int r = 0; r <= reps; ++r) {
     double traw = raw_read(path, &lines);
+    /* The general reader's matrix is the reference; at most two matrices
+     * are alive at a time. */
+    double tg0 = bench_now();
+    fitcl_pamatrix *g = read_or_die(path, 1, 0);
+    double tg1 = bench_now();
+    fitcl_pamatrix *one = read_or_die(path, 0, 1);
+    double t1t = bench_now() - tg1;
+    int agree = r > 0 || same_matrix(one, g);
+    fitcl_pamatrix_destroy(one);
     double t0 = bench_now();
-    fitcl_pamatrix *m = NULL;
-    if (fitcl_pamatrix_read(path, NULL, &m, err, sizeof err) != FITCL_OK) {
-      fprintf(stderr, "%s\n", err);
+    fitcl_pamatrix *m = read_or_die(path, 0, 0);
+    double t1 = bench_now();
+    agree = agree && (r > 0 || same_matrix(m, g));
+    fitcl_pamatrix_destroy(g);
+    if (!agree) {
+      fprintf(stderr, "the fast and the general reader disagree on %s\n", path);
       return 1;
     }
-    double t1 = bench_now();
+    double tb0 = bench_now();
     fitcl_data *d = NULL;
     if (!read_only && fitcl_data_build(tree, m, NULL, &d, err, sizeof err) != FITCL_OK) {
       fprintf(stderr, "%s\n", err);
@@ -186,15 +263,20 @@ int main(int argc, char **argv) {
     fitcl_data_destroy(d);
     fitcl_pamatrix_destroy(m);
     if (r > 0) {
+      t1s[r - 1] = t1t;
       tr[r - 1] = traw;
       tp[r - 1] = t1 - t0;
-      tb[r - 1] = t2 - t1;
+      tb[r - 1] = t2 - tb0;
+      tg[r - 1] = tg1 - tg0;
     }
   }
-  double rmin, rmed, pmin, pmed, bmin, bmed;
+  double rmin, rmed, pmin, pmed, bmin, bmed, gmin, gmed;
   bench_stats(tr, (size_t)reps, &rmin, &rmed);
   bench_stats(tp, (size_t)reps, &pmin, &pmed);
   bench_stats(tb, (size_t)reps, &bmin, &bmed);
+  bench_stats(tg, (size_t)reps, &gmin, &gmed);
+  double omin, omed;
+  bench_stats(t1s, (size_t)reps, &omin, &omed);
   FILE *f = fopen(path, "rb");
   fseek(f, 0, SEEK_END);
   double mb = (double)ftell(f) / 1e6;
@@ -202,15 +284,46 @@ int main(int argc, char **argv) {
   printf("# file %.1f MB, %ld lines, %zu patterns\n", mb, lines, npat);
   printf("%-34s %10s %10s\n", "step", "min s", "median s");
   printf("%-34s %10.4f %10.4f\n", "peer: fread + find line ends", rmin, rmed);
-  printf("%-34s %10.4f %10.4f   (%.0f MB/s, %.2fx the peer)\n", "fitcl_pamatrix_read", pmin, pmed,
-         mb / pmin, pmin / rmin);
+  printf("%-34s %10.4f %10.4f   (%.0f MB/s, %.2fx the peer)\n", "general reader alone", gmin,
+         gmed, mb / gmin, gmin / rmin);
+  printf("%-34s %10.4f %10.4f   (%.0f MB/s, %.2fx the peer, %.2fx faster)\n",
+         "fast rows, one thread", omin, omed, mb / omin, omin / rmin, gmin / omin);
+  printf("%-34s %10.4f %10.4f   (%.0f MB/s, %.2fx the peer, %.2fx faster)\n",
+         "fitcl_pamatrix_read (fast rows)", pmin, pmed, mb / pmin, pmin / rmin, gmin / pmin);
   printf("%-34s %10.4f %10.4f\n", "fitcl_data_build (match+compress)", bmin, bmed);
   bench_row("readers", variant, "raw_read_min_s", rmin, "s");
   bench_row("readers", variant, "pamatrix_read_min_s", pmin, "s");
   bench_row("readers", variant, "pamatrix_read_median_s", pmed, "s");
   bench_row("readers", variant, "pamatrix_read_vs_raw", pmin / rmin, "x");
+  bench_row("readers", variant, "general_read_min_s", gmin, "s");
+  bench_row("readers", variant, "general_read_median_s", gmed, "s");
+  bench_row("readers", variant, "fast_vs_general", gmin / pmin, "x");
+  bench_row("readers", variant, "fast_1thread_min_s", omin, "s");
   bench_row("readers", variant, "data_build_min_s", bmin, "s");
   bench_row("readers", variant, "data_build_median_s", bmed, "s");
+  if (loglik) {
+    /* Whole processes: start, tree, matrix, data set, likelihood. */
+    char tpath[1100];
+    snprintf(tpath, sizeof tpath, "%s.nwk", path);
+    FILE *tf = fopen(tpath, "wb");
+    if (!tf || fputs(tree_text, tf) < 0 || fclose(tf) != 0) {
+      fprintf(stderr, "cannot write %s\n", tpath);
+      return 1;
+    }
+    double rss = 0, rss_max = 0;
+    for (int r = 0; r <= reps; ++r) {
+      double t = run_loglik(tpath, path, &rss);
+      if (rss > rss_max) rss_max = rss;
+      if (r > 0) tb[r - 1] = t;
+    }
+    unlink(tpath);
+    bench_stats(tb, (size_t)reps, &bmin, &bmed);
+    printf("%-34s %10.4f %10.4f   (%.0f MB/s of matrix, peak RSS %.0f MB)\n",
+           "fitcl loglik, whole process", bmin, bmed, mb / bmin, rss_max);
+    bench_row("readers", variant, "loglik_process_min_s", bmin, "s");
+    bench_row("readers", variant, "loglik_process_median_s", bmed, "s");
+    bench_row("readers", variant, "loglik_process_peak_rss_mb", rss_max, "MB");
+  }
   unlink(path);
 
   /* Newick: the caterpillar again, timed. */
@@ -266,6 +379,7 @@ int main(int argc, char **argv) {
   bench_row("readers", variant, "raw_read_min_s", rmin, "s");
   bench_row("readers", variant, "csv_pass_min_s", pmin, "s");
   bench_row("readers", variant, "csv_pass_median_s", pmed, "s");
+  bench_print_load("at end");
   printf("# peak RSS %ld MB\n", max_rss_mb());
   bench_row("readers", "process", "peak_rss_mb", (double)max_rss_mb(), "MB");
   fitcl_tree_destroy(tree);
@@ -273,5 +387,7 @@ int main(int argc, char **argv) {
   free(tr);
   free(tp);
   free(tb);
+  free(tg);
+  free(t1s);
   return 0;
 }

@@ -5,12 +5,14 @@
  * tokenizer): one record (a line, or several when a quoted field holds
  * newlines) is found, split into fields and packed into two bits per cell
  * before the next is read, so memory holds the packed cells and the names,
- * never the text. */
+ * never the text.  Data rows of the simple Rtab form go to a faster
+ * reader first (io/pamatrix_fast.h), which declines anything else. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "core/util.h"
 #include "fitcl.h"
@@ -18,6 +20,7 @@
 #include "core/strmap.h"
 #include "io/delim.h"
 #include "io/pamatrix.h"
+#include "io/pamatrix_fast.h"
 #include "io/pamatrix_npy.h"
 
 /* Largest number of columns or rows accepted: taxa index a tree with int
@@ -429,19 +432,66 @@ static fitcl_status read_row(build *b, const fitcl__delim_record *rec) {
 }
 
 /* Turns the row-major taxon rows into family-major rows. */
-static int transpose(build *b, uint8_t **out) {
+static int transpose(build *b, uint8_t **out, unsigned threads) {
   size_t nf = b->ncols, nt = b->nrows, st = (nt + 3) / 4;
-  uint8_t *p = calloc(nf ? nf : 1, st ? st : 1);
+  uint8_t *p = malloc((nf ? nf : 1) * (st ? st : 1));
   if (!p) return -1;
-  for (size_t t = 0; t < nt; ++t) {
-    const uint8_t *row = b->packed + t * b->stride;
-    for (size_t f = 0; f < nf; ++f) {
-      unsigned v = (row[f >> 2] >> ((f & 3) * 2)) & 3u;
-      p[f * st + (t >> 2)] |= (uint8_t)(v << ((t & 3) * 2));
-    }
-  }
+  fitcl__pa_transpose(b->packed, nt, nf, p, threads);
   *out = p;
   return 0;
+}
+
+/* Hands the data rows after `first` to the fast reader.  Returns 1 when it
+ * read them all (b holds the rows and their names), 0 when it declined or
+ * a name repeats: the general reader then reads them from `first`. */
+static int read_rows_fast(build *b, const fitcl__delim_record *first, FILE *f, const char *mem,
+                          size_t memlen, const fitcl__pamatrix_cfg *cfg) {
+  fitcl__delim *r = &b->r;
+  if (cfg && cfg->general_only) return 0;
+  if (b->format == FITCL_PAMATRIX_PANGENOME_CSV || r->delim != '\t' || b->nannot != 1 ||
+      r->comments || r->spaced_quotes)
+    return 0;
+  fitcl__pa_fast j;
+  memset(&j, 0, sizeof j);
+  j.ncols = b->ncols;
+  j.max_rows = b->taxa_in_rows ? MAX_COLS : (size_t)1 << 40;
+  j.threads = cfg ? cfg->threads : 0;
+  j.chunk = cfg ? cfg->chunk : 0;
+  if (f) {
+    struct stat sb;
+    int fd = fileno(f);
+    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) return 0;
+    j.fd = fd;
+    j.off = (uint64_t)r->base + (uint64_t)(first->s - r->data);
+    j.end = (uint64_t)sb.st_size;
+    /* The general reader's record limit, with room to spare: a longer
+     * line is its to report. */
+    j.max_line = (r->max_record ? r->max_record : FITCL__DELIM_MAX_RECORD) / 2;
+  } else {
+    j.mem = first->s;
+    j.memlen = (size_t)(mem + memlen - first->s);
+  }
+  if (!fitcl__pa_fast_rows(&j)) return 0;
+  b->packed = j.packed;
+  b->nrows = b->rowcap = j.nrows;
+  b->rows.pool = j.names;
+  b->rows.len = b->rows.cap = j.names_len;
+  b->rows.off = j.name_off;
+  b->rows.n = b->rows.ncap = j.nrows;
+  for (size_t i = 0; i < j.nrows; ++i) {
+    const char *nm = b->rows.pool + b->rows.off[i];
+    size_t prev = fitcl__strmap_put(&b->rowmap, nm, strlen(nm), i);
+    if (prev != i) {
+      /* A duplicate (or no memory): the general reader says which. */
+      fitcl__strmap_free(&b->rowmap);
+      fitcl__strmap_init(&b->rowmap, pool_key, &b->rows);
+      pool_free(&b->rows);
+      FITCL_FREE(b->packed);
+      b->nrows = b->rowcap = 0;
+      return 0;
+    }
+  }
+  return 1;
 }
 
 static int has_ext(const char *name, const char *ext) {
@@ -449,10 +499,10 @@ static int has_ext(const char *name, const char *ext) {
   return n > e && strcasecmp(name + n - e, ext) == 0;
 }
 
-static fitcl_status read_matrix(FILE *f, size_t window, const char *mem, size_t memlen,
-                                const char *name,
-                                const fitcl_pamatrix_options *opt, fitcl_pamatrix **out,
-                                char *err, size_t errlen) {
+static fitcl_status read_matrix_cfg(FILE *f, size_t window, const char *mem, size_t memlen,
+                                    const char *name, const fitcl_pamatrix_options *opt,
+                                    fitcl__pamatrix_cfg *cfg, fitcl_pamatrix **out, char *err,
+                                    size_t errlen) {
   build b;
   memset(&b, 0, sizeof b);
   fitcl_pamatrix_options o = {0};
@@ -497,6 +547,11 @@ static fitcl_status read_matrix(FILE *f, size_t window, const char *mem, size_t 
   int have;
   st = read_header(&b, &first, &have);
   if (st) goto fail;
+  if (cfg) cfg->used_fast = 0;
+  if (have && read_rows_fast(&b, &first, f, mem, memlen, cfg)) {
+    if (cfg) cfg->used_fast = 1;
+    have = 0;
+  }
   while (have) {
     st = read_row(&b, &first);
     if (st) goto fail;
@@ -513,7 +568,7 @@ static fitcl_status read_matrix(FILE *f, size_t window, const char *mem, size_t 
   if (b.taxa_in_rows) {
     m->nfamilies = b.ncols;
     m->ntaxa = b.nrows;
-    if (transpose(&b, &m->packed) != 0) goto nomem;
+    if (transpose(&b, &m->packed, cfg ? cfg->threads : 0) != 0) goto nomem;
     FITCL_FREE(b.packed);
     m->fam_pool = b.cols.pool;
     m->fam_off = b.cols.off;
@@ -548,6 +603,37 @@ fail:
   free(b.packed);
   fitcl__delim_close(&b.r);
   return st;
+}
+
+static fitcl_status read_matrix(FILE *f, size_t window, const char *mem, size_t memlen,
+                                const char *name, const fitcl_pamatrix_options *opt,
+                                fitcl_pamatrix **out, char *err, size_t errlen) {
+  return read_matrix_cfg(f, window, mem, memlen, name, opt, NULL, out, err, errlen);
+}
+
+fitcl_status fitcl__pamatrix_read_cfg(const char *path, const fitcl_pamatrix_options *opt,
+                                      fitcl__pamatrix_cfg *cfg, fitcl_pamatrix **out, char *err,
+                                      size_t errlen) {
+  if (out) *out = NULL;
+  if (!path || !out)
+    return fitcl__ioerr(err, errlen, FITCL_ERR_NULL, "fitcl_pamatrix_read: NULL argument");
+  FILE *f;
+  fitcl_status st = fitcl__open_input(path, &f, err, errlen);
+  if (st != FITCL_OK) return st;
+  st = read_matrix_cfg(f, (size_t)1 << 20, NULL, 0, path, opt, cfg, out, err, errlen);
+  fclose(f);
+  return st;
+}
+
+fitcl_status fitcl__pamatrix_parse_cfg(const char *text, size_t len, const char *name,
+                                       const fitcl_pamatrix_options *opt,
+                                       fitcl__pamatrix_cfg *cfg, fitcl_pamatrix **out, char *err,
+                                       size_t errlen) {
+  if (out) *out = NULL;
+  if ((!text && len) || !out)
+    return fitcl__ioerr(err, errlen, FITCL_ERR_NULL, "fitcl_pamatrix_parse: NULL argument");
+  return read_matrix_cfg(NULL, 0, text ? text : "", len, name ? name : "<string>", opt, cfg, out,
+                         err, errlen);
 }
 
 fitcl_status fitcl_pamatrix_read(const char *path, const fitcl_pamatrix_options *opt,

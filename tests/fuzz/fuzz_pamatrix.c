@@ -1,7 +1,10 @@
 /* libFuzzer harness for the presence/absence readers.  The first byte
  * picks the options and the read window; the rest is the file.  Checks:
  * - reading from memory and streaming through a tiny window agree exactly
- *   (status, message, every name and cell);
+ *   (status, message, every name and cell): simple Rtab rows from memory
+ *   go to the fast reader (io/pamatrix_fast.h), a stream without a file
+ *   descriptor always to the general one;
+ * - the fast reader over three threads agrees with the general reader;
  * - a successful matrix has sane sizes, names and values, and compresses
  *   into patterns whose weights add up to the number of families. */
 #include <stddef.h>
@@ -40,6 +43,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fitcl_status sb = fitcl__pamatrix_read_stream(f, name, &o, window, &b, eb, sizeof eb);
   fclose(f);
   CHECK(sa == sb);
+  fitcl__pamatrix_cfg cfg = {.threads = 3};
+  fitcl_pamatrix *c = NULL;
+  char ec[512] = "";
+  fitcl_status sc = fitcl__pamatrix_parse_cfg(text, len, name, &o, &cfg, &c, ec, sizeof ec);
+  CHECK(sc == sa && strcmp(ec, ea) == 0);
+  if (sc == FITCL_OK) {
+    CHECK(c->nfamilies == b->nfamilies && c->ntaxa == b->ntaxa);
+    CHECK(memcmp(c->packed, b->packed, c->nfamilies * c->stride) == 0);
+    for (size_t i = 0; i < c->nfamilies; ++i)
+      CHECK(strcmp(fitcl_pamatrix_family_name(c, i), fitcl_pamatrix_family_name(b, i)) == 0);
+  }
+  fitcl_pamatrix_destroy(c);
   if (sa != FITCL_OK) {
     CHECK(a == NULL && b == NULL && ea[0] != '\0');
     CHECK(strcmp(ea, eb) == 0);
