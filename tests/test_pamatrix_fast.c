@@ -157,7 +157,7 @@ static void same_matrix(const fitcl_pamatrix *a, const fitcl_pamatrix *b, const 
  * counts and read buffers; returns whether the fast reader took it. */
 static int both_ways(const text *t, const char *dir, int taxa_in_rows, fitcl_status *status,
                      char *msg, size_t msglen) {
-  fitcl_pamatrix_options o = {FITCL_PAMATRIX_AUTO, taxa_in_rows};
+  fitcl_pamatrix_options o = {.format = FITCL_PAMATRIX_AUTO, .taxa_in_rows = taxa_in_rows};
   fitcl__pamatrix_cfg ref = {.general_only = 1};
   fitcl_pamatrix *m0 = NULL;
   char e0[512] = "";
