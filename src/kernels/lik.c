@@ -91,6 +91,29 @@ static fitcl_status build_schedule(fitcl_lik *L, const fitcl__lik_tree *tree) {
   return FITCL_OK;
 }
 
+/* The data's states (pattern-major) into L->tips (tip-major, internal
+ * pattern order), in tiles: storing a pattern's states one tip after
+ * another writes a byte to each of ntips rows npx bytes apart, a cache
+ * line and often a page per byte; a tile of patterns x tips reads and
+ * writes whole lines. */
+static void transpose_tips(fitcl_lik *L, const fitcl__lik_patterns *pat, size_t pb, size_t pe) {
+  enum { PATTERN_TILE = 256, TIP_TILE = 64 };
+  const size_t npx = L->npx, ntaxa = (size_t)pat->ntaxa;
+  for (size_t p0 = pb; p0 < pe; p0 += PATTERN_TILE) {
+    size_t p1 = pe - p0 < PATTERN_TILE ? pe : p0 + PATTERN_TILE;
+    for (int t0 = 0; t0 < L->ntips; t0 += TIP_TILE) {
+      int t1 = L->ntips - t0 < TIP_TILE ? L->ntips : t0 + TIP_TILE;
+      /* Down each tip's row: the stores are consecutive bytes, the loads
+       * come from the tile's rows, in cache after the first tip. */
+      for (int t = t0; t < t1; ++t) {
+        uint8_t *dst = L->tips + (size_t)t * npx;
+        const uint8_t *src = pat->state + (size_t)t;
+        for (size_t p = p0; p < p1; ++p) dst[L->pat_internal[p - pb]] = src[p * ntaxa];
+      }
+    }
+  }
+}
+
 fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
                              const fitcl__lik_patterns *pat, const fitcl_lik_options *opt,
                              fitcl_lik **out) {
@@ -231,16 +254,16 @@ fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
     L->pat_internal[p - pb] = at;
     L->weight[at] = pat->weight ? pat->weight[p] : 1.0;
     const uint8_t *row = pat->state + p * (size_t)pat->ntaxa;
-    for (int t = 0; t < L->ntips; ++t) {
-      uint8_t s = row[t];
-      if (s > FITCL__MISSING) {
+    int bad = 0; /* no early exit: the check vectorises */
+    for (int t = 0; t < L->ntips; ++t) bad |= row[t] > FITCL__MISSING;
+    for (int t = 0; bad && t < L->ntips; ++t)
+      if (row[t] > FITCL__MISSING) {
         st = fitcl__fail(ctx, FITCL_ERR_DATA, "likelihood: pattern %zu taxon %d has state %u", p, t,
-                         (unsigned)s);
+                         (unsigned)row[t]);
         goto fail;
       }
-      L->tips[(size_t)t * npx + at] = s;
-    }
   }
+  transpose_tips(L, pat, pb, pe);
   FITCL_FREE(cursor);
   gcount = NULL;
   L->data_nfamilies = pat->nfamilies;

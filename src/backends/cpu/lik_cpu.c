@@ -132,18 +132,23 @@ fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
     int r = 0;
     for (int j = 0; j < L->nnodes - 1; ++j) /* the children of all steps, in step order */
       if (L->sched_child[j] < L->ntips) cpu_of(L)->tiprank[L->sched_child[j]] = r++;
-    for (size_t sb = 0; sb < nsub; ++sb)
-      for (size_t v = 0; v < nt; ++v) {
-        const uint8_t *st = L->tips + v * L->npx + sb * FITCL__LANE;
-        unsigned b0 = 0, b1 = 0;
-        for (int l = 0; l < FITCL__LANE; ++l) {
-          b0 |= (unsigned)fitcl_prune_tip0(st[l]) << l;
-          b1 |= (unsigned)fitcl_prune_tip1(st[l]) << l;
-        }
-        uint16_t *e = blk + 2 * (sb * nt + (size_t)cpu_of(L)->tiprank[v]);
-        e[0] = (uint16_t)b0;
-        e[1] = (uint16_t)b1;
-      }
+    /* In tiles of tips x sub-blocks: the tips' rows are npx bytes apart,
+     * so one sub-block across all tips would touch a line per tip. */
+    enum { TIP_TILE = 64, SUB_TILE = 64 };
+    for (size_t s0 = 0; s0 < nsub; s0 += SUB_TILE)
+      for (size_t v0 = 0; v0 < nt; v0 += TIP_TILE)
+        for (size_t v = v0; v < nt && v < v0 + TIP_TILE; ++v)
+          for (size_t sb = s0; sb < nsub && sb < s0 + SUB_TILE; ++sb) {
+            const uint8_t *st = L->tips + v * L->npx + sb * FITCL__LANE;
+            unsigned b0 = 0, b1 = 0;
+            for (int l = 0; l < FITCL__LANE; ++l) {
+              b0 |= (unsigned)fitcl_prune_tip0(st[l]) << l;
+              b1 |= (unsigned)fitcl_prune_tip1(st[l]) << l;
+            }
+            uint16_t *e = blk + 2 * (sb * nt + (size_t)cpu_of(L)->tiprank[v]);
+            e[0] = (uint16_t)b0;
+            e[1] = (uint16_t)b1;
+          }
     FITCL_FREE(L->tips);
     cpu_of(L)->tipbits = blk;
   }
