@@ -3,13 +3,10 @@
  * io/npy.c. */
 #include "io/array_file.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/context.h"
@@ -81,20 +78,11 @@ static fitcl_status load_fd(int fd, const char *path, uint64_t size, fitcl__arra
 
 fitcl_status fitcl__npy_load(const char *path, fitcl__array *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return fitcl__ioerr(err, errlen, FITCL_ERR_FILE, "%s: cannot open: %s", path, strerror(errno));
-  struct stat sb;
-  fitcl_status st;
-  if (fstat(fd, &sb) != 0)
-    st = fitcl__ioerr(err, errlen, FITCL_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-  else if (S_ISDIR(sb.st_mode))
-    st = fitcl__ioerr(err, errlen, FITCL_ERR_FILE, "%s: is a directory; give a file", path);
-  else if (!S_ISREG(sb.st_mode))
-    st = fitcl__ioerr(err, errlen, FITCL_ERR_FILE, "%s: not a regular file; give a .npy file",
-                      path);
-  else
-    st = load_fd(fd, path, (uint64_t)sb.st_size, out, err, errlen);
+  int fd;
+  uint64_t size;
+  fitcl_status st = fitcl__npy_open(path, &fd, &size, err, errlen);
+  if (st != FITCL_OK) return st;
+  st = load_fd(fd, path, size, out, err, errlen);
   close(fd);
   if (st != FITCL_OK) fitcl__array_free(out);
   return st;

@@ -3,9 +3,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/ioerr.h"
@@ -234,4 +236,27 @@ fitcl_status fitcl__npy_save(const char *path, int ndim, const size_t *dims, con
   if (st != FITCL_OK) return st;
   fitcl__npy_write(&o, ndim, dims, f64, i32);
   return fitcl__out_commit(&o, err, errlen);
+}
+
+fitcl_status fitcl__npy_open(const char *path, int *fd, uint64_t *size, char *err, size_t errlen) {
+  *size = 0;
+  *fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (*fd < 0)
+    return fitcl__ioerr(err, errlen, FITCL_ERR_FILE, "%s: cannot open: %s", path, strerror(errno));
+  struct stat sb;
+  fitcl_status st = FITCL_OK;
+  if (fstat(*fd, &sb) != 0)
+    st = fitcl__ioerr(err, errlen, FITCL_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+  else if (S_ISDIR(sb.st_mode))
+    st = fitcl__ioerr(err, errlen, FITCL_ERR_FILE, "%s: is a directory; give a file", path);
+  else if (!S_ISREG(sb.st_mode))
+    st = fitcl__ioerr(err, errlen, FITCL_ERR_FILE, "%s: not a regular file; give a .npy file",
+                      path);
+  if (st != FITCL_OK) {
+    close(*fd);
+    *fd = -1;
+    return st;
+  }
+  *size = (uint64_t)sb.st_size;
+  return FITCL_OK;
 }

@@ -43,6 +43,12 @@ typedef struct fitcl__npy_info {
   uint64_t data_off;       /* byte offset of the data */
 } fitcl__npy_info;
 
+/* Opens a .npy file for reading: *fd a descriptor on a regular file of
+ * *size bytes.  FITCL_ERR_FILE for a file that cannot be opened, a
+ * directory or something else that is not a regular file, FITCL_ERR_IO
+ * when fstat fails; *fd is then -1. */
+fitcl_status fitcl__npy_open(const char *path, int *fd, uint64_t *size, char *err, size_t errlen);
+
 /* Reads and checks the header of the .npy file open on fd (a regular file
  * of file_size bytes).  FITCL_ERR_PARSE ("PATH: malformed .npy header:
  * why; write the file with numpy.save", bad magic, version, truncation),

@@ -9,13 +9,11 @@
 #include "io/pamatrix_npy.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/ioerr.h"
@@ -389,23 +387,13 @@ fitcl_status fitcl__pamatrix_read_npy_block(const char *path, const fitcl_pamatr
     return fitcl__ioerr(err, errlen, FITCL_ERR_ARG,
                         "%s: a .npy matrix needs its taxon names: a file of one name per "
                         "column (taxa_file, --taxa FILE)", path);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return fitcl__ioerr(err, errlen, FITCL_ERR_FILE, "%s: cannot open: %s", path, strerror(errno));
-  struct stat sb;
-  fitcl_status st;
+  int fd;
+  uint64_t size;
+  fitcl_status st = fitcl__npy_open(path, &fd, &size, err, errlen);
+  if (st != FITCL_OK) return st;
   fitcl_pamatrix *m = calloc(1, sizeof *m);
-  if (!m)
-    st = fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory", path);
-  else if (fstat(fd, &sb) != 0)
-    st = fitcl__ioerr(err, errlen, FITCL_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-  else if (S_ISDIR(sb.st_mode))
-    st = fitcl__ioerr(err, errlen, FITCL_ERR_FILE, "%s: is a directory; give a file", path);
-  else if (!S_ISREG(sb.st_mode))
-    st = fitcl__ioerr(err, errlen, FITCL_ERR_FILE, "%s: not a regular file; give a .npy file",
-                      path);
-  else
-    st = read_fd(fd, path, (uint64_t)sb.st_size, &o, block, m, err, errlen);
+  if (!m) st = fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory", path);
+  else st = read_fd(fd, path, size, &o, block, m, err, errlen);
   close(fd);
   if (st != FITCL_OK) {
     fitcl_pamatrix_destroy(m);
