@@ -22,12 +22,13 @@ static const cli_spec spec = {
     "model: 1 one work-group per block, 2 one work-item per block, 3 double8 lanes on CPU\n"
     "devices) and of the likelihood partials (one evaluation with gradient on a 64-tip\n"
     "tree, 65,536 patterns, 1 to 32 patterns per tile) on the OpenCL device FITCL_DEVICE\n"
-    "selects, and stores the fastest of each in the program cache under the device's\n"
-    "identity (platform, device, driver).  Every context opened on that device afterwards\n"
-    "uses them; `fitcl cache clear` forgets them.  The likelihood gives the same bits with\n"
-    "every tile; the accumulation variants sum a block's points in different orders, so a\n"
-    "fit's last digits can change with the variant.  Takes a few seconds.  Exit status 2\n"
-    "on the pthreads backend, which has nothing to tune.\n",
+    "selects, and stores the fastest of each (the built-in layout unless another is at\n"
+    "least 10% faster) in the program cache under the device's identity (platform,\n"
+    "device, driver).  Every context opened on that device afterwards uses them; `fitcl\n"
+    "cache clear` forgets them.  The likelihood gives the same bits with every tile; the\n"
+    "accumulation variants sum a block's points in different orders, so a fit's last\n"
+    "digits can change with the variant.  Takes a few seconds.  Exit status 2 on the\n"
+    "pthreads backend, which has nothing to tune.\n",
   .opts = options};
 
 int cli_tune(int argc, char **argv) {
