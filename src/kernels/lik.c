@@ -12,6 +12,7 @@
 #include "common/gainloss.h"
 #include "common/pruning.h"
 #include "core/context.h"
+#include "core/pool.h"
 #include "core/sums.h"
 #include "core/util.h"
 #include "device/backend.h"
@@ -95,23 +96,37 @@ static fitcl_status build_schedule(fitcl_lik *L, const fitcl__lik_tree *tree) {
  * pattern order), in tiles: storing a pattern's states one tip after
  * another writes a byte to each of ntips rows npx bytes apart, a cache
  * line and often a page per byte; a tile of patterns x tips reads and
- * writes whole lines. */
-static void transpose_tips(fitcl_lik *L, const fitcl__lik_patterns *pat, size_t pb, size_t pe) {
-  enum { PATTERN_TILE = 256, TIP_TILE = 64 };
-  const size_t npx = L->npx, ntaxa = (size_t)pat->ntaxa;
-  for (size_t p0 = pb; p0 < pe; p0 += PATTERN_TILE) {
-    size_t p1 = pe - p0 < PATTERN_TILE ? pe : p0 + PATTERN_TILE;
-    for (int t0 = 0; t0 < L->ntips; t0 += TIP_TILE) {
-      int t1 = L->ntips - t0 < TIP_TILE ? L->ntips : t0 + TIP_TILE;
-      /* Down each tip's row: the stores are consecutive bytes, the loads
-       * come from the tile's rows, in cache after the first tip. */
-      for (int t = t0; t < t1; ++t) {
-        uint8_t *dst = L->tips + (size_t)t * npx;
-        const uint8_t *src = pat->state + (size_t)t;
-        for (size_t p = p0; p < p1; ++p) dst[L->pat_internal[p - pb]] = src[p * ntaxa];
-      }
+ * writes whole lines.  Each task fills its own tips' rows. */
+enum { PATTERN_TILE = 256, TIP_TILE = 64 };
+
+typedef struct transpose_job {
+  fitcl_lik *L;
+  const fitcl__lik_patterns *pat;
+  size_t pb, pe;
+} transpose_job;
+
+static void transpose_tip_tile(void *arg, size_t task, unsigned worker) {
+  (void)worker;
+  const transpose_job *j = arg;
+  fitcl_lik *L = j->L;
+  const size_t npx = L->npx, ntaxa = (size_t)j->pat->ntaxa;
+  const int t0 = (int)task * TIP_TILE, t1 = L->ntips - t0 < TIP_TILE ? L->ntips : t0 + TIP_TILE;
+  for (size_t p0 = j->pb; p0 < j->pe; p0 += PATTERN_TILE) {
+    size_t p1 = j->pe - p0 < PATTERN_TILE ? j->pe : p0 + PATTERN_TILE;
+    /* Down each tip's row: the stores are consecutive bytes, the loads
+     * come from the tile's rows, in cache after the first tip. */
+    for (int t = t0; t < t1; ++t) {
+      uint8_t *dst = L->tips + (size_t)t * npx;
+      const uint8_t *src = j->pat->state + (size_t)t;
+      for (size_t p = p0; p < p1; ++p) dst[L->pat_internal[p - j->pb]] = src[p * ntaxa];
     }
   }
+}
+
+static void transpose_tips(fitcl_lik *L, const fitcl__lik_patterns *pat, size_t pb, size_t pe) {
+  transpose_job j = {L, pat, pb, pe};
+  size_t tiles = ((size_t)L->ntips + TIP_TILE - 1) / TIP_TILE;
+  fitcl__pool_run(fitcl__ctx_pool(L->ctx), tiles, transpose_tip_tile, &j);
 }
 
 fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,

@@ -106,6 +106,39 @@ static inline __attribute__((always_inline)) scratch_view scratch_parts(const fi
   return v;
 }
 
+/* The tip bit masks of SUB_TILE sub-blocks (one task), all tips: in
+ * tiles of tips, since the tips' rows are npx bytes apart and one
+ * sub-block across all tips would touch a line per tip.  Each task
+ * writes its own sub-blocks' rows. */
+enum { TIP_TILE = 64, SUB_TILE = 64 };
+
+typedef struct tipbits_job {
+  fitcl_lik *L;
+  uint16_t *blk;
+} tipbits_job;
+
+static void tipbits_tile(void *arg, size_t task, unsigned worker) {
+  (void)worker;
+  const tipbits_job *j = arg;
+  const fitcl_lik *L = j->L;
+  const size_t nt = (size_t)L->ntips, nsub = L->npx / FITCL__LANE;
+  const size_t s0 = task * SUB_TILE, s1 = nsub - s0 < SUB_TILE ? nsub : s0 + SUB_TILE;
+  const int *rank = cpu_of(L)->tiprank;
+  for (size_t v0 = 0; v0 < nt; v0 += TIP_TILE)
+    for (size_t v = v0; v < nt && v < v0 + TIP_TILE; ++v)
+      for (size_t sb = s0; sb < s1; ++sb) {
+        const uint8_t *st = L->tips + v * L->npx + sb * FITCL__LANE;
+        unsigned b0 = 0, b1 = 0;
+        for (int l = 0; l < FITCL__LANE; ++l) {
+          b0 |= (unsigned)fitcl_prune_tip0(st[l]) << l;
+          b1 |= (unsigned)fitcl_prune_tip1(st[l]) << l;
+        }
+        uint16_t *e = j->blk + 2 * (sb * nt + (size_t)rank[v]);
+        e[0] = (uint16_t)b0;
+        e[1] = (uint16_t)b1;
+      }
+}
+
 fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
   L->impl = calloc(1, sizeof(struct fitcl__lik_cpu));
   if (!cpu_of(L)) return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
@@ -132,23 +165,8 @@ fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
     int r = 0;
     for (int j = 0; j < L->nnodes - 1; ++j) /* the children of all steps, in step order */
       if (L->sched_child[j] < L->ntips) cpu_of(L)->tiprank[L->sched_child[j]] = r++;
-    /* In tiles of tips x sub-blocks: the tips' rows are npx bytes apart,
-     * so one sub-block across all tips would touch a line per tip. */
-    enum { TIP_TILE = 64, SUB_TILE = 64 };
-    for (size_t s0 = 0; s0 < nsub; s0 += SUB_TILE)
-      for (size_t v0 = 0; v0 < nt; v0 += TIP_TILE)
-        for (size_t v = v0; v < nt && v < v0 + TIP_TILE; ++v)
-          for (size_t sb = s0; sb < nsub && sb < s0 + SUB_TILE; ++sb) {
-            const uint8_t *st = L->tips + v * L->npx + sb * FITCL__LANE;
-            unsigned b0 = 0, b1 = 0;
-            for (int l = 0; l < FITCL__LANE; ++l) {
-              b0 |= (unsigned)fitcl_prune_tip0(st[l]) << l;
-              b1 |= (unsigned)fitcl_prune_tip1(st[l]) << l;
-            }
-            uint16_t *e = blk + 2 * (sb * nt + (size_t)cpu_of(L)->tiprank[v]);
-            e[0] = (uint16_t)b0;
-            e[1] = (uint16_t)b1;
-          }
+    tipbits_job j = {L, blk};
+    fitcl__pool_run(fitcl__ctx_pool(L->ctx), (nsub + SUB_TILE - 1) / SUB_TILE, tipbits_tile, &j);
     FITCL_FREE(L->tips);
     cpu_of(L)->tipbits = blk;
   }
