@@ -105,20 +105,62 @@ typedef struct transpose_job {
   size_t pb, pe;
 } transpose_job;
 
+/* Transposes an 8 x 8 block of bytes held as eight little-endian words
+ * (byte k of x[i] is element (i, k); afterwards it is element (k, i)):
+ * swaps of single bytes, then pairs, then quads between rows. */
+static void transpose8(uint64_t x[8]) {
+  for (int i = 0; i < 8; i += 2) {
+    uint64_t t = ((x[i] >> 8) ^ x[i + 1]) & 0x00FF00FF00FF00FFull;
+    x[i + 1] ^= t;
+    x[i] ^= t << 8;
+  }
+  static const int pair_rows[4] = {0, 1, 4, 5};
+  for (int k = 0; k < 4; ++k) {
+    int i = pair_rows[k];
+    uint64_t t = ((x[i] >> 16) ^ x[i + 2]) & 0x0000FFFF0000FFFFull;
+    x[i + 2] ^= t;
+    x[i] ^= t << 16;
+  }
+  for (int i = 0; i < 4; ++i) {
+    uint64_t t = ((x[i] >> 32) ^ x[i + 4]) & 0x00000000FFFFFFFFull;
+    x[i + 4] ^= t;
+    x[i] ^= t << 32;
+  }
+}
+
 static void transpose_tip_tile(void *arg, size_t task, unsigned worker) {
   (void)worker;
   const transpose_job *j = arg;
   fitcl_lik *L = j->L;
-  const size_t npx = L->npx, ntaxa = (size_t)j->pat->ntaxa;
+  const size_t npx = L->npx, ntaxa = (size_t)j->pat->ntaxa, pb = j->pb;
   const int t0 = (int)task * TIP_TILE, t1 = L->ntips - t0 < TIP_TILE ? L->ntips : t0 + TIP_TILE;
-  for (size_t p0 = j->pb; p0 < j->pe; p0 += PATTERN_TILE) {
+  const uint8_t *state = j->pat->state;
+  for (size_t p0 = pb; p0 < j->pe; p0 += PATTERN_TILE) {
     size_t p1 = j->pe - p0 < PATTERN_TILE ? j->pe : p0 + PATTERN_TILE;
-    /* Down each tip's row: the stores are consecutive bytes, the loads
-     * come from the tile's rows, in cache after the first tip. */
-    for (int t = t0; t < t1; ++t) {
+    int t = t0;
+    /* Patterns that keep their order in one group (the usual case) are
+     * moved 8 x 8 bytes at a time. */
+    const size_t base = L->pat_internal[p0 - pb];
+    if (L->pat_internal[p1 - 1 - pb] - base == p1 - 1 - p0 && p1 - p0 >= 8) {
+      const size_t p8 = p0 + (p1 - p0) / 8 * 8;
+      for (; t + 8 <= t1; t += 8) {
+        for (size_t p = p0; p < p8; p += 8) {
+          uint64_t x[8];
+          for (int i = 0; i < 8; ++i) memcpy(&x[i], state + (p + (size_t)i) * ntaxa + t, 8);
+          transpose8(x);
+          for (int i = 0; i < 8; ++i) memcpy(L->tips + (size_t)(t + i) * npx + base + (p - p0), &x[i], 8);
+        }
+        for (int i = 0; i < 8; ++i)
+          for (size_t p = p8; p < p1; ++p)
+            L->tips[(size_t)(t + i) * npx + base + (p - p0)] = state[p * ntaxa + (size_t)(t + i)];
+      }
+    }
+    /* Down each remaining tip's row: the stores are consecutive bytes, the
+     * loads come from the tile's rows, in cache after the first tip. */
+    for (; t < t1; ++t) {
       uint8_t *dst = L->tips + (size_t)t * npx;
-      const uint8_t *src = j->pat->state + (size_t)t;
-      for (size_t p = p0; p < p1; ++p) dst[L->pat_internal[p - j->pb]] = src[p * ntaxa];
+      const uint8_t *src = state + (size_t)t;
+      for (size_t p = p0; p < p1; ++p) dst[L->pat_internal[p - pb]] = src[p * ntaxa];
     }
   }
 }
