@@ -88,10 +88,15 @@ static PyObject *tree_info(PyObject *self, PyObject *cap) {
 
 static PyObject *matrix_read(PyObject *self, PyObject *args) {
   (void)self;
-  const char *path;
+  const char *path, *taxa_file, *family_names_file;
   int format, taxa_in_rows;
-  if (!PyArg_ParseTuple(args, "sip", &path, &format, &taxa_in_rows)) return NULL;
-  fitcl_pamatrix_options o = {.format = (fitcl_pamatrix_format)format, .taxa_in_rows = taxa_in_rows};
+  if (!PyArg_ParseTuple(args, "sipzz", &path, &format, &taxa_in_rows, &taxa_file,
+                        &family_names_file))
+    return NULL;
+  fitcl_pamatrix_options o = {.format = (fitcl_pamatrix_format)format,
+                              .taxa_in_rows = taxa_in_rows,
+                              .taxa_file = taxa_file,
+                              .family_names_file = family_names_file};
   fitcl_pamatrix *m = NULL;
   char err[1024] = "";
   fitcl_status st;
@@ -281,7 +286,8 @@ PyMethodDef ext_inputs_methods[] = {
   {"tree_load", tree_load, METH_VARARGS, "tree_load(text_or_path, is_path) -> tree handle."},
   {"tree_info", tree_info, METH_O,
    "(tip_names, parents, lengths, labels, newick) of a tree handle."},
-  {"matrix_read", matrix_read, METH_VARARGS, "matrix_read(path, format, taxa_in_rows)."},
+  {"matrix_read", matrix_read, METH_VARARGS,
+   "matrix_read(path, format, taxa_in_rows, taxa_file, family_names_file)."},
   {"matrix_create", matrix_create, METH_VARARGS,
    "matrix_create(values, families, taxa, family_names, taxon_names)."},
   {"matrix_info", matrix_info, METH_VARARGS,

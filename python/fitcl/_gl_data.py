@@ -128,7 +128,8 @@ class Matrix:
 
     @classmethod
     def read(cls, path: str | os.PathLike[str], *, format: str = "auto",
-             taxa_in_rows: bool = False) -> Matrix:
+             taxa_in_rows: bool = False, taxa_file: str | os.PathLike[str] | None = None,
+             family_names_file: str | os.PathLike[str] | None = None) -> Matrix:
         """Reads a matrix file (docs/input-formats.md).
 
         Args:
@@ -136,11 +137,19 @@ class Matrix:
                 ``"csv"`` or ``"pangenome_csv"`` (Roary/Panaroo
                 gene_presence_absence.csv).
             taxa_in_rows: the table has one row per genome.
+            taxa_file: for a ``.npy`` uint8 matrix (families x taxa: 0, 1,
+                255 missing), the file of its taxon names, one per line
+                (required there, as ``--taxa``).
+            family_names_file: for a ``.npy`` matrix, its family names, one
+                per line (default ``F1, F2, ...``).
         """
         code = _FORMATS.get(format)
         if code is None:
             raise ArgumentError(f"format: expected one of {', '.join(_FORMATS)}, got {format!r}")
-        return cls(_fitcl.matrix_read(os.fspath(path), code, bool(taxa_in_rows)))
+        return cls(_fitcl.matrix_read(
+            os.fspath(path), code, bool(taxa_in_rows),
+            None if taxa_file is None else os.fspath(taxa_file),
+            None if family_names_file is None else os.fspath(family_names_file)))
 
     @classmethod
     def from_array(cls, values: Any, taxa: Sequence[str],

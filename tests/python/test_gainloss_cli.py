@@ -12,6 +12,7 @@ import subprocess
 import numpy as np
 import pytest
 
+import fitcl
 from fitcl import gainloss
 from conftest import EXAMPLES
 
@@ -144,6 +145,28 @@ def test_frame_and_array_inputs_match_the_file() -> None:
     assert m.values[3, 5] == gainloss.MISSING
     assert math.isnan(m.to_frame().iloc[3, 5])
     assert gainloss.fit(TREE, holes).loglik != ref.loglik
+
+
+def test_npy_matrix_with_names_files(tmp_path) -> None:
+    """A uint8 .npy (families x taxa, 255 missing) with its names files gives
+    the same matrix and log-likelihood as the Rtab it was written from; a
+    .npy without its taxon names is refused with the file named."""
+    pd = pytest.importorskip("pandas")
+    frame = pd.read_csv(MATRIX, sep="\t", index_col=0)
+    cells = frame.to_numpy().astype(np.uint8)
+    cells[3, 5] = 255
+    np.save(tmp_path / "m.npy", cells)
+    (tmp_path / "taxa.txt").write_text("".join(f"{t}\n" for t in frame.columns))
+    (tmp_path / "families.txt").write_text("".join(f"{f}\n" for f in frame.index))
+    m = gainloss.Matrix.read(tmp_path / "m.npy", taxa_file=tmp_path / "taxa.txt",
+                             family_names_file=tmp_path / "families.txt")
+    assert m.taxa == list(frame.columns) and m.families == list(frame.index)
+    assert m.values[3, 5] == gainloss.MISSING
+    holes = frame.astype(float)
+    holes.iloc[3, 5] = np.nan
+    assert gainloss.fit(TREE, m).loglik == gainloss.fit(TREE, holes).loglik
+    with pytest.raises(fitcl.ArgumentError, match="m.npy"):
+        gainloss.Matrix.read(tmp_path / "m.npy")
 
 
 def test_tree_object() -> None:
