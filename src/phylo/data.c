@@ -28,25 +28,19 @@ typedef struct matrix_cols {
   const fitcl_pamatrix *m;
   const size_t *taxon_of_tip;
   int ntips;
-  uint8_t *unpacked;     /* [4 * stride] scratch: one family row, a byte per cell */
-  uint32_t lut[256];     /* packed byte -> its four cells as bytes */
 } matrix_cols;
 
-static void init_lut(uint32_t lut[256]) {
-  for (unsigned b = 0; b < 256; ++b) {
-    uint8_t cells[4] = {(uint8_t)(b & 3), (uint8_t)((b >> 2) & 3), (uint8_t)((b >> 4) & 3),
-                        (uint8_t)(b >> 6)};
-    memcpy(&lut[b], cells, 4);
-  }
-}
-
-/* Unpacks the family's row once, sequentially, then gathers it in tree tip
- * order: cheaper than extracting two bits per tip at scattered offsets. */
+/* The family's cells in tree tip order: two bits per cell, extracted
+ * where each tip's taxon sits (the row is a few kilobytes, in cache).
+ * Families are made on several threads at once (patterns.c), so this
+ * keeps no scratch of its own. */
 static void matrix_column(void *user, size_t f, uint8_t *dst) {
-  matrix_cols *c = user;
+  const matrix_cols *c = user;
   const uint8_t *row = c->m->packed + f * c->m->stride;
-  for (size_t k = 0; k < c->m->stride; ++k) memcpy(c->unpacked + 4 * k, &c->lut[row[k]], 4);
-  for (int i = 0; i < c->ntips; ++i) dst[i] = c->unpacked[c->taxon_of_tip[i]];
+  for (int i = 0; i < c->ntips; ++i) {
+    size_t k = c->taxon_of_tip[i];
+    dst[i] = (uint8_t)((row[k >> 2] >> (2 * (k & 3))) & 3);
+  }
 }
 
 fitcl_status fitcl__data_wrap(fitcl__tree *tree, fitcl__patterns *pat, fitcl_data **out) {
@@ -152,15 +146,8 @@ fitcl_status fitcl_data_build(const fitcl_tree *tree, const fitcl_pamatrix *matr
   cols->m = matrix;
   cols->taxon_of_tip = taxon_of_tip;
   cols->ntips = nt.ntips;
-  cols->unpacked = malloc(4 * matrix->stride + 4);
-  if (!cols->unpacked) {
-    free(cols);
-    goto nomem;
-  }
-  init_lut(cols->lut);
   st = fitcl__patterns_build(&pat, matrix->nfamilies, nt.ntips, matrix_column, cols, o.groups,
                              names, err, errlen);
-  free(cols->unpacked);
   free(cols);
   if (st) goto fail;
   st = fitcl__data_wrap(&nt, &pat, out);

@@ -1,13 +1,16 @@
 /* Pattern compression: identical family columns in the same rate group
  * become one weighted pattern.  One pass over the families with an
  * open-addressing hash table keyed by (column bytes, group), so the cost is
- * O(families x taxa) whatever the number of distinct patterns. */
+ * O(families x taxa) whatever the number of distinct patterns; the columns
+ * and their hashes are made in parallel batches (compress). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/util.h"
 #include "core/ioerr.h"
+#include "core/pool.h"
 #include "phylo/data.h"
 #include "phylo/patterns.h"
 
@@ -77,6 +80,34 @@ static int table_grow(table *t, size_t npat) {
   return 0;
 }
 
+/* Families are turned into columns and hashed in batches of about
+ * BATCH_BYTES, on every core when there is enough to do (each family its
+ * own slot), then entered into the table one after another in family
+ * order: the patterns and their numbering do not depend on the threads. */
+enum { BATCH_BYTES = 8 << 20, TASK_FAMILIES = 64 };
+#define PARALLEL_BYTES ((uint64_t)16 << 20)
+
+typedef struct column_batch {
+  fitcl__column_fn column;
+  void *user;
+  const int *groups;
+  size_t first, count, nt;
+  uint8_t *cols;   /* [count][nt] */
+  uint64_t *hash;  /* [count] */
+} column_batch;
+
+static void columns_task(void *arg, size_t task, unsigned worker) {
+  (void)worker;
+  const column_batch *b = arg;
+  size_t i0 = task * TASK_FAMILIES, i1 = b->count - i0 < TASK_FAMILIES ? b->count : i0 + TASK_FAMILIES;
+  for (size_t i = i0; i < i1; ++i) {
+    size_t f = b->first + i;
+    uint8_t *col = b->cols + i * b->nt;
+    b->column(b->user, f, col);
+    b->hash[i] = hash_column(col, b->nt, b->groups ? b->groups[f] : 0);
+  }
+}
+
 /* Compresses the columns into p's pattern arrays and family_pattern /
  * family_group; the names are left to the caller. */
 static fitcl_status compress(fitcl__patterns *p, size_t nfamilies, int ntaxa,
@@ -86,12 +117,18 @@ static fitcl_status compress(fitcl__patterns *p, size_t nfamilies, int ntaxa,
   size_t nt = (size_t)ntaxa;
   table tab = {0};
   size_t pcap = 0;
-  uint8_t *col = malloc(nt ? nt : 1);
+  fitcl__pool *pool = NULL;
+  size_t batch = BATCH_BYTES / (nt ? nt : 1);
+  if (batch < 1) batch = 1;
+  if (batch > nfamilies) batch = nfamilies ? nfamilies : 1;
+  column_batch b = {column, user, groups, 0, 0, nt, malloc(batch * (nt ? nt : 1)),
+                    malloc(batch * sizeof(uint64_t))};
   p->ntaxa = ntaxa;
   p->nfamilies = nfamilies;
   p->family_pattern = malloc((nfamilies ? nfamilies : 1) * sizeof *p->family_pattern);
   p->family_group = malloc((nfamilies ? nfamilies : 1) * sizeof *p->family_group);
-  if (!col || !p->family_pattern || !p->family_group || table_grow(&tab, 0) != 0) goto nomem;
+  if (!b.cols || !b.hash || !p->family_pattern || !p->family_group || table_grow(&tab, 0) != 0)
+    goto nomem;
   int maxg = 0;
   for (size_t f = 0; f < nfamilies; ++f) {
     int g = groups ? groups[f] : 0;
@@ -101,43 +138,60 @@ static fitcl_status compress(fitcl__patterns *p, size_t nfamilies, int ntaxa,
       goto fail;
     }
     if (g > maxg) maxg = g;
-    column(user, f, col);
-    uint64_t h = hash_column(col, nt, g);
-    size_t k = (size_t)h & (tab.cap - 1);
-    size_t pat = SIZE_MAX;
-    for (; tab.slot[k]; k = (k + 1) & (tab.cap - 1)) {
-      size_t q = tab.slot[k] - 1;
-      if (tab.hash[k] == h && p->group[q] == g && memcmp(p->state + q * nt, col, nt) == 0) {
-        pat = q;
-        break;
+  }
+  /* Threads only where the work repays starting them; without them (or
+   * without memory for them) the batches run on this thread. */
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  if ((uint64_t)nfamilies * nt >= PARALLEL_BYTES && cpus > 1)
+    (void)fitcl__pool_create((unsigned)(cpus < 64 ? cpus : 64), &pool);
+  for (size_t f0 = 0; f0 < nfamilies; f0 += batch) {
+    b.first = f0;
+    b.count = nfamilies - f0 < batch ? nfamilies - f0 : batch;
+    size_t tasks = (b.count + TASK_FAMILIES - 1) / TASK_FAMILIES;
+    if (pool) fitcl__pool_run(pool, tasks, columns_task, &b);
+    else
+      for (size_t k = 0; k < tasks; ++k) columns_task(&b, k, 0);
+    for (size_t i = 0; i < b.count; ++i) {
+      size_t f = f0 + i;
+      int g = groups ? groups[f] : 0;
+      const uint8_t *col = b.cols + i * nt;
+      uint64_t h = b.hash[i];
+      size_t k = (size_t)h & (tab.cap - 1);
+      size_t pat = SIZE_MAX;
+      for (; tab.slot[k]; k = (k + 1) & (tab.cap - 1)) {
+        size_t q = tab.slot[k] - 1;
+        if (tab.hash[k] == h && p->group[q] == g && memcmp(p->state + q * nt, col, nt) == 0) {
+          pat = q;
+          break;
+        }
       }
-    }
-    if (pat == SIZE_MAX) {
-      pat = p->npatterns;
-      if (pat == pcap) {
-        size_t nc = pcap ? pcap * 2 : 256;
-        uint8_t *ns = realloc(p->state, nc * (nt ? nt : 1));
-        if (!ns) goto nomem;
-        p->state = ns;
-        double *nw = realloc(p->weight, nc * sizeof *nw);
-        if (!nw) goto nomem;
-        p->weight = nw;
-        int *ng = realloc(p->group, nc * sizeof *ng);
-        if (!ng) goto nomem;
-        p->group = ng;
-        pcap = nc;
+      if (pat == SIZE_MAX) {
+        pat = p->npatterns;
+        if (pat == pcap) {
+          size_t nc = pcap ? pcap * 2 : 256;
+          uint8_t *ns = realloc(p->state, nc * (nt ? nt : 1));
+          if (!ns) goto nomem;
+          p->state = ns;
+          double *nw = realloc(p->weight, nc * sizeof *nw);
+          if (!nw) goto nomem;
+          p->weight = nw;
+          int *ng = realloc(p->group, nc * sizeof *ng);
+          if (!ng) goto nomem;
+          p->group = ng;
+          pcap = nc;
+        }
+        memcpy(p->state + pat * nt, col, nt);
+        p->weight[pat] = 0.0;
+        p->group[pat] = g;
+        p->npatterns++;
+        tab.slot[k] = pat + 1;
+        tab.hash[k] = h;
+        if (2 * p->npatterns > tab.cap && table_grow(&tab, p->npatterns) != 0) goto nomem;
       }
-      memcpy(p->state + pat * nt, col, nt);
-      p->weight[pat] = 0.0;
-      p->group[pat] = g;
-      p->npatterns++;
-      tab.slot[k] = pat + 1;
-      tab.hash[k] = h;
-      if (2 * p->npatterns > tab.cap && table_grow(&tab, p->npatterns) != 0) goto nomem;
+      p->weight[pat] += 1.0;
+      p->family_pattern[f] = pat;
+      p->family_group[f] = g;
     }
-    p->weight[pat] += 1.0;
-    p->family_pattern[f] = pat;
-    p->family_group[f] = g;
   }
   p->ngroups = maxg + 1;
   /* Give back the unused tail of the doubling growth. */
@@ -145,16 +199,16 @@ static fitcl_status compress(fitcl__patterns *p, size_t nfamilies, int ntaxa,
     uint8_t *ns = realloc(p->state, p->npatterns * (nt ? nt : 1));
     if (ns) p->state = ns;
   }
-  free(col);
-  free(tab.slot);
-  free(tab.hash);
-  return FITCL_OK;
+  goto done;
 nomem:
   st = fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM,
                     "out of memory compressing %zu families of %d taxa into patterns", nfamilies,
                     ntaxa);
 fail:
-  free(col);
+done:
+  fitcl__pool_destroy(pool);
+  free(b.cols);
+  free(b.hash);
   free(tab.slot);
   free(tab.hash);
   return st;
