@@ -147,7 +147,7 @@ fitcl_status fitcl_data_build(const fitcl_tree *tree, const fitcl_pamatrix *matr
   cols->taxon_of_tip = taxon_of_tip;
   cols->ntips = nt.ntips;
   st = fitcl__patterns_build(&pat, matrix->nfamilies, nt.ntips, matrix_column, cols, o.groups,
-                             names, err, errlen);
+                             names, 1, err, errlen);
   free(cols);
   if (st) goto fail;
   st = fitcl__data_wrap(&nt, &pat, out);

@@ -36,11 +36,15 @@ typedef void (*fitcl__column_fn)(void *user, size_t family, uint8_t *dst);
 /* Builds patterns for nfamilies families of ntaxa taxa by hashing each
  * column with its group: O(nfamilies * ntaxa).  `groups` may be NULL (all
  * 0); `names` may be NULL (families named "F1", "F2", ...; copied
- * otherwise).  `out` is overwritten (free it first).  On failure returns a
+ * otherwise).  `out` is overwritten (free it first).  `parallel`: the
+ * columns of a large matrix may be made on every core (the caller is not
+ * itself one of many threads, as a bootstrap replicate is; `column` must
+ * then be safe to call from several threads).  On failure returns a
  * status with a message in err and leaves *out zeroed. */
 fitcl_status fitcl__patterns_build(fitcl__patterns *out, size_t nfamilies, int ntaxa,
                                    fitcl__column_fn column, void *user, const int *groups,
-                                   const char *const *names, char *err, size_t errlen);
+                                   const char *const *names, int parallel, char *err,
+                                   size_t errlen);
 
 /* Convenience for simulated data: family-major states[f*ntaxa + tip]. */
 fitcl_status fitcl__patterns_from_states(fitcl__patterns *out, size_t nfamilies, int ntaxa,

@@ -111,8 +111,8 @@ static void columns_task(void *arg, size_t task, unsigned worker) {
 /* Compresses the columns into p's pattern arrays and family_pattern /
  * family_group; the names are left to the caller. */
 static fitcl_status compress(fitcl__patterns *p, size_t nfamilies, int ntaxa,
-                             fitcl__column_fn column, void *user, const int *groups, char *err,
-                             size_t errlen) {
+                             fitcl__column_fn column, void *user, const int *groups, int parallel,
+                             char *err, size_t errlen) {
   fitcl_status st = FITCL_OK;
   size_t nt = (size_t)ntaxa;
   table tab = {0};
@@ -142,7 +142,7 @@ static fitcl_status compress(fitcl__patterns *p, size_t nfamilies, int ntaxa,
   /* Threads only where the work repays starting them; without them (or
    * without memory for them) the batches run on this thread. */
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  if ((uint64_t)nfamilies * nt >= PARALLEL_BYTES && cpus > 1)
+  if (parallel && (uint64_t)nfamilies * nt >= PARALLEL_BYTES && cpus > 1)
     (void)fitcl__pool_create((unsigned)(cpus < 64 ? cpus : 64), &pool);
   for (size_t f0 = 0; f0 < nfamilies; f0 += batch) {
     b.first = f0;
@@ -216,13 +216,14 @@ done:
 
 fitcl_status fitcl__patterns_build(fitcl__patterns *out, size_t nfamilies, int ntaxa,
                                    fitcl__column_fn column, void *user, const int *groups,
-                                   const char *const *names, char *err, size_t errlen) {
+                                   const char *const *names, int parallel, char *err,
+                                   size_t errlen) {
   memset(out, 0, sizeof *out);
   if (ntaxa < 1 || !column)
     return fitcl__ioerr(err, errlen, FITCL_ERR_ARG, "patterns need at least one taxon");
   fitcl__patterns p;
   memset(&p, 0, sizeof p);
-  fitcl_status st = compress(&p, nfamilies, ntaxa, column, user, groups, err, errlen);
+  fitcl_status st = compress(&p, nfamilies, ntaxa, column, user, groups, parallel, err, errlen);
   if (st) goto fail;
   p.family_name = calloc(nfamilies ? nfamilies : 1, sizeof *p.family_name);
   if (!p.family_name) goto nomem;
@@ -259,7 +260,7 @@ fitcl_status fitcl__patterns_from_states(fitcl__patterns *out, size_t nfamilies,
                                          const uint8_t *states, const int *groups,
                                          const char *const *names, char *err, size_t errlen) {
   states_src s = {states, (size_t)(ntaxa > 0 ? ntaxa : 0)};
-  return fitcl__patterns_build(out, nfamilies, ntaxa, states_column, &s, groups, names, err,
+  return fitcl__patterns_build(out, nfamilies, ntaxa, states_column, &s, groups, names, 0, err,
                                errlen);
 }
 
@@ -274,7 +275,7 @@ fitcl_status fitcl__patterns_regroup(fitcl__patterns *p, const int *groups, char
   fitcl__patterns q;
   memset(&q, 0, sizeof q);
   fitcl_status st =
-    compress(&q, p->nfamilies, p->ntaxa, pattern_column, p, groups, err, errlen);
+    compress(&q, p->nfamilies, p->ntaxa, pattern_column, p, groups, 1, err, errlen);
   if (st) {
     fitcl__patterns_free(&q);
     return st;

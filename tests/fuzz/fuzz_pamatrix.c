@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (nt <= 4096) {
     fitcl__patterns p;
     char err[256];
-    CHECK(fitcl__patterns_build(&p, nf, (int)nt, column, a, NULL, NULL, err, sizeof err) ==
+    CHECK(fitcl__patterns_build(&p, nf, (int)nt, column, a, NULL, NULL, 0, err, sizeof err) ==
           FITCL_OK);
     double w = 0;
     for (size_t q = 0; q < p.npatterns; ++q) w += p.weight[q];
