@@ -130,6 +130,15 @@ typedef enum fitcl_cache_mode {
   FITCL_CACHE_OFF          /* build every program from source */
 } fitcl_cache_mode;
 
+/** What the kernels compute in (docs/precision.md). */
+typedef enum fitcl_precision {
+  FITCL_PRECISION_DEFAULT = 0, /* options only: $FITCL_PRECISION, else chosen per device */
+  FITCL_PRECISION_DOUBLE,      /* every step in double */
+  FITCL_PRECISION_MIXED,       /* per point / per node in float, sums in double (or in
+                                  compensated float pairs on a device without fp64) */
+  FITCL_PRECISION_SINGLE       /* float throughout, for speed where users accept it */
+} fitcl_precision;
+
 typedef struct fitcl_context_options {
   /** Device selector (grammar in docs/device-selection.md).
    *  NULL: $FITCL_DEVICE, else "auto". */

@@ -33,7 +33,9 @@
 /* What a device can do, as the families need to know it.  Families choose
  * layouts and sizes from these, never from the backend's name. */
 typedef struct fitcl__caps {
-  int fp64;              /* native double precision */
+  int fp64;              /* native double precision (0 also under FITCL_OPENCL_NO_FP64=1) */
+  fitcl_precision precision; /* what this device's kernels compute in: DOUBLE, MIXED or
+                                SINGLE (never DEFAULT once the context is open) */
   int host;              /* runs on the host's worker pool: work handed to the
                             host costs no transfer and no device time */
   int cpu_device;        /* work-items of a launch run one after another on

@@ -38,6 +38,7 @@ void fitcl__cpu_describe(fitcl_context *ctx, fitcl__backend *b) {
   long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
   const uint64_t mem = (pages > 0 && psz > 0) ? (uint64_t)pages * (uint64_t)psz : 0;
   b->caps = (fitcl__caps){.fp64 = 1,
+                          .precision = FITCL_PRECISION_DOUBLE,
                           .host = 1,
                           .cpu_device = 1,
                           .unified_memory = 1,

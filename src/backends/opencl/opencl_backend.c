@@ -55,6 +55,7 @@ static fitcl_status ocl_open(fitcl_context *ctx, const fitcl_device_desc *desc, 
   clGetDeviceInfo(o->device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_DOUBLE, sizeof width, &width, NULL);
   clGetDeviceInfo(o->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof max_alloc, &max_alloc, NULL);
   b->caps = (fitcl__caps){.fp64 = desc->fp64,
+                          .precision = FITCL_PRECISION_DOUBLE,
                           .cpu_device = (type & CL_DEVICE_TYPE_CPU) != 0,
                           .unified_memory = unified == CL_TRUE,
                           .subgroups = has_extension(o->device, "cl_khr_subgroups"),
