@@ -270,6 +270,22 @@ __kernel void fitcl_gl_block_rows(__global const double *wv, const long cn, cons
   rows[(blk0 + b) * ncomp + q] = s + c;
 }
 
+/* The same block sums of the float kernels' gradient terms
+ * (cl/lik_float.cl), accumulated in double: the mixed precision mode on a
+ * device with fp64. */
+__kernel void fitcl_gl_block_rows_f(__global const float *wv, const long cn, const int ncomp,
+                                    const long blk0, const int nrows_comp, __global double *rows) {
+  const long id = get_global_id(0);
+  const long nblk = cn / FITCL_REDUCE_BLOCK;
+  if (id >= nblk * nrows_comp) return;
+  const long b = id / nrows_comp;
+  const int q = (int)(id % nrows_comp);
+  double s = 0.0, c = 0.0;
+  __global const float *x = wv + (long)q * cn + b * FITCL_REDUCE_BLOCK;
+  for (int k = 0; k < FITCL_REDUCE_BLOCK; ++k) fitcl_kahan_add(&s, &c, x[k]);
+  rows[(blk0 + b) * ncomp + q] = s + c;
+}
+
 /* Batched P(t) for fitcl_gl_pmatrices: one matrix per work-item. */
 __kernel void fitcl_gl_pmat_batch(__global const double *a, __global const double *b,
                                   __global const double *t, const long n, const int deriv,

@@ -39,17 +39,7 @@
 #endif
 
 /* Layout of one transition-matrix record (FITCL_GL_PREC doubles). */
-#define FITCL_GL_P00 0
-#define FITCL_GL_P01 1
-#define FITCL_GL_P10 2
-#define FITCL_GL_P11 3
-#define FITCL_GL_U01 4 /* dP01 / dlog u */
-#define FITCL_GL_U10 5 /* dP10 / dlog u */
-#define FITCL_GL_W01 6 /* dP01 / dlog w */
-#define FITCL_GL_W10 7 /* dP10 / dlog w */
-#define FITCL_GL_T01 8 /* dP01 / dt */
-#define FITCL_GL_T10 9 /* dP10 / dt */
-#define FITCL_GL_PREC 10
+#include "common/gl_record.h"
 
 /* Below this S, phi comes from its Taylor series and exp(-S) = 1 - S phi:
  * no transcendental call at all, and no cancellation in 1 - exp(-S). */

@@ -25,8 +25,15 @@
  * ISO C mode, which the pthreads backend is built in). */
 #ifndef FITCL_CL_COMMON_PRUNING_H
 #define FITCL_CL_COMMON_PRUNING_H
+/* The float programs (cl/lik_float.cl) include common/compat_float.h
+ * first: fitcl_real is then float, and nothing of gainloss.h (double
+ * throughout) is read, only its record layout. */
+#ifdef FITCL_PRUNE_FLOAT
+#include "common/gl_record.h"
+#else
 #include "common/compat.h"
 #include "common/gainloss.h"
+#endif
 
 /* ---- codes shared by the host and the kernels ------------------------- */
 
@@ -93,10 +100,27 @@ FITCL_GL_FN void fitcl_prune_child(const fitcl_real *P, fitcl_real in0, fitcl_re
  * by 2^FITCL_GL_SCALE_BITS, exactly, and the pattern's scale counter is
  * incremented.  Exact scaling keeps the backends in agreement and the
  * log-scaler an integer multiple of FITCL_GL_SCALE_BITS * log(2). */
+#ifndef FITCL_PRUNE_FLOAT
 #define FITCL_GL_SCALE_BITS 256
 #define FITCL_GL_SCALE_LOW 0x1p-256
 #define FITCL_GL_SCALE_UP 0x1p256
+#define FITCL_GL_FOLD_CAP 0x1p768
 #define FITCL_GL_LN2_SCALE (256.0 * 0.69314718055994530942) /* 256 log 2 */
+#else
+/* Float forms: float's normal range ends at 2^-126, so a partial rescales
+ * below 2^-40, and the product of two children (each at least 2^-40 before
+ * the branch factors) stays normal.  The fold cap of the outside pass is
+ * 2^120, as double's 2^768, three factors under the largest power. */
+#define FITCL_GL_SCALE_BITS FITCL_GLF_SCALE_BITS
+#define FITCL_GL_SCALE_LOW 0x1p-40f
+#define FITCL_GL_SCALE_UP 0x1p40f
+#define FITCL_GL_FOLD_CAP 0x1p120f
+#define FITCL_GL_LN2_SCALE (40.0f * 0.69314718055994530942f)
+#endif
+/* The float forms' step, in bits and (for the host, in double) as a log:
+ * the host takes a float program's integer scale counts back exactly. */
+#define FITCL_GLF_SCALE_BITS 40
+#define FITCL_GLF_LN2_SCALE (40.0 * 0.69314718055994530942)
 
 /* The running largest entry m of a node's partial, one category at a time. */
 FITCL_GL_FN fitcl_real fitcl_prune_max(fitcl_real m, fitcl_real u0, fitcl_real u1) {
@@ -105,7 +129,7 @@ FITCL_GL_FN fitcl_real fitcl_prune_max(fitcl_real m, fitcl_real u0, fitcl_real u
 }
 /* Whether a partial with largest entry m rescales, and its factor. */
 FITCL_GL_FN int fitcl_prune_low(fitcl_real m) { return m < FITCL_GL_SCALE_LOW; }
-FITCL_GL_FN fitcl_real fitcl_prune_factor(int low) { return low ? FITCL_GL_SCALE_UP : 1.0; }
+FITCL_GL_FN fitcl_real fitcl_prune_factor(int low) { return low ? FITCL_GL_SCALE_UP : (fitcl_real)1; }
 
 /* When a node's product is checked for rescaling: after each of its
  * children but the first, and after an only child.  The check sits inside
@@ -151,7 +175,7 @@ FITCL_GL_FN fitcl_real fitcl_prune_conditioned(fitcl_real ll, fitcl_real ll_abse
  * group's families, so the sum is conditioned. */
 FITCL_GL_FN fitcl_real fitcl_prune_wll(int kind, fitcl_real w, fitcl_real ll) {
   if (kind == FITCL__PAT_ABSENT) return -w * fitcl_prune_log_observed(ll);
-  return (w != 0.0) ? w * ll : 0.0;
+  return (w != 0) ? w * ll : (fitcl_real)0;
 }
 /* The weight of the pattern's d log L in the gradient of that term. */
 FITCL_GL_FN fitcl_real fitcl_prune_gw(int kind, fitcl_real w, fitcl_real ll) {
@@ -165,7 +189,7 @@ FITCL_GL_FN fitcl_real fitcl_prune_gw(int kind, fitcl_real w, fitcl_real ll) {
  * pi1 = g / (g + l) moves with g (dpi1 / dlog g = pi0 pi1; the log l term
  * is its negative); a fixed root gives dpi = 0.  invl = 1 / lsum. */
 FITCL_GL_FN fitcl_real fitcl_prune_root_dpi(int stationary, fitcl_real pi0, fitcl_real pi1) {
-  return stationary ? pi0 * pi1 : 0.0;
+  return stationary ? pi0 * pi1 : (fitcl_real)0;
 }
 FITCL_GL_FN fitcl_real fitcl_prune_root_dgain(fitcl_real dpi, fitcl_real rnum, fitcl_real invl) {
   return dpi * rnum * invl;
@@ -177,12 +201,12 @@ FITCL_GL_FN fitcl_real fitcl_prune_root_out(fitcl_real pi, fitcl_real invl) { re
 
 /* Folds node u's rescaling factor f_u into its outside vector entry o, so
  * that G_v = O_u f_u prod(siblings' S) keeps sum_x G_v(x) S_v(x) = 1.
- * Capped at 2^768: reached only through exactly zero partials, whose terms
+ * Capped at 2^768 (float forms: 2^120): reached only through exactly zero partials, whose terms
  * vanish, and nothing overflows.  (A comparison, not fmin, which PoCL
  * leaves as a call.) */
 FITCL_GL_FN fitcl_real fitcl_prune_fold(fitcl_real o, fitcl_real f) {
   const fitcl_real x = o * f;
-  return x < 0x1p768 ? x : 0x1p768;
+  return x < FITCL_GL_FOLD_CAP ? x : FITCL_GL_FOLD_CAP;
 }
 
 /* sum_{x,y} G_x dP(x,y) In_y for a derivative record d01 = dP01,

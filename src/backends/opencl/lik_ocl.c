@@ -17,6 +17,7 @@
 #include "core/util.h"
 #include "device/opencl/ocl.h"
 #include "kernels/lik.h"
+#include "backends/opencl/lik_ocl.h"
 #include "backends/opencl/opencl.h"
 
 int fitcl__lik_ocl_tile_override = 0;
@@ -24,18 +25,8 @@ int fitcl__lik_ocl_tile_override = 0;
 /* The schedule goes up as it is: three ints per step on both sides. */
 _Static_assert(sizeof(fitcl_prune_step) == 3 * sizeof(cl_int), "fitcl_prune_step layout");
 
-struct fitcl__lik_ocl {
-  cl_kernel k_pm, k_prune, k_rows;
-  cl_mem sched, sched_child, tips, bgroup, kind, weight;
-  cl_mem par, pm; /* par: brlen, set_a, set_b, pi1 (one upload) */
-  double *hpar;
-  cl_mem in, out, sb, patll, wv, rows;
-  size_t cn; /* patterns per chunk */
-  cl_int tile; /* patterns per tile of the partials (cl/lik.cl) */
-};
-
 /* This backend's state of a handle. */
-static inline struct fitcl__lik_ocl *ocl_of(const fitcl_lik *L) { return L->impl; }
+static inline struct fitcl__lik_ocl *ocl_of(const fitcl_lik *L) { return fitcl__lik_ocl_of(L); }
 
 void fitcl__lik_ocl_destroy(fitcl_lik *L) {
   if (!L || !ocl_of(L)) return;
@@ -44,41 +35,38 @@ void fitcl__lik_ocl_destroy(fitcl_lik *L) {
   FITCL__CL_RELEASE_KERNEL(o->k_prune);
   FITCL__CL_RELEASE_KERNEL(o->k_rows);
   cl_mem *m[] = {&o->sched, &o->sched_child, &o->tips, &o->bgroup, &o->kind, &o->weight, &o->par, &o->pm, &o->in, &o->out, &o->sb, &o->patll,
-                 &o->wv, &o->rows};
+                 &o->wv, &o->rows, &o->pmf, &o->pif, &o->llf, &o->nsc, &o->rows2};
   for (size_t i = 0; i < FITCL_ARRAY_LEN(m); ++i) FITCL__CL_RELEASE_MEM(*m[i]);
   FITCL_FREE(o->hpar);
+  FITCL_FREE(o->hpm);
+  FITCL_FREE(o->hpi);
+  FITCL_FREE(o->hllf);
+  FITCL_FREE(o->hnsc);
+  FITCL_FREE(o->hrows2);
   FITCL_FREE(L->impl);
 }
 
 #define TRY(x) do { st = (x); if (st != FITCL_OK) return st; } while (0)
 
-fitcl_status fitcl__lik_ocl_create(fitcl_lik *L) {
+fitcl_status fitcl__lik_ocl_upload_common(fitcl_lik *L) {
   fitcl_context *ctx = L->ctx;
-  fitcl_status st;
-  L->impl = calloc(1, sizeof(struct fitcl__lik_ocl));
-  if (!ocl_of(L)) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
   struct fitcl__lik_ocl *o = ocl_of(L);
-  TRY(fitcl__ocl_kernel(ctx, "lik.cl", "fitcl_gl_pmats", &o->k_pm));
-  TRY(fitcl__ocl_kernel(ctx, "lik.cl", "fitcl_gl_prune", &o->k_prune));
-  TRY(fitcl__ocl_kernel(ctx, "lik.cl", "fitcl_gl_block_rows", &o->k_rows));
-
+  fitcl_status st;
   const cl_mem_flags ro = CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR;
-  const size_t nn = (size_t)L->nnodes, K = (size_t)L->K, S = (size_t)L->G * K;
   TRY(fitcl__ocl_alloc(ctx, ro, sizeof(fitcl_prune_step) * (size_t)L->nint, L->sched, &o->sched));
-  TRY(fitcl__ocl_alloc(ctx, ro, sizeof(int) * (nn - 1), L->sched_child, &o->sched_child));
+  TRY(fitcl__ocl_alloc(ctx, ro, sizeof(int) * (size_t)(L->nnodes - 1), L->sched_child, &o->sched_child));
   TRY(fitcl__ocl_alloc(ctx, ro, (size_t)L->ntips * L->npx, L->tips, &o->tips));
   TRY(fitcl__ocl_alloc(ctx, ro, sizeof(int) * L->nblocks, L->block_group, &o->bgroup));
   TRY(fitcl__ocl_alloc(ctx, ro, L->npx, L->kind, &o->kind));
-  TRY(fitcl__ocl_alloc(ctx, ro, sizeof(double) * L->npx, L->weight, &o->weight));
-  const size_t npar = nn + 2 * S + (size_t)L->G;
-  o->hpar = malloc(sizeof(double) * npar);
-  if (!o->hpar) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
-  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_ONLY, sizeof(double) * npar, NULL, &o->par));
-  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(double) * S * nn * FITCL_GL_PREC, NULL, &o->pm));
+  return FITCL_OK;
+}
 
+void fitcl__lik_ocl_layout(fitcl_lik *L, size_t real) {
+  struct fitcl__lik_ocl *o = ocl_of(L);
+  const size_t K = (size_t)L->K;
   /* Chunk size: what fits in a quarter of the device memory (at most 1 GiB
    * of per-pattern buffers), in whole reduction blocks. */
-  const size_t per_pat = sizeof(double) * ((2 * (size_t)L->nint + (size_t)L->maxdeg) * K * 2 + L->ncomp);
+  const size_t per_pat = real * ((2 * (size_t)L->nint + (size_t)L->maxdeg) * K * 2 + L->ncomp);
   size_t budget = (size_t)(fitcl__ocl_of(L->ctx)->global_mem / 4);
   if (budget > ((size_t)1 << 30)) budget = (size_t)1 << 30;
   size_t cn = L->opt.chunk_patterns ? L->opt.chunk_patterns : budget / per_pat;
@@ -90,11 +78,42 @@ fitcl_status fitcl__lik_ocl_create(fitcl_lik *L) {
    * pattern per tile keeps its partials contiguous (see cl/lik.cl). */
   cl_device_type type = 0;
   if (clGetDeviceInfo(fitcl__ocl_of(L->ctx)->device, CL_DEVICE_TYPE, sizeof type, &type, NULL) != CL_SUCCESS) type = 0;
-  const int tuned = ctx->backend->tuning.lik_tile;
+  const int tuned = L->ctx->backend->tuning.lik_tile;
   o->tile = fitcl__lik_ocl_tile_override ? fitcl__lik_ocl_tile_override
             : tuned                      ? tuned
             : (type & CL_DEVICE_TYPE_CPU) ? 1
                                          : 16;
+}
+
+fitcl_status fitcl__lik_ocl_create(fitcl_lik *L) {
+  fitcl_context *ctx = L->ctx;
+  fitcl_status st;
+  L->impl = calloc(1, sizeof(struct fitcl__lik_ocl));
+  if (!ocl_of(L)) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+  struct fitcl__lik_ocl *o = ocl_of(L);
+  /* Mixed and single precision run the float kernels; so does a device
+   * without fp64 whatever it was asked, as its double program is not
+   * built (and is not touched here). */
+  const fitcl__caps *caps = &ctx->backend->caps;
+  o->prec = caps->precision;
+  o->floats = o->prec == FITCL_PRECISION_MIXED || o->prec == FITCL_PRECISION_SINGLE || !caps->fp64;
+  if (o->floats) return fitcl__lik_ocl_create_float(L);
+  TRY(fitcl__ocl_kernel(ctx, "lik.cl", "fitcl_gl_pmats", &o->k_pm));
+  TRY(fitcl__ocl_kernel(ctx, "lik.cl", "fitcl_gl_prune", &o->k_prune));
+  TRY(fitcl__ocl_kernel(ctx, "lik.cl", "fitcl_gl_block_rows", &o->k_rows));
+
+  const cl_mem_flags ro = CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR;
+  const size_t nn = (size_t)L->nnodes, K = (size_t)L->K, S = (size_t)L->G * K;
+  TRY(fitcl__lik_ocl_upload_common(L));
+  TRY(fitcl__ocl_alloc(ctx, ro, sizeof(double) * L->npx, L->weight, &o->weight));
+  const size_t npar = nn + 2 * S + (size_t)L->G;
+  o->hpar = malloc(sizeof(double) * npar);
+  if (!o->hpar) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_ONLY, sizeof(double) * npar, NULL, &o->par));
+  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(double) * S * nn * FITCL_GL_PREC, NULL, &o->pm));
+
+  fitcl__lik_ocl_layout(L, sizeof(double));
+  const size_t cn = o->cn;
   const size_t part = (size_t)L->nint * K * 2 * cn;
   TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(double) * part, NULL, &o->in));
   TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(double) * part, NULL, &o->out));
@@ -111,6 +130,7 @@ fitcl_status fitcl__lik_ocl_create(fitcl_lik *L) {
 fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad) {
   fitcl_context *ctx = L->ctx;
   struct fitcl__lik_ocl *o = ocl_of(L);
+  if (o->floats) return fitcl__lik_ocl_eval_float(L, want_grad);
   fitcl_status st;
   const int nn = L->nnodes, K = L->K, S = L->G * L->K;
   /* One non-blocking upload of everything that changes per evaluation;

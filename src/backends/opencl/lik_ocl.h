@@ -1,0 +1,45 @@
+/* The OpenCL backend's state of a likelihood handle, shared by the double
+ * kernels' driver (lik_ocl.c) and the float kernels' (lik_ocl_float.c, the
+ * mixed and single precision modes).  Internal. */
+#ifndef FITCL_BACKENDS_OPENCL_LIK_OCL_H
+#define FITCL_BACKENDS_OPENCL_LIK_OCL_H
+
+#include "device/opencl/ocl.h"
+#include "kernels/lik.h"
+
+struct fitcl__lik_ocl {
+  cl_kernel k_pm, k_prune, k_rows;
+  cl_mem sched, sched_child, tips, bgroup, kind, weight;
+  cl_mem par, pm; /* par: brlen, set_a, set_b, pi1 (one upload) */
+  double *hpar;
+  cl_mem in, out, sb, patll, wv, rows;
+  size_t cn; /* patterns per chunk */
+  cl_int tile; /* patterns per tile of the partials (cl/lik.cl) */
+  /* The float kernels (cl/lik_float.cl), when the device computes in
+   * mixed or single precision: `in`, `out`, `sb` and `wv` then hold floats;
+   * pm and pi1 are computed on the host and uploaded as floats; the pruning
+   * writes llf (log of the rescaled likelihood) and nsc (scale counts); the
+   * gradient's block rows are doubles in `rows` (mixed, with fp64) or
+   * (hi, lo) float pairs in `rows2`. */
+  int floats;
+  fitcl_precision prec;
+  int pairs;      /* gradient rows as float pairs (no fp64, or single) */
+  cl_mem pmf, pif, llf, nsc, rows2;
+  float *hpm, *hpi, *hllf, *hrows2;
+  int *hnsc;
+};
+
+/* This backend's state of a handle. */
+static inline struct fitcl__lik_ocl *fitcl__lik_ocl_of(const fitcl_lik *L) { return L->impl; }
+
+/* What both precisions upload once (the schedule, tip states, block groups,
+ * pattern kinds), and the chunk and tile sizes for partials of `real`
+ * bytes per number. */
+fitcl_status fitcl__lik_ocl_upload_common(fitcl_lik *L);
+void fitcl__lik_ocl_layout(fitcl_lik *L, size_t real);
+
+/* The float kernels' driver (lik_ocl_float.c). */
+fitcl_status fitcl__lik_ocl_create_float(fitcl_lik *L);
+fitcl_status fitcl__lik_ocl_eval_float(fitcl_lik *L, int want_grad);
+
+#endif

@@ -1,0 +1,182 @@
+/* Gain/loss likelihood on the OpenCL backend in mixed or single precision
+ * (docs/likelihood.md, "Precision"): the float kernels of cl/lik_float.cl.
+ * The transition matrices are computed on the host in double (one record
+ * per branch, category and group: a few thousand numbers) and uploaded as
+ * floats; the pruning runs per pattern in float, with half the memory and
+ * bandwidth of the double kernels' partials; each pattern's log-likelihood
+ * comes back as a float log of its rescaled likelihood and an integer scale
+ * count, which the host joins in double, and the log-likelihood's block
+ * sums are the host's, in double (single: in float).  The gradient's block
+ * sums run on the device: in double where the device has fp64 (mixed), as
+ * compensated float pairs where it has none, in plain float (single). */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/compat.h"
+#include "common/gainloss.h"
+#include "common/ksum.h"
+#include "common/pruning.h"
+#include "core/util.h"
+#include "device/opencl/ocl.h"
+#include "kernels/lik.h"
+#include "backends/opencl/lik_ocl.h"
+
+#define TRY(x) do { st = (x); if (st != FITCL_OK) return st; } while (0)
+#define ARG(k, i, v) TRY(fitcl__ocl_setarg(ctx, (k), (i), sizeof(v), &(v)))
+
+static fitcl_status oom(fitcl_context *ctx) {
+  return fitcl__fail(ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+}
+
+fitcl_status fitcl__lik_ocl_create_float(fitcl_lik *L) {
+  fitcl_context *ctx = L->ctx;
+  struct fitcl__lik_ocl *o = fitcl__lik_ocl_of(L);
+  fitcl_status st;
+  const int mixed64 = o->prec != FITCL_PRECISION_SINGLE && ctx->backend->caps.fp64;
+  o->pairs = !mixed64;
+  TRY(fitcl__ocl_kernel(ctx, "lik_float.cl", "fitcl_glf_prune", &o->k_prune));
+  if (mixed64) TRY(fitcl__ocl_kernel(ctx, "lik.cl", "fitcl_gl_block_rows_f", &o->k_rows));
+  else TRY(fitcl__ocl_kernel(ctx, "lik_float.cl", "fitcl_glf_block_rows", &o->k_rows));
+
+  const size_t nn = (size_t)L->nnodes, K = (size_t)L->K, S = (size_t)L->G * K, npx = L->npx;
+  TRY(fitcl__lik_ocl_upload_common(L));
+  float *w = malloc(sizeof(float) * npx);
+  if (!w) return oom(ctx);
+  for (size_t i = 0; i < npx; ++i) w[i] = (float)L->weight[i];
+  st = fitcl__ocl_alloc(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, sizeof(float) * npx, w,
+                        &o->weight);
+  free(w);
+  if (st != FITCL_OK) return st;
+  o->hpm = malloc(sizeof(float) * S * nn * FITCL_GL_PREC);
+  o->hpi = malloc(sizeof(float) * (size_t)L->G);
+  o->hllf = malloc(sizeof(float) * npx);
+  o->hnsc = malloc(sizeof(int) * npx);
+  o->hrows2 = o->pairs ? malloc(sizeof(float) * 2 * L->ncomp * L->nblocks) : NULL;
+  if (!o->hpm || !o->hpi || !o->hllf || !o->hnsc || (o->pairs && !o->hrows2)) return oom(ctx);
+  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_ONLY, sizeof(float) * S * nn * FITCL_GL_PREC, NULL, &o->pmf));
+  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_ONLY, sizeof(float) * (size_t)L->G, NULL, &o->pif));
+
+  fitcl__lik_ocl_layout(L, sizeof(float));
+  const size_t cn = o->cn, part = (size_t)L->nint * K * 2 * cn;
+  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(float) * part, NULL, &o->in));
+  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(float) * part, NULL, &o->out));
+  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(float) * (size_t)L->maxdeg * K * 2 * cn, NULL,
+                       &o->sb));
+  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(float) * npx, NULL, &o->llf));
+  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(int) * npx, NULL, &o->nsc));
+  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(float) * L->ncomp * cn, NULL, &o->wv));
+  if (o->pairs)
+    TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(float) * 2 * L->ncomp * L->nblocks, NULL,
+                         &o->rows2));
+  else
+    TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_WRITE, sizeof(double) * L->ncomp * L->nblocks, NULL,
+                         &o->rows));
+  return FITCL_OK;
+}
+
+/* The transition matrices of this evaluation, in double, rounded once to
+ * float: record (g K + c) nn + v, as fitcl_gl_pmats lays them out. */
+static void host_pmats(fitcl_lik *L, int deriv) {
+  struct fitcl__lik_ocl *o = fitcl__lik_ocl_of(L);
+  const int nn = L->nnodes, S = L->G * L->K, n = deriv ? FITCL_GL_PREC : 4;
+  for (int s = 0; s < S; ++s)
+    for (int v = 0; v < nn; ++v) {
+      double rec[FITCL_GL_PREC];
+      if (deriv) fitcl_gl_pmat_deriv(L->set_a[s], L->set_b[s], L->brlen[v], rec);
+      else fitcl_gl_pmat(L->set_a[s], L->set_b[s], L->brlen[v], rec);
+      float *out = o->hpm + ((size_t)s * (size_t)nn + (size_t)v) * FITCL_GL_PREC;
+      for (int k = 0; k < n; ++k) out[k] = (float)rec[k];
+    }
+  for (int g = 0; g < L->G; ++g) o->hpi[g] = (float)L->pi1[g];
+}
+
+fitcl_status fitcl__lik_ocl_eval_float(fitcl_lik *L, int want_grad) {
+  fitcl_context *ctx = L->ctx;
+  struct fitcl__lik_ocl *o = fitcl__lik_ocl_of(L);
+  fitcl_status st;
+  cl_command_queue q = fitcl__ocl_of(ctx)->queue;
+  const int nn = L->nnodes, K = L->K, S = L->G * L->K;
+  host_pmats(L, want_grad);
+  /* Non-blocking uploads: hpm and hpi are not touched again before the
+   * blocking read at the end. */
+  TRY(fitcl__ocl_check(ctx, clEnqueueWriteBuffer(q, o->pmf, CL_FALSE, 0,
+                                                 sizeof(float) * (size_t)S * (size_t)nn * FITCL_GL_PREC,
+                                                 o->hpm, 0, NULL, NULL),
+                       "clEnqueueWriteBuffer"));
+  TRY(fitcl__ocl_check(ctx, clEnqueueWriteBuffer(q, o->pif, CL_FALSE, 0, sizeof(float) * (size_t)L->G,
+                                                 o->hpi, 0, NULL, NULL),
+                       "clEnqueueWriteBuffer"));
+
+  const cl_int ntips = L->ntips, nint = L->nint, root_grad = L->root_grad, maxdeg = L->maxdeg;
+  const cl_int wg = want_grad, bg = L->branch_grad, ncomp = (cl_int)L->ncomp;
+  const cl_long npx = (cl_long)L->npx;
+  cl_int a = 0;
+  cl_kernel k = o->k_prune;
+  ARG(k, a++, ntips); ARG(k, a++, nn); ARG(k, a++, nint); ARG(k, a++, K); ARG(k, a++, maxdeg);
+  ARG(k, a++, o->sched); ARG(k, a++, o->sched_child); ARG(k, a++, o->tips);
+  ARG(k, a++, npx);
+  const cl_uint a_pofs = (cl_uint)a++;
+  const cl_uint a_cn = (cl_uint)a++;
+  ARG(k, a++, o->bgroup); ARG(k, a++, o->kind); ARG(k, a++, o->weight); ARG(k, a++, o->pmf);
+  ARG(k, a++, o->pif); ARG(k, a++, root_grad); ARG(k, a++, wg); ARG(k, a++, bg);
+  ARG(k, a++, ncomp); ARG(k, a++, o->tile); ARG(k, a++, o->in); ARG(k, a++, o->out); ARG(k, a++, o->sb);
+  ARG(k, a++, o->llf); ARG(k, a++, o->nsc); ARG(k, a++, o->wv);
+  const cl_int nrc = ncomp;
+  const cl_int comp = o->prec != FITCL_PRECISION_SINGLE;
+  ARG(o->k_rows, 0, o->wv);
+  ARG(o->k_rows, 2, ncomp);
+  ARG(o->k_rows, 4, nrc);
+  if (o->pairs) {
+    ARG(o->k_rows, 5, comp);
+    ARG(o->k_rows, 6, o->rows2);
+  } else {
+    ARG(o->k_rows, 5, o->rows);
+  }
+  for (size_t p0 = 0; p0 < L->npx; p0 += o->cn) {
+    const cl_long pofs = (cl_long)p0;
+    const cl_long cn = (cl_long)((L->npx - p0 < o->cn) ? L->npx - p0 : o->cn);
+    const cl_long blk0 = pofs / FITCL_REDUCE_BLOCK;
+    ARG(k, a_pofs, pofs);
+    ARG(k, a_cn, cn);
+    TRY(fitcl__ocl_launch(ctx, k, (size_t)cn, 0));
+    if (!want_grad) continue;
+    ARG(o->k_rows, 1, cn);
+    ARG(o->k_rows, 3, blk0);
+    TRY(fitcl__ocl_launch(ctx, o->k_rows, (size_t)(cn / FITCL_REDUCE_BLOCK) * (size_t)nrc, 0));
+  }
+  const size_t nrow = L->ncomp * L->nblocks;
+  if (want_grad && o->pairs)
+    TRY(fitcl__ocl_check(ctx, clEnqueueReadBuffer(q, o->rows2, CL_FALSE, 0, sizeof(float) * 2 * nrow,
+                                                  o->hrows2, 0, NULL, NULL),
+                         "clEnqueueReadBuffer"));
+  if (want_grad && !o->pairs)
+    TRY(fitcl__ocl_check(ctx, clEnqueueReadBuffer(q, o->rows, CL_FALSE, 0, sizeof(double) * nrow,
+                                                  L->rows, 0, NULL, NULL),
+                         "clEnqueueReadBuffer"));
+  TRY(fitcl__ocl_check(ctx, clEnqueueReadBuffer(q, o->nsc, CL_FALSE, 0, sizeof(int) * L->npx,
+                                                o->hnsc, 0, NULL, NULL),
+                       "clEnqueueReadBuffer"));
+  TRY(fitcl__ocl_read(ctx, o->llf, 0, sizeof(float) * L->npx, o->hllf));
+
+  if (!want_grad) memset(L->rows, 0, sizeof(double) * nrow);
+  if (want_grad && o->pairs)
+    for (size_t r = 0; r < nrow; ++r) L->rows[r] = (double)o->hrows2[2 * r] + (double)o->hrows2[2 * r + 1];
+  /* Each pattern's log-likelihood: the float log of its rescaled
+   * likelihood, and its scale steps taken back exactly, in double. */
+  for (size_t i = 0; i < L->npx; ++i) L->pat_ll[i] = (double)o->hllf[i] - o->hnsc[i] * FITCL_GLF_LN2_SCALE;
+  /* The log-likelihood's block sums, in the kernels' order: compensated in
+   * double, or plain float sums in single precision. */
+  for (size_t b = 0; b < L->nblocks; ++b) {
+    double sum = 0.0, c = 0.0;
+    float fs = 0.0f;
+    for (size_t i = b * FITCL_REDUCE_BLOCK; i < (b + 1) * FITCL_REDUCE_BLOCK; ++i) {
+      const double t = fitcl_prune_wll(L->kind[i], L->weight[i], L->pat_ll[i]);
+      if (comp) fitcl_kahan_add(&sum, &c, t);
+      else fs += (float)t;
+    }
+    L->rows[b * L->ncomp + FITCL__LC_LL] = comp ? sum + c : (double)fs;
+  }
+  return FITCL_OK;
+}
