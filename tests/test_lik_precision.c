@@ -1,0 +1,243 @@
+/* The likelihood in mixed and single precision on the OpenCL backend
+ * (cl/lik_float.cl): against the double kernels on the same data, against
+ * log-space pruning (fx_logprune, which never underflows) on a deep tree
+ * where float partials need rescaling, and the float program built with
+ * `double` made unusable.  Until the context options choose the mode, each
+ * test sets the device's caps after creating the context, as the
+ * plumbing will: precision, and fp64 = 0 for a device without fp64. */
+#include <criterion/criterion.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/context.h"
+#include "device/backend.h"
+#include "fitcl.h"
+#include "lik_fixture.h"
+#include "test_util.h"
+#if FITCL_WITH_OPENCL
+#include "device/opencl/clsources.h"
+#include "device/opencl/ocl.h"
+#endif
+
+/* The OpenCL backend's selector, or a visible skip (a failure under
+ * FITCL_TEST_REQUIRE_OPENCL=1, in fitcl_test_backends). */
+static const char *opencl_selector(void) {
+  fitcl_test_backend be[2];
+  size_t nb = fitcl_test_backends(be, 2);
+  for (size_t i = 0; i < nb; ++i)
+    if (strcmp(be[i].name, "opencl") == 0) return be[i].selector;
+  cr_skip_test("no OpenCL device with fp64");
+  return NULL;
+}
+
+typedef struct mode {
+  const char *name;
+  fitcl_precision prec;
+  int fp64;
+} mode;
+
+static const mode modes[] = {{"double", FITCL_PRECISION_DOUBLE, 1},
+                             {"mixed", FITCL_PRECISION_MIXED, 1},
+                             {"mixed, no fp64", FITCL_PRECISION_MIXED, 0},
+                             {"single", FITCL_PRECISION_SINGLE, 1},
+                             {"single, no fp64", FITCL_PRECISION_SINGLE, 0}};
+enum { NMODES = sizeof modes / sizeof modes[0] };
+
+static fitcl_context *mode_context(const char *sel, const mode *md) {
+  fitcl_context *ctx = fitcl_test_context(sel);
+  ctx->backend->caps.precision = md->prec;
+  ctx->backend->caps.fp64 = md->fp64;
+  return ctx;
+}
+
+static void random_patterns(fitcl__patterns *pat, int ntaxa, size_t np, int ngroups, uint64_t *seed) {
+  uint8_t *s = malloc(np * (size_t)ntaxa);
+  double *w = malloc(sizeof(double) * np);
+  int *g = malloc(sizeof(int) * np);
+  for (size_t p = 0; p < np; ++p) {
+    /* Each pattern its own presence frequency: rare and common families. */
+    const double f = 0.05 + 0.9 * fx_rand(seed);
+    for (int i = 0; i < ntaxa; ++i) {
+      double r = fx_rand(seed);
+      s[p * (size_t)ntaxa + (size_t)i] = r < 0.04 ? FITCL__MISSING : (r < 0.04 + 0.96 * f ? FITCL__PRESENT : FITCL__ABSENT);
+    }
+    w[p] = 1 + (int)(fx_rand(seed) * 5);
+    g[p] = (int)(fx_rand(seed) * ngroups) % ngroups;
+  }
+  g[0] = ngroups - 1;
+  fx_patterns(pat, ntaxa, np, s, w, g);
+  free(s);
+  free(w);
+  free(g);
+}
+
+static fitcl_lik *make_lik(fitcl_context *ctx, const fitcl__tree *t, const fitcl__patterns *pat,
+                           int K, int cond, int branch_grad, size_t chunk) {
+  fitcl_lik_options o = {0};
+  o.gamma_cats = K;
+  o.no_condition = !cond;
+  o.branch_gradient = branch_grad;
+  o.chunk_patterns = chunk;
+  fitcl_lik *lik = NULL;
+  fitcl_status st = fitcl__lik_create(ctx, t, pat, &o, &lik);
+  cr_assert_eq(st, FITCL_OK, "lik create: %s", fitcl_errmsg(ctx));
+  return lik;
+}
+
+static double eval(fitcl_lik *lik, const fitcl_gl_params *p, double *grad) {
+  double ll = NAN;
+  fitcl_status st = fitcl_lik_eval(lik, p, &ll, grad);
+  cr_assert_eq(st, FITCL_OK, "eval: %s", fitcl_status_name(st));
+  return ll;
+}
+
+/* Every mode against double on a random tree with multifurcations, gamma
+ * categories, two rate groups, conditioning and branch gradients: the
+ * log-likelihood within 1e-7 relative in mixed precision, each pattern's
+ * within float's accuracy over the tree, and the gradient within a
+ * tolerance derived from float's epsilon. */
+Test(lik_precision, modes_against_double) {
+  const char *sel = opencl_selector();
+  uint64_t seed = 77;
+  fitcl__tree t;
+  fx_random_tree(&t, 120, 0.25, &seed);
+  fitcl__patterns pat;
+  random_patterns(&pat, 120, 3000, 2, &seed);
+  double theta[2] = {1.0, 1.7};
+  fitcl_gl_params p = {0.3, 0.9, 0.6, theta, NULL};
+  double ll[NMODES], *g[NMODES], *pll[NMODES];
+  size_t ng = 0;
+  for (int m = 0; m < NMODES; ++m) {
+    fitcl_context *ctx = mode_context(sel, &modes[m]);
+    fitcl_lik *lik = make_lik(ctx, &t, &pat, 4, 1, 1, 0);
+    ng = fitcl_lik_grad_size(lik);
+    g[m] = calloc(ng, sizeof(double));
+    pll[m] = calloc(pat.npatterns, sizeof(double));
+    ll[m] = eval(lik, &p, g[m]);
+    /* Without the gradient: the same log-likelihood (the host sums it). */
+    double ll2 = eval(lik, &p, NULL);
+    cr_expect_eq(ll2, ll[m], "%s: %.17g without gradient vs %.17g", modes[m].name, ll2, ll[m]);
+    cr_assert_eq(fitcl_lik_pattern_logliks(lik, pll[m], pat.npatterns), FITCL_OK);
+    fitcl_lik_destroy(lik);
+    fitcl_context_destroy(ctx);
+  }
+  double gmax = 0.0;
+  for (size_t q = 0; q < ng; ++q) gmax = fmax(gmax, fabs(g[0][q]));
+  for (int m = 1; m < NMODES; ++m) {
+    const int single = modes[m].prec == FITCL_PRECISION_SINGLE;
+    const double rel = fabs(ll[m] - ll[0]) / fabs(ll[0]);
+    cr_log_info("%s: log-likelihood %.17g vs double %.17g, relative error %.2e", modes[m].name, ll[m],
+                ll[0], rel);
+    cr_expect(rel <= (single ? 1e-5 : 1e-7), "%s: relative error %.3g", modes[m].name, rel);
+    cr_expect(rel > 0.0, "%s: the same bits as double: did it run in float?", modes[m].name);
+    /* A pattern's float pruning rounds at each of its ~2n steps: a few
+     * hundred float epsilons of its log-likelihood at most. */
+    for (size_t i = 0; i < pat.npatterns; ++i)
+      cr_expect(fabs(pll[m][i] - pll[0][i]) <= 512 * FLT_EPSILON * fmax(1.0, fabs(pll[0][i])),
+                "%s: pattern %zu: %.17g vs %.17g", modes[m].name, i, pll[m][i], pll[0][i]);
+    /* The gradient's per-pattern terms carry float's error through the
+     * outside pass: relative to the gradient's scale. */
+    double gerr = 0.0;
+    for (size_t q = 0; q < ng; ++q) gerr = fmax(gerr, fabs(g[m][q] - g[0][q]));
+    cr_log_info("%s: largest gradient error %.2e of %.2e", modes[m].name, gerr, gmax);
+    cr_expect(gerr <= 64 * FLT_EPSILON * gmax, "%s: gradient error %.3g of %.3g", modes[m].name,
+              gerr, gmax);
+  }
+  for (int m = 0; m < NMODES; ++m) {
+    free(g[m]);
+    free(pll[m]);
+  }
+  fx_patterns_free(&pat);
+  fx_tree_free(&t);
+}
+
+/* A 600-taxon caterpillar with long branches: pattern likelihoods far
+ * below float's smallest number, so the float partials must rescale.  Mixed
+ * precision against log-space pruning, and the same bits whatever the tile
+ * layout and chunk size. */
+Test(lik_precision, deep_tree_rescales) {
+  const char *sel = opencl_selector();
+  const int n = 600, nn = 2 * n - 1;
+  int *parent = malloc(sizeof(int) * (size_t)nn);
+  double *bl = malloc(sizeof(double) * (size_t)nn);
+  parent[0] = n;
+  for (int i = 0; i < n - 1; ++i) {
+    parent[i + 1] = n + i;
+    if (i > 0) parent[n + i - 1] = n + i;
+  }
+  uint64_t seed = 11;
+  for (int v = 0; v < nn; ++v) bl[v] = 0.3 + 0.5 * fx_rand(&seed);
+  fitcl__tree t;
+  fx_tree(&t, n, nn, parent, bl);
+  fitcl__patterns pat;
+  random_patterns(&pat, n, 300, 1, &seed);
+  fitcl_gl_params p = {0.7, 0.6, 1.0, NULL, NULL};
+  const double pi1 = 0.7 / 1.3;
+  double ref = 0.0, lowest = 0.0;
+  for (size_t i = 0; i < pat.npatterns; ++i) {
+    const double l = fx_logprune(&t, pat.state + i * (size_t)n, 0.7, 0.6, pi1);
+    lowest = fmin(lowest, l);
+    ref += pat.weight[i] * l;
+  }
+  cr_assert(lowest < 2 * log(FLT_MIN), "the test needs likelihoods float cannot hold: %g", lowest);
+  for (int m = 1; m < NMODES; ++m) {
+    fitcl_context *ctx = mode_context(sel, &modes[m]);
+    fitcl_lik *lik = make_lik(ctx, &t, &pat, 1, 0, 0, 0);
+    double g[4];
+    const double ll = eval(lik, &p, g);
+    const double rel = fabs(ll - ref) / fabs(ref);
+    cr_log_info("%s: 600-taxon caterpillar %.17g vs log-space %.17g, relative error %.2e",
+                modes[m].name, ll, ref, rel);
+    cr_expect(rel <= (modes[m].prec == FITCL_PRECISION_SINGLE ? 1e-5 : 1e-7), "%s: relative error %.3g",
+              modes[m].name, rel);
+    for (int q = 0; q < 4; ++q) cr_expect(isfinite(g[q]), "%s: gradient %d = %g", modes[m].name, q, g[q]);
+    /* The GPU layout and chunks of one block: each pattern runs alone, the
+     * sums keep their order, so the bits do not move. */
+    fitcl__lik_ocl_tile_override = 16;
+    fitcl_lik *other = make_lik(ctx, &t, &pat, 1, 0, 0, FITCL_REDUCE_BLOCK);
+    fitcl__lik_ocl_tile_override = 0;
+    double g2[4];
+    cr_expect_eq(eval(other, &p, g2), ll, "%s: tiles of 16 and chunks of one block", modes[m].name);
+    for (int q = 0; q < 4; ++q) cr_expect_eq(g2[q], g[q], "%s: gradient %d", modes[m].name, q);
+    fitcl_lik_destroy(other);
+    fitcl_lik_destroy(lik);
+    fitcl_context_destroy(ctx);
+  }
+  fx_patterns_free(&pat);
+  fx_tree_free(&t);
+  free(parent);
+  free(bl);
+}
+
+#if FITCL_WITH_OPENCL
+/* Builds embedded program `name` with `double` defined away.  In the
+ * source, not as -D: the compiler's own declarations of the built-in
+ * functions, read before the source, name double. */
+static fitcl_status build_without_double(fitcl_context *ctx, const char *name) {
+  const fitcl__cl_file *f = fitcl__cl_find(name);
+  cr_assert_not_null(f, "no embedded %s", name);
+  static const char guard[] = "#define double fitcl_double_is_unavailable_here\n";
+  char *src = malloc(sizeof guard + f->size);
+  cr_assert_not_null(src);
+  memcpy(src, guard, sizeof guard - 1);
+  memcpy(src + sizeof guard - 1, f->data, f->size + 1);
+  cl_program prog = NULL;
+  fitcl_status st = fitcl__ocl_build_source(ctx, name, src, NULL, &prog);
+  if (prog) fitcl__ocl_release_program(ctx, prog);
+  free(src);
+  return st;
+}
+
+/* The float program names no double, so it builds where there is none;
+ * the double program does not build so (the check can fail). */
+Test(lik_precision, float_program_has_no_double) {
+  const char *sel = opencl_selector();
+  fitcl_context *ctx = fitcl_test_context(sel);
+  fitcl_status st = build_without_double(ctx, "lik_float.cl");
+  cr_expect_eq(st, FITCL_OK, "lik_float.cl without double: %s", fitcl_errmsg(ctx));
+  cr_expect_neq(build_without_double(ctx, "lik.cl"), FITCL_OK, "lik.cl built without double");
+  fitcl_context_destroy(ctx);
+}
+#endif
