@@ -8,6 +8,7 @@
  * Data: a random binary tree, families simulated under the model (gain 0.5,
  * loss 1.0) and compressed into patterns, as an analysis would see them.
  * Usage: bench_lik [max_taxa]   (default 1000; 10000 adds 10,000 x 1,000,000).
+ *        bench_lik --precision [rounds]   (the OpenCL precision modes, run_precision).
  *
  * 10,000 x 1,000,000 does not fit in one handle on a 24 GiB machine: tip
  * states alone are 10 GB per copy, and the matrix, its patterns and the
@@ -28,6 +29,7 @@
 #include "bench_util.h"
 #include "fitcl.h"
 #include "core/context.h"
+#include "device/backend.h"
 #include "core/pool.h"
 #include "phylo/data.h"
 
@@ -322,11 +324,121 @@ static void run_ranges(int ntaxa, size_t nfam, size_t range, fitcl_context *cpu,
   fx_tree_free(&t);
 }
 
+/* --precision: the OpenCL likelihood in each precision mode against
+ * double on the same handle data (docs/likelihood.md, "Precision"): the
+ * log-likelihood's relative error, the gradient's largest error relative
+ * to its largest component, and the time per evaluation as a ratio to
+ * double.  The modes are timed in turns, one evaluation each per round, so
+ * that load on a shared machine falls on all of them alike.  Until the
+ * context options choose the mode, the device's caps are set after
+ * creating each context, as the tests do. */
+typedef struct prec_mode {
+  const char *name;
+  fitcl_precision prec;
+  int fp64;
+} prec_mode;
+
+static void run_precision(int ntaxa, size_t nfam, int K, const char *selector, int rounds) {
+  static const prec_mode modes[] = {{"double", FITCL_PRECISION_DOUBLE, 1},
+                                    {"mixed", FITCL_PRECISION_MIXED, 1},
+                                    {"mixed-nofp64", FITCL_PRECISION_MIXED, 0},
+                                    {"single", FITCL_PRECISION_SINGLE, 1}};
+  enum { NM = sizeof modes / sizeof modes[0] };
+  uint64_t seed = 1000 + ntaxa;
+  fitcl__tree t;
+  fx_random_tree(&t, ntaxa, 0.0, &seed);
+  for (int v = 0; v < t.nnodes - 1; ++v) t.brlen[v] *= 0.25;
+  uint8_t *states = malloc(nfam * (size_t)ntaxa);
+  fitcl__patterns pat;
+  if (!states || !simulated_patterns(&t, nfam, ntaxa, &seed, states, &pat)) {
+    free(states);
+    fx_tree_free(&t);
+    return;
+  }
+  free(states);
+  char size[64];
+  snprintf(size, sizeof size, "%dx%zu%s", ntaxa, nfam, K > 1 ? "/K4" : "");
+  printf("# %s: %zu patterns, %d gamma categories, %d rounds\n", size, pat.npatterns, K, rounds);
+  fitcl_gl_params p = {0.5, 1.0, 0.8, NULL, NULL};
+  fitcl_lik_options lo = {0};
+  lo.gamma_cats = K;
+  fitcl_context *ctx[NM] = {0};
+  fitcl_lik *lik[NM] = {0};
+  double ll[NM], *g[NM] = {0}, best[NM][2];
+  size_t ng = 0;
+  int ok = 1;
+  for (int m = 0; m < NM && ok; ++m) {
+    fitcl_context_options co = {0};
+    co.device = selector;
+    if (fitcl_context_create(&co, &ctx[m]) != FITCL_OK) {
+      printf("# %s: %s\n", modes[m].name, fitcl_errmsg(ctx[m]));
+      ok = 0;
+      break;
+    }
+    ctx[m]->backend->caps.precision = modes[m].prec;
+    ctx[m]->backend->caps.fp64 = modes[m].fp64;
+    if (fitcl__lik_create(ctx[m], &t, &pat, &lo, &lik[m]) != FITCL_OK) {
+      printf("# %s: %s\n", modes[m].name, fitcl_errmsg(ctx[m]));
+      ok = 0;
+      break;
+    }
+    ng = fitcl_lik_grad_size(lik[m]);
+    g[m] = calloc(ng, sizeof(double));
+    fitcl_lik_eval(lik[m], &p, &ll[m], g[m]);
+    fitcl_lik_eval(lik[m], &p, &ll[m], NULL);
+    best[m][0] = best[m][1] = 1e300;
+  }
+  for (int r = 0; ok && r < rounds; ++r)
+    for (int m = 0; m < NM; ++m)
+      for (int w = 0; w < 2; ++w) {
+        double x, a = bench_now();
+        fitcl_lik_eval(lik[m], &p, &x, w ? g[m] : NULL);
+        a = bench_now() - a;
+        if (a < best[m][w]) best[m][w] = a;
+      }
+  if (ok) {
+    double gmax = 0.0;
+    for (size_t q = 0; q < ng; ++q) gmax = fmax(gmax, fabs(g[0][q]));
+    for (int m = 0; m < NM; ++m) {
+      double gerr = 0.0;
+      for (size_t q = 0; q < ng; ++q) gerr = fmax(gerr, fabs(g[m][q] - g[0][q]));
+      const double rel = fabs(ll[m] - ll[0]) / fabs(ll[0]);
+      printf("%s/%-13s LL %.12f  rel err %.1e  grad err %.1e  LL %8.2f ms (%.2fx double)  "
+             "LL+grad %8.2f ms (%.2fx double)\n",
+             size, modes[m].name, ll[m], rel, gmax > 0 ? gerr / gmax : 0.0, best[m][0] * 1e3,
+             best[m][0] / best[0][0], best[m][1] * 1e3, best[m][1] / best[0][1]);
+      char v[96];
+      snprintf(v, sizeof v, "%s/opencl-%s", size, modes[m].name);
+      bench_row("lik", v, "ll_rel_err", rel, "");
+      bench_row("lik", v, "ll_ratio_to_double", best[m][0] / best[0][0], "x");
+      bench_row("lik", v, "grad_ratio_to_double", best[m][1] / best[0][1], "x");
+    }
+  }
+  for (int m = 0; m < NM; ++m) {
+    fitcl_lik_destroy(lik[m]);
+    fitcl_context_destroy(ctx[m]);
+    free(g[m]);
+  }
+  fitcl__patterns_free(&pat);
+  fx_tree_free(&t);
+}
+
 int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "--precision")) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    bench_print_machine();
+    const int rounds = argc > 2 ? atoi(argv[2]) : 5;
+    run_precision(200, 20000, 4, "opencl", rounds > 0 ? rounds : 5);
+    run_precision(1000, 20000, 1, "opencl", rounds > 0 ? rounds : 5);
+    return 0;
+  }
   if (argc > 1 && (argv[1][0] < '0' || argv[1][0] > '9')) {
     printf("usage: bench_lik [MAX_TAXA]\n"
+           "       bench_lik --precision [ROUNDS]\n"
            "  50 x 500 (K=1 and K=4) always; 1000 (default) adds 1,000 x 100,000;\n"
-           "  10000 adds 10,000 x 1,000,000 in ranges of 10,000 families (minutes).\n");
+           "  10000 adds 10,000 x 1,000,000 in ranges of 10,000 families (minutes).\n"
+           "  --precision: OpenCL double, mixed (with and without fp64) and single on\n"
+           "  200 x 20,000 (K=4) and 1,000 x 20,000: errors and times against double.\n");
     return !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ? 0 : 2;
   }
   int max_taxa = argc > 1 ? atoi(argv[1]) : 1000;
