@@ -107,7 +107,7 @@ __kernel void fitcl_glf_prune(const int ntips, const int nn, const int nint, con
     lsum += fitcl_prune_root_lsum(pi0, pi1, i0, i1);
     rnum += fitcl_prune_root_rnum(i0, i1);
   }
-  llf[p] = log(lsum * (1.0f / K));
+  llf[p] = lsum;
   nsc[p] = scale;
   if (!want_grad) return;
   const float ll = fitcl_prune_loglik(lsum, 1.0f / K, scale);

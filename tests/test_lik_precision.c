@@ -14,6 +14,7 @@
 #include "core/context.h"
 #include "device/backend.h"
 #include "fitcl.h"
+#include "kernels/selftest.h"
 #include "lik_fixture.h"
 #include "test_util.h"
 #if FITCL_WITH_OPENCL
@@ -241,3 +242,20 @@ Test(lik_precision, float_program_has_no_double) {
   fitcl_context_destroy(ctx);
 }
 #endif
+
+/* The known-answer self-test passes in every mode, and in float it does
+ * run in float (an error above double's). */
+Test(lik_precision, selftest_in_every_mode) {
+  const char *sel = opencl_selector();
+  for (int m = 0; m < NMODES; ++m) {
+    fitcl_context *ctx = mode_context(sel, &modes[m]);
+    fitcl_selftest_result r;
+    memset(&r, 0, sizeof r);
+    cr_assert_eq(fitcl__selftest_gainloss(ctx, &r), FITCL_OK, "%s: %s", modes[m].name, fitcl_errmsg(ctx));
+    cr_log_info("%s: self-test relative error %.2e", modes[m].name, r.max_rel_error);
+    cr_expect(r.passed, "%s: %s, error %.3g", modes[m].name, r.detail, r.max_rel_error);
+    if (modes[m].prec != FITCL_PRECISION_DOUBLE)
+      cr_expect(r.max_rel_error > 1e-13, "%s: error %.3g: not in float?", modes[m].name, r.max_rel_error);
+    fitcl_context_destroy(ctx);
+  }
+}

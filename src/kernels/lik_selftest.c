@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/context.h"
+#include "device/backend.h"
 #include "kernels/selftest.h"
 #include "kernels/lik.h"
 
@@ -36,7 +37,12 @@ fitcl_status fitcl__selftest_gainloss(fitcl_context *ctx, fitcl_selftest_result 
   fitcl_lik_destroy(lik);
   if (st != FITCL_OK) return st;
   r->max_rel_error = fabs(got - expect) / fabs(expect);
-  r->passed = r->max_rel_error < 1e-13;
+  /* In mixed or single precision the kernels round each step to float
+   * (docs/likelihood.md, "Precision"): about 1e-7 of each term here. */
+  const fitcl__caps *caps = &ctx->backend->caps;
+  const int floats = caps->precision == FITCL_PRECISION_MIXED ||
+                     caps->precision == FITCL_PRECISION_SINGLE || !caps->fp64;
+  r->passed = r->max_rel_error < (floats ? 1e-5 : 1e-13);
   snprintf(r->detail, sizeof r->detail, "2-tip tree LL %.17g (closed form %.17g)", got, expect);
   return FITCL_OK;
 }

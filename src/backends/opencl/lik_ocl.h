@@ -18,7 +18,8 @@ struct fitcl__lik_ocl {
   /* The float kernels (cl/lik_float.cl), when the device computes in
    * mixed or single precision: `in`, `out`, `sb` and `wv` then hold floats;
    * pm and pi1 are computed on the host and uploaded as floats; the pruning
-   * writes llf (log of the rescaled likelihood) and nsc (scale counts); the
+   * writes llf (its float root sum, K times the rescaled likelihood) and
+   * nsc (scale counts); the
    * gradient's block rows are doubles in `rows` (mixed, with fp64) or
    * (hi, lo) float pairs in `rows2`. */
   int floats;

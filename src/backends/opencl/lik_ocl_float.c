@@ -3,9 +3,9 @@
  * The transition matrices are computed on the host in double (one record
  * per branch, category and group: a few thousand numbers) and uploaded as
  * floats; the pruning runs per pattern in float, with half the memory and
- * bandwidth of the double kernels' partials; each pattern's log-likelihood
- * comes back as a float log of its rescaled likelihood and an integer scale
- * count, which the host joins in double, and the log-likelihood's block
+ * bandwidth of the double kernels' partials; each pattern's likelihood
+ * comes back as its float root sum and an integer scale count, whose log
+ * the host takes in double, and the log-likelihood's block
  * sums are the host's, in double (single: in float).  The gradient's block
  * sums run on the device: in double where the device has fp64 (mixed), as
  * compensated float pairs where it has none, in plain float (single). */
@@ -163,9 +163,12 @@ fitcl_status fitcl__lik_ocl_eval_float(fitcl_lik *L, int want_grad) {
   if (!want_grad) memset(L->rows, 0, sizeof(double) * nrow);
   if (want_grad && o->pairs)
     for (size_t r = 0; r < nrow; ++r) L->rows[r] = (double)o->hrows2[2 * r] + (double)o->hrows2[2 * r + 1];
-  /* Each pattern's log-likelihood: the float log of its rescaled
-   * likelihood, and its scale steps taken back exactly, in double. */
-  for (size_t i = 0; i < L->npx; ++i) L->pat_ll[i] = (double)o->hllf[i] - o->hnsc[i] * FITCL_GLF_LN2_SCALE;
+  /* Each pattern's log-likelihood from its float root sum (K times the
+   * rescaled likelihood) and scale count, in double: the log, the 1 / K
+   * and the scale steps add no error. */
+  const double logK = log((double)L->K);
+  for (size_t i = 0; i < L->npx; ++i)
+    L->pat_ll[i] = log((double)o->hllf[i]) - logK - o->hnsc[i] * FITCL_GLF_LN2_SCALE;
   /* The log-likelihood's block sums, in the kernels' order: compensated in
    * double, or plain float sums in single precision. */
   for (size_t b = 0; b < L->nblocks; ++b) {
