@@ -19,9 +19,8 @@ struct fitcl__lik_ocl {
    * mixed or single precision: `in`, `out`, `sb` and `wv` then hold floats;
    * pm and pi1 are computed on the host and uploaded as floats; the pruning
    * writes llf (its float root sum, K times the rescaled likelihood) and
-   * nsc (scale counts); the
-   * gradient's block rows are doubles in `rows` (mixed, with fp64) or
-   * (hi, lo) float pairs in `rows2`. */
+   * nsc (scale counts); the gradient's block rows are doubles in `rows`
+   * (mixed, with fp64) or (hi, lo) float pairs in `rows2`. */
   int floats;
   fitcl_precision prec;
   int pairs;      /* gradient rows as float pairs (no fp64, or single) */
