@@ -213,17 +213,20 @@ Test(lik_precision, deep_tree_rescales) {
 }
 
 #if FITCL_WITH_OPENCL
-/* Builds embedded program `name` with `double` defined away.  In the
- * source, not as -D: the compiler's own declarations of the built-in
- * functions, read before the source, name double. */
-static fitcl_status build_without_double(fitcl_context *ctx, const char *name) {
-  const fitcl__cl_file *f = fitcl__cl_find(name);
-  cr_assert_not_null(f, "no embedded %s", name);
-  static const char guard[] = "#define double fitcl_double_is_unavailable_here\n";
-  char *src = malloc(sizeof guard + f->size);
+/* Builds `source` with `double` defined away and double promotion an
+ * error: no double type and no unsuffixed (double) constant mixed into
+ * float arithmetic.  In the source, not as options: the compiler's own
+ * declarations of the built-in functions, read first, name double, and
+ * PoCL takes no -W options (clang reads the pragma; another compiler
+ * would ignore it). */
+static fitcl_status build_without_double(fitcl_context *ctx, const char *name, const char *source) {
+  static const char guard[] = "#define double fitcl_double_is_unavailable_here\n"
+                              "#pragma clang diagnostic error \"-Wdouble-promotion\"\n";
+  const size_t n = strlen(source);
+  char *src = malloc(sizeof guard + n);
   cr_assert_not_null(src);
   memcpy(src, guard, sizeof guard - 1);
-  memcpy(src + sizeof guard - 1, f->data, f->size + 1);
+  memcpy(src + sizeof guard - 1, source, n + 1);
   cl_program prog = NULL;
   fitcl_status st = fitcl__ocl_build_source(ctx, name, src, NULL, &prog);
   if (prog) fitcl__ocl_release_program(ctx, prog);
@@ -231,14 +234,29 @@ static fitcl_status build_without_double(fitcl_context *ctx, const char *name) {
   return st;
 }
 
+static const char *embedded(const char *name) {
+  const fitcl__cl_file *f = fitcl__cl_find(name);
+  cr_assert_not_null(f, "no embedded %s", name);
+  return f->data;
+}
+
 /* The float program names no double, so it builds where there is none;
- * the double program does not build so (the check can fail). */
+ * the double program does not build so, nor does float code with a double
+ * constant in it (the checks can fail). */
 Test(lik_precision, float_program_has_no_double) {
   const char *sel = opencl_selector();
   fitcl_context *ctx = fitcl_test_context(sel);
-  fitcl_status st = build_without_double(ctx, "lik_float.cl");
+  fitcl_status st = build_without_double(ctx, "lik_float.cl", embedded("lik_float.cl"));
   cr_expect_eq(st, FITCL_OK, "lik_float.cl without double: %s", fitcl_errmsg(ctx));
-  cr_expect_neq(build_without_double(ctx, "lik.cl"), FITCL_OK, "lik.cl built without double");
+  cr_expect_neq(build_without_double(ctx, "lik.cl", embedded("lik.cl")), FITCL_OK,
+                "lik.cl built without double");
+  static const char promotes[] =
+      "__kernel void k(__global float *x) { x[0] = x[0] * 0.5; }\n";
+  cr_expect_neq(build_without_double(ctx, "promotion check", promotes), FITCL_OK,
+                "a float times 0.5 built without double promotion");
+  static const char clean[] = "__kernel void k(__global float *x) { x[0] = x[0] * 0.5f; }\n";
+  cr_expect_eq(build_without_double(ctx, "promotion control", clean), FITCL_OK, "%s",
+               fitcl_errmsg(ctx));
   fitcl_context_destroy(ctx);
 }
 #endif
