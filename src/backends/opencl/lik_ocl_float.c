@@ -18,6 +18,8 @@
 #include "common/gainloss.h"
 #include "common/ksum.h"
 #include "common/pruning.h"
+#include "core/context.h"
+#include "core/pool.h"
 #include "core/util.h"
 #include "device/opencl/ocl.h"
 #include "kernels/lik.h"
@@ -77,19 +79,53 @@ fitcl_status fitcl__lik_ocl_create_float(fitcl_lik *L) {
 }
 
 /* The transition matrices of this evaluation, in double, rounded once to
- * float: record (g K + c) nn + v, as fitcl_gl_pmats lays them out. */
+ * float: record (g K + c) nn + v, as fitcl_gl_pmats lays them out.  One
+ * pool task per (group, category): many groups make many records. */
+typedef struct pmat_job {
+  fitcl_lik *L;
+  int deriv;
+} pmat_job;
+
+static void pmat_task(void *arg, size_t s, unsigned worker) {
+  (void)worker;
+  const pmat_job *j = arg;
+  fitcl_lik *L = j->L;
+  const int nn = L->nnodes, n = j->deriv ? FITCL_GL_PREC : 4;
+  float *out = fitcl__lik_ocl_of(L)->hpm + s * (size_t)nn * FITCL_GL_PREC;
+  for (int v = 0; v < nn; ++v, out += FITCL_GL_PREC) {
+    double rec[FITCL_GL_PREC];
+    if (j->deriv) fitcl_gl_pmat_deriv(L->set_a[s], L->set_b[s], L->brlen[v], rec);
+    else fitcl_gl_pmat(L->set_a[s], L->set_b[s], L->brlen[v], rec);
+    for (int k = 0; k < n; ++k) out[k] = (float)rec[k];
+  }
+}
+
 static void host_pmats(fitcl_lik *L, int deriv) {
-  struct fitcl__lik_ocl *o = fitcl__lik_ocl_of(L);
-  const int nn = L->nnodes, S = L->G * L->K, n = deriv ? FITCL_GL_PREC : 4;
-  for (int s = 0; s < S; ++s)
-    for (int v = 0; v < nn; ++v) {
-      double rec[FITCL_GL_PREC];
-      if (deriv) fitcl_gl_pmat_deriv(L->set_a[s], L->set_b[s], L->brlen[v], rec);
-      else fitcl_gl_pmat(L->set_a[s], L->set_b[s], L->brlen[v], rec);
-      float *out = o->hpm + ((size_t)s * (size_t)nn + (size_t)v) * FITCL_GL_PREC;
-      for (int k = 0; k < n; ++k) out[k] = (float)rec[k];
-    }
-  for (int g = 0; g < L->G; ++g) o->hpi[g] = (float)L->pi1[g];
+  pmat_job j = {L, deriv};
+  fitcl__pool_run(fitcl__ctx_pool(L->ctx), (size_t)L->G * (size_t)L->K, pmat_task, &j);
+  for (int g = 0; g < L->G; ++g) fitcl__lik_ocl_of(L)->hpi[g] = (float)L->pi1[g];
+}
+
+/* Block b's patterns: each one's log-likelihood from its float root sum
+ * (K times the rescaled likelihood) and scale count, in double, so that
+ * the log, the 1 / K and the scale steps add no error; then the block's
+ * log-likelihood sum in the double path's order, compensated in double, or
+ * a plain float sum in single precision.  One pool task per block. */
+static void block_ll_task(void *arg, size_t b, unsigned worker) {
+  (void)worker;
+  fitcl_lik *L = arg;
+  const struct fitcl__lik_ocl *o = fitcl__lik_ocl_of(L);
+  const double logK = log((double)L->K);
+  const int comp = o->prec != FITCL_PRECISION_SINGLE;
+  double sum = 0.0, c = 0.0;
+  float fs = 0.0f;
+  for (size_t i = b * FITCL_REDUCE_BLOCK; i < (b + 1) * FITCL_REDUCE_BLOCK; ++i) {
+    L->pat_ll[i] = log((double)o->hllf[i]) - logK - o->hnsc[i] * FITCL_GLF_LN2_SCALE;
+    const double t = fitcl_prune_wll(L->kind[i], L->weight[i], L->pat_ll[i]);
+    if (comp) fitcl_kahan_add(&sum, &c, t);
+    else fs += (float)t;
+  }
+  L->rows[b * L->ncomp + FITCL__LC_LL] = comp ? sum + c : (double)fs;
 }
 
 fitcl_status fitcl__lik_ocl_eval_float(fitcl_lik *L, int want_grad) {
@@ -124,7 +160,7 @@ fitcl_status fitcl__lik_ocl_eval_float(fitcl_lik *L, int want_grad) {
   ARG(k, a++, ncomp); ARG(k, a++, o->tile); ARG(k, a++, o->in); ARG(k, a++, o->out); ARG(k, a++, o->sb);
   ARG(k, a++, o->llf); ARG(k, a++, o->nsc); ARG(k, a++, o->wv);
   const cl_int nrc = ncomp;
-  const cl_int comp = o->prec != FITCL_PRECISION_SINGLE;
+  const cl_int comp = o->prec != FITCL_PRECISION_SINGLE; /* compensated gradient rows */
   ARG(o->k_rows, 0, o->wv);
   ARG(o->k_rows, 2, ncomp);
   ARG(o->k_rows, 4, nrc);
@@ -163,23 +199,6 @@ fitcl_status fitcl__lik_ocl_eval_float(fitcl_lik *L, int want_grad) {
   if (!want_grad) memset(L->rows, 0, sizeof(double) * nrow);
   if (want_grad && o->pairs)
     for (size_t r = 0; r < nrow; ++r) L->rows[r] = (double)o->hrows2[2 * r] + (double)o->hrows2[2 * r + 1];
-  /* Each pattern's log-likelihood from its float root sum (K times the
-   * rescaled likelihood) and scale count, in double: the log, the 1 / K
-   * and the scale steps add no error. */
-  const double logK = log((double)L->K);
-  for (size_t i = 0; i < L->npx; ++i)
-    L->pat_ll[i] = log((double)o->hllf[i]) - logK - o->hnsc[i] * FITCL_GLF_LN2_SCALE;
-  /* The log-likelihood's block sums, in the kernels' order: compensated in
-   * double, or plain float sums in single precision. */
-  for (size_t b = 0; b < L->nblocks; ++b) {
-    double sum = 0.0, c = 0.0;
-    float fs = 0.0f;
-    for (size_t i = b * FITCL_REDUCE_BLOCK; i < (b + 1) * FITCL_REDUCE_BLOCK; ++i) {
-      const double t = fitcl_prune_wll(L->kind[i], L->weight[i], L->pat_ll[i]);
-      if (comp) fitcl_kahan_add(&sum, &c, t);
-      else fs += (float)t;
-    }
-    L->rows[b * L->ncomp + FITCL__LC_LL] = comp ? sum + c : (double)fs;
-  }
+  fitcl__pool_run(fitcl__ctx_pool(ctx), L->nblocks, block_ll_task, L);
   return FITCL_OK;
 }
