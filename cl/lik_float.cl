@@ -33,6 +33,13 @@
   } while (0)
 #define SIDX(kc, c, x) ((((tb * maxdeg + (kc)) * K + (c)) * 2 + (x)) * tile + tl)
 
+/* s + c += v with the addition's rounding error kept in c (TwoSum). */
+inline void tsum(float *s, float *c, float v) {
+  const float t = *s + v, bp = t - *s;
+  *c += (*s - (t - bp)) + (v - bp);
+  *s = t;
+}
+
 inline void load_p(__global const float *pm, long at, int n, float *P) {
   for (int k = 0; k < n; ++k) P[k] = pm[at + k];
 }
@@ -124,8 +131,12 @@ __kernel void fitcl_glf_prune(const int ntips, const int nn, const int nint, con
    * siblings' contributions: no division and no rescaling check per
    * branch. */
   const int z = gw == 0.0f; /* padding: its terms are exact zeros */
-  float Dg, Dl, Dr[64];
-  for (int c = 0; c < K; ++c) Dr[c] = 0.0f;
+  /* The pattern's derivative sums over thousands of branches, compensated
+   * (Eg, El, Er: each addition's rounding error): at parameters near the
+   * optimum the gradient is a small total of large terms, and plain float
+   * sums left ten times the error there (docs/likelihood.md). */
+  float Dg, Dl, Dr[64], Eg = 0.0f, El = 0.0f, Er[64];
+  for (int c = 0; c < K; ++c) Dr[c] = Er[c] = 0.0f;
   {
     const float invl = 1.0f / lsum;
     const float r = fitcl_prune_root_dgain(fitcl_prune_root_dpi(root_grad, pi0, pi1), rnum, invl);
@@ -157,9 +168,9 @@ __kernel void fitcl_glf_prune(const int ntips, const int nn, const int nint, con
         float du, dw, ta, tb_, oa0, oa1, ob0, ob1;
         fitcl_prune_binary(P, Pb, a0, a1, b0, b1, Out[PIDX(ui, c, 0)], Out[PIDX(ui, c, 1)], &du, &dw,
                            &ta, &tb_, &oa0, &oa1, &ob0, &ob1);
-        Dg += du;
-        Dl += dw;
-        Dr[c] += fitcl_prune_drate(du, dw);
+        tsum(&Dg, &Eg, du);
+        tsum(&Dl, &El, dw);
+        tsum(&Dr[c], &Er[c], fitcl_prune_drate(du, dw));
         if (branch_grad) {
           const long wa = (long)(FITCL__LC_R + K + va) * cn + i, wb = (long)(FITCL__LC_R + K + vb) * cn + i;
           wv[wa] = z ? 0.0f : (c == 0 ? gw * ta : wv[wa] + gw * ta);
@@ -227,9 +238,9 @@ __kernel void fitcl_glf_prune(const int ntips, const int nn, const int nint, con
         CHILD_IN(v, c, i0, i1);
         float du, dw, dt, o0, o1;
         fitcl_prune_branch(P, g0, g1, i0, i1, &du, &dw, &dt, &o0, &o1);
-        Dg += du;
-        Dl += dw;
-        Dr[c] += fitcl_prune_drate(du, dw);
+        tsum(&Dg, &Eg, du);
+        tsum(&Dl, &El, dw);
+        tsum(&Dr[c], &Er[c], fitcl_prune_drate(du, dw));
         if (branch_grad) nt += dt;
         if (v >= ntips) {
           Out[PIDX(v - ntips, c, 0)] = fitcl_prune_fold(o0, f);
@@ -239,9 +250,9 @@ __kernel void fitcl_glf_prune(const int ntips, const int nn, const int nint, con
       if (branch_grad) wv[(long)(FITCL__LC_R + K + v) * cn + i] = z ? 0.0f : gw * nt;
     }
   }
-  wv[1 * cn + i] = z ? 0.0f : gw * Dg;
-  wv[2 * cn + i] = z ? 0.0f : gw * Dl;
-  for (int c = 0; c < K; ++c) wv[(long)(FITCL__LC_R + c) * cn + i] = z ? 0.0f : gw * Dr[c];
+  wv[1 * cn + i] = z ? 0.0f : gw * (Dg + Eg);
+  wv[2 * cn + i] = z ? 0.0f : gw * (Dl + El);
+  for (int c = 0; c < K; ++c) wv[(long)(FITCL__LC_R + c) * cn + i] = z ? 0.0f : gw * (Dr[c] + Er[c]);
 }
 
 /* rows[((blk0 + b) * ncomp + q) * 2 + {0, 1}] = the sum, in pattern order,
