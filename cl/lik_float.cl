@@ -7,15 +7,8 @@
 #include "common/compat_float.h"
 #include "common/pruning.h"
 
-/* Partials are stored in tiles of `tile` consecutive patterns (a kernel
- * argument that divides FITCL_REDUCE_BLOCK):
- * [i / tile][node][category][state][i % tile].  Everything one tile of
- * patterns needs for the whole tree is contiguous.  On GPUs (tile 16)
- * consecutive work-items still touch consecutive addresses (coalesced); CPU
- * devices run each work-item through the whole tree on its own, so there
- * tile 1 keeps one pattern's partials in a few contiguous kilobytes that
- * stay in the first-level cache, where tile 16 would use 8 bytes of every
- * cache line it touches. */
+/* Partials in tiles of `tile` patterns, [i / tile][node][category][state]
+ * [i % tile], as in cl/lik.cl (which says why). */
 #define PIDX(ni, c, x) ((((tb * nint + (ni)) * K + (c)) * 2 + (x)) * tile + tl)
 
 /* The partials of child v in category c: a tip's state as its partial, or
@@ -46,21 +39,25 @@ inline void load_p(__global const float *pm, long at, int n, float *P) {
 
 /* One work-item per pattern runs the whole schedule, as fitcl_gl_prune in
  * cl/lik.cl does, in float: the transition matrices (pm), root
- * probabilities (pi1) and weights come from the host as floats.  Each
- * pattern's result is log(L 2^(40 s)) in llf and its scale count s in nsc:
- * the host subtracts s 40 log 2 in float, so no rescaling step costs
- * precision.  The log-likelihood's block sums are the host's; wv holds the
- * gradient terms (rows 1 ..), summed by fitcl_glf_block_rows or, on a
- * device with fp64, by fitcl_gl_block_rows_f. */
+ * probabilities (pi1s) and weights come from the host as floats.  Each
+ * pattern's result is its root sum lsum = K L 2^(40 s) in llf and its scale
+ * count s in nsc: the host takes the log, divides by K and subtracts
+ * s 40 log 2 in double, so neither the log nor a rescaling step costs
+ * precision (a float log would add |log lsum| float epsilons, up to 3e-6,
+ * to each pattern).  The log-likelihood's block sums are the host's; wv
+ * holds the gradient terms (rows 1 ..), summed by fitcl_glf_block_rows or,
+ * on a device with fp64, by fitcl_gl_block_rows_f. */
 __kernel void fitcl_glf_prune(const int ntips, const int nn, const int nint, const int K,
                               const int maxdeg,
-                              __global const fitcl_prune_step *sched, __global const int *sched_child,
+                              __global const fitcl_prune_step *sched,
+                              __global const int *sched_child,
                               __global const uchar *tips, const long npx,
                               const long pofs, const long cn, __global const int *block_group,
                               __global const uchar *kind, __global const float *weight,
                               __global const float *pm, __global const float *pi1s,
                               const int root_grad, const int want_grad, const int branch_grad,
-                              const int ncomp, const int tile, __global float *In, __global float *Out,
+                              const int ncomp, const int tile, __global float *In,
+                              __global float *Out,
                               __global float *Sb, __global float *llf, __global int *nsc,
                               __global float *wv) {
   const long i = get_global_id(0);
@@ -124,12 +121,12 @@ __kernel void fitcl_glf_prune(const int ntips, const int nn, const int nint, con
   wv[i] = 0.0f; /* the log-likelihood row is the host's (llf, nsc) */
 
   /* Outside pass with normalised outside vectors, as in cl/lik.cl and on
-   * the pthreads backend (src/backends/cpu/lik_cpu.c explains it): O_u is scaled so that
-   * sum_x O_u(x) In_u(x) = 1, each node's rescaling factor f_u is folded
-   * into O_u (capped at 2^120) as the parent writes it, and the derivative
-   * along the branch above v is sum G dP In_v with G = O_u times the
-   * siblings' contributions: no division and no rescaling check per
-   * branch. */
+   * the pthreads backend (src/backends/cpu/lik_cpu.c explains it): O_u is
+   * scaled so that sum_x O_u(x) In_u(x) = 1, each node's rescaling factor
+   * f_u is folded into O_u (capped at 2^120) as the parent writes it, and
+   * the derivative along the branch above v is sum G dP In_v with G = O_u
+   * times the siblings' contributions: no division and no rescaling check
+   * per branch. */
   const int z = gw == 0.0f; /* padding: its terms are exact zeros */
   /* The pattern's derivative sums over thousands of branches, compensated
    * (Eg, El, Er: each addition's rounding error): at parameters near the
@@ -166,13 +163,14 @@ __kernel void fitcl_glf_prune(const int ntips, const int nn, const int nint, con
         CHILD_IN(va, c, a0, a1);
         CHILD_IN(vb, c, b0, b1);
         float du, dw, ta, tb_, oa0, oa1, ob0, ob1;
-        fitcl_prune_binary(P, Pb, a0, a1, b0, b1, Out[PIDX(ui, c, 0)], Out[PIDX(ui, c, 1)], &du, &dw,
-                           &ta, &tb_, &oa0, &oa1, &ob0, &ob1);
+        fitcl_prune_binary(P, Pb, a0, a1, b0, b1, Out[PIDX(ui, c, 0)], Out[PIDX(ui, c, 1)], &du,
+                           &dw, &ta, &tb_, &oa0, &oa1, &ob0, &ob1);
         tsum(&Dg, &Eg, du);
         tsum(&Dl, &El, dw);
         tsum(&Dr[c], &Er[c], fitcl_prune_drate(du, dw));
         if (branch_grad) {
-          const long wa = (long)(FITCL__LC_R + K + va) * cn + i, wb = (long)(FITCL__LC_R + K + vb) * cn + i;
+          const long wa = (long)(FITCL__LC_R + K + va) * cn + i;
+          const long wb = (long)(FITCL__LC_R + K + vb) * cn + i;
           wv[wa] = z ? 0.0f : (c == 0 ? gw * ta : wv[wa] + gw * ta);
           wv[wb] = z ? 0.0f : (c == 0 ? gw * tb_ : wv[wb] + gw * tb_);
         }
@@ -252,7 +250,8 @@ __kernel void fitcl_glf_prune(const int ntips, const int nn, const int nint, con
   }
   wv[1 * cn + i] = z ? 0.0f : gw * (Dg + Eg);
   wv[2 * cn + i] = z ? 0.0f : gw * (Dl + El);
-  for (int c = 0; c < K; ++c) wv[(long)(FITCL__LC_R + c) * cn + i] = z ? 0.0f : gw * (Dr[c] + Er[c]);
+  for (int c = 0; c < K; ++c)
+    wv[(long)(FITCL__LC_R + c) * cn + i] = z ? 0.0f : gw * (Dr[c] + Er[c]);
 }
 
 /* rows[((blk0 + b) * ncomp + q) * 2 + {0, 1}] = the sum, in pattern order,

@@ -53,7 +53,8 @@ static fitcl_context *mode_context(const char *sel, const mode *md) {
   return ctx;
 }
 
-static void random_patterns(fitcl__patterns *pat, int ntaxa, size_t np, int ngroups, uint64_t *seed) {
+static void random_patterns(fitcl__patterns *pat, int ntaxa, size_t np, int ngroups,
+                            uint64_t *seed) {
   uint8_t *s = malloc(np * (size_t)ntaxa);
   double *w = malloc(sizeof(double) * np);
   int *g = malloc(sizeof(int) * np);
@@ -62,7 +63,8 @@ static void random_patterns(fitcl__patterns *pat, int ntaxa, size_t np, int ngro
     const double f = 0.05 + 0.9 * fx_rand(seed);
     for (int i = 0; i < ntaxa; ++i) {
       double r = fx_rand(seed);
-      s[p * (size_t)ntaxa + (size_t)i] = r < 0.04 ? FITCL__MISSING : (r < 0.04 + 0.96 * f ? FITCL__PRESENT : FITCL__ABSENT);
+      s[p * (size_t)ntaxa + (size_t)i] =
+          r < 0.04 ? FITCL__MISSING : (r < 0.04 + 0.96 * f ? FITCL__PRESENT : FITCL__ABSENT);
     }
     w[p] = 1 + (int)(fx_rand(seed) * 5);
     g[p] = (int)(fx_rand(seed) * ngroups) % ngroups;
@@ -129,8 +131,8 @@ Test(lik_precision, modes_against_double) {
   for (int m = 1; m < NMODES; ++m) {
     const int single = modes[m].prec == FITCL_PRECISION_SINGLE;
     const double rel = fabs(ll[m] - ll[0]) / fabs(ll[0]);
-    cr_log_info("%s: log-likelihood %.17g vs double %.17g, relative error %.2e", modes[m].name, ll[m],
-                ll[0], rel);
+    cr_log_info("%s: log-likelihood %.17g vs double %.17g, relative error %.2e", modes[m].name,
+                ll[m], ll[0], rel);
     cr_expect(rel <= (single ? 1e-5 : 1e-7), "%s: relative error %.3g", modes[m].name, rel);
     cr_expect(rel > 0.0, "%s: the same bits as double: did it run in float?", modes[m].name);
     /* A pattern's float pruning rounds at each of its ~2n steps: a few
@@ -191,9 +193,10 @@ Test(lik_precision, deep_tree_rescales) {
     const double rel = fabs(ll - ref) / fabs(ref);
     cr_log_info("%s: 600-taxon caterpillar %.17g vs log-space %.17g, relative error %.2e",
                 modes[m].name, ll, ref, rel);
-    cr_expect(rel <= (modes[m].prec == FITCL_PRECISION_SINGLE ? 1e-5 : 1e-7), "%s: relative error %.3g",
-              modes[m].name, rel);
-    for (int q = 0; q < 4; ++q) cr_expect(isfinite(g[q]), "%s: gradient %d = %g", modes[m].name, q, g[q]);
+    const double tol = modes[m].prec == FITCL_PRECISION_SINGLE ? 1e-5 : 1e-7;
+    cr_expect(rel <= tol, "%s: relative error %.3g", modes[m].name, rel);
+    for (int q = 0; q < 4; ++q)
+      cr_expect(isfinite(g[q]), "%s: gradient %d = %g", modes[m].name, q, g[q]);
     /* The GPU layout and chunks of one block: each pattern runs alone, the
      * sums keep their order, so the bits do not move. */
     fitcl__lik_ocl_tile_override = 16;
@@ -210,6 +213,47 @@ Test(lik_precision, deep_tree_rescales) {
   fx_tree_free(&t);
   free(parent);
   free(bl);
+}
+
+/* The float modes give the same bits whatever the host pool's size (it
+ * computes the transition matrices and the per-block sums): 1 and 3
+ * threads. */
+Test(lik_precision, same_bits_any_thread_count) {
+  const char *sel = opencl_selector();
+  uint64_t seed = 5;
+  fitcl__tree t;
+  fx_random_tree(&t, 80, 0.2, &seed);
+  fitcl__patterns pat;
+  random_patterns(&pat, 80, 1500, 2, &seed);
+  double theta[2] = {1.0, 0.6};
+  fitcl_gl_params p = {0.4, 0.8, 0.7, theta, NULL};
+  for (int m = 1; m < NMODES; ++m) {
+    double ll[2], *g[2];
+    size_t ng = 0;
+    for (int k = 0; k < 2; ++k) {
+      fitcl_context_options o = {0};
+      o.device = sel;
+      o.threads = k ? 3 : 1;
+      o.cache = FITCL_CACHE_OFF;
+      fitcl_context *ctx = NULL;
+      cr_assert_eq(fitcl_context_create(&o, &ctx), FITCL_OK, "%s", fitcl_errmsg(ctx));
+      ctx->backend->caps.precision = modes[m].prec;
+      ctx->backend->caps.fp64 = modes[m].fp64;
+      fitcl_lik *lik = make_lik(ctx, &t, &pat, 2, 1, 1, 0);
+      ng = fitcl_lik_grad_size(lik);
+      g[k] = calloc(ng, sizeof(double));
+      ll[k] = eval(lik, &p, g[k]);
+      fitcl_lik_destroy(lik);
+      fitcl_context_destroy(ctx);
+    }
+    cr_expect_eq(ll[0], ll[1], "%s: %.17g on 1 thread, %.17g on 3", modes[m].name, ll[0], ll[1]);
+    for (size_t q = 0; q < ng; ++q)
+      cr_expect_eq(g[0][q], g[1][q], "%s: gradient %zu", modes[m].name, q);
+    free(g[0]);
+    free(g[1]);
+  }
+  fx_patterns_free(&pat);
+  fx_tree_free(&t);
 }
 
 #if FITCL_WITH_OPENCL
@@ -269,11 +313,13 @@ Test(lik_precision, selftest_in_every_mode) {
     fitcl_context *ctx = mode_context(sel, &modes[m]);
     fitcl_selftest_result r;
     memset(&r, 0, sizeof r);
-    cr_assert_eq(fitcl__selftest_gainloss(ctx, &r), FITCL_OK, "%s: %s", modes[m].name, fitcl_errmsg(ctx));
+    cr_assert_eq(fitcl__selftest_gainloss(ctx, &r), FITCL_OK, "%s: %s", modes[m].name,
+                 fitcl_errmsg(ctx));
     cr_log_info("%s: self-test relative error %.2e", modes[m].name, r.max_rel_error);
     cr_expect(r.passed, "%s: %s, error %.3g", modes[m].name, r.detail, r.max_rel_error);
     if (modes[m].prec != FITCL_PRECISION_DOUBLE)
-      cr_expect(r.max_rel_error > 1e-13, "%s: error %.3g: not in float?", modes[m].name, r.max_rel_error);
+      cr_expect(r.max_rel_error > 1e-13, "%s: error %.3g: not in float?", modes[m].name,
+                r.max_rel_error);
     fitcl_context_destroy(ctx);
   }
 }

@@ -129,7 +129,9 @@ FITCL_GL_FN fitcl_real fitcl_prune_max(fitcl_real m, fitcl_real u0, fitcl_real u
 }
 /* Whether a partial with largest entry m rescales, and its factor. */
 FITCL_GL_FN int fitcl_prune_low(fitcl_real m) { return m < FITCL_GL_SCALE_LOW; }
-FITCL_GL_FN fitcl_real fitcl_prune_factor(int low) { return low ? FITCL_GL_SCALE_UP : (fitcl_real)1; }
+FITCL_GL_FN fitcl_real fitcl_prune_factor(int low) {
+  return low ? FITCL_GL_SCALE_UP : (fitcl_real)1;
+}
 
 /* When a node's product is checked for rescaling: after each of its
  * children but the first, and after an only child.  The check sits inside

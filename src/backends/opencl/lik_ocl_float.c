@@ -44,6 +44,8 @@ fitcl_status fitcl__lik_ocl_create_float(fitcl_lik *L) {
 
   const size_t nn = (size_t)L->nnodes, K = (size_t)L->K, S = (size_t)L->G * K, npx = L->npx;
   TRY(fitcl__lik_ocl_upload_common(L));
+  /* Float weights: only the gradient reads them on the device (the host
+   * sums the log-likelihood with the double ones). */
   float *w = malloc(sizeof(float) * npx);
   if (!w) return oom(ctx);
   for (size_t i = 0; i < npx; ++i) w[i] = (float)L->weight[i];
@@ -57,7 +59,8 @@ fitcl_status fitcl__lik_ocl_create_float(fitcl_lik *L) {
   o->hnsc = malloc(sizeof(int) * npx);
   o->hrows2 = o->pairs ? malloc(sizeof(float) * 2 * L->ncomp * L->nblocks) : NULL;
   if (!o->hpm || !o->hpi || !o->hllf || !o->hnsc || (o->pairs && !o->hrows2)) return oom(ctx);
-  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_ONLY, sizeof(float) * S * nn * FITCL_GL_PREC, NULL, &o->pmf));
+  TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_ONLY, sizeof(float) * S * nn * FITCL_GL_PREC, NULL,
+                       &o->pmf));
   TRY(fitcl__ocl_alloc(ctx, CL_MEM_READ_ONLY, sizeof(float) * (size_t)L->G, NULL, &o->pif));
 
   fitcl__lik_ocl_layout(L, sizeof(float));
@@ -137,12 +140,13 @@ fitcl_status fitcl__lik_ocl_eval_float(fitcl_lik *L, int want_grad) {
   host_pmats(L, want_grad);
   /* Non-blocking uploads: hpm and hpi are not touched again before the
    * blocking read at the end. */
-  TRY(fitcl__ocl_check(ctx, clEnqueueWriteBuffer(q, o->pmf, CL_FALSE, 0,
-                                                 sizeof(float) * (size_t)S * (size_t)nn * FITCL_GL_PREC,
+  const size_t npm = (size_t)S * (size_t)nn * FITCL_GL_PREC;
+  TRY(fitcl__ocl_check(ctx, clEnqueueWriteBuffer(q, o->pmf, CL_FALSE, 0, sizeof(float) * npm,
                                                  o->hpm, 0, NULL, NULL),
                        "clEnqueueWriteBuffer"));
-  TRY(fitcl__ocl_check(ctx, clEnqueueWriteBuffer(q, o->pif, CL_FALSE, 0, sizeof(float) * (size_t)L->G,
-                                                 o->hpi, 0, NULL, NULL),
+  const size_t npi = sizeof(float) * (size_t)L->G;
+  TRY(fitcl__ocl_check(ctx, clEnqueueWriteBuffer(q, o->pif, CL_FALSE, 0, npi, o->hpi, 0, NULL,
+                                                 NULL),
                        "clEnqueueWriteBuffer"));
 
   const cl_int ntips = L->ntips, nint = L->nint, root_grad = L->root_grad, maxdeg = L->maxdeg;
@@ -157,7 +161,8 @@ fitcl_status fitcl__lik_ocl_eval_float(fitcl_lik *L, int want_grad) {
   const cl_uint a_cn = (cl_uint)a++;
   ARG(k, a++, o->bgroup); ARG(k, a++, o->kind); ARG(k, a++, o->weight); ARG(k, a++, o->pmf);
   ARG(k, a++, o->pif); ARG(k, a++, root_grad); ARG(k, a++, wg); ARG(k, a++, bg);
-  ARG(k, a++, ncomp); ARG(k, a++, o->tile); ARG(k, a++, o->in); ARG(k, a++, o->out); ARG(k, a++, o->sb);
+  ARG(k, a++, ncomp); ARG(k, a++, o->tile); ARG(k, a++, o->in); ARG(k, a++, o->out);
+  ARG(k, a++, o->sb);
   ARG(k, a++, o->llf); ARG(k, a++, o->nsc); ARG(k, a++, o->wv);
   const cl_int nrc = ncomp;
   const cl_int comp = o->prec != FITCL_PRECISION_SINGLE; /* compensated gradient rows */
@@ -184,8 +189,9 @@ fitcl_status fitcl__lik_ocl_eval_float(fitcl_lik *L, int want_grad) {
   }
   const size_t nrow = L->ncomp * L->nblocks;
   if (want_grad && o->pairs)
-    TRY(fitcl__ocl_check(ctx, clEnqueueReadBuffer(q, o->rows2, CL_FALSE, 0, sizeof(float) * 2 * nrow,
-                                                  o->hrows2, 0, NULL, NULL),
+    TRY(fitcl__ocl_check(ctx, clEnqueueReadBuffer(q, o->rows2, CL_FALSE, 0,
+                                                  sizeof(float) * 2 * nrow, o->hrows2, 0, NULL,
+                                                  NULL),
                          "clEnqueueReadBuffer"));
   if (want_grad && !o->pairs)
     TRY(fitcl__ocl_check(ctx, clEnqueueReadBuffer(q, o->rows, CL_FALSE, 0, sizeof(double) * nrow,
@@ -198,7 +204,8 @@ fitcl_status fitcl__lik_ocl_eval_float(fitcl_lik *L, int want_grad) {
 
   if (!want_grad) memset(L->rows, 0, sizeof(double) * nrow);
   if (want_grad && o->pairs)
-    for (size_t r = 0; r < nrow; ++r) L->rows[r] = (double)o->hrows2[2 * r] + (double)o->hrows2[2 * r + 1];
+    for (size_t r = 0; r < nrow; ++r)
+      L->rows[r] = (double)o->hrows2[2 * r] + (double)o->hrows2[2 * r + 1];
   fitcl__pool_run(fitcl__ctx_pool(ctx), L->nblocks, block_ll_task, L);
   return FITCL_OK;
 }
