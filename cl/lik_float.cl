@@ -26,10 +26,11 @@
   } while (0)
 #define SIDX(kc, c, x) ((((tb * maxdeg + (kc)) * K + (c)) * 2 + (x)) * tile + tl)
 
-/* s + c += v with the addition's rounding error kept in c (TwoSum). */
-inline void tsum(float *s, float *c, float v) {
+/* s + c += v with the addition's rounding error kept in c (TwoSum), when
+ * comp; else a plain s += v (single precision: speed first). */
+inline void tsum(float *s, float *c, float v, int comp) {
   const float t = *s + v, bp = t - *s;
-  *c += (*s - (t - bp)) + (v - bp);
+  if (comp) *c += (*s - (t - bp)) + (v - bp);
   *s = t;
 }
 
@@ -59,7 +60,7 @@ __kernel void fitcl_glf_prune(const int ntips, const int nn, const int nint, con
                               const int ncomp, const int tile, __global float *In,
                               __global float *Out,
                               __global float *Sb, __global float *llf, __global int *nsc,
-                              __global float *wv) {
+                              __global float *wv, const int comp) {
   const long i = get_global_id(0);
   if (i >= cn) return;
   const long tb = i / tile, tl = i % tile;
@@ -129,9 +130,10 @@ __kernel void fitcl_glf_prune(const int ntips, const int nn, const int nint, con
    * per branch. */
   const int z = gw == 0.0f; /* padding: its terms are exact zeros */
   /* The pattern's derivative sums over thousands of branches, compensated
-   * (Eg, El, Er: each addition's rounding error): at parameters near the
-   * optimum the gradient is a small total of large terms, and plain float
-   * sums left ten times the error there (docs/likelihood.md). */
+   * in mixed precision (Eg, El, Er: each addition's rounding error): at
+   * parameters near the optimum the gradient is a small total of large
+   * terms, and plain float sums left ten times the error there
+   * (docs/likelihood.md). */
   float Dg, Dl, Dr[64], Eg = 0.0f, El = 0.0f, Er[64];
   for (int c = 0; c < K; ++c) Dr[c] = Er[c] = 0.0f;
   {
@@ -165,9 +167,9 @@ __kernel void fitcl_glf_prune(const int ntips, const int nn, const int nint, con
         float du, dw, ta, tb_, oa0, oa1, ob0, ob1;
         fitcl_prune_binary(P, Pb, a0, a1, b0, b1, Out[PIDX(ui, c, 0)], Out[PIDX(ui, c, 1)], &du,
                            &dw, &ta, &tb_, &oa0, &oa1, &ob0, &ob1);
-        tsum(&Dg, &Eg, du);
-        tsum(&Dl, &El, dw);
-        tsum(&Dr[c], &Er[c], fitcl_prune_drate(du, dw));
+        tsum(&Dg, &Eg, du, comp);
+        tsum(&Dl, &El, dw, comp);
+        tsum(&Dr[c], &Er[c], fitcl_prune_drate(du, dw), comp);
         if (branch_grad) {
           const long wa = (long)(FITCL__LC_R + K + va) * cn + i;
           const long wb = (long)(FITCL__LC_R + K + vb) * cn + i;
@@ -236,9 +238,9 @@ __kernel void fitcl_glf_prune(const int ntips, const int nn, const int nint, con
         CHILD_IN(v, c, i0, i1);
         float du, dw, dt, o0, o1;
         fitcl_prune_branch(P, g0, g1, i0, i1, &du, &dw, &dt, &o0, &o1);
-        tsum(&Dg, &Eg, du);
-        tsum(&Dl, &El, dw);
-        tsum(&Dr[c], &Er[c], fitcl_prune_drate(du, dw));
+        tsum(&Dg, &Eg, du, comp);
+        tsum(&Dl, &El, dw, comp);
+        tsum(&Dr[c], &Er[c], fitcl_prune_drate(du, dw), comp);
         if (branch_grad) nt += dt;
         if (v >= ntips) {
           Out[PIDX(v - ntips, c, 0)] = fitcl_prune_fold(o0, f);

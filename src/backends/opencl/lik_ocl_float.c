@@ -163,9 +163,11 @@ fitcl_status fitcl__lik_ocl_eval_float(fitcl_lik *L, int want_grad) {
   ARG(k, a++, o->pif); ARG(k, a++, root_grad); ARG(k, a++, wg); ARG(k, a++, bg);
   ARG(k, a++, ncomp); ARG(k, a++, o->tile); ARG(k, a++, o->in); ARG(k, a++, o->out);
   ARG(k, a++, o->sb);
-  ARG(k, a++, o->llf); ARG(k, a++, o->nsc); ARG(k, a++, o->wv);
+  /* Compensated sums (each pattern's derivatives, the gradient's rows)
+   * but in single precision. */
+  const cl_int comp = o->prec != FITCL_PRECISION_SINGLE;
+  ARG(k, a++, o->llf); ARG(k, a++, o->nsc); ARG(k, a++, o->wv); ARG(k, a++, comp);
   const cl_int nrc = ncomp;
-  const cl_int comp = o->prec != FITCL_PRECISION_SINGLE; /* compensated gradient rows */
   ARG(o->k_rows, 0, o->wv);
   ARG(o->k_rows, 2, ncomp);
   ARG(o->k_rows, 4, nrc);
