@@ -1,10 +1,12 @@
 /* The likelihood in mixed and single precision on the OpenCL backend
  * (cl/lik_float.cl): against the double kernels on the same data, against
  * log-space pruning (fx_logprune, which never underflows) on a deep tree
- * where float partials need rescaling, and the float program built with
- * `double` made unusable.  Until the context options choose the mode, each
- * test sets the device's caps after creating the context, as the
- * plumbing will: precision, and fp64 = 0 for a device without fp64. */
+ * and the closed form on a star, where float partials need rescaling; the
+ * same bits on any host thread count, tile layout and chunk size; the
+ * self-test; and the float program built with `double` made unusable.
+ * Until the context options choose the mode, each test sets the device's
+ * caps after creating the context, as the context will: precision, and
+ * fp64 = 0 for a device without fp64. */
 #include <criterion/criterion.h>
 #include <float.h>
 #include <math.h>
@@ -206,6 +208,64 @@ Test(lik_precision, deep_tree_rescales) {
     cr_expect_eq(eval(other, &p, g2), ll, "%s: tiles of 16 and chunks of one block", modes[m].name);
     for (int q = 0; q < 4; ++q) cr_expect_eq(g2[q], g[q], "%s: gradient %d", modes[m].name, q);
     fitcl_lik_destroy(other);
+    fitcl_lik_destroy(lik);
+    fitcl_context_destroy(ctx);
+  }
+  fx_patterns_free(&pat);
+  fx_tree_free(&t);
+  free(parent);
+  free(bl);
+}
+
+/* A 1,200-tip star: the root's product of 1,200 contributions rescales
+ * inside the product, and the outside pass applies the factors one at a
+ * time (fitcl_prune_multi_gr).  Against the closed form (the tips are
+ * independent given the root), and the gradient against double's. */
+Test(lik_precision, star_tree) {
+  const char *sel = opencl_selector();
+  const int n = 1200, nn = n + 1;
+  int *parent = malloc(sizeof(int) * (size_t)nn);
+  double *bl = malloc(sizeof(double) * (size_t)nn);
+  uint64_t seed = 21;
+  for (int v = 0; v < n; ++v) {
+    parent[v] = n;
+    bl[v] = 0.2 + 1.5 * fx_rand(&seed);
+  }
+  fitcl__tree t;
+  fx_tree(&t, n, nn, parent, bl);
+  fitcl__patterns pat;
+  random_patterns(&pat, n, 40, 1, &seed);
+  const double a = 0.6, b = 0.9, pi1 = a / (a + b);
+  fitcl_gl_params p = {a, b, 1.0, NULL, NULL};
+  double ref = 0.0;
+  for (size_t i = 0; i < pat.npatterns; ++i) {
+    double lx[2] = {log1p(-pi1), log(pi1)};
+    for (int v = 0; v < n; ++v) {
+      double P[2][2];
+      fx_pmat(a, b, t.brlen[v], P);
+      const int st = pat.state[i * (size_t)n + (size_t)v];
+      for (int x = 0; x < 2; ++x) lx[x] += st == FITCL__MISSING ? 0.0 : log(P[x][st]);
+    }
+    const double m = fmax(lx[0], lx[1]);
+    ref += pat.weight[i] * (m + log(exp(lx[0] - m) + exp(lx[1] - m)));
+  }
+  double g0[4] = {0};
+  for (int m = 0; m < NMODES; ++m) {
+    fitcl_context *ctx = mode_context(sel, &modes[m]);
+    fitcl_lik *lik = make_lik(ctx, &t, &pat, 1, 0, 0, 0);
+    double g[4];
+    const double ll = eval(lik, &p, g);
+    const double rel = fabs(ll - ref) / fabs(ref);
+    cr_log_info("%s: 1,200-tip star %.17g vs closed form %.17g, relative error %.2e", modes[m].name,
+                ll, ref, rel);
+    const double tol = modes[m].prec == FITCL_PRECISION_DOUBLE ? 1e-10
+                       : modes[m].prec == FITCL_PRECISION_SINGLE ? 1e-5
+                                                                 : 1e-7;
+    cr_expect(rel <= tol, "%s: relative error %.3g", modes[m].name, rel);
+    if (m == 0) memcpy(g0, g, sizeof g);
+    for (int q = 0; q < 2; ++q)
+      cr_expect(fabs(g[q] - g0[q]) <= 64 * FLT_EPSILON * fmax(fabs(g0[0]), fabs(g0[1])),
+                "%s: gradient %d: %.17g vs %.17g", modes[m].name, q, g[q], g0[q]);
     fitcl_lik_destroy(lik);
     fitcl_context_destroy(ctx);
   }
