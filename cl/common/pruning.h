@@ -203,9 +203,9 @@ FITCL_GL_FN fitcl_real fitcl_prune_root_out(fitcl_real pi, fitcl_real invl) { re
 
 /* Folds node u's rescaling factor f_u into its outside vector entry o, so
  * that G_v = O_u f_u prod(siblings' S) keeps sum_x G_v(x) S_v(x) = 1.
- * Capped at 2^768 (float forms: 2^120): reached only through exactly zero partials, whose terms
- * vanish, and nothing overflows.  (A comparison, not fmin, which PoCL
- * leaves as a call.) */
+ * Capped at 2^768 (float forms: 2^120): reached only through exactly
+ * zero partials, whose terms vanish, and nothing overflows.  (A
+ * comparison, not fmin, which PoCL leaves as a call.) */
 FITCL_GL_FN fitcl_real fitcl_prune_fold(fitcl_real o, fitcl_real f) {
   const fitcl_real x = o * f;
   return x < FITCL_GL_FOLD_CAP ? x : FITCL_GL_FOLD_CAP;

@@ -4,7 +4,9 @@
  * per chunk of patterns the pruning kernel and the block-sum kernel, and
  * reads back only the block rows and per-pattern log-likelihoods.  Chunks
  * bound device memory on large inputs; they are multiples of the reduction
- * block, so block sums are the same as the pthreads backend's. */
+ * block, so block sums are the same as the pthreads backend's.  In mixed or
+ * single precision (or on a device without fp64) a handle runs the float
+ * kernels instead (lik_ocl_float.c). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
