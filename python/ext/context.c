@@ -103,12 +103,13 @@ static PyObject *context_info(PyObject *self, PyObject *args) {
   ext_context_leave(c);
   if (st != FITCL_OK) return ext_raise_ctx(st, c->ctx);
   return Py_BuildValue(
-      "{s:s,s:s,s:s,s:s,s:N,s:N,s:i,s:i,s:d,s:N,s:s,s:N,s:{s:K,s:K,s:K,s:K,s:K}}", "backend",
+      "{s:s,s:s,s:s,s:s,s:N,s:N,s:i,s:i,s:d,s:N,s:s,s:N,s:s,s:{s:K,s:K,s:K,s:K,s:K}}",
+      "backend",
       i.backend, "device", i.device, "platform", i.platform, "selector", i.selector, "requested",
       str_or_none(i.requested), "fallback_reason", str_or_none(i.fallback_reason), "threads",
       i.threads, "programs", i.programs, "build_seconds", i.build_seconds, "cache_dir",
       str_or_none(i.cache_dir), "cache_mode", i.cache_mode, "discovery",
-      str_or_none(i.discovery), "cache", "hits", (unsigned long long)i.cache.hits, "misses",
+      str_or_none(i.discovery), "precision", i.precision, "cache", "hits", (unsigned long long)i.cache.hits, "misses",
       (unsigned long long)i.cache.misses, "rebuilt", (unsigned long long)i.cache.rebuilt,
       "evicted", (unsigned long long)i.cache.evicted, "stored",
       (unsigned long long)i.cache.stored);

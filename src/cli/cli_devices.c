@@ -56,6 +56,7 @@ int cli_devices(int argc, char **argv) {
       cJSON_AddStringToObject(d, "platform", list[i].platform);
       cJSON_AddStringToObject(d, "type", list[i].type);
       cJSON_AddBoolToObject(d, "fp64", list[i].fp64);
+      cJSON_AddStringToObject(d, "precision", list[i].precision);
       cJSON_AddNumberToObject(d, "compute_units", list[i].compute_units);
       cJSON_AddNumberToObject(d, "global_mem_mb", (double)list[i].global_mem_mb);
       cJSON_AddBoolToObject(d, "selected", i == chosen);
@@ -65,12 +66,12 @@ int cli_devices(int argc, char **argv) {
     else cJSON_AddNullToObject(root, "opencl_unavailable");
     cli_print_json(root);
   } else {
-    printf("  %-22s %-7s %-5s %-5s %5s %9s  %s\n", "SELECTOR", "BACKEND", "TYPE", "FP64", "CU",
-           "MEM(MiB)", "NAME (PLATFORM)");
+    printf("  %-22s %-7s %-5s %-5s %-9s %5s %9s  %s\n", "SELECTOR", "BACKEND", "TYPE", "FP64",
+           "PRECISION", "CU", "MEM(MiB)", "NAME (PLATFORM)");
     for (size_t i = 0; i < n; ++i)
-      printf("%s %-22s %-7s %-5s %-5s %5d %9llu  %s (%s)\n", i == chosen ? "*" : " ",
+      printf("%s %-22s %-7s %-5s %-5s %-9s %5d %9llu  %s (%s)\n", i == chosen ? "*" : " ",
              list[i].selector, list[i].backend, list[i].type, list[i].fp64 ? "yes" : "no",
-             list[i].compute_units, (unsigned long long)list[i].global_mem_mb, list[i].name,
+             list[i].precision, list[i].compute_units, (unsigned long long)list[i].global_mem_mb, list[i].name,
              list[i].platform);
     if (absent) printf("\nOpenCL is unavailable: %s\n", absent);
     printf("\n* selected by FITCL_DEVICE=%s\n", sel && *sel ? sel : "auto (unset)");
