@@ -17,6 +17,11 @@
  * extension stays off and `double` is an error (FITCL__OCL_NO_FP64_OPTIONS). */
 #ifndef FITCL_NO_FP64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
+#else
+/* Here, not on the command line, which would reach the driver's own
+ * headers too: a stray double fails to build even where the device has
+ * fp64 (FITCL_OPENCL_NO_FP64=1 on PoCL). */
+#define double fitcl_double_is_unavailable_here
 #endif
 #define FITCL_FN inline
 #define FITCL_GLOBAL __global

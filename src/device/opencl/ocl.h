@@ -66,11 +66,10 @@ fitcl_status fitcl__ocl_discover(fitcl__devlist *list, char *why, size_t whylen)
 #define FITCL__OCL_BUILD_OPTIONS "-cl-std=CL1.2 -DFITCL_OPENCL=1"
 
 /* Build options of every program on a device without fp64 (or under
- * FITCL_OPENCL_NO_FP64=1): no cl_khr_fp64 (cl/common/compat.h), literals in
- * float, and any `double` left in a source an error at build time (PoCL has
- * fp64, so nothing else would catch one there). */
-#define FITCL__OCL_NO_FP64_OPTIONS \
-  "-DFITCL_NO_FP64=1 -Ddouble=fitcl_double_is_unavailable_here -cl-single-precision-constant"
+ * FITCL_OPENCL_NO_FP64=1): no cl_khr_fp64 and any `double` after
+ * cl/common/compat.h an error at build time (PoCL has fp64, so nothing
+ * else would catch one there), literals in float. */
+#define FITCL__OCL_NO_FP64_OPTIONS "-DFITCL_NO_FP64=1 -cl-single-precision-constant"
 
 /* Creates the device context and queues and builds the embedded programs
  * (through the cache): every one where the device has fp64 (`fp64`), else
