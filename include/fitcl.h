@@ -319,6 +319,15 @@ typedef struct fitcl_tuning_report {
   /** 1 when the choices were stored in the program cache for this device
    *  (contexts opened on it later use them); 0 when the cache is off. */
   int stored;
+  /** Speed of double relative to mixed precision on this device, measured
+   *  on the accumulation (time of a pass in mixed / time in double: 1 as
+   *  fast, 1/32 a part with fp64 at 1/32 rate); 0 when the device has no
+   *  fp64.  Stored with the layouts: a context opened later without a
+   *  precision asked for computes in double where it is >= 1/4, else in
+   *  mixed (docs/precision.md). */
+  double fp64_ratio;
+  double accum_double_ms; /* the two passes it compares (1M points, best of 5) */
+  double accum_mixed_ms;
 } fitcl_tuning_report;
 
 /**
