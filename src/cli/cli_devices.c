@@ -12,15 +12,17 @@ typedef struct devices_args {
 static const cli_opt options[] = {
   {CLI_FLAG("json", devices_args, json,
             "print one JSON object: {\"devices\":[{selector, backend, name, platform, type, "
-            "fp64, compute_units, global_mem_mb, selected}], \"opencl_unavailable\": the reason "
-            "OpenCL cannot be loaded, or null}")},
+            "fp64, precision, compute_units, global_mem_mb, selected}], \"opencl_unavailable\": "
+            "the reason OpenCL cannot be loaded, or null}")},
   {CLI_END}};
 
 static const cli_spec spec = {
   .usage = "usage: fitcl devices [--json]\n",
   .about = "Lists the cpu (pthreads) backend and every OpenCL device, with the selector\n"
            "string to put in FITCL_DEVICE, and marks the device FITCL_DEVICE selects\n"
-           "(default: auto = an OpenCL GPU or accelerator with fp64, else cpu).\n"
+           "(default: auto = an OpenCL GPU or accelerator, those with fp64 first, else\n"
+           "cpu).  PRECISION is what a context on the device computes in unless\n"
+           "FITCL_PRECISION says otherwise (docs/precision.md).\n"
            "Where OpenCL cannot be loaded (no libOpenCL.so.1), only cpu is listed, with\n"
            "the reason.\n",
   .opts = options};

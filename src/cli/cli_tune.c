@@ -12,8 +12,8 @@ typedef struct tune_args {
 static const cli_opt options[] = {
   {CLI_FLAG("json", tune_args, json,
             "print one JSON object: {backend, device, accum:{variant, candidates:[{variant, ms}]}, "
-            "lik:{tile, candidates:[{tile, ms}]}, precision:{fp64_ratio, double_ms, mixed_ms, "
-            "chosen}, stored}")},
+            "lik:{tile, candidates:[{tile, ms}]}, fp64:{ratio, double_ms, mixed_ms}, precision, "
+            "stored}")},
   {CLI_END}};
 
 static const cli_spec spec = {
@@ -72,11 +72,11 @@ int cli_tune(int argc, char **argv) {
       cJSON_AddNumberToObject(o, "ms", r.lik_ms[i]);
       cJSON_AddItemToArray(lc, o);
     }
-    cJSON *prec = cJSON_AddObjectToObject(root, "precision");
-    cJSON_AddNumberToObject(prec, "fp64_ratio", r.fp64_ratio);
+    /* "precision" (cli_json_add_backend) is what this context now computes in. */
+    cJSON *prec = cJSON_AddObjectToObject(root, "fp64");
+    cJSON_AddNumberToObject(prec, "ratio", r.fp64_ratio);
     cJSON_AddNumberToObject(prec, "double_ms", r.accum_double_ms);
     cJSON_AddNumberToObject(prec, "mixed_ms", r.accum_mixed_ms);
-    cJSON_AddStringToObject(prec, "chosen", info.precision);
     cJSON_AddBoolToObject(root, "stored", r.stored);
     cli_print_json(root);
   } else {
