@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/accum.h"
 #include "test_util.h"
 #if FITCL_WITH_OPENCL
 #include "device/opencl/ocl.h"
@@ -337,4 +338,89 @@ Test(precision, mixed_fit_within_1e6_of_double, .timeout = 600) {
  * of 64 blocks, then in double on the host): parameters to float level. */
 Test(precision, single_fit_within_float_tolerance, .timeout = 600) {
   check_fit(FITCL_PRECISION_SINGLE, "single", 1e-5);
+}
+
+/* A QR pass in float (single, or mixed without fp64) on rows whose squares
+ * underflow float (J near 1e-19): the rotations rescale instead of dividing
+ * by a zero norm.  The triangle against the same pass in double. */
+static void check_qr_tiny(fitcl_precision prec, const char *name) {
+  if (!have_opencl()) cr_skip_test("no OpenCL device");
+  fitcl_context *ocl = no_fp64_context(prec, name);
+  fitcl_status st;
+  fitcl_context *cpu = context("cpu", FITCL_PRECISION_DEFAULT, &st);
+  const size_t n = 100000;
+  double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+  for (size_t i = 0; i < n; ++i) {
+    x[i] = 40.0 + 6.0 * (double)i / (double)n;
+    y[i] = 3.0 * exp(-x[i]) * (1.0 + 0.01 * sin((double)i));
+  }
+  const char *pn[] = {"a", "b"}, *vn[] = {"x"};
+  const double p[2] = {2.5, 1.0};
+  double T[2][6];
+  fitcl_context *ctxs[2] = {ocl, cpu};
+  for (int k = 0; k < 2; ++k) {
+    fitcl_model *m = NULL;
+    fitcl_accum *a = NULL;
+    cr_assert_eq(fitcl_model_compile(ctxs[k], "a*exp(-b*x)", pn, 2, vn, 1, &m), FITCL_OK);
+    cr_assert_eq(fitcl_accum_create(ctxs[k], m, NULL, &a), FITCL_OK, "%s", fitcl_errmsg(ctxs[k]));
+    cr_assert_eq(fitcl__accum_begin_mode(a, p, FITCL__ACCUM_QR), FITCL_OK);
+    const double *xc[1] = {x};
+    cr_assert_eq(fitcl_accum_chunk(a, xc, y, NULL, n), FITCL_OK, "%s", fitcl_errmsg(ctxs[k]));
+    double cost, rss;
+    uint64_t pts;
+    cr_assert_eq(fitcl__accum_end_qr(a, T[k], &cost, &rss, &pts), FITCL_OK);
+    fitcl_accum_destroy(a);
+    fitcl_model_destroy(m);
+  }
+  /* The Jacobian's triangle (entries 0, 1, 3 of the packed [J | r] one)
+   * to float's accuracy; the residual's column (2, 4, 5) is a difference
+   * of nearly equal terms here, so only to a few per cent. */
+  for (int q = 0; q < 6; ++q) {
+    double tol = q == 0 || q == 1 || q == 3 ? 1e-4 : 5e-2;
+    cr_expect(isfinite(T[0][q]), "%s T[%d] = %g", name, q, T[0][q]);
+    cr_expect_leq(fabs(fabs(T[0][q]) - fabs(T[1][q])), tol * fabs(T[1][q]),
+                  "%s T[%d] %.9g vs double %.9g", name, q, T[0][q], T[1][q]);
+  }
+  free(x);
+  free(y);
+  fitcl_context_destroy(ocl);
+  fitcl_context_destroy(cpu);
+}
+
+Test(precision, single_qr_pass_with_underflowing_squares) {
+  check_qr_tiny(FITCL_PRECISION_SINGLE, "single");
+}
+
+Test(precision, mixed_qr_pass_without_fp64_with_underflowing_squares) {
+  check_qr_tiny(FITCL_PRECISION_MIXED, "mixed");
+}
+
+/* The solver forced to QR form, in mixed without fp64. */
+Test(precision, mixed_fit_in_qr_form) {
+  if (!have_opencl()) cr_skip_test("no OpenCL device");
+  fitcl_context *ocl = no_fp64_context(FITCL_PRECISION_MIXED, "mixed");
+  fitcl_status st;
+  fitcl_context *cpu = context("cpu", FITCL_PRECISION_DEFAULT, &st);
+  data d = make_data(200000);
+  const double *x[1] = {d.x};
+  const char *pn[] = {"a", "b", "c"}, *vn[] = {"x"};
+  fitcl_curvefit_result r[2];
+  fitcl_context *ctxs[2] = {ocl, cpu};
+  for (int k = 0; k < 2; ++k) {
+    fitcl_model *m = NULL;
+    cr_assert_eq(fitcl_model_compile(ctxs[k], "a*exp(-b*x)+c", pn, 3, vn, 1, &m), FITCL_OK);
+    fitcl_curvefit_options fo = {0};
+    fo.solver = FITCL_SOLVER_QR;
+    const double p0[3] = {1, 1, 0};
+    cr_assert_eq(fitcl_curve_fit_arrays(ctxs[k], m, x, d.y, d.s, d.n, p0, &fo, &r[k]), FITCL_OK,
+                 "%s", fitcl_errmsg(ctxs[k]));
+    fitcl_model_destroy(m);
+  }
+  cr_expect_eq(r[0].solver, FITCL_SOLVER_QR);
+  for (int j = 0; j < 3; ++j)
+    cr_expect(fitcl_test_close(r[0].params[j], r[1].params[j], 1e-6), "p%d %.12g vs %.12g", j,
+              r[0].params[j], r[1].params[j]);
+  free_data(&d);
+  fitcl_context_destroy(ocl);
+  fitcl_context_destroy(cpu);
 }

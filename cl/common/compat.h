@@ -42,6 +42,7 @@ typedef uint64_t fitcl_ulong;
 
 #if defined(__OPENCL_VERSION__) && (defined(FITCL_NO_FP64) || defined(FITCL_REAL_FLOAT))
 typedef float fitcl_real;
+#define FITCL_REAL_IS_FLOAT 1
 #else
 typedef double fitcl_real;
 #endif
