@@ -207,7 +207,7 @@ static void bench_nist(void) {
     double *x = NULL, *y = NULL;
     snprintf(path, sizeof path, "%s/%s.csv", dir, f[0]);
     size_t n = read_csv(path, &x, &y);
-    printf("%-10s %-7s", f[0], f[1]);
+    double digits[NMODES][2];
     for (int k = 0; k < NMODES; ++k) {
       const char *names[FITCL_NLSQ_MAX_PARAMS], *vars[] = {"x"};
       for (int j = 0; j < cert.n; ++j) names[j] = cert.name[j];
@@ -230,14 +230,20 @@ static void bench_nist(void) {
           lre[s] = worst;
         }
       }
-      printf("    %4.1f / %4.1f", lre[0], lre[1]);
-      char variant[96];
-      snprintf(variant, sizeof variant, "nist_%s_%s", f[0], modes[k].name);
-      bench_row("precision", variant, "digits_start1", lre[0], "");
-      bench_row("precision", variant, "digits_start2", lre[1], "");
+      digits[k][0] = lre[0];
+      digits[k][1] = lre[1];
       fitcl_model_destroy(m);
     }
+    /* The table's line first, then its rows (bench_row prints too). */
+    printf("%-10s %-7s", f[0], f[1]);
+    for (int k = 0; k < NMODES; ++k) printf("    %4.1f / %4.1f", digits[k][0], digits[k][1]);
     printf("\n");
+    for (int k = 0; k < NMODES; ++k) {
+      char variant[96];
+      snprintf(variant, sizeof variant, "nist_%s_%s", f[0], modes[k].name);
+      bench_row("precision", variant, "digits_start1", digits[k][0], "");
+      bench_row("precision", variant, "digits_start2", digits[k][1], "");
+    }
     free(x);
     free(y);
   }
