@@ -424,3 +424,29 @@ Test(precision, mixed_fit_in_qr_form) {
   fitcl_context_destroy(ocl);
   fitcl_context_destroy(cpu);
 }
+
+/* A model given as OpenCL C source is compiled in float too (its double
+ * read as float): the same sums as the expression it came from. */
+Test(precision, opencl_source_model_in_mixed) {
+  if (!have_opencl()) cr_skip_test("no OpenCL device");
+  fitcl_context *ocl = no_fp64_context(FITCL_PRECISION_MIXED, "mixed");
+  data d = make_data(50000);
+  const char *pn[] = {"a", "b", "c"}, *vn[] = {"x"};
+  fitcl_model *me = NULL, *ms = NULL;
+  cr_assert_eq(fitcl_model_compile(ocl, "a*exp(-b*x)+c", pn, 3, vn, 1, &me), FITCL_OK);
+  char *src = fitcl_model_opencl_source(me);
+  cr_assert_not_null(src);
+  cr_assert_eq(fitcl_model_from_opencl(ocl, src, pn, 3, vn, 1, &ms), FITCL_OK, "%s",
+               fitcl_errmsg(ocl));
+  free(src);
+  const double p[3] = {1.7, 0.6, 0.4};
+  fitcl_accum_sums se = pass(ocl, me, &d, p, 1, "mixed"), ss = pass(ocl, ms, &d, p, 1, "mixed");
+  for (int k = 0; k < 9; ++k)
+    cr_expect(fitcl_test_close(ss.jtj[k], se.jtj[k], 16 * FLT_EPSILON), "jtj[%d] %.17g vs %.17g",
+              k, ss.jtj[k], se.jtj[k]);
+  cr_expect(fitcl_test_close(ss.cost, se.cost, 16 * FLT_EPSILON));
+  fitcl_model_destroy(me);
+  fitcl_model_destroy(ms);
+  free_data(&d);
+  fitcl_context_destroy(ocl);
+}

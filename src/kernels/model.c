@@ -349,18 +349,19 @@ static char *retype_float(const char *src) {
 }
 
 char *fitcl__model_opencl_functions_float(const fitcl_model *m) {
+  /* The float built-ins in place of common/vmath.h's double exp and log,
+   * which generated code (fitcl_model_opencl_source's too) calls. */
+  static const char float_vmath[] = "#define fitcl_exp(v) exp(v)\n#define fitcl_log(v) log(v)\n";
   fitcl__buf b = {0};
   char *fj = NULL, *fo = NULL;
   if (m->kind == FITCL__MODEL_EXPR) {
     fj = fitcl__expr_prog_opencl(&m->prog_fj, "fitcl_model_fj", 1);
     fo = fitcl__expr_prog_opencl(&m->prog_f, "fitcl_model_f", 0);
-    /* The float built-ins in place of common/vmath.h's double exp/log. */
     if (fj && fo)
-      fitcl__buf_printf(&b, "/* model: %s */\n#define fitcl_exp(v) exp(v)\n"
-                        "#define fitcl_log(v) log(v)\n%s\n%s\n", m->expr, fj, fo);
+      fitcl__buf_printf(&b, "/* model: %s */\n%s%s\n%s\n", m->expr, float_vmath, fj, fo);
     else b.oom = 1;
   } else if (m->kind == FITCL__MODEL_OPENCL) {
-    fitcl__buf_printf(&b, "%s\n", m->cl_source);
+    fitcl__buf_printf(&b, "%s%s\n", float_vmath, m->cl_source);
     fitcl__buf_printf(&b,
       "inline void fitcl_model_fj(const double *p, const double *x, double *f, double *J) {\n"
       "  fitcl_user_model(p, x, f, J);\n}\n"
