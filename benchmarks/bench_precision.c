@@ -255,7 +255,8 @@ int main(int argc, char **argv) {
   size_t points = 10000000;
   int repeats = 3, nist = 1, fit = 1;
   for (int i = 1; i < argc; ++i) {
-    if (!strcmp(argv[i], "--points") && i + 1 < argc) points = (size_t)strtoull(argv[++i], NULL, 10);
+    if (!strcmp(argv[i], "--points") && i + 1 < argc)
+      points = (size_t)strtoull(argv[++i], NULL, 10);
     else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) repeats = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--no-nist")) nist = 0;
     else if (!strcmp(argv[i], "--no-fit")) fit = 0;

@@ -195,7 +195,8 @@ static void magnitudes(const fitcl_model *m, const data *d, const double *p, dou
     double is = 1.0 / d->s[i], r = (d->y[i] - f[i]) * is;
     for (int k = 0; k < np; ++k) {
       for (int l = 0; l < np; ++l)
-        jtj[k * np + l] += fabs(J[i * (size_t)np + (size_t)k] * J[i * (size_t)np + (size_t)l]) * is * is;
+        jtj[k * np + l] += fabs(J[i * (size_t)np + (size_t)k] * J[i * (size_t)np + (size_t)l]) *
+                           is * is;
       jtr[k] += fabs(J[i * (size_t)np + (size_t)k] * is * r);
     }
     *rss += r * r;
@@ -250,7 +251,9 @@ static void check_sums(fitcl_precision prec, const char *name, double tol) {
 
 /* Mixed: each term carries a few float roundings (data, parameters, exp,
  * the Jacobian's products), the sums none to speak of. */
-Test(precision, mixed_sums_without_fp64) { check_sums(FITCL_PRECISION_MIXED, "mixed", 16 * FLT_EPSILON); }
+Test(precision, mixed_sums_without_fp64) {
+  check_sums(FITCL_PRECISION_MIXED, "mixed", 16 * FLT_EPSILON);
+}
 
 /* Single: float sums of 256-point blocks and of 64 blocks add roughly
  * (256 + 64) half-ulps of float, relative to Σ|term|. */

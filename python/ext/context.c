@@ -120,7 +120,8 @@ static PyObject *context_info(PyObject *self, PyObject *args) {
       str_or_none(i.requested), "fallback_reason", str_or_none(i.fallback_reason), "threads",
       i.threads, "programs", i.programs, "build_seconds", i.build_seconds, "cache_dir",
       str_or_none(i.cache_dir), "cache_mode", i.cache_mode, "discovery",
-      str_or_none(i.discovery), "precision", i.precision, "cache", "hits", (unsigned long long)i.cache.hits, "misses",
+      str_or_none(i.discovery), "precision", i.precision, "cache", "hits",
+      (unsigned long long)i.cache.hits, "misses",
       (unsigned long long)i.cache.misses, "rebuilt", (unsigned long long)i.cache.rebuilt,
       "evicted", (unsigned long long)i.cache.evicted, "stored",
       (unsigned long long)i.cache.stored);

@@ -160,7 +160,8 @@ fitcl_status fitcl__env_resolve(const fitcl_context_options *opt, fitcl__env *e,
   } else if ((v = env_get(opt, "FITCL_PRECISION"))) {
     e->precision = FITCL_PRECISION_DEFAULT;
     for (int p = FITCL_PRECISION_DOUBLE; p <= FITCL_PRECISION_SINGLE; ++p)
-      if (!strcasecmp(v, fitcl__precision_name((fitcl_precision)p))) e->precision = (fitcl_precision)p;
+      if (!strcasecmp(v, fitcl__precision_name((fitcl_precision)p)))
+        e->precision = (fitcl_precision)p;
     if (e->precision == FITCL_PRECISION_DEFAULT) {
       snprintf(err, errlen, "FITCL_PRECISION='%s' is not one of double, mixed, single", v);
       return FITCL_ERR_ENV;

@@ -139,7 +139,8 @@ static fitcl_status upload(fitcl_accum *a, mp_slot *s, const double *const *x, c
                                s->stage + (size_t)j * o->cap, 0, NULL, NULL);
   if (err == CL_SUCCESS && sigma)
     err = clEnqueueWriteBuffer(q, s->sigma, CL_FALSE, 0, bytes, ss, 0, NULL, NULL);
-  if (err == CL_SUCCESS) err = clEnqueueWriteBuffer(q, s->y, CL_FALSE, 0, bytes, sy, 0, NULL, &s->up);
+  if (err == CL_SUCCESS)
+    err = clEnqueueWriteBuffer(q, s->y, CL_FALSE, 0, bytes, sy, 0, NULL, &s->up);
   if (err == CL_SUCCESS) err = clFlush(q);
   if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueWriteBuffer (accumulation chunk)");
   a->bytes_uploaded += (uint64_t)(a->nv + 1 + (sigma != NULL)) * bytes;
@@ -156,8 +157,9 @@ static fitcl_status run(fitcl_accum *a, mp_slot *s, size_t n, int has_sigma) {
   cl_int flags = (has_sigma ? 1 : 0) | ((cl_int)a->loss << 1);
   double c2 = a->f_scale * a->f_scale, inv_c2 = 1.0 / c2;
   float c2f = (float)c2, inv_c2f = (float)inv_c2;
-  const void *pc2 = o->real_size == sizeof(double) ? (const void *)&c2 : (const void *)&c2f;
-  const void *pinv = o->real_size == sizeof(double) ? (const void *)&inv_c2 : (const void *)&inv_c2f;
+  int dbl = o->real_size == sizeof(double);
+  const void *pc2 = dbl ? (const void *)&c2 : (const void *)&c2f;
+  const void *pinv = dbl ? (const void *)&inv_c2 : (const void *)&inv_c2f;
   cl_int err = clSetKernelArg(k, 0, sizeof(cl_mem), &o->params);
   err |= clSetKernelArg(k, 1, sizeof(cl_mem), &s->x);
   err |= clSetKernelArg(k, 2, sizeof ld, &ld);
