@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/context.h"
+#include "device/backend.h"
 #include "kernels/accum.h"
 #include "test_util.h"
 #if FITCL_WITH_OPENCL
@@ -452,4 +454,20 @@ Test(precision, opencl_source_model_in_mixed) {
   fitcl_model_destroy(ms);
   free_data(&d);
   fitcl_context_destroy(ocl);
+}
+
+/* Opened without fp64, a device keeps tuning records apart from its own:
+ * its accumulation runs other kernels. */
+Test(precision, no_fp64_tuning_identity_is_separate) {
+  if (!have_opencl()) cr_skip_test("no OpenCL device");
+  fitcl_status st;
+  fitcl_context *with = context("opencl", FITCL_PRECISION_DEFAULT, &st);
+  cr_assert_eq(st, FITCL_OK, "%s", fitcl_errmsg(with));
+  fitcl_context *without = no_fp64_context(FITCL_PRECISION_DEFAULT, "mixed");
+  cr_expect(with->backend->identity[0] && without->backend->identity[0]);
+  if (with->backend->caps.fp64)
+    cr_expect_str_neq(with->backend->identity, without->backend->identity);
+  cr_expect_not_null(strstr(without->backend->identity, "no fp64"));
+  fitcl_context_destroy(with);
+  fitcl_context_destroy(without);
 }

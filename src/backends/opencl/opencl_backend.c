@@ -79,6 +79,10 @@ static fitcl_status ocl_open(fitcl_context *ctx, const fitcl_device_desc *desc, 
                           .max_alloc = max_alloc,
                           .local_mem = o->local_mem};
   identify(o, b->identity, sizeof b->identity);
+  /* Opened without fp64 (FITCL_OPENCL_NO_FP64=1 on a device that has it),
+   * the accumulation runs other kernels: a tuning record of its own. */
+  size_t len = strlen(b->identity);
+  if (!desc->fp64) snprintf(b->identity + len, sizeof b->identity - len, "no fp64\n");
   b->accum = &fitcl__accum_ocl_ops;
   /* Without fp64 only the families with a float form run on the device;
    * the others are left NULL and run on the host (context_create.c). */
