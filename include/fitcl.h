@@ -163,6 +163,12 @@ typedef struct fitcl_context_options {
   /** Nonzero: ignore every FITCL_* environment variable (for embedding
    *  applications that want full control). */
   int ignore_env;
+  /** What the kernels compute in (docs/precision.md).  0 (DEFAULT):
+   *  $FITCL_PRECISION (double|mixed|single), else chosen per device: double
+   *  where fp64 runs at >= 1/4 of the fp32 rate, else mixed.  DOUBLE on a
+   *  device without fp64 fails with FITCL_ERR_NO_FP64.  The pthreads
+   *  backend always computes in double. */
+  fitcl_precision precision;
 } fitcl_context_options;
 
 /**
@@ -214,6 +220,10 @@ typedef struct fitcl_context_info {
    * this boot and driver configuration, found no OpenCL GPU; see
    * docs/device-selection.md) or "skipped" (a plain `cpu` needs no list). */
   const char *discovery;
+  /* What the device's kernels compute in: "double", "mixed" or "single"
+   * (docs/precision.md); families a device cannot run in it go to the
+   * pthreads backend, which computes in double. */
+  const char *precision;
 } fitcl_context_info;
 
 /** Describes the context.  Strings are owned by the context. */
@@ -236,6 +246,8 @@ typedef struct fitcl_device_desc {
   uint64_t global_mem_mb;
   int platform_index;
   int device_index;     /* index within the platform, all types */
+  char precision[8];    /* what a context on it computes in unless told otherwise: "double"
+                           or "mixed" (docs/precision.md; `fitcl tune` may refine it) */
 } fitcl_device_desc;
 
 /** Lists the cpu backend followed by every OpenCL device.  *out is
@@ -307,6 +319,15 @@ typedef struct fitcl_tuning_report {
   /** 1 when the choices were stored in the program cache for this device
    *  (contexts opened on it later use them); 0 when the cache is off. */
   int stored;
+  /** Speed of double relative to mixed precision on this device, measured
+   *  on the accumulation (time of a pass in mixed / time in double: 1 as
+   *  fast, 1/32 a part with fp64 at 1/32 rate); 0 when the device has no
+   *  fp64.  Stored with the layouts: a context opened later without a
+   *  precision asked for computes in double where it is >= 1/4, else in
+   *  mixed (docs/precision.md). */
+  double fp64_ratio;
+  double accum_double_ms; /* the two passes it compares (1M points, best of 5) */
+  double accum_mixed_ms;
 } fitcl_tuning_report;
 
 /**

@@ -68,13 +68,31 @@ Test(selector, auto_prefers_fp64_gpu) {
 
 Test(selector, auto_without_gpu_is_cpu_and_never_picks_opencl_cpu) {
   fitcl_device_desc l[8];
-  size_t n = farm(l);
-  /* keep cpu, the fp64-less GPU and PoCL only */
-  fitcl_device_desc k[3] = {l[0], l[1], l[3]};
+  farm(l);
+  /* cpu and PoCL only */
+  fitcl_device_desc k[2] = {l[0], l[3]};
   size_t idx;
-  cr_assert_eq(fitcl_devices_resolve("auto", k, 3, &idx, NULL, 0), FITCL_OK);
+  cr_assert_eq(fitcl_devices_resolve("auto", k, 2, &idx, NULL, 0), FITCL_OK);
   cr_assert_eq(idx, 0);
-  (void)n;
+}
+
+Test(selector, auto_takes_a_gpu_without_fp64_after_those_with_it) {
+  fitcl_device_desc l[8];
+  farm(l);
+  /* cpu, the fp64-less GPU and PoCL: the GPU runs in mixed precision */
+  fitcl_device_desc k[3] = {l[0], l[1], l[3]};
+  size_t idx, cand[64], nc;
+  int fb;
+  char err[512];
+  cr_assert_eq(fitcl_devices_resolve("auto", k, 3, &idx, NULL, 0), FITCL_OK);
+  cr_assert_eq(idx, 1);
+  cr_assert_eq(fitcl__selector_candidates("auto", "FITCL_DEVICE", l, 5, cand, &nc, &fb, err,
+                                          sizeof err), FITCL_OK);
+  cr_assert_eq(nc, 4); /* H100, Arc, GT 710, cpu */
+  cr_assert_eq(cand[0], 2);
+  cr_assert_eq(cand[1], 4);
+  cr_assert_eq(cand[2], 1);
+  cr_assert_eq(cand[3], 0);
 }
 
 Test(selector, cpu) { EXPECT_PICK("cpu", 0); }
@@ -95,9 +113,10 @@ Test(selector, opencl_fields) {
   EXPECT_PICK(" opencl : intel : gpu ", 4);  /* spaces around fields */
 }
 
-Test(selector, named_device_without_fp64_is_refused) {
-  EXPECT_FAIL("opencl:nvidia:gpu:0", FITCL_ERR_NO_FP64);
-  EXPECT_FAIL("opencl:::GT 710", FITCL_ERR_NO_FP64);
+Test(selector, named_device_without_fp64_is_accepted) {
+  /* It runs in mixed precision; forcing double on it fails at open. */
+  EXPECT_PICK("opencl:nvidia:gpu:0", 1);
+  EXPECT_PICK("opencl:::GT 710", 1);
 }
 
 Test(selector, no_match) {

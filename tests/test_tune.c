@@ -66,6 +66,14 @@ Test(tune, choice_is_stored_and_loaded) {
   cr_expect(found, "chosen tile %d among the candidates", r.lik_tile);
   cr_expect_eq(r.stored, 1);
   cr_expect_eq(ctx->backend->tuning.accum_variant, r.accum_variant);
+  /* The fp64 ratio: both passes timed, where the device has fp64. */
+  if (ctx->backend->caps.fp64) {
+    cr_expect(r.accum_double_ms > 0 && r.accum_mixed_ms > 0, "double %g ms, mixed %g ms",
+              r.accum_double_ms, r.accum_mixed_ms);
+    cr_expect_float_eq(r.fp64_ratio, r.accum_mixed_ms / r.accum_double_ms, 1e-12);
+  } else {
+    cr_expect_eq(r.fp64_ratio, 0);
+  }
   fitcl_context_destroy(ctx);
 
   fitcl_context *again = context_in(ocl, dir, 0);
@@ -87,7 +95,9 @@ Test(tune, a_record_that_does_not_parse_is_ignored) {
   if (!ocl) cr_skip_test("no OpenCL device with fp64");
   char *dir = fitcl_test_tmpdir();
   const char *bad[] = {"accum_variant 9\nlik_tile 1\n", "accum_variant 1\nlik_tile 3\n",
-                       "lik_tile 1\n", "accum_variant 1\nlik_tile 1\nextra\n", ""};
+                       "lik_tile 1\n", "accum_variant 1\nlik_tile 1\nextra\n", "",
+                       "accum_variant 1\nlik_tile 1\nfp64_ratio -1\n",
+                       "accum_variant 1\nlik_tile 1\nfp64_ratio 0.5\nextra\n"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; ++i) {
     fitcl_context *ctx = context_in(ocl, dir, 0);
     char key[1200], why[256];
@@ -99,6 +109,46 @@ Test(tune, a_record_that_does_not_parse_is_ignored) {
     cr_expect_eq(again->backend->tuning.accum_variant, 0, "record %zu ignored", i);
     cr_expect_eq(again->backend->tuning.lik_tile, 0, "record %zu ignored", i);
     fitcl_context_destroy(again);
+  }
+  fitcl_test_rmtree(dir);
+  free(dir);
+}
+
+/* A stored fp64 ratio decides the default precision of a device with fp64
+ * (double from 1/4 up, else mixed), and only where nobody asked for one. */
+Test(tune, stored_fp64_ratio_sets_the_default_precision) {
+  const char *ocl = opencl_selector();
+  if (!ocl) cr_skip_test("no OpenCL device");
+  char *dir = fitcl_test_tmpdir();
+  const char *records[] = {"accum_variant 2\nlik_tile 1\nfp64_ratio 0.0312\n",
+                           "accum_variant 2\nlik_tile 1\nfp64_ratio 0.25\n"};
+  const char *want[] = {"mixed", "double"};
+  for (int i = 0; i < 2; ++i) {
+    fitcl_context *ctx = context_in(ocl, dir, 0);
+    if (!ctx->backend->caps.fp64) {
+      fitcl_context_destroy(ctx);
+      fitcl_test_rmtree(dir);
+      free(dir);
+      cr_skip_test("the OpenCL device has no fp64: no ratio applies");
+    }
+    char key[1200], why[256];
+    fitcl__tuning_key(ctx, key, sizeof key);
+    cr_assert_eq(fitcl__cache_put_meta(ctx->cache, key, records[i], strlen(records[i]), why,
+                                       sizeof why), FITCL_OK, "%s", why);
+    fitcl_context_destroy(ctx);
+    fitcl_context *again = context_in(ocl, dir, 0);
+    fitcl_context_info info;
+    fitcl_context_get_info(again, &info);
+    cr_expect_str_eq(info.precision, want[i], "record %d", i);
+    cr_expect_eq(again->backend->tuning.accum_variant, 2, "record %d parsed", i);
+    fitcl_context_destroy(again);
+    /* A precision asked for wins over the record. */
+    setenv("FITCL_PRECISION", i ? "single" : "double", 1);
+    again = context_in(ocl, dir, 0);
+    fitcl_context_get_info(again, &info);
+    cr_expect_str_eq(info.precision, i ? "single" : "double", "record %d", i);
+    fitcl_context_destroy(again);
+    unsetenv("FITCL_PRECISION");
   }
   fitcl_test_rmtree(dir);
   free(dir);

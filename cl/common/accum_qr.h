@@ -27,10 +27,20 @@
 #define FITCL_QR_AT(m, k, l) ((k) * (2 * (m) - (k) + 1) / 2 + ((l) - (k)))
 #define FITCL_ACCUM_NQR(np) (FITCL_QR_TRI((np) + 1) + 2)
 
+/* Where a² + b² may underflow or overflow: the square root of the
+ * smallest and largest normal numbers, for double or float. */
+#ifdef FITCL_REAL_IS_FLOAT
+#define FITCL_QR_TINY 1e-18f
+#define FITCL_QR_HUGE 1e18f
+#else
+#define FITCL_QR_TINY 1e-150
+#define FITCL_QR_HUGE 1e150
+#endif
+
 /* sqrt(a² + b²) without overflow for any finite a, b. */
 FITCL_FN fitcl_real fitcl_qr_hypot(fitcl_real a, fitcl_real b) {
   fitcl_real h = sqrt(a * a + b * b);
-  if (h < 1e-150 || h > 1e150) {
+  if (h < FITCL_QR_TINY || h > FITCL_QR_HUGE) {
     fitcl_real s = fabs(a) > fabs(b) ? fabs(a) : fabs(b);
     if (s == 0.0) return 0.0;
     fitcl_real u = a / s, v = b / s;

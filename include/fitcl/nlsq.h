@@ -291,6 +291,8 @@ typedef struct fitcl_accum_info {
                                into the library (its program is a built-in model's,
                                whatever the names), 0 on the expression evaluator;
                                0 on OpenCL, which compiles every model at run time */
+  const char *precision;    /* what the sums were computed in: "double", "mixed" or
+                               "single" (docs/precision.md) */
 } fitcl_accum_info;
 FITCL_API fitcl_status fitcl_accum_get_info(const fitcl_accum *a, fitcl_accum_info *info);
 

@@ -29,11 +29,12 @@ void ext_context_leave(ext_context *c) { PyThread_release_lock(c->lock); }
 
 static int context_init(PyObject *self, PyObject *args, PyObject *kw) {
   ext_context *c = (ext_context *)self;
-  static char *names[] = {"device", "threads", "cache", "cache_dir", "ignore_env", NULL};
-  const char *device = NULL, *cache = NULL, *cache_dir = NULL;
+  static char *names[] = {"device", "threads", "cache", "cache_dir", "ignore_env", "precision",
+                          NULL};
+  const char *device = NULL, *cache = NULL, *cache_dir = NULL, *precision = NULL;
   int threads = 0, ignore_env = 0;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "|zizzp", names, &device, &threads, &cache,
-                                   &cache_dir, &ignore_env))
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "|zizzpz", names, &device, &threads, &cache,
+                                   &cache_dir, &ignore_env, &precision))
     return -1;
   if (c->ctx) {
     PyErr_SetString(PyExc_RuntimeError, "Context.__init__ called twice");
@@ -51,6 +52,16 @@ static int context_init(PyObject *self, PyObject *args, PyObject *kw) {
     else if (!strcmp(cache, "off")) o.cache = FITCL_CACHE_OFF;
     else {
       PyErr_Format(PyExc_ValueError, "cache: expected 'on', 'readonly' or 'off', got '%s'", cache);
+      return -1;
+    }
+  }
+  if (precision) {
+    if (!strcmp(precision, "double")) o.precision = FITCL_PRECISION_DOUBLE;
+    else if (!strcmp(precision, "mixed")) o.precision = FITCL_PRECISION_MIXED;
+    else if (!strcmp(precision, "single")) o.precision = FITCL_PRECISION_SINGLE;
+    else {
+      PyErr_Format(PyExc_ValueError, "precision: expected 'double', 'mixed' or 'single', got '%s'",
+                   precision);
       return -1;
     }
   }
@@ -103,12 +114,14 @@ static PyObject *context_info(PyObject *self, PyObject *args) {
   ext_context_leave(c);
   if (st != FITCL_OK) return ext_raise_ctx(st, c->ctx);
   return Py_BuildValue(
-      "{s:s,s:s,s:s,s:s,s:N,s:N,s:i,s:i,s:d,s:N,s:s,s:N,s:{s:K,s:K,s:K,s:K,s:K}}", "backend",
+      "{s:s,s:s,s:s,s:s,s:N,s:N,s:i,s:i,s:d,s:N,s:s,s:N,s:s,s:{s:K,s:K,s:K,s:K,s:K}}",
+      "backend",
       i.backend, "device", i.device, "platform", i.platform, "selector", i.selector, "requested",
       str_or_none(i.requested), "fallback_reason", str_or_none(i.fallback_reason), "threads",
       i.threads, "programs", i.programs, "build_seconds", i.build_seconds, "cache_dir",
       str_or_none(i.cache_dir), "cache_mode", i.cache_mode, "discovery",
-      str_or_none(i.discovery), "cache", "hits", (unsigned long long)i.cache.hits, "misses",
+      str_or_none(i.discovery), "precision", i.precision, "cache", "hits",
+      (unsigned long long)i.cache.hits, "misses",
       (unsigned long long)i.cache.misses, "rebuilt", (unsigned long long)i.cache.rebuilt,
       "evicted", (unsigned long long)i.cache.evicted, "stored",
       (unsigned long long)i.cache.stored);
@@ -147,7 +160,8 @@ PyTypeObject ext_context_type = {
   PyVarObject_HEAD_INIT(NULL, 0).tp_name = "_fitcl.Context",
   .tp_basicsize = sizeof(ext_context),
   .tp_flags = Py_TPFLAGS_DEFAULT,
-  .tp_doc = "Context(device=None, threads=0, cache=None, cache_dir=None, ignore_env=False)",
+  .tp_doc = "Context(device=None, threads=0, cache=None, cache_dir=None, ignore_env=False, "
+            "precision=None)",
   .tp_new = PyType_GenericNew,
   .tp_init = context_init,
   .tp_dealloc = context_dealloc,

@@ -19,12 +19,12 @@ static PyObject *devices(PyObject *self, PyObject *args) {
   for (size_t i = 0; out && i < n; ++i) {
     const fitcl_device_desc *d = &list[i];
     PyObject *o = Py_BuildValue(
-        "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:i,s:K,s:i,s:i}", "selector", d->selector,
+        "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:i,s:K,s:i,s:i,s:s}", "selector", d->selector,
         "backend", d->backend, "name", d->name, "platform", d->platform, "vendor", d->vendor,
         "type", d->type, "version", d->version, "driver", d->driver, "fp64",
         d->fp64 ? Py_True : Py_False, "compute_units", d->compute_units, "global_mem_mb",
         (unsigned long long)d->global_mem_mb, "platform_index", d->platform_index,
-        "device_index", d->device_index);
+        "device_index", d->device_index, "precision", d->precision);
     if (!o) Py_CLEAR(out);
     else PyList_SET_ITEM(out, (Py_ssize_t)i, o);
   }

@@ -48,6 +48,9 @@ class Device:
     global_mem_mb: int
     platform_index: int
     device_index: int
+    precision: str
+    """What a context on it computes in unless told otherwise: ``"double"``, or
+    ``"mixed"`` on a device without fp64 or with slow fp64 (docs/precision.md)."""
     selected: bool
     """True for the device that ``device=None`` (``FITCL_DEVICE``, else ``auto``) picks."""
 
@@ -100,6 +103,9 @@ class ContextInfo:
     cache_dir: str | None
     cache_mode: str
     discovery: str | None
+    precision: str
+    """What the device's kernels compute in: ``"double"``, ``"mixed"`` or
+    ``"single"`` (docs/precision.md; the cpu backend always in double)."""
     cache: CacheStats
 
 
@@ -126,6 +132,8 @@ class Context:
         cache_dir: the program cache directory; None: ``FITCL_CACHE_DIR``, else
             ``$XDG_CACHE_HOME/fitcl`` or ``~/.cache/fitcl``.
         ignore_env: ignore every ``FITCL_*`` variable.
+        precision: ``"double"``, ``"mixed"`` or ``"single"``; None:
+            ``FITCL_PRECISION``, else chosen per device (docs/precision.md).
 
     Raises:
         DeviceSelectionError: a malformed selector, or no device matches it.
@@ -140,10 +148,11 @@ class Context:
     __slots__ = ("_handle", "_models", "__weakref__")
 
     def __init__(self, device: str | None = None, *, threads: int = 0, cache: str | None = None,
-                 cache_dir: str | os.PathLike[str] | None = None, ignore_env: bool = False) -> None:
+                 cache_dir: str | os.PathLike[str] | None = None, ignore_env: bool = False,
+                 precision: str | None = None) -> None:
         self._handle: _fitcl.Context | None = _fitcl.Context(
             device, int(threads), cache, None if cache_dir is None else os.fspath(cache_dir),
-            bool(ignore_env))
+            bool(ignore_env), precision)
         # Compiled models by (expression, parameters, variables).
         self._models: dict[tuple[Any, ...], Any] = {}
 

@@ -37,6 +37,20 @@ static fitcl_status open_cache(fitcl_context *ctx) {
   return FITCL_OK;
 }
 
+/* A driver leaves NULL each family its device cannot run (on a device
+ * without fp64, the families without a float form): those run on the
+ * host, the pthreads backend every context has, in double. */
+static void route_to_host(fitcl__backend *b, const fitcl__backend *host) {
+  if (!b->reduce) b->reduce = host->reduce;
+  if (!b->pmatrix) b->pmatrix = host->pmatrix;
+  if (!b->kstate) b->kstate = host->kstate;
+  if (!b->lik) b->lik = host->lik;
+  if (!b->accum) b->accum = host->accum;
+  if (!b->batch) b->batch = host->batch;
+  if (!b->voi) b->voi = host->voi;
+  if (!b->credit) b->credit = host->credit;
+}
+
 /* Opens one device with its driver.  On failure the detail is in
  * ctx->errmsg and the device descriptor is left empty. */
 static fitcl_status open_device(fitcl_context *ctx, const fitcl_device_desc *d, fitcl__devref ref) {
@@ -52,7 +66,9 @@ static fitcl_status open_device(fitcl_context *ctx, const fitcl_device_desc *d, 
   if (st != FITCL_OK) {
     memset(b, 0, sizeof *b);
     ctx->programs = 0;
+    return st;
   }
+  route_to_host(b, ctx->host);
   return st;
 }
 
@@ -184,6 +200,7 @@ fitcl_status fitcl_context_get_info(const fitcl_context *ctx, fitcl_context_info
   info->build_seconds = ctx->build_seconds;
   info->cache_dir = ctx->cache ? ctx->cache_dir : NULL;
   info->discovery = ctx->discovery;
+  info->precision = fitcl__precision_name(ctx->backend->caps.precision);
   info->cache_mode = ctx->env.cache == FITCL_CACHE_OFF        ? "off"
                      : ctx->env.cache == FITCL_CACHE_READONLY ? "readonly"
                                                               : "on";

@@ -62,6 +62,7 @@ void cli_json_add_backend(cJSON *obj, fitcl_context *ctx) {
   if (fitcl_context_get_info(ctx, &info) != FITCL_OK) return;
   cJSON_AddStringToObject(obj, "backend", info.backend);
   cJSON_AddStringToObject(obj, "device", info.device);
+  cJSON_AddStringToObject(obj, "precision", info.precision);
   if (info.fallback_reason) cJSON_AddStringToObject(obj, "fallback_reason", info.fallback_reason);
 }
 

@@ -83,6 +83,7 @@ static void print_json(fitcl_context *ctx, const fitcl_context_info *info, const
   cJSON_AddBoolToObject(o, "converged", res->converged);
   cJSON_AddNumberToObject(o, "points", (double)res->points);
   cJSON_AddStringToObject(o, "backend", info->backend ? info->backend : "unknown");
+  cJSON_AddStringToObject(o, "precision", info->precision ? info->precision : "unknown");
   cli_json_add_fallback(o, ctx);
   cJSON_AddNumberToObject(o, "seconds", res->seconds);
   cli_print_json(o);
@@ -110,8 +111,9 @@ static void print_table(const fitcl_context_info *info, const cf_args *a, const 
     if (a->profile) printf("  profile [%.10g, %.10g]", res->profile_lower[j], res->profile_upper[j]);
     printf("\n");
   }
-  printf("backend      %s (%s), %.3f s\n", info->backend ? info->backend : "?",
-         info->device ? info->device : "?", res->seconds);
+  printf("backend      %s (%s), %s precision, %.3f s\n", info->backend ? info->backend : "?",
+         info->device ? info->device : "?", info->precision ? info->precision : "?",
+         res->seconds);
 }
 
 void cf_report(fitcl_context *ctx, const cf_args *a, const cf_model *m,

@@ -12,15 +12,17 @@ typedef struct devices_args {
 static const cli_opt options[] = {
   {CLI_FLAG("json", devices_args, json,
             "print one JSON object: {\"devices\":[{selector, backend, name, platform, type, "
-            "fp64, compute_units, global_mem_mb, selected}], \"opencl_unavailable\": the reason "
-            "OpenCL cannot be loaded, or null}")},
+            "fp64, precision, compute_units, global_mem_mb, selected}], \"opencl_unavailable\": "
+            "the reason OpenCL cannot be loaded, or null}")},
   {CLI_END}};
 
 static const cli_spec spec = {
   .usage = "usage: fitcl devices [--json]\n",
   .about = "Lists the cpu (pthreads) backend and every OpenCL device, with the selector\n"
            "string to put in FITCL_DEVICE, and marks the device FITCL_DEVICE selects\n"
-           "(default: auto = an OpenCL GPU or accelerator with fp64, else cpu).\n"
+           "(default: auto = an OpenCL GPU or accelerator, those with fp64 first, else\n"
+           "cpu).  PRECISION is what a context on the device computes in unless\n"
+           "FITCL_PRECISION says otherwise (docs/precision.md).\n"
            "Where OpenCL cannot be loaded (no libOpenCL.so.1), only cpu is listed, with\n"
            "the reason.\n",
   .opts = options};
@@ -56,6 +58,7 @@ int cli_devices(int argc, char **argv) {
       cJSON_AddStringToObject(d, "platform", list[i].platform);
       cJSON_AddStringToObject(d, "type", list[i].type);
       cJSON_AddBoolToObject(d, "fp64", list[i].fp64);
+      cJSON_AddStringToObject(d, "precision", list[i].precision);
       cJSON_AddNumberToObject(d, "compute_units", list[i].compute_units);
       cJSON_AddNumberToObject(d, "global_mem_mb", (double)list[i].global_mem_mb);
       cJSON_AddBoolToObject(d, "selected", i == chosen);
@@ -65,12 +68,12 @@ int cli_devices(int argc, char **argv) {
     else cJSON_AddNullToObject(root, "opencl_unavailable");
     cli_print_json(root);
   } else {
-    printf("  %-22s %-7s %-5s %-5s %5s %9s  %s\n", "SELECTOR", "BACKEND", "TYPE", "FP64", "CU",
-           "MEM(MiB)", "NAME (PLATFORM)");
+    printf("  %-22s %-7s %-5s %-5s %-9s %5s %9s  %s\n", "SELECTOR", "BACKEND", "TYPE", "FP64",
+           "PRECISION", "CU", "MEM(MiB)", "NAME (PLATFORM)");
     for (size_t i = 0; i < n; ++i)
-      printf("%s %-22s %-7s %-5s %-5s %5d %9llu  %s (%s)\n", i == chosen ? "*" : " ",
+      printf("%s %-22s %-7s %-5s %-5s %-9s %5d %9llu  %s (%s)\n", i == chosen ? "*" : " ",
              list[i].selector, list[i].backend, list[i].type, list[i].fp64 ? "yes" : "no",
-             list[i].compute_units, (unsigned long long)list[i].global_mem_mb, list[i].name,
+             list[i].precision, list[i].compute_units, (unsigned long long)list[i].global_mem_mb, list[i].name,
              list[i].platform);
     if (absent) printf("\nOpenCL is unavailable: %s\n", absent);
     printf("\n* selected by FITCL_DEVICE=%s\n", sel && *sel ? sel : "auto (unset)");

@@ -46,6 +46,7 @@ int cli_selftest(int argc, char **argv) {
     if (info.fallback_reason)
       cJSON_AddStringToObject(root, "fallback_reason", info.fallback_reason);
     cJSON_AddStringToObject(root, "discovery", info.discovery);
+    cJSON_AddStringToObject(root, "precision", info.precision);
     cJSON_AddNumberToObject(root, "kernels", info.programs);
     cJSON_AddNumberToObject(root, "build_seconds", info.build_seconds);
     cJSON *cache = cJSON_AddObjectToObject(root, "cache");
@@ -67,7 +68,7 @@ int cli_selftest(int argc, char **argv) {
   } else {
     printf("backend   %s\ndevice    %s (%s)\nplatform  %s\n", info.backend, info.device,
            info.selector, info.platform);
-    printf("discovery %s\n", info.discovery);
+    printf("discovery %s\nprecision %s\n", info.discovery, info.precision);
     if (info.fallback_reason) printf("fallback  %s\n", info.fallback_reason);
     printf("threads   %d\nkernels   %d programs in %.3f s\n", info.threads, info.programs,
            info.build_seconds);

@@ -12,7 +12,8 @@ typedef struct tune_args {
 static const cli_opt options[] = {
   {CLI_FLAG("json", tune_args, json,
             "print one JSON object: {backend, device, accum:{variant, candidates:[{variant, ms}]}, "
-            "lik:{tile, candidates:[{tile, ms}]}, stored}")},
+            "lik:{tile, candidates:[{tile, ms}]}, fp64:{ratio, double_ms, mixed_ms}, precision, "
+            "stored}")},
   {CLI_END}};
 
 static const cli_spec spec = {
@@ -27,8 +28,11 @@ static const cli_spec spec = {
     "device, driver).  Every context opened on that device afterwards uses them; `fitcl\n"
     "cache clear` forgets them.  The likelihood gives the same bits with every tile; the\n"
     "accumulation variants sum a block's points in different orders, so a fit's last\n"
-    "digits can change with the variant.  Takes a few seconds.  Exit status 2 on the\n"
-    "pthreads backend, which has nothing to tune.\n",
+    "digits can change with the variant.  On a device with fp64 it also times the chosen\n"
+    "accumulation in double and in mixed precision and stores the ratio (the fp64 ratio);\n"
+    "without FITCL_PRECISION, later contexts compute in double where double is at least a\n"
+    "quarter as fast as mixed, else in mixed (docs/precision.md).  Takes a few seconds.\n"
+    "Exit status 2 on the pthreads backend, which has nothing to tune.\n",
   .opts = options};
 
 int cli_tune(int argc, char **argv) {
@@ -45,6 +49,8 @@ int cli_tune(int argc, char **argv) {
     fitcl_context_destroy(ctx);
     return rc;
   }
+  fitcl_context_info info;
+  fitcl_context_get_info(ctx, &info);
   if (a.json) {
     cJSON *root = cJSON_CreateObject();
     cli_json_add_backend(root, ctx);
@@ -66,11 +72,14 @@ int cli_tune(int argc, char **argv) {
       cJSON_AddNumberToObject(o, "ms", r.lik_ms[i]);
       cJSON_AddItemToArray(lc, o);
     }
+    /* "precision" (cli_json_add_backend) is what this context now computes in. */
+    cJSON *prec = cJSON_AddObjectToObject(root, "fp64");
+    cJSON_AddNumberToObject(prec, "ratio", r.fp64_ratio);
+    cJSON_AddNumberToObject(prec, "double_ms", r.accum_double_ms);
+    cJSON_AddNumberToObject(prec, "mixed_ms", r.accum_mixed_ms);
     cJSON_AddBoolToObject(root, "stored", r.stored);
     cli_print_json(root);
   } else {
-    fitcl_context_info info;
-    fitcl_context_get_info(ctx, &info);
     printf("device    %s (%s)\n", info.device, info.selector);
     printf("accumulation, 1M points, one pass:\n");
     for (int i = 0; i < r.accum_candidates; ++i)
@@ -80,6 +89,11 @@ int cli_tune(int argc, char **argv) {
     for (int i = 0; i < r.lik_candidates; ++i)
       printf("  tile %2d    %8.2f ms%s\n", r.lik_tiles[i], r.lik_ms[i],
              r.lik_tiles[i] == r.lik_tile ? "  <- chosen" : "");
+    if (r.fp64_ratio > 0)
+      printf("precision: accumulation in double %.2f ms, in mixed %.2f ms: fp64 ratio %.3f -> %s\n",
+             r.accum_double_ms, r.accum_mixed_ms, r.fp64_ratio, info.precision);
+    else
+      printf("precision: no fp64 -> %s\n", info.precision);
     printf("%s\n", r.stored ? "stored in the program cache for this device"
                             : "not stored (the cache is off or read-only)");
   }

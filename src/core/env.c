@@ -25,6 +25,20 @@ static int parse_long(const char *s, long lo, long hi, long *out) {
   return 1;
 }
 
+int fitcl__env_opencl_no_fp64(void) {
+  const char *v = getenv("FITCL_OPENCL_NO_FP64");
+  return v && *v && strcmp(v, "0") != 0;
+}
+
+const char *fitcl__precision_name(fitcl_precision p) {
+  switch (p) {
+  case FITCL_PRECISION_DOUBLE: return "double";
+  case FITCL_PRECISION_MIXED: return "mixed";
+  case FITCL_PRECISION_SINGLE: return "single";
+  default: return "default";
+  }
+}
+
 void fitcl__env_default_cache_dir(char *out, size_t size) {
   const char *d = getenv("FITCL_CACHE_DIR");
   if (d && *d) {
@@ -135,6 +149,24 @@ fitcl_status fitcl__env_resolve(const fitcl_context_options *opt, fitcl__env *e,
     }
   } else {
     e->log_level = FITCL_LOG_OFF;
+  }
+  if (opt && opt->precision != FITCL_PRECISION_DEFAULT) {
+    if (opt->precision < FITCL_PRECISION_DOUBLE || opt->precision > FITCL_PRECISION_SINGLE) {
+      snprintf(err, errlen, "precision option %d is not one of DEFAULT, DOUBLE, MIXED, SINGLE",
+               (int)opt->precision);
+      return FITCL_ERR_ARG;
+    }
+    e->precision = opt->precision;
+  } else if ((v = env_get(opt, "FITCL_PRECISION"))) {
+    e->precision = FITCL_PRECISION_DEFAULT;
+    for (int p = FITCL_PRECISION_DOUBLE; p <= FITCL_PRECISION_SINGLE; ++p)
+      if (!strcasecmp(v, fitcl__precision_name((fitcl_precision)p)))
+        e->precision = (fitcl_precision)p;
+    if (e->precision == FITCL_PRECISION_DEFAULT) {
+      snprintf(err, errlen, "FITCL_PRECISION='%s' is not one of double, mixed, single", v);
+      return FITCL_ERR_ENV;
+    }
+    e->precision_from_env = 1;
   }
   if ((v = env_get(opt, "FITCL_OPENCL_OPTIONS"))) {
     if (strlen(v) >= sizeof e->opencl_options) {

@@ -15,6 +15,8 @@ typedef struct fitcl__env {
   long cache_lock_timeout;   /* seconds to wait for another process's build */
   fitcl_log_level log_level;
   char opencl_options[256];  /* extra OpenCL build options ($FITCL_OPENCL_OPTIONS) */
+  fitcl_precision precision; /* DEFAULT: chosen per device when it opens */
+  int precision_from_env;    /* 1 when it came from $FITCL_PRECISION */
   fitcl_log_fn log_fn;
   void *log_user;
 } fitcl__env;
@@ -23,6 +25,14 @@ typedef struct fitcl__env {
  * FITCL_ERR_ENV and writes a one-line message naming it into err. */
 fitcl_status fitcl__env_resolve(const fitcl_context_options *opt, fitcl__env *out,
                                 char *err, size_t errlen);
+
+/* $FITCL_OPENCL_NO_FP64=1: every OpenCL device is treated as lacking fp64
+ * (so the no-fp64 path runs on any OpenCL device, PoCL included).  Read at
+ * each discovery, which needs no context. */
+int fitcl__env_opencl_no_fp64(void);
+
+/* "double", "mixed", "single" ("default" for DEFAULT). */
+const char *fitcl__precision_name(fitcl_precision p);
 
 /* The cache directory a default context would use ("" if none). */
 void fitcl__env_default_cache_dir(char *out, size_t size);

@@ -125,12 +125,13 @@ static int item_candidates(const sel_item *it, const fitcl_device_desc *list, si
                            size_t *cand, size_t *n, char *why, size_t whylen) {
   size_t before = *n;
   if (it->kind == SEL_CPU || it->kind == SEL_AUTO) {
-    if (it->kind == SEL_AUTO) {
+    /* auto: GPUs and accelerators with fp64 first, then those without
+     * (they run in mixed precision), then the cpu backend. */
+    for (int want = 1; it->kind == SEL_AUTO && want >= 0; --want)
       for (size_t i = 0; i < count && *n < FITCL__MAX_CANDIDATES; ++i)
-        if (!strcmp(list[i].backend, "opencl") && list[i].fp64 &&
+        if (!strcmp(list[i].backend, "opencl") && list[i].fp64 == want &&
             (!strcmp(list[i].type, "gpu") || !strcmp(list[i].type, "acc")))
           cand[(*n)++] = i;
-    }
     for (size_t i = 0; i < count && *n < FITCL__MAX_CANDIDATES; ++i)
       if (!strcmp(list[i].backend, "cpu")) {
         cand[(*n)++] = i;
@@ -163,14 +164,14 @@ static int item_candidates(const sel_item *it, const fitcl_device_desc *list, si
     else snprintf(why, whylen, "matches no device");
     return 0;
   }
-  for (size_t k = 0; k < nch; ++k)
-    if (list[chosen[k]].fp64) {
-      if (*n < FITCL__MAX_CANDIDATES) cand[(*n)++] = chosen[k];
-      return 1;
-    }
-  snprintf(why, whylen, "names '%s', which lacks double precision (cl_khr_fp64); fitcl computes in double",
-           list[chosen[0]].name);
-  return -1;
+  /* The first match with fp64, else the first: a device without fp64 runs
+   * in mixed precision (docs/precision.md); forcing double on it fails when
+   * it opens, with FITCL_ERR_NO_FP64. */
+  size_t pickd = chosen[0];
+  for (size_t k = nch; k-- > 0;)
+    if (list[chosen[k]].fp64) pickd = chosen[k];
+  if (*n < FITCL__MAX_CANDIDATES) cand[(*n)++] = pickd;
+  return 1;
 }
 
 fitcl_status fitcl__selector_candidates(const char *selector, const char *label,
@@ -218,19 +219,17 @@ fitcl_status fitcl__selector_candidates(const char *selector, const char *label,
     snprintf(err, errlen, "%s='%s' is malformed: no entries", label, sel);
     return FITCL_ERR_SELECTOR;
   }
-  int any_fp64_refusal = 0;
   char first_why[768] = "";
   for (int i = 0; i < nitems; ++i) {
     char why[768] = "";
     int r = item_candidates(&items[i], list, count, cand, ncand, why, sizeof why);
     if (r <= 0 && !first_why[0]) fitcl__strlcpy(first_why, why, sizeof first_why);
-    if (r < 0) any_fp64_refusal = 1;
     if (items[i].kind == SEL_AUTO) *fallback = 1;
   }
   if (is_list) *fallback = 1;
   if (*ncand == 0) {
     snprintf(err, errlen, "%s='%s' %s. Devices: %s", label, sel, first_why[0] ? first_why : "matches no device", devs);
-    return any_fp64_refusal ? FITCL_ERR_NO_FP64 : FITCL_ERR_NO_DEVICE;
+    return FITCL_ERR_NO_DEVICE;
   }
   return FITCL_OK;
 }

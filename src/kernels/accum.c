@@ -113,6 +113,7 @@ fitcl_status fitcl_accum_create(fitcl_context *ctx, const fitcl_model *m,
   a->max_chunk = o.max_chunk;
   a->ops = ops;
   a->info.backend = ops->name;
+  a->info.precision = "double"; /* a driver computing otherwise says so */
   a->acc = calloc((size_t)a->nsums, sizeof *a->acc);
   a->qrT = calloc((size_t)FITCL_QR_TRI(a->np + 1), sizeof *a->qrT);
   if (!a->acc || !a->qrT) {

@@ -325,6 +325,63 @@ char *fitcl__model_opencl_functions(const fitcl_model *m) {
   return b.data;
 }
 
+/* `src` with every identifier `double` read as `float` (the model's
+ * literals follow by -cl-single-precision-constant).  malloc'ed; NULL when
+ * out of memory. */
+static char *retype_float(const char *src) {
+  fitcl__buf b = {0};
+  for (const char *p = src; *p;) {
+    int word_start = p == src || !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
+    if (word_start && !strncmp(p, "double", 6) && !(isalnum((unsigned char)p[6]) || p[6] == '_')) {
+      fitcl__buf_printf(&b, "float");
+      p += 6;
+    } else {
+      fitcl__buf_append(&b, p, 1);
+      ++p;
+    }
+  }
+  fitcl__buf_append(&b, "", 1);
+  if (b.oom) {
+    fitcl__buf_free(&b);
+    return NULL;
+  }
+  return b.data;
+}
+
+char *fitcl__model_opencl_functions_float(const fitcl_model *m) {
+  /* The float built-ins in place of common/vmath.h's double exp and log,
+   * which generated code (fitcl_model_opencl_source's too) calls. */
+  static const char float_vmath[] = "#define fitcl_exp(v) exp(v)\n#define fitcl_log(v) log(v)\n";
+  fitcl__buf b = {0};
+  char *fj = NULL, *fo = NULL;
+  if (m->kind == FITCL__MODEL_EXPR) {
+    fj = fitcl__expr_prog_opencl(&m->prog_fj, "fitcl_model_fj", 1);
+    fo = fitcl__expr_prog_opencl(&m->prog_f, "fitcl_model_f", 0);
+    if (fj && fo)
+      fitcl__buf_printf(&b, "/* model: %s */\n%s%s\n%s\n", m->expr, float_vmath, fj, fo);
+    else b.oom = 1;
+  } else if (m->kind == FITCL__MODEL_OPENCL) {
+    fitcl__buf_printf(&b, "%s%s\n", float_vmath, m->cl_source);
+    fitcl__buf_printf(&b,
+      "inline void fitcl_model_fj(const double *p, const double *x, double *f, double *J) {\n"
+      "  fitcl_user_model(p, x, f, J);\n}\n"
+      "inline void fitcl_model_f(const double *p, const double *x, double *f, double *J) {\n"
+      "  fitcl_user_model(p, x, f, J);\n}\n");
+  } else {
+    return NULL;
+  }
+  free(fj);
+  free(fo);
+  if (b.oom) {
+    fitcl__buf_free(&b);
+    return NULL;
+  }
+  fitcl__buf_append(&b, "", 1);
+  char *out = retype_float(b.data);
+  fitcl__buf_free(&b);
+  return out;
+}
+
 char *fitcl_model_opencl_source(const fitcl_model *m) {
   if (!m || m->kind != FITCL__MODEL_EXPR) return NULL;
   char *s = fitcl__expr_prog_opencl(&m->prog_fj, "fitcl_user_model", 1);

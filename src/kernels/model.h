@@ -31,6 +31,11 @@ struct fitcl_model {
  * (the latter need not write J) for any model kind that can run on OpenCL;
  * malloc'ed, NULL for callback models or no memory. */
 char *fitcl__model_opencl_functions(const fitcl_model *m);
+/* The same on float, for the mixed and single precision kernels
+ * (cl/common/accum_kernel_mp.h): the scalar fitcl_model_fj / fitcl_model_f
+ * with every `double` of the generated (or the user's OpenCL) source read
+ * as `float`.  malloc'ed; NULL when out of memory or for a C callback. */
+char *fitcl__model_opencl_functions_float(const fitcl_model *m);
 
 /* A callback model's values and (jac != NULL) row-major Jacobian on n
  * points; finite differences when m->fd.  scratch: 2n doubles (fd only). */

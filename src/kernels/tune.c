@@ -49,6 +49,18 @@ static int known_tile(int t) {
   return 0;
 }
 
+/* The measured fp64 ratio replaces the rule's guess (device/opencl/
+ * ocl_precision.c) where nobody asked for a precision: double where
+ * double is at least a quarter as fast as mixed. */
+static void apply_ratio(fitcl_context *ctx, double ratio) {
+  fitcl__caps *caps = &ctx->backend->caps;
+  if (!(ratio > 0) || !caps->fp64 || caps->host || ctx->env.precision != FITCL_PRECISION_DEFAULT)
+    return;
+  caps->precision = ratio >= 0.25 ? FITCL_PRECISION_DOUBLE : FITCL_PRECISION_MIXED;
+  fitcl__log(ctx, FITCL_LOG_INFO, "measured fp64 ratio %.3f on %s: computing in %s", ratio,
+             ctx->device_name, fitcl__precision_name(caps->precision));
+}
+
 void fitcl__tuning_load(fitcl_context *ctx) {
   if (!ctx->cache || !ctx->backend->identity[0]) return;
   char key[1200];
@@ -60,9 +72,17 @@ void fitcl__tuning_load(fitcl_context *ctx) {
   if (len < sizeof text) memcpy(text, payload, len);
   free(payload);
   int variant = 0, tile = 0, end = 0;
-  if (len >= sizeof text ||
-      sscanf(text, "accum_variant %d\nlik_tile %d\n%n", &variant, &tile, &end) != 2 ||
-      (size_t)end != len || variant < 1 || variant > 3 || !known_tile(tile)) {
+  double ratio = 0;
+  /* The fp64 ratio line is optional: records written before it parse. */
+  int ok = len < sizeof text &&
+           sscanf(text, "accum_variant %d\nlik_tile %d\n%n", &variant, &tile, &end) == 2;
+  if (ok && (size_t)end != len) {
+    int end2 = 0;
+    ok = sscanf(text + end, "fp64_ratio %lf\n%n", &ratio, &end2) == 1 &&
+         (size_t)(end + end2) == len && ratio > 0 && isfinite(ratio);
+    end += end2;
+  }
+  if (!ok || (size_t)end != len || variant < 1 || variant > 3 || !known_tile(tile)) {
     fitcl__log(ctx, FITCL_LOG_WARN,
                "the tuning record for %s in the cache does not parse; using the built-in "
                "layouts (`fitcl tune` writes a new one)",
@@ -72,6 +92,7 @@ void fitcl__tuning_load(fitcl_context *ctx) {
   ctx->backend->tuning = (fitcl__tuning){variant, tile};
   fitcl__log(ctx, FITCL_LOG_INFO, "tuned layouts for %s: accumulation variant %d, likelihood tile %d",
              ctx->device_name, variant, tile);
+  apply_ratio(ctx, ratio);
 }
 
 /* Best of `reps` timed passes (after one untimed) of a 1M-point pass with
@@ -119,13 +140,25 @@ static fitcl_status tune_accum(fitcl_context *ctx, fitcl_tuning_report *r) {
       st = time_accum(ctx, m, x, x + ACCUM_POINTS, v, &r->accum_ms[k]);
     }
   }
-  free(x);
-  fitcl_model_destroy(m);
   /* Built in: double8 lanes on CPU devices (for expression models), else a
    * work-group per block (accum_ocl.c). */
   int builtin = ctx->backend->caps.cpu_device ? 2 : 0;
   if (st == FITCL_OK)
     r->accum_variant = r->accum_variants[choose(r->accum_ms, r->accum_candidates, builtin)];
+  /* The fp64 ratio: the chosen layout in double against mixed. */
+  if (st == FITCL_OK && ctx->backend->caps.fp64) {
+    fitcl_precision saved = ctx->backend->caps.precision;
+    ctx->backend->caps.precision = FITCL_PRECISION_DOUBLE;
+    st = time_accum(ctx, m, x, x + ACCUM_POINTS, r->accum_variant, &r->accum_double_ms);
+    ctx->backend->caps.precision = FITCL_PRECISION_MIXED;
+    if (st == FITCL_OK)
+      st = time_accum(ctx, m, x, x + ACCUM_POINTS, r->accum_variant, &r->accum_mixed_ms);
+    ctx->backend->caps.precision = saved;
+    if (st == FITCL_OK && r->accum_double_ms > 0)
+      r->fp64_ratio = r->accum_mixed_ms / r->accum_double_ms;
+  }
+  free(x);
+  fitcl_model_destroy(m);
   return st;
 }
 
@@ -216,11 +249,14 @@ fitcl_status fitcl_context_tune(fitcl_context *ctx, fitcl_tuning_report *out) {
     return st;
   }
   ctx->backend->tuning = (fitcl__tuning){out->accum_variant, out->lik_tile};
+  apply_ratio(ctx, out->fp64_ratio);
   if (ctx->cache && ctx->env.cache != FITCL_CACHE_READONLY) {
     char key[1200], text[128], why[256];
     fitcl__tuning_key(ctx, key, sizeof key);
     int n = snprintf(text, sizeof text, "accum_variant %d\nlik_tile %d\n", out->accum_variant,
                      out->lik_tile);
+    if (out->fp64_ratio > 0)
+      n += snprintf(text + n, sizeof text - (size_t)n, "fp64_ratio %.4f\n", out->fp64_ratio);
     if (fitcl__cache_put_meta(ctx->cache, key, text, (size_t)n, why, sizeof why) == FITCL_OK)
       out->stored = 1;
     else

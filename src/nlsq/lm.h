@@ -53,6 +53,10 @@ typedef struct fitcl__lm_problem {
   const int *fixed;                  /* nparams flags (held at their value), or NULL */
   fitcl__lm_pass_fn pass;
   void *pass_user;
+  /* Relative rounding of one model evaluation: DBL_EPSILON, or FLT_EPSILON
+   * where the accumulation evaluates in float (mixed and single precision,
+   * docs/precision.md); 0 counts as DBL_EPSILON. */
+  double eval_eps;
 } fitcl__lm_problem;
 
 /* Checkpoint writer (checkpoint.c). */

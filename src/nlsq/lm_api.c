@@ -1,6 +1,7 @@
 /* Public curve-fit entry points: arrays, files and callbacks all become a
  * chunk producer; one pass function feeds the chunks to the accumulator and
  * hands the sums to the solver. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -350,7 +351,11 @@ static fitcl_status run_fit(fitcl_context *ctx, const fitcl_model *m, pass_ctx *
     st = fitcl__ckpt_flush(w, &s);
     if (st != FITCL_OK) goto fail;
   }
-  fitcl__lm_problem pb = {ctx, (int)n, names, opt.fixed, run_pass, pc};
+  fitcl_accum_info ai;
+  fitcl_accum_get_info(pc->acc, &ai);
+  int in_float = ai.precision && strcmp(ai.precision, "double") != 0;
+  fitcl__lm_problem pb = {ctx, (int)n, names, opt.fixed, run_pass, pc,
+                          in_float ? (double)FLT_EPSILON : DBL_EPSILON};
   st = fitcl__lm_solve(&pb, &opt, &s, w, res);
   if (st == FITCL_OK) {
     const fitcl__data_stats *ds = pc->kind == DATA_SOURCE ? &pc->src->stats : &pc->stats;

@@ -16,8 +16,9 @@ __attribute__((unused)) static int fitcl__accum_ocl_variant, fitcl__accum_ocl_ze
 #endif
 
 /* The backends every kernel test runs on: "cpu" always, and "opencl" when an
- * OpenCL device with fp64 exists.  When FITCL_TEST_REQUIRE_OPENCL=1 (set in
- * CI) a missing OpenCL device is a test failure rather than a skip. */
+ * OpenCL device exists (with FITCL_OPENCL_NO_FP64=1 it runs without fp64).
+ * When FITCL_TEST_REQUIRE_OPENCL=1 (set in CI) a missing OpenCL device is a
+ * test failure rather than a skip. */
 typedef struct fitcl_test_backend {
   const char *name;       /* "cpu" or "opencl" */
   const char *selector;   /* selector string to create a context with */

@@ -25,6 +25,16 @@ def test_context_info_and_selftest() -> None:
         ctx.info
 
 
+def test_precision() -> None:
+    assert fitcl.devices()[0].precision == "double"
+    assert all(d.precision in ("double", "mixed") for d in fitcl.devices())
+    # The pthreads backend computes in double whatever is asked.
+    with fitcl.Context("cpu", precision="single") as ctx:
+        assert ctx.info.precision == "double"
+    with pytest.raises(ValueError, match="precision"):
+        fitcl.Context("cpu", precision="quad")
+
+
 def test_cache_info() -> None:
     info = fitcl.cache_info()
     assert info.dir

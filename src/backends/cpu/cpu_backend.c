@@ -23,6 +23,7 @@ static fitcl_status cpu_discover(fitcl__devlist *list, char *why, size_t whylen)
   fitcl__strlcpy(c->version, FITCL_VERSION_STRING, sizeof c->version);
   fitcl__strlcpy(c->driver, FITCL_VERSION_STRING, sizeof c->driver);
   c->fp64 = 1;
+  fitcl__strlcpy(c->precision, "double", sizeof c->precision);
   c->platform_index = -1;
   c->device_index = -1;
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);

@@ -528,6 +528,12 @@ static fitcl_status choose_path(fitcl_accum *a) {
 
 static fitcl_status ocl_create(fitcl_accum *a) {
   fitcl_context *ctx = a->ctx;
+  /* A device computing in mixed or single precision has its own kernels
+   * and driver (accum_ocl_mp.c); the handle is its from here on. */
+  if (ctx->backend->caps.precision != FITCL_PRECISION_DOUBLE) {
+    a->ops = &fitcl__accum_ocl_mp_ops;
+    return a->ops->create(a);
+  }
   /* CLBlast is loaded the first time its path is wanted; asked for by name
    * and absent, say why before building anything. */
   char why[512];

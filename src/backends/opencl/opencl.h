@@ -22,6 +22,7 @@ extern const struct fitcl__pmatrix_ops fitcl__pmatrix_ocl_ops;
 extern const struct fitcl__kstate_ops fitcl__kstate_ocl_ops;
 extern const struct fitcl__lik_ops fitcl__lik_ocl_ops;
 extern const struct fitcl__accum_ops fitcl__accum_ocl_ops;
+extern const struct fitcl__accum_ops fitcl__accum_ocl_mp_ops; /* mixed, single */
 extern const struct fitcl__batch_ops fitcl__batch_ocl_ops;
 extern const struct fitcl__voi_ops fitcl__voi_ocl_ops;
 extern const struct fitcl__credit_ops fitcl__credit_ocl_ops;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/context.h"
+#include "core/env.h"
 #include "device/opencl/ocl.h"
 
 static void close_ocl(fitcl__backend *b) {
@@ -41,8 +42,20 @@ static fitcl_status ocl_open(fitcl_context *ctx, const fitcl_device_desc *desc, 
   memset(b, 0, sizeof *b);
   b->name = "opencl";
   b->close = close_ocl;
+  fitcl_precision prec = ctx->env.precision;
+  if (prec == FITCL_PRECISION_DOUBLE && !desc->fp64)
+    return fitcl__fail(ctx, FITCL_ERR_NO_FP64,
+                       "%s asks for double, but %s (%s) %s; use mixed or single",
+                       ctx->env.precision_from_env ? "FITCL_PRECISION" : "the precision option",
+                       desc->name, desc->selector,
+                       fitcl__env_opencl_no_fp64()
+                           ? "is treated as lacking double precision (FITCL_OPENCL_NO_FP64 is set)"
+                           : "lacks double precision (cl_khr_fp64)");
+  if (prec == FITCL_PRECISION_DEFAULT)
+    prec = fitcl__ocl_default_precision((cl_device_id)ref.b, desc);
   fitcl__ocl *o = NULL;
-  fitcl_status st = fitcl__ocl_create(ctx, (cl_platform_id)ref.a, (cl_device_id)ref.b, &o);
+  fitcl_status st =
+      fitcl__ocl_create(ctx, (cl_platform_id)ref.a, (cl_device_id)ref.b, desc->fp64, &o);
   if (st != FITCL_OK) return st;
   b->state = o;
   ctx->programs = o->nprograms;
@@ -55,7 +68,7 @@ static fitcl_status ocl_open(fitcl_context *ctx, const fitcl_device_desc *desc, 
   clGetDeviceInfo(o->device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_DOUBLE, sizeof width, &width, NULL);
   clGetDeviceInfo(o->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof max_alloc, &max_alloc, NULL);
   b->caps = (fitcl__caps){.fp64 = desc->fp64,
-                          .precision = FITCL_PRECISION_DOUBLE,
+                          .precision = prec,
                           .cpu_device = (type & CL_DEVICE_TYPE_CPU) != 0,
                           .unified_memory = unified == CL_TRUE,
                           .subgroups = has_extension(o->device, "cl_khr_subgroups"),
@@ -66,11 +79,18 @@ static fitcl_status ocl_open(fitcl_context *ctx, const fitcl_device_desc *desc, 
                           .max_alloc = max_alloc,
                           .local_mem = o->local_mem};
   identify(o, b->identity, sizeof b->identity);
+  /* Opened without fp64 (FITCL_OPENCL_NO_FP64=1 on a device that has it),
+   * the accumulation runs other kernels: a tuning record of its own. */
+  size_t len = strlen(b->identity);
+  if (!desc->fp64) snprintf(b->identity + len, sizeof b->identity - len, "no fp64\n");
+  b->accum = &fitcl__accum_ocl_ops;
+  /* Without fp64 only the families with a float form run on the device;
+   * the others are left NULL and run on the host (context_create.c). */
+  if (!desc->fp64) return FITCL_OK;
   b->reduce = &fitcl__reduce_ocl_ops;
   b->pmatrix = &fitcl__pmatrix_ocl_ops;
   b->kstate = &fitcl__kstate_ocl_ops;
   b->lik = &fitcl__lik_ocl_ops;
-  b->accum = &fitcl__accum_ocl_ops;
   b->batch = &fitcl__batch_ocl_ops;
   b->voi = &fitcl__voi_ocl_ops;
   b->credit = &fitcl__credit_ocl_ops;

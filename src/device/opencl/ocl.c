@@ -345,8 +345,21 @@ static int is_program(const char *name) {
   return n > 3 && strcmp(name + n - 3, ".cl") == 0;
 }
 
+/* The embedded programs with a float form: their source holds no double
+ * (the build under FITCL__OCL_NO_FP64_OPTIONS proves it), so a device
+ * without fp64 can build them.  None yet: the accumulation's programs are
+ * generated per model (backends/opencl/accum_ocl.c), and every other
+ * family runs on the host on such a device. */
+static const char *const float_programs[] = {""};
+
+int fitcl__ocl_has_float_form(const char *name) {
+  for (size_t i = 0; i < FITCL_ARRAY_LEN(float_programs); ++i)
+    if (float_programs[i][0] && !strcmp(float_programs[i], name)) return 1;
+  return 0;
+}
+
 fitcl_status fitcl__ocl_create(fitcl_context *ctx, cl_platform_id platform, cl_device_id device,
-                               fitcl__ocl **out) {
+                               int fp64, fitcl__ocl **out) {
   *out = NULL;
   fitcl__ocl *o = calloc(1, sizeof *o);
   if (!o) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
@@ -363,7 +376,9 @@ fitcl_status fitcl__ocl_create(fitcl_context *ctx, cl_platform_id platform, cl_d
   o->lazy_codegen = strstr(pname, "Portable Computing Language") != NULL;
   /* Extra options (vendor flags, diagnostics) are part of every program's
    * build and of its cache key. */
-  snprintf(o->build_options, sizeof o->build_options, "%s%s%s", FITCL__OCL_BUILD_OPTIONS,
+  o->fp64 = fp64;
+  snprintf(o->build_options, sizeof o->build_options, "%s%s%s%s%s", FITCL__OCL_BUILD_OPTIONS,
+           fp64 ? "" : " ", fp64 ? "" : FITCL__OCL_NO_FP64_OPTIONS,
            ctx->env.opencl_options[0] ? " " : "", ctx->env.opencl_options);
   cl_int err;
   cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)platform, 0};
@@ -381,6 +396,7 @@ fitcl_status fitcl__ocl_create(fitcl_context *ctx, cl_platform_id platform, cl_d
 
   int n = 0;
   for (size_t i = 0; i < fitcl__cl_nfiles; ++i) n += is_program(fitcl__cl_files[i].name);
+  /* Without fp64, only the programs with a float form build at all. */
   o->programs = calloc((size_t)(n ? n : 1), sizeof *o->programs);
   if (!o->programs) {
     st = fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
@@ -388,7 +404,7 @@ fitcl_status fitcl__ocl_create(fitcl_context *ctx, cl_platform_id platform, cl_d
   }
   for (size_t i = 0; i < fitcl__cl_nfiles; ++i) {
     const fitcl__cl_file *f = &fitcl__cl_files[i];
-    if (!is_program(f->name)) continue;
+    if (!is_program(f->name) || (!fp64 && !fitcl__ocl_has_float_form(f->name))) continue;
     fitcl__ocl_prog *p = &o->programs[o->nprograms];
     p->name = f->name;
     st = build_program(ctx, f->name, f->data, NULL, &p->program);

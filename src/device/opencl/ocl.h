@@ -44,6 +44,7 @@ struct fitcl__ocl {
   cl_ulong global_mem;
   cl_uint compute_units;
   char build_options[512];
+  int fp64;                     /* 0: built with FITCL__OCL_NO_FP64_OPTIONS */
   fitcl_context *ctx;           /* the owner: the write-back at destroy uses its cache */
   int lazy_codegen;             /* the driver compiles code at first launches (PoCL) */
   fitcl__ocl_stored *stored;    /* programs to store at their release (lazy_codegen) */
@@ -64,11 +65,30 @@ fitcl_status fitcl__ocl_discover(fitcl__devlist *list, char *why, size_t whylen)
 /* Build options common to every program (double precision, no fast math). */
 #define FITCL__OCL_BUILD_OPTIONS "-cl-std=CL1.2 -DFITCL_OPENCL=1"
 
-/* Creates the device context and queues and builds every embedded program
- * (through the cache).  The state is reachable as ctx->backend->state while
- * the programs build.  On failure, the detail is in ctx->errmsg. */
+/* Build options of every program on a device without fp64 (or under
+ * FITCL_OPENCL_NO_FP64=1): no cl_khr_fp64 and any `double` after
+ * cl/common/compat.h an error at build time (PoCL has fp64, so nothing
+ * else would catch one there), literals in float. */
+#define FITCL__OCL_NO_FP64_OPTIONS "-DFITCL_NO_FP64=1 -cl-single-precision-constant"
+
+/* Creates the device context and queues and builds the embedded programs
+ * (through the cache): every one where the device has fp64 (`fp64`), else
+ * only those with a float form (fitcl__ocl_has_float_form), with
+ * FITCL__OCL_NO_FP64_OPTIONS.  The state is reachable as
+ * ctx->backend->state while the programs build.  On failure, the detail is
+ * in ctx->errmsg. */
 fitcl_status fitcl__ocl_create(fitcl_context *ctx, cl_platform_id platform,
-                               cl_device_id device, fitcl__ocl **out);
+                               cl_device_id device, int fp64, fitcl__ocl **out);
+
+/* 1 when embedded program `name` holds no double: the programs built on a
+ * device without fp64.  The families whose programs all lack one run on
+ * the host there (backends/opencl/opencl_backend.c). */
+int fitcl__ocl_has_float_form(const char *name);
+
+/* The precision a device computes in when none was asked for
+ * (ocl_precision.c): double where fp64 runs at >= 1/4 of the fp32 rate, as
+ * far as the device tells, else mixed. */
+fitcl_precision fitcl__ocl_default_precision(cl_device_id d, const fitcl_device_desc *desc);
 void fitcl__ocl_destroy(fitcl__ocl *ocl);
 
 /* The program built from embedded file `name`; NULL when absent. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/env.h"
 #include "core/util.h"
 
 static void info_str(cl_device_id d, cl_device_info what, char *out, size_t size) {
@@ -38,6 +39,7 @@ fitcl_status fitcl__ocl_discover(fitcl__devlist *list, char *why, size_t whylen)
   if (np > 32) np = 32;
   if (np == 0) snprintf(why, whylen, "no OpenCL platform is installed");
   fitcl_status st = FITCL_OK;
+  const int no_fp64 = fitcl__env_opencl_no_fp64();
   for (cl_uint p = 0; p < np && st == FITCL_OK; ++p) {
     cl_uint nd = 0;
     if (clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 0, NULL, &nd) != CL_SUCCESS) nd = 0;
@@ -66,7 +68,11 @@ fitcl_status fitcl__ocl_discover(fitcl__devlist *list, char *why, size_t whylen)
       fitcl__strlcpy(e->type, type_name(t), sizeof e->type);
       info_str(d, CL_DEVICE_VERSION, e->version, sizeof e->version);
       info_str(d, CL_DRIVER_VERSION, e->driver, sizeof e->driver);
-      e->fp64 = has_fp64(d);
+      /* FITCL_OPENCL_NO_FP64=1 runs the no-fp64 path on any device (CI on
+       * PoCL): the device is then opened as if it had no fp64 at all. */
+      e->fp64 = has_fp64(d) && !no_fp64;
+      fitcl__strlcpy(e->precision, fitcl__precision_name(fitcl__ocl_default_precision(d, e)),
+                     sizeof e->precision);
       cl_uint cu = 0;
       cl_ulong mem = 0;
       clGetDeviceInfo(d, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu, NULL);
