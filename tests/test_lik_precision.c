@@ -48,10 +48,24 @@ static const mode modes[] = {{"double", FITCL_PRECISION_DOUBLE, 1},
                              {"single, no fp64", FITCL_PRECISION_SINGLE, 0}};
 enum { NMODES = sizeof modes / sizeof modes[0] };
 
+/* A context in the mode, opened as users open one: the precision option,
+ * and FITCL_OPENCL_NO_FP64=1 for a device treated as lacking fp64 (which
+ * then builds only the programs with a float form).  Checked to be what
+ * was asked for, so a test cannot silently run in double. */
 static fitcl_context *mode_context(const char *sel, const mode *md) {
-  fitcl_context *ctx = fitcl_test_context(sel);
-  ctx->backend->caps.precision = md->prec;
-  ctx->backend->caps.fp64 = md->fp64;
+  if (md->fp64) unsetenv("FITCL_OPENCL_NO_FP64");
+  else setenv("FITCL_OPENCL_NO_FP64", "1", 1);
+  fitcl_context_options o = {0};
+  o.device = sel;
+  o.precision = md->prec;
+  o.cache_dir = getenv("FITCL_CACHE_DIR");
+  fitcl_context *ctx = NULL;
+  fitcl_status st = fitcl_context_create(&o, &ctx);
+  unsetenv("FITCL_OPENCL_NO_FP64");
+  cr_assert_eq(st, FITCL_OK, "%s: %s", md->name, fitcl_errmsg(ctx));
+  cr_assert_eq(ctx->backend->caps.precision, md->prec, "%s", md->name);
+  cr_assert_eq(ctx->backend->caps.fp64, md->fp64, "%s", md->name);
+  cr_assert(ctx->backend != ctx->host, "%s: not on the OpenCL device", md->name);
   return ctx;
 }
 
@@ -295,10 +309,13 @@ Test(lik_precision, same_bits_any_thread_count) {
       o.device = sel;
       o.threads = k ? 3 : 1;
       o.cache = FITCL_CACHE_OFF;
+      o.precision = modes[m].prec;
+      if (!modes[m].fp64) setenv("FITCL_OPENCL_NO_FP64", "1", 1);
       fitcl_context *ctx = NULL;
-      cr_assert_eq(fitcl_context_create(&o, &ctx), FITCL_OK, "%s", fitcl_errmsg(ctx));
-      ctx->backend->caps.precision = modes[m].prec;
-      ctx->backend->caps.fp64 = modes[m].fp64;
+      fitcl_status st = fitcl_context_create(&o, &ctx);
+      unsetenv("FITCL_OPENCL_NO_FP64");
+      cr_assert_eq(st, FITCL_OK, "%s", fitcl_errmsg(ctx));
+      cr_assert_eq(ctx->backend->caps.fp64, modes[m].fp64, "%s", modes[m].name);
       fitcl_lik *lik = make_lik(ctx, &t, &pat, 2, 1, 1, 0);
       ng = fitcl_lik_grad_size(lik);
       g[k] = calloc(ng, sizeof(double));

@@ -84,13 +84,13 @@ static fitcl_status ocl_open(fitcl_context *ctx, const fitcl_device_desc *desc, 
   size_t len = strlen(b->identity);
   if (!desc->fp64) snprintf(b->identity + len, sizeof b->identity - len, "no fp64\n");
   b->accum = &fitcl__accum_ocl_ops;
+  b->lik = &fitcl__lik_ocl_ops;
   /* Without fp64 only the families with a float form run on the device;
    * the others are left NULL and run on the host (context_create.c). */
   if (!desc->fp64) return FITCL_OK;
   b->reduce = &fitcl__reduce_ocl_ops;
   b->pmatrix = &fitcl__pmatrix_ocl_ops;
   b->kstate = &fitcl__kstate_ocl_ops;
-  b->lik = &fitcl__lik_ocl_ops;
   b->batch = &fitcl__batch_ocl_ops;
   b->voi = &fitcl__voi_ocl_ops;
   b->credit = &fitcl__credit_ocl_ops;

@@ -347,14 +347,14 @@ static int is_program(const char *name) {
 
 /* The embedded programs with a float form: their source holds no double
  * (the build under FITCL__OCL_NO_FP64_OPTIONS proves it), so a device
- * without fp64 can build them.  None yet: the accumulation's programs are
- * generated per model (backends/opencl/accum_ocl.c), and every other
- * family runs on the host on such a device. */
-static const char *const float_programs[] = {""};
+ * without fp64 can build them: the likelihood's float kernels.  The
+ * accumulation's programs are generated per model (backends/opencl/
+ * accum_ocl.c); every other family runs on the host on such a device. */
+static const char *const float_programs[] = {"lik_float.cl"};
 
 int fitcl__ocl_has_float_form(const char *name) {
   for (size_t i = 0; i < FITCL_ARRAY_LEN(float_programs); ++i)
-    if (float_programs[i][0] && !strcmp(float_programs[i], name)) return 1;
+    if (!strcmp(float_programs[i], name)) return 1;
   return 0;
 }
 
