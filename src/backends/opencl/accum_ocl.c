@@ -482,7 +482,7 @@ static double time_path(fitcl_accum *a, int path, size_t n, const double *const 
     if (rep > 0 && dt < best) best = dt; /* rep 0 warms up (CLBlast builds its kernels) */
   }
   a->path = saved;
-  memset(a->acc, 0, (size_t)a->nsums * sizeof *a->acc);
+  for (int k = 0; k < a->nsums; ++k) fitcl__xsum_init(&a->acc[k]);
   return best * 1e9 / (double)n;
 }
 
