@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_mpi.h"
 
 static const cli_command commands[] = {
   {"devices", "list OpenCL devices and the cpu backend; mark the selected one", cli_devices},
@@ -79,6 +80,11 @@ static int run(int argc, char **argv) {
       static char prog[64];
       snprintf(prog, sizeof prog, "fitcl %s", commands[i].name);
       cli_prog = prog;
+      /* Under mpirun the commands that share their work run on every
+       * rank; any other runs on rank 0 alone (docs/mpi.md). */
+      if (cli_mpi_active() && cli_mpi_rank() > 0 && strcmp(argv[1], "loglik") &&
+          strcmp(argv[1], "fit") && strcmp(argv[1], "curve-fit"))
+        return CLI_EXIT_OK;
       return commands[i].run(argc - 1, argv + 1);
     }
   }
@@ -87,5 +93,7 @@ static int run(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  return finish_stdout(run(argc, argv));
+  int rc = cli_mpi_init(&argc, &argv);
+  if (rc) return rc;
+  return finish_stdout(cli_mpi_finish(run(argc, argv)));
 }

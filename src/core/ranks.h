@@ -24,7 +24,8 @@ struct fitcl__ranks {
    * is then ignored): every rank returns FITCL_ERR_PEER, or FITCL_ERR_IO
    * when the messages could not be exchanged. */
   fitcl_status (*sum)(fitcl__ranks *r, fitcl__xsum *acc, size_t n, uint64_t *count, int failed);
-  void *user;
+  /* Frees it (fitcl_context_destroy). */
+  void (*release)(fitcl__ranks *r);
 };
 
 /* Block range [*begin, *end) of `nblocks` that rank r of `size` computes:
