@@ -20,10 +20,12 @@
 extern "C" {
 #endif
 
-/* Shares the work of ctx's later analyses over comm (duplicated: the
- * library's messages never mix with the caller's).  A communicator of one
- * rank changes nothing.  Undone by fitcl_context_destroy, which must then
- * run before MPI_Finalize. */
+/* Shares the work of ctx's later analyses over comm.  Not collective: the
+ * library's collectives on comm happen inside its calls, in the order of
+ * those calls, so a caller that runs collectives of its own on comm from
+ * another thread at the same time gives the library a communicator of its
+ * own (MPI_Comm_dup).  A communicator of one rank changes nothing.  Undone
+ * by fitcl_context_destroy. */
 FITCL_API fitcl_status fitcl_mpi_attach(fitcl_context *ctx, MPI_Comm comm);
 
 /* Time spent in the exchanges of ctx's shared work so far: seconds in MPI

@@ -154,6 +154,7 @@ fitcl_status fitcl__accum_begin_mode(fitcl_accum *a, const double *params, int m
   for (int k = 0; k < a->nsums; ++k) fitcl__xsum_init(&a->acc[k]);
   memset(a->qrT, 0, (size_t)FITCL_QR_TRI(a->np + 1) * sizeof *a->qrT);
   a->points = 0;
+  a->row = 0;
   a->sticky = FITCL_OK;
   fitcl_status st = a->ops->begin(a);
   if (st != FITCL_OK) return st;
@@ -186,6 +187,7 @@ fitcl_status fitcl_accum_chunk(fitcl_accum *a, const double *const *x, const dou
       return st;
     }
     a->points += len;
+    a->row += len;
     a->info.chunks++;
   }
   return FITCL_OK;
@@ -206,6 +208,13 @@ fitcl_status fitcl__accum_end_qr(fitcl_accum *a, double *T, double *cost, double
   *points = a->points;
   a->info.passes++;
   return FITCL_OK;
+}
+
+fitcl_status fitcl__accum_settle(fitcl_accum *a) {
+  if (!a->active || a->sticky != FITCL_OK) return a->sticky;
+  fitcl_status st = a->ops->finish(a);
+  if (st != FITCL_OK) a->sticky = st;
+  return st;
 }
 
 int fitcl__accum_share(fitcl_accum *a) {

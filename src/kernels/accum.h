@@ -50,7 +50,9 @@ struct fitcl_accum {
   fitcl_status sticky;      /* first failure inside a pass */
   fitcl__xsum *acc;         /* nsums exact running sums of the group partials (any order) */
   double *qrT;              /* QR pass: the running packed triangle of np + 1 columns */
-  uint64_t points;           /* rows of this pass so far: the next chunk's first row */
+  uint64_t points;           /* rows of this pass given to this accumulator so far */
+  uint64_t row;              /* the next chunk's first row in the pass's data (with a
+                              * split pass, other ranks' rows count too) */
   /* Every pass gives the same data at the same rows, chunked the same way
    * (fitcl__accum_repeat_data): a backend may keep them where it computes
    * and copy nothing on later passes. */
@@ -76,6 +78,11 @@ int fitcl__accum_share(fitcl_accum *a);
 /* Ends a pass that failed on this rank before its end: drains it and, in
  * a shared pass, tells the other ranks (their end returns FITCL_ERR_PEER). */
 void fitcl__accum_abandon(fitcl_accum *a);
+/* Completes the chunks given so far (a backend may still read them after
+ * fitcl_accum_chunk returns): their arrays may then be reused at once. */
+fitcl_status fitcl__accum_settle(fitcl_accum *a);
+/* In a shared pass: the next chunk starts at row `row` of the data. */
+static inline void fitcl__accum_at_row(fitcl_accum *a, uint64_t row) { a->row = row; }
 /* Pass modes of fitcl__accum_begin_mode. */
 enum { FITCL__ACCUM_COST = 0, FITCL__ACCUM_NORMAL = 1, FITCL__ACCUM_QR = 2 };
 

@@ -68,9 +68,6 @@ done:
 
 static void mpi_release(fitcl__ranks *r) {
   mpi_ranks *m = (mpi_ranks *)r;
-  int finalized = 0;
-  MPI_Finalized(&finalized);
-  if (!finalized) MPI_Comm_free(&m->comm);
   free(m->buf);
   free(m);
 }
@@ -85,10 +82,7 @@ fitcl_status fitcl_mpi_attach(fitcl_context *ctx, MPI_Comm comm) {
   if (size < 2) return FITCL_OK;
   mpi_ranks *m = calloc(1, sizeof *m);
   if (!m) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
-  if (MPI_Comm_dup(comm, &m->comm) != MPI_SUCCESS) {
-    free(m);
-    return fitcl__fail(ctx, FITCL_ERR_IO, "fitcl_mpi_attach: MPI_Comm_dup failed");
-  }
+  m->comm = comm;
   m->base.rank = rank;
   m->base.size = size;
   m->base.sum = mpi_sum;

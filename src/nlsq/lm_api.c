@@ -153,8 +153,14 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
       fitcl__ckpt_hash_column(&pc->hasher, (int)nv, c.y, c.n);
       if (c.sigma) fitcl__ckpt_hash_column(&pc->hasher, (int)nv + 1, c.sigma, c.n);
     }
-    if (!R || index % (uint64_t)R->size == (uint64_t)R->rank)
+    if (!R || index % (uint64_t)R->size == (uint64_t)R->rank) {
+      /* Rows name the pieces a device keeps between passes: the data's. */
+      fitcl__accum_at_row(pc->acc, row);
       st = fitcl_accum_chunk(pc->acc, c.x, c.y, c.sigma, c.n);
+      /* The chunks read next, other ranks' work, may reuse this one's
+       * arrays: the device must be done with them first. */
+      if (st == FITCL_OK && R) st = fitcl__accum_settle(pc->acc);
+    }
     if (st != FITCL_OK) {
       fitcl__accum_abandon(pc->acc);
       return st;

@@ -424,7 +424,7 @@ static fitcl_status ocl_chunk(fitcl_accum *a, const double *const *x, const doub
      * are overwritten; folding it here keeps chunk order. */
     st = wait_fold(a, s);
     if (st != FITCL_OK) break;
-    st = upload(a, s, a->points + off, xs, y + off, sigma ? sigma + off : NULL, len);
+    st = upload(a, s, a->row + off, xs, y + off, sigma ? sigma + off : NULL, len);
     if (st != FITCL_OK) break;
     s->seq = ++o->seq;
     if (a->path == FITCL_ACCUM_PATH_CLBLAST) st = run_clblast(a, s, len, sigma != NULL);
