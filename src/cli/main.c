@@ -40,6 +40,8 @@ static void usage(FILE *f) {
           "  FITCL_CACHE_LOCK_TIMEOUT  seconds to wait for another process building the same\n"
           "                      program (default 300; on PoCL each process builds its own)\n"
           "  FITCL_LOG           error, warn, info or debug (default: silent)\n\n"
+          "mpirun -n N fitcl loglik|fit|curve-fit ... runs one job over N ranks, with the\n"
+          "output of one process (a build with MPI; docs/mpi.md).\n\n"
           "exit status: 0 success, 1 device or internal failure or an output that could not\n"
           "be written, 2 bad usage or input, 130 interrupted (curve-fit).\n");
 }
