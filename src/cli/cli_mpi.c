@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "fitcl/mpi.h"
@@ -60,14 +61,28 @@ int cli_mpi_keep_error(const char *msg) {
 
 void cli_mpi_secondary(void) { M.secondary = 1; }
 
+/* MPI_MIN of every rank's key.  Ranks wait here while rank 0 alone runs a
+ * command: polled with naps, so that the waiting ranks leave the cores to
+ * it (a blocking collective spins). */
+static int agree(const int *key, int *first) {
+  MPI_Request req;
+  if (MPI_Iallreduce(key, first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &req) != MPI_SUCCESS)
+    return 0;
+  const struct timespec nap = {0, 1000000};
+  for (int done = 0;;) {
+    if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return 0;
+    if (done) return 1;
+    nanosleep(&nap, NULL);
+  }
+}
+
 int cli_mpi_sync(int rc) {
   if (!cli_mpi_active()) return rc;
   if (M.agreed) return M.rc;
   /* The first rank that failed by itself wins; a rank that failed because
    * another did comes after every such one. */
   int key = rc == 0 ? INT_MAX : M.secondary ? M.size + M.rank : M.rank, first = INT_MAX;
-  if (MPI_Allreduce(&key, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD) != MPI_SUCCESS)
-    return rc ? rc : CLI_EXIT_FAILURE;
+  if (!agree(&key, &first)) return rc ? rc : CLI_EXIT_FAILURE;
   if (first == INT_MAX) return 0;
   const int who = first % M.size;
   struct { int rc; char msg[sizeof M.msg]; } w;
@@ -112,6 +127,21 @@ int cli_mpi_keep_error(const char *msg) {
   return 0;
 }
 void cli_mpi_secondary(void) {}
+/* MPI_MIN of every rank's key.  Ranks wait here while rank 0 alone runs a
+ * command: polled with naps, so that the waiting ranks leave the cores to
+ * it (a blocking collective spins). */
+static int agree(const int *key, int *first) {
+  MPI_Request req;
+  if (MPI_Iallreduce(key, first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &req) != MPI_SUCCESS)
+    return 0;
+  const struct timespec nap = {0, 1000000};
+  for (int done = 0;;) {
+    if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return 0;
+    if (done) return 1;
+    nanosleep(&nap, NULL);
+  }
+}
+
 int cli_mpi_sync(int rc) { return rc; }
 int cli_mpi_finish(int rc) { return rc; }
 

@@ -26,6 +26,9 @@ nosecs() { sed -E 's/"seconds":[-+0-9.eE]+,?//g'; }
 
 "$fitcl" simulate --tree "$tree" --gain 0.3 --loss 0.5 --families 20000 --gamma-cats 4 \
   --alpha 0.6 --seed 7 --condition -o m.Rtab || exit 1
+# One block of patterns: ranks 1 and 2 hold none.
+"$fitcl" simulate --tree "$tree" --gain 0.3 --loss 0.5 --families 30 --seed 3 --condition \
+  -o small.Rtab || exit 1
 # Curve-fit data: 200,000 points in 13 chunks of 16,384, so the ranks hold
 # different numbers of chunks.
 awk 'BEGIN { print "x,y"; for (i = 0; i < 200000; ++i) { x = 10 * i / 200000;
@@ -52,6 +55,8 @@ for dev in $devices; do
   export FITCL_DEVICE=$dev
   same_json "loglik ($dev)" loglik --tree "$tree" --matrix m.Rtab --gain 0.3 --loss 0.5 \
     --gamma-cats 4 --alpha 0.6 --grad --json
+  same_json "loglik, fewer blocks than ranks ($dev)" loglik --tree "$tree" --matrix small.Rtab \
+    --gain 0.3 --loss 0.5 --gamma-cats 3 --alpha 0.8 --grad --json
   same_json "fit ($dev)" fit --tree "$tree" --matrix m.Rtab --gamma-cats 4 --json
   same_json "curve-fit ($dev)" curve-fit --data d.csv --model 'a*exp(-k*x)+c' \
     --p0 a=1,k=1,c=0 --chunk 16384 --solver normal --json
