@@ -129,7 +129,8 @@ static void *run_job(void *arg) {
     o.solver = FITCL_SOLVER_NORMAL;
     o.chunk_points = 5000; /* 13 chunks */
     fitcl_curvefit_result r;
-    if (j->st == FITCL_OK) j->st = fitcl_curve_fit_arrays(ctx, m, cols, j->y, NULL, j->n, p0, &o, &r);
+    if (j->st == FITCL_OK)
+      j->st = fitcl_curve_fit_arrays(ctx, m, cols, j->y, NULL, j->n, p0, &o, &r);
     for (int k = 0; k < 3; ++k) j->out[k] = r.params[k];
     j->out[3] = r.cost;
     j->out[4] = r.stderr_[1];
@@ -193,7 +194,8 @@ static fitcl_data *make_data(void) {
   for (int t = 0; t < NT; ++t) snprintf(nodes[t], sizeof nodes[t], "t%d:%.3f", t, 0.05 + 0.01 * t);
   while (alive > 1) { /* join two random subtrees */
     s = s * 6364136223846793005ull + 1442695040888963407ull;
-    int a = (int)((s >> 33) % (uint64_t)alive), b = (a + 1 + (int)((s >> 40) % (uint64_t)(alive - 1))) % alive;
+    int a = (int)((s >> 33) % (uint64_t)alive);
+    int b = (a + 1 + (int)((s >> 40) % (uint64_t)(alive - 1))) % alive;
     char joined[2048];
     snprintf(joined, sizeof joined, "(%s,%s):%.3f", nodes[a], nodes[b], 0.02 + 0.001 * alive);
     int lo = a < b ? a : b, hi = a < b ? b : a;
@@ -312,6 +314,7 @@ Test(ranks, a_failed_rank_fails_the_others) {
   }
   for (int r = 0; r < 3; ++r) pthread_join(th[r], NULL);
   pthread_barrier_destroy(&w.bar);
-  for (int r = 0; r < 3; ++r) cr_assert_eq(jobs[r].st, FITCL_ERR_PEER, "rank %d: %d", r, jobs[r].st);
+  for (int r = 0; r < 3; ++r)
+    cr_assert_eq(jobs[r].st, FITCL_ERR_PEER, "rank %d: %d", r, jobs[r].st);
   fitcl_data_destroy(data);
 }

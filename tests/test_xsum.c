@@ -121,7 +121,8 @@ Test(xsum, narrow_ranges_and_cancellation_round_correctly) {
 Test(xsum, subnormals_are_exact) {
   double v[N];
   for (int trial = 0; trial < 20; ++trial) {
-    for (int i = 0; i < N; ++i) v[i] = (rnd() & 1 ? -1 : 1) * ldexp((double)(rnd() % (1ull << 52)), -1074);
+    for (int i = 0; i < N; ++i)
+      v[i] = (rnd() & 1 ? -1 : 1) * ldexp((double)(rnd() % (1ull << 52)), -1074);
     double got = xsum_of(v, N);
     cr_assert(correctly_rounded(v, N, got), "trial %d: %a", trial, got);
   }

@@ -114,7 +114,8 @@ int main(int argc, char **argv) {
   if (st != FITCL_OK) return die(ctx, "attach", st);
   int rc = 2;
   if (argc == 3 && !strcmp(argv[1], "curvefit")) rc = curvefit(ctx, (size_t)atoll(argv[2]));
-  else if (argc == 5 && !strcmp(argv[1], "loglik")) rc = loglik(ctx, argv[2], argv[3], atoi(argv[4]));
+  else if (argc == 5 && !strcmp(argv[1], "loglik"))
+    rc = loglik(ctx, argv[2], argv[3], atoi(argv[4]));
   else fprintf(stderr, "usage: bench_mpi curvefit N | loglik TREE MATRIX EVALS\n");
   fitcl_context_destroy(ctx);
   MPI_Finalize();

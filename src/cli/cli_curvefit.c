@@ -192,9 +192,11 @@ static int check_outputs(const cf_args *a) {
 }
 
 int cli_curvefit(int argc, char **argv) {
-  /* --batch is its own command line (many fits from whole arrays). */
+  /* --batch is its own command line (many fits from whole arrays); under
+   * mpirun it runs on rank 0 alone. */
   for (int i = 1; i < argc; ++i)
-    if (!strcmp(argv[i], "--batch")) return cli_curvefit_batch(argc, argv);
+    if (!strcmp(argv[i], "--batch"))
+      return cli_mpi_rank() > 0 ? CLI_EXIT_OK : cli_curvefit_batch(argc, argv);
   cf_args a = {.progress = isatty(STDERR_FILENO), .memory_mb = -1};
   int rc = cli_parse(&spec, argc, argv, &a, NULL);
   if (rc >= 0) return rc;

@@ -447,8 +447,9 @@ static fitcl_status combine_blocks(fitcl_lik *L, double *loglik, double *grad) {
     fitcl_status st = ctx->ranks->sum(ctx->ranks, acc, nacc, NULL, 0);
     if (st != FITCL_OK) {
       free(acc);
-      return fitcl__fail(ctx, st, st == FITCL_ERR_PEER ? "likelihood: another rank of the job failed"
-                                                      : "likelihood: the ranks could not exchange their sums");
+      return fitcl__fail(ctx, st, "likelihood: %s",
+                         st == FITCL_ERR_PEER ? "another rank of the job failed"
+                                              : "the ranks could not exchange their sums");
     }
   }
   *loglik = fitcl__xsum_round(&acc[0]);
