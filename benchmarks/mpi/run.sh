@@ -10,7 +10,9 @@ build=${1:-build}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-mpirun="mpirun --allow-run-as-root --oversubscribe"
+# --bind-to none: Open MPI binds each rank to one core by default, which
+# would keep a rank's second thread on its first one's core.
+mpirun="mpirun --allow-run-as-root --oversubscribe --bind-to none"
 tree=$src/benchmarks/data/tree100.nwk
 "$build/fitcl" simulate --tree "$tree" --gain 0.3 --loss 0.5 --families 20000 --gamma-cats 4 \
   --alpha 0.7 --seed 11 --condition -o "$tmp/m.Rtab"
