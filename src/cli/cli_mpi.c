@@ -18,7 +18,8 @@ static struct {
   int secondary;     /* this rank failed because another did */
   int agreed;        /* a failure was agreed: its exit code is rc */
   int rc;
-  char msg[4096];    /* this rank's first error message */
+  char msg[4096];    /* this rank's last message: the error it stopped on */
+  char all[8192];    /* every message (warnings), printed by rank 0 when all went well */
 } M;
 
 /* mpirun (Open MPI, or any PMIx launcher) tells its processes their rank. */
@@ -55,7 +56,9 @@ int cli_mpi_share(fitcl_context *ctx) {
 
 int cli_mpi_keep_error(const char *msg) {
   if (!cli_mpi_active()) return 0;
-  if (!M.msg[0]) snprintf(M.msg, sizeof M.msg, "%s", msg);
+  snprintf(M.msg, sizeof M.msg, "%s", msg);
+  size_t used = strlen(M.all);
+  snprintf(M.all + used, sizeof M.all - used, "%s: %s\n", cli_prog, msg);
   return 1;
 }
 
@@ -105,6 +108,8 @@ int cli_mpi_finish(int rc) {
   if (!M.on) return rc;
   if (M.rc && !M.agreed && rc == 0) rc = M.rc;
   rc = cli_mpi_sync(rc);
+  /* Every rank ran alike: rank 0's warnings are everyone's. */
+  if (rc == 0 && M.rank == 0) fputs(M.all, stderr);
   MPI_Finalize();
   return rc;
 }

@@ -17,9 +17,9 @@ int cli_mpi_active(void);
 int cli_mpi_rank(void);
 /* Shares ctx's likelihood and curve-fit work over the ranks. */
 int cli_mpi_share(fitcl_context *ctx);
-/* Keeps an error message of this rank instead of printing it: rank 0 prints
- * the one of the job when it ends (cli_error does this).  Returns 1 when
- * kept. */
+/* Keeps a message of this rank instead of printing it (cli_error does
+ * this): when the job fails, rank 0 prints the last message of the rank that
+ * failed first; when it succeeds, its own (warnings).  Returns 1 when kept. */
 int cli_mpi_keep_error(const char *msg);
 /* Marks this rank's failure as a consequence of another's (FITCL_ERR_PEER). */
 void cli_mpi_secondary(void);

@@ -63,6 +63,14 @@ for dev in $devices; do
 done
 export FITCL_DEVICE=cpu
 
+# A warning (no convergence) is printed once, as by one process.
+"$fitcl" fit --tree "$tree" --matrix m.Rtab --max-iter 2 --json >/dev/null 2>warn1.err
+run_mpi 3 "$fitcl" fit --tree "$tree" --matrix m.Rtab --max-iter 2 --json >/dev/null 2>warn3.err ||
+  fail "fit --max-iter 2 -n 3 failed: $(cat warn3.err)"
+grep '^fitcl' warn3.err >warn3.fitcl
+grep -q 'did not converge' warn1.err || fail "fit --max-iter 2: no warning from one process"
+cmp -s warn1.err warn3.fitcl || fail "fit --max-iter 2 -n 3: stderr $(cat warn3.err), expected $(cat warn1.err)"
+
 # A corrupt matrix on rank 1 only (MPMD: one program line per rank).
 printf 'Gene\tA\n' >bad.Rtab
 args="loglik --tree $tree --gain 0.3 --loss 0.5"
