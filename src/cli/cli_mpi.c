@@ -132,21 +132,6 @@ int cli_mpi_keep_error(const char *msg) {
   return 0;
 }
 void cli_mpi_secondary(void) {}
-/* MPI_MIN of every rank's key.  Ranks wait here while rank 0 alone runs a
- * command: polled with naps, so that the waiting ranks leave the cores to
- * it (a blocking collective spins). */
-static int agree(const int *key, int *first) {
-  MPI_Request req;
-  if (MPI_Iallreduce(key, first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &req) != MPI_SUCCESS)
-    return 0;
-  const struct timespec nap = {0, 1000000};
-  for (int done = 0;;) {
-    if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return 0;
-    if (done) return 1;
-    nanosleep(&nap, NULL);
-  }
-}
-
 int cli_mpi_sync(int rc) { return rc; }
 int cli_mpi_finish(int rc) { return rc; }
 
