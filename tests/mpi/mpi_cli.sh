@@ -1,6 +1,6 @@
 #!/bin/sh
 # fitcl under mpirun (docs/mpi.md):
-#   - loglik, fit and curve-fit over 2 and 3 ranks print the JSON of one
+#   - loglik, fit, retention-test and curve-fit over 2 and 3 ranks print the JSON of one
 #     process byte for byte ("seconds" aside), on every backend built;
 #   - a rank given a corrupt file makes every rank exit 2, with one message
 #     naming that rank;
@@ -58,6 +58,8 @@ for dev in $devices; do
   same_json "loglik, fewer blocks than ranks ($dev)" loglik --tree "$tree" --matrix small.Rtab \
     --gain 0.3 --loss 0.5 --gamma-cats 3 --alpha 0.8 --grad --json
   same_json "fit ($dev)" fit --tree "$tree" --matrix m.Rtab --gamma-cats 4 --json
+  same_json "retention-test ($dev)" retention-test --tree "$tree" --matrix m.Rtab \
+    --families-regex 'fam0[0-2]' --ci profile --bootstrap 3 --gamma-cats 2 --json
   same_json "curve-fit ($dev)" curve-fit --data d.csv --model 'a*exp(-k*x)+c' \
     --p0 a=1,k=1,c=0 --chunk 16384 --solver normal --json
 done
