@@ -20,5 +20,10 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/fitclConfig.cmake
 # The .pc file finds the prefix relative to its own location, so an install
 # moved with --prefix or DESTDIR still works.
 file(RELATIVE_PATH FITCL_PC_UP /x/${CMAKE_INSTALL_LIBDIR}/pkgconfig /x)
+# Built with Open MPI: static consumers link it too (its module is ompi-c).
+set(FITCL_PC_MPI "")
+if(FITCL_MPI)
+  set(FITCL_PC_MPI " ompi-c")
+endif()
 configure_file(${CMAKE_CURRENT_LIST_DIR}/fitcl.pc.in ${CMAKE_CURRENT_BINARY_DIR}/fitcl.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/fitcl.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

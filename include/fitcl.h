@@ -85,6 +85,7 @@ FITCL_API const char *fitcl_version(void);
   X(ERR_NOMEM,       600, "out of host memory")                                    \
   X(ERR_INTERNAL,    601, "internal error")                                        \
   X(ERR_INTERRUPTED, 602, "interrupted")                                           \
+  X(ERR_PEER,        603, "another process of the job failed")                     \
   X(ERR_NOT_CONVERGED, 700, "did not converge")
 
 typedef enum fitcl_status {

@@ -10,6 +10,7 @@ PACKAGES=(
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
   libclblast-dev libcriterion-dev nettle-dev liblapacke-dev libcjson-dev
   libhdf5-dev libhmsbeagle-dev libcminpack-dev
+  libopenmpi-dev openmpi-bin
   clang libclang-rt-14-dev
   python3-dev python3-venv python3-pip
 )

@@ -11,6 +11,7 @@
 #include "backends/registry.h"
 #include "cache/cache.h"
 #include "core/context.h"
+#include "core/ranks.h"
 #include "core/pool.h"
 #include "core/util.h"
 #include "device/backend.h"
@@ -180,6 +181,7 @@ done:
 
 void fitcl_context_destroy(fitcl_context *ctx) {
   if (!ctx) return;
+  if (ctx->ranks) ctx->ranks->release(ctx->ranks);
   if (ctx->backend->close) ctx->backend->close(ctx->backend);
   fitcl__cache_close(ctx->cache);
   fitcl__pool_destroy(ctx->pool);

@@ -1,5 +1,6 @@
 /* Helpers shared by the subcommands: errors, exit codes, context, JSON. */
 #include "cli/cli.h"
+#include "cli/cli_mpi.h"
 
 #include "core/util.h"
 
@@ -17,6 +18,8 @@ void cli_error(const char *fmt, ...) {
   va_end(ap);
   /* Names from input files and arguments are shown, never obeyed. */
   fitcl__escape_controls(msg, sizeof msg, 1);
+  /* Over several ranks rank 0 prints the job's one message at its end. */
+  if (cli_mpi_keep_error(msg)) return;
   /* One line: a multi-line detail (a build log) follows only after it. */
   fprintf(stderr, "%s: %s\n", cli_prog, msg);
 }
@@ -27,6 +30,7 @@ int cli_exit_code(fitcl_status st) {
 }
 
 int cli_fail(fitcl_context *ctx, fitcl_status st, const char *what) {
+  if (st == FITCL_ERR_PEER) cli_mpi_secondary();
   const char *detail = ctx ? fitcl_errmsg(ctx) : "";
   if (detail && *detail) {
     if (what && *what) cli_error("%s: %s", what, detail);
@@ -79,6 +83,9 @@ int cli_usage_error(const char *fmt, ...) {
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   fitcl__escape_controls(msg, sizeof msg, 0);
-  fprintf(stderr, "%s: %s; run '%s --help' for usage\n", cli_prog, msg, cli_prog);
+  char line[2200];
+  snprintf(line, sizeof line, "%s; run '%s --help' for usage", msg, cli_prog);
+  if (cli_mpi_keep_error(line)) return CLI_EXIT_USAGE;
+  fprintf(stderr, "%s: %s\n", cli_prog, line);
   return CLI_EXIT_USAGE;
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_mpi.h"
 #include "cli/cli_curvefit.h"
 #include "cli/cli_curvefit_batch.h"
 #include "cli/cli_opts.h"
@@ -126,7 +127,8 @@ static int fit(fitcl_context *ctx, const cf_args *a, const cf_model *m, fitcl_so
   fo.gtol = a->gtol;
   fo.max_iter = (int)a->max_iter;
   fo.chunk_points = (size_t)a->chunk;
-  fo.checkpoint_path = a->checkpoint;
+  /* Over several ranks, rank 0 alone writes checkpoints and outputs. */
+  fo.checkpoint_path = cli_mpi_rank() == 0 ? a->checkpoint : NULL;
   fo.checkpoint_every = (int)a->checkpoint_every;
   fo.resume_path = a->resume;
   fo.model_text = m->text;
@@ -149,6 +151,7 @@ static int fit(fitcl_context *ctx, const cf_args *a, const cf_model *m, fitcl_so
    * neither. */
   fitcl__outfile outs[2];
   size_t nout = 0;
+  if (cli_mpi_rank() != 0) return CLI_EXIT_OK;
   int rc = cf_write_residuals(ctx, a, m, src, &res, outs, &nout);
   if (!rc) rc = cf_write_band(ctx, a, m, src, &res, outs, &nout);
   if (!rc) rc = cli_out_commit(outs, nout);
@@ -189,9 +192,11 @@ static int check_outputs(const cf_args *a) {
 }
 
 int cli_curvefit(int argc, char **argv) {
-  /* --batch is its own command line (many fits from whole arrays). */
+  /* --batch is its own command line (many fits from whole arrays); under
+   * mpirun it runs on rank 0 alone. */
   for (int i = 1; i < argc; ++i)
-    if (!strcmp(argv[i], "--batch")) return cli_curvefit_batch(argc, argv);
+    if (!strcmp(argv[i], "--batch"))
+      return cli_mpi_rank() > 0 ? CLI_EXIT_OK : cli_curvefit_batch(argc, argv);
   cf_args a = {.progress = isatty(STDERR_FILENO), .memory_mb = -1};
   int rc = cli_parse(&spec, argc, argv, &a, NULL);
   if (rc >= 0) return rc;
@@ -214,10 +219,13 @@ int cli_curvefit(int argc, char **argv) {
   if (!rc) rc = cf_parse_columns(a.x, &cols);
   if (!rc) rc = cf_parse_start(a.p0, &start);
   if (!rc) rc = cli_open_context(&ctx);
+  if (!rc) rc = cli_mpi_share(ctx);
   if (!rc) rc = cf_build_model(ctx, &a, &cols, &start, &m);
   if (!rc && a.band && m.nvars != 1)
     rc = cli_usage_error("--band needs a model of one variable (this one reads %d)", m.nvars);
   if (!rc) rc = cf_open_source(ctx, &a, &fmt, &cols, &m, &src);
+  /* Over several ranks: every rank has its inputs, or the job stops here. */
+  if (!rc) rc = cli_mpi_sync(0);
   if (!rc) rc = fit(ctx, &a, &m, src);
   fitcl_source_destroy(src);
   cf_free(&cols, &start, &m);

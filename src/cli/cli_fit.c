@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_mpi.h"
 #include "cli/cli_analysis.h"
 #include "cli/cli_opts.h"
 
@@ -60,7 +61,10 @@ int cli_fit(int argc, char **argv) {
   rc = cli_load_data(a.tree, a.matrix, &a.data, &data);
   if (rc) return rc;
   rc = cli_open_context(&ctx);
-  if (rc) { fitcl_data_destroy(data); return rc; }
+  if (!rc) rc = cli_mpi_share(ctx);
+  /* Over several ranks: every rank has its inputs, or the job stops here. */
+  if (!rc) rc = cli_mpi_sync(0);
+  if (rc) { fitcl_context_destroy(ctx); fitcl_data_destroy(data); return rc; }
   fitcl_fit_result r;
   fitcl_status st = fitcl_fit_rates(ctx, data, &fo, &r);
   if (st != FITCL_OK) {

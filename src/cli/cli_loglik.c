@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_mpi.h"
 #include "cli/cli_analysis.h"
 #include "cli/cli_opts.h"
 #include "core/util.h"
@@ -84,6 +85,9 @@ int cli_loglik(int argc, char **argv) {
   st = fitcl_data_build(tree, mat, &dopt, &data, err, sizeof err);
   if (st != FITCL_OK) { cli_error("%s", err); rc = cli_exit_code(st); goto done; }
   if ((rc = cli_open_context(&ctx)) != 0) goto done;
+  if ((rc = cli_mpi_share(ctx)) != 0) goto done;
+  /* Over several ranks: every rank has its inputs, or the job stops here. */
+  if ((rc = cli_mpi_sync(0)) != 0) goto done;
   rc = CLI_EXIT_FAILURE;
   fitcl_lik_options lo = {0};
   lo.gamma_cats = (int)cats;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_mpi.h"
 #include "cli/cli_analysis.h"
 #include "cli/cli_opts.h"
 
@@ -150,6 +151,8 @@ int cli_retention(int argc, char **argv) {
     rc = CLI_EXIT_USAGE;
     goto done;
   }
+  /* Over several ranks: every rank has its inputs, or the job stops here. */
+  if ((rc = cli_mpi_share(ctx)) != 0 || (rc = cli_mpi_sync(0)) != 0) goto done;
   fitcl_retention_result r;
   st = fitcl_retention_test(ctx, data, sel, &ro, &r);
   if (st != FITCL_OK) { rc = cli_fail(ctx, st, "retention test"); goto done; }

@@ -10,6 +10,7 @@
 #include "core/env.h"
 
 typedef struct fitcl__pool fitcl__pool;
+typedef struct fitcl__ranks fitcl__ranks;
 typedef struct fitcl__cache fitcl__cache;
 struct fitcl__backend;
 
@@ -30,6 +31,7 @@ struct fitcl_context {
   char cache_dir[1024];      /* "" when uncached */
   char fallback_reason[1024];
   char errmsg[16384];        /* detail of the last failure (may hold a build log) */
+  fitcl__ranks *ranks;       /* the processes sharing the work (core/ranks.h); NULL: this one */
 };
 
 /* Records the detail of a failure and returns `status`, so call sites read

@@ -11,6 +11,7 @@
 #include "common/accum_point.h"
 #include "common/accum_qr.h"
 #include "core/context.h"
+#include "core/ranks.h"
 #include "core/util.h"
 #include "device/backend.h"
 
@@ -55,15 +56,15 @@ void fitcl__accum_fold(fitcl_accum *a, const double *partials, size_t ngroups) {
         for (int l = 0; l < m; ++l) v[l] = l < k ? 0.0 : P[FITCL_QR_AT(m, k, l)];
         fitcl_qr_add_row(a->qrT, m, v, k);
       }
-      fitcl__ksum_add(&a->acc[a->nsums - 2], P[tri]);
-      fitcl__ksum_add(&a->acc[a->nsums - 1], P[tri + 1]);
+      fitcl__xsum_add(&a->acc[a->nsums - 2], P[tri]);
+      fitcl__xsum_add(&a->acc[a->nsums - 1], P[tri + 1]);
     }
     return;
   }
   int off = a->want_jac ? 0 : a->nsums - 2;
   for (size_t g = 0; g < ngroups; ++g)
     for (int s = 0; s < stride; ++s)
-      fitcl__ksum_add(&a->acc[off + s], partials[g * (size_t)stride + (size_t)s]);
+      fitcl__xsum_add(&a->acc[off + s], partials[g * (size_t)stride + (size_t)s]);
 }
 
 fitcl_status fitcl_accum_create(fitcl_context *ctx, const fitcl_model *m,
@@ -151,9 +152,10 @@ fitcl_status fitcl__accum_begin_mode(fitcl_accum *a, const double *params, int m
   }
   a->want_jac = mode != FITCL__ACCUM_COST;
   a->qr = mode == FITCL__ACCUM_QR;
-  memset(a->acc, 0, (size_t)a->nsums * sizeof *a->acc);
+  for (int k = 0; k < a->nsums; ++k) fitcl__xsum_init(&a->acc[k]);
   memset(a->qrT, 0, (size_t)FITCL_QR_TRI(a->np + 1) * sizeof *a->qrT);
   a->points = 0;
+  a->row = 0;
   a->sticky = FITCL_OK;
   fitcl_status st = a->ops->begin(a);
   if (st != FITCL_OK) return st;
@@ -186,6 +188,7 @@ fitcl_status fitcl_accum_chunk(fitcl_accum *a, const double *const *x, const dou
       return st;
     }
     a->points += len;
+    a->row += len;
     a->info.chunks++;
   }
   return FITCL_OK;
@@ -201,11 +204,42 @@ fitcl_status fitcl__accum_end_qr(fitcl_accum *a, double *T, double *cost, double
   if (a->sticky != FITCL_OK) return a->sticky;
   if (st != FITCL_OK) return st;
   memcpy(T, a->qrT, (size_t)FITCL_QR_TRI(a->np + 1) * sizeof *T);
-  *cost = 0.5 * fitcl__ksum_value(&a->acc[a->nsums - 2]);
-  *rss = fitcl__ksum_value(&a->acc[a->nsums - 1]);
+  *cost = 0.5 * fitcl__xsum_round(&a->acc[a->nsums - 2]);
+  *rss = fitcl__xsum_round(&a->acc[a->nsums - 1]);
   *points = a->points;
   a->info.passes++;
   return FITCL_OK;
+}
+
+fitcl_status fitcl__accum_settle(fitcl_accum *a) {
+  if (!a->active || a->sticky != FITCL_OK) return a->sticky;
+  fitcl_status st = a->ops->finish(a);
+  if (st != FITCL_OK) a->sticky = st;
+  return st;
+}
+
+int fitcl__accum_share(fitcl_accum *a) {
+  a->split = a->ctx->ranks && a->ctx->ranks->size > 1;
+  return a->split;
+}
+
+void fitcl__accum_abandon(fitcl_accum *a) {
+  if (!a || !a->active) return;
+  (void)a->ops->finish(a);
+  a->active = 0;
+  if (a->split) (void)a->ctx->ranks->sum(a->ctx->ranks, NULL, 0, NULL, 1);
+}
+
+/* A shared pass: every rank's sums and points added, or the first failure
+ * anywhere. */
+static fitcl_status sum_ranks(fitcl_accum *a, fitcl_status st) {
+  if (!a->split) return st;
+  int off = a->want_jac ? 0 : a->nsums - 2;
+  fitcl_status rs = a->ctx->ranks->sum(a->ctx->ranks, a->acc + off, (size_t)(a->nsums - off),
+                                       &a->points, st != FITCL_OK);
+  if (st != FITCL_OK || rs == FITCL_OK) return st;
+  return fitcl__fail(a->ctx, rs, rs == FITCL_ERR_PEER ? "another rank of the job failed"
+                                                      : "the ranks could not exchange their sums");
 }
 
 fitcl_status fitcl_accum_end(fitcl_accum *a, fitcl_accum_sums *out) {
@@ -220,7 +254,8 @@ fitcl_status fitcl_accum_end(fitcl_accum *a, fitcl_accum_sums *out) {
   }
   fitcl_status st = a->ops->finish(a);
   a->active = 0;
-  if (a->sticky != FITCL_OK) return a->sticky;
+  if (a->sticky != FITCL_OK) st = a->sticky;
+  st = sum_ranks(a, st);
   if (st != FITCL_OK) return st;
   int np = a->np;
   fitcl_accum_sums_zero(out, np);
@@ -228,14 +263,14 @@ fitcl_status fitcl_accum_end(fitcl_accum *a, fitcl_accum_sums *out) {
     int t = 0;
     for (int k = 0; k < np; ++k)
       for (int l = k; l < np; ++l, ++t) {
-        double v = fitcl__ksum_value(&a->acc[t]);
+        double v = fitcl__xsum_round(&a->acc[t]);
         out->jtj[k * np + l] = v;
         out->jtj[l * np + k] = v;
       }
-    for (int k = 0; k < np; ++k) out->jtr[k] = fitcl__ksum_value(&a->acc[t + k]);
+    for (int k = 0; k < np; ++k) out->jtr[k] = fitcl__xsum_round(&a->acc[t + k]);
   }
-  out->cost = 0.5 * fitcl__ksum_value(&a->acc[a->nsums - 2]);
-  out->rss = fitcl__ksum_value(&a->acc[a->nsums - 1]);
+  out->cost = 0.5 * fitcl__xsum_round(&a->acc[a->nsums - 2]);
+  out->rss = fitcl__xsum_round(&a->acc[a->nsums - 1]);
   out->points = a->points;
   a->info.passes++;
   return FITCL_OK;

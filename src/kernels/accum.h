@@ -12,6 +12,7 @@
 #define FITCL_KERNELS_ACCUM_H
 
 #include "core/sums.h"
+#include "core/xsum.h"
 #include "fitcl.h"
 #include "kernels/model.h"
 
@@ -47,13 +48,19 @@ struct fitcl_accum {
   int qr;                   /* this pass forms the QR factor (cl/common/accum_qr.h) */
   int active;               /* inside begin..end */
   fitcl_status sticky;      /* first failure inside a pass */
-  fitcl__ksum *acc;         /* nsums running sums, added in chunk order */
+  fitcl__xsum *acc;         /* nsums exact running sums of the group partials (any order) */
   double *qrT;              /* QR pass: the running packed triangle of np + 1 columns */
-  uint64_t points;           /* rows of this pass so far: the next chunk's first row */
+  uint64_t points;           /* rows of this pass given to this accumulator so far */
+  uint64_t row;              /* the next chunk's first row in the pass's data (with a
+                              * split pass, other ranks' rows count too) */
   /* Every pass gives the same data at the same rows, chunked the same way
    * (fitcl__accum_repeat_data): a backend may keep them where it computes
    * and copy nothing on later passes. */
   int repeats;
+  /* The pass's chunks are shared over the context's ranks (core/ranks.h):
+   * this rank is given its own only, and the sums of every rank are added
+   * at the end of the pass. */
+  int split;
   uint64_t bytes_uploaded;   /* data bytes copied to a device, all passes */
   const fitcl__accum_ops *ops;
   void *impl;
@@ -65,6 +72,17 @@ struct fitcl_accum {
  * chunk callback, which may compute its data anew). */
 static inline void fitcl__accum_repeat_data(fitcl_accum *a) { a->repeats = 1; }
 
+/* Shares the passes of `a` over the context's ranks, if it has more than
+ * one; returns 1 when it does. */
+int fitcl__accum_share(fitcl_accum *a);
+/* Ends a pass that failed on this rank before its end: drains it and, in
+ * a shared pass, tells the other ranks (their end returns FITCL_ERR_PEER). */
+void fitcl__accum_abandon(fitcl_accum *a);
+/* Completes the chunks given so far (a backend may still read them after
+ * fitcl_accum_chunk returns): their arrays may then be reused at once. */
+fitcl_status fitcl__accum_settle(fitcl_accum *a);
+/* In a shared pass: the next chunk starts at row `row` of the data. */
+static inline void fitcl__accum_at_row(fitcl_accum *a, uint64_t row) { a->row = row; }
 /* Pass modes of fitcl__accum_begin_mode. */
 enum { FITCL__ACCUM_COST = 0, FITCL__ACCUM_NORMAL = 1, FITCL__ACCUM_QR = 2 };
 

@@ -13,7 +13,9 @@
 #include "common/pruning.h"
 #include "core/context.h"
 #include "core/pool.h"
+#include "core/ranks.h"
 #include "core/sums.h"
+#include "core/xsum.h"
 #include "core/util.h"
 #include "device/backend.h"
 #include "kernels/lik.h"
@@ -169,6 +171,37 @@ static void transpose_tips(fitcl_lik *L, const fitcl__lik_patterns *pat, size_t 
   transpose_job j = {L, pat, pb, pe};
   size_t tiles = ((size_t)L->ntips + TIP_TILE - 1) / TIP_TILE;
   fitcl__pool_run(fitcl__ctx_pool(L->ctx), tiles, transpose_tip_tile, &j);
+}
+
+/* Over several ranks each keeps the contiguous share of the blocks it
+ * evaluates.  The layout above is the one process's, so each block holds
+ * the same patterns and gives the same partials on any rank count.  A rank
+ * left without blocks keeps one block of padding (weight 0). */
+static void share_blocks(fitcl_lik *L) {
+  fitcl__ranks *R = L->ctx->ranks;
+  if (!R || R->size < 2) return;
+  size_t b0, b1;
+  fitcl__ranks_share(R, L->nblocks, &b0, &b1);
+  const size_t B = FITCL_REDUCE_BLOCK, p0 = b0 * B, n = (b1 - b0) * B, npx = L->npx;
+  if (n == 0) {
+    memset(L->tips, FITCL__MISSING, (size_t)L->ntips * B);
+    memset(L->kind, 0, B);
+    memset(L->weight, 0, B * sizeof *L->weight);
+    for (size_t i = 0; i < B; ++i) L->src[i] = SIZE_MAX;
+    L->block_group[0] = 0;
+    L->npx = B;
+    L->nblocks = 1;
+  } else {
+    for (int t = 0; t < L->ntips; ++t)
+      memmove(L->tips + (size_t)t * n, L->tips + (size_t)t * npx + p0, n);
+    memmove(L->kind, L->kind + p0, n);
+    memmove(L->weight, L->weight + p0, n * sizeof *L->weight);
+    memmove(L->src, L->src + p0, n * sizeof *L->src);
+    memmove(L->block_group, L->block_group + b0, (b1 - b0) * sizeof *L->block_group);
+    L->npx = n;
+    L->nblocks = b1 - b0;
+  }
+  L->shared = 1;
 }
 
 fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
@@ -340,6 +373,7 @@ fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
   L->pm = malloc(sizeof(double) * (size_t)(G * K) * (size_t)nn * FITCL_GL_PREC);
   if (!L->pm) goto oom;
 
+  share_blocks(L);
   L->backend = ctx->backend->lik;
   st = L->backend->create(L);
   if (st != FITCL_OK) goto fail;
@@ -383,6 +417,63 @@ void fitcl_lik_destroy(fitcl_lik *L) {
 
 static int bad_pos(double x) { return !(x > 0.0) || !isfinite(x); }
 
+/* The block partial sums added exactly (core/xsum.h), so the order of the
+ * blocks and their split over ranks leave no trace in the bits.  Sums:
+ * log L, d/dlog gain, the loss component per group, the rate component per
+ * category, then per branch. */
+static fitcl_status combine_blocks(fitcl_lik *L, double *loglik, double *grad) {
+  fitcl_context *ctx = L->ctx;
+  const int K = L->K, G = L->G, nn = L->nnodes;
+  const size_t nc = L->ncomp, nb = L->nblocks;
+  const size_t nbr = L->branch_grad ? (size_t)(nn - 1) : 0;
+  const size_t nacc = grad ? 2 + (size_t)G + (size_t)K + nbr : 1;
+  fitcl__xsum *acc = malloc(nacc * sizeof *acc);
+  if (!acc) {
+    if (L->shared) (void)ctx->ranks->sum(ctx->ranks, NULL, 0, NULL, 1);
+    return fitcl__fail(ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+  }
+  for (size_t k = 0; k < nacc; ++k) fitcl__xsum_init(&acc[k]);
+  for (size_t b = 0; b < nb; ++b) {
+    const double *row = L->rows + b * nc;
+    fitcl__xsum_add(&acc[0], row[FITCL__LC_LL]);
+    if (!grad) continue;
+    fitcl__xsum_add(&acc[1], row[FITCL__LC_G]);
+    fitcl__xsum_add(&acc[2 + L->block_group[b]], row[FITCL__LC_L]);
+    if (K > 1)
+      for (int c = 0; c < K; ++c) fitcl__xsum_add(&acc[2 + G + c], row[FITCL__LC_R + c]);
+    for (size_t v = 0; v < nbr; ++v) fitcl__xsum_add(&acc[2 + G + K + v], row[FITCL__LC_R + K + v]);
+  }
+  if (L->shared) {
+    fitcl_status st = ctx->ranks->sum(ctx->ranks, acc, nacc, NULL, 0);
+    if (st != FITCL_OK) {
+      free(acc);
+      return fitcl__fail(ctx, st, "likelihood: %s",
+                         st == FITCL_ERR_PEER ? "another rank of the job failed"
+                                              : "the ranks could not exchange their sums");
+    }
+  }
+  *loglik = fitcl__xsum_round(&acc[0]);
+  if (grad) {
+    memset(grad, 0, sizeof(double) * fitcl_lik_grad_size(L));
+    grad[0] = fitcl__xsum_round(&acc[1]);
+    fitcl__ksum kl = {0, 0};
+    for (int g = 0; g < G; ++g) {
+      grad[3 + g] = fitcl__xsum_round(&acc[2 + g]);
+      fitcl__ksum_add(&kl, grad[3 + g]);
+    }
+    grad[1] = fitcl__ksum_value(&kl);
+    if (K > 1) {
+      fitcl__ksum ka = {0, 0};
+      for (int c = 0; c < K; ++c)
+        fitcl__ksum_add(&ka, fitcl__xsum_round(&acc[2 + G + c]) * L->dlograte[c]);
+      grad[2] = fitcl__ksum_value(&ka);
+    }
+    for (size_t v = 0; v < nbr; ++v) grad[3 + G + v] = fitcl__xsum_round(&acc[2 + G + K + v]);
+  }
+  free(acc);
+  return FITCL_OK;
+}
+
 fitcl_status fitcl_lik_eval(fitcl_lik *L, const fitcl_gl_params *p, double *loglik,
                             double *grad) {
   if (!L || !p || !loglik) return FITCL_ERR_NULL;
@@ -421,38 +512,12 @@ fitcl_status fitcl_lik_eval(fitcl_lik *L, const fitcl_gl_params *p, double *logl
   L->root_grad = (L->opt.root != FITCL_ROOT_FIXED);
   const int want_grad = grad != NULL;
   st = L->backend->eval(L, want_grad);
-  if (st != FITCL_OK) return st;
-  L->evaluated = 1;
-
-  /* Combine the block partial sums in block order. */
-  const size_t nc = L->ncomp, nb = L->nblocks;
-  *loglik = fitcl__sum_strided(L->rows + FITCL__LC_LL, nb, nc);
-  if (grad) {
-    const size_t ng = fitcl_lik_grad_size(L);
-    memset(grad, 0, sizeof(double) * ng);
-    grad[0] = fitcl__sum_strided(L->rows + FITCL__LC_G, nb, nc);
-    /* Per group: the loss component of the group's blocks. */
-    fitcl__ksum *kg = calloc((size_t)G, sizeof(fitcl__ksum));
-    if (!kg) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
-    for (size_t b = 0; b < nb; ++b) fitcl__ksum_add(&kg[L->block_group[b]], L->rows[b * nc + FITCL__LC_L]);
-    fitcl__ksum kl = {0, 0};
-    for (int g = 0; g < G; ++g) {
-      grad[3 + g] = fitcl__ksum_value(&kg[g]);
-      fitcl__ksum_add(&kl, grad[3 + g]);
-    }
-    free(kg);
-    grad[1] = fitcl__ksum_value(&kl);
-    if (K > 1) {
-      fitcl__ksum ka = {0, 0};
-      for (int c = 0; c < K; ++c)
-        fitcl__ksum_add(&ka, fitcl__sum_strided(L->rows + FITCL__LC_R + c, nb, nc) * L->dlograte[c]);
-      grad[2] = fitcl__ksum_value(&ka);
-    }
-    if (L->branch_grad)
-      for (int v = 0; v < nn - 1; ++v)
-        grad[3 + G + v] = fitcl__sum_strided(L->rows + FITCL__LC_R + K + v, nb, nc);
+  if (st != FITCL_OK) {
+    if (L->shared) (void)ctx->ranks->sum(ctx->ranks, NULL, 0, NULL, 1);
+    return st;
   }
-  return FITCL_OK;
+  L->evaluated = 1;
+  return combine_blocks(L, loglik, grad);
 }
 
 size_t fitcl_lik_grad_size(const fitcl_lik *L) {
@@ -477,6 +542,9 @@ fitcl_status fitcl_lik_pattern_logliks(fitcl_lik *L, double *out, size_t n) {
                        L->pend - L->pbegin);
   if (!L->evaluated)
     return fitcl__fail(L->ctx, FITCL_ERR_STATE, "pattern log-likelihoods: no evaluation yet");
+  if (L->shared)
+    return fitcl__fail(L->ctx, FITCL_ERR_UNSUPPORTED,
+                       "pattern log-likelihoods: the patterns are shared over several ranks");
   for (size_t i = 0; i < n; ++i) {
     size_t at = L->pat_internal[i];
     out[i] = cond_ll(L, at, L->block_group[at / FITCL_REDUCE_BLOCK]);
@@ -491,6 +559,9 @@ fitcl_status fitcl_lik_family_logliks(fitcl_lik *L, double *out, size_t n) {
                        L->data_nfamilies);
   if (!L->evaluated)
     return fitcl__fail(L->ctx, FITCL_ERR_STATE, "family log-likelihoods: no evaluation yet");
+  if (L->shared)
+    return fitcl__fail(L->ctx, FITCL_ERR_UNSUPPORTED,
+                       "family log-likelihoods: the patterns are shared over several ranks");
   for (size_t f = 0; f < n; ++f) {
     size_t p = L->family_pattern[f];
     if (p < L->pbegin || p >= L->pend) {

@@ -91,6 +91,10 @@ struct fitcl_lik {
   double *pat_ll;                /* [npx] unconditioned log-likelihood per pattern */
   double *rows;                  /* [nblocks][ncomp] block partial sums */
   int evaluated;
+  /* Over several ranks (core/ranks.h): the handle keeps only this rank's
+   * contiguous share of the blocks, and its sums are added over the ranks;
+   * per-pattern values are then not all here. */
+  int shared;
   /* backend state */
   const struct fitcl__lik_ops *backend; /* the context's ops table for this family */
   void *impl;                    /* the backend's own state for this handle */

@@ -9,6 +9,7 @@
 
 #include "common/accum_qr.h"
 #include "core/context.h"
+#include "core/ranks.h"
 #include "core/util.h"
 #include "kernels/accum.h"
 #include "nlsq/checkpoint.h"
@@ -97,14 +98,28 @@ static fitcl_status next_chunk(pass_ctx *pc, uint64_t index, uint64_t row0, fitc
 static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
                                   fitcl_accum_sums *out, fitcl__lm_eval *qr_out) {
   fitcl_status st;
-  fitcl_accum_sums discard;
+  /* A pass shared over ranks (core/ranks.h) sums the whole chunks of each
+   * rank exactly, so any split gives the same bits: chunk k goes to rank
+   * k mod size.  Every rank still reads every chunk of the first pass,
+   * which validates them: bad data fail on every rank alike. */
+  fitcl__ranks *R = pc->acc->split ? pc->ctx->ranks : NULL;
+  if (R && mode == FITCL__ACCUM_QR)
+    return fitcl__fail(pc->ctx, FITCL_ERR_UNSUPPORTED,
+                       "curve fit: the QR solver does not run over several ranks; use the normal "
+                       "equations (solver normal)");
   if (pc->kind == DATA_SOURCE && pc->passes > 0) {
     st = fitcl_source_rewind(pc->src);
-    if (st != FITCL_OK) return st;
+    if (st != FITCL_OK) {
+      if (R) (void)R->sum(R, NULL, 0, NULL, 1);
+      return st;
+    }
   }
   pc->passes++;
   st = fitcl__accum_begin_mode(pc->acc, params, mode);
-  if (st != FITCL_OK) return st;
+  if (st != FITCL_OK) {
+    if (R) (void)R->sum(R, NULL, 0, NULL, 1);
+    return st;
+  }
   uint64_t row = 0;
   size_t nv = fitcl_model_nvars(pc->model);
   const char *names[FITCL__SRC_MAXCOLS];
@@ -115,7 +130,7 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
   if (hashing) fitcl__ckpt_hash_begin(&pc->hasher, (int)nv + 2);
   for (uint64_t index = 0;; ++index) {
     if (pc->interrupt && *pc->interrupt) {
-      fitcl_accum_end(pc->acc, &discard);
+      fitcl__accum_abandon(pc->acc);
       return FITCL_ERR_INTERRUPTED;
     }
     fitcl_chunk c;
@@ -130,7 +145,7 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
                               row, &pc->stats);
     }
     if (st != FITCL_OK) {
-      fitcl_accum_end(pc->acc, &discard);
+      fitcl__accum_abandon(pc->acc);
       return st;
     }
     if (!c.n) break;
@@ -139,9 +154,16 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
       fitcl__ckpt_hash_column(&pc->hasher, (int)nv, c.y, c.n);
       if (c.sigma) fitcl__ckpt_hash_column(&pc->hasher, (int)nv + 1, c.sigma, c.n);
     }
-    st = fitcl_accum_chunk(pc->acc, c.x, c.y, c.sigma, c.n);
+    if (!R || index % (uint64_t)R->size == (uint64_t)R->rank) {
+      /* Rows name the pieces a device keeps between passes: the data's. */
+      fitcl__accum_at_row(pc->acc, row);
+      st = fitcl_accum_chunk(pc->acc, c.x, c.y, c.sigma, c.n);
+      /* The chunks read next, other ranks' work, may reuse this one's
+       * arrays: the device must be done with them first. */
+      if (st == FITCL_OK && R) st = fitcl__accum_settle(pc->acc);
+    }
     if (st != FITCL_OK) {
-      fitcl_accum_end(pc->acc, &discard);
+      fitcl__accum_abandon(pc->acc);
       return st;
     }
     row += c.n;
@@ -295,6 +317,7 @@ static fitcl_status run_fit(fitcl_context *ctx, const fitcl_model *m, pass_ctx *
   pc->interrupt = opt.interrupt;
   st = fitcl_accum_create(ctx, m, &ao, &pc->acc);
   if (st != FITCL_OK) goto fail;
+  (void)fitcl__accum_share(pc->acc);
   /* Arrays are the caller's for the whole call, files are watched for
    * change: the same rows every pass, so a device may keep them.  A chunk
    * callback may not promise that. */
@@ -329,6 +352,7 @@ static fitcl_status run_fit(fitcl_context *ctx, const fitcl_model *m, pass_ctx *
     st = S0 ? fitcl_accum_create(ctx, m, &ao, &lin)
             : fitcl__fail(ctx, FITCL_ERR_NOMEM, "curve fit: out of memory");
     if (st == FITCL_OK) {
+      (void)fitcl__accum_share(lin);
       pc->acc = lin;
       st = run_pass(pc, s.p, 0, S0);
       pc->acc = robust;

@@ -29,6 +29,15 @@ grep -oE 'FITCL_API_MARK[^;(]*\bfitcl_[A-Za-z0-9_]+[[:space:]]*\(' "$tmp/pp" |
   grep -oE 'fitcl_[A-Za-z0-9_]+[[:space:]]*\($' | sed -E 's/[[:space:]]*\($//' |
   sort -u >"$tmp/marked"
 
+# include/fitcl/mpi.h (it needs <mpi.h>, so it is read as text): its
+# functions are part of the surface of a library built with MPI.
+if grep -qx fitcl_mpi_attach "$tmp/exported"; then
+  grep -oE 'FITCL_API[^;(]*\bfitcl_mpi_[A-Za-z0-9_]+\(' "$inc/fitcl/mpi.h" |
+    grep -oE 'fitcl_mpi_[A-Za-z0-9_]+' >"$tmp/mpi"
+  sort -u "$tmp/declared" "$tmp/mpi" -o "$tmp/declared"
+  sort -u "$tmp/marked" "$tmp/mpi" -o "$tmp/marked"
+fi
+
 grep -qx fitcl_version "$tmp/declared" || fail "no declaration found in $inc (parsing broke?)"
 unmarked=$(comm -23 "$tmp/declared" "$tmp/marked")
 [ -z "$unmarked" ] || fail "declared without FITCL_API: $unmarked"

@@ -424,7 +424,7 @@ static fitcl_status ocl_chunk(fitcl_accum *a, const double *const *x, const doub
      * are overwritten; folding it here keeps chunk order. */
     st = wait_fold(a, s);
     if (st != FITCL_OK) break;
-    st = upload(a, s, a->points + off, xs, y + off, sigma ? sigma + off : NULL, len);
+    st = upload(a, s, a->row + off, xs, y + off, sigma ? sigma + off : NULL, len);
     if (st != FITCL_OK) break;
     s->seq = ++o->seq;
     if (a->path == FITCL_ACCUM_PATH_CLBLAST) st = run_clblast(a, s, len, sigma != NULL);
@@ -482,7 +482,7 @@ static double time_path(fitcl_accum *a, int path, size_t n, const double *const 
     if (rep > 0 && dt < best) best = dt; /* rep 0 warms up (CLBlast builds its kernels) */
   }
   a->path = saved;
-  memset(a->acc, 0, (size_t)a->nsums * sizeof *a->acc);
+  for (int k = 0; k < a->nsums; ++k) fitcl__xsum_init(&a->acc[k]);
   return best * 1e9 / (double)n;
 }
 

@@ -1,0 +1,124 @@
+#!/bin/sh
+# fitcl under mpirun (docs/mpi.md):
+#   - loglik, fit, retention-test and curve-fit over 2 and 3 ranks print the JSON of one
+#     process byte for byte ("seconds" aside), on every backend built;
+#   - a rank given a corrupt file makes every rank exit 2, with one message
+#     naming that rank;
+#   - a rank killed mid-job ends the job, with a failure, within seconds.
+# usage: mpi_cli.sh FITCL MPIRUN TREE WITH_OPENCL(0|1)
+set -u
+fitcl=$1 mpirun=$2 tree=$3 with_opencl=$4
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+fails=0
+fail() {
+  echo "FAIL: $*" >&2
+  fails=$((fails + 1))
+}
+# Open MPI refuses root without these; oversubscribe: more ranks than cores.
+run_mpi() {
+  n=$1
+  shift
+  timeout 300 "$mpirun" --allow-run-as-root --oversubscribe -n "$n" "$@"
+}
+nosecs() { sed -E 's/"seconds":[-+0-9.eE]+,?//g'; }
+
+"$fitcl" simulate --tree "$tree" --gain 0.3 --loss 0.5 --families 20000 --gamma-cats 4 \
+  --alpha 0.6 --seed 7 --condition -o m.Rtab || exit 1
+# One block of patterns: ranks 1 and 2 hold none.
+"$fitcl" simulate --tree "$tree" --gain 0.3 --loss 0.5 --families 30 --seed 3 --condition \
+  -o small.Rtab || exit 1
+# Curve-fit data: 200,000 points in 13 chunks of 16,384, so the ranks hold
+# different numbers of chunks.
+awk 'BEGIN { print "x,y"; for (i = 0; i < 200000; ++i) { x = 10 * i / 200000;
+             printf "%.17g,%.17g\n", x, 2 * exp(-0.7 * x) + 0.1 + 0.05 * sin(i * 0.37) } }' >d.csv
+
+same_json() { # name, then the command line
+  name=$1
+  shift
+  "$fitcl" "$@" >one.json 2>one.err || { fail "$name: one process failed: $(cat one.err)"; return; }
+  nosecs <one.json >one.cmp
+  grep -q . one.cmp || { fail "$name: no output"; return; }
+  for n in 1 2 3; do
+    run_mpi "$n" "$fitcl" "$@" >n.json 2>n.err || { fail "$name -n $n failed: $(cat n.err)"; continue; }
+    nosecs <n.json >n.cmp
+    cmp -s one.cmp n.cmp || fail "$name: -n $n differs from one process:
+$(cat one.cmp)
+$(cat n.cmp)"
+  done
+}
+
+devices=cpu
+[ "$with_opencl" = 1 ] && devices="cpu opencl"
+for dev in $devices; do
+  export FITCL_DEVICE=$dev
+  same_json "loglik ($dev)" loglik --tree "$tree" --matrix m.Rtab --gain 0.3 --loss 0.5 \
+    --gamma-cats 4 --alpha 0.6 --grad --json
+  same_json "loglik, fewer blocks than ranks ($dev)" loglik --tree "$tree" --matrix small.Rtab \
+    --gain 0.3 --loss 0.5 --gamma-cats 3 --alpha 0.8 --grad --json
+  same_json "fit ($dev)" fit --tree "$tree" --matrix m.Rtab --gamma-cats 4 --json
+  same_json "retention-test ($dev)" retention-test --tree "$tree" --matrix m.Rtab \
+    --families-regex 'fam0[0-2]' --ci profile --bootstrap 3 --gamma-cats 2 --json
+  same_json "curve-fit ($dev)" curve-fit --data d.csv --model 'a*exp(-k*x)+c' \
+    --p0 a=1,k=1,c=0 --chunk 16384 --solver normal --json
+done
+export FITCL_DEVICE=cpu
+
+# A warning (no convergence) is printed once, as by one process.
+"$fitcl" fit --tree "$tree" --matrix m.Rtab --max-iter 2 --json >/dev/null 2>warn1.err
+run_mpi 3 "$fitcl" fit --tree "$tree" --matrix m.Rtab --max-iter 2 --json >/dev/null 2>warn3.err ||
+  fail "fit --max-iter 2 -n 3 failed: $(cat warn3.err)"
+grep '^fitcl' warn3.err >warn3.fitcl
+grep -q 'did not converge' warn1.err || fail "fit --max-iter 2: no warning from one process"
+cmp -s warn1.err warn3.fitcl || fail "fit --max-iter 2 -n 3: stderr $(cat warn3.err), expected $(cat warn1.err)"
+
+# A corrupt matrix on rank 1 only (MPMD: one program line per rank).
+printf 'Gene\tA\n' >bad.Rtab
+args="loglik --tree $tree --gain 0.3 --loss 0.5"
+run_mpi 1 "$fitcl" $args --matrix m.Rtab : -n 1 "$fitcl" $args --matrix bad.Rtab \
+  : -n 1 "$fitcl" $args --matrix m.Rtab >bad.out 2>bad.err
+rc=$?
+[ "$rc" = 2 ] || fail "corrupt file on rank 1: exit $rc, expected 2"
+msgs=$(grep -c '^fitcl' bad.err)
+[ "$msgs" = 1 ] || fail "corrupt file on rank 1: $msgs messages from fitcl, expected 1: $(cat bad.err)"
+grep -q '^fitcl loglik: rank 1: .*bad.Rtab' bad.err ||
+  fail "corrupt file on rank 1: the message does not name rank 1 and the file: $(cat bad.err)"
+[ -s bad.out ] && fail "corrupt file on rank 1: output written: $(cat bad.out)"
+
+# One rank killed while the job runs: the job ends, failing, within seconds.
+"$fitcl" simulate --tree "$tree" --gain 0.3 --loss 0.5 --families 100000 --seed 8 --condition \
+  -o big.Rtab || exit 1
+"$mpirun" --allow-run-as-root --oversubscribe -n 3 "$fitcl" fit --tree "$tree" --matrix big.Rtab \
+  --gamma-cats 8 --json >kill.out 2>kill.err &
+job=$!
+victim=""
+for i in $(seq 1 100); do # the ranks, once started
+  victim=$(pgrep -P "$job" | sed -n 2p)
+  [ -n "$victim" ] && break
+  sleep 0.1
+done
+if [ -z "$victim" ]; then
+  fail "kill: the ranks did not start"
+else
+  sleep 0.5
+  kill -9 "$victim"
+  start=$(date +%s)
+  waited=0
+  while kill -0 "$job" 2>/dev/null && [ "$waited" -lt 30 ]; do
+    sleep 1
+    waited=$(($(date +%s) - start))
+  done
+  if kill -0 "$job" 2>/dev/null; then
+    kill -9 "$job"
+    fail "kill: the job still runs 30 s after a rank died"
+  else
+    wait "$job"
+    rc=$?
+    [ "$rc" != 0 ] || fail "kill: the job exited 0 after a rank died"
+    echo "kill: the job ended ${waited} s after a rank died (exit $rc)"
+  fi
+fi
+
+[ "$fails" = 0 ] || exit 1
+echo "mpi_cli: all checks passed"

@@ -1,0 +1,320 @@
+/* Work shared over ranks (core/ranks.h) gives the bits of one process.  The
+ * ranks here are threads of this process, each with its own context, joined
+ * by an in-process `sum` (a barrier and the exact accumulators): the
+ * library's split of the likelihood's blocks and of the curve fit's chunks
+ * is tested on every build and backend, MPI or not (tests/mpi/ runs the
+ * command under mpirun). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/context.h"
+#include "core/ranks.h"
+#include "fitcl.h"
+#include "kernels/lik.h"
+#include "test_util.h"
+
+#define MAXR 4
+
+typedef struct world {
+  int size;
+  pthread_barrier_t bar;
+  fitcl__xsum *acc[MAXR];
+  uint64_t count[MAXR];
+  int failed[MAXR];
+} world;
+
+typedef struct fake_rank {
+  fitcl__ranks base;
+  world *w;
+} fake_rank;
+
+static fitcl_status fake_sum(fitcl__ranks *r, fitcl__xsum *acc, size_t n, uint64_t *count,
+                             int failed) {
+  world *w = ((fake_rank *)r)->w;
+  w->acc[r->rank] = acc;
+  w->count[r->rank] = count ? *count : 0;
+  w->failed[r->rank] = failed;
+  pthread_barrier_wait(&w->bar);
+  int any = 0;
+  for (int k = 0; k < w->size; ++k) any |= w->failed[k];
+  fitcl__xsum *total = NULL;
+  uint64_t c = 0;
+  if (!any) {
+    /* Every rank adds all ranks' accumulators, starting with another's:
+     * the order differs between ranks and must not matter. */
+    total = calloc(n ? n : 1, sizeof *total);
+    cr_assert(total);
+    for (int j = 0; j < w->size; ++j) {
+      int k = (r->rank + 1 + j) % w->size;
+      for (size_t i = 0; i < n; ++i) fitcl__xsum_merge(&total[i], &w->acc[k][i]);
+      c += w->count[k];
+    }
+  }
+  pthread_barrier_wait(&w->bar); /* every rank has read every accumulator */
+  if (any) return FITCL_ERR_PEER;
+  memcpy(acc, total, n * sizeof *acc);
+  if (count) *count = c;
+  free(total);
+  return FITCL_OK;
+}
+
+static void fake_release(fitcl__ranks *r) { (void)r; }
+
+/* ---- the job each rank runs ------------------------------------------- */
+
+typedef struct job {
+  const char *selector;
+  world *w;
+  int rank;
+  int kind; /* 0 likelihood with gradient, 1 rate fit, 2 curve fit */
+  const fitcl_data *data;
+  const double *x, *y;
+  size_t n;
+  double out[8];
+  size_t blocks; /* likelihood: the blocks this rank evaluated */
+  fitcl_status st;
+} job;
+
+static fitcl_context *open_ctx(job *j, fake_rank *fr) {
+  fitcl_context *ctx = fitcl_test_context(j->selector);
+  if (j->w) {
+    fr->base.rank = j->rank;
+    fr->base.size = j->w->size;
+    fr->base.sum = fake_sum;
+    fr->base.release = fake_release;
+    fr->w = j->w;
+    ctx->ranks = &fr->base;
+  }
+  return ctx;
+}
+
+static void *run_job(void *arg) {
+  job *j = arg;
+  fake_rank fr;
+  fitcl_context *ctx = open_ctx(j, &fr);
+  memset(j->out, 0, sizeof j->out);
+  if (j->kind == 0) {
+    fitcl_lik_options lo;
+    memset(&lo, 0, sizeof lo);
+    lo.gamma_cats = 3;
+    fitcl_lik *lik = NULL;
+    j->st = fitcl_lik_create(ctx, j->data, &lo, &lik);
+    double grad[64];
+    cr_assert_leq(j->st != FITCL_OK ? 0 : fitcl_lik_grad_size(lik), 64);
+    fitcl_gl_params p = {0.3, 0.5, 0.8, NULL, NULL};
+    if (j->st == FITCL_OK) j->st = fitcl_lik_eval(lik, &p, &j->out[0], grad);
+    if (j->st == FITCL_OK) j->blocks = lik->nblocks;
+    for (int k = 0; k < 3; ++k) j->out[1 + k] = grad[k];
+    fitcl_lik_destroy(lik);
+  } else if (j->kind == 1) {
+    fitcl_fit_options fo;
+    memset(&fo, 0, sizeof fo);
+    fitcl_fit_result r;
+    j->st = fitcl_fit_rates(ctx, j->data, &fo, &r);
+    j->out[0] = r.loglik;
+    j->out[1] = r.gain;
+    j->out[2] = r.loss;
+    j->out[3] = r.se_gain;
+  } else {
+    fitcl_model *m = NULL;
+    j->st = fitcl_model_builtin(ctx, "exp_decay", &m);
+    const double *cols[1] = {j->x};
+    const double p0[3] = {1, 1, 0};
+    fitcl_curvefit_options o;
+    memset(&o, 0, sizeof o);
+    o.solver = FITCL_SOLVER_NORMAL;
+    o.chunk_points = 5000; /* 13 chunks */
+    fitcl_curvefit_result r;
+    if (j->st == FITCL_OK)
+      j->st = fitcl_curve_fit_arrays(ctx, m, cols, j->y, NULL, j->n, p0, &o, &r);
+    for (int k = 0; k < 3; ++k) j->out[k] = r.params[k];
+    j->out[3] = r.cost;
+    j->out[4] = r.stderr_[1];
+    j->out[5] = (double)r.points;
+    fitcl_model_destroy(m);
+  }
+  ctx->ranks = NULL;
+  fitcl_context_destroy(ctx);
+  return NULL;
+}
+
+/* The job on `size` thread-ranks; every rank's results must equal `ref`
+ * bit for bit (size 0: one process, no ranks; fills ref). */
+static size_t one_process_blocks;
+
+static void run_ranks(job *tmpl, int size, double *ref) {
+  if (size == 0) {
+    job j = *tmpl;
+    j.w = NULL;
+    run_job(&j);
+    cr_assert_eq(j.st, FITCL_OK, "one process: %s", fitcl_strerror(j.st));
+    memcpy(ref, j.out, sizeof j.out);
+    one_process_blocks = j.blocks;
+    return;
+  }
+  world w;
+  memset(&w, 0, sizeof w);
+  w.size = size;
+  pthread_barrier_init(&w.bar, NULL, (unsigned)size);
+  job jobs[MAXR];
+  pthread_t th[MAXR];
+  for (int r = 0; r < size; ++r) {
+    jobs[r] = *tmpl;
+    jobs[r].w = &w;
+    jobs[r].rank = r;
+    cr_assert_eq(pthread_create(&th[r], NULL, run_job, &jobs[r]), 0);
+  }
+  for (int r = 0; r < size; ++r) pthread_join(th[r], NULL);
+  pthread_barrier_destroy(&w.bar);
+  size_t blocks = 0;
+  for (int r = 0; r < size; ++r) blocks += jobs[r].blocks;
+  /* Each block is evaluated on one rank. */
+  if (tmpl->kind == 0) cr_assert_eq(blocks, one_process_blocks, "%d ranks", size);
+  for (int r = 0; r < size; ++r) {
+    cr_assert_eq(jobs[r].st, FITCL_OK, "%d ranks, rank %d: %s", size, r,
+                 fitcl_strerror(jobs[r].st));
+    cr_assert_eq(memcmp(jobs[r].out, ref, sizeof jobs[r].out), 0,
+                 "%d ranks, rank %d: %.17g %.17g %.17g %.17g, one process %.17g %.17g %.17g %.17g",
+                 size, r, jobs[r].out[0], jobs[r].out[1], jobs[r].out[2], jobs[r].out[3], ref[0],
+                 ref[1], ref[2], ref[3]);
+  }
+}
+
+/* A random binary tree on 24 tips and 3000 random families with rates
+ * varying by family: about 12 blocks of patterns. */
+static fitcl_data *make_data(void) {
+  enum { NT = 24, NF = 3000 };
+  uint64_t s = 0x1234567;
+  char nodes[2 * NT][2048];
+  int alive = NT;
+  for (int t = 0; t < NT; ++t) snprintf(nodes[t], sizeof nodes[t], "t%d:%.3f", t, 0.05 + 0.01 * t);
+  while (alive > 1) { /* join two random subtrees */
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    int a = (int)((s >> 33) % (uint64_t)alive);
+    int b = (a + 1 + (int)((s >> 40) % (uint64_t)(alive - 1))) % alive;
+    char joined[2048];
+    snprintf(joined, sizeof joined, "(%s,%s):%.3f", nodes[a], nodes[b], 0.02 + 0.001 * alive);
+    int lo = a < b ? a : b, hi = a < b ? b : a;
+    snprintf(nodes[lo], sizeof nodes[lo], "%s", joined);
+    memmove(nodes[hi], nodes[alive - 1], sizeof nodes[hi]);
+    alive--;
+  }
+  char text[2100];
+  snprintf(text, sizeof text, "%s;", nodes[0]);
+  char *colon = strrchr(text, ':'); /* the root has no branch */
+  *colon = ';';
+  colon[1] = 0;
+  char err[512] = "";
+  fitcl_tree *tree = NULL;
+  cr_assert_eq(fitcl_tree_parse(text, &tree, err, sizeof err), FITCL_OK, "%s", err);
+  uint8_t *v = malloc(NF * NT);
+  char names[NT][8];
+  const char *taxa[NT];
+  for (int t = 0; t < NT; ++t) {
+    snprintf(names[t], sizeof names[t], "t%d", t);
+    taxa[t] = names[t];
+  }
+  for (int f = 0; f < NF; ++f) {
+    double p = 0.1 + 0.8 * (double)(f % 17) / 16.0;
+    int any = 0;
+    for (int t = 0; t < NT; ++t) {
+      s = s * 6364136223846793005ull + 1442695040888963407ull;
+      v[f * NT + t] = (double)(s >> 11) * 0x1p-53 < p;
+      any |= v[f * NT + t];
+    }
+    if (!any) v[f * NT] = 1;
+  }
+  fitcl_pamatrix *mat = NULL;
+  cr_assert_eq(fitcl_pamatrix_create(NF, NT, v, NULL, taxa, &mat, err, sizeof err), FITCL_OK, "%s",
+               err);
+  fitcl_data *data = NULL;
+  cr_assert_eq(fitcl_data_build(tree, mat, NULL, &data, err, sizeof err), FITCL_OK, "%s", err);
+  cr_assert_gt(fitcl_data_npatterns(data), 2500);
+  free(v);
+  fitcl_pamatrix_destroy(mat);
+  fitcl_tree_destroy(tree);
+  return data;
+}
+
+static void each_backend(job *tmpl) {
+  fitcl_test_backend be[4];
+  size_t nb = fitcl_test_backends(be, 4);
+  for (size_t b = 0; b < nb; ++b) {
+    tmpl->selector = be[b].selector;
+    double ref[8];
+    run_ranks(tmpl, 0, ref);
+    for (int size = 1; size <= 3; ++size) run_ranks(tmpl, size, ref);
+  }
+}
+
+Test(ranks, likelihood_and_gradient_have_one_process_bits) {
+  fitcl_data *data = make_data();
+  job t = {.kind = 0, .data = data};
+  each_backend(&t);
+  fitcl_data_destroy(data);
+}
+
+Test(ranks, rate_fit_has_one_process_bits) {
+  fitcl_data *data = make_data();
+  job t = {.kind = 1, .data = data};
+  each_backend(&t);
+  fitcl_data_destroy(data);
+}
+
+Test(ranks, curve_fit_has_one_process_bits) {
+  enum { N = 63000 };
+  double *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+  for (int i = 0; i < N; ++i) {
+    x[i] = 8.0 * i / N;
+    y[i] = 2 * exp(-0.7 * x[i]) + 0.1 + 0.05 * sin(0.37 * i);
+  }
+  job t = {.kind = 2, .x = x, .y = y, .n = N};
+  each_backend(&t);
+  free(x);
+  free(y);
+}
+
+/* A rank that fails makes every other rank's shared call fail too, rather
+ * than wait for it. */
+static void *failing_job(void *arg) {
+  job *j = arg;
+  fake_rank fr;
+  fitcl_context *ctx = open_ctx(j, &fr);
+  if (j->rank == 1) {
+    j->st = ctx->ranks->sum(ctx->ranks, NULL, 0, NULL, 1); /* as a failed evaluation does */
+  } else {
+    fitcl_lik_options lo;
+    memset(&lo, 0, sizeof lo);
+    fitcl_lik *lik = NULL;
+    cr_assert_eq(fitcl_lik_create(ctx, j->data, &lo, &lik), FITCL_OK);
+    fitcl_gl_params p = {0.3, 0.5, 1, NULL, NULL};
+    j->st = fitcl_lik_eval(lik, &p, &j->out[0], NULL);
+    fitcl_lik_destroy(lik);
+  }
+  ctx->ranks = NULL;
+  fitcl_context_destroy(ctx);
+  return NULL;
+}
+
+Test(ranks, a_failed_rank_fails_the_others) {
+  fitcl_data *data = make_data();
+  world w;
+  memset(&w, 0, sizeof w);
+  w.size = 3;
+  pthread_barrier_init(&w.bar, NULL, 3);
+  job jobs[3];
+  pthread_t th[3];
+  for (int r = 0; r < 3; ++r) {
+    jobs[r] = (job){.selector = "cpu", .w = &w, .rank = r, .data = data};
+    cr_assert_eq(pthread_create(&th[r], NULL, failing_job, &jobs[r]), 0);
+  }
+  for (int r = 0; r < 3; ++r) pthread_join(th[r], NULL);
+  pthread_barrier_destroy(&w.bar);
+  for (int r = 0; r < 3; ++r)
+    cr_assert_eq(jobs[r].st, FITCL_ERR_PEER, "rank %d: %d", r, jobs[r].st);
+  fitcl_data_destroy(data);
+}
