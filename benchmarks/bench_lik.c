@@ -435,8 +435,11 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     bench_print_machine();
     const int rounds = argc > 2 ? atoi(argv[2]) : 5;
-    run_precision(200, 20000, 4, "opencl", rounds > 0 ? rounds : 5);
-    run_precision(1000, 20000, 1, "opencl", rounds > 0 ? rounds : 5);
+    /* The OpenCL device FITCL_DEVICE names, else the first. */
+    const char *dev = getenv("FITCL_DEVICE");
+    const char *sel = dev && *dev ? dev : "opencl";
+    run_precision(200, 20000, 4, sel, rounds > 0 ? rounds : 5);
+    run_precision(1000, 20000, 1, sel, rounds > 0 ? rounds : 5);
     return 0;
   }
   if (argc > 1 && (argv[1][0] < '0' || argv[1][0] > '9')) {

@@ -24,7 +24,7 @@
 #      `fitcl tune` (the kernel layouts the later steps use)  -> OUT/selftest.txt
 #   3. the test suite with the OpenCL leg on the device      -> OUT/tests.log
 #   4. benchmarks: accumulation at 10M, curve-fit at 10M,
-#      `bench_lik 1000`, batched fits                        -> OUT/bench.log
+#      `bench_lik 1000`, batched fits, the precision modes   -> OUT/bench.log
 #   5. the JAX float64 peer on the same work (--peer FILE)   -> OUT/peer.log
 #   6. one line per step: what ran, exit status, seconds     -> OUT/summary.txt
 # Options: --device SELECTOR (default opencl::gpu), --bundle FILE,
@@ -45,7 +45,10 @@ pack() {
   rm -rf "$stage" && mkdir -p "$stage/src" "$stage/lib"
   # Tracked and untracked-but-not-ignored files: what the checkout holds.
   git ls-files -co --exclude-standard -z | tar -c --null -T - | tar -x -C "$stage/src"
-  cmake -S "$stage/src" -B "$stage/build" -DCMAKE_BUILD_TYPE=Release -DFITCL_WERROR=ON >/dev/null
+  # Without MPI: Open MPI's launcher and plugins do not travel in a bundle
+  # of libraries, and the check is of one device.
+  cmake -S "$stage/src" -B "$stage/build" -DCMAKE_BUILD_TYPE=Release -DFITCL_WERROR=ON \
+    -DFITCL_WITH_MPI=OFF >/dev/null
   cmake --build "$stage/build" -j"$(nproc)"
   local progs
   progs=$(find "$stage/build" -maxdepth 3 -type f -perm -u+x \
@@ -161,6 +164,12 @@ run() {
     --stream 0 --process "$n" --no-peers --repeats 3 --only double_exp
   step bench-lik 90 "$out/bench.log" "$b/benchmarks/bench_lik" "$taxa"
   step bench-batch 90 "$out/bench.log" "$b/benchmarks/bench_batch" --quick --only gaussian
+  # The precision modes (docs/precision.md) where they matter: a GPU whose
+  # fp64 is slow.  Errors and times against double on the same device.
+  step bench-precision 90 "$out/bench.log" env FITCL_DEVICE="$device" \
+    "$b/benchmarks/bench_precision" --points "$n" --repeats 3 --no-nist
+  step bench-lik-precision 60 "$out/bench.log" env FITCL_DEVICE="$device" \
+    "$b/benchmarks/bench_lik" --precision 3
 
   if [ -n "$peer" ] && [ -f "$peer" ]; then
     # The peer's Python loads its own libraries, not the bundle's.
