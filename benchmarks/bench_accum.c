@@ -166,17 +166,21 @@ static double pass(fitcl_accum *a, const double *p, int jac, const double *const
 }
 
 #if FITCL_WITH_OPENCL
-/* Data resident on the device against streamed every pass, on a device
- * that copies (reading host memory in place is turned off, so a CPU device
- * measures the copies a GPU would make): the pass time, the data bytes
- * uploaded per pass, and the effective bandwidth (data bytes the kernels
- * read / pass time). */
+/* Data resident on the device against streamed every pass, from the
+ * caller's arrays or through pinned staging, on a device that copies
+ * (reading host memory in place is turned off, so a CPU device measures
+ * the copies a GPU would make; staging is forced, where on a CPU device
+ * it would be off): the pass time, the data bytes uploaded per pass, and
+ * the effective bandwidth (data bytes the kernels read / pass time). */
 static void residency(fitcl_context *ctx, const char *model, const double *p, const double *const *x,
                       const double *y, int nv, size_t n, int reps) {
   size_t chunk = n < 1000000 ? n : 1000000;
   double bytes_read = (double)(nv + 1) * (double)n * sizeof(double);
-  for (int resident = 0; resident <= 1; ++resident) {
+  static const char *const hows[] = {"streamed", "streamed through pinned staging", "resident"};
+  static const char *const tags[] = {"streamed", "pinned", "resident"};
+  for (int mode = 0; mode < 3; ++mode) {
     fitcl__accum_ocl_zero_copy = 0;
+    fitcl__accum_ocl_pinned = mode == 1;
     fitcl_model *m = NULL;
     fitcl_accum *a = NULL;
     if (fitcl_model_builtin(ctx, model, &m) != FITCL_OK ||
@@ -184,9 +188,10 @@ static void residency(fitcl_context *ctx, const char *model, const double *p, co
       printf("# residency %s: %s\n", model, fitcl_errmsg(ctx));
       fitcl_model_destroy(m);
       fitcl__accum_ocl_zero_copy = -1;
+      fitcl__accum_ocl_pinned = -1;
       return;
     }
-    if (resident) fitcl__accum_repeat_data(a);
+    if (mode == 2) fitcl__accum_repeat_data(a);
     fitcl_accum_sums s;
     pass(a, p, 1, x, y, nv, n, n, chunk, &s); /* the first pass uploads */
     uint64_t up0 = a->bytes_uploaded;
@@ -196,18 +201,18 @@ static void residency(fitcl_context *ctx, const char *model, const double *p, co
     double per_pass = (double)(a->bytes_uploaded - up0) / r;
     double tmin, tmed;
     bench_stats(t, (size_t)r, &tmin, &tmed);
-    const char *how = resident ? "resident" : "streamed";
     printf("  opencl  %-10s %10zu %10.2f %10.2f   data %s: %.0f MB uploaded per pass, "
            "%.1f GB/s effective\n",
-           model, n, tmin * 1e3, tmed * 1e3, how, per_pass / 1e6, bytes_read / tmin / 1e9);
+           model, n, tmin * 1e3, tmed * 1e3, hows[mode], per_pass / 1e6, bytes_read / tmin / 1e9);
     char variant[96];
-    snprintf(variant, sizeof variant, "opencl/%s/%zu/%s", model, n, how);
+    snprintf(variant, sizeof variant, "opencl/%s/%zu/%s", model, n, tags[mode]);
     bench_row("accum", variant, "pass_ms_min", tmin * 1e3, "ms");
     bench_row("accum", variant, "uploaded_bytes_per_pass", per_pass, "B");
     bench_row("accum", variant, "effective_gb_per_s", bytes_read / tmin / 1e9, "GB/s");
     fitcl_accum_destroy(a);
     fitcl_model_destroy(m);
     fitcl__accum_ocl_zero_copy = -1;
+    fitcl__accum_ocl_pinned = -1;
   }
 }
 #endif

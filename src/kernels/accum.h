@@ -62,6 +62,7 @@ struct fitcl_accum {
    * at the end of the pass. */
   int split;
   uint64_t bytes_uploaded;   /* data bytes copied to a device, all passes */
+  uint64_t bytes_staged;     /* of those, copied through pinned staging memory */
   const fitcl__accum_ops *ops;
   void *impl;
   fitcl_accum_info info;

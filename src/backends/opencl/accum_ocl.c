@@ -14,7 +14,15 @@
  * find the piece by its first row and copy nothing but the parameters, so
  * a fit whose data fit on the device moves only parameters up and partial
  * sums back.  Pieces beyond the budget stream through the slots as before.
- * Devices that read host memory in place (zero_copy) need neither. */
+ * Devices that read host memory in place (zero_copy) need neither.
+ *
+ * On a GPU, streamed pieces go through pinned staging memory: each slot
+ * has a host buffer allocated by the driver (CL_MEM_ALLOC_HOST_PTR, mapped
+ * once for the handle's life), the piece is copied into it, and the device
+ * reads it by DMA at the bus's full rate, where a copy from the caller's
+ * pageable memory goes through the driver's own staging at about half.
+ * The caller's arrays are then free as soon as the copy into the staging
+ * buffer is done, while the upload and the kernels of the piece run on. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +49,7 @@
 int fitcl__accum_ocl_variant = 0;
 int fitcl__accum_ocl_zero_copy = -1;
 long long fitcl__accum_ocl_resident_budget = -1;
+int fitcl__accum_ocl_pinned = -1;
 
 typedef struct ocl_slot {
   cl_mem x, y, sigma, gsum;
@@ -48,7 +57,10 @@ typedef struct ocl_slot {
   cl_mem cx, cx1, cy, cs; /* what the kernels read for the current piece */
   cl_long off1;           /* kernel argument: offset of column 1 in cx1 */
   cl_long ld;             /* kernel argument: distance between x columns in cx */
+  cl_mem pin;         /* pinned staging: x columns, y, sigma (NULL: none) */
+  double *stage;      /* pin, mapped */
   cl_event up;        /* last upload of this slot */
+  int staged;         /* that upload reads `stage`, not the caller's arrays */
   cl_event rd;        /* readback of gsum */
   double *host;       /* gsum on the host */
   size_t ngroups;     /* groups pending in host (0 = nothing pending) */
@@ -67,6 +79,7 @@ typedef struct ocl_impl {
   int cur;
   size_t cap;        /* points per piece (device buffers) */
   int zero_copy;     /* kernels read the caller's arrays in place */
+  int pinned;        /* streamed pieces go through the slots' pinned staging */
   uint64_t seq;
   fitcl__resident_store resident; /* pieces kept on the device (a->repeats) */
 } ocl_impl;
@@ -181,14 +194,29 @@ static fitcl_status wrap(fitcl_accum *a, ocl_slot *s, const double *const *x, co
 }
 
 /* Enqueues the copy of one piece's columns into x (column j at x + j*ld),
- * y and sigma on the copy queue; *done marks its completion. */
+ * y and sigma on the copy queue; *done marks its completion.  With a
+ * staging buffer (pinned, of the slot's layout, its last upload complete)
+ * the piece is first copied there, and the caller's arrays are free on
+ * return. */
 static fitcl_status write_piece(fitcl_accum *a, cl_mem xb, size_t ld, cl_mem yb, cl_mem sb,
                                 const double *const *x, const double *y, const double *sigma,
-                                size_t n, cl_event *done) {
+                                size_t n, double *stage, cl_event *done) {
   fitcl__ocl *ocl = fitcl__ocl_of(a->ctx);
   cl_command_queue q = ocl->queue2 ? ocl->queue2 : ocl->queue;
   size_t bytes = n * sizeof(double);
   cl_int err = CL_SUCCESS;
+  if (stage) {
+    /* The staging buffer holds the columns at the device buffer's layout:
+     * x column j at j*ld, then y, then sigma. */
+    for (int j = 0; j < a->nv; ++j) memcpy(stage + (size_t)j * ld, x[j], bytes);
+    double *ys = stage + (size_t)a->nv * ld, *ss = ys + ld;
+    memcpy(ys, y, bytes);
+    if (sigma) memcpy(ss, sigma, bytes);
+    const double *cols[FITCL_NLSQ_MAX_VARS];
+    for (int j = 0; j < a->nv; ++j) cols[j] = stage + (size_t)j * ld;
+    a->bytes_staged += (uint64_t)(a->nv + 1 + (sigma != NULL)) * bytes;
+    return write_piece(a, xb, ld, yb, sb, cols, ys, sigma ? ss : NULL, n, NULL, done);
+  }
   for (int j = 0; j < a->nv && err == CL_SUCCESS; ++j)
     err = clEnqueueWriteBuffer(q, xb, CL_FALSE, (size_t)j * ld * sizeof(double), bytes, x[j], 0,
                                NULL, NULL);
@@ -214,7 +242,7 @@ static fitcl_status use_resident(fitcl_accum *a, ocl_slot *s, uint64_t row,
   if (!r) {
     r = fitcl__resident_make(a->ctx, &o->resident, row, n, a->nv, sigma != NULL);
     if (!r) return FITCL_OK;
-    fitcl_status st = write_piece(a, r->x, n, r->y, r->sigma, x, y, sigma, n, &s->up);
+    fitcl_status st = write_piece(a, r->x, n, r->y, r->sigma, x, y, sigma, n, NULL, &s->up);
     if (st != FITCL_OK) {
       fitcl__resident_unmake(&o->resident, r);
       return st;
@@ -240,6 +268,7 @@ static fitcl_status upload(fitcl_accum *a, ocl_slot *s, uint64_t row, const doub
     clReleaseEvent(s->up);
     s->up = NULL;
   }
+  s->staged = 0;
   if (o->zero_copy) return wrap(a, s, x, y, sigma, n);
   if (a->repeats) {
     int used = 0;
@@ -252,7 +281,8 @@ static fitcl_status upload(fitcl_accum *a, ocl_slot *s, uint64_t row, const doub
   s->off1 = (cl_long)o->cap; /* column j at x + j * cap */
   s->cy = s->y;
   s->cs = s->sigma;
-  return write_piece(a, s->x, o->cap, s->y, s->sigma, x, y, sigma, n, &s->up);
+  s->staged = s->stage != NULL;
+  return write_piece(a, s->x, o->cap, s->y, s->sigma, x, y, sigma, n, s->stage, &s->up);
 }
 
 /* After a pass wrote one partial per block: the combine kernel merges
@@ -432,8 +462,8 @@ static fitcl_status ocl_chunk(fitcl_accum *a, const double *const *x, const doub
     if (st != FITCL_OK) break;
     /* The previous chunk's host arrays may be reused by the caller once
      * this call returns: its upload (or, read in place, its kernels) must
-     * be complete. */
-    if (prev->up) {
+     * be complete, unless it was copied into pinned staging. */
+    if (prev->up && !prev->staged) {
       cl_int err = clWaitForEvents(1, &prev->up);
       if (err != CL_SUCCESS) st = clfail(a, err, "upload wait");
     }
@@ -526,6 +556,39 @@ static fitcl_status choose_path(fitcl_accum *a) {
   return FITCL_OK;
 }
 
+/* Allocates and maps slot s's pinned staging buffer.  Staging only
+ * speeds the copies up: where the driver cannot give it, the slot streams
+ * from the caller's arrays as before. */
+static void map_stage(fitcl_accum *a, ocl_slot *s, size_t bytes) {
+  fitcl__ocl *ocl = fitcl__ocl_of(a->ctx);
+  cl_int err;
+  const cl_mem_flags fl = CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR;
+  s->pin = clCreateBuffer(ocl->context, fl, bytes, NULL, &err);
+  if (err != CL_SUCCESS) {
+    s->pin = NULL;
+    fitcl__log(a->ctx, FITCL_LOG_INFO, "accumulation: no pinned staging (%d): streaming from "
+               "the caller's arrays", (int)err);
+    return;
+  }
+  s->stage = clEnqueueMapBuffer(ocl->queue, s->pin, CL_TRUE, CL_MAP_WRITE, 0, bytes, 0, NULL,
+                                NULL, &err);
+  if (err != CL_SUCCESS || !s->stage) {
+    s->stage = NULL;
+    FITCL__CL_RELEASE_MEM(s->pin);
+    fitcl__log(a->ctx, FITCL_LOG_INFO, "accumulation: pinned staging not mapped (%d)", (int)err);
+  }
+}
+
+static void unmap_stage(fitcl_accum *a, ocl_slot *s) {
+  if (s->stage && a->ctx && fitcl__ocl_of(a->ctx)) {
+    cl_command_queue q = fitcl__ocl_of(a->ctx)->queue;
+    clEnqueueUnmapMemObject(q, s->pin, s->stage, 0, NULL, NULL);
+    clFinish(q);
+  }
+  s->stage = NULL;
+  FITCL__CL_RELEASE_MEM(s->pin);
+}
+
 static fitcl_status ocl_create(fitcl_accum *a) {
   fitcl_context *ctx = a->ctx;
   /* A device computing in mixed or single precision has its own kernels
@@ -602,6 +665,8 @@ static fitcl_status ocl_create(fitcl_accum *a) {
                   NULL);
   o->zero_copy = unified && a->nv <= 2;
   if (fitcl__accum_ocl_zero_copy >= 0) o->zero_copy = o->zero_copy && fitcl__accum_ocl_zero_copy;
+  o->pinned = !o->zero_copy && (fitcl__accum_ocl_pinned < 0 ? !ctx->backend->caps.cpu_device
+                                                             : fitcl__accum_ocl_pinned);
   size_t cap = o->cap, nblocks = (cap + BLK - 1) / BLK;
   size_t ngroups = (nblocks + COMBINE - 1) / COMBINE;
   size_t ns = (size_t)a->nsums + 1; /* a QR pass's vectors are one longer */
@@ -615,6 +680,7 @@ static fitcl_status ocl_create(fitcl_accum *a) {
     if (st == FITCL_OK) st = alloc(a, ngroups * ns * sizeof(double), CL_MEM_READ_WRITE, &s->gsum);
     if (st == FITCL_OK && !(s->host = malloc(ngroups * ns * sizeof(double))))
       st = fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
+    if (st == FITCL_OK && o->pinned) map_stage(a, s, ((size_t)a->nv + 2) * cap * sizeof(double));
   }
   if (st == FITCL_OK && want_clblast) {
     st = alloc(a, cap * (size_t)a->np * sizeof(double), CL_MEM_READ_WRITE, &o->G);
@@ -643,6 +709,7 @@ static void ocl_destroy(fitcl_accum *a) {
     if (s->up) clReleaseEvent(s->up);
     if (s->rd) clReleaseEvent(s->rd);
     release_wraps(s);
+    unmap_stage(a, s);
     FITCL__CL_RELEASE_MEM(s->x);
     FITCL__CL_RELEASE_MEM(s->y);
     FITCL__CL_RELEASE_MEM(s->sigma);

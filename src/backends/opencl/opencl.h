@@ -35,10 +35,14 @@ extern const struct fitcl__credit_ops fitcl__credit_ocl_ops;
  * per tile of the likelihood partials, 0 picks by device (1 on CPUs, 16 on
  * GPUs); the tests force 16 so the GPU layout also runs on a CPU device.
  * fitcl__accum_ocl_resident_budget: bytes of data an accumulator may keep
- * on the device across passes, -1 for half the device's memory. */
+ * on the device across passes, -1 for half the device's memory.
+ * fitcl__accum_ocl_pinned: -1 automatic (streamed chunks go through pinned
+ * staging buffers on devices that copy and are not CPUs), 0 never, 1 on
+ * every device that copies (so a CPU device tests the path). */
 extern int fitcl__accum_ocl_variant;
 extern int fitcl__accum_ocl_zero_copy;
 extern long long fitcl__accum_ocl_resident_budget;
+extern int fitcl__accum_ocl_pinned;
 extern int fitcl__lik_ocl_tile_override;
 
 #endif

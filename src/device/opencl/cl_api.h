@@ -34,7 +34,8 @@
   X(CreateProgramWithBinary) X(BuildProgram) X(GetProgramInfo) X(GetProgramBuildInfo) \
   X(ReleaseProgram) X(CreateKernel) X(ReleaseKernel) X(SetKernelArg)                 \
   X(GetKernelWorkGroupInfo) X(EnqueueNDRangeKernel) X(EnqueueReadBuffer)             \
-  X(EnqueueWriteBuffer) X(WaitForEvents) X(ReleaseEvent) X(Flush) X(Finish)
+  X(EnqueueWriteBuffer) X(EnqueueMapBuffer) X(EnqueueUnmapMemObject)                \
+  X(WaitForEvents) X(ReleaseEvent) X(Flush) X(Finish)
 
 /* Later entry points that an old ICD loader may lack.  A missing one is
  * replaced by a stub that fails with CL_INVALID_OPERATION, so only the
@@ -89,6 +90,8 @@ const char *fitcl__cl_load_error(void);
 #define clEnqueueReadBuffer fitcl__cl.EnqueueReadBuffer
 #define clEnqueueWriteBuffer fitcl__cl.EnqueueWriteBuffer
 #define clEnqueueFillBuffer fitcl__cl.EnqueueFillBuffer
+#define clEnqueueMapBuffer fitcl__cl.EnqueueMapBuffer
+#define clEnqueueUnmapMemObject fitcl__cl.EnqueueUnmapMemObject
 #define clWaitForEvents fitcl__cl.WaitForEvents
 #define clReleaseEvent fitcl__cl.ReleaseEvent
 #define clFlush fitcl__cl.Flush
