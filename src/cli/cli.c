@@ -1,6 +1,5 @@
 /* Helpers shared by the subcommands: errors, exit codes, context, JSON. */
 #include "cli/cli.h"
-#include "cli/cli_mpi.h"
 
 #include "core/util.h"
 
@@ -9,6 +8,8 @@
 #include <string.h>
 
 const char *cli_prog = "fitcl";
+int (*cli_keep_error)(const char *msg) = NULL;
+void (*cli_peer_failed)(void) = NULL;
 
 void cli_error(const char *fmt, ...) {
   char msg[4096];
@@ -19,7 +20,7 @@ void cli_error(const char *fmt, ...) {
   /* Names from input files and arguments are shown, never obeyed. */
   fitcl__escape_controls(msg, sizeof msg, 1);
   /* Over several ranks rank 0 prints the job's one message at its end. */
-  if (cli_mpi_keep_error(msg)) return;
+  if (cli_keep_error && cli_keep_error(msg)) return;
   /* One line: a multi-line detail (a build log) follows only after it. */
   fprintf(stderr, "%s: %s\n", cli_prog, msg);
 }
@@ -30,7 +31,7 @@ int cli_exit_code(fitcl_status st) {
 }
 
 int cli_fail(fitcl_context *ctx, fitcl_status st, const char *what) {
-  if (st == FITCL_ERR_PEER) cli_mpi_secondary();
+  if (st == FITCL_ERR_PEER && cli_peer_failed) cli_peer_failed();
   const char *detail = ctx ? fitcl_errmsg(ctx) : "";
   if (detail && *detail) {
     if (what && *what) cli_error("%s: %s", what, detail);
@@ -85,7 +86,7 @@ int cli_usage_error(const char *fmt, ...) {
   fitcl__escape_controls(msg, sizeof msg, 0);
   char line[2200];
   snprintf(line, sizeof line, "%s; run '%s --help' for usage", msg, cli_prog);
-  if (cli_mpi_keep_error(line)) return CLI_EXIT_USAGE;
+  if (cli_keep_error && cli_keep_error(line)) return CLI_EXIT_USAGE;
   fprintf(stderr, "%s: %s\n", cli_prog, line);
   return CLI_EXIT_USAGE;
 }

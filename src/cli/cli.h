@@ -37,6 +37,13 @@ extern const char *cli_prog;
 
 /* Prints "fitcl <cmd>: <message>" on stderr (one line). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Where a job spans several ranks (cli_mpi.c sets these when MPI starts),
+ * messages are handed to cli_keep_error instead of printed: it returns 1
+ * when it kept one, for rank 0 to print the job's one message at its end;
+ * cli_peer_failed marks this rank's failure as a consequence of another
+ * rank's (FITCL_ERR_PEER).  NULL in a single process. */
+extern int (*cli_keep_error)(const char *msg);
+extern void (*cli_peer_failed)(void);
 /* Maps a library status to an exit code (user errors -> 2, others -> 1). */
 int cli_exit_code(fitcl_status st);
 /* Reports a failed library call: prints the detail (fitcl_errmsg when ctx is

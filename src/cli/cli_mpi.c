@@ -27,6 +27,19 @@ static int under_mpirun(void) {
   return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_SIZE");
 }
 
+/* Keeps a message of this rank instead of printing it (cli.h,
+ * cli_keep_error): when the job fails, rank 0 prints the last message of
+ * the rank that failed first; when it succeeds, its own (warnings). */
+static int keep_error(const char *msg) {
+  if (!cli_mpi_active()) return 0;
+  snprintf(M.msg, sizeof M.msg, "%s", msg);
+  size_t used = strlen(M.all);
+  snprintf(M.all + used, sizeof M.all - used, "%s: %s\n", cli_prog, msg);
+  return 1;
+}
+
+static void secondary(void) { M.secondary = 1; }
+
 int cli_mpi_init(int *argc, char ***argv) {
   if (!under_mpirun()) return 0;
   if (MPI_Init(argc, argv) != MPI_SUCCESS) {
@@ -36,6 +49,10 @@ int cli_mpi_init(int *argc, char ***argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &M.rank);
   MPI_Comm_size(MPI_COMM_WORLD, &M.size);
   M.on = 1;
+  if (M.size > 1) {
+    cli_keep_error = keep_error;
+    cli_peer_failed = secondary;
+  }
   if (M.size > 1 && M.rank > 0) {
     if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) {
       /* Nothing to report it on: the rank fails, and rank 0 says so. */
@@ -54,15 +71,6 @@ int cli_mpi_share(fitcl_context *ctx) {
   return st == FITCL_OK ? 0 : cli_fail(ctx, st, "MPI");
 }
 
-int cli_mpi_keep_error(const char *msg) {
-  if (!cli_mpi_active()) return 0;
-  snprintf(M.msg, sizeof M.msg, "%s", msg);
-  size_t used = strlen(M.all);
-  snprintf(M.all + used, sizeof M.all - used, "%s: %s\n", cli_prog, msg);
-  return 1;
-}
-
-void cli_mpi_secondary(void) { M.secondary = 1; }
 
 /* MPI_MIN of every rank's key.  Ranks wait here while rank 0 alone runs a
  * command: polled with naps, so that the waiting ranks leave the cores to
@@ -127,11 +135,6 @@ int cli_mpi_share(fitcl_context *ctx) {
   (void)ctx;
   return 0;
 }
-int cli_mpi_keep_error(const char *msg) {
-  (void)msg;
-  return 0;
-}
-void cli_mpi_secondary(void) {}
 int cli_mpi_sync(int rc) { return rc; }
 int cli_mpi_finish(int rc) { return rc; }
 

@@ -8,8 +8,9 @@
 
 /* Starts MPI when the environment says the process was started by mpirun
  * (a plain run never loads it).  Ranks other than 0 write nothing: their
- * standard output and error go to /dev/null.  Returns 0, or the exit code
- * after one message. */
+ * standard output and error go to /dev/null, and cli.h's messages are kept
+ * (cli_keep_error) for rank 0 to print the job's one message.  Returns 0,
+ * or the exit code after one message. */
 int cli_mpi_init(int *argc, char ***argv);
 /* 1 when this job has more than one rank. */
 int cli_mpi_active(void);
@@ -17,12 +18,6 @@ int cli_mpi_active(void);
 int cli_mpi_rank(void);
 /* Shares ctx's likelihood and curve-fit work over the ranks. */
 int cli_mpi_share(fitcl_context *ctx);
-/* Keeps a message of this rank instead of printing it (cli_error does
- * this): when the job fails, rank 0 prints the last message of the rank that
- * failed first; when it succeeds, its own (warnings).  Returns 1 when kept. */
-int cli_mpi_keep_error(const char *msg);
-/* Marks this rank's failure as a consequence of another's (FITCL_ERR_PEER). */
-void cli_mpi_secondary(void);
 /* Collective: every rank agrees on the job's state.  Given this rank's exit
  * code so far, returns 0 when every rank is fine, else the exit code of the
  * first rank (in rank order) that failed on its own, the same on every

@@ -19,74 +19,13 @@
 #include "core/util.h"
 #include "device/opencl/ocl.h"
 #include "kernels/lik.h"
-#include "backends/opencl/lik_ocl.h"
+#include "backends/opencl/lik_ocl_state.h"
 #include "backends/opencl/opencl.h"
-
-int fitcl__lik_ocl_tile_override = 0;
-
-/* The schedule goes up as it is: three ints per step on both sides. */
-_Static_assert(sizeof(fitcl_prune_step) == 3 * sizeof(cl_int), "fitcl_prune_step layout");
 
 /* This backend's state of a handle. */
 static inline struct fitcl__lik_ocl *ocl_of(const fitcl_lik *L) { return fitcl__lik_ocl_of(L); }
 
-void fitcl__lik_ocl_destroy(fitcl_lik *L) {
-  if (!L || !ocl_of(L)) return;
-  struct fitcl__lik_ocl *o = ocl_of(L);
-  FITCL__CL_RELEASE_KERNEL(o->k_pm);
-  FITCL__CL_RELEASE_KERNEL(o->k_prune);
-  FITCL__CL_RELEASE_KERNEL(o->k_rows);
-  cl_mem *m[] = {&o->sched, &o->sched_child, &o->tips, &o->bgroup, &o->kind, &o->weight, &o->par, &o->pm, &o->in, &o->out, &o->sb, &o->patll,
-                 &o->wv, &o->rows, &o->pmf, &o->pif, &o->llf, &o->nsc, &o->rows2};
-  for (size_t i = 0; i < FITCL_ARRAY_LEN(m); ++i) FITCL__CL_RELEASE_MEM(*m[i]);
-  FITCL_FREE(o->hpar);
-  FITCL_FREE(o->hpm);
-  FITCL_FREE(o->hpi);
-  FITCL_FREE(o->hllf);
-  FITCL_FREE(o->hnsc);
-  FITCL_FREE(o->hrows2);
-  FITCL_FREE(L->impl);
-}
-
 #define TRY(x) do { st = (x); if (st != FITCL_OK) return st; } while (0)
-
-fitcl_status fitcl__lik_ocl_upload_common(fitcl_lik *L) {
-  fitcl_context *ctx = L->ctx;
-  struct fitcl__lik_ocl *o = ocl_of(L);
-  fitcl_status st;
-  const cl_mem_flags ro = CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR;
-  TRY(fitcl__ocl_alloc(ctx, ro, sizeof(fitcl_prune_step) * (size_t)L->nint, L->sched, &o->sched));
-  TRY(fitcl__ocl_alloc(ctx, ro, sizeof(int) * (size_t)(L->nnodes - 1), L->sched_child,
-                       &o->sched_child));
-  TRY(fitcl__ocl_alloc(ctx, ro, (size_t)L->ntips * L->npx, L->tips, &o->tips));
-  TRY(fitcl__ocl_alloc(ctx, ro, sizeof(int) * L->nblocks, L->block_group, &o->bgroup));
-  TRY(fitcl__ocl_alloc(ctx, ro, L->npx, L->kind, &o->kind));
-  return FITCL_OK;
-}
-
-void fitcl__lik_ocl_layout(fitcl_lik *L, size_t real) {
-  struct fitcl__lik_ocl *o = ocl_of(L);
-  const size_t K = (size_t)L->K;
-  /* Chunk size: what fits in a quarter of the device memory (at most 1 GiB
-   * of per-pattern buffers), in whole reduction blocks. */
-  const size_t per_pat = real * ((2 * (size_t)L->nint + (size_t)L->maxdeg) * K * 2 + L->ncomp);
-  size_t budget = (size_t)(fitcl__ocl_of(L->ctx)->global_mem / 4);
-  if (budget > ((size_t)1 << 30)) budget = (size_t)1 << 30;
-  size_t cn = L->opt.chunk_patterns ? L->opt.chunk_patterns : budget / per_pat;
-  cn = cn / FITCL_REDUCE_BLOCK * FITCL_REDUCE_BLOCK;
-  if (cn < FITCL_REDUCE_BLOCK) cn = FITCL_REDUCE_BLOCK;
-  if (cn > L->npx) cn = L->npx;
-  o->cn = cn;
-  /* CPU devices run each work-item through the whole tree alone: one
-   * pattern per tile keeps its partials contiguous (see cl/lik.cl). */
-  cl_device_type type = 0;
-  if (clGetDeviceInfo(fitcl__ocl_of(L->ctx)->device, CL_DEVICE_TYPE, sizeof type, &type, NULL) != CL_SUCCESS) type = 0;
-  const int tuned = L->ctx->backend->tuning.lik_tile;
-  o->tile = fitcl__lik_ocl_tile_override ? fitcl__lik_ocl_tile_override
-            : tuned                      ? tuned
-            : (type & CL_DEVICE_TYPE_CPU) ? 1
-                                         : 16;
-}
 
 fitcl_status fitcl__lik_ocl_create(fitcl_lik *L) {
   fitcl_context *ctx = L->ctx;

@@ -23,7 +23,7 @@
 #include "core/util.h"
 #include "device/opencl/ocl.h"
 #include "kernels/lik.h"
-#include "backends/opencl/lik_ocl.h"
+#include "backends/opencl/lik_ocl_state.h"
 
 #define TRY(x) do { st = (x); if (st != FITCL_OK) return st; } while (0)
 #define ARG(k, i, v) TRY(fitcl__ocl_setarg(ctx, (k), (i), sizeof(v), &(v)))

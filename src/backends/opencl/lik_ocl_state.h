@@ -1,8 +1,9 @@
 /* The OpenCL backend's state of a likelihood handle, shared by the double
  * kernels' driver (lik_ocl.c) and the float kernels' (lik_ocl_float.c, the
- * mixed and single precision modes).  Internal. */
-#ifndef FITCL_BACKENDS_OPENCL_LIK_OCL_H
-#define FITCL_BACKENDS_OPENCL_LIK_OCL_H
+ * mixed and single precision modes); what they share in code is in
+ * lik_ocl_common.c.  Internal. */
+#ifndef FITCL_BACKENDS_OPENCL_LIK_OCL_STATE_H
+#define FITCL_BACKENDS_OPENCL_LIK_OCL_STATE_H
 
 #include "device/opencl/ocl.h"
 #include "kernels/lik.h"
@@ -32,11 +33,13 @@ struct fitcl__lik_ocl {
 /* This backend's state of a handle. */
 static inline struct fitcl__lik_ocl *fitcl__lik_ocl_of(const fitcl_lik *L) { return L->impl; }
 
-/* What both precisions upload once (the schedule, tip states, block groups,
- * pattern kinds), and the chunk and tile sizes for partials of `real`
- * bytes per number. */
+/* What both precisions share (lik_ocl_common.c): the constant data they
+ * upload once (the schedule, tip states, block groups, pattern kinds), the
+ * chunk and tile sizes for partials of `real` bytes per number, and the
+ * release of a handle's state. */
 fitcl_status fitcl__lik_ocl_upload_common(fitcl_lik *L);
 void fitcl__lik_ocl_layout(fitcl_lik *L, size_t real);
+void fitcl__lik_ocl_destroy(fitcl_lik *L);
 
 /* The float kernels' driver (lik_ocl_float.c). */
 fitcl_status fitcl__lik_ocl_create_float(fitcl_lik *L);
