@@ -134,9 +134,18 @@ static void transpose_tip_tile(void *arg, size_t task, unsigned worker) {
   fitcl_lik *L = j->L;
   const size_t npx = L->npx, ntaxa = (size_t)j->pat->ntaxa, pb = j->pb;
   const int t0 = (int)task * TIP_TILE, t1 = L->ntips - t0 < TIP_TILE ? L->ntips : t0 + TIP_TILE;
-  const uint8_t *state = j->pat->state;
+  /* The tile's rows: the byte states in place, or packed ones unpacked
+   * into `local` (row stride rs, first column the tile's first tip). */
+  uint8_t local[PATTERN_TILE * TIP_TILE];
+  const size_t rs = j->pat->packed ? TIP_TILE : ntaxa, tb = j->pat->packed ? (size_t)t0 : 0;
   for (size_t p0 = pb; p0 < j->pe; p0 += PATTERN_TILE) {
     size_t p1 = j->pe - p0 < PATTERN_TILE ? j->pe : p0 + PATTERN_TILE;
+    const uint8_t *state = j->pat->state ? j->pat->state + p0 * ntaxa : local;
+    if (j->pat->packed)
+      for (size_t p = p0; p < p1; ++p)
+        for (int t = t0; t < t1; ++t)
+          local[(p - p0) * TIP_TILE + (size_t)(t - t0)] =
+              (uint8_t)fitcl__lik_pat_get(j->pat, p, (size_t)t);
     int t = t0;
     /* Patterns that keep their order in one group (the usual case) are
      * moved 8 x 8 bytes at a time. */
@@ -146,21 +155,21 @@ static void transpose_tip_tile(void *arg, size_t task, unsigned worker) {
       for (; t + 8 <= t1; t += 8) {
         for (size_t p = p0; p < p8; p += 8) {
           uint64_t x[8];
-          for (int i = 0; i < 8; ++i) memcpy(&x[i], state + (p + (size_t)i) * ntaxa + t, 8);
+          for (int i = 0; i < 8; ++i) memcpy(&x[i], state + (p - p0 + (size_t)i) * rs + (size_t)t - tb, 8);
           transpose8(x);
           for (int i = 0; i < 8; ++i) memcpy(L->tips + (size_t)(t + i) * npx + base + (p - p0), &x[i], 8);
         }
         for (int i = 0; i < 8; ++i)
           for (size_t p = p8; p < p1; ++p)
-            L->tips[(size_t)(t + i) * npx + base + (p - p0)] = state[p * ntaxa + (size_t)(t + i)];
+            L->tips[(size_t)(t + i) * npx + base + (p - p0)] = state[(p - p0) * rs + (size_t)(t + i) - tb];
       }
     }
     /* Down each remaining tip's row: the stores are consecutive bytes, the
      * loads come from the tile's rows, in cache after the first tip. */
     for (; t < t1; ++t) {
       uint8_t *dst = L->tips + (size_t)t * npx;
-      const uint8_t *src = state + (size_t)t;
-      for (size_t p = p0; p < p1; ++p) dst[L->pat_internal[p - pb]] = src[p * ntaxa];
+      const uint8_t *src = state + (size_t)t - tb;
+      for (size_t p = p0; p < p1; ++p) dst[L->pat_internal[p - pb]] = src[(p - p0) * rs];
     }
   }
 }
@@ -310,13 +319,19 @@ fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
     L->src[at] = p;
     L->pat_internal[p - pb] = at;
     L->weight[at] = pat->weight ? pat->weight[p] : 1.0;
-    const uint8_t *row = pat->state + p * (size_t)pat->ntaxa;
     int bad = 0; /* no early exit: the check vectorises */
-    for (int t = 0; t < L->ntips; ++t) bad |= row[t] > FITCL__MISSING;
+    if (pat->state) {
+      const uint8_t *row = pat->state + p * (size_t)pat->ntaxa;
+      for (int t = 0; t < L->ntips; ++t) bad |= row[t] > FITCL__MISSING;
+    } else {
+      /* A packed cell is at most 3: a bad one has both bits set. */
+      const uint8_t *row = pat->packed + p * pat->stride;
+      for (size_t i = 0; i < pat->stride; ++i) bad |= row[i] & (row[i] >> 1) & 0x55;
+    }
     for (int t = 0; bad && t < L->ntips; ++t)
-      if (row[t] > FITCL__MISSING) {
+      if (fitcl__lik_pat_get(pat, p, (size_t)t) > FITCL__MISSING) {
         st = fitcl__fail(ctx, FITCL_ERR_DATA, "likelihood: pattern %zu taxon %d has state %u", p, t,
-                         (unsigned)row[t]);
+                         (unsigned)fitcl__lik_pat_get(pat, p, (size_t)t));
         goto fail;
       }
   }

@@ -32,7 +32,9 @@ typedef struct fitcl__lik_tree {
 } fitcl__lik_tree;
 
 /* What it reads of the data: site patterns of tip states (FITCL__ABSENT,
- * PRESENT, MISSING), pattern-major, with their weights and rate groups. */
+ * PRESENT, MISSING), pattern-major, with their weights and rate groups.
+ * The states are one byte a cell (`state`) or, where `packed` is set
+ * instead, two bits a cell in rows of `stride` bytes (phylo/patterns.h). */
 typedef struct fitcl__lik_patterns {
   int ntaxa;                   /* == ntips; column i is tip i */
   size_t npatterns;
@@ -42,7 +44,14 @@ typedef struct fitcl__lik_patterns {
   int ngroups;
   size_t nfamilies;            /* families, each mapped to a pattern (may be 0) */
   const size_t *family_pattern;
+  const uint8_t *packed;       /* [npatterns * stride], or NULL: `state` holds the states */
+  size_t stride;
 } fitcl__lik_patterns;
+
+static inline int fitcl__lik_pat_get(const fitcl__lik_patterns *p, size_t q, size_t t) {
+  if (p->packed) return (p->packed[q * p->stride + (t >> 2)] >> ((t & 3) * 2)) & 3;
+  return p->state[q * (size_t)p->ntaxa + t];
+}
 
 struct fitcl_lik {
   fitcl_context *ctx;
