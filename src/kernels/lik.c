@@ -174,10 +174,18 @@ static void transpose_tip_tile(void *arg, size_t task, unsigned worker) {
   }
 }
 
-static void transpose_tips(fitcl_lik *L, const fitcl__lik_patterns *pat, size_t pb, size_t pe) {
-  transpose_job j = {L, pat, pb, pe};
+fitcl_status fitcl__lik_tip_bytes(fitcl_lik *L) {
+  const size_t npx = L->npx;
+  L->tips = malloc((size_t)L->ntips * npx);
+  if (!L->tips) return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+  memset(L->tips, FITCL__MISSING, (size_t)L->ntips * npx);
+  for (size_t i = 0; i < npx; ++i)
+    if (L->kind[i] == FITCL__PAT_ABSENT)
+      for (int t = 0; t < L->ntips; ++t) L->tips[(size_t)t * npx + i] = FITCL__ABSENT;
+  transpose_job j = {L, L->pat_view, L->pbegin, L->pend};
   size_t tiles = ((size_t)L->ntips + TIP_TILE - 1) / TIP_TILE;
   fitcl__pool_run(fitcl__ctx_pool(L->ctx), tiles, transpose_tip_tile, &j);
+  return FITCL_OK;
 }
 
 fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
@@ -276,7 +284,6 @@ fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
   L->npx = npx;
   L->nblocks = npx / FITCL_REDUCE_BLOCK;
   L->block_group = calloc(L->nblocks, sizeof(int));
-  L->tips = malloc((size_t)L->ntips * npx);
   L->kind = calloc(npx, 1);
   L->weight = calloc(npx, sizeof(double));
   L->src = malloc(sizeof(size_t) * npx);
@@ -289,13 +296,12 @@ fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
   L->set_a = malloc(sizeof(double) * (size_t)(G * K));
   L->set_b = malloc(sizeof(double) * (size_t)(G * K));
   L->pi1 = malloc(sizeof(double) * (size_t)G);
-  if (!L->block_group || !L->tips || !L->kind || !L->weight || !L->src || !L->absent_at ||
+  if (!L->block_group || !L->kind || !L->weight || !L->src || !L->absent_at ||
       !L->pat_internal || !L->pat_ll || !L->rows || !L->rates || !L->dlograte || !L->set_a ||
       !L->set_b || !L->pi1) {
     free(gstart);
     goto oom;
   }
-  memset(L->tips, FITCL__MISSING, (size_t)L->ntips * npx);
   for (size_t i = 0; i < npx; ++i) L->src[i] = SIZE_MAX;
   for (int g = 0; g < G; ++g) {
     size_t n = gcount[g] ? gcount[g] + (size_t)cond : 0;
@@ -307,7 +313,6 @@ fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
       L->absent_at[g] = at;
       L->kind[at] = FITCL__PAT_ABSENT;
       L->weight[at] = L->group_families[g];
-      for (int t = 0; t < L->ntips; ++t) L->tips[(size_t)t * npx + at] = FITCL__ABSENT;
       at++;
     }
     gcount[g] = at; /* reuse as the fill cursor */
@@ -335,7 +340,6 @@ fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
         goto fail;
       }
   }
-  transpose_tips(L, pat, pb, pe);
   FITCL_FREE(cursor);
   gcount = NULL;
   L->data_nfamilies = pat->nfamilies;
@@ -356,7 +360,9 @@ fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
   if (!L->pm) goto oom;
 
   L->backend = ctx->backend->lik;
+  L->pat_view = pat;
   st = L->backend->create(L);
+  L->pat_view = NULL;
   if (st != FITCL_OK) goto fail;
   *out = L;
   return FITCL_OK;

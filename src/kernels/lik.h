@@ -77,7 +77,7 @@ struct fitcl_lik {
   size_t npx;                    /* internal patterns, multiple of FITCL_REDUCE_BLOCK */
   size_t nblocks;
   int *block_group;              /* [nblocks] */
-  uint8_t *tips;                 /* [ntips][npx], tip-major */
+  uint8_t *tips;                 /* [ntips][npx], tip-major, made only by fitcl__lik_tip_bytes */
   uint8_t *kind;                 /* [npx] */
   double *weight;                /* [npx]; absent patterns: families of the group */
   size_t *src;                   /* [npx] data pattern index (global), or SIZE_MAX */
@@ -103,7 +103,15 @@ struct fitcl_lik {
   /* backend state */
   const struct fitcl__lik_ops *backend; /* the context's ops table for this family */
   void *impl;                    /* the backend's own state for this handle */
+  /* the patterns the handle is built from, readable while the backend's
+   * create runs (NULL afterwards) */
+  const fitcl__lik_patterns *pat_view;
 };
+
+/* Fills tips (one byte a cell, tip-major) from pat_view, during the
+ * backend's create: for a backend that wants the states that way.  The
+ * backend frees tips when it no longer needs them. */
+fitcl_status fitcl__lik_tip_bytes(fitcl_lik *L);
 
 /* Builds a handle from a tree and its patterns (phylo/data.h's
  * fitcl__lik_create passes the analyses' structures; the self-test passes
