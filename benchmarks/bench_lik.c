@@ -10,11 +10,12 @@
  * Usage: bench_lik [max_taxa]   (default 1000; 10000 adds 10,000 x 1,000,000).
  *        bench_lik --precision [rounds]   (the OpenCL precision modes, run_precision).
  *
- * 10,000 x 1,000,000 does not fit in one handle on a 24 GiB machine: tip
- * states alone are 10 GB per copy, and the matrix, its patterns and the
- * handle each hold one, and BEAGLE keeps 4-state partials for every node
- * and pattern (64 GB at 100,000 patterns).  It runs the way the API is
- * meant to scale out (docs/ARCHITECTURE.md, "Scaling out"): families split
+ * 10,000 x 1,000,000 runs in ranges so that every peer can take part:
+ * BEAGLE keeps 4-state partials for every node and pattern (64 GB at
+ * 100,000 patterns), and the OpenCL backend's tip states are one byte a
+ * cell (10 GB; the patterns and the pthreads backend's masks take two bits
+ * a cell, 2.5 GB each, so `fitcl loglik` runs it whole).  It runs the way
+ * the API is meant to scale out (docs/ARCHITECTURE.md, "Scaling out"): families split
  * into ranges of 10,000, one handle per range, partial log-likelihoods and
  * gradients added.  Its times are the sums over the ranges of the
  * evaluation times alone (building the data and the handles is not

@@ -100,8 +100,10 @@ static inline void fx_patterns(fitcl__patterns *p, int ntaxa, size_t np, const u
   memset(p, 0, sizeof *p);
   p->ntaxa = ntaxa;
   p->npatterns = np;
-  p->state = malloc(np * ntaxa);
-  memcpy(p->state, state, np * ntaxa);
+  p->stride = ((size_t)ntaxa + 3) / 4;
+  p->packed = malloc(np * p->stride);
+  for (size_t i = 0; i < np; ++i)
+    fitcl__pat_pack(state + i * (size_t)ntaxa, (size_t)ntaxa, p->packed + i * p->stride);
   p->weight = malloc(sizeof(double) * np);
   p->group = malloc(sizeof(int) * np);
   p->ngroups = 1;
@@ -116,8 +118,16 @@ static inline void fx_patterns(fitcl__patterns *p, int ntaxa, size_t np, const u
   (void)nf;
 }
 
+/* Pattern q's states one byte a tip, in a buffer that the next call
+ * overwrites (at most 16384 tips). */
+static inline const uint8_t *fx_row(const fitcl__patterns *p, size_t q) {
+  static uint8_t row[16384];
+  fitcl__pat_row(p, q, row);
+  return row;
+}
+
 static inline void fx_patterns_free(fitcl__patterns *p) {
-  free(p->state);
+  free(p->packed);
   free(p->weight);
   free(p->group);
   memset(p, 0, sizeof *p);

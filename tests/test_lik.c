@@ -27,7 +27,7 @@ static double brute_ll(const fitcl__tree *t, const fitcl__patterns *pat, const m
     double pi1 = m->fixed_root ? m->pi1_fixed : m->g / (m->g + lg);
     double L = 0, P0 = 0;
     for (int c = 0; c < m->K; ++c) {
-      L += fx_brute_pattern(t, pat->state + p * pat->ntaxa, m->g * rates[c], lg * rates[c], pi1) / m->K;
+      L += fx_brute_pattern(t, fx_row(pat, p), m->g * rates[c], lg * rates[c], pi1) / m->K;
       P0 += fx_brute_pattern(t, absent, m->g * rates[c], lg * rates[c], pi1) / m->K;
     }
     double ll = log(L);
@@ -315,7 +315,7 @@ Test(lik, caterpillar_10000_is_finite) {
     memset(absent, FITCL__ABSENT, sizeof absent);
     double lp0 = fx_logprune(&t, absent, 0.5, 0.5, 0.5);
     for (size_t p = 0; p < pat.npatterns; ++p)
-      ref_log += pat.weight[p] * (fx_logprune(&t, pat.state + p * n, 0.5, 0.5, 0.5) - log(-expm1(lp0)));
+      ref_log += pat.weight[p] * (fx_logprune(&t, fx_row(&pat, p), 0.5, 0.5, 0.5) - log(-expm1(lp0)));
     cr_expect(fitcl_test_close(ll, ref_log, 1e-11), "%s: %.17g vs log-space %.17g", be[b].name, ll, ref_log);
     for (int q = 0; q < 4; ++q) cr_expect(isfinite(g[q]), "%s: grad %d = %g", be[b].name, q, g[q]);
     if (b == 0) ref = ll;

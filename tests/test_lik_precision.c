@@ -196,7 +196,7 @@ Test(lik_precision, deep_tree_rescales) {
   const double pi1 = 0.7 / 1.3;
   double ref = 0.0, lowest = 0.0;
   for (size_t i = 0; i < pat.npatterns; ++i) {
-    const double l = fx_logprune(&t, pat.state + i * (size_t)n, 0.7, 0.6, pi1);
+    const double l = fx_logprune(&t, fx_row(&pat, i), 0.7, 0.6, pi1);
     lowest = fmin(lowest, l);
     ref += pat.weight[i] * l;
   }
@@ -257,7 +257,7 @@ Test(lik_precision, star_tree) {
     for (int v = 0; v < n; ++v) {
       double P[2][2];
       fx_pmat(a, b, t.brlen[v], P);
-      const int st = pat.state[i * (size_t)n + (size_t)v];
+      const int st = fitcl__pat_get(&pat, i, (size_t)v);
       for (int x = 0; x < 2; ++x) lx[x] += st == FITCL__MISSING ? 0.0 : log(P[x][st]);
     }
     const double m = fmax(lx[0], lx[1]);

@@ -182,7 +182,7 @@ static void make_small(small_lik *q) {
 
 static void eval_small(fitcl_context *ctx, const small_lik *q, double *ll, double *grad) {
   const fitcl__lik_tree t = {12, 23, q->child_start, q->child, q->brlen, NULL};
-  const fitcl__lik_patterns pat = {12, 3000, q->state, NULL, NULL, 1, 0, NULL};
+  const fitcl__lik_patterns pat = {12, 3000, q->state, NULL, NULL, 1, 0, NULL, NULL, 0};
   fitcl_lik_options o = {0};
   o.gamma_cats = 4;
   fitcl_lik *lik = NULL;

@@ -57,7 +57,7 @@ static inline int beagle_peer_create(beagle_peer *bp, const fitcl__tree *t,
   int *states = malloc(sizeof(int) * bp->npat);
   for (int tip = 0; tip < t->ntips; ++tip) {
     for (size_t p = 0; p < pat->npatterns; ++p) {
-      uint8_t s = pat->state[p * pat->ntaxa + tip];
+      int s = fitcl__pat_get(pat, p, (size_t)tip);
       states[p] = s == FITCL__MISSING ? 2 : s;
     }
     states[bp->npat - 1] = 0;

@@ -136,9 +136,18 @@ static void transpose_tip_tile(void *arg, size_t task, unsigned worker) {
   fitcl_lik *L = j->L;
   const size_t npx = L->npx, ntaxa = (size_t)j->pat->ntaxa, pb = j->pb;
   const int t0 = (int)task * TIP_TILE, t1 = L->ntips - t0 < TIP_TILE ? L->ntips : t0 + TIP_TILE;
-  const uint8_t *state = j->pat->state;
+  /* The tile's rows: the byte states in place, or packed ones unpacked
+   * into `local` (row stride rs, first column the tile's first tip). */
+  uint8_t local[PATTERN_TILE * TIP_TILE];
+  const size_t rs = j->pat->packed ? TIP_TILE : ntaxa, tb = j->pat->packed ? (size_t)t0 : 0;
   for (size_t p0 = pb; p0 < j->pe; p0 += PATTERN_TILE) {
     size_t p1 = j->pe - p0 < PATTERN_TILE ? j->pe : p0 + PATTERN_TILE;
+    const uint8_t *state = j->pat->state ? j->pat->state + p0 * ntaxa : local;
+    if (j->pat->packed)
+      for (size_t p = p0; p < p1; ++p)
+        for (int t = t0; t < t1; ++t)
+          local[(p - p0) * TIP_TILE + (size_t)(t - t0)] =
+              (uint8_t)fitcl__lik_pat_get(j->pat, p, (size_t)t);
     int t = t0;
     /* Patterns that keep their order in one group (the usual case) are
      * moved 8 x 8 bytes at a time. */
@@ -148,29 +157,47 @@ static void transpose_tip_tile(void *arg, size_t task, unsigned worker) {
       for (; t + 8 <= t1; t += 8) {
         for (size_t p = p0; p < p8; p += 8) {
           uint64_t x[8];
-          for (int i = 0; i < 8; ++i) memcpy(&x[i], state + (p + (size_t)i) * ntaxa + t, 8);
+          for (int i = 0; i < 8; ++i) memcpy(&x[i], state + (p - p0 + (size_t)i) * rs + (size_t)t - tb, 8);
           transpose8(x);
           for (int i = 0; i < 8; ++i) memcpy(L->tips + (size_t)(t + i) * npx + base + (p - p0), &x[i], 8);
         }
         for (int i = 0; i < 8; ++i)
           for (size_t p = p8; p < p1; ++p)
-            L->tips[(size_t)(t + i) * npx + base + (p - p0)] = state[p * ntaxa + (size_t)(t + i)];
+            L->tips[(size_t)(t + i) * npx + base + (p - p0)] = state[(p - p0) * rs + (size_t)(t + i) - tb];
       }
     }
     /* Down each remaining tip's row: the stores are consecutive bytes, the
      * loads come from the tile's rows, in cache after the first tip. */
     for (; t < t1; ++t) {
       uint8_t *dst = L->tips + (size_t)t * npx;
-      const uint8_t *src = state + (size_t)t;
-      for (size_t p = p0; p < p1; ++p) dst[L->pat_internal[p - pb]] = src[p * ntaxa];
+      const uint8_t *src = state + (size_t)t - tb;
+      for (size_t p = p0; p < p1; ++p) dst[L->pat_internal[p - pb]] = src[(p - p0) * rs];
     }
   }
 }
 
-static void transpose_tips(fitcl_lik *L, const fitcl__lik_patterns *pat, size_t pb, size_t pe) {
-  transpose_job j = {L, pat, pb, pe};
+fitcl_status fitcl__lik_tip_bytes(fitcl_lik *L) {
+  const size_t npx = L->npx;
+  L->tips = malloc((size_t)L->ntips * npx);
+  if (!L->tips) return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+  memset(L->tips, FITCL__MISSING, (size_t)L->ntips * npx);
+  for (size_t i = 0; i < npx; ++i)
+    if (L->kind[i] == FITCL__PAT_ABSENT)
+      for (int t = 0; t < L->ntips; ++t) L->tips[(size_t)t * npx + i] = FITCL__ABSENT;
+  if (L->shared) {
+    /* This rank's share of the blocks: each pattern of it, by its data
+     * index (the tiled transpose below walks the data patterns). */
+    for (size_t i = 0; i < npx; ++i)
+      if (L->src[i] != SIZE_MAX)
+        for (int t = 0; t < L->ntips; ++t)
+          L->tips[(size_t)t * npx + i] =
+              (uint8_t)fitcl__lik_pat_get(L->pat_view, L->src[i], (size_t)t);
+    return FITCL_OK;
+  }
+  transpose_job j = {L, L->pat_view, L->pbegin, L->pend};
   size_t tiles = ((size_t)L->ntips + TIP_TILE - 1) / TIP_TILE;
   fitcl__pool_run(fitcl__ctx_pool(L->ctx), tiles, transpose_tip_tile, &j);
+  return FITCL_OK;
 }
 
 /* Over several ranks each keeps the contiguous share of the blocks it
@@ -182,9 +209,10 @@ static void share_blocks(fitcl_lik *L) {
   if (!R || R->size < 2) return;
   size_t b0, b1;
   fitcl__ranks_share(R, L->nblocks, &b0, &b1);
-  const size_t B = FITCL_REDUCE_BLOCK, p0 = b0 * B, n = (b1 - b0) * B, npx = L->npx;
+  const size_t B = FITCL_REDUCE_BLOCK, p0 = b0 * B, n = (b1 - b0) * B;
+  /* The tip states are not made yet: the backends make them from the
+   * patterns through `src` (fitcl__lik_tip_bytes, lik_cpu.c). */
   if (n == 0) {
-    memset(L->tips, FITCL__MISSING, (size_t)L->ntips * B);
     memset(L->kind, 0, B);
     memset(L->weight, 0, B * sizeof *L->weight);
     for (size_t i = 0; i < B; ++i) L->src[i] = SIZE_MAX;
@@ -192,8 +220,6 @@ static void share_blocks(fitcl_lik *L) {
     L->npx = B;
     L->nblocks = 1;
   } else {
-    for (int t = 0; t < L->ntips; ++t)
-      memmove(L->tips + (size_t)t * n, L->tips + (size_t)t * npx + p0, n);
     memmove(L->kind, L->kind + p0, n);
     memmove(L->weight, L->weight + p0, n * sizeof *L->weight);
     memmove(L->src, L->src + p0, n * sizeof *L->src);
@@ -300,7 +326,6 @@ fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
   L->npx = npx;
   L->nblocks = npx / FITCL_REDUCE_BLOCK;
   L->block_group = calloc(L->nblocks, sizeof(int));
-  L->tips = malloc((size_t)L->ntips * npx);
   L->kind = calloc(npx, 1);
   L->weight = calloc(npx, sizeof(double));
   L->src = malloc(sizeof(size_t) * npx);
@@ -313,13 +338,12 @@ fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
   L->set_a = malloc(sizeof(double) * (size_t)(G * K));
   L->set_b = malloc(sizeof(double) * (size_t)(G * K));
   L->pi1 = malloc(sizeof(double) * (size_t)G);
-  if (!L->block_group || !L->tips || !L->kind || !L->weight || !L->src || !L->absent_at ||
+  if (!L->block_group || !L->kind || !L->weight || !L->src || !L->absent_at ||
       !L->pat_internal || !L->pat_ll || !L->rows || !L->rates || !L->dlograte || !L->set_a ||
       !L->set_b || !L->pi1) {
     free(gstart);
     goto oom;
   }
-  memset(L->tips, FITCL__MISSING, (size_t)L->ntips * npx);
   for (size_t i = 0; i < npx; ++i) L->src[i] = SIZE_MAX;
   for (int g = 0; g < G; ++g) {
     size_t n = gcount[g] ? gcount[g] + (size_t)cond : 0;
@@ -331,7 +355,6 @@ fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
       L->absent_at[g] = at;
       L->kind[at] = FITCL__PAT_ABSENT;
       L->weight[at] = L->group_families[g];
-      for (int t = 0; t < L->ntips; ++t) L->tips[(size_t)t * npx + at] = FITCL__ABSENT;
       at++;
     }
     gcount[g] = at; /* reuse as the fill cursor */
@@ -343,17 +366,22 @@ fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
     L->src[at] = p;
     L->pat_internal[p - pb] = at;
     L->weight[at] = pat->weight ? pat->weight[p] : 1.0;
-    const uint8_t *row = pat->state + p * (size_t)pat->ntaxa;
     int bad = 0; /* no early exit: the check vectorises */
-    for (int t = 0; t < L->ntips; ++t) bad |= row[t] > FITCL__MISSING;
+    if (pat->state) {
+      const uint8_t *row = pat->state + p * (size_t)pat->ntaxa;
+      for (int t = 0; t < L->ntips; ++t) bad |= row[t] > FITCL__MISSING;
+    } else {
+      /* A packed cell is at most 3: a bad one has both bits set. */
+      const uint8_t *row = pat->packed + p * pat->stride;
+      for (size_t i = 0; i < pat->stride; ++i) bad |= row[i] & (row[i] >> 1) & 0x55;
+    }
     for (int t = 0; bad && t < L->ntips; ++t)
-      if (row[t] > FITCL__MISSING) {
+      if (fitcl__lik_pat_get(pat, p, (size_t)t) > FITCL__MISSING) {
         st = fitcl__fail(ctx, FITCL_ERR_DATA, "likelihood: pattern %zu taxon %d has state %u", p, t,
-                         (unsigned)row[t]);
+                         (unsigned)fitcl__lik_pat_get(pat, p, (size_t)t));
         goto fail;
       }
   }
-  transpose_tips(L, pat, pb, pe);
   FITCL_FREE(cursor);
   gcount = NULL;
   L->data_nfamilies = pat->nfamilies;
@@ -375,7 +403,9 @@ fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
 
   share_blocks(L);
   L->backend = ctx->backend->lik;
+  L->pat_view = pat;
   st = L->backend->create(L);
+  L->pat_view = NULL;
   if (st != FITCL_OK) goto fail;
   *out = L;
   return FITCL_OK;

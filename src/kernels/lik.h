@@ -32,7 +32,9 @@ typedef struct fitcl__lik_tree {
 } fitcl__lik_tree;
 
 /* What it reads of the data: site patterns of tip states (FITCL__ABSENT,
- * PRESENT, MISSING), pattern-major, with their weights and rate groups. */
+ * PRESENT, MISSING), pattern-major, with their weights and rate groups.
+ * The states are one byte a cell (`state`) or, where `packed` is set
+ * instead, two bits a cell in rows of `stride` bytes (phylo/patterns.h). */
 typedef struct fitcl__lik_patterns {
   int ntaxa;                   /* == ntips; column i is tip i */
   size_t npatterns;
@@ -42,7 +44,14 @@ typedef struct fitcl__lik_patterns {
   int ngroups;
   size_t nfamilies;            /* families, each mapped to a pattern (may be 0) */
   const size_t *family_pattern;
+  const uint8_t *packed;       /* [npatterns * stride], or NULL: `state` holds the states */
+  size_t stride;
 } fitcl__lik_patterns;
+
+static inline int fitcl__lik_pat_get(const fitcl__lik_patterns *p, size_t q, size_t t) {
+  if (p->packed) return (p->packed[q * p->stride + (t >> 2)] >> ((t & 3) * 2)) & 3;
+  return p->state[q * (size_t)p->ntaxa + t];
+}
 
 struct fitcl_lik {
   fitcl_context *ctx;
@@ -68,7 +77,7 @@ struct fitcl_lik {
   size_t npx;                    /* internal patterns, multiple of FITCL_REDUCE_BLOCK */
   size_t nblocks;
   int *block_group;              /* [nblocks] */
-  uint8_t *tips;                 /* [ntips][npx], tip-major */
+  uint8_t *tips;                 /* [ntips][npx], tip-major, made only by fitcl__lik_tip_bytes */
   uint8_t *kind;                 /* [npx] */
   double *weight;                /* [npx]; absent patterns: families of the group */
   size_t *src;                   /* [npx] data pattern index (global), or SIZE_MAX */
@@ -98,7 +107,15 @@ struct fitcl_lik {
   /* backend state */
   const struct fitcl__lik_ops *backend; /* the context's ops table for this family */
   void *impl;                    /* the backend's own state for this handle */
+  /* the patterns the handle is built from, readable while the backend's
+   * create runs (NULL afterwards) */
+  const fitcl__lik_patterns *pat_view;
 };
+
+/* Fills tips (one byte a cell, tip-major) from pat_view, during the
+ * backend's create: for a backend that wants the states that way.  The
+ * backend frees tips when it no longer needs them. */
+fitcl_status fitcl__lik_tip_bytes(fitcl_lik *L);
 
 /* Builds a handle from a tree and its patterns (phylo/data.h's
  * fitcl__lik_create passes the analyses' structures; the self-test passes

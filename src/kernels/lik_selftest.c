@@ -22,7 +22,7 @@ fitcl_status fitcl__selftest_gainloss(fitcl_context *ctx, fitcl_selftest_result 
   const uint8_t state[6] = {1, 1, 1, 0, 0, 1};
   const double weight[3] = {2, 1, 3};
   const int group[3] = {0, 0, 0};
-  const fitcl__lik_patterns pat = {2, 3, state, weight, group, 1, 0, NULL};
+  const fitcl__lik_patterns pat = {2, 3, state, weight, group, 1, 0, NULL, NULL, 0};
   const double g = 0.3, l = 0.7, T = 0.7;
   const double pi1 = g / (g + l), pi0 = 1 - pi1, e = exp(-(g + l) * T);
   const double p11 = pi1 + pi0 * e, p10 = pi0 - pi0 * e, p00 = pi0 + pi1 * e;

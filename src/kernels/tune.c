@@ -200,7 +200,8 @@ static int make_lik_problem(lik_problem *q) {
 static fitcl_status time_lik(fitcl_context *ctx, const lik_problem *q, int tile, double *ms) {
   ctx->backend->tuning.lik_tile = tile;
   const fitcl__lik_tree t = {LIK_TIPS, 2 * LIK_TIPS - 1, q->child_start, q->child, q->brlen, NULL};
-  const fitcl__lik_patterns pat = {LIK_TIPS, LIK_PATTERNS, q->state, NULL, NULL, 1, 0, NULL};
+  const fitcl__lik_patterns pat = {LIK_TIPS, LIK_PATTERNS, q->state, NULL, NULL, 1, 0, NULL,
+                                   NULL, 0};
   fitcl_lik *lik = NULL;
   fitcl_status st = fitcl__lik_open(ctx, &t, &pat, NULL, &lik);
   double best = INFINITY, ll = 0, grad[8];

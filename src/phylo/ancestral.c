@@ -106,6 +106,7 @@ fitcl_status fitcl_ancestral(fitcl_context *ctx, const fitcl_data *data,
   fitcl_status st = FITCL_OK;
   anc_work w = {0};
   double *ppat = NULL, *loglc = NULL, (*acc)[2] = NULL, (*accgl)[2] = NULL;
+  uint8_t *tips = NULL; /* the pattern being read, one byte a tip */
   double rates[64] = {1.0};
   if (!data || !p || !out) return fitcl__fail(ctx, FITCL_ERR_NULL, "fitcl_ancestral: NULL argument");
   if (ctx) fitcl__clear_error(ctx);
@@ -133,16 +134,17 @@ fitcl_status fitcl_ancestral(fitcl_context *ctx, const fitcl_data *data,
   accgl = malloc(sizeof *accgl * (size_t)nn);
   loglc = malloc(sizeof(double) * (size_t)K);
   ppat = malloc(sizeof(double) * np * (size_t)nn);
+  tips = malloc((size_t)pt->ntaxa);
   out->p_present = malloc(sizeof(double) * (nf ? nf : 1) * (size_t)nn);
   out->gains = calloc((size_t)nn, sizeof(double));
   out->losses = calloc((size_t)nn, sizeof(double));
-  if (!w.P || !w.L || !w.M || !w.U || !w.post || !w.gl || !acc || !accgl || !loglc || !ppat ||
+  if (!w.P || !w.L || !w.M || !w.U || !w.post || !w.gl || !acc || !accgl || !loglc || !ppat || !tips ||
       !out->p_present || !out->gains || !out->losses) {
     st = fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
     goto fail;
   }
   for (size_t q = 0; q < np; ++q) {
-    const uint8_t *tips = pt->state + q * (size_t)pt->ntaxa;
+    fitcl__pat_row(pt, q, tips);
     int grp = pt->group[q];
     double l = p->loss * (p->loss_mult ? p->loss_mult[grp] : 1.0);
     /* First pass: the log-likelihood of each category, for its weight. */
@@ -190,6 +192,7 @@ fail:
   FITCL_FREE(accgl);
   FITCL_FREE(loglc);
   FITCL_FREE(ppat);
+  FITCL_FREE(tips);
   return st;
 }
 

@@ -201,7 +201,7 @@ double fitcl_data_pattern_weight(const fitcl_data *d, size_t p) {
 
 int fitcl_data_pattern_state(const fitcl_data *d, size_t p, int taxon) {
   if (!d || p >= d->pat.npatterns || taxon < 0 || taxon >= d->pat.ntaxa) return -1;
-  return d->pat.state[p * (size_t)d->pat.ntaxa + (size_t)taxon];
+  return fitcl__pat_get(&d->pat, p, (size_t)taxon);
 }
 
 fitcl_status fitcl_data_set_groups(fitcl_data *d, const int *groups, size_t n, char *err,

@@ -155,7 +155,7 @@ void fitcl__fit_default_start(const fitcl_data *data, fitcl__fit_start *start) {
   double present = 0, observed = 0;
   for (size_t k = 0; k < p->npatterns; ++k)
     for (int j = 0; j < p->ntaxa; ++j) {
-      uint8_t s = p->state[k * (size_t)p->ntaxa + (size_t)j];
+      int s = fitcl__pat_get(p, k, (size_t)j);
       if (s == FITCL__MISSING) continue;
       observed += p->weight[k];
       present += p->weight[k] * (s == FITCL__PRESENT);

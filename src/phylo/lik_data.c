@@ -30,9 +30,9 @@ static fitcl_status check_observed(fitcl_context *ctx, const fitcl__patterns *pa
   size_t bad = 0, first = SIZE_MAX;
   for (size_t p = 0; p < pat->npatterns; ++p) {
     if (pat->weight && !(pat->weight[p] > 0)) continue;
-    const uint8_t *row = pat->state + p * (size_t)pat->ntaxa;
     int present = 0;
-    for (int t = 0; t < pat->ntaxa && !present; ++t) present = row[t] == FITCL__PRESENT;
+    for (int t = 0; t < pat->ntaxa && !present; ++t)
+      present = fitcl__pat_get(pat, p, (size_t)t) == FITCL__PRESENT;
     if (present) continue;
     if (first == SIZE_MAX) first = p;
     bad += pat->weight ? (size_t)pat->weight[p] : 1;
@@ -80,16 +80,15 @@ static fitcl_status check_zero_lengths(fitcl_context *ctx, const fitcl__tree *tr
   for (int v = 0; v < nn; ++v) seen[v] = -1;
   for (size_t p = 0; p < pat->npatterns && st == FITCL_OK; ++p) {
     if (pat->weight && !(pat->weight[p] > 0)) continue;
-    const uint8_t *row = pat->state + p * (size_t)pat->ntaxa;
     for (int i = 0; i < ntips && st == FITCL_OK; ++i) {
-      const int t = tips[i], s = row[t], c = find(up, t);
+      const int t = tips[i], s = fitcl__pat_get(pat, p, (size_t)t), c = find(up, t);
       if (s == FITCL__MISSING) continue;
       if (seen[c] < 0) {
         seen[c] = t;
         continue;
       }
       const int o = seen[c];
-      if (row[o] == s) continue;
+      if (fitcl__pat_get(pat, p, (size_t)o) == s) continue;
       size_t n;
       const char *name = family_of(pat, p, &n);
       const int pres = s == FITCL__PRESENT ? t : o, abs = s == FITCL__PRESENT ? o : t;
@@ -115,8 +114,10 @@ fitcl_status fitcl__lik_create(fitcl_context *ctx, const fitcl__tree *tree,
   if (!tree || !pat) return FITCL_ERR_NULL;
   const fitcl__lik_tree t = {tree->ntips, tree->nnodes, tree->child_start,
                              tree->child,  tree->brlen,  tree->level};
-  const fitcl__lik_patterns p = {pat->ntaxa, pat->npatterns, pat->state,     pat->weight,
-                                 pat->group, pat->ngroups,   pat->nfamilies, pat->family_pattern};
+  const fitcl__lik_patterns p = {pat->ntaxa,     pat->npatterns,      NULL,
+                                 pat->weight,    pat->group,          pat->ngroups,
+                                 pat->nfamilies, pat->family_pattern, pat->packed,
+                                 pat->stride};
   return fitcl__lik_open(ctx, &t, &p, opt, out);
 }
 

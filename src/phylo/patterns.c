@@ -1,6 +1,6 @@
 /* Pattern compression: identical family columns in the same rate group
  * become one weighted pattern.  One pass over the families with an
- * open-addressing hash table keyed by (column bytes, group), so the cost is
+ * open-addressing hash table keyed by (packed column, group), so the cost is
  * O(families x taxa) whatever the number of distinct patterns; the columns
  * and their hashes are made in parallel batches (compress). */
 #include <stdio.h>
@@ -20,7 +20,7 @@ void fitcl__patterns_free(fitcl__patterns *p) {
   if (!p) return;
   if (p->family_name)
     for (size_t f = 0; f < p->nfamilies; ++f) free(p->family_name[f]);
-  FITCL_FREE(p->state);
+  FITCL_FREE(p->packed);
   FITCL_FREE(p->weight);
   FITCL_FREE(p->group);
   FITCL_FREE(p->family_pattern);
@@ -91,8 +91,9 @@ typedef struct column_batch {
   fitcl__column_fn column;
   void *user;
   const int *groups;
-  size_t first, count, nt;
-  uint8_t *cols;   /* [count][nt] */
+  size_t first, count, nt, stride;
+  uint8_t *cols;   /* [count][nt] one byte a state, as the column function writes them */
+  uint8_t *packs;  /* [count][stride] the same, two bits a state */
   uint64_t *hash;  /* [count] */
 } column_batch;
 
@@ -102,9 +103,10 @@ static void columns_task(void *arg, size_t task, unsigned worker) {
   size_t i0 = task * TASK_FAMILIES, i1 = b->count - i0 < TASK_FAMILIES ? b->count : i0 + TASK_FAMILIES;
   for (size_t i = i0; i < i1; ++i) {
     size_t f = b->first + i;
-    uint8_t *col = b->cols + i * b->nt;
+    uint8_t *col = b->cols + i * b->nt, *pk = b->packs + i * b->stride;
     b->column(b->user, f, col);
-    b->hash[i] = hash_column(col, b->nt, b->groups ? b->groups[f] : 0);
+    fitcl__pat_pack(col, b->nt, pk);
+    b->hash[i] = hash_column(pk, b->stride, b->groups ? b->groups[f] : 0);
   }
 }
 
@@ -114,20 +116,21 @@ static fitcl_status compress(fitcl__patterns *p, size_t nfamilies, int ntaxa,
                              fitcl__column_fn column, void *user, const int *groups, int parallel,
                              char *err, size_t errlen) {
   fitcl_status st = FITCL_OK;
-  size_t nt = (size_t)ntaxa;
+  size_t nt = (size_t)ntaxa, sd = (nt + 3) / 4;
   table tab = {0};
   size_t pcap = 0;
   fitcl__pool *pool = NULL;
   size_t batch = BATCH_BYTES / (nt ? nt : 1);
   if (batch < 1) batch = 1;
   if (batch > nfamilies) batch = nfamilies ? nfamilies : 1;
-  column_batch b = {column, user, groups, 0, 0, nt, malloc(batch * (nt ? nt : 1)),
-                    malloc(batch * sizeof(uint64_t))};
+  column_batch b = {column, user, groups, 0, 0, nt, sd, malloc(batch * (nt ? nt : 1)),
+                    malloc(batch * (sd ? sd : 1)), malloc(batch * sizeof(uint64_t))};
   p->ntaxa = ntaxa;
+  p->stride = sd;
   p->nfamilies = nfamilies;
   p->family_pattern = malloc((nfamilies ? nfamilies : 1) * sizeof *p->family_pattern);
   p->family_group = malloc((nfamilies ? nfamilies : 1) * sizeof *p->family_group);
-  if (!b.cols || !b.hash || !p->family_pattern || !p->family_group || table_grow(&tab, 0) != 0)
+  if (!b.cols || !b.packs || !b.hash || !p->family_pattern || !p->family_group || table_grow(&tab, 0) != 0)
     goto nomem;
   int maxg = 0;
   for (size_t f = 0; f < nfamilies; ++f) {
@@ -154,13 +157,13 @@ static fitcl_status compress(fitcl__patterns *p, size_t nfamilies, int ntaxa,
     for (size_t i = 0; i < b.count; ++i) {
       size_t f = f0 + i;
       int g = groups ? groups[f] : 0;
-      const uint8_t *col = b.cols + i * nt;
+      const uint8_t *col = b.packs + i * sd;
       uint64_t h = b.hash[i];
       size_t k = (size_t)h & (tab.cap - 1);
       size_t pat = SIZE_MAX;
       for (; tab.slot[k]; k = (k + 1) & (tab.cap - 1)) {
         size_t q = tab.slot[k] - 1;
-        if (tab.hash[k] == h && p->group[q] == g && memcmp(p->state + q * nt, col, nt) == 0) {
+        if (tab.hash[k] == h && p->group[q] == g && memcmp(p->packed + q * sd, col, sd) == 0) {
           pat = q;
           break;
         }
@@ -169,9 +172,9 @@ static fitcl_status compress(fitcl__patterns *p, size_t nfamilies, int ntaxa,
         pat = p->npatterns;
         if (pat == pcap) {
           size_t nc = pcap ? pcap * 2 : 256;
-          uint8_t *ns = realloc(p->state, nc * (nt ? nt : 1));
+          uint8_t *ns = realloc(p->packed, nc * (sd ? sd : 1));
           if (!ns) goto nomem;
-          p->state = ns;
+          p->packed = ns;
           double *nw = realloc(p->weight, nc * sizeof *nw);
           if (!nw) goto nomem;
           p->weight = nw;
@@ -180,7 +183,7 @@ static fitcl_status compress(fitcl__patterns *p, size_t nfamilies, int ntaxa,
           p->group = ng;
           pcap = nc;
         }
-        memcpy(p->state + pat * nt, col, nt);
+        memcpy(p->packed + pat * sd, col, sd);
         p->weight[pat] = 0.0;
         p->group[pat] = g;
         p->npatterns++;
@@ -196,8 +199,8 @@ static fitcl_status compress(fitcl__patterns *p, size_t nfamilies, int ntaxa,
   p->ngroups = maxg + 1;
   /* Give back the unused tail of the doubling growth. */
   if (p->npatterns > 0 && p->npatterns < pcap) {
-    uint8_t *ns = realloc(p->state, p->npatterns * (nt ? nt : 1));
-    if (ns) p->state = ns;
+    uint8_t *ns = realloc(p->packed, p->npatterns * (sd ? sd : 1));
+    if (ns) p->packed = ns;
   }
   goto done;
 nomem:
@@ -208,6 +211,7 @@ fail:
 done:
   fitcl__pool_destroy(pool);
   free(b.cols);
+  free(b.packs);
   free(b.hash);
   free(tab.slot);
   free(tab.hash);
@@ -266,8 +270,7 @@ fitcl_status fitcl__patterns_from_states(fitcl__patterns *out, size_t nfamilies,
 
 static void pattern_column(void *user, size_t f, uint8_t *dst) {
   const fitcl__patterns *p = user;
-  size_t nt = (size_t)p->ntaxa;
-  memcpy(dst, p->state + p->family_pattern[f] * nt, nt);
+  fitcl__pat_row(p, p->family_pattern[f], dst);
 }
 
 fitcl_status fitcl__patterns_regroup(fitcl__patterns *p, const int *groups, char *err,

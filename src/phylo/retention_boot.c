@@ -137,15 +137,16 @@ fitcl_status fitcl__retention_bootstrap(fitcl_context *ctx, const fitcl_data *da
   int any_missing = 0;
   for (size_t f = 0; f < n; ++f) {
     groups[f] = data->pat.family_group[f];
-    const uint8_t *col = data->pat.state + data->pat.family_pattern[f] * nt;
-    for (size_t i = 0; i < nt; ++i) any_missing |= col[i] == FITCL__MISSING;
+    const size_t q = data->pat.family_pattern[f];
+    for (size_t i = 0; i < nt; ++i) any_missing |= fitcl__pat_get(&data->pat, q, i) == FITCL__MISSING;
   }
   if (any_missing) {
     missing = malloc(n * nt);
     if (!missing) goto oom;
     for (size_t f = 0; f < n; ++f) {
-      const uint8_t *col = data->pat.state + data->pat.family_pattern[f] * nt;
-      for (size_t i = 0; i < nt; ++i) missing[f * nt + i] = col[i] == FITCL__MISSING;
+      const size_t q = data->pat.family_pattern[f];
+      for (size_t i = 0; i < nt; ++i)
+        missing[f * nt + i] = fitcl__pat_get(&data->pat, q, i) == FITCL__MISSING;
     }
   }
   if (K > 1) {

@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       k++;
     CHECK(k < fitcl_pamatrix_ntaxa(m));
     for (size_t f = 0; f < nf; ++f)
-      CHECK(p->state[p->family_pattern[f] * (size_t)p->ntaxa + (size_t)i] ==
+      CHECK(fitcl__pat_get(p, p->family_pattern[f], (size_t)i) ==
             fitcl_pamatrix_get(m, f, k));
     if (t->ntips <= 64)
       for (int j = i + 1; j < t->ntips; ++j) {

@@ -106,11 +106,12 @@ static inline __attribute__((always_inline)) scratch_view scratch_parts(const fi
   return v;
 }
 
-/* The tip bit masks of SUB_TILE sub-blocks (one task), all tips: in
- * tiles of tips, since the tips' rows are npx bytes apart and one
- * sub-block across all tips would touch a line per tip.  Each task
- * writes its own sub-blocks' rows. */
-enum { TIP_TILE = 64, SUB_TILE = 64 };
+/* The tip bit masks of SUB_TILE sub-blocks (one task), all tips, read
+ * straight from the data's patterns (pattern-major): a sub-block's
+ * FITCL__LANE pattern rows stay in cache while its tips are walked, so no
+ * tip-major copy of the states is ever made.  Each task writes its own
+ * sub-blocks' rows. */
+enum { SUB_TILE = 64 };
 
 typedef struct tipbits_job {
   fitcl_lik *L;
@@ -121,22 +122,61 @@ static void tipbits_tile(void *arg, size_t task, unsigned worker) {
   (void)worker;
   const tipbits_job *j = arg;
   const fitcl_lik *L = j->L;
+  const fitcl__lik_patterns *pat = L->pat_view;
   const size_t nt = (size_t)L->ntips, nsub = L->npx / FITCL__LANE;
   const size_t s0 = task * SUB_TILE, s1 = nsub - s0 < SUB_TILE ? nsub : s0 + SUB_TILE;
   const int *rank = cpu_of(L)->tiprank;
-  for (size_t v0 = 0; v0 < nt; v0 += TIP_TILE)
-    for (size_t v = v0; v < nt && v < v0 + TIP_TILE; ++v)
-      for (size_t sb = s0; sb < s1; ++sb) {
-        const uint8_t *st = L->tips + v * L->npx + sb * FITCL__LANE;
-        unsigned b0 = 0, b1 = 0;
-        for (int l = 0; l < FITCL__LANE; ++l) {
-          b0 |= (unsigned)fitcl_prune_tip0(st[l]) << l;
-          b1 |= (unsigned)fitcl_prune_tip1(st[l]) << l;
-        }
-        uint16_t *e = j->blk + 2 * (sb * nt + (size_t)rank[v]);
-        e[0] = (uint16_t)b0;
-        e[1] = (uint16_t)b1;
+  for (size_t sb = s0; sb < s1; ++sb) {
+    /* Lanes without a data pattern hold the same state at every tip:
+     * the group's all-absent pattern, or padding (all missing). */
+    size_t src[FITCL__LANE];
+    int nlive = 0, lane[FITCL__LANE];
+    unsigned f0 = 0, f1 = 0;
+    for (int l = 0; l < FITCL__LANE; ++l) {
+      const size_t i = sb * FITCL__LANE + (size_t)l;
+      if (L->src[i] != SIZE_MAX) {
+        src[nlive] = L->src[i];
+        lane[nlive++] = l;
+        continue;
       }
+      const int s = L->kind[i] == FITCL__PAT_ABSENT ? FITCL__ABSENT : FITCL__MISSING;
+      f0 |= (unsigned)fitcl_prune_tip0(s) << l;
+      f1 |= (unsigned)fitcl_prune_tip1(s) << l;
+    }
+    uint16_t *e = j->blk + 2 * sb * nt;
+    if (pat->packed) {
+      /* Four tips a byte of each row. */
+      const uint8_t *row[FITCL__LANE];
+      for (int k = 0; k < nlive; ++k) row[k] = pat->packed + src[k] * pat->stride;
+      for (size_t v4 = 0; v4 < nt; v4 += 4) {
+        unsigned b0[4] = {f0, f0, f0, f0}, b1[4] = {f1, f1, f1, f1};
+        for (int k = 0; k < nlive; ++k) {
+          const unsigned byte = row[k][v4 >> 2];
+          for (int q = 0; q < 4; ++q) {
+            const int s = (int)(byte >> (2 * q)) & 3;
+            b0[q] |= (unsigned)fitcl_prune_tip0(s) << lane[k];
+            b1[q] |= (unsigned)fitcl_prune_tip1(s) << lane[k];
+          }
+        }
+        for (size_t q = 0; q < 4 && v4 + q < nt; ++q) {
+          e[2 * (size_t)rank[v4 + q]] = (uint16_t)b0[q];
+          e[2 * (size_t)rank[v4 + q] + 1] = (uint16_t)b1[q];
+        }
+      }
+    } else {
+      const uint8_t *row[FITCL__LANE];
+      for (int k = 0; k < nlive; ++k) row[k] = pat->state + src[k] * (size_t)pat->ntaxa;
+      for (size_t v = 0; v < nt; ++v) {
+        unsigned b0 = f0, b1 = f1;
+        for (int k = 0; k < nlive; ++k) {
+          b0 |= (unsigned)fitcl_prune_tip0(row[k][v]) << lane[k];
+          b1 |= (unsigned)fitcl_prune_tip1(row[k][v]) << lane[k];
+        }
+        e[2 * (size_t)rank[v]] = (uint16_t)b0;
+        e[2 * (size_t)rank[v] + 1] = (uint16_t)b1;
+      }
+    }
+  }
 }
 
 fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
@@ -167,7 +207,6 @@ fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
       if (L->sched_child[j] < L->ntips) cpu_of(L)->tiprank[L->sched_child[j]] = r++;
     tipbits_job j = {L, blk};
     fitcl__pool_run(fitcl__ctx_pool(L->ctx), (nsub + SUB_TILE - 1) / SUB_TILE, tipbits_tile, &j);
-    FITCL_FREE(L->tips);
     cpu_of(L)->tipbits = blk;
   }
   const size_t n = scratch_doubles(L);

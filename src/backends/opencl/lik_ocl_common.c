@@ -46,7 +46,10 @@ fitcl_status fitcl__lik_ocl_upload_common(fitcl_lik *L) {
   TRY(fitcl__ocl_alloc(ctx, ro, sizeof(fitcl_prune_step) * (size_t)L->nint, L->sched, &o->sched));
   TRY(fitcl__ocl_alloc(ctx, ro, sizeof(int) * (size_t)(L->nnodes - 1), L->sched_child,
                        &o->sched_child));
-  TRY(fitcl__ocl_alloc(ctx, ro, (size_t)L->ntips * L->npx, L->tips, &o->tips));
+  TRY(fitcl__lik_tip_bytes(L));
+  st = fitcl__ocl_alloc(ctx, ro, (size_t)L->ntips * L->npx, L->tips, &o->tips);
+  FITCL_FREE(L->tips); /* copied to the device */
+  if (st != FITCL_OK) return st;
   TRY(fitcl__ocl_alloc(ctx, ro, sizeof(int) * L->nblocks, L->block_group, &o->bgroup));
   TRY(fitcl__ocl_alloc(ctx, ro, L->npx, L->kind, &o->kind));
   return FITCL_OK;
