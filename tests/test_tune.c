@@ -14,6 +14,7 @@
 #include "device/backend.h"
 #include "fitcl.h"
 #include "kernels/lik.h"
+#include "kernels/selftest.h"
 #include "kernels/tune.h"
 #include "test_util.h"
 
@@ -141,6 +142,16 @@ Test(tune, stored_fp64_ratio_sets_the_default_precision) {
     fitcl_context_get_info(again, &info);
     cr_expect_str_eq(info.precision, want[i], "record %d", i);
     cr_expect_eq(again->backend->tuning.accum_variant, 2, "record %d parsed", i);
+    /* The likelihood runs in the precision the record chose: turned to
+     * mixed after the context opened in double, it builds the float
+     * program at first use. */
+    fitcl_selftest_result r;
+    memset(&r, 0, sizeof r);
+    cr_expect_eq(fitcl__selftest_gainloss(again, &r), FITCL_OK, "record %d: %s", i,
+                 fitcl_errmsg(again));
+    cr_expect(r.passed, "record %d: %s", i, r.detail);
+    cr_expect(i == 0 ? r.max_rel_error > 1e-13 : r.max_rel_error < 1e-13,
+              "record %d: error %.3g: not in the record's precision", i, r.max_rel_error);
     fitcl_context_destroy(again);
     /* A precision asked for wins over the record. */
     setenv("FITCL_PRECISION", i ? "single" : "double", 1);

@@ -55,7 +55,8 @@ static fitcl_status ocl_open(fitcl_context *ctx, const fitcl_device_desc *desc, 
     prec = fitcl__ocl_default_precision((cl_device_id)ref.b, desc);
   fitcl__ocl *o = NULL;
   fitcl_status st =
-      fitcl__ocl_create(ctx, (cl_platform_id)ref.a, (cl_device_id)ref.b, desc->fp64, &o);
+      fitcl__ocl_create(ctx, (cl_platform_id)ref.a, (cl_device_id)ref.b, desc->fp64,
+                        prec != FITCL_PRECISION_DOUBLE, &o);
   if (st != FITCL_OK) return st;
   b->state = o;
   ctx->programs = o->nprograms;

@@ -359,7 +359,7 @@ int fitcl__ocl_has_float_form(const char *name) {
 }
 
 fitcl_status fitcl__ocl_create(fitcl_context *ctx, cl_platform_id platform, cl_device_id device,
-                               int fp64, fitcl__ocl **out) {
+                               int fp64, int floats, fitcl__ocl **out) {
   *out = NULL;
   fitcl__ocl *o = calloc(1, sizeof *o);
   if (!o) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
@@ -396,7 +396,8 @@ fitcl_status fitcl__ocl_create(fitcl_context *ctx, cl_platform_id platform, cl_d
 
   int n = 0;
   for (size_t i = 0; i < fitcl__cl_nfiles; ++i) n += is_program(fitcl__cl_files[i].name);
-  /* Without fp64, only the programs with a float form build at all. */
+  /* Without fp64, only the programs with a float form build at all; in
+   * double precision they are not needed (a cold start compiles less). */
   o->programs = calloc((size_t)(n ? n : 1), sizeof *o->programs);
   if (!o->programs) {
     st = fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
@@ -404,7 +405,9 @@ fitcl_status fitcl__ocl_create(fitcl_context *ctx, cl_platform_id platform, cl_d
   }
   for (size_t i = 0; i < fitcl__cl_nfiles; ++i) {
     const fitcl__cl_file *f = &fitcl__cl_files[i];
-    if (!is_program(f->name) || (!fp64 && !fitcl__ocl_has_float_form(f->name))) continue;
+    if (!is_program(f->name)) continue;
+    const int float_form = fitcl__ocl_has_float_form(f->name);
+    if (fp64 ? float_form && !floats : !float_form) continue;
     fitcl__ocl_prog *p = &o->programs[o->nprograms];
     p->name = f->name;
     st = build_program(ctx, f->name, f->data, NULL, &p->program);
@@ -445,10 +448,34 @@ cl_program fitcl__ocl_program(fitcl_context *ctx, const char *name) {
   return NULL;
 }
 
+/* A float form not built at creation, because the context opened in
+ * double and a tuning record then measured slow fp64 (kernels/tune.c):
+ * built on first use, through the cache; the program list has room for
+ * every embedded program. */
+static fitcl_status build_float_form(fitcl_context *ctx, const char *name, cl_program *out) {
+  fitcl__ocl *o = fitcl__ocl_of(ctx);
+  for (size_t i = 0; i < fitcl__cl_nfiles; ++i) {
+    const fitcl__cl_file *f = &fitcl__cl_files[i];
+    if (strcmp(f->name, name) != 0) continue;
+    fitcl__ocl_prog *p = &o->programs[o->nprograms];
+    fitcl_status st = build_program(ctx, f->name, f->data, NULL, &p->program);
+    if (st != FITCL_OK) return st;
+    p->name = f->name;
+    o->nprograms++;
+    *out = p->program;
+    return FITCL_OK;
+  }
+  return FITCL_OK;
+}
+
 fitcl_status fitcl__ocl_kernel(fitcl_context *ctx, const char *prog, const char *kname,
                                cl_kernel *out) {
   *out = NULL;
   cl_program p = fitcl__ocl_program(ctx, prog);
+  if (!p && fitcl__ocl_of(ctx) && fitcl__ocl_has_float_form(prog)) {
+    fitcl_status st = build_float_form(ctx, prog, &p);
+    if (st != FITCL_OK) return st;
+  }
   if (!p) return fitcl__fail(ctx, FITCL_ERR_INTERNAL, "no embedded program %s", prog);
   cl_int err;
   *out = clCreateKernel(p, kname, &err);

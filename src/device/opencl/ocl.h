@@ -72,16 +72,19 @@ fitcl_status fitcl__ocl_discover(fitcl__devlist *list, char *why, size_t whylen)
 #define FITCL__OCL_NO_FP64_OPTIONS "-DFITCL_NO_FP64=1 -cl-single-precision-constant"
 
 /* Creates the device context and queues and builds the embedded programs
- * (through the cache): every one where the device has fp64 (`fp64`), else
- * only those with a float form (fitcl__ocl_has_float_form), with
+ * (through the cache) that the context's precision uses: where the device
+ * has fp64 (`fp64`), every double program, and the float forms
+ * (fitcl__ocl_has_float_form) only when it computes in float (`floats`:
+ * mixed or single); without fp64, only the float forms, with
  * FITCL__OCL_NO_FP64_OPTIONS.  The state is reachable as
  * ctx->backend->state while the programs build.  On failure, the detail is
  * in ctx->errmsg. */
 fitcl_status fitcl__ocl_create(fitcl_context *ctx, cl_platform_id platform,
-                               cl_device_id device, int fp64, fitcl__ocl **out);
+                               cl_device_id device, int fp64, int floats, fitcl__ocl **out);
 
-/* 1 when embedded program `name` holds no double: the programs built on a
- * device without fp64.  The families whose programs all lack one run on
+/* 1 when embedded program `name` is the float form of a family's kernels
+ * (it holds no double): the programs built on a device without fp64, and
+ * in mixed or single precision.  The families whose programs all lack one run on
  * the host there (backends/opencl/opencl_backend.c). */
 int fitcl__ocl_has_float_form(const char *name);
 
