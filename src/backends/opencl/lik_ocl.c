@@ -115,18 +115,8 @@ fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad) {
   ARG(o->k_rows, 2, ncomp);
   ARG(o->k_rows, 4, nrc);
   ARG(o->k_rows, 5, o->rows);
-  for (size_t p0 = 0; p0 < L->npx; p0 += o->cn) {
-    const cl_long pofs = (cl_long)p0;
-    const cl_long cn = (cl_long)((L->npx - p0 < o->cn) ? L->npx - p0 : o->cn);
-    const cl_long blk0 = pofs / FITCL_REDUCE_BLOCK;
-    ARG(k, a_pofs, pofs);
-    ARG(k, a_cn, cn);
-    TRY(fitcl__ocl_launch(ctx, k, (size_t)cn, 0));
-    if (!want_grad) continue; /* the host forms the log-likelihood rows below */
-    ARG(o->k_rows, 1, cn);
-    ARG(o->k_rows, 3, blk0);
-    TRY(fitcl__ocl_launch(ctx, o->k_rows, (size_t)(cn / FITCL_REDUCE_BLOCK) * (size_t)nrc, 0));
-  }
+  /* Without the gradient the host forms the log-likelihood rows below. */
+  TRY(fitcl__lik_ocl_run_chunks(L, a_pofs, a_cn, want_grad, nrc));
   if (want_grad)
     TRY(fitcl__ocl_check(ctx, clEnqueueReadBuffer(fitcl__ocl_of(ctx)->queue, o->rows, CL_FALSE, 0,
                                                   sizeof(double) * L->ncomp * L->nblocks, L->rows,

@@ -81,3 +81,25 @@ void fitcl__lik_ocl_layout(fitcl_lik *L, size_t real) {
                                          : 16;
 }
 
+
+#define ARG(k, i, v) TRY(fitcl__ocl_setarg(ctx, (k), (i), sizeof(v), &(v)))
+
+fitcl_status fitcl__lik_ocl_run_chunks(fitcl_lik *L, cl_uint a_pofs, cl_uint a_cn, int want_grad,
+                                       cl_int nrc) {
+  fitcl_context *ctx = L->ctx;
+  struct fitcl__lik_ocl *o = ocl_of(L);
+  fitcl_status st;
+  for (size_t p0 = 0; p0 < L->npx; p0 += o->cn) {
+    const cl_long pofs = (cl_long)p0;
+    const cl_long cn = (cl_long)((L->npx - p0 < o->cn) ? L->npx - p0 : o->cn);
+    const cl_long blk0 = pofs / FITCL_REDUCE_BLOCK;
+    ARG(o->k_prune, a_pofs, pofs);
+    ARG(o->k_prune, a_cn, cn);
+    TRY(fitcl__ocl_launch(ctx, o->k_prune, (size_t)cn, 0));
+    if (!want_grad) continue;
+    ARG(o->k_rows, 1, cn);
+    ARG(o->k_rows, 3, blk0);
+    TRY(fitcl__ocl_launch(ctx, o->k_rows, (size_t)(cn / FITCL_REDUCE_BLOCK) * (size_t)nrc, 0));
+  }
+  return FITCL_OK;
+}

@@ -177,18 +177,7 @@ fitcl_status fitcl__lik_ocl_eval_float(fitcl_lik *L, int want_grad) {
   } else {
     ARG(o->k_rows, 5, o->rows);
   }
-  for (size_t p0 = 0; p0 < L->npx; p0 += o->cn) {
-    const cl_long pofs = (cl_long)p0;
-    const cl_long cn = (cl_long)((L->npx - p0 < o->cn) ? L->npx - p0 : o->cn);
-    const cl_long blk0 = pofs / FITCL_REDUCE_BLOCK;
-    ARG(k, a_pofs, pofs);
-    ARG(k, a_cn, cn);
-    TRY(fitcl__ocl_launch(ctx, k, (size_t)cn, 0));
-    if (!want_grad) continue;
-    ARG(o->k_rows, 1, cn);
-    ARG(o->k_rows, 3, blk0);
-    TRY(fitcl__ocl_launch(ctx, o->k_rows, (size_t)(cn / FITCL_REDUCE_BLOCK) * (size_t)nrc, 0));
-  }
+  TRY(fitcl__lik_ocl_run_chunks(L, a_pofs, a_cn, want_grad, nrc));
   const size_t nrow = L->ncomp * L->nblocks;
   if (want_grad && o->pairs)
     TRY(fitcl__ocl_check(ctx, clEnqueueReadBuffer(q, o->rows2, CL_FALSE, 0,
