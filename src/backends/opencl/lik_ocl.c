@@ -74,7 +74,7 @@ fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad) {
   struct fitcl__lik_ocl *o = ocl_of(L);
   if (o->floats) return fitcl__lik_ocl_eval_float(L, want_grad);
   fitcl_status st;
-  const int nn = L->nnodes, K = L->K, S = L->G * L->K;
+  const int nn = L->nnodes, S = L->G * L->K;
   /* One non-blocking upload of everything that changes per evaluation;
    * hpar is not touched again before the blocking read at the end. */
   const size_t npar = (size_t)nn + 2 * (size_t)S + (size_t)L->G;
@@ -94,29 +94,16 @@ fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad) {
   ARG(o->k_pm, 4, o->pm);
   TRY(fitcl__ocl_launch(ctx, o->k_pm, (size_t)nn * (size_t)S, 0));
 
-  const cl_int ntips = L->ntips, nint = L->nint, root_grad = L->root_grad;
-  const cl_int pi_off = nn + 2 * S;
-  const cl_int wg = want_grad, bg = L->branch_grad, ncomp = (cl_int)L->ncomp;
-  const cl_long npx = (cl_long)L->npx;
-  cl_int a = 0;
-  cl_kernel k = o->k_prune;
-  const cl_int maxdeg = L->maxdeg;
-  ARG(k, a++, ntips); ARG(k, a++, nn); ARG(k, a++, nint); ARG(k, a++, K); ARG(k, a++, maxdeg);
-  ARG(k, a++, o->sched); ARG(k, a++, o->sched_child); ARG(k, a++, o->tips);
-  ARG(k, a++, npx);
-  const cl_uint a_pofs = (cl_uint)a++;
-  const cl_uint a_cn = (cl_uint)a++;
-  ARG(k, a++, o->bgroup); ARG(k, a++, o->kind); ARG(k, a++, o->weight); ARG(k, a++, o->pm);
-  ARG(k, a++, o->par); ARG(k, a++, pi_off); ARG(k, a++, root_grad); ARG(k, a++, wg); ARG(k, a++, bg);
-  ARG(k, a++, ncomp); ARG(k, a++, o->tile); ARG(k, a++, o->in); ARG(k, a++, o->out); ARG(k, a++, o->sb);
-  ARG(k, a++, o->patll); ARG(k, a++, o->wv);
+  const cl_int ncomp = (cl_int)L->ncomp;
   const cl_int nrc = want_grad ? ncomp : 1;
   ARG(o->k_rows, 0, o->wv);
   ARG(o->k_rows, 2, ncomp);
   ARG(o->k_rows, 4, nrc);
   ARG(o->k_rows, 5, o->rows);
   /* Without the gradient the host forms the log-likelihood rows below. */
-  TRY(fitcl__lik_ocl_run_chunks(L, a_pofs, a_cn, want_grad, nrc));
+  const fitcl__lik_ocl_prune_bufs pb = {.pm = o->pm, .par = o->par, .root = o->patll,
+                                        .pi_off = nn + 2 * S};
+  TRY(fitcl__lik_ocl_prune(L, want_grad, nrc, &pb));
   if (want_grad)
     TRY(fitcl__ocl_check(ctx, clEnqueueReadBuffer(fitcl__ocl_of(ctx)->queue, o->rows, CL_FALSE, 0,
                                                   sizeof(double) * L->ncomp * L->nblocks, L->rows,

@@ -84,18 +84,32 @@ void fitcl__lik_ocl_layout(fitcl_lik *L, size_t real) {
 
 #define ARG(k, i, v) TRY(fitcl__ocl_setarg(ctx, (k), (i), sizeof(v), &(v)))
 
-fitcl_status fitcl__lik_ocl_run_chunks(fitcl_lik *L, cl_uint a_pofs, cl_uint a_cn, int want_grad,
-                                       cl_int nrc) {
+fitcl_status fitcl__lik_ocl_prune(fitcl_lik *L, int want_grad, cl_int nrc,
+                                  const fitcl__lik_ocl_prune_bufs *pb) {
   fitcl_context *ctx = L->ctx;
   struct fitcl__lik_ocl *o = ocl_of(L);
   fitcl_status st;
+  const cl_int ntips = L->ntips, nn = L->nnodes, nint = L->nint, K = L->K, maxdeg = L->maxdeg;
+  const cl_int root_grad = L->root_grad, wg = want_grad, bg = L->branch_grad;
+  const cl_int ncomp = (cl_int)L->ncomp;
+  const cl_long npx = (cl_long)L->npx;
+  cl_kernel k = o->k_prune;
+  cl_uint a = 0;
+  ARG(k, a++, ntips); ARG(k, a++, nn); ARG(k, a++, nint); ARG(k, a++, K); ARG(k, a++, maxdeg);
+  ARG(k, a++, o->sched); ARG(k, a++, o->sched_child); ARG(k, a++, o->tips); ARG(k, a++, npx);
+  const cl_uint a_pofs = a++, a_cn = a++;
+  ARG(k, a++, o->bgroup); ARG(k, a++, o->kind); ARG(k, a++, o->weight); ARG(k, a++, pb->pm);
+  ARG(k, a++, pb->par); ARG(k, a++, pb->pi_off); ARG(k, a++, root_grad); ARG(k, a++, wg);
+  ARG(k, a++, bg); ARG(k, a++, ncomp); ARG(k, a++, o->tile); ARG(k, a++, o->in);
+  ARG(k, a++, o->out); ARG(k, a++, o->sb); ARG(k, a++, pb->root); ARG(k, a++, pb->nsc);
+  ARG(k, a++, o->wv); ARG(k, a++, pb->comp);
   for (size_t p0 = 0; p0 < L->npx; p0 += o->cn) {
     const cl_long pofs = (cl_long)p0;
     const cl_long cn = (cl_long)((L->npx - p0 < o->cn) ? L->npx - p0 : o->cn);
     const cl_long blk0 = pofs / FITCL_REDUCE_BLOCK;
-    ARG(o->k_prune, a_pofs, pofs);
-    ARG(o->k_prune, a_cn, cn);
-    TRY(fitcl__ocl_launch(ctx, o->k_prune, (size_t)cn, 0));
+    ARG(k, a_pofs, pofs);
+    ARG(k, a_cn, cn);
+    TRY(fitcl__ocl_launch(ctx, k, (size_t)cn, 0));
     if (!want_grad) continue;
     ARG(o->k_rows, 1, cn);
     ARG(o->k_rows, 3, blk0);

@@ -136,7 +136,7 @@ fitcl_status fitcl__lik_ocl_eval_float(fitcl_lik *L, int want_grad) {
   struct fitcl__lik_ocl *o = fitcl__lik_ocl_of(L);
   fitcl_status st;
   cl_command_queue q = fitcl__ocl_of(ctx)->queue;
-  const int nn = L->nnodes, K = L->K, S = L->G * L->K;
+  const int nn = L->nnodes, S = L->G * L->K;
   host_pmats(L, want_grad);
   /* Non-blocking uploads: hpm and hpi are not touched again before the
    * blocking read at the end. */
@@ -149,24 +149,10 @@ fitcl_status fitcl__lik_ocl_eval_float(fitcl_lik *L, int want_grad) {
                                                  NULL),
                        "clEnqueueWriteBuffer"));
 
-  const cl_int ntips = L->ntips, nint = L->nint, root_grad = L->root_grad, maxdeg = L->maxdeg;
-  const cl_int wg = want_grad, bg = L->branch_grad, ncomp = (cl_int)L->ncomp;
-  const cl_long npx = (cl_long)L->npx;
-  cl_int a = 0;
-  cl_kernel k = o->k_prune;
-  ARG(k, a++, ntips); ARG(k, a++, nn); ARG(k, a++, nint); ARG(k, a++, K); ARG(k, a++, maxdeg);
-  ARG(k, a++, o->sched); ARG(k, a++, o->sched_child); ARG(k, a++, o->tips);
-  ARG(k, a++, npx);
-  const cl_uint a_pofs = (cl_uint)a++;
-  const cl_uint a_cn = (cl_uint)a++;
-  ARG(k, a++, o->bgroup); ARG(k, a++, o->kind); ARG(k, a++, o->weight); ARG(k, a++, o->pmf);
-  ARG(k, a++, o->pif); ARG(k, a++, root_grad); ARG(k, a++, wg); ARG(k, a++, bg);
-  ARG(k, a++, ncomp); ARG(k, a++, o->tile); ARG(k, a++, o->in); ARG(k, a++, o->out);
-  ARG(k, a++, o->sb);
+  const cl_int ncomp = (cl_int)L->ncomp;
   /* Compensated sums (each pattern's derivatives, the gradient's rows)
    * but in single precision. */
   const cl_int comp = o->prec != FITCL_PRECISION_SINGLE;
-  ARG(k, a++, o->llf); ARG(k, a++, o->nsc); ARG(k, a++, o->wv); ARG(k, a++, comp);
   const cl_int nrc = ncomp;
   ARG(o->k_rows, 0, o->wv);
   ARG(o->k_rows, 2, ncomp);
@@ -177,7 +163,9 @@ fitcl_status fitcl__lik_ocl_eval_float(fitcl_lik *L, int want_grad) {
   } else {
     ARG(o->k_rows, 5, o->rows);
   }
-  TRY(fitcl__lik_ocl_run_chunks(L, a_pofs, a_cn, want_grad, nrc));
+  const fitcl__lik_ocl_prune_bufs pb = {.pm = o->pmf, .par = o->pif, .root = o->llf,
+                                        .nsc = o->nsc, .comp = comp};
+  TRY(fitcl__lik_ocl_prune(L, want_grad, nrc, &pb));
   const size_t nrow = L->ncomp * L->nblocks;
   if (want_grad && o->pairs)
     TRY(fitcl__ocl_check(ctx, clEnqueueReadBuffer(q, o->rows2, CL_FALSE, 0,

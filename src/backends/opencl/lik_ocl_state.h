@@ -40,12 +40,19 @@ static inline struct fitcl__lik_ocl *fitcl__lik_ocl_of(const fitcl_lik *L) { ret
 fitcl_status fitcl__lik_ocl_upload_common(fitcl_lik *L);
 void fitcl__lik_ocl_layout(fitcl_lik *L, size_t real);
 void fitcl__lik_ocl_destroy(fitcl_lik *L);
-/* Launches k_prune (its other arguments set) over the patterns chunk by
- * chunk, setting its arguments a_pofs (first pattern) and a_cn (chunk
- * length), and, with the gradient, k_rows after each chunk over nrc
+/* What differs between the precisions' pruning launches: the transition
+ * matrices, the buffer holding the root probabilities (at pi_off), where
+ * each pattern's result goes (root, and nsc in float: may be NULL), and
+ * compensated float sums (comp).  See cl/common/prune_kernel.h. */
+typedef struct fitcl__lik_ocl_prune_bufs {
+  cl_mem pm, par, root, nsc;
+  cl_int pi_off, comp;
+} fitcl__lik_ocl_prune_bufs;
+/* Sets k_prune's arguments and launches it over the patterns chunk by
+ * chunk, and, with the gradient, k_rows after each chunk over nrc
  * block-row components (its arguments 0, 2, 4 and 5 set). */
-fitcl_status fitcl__lik_ocl_run_chunks(fitcl_lik *L, cl_uint a_pofs, cl_uint a_cn, int want_grad,
-                                       cl_int nrc);
+fitcl_status fitcl__lik_ocl_prune(fitcl_lik *L, int want_grad, cl_int nrc,
+                                  const fitcl__lik_ocl_prune_bufs *pb);
 
 /* The float kernels' driver (lik_ocl_float.c). */
 fitcl_status fitcl__lik_ocl_create_float(fitcl_lik *L);
