@@ -477,35 +477,13 @@ __kernel void fitcl_accum_qr_loop(__global const double *params, __global const 
   out[FITCL_QR_TRI(FITCL_QR_M) + 1] = sz;
 }
 
+#include "common/accum_qr_merge.h"
+
 /* Merges FITCL_ACCUM_COMBINE consecutive block triangles in block order
- * (each block's rows rotated into the first block's triangle, in place)
- * and adds their Σrho and Σr² with compensation; work-item g writes group
- * g's vector to out. */
+ * (common/accum_qr_merge.h); work-item g writes group g's vector to out. */
 __kernel void fitcl_accum_qr_combine(__global double *partial, const long nblocks,
                                      __global double *out) {
-  const long g = get_global_id(0);
-  const long b0 = g * FITCL_ACCUM_COMBINE;
-  if (b0 >= nblocks) return;
-  const long b1 = min(b0 + (long)FITCL_ACCUM_COMBINE, nblocks);
-  const int tri = FITCL_QR_TRI(FITCL_QR_M);
-  __global double *T = partial + b0 * FITCL_NQR;
-  double s0 = 0.0, c0 = 0.0, s1 = 0.0, c1 = 0.0;
-  fitcl_kahan_add(&s0, &c0, T[tri]);
-  fitcl_kahan_add(&s1, &c1, T[tri + 1]);
-  for (long b = b0 + 1; b < b1; ++b) {
-    __global const double *U = partial + b * FITCL_NQR;
-    for (int k = 0; k < FITCL_QR_M; ++k) {
-      double v[FITCL_QR_M];
-      for (int l = 0; l < FITCL_QR_M; ++l) v[l] = l < k ? 0.0 : U[FITCL_QR_AT(FITCL_QR_M, k, l)];
-      fitcl_qr_add_row_g(T, FITCL_QR_M, v, k);
-    }
-    fitcl_kahan_add(&s0, &c0, U[tri]);
-    fitcl_kahan_add(&s1, &c1, U[tri + 1]);
-  }
-  __global double *o = out + g * FITCL_NQR;
-  for (int q = 0; q < tri; ++q) o[q] = T[q];
-  o[tri] = s0 + c0;
-  o[tri + 1] = s1 + c1;
+  fitcl_accum_qr_merge_group(partial, nblocks, get_global_id(0), out);
 }
 
 /* Adds FITCL_ACCUM_COMBINE consecutive block partials in order with

@@ -169,33 +169,13 @@ __kernel void fitcl_accum_qr_mp(FITCL_MP_ARGS, __global fitcl_real *partial,
   out[FITCL_QR_TRI(FITCL_QR_M) + 1] = sz;
 }
 
-/* Merges FITCL_ACCUM_COMBINE consecutive block triangles in block order,
- * as fitcl_accum_qr_combine does in double. */
+#include "common/accum_qr_merge.h"
+
+/* Merges FITCL_ACCUM_COMBINE consecutive block triangles in block order
+ * (common/accum_qr_merge.h), in fitcl_real. */
 __kernel void fitcl_accum_qr_combine_mp(__global fitcl_real *partial, const long nblocks,
                                         __global fitcl_real *out) {
-  const long g = get_global_id(0);
-  const long b0 = g * FITCL_ACCUM_COMBINE;
-  if (b0 >= nblocks) return;
-  const long b1 = min(b0 + (long)FITCL_ACCUM_COMBINE, nblocks);
-  const int tri = FITCL_QR_TRI(FITCL_QR_M);
-  __global fitcl_real *T = partial + b0 * FITCL_NQR;
-  fitcl_real s0 = 0, c0 = 0, s1 = 0, c1 = 0;
-  fitcl_kahan_add(&s0, &c0, T[tri]);
-  fitcl_kahan_add(&s1, &c1, T[tri + 1]);
-  for (long b = b0 + 1; b < b1; ++b) {
-    __global const fitcl_real *U = partial + b * FITCL_NQR;
-    for (int k = 0; k < FITCL_QR_M; ++k) {
-      fitcl_real v[FITCL_QR_M];
-      for (int l = 0; l < FITCL_QR_M; ++l) v[l] = l < k ? 0 : U[FITCL_QR_AT(FITCL_QR_M, k, l)];
-      fitcl_qr_add_row_g(T, FITCL_QR_M, v, k);
-    }
-    fitcl_kahan_add(&s0, &c0, U[tri]);
-    fitcl_kahan_add(&s1, &c1, U[tri + 1]);
-  }
-  __global fitcl_real *o = out + g * FITCL_NQR;
-  for (int q = 0; q < tri; ++q) o[q] = T[q];
-  o[tri] = s0 + c0;
-  o[tri + 1] = s1 + c1;
+  fitcl_accum_qr_merge_group(partial, nblocks, get_global_id(0), out);
 }
 
 /* Adds FITCL_ACCUM_COMBINE consecutive block partials in order: work-item
