@@ -38,6 +38,7 @@
  * covariance is the inverse Fisher information (the Cramér-Rao bound). */
 #ifndef FITCL_CL_COMMON_BATCH_LM_H
 #define FITCL_CL_COMMON_BATCH_LM_H
+#include "common/bounds.h"
 #include "common/compat.h"
 
 /* Private arrays are sized by FITCL_BATCH_NPMAX: the model's own parameter
@@ -121,22 +122,6 @@ FITCL_FN void fitcl_batch_point(int est, int wkind, fitcl_real y, fitcl_real f, 
     *r = (y - f) * sc;
     *c = 0.0;
   }
-}
-
-/* Brings one coordinate of a trial point back into [lo, hi] (lm.c's rule). */
-FITCL_FN fitcl_real fitcl_batch_bound(fitcl_real t, fitcl_real lo, fitcl_real hi, int project) {
-  if (t >= lo && t <= hi) return t;
-  if (project) return t < lo ? lo : hi;
-  if (isfinite(lo) && isfinite(hi)) {
-    fitcl_real w = hi - lo;
-    if (!(w > 0)) return lo;
-    fitcl_real u = fmod(t - lo, 2 * w);
-    if (u < 0) u += 2 * w;
-    if (u > w) u = 2 * w - u;
-    return lo + u;
-  }
-  if (t < lo) return 2 * lo - t;
-  return 2 * hi - t;
 }
 
 /* Predicted cost decrease of a step: step·Jᵀr - ½ stepᵀ JᵀJ step. */
@@ -435,8 +420,8 @@ FITCL_FN int fitcl_batch_step(int np, fitcl_real *st, const fitcl_real *E,
   for (int i = 0; i < nf; ++i) {
     int j = freej[i];
     fitcl_real p = st[FITCL_BST_P(np) + j], t = p + x[i];
-    trial[j] = fitcl_batch_bound(t, lo[j], hi[j], project);
-    alt[j] = fitcl_batch_bound(t, lo[j], hi[j], 1);
+    trial[j] = fitcl_bound_coord(t, lo[j], hi[j], project);
+    alt[j] = fitcl_bound_coord(t, lo[j], hi[j], 1);
     clipped |= trial[j] != alt[j] ? 1 : 0;
     /* A step below the rounding of the parameter (and of its standard
      * error) changes nothing: the damping has made it negligible. */

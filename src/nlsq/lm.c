@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "common/accum_qr.h"
+#include "common/bounds.h"
 #include "core/context.h"
 #include "core/util.h"
 #include "nlsq/checkpoint.h"
@@ -64,23 +65,6 @@ const char *fitcl_curvefit_status_name(fitcl_curvefit_status s) {
 }
 
 static double tol_or(double t, double dflt) { return t == 0 ? dflt : t; }
-
-/* Brings one coordinate of a trial point back into [lo, hi]. */
-static double bound_coord(double t, double lo, double hi, fitcl_bounds_mode mode) {
-  if (t >= lo && t <= hi) return t;
-  if (mode == FITCL_BOUNDS_PROJECT) return t < lo ? lo : hi;
-  if (isfinite(lo) && isfinite(hi)) {
-    /* Mirror images of the box tile the line with period 2*(hi-lo). */
-    double w = hi - lo;
-    if (!(w > 0)) return lo;
-    double u = fmod(t - lo, 2 * w);
-    if (u < 0) u += 2 * w;
-    if (u > w) u = 2 * w - u;
-    return lo + u;
-  }
-  if (t < lo) return 2 * lo - t;
-  return 2 * hi - t;
-}
 
 /* Decrease of the Gauss-Newton model for a step: step.g - step.JtJ.step/2. */
 static double model_gain(int n, const fitcl__lm_eval *S, const double *step) {
@@ -343,8 +327,8 @@ fitcl_status fitcl__lm_solve(const fitcl__lm_problem *pb, const fitcl_curvefit_o
       for (int a = 0; a < nf; ++a) {
         int j = freej[a];
         double t = st.p[j] + x[a];
-        trial[j] = bound_coord(t, lo[j], hi[j], opt->bounds_mode);
-        alt[j] = bound_coord(t, lo[j], hi[j], FITCL_BOUNDS_PROJECT);
+        trial[j] = fitcl_bound_coord(t, lo[j], hi[j], opt->bounds_mode == FITCL_BOUNDS_PROJECT);
+        alt[j] = fitcl_bound_coord(t, lo[j], hi[j], 1);
         clipped |= trial[j] != alt[j];
         /* A step below rounding of the parameter (and of its standard
          * error) changes nothing: the damping has made it negligible. */
