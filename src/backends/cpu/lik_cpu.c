@@ -28,6 +28,13 @@
 #include "kernels/lik.h"
 #include "backends/cpu/cpu.h"
 
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#define LIK_SSE2 1
+#else
+#define LIK_SSE2 0
+#endif
+
 /* 16 lanes: two AVX-512 vectors per partial, and a sub-block's tip states
  * fit in two 16-bit masks per tip (see the tip layout in create). */
 #define FITCL__LANE 16
@@ -113,6 +120,69 @@ static inline __attribute__((always_inline)) scratch_view scratch_parts(const fi
  * sub-blocks' rows. */
 enum { SUB_TILE = 64 };
 
+#if LIK_SSE2
+/* 16 x 16 bytes transposed in registers: in, r[l] holds 16 bytes of lane
+ * l's row; out, r[b] holds byte b of every lane (lane l in byte l). */
+static inline void transpose16(__m128i r[16]) {
+  __m128i t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
+    t[i + 8] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
+  }
+  for (int h = 0; h < 2; ++h)
+    for (int i = 0; i < 4; ++i) {
+      r[8 * h + i] = _mm_unpacklo_epi16(t[8 * h + 2 * i], t[8 * h + 2 * i + 1]);
+      r[8 * h + i + 4] = _mm_unpackhi_epi16(t[8 * h + 2 * i], t[8 * h + 2 * i + 1]);
+    }
+  for (int h = 0; h < 4; ++h)
+    for (int i = 0; i < 2; ++i) {
+      t[4 * h + i] = _mm_unpacklo_epi32(r[4 * h + 2 * i], r[4 * h + 2 * i + 1]);
+      t[4 * h + i + 2] = _mm_unpackhi_epi32(r[4 * h + 2 * i], r[4 * h + 2 * i + 1]);
+    }
+  for (int h = 0; h < 8; ++h) {
+    r[2 * h] = _mm_unpacklo_epi64(t[2 * h], t[2 * h + 1]);
+    r[2 * h + 1] = _mm_unpackhi_epi64(t[2 * h], t[2 * h + 1]);
+  }
+}
+
+/* The masks of the tips in the rows' whole 16-byte pieces (64 tips each):
+ * a piece of every live row is transposed so that one byte of the 16 lanes
+ * sits in one register, and each of its four cells' low bit (present) and
+ * high bit (missing) become a 16-lane mask by one movemask.  tip0 = not
+ * present or missing, tip1 = present or missing (fitcl_prune_tip0/1 for
+ * every 2-bit value).  Returns the first tip left to the scalar loop. */
+static size_t tipbits_sse2(const uint8_t *const *row, const int *lane, int nlive, size_t stride,
+                           size_t nt, unsigned f0, unsigned f1, const int *rank, uint16_t *e) {
+  unsigned live = 0;
+  for (int k = 0; k < nlive; ++k) live |= 1u << lane[k];
+  size_t o = 0;
+  for (; o + 16 <= stride && 4 * (o + 16) <= nt; o += 16) {
+    __m128i r[16];
+    for (int l = 0; l < 16; ++l) r[l] = _mm_setzero_si128();
+    for (int k = 0; k < nlive; ++k) r[lane[k]] = _mm_loadu_si128((const __m128i *)(row[k] + o));
+    transpose16(r);
+    for (int b = 0; b < 16; ++b) {
+      const int *rk = rank + 4 * (o + (size_t)b);
+      /* Cell q's low bit shifted to the top of its byte, then its high bit. */
+#define TIP_MASKS(q)                                                                          \
+  do {                                                                                        \
+    const unsigned lo = (unsigned)_mm_movemask_epi8(_mm_slli_epi64(r[b], 7 - 2 * (q)));       \
+    const unsigned hi = (unsigned)_mm_movemask_epi8(_mm_slli_epi64(r[b], 6 - 2 * (q)));       \
+    uint16_t *d = e + 2 * (size_t)rk[q];                                                      \
+    d[0] = (uint16_t)(((~lo | hi) & live) | f0);                                              \
+    d[1] = (uint16_t)(lo | hi | f1);                                                          \
+  } while (0)
+      TIP_MASKS(0);
+      TIP_MASKS(1);
+      TIP_MASKS(2);
+      TIP_MASKS(3);
+#undef TIP_MASKS
+    }
+  }
+  return 4 * o;
+}
+#endif
+
 typedef struct tipbits_job {
   fitcl_lik *L;
   uint16_t *blk;
@@ -148,7 +218,11 @@ static void tipbits_tile(void *arg, size_t task, unsigned worker) {
       /* Four tips a byte of each row. */
       const uint8_t *row[FITCL__LANE];
       for (int k = 0; k < nlive; ++k) row[k] = pat->packed + src[k] * pat->stride;
-      for (size_t v4 = 0; v4 < nt; v4 += 4) {
+      size_t v4 = 0;
+#if LIK_SSE2
+      v4 = tipbits_sse2(row, lane, nlive, pat->stride, nt, f0, f1, rank, e);
+#endif
+      for (; v4 < nt; v4 += 4) {
         unsigned b0[4] = {f0, f0, f0, f0}, b1[4] = {f1, f1, f1, f1};
         for (int k = 0; k < nlive; ++k) {
           const unsigned byte = row[k][v4 >> 2];
