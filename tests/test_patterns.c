@@ -312,6 +312,57 @@ Test(patterns, brute_force_random_with_groups_and_shuffled_taxa) {
   }
 }
 
+/* Matrix rows become columns three ways (data.c): copied where tips follow
+ * the matrix's columns (extra taxa after them, whose cells share the last
+ * byte, left out), gathered through one byte a cell for rows of up to
+ * 16,384 cells, and cell by cell from the packed row beyond. */
+Test(patterns, brute_force_tips_in_matrix_order_and_wide_rows) {
+  const int sizes[] = {5, 6, 7, 9, 37, 16390};
+  for (size_t c = 0; c < sizeof sizes / sizeof *sizes; ++c) {
+    const int nt = sizes[c], wide = nt > 16384, extra = wide ? 0 : 1 + (int)(c % 3);
+    const size_t nf = wide ? 9 : 300, mt = (size_t)(nt + extra);
+    char *text = random_tree(nt);
+    fitcl_tree *t = tree_of(text);
+    const char **tax = malloc(mt * sizeof *tax);
+    char xname[3][8] = {"x1", "x2", "x3"};
+    int *perm = malloc((size_t)nt * sizeof *perm); /* matrix column k holds tip perm[k] */
+    for (int i = 0; i < nt; ++i) perm[i] = i;
+    for (int i = nt - 1; wide && i > 0; --i) {
+      int j = (int)(rnd() % (unsigned)(i + 1)), x = perm[i];
+      perm[i] = perm[j];
+      perm[j] = x;
+    }
+    for (int k = 0; k < nt; ++k) tax[k] = fitcl_tree_tip_name(t, perm[k]);
+    for (int k = 0; k < extra; ++k) tax[nt + k] = xname[k];
+    const size_t npool = 1 + rnd() % 5;
+    uint8_t *pool = malloc(npool * (size_t)nt);
+    for (size_t k = 0; k < npool * (size_t)nt; ++k) pool[k] = (uint8_t)(rnd() % 3);
+    uint8_t *cols = malloc(nf * (size_t)nt), *vals = malloc(nf * mt);
+    int *groups = calloc(nf, sizeof *groups);
+    for (size_t f = 0; f < nf; ++f) {
+      memcpy(cols + f * (size_t)nt, pool + (rnd() % npool) * (size_t)nt, (size_t)nt);
+      for (int k = 0; k < nt; ++k) vals[f * mt + (size_t)k] = cols[f * (size_t)nt + (size_t)perm[k]];
+      for (int k = 0; k < extra; ++k) vals[f * mt + (size_t)(nt + k)] = (uint8_t)(rnd() % 3);
+    }
+    fitcl_pamatrix *m = matrix_of(nf, mt, tax, vals);
+    fitcl_data_options o = {.ignore_extra_taxa = 1};
+    fitcl_data *d = NULL;
+    char err[512];
+    cr_assert_eq(fitcl_data_build(t, m, &o, &d, err, sizeof err), FITCL_OK, "%s", err);
+    check_patterns(d, cols, groups, nf, nt);
+    fitcl_data_destroy(d);
+    fitcl_pamatrix_destroy(m);
+    fitcl_tree_destroy(t);
+    free(text);
+    free(tax);
+    free(perm);
+    free(pool);
+    free(cols);
+    free(vals);
+    free(groups);
+  }
+}
+
 Test(patterns, groups_never_merge_identical_columns) {
   fitcl_tree *t = tree_of("(A:1,B:1);");
   const char *tax[] = {"A", "B"};

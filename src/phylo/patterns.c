@@ -91,9 +91,8 @@ typedef struct column_batch {
   fitcl__column_fn column;
   void *user;
   const int *groups;
-  size_t first, count, nt, stride;
-  uint8_t *cols;   /* [count][nt] one byte a state, as the column function writes them */
-  uint8_t *packs;  /* [count][stride] the same, two bits a state */
+  size_t first, count, stride;
+  uint8_t *packs;  /* [count][stride] the columns, two bits a state */
   uint64_t *hash;  /* [count] */
 } column_batch;
 
@@ -103,9 +102,8 @@ static void columns_task(void *arg, size_t task, unsigned worker) {
   size_t i0 = task * TASK_FAMILIES, i1 = b->count - i0 < TASK_FAMILIES ? b->count : i0 + TASK_FAMILIES;
   for (size_t i = i0; i < i1; ++i) {
     size_t f = b->first + i;
-    uint8_t *col = b->cols + i * b->nt, *pk = b->packs + i * b->stride;
-    b->column(b->user, f, col);
-    fitcl__pat_pack(col, b->nt, pk);
+    uint8_t *pk = b->packs + i * b->stride;
+    b->column(b->user, f, pk);
     b->hash[i] = hash_column(pk, b->stride, b->groups ? b->groups[f] : 0);
   }
 }
@@ -123,14 +121,14 @@ static fitcl_status compress(fitcl__patterns *p, size_t nfamilies, int ntaxa,
   size_t batch = BATCH_BYTES / (nt ? nt : 1);
   if (batch < 1) batch = 1;
   if (batch > nfamilies) batch = nfamilies ? nfamilies : 1;
-  column_batch b = {column, user, groups, 0, 0, nt, sd, malloc(batch * (nt ? nt : 1)),
-                    malloc(batch * (sd ? sd : 1)), malloc(batch * sizeof(uint64_t))};
+  column_batch b = {column, user, groups, 0, 0, sd, malloc(batch * (sd ? sd : 1)),
+                    malloc(batch * sizeof(uint64_t))};
   p->ntaxa = ntaxa;
   p->stride = sd;
   p->nfamilies = nfamilies;
   p->family_pattern = malloc((nfamilies ? nfamilies : 1) * sizeof *p->family_pattern);
   p->family_group = malloc((nfamilies ? nfamilies : 1) * sizeof *p->family_group);
-  if (!b.cols || !b.packs || !b.hash || !p->family_pattern || !p->family_group || table_grow(&tab, 0) != 0)
+  if (!b.packs || !b.hash || !p->family_pattern || !p->family_group || table_grow(&tab, 0) != 0)
     goto nomem;
   int maxg = 0;
   for (size_t f = 0; f < nfamilies; ++f) {
@@ -210,7 +208,6 @@ nomem:
 fail:
 done:
   fitcl__pool_destroy(pool);
-  free(b.cols);
   free(b.packs);
   free(b.hash);
   free(tab.slot);
@@ -257,7 +254,7 @@ typedef struct states_src {
 
 static void states_column(void *user, size_t f, uint8_t *dst) {
   const states_src *s = user;
-  memcpy(dst, s->states + f * s->ntaxa, s->ntaxa);
+  fitcl__pat_pack(s->states + f * s->ntaxa, s->ntaxa, dst);
 }
 
 fitcl_status fitcl__patterns_from_states(fitcl__patterns *out, size_t nfamilies, int ntaxa,
@@ -270,7 +267,7 @@ fitcl_status fitcl__patterns_from_states(fitcl__patterns *out, size_t nfamilies,
 
 static void pattern_column(void *user, size_t f, uint8_t *dst) {
   const fitcl__patterns *p = user;
-  fitcl__pat_row(p, p->family_pattern[f], dst);
+  memcpy(dst, p->packed + p->family_pattern[f] * p->stride, p->stride);
 }
 
 fitcl_status fitcl__patterns_regroup(fitcl__patterns *p, const int *groups, char *err,
