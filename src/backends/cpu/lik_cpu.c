@@ -55,6 +55,8 @@ struct fitcl__lik_cpu {
   int want_grad;
   int *tiprank; /* [ntips] position of each tip in traversal order */
   uint16_t *tipbits; /* [sub-block][tip rank][2] lane masks (see create) */
+  int *slot;    /* [nnodes] each node's index in sched_child (-1: the root) */
+  double *pms;  /* [G * K][nnodes - 1][4] the transition probabilities in schedule order */
 };
 
 /* This backend's state of a handle. */
@@ -66,6 +68,8 @@ void fitcl__lik_cpu_destroy(fitcl_lik *L) {
   free(cpu_of(L)->scratch);
   free(cpu_of(L)->tiprank);
   free(cpu_of(L)->tipbits);
+  free(cpu_of(L)->slot);
+  free(cpu_of(L)->pms);
   FITCL_FREE(L->impl);
 }
 
@@ -283,6 +287,20 @@ fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
     fitcl__pool_run(fitcl__ctx_pool(L->ctx), (nsub + SUB_TILE - 1) / SUB_TILE, tipbits_tile, &j);
     cpu_of(L)->tipbits = blk;
   }
+  /* The postorder reads each branch's four probabilities in schedule
+   * order, from a copy laid out that way (pm_task): a quarter of the full
+   * records' bytes, streamed, instead of a record per branch scattered by
+   * node number (with the partials, the records no longer fit in a core's
+   * cache on a large tree). */
+  {
+    const size_t nn = (size_t)L->nnodes;
+    cpu_of(L)->slot = malloc(sizeof(int) * nn);
+    cpu_of(L)->pms = malloc(sizeof(double) * 4 * (size_t)L->G * (size_t)L->K * (nn - 1));
+    if (!cpu_of(L)->slot || !cpu_of(L)->pms)
+      return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+    for (size_t v = 0; v < nn; ++v) cpu_of(L)->slot[v] = -1;
+    for (size_t j = 0; j + 1 < nn; ++j) cpu_of(L)->slot[L->sched_child[j]] = (int)j;
+  }
   const size_t n = scratch_doubles(L);
   for (unsigned w = 0; w < cpu_of(L)->nworkers; ++w) {
     /* 64-byte alignment keeps each lane vector in one cache line. */
@@ -318,6 +336,8 @@ static void pm_task(void *arg, size_t task, unsigned worker) {
     double *out = L->pm + r * FITCL_GL_PREC;
     if (j->deriv) fitcl_gl_pmat_deriv(L->set_a[s], L->set_b[s], L->brlen[v], out);
     else fitcl_gl_pmat(L->set_a[s], L->set_b[s], L->brlen[v], out);
+    const int k = cpu_of(L)->slot[v];
+    if (k >= 0) memcpy(cpu_of(L)->pms + (s * (nn - 1) + (size_t)k) * 4, out, 4 * sizeof(double));
   }
 }
 
@@ -631,7 +651,7 @@ static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t
   const size_t nc = L->ncomp;
   const fitcl_prune_step *sched = L->sched;
   const int *sch = L->sched_child;
-  const double *pmg = L->pm + (size_t)g * K * nn * FITCL_GL_PREC;
+  const double *pms = cpu_of(L)->pms + (size_t)g * K * (size_t)(nn - 1) * 4;
   const size_t kstride = 2 * FITCL__LANE;        /* one category of one node */
   const size_t nstride = (size_t)K * kstride;    /* one node */
   const scratch_view sv = scratch_parts(L, cpu_of(L)->scratch[worker]);
@@ -664,7 +684,8 @@ static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t
           /* A local copy: the compiler then knows the stores below cannot
            * change it, keeps it in registers and vectorises the lane loops. */
           double P[FITCL_GL_PREC];
-          memcpy(P, pmg + ((size_t)c * nn + v) * FITCL_GL_PREC, 4 * sizeof(double)); /* probabilities only */
+          memcpy(P, pms + ((size_t)c * (size_t)(nn - 1) + (size_t)(st.first + j)) * 4,
+                 4 * sizeof(double)); /* probabilities only */
           double *o0 = Iu + c * kstride, *o1 = o0 + FITCL__LANE;
           if (v < ntips) {
             const unsigned b0 = tipsub[2 * tiprank[v]], b1 = tipsub[2 * tiprank[v] + 1];
