@@ -341,7 +341,8 @@ Test(patterns, brute_force_tips_in_matrix_order_and_wide_rows) {
     int *groups = calloc(nf, sizeof *groups);
     for (size_t f = 0; f < nf; ++f) {
       memcpy(cols + f * (size_t)nt, pool + (rnd() % npool) * (size_t)nt, (size_t)nt);
-      for (int k = 0; k < nt; ++k) vals[f * mt + (size_t)k] = cols[f * (size_t)nt + (size_t)perm[k]];
+      for (int k = 0; k < nt; ++k)
+        vals[f * mt + (size_t)k] = cols[f * (size_t)nt + (size_t)perm[k]];
       for (int k = 0; k < extra; ++k) vals[f * mt + (size_t)(nt + k)] = (uint8_t)(rnd() % 3);
     }
     fitcl_pamatrix *m = matrix_of(nf, mt, tax, vals);
@@ -389,7 +390,8 @@ Test(patterns, several_parallel_batches_against_the_classes) {
     const size_t c = rnd() % npool;
     groups[f] = (int)(rnd() % 2);
     cls[f] = 2 * c + (size_t)groups[f];
-    for (int k = 0; k < nt; ++k) vals[f * (size_t)nt + (size_t)k] = pool[c * (size_t)nt + (size_t)perm[k]];
+    for (int k = 0; k < nt; ++k)
+      vals[f * (size_t)nt + (size_t)k] = pool[c * (size_t)nt + (size_t)perm[k]];
   }
   fitcl_pamatrix *m = matrix_of(nf, (size_t)nt, tax, vals);
   fitcl_data_options o = {.groups = groups};
@@ -408,8 +410,8 @@ Test(patterns, several_parallel_batches_against_the_classes) {
   for (size_t k = 0; k < 2 * npool; ++k) {
     if (pat_of[k] == SIZE_MAX) continue;
     for (int i = 0; i < nt; ++i)
-      cr_assert_eq(fitcl_data_pattern_state(d, pat_of[k], i), pool[(k / 2) * (size_t)nt + (size_t)i],
-                   "pattern %zu tip %d", pat_of[k], i);
+      cr_assert_eq(fitcl_data_pattern_state(d, pat_of[k], i),
+                   pool[(k / 2) * (size_t)nt + (size_t)i], "pattern %zu tip %d", pat_of[k], i);
   }
   fitcl_data_destroy(d);
   fitcl_pamatrix_destroy(m);

@@ -105,7 +105,8 @@ typedef struct column_batch {
 static void rows_task(void *arg, size_t task, unsigned worker) {
   (void)worker;
   const column_batch *b = arg;
-  size_t j0 = task * TASK_FAMILIES, j1 = b->nnew - j0 < TASK_FAMILIES ? b->nnew : j0 + TASK_FAMILIES;
+  size_t j0 = task * TASK_FAMILIES;
+  size_t j1 = b->nnew - j0 < TASK_FAMILIES ? b->nnew : j0 + TASK_FAMILIES;
   for (size_t j = j0; j < j1; ++j)
     memcpy(b->rows + (b->first_new + j) * b->stride, b->packs + b->slot[j] * b->stride, b->stride);
 }
@@ -142,7 +143,8 @@ static fitcl_status compress(fitcl__patterns *p, size_t nfamilies, int ntaxa,
   p->nfamilies = nfamilies;
   p->family_pattern = malloc((nfamilies ? nfamilies : 1) * sizeof *p->family_pattern);
   p->family_group = malloc((nfamilies ? nfamilies : 1) * sizeof *p->family_group);
-  if (!b.packs || !b.slot || !b.hash || !p->family_pattern || !p->family_group || table_grow(&tab, 0) != 0)
+  if (!b.packs || !b.slot || !b.hash || !p->family_pattern || !p->family_group ||
+      table_grow(&tab, 0) != 0)
     goto nomem;
   int maxg = 0;
   for (size_t f = 0; f < nfamilies; ++f) {
