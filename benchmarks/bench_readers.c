@@ -3,7 +3,7 @@
  * one pass of the curve-fit CSV data source.
  *
  *   bench_readers [--taxa N] [--families F] [--points P] [--repeats R] [--dir D]
- *                 [--read-only 1] [--loglik 1]
+ *                 [--read-only 1] [--loglik 1] [--baseline FITCL]
  *
  * --read-only 1 times only the readers (no data set), so the peak RSS it
  * prints is what streaming matrices costs: the packed cells and the names
@@ -14,7 +14,11 @@
  * of simple rows on one thread, and by fitcl_pamatrix_read (the fast reader
  * on every online CPU); all must give the same matrix.  --loglik 1 also
  * times whole `fitcl loglik` processes on the file and a caterpillar tree
- * of its taxa (fork, exec, wait): wall time and the child's peak RSS.
+ * of its taxa (fork, exec, wait): wall time and the child's peak RSS; with
+ * --baseline, each such process alternates with one of the given `fitcl`
+ * (another build: the peer of the whole process), and the likelihood
+ * handle and one evaluation are also timed inside this process (the part
+ * of the whole that no reader can remove).
  *
  * Default 1,000 taxa x 100,000 families (the issue's target: reading well
  * under a second).  The peer, measured in the same run on the same file, is
@@ -109,9 +113,10 @@ static int same_matrix(const fitcl_pamatrix *a, const fitcl_pamatrix *b) {
   return 1;
 }
 
-/* One `fitcl loglik` process: wall seconds, and its peak RSS in MB. */
-static double run_loglik(const char *tree, const char *matrix, double *rss_mb) {
-  char *argv[] = {(char *)FITCL_CLI_PATH, (char *)"loglik", (char *)"--tree", (char *)tree,
+/* One `fitcl loglik` process of the given binary: wall seconds, and its
+ * peak RSS in MB. */
+static double run_loglik(const char *cli, const char *tree, const char *matrix, double *rss_mb) {
+  char *argv[] = {(char *)cli, (char *)"loglik", (char *)"--tree", (char *)tree,
                   (char *)"--matrix", (char *)matrix, (char *)"--gain", (char *)"0.5",
                   (char *)"--loss", (char *)"1", (char *)"--no-condition", NULL};
   double t0 = bench_now();
@@ -194,6 +199,7 @@ static long max_rss_mb(void) {
 
 int main(int argc, char **argv) {
   int nt = 1000, reps = 3, read_only = 0, loglik = 0;
+  const char *baseline = NULL;
   long nf = 100000, npts = 2000000;
   const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -204,6 +210,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--dir")) dir = argv[i + 1];
     else if (!strcmp(argv[i], "--read-only")) read_only = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--loglik")) loglik = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--baseline")) baseline = argv[i + 1];
   }
   if (reps < 1) reps = 1;
   bench_print_machine();
@@ -310,19 +317,74 @@ int main(int argc, char **argv) {
       fprintf(stderr, "cannot write %s\n", tpath);
       return 1;
     }
-    double rss = 0, rss_max = 0;
+    double rss = 0, rss_max = 0, brss = 0, brss_max = 0;
     for (int r = 0; r <= reps; ++r) {
-      double t = run_loglik(tpath, path, &rss);
+      double t = run_loglik(FITCL_CLI_PATH, tpath, path, &rss);
       if (rss > rss_max) rss_max = rss;
       if (r > 0) tb[r - 1] = t;
+      if (!baseline) continue;
+      t = run_loglik(baseline, tpath, path, &brss);
+      if (brss > brss_max) brss_max = brss;
+      if (r > 0) tg[r - 1] = t;
     }
-    unlink(tpath);
     bench_stats(tb, (size_t)reps, &bmin, &bmed);
     printf("%-34s %10.4f %10.4f   (%.0f MB/s of matrix, peak RSS %.0f MB)\n",
            "fitcl loglik, whole process", bmin, bmed, mb / bmin, rss_max);
     bench_row("readers", variant, "loglik_process_min_s", bmin, "s");
     bench_row("readers", variant, "loglik_process_median_s", bmed, "s");
     bench_row("readers", variant, "loglik_process_peak_rss_mb", rss_max, "MB");
+    if (baseline) {
+      bench_stats(tg, (size_t)reps, &gmin, &gmed);
+      printf("%-34s %10.4f %10.4f   (peak RSS %.0f MB; this build %.2fx faster)\n",
+             "baseline fitcl loglik, interleaved", gmin, gmed, brss_max, gmin / bmin);
+      bench_row("readers", variant, "loglik_baseline_min_s", gmin, "s");
+      bench_row("readers", variant, "loglik_vs_baseline", gmin / bmin, "x");
+      /* The likelihood alone, on the same data in this process. */
+      fitcl_pamatrix *m = read_or_die(path, 0, 0);
+      fitcl_data *d = NULL;
+      fitcl_context *ctx = NULL;
+      fitcl_tree *ltree = NULL;
+      if (fitcl_tree_read(tpath, &ltree, err, sizeof err) != FITCL_OK ||
+          fitcl_data_build(ltree, m, NULL, &d, err, sizeof err) != FITCL_OK ||
+          fitcl_context_create(NULL, &ctx) != FITCL_OK) {
+        fprintf(stderr, "likelihood set-up failed: %s\n", err);
+        return 1;
+      }
+      fitcl_pamatrix_destroy(m);
+      fitcl_lik_options lo = {0};
+      lo.no_condition = 1; /* as the processes above */
+      const fitcl_gl_params par = {0.5, 1.0, 0, NULL, NULL};
+      for (int r = 0; r <= reps; ++r) {
+        double t0 = bench_now(), ll = 0;
+        fitcl_lik *L = NULL;
+        if (fitcl_lik_create(ctx, d, &lo, &L) != FITCL_OK) {
+          fprintf(stderr, "%s\n", fitcl_errmsg(ctx));
+          return 1;
+        }
+        double t1 = bench_now();
+        if (fitcl_lik_eval(L, &par, &ll, NULL) != FITCL_OK) {
+          fprintf(stderr, "%s\n", fitcl_errmsg(ctx));
+          return 1;
+        }
+        double t2 = bench_now();
+        fitcl_lik_destroy(L);
+        if (r > 0) {
+          tp[r - 1] = t1 - t0;
+          tr[r - 1] = t2 - t1;
+        }
+      }
+      fitcl_context_destroy(ctx);
+      fitcl_data_destroy(d);
+      fitcl_tree_destroy(ltree);
+      bench_stats(tp, (size_t)reps, &pmin, &pmed);
+      bench_stats(tr, (size_t)reps, &rmin, &rmed);
+      printf("%-34s %10.4f %10.4f\n", "fitcl_lik_create (tip masks)", pmin, pmed);
+      printf("%-34s %10.4f %10.4f   (%.0f%% of the whole process)\n", "fitcl_lik_eval, one",
+             rmin, rmed, 100 * rmin / bmin);
+      bench_row("readers", variant, "lik_create_min_s", pmin, "s");
+      bench_row("readers", variant, "lik_eval_min_s", rmin, "s");
+    }
+    unlink(tpath);
   }
   unlink(path);
 

@@ -183,3 +183,30 @@ Test(lik_packed, packed_and_byte_patterns_give_the_same_bits) {
   fitcl__patterns_free(&p);
   fx_tree_free(&tr);
 }
+
+/* The pthreads backend makes its tip masks from packed rows 64 tips at a
+ * time with a tail one byte at a time, and from byte rows one tip at a
+ * time: the same bits wherever the whole pieces end (missing cells, dead
+ * lanes of all-absent and padding patterns included). */
+Test(lik_packed, cpu_tip_masks_from_packed_rows_at_every_width) {
+  uint64_t seed = 17;
+  const int sizes[] = {63, 64, 65, 130, 259};
+  fitcl_context *ctx = fitcl_test_context("cpu");
+  for (size_t k = 0; k < sizeof sizes / sizeof *sizes; ++k) {
+    fitcl__tree tr;
+    fitcl__patterns p;
+    random_data(&tr, &p, sizes[k], 600, &seed);
+    uint8_t *bytes;
+    const fitcl__lik_patterns vb = byte_view(&p, &bytes), vp = packed_view(&p);
+    double gb[8] = {0}, gp[8] = {0};
+    const double lb = eval_view(ctx, &tr, &vb, gb), lp = eval_view(ctx, &tr, &vp, gp);
+    cr_expect(isfinite(lb) && lb < 0, "%d taxa: %g", sizes[k], lb);
+    cr_expect_eq(memcmp(&lb, &lp, sizeof lb), 0, "%d taxa: %.17g (bytes) vs %.17g (packed)",
+                 sizes[k], lb, lp);
+    cr_expect_eq(memcmp(gb, gp, sizeof gb), 0, "%d taxa: gradients differ", sizes[k]);
+    free(bytes);
+    fitcl__patterns_free(&p);
+    fx_tree_free(&tr);
+  }
+  fitcl_context_destroy(ctx);
+}

@@ -312,6 +312,119 @@ Test(patterns, brute_force_random_with_groups_and_shuffled_taxa) {
   }
 }
 
+/* Matrix rows become columns three ways (data.c): copied where tips follow
+ * the matrix's columns (extra taxa after them, whose cells share the last
+ * byte, left out), gathered through one byte a cell for rows of up to
+ * 16,384 cells, and cell by cell from the packed row beyond. */
+Test(patterns, brute_force_tips_in_matrix_order_and_wide_rows) {
+  const int sizes[] = {5, 6, 7, 9, 37, 16390};
+  for (size_t c = 0; c < sizeof sizes / sizeof *sizes; ++c) {
+    const int nt = sizes[c], wide = nt > 16384, extra = wide ? 0 : 1 + (int)(c % 3);
+    const size_t nf = wide ? 9 : 300, mt = (size_t)(nt + extra);
+    char *text = random_tree(nt);
+    fitcl_tree *t = tree_of(text);
+    const char **tax = malloc(mt * sizeof *tax);
+    char xname[3][8] = {"x1", "x2", "x3"};
+    int *perm = malloc((size_t)nt * sizeof *perm); /* matrix column k holds tip perm[k] */
+    for (int i = 0; i < nt; ++i) perm[i] = i;
+    for (int i = nt - 1; wide && i > 0; --i) {
+      int j = (int)(rnd() % (unsigned)(i + 1)), x = perm[i];
+      perm[i] = perm[j];
+      perm[j] = x;
+    }
+    for (int k = 0; k < nt; ++k) tax[k] = fitcl_tree_tip_name(t, perm[k]);
+    for (int k = 0; k < extra; ++k) tax[nt + k] = xname[k];
+    const size_t npool = 1 + rnd() % 5;
+    uint8_t *pool = malloc(npool * (size_t)nt);
+    for (size_t k = 0; k < npool * (size_t)nt; ++k) pool[k] = (uint8_t)(rnd() % 3);
+    uint8_t *cols = malloc(nf * (size_t)nt), *vals = malloc(nf * mt);
+    int *groups = calloc(nf, sizeof *groups);
+    for (size_t f = 0; f < nf; ++f) {
+      memcpy(cols + f * (size_t)nt, pool + (rnd() % npool) * (size_t)nt, (size_t)nt);
+      for (int k = 0; k < nt; ++k)
+        vals[f * mt + (size_t)k] = cols[f * (size_t)nt + (size_t)perm[k]];
+      for (int k = 0; k < extra; ++k) vals[f * mt + (size_t)(nt + k)] = (uint8_t)(rnd() % 3);
+    }
+    fitcl_pamatrix *m = matrix_of(nf, mt, tax, vals);
+    fitcl_data_options o = {.ignore_extra_taxa = 1};
+    fitcl_data *d = NULL;
+    char err[512];
+    cr_assert_eq(fitcl_data_build(t, m, &o, &d, err, sizeof err), FITCL_OK, "%s", err);
+    check_patterns(d, cols, groups, nf, nt);
+    fitcl_data_destroy(d);
+    fitcl_pamatrix_destroy(m);
+    fitcl_tree_destroy(t);
+    free(text);
+    free(tax);
+    free(perm);
+    free(pool);
+    free(cols);
+    free(vals);
+    free(groups);
+  }
+}
+
+/* Enough cells for several batches made on every core (patterns.c): each
+ * family's column is one of a few distinct pool columns, so the reference
+ * is the (pool column, group) class of each family, numbered in order of
+ * first appearance. */
+Test(patterns, several_parallel_batches_against_the_classes) {
+  const int nt = 4001;
+  const size_t nf = 6000, npool = 40;
+  char *text = random_tree(nt);
+  fitcl_tree *t = tree_of(text);
+  int *perm = malloc((size_t)nt * sizeof *perm);
+  for (int i = 0; i < nt; ++i) perm[i] = i;
+  for (int i = nt - 1; i > 0; --i) {
+    int j = (int)(rnd() % (unsigned)(i + 1)), x = perm[i];
+    perm[i] = perm[j];
+    perm[j] = x;
+  }
+  const char **tax = malloc((size_t)nt * sizeof *tax);
+  for (int k = 0; k < nt; ++k) tax[k] = fitcl_tree_tip_name(t, perm[k]);
+  uint8_t *pool = malloc(npool * (size_t)nt), *vals = malloc(nf * (size_t)nt);
+  for (size_t k = 0; k < npool * (size_t)nt; ++k) pool[k] = (uint8_t)(rnd() % 3);
+  size_t *cls = malloc(nf * sizeof *cls);
+  int *groups = malloc(nf * sizeof *groups);
+  for (size_t f = 0; f < nf; ++f) {
+    const size_t c = rnd() % npool;
+    groups[f] = (int)(rnd() % 2);
+    cls[f] = 2 * c + (size_t)groups[f];
+    for (int k = 0; k < nt; ++k)
+      vals[f * (size_t)nt + (size_t)k] = pool[c * (size_t)nt + (size_t)perm[k]];
+  }
+  fitcl_pamatrix *m = matrix_of(nf, (size_t)nt, tax, vals);
+  fitcl_data_options o = {.groups = groups};
+  fitcl_data *d = NULL;
+  char err[512];
+  cr_assert_eq(fitcl_data_build(t, m, &o, &d, err, sizeof err), FITCL_OK, "%s", err);
+  size_t pat_of[2 * 40], next = 0;
+  for (size_t k = 0; k < 2 * npool; ++k) pat_of[k] = SIZE_MAX;
+  for (size_t f = 0; f < nf; ++f) {
+    if (pat_of[cls[f]] == SIZE_MAX) pat_of[cls[f]] = next++;
+    const size_t q = fitcl_data_family_pattern(d, f);
+    cr_assert_eq(q, pat_of[cls[f]], "family %zu", f);
+    cr_assert_eq(fitcl_data_family_group(d, f), groups[f]);
+  }
+  cr_assert_eq(fitcl_data_npatterns(d), next);
+  for (size_t k = 0; k < 2 * npool; ++k) {
+    if (pat_of[k] == SIZE_MAX) continue;
+    for (int i = 0; i < nt; ++i)
+      cr_assert_eq(fitcl_data_pattern_state(d, pat_of[k], i),
+                   pool[(k / 2) * (size_t)nt + (size_t)i], "pattern %zu tip %d", pat_of[k], i);
+  }
+  fitcl_data_destroy(d);
+  fitcl_pamatrix_destroy(m);
+  fitcl_tree_destroy(t);
+  free(text);
+  free(perm);
+  free(tax);
+  free(pool);
+  free(vals);
+  free(cls);
+  free(groups);
+}
+
 Test(patterns, groups_never_merge_identical_columns) {
   fitcl_tree *t = tree_of("(A:1,B:1);");
   const char *tax[] = {"A", "B"};

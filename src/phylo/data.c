@@ -28,19 +28,49 @@ typedef struct matrix_cols {
   const fitcl_pamatrix *m;
   const size_t *taxon_of_tip;
   int ntips;
+  int in_order;          /* tip i is taxon i for every tip: the row's bytes are the column's */
 } matrix_cols;
 
-/* The family's cells in tree tip order: two bits per cell, extracted
- * where each tip's taxon sits (the row is a few kilobytes, in cache).
+/* Rows of up to this many cells are spread one byte a cell on the stack
+ * before their cells are gathered (a load each instead of a load, shifts
+ * and masks). */
+enum { SPREAD_MAX = 16384 };
+
+/* The family's cells in tree tip order, packed as the patterns hold them:
+ * where tips follow the matrix's columns (as `fitcl simulate` writes
+ * them), the row's own bytes; otherwise four cells a byte, each taken
+ * where its tip's taxon sits (the row is a few kilobytes, in cache).
  * Families are made on several threads at once (patterns.c), so this
- * keeps no scratch of its own. */
+ * keeps no scratch but its stack. */
 static void matrix_column(void *user, size_t f, uint8_t *dst) {
   const matrix_cols *c = user;
   const uint8_t *row = c->m->packed + f * c->m->stride;
-  for (int i = 0; i < c->ntips; ++i) {
-    size_t k = c->taxon_of_tip[i];
-    dst[i] = (uint8_t)((row[k >> 2] >> (2 * (k & 3))) & 3);
+  const size_t n = (size_t)c->ntips, full = n / 4;
+  const size_t *k = c->taxon_of_tip;
+  if (c->in_order) {
+    memcpy(dst, row, (n + 3) / 4);
+    if (n % 4) dst[full] &= (uint8_t)((1u << (2 * (n % 4))) - 1); /* taxa past the last tip */
+    return;
   }
+  uint8_t spread[SPREAD_MAX];
+  const int spreads = c->m->stride <= SPREAD_MAX / 4;
+  if (spreads)
+    for (size_t j = 0; j < c->m->stride; ++j) {
+      const uint32_t b = row[j];
+      const uint32_t v = (b & 3) | (b >> 2 & 3) << 8 | (b >> 4 & 3) << 16 | (b >> 6) << 24;
+      memcpy(spread + 4 * j, &v, 4); /* little-endian: cell 4j first */
+    }
+#define CELL(i)                                                                                    \
+  (spreads ? (unsigned)spread[k[i]] : (unsigned)(row[k[i] >> 2] >> (2 * (k[i] & 3))) & 3u)
+  for (size_t j = 0; j < full; ++j)
+    dst[j] = (uint8_t)(CELL(4 * j) | CELL(4 * j + 1) << 2 | CELL(4 * j + 2) << 4 |
+                       CELL(4 * j + 3) << 6);
+  if (n % 4) {
+    unsigned b = 0;
+    for (size_t i = 4 * full; i < n; ++i) b |= CELL(i) << (2 * (i - 4 * full));
+    dst[full] = (uint8_t)b;
+  }
+#undef CELL
 }
 
 fitcl_status fitcl__data_wrap(fitcl__tree *tree, fitcl__patterns *pat, fitcl_data **out) {
@@ -146,6 +176,9 @@ fitcl_status fitcl_data_build(const fitcl_tree *tree, const fitcl_pamatrix *matr
   cols->m = matrix;
   cols->taxon_of_tip = taxon_of_tip;
   cols->ntips = nt.ntips;
+  cols->in_order = 1;
+  for (int i = 0; i < nt.ntips; ++i)
+    if (taxon_of_tip[i] != (size_t)i) cols->in_order = 0;
   st = fitcl__patterns_build(&pat, matrix->nfamilies, nt.ntips, matrix_column, cols, o.groups,
                              names, 1, err, errlen);
   free(cols);

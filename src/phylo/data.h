@@ -29,8 +29,10 @@ static inline const fitcl_tree *fitcl__data_tree(const fitcl_data *d) {
   return (const fitcl_tree *)(const void *)&d->tree;
 }
 
-/* Supplies the state column of family f, in tree tip order, into
- * dst[0..ntaxa) (values FITCL__ABSENT/PRESENT/MISSING). */
+/* Supplies the state column of family f, in tree tip order, packed as the
+ * patterns hold it (patterns.h): (ntaxa + 3) / 4 bytes into dst, tip t in
+ * bits 2*(t%4).. of byte t/4 (values FITCL__ABSENT/PRESENT/MISSING), the
+ * unused high bits of the last byte clear. */
 typedef void (*fitcl__column_fn)(void *user, size_t family, uint8_t *dst);
 
 /* Builds patterns for nfamilies families of ntaxa taxa by hashing each

@@ -83,7 +83,10 @@ static int table_grow(table *t, size_t npat) {
 /* Families are turned into columns and hashed in batches of about
  * BATCH_BYTES, on every core when there is enough to do (each family its
  * own slot), then entered into the table one after another in family
- * order: the patterns and their numbering do not depend on the threads. */
+ * order: the patterns and their numbering do not depend on the threads.
+ * The rows of a batch's new patterns are copied into place after its
+ * entries, again on every core (the copy and the first touch of the
+ * patterns' pages are most of the entering). */
 enum { BATCH_BYTES = 8 << 20, TASK_FAMILIES = 64 };
 #define PARALLEL_BYTES ((uint64_t)16 << 20)
 
@@ -91,11 +94,22 @@ typedef struct column_batch {
   fitcl__column_fn column;
   void *user;
   const int *groups;
-  size_t first, count, nt, stride;
-  uint8_t *cols;   /* [count][nt] one byte a state, as the column function writes them */
-  uint8_t *packs;  /* [count][stride] the same, two bits a state */
+  size_t first, count, stride;
+  uint8_t *packs;  /* [count][stride] the columns, two bits a state */
   uint64_t *hash;  /* [count] */
+  uint8_t *rows;   /* the patterns' rows */
+  size_t first_new, nnew;
+  size_t *slot;    /* [count]: the column of pattern first_new + j is packs row slot[j] */
 } column_batch;
+
+static void rows_task(void *arg, size_t task, unsigned worker) {
+  (void)worker;
+  const column_batch *b = arg;
+  size_t j0 = task * TASK_FAMILIES;
+  size_t j1 = b->nnew - j0 < TASK_FAMILIES ? b->nnew : j0 + TASK_FAMILIES;
+  for (size_t j = j0; j < j1; ++j)
+    memcpy(b->rows + (b->first_new + j) * b->stride, b->packs + b->slot[j] * b->stride, b->stride);
+}
 
 static void columns_task(void *arg, size_t task, unsigned worker) {
   (void)worker;
@@ -103,9 +117,8 @@ static void columns_task(void *arg, size_t task, unsigned worker) {
   size_t i0 = task * TASK_FAMILIES, i1 = b->count - i0 < TASK_FAMILIES ? b->count : i0 + TASK_FAMILIES;
   for (size_t i = i0; i < i1; ++i) {
     size_t f = b->first + i;
-    uint8_t *col = b->cols + i * b->nt, *pk = b->packs + i * b->stride;
-    b->column(b->user, f, col);
-    fitcl__pat_pack(col, b->nt, pk);
+    uint8_t *pk = b->packs + i * b->stride;
+    b->column(b->user, f, pk);
     b->hash[i] = hash_column(pk, b->stride, b->groups ? b->groups[f] : 0);
   }
 }
@@ -123,14 +136,15 @@ static fitcl_status compress(fitcl__patterns *p, size_t nfamilies, int ntaxa,
   size_t batch = BATCH_BYTES / (nt ? nt : 1);
   if (batch < 1) batch = 1;
   if (batch > nfamilies) batch = nfamilies ? nfamilies : 1;
-  column_batch b = {column, user, groups, 0, 0, nt, sd, malloc(batch * (nt ? nt : 1)),
-                    malloc(batch * (sd ? sd : 1)), malloc(batch * sizeof(uint64_t))};
+  column_batch b = {column, user, groups, 0, 0, sd, malloc(batch * (sd ? sd : 1)),
+                    malloc(batch * sizeof(uint64_t)), NULL, 0, 0, malloc(batch * sizeof(size_t))};
   p->ntaxa = ntaxa;
   p->stride = sd;
   p->nfamilies = nfamilies;
   p->family_pattern = malloc((nfamilies ? nfamilies : 1) * sizeof *p->family_pattern);
   p->family_group = malloc((nfamilies ? nfamilies : 1) * sizeof *p->family_group);
-  if (!b.cols || !b.packs || !b.hash || !p->family_pattern || !p->family_group || table_grow(&tab, 0) != 0)
+  if (!b.packs || !b.slot || !b.hash || !p->family_pattern || !p->family_group ||
+      table_grow(&tab, 0) != 0)
     goto nomem;
   int maxg = 0;
   for (size_t f = 0; f < nfamilies; ++f) {
@@ -154,6 +168,7 @@ static fitcl_status compress(fitcl__patterns *p, size_t nfamilies, int ntaxa,
     if (pool) fitcl__pool_run(pool, tasks, columns_task, &b);
     else
       for (size_t k = 0; k < tasks; ++k) columns_task(&b, k, 0);
+    b.first_new = p->npatterns;
     for (size_t i = 0; i < b.count; ++i) {
       size_t f = f0 + i;
       int g = groups ? groups[f] : 0;
@@ -163,7 +178,10 @@ static fitcl_status compress(fitcl__patterns *p, size_t nfamilies, int ntaxa,
       size_t pat = SIZE_MAX;
       for (; tab.slot[k]; k = (k + 1) & (tab.cap - 1)) {
         size_t q = tab.slot[k] - 1;
-        if (tab.hash[k] == h && p->group[q] == g && memcmp(p->packed + q * sd, col, sd) == 0) {
+        /* This batch's patterns are still in the batch. */
+        const uint8_t *row = q >= b.first_new ? b.packs + b.slot[q - b.first_new] * sd
+                                               : p->packed + q * sd;
+        if (tab.hash[k] == h && p->group[q] == g && memcmp(row, col, sd) == 0) {
           pat = q;
           break;
         }
@@ -183,7 +201,7 @@ static fitcl_status compress(fitcl__patterns *p, size_t nfamilies, int ntaxa,
           p->group = ng;
           pcap = nc;
         }
-        memcpy(p->packed + pat * sd, col, sd);
+        b.slot[pat - b.first_new] = i;
         p->weight[pat] = 0.0;
         p->group[pat] = g;
         p->npatterns++;
@@ -195,6 +213,12 @@ static fitcl_status compress(fitcl__patterns *p, size_t nfamilies, int ntaxa,
       p->family_pattern[f] = pat;
       p->family_group[f] = g;
     }
+    b.rows = p->packed;
+    b.nnew = p->npatterns - b.first_new;
+    tasks = (b.nnew + TASK_FAMILIES - 1) / TASK_FAMILIES;
+    if (pool && tasks > 1) fitcl__pool_run(pool, tasks, rows_task, &b);
+    else
+      for (size_t k = 0; k < tasks; ++k) rows_task(&b, k, 0);
   }
   p->ngroups = maxg + 1;
   /* Give back the unused tail of the doubling growth. */
@@ -210,8 +234,8 @@ nomem:
 fail:
 done:
   fitcl__pool_destroy(pool);
-  free(b.cols);
   free(b.packs);
+  free(b.slot);
   free(b.hash);
   free(tab.slot);
   free(tab.hash);
@@ -257,7 +281,7 @@ typedef struct states_src {
 
 static void states_column(void *user, size_t f, uint8_t *dst) {
   const states_src *s = user;
-  memcpy(dst, s->states + f * s->ntaxa, s->ntaxa);
+  fitcl__pat_pack(s->states + f * s->ntaxa, s->ntaxa, dst);
 }
 
 fitcl_status fitcl__patterns_from_states(fitcl__patterns *out, size_t nfamilies, int ntaxa,
@@ -270,7 +294,7 @@ fitcl_status fitcl__patterns_from_states(fitcl__patterns *out, size_t nfamilies,
 
 static void pattern_column(void *user, size_t f, uint8_t *dst) {
   const fitcl__patterns *p = user;
-  fitcl__pat_row(p, p->family_pattern[f], dst);
+  memcpy(dst, p->packed + p->family_pattern[f] * p->stride, p->stride);
 }
 
 fitcl_status fitcl__patterns_regroup(fitcl__patterns *p, const int *groups, char *err,

@@ -23,7 +23,9 @@ static const char *const NAMES[4] = {"in.Rtab", "in.csv", "in", "in.tsv"};
 
 static void column(void *user, size_t f, uint8_t *dst) {
   const fitcl_pamatrix *m = user;
-  for (size_t t = 0; t < m->ntaxa; ++t) dst[t] = (uint8_t)fitcl_pamatrix_get(m, f, t);
+  memset(dst, 0, (m->ntaxa + 3) / 4);
+  for (size_t t = 0; t < m->ntaxa; ++t)
+    dst[t / 4] |= (uint8_t)(fitcl_pamatrix_get(m, f, t) << (2 * (t % 4)));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

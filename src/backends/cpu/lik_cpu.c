@@ -28,6 +28,13 @@
 #include "kernels/lik.h"
 #include "backends/cpu/cpu.h"
 
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#define LIK_SSE2 1
+#else
+#define LIK_SSE2 0
+#endif
+
 /* 16 lanes: two AVX-512 vectors per partial, and a sub-block's tip states
  * fit in two 16-bit masks per tip (see the tip layout in create). */
 #define FITCL__LANE 16
@@ -48,6 +55,8 @@ struct fitcl__lik_cpu {
   int want_grad;
   int *tiprank; /* [ntips] position of each tip in traversal order */
   uint16_t *tipbits; /* [sub-block][tip rank][2] lane masks (see create) */
+  int *slot;    /* [nnodes] each node's index in sched_child (-1: the root) */
+  double *pms;  /* [G * K][nnodes - 1][4] the transition probabilities in schedule order */
 };
 
 /* This backend's state of a handle. */
@@ -59,6 +68,8 @@ void fitcl__lik_cpu_destroy(fitcl_lik *L) {
   free(cpu_of(L)->scratch);
   free(cpu_of(L)->tiprank);
   free(cpu_of(L)->tipbits);
+  free(cpu_of(L)->slot);
+  free(cpu_of(L)->pms);
   FITCL_FREE(L->impl);
 }
 
@@ -113,6 +124,69 @@ static inline __attribute__((always_inline)) scratch_view scratch_parts(const fi
  * sub-blocks' rows. */
 enum { SUB_TILE = 64 };
 
+#if LIK_SSE2
+/* 16 x 16 bytes transposed in registers: in, r[l] holds 16 bytes of lane
+ * l's row; out, r[b] holds byte b of every lane (lane l in byte l). */
+static inline void transpose16(__m128i r[16]) {
+  __m128i t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
+    t[i + 8] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
+  }
+  for (int h = 0; h < 2; ++h)
+    for (int i = 0; i < 4; ++i) {
+      r[8 * h + i] = _mm_unpacklo_epi16(t[8 * h + 2 * i], t[8 * h + 2 * i + 1]);
+      r[8 * h + i + 4] = _mm_unpackhi_epi16(t[8 * h + 2 * i], t[8 * h + 2 * i + 1]);
+    }
+  for (int h = 0; h < 4; ++h)
+    for (int i = 0; i < 2; ++i) {
+      t[4 * h + i] = _mm_unpacklo_epi32(r[4 * h + 2 * i], r[4 * h + 2 * i + 1]);
+      t[4 * h + i + 2] = _mm_unpackhi_epi32(r[4 * h + 2 * i], r[4 * h + 2 * i + 1]);
+    }
+  for (int h = 0; h < 8; ++h) {
+    r[2 * h] = _mm_unpacklo_epi64(t[2 * h], t[2 * h + 1]);
+    r[2 * h + 1] = _mm_unpackhi_epi64(t[2 * h], t[2 * h + 1]);
+  }
+}
+
+/* The masks of the tips in the rows' whole 16-byte pieces (64 tips each):
+ * a piece of every live row is transposed so that one byte of the 16 lanes
+ * sits in one register, and each of its four cells' low bit (present) and
+ * high bit (missing) become a 16-lane mask by one movemask.  tip0 = not
+ * present or missing, tip1 = present or missing (fitcl_prune_tip0/1 for
+ * every 2-bit value).  Returns the first tip left to the scalar loop. */
+static size_t tipbits_sse2(const uint8_t *const *row, const int *lane, int nlive, size_t stride,
+                           size_t nt, unsigned f0, unsigned f1, const int *rank, uint16_t *e) {
+  unsigned live = 0;
+  for (int k = 0; k < nlive; ++k) live |= 1u << lane[k];
+  size_t o = 0;
+  for (; o + 16 <= stride && 4 * (o + 16) <= nt; o += 16) {
+    __m128i r[16];
+    for (int l = 0; l < 16; ++l) r[l] = _mm_setzero_si128();
+    for (int k = 0; k < nlive; ++k) r[lane[k]] = _mm_loadu_si128((const __m128i *)(row[k] + o));
+    transpose16(r);
+    for (int b = 0; b < 16; ++b) {
+      const int *rk = rank + 4 * (o + (size_t)b);
+      /* Cell q's low bit shifted to the top of its byte, then its high bit. */
+#define TIP_MASKS(q)                                                                          \
+  do {                                                                                        \
+    const unsigned lo = (unsigned)_mm_movemask_epi8(_mm_slli_epi64(r[b], 7 - 2 * (q)));       \
+    const unsigned hi = (unsigned)_mm_movemask_epi8(_mm_slli_epi64(r[b], 6 - 2 * (q)));       \
+    uint16_t *d = e + 2 * (size_t)rk[q];                                                      \
+    d[0] = (uint16_t)(((~lo | hi) & live) | f0);                                              \
+    d[1] = (uint16_t)(lo | hi | f1);                                                          \
+  } while (0)
+      TIP_MASKS(0);
+      TIP_MASKS(1);
+      TIP_MASKS(2);
+      TIP_MASKS(3);
+#undef TIP_MASKS
+    }
+  }
+  return 4 * o;
+}
+#endif
+
 typedef struct tipbits_job {
   fitcl_lik *L;
   uint16_t *blk;
@@ -148,7 +222,11 @@ static void tipbits_tile(void *arg, size_t task, unsigned worker) {
       /* Four tips a byte of each row. */
       const uint8_t *row[FITCL__LANE];
       for (int k = 0; k < nlive; ++k) row[k] = pat->packed + src[k] * pat->stride;
-      for (size_t v4 = 0; v4 < nt; v4 += 4) {
+      size_t v4 = 0;
+#if LIK_SSE2
+      v4 = tipbits_sse2(row, lane, nlive, pat->stride, nt, f0, f1, rank, e);
+#endif
+      for (; v4 < nt; v4 += 4) {
         unsigned b0[4] = {f0, f0, f0, f0}, b1[4] = {f1, f1, f1, f1};
         for (int k = 0; k < nlive; ++k) {
           const unsigned byte = row[k][v4 >> 2];
@@ -209,6 +287,20 @@ fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
     fitcl__pool_run(fitcl__ctx_pool(L->ctx), (nsub + SUB_TILE - 1) / SUB_TILE, tipbits_tile, &j);
     cpu_of(L)->tipbits = blk;
   }
+  /* The postorder reads each branch's four probabilities in schedule
+   * order, from a copy laid out that way (pm_task): a quarter of the full
+   * records' bytes, streamed, instead of a record per branch scattered by
+   * node number (with the partials, the records no longer fit in a core's
+   * cache on a large tree). */
+  {
+    const size_t nn = (size_t)L->nnodes;
+    cpu_of(L)->slot = malloc(sizeof(int) * nn);
+    cpu_of(L)->pms = malloc(sizeof(double) * 4 * (size_t)L->G * (size_t)L->K * (nn - 1));
+    if (!cpu_of(L)->slot || !cpu_of(L)->pms)
+      return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+    for (size_t v = 0; v < nn; ++v) cpu_of(L)->slot[v] = -1;
+    for (size_t j = 0; j + 1 < nn; ++j) cpu_of(L)->slot[L->sched_child[j]] = (int)j;
+  }
   const size_t n = scratch_doubles(L);
   for (unsigned w = 0; w < cpu_of(L)->nworkers; ++w) {
     /* 64-byte alignment keeps each lane vector in one cache line. */
@@ -244,6 +336,8 @@ static void pm_task(void *arg, size_t task, unsigned worker) {
     double *out = L->pm + r * FITCL_GL_PREC;
     if (j->deriv) fitcl_gl_pmat_deriv(L->set_a[s], L->set_b[s], L->brlen[v], out);
     else fitcl_gl_pmat(L->set_a[s], L->set_b[s], L->brlen[v], out);
+    const int k = cpu_of(L)->slot[v];
+    if (k >= 0) memcpy(cpu_of(L)->pms + (s * (nn - 1) + (size_t)k) * 4, out, 4 * sizeof(double));
   }
 }
 
@@ -557,7 +651,7 @@ static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t
   const size_t nc = L->ncomp;
   const fitcl_prune_step *sched = L->sched;
   const int *sch = L->sched_child;
-  const double *pmg = L->pm + (size_t)g * K * nn * FITCL_GL_PREC;
+  const double *pms = cpu_of(L)->pms + (size_t)g * K * (size_t)(nn - 1) * 4;
   const size_t kstride = 2 * FITCL__LANE;        /* one category of one node */
   const size_t nstride = (size_t)K * kstride;    /* one node */
   const scratch_view sv = scratch_parts(L, cpu_of(L)->scratch[worker]);
@@ -590,7 +684,8 @@ static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t
           /* A local copy: the compiler then knows the stores below cannot
            * change it, keeps it in registers and vectorises the lane loops. */
           double P[FITCL_GL_PREC];
-          memcpy(P, pmg + ((size_t)c * nn + v) * FITCL_GL_PREC, 4 * sizeof(double)); /* probabilities only */
+          memcpy(P, pms + ((size_t)c * (size_t)(nn - 1) + (size_t)(st.first + j)) * 4,
+                 4 * sizeof(double)); /* probabilities only */
           double *o0 = Iu + c * kstride, *o1 = o0 + FITCL__LANE;
           if (v < ntips) {
             const unsigned b0 = tipsub[2 * tiprank[v]], b1 = tipsub[2 * tiprank[v] + 1];
