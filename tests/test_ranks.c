@@ -1,9 +1,10 @@
 /* Work shared over ranks (core/ranks.h) gives the bits of one process.  The
  * ranks here are threads of this process, each with its own context, joined
- * by an in-process `sum` (a barrier and the exact accumulators): the
- * library's split of the likelihood's blocks and of the curve fit's chunks
- * is tested on every build and backend, MPI or not (tests/mpi/ runs the
- * command under mpirun). */
+ * by an in-process `sum` (a barrier and the exact accumulators) and
+ * `gather` (a barrier and copies): the library's split of the likelihood's
+ * blocks, of the curve fit's chunks and of the ancestral reconstruction's
+ * patterns is tested on every build and backend, MPI or not (tests/mpi/
+ * runs the command under mpirun). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <pthread.h>
@@ -25,6 +26,8 @@ typedef struct world {
   fitcl__xsum *acc[MAXR];
   uint64_t count[MAXR];
   int failed[MAXR];
+  const void *mine[MAXR];
+  size_t n[MAXR];
 } world;
 
 typedef struct fake_rank {
@@ -62,6 +65,31 @@ static fitcl_status fake_sum(fitcl__ranks *r, fitcl__xsum *acc, size_t n, uint64
   return FITCL_OK;
 }
 
+static fitcl_status fake_gather(fitcl__ranks *r, const void *mine, size_t n, void *all,
+                                size_t total, int failed) {
+  world *w = ((fake_rank *)r)->w;
+  w->mine[r->rank] = mine;
+  w->n[r->rank] = n;
+  w->failed[r->rank] = failed;
+  pthread_barrier_wait(&w->bar);
+  int any = 0;
+  size_t sum = 0, at = 0;
+  for (int k = 0; k < w->size; ++k) {
+    any |= w->failed[k];
+    sum += w->n[k];
+  }
+  fitcl_status st = any ? FITCL_ERR_PEER : sum != total ? FITCL_ERR_ARG : FITCL_OK;
+  /* Every rank copies the others' shares from where they gave them (which
+   * may be in their own `all`, at the place nobody else writes) and moves
+   * its own into place. */
+  for (int k = 0; st == FITCL_OK && k < w->size; ++k) {
+    memmove((char *)all + at, w->mine[k], w->n[k]);
+    at += w->n[k];
+  }
+  pthread_barrier_wait(&w->bar); /* every rank has read every share */
+  return st;
+}
+
 static void fake_release(fitcl__ranks *r) { (void)r; }
 
 /* ---- the job each rank runs ------------------------------------------- */
@@ -70,12 +98,13 @@ typedef struct job {
   const char *selector;
   world *w;
   int rank;
-  int kind; /* 0 likelihood with gradient, 1 rate fit, 2 curve fit */
+  int kind; /* 0 likelihood with gradient, 1 rate fit, 2 curve fit, 3 ancestral */
   const fitcl_data *data;
   const double *x, *y;
   size_t n;
   double out[8];
   size_t blocks; /* likelihood: the blocks this rank evaluated */
+  fitcl_ancestral_result anc;
   fitcl_status st;
 } job;
 
@@ -85,6 +114,7 @@ static fitcl_context *open_ctx(job *j, fake_rank *fr) {
     fr->base.rank = j->rank;
     fr->base.size = j->w->size;
     fr->base.sum = fake_sum;
+    fr->base.gather = fake_gather;
     fr->base.release = fake_release;
     fr->w = j->w;
     ctx->ranks = &fr->base;
@@ -119,6 +149,11 @@ static void *run_job(void *arg) {
     j->out[1] = r.gain;
     j->out[2] = r.loss;
     j->out[3] = r.se_gain;
+  } else if (j->kind == 3) {
+    double theta[8];
+    for (int g = 0; g < 8; ++g) theta[g] = 0.7 + 0.1 * g;
+    fitcl_gl_params p = {0.3, 0.5, 0.8, theta, NULL};
+    j->st = fitcl_ancestral(ctx, j->data, &p, 3, &j->anc);
   } else {
     fitcl_model *m = NULL;
     j->st = fitcl_model_builtin(ctx, "exp_decay", &m);
@@ -145,6 +180,21 @@ static void *run_job(void *arg) {
 /* The job on `size` thread-ranks; every rank's results must equal `ref`
  * bit for bit (size 0: one process, no ranks; fills ref). */
 static size_t one_process_blocks;
+static fitcl_ancestral_result one_process_anc;
+
+/* An ancestral result equals one process's, bit for bit. */
+static void same_ancestral(const fitcl_ancestral_result *a, int size, int r) {
+  const fitcl_ancestral_result *b = &one_process_anc;
+  cr_assert_eq(a->families, b->families, "%d ranks, rank %d", size, r);
+  cr_assert_eq(a->nodes, b->nodes, "%d ranks, rank %d", size, r);
+  const size_t nn = (size_t)b->nodes;
+  cr_assert_eq(memcmp(a->p_present, b->p_present, sizeof(double) * nn * b->families), 0,
+               "%d ranks, rank %d: p_present differs", size, r);
+  cr_assert_eq(memcmp(a->gains, b->gains, sizeof(double) * nn), 0, "%d ranks, rank %d: gains",
+               size, r);
+  cr_assert_eq(memcmp(a->losses, b->losses, sizeof(double) * nn), 0, "%d ranks, rank %d: losses",
+               size, r);
+}
 
 static void run_ranks(job *tmpl, int size, double *ref) {
   if (size == 0) {
@@ -154,6 +204,8 @@ static void run_ranks(job *tmpl, int size, double *ref) {
     cr_assert_eq(j.st, FITCL_OK, "one process: %s", fitcl_strerror(j.st));
     memcpy(ref, j.out, sizeof j.out);
     one_process_blocks = j.blocks;
+    fitcl_ancestral_free(&one_process_anc);
+    one_process_anc = j.anc;
     return;
   }
   world w;
@@ -181,6 +233,8 @@ static void run_ranks(job *tmpl, int size, double *ref) {
                  "%d ranks, rank %d: %.17g %.17g %.17g %.17g, one process %.17g %.17g %.17g %.17g",
                  size, r, jobs[r].out[0], jobs[r].out[1], jobs[r].out[2], jobs[r].out[3], ref[0],
                  ref[1], ref[2], ref[3]);
+    if (tmpl->kind == 3) same_ancestral(&jobs[r].anc, size, r);
+    fitcl_ancestral_free(&jobs[r].anc);
   }
 }
 
@@ -276,6 +330,74 @@ Test(ranks, curve_fit_has_one_process_bits) {
   each_backend(&t);
   free(x);
   free(y);
+}
+
+Test(ranks, ancestral_has_one_process_bits) {
+  fitcl_data *data = make_data();
+  job t = {.kind = 3, .data = data};
+  each_backend(&t);
+  fitcl_ancestral_free(&one_process_anc);
+  fitcl_data_destroy(data);
+}
+
+/* gather itself: shares of different sizes (rank 1's empty), given from a
+ * separate buffer or in place, arrive in rank order on every rank; a rank
+ * that failed, or sizes that do not add up, fail every rank alike. */
+typedef struct gather_job {
+  world *w;
+  int rank, mode; /* 0 plain, 1 rank 2 failed, 2 totals that do not add up */
+  unsigned char all[64];
+  fitcl_status st;
+} gather_job;
+
+static const size_t gather_n[3] = {5, 0, 11};
+
+static void *gather_run(void *arg) {
+  gather_job *j = arg;
+  fake_rank fr = {{.rank = j->rank, .size = j->w->size, .sum = fake_sum, .gather = fake_gather,
+                   .release = fake_release},
+                  j->w};
+  size_t off = 0, total = 0;
+  for (int k = 0; k < 3; ++k) {
+    if (k < j->rank) off += gather_n[k];
+    total += gather_n[k];
+  }
+  memset(j->all, 0xEE, sizeof j->all);
+  unsigned char own[16];
+  for (size_t i = 0; i < gather_n[j->rank]; ++i) own[i] = (unsigned char)(16 * j->rank + i);
+  /* Rank 0 gives its share in place, the others from a buffer of their own. */
+  const void *mine = own;
+  if (j->rank == 0) mine = memcpy(j->all + off, own, gather_n[0]);
+  j->st = fr.base.gather(&fr.base, mine, gather_n[j->rank], j->all, total + (j->mode == 2),
+                         j->mode == 1 && j->rank == 2);
+  return NULL;
+}
+
+Test(ranks, gather_puts_the_shares_in_rank_order) {
+  for (int mode = 0; mode < 3; ++mode) {
+    world w;
+    memset(&w, 0, sizeof w);
+    w.size = 3;
+    pthread_barrier_init(&w.bar, NULL, 3);
+    gather_job jobs[3];
+    pthread_t th[3];
+    for (int r = 0; r < 3; ++r) {
+      jobs[r] = (gather_job){.w = &w, .rank = r, .mode = mode};
+      cr_assert_eq(pthread_create(&th[r], NULL, gather_run, &jobs[r]), 0);
+    }
+    for (int r = 0; r < 3; ++r) pthread_join(th[r], NULL);
+    pthread_barrier_destroy(&w.bar);
+    const fitcl_status want[3] = {FITCL_OK, FITCL_ERR_PEER, FITCL_ERR_ARG};
+    for (int r = 0; r < 3; ++r) {
+      cr_assert_eq(jobs[r].st, want[mode], "mode %d rank %d: %d", mode, r, jobs[r].st);
+      if (mode) continue;
+      size_t at = 0;
+      for (int k = 0; k < 3; ++k)
+        for (size_t i = 0; i < gather_n[k]; ++i, ++at)
+          cr_assert_eq(jobs[r].all[at], 16 * k + i, "rank %d byte %zu", r, at);
+      cr_assert_eq(jobs[r].all[at], 0xEE, "rank %d: written past the total", r);
+    }
+  }
 }
 
 /* A rank that fails makes every other rank's shared call fail too, rather
