@@ -188,7 +188,9 @@ int cli_ancestral(int argc, char **argv) {
   int nt = fitcl_tree_ntips(t), nn = ar.nodes;
   char name[64];
   if (a.json) {
-    rc = print_json(ctx, data, &p, (int)cats, &ar);
+    /* The backend that fitted the rates; given rates need none (a context
+     * opened only to share the work over ranks leaves no trace). */
+    rc = print_json(isnan(gain) ? ctx : NULL, data, &p, (int)cats, &ar);
     goto done;
   }
   int ok = append(&nb, &nl, &ncap, "family");

@@ -1,7 +1,8 @@
 #!/bin/sh
 # fitcl under mpirun (docs/mpi.md):
-#   - loglik, fit, retention-test and curve-fit over 2 and 3 ranks print the JSON of one
-#     process byte for byte ("seconds" aside), on every backend built;
+#   - loglik, fit, retention-test, ancestral and curve-fit over 2 and 3 ranks print the
+#     output of one process byte for byte ("seconds" aside), on every backend built;
+#   - ancestral writes its tables on rank 0 alone, the bytes one process writes;
 #   - a rank given a corrupt file makes every rank exit 2, with one message
 #     naming that rank;
 #   - a rank killed mid-job ends the job, with a failure, within seconds.
@@ -60,10 +61,25 @@ for dev in $devices; do
   same_json "fit ($dev)" fit --tree "$tree" --matrix m.Rtab --gamma-cats 4 --json
   same_json "retention-test ($dev)" retention-test --tree "$tree" --matrix m.Rtab \
     --families-regex 'fam0[0-2]' --ci profile --bootstrap 3 --gamma-cats 2 --json
+  same_json "ancestral, fitted rates ($dev)" ancestral --tree "$tree" --matrix m.Rtab \
+    --gamma-cats 2 --json
+  same_json "ancestral, fewer blocks than ranks ($dev)" ancestral --tree "$tree" \
+    --matrix small.Rtab --gain 0.3 --loss 0.5 --gamma-cats 3 --alpha 0.8 --json
   same_json "curve-fit ($dev)" curve-fit --data d.csv --model 'a*exp(-k*x)+c' \
     --p0 a=1,k=1,c=0 --chunk 16384 --solver normal --json
 done
 export FITCL_DEVICE=cpu
+
+# ancestral's two tables, written to files by rank 0: the bytes of one process.
+"$fitcl" ancestral --tree "$tree" --matrix m.Rtab --gain 0.3 --loss 0.5 --nodes one.nodes \
+  --branches one.br 2>anc1.err || fail "ancestral to files: one process failed: $(cat anc1.err)"
+for n in 2 3; do
+  rm -f n.nodes n.br
+  run_mpi "$n" "$fitcl" ancestral --tree "$tree" --matrix m.Rtab --gain 0.3 --loss 0.5 \
+    --nodes n.nodes --branches n.br 2>ancn.err || fail "ancestral to files -n $n: $(cat ancn.err)"
+  cmp -s one.nodes n.nodes || fail "ancestral -n $n: the node table differs from one process"
+  cmp -s one.br n.br || fail "ancestral -n $n: the branch table differs from one process"
+done
 
 # A warning (no convergence) is printed once, as by one process.
 "$fitcl" fit --tree "$tree" --matrix m.Rtab --max-iter 2 --json >/dev/null 2>warn1.err
@@ -85,6 +101,18 @@ msgs=$(grep -c '^fitcl' bad.err)
 grep -q '^fitcl loglik: rank 1: .*bad.Rtab' bad.err ||
   fail "corrupt file on rank 1: the message does not name rank 1 and the file: $(cat bad.err)"
 [ -s bad.out ] && fail "corrupt file on rank 1: output written: $(cat bad.out)"
+
+# The same for ancestral, with the rates given: nothing written.
+args="ancestral --tree $tree --gain 0.3 --loss 0.5 --nodes bad.nodes --branches bad.br"
+run_mpi 1 "$fitcl" $args --matrix m.Rtab : -n 1 "$fitcl" $args --matrix m.Rtab \
+  : -n 1 "$fitcl" $args --matrix bad.Rtab >bad.out 2>bad.err
+rc=$?
+[ "$rc" = 2 ] || fail "ancestral, corrupt file on rank 2: exit $rc, expected 2"
+msgs=$(grep -c '^fitcl' bad.err)
+[ "$msgs" = 1 ] || fail "ancestral, corrupt file on rank 2: $msgs messages, expected 1: $(cat bad.err)"
+grep -q '^fitcl ancestral: rank 2: .*bad.Rtab' bad.err ||
+  fail "ancestral, corrupt file on rank 2: the message does not name rank 2: $(cat bad.err)"
+[ -e bad.nodes ] || [ -e bad.br ] && fail "ancestral, corrupt file on rank 2: a table was written"
 
 # One rank killed while the job runs: the job ends, failing, within seconds.
 "$fitcl" simulate --tree "$tree" --gain 0.3 --loss 0.5 --families 100000 --seed 8 --condition \
