@@ -98,7 +98,9 @@ typedef struct job {
   const char *selector;
   world *w;
   int rank;
-  int kind; /* 0 likelihood with gradient, 1 rate fit, 2 curve fit, 3 ancestral */
+  int kind; /* 0 likelihood with gradient, 1 rate fit, 2 curve fit, 3 ancestral, 4 curve fit
+             * of a raw file (x, y, sigma), 5 the same read again on every pass */
+  const char *path; /* 4, 5 */
   const fitcl_data *data;
   const double *x, *y;
   size_t n;
@@ -154,6 +156,33 @@ static void *run_job(void *arg) {
     for (int g = 0; g < 8; ++g) theta[g] = 0.7 + 0.1 * g;
     fitcl_gl_params p = {0.3, 0.5, 0.8, theta, NULL};
     j->st = fitcl_ancestral(ctx, j->data, &p, 3, &j->anc);
+  } else if (j->kind == 4 || j->kind == 5) {
+    fitcl_model *m = NULL;
+    fitcl_source *src = NULL;
+    fitcl_source_options so;
+    memset(&so, 0, sizeof so);
+    so.path = j->path;
+    so.format = "raw";
+    so.sigma = "2";
+    so.chunk_points = 5000; /* 13 chunks */
+    so.cache_mb = j->kind == 5 ? -1 : 0;
+    j->st = fitcl_model_builtin(ctx, "exp_decay", &m);
+    if (j->st == FITCL_OK) j->st = fitcl_source_open(ctx, &so, &src);
+    const double p0[3] = {1, 1, 0};
+    fitcl_curvefit_options o;
+    memset(&o, 0, sizeof o);
+    o.solver = FITCL_SOLVER_NORMAL;
+    fitcl_curvefit_result r;
+    memset(&r, 0, sizeof r);
+    if (j->st == FITCL_OK) j->st = fitcl_curve_fit_source(ctx, m, src, p0, &o, &r);
+    for (int k = 0; k < 3; ++k) j->out[k] = r.params[k];
+    j->out[3] = r.cost;
+    j->out[4] = r.r_squared;
+    j->out[5] = r.x_min[0];
+    j->out[6] = r.x_max[0];
+    j->out[7] = (double)r.points;
+    fitcl_source_destroy(src);
+    fitcl_model_destroy(m);
   } else {
     fitcl_model *m = NULL;
     j->st = fitcl_model_builtin(ctx, "exp_decay", &m);
@@ -338,6 +367,61 @@ Test(ranks, ancestral_has_one_process_bits) {
   each_backend(&t);
   fitcl_ancestral_free(&one_process_anc);
   fitcl_data_destroy(data);
+}
+
+/* 63,000 rows of x, y, sigma as a raw float64 file; `bad` >= 0 makes that
+ * row's sigma 0.  Returns the path (malloc'ed) in dir. */
+static char *write_raw(const char *dir, long bad) {
+  enum { N = 63000 };
+  char *path = fitcl_test_write_file(dir, bad < 0 ? "d.bin" : "bad.bin", "");
+  FILE *f = fopen(path, "wb");
+  cr_assert(f);
+  for (int i = 0; i < N; ++i) {
+    /* x not in order, so that its range is not the first and last rows'. */
+    double row[3] = {8.0 * ((i * 7919) % N) / N, 0, 0.02 + 0.01 * (i % 5)};
+    row[1] = 2 * exp(-0.7 * row[0]) + 0.1 + 0.05 * sin(0.37 * i) + 1000;
+    if (i == bad) row[2] = 0;
+    cr_assert_eq(fwrite(row, sizeof row, 1, f), 1);
+  }
+  cr_assert_eq(fclose(f), 0);
+  return path;
+}
+
+Test(ranks, curve_fit_of_a_file_has_one_process_bits) {
+  char *dir = fitcl_test_tmpdir();
+  char *path = write_raw(dir, -1);
+  for (int kind = 4; kind <= 5; ++kind) {
+    job t = {.kind = kind, .path = path};
+    each_backend(&t);
+  }
+  free(path);
+  fitcl_test_rmtree(dir);
+  free(dir);
+}
+
+/* Each rank reads only its own chunks: a bad value in chunk 4 (rank 1 of
+ * 3) fails rank 1 alone on the data, the others because it failed. */
+Test(ranks, a_bad_chunk_fails_only_the_rank_that_reads_it) {
+  char *dir = fitcl_test_tmpdir();
+  char *path = write_raw(dir, 4 * 5000 + 17);
+  world w;
+  memset(&w, 0, sizeof w);
+  w.size = 3;
+  pthread_barrier_init(&w.bar, NULL, 3);
+  job jobs[3];
+  pthread_t th[3];
+  for (int r = 0; r < 3; ++r) {
+    jobs[r] = (job){.selector = "cpu", .w = &w, .rank = r, .kind = 4, .path = path};
+    cr_assert_eq(pthread_create(&th[r], NULL, run_job, &jobs[r]), 0);
+  }
+  for (int r = 0; r < 3; ++r) pthread_join(th[r], NULL);
+  pthread_barrier_destroy(&w.bar);
+  for (int r = 0; r < 3; ++r)
+    cr_assert_eq(jobs[r].st, r == 1 ? FITCL_ERR_DATA : FITCL_ERR_PEER, "rank %d: %s", r,
+                 fitcl_strerror(jobs[r].st));
+  free(path);
+  fitcl_test_rmtree(dir);
+  free(dir);
 }
 
 /* gather itself: shares of different sizes (rank 1's empty), given from a

@@ -100,8 +100,10 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
   fitcl_status st;
   /* A pass shared over ranks (core/ranks.h) sums the whole chunks of each
    * rank exactly, so any split gives the same bits: chunk k goes to rank
-   * k mod size.  Every rank still reads every chunk of the first pass,
-   * which validates them: bad data fail on every rank alike. */
+   * k mod size.  A data source passes over the other ranks' chunks
+   * (fitcl__source_skip): a seekable one reads only this rank's, others
+   * read and validate every chunk.  Arrays and callbacks hand every rank
+   * every chunk, validated on each; bad data fail the job either way. */
   fitcl__ranks *R = pc->acc->split ? pc->ctx->ranks : NULL;
   if (R && mode == FITCL__ACCUM_QR)
     return fitcl__fail(pc->ctx, FITCL_ERR_UNSUPPORTED,
@@ -134,7 +136,10 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
       return FITCL_ERR_INTERRUPTED;
     }
     fitcl_chunk c;
-    st = next_chunk(pc, index, row, &c);
+    const int mine = !R || index % (uint64_t)R->size == (uint64_t)R->rank;
+    /* The data fingerprint of a checkpoint needs every chunk's values. */
+    if (!mine && pc->kind == DATA_SOURCE) st = fitcl__source_skip(pc->src, &c, hashing);
+    else st = next_chunk(pc, index, row, &c);
     if (st == FITCL_OK && c.n && !pc->validated && pc->kind != DATA_SOURCE) {
       const double *cols[FITCL__SRC_MAXCOLS];
       for (size_t j = 0; j < nv; ++j) cols[j] = c.x[j];
@@ -154,7 +159,7 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
       fitcl__ckpt_hash_column(&pc->hasher, (int)nv, c.y, c.n);
       if (c.sigma) fitcl__ckpt_hash_column(&pc->hasher, (int)nv + 1, c.sigma, c.n);
     }
-    if (!R || index % (uint64_t)R->size == (uint64_t)R->rank) {
+    if (mine) {
       /* Rows name the pieces a device keeps between passes: the data's. */
       fitcl__accum_at_row(pc->acc, row);
       st = fitcl_accum_chunk(pc->acc, c.x, c.y, c.sigma, c.n);
@@ -176,6 +181,11 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
   }
   if (st != FITCL_OK) return st;
   if (!pc->validated) {
+    /* The first pass's statistics: of this rank's chunks when a source
+     * passed over the others', of every chunk otherwise. */
+    if (R && pc->kind == DATA_SOURCE) st = fitcl__source_share_stats(pc->src, R);
+    if (st != FITCL_OK) return st;
+    fitcl__stats_finish(&pc->stats);
     pc->validated = 1;
     pc->points = out->points;
     size_t np = fitcl_model_nparams(pc->model);
