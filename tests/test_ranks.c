@@ -199,6 +199,10 @@ static void *run_job(void *arg) {
     j->out[3] = r.cost;
     j->out[4] = r.stderr_[1];
     j->out[5] = (double)r.points;
+    /* From the first pass's statistics, which each rank forms for its own
+     * chunks: the last row's x is rank 0's only in one process. */
+    j->out[6] = r.r_squared;
+    j->out[7] = r.x_max[0];
     fitcl_model_destroy(m);
   }
   ctx->ranks = NULL;

@@ -102,8 +102,9 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
    * rank exactly, so any split gives the same bits: chunk k goes to rank
    * k mod size.  A data source passes over the other ranks' chunks
    * (fitcl__source_skip): a seekable one reads only this rank's, others
-   * read and validate every chunk.  Arrays and callbacks hand every rank
-   * every chunk, validated on each; bad data fail the job either way. */
+   * read and validate every chunk.  Arrays are validated by the rank that
+   * owns the chunk; callbacks hand every rank every chunk, validated on
+   * each.  Bad data fail the job either way. */
   fitcl__ranks *R = pc->acc->split ? pc->ctx->ranks : NULL;
   if (R && mode == FITCL__ACCUM_QR)
     return fitcl__fail(pc->ctx, FITCL_ERR_UNSUPPORTED,
@@ -130,6 +131,10 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
   names[nv + 1] = "sigma";
   const int hashing = pc->want_fp && !pc->validated;
   if (hashing) fitcl__ckpt_hash_begin(&pc->hasher, (int)nv + 2);
+  /* The statistics of a rank's share of the arrays begin at the data's
+   * first row, as one process's do. */
+  if (R && pc->kind == DATA_ARRAYS && !pc->validated && pc->n && !pc->stats.started)
+    fitcl__stats_start(&pc->stats, pc->x, nv, pc->y);
   for (uint64_t index = 0;; ++index) {
     if (pc->interrupt && *pc->interrupt) {
       fitcl__accum_abandon(pc->acc);
@@ -140,7 +145,8 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
     /* The data fingerprint of a checkpoint needs every chunk's values. */
     if (!mine && pc->kind == DATA_SOURCE) st = fitcl__source_skip(pc->src, &c, hashing);
     else st = next_chunk(pc, index, row, &c);
-    if (st == FITCL_OK && c.n && !pc->validated && pc->kind != DATA_SOURCE) {
+    if (st == FITCL_OK && c.n && !pc->validated && pc->kind != DATA_SOURCE &&
+        (mine || pc->kind != DATA_ARRAYS)) {
       const double *cols[FITCL__SRC_MAXCOLS];
       for (size_t j = 0; j < nv; ++j) cols[j] = c.x[j];
       cols[nv] = c.y;
@@ -183,7 +189,8 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
   if (!pc->validated) {
     /* The first pass's statistics: of this rank's chunks when a source
      * passed over the others', of every chunk otherwise. */
-    if (R && pc->kind == DATA_SOURCE) st = fitcl__source_share_stats(pc->src, R);
+    if (R && pc->kind == DATA_SOURCE) st = fitcl__stats_share(pc->ctx, &pc->src->stats, nv, R);
+    if (R && pc->kind == DATA_ARRAYS) st = fitcl__stats_share(pc->ctx, &pc->stats, nv, R);
     if (st != FITCL_OK) return st;
     fitcl__stats_finish(&pc->stats);
     pc->validated = 1;

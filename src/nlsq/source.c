@@ -132,7 +132,7 @@ static void moments(const double *y, const double *sg, size_t n, double y0, doub
 }
 
 /* Statistics begun at a row: y0 and the x ranges start from its values. */
-static void stats_start(fitcl__data_stats *st, const double *const *x, size_t nx,
+void fitcl__stats_start(fitcl__data_stats *st, const double *const *x, size_t nx,
                         const double *y) {
   st->started = 1;
   st->y0 = y[0];
@@ -148,7 +148,7 @@ void fitcl__stats_finish(fitcl__data_stats *st) {
 void fitcl__stats_add(fitcl__data_stats *st, const double *const *x, size_t nx, const double *y,
                       const double *sg, size_t n) {
   if (!n) return;
-  if (!st->started) stats_start(st, x, nx, y);
+  if (!st->started) fitcl__stats_start(st, x, nx, y);
   double m[3];
   moments(y, sg, n, st->y0, m);
   for (int k = 0; k < 3; ++k) fitcl__xsum_add(&st->acc[k], m[k]);
@@ -247,7 +247,7 @@ fitcl_status fitcl__check_chunk(fitcl_context *ctx, const char *where, const cha
     size_t nb = (n + SWEEP_BLOCK - 1) / SWEEP_BLOCK;
     sweep_slot *slot = malloc(nb * sizeof *slot);
     if (slot) {
-      if (!stats->started) stats_start(stats, cols, (size_t)nx, cols[nx]);
+      if (!stats->started) fitcl__stats_start(stats, cols, (size_t)nx, cols[nx]);
       sweep_job job = {cols, nx, has_sigma, n, stats->y0, slot};
       fitcl__pool *pool = ctx ? fitcl__ctx_pool(ctx) : NULL;
       if (pool && nb > 1) fitcl__pool_run(pool, nb, sweep_block, &job);
@@ -416,7 +416,7 @@ fitcl_status fitcl_source_next(fitcl_source *src, fitcl_chunk *chunk) {
   }
   /* A chunk passed over still gives y0 and a start to the ranges. */
   if (!src->validated && src->stats_off && n && !src->stats.started)
-    stats_start(&src->stats, cols, src->nx, cols[src->nx]);
+    fitcl__stats_start(&src->stats, cols, src->nx, cols[src->nx]);
   src->row += n;
   if (n == 0) {
     /* A pass is only as good as the files it read. */
@@ -464,7 +464,7 @@ fitcl_status fitcl__source_skip(fitcl_source *src, fitcl_chunk *chunk, int want_
     fitcl_status st = src->ops->read(src, cols, &n);
     src->chunk = saved;
     if (st != FITCL_OK) return st;
-    if (n) stats_start(&src->stats, cols, src->nx, cols[src->nx]);
+    if (n) fitcl__stats_start(&src->stats, cols, src->nx, cols[src->nx]);
   }
   const size_t n = left < src->chunk ? (size_t)left : src->chunk;
   src->row += n;
@@ -473,10 +473,10 @@ fitcl_status fitcl__source_skip(fitcl_source *src, fitcl_chunk *chunk, int want_
   return FITCL_OK;
 }
 
-fitcl_status fitcl__source_share_stats(fitcl_source *src, fitcl__ranks *r) {
-  fitcl__data_stats *s = &src->stats;
+fitcl_status fitcl__stats_share(fitcl_context *ctx, fitcl__data_stats *s, size_t nx,
+                               fitcl__ranks *r) {
   fitcl_status st = r->sum(r, s->acc, 3, NULL, 0);
-  const size_t nx = src->nx, each = 2 * nx * sizeof(double);
+  const size_t each = 2 * nx * sizeof(double);
   double mine[2 * FITCL_NLSQ_MAX_VARS], *all = NULL;
   if (st == FITCL_OK) {
     /* The x ranges: every rank's, then the least and the greatest. */
@@ -488,7 +488,7 @@ fitcl_status fitcl__source_share_stats(fitcl_source *src, fitcl__ranks *r) {
   }
   if (st != FITCL_OK) {
     free(all);
-    return fitcl__fail(src->ctx, st, "curve fit: %s",
+    return fitcl__fail(ctx, st, "curve fit: %s",
                        st == FITCL_ERR_PEER    ? "another rank of the job failed"
                        : st == FITCL_ERR_NOMEM ? "out of memory"
                                                : "the ranks could not exchange their statistics");

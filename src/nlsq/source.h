@@ -117,12 +117,16 @@ fitcl_status fitcl__check_chunk(fitcl_context *ctx, const char *where, const cha
  * (chunk->x, y, sigma NULL) unless want_data; any other reads and validates
  * the chunk, as fitcl_source_next does.  Either way the chunk stays out of
  * the statistics, which then hold this rank's chunks only (see
- * fitcl__source_share_stats).  The end of the data is fitcl_source_next's. */
+ * fitcl__stats_share).  The end of the data is fitcl_source_next's. */
 fitcl_status fitcl__source_skip(fitcl_source *src, fitcl_chunk *chunk, int want_data);
 /* After a shared first pass in which each rank's statistics hold its own
- * chunks: collective; every rank ends with the statistics of all the data,
- * the one process's bits. */
-fitcl_status fitcl__source_share_stats(fitcl_source *src, fitcl__ranks *r);
+ * chunks (begun at the data's first row): collective; every rank ends with
+ * the statistics of all the data, the one process's bits. */
+fitcl_status fitcl__stats_share(fitcl_context *ctx, fitcl__data_stats *stats, size_t nx,
+                               fitcl__ranks *r);
+/* Begins stats at a row (x columns, y): y0 and the x ranges start there. */
+void fitcl__stats_start(fitcl__data_stats *stats, const double *const *x, size_t nx,
+                        const double *y);
 /* Rounds the moments' exact sums into sw, swy, swy2. */
 void fitcl__stats_finish(fitcl__data_stats *stats);
 /* Adds a chunk (nx x columns, y, sigma or NULL) to stats without checks. */
