@@ -107,6 +107,8 @@ typedef struct job {
   double out[8];
   size_t blocks; /* likelihood: the blocks this rank evaluated */
   fitcl_ancestral_result anc;
+  double *per[2]; /* likelihood: per-family and per-pattern log-likelihoods */
+  size_t nper[2];
   fitcl_status st;
 } job;
 
@@ -140,6 +142,15 @@ static void *run_job(void *arg) {
     fitcl_gl_params p = {0.3, 0.5, 0.8, NULL, NULL};
     if (j->st == FITCL_OK) j->st = fitcl_lik_eval(lik, &p, &j->out[0], grad);
     if (j->st == FITCL_OK) j->blocks = lik->nblocks;
+    /* Per family and per pattern: gathered from every rank. */
+    j->nper[0] = fitcl_data_nfamilies(j->data);
+    j->nper[1] = fitcl_data_npatterns(j->data);
+    for (int k = 0; k < 2; ++k) {
+      j->per[k] = malloc(j->nper[k] * sizeof(double));
+      cr_assert(j->per[k]);
+    }
+    if (j->st == FITCL_OK) j->st = fitcl_lik_family_logliks(lik, j->per[0], j->nper[0]);
+    if (j->st == FITCL_OK) j->st = fitcl_lik_pattern_logliks(lik, j->per[1], j->nper[1]);
     for (int k = 0; k < 3; ++k) j->out[1 + k] = grad[k];
     fitcl_lik_destroy(lik);
   } else if (j->kind == 1) {
@@ -214,6 +225,7 @@ static void *run_job(void *arg) {
  * bit for bit (size 0: one process, no ranks; fills ref). */
 static size_t one_process_blocks;
 static fitcl_ancestral_result one_process_anc;
+static double *one_process_per[2];
 
 /* An ancestral result equals one process's, bit for bit. */
 static void same_ancestral(const fitcl_ancestral_result *a, int size, int r) {
@@ -239,6 +251,10 @@ static void run_ranks(job *tmpl, int size, double *ref) {
     one_process_blocks = j.blocks;
     fitcl_ancestral_free(&one_process_anc);
     one_process_anc = j.anc;
+    for (int k = 0; k < 2; ++k) {
+      free(one_process_per[k]);
+      one_process_per[k] = j.per[k];
+    }
     return;
   }
   world w;
@@ -268,6 +284,13 @@ static void run_ranks(job *tmpl, int size, double *ref) {
                  ref[1], ref[2], ref[3]);
     if (tmpl->kind == 3) same_ancestral(&jobs[r].anc, size, r);
     fitcl_ancestral_free(&jobs[r].anc);
+    for (int k = 0; k < 2; ++k) {
+      if (tmpl->kind == 0)
+        cr_assert_eq(memcmp(jobs[r].per[k], one_process_per[k], jobs[r].nper[k] * sizeof(double)),
+                     0, "%d ranks, rank %d: the per-%s log-likelihoods differ", size, r,
+                     k ? "pattern" : "family");
+      free(jobs[r].per[k]);
+    }
   }
 }
 
