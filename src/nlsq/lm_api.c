@@ -187,8 +187,8 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
   }
   if (st != FITCL_OK) return st;
   if (!pc->validated) {
-    /* The first pass's statistics: of this rank's chunks when a source
-     * passed over the others', of every chunk otherwise. */
+    /* The first pass's statistics hold this rank's chunks for a source or
+     * arrays (added over the ranks here), every chunk for a callback. */
     if (R && pc->kind == DATA_SOURCE) st = fitcl__stats_share(pc->ctx, &pc->src->stats, nv, R);
     if (R && pc->kind == DATA_ARRAYS) st = fitcl__stats_share(pc->ctx, &pc->stats, nv, R);
     if (st != FITCL_OK) return st;
