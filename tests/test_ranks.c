@@ -15,8 +15,12 @@
 #include "core/context.h"
 #include "core/ranks.h"
 #include "fitcl.h"
+#include "fitcl_config.h"
 #include "kernels/lik.h"
 #include "test_util.h"
+#if FITCL_HAVE_HDF5
+#include <hdf5.h>
+#endif
 
 #define MAXR 4
 
@@ -99,7 +103,8 @@ typedef struct job {
   world *w;
   int rank;
   int kind; /* 0 likelihood with gradient, 1 rate fit, 2 curve fit, 3 ancestral, 4 curve fit
-             * of a raw file (x, y, sigma), 5 the same read again on every pass */
+             * of a raw or HDF5 (.h5) file (x, y, sigma), 5 the same read again on
+             * every pass */
   const char *path; /* 4, 5 */
   const fitcl_data *data;
   const double *x, *y;
@@ -173,8 +178,9 @@ static void *run_job(void *arg) {
     fitcl_source_options so;
     memset(&so, 0, sizeof so);
     so.path = j->path;
-    so.format = "raw";
-    so.sigma = "2";
+    const int h5 = strstr(j->path, ".h5") != NULL;
+    so.format = h5 ? "hdf5" : "raw";
+    so.sigma = h5 ? "sigma" : "2";
     so.chunk_points = 5000; /* 13 chunks */
     so.cache_mb = j->kind == 5 ? -1 : 0;
     j->st = fitcl_model_builtin(ctx, "exp_decay", &m);
@@ -396,23 +402,59 @@ Test(ranks, ancestral_has_one_process_bits) {
   fitcl_data_destroy(data);
 }
 
-/* 63,000 rows of x, y, sigma as a raw float64 file; `bad` >= 0 makes that
- * row's sigma 0.  Returns the path (malloc'ed) in dir. */
+/* Row i of the file fits: x (not in order, so that its range is not the
+ * first and last rows'), y, sigma. */
+enum { FILE_ROWS = 63000 };
+static void file_row(int i, double row[3]) {
+  row[0] = 8.0 * ((i * 7919) % FILE_ROWS) / FILE_ROWS;
+  row[1] = 2 * exp(-0.7 * row[0]) + 0.1 + 0.05 * sin(0.37 * i) + 1000;
+  row[2] = 0.02 + 0.01 * (i % 5);
+}
+
+/* The rows as a raw float64 file; `bad` >= 0 makes that row's sigma 0.
+ * Returns the path (malloc'ed) in dir. */
 static char *write_raw(const char *dir, long bad) {
-  enum { N = 63000 };
   char *path = fitcl_test_write_file(dir, bad < 0 ? "d.bin" : "bad.bin", "");
   FILE *f = fopen(path, "wb");
   cr_assert(f);
-  for (int i = 0; i < N; ++i) {
-    /* x not in order, so that its range is not the first and last rows'. */
-    double row[3] = {8.0 * ((i * 7919) % N) / N, 0, 0.02 + 0.01 * (i % 5)};
-    row[1] = 2 * exp(-0.7 * row[0]) + 0.1 + 0.05 * sin(0.37 * i) + 1000;
+  for (int i = 0; i < FILE_ROWS; ++i) {
+    double row[3];
+    file_row(i, row);
     if (i == bad) row[2] = 0;
     cr_assert_eq(fwrite(row, sizeof row, 1, f), 1);
   }
   cr_assert_eq(fclose(f), 0);
   return path;
 }
+
+#if FITCL_HAVE_HDF5
+/* The rows as three 1-D datasets x, y, sigma of an HDF5 file. */
+static char *write_h5(const char *dir) {
+  char *path = fitcl_test_write_file(dir, "d.h5", "");
+  double *col[3];
+  for (int k = 0; k < 3; ++k) cr_assert(col[k] = malloc(FILE_ROWS * sizeof(double)));
+  for (int i = 0; i < FILE_ROWS; ++i) {
+    double row[3];
+    file_row(i, row);
+    for (int k = 0; k < 3; ++k) col[k][i] = row[k];
+  }
+  hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  cr_assert_geq(f, 0);
+  hsize_t n = FILE_ROWS;
+  hid_t sp = H5Screate_simple(1, &n, NULL);
+  const char *names[3] = {"x", "y", "sigma"};
+  for (int k = 0; k < 3; ++k) {
+    hid_t ds = H5Dcreate2(f, names[k], H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    cr_assert_geq(ds, 0);
+    cr_assert_geq(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, col[k]), 0);
+    H5Dclose(ds);
+    free(col[k]);
+  }
+  H5Sclose(sp);
+  H5Fclose(f);
+  return path;
+}
+#endif
 
 Test(ranks, curve_fit_of_a_file_has_one_process_bits) {
   char *dir = fitcl_test_tmpdir();
@@ -422,6 +464,14 @@ Test(ranks, curve_fit_of_a_file_has_one_process_bits) {
     each_backend(&t);
   }
   free(path);
+#if FITCL_HAVE_HDF5
+  path = write_h5(dir);
+  for (int kind = 4; kind <= 5; ++kind) {
+    job t = {.kind = kind, .path = path};
+    each_backend(&t);
+  }
+  free(path);
+#endif
   fitcl_test_rmtree(dir);
   free(dir);
 }
