@@ -28,6 +28,9 @@ nosecs() { sed -E 's/"seconds":[-+0-9.eE]+,?//g'; }
 
 "$fitcl" simulate --tree "$tree" --gain 0.3 --loss 0.5 --families 20000 --gamma-cats 4 \
   --alpha 0.6 --seed 7 --condition -o m.Rtab || exit 1
+# ancestral: 2,000 families, 8 blocks of patterns (and a small output).
+"$fitcl" simulate --tree "$tree" --gain 0.3 --loss 0.5 --families 2000 --seed 5 --condition \
+  -o anc.Rtab || exit 1
 # One block of patterns: ranks 1 and 2 hold none.
 "$fitcl" simulate --tree "$tree" --gain 0.3 --loss 0.5 --families 30 --seed 3 --condition \
   -o small.Rtab || exit 1
@@ -75,7 +78,7 @@ for dev in $devices; do
   same_json "fit ($dev)" fit --tree "$tree" --matrix m.Rtab --gamma-cats 4 --json
   same_json "retention-test ($dev)" retention-test --tree "$tree" --matrix m.Rtab \
     --families-regex 'fam0[0-2]' --ci profile --bootstrap 3 --gamma-cats 2 --json
-  same_json "ancestral, fitted rates ($dev)" ancestral --tree "$tree" --matrix m.Rtab \
+  same_json "ancestral, fitted rates ($dev)" ancestral --tree "$tree" --matrix anc.Rtab \
     --gamma-cats 2 --json
   same_json "ancestral, fewer blocks than ranks ($dev)" ancestral --tree "$tree" \
     --matrix small.Rtab --gain 0.3 --loss 0.5 --gamma-cats 3 --alpha 0.8 --json
@@ -89,11 +92,11 @@ done
 export FITCL_DEVICE=cpu
 
 # ancestral's two tables, written to files by rank 0: the bytes of one process.
-"$fitcl" ancestral --tree "$tree" --matrix m.Rtab --gain 0.3 --loss 0.5 --nodes one.nodes \
+"$fitcl" ancestral --tree "$tree" --matrix anc.Rtab --gain 0.3 --loss 0.5 --nodes one.nodes \
   --branches one.br 2>anc1.err || fail "ancestral to files: one process failed: $(cat anc1.err)"
 for n in 2 3; do
   rm -f n.nodes n.br
-  run_mpi "$n" "$fitcl" ancestral --tree "$tree" --matrix m.Rtab --gain 0.3 --loss 0.5 \
+  run_mpi "$n" "$fitcl" ancestral --tree "$tree" --matrix anc.Rtab --gain 0.3 --loss 0.5 \
     --nodes n.nodes --branches n.br 2>ancn.err || fail "ancestral to files -n $n: $(cat ancn.err)"
   cmp -s one.nodes n.nodes || fail "ancestral -n $n: the node table differs from one process"
   cmp -s one.br n.br || fail "ancestral -n $n: the branch table differs from one process"
@@ -122,7 +125,7 @@ grep -q '^fitcl loglik: rank 1: .*bad.Rtab' bad.err ||
 
 # The same for ancestral, with the rates given: nothing written.
 args="ancestral --tree $tree --gain 0.3 --loss 0.5 --nodes bad.nodes --branches bad.br"
-run_mpi 1 "$fitcl" $args --matrix m.Rtab : -n 1 "$fitcl" $args --matrix m.Rtab \
+run_mpi 1 "$fitcl" $args --matrix anc.Rtab : -n 1 "$fitcl" $args --matrix anc.Rtab \
   : -n 1 "$fitcl" $args --matrix bad.Rtab >bad.out 2>bad.err
 rc=$?
 [ "$rc" = 2 ] || fail "ancestral, corrupt file on rank 2: exit $rc, expected 2"
