@@ -1,9 +1,10 @@
 /* Work shared over ranks (core/ranks.h) gives the bits of one process.  The
  * ranks here are threads of this process, each with its own context, joined
- * by an in-process `sum` (a barrier and the exact accumulators): the
- * library's split of the likelihood's blocks and of the curve fit's chunks
- * is tested on every build and backend, MPI or not (tests/mpi/ runs the
- * command under mpirun). */
+ * by an in-process `sum` (a barrier and the exact accumulators) and
+ * `gather` (a barrier and copies): the library's split of the likelihood's
+ * blocks, of the curve fit's chunks and of the ancestral reconstruction's
+ * patterns is tested on every build and backend, MPI or not (tests/mpi/
+ * runs the command under mpirun). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <pthread.h>
@@ -14,8 +15,12 @@
 #include "core/context.h"
 #include "core/ranks.h"
 #include "fitcl.h"
+#include "fitcl_config.h"
 #include "kernels/lik.h"
 #include "test_util.h"
+#if FITCL_HAVE_HDF5
+#include <hdf5.h>
+#endif
 
 #define MAXR 4
 
@@ -25,6 +30,8 @@ typedef struct world {
   fitcl__xsum *acc[MAXR];
   uint64_t count[MAXR];
   int failed[MAXR];
+  const void *mine[MAXR];
+  size_t n[MAXR];
 } world;
 
 typedef struct fake_rank {
@@ -62,6 +69,31 @@ static fitcl_status fake_sum(fitcl__ranks *r, fitcl__xsum *acc, size_t n, uint64
   return FITCL_OK;
 }
 
+static fitcl_status fake_gather(fitcl__ranks *r, const void *mine, size_t n, void *all,
+                                size_t total, int failed) {
+  world *w = ((fake_rank *)r)->w;
+  w->mine[r->rank] = mine;
+  w->n[r->rank] = n;
+  w->failed[r->rank] = failed;
+  pthread_barrier_wait(&w->bar);
+  int any = 0;
+  size_t sum = 0, at = 0;
+  for (int k = 0; k < w->size; ++k) {
+    any |= w->failed[k];
+    sum += w->n[k];
+  }
+  fitcl_status st = any ? FITCL_ERR_PEER : sum != total ? FITCL_ERR_ARG : FITCL_OK;
+  /* Every rank copies the others' shares from where they gave them (which
+   * may be in their own `all`, at the place nobody else writes) and moves
+   * its own into place. */
+  for (int k = 0; st == FITCL_OK && k < w->size; ++k) {
+    memmove((char *)all + at, w->mine[k], w->n[k]);
+    at += w->n[k];
+  }
+  pthread_barrier_wait(&w->bar); /* every rank has read every share */
+  return st;
+}
+
 static void fake_release(fitcl__ranks *r) { (void)r; }
 
 /* ---- the job each rank runs ------------------------------------------- */
@@ -70,12 +102,18 @@ typedef struct job {
   const char *selector;
   world *w;
   int rank;
-  int kind; /* 0 likelihood with gradient, 1 rate fit, 2 curve fit */
+  int kind; /* 0 likelihood with gradient, 1 rate fit, 2 curve fit, 3 ancestral, 4 curve fit
+             * of a raw or HDF5 (.h5) file (x, y, sigma), 5 the same read again on
+             * every pass */
+  const char *path; /* 4, 5 */
   const fitcl_data *data;
   const double *x, *y;
   size_t n;
   double out[8];
   size_t blocks; /* likelihood: the blocks this rank evaluated */
+  fitcl_ancestral_result anc;
+  double *per[2]; /* likelihood: per-family and per-pattern log-likelihoods */
+  size_t nper[2];
   fitcl_status st;
 } job;
 
@@ -85,6 +123,7 @@ static fitcl_context *open_ctx(job *j, fake_rank *fr) {
     fr->base.rank = j->rank;
     fr->base.size = j->w->size;
     fr->base.sum = fake_sum;
+    fr->base.gather = fake_gather;
     fr->base.release = fake_release;
     fr->w = j->w;
     ctx->ranks = &fr->base;
@@ -108,6 +147,15 @@ static void *run_job(void *arg) {
     fitcl_gl_params p = {0.3, 0.5, 0.8, NULL, NULL};
     if (j->st == FITCL_OK) j->st = fitcl_lik_eval(lik, &p, &j->out[0], grad);
     if (j->st == FITCL_OK) j->blocks = lik->nblocks;
+    /* Per family and per pattern: gathered from every rank. */
+    j->nper[0] = fitcl_data_nfamilies(j->data);
+    j->nper[1] = fitcl_data_npatterns(j->data);
+    for (int k = 0; k < 2; ++k) {
+      j->per[k] = malloc(j->nper[k] * sizeof(double));
+      cr_assert(j->per[k]);
+    }
+    if (j->st == FITCL_OK) j->st = fitcl_lik_family_logliks(lik, j->per[0], j->nper[0]);
+    if (j->st == FITCL_OK) j->st = fitcl_lik_pattern_logliks(lik, j->per[1], j->nper[1]);
     for (int k = 0; k < 3; ++k) j->out[1 + k] = grad[k];
     fitcl_lik_destroy(lik);
   } else if (j->kind == 1) {
@@ -119,6 +167,39 @@ static void *run_job(void *arg) {
     j->out[1] = r.gain;
     j->out[2] = r.loss;
     j->out[3] = r.se_gain;
+  } else if (j->kind == 3) {
+    double theta[8];
+    for (int g = 0; g < 8; ++g) theta[g] = 0.7 + 0.1 * g;
+    fitcl_gl_params p = {0.3, 0.5, 0.8, theta, NULL};
+    j->st = fitcl_ancestral(ctx, j->data, &p, 3, &j->anc);
+  } else if (j->kind == 4 || j->kind == 5) {
+    fitcl_model *m = NULL;
+    fitcl_source *src = NULL;
+    fitcl_source_options so;
+    memset(&so, 0, sizeof so);
+    so.path = j->path;
+    const int h5 = strstr(j->path, ".h5") != NULL;
+    so.format = h5 ? "hdf5" : "raw";
+    so.sigma = h5 ? "sigma" : "2";
+    so.chunk_points = 5000; /* 13 chunks */
+    so.cache_mb = j->kind == 5 ? -1 : 0;
+    j->st = fitcl_model_builtin(ctx, "exp_decay", &m);
+    if (j->st == FITCL_OK) j->st = fitcl_source_open(ctx, &so, &src);
+    const double p0[3] = {1, 1, 0};
+    fitcl_curvefit_options o;
+    memset(&o, 0, sizeof o);
+    o.solver = FITCL_SOLVER_NORMAL;
+    fitcl_curvefit_result r;
+    memset(&r, 0, sizeof r);
+    if (j->st == FITCL_OK) j->st = fitcl_curve_fit_source(ctx, m, src, p0, &o, &r);
+    for (int k = 0; k < 3; ++k) j->out[k] = r.params[k];
+    j->out[3] = r.cost;
+    j->out[4] = r.r_squared;
+    j->out[5] = r.x_min[0];
+    j->out[6] = r.x_max[0];
+    j->out[7] = (double)r.points;
+    fitcl_source_destroy(src);
+    fitcl_model_destroy(m);
   } else {
     fitcl_model *m = NULL;
     j->st = fitcl_model_builtin(ctx, "exp_decay", &m);
@@ -135,6 +216,10 @@ static void *run_job(void *arg) {
     j->out[3] = r.cost;
     j->out[4] = r.stderr_[1];
     j->out[5] = (double)r.points;
+    /* From the first pass's statistics, which each rank forms for its own
+     * chunks: the last row's x is rank 0's only in one process. */
+    j->out[6] = r.r_squared;
+    j->out[7] = r.x_max[0];
     fitcl_model_destroy(m);
   }
   ctx->ranks = NULL;
@@ -145,6 +230,22 @@ static void *run_job(void *arg) {
 /* The job on `size` thread-ranks; every rank's results must equal `ref`
  * bit for bit (size 0: one process, no ranks; fills ref). */
 static size_t one_process_blocks;
+static fitcl_ancestral_result one_process_anc;
+static double *one_process_per[2];
+
+/* An ancestral result equals one process's, bit for bit. */
+static void same_ancestral(const fitcl_ancestral_result *a, int size, int r) {
+  const fitcl_ancestral_result *b = &one_process_anc;
+  cr_assert_eq(a->families, b->families, "%d ranks, rank %d", size, r);
+  cr_assert_eq(a->nodes, b->nodes, "%d ranks, rank %d", size, r);
+  const size_t nn = (size_t)b->nodes;
+  cr_assert_eq(memcmp(a->p_present, b->p_present, sizeof(double) * nn * b->families), 0,
+               "%d ranks, rank %d: p_present differs", size, r);
+  cr_assert_eq(memcmp(a->gains, b->gains, sizeof(double) * nn), 0, "%d ranks, rank %d: gains",
+               size, r);
+  cr_assert_eq(memcmp(a->losses, b->losses, sizeof(double) * nn), 0, "%d ranks, rank %d: losses",
+               size, r);
+}
 
 static void run_ranks(job *tmpl, int size, double *ref) {
   if (size == 0) {
@@ -154,6 +255,12 @@ static void run_ranks(job *tmpl, int size, double *ref) {
     cr_assert_eq(j.st, FITCL_OK, "one process: %s", fitcl_strerror(j.st));
     memcpy(ref, j.out, sizeof j.out);
     one_process_blocks = j.blocks;
+    fitcl_ancestral_free(&one_process_anc);
+    one_process_anc = j.anc;
+    for (int k = 0; k < 2; ++k) {
+      free(one_process_per[k]);
+      one_process_per[k] = j.per[k];
+    }
     return;
   }
   world w;
@@ -181,6 +288,15 @@ static void run_ranks(job *tmpl, int size, double *ref) {
                  "%d ranks, rank %d: %.17g %.17g %.17g %.17g, one process %.17g %.17g %.17g %.17g",
                  size, r, jobs[r].out[0], jobs[r].out[1], jobs[r].out[2], jobs[r].out[3], ref[0],
                  ref[1], ref[2], ref[3]);
+    if (tmpl->kind == 3) same_ancestral(&jobs[r].anc, size, r);
+    fitcl_ancestral_free(&jobs[r].anc);
+    for (int k = 0; k < 2; ++k) {
+      if (tmpl->kind == 0)
+        cr_assert_eq(memcmp(jobs[r].per[k], one_process_per[k], jobs[r].nper[k] * sizeof(double)),
+                     0, "%d ranks, rank %d: the per-%s log-likelihoods differ", size, r,
+                     k ? "pattern" : "family");
+      free(jobs[r].per[k]);
+    }
   }
 }
 
@@ -276,6 +392,173 @@ Test(ranks, curve_fit_has_one_process_bits) {
   each_backend(&t);
   free(x);
   free(y);
+}
+
+Test(ranks, ancestral_has_one_process_bits) {
+  fitcl_data *data = make_data();
+  job t = {.kind = 3, .data = data};
+  each_backend(&t);
+  fitcl_ancestral_free(&one_process_anc);
+  fitcl_data_destroy(data);
+}
+
+/* Row i of the file fits: x (not in order, so that its range is not the
+ * first and last rows'), y, sigma. */
+enum { FILE_ROWS = 63000 };
+static void file_row(int i, double row[3]) {
+  row[0] = 8.0 * ((i * 7919) % FILE_ROWS) / FILE_ROWS;
+  row[1] = 2 * exp(-0.7 * row[0]) + 0.1 + 0.05 * sin(0.37 * i) + 1000;
+  row[2] = 0.02 + 0.01 * (i % 5);
+}
+
+/* The rows as a raw float64 file; `bad` >= 0 makes that row's sigma 0.
+ * Returns the path (malloc'ed) in dir. */
+static char *write_raw(const char *dir, long bad) {
+  char *path = fitcl_test_write_file(dir, bad < 0 ? "d.bin" : "bad.bin", "");
+  FILE *f = fopen(path, "wb");
+  cr_assert(f);
+  for (int i = 0; i < FILE_ROWS; ++i) {
+    double row[3];
+    file_row(i, row);
+    if (i == bad) row[2] = 0;
+    cr_assert_eq(fwrite(row, sizeof row, 1, f), 1);
+  }
+  cr_assert_eq(fclose(f), 0);
+  return path;
+}
+
+#if FITCL_HAVE_HDF5
+/* The rows as three 1-D datasets x, y, sigma of an HDF5 file. */
+static char *write_h5(const char *dir) {
+  char *path = fitcl_test_write_file(dir, "d.h5", "");
+  double *col[3];
+  for (int k = 0; k < 3; ++k) cr_assert(col[k] = malloc(FILE_ROWS * sizeof(double)));
+  for (int i = 0; i < FILE_ROWS; ++i) {
+    double row[3];
+    file_row(i, row);
+    for (int k = 0; k < 3; ++k) col[k][i] = row[k];
+  }
+  hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  cr_assert_geq(f, 0);
+  hsize_t n = FILE_ROWS;
+  hid_t sp = H5Screate_simple(1, &n, NULL);
+  const char *names[3] = {"x", "y", "sigma"};
+  for (int k = 0; k < 3; ++k) {
+    hid_t ds = H5Dcreate2(f, names[k], H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    cr_assert_geq(ds, 0);
+    cr_assert_geq(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, col[k]), 0);
+    H5Dclose(ds);
+    free(col[k]);
+  }
+  H5Sclose(sp);
+  H5Fclose(f);
+  return path;
+}
+#endif
+
+Test(ranks, curve_fit_of_a_file_has_one_process_bits) {
+  char *dir = fitcl_test_tmpdir();
+  char *path = write_raw(dir, -1);
+  for (int kind = 4; kind <= 5; ++kind) {
+    job t = {.kind = kind, .path = path};
+    each_backend(&t);
+  }
+  free(path);
+#if FITCL_HAVE_HDF5
+  path = write_h5(dir);
+  for (int kind = 4; kind <= 5; ++kind) {
+    job t = {.kind = kind, .path = path};
+    each_backend(&t);
+  }
+  free(path);
+#endif
+  fitcl_test_rmtree(dir);
+  free(dir);
+}
+
+/* Each rank reads only its own chunks: a bad value in chunk 4 (rank 1 of
+ * 3) fails rank 1 alone on the data, the others because it failed. */
+Test(ranks, a_bad_chunk_fails_only_the_rank_that_reads_it) {
+  char *dir = fitcl_test_tmpdir();
+  char *path = write_raw(dir, 4 * 5000 + 17);
+  world w;
+  memset(&w, 0, sizeof w);
+  w.size = 3;
+  pthread_barrier_init(&w.bar, NULL, 3);
+  job jobs[3];
+  pthread_t th[3];
+  for (int r = 0; r < 3; ++r) {
+    jobs[r] = (job){.selector = "cpu", .w = &w, .rank = r, .kind = 4, .path = path};
+    cr_assert_eq(pthread_create(&th[r], NULL, run_job, &jobs[r]), 0);
+  }
+  for (int r = 0; r < 3; ++r) pthread_join(th[r], NULL);
+  pthread_barrier_destroy(&w.bar);
+  for (int r = 0; r < 3; ++r)
+    cr_assert_eq(jobs[r].st, r == 1 ? FITCL_ERR_DATA : FITCL_ERR_PEER, "rank %d: %s", r,
+                 fitcl_strerror(jobs[r].st));
+  free(path);
+  fitcl_test_rmtree(dir);
+  free(dir);
+}
+
+/* gather itself: shares of different sizes (rank 1's empty), given from a
+ * separate buffer or in place, arrive in rank order on every rank; a rank
+ * that failed, or sizes that do not add up, fail every rank alike. */
+typedef struct gather_job {
+  world *w;
+  int rank, mode; /* 0 plain, 1 rank 2 failed, 2 totals that do not add up */
+  unsigned char all[64];
+  fitcl_status st;
+} gather_job;
+
+static const size_t gather_n[3] = {5, 0, 11};
+
+static void *gather_run(void *arg) {
+  gather_job *j = arg;
+  fake_rank fr = {{.rank = j->rank, .size = j->w->size, .sum = fake_sum, .gather = fake_gather,
+                   .release = fake_release},
+                  j->w};
+  size_t off = 0, total = 0;
+  for (int k = 0; k < 3; ++k) {
+    if (k < j->rank) off += gather_n[k];
+    total += gather_n[k];
+  }
+  memset(j->all, 0xEE, sizeof j->all);
+  unsigned char own[16];
+  for (size_t i = 0; i < gather_n[j->rank]; ++i) own[i] = (unsigned char)(16 * j->rank + i);
+  /* Rank 0 gives its share in place, the others from a buffer of their own. */
+  const void *mine = own;
+  if (j->rank == 0) mine = memcpy(j->all + off, own, gather_n[0]);
+  j->st = fr.base.gather(&fr.base, mine, gather_n[j->rank], j->all, total + (j->mode == 2),
+                         j->mode == 1 && j->rank == 2);
+  return NULL;
+}
+
+Test(ranks, gather_puts_the_shares_in_rank_order) {
+  for (int mode = 0; mode < 3; ++mode) {
+    world w;
+    memset(&w, 0, sizeof w);
+    w.size = 3;
+    pthread_barrier_init(&w.bar, NULL, 3);
+    gather_job jobs[3];
+    pthread_t th[3];
+    for (int r = 0; r < 3; ++r) {
+      jobs[r] = (gather_job){.w = &w, .rank = r, .mode = mode};
+      cr_assert_eq(pthread_create(&th[r], NULL, gather_run, &jobs[r]), 0);
+    }
+    for (int r = 0; r < 3; ++r) pthread_join(th[r], NULL);
+    pthread_barrier_destroy(&w.bar);
+    const fitcl_status want[3] = {FITCL_OK, FITCL_ERR_PEER, FITCL_ERR_ARG};
+    for (int r = 0; r < 3; ++r) {
+      cr_assert_eq(jobs[r].st, want[mode], "mode %d rank %d: %d", mode, r, jobs[r].st);
+      if (mode) continue;
+      size_t at = 0;
+      for (int k = 0; k < 3; ++k)
+        for (size_t i = 0; i < gather_n[k]; ++i, ++at)
+          cr_assert_eq(jobs[r].all[at], 16 * k + i, "rank %d byte %zu", r, at);
+      cr_assert_eq(jobs[r].all[at], 0xEE, "rank %d: written past the total", r);
+    }
+  }
 }
 
 /* A rank that fails makes every other rank's shared call fail too, rather

@@ -225,7 +225,10 @@ typedef struct fitcl_ancestral_result {
  * Posterior presence at every node and expected gains and losses per branch,
  * for the rates in p (p->loss_mult per group as in fitcl/phylo.h; NULL: all
  * 1) and gamma_cats categories.  Computed on the host by an upward and a
- * downward pass per pattern, in double precision.
+ * downward pass per pattern, in double precision.  The expected gains and
+ * losses add blocks of patterns exactly; a context attached to MPI ranks
+ * (fitcl/mpi.h) shares the blocks over them, and every rank gets the whole
+ * result with one process's bits.
  * Free the result with fitcl_ancestral_free().
  */
 FITCL_API fitcl_status fitcl_ancestral(fitcl_context *ctx, const fitcl_data *data,

@@ -4,9 +4,11 @@
  * (FITCL_WITH_MPI, docs/mpi.md).
  *
  * Attached to a context, the likelihood (fitcl_lik_create and what uses
- * it: fitcl_fit) and the curve fit's passes share their fixed blocks over
- * the ranks and add the block partials exactly (docs/mpi.md), so every rank
- * gets the bits one process would.  Every rank must make the same calls in
+ * it: fitcl_fit), fitcl_ancestral and the curve fit's passes share their
+ * fixed blocks over the ranks and add the block partials exactly
+ * (docs/mpi.md), so every rank gets the bits one process would (for
+ * fitcl_ancestral, the whole result, gathered in pattern order).  A curve
+ * fit of a .npy, raw or HDF5 source reads only the rank's own chunks.  Every rank must make the same calls in
  * the same order with the same inputs. */
 #ifndef FITCL_MPI_H
 #define FITCL_MPI_H

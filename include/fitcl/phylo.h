@@ -141,13 +141,16 @@ FITCL_API double fitcl_lik_nfamilies(const fitcl_lik *lik);
  * Per-pattern log-likelihoods of the last evaluation (conditioned when the
  * handle conditions), for the handle's range: out[i] is pattern
  * pattern_begin + i, unweighted.  n must be fitcl_lik_npatterns(lik).
+ * A handle shared over MPI ranks (fitcl/mpi.h) gathers the values from
+ * every rank: a collective call then, made by every rank.
  */
 FITCL_API fitcl_status fitcl_lik_pattern_logliks(fitcl_lik *lik, double *out, size_t n);
 
 /**
  * Per-family log-likelihoods of the last evaluation: out[f] for every family
  * f of the data whose pattern lies in the handle's range, NaN for the
- * others.  n must be the data's number of families.
+ * others.  n must be the data's number of families.  Collective over MPI
+ * ranks, as fitcl_lik_pattern_logliks.
  */
 FITCL_API fitcl_status fitcl_lik_family_logliks(fitcl_lik *lik, double *out, size_t n);
 

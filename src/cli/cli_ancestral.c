@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_analysis.h"
+#include "cli/cli_mpi.h"
 #include "cli/cli_opts.h"
 
 typedef struct ancestral_args {
@@ -150,15 +151,21 @@ int cli_ancestral(int argc, char **argv) {
   char *nb = NULL, *bb = NULL;
   size_t nl = 0, ncap = 0, bl = 0, bcap = 0;
   rc = cli_load_data(a.tree, a.matrix, &a.data, &data);
-  if (rc) return rc;
+  /* Over several ranks the families are shared, which needs a context
+   * even with the rates given; every rank has its inputs, or the job stops
+   * here. */
+  if (!rc && (isnan(gain) || cli_mpi_active())) {
+    rc = cli_open_context(&ctx);
+    if (!rc) rc = cli_mpi_share(ctx);
+  }
+  rc = cli_mpi_sync(rc);
+  if (rc) goto done;
   fitcl_gl_params p = {0};
   p.gain = gain;
   p.loss = loss;
   p.alpha = alpha;
   fitcl_status st;
   if (isnan(gain)) {
-    rc = cli_open_context(&ctx);
-    if (rc) goto done;
     fitcl_fit_options fo = {0};
     fo.gamma_cats = (int)cats;
     fo.no_condition = a.no_condition;
@@ -175,11 +182,15 @@ int cli_ancestral(int argc, char **argv) {
   }
   st = fitcl_ancestral(ctx, data, &p, (int)cats, &ar);
   if (st != FITCL_OK) { rc = cli_fail(ctx, st, "ancestral"); goto done; }
+  /* Every rank has the result; rank 0 writes it. */
+  if (cli_mpi_rank() != 0) goto done;
   const fitcl_tree *t = fitcl_data_tree(data);
   int nt = fitcl_tree_ntips(t), nn = ar.nodes;
   char name[64];
   if (a.json) {
-    rc = print_json(ctx, data, &p, (int)cats, &ar);
+    /* The backend that fitted the rates; given rates need none (a context
+     * opened only to share the work over ranks leaves no trace). */
+    rc = print_json(isnan(gain) ? ctx : NULL, data, &p, (int)cats, &ar);
     goto done;
   }
   int ok = append(&nb, &nl, &ncap, "family");

@@ -40,8 +40,8 @@ static void usage(FILE *f) {
           "  FITCL_CACHE_LOCK_TIMEOUT  seconds to wait for another process building the same\n"
           "                      program (default 300; on PoCL each process builds its own)\n"
           "  FITCL_LOG           error, warn, info or debug (default: silent)\n\n"
-          "mpirun -n N fitcl loglik|fit|retention-test|curve-fit ... runs one job over N\n"
-          "ranks, with the output of one process (a build with MPI; docs/mpi.md).\n\n"
+          "mpirun -n N fitcl loglik|fit|retention-test|ancestral|curve-fit ... runs one job over\n"
+          "N ranks, with the output of one process (a build with MPI; docs/mpi.md).\n\n"
           "exit status: 0 success, 1 device or internal failure or an output that could not\n"
           "be written, 2 bad usage or input, 130 interrupted (curve-fit).\n");
 }
@@ -86,7 +86,7 @@ static int run(int argc, char **argv) {
        * rank; any other runs on rank 0 alone (docs/mpi.md). */
       if (cli_mpi_active() && cli_mpi_rank() > 0 && strcmp(argv[1], "loglik") &&
           strcmp(argv[1], "fit") && strcmp(argv[1], "curve-fit") &&
-          strcmp(argv[1], "retention-test"))
+          strcmp(argv[1], "retention-test") && strcmp(argv[1], "ancestral"))
         return CLI_EXIT_OK;
       return commands[i].run(argc - 1, argv + 1);
     }

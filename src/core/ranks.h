@@ -6,7 +6,9 @@
  * fixed blocks, adds the share's block partials into exact accumulators
  * (core/xsum.h) and calls `sum`, which adds the accumulators of every rank:
  * the result is the same number for any split, so every rank count gives
- * the single process's bits. */
+ * the single process's bits.  A family whose result is a value per item
+ * (per pattern, per family) computes its share of the items and calls
+ * `gather`, which hands every rank the whole result in item order. */
 #ifndef FITCL_CORE_RANKS_H
 #define FITCL_CORE_RANKS_H
 
@@ -24,6 +26,14 @@ struct fitcl__ranks {
    * is then ignored): every rank returns FITCL_ERR_PEER, or FITCL_ERR_IO
    * when the messages could not be exchanged. */
   fitcl_status (*sum)(fitcl__ranks *r, fitcl__xsum *acc, size_t n, uint64_t *count, int failed);
+  /* Collective, like `sum`: each rank gives the `n` bytes at `mine` (its
+   * share of a result that the ranks hold in rank order), and every rank
+   * receives all of them, rank 0's first, into `all`, which holds `total`
+   * bytes (the same on every rank: the sum of the ranks' n).  `mine` may
+   * point into `all` at this rank's place.  `failed` as for `sum`;
+   * FITCL_ERR_ARG on every rank when the ranks' n do not add up to total. */
+  fitcl_status (*gather)(fitcl__ranks *r, const void *mine, size_t n, void *all, size_t total,
+                         int failed);
   /* Frees it (fitcl_context_destroy). */
   void (*release)(fitcl__ranks *r);
 };

@@ -267,6 +267,7 @@ fitcl_status fitcl__source_open_hdf5(fitcl_source *src, const fitcl_source_optio
                          (unsigned long long)h->nrows);
   }
   src->points = h->nrows;
+  src->seekable = 1; /* reads start at src->row */
   return FITCL_OK;
 }
 

@@ -288,5 +288,6 @@ fitcl_status fitcl__source_open_mapped(fitcl_source *src, const fitcl_source_opt
                          (unsigned long long)m->nrows);
   }
   src->points = m->nrows;
+  src->seekable = 1; /* reads start at src->row */
   return FITCL_OK;
 }

@@ -204,12 +204,18 @@ fitcl_status fitcl__lik_tip_bytes(fitcl_lik *L) {
  * evaluates.  The layout above is the one process's, so each block holds
  * the same patterns and gives the same partials on any rank count.  A rank
  * left without blocks keeps one block of padding (weight 0). */
-static void share_blocks(fitcl_lik *L) {
+static fitcl_status share_blocks(fitcl_lik *L) {
   fitcl__ranks *R = L->ctx->ranks;
-  if (!R || R->size < 2) return;
+  if (!R || R->size < 2) return FITCL_OK;
   size_t b0, b1;
   fitcl__ranks_share(R, L->nblocks, &b0, &b1);
   const size_t B = FITCL_REDUCE_BLOCK, p0 = b0 * B, n = (b1 - b0) * B;
+  L->block_group_all = malloc(L->nblocks * sizeof *L->block_group_all);
+  if (!L->block_group_all)
+    return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+  memcpy(L->block_group_all, L->block_group, L->nblocks * sizeof *L->block_group_all);
+  L->npx_all = L->npx;
+  L->npx_own = n;
   /* The tip states are not made yet: the backends make them from the
    * patterns through `src` (fitcl__lik_tip_bytes, lik_cpu.c). */
   if (n == 0) {
@@ -228,6 +234,7 @@ static void share_blocks(fitcl_lik *L) {
     L->nblocks = b1 - b0;
   }
   L->shared = 1;
+  return FITCL_OK;
 }
 
 fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
@@ -401,7 +408,8 @@ fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
   L->pm = malloc(sizeof(double) * (size_t)(G * K) * (size_t)nn * FITCL_GL_PREC);
   if (!L->pm) goto oom;
 
-  share_blocks(L);
+  st = share_blocks(L);
+  if (st != FITCL_OK) goto fail;
   L->backend = ctx->backend->lik;
   L->pat_view = pat;
   st = L->backend->create(L);
@@ -442,6 +450,7 @@ void fitcl_lik_destroy(fitcl_lik *L) {
   free(L->pm);
   free(L->pat_ll);
   free(L->rows);
+  free(L->block_group_all);
   free(L);
 }
 
@@ -558,11 +567,39 @@ int fitcl_lik_ngroups(const fitcl_lik *L) { return L ? L->G : 0; }
 size_t fitcl_lik_npatterns(const fitcl_lik *L) { return L ? L->pend - L->pbegin : 0; }
 double fitcl_lik_nfamilies(const fitcl_lik *L) { return L ? L->nfam : 0.0; }
 
-/* Conditioned log-likelihood of internal pattern i of group g. */
-static double cond_ll(const fitcl_lik *L, size_t i, int g) {
+/* Conditioned log-likelihood of internal pattern i of group g, from the
+ * unconditioned values ll of the one process's layout. */
+static double cond_ll(const fitcl_lik *L, const double *ll, size_t i, int g) {
   if (!L->opt.no_condition && L->absent_at[g] != SIZE_MAX)
-    return fitcl_prune_conditioned(L->pat_ll[i], L->pat_ll[L->absent_at[g]]);
-  return L->pat_ll[i];
+    return fitcl_prune_conditioned(ll[i], ll[L->absent_at[g]]);
+  return ll[i];
+}
+
+/* The unconditioned pattern log-likelihoods in the one process's layout,
+ * with the block groups of that layout: this handle's own, or, shared,
+ * every rank's share gathered in block order (collective; *owned is then
+ * the caller's to free). */
+static fitcl_status all_pattern_lls(fitcl_lik *L, const char *what, const double **ll,
+                                    const int **groups, double **owned) {
+  *owned = NULL;
+  *ll = L->pat_ll;
+  *groups = L->block_group;
+  if (!L->shared) return FITCL_OK;
+  fitcl__ranks *R = L->ctx->ranks;
+  double *all = malloc((L->npx_all ? L->npx_all : 1) * sizeof *all);
+  fitcl_status st = R->gather(R, L->pat_ll, L->npx_own * sizeof *all, all,
+                              L->npx_all * sizeof *all, all == NULL);
+  if (st != FITCL_OK) {
+    free(all);
+    return fitcl__fail(L->ctx, all ? st : FITCL_ERR_NOMEM, "%s: %s", what,
+                       !all                     ? "out of host memory"
+                       : st == FITCL_ERR_PEER   ? "another rank of the job failed"
+                                                : "the ranks could not exchange their values");
+  }
+  *owned = all;
+  *ll = all;
+  *groups = L->block_group_all;
+  return FITCL_OK;
 }
 
 fitcl_status fitcl_lik_pattern_logliks(fitcl_lik *L, double *out, size_t n) {
@@ -572,13 +609,16 @@ fitcl_status fitcl_lik_pattern_logliks(fitcl_lik *L, double *out, size_t n) {
                        L->pend - L->pbegin);
   if (!L->evaluated)
     return fitcl__fail(L->ctx, FITCL_ERR_STATE, "pattern log-likelihoods: no evaluation yet");
-  if (L->shared)
-    return fitcl__fail(L->ctx, FITCL_ERR_UNSUPPORTED,
-                       "pattern log-likelihoods: the patterns are shared over several ranks");
+  const double *ll;
+  const int *groups;
+  double *owned;
+  fitcl_status st = all_pattern_lls(L, "pattern log-likelihoods", &ll, &groups, &owned);
+  if (st != FITCL_OK) return st;
   for (size_t i = 0; i < n; ++i) {
     size_t at = L->pat_internal[i];
-    out[i] = cond_ll(L, at, L->block_group[at / FITCL_REDUCE_BLOCK]);
+    out[i] = cond_ll(L, ll, at, groups[at / FITCL_REDUCE_BLOCK]);
   }
+  free(owned);
   return FITCL_OK;
 }
 
@@ -589,9 +629,11 @@ fitcl_status fitcl_lik_family_logliks(fitcl_lik *L, double *out, size_t n) {
                        L->data_nfamilies);
   if (!L->evaluated)
     return fitcl__fail(L->ctx, FITCL_ERR_STATE, "family log-likelihoods: no evaluation yet");
-  if (L->shared)
-    return fitcl__fail(L->ctx, FITCL_ERR_UNSUPPORTED,
-                       "family log-likelihoods: the patterns are shared over several ranks");
+  const double *ll;
+  const int *groups;
+  double *owned;
+  fitcl_status st = all_pattern_lls(L, "family log-likelihoods", &ll, &groups, &owned);
+  if (st != FITCL_OK) return st;
   for (size_t f = 0; f < n; ++f) {
     size_t p = L->family_pattern[f];
     if (p < L->pbegin || p >= L->pend) {
@@ -599,7 +641,8 @@ fitcl_status fitcl_lik_family_logliks(fitcl_lik *L, double *out, size_t n) {
       continue;
     }
     size_t at = L->pat_internal[p - L->pbegin];
-    out[f] = cond_ll(L, at, L->block_group[at / FITCL_REDUCE_BLOCK]);
+    out[f] = cond_ll(L, ll, at, groups[at / FITCL_REDUCE_BLOCK]);
   }
+  free(owned);
   return FITCL_OK;
 }

@@ -102,7 +102,7 @@ struct fitcl_lik {
   int evaluated;
   /* Over several ranks (core/ranks.h): the handle keeps only this rank's
    * contiguous share of the blocks, and its sums are added over the ranks;
-   * per-pattern values are then not all here. */
+   * per-pattern values are gathered from every rank when asked for. */
   int shared;
   /* backend state */
   const struct fitcl__lik_ops *backend; /* the context's ops table for this family */
@@ -110,6 +110,12 @@ struct fitcl_lik {
   /* the patterns the handle is built from, readable while the backend's
    * create runs (NULL afterwards) */
   const fitcl__lik_patterns *pat_view;
+  /* Shared: the one process's layout, for per-pattern values gathered from
+   * every rank (npx_all patterns, block_group_all [npx_all / block]), and
+   * the patterns of it this rank evaluates (npx_own: 0 for a rank that
+   * holds only a padding block). */
+  size_t npx_all, npx_own;
+  int *block_group_all;
 };
 
 /* Fills tips (one byte a cell, tip-major) from pat_view, during the

@@ -12,6 +12,7 @@ typedef struct mpi_ranks {
   MPI_Comm comm;
   int64_t *buf;
   size_t cap;
+  int64_t *counts; /* [size]: gather's byte counts, allocated up front */
   fitcl_mpi_stats stats;
 } mpi_ranks;
 
@@ -66,9 +67,62 @@ done:
   return st;
 }
 
+/* One MPI_Allgather of every rank's byte count (-1: this rank failed),
+ * then each rank's bytes broadcast from it in pieces that an int counts:
+ * the pieces land at their places in every rank's `all`, whatever the
+ * total size. */
+static fitcl_status mpi_gather(fitcl__ranks *r, const void *mine, size_t n, void *all,
+                               size_t total, int failed) {
+  mpi_ranks *m = (mpi_ranks *)r;
+  double t0 = MPI_Wtime();
+  fitcl_status st = FITCL_OK;
+  int64_t *counts = m->counts, my = failed ? -1 : (int64_t)n;
+  if (MPI_Allgather(&my, 1, MPI_INT64_T, counts, 1, MPI_INT64_T, m->comm) != MPI_SUCCESS) {
+    st = FITCL_ERR_IO;
+    goto done;
+  }
+  m->stats.calls++;
+  m->stats.bytes += sizeof my;
+  uint64_t sum = 0;
+  int any = 0;
+  for (int k = 0; k < r->size; ++k) {
+    any |= counts[k] < 0;
+    sum += counts[k] < 0 ? 0 : (uint64_t)counts[k];
+  }
+  if (any) {
+    st = FITCL_ERR_PEER;
+    goto done;
+  }
+  if (sum != total) {
+    st = FITCL_ERR_ARG;
+    goto done;
+  }
+  const size_t piece = (size_t)1 << 30;
+  size_t at = 0;
+  for (int k = 0; k < r->size; ++k) {
+    char *dst = (char *)all + at;
+    const size_t nk = (size_t)counts[k];
+    if (k == r->rank && dst != (const char *)mine) memmove(dst, mine, nk);
+    for (size_t off = 0; off < nk; off += piece) {
+      const int len = (int)(nk - off < piece ? nk - off : piece);
+      if (MPI_Bcast(dst + off, len, MPI_BYTE, k, m->comm) != MPI_SUCCESS) {
+        st = FITCL_ERR_IO;
+        goto done;
+      }
+      m->stats.calls++;
+      if (k == r->rank) m->stats.bytes += (uint64_t)len;
+    }
+    at += nk;
+  }
+done:
+  m->stats.seconds += MPI_Wtime() - t0;
+  return st;
+}
+
 static void mpi_release(fitcl__ranks *r) {
   mpi_ranks *m = (mpi_ranks *)r;
   free(m->buf);
+  free(m->counts);
   free(m);
 }
 
@@ -81,11 +135,16 @@ fitcl_status fitcl_mpi_attach(fitcl_context *ctx, MPI_Comm comm) {
     return fitcl__fail(ctx, FITCL_ERR_ARG, "fitcl_mpi_attach: not a valid communicator");
   if (size < 2) return FITCL_OK;
   mpi_ranks *m = calloc(1, sizeof *m);
-  if (!m) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
+  if (m) m->counts = calloc((size_t)size, sizeof *m->counts);
+  if (!m || !m->counts) {
+    free(m);
+    return fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
+  }
   m->comm = comm;
   m->base.rank = rank;
   m->base.size = size;
   m->base.sum = mpi_sum;
+  m->base.gather = mpi_gather;
   m->base.release = mpi_release;
   ctx->ranks = &m->base;
   return FITCL_OK;

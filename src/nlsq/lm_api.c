@@ -100,8 +100,11 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
   fitcl_status st;
   /* A pass shared over ranks (core/ranks.h) sums the whole chunks of each
    * rank exactly, so any split gives the same bits: chunk k goes to rank
-   * k mod size.  Every rank still reads every chunk of the first pass,
-   * which validates them: bad data fail on every rank alike. */
+   * k mod size.  A data source passes over the other ranks' chunks
+   * (fitcl__source_skip): a seekable one reads only this rank's, others
+   * read and validate every chunk.  Arrays are validated by the rank that
+   * owns the chunk; callbacks hand every rank every chunk, validated on
+   * each.  Bad data fail the job either way. */
   fitcl__ranks *R = pc->acc->split ? pc->ctx->ranks : NULL;
   if (R && mode == FITCL__ACCUM_QR)
     return fitcl__fail(pc->ctx, FITCL_ERR_UNSUPPORTED,
@@ -128,14 +131,22 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
   names[nv + 1] = "sigma";
   const int hashing = pc->want_fp && !pc->validated;
   if (hashing) fitcl__ckpt_hash_begin(&pc->hasher, (int)nv + 2);
+  /* The statistics of a rank's share of the arrays begin at the data's
+   * first row, as one process's do. */
+  if (R && pc->kind == DATA_ARRAYS && !pc->validated && pc->n && !pc->stats.started)
+    fitcl__stats_start(&pc->stats, pc->x, nv, pc->y);
   for (uint64_t index = 0;; ++index) {
     if (pc->interrupt && *pc->interrupt) {
       fitcl__accum_abandon(pc->acc);
       return FITCL_ERR_INTERRUPTED;
     }
     fitcl_chunk c;
-    st = next_chunk(pc, index, row, &c);
-    if (st == FITCL_OK && c.n && !pc->validated && pc->kind != DATA_SOURCE) {
+    const int mine = !R || index % (uint64_t)R->size == (uint64_t)R->rank;
+    /* The data fingerprint of a checkpoint needs every chunk's values. */
+    if (!mine && pc->kind == DATA_SOURCE) st = fitcl__source_skip(pc->src, &c, hashing);
+    else st = next_chunk(pc, index, row, &c);
+    if (st == FITCL_OK && c.n && !pc->validated && pc->kind != DATA_SOURCE &&
+        (mine || pc->kind != DATA_ARRAYS)) {
       const double *cols[FITCL__SRC_MAXCOLS];
       for (size_t j = 0; j < nv; ++j) cols[j] = c.x[j];
       cols[nv] = c.y;
@@ -154,7 +165,7 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
       fitcl__ckpt_hash_column(&pc->hasher, (int)nv, c.y, c.n);
       if (c.sigma) fitcl__ckpt_hash_column(&pc->hasher, (int)nv + 1, c.sigma, c.n);
     }
-    if (!R || index % (uint64_t)R->size == (uint64_t)R->rank) {
+    if (mine) {
       /* Rows name the pieces a device keeps between passes: the data's. */
       fitcl__accum_at_row(pc->acc, row);
       st = fitcl_accum_chunk(pc->acc, c.x, c.y, c.sigma, c.n);
@@ -176,6 +187,12 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
   }
   if (st != FITCL_OK) return st;
   if (!pc->validated) {
+    /* The first pass's statistics hold this rank's chunks for a source or
+     * arrays (added over the ranks here), every chunk for a callback. */
+    if (R && pc->kind == DATA_SOURCE) st = fitcl__stats_share(pc->ctx, &pc->src->stats, nv, R);
+    if (R && pc->kind == DATA_ARRAYS) st = fitcl__stats_share(pc->ctx, &pc->stats, nv, R);
+    if (st != FITCL_OK) return st;
+    fitcl__stats_finish(&pc->stats);
     pc->validated = 1;
     pc->points = out->points;
     size_t np = fitcl_model_nparams(pc->model);

@@ -98,16 +98,9 @@ static size_t first_bad(const double *c, size_t n, int is_sigma) {
   return n;
 }
 
-void fitcl__stats_add(fitcl__data_stats *st, const double *const *x, size_t nx, const double *y,
-                      const double *sg, size_t n) {
-  if (!n) return;
-  if (!st->started) {
-    st->started = 1;
-    st->y0 = y[0];
-    for (size_t j = 0; j < nx; ++j) st->xmin[j] = st->xmax[j] = x[j][0];
-  }
-  /* Four lanes per sum so the loops vectorise without reassociation. */
-  const double y0 = st->y0;
+/* The weighted moments of y about y0 over n rows, in four lanes so the
+ * loops vectorise without reassociation: m = {sw, swy, swy2}. */
+static void moments(const double *y, const double *sg, size_t n, double y0, double m[3]) {
   double sw[4] = {0, 0, 0, 0}, s1[4] = {0, 0, 0, 0}, s2[4] = {0, 0, 0, 0};
   size_t i = 0;
   if (sg) {
@@ -133,9 +126,32 @@ void fitcl__stats_add(fitcl__data_stats *st, const double *const *x, size_t nx, 
     s1[0] += w * d;
     s2[0] += w * d * d;
   }
-  st->sw += (sw[0] + sw[1]) + (sw[2] + sw[3]);
-  st->swy += (s1[0] + s1[1]) + (s1[2] + s1[3]);
-  st->swy2 += (s2[0] + s2[1]) + (s2[2] + s2[3]);
+  m[0] = (sw[0] + sw[1]) + (sw[2] + sw[3]);
+  m[1] = (s1[0] + s1[1]) + (s1[2] + s1[3]);
+  m[2] = (s2[0] + s2[1]) + (s2[2] + s2[3]);
+}
+
+/* Statistics begun at a row: y0 and the x ranges start from its values. */
+void fitcl__stats_start(fitcl__data_stats *st, const double *const *x, size_t nx,
+                        const double *y) {
+  st->started = 1;
+  st->y0 = y[0];
+  for (size_t j = 0; j < nx; ++j) st->xmin[j] = st->xmax[j] = x[j][0];
+}
+
+void fitcl__stats_finish(fitcl__data_stats *st) {
+  st->sw = fitcl__xsum_round(&st->acc[0]);
+  st->swy = fitcl__xsum_round(&st->acc[1]);
+  st->swy2 = fitcl__xsum_round(&st->acc[2]);
+}
+
+void fitcl__stats_add(fitcl__data_stats *st, const double *const *x, size_t nx, const double *y,
+                      const double *sg, size_t n) {
+  if (!n) return;
+  if (!st->started) fitcl__stats_start(st, x, nx, y);
+  double m[3];
+  moments(y, sg, n, st->y0, m);
+  for (int k = 0; k < 3; ++k) fitcl__xsum_add(&st->acc[k], m[k]);
   for (size_t j = 0; j < nx; ++j) {
     const double *c = x[j];
     double lo = st->xmin[j], hi = st->xmax[j];
@@ -216,14 +232,11 @@ static void sweep_block(void *arg, size_t b, unsigned worker) {
   ok = ok && all_valid(y, n, 0) && (!sg || all_valid(sg, n, 1));
   sl->ok = ok;
   if (!ok) return;
-  fitcl__data_stats t;
-  memset(&t, 0, sizeof t);
-  t.started = 1;
-  t.y0 = j->y0;
-  fitcl__stats_add(&t, NULL, 0, y, sg, n);
-  sl->sw = t.sw;
-  sl->swy = t.swy;
-  sl->swy2 = t.swy2;
+  double m[3];
+  moments(y, sg, n, j->y0, m);
+  sl->sw = m[0];
+  sl->swy = m[1];
+  sl->swy2 = m[2];
 }
 
 fitcl_status fitcl__check_chunk(fitcl_context *ctx, const char *where, const char *const *names,
@@ -234,11 +247,7 @@ fitcl_status fitcl__check_chunk(fitcl_context *ctx, const char *where, const cha
     size_t nb = (n + SWEEP_BLOCK - 1) / SWEEP_BLOCK;
     sweep_slot *slot = malloc(nb * sizeof *slot);
     if (slot) {
-      if (!stats->started) {
-        stats->started = 1;
-        stats->y0 = cols[nx][0];
-        for (int k = 0; k < nx; ++k) stats->xmin[k] = stats->xmax[k] = cols[k][0];
-      }
+      if (!stats->started) fitcl__stats_start(stats, cols, (size_t)nx, cols[nx]);
       sweep_job job = {cols, nx, has_sigma, n, stats->y0, slot};
       fitcl__pool *pool = ctx ? fitcl__ctx_pool(ctx) : NULL;
       if (pool && nb > 1) fitcl__pool_run(pool, nb, sweep_block, &job);
@@ -246,18 +255,24 @@ fitcl_status fitcl__check_chunk(fitcl_context *ctx, const char *where, const cha
         for (size_t b = 0; b < nb; ++b) sweep_block(&job, b, 0);
       int ok = 1;
       for (size_t b = 0; b < nb; ++b) ok &= slot[b].ok;
+      /* The chunk's moments in block order, then added exactly: the same
+       * numbers whichever rank reads the chunk. */
+      double m[3] = {0, 0, 0};
       if (ok)
         for (size_t b = 0; b < nb; ++b) {
-          stats->sw += slot[b].sw;
-          stats->swy += slot[b].swy;
-          stats->swy2 += slot[b].swy2;
+          m[0] += slot[b].sw;
+          m[1] += slot[b].swy;
+          m[2] += slot[b].swy2;
           for (int k = 0; k < nx; ++k) {
             if (slot[b].xmin[k] < stats->xmin[k]) stats->xmin[k] = slot[b].xmin[k];
             if (slot[b].xmax[k] > stats->xmax[k]) stats->xmax[k] = slot[b].xmax[k];
           }
         }
       free(slot);
-      if (ok) return FITCL_OK;
+      if (ok) {
+        for (int k = 0; k < 3; ++k) fitcl__xsum_add(&stats->acc[k], m[k]);
+        return FITCL_OK;
+      }
     }
   }
   for (int k = 0; k < ncols; ++k) {
@@ -391,13 +406,17 @@ fitcl_status fitcl_source_next(fitcl_source *src, fitcl_chunk *chunk) {
     if (src->cache_state == 1) cache_free(src);
     return st;
   }
-  if (!src->validated && src->self_checked && n)
+  if (!src->validated && src->self_checked && n && !src->stats_off)
     fitcl__stats_add(&src->stats, cols, src->nx, cols[src->nx], src->has_sigma ? cols[src->nx + 1] : NULL, n);
   if (!src->validated && !src->self_checked && n) {
     st = fitcl__check_chunk(src->ctx, src->path, (const char *const *)src->colname, cols,
-                            src->ncols, src->has_sigma, n, src->row, &src->stats);
+                            src->ncols, src->has_sigma, n, src->row,
+                            src->stats_off ? NULL : &src->stats);
     if (st != FITCL_OK) return st;
   }
+  /* A chunk passed over still gives y0 and a start to the ranges. */
+  if (!src->validated && src->stats_off && n && !src->stats.started)
+    fitcl__stats_start(&src->stats, cols, src->nx, cols[src->nx]);
   src->row += n;
   if (n == 0) {
     /* A pass is only as good as the files it read. */
@@ -407,6 +426,7 @@ fitcl_status fitcl_source_next(fitcl_source *src, fitcl_chunk *chunk) {
   if (n == 0 && !src->validated) {
     src->validated = 1;
     src->points = src->row;
+    fitcl__stats_finish(&src->stats);
   }
   if (n == 0 && src->cache_state == 1) src->cache_state = src->row == src->points ? 2 : 0;
   if (src->cache_state == 0)
@@ -421,6 +441,66 @@ fitcl_status fitcl_source_next(fitcl_source *src, fitcl_chunk *chunk) {
   chunk->sigma = src->has_sigma ? cols[src->nx + 1] : NULL;
   chunk->n = n;
   src->flip ^= 1;
+  return FITCL_OK;
+}
+
+fitcl_status fitcl__source_skip(fitcl_source *src, fitcl_chunk *chunk, int want_data) {
+  if (!src || !chunk) return FITCL_ERR_NULL;
+  const int known = src->cache_state == 2 || (src->seekable && src->points > 0);
+  const uint64_t left = known && src->row < src->points ? src->points - src->row : 0;
+  if (want_data || left == 0) {
+    src->stats_off = 1;
+    fitcl_status st = fitcl_source_next(src, chunk);
+    src->stats_off = 0;
+    return st;
+  }
+  if (src->passes == 0) src->passes = 1;
+  if (src->row == 0 && src->cache_state == 0 && !src->validated) cache_begin(src);
+  if (!src->validated && !src->stats.started) {
+    /* y0 is the data's first y: one row read, whichever rank owns it. */
+    const double *cols[FITCL__SRC_MAXCOLS] = {0};
+    size_t n = 0, saved = src->chunk;
+    src->chunk = 1;
+    fitcl_status st = src->ops->read(src, cols, &n);
+    src->chunk = saved;
+    if (st != FITCL_OK) return st;
+    if (n) fitcl__stats_start(&src->stats, cols, src->nx, cols[src->nx]);
+  }
+  const size_t n = left < src->chunk ? (size_t)left : src->chunk;
+  src->row += n;
+  memset(chunk, 0, sizeof *chunk);
+  chunk->n = n;
+  return FITCL_OK;
+}
+
+fitcl_status fitcl__stats_share(fitcl_context *ctx, fitcl__data_stats *s, size_t nx,
+                               fitcl__ranks *r) {
+  fitcl_status st = r->sum(r, s->acc, 3, NULL, 0);
+  const size_t each = 2 * nx * sizeof(double);
+  double mine[2 * FITCL_NLSQ_MAX_VARS], *all = NULL;
+  if (st == FITCL_OK) {
+    /* The x ranges: every rank's, then the least and the greatest. */
+    all = malloc(each * (size_t)r->size);
+    memcpy(mine, s->xmin, nx * sizeof(double));
+    memcpy(mine + nx, s->xmax, nx * sizeof(double));
+    st = r->gather(r, mine, each, all, each * (size_t)r->size, all == NULL);
+    if (!all && st == FITCL_ERR_PEER) st = FITCL_ERR_NOMEM;
+  }
+  if (st != FITCL_OK) {
+    free(all);
+    return fitcl__fail(ctx, st, "curve fit: %s",
+                       st == FITCL_ERR_PEER    ? "another rank of the job failed"
+                       : st == FITCL_ERR_NOMEM ? "out of memory"
+                                               : "the ranks could not exchange their statistics");
+  }
+  for (int k = 0; k < r->size; ++k)
+    for (size_t j = 0; j < nx; ++j) {
+      const double lo = all[(size_t)k * 2 * nx + j], hi = all[(size_t)k * 2 * nx + nx + j];
+      s->xmin[j] = lo < s->xmin[j] ? lo : s->xmin[j];
+      s->xmax[j] = hi > s->xmax[j] ? hi : s->xmax[j];
+    }
+  free(all);
+  fitcl__stats_finish(s);
   return FITCL_OK;
 }
 

@@ -6,6 +6,9 @@
 #define FITCL_NLSQ_SOURCE_H
 
 #include <sys/stat.h>
+
+#include "core/ranks.h"
+#include "core/xsum.h"
 #include "fitcl.h"
 
 #define FITCL__SRC_MAXCOLS (FITCL_NLSQ_MAX_VARS + 2)
@@ -24,11 +27,15 @@ typedef struct fitcl__src_file {
 
 /* What the first (validating) pass learns about the data besides their
  * validity: the weighted moments of y about its first value (for R²) and
- * the range of each x column.  Added in row order: deterministic. */
+ * the range of each x column.  Each chunk forms its moments in row order
+ * and adds them exactly (`acc`, core/xsum.h), so the ranks of a shared fit
+ * that each saw their own chunks add up to the one process's numbers;
+ * sw, swy, swy2 are the rounded sums once fitcl__stats_finish ran. */
 typedef struct fitcl__data_stats {
   int started;
   double y0, sw, swy, swy2;
   double xmin[FITCL_NLSQ_MAX_VARS], xmax[FITCL_NLSQ_MAX_VARS];
+  fitcl__xsum acc[3]; /* sw, swy, swy2 */
 } fitcl__data_stats;
 
 typedef struct fitcl__source_ops {
@@ -71,6 +78,12 @@ struct fitcl_source {
   int cache_state;                   /* 0 none, 1 filling (first pass), 2 complete */
   int no_cache;                      /* the reader's own layout is already the kernel's */
   size_t cache_budget;               /* bytes the cache may take */
+  /* The reader reads any row range at any time (read() starts at src->row
+   * whatever came before): chunks can be skipped without reading them. */
+  int seekable;
+  /* Skipping: a chunk read only to pass over it (fitcl__source_skip) is
+   * validated but left out of the statistics. */
+  int stats_off;
 };
 
 /* Records a file the source reads (st: its fstat when opened).  Checked
@@ -99,6 +112,23 @@ fitcl_status fitcl__source_alloc(fitcl_context *ctx, const fitcl_source_options 
 fitcl_status fitcl__check_chunk(fitcl_context *ctx, const char *where, const char *const *names,
                                 const double *const *cols, int ncols, int has_sigma, size_t n,
                                 uint64_t row0, fitcl__data_stats *stats);
+/* The next chunk of a shared pass that another rank accumulates: its row
+ * count in chunk->n, the rows passed over.  A seekable source reads nothing
+ * (chunk->x, y, sigma NULL) unless want_data; any other reads and validates
+ * the chunk, as fitcl_source_next does.  Either way the chunk stays out of
+ * the statistics, which then hold this rank's chunks only (see
+ * fitcl__stats_share).  The end of the data is fitcl_source_next's. */
+fitcl_status fitcl__source_skip(fitcl_source *src, fitcl_chunk *chunk, int want_data);
+/* After a shared first pass in which each rank's statistics hold its own
+ * chunks (begun at the data's first row): collective; every rank ends with
+ * the statistics of all the data, the one process's bits. */
+fitcl_status fitcl__stats_share(fitcl_context *ctx, fitcl__data_stats *stats, size_t nx,
+                               fitcl__ranks *r);
+/* Begins stats at a row (x columns, y): y0 and the x ranges start there. */
+void fitcl__stats_start(fitcl__data_stats *stats, const double *const *x, size_t nx,
+                        const double *y);
+/* Rounds the moments' exact sums into sw, swy, swy2. */
+void fitcl__stats_finish(fitcl__data_stats *stats);
 /* Adds a chunk (nx x columns, y, sigma or NULL) to stats without checks. */
 void fitcl__stats_add(fitcl__data_stats *stats, const double *const *x, size_t nx,
                       const double *y, const double *sigma, size_t n);

@@ -11,16 +11,29 @@
  * scales, and the category weights carry the logs of the scales.
  *
  * This runs on the host in double precision.  It is a post-processing step
- * done once per analysis, so it does not use the device kernels. */
+ * done once per analysis, so it does not use the device kernels.
+ *
+ * The expected gains and losses are sums over patterns: each block of
+ * ANC_BLOCK patterns adds its own in pattern order, and the block partials
+ * are added exactly (core/xsum.h).  Over several ranks (core/ranks.h) each
+ * rank takes its contiguous share of the blocks; the ranks' accumulators
+ * are summed and their posteriors gathered in pattern order, so every rank
+ * ends with the one process's bits. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/gainloss.h"
 #include "core/context.h"
+#include "core/ranks.h"
 #include "core/util.h"
+#include "core/xsum.h"
 #include "phylo/data.h"
 #include "phylo/patterns.h"
+
+/* Patterns per block of the gain and loss sums (and per unit of a rank's
+ * share). */
+enum { ANC_BLOCK = 256 };
 
 typedef struct anc_work {
   double (*P)[2][2];   /* [nnodes] transition matrix of the branch above v */
@@ -100,12 +113,52 @@ static double one_category(const fitcl__tree *t, const uint8_t *tips, double g, 
   return log(Lroot) + logscale;
 }
 
+/* One pattern: its posterior presence at every node into pp[0..nn), its
+ * weighted expected gains and losses added to bg and bl. */
+static void one_pattern(const fitcl__tree *t, const fitcl__patterns *pt, size_t q,
+                        const fitcl_gl_params *p, const double *rates, int K, uint8_t *tips,
+                        anc_work *w, double *loglc, double (*acc)[2], double (*accgl)[2],
+                        double *pp, double *bg, double *bl) {
+  const int nn = t->nnodes;
+  fitcl__pat_row(pt, q, tips);
+  int grp = pt->group[q];
+  double l = p->loss * (p->loss_mult ? p->loss_mult[grp] : 1.0);
+  /* First pass: the log-likelihood of each category, for its weight. */
+  double mx = -INFINITY;
+  for (int c = 0; c < K; ++c) {
+    loglc[c] = one_category(t, tips, p->gain, l, rates[c], w);
+    mx = fmax(mx, loglc[c]);
+  }
+  double zsum = 0;
+  for (int c = 0; c < K; ++c) zsum += exp(loglc[c] - mx);
+  memset(acc, 0, sizeof *acc * (size_t)nn);
+  memset(accgl, 0, sizeof *accgl * (size_t)nn);
+  for (int c = 0; c < K; ++c) {
+    double wc = exp(loglc[c] - mx) / zsum;
+    /* With one category the first pass already holds the answer. */
+    if (K > 1) one_category(t, tips, p->gain, l, rates[c], w);
+    for (int v = 0; v < nn; ++v) {
+      acc[v][1] += wc * w->post[v][1];
+      accgl[v][0] += wc * w->gl[v][0];
+      accgl[v][1] += wc * w->gl[v][1];
+    }
+  }
+  for (int v = 0; v < nn; ++v) {
+    pp[v] = acc[v][1];
+    if (v < nn - 1) {
+      bg[v] += pt->weight[q] * accgl[v][0];
+      bl[v] += pt->weight[q] * accgl[v][1];
+    }
+  }
+}
+
 fitcl_status fitcl_ancestral(fitcl_context *ctx, const fitcl_data *data,
                              const fitcl_gl_params *p, int gamma_cats,
                              fitcl_ancestral_result *out) {
   fitcl_status st = FITCL_OK;
   anc_work w = {0};
-  double *ppat = NULL, *loglc = NULL, (*acc)[2] = NULL, (*accgl)[2] = NULL;
+  double *ppat = NULL, *loglc = NULL, (*acc)[2] = NULL, (*accgl)[2] = NULL, *bg = NULL, *bl = NULL;
+  fitcl__xsum *xs = NULL; /* [2 (nn - 1)]: gains, then losses */
   uint8_t *tips = NULL; /* the pattern being read, one byte a tip */
   double rates[64] = {1.0};
   if (!data || !p || !out) return fitcl__fail(ctx, FITCL_ERR_NULL, "fitcl_ancestral: NULL argument");
@@ -123,7 +176,13 @@ fitcl_status fitcl_ancestral(fitcl_context *ctx, const fitcl_data *data,
     if (st != FITCL_OK) return fitcl__fail(ctx, st, "alpha must be finite and > 0, got %g", p->alpha);
   }
   int nn = t->nnodes;
-  size_t np = pt->npatterns, nf = pt->nfamilies;
+  size_t np = pt->npatterns, nf = pt->nfamilies, nbr = (size_t)(nn - 1);
+  /* This rank's blocks: all of them in one process. */
+  fitcl__ranks *R = ctx && ctx->ranks && ctx->ranks->size > 1 ? ctx->ranks : NULL;
+  size_t nblocks = (np + ANC_BLOCK - 1) / ANC_BLOCK, b0 = 0, b1 = nblocks;
+  if (R) fitcl__ranks_share(R, nblocks, &b0, &b1);
+  const size_t q0 = b0 * ANC_BLOCK < np ? b0 * ANC_BLOCK : np;
+  const size_t q1 = b1 * ANC_BLOCK < np ? b1 * ANC_BLOCK : np;
   w.P = malloc(sizeof *w.P * (size_t)nn);
   w.L = malloc(sizeof *w.L * (size_t)nn);
   w.M = malloc(sizeof *w.M * (size_t)nn);
@@ -132,48 +191,50 @@ fitcl_status fitcl_ancestral(fitcl_context *ctx, const fitcl_data *data,
   w.gl = calloc((size_t)nn, sizeof *w.gl);
   acc = malloc(sizeof *acc * (size_t)nn);
   accgl = malloc(sizeof *accgl * (size_t)nn);
+  bg = malloc(sizeof(double) * (size_t)nn);
+  bl = malloc(sizeof(double) * (size_t)nn);
+  xs = malloc(sizeof *xs * 2 * (nbr ? nbr : 1));
   loglc = malloc(sizeof(double) * (size_t)K);
-  ppat = malloc(sizeof(double) * np * (size_t)nn);
+  ppat = malloc(sizeof(double) * (np ? np : 1) * (size_t)nn);
   tips = malloc((size_t)pt->ntaxa);
   out->p_present = malloc(sizeof(double) * (nf ? nf : 1) * (size_t)nn);
   out->gains = calloc((size_t)nn, sizeof(double));
   out->losses = calloc((size_t)nn, sizeof(double));
-  if (!w.P || !w.L || !w.M || !w.U || !w.post || !w.gl || !acc || !accgl || !loglc || !ppat || !tips ||
-      !out->p_present || !out->gains || !out->losses) {
+  if (!w.P || !w.L || !w.M || !w.U || !w.post || !w.gl || !acc || !accgl || !bg || !bl || !xs ||
+      !loglc || !ppat || !tips || !out->p_present || !out->gains || !out->losses) {
+    /* The other ranks learn it from the first exchange. */
+    if (R) (void)R->sum(R, NULL, 0, NULL, 1);
     st = fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
     goto fail;
   }
-  for (size_t q = 0; q < np; ++q) {
-    fitcl__pat_row(pt, q, tips);
-    int grp = pt->group[q];
-    double l = p->loss * (p->loss_mult ? p->loss_mult[grp] : 1.0);
-    /* First pass: the log-likelihood of each category, for its weight. */
-    double mx = -INFINITY;
-    for (int c = 0; c < K; ++c) {
-      loglc[c] = one_category(t, tips, p->gain, l, rates[c], &w);
-      mx = fmax(mx, loglc[c]);
+  for (size_t k = 0; k < 2 * nbr; ++k) fitcl__xsum_init(&xs[k]);
+  for (size_t b = b0; b < b1; ++b) {
+    memset(bg, 0, sizeof(double) * (size_t)nn);
+    memset(bl, 0, sizeof(double) * (size_t)nn);
+    const size_t qe = (b + 1) * ANC_BLOCK < np ? (b + 1) * ANC_BLOCK : np;
+    for (size_t q = b * ANC_BLOCK; q < qe; ++q)
+      one_pattern(t, pt, q, p, rates, K, tips, &w, loglc, acc, accgl, ppat + q * (size_t)nn, bg,
+                  bl);
+    for (size_t v = 0; v < nbr; ++v) {
+      fitcl__xsum_add(&xs[v], bg[v]);
+      fitcl__xsum_add(&xs[nbr + v], bl[v]);
     }
-    double zsum = 0;
-    for (int c = 0; c < K; ++c) zsum += exp(loglc[c] - mx);
-    memset(acc, 0, sizeof *acc * (size_t)nn);
-    memset(accgl, 0, sizeof *accgl * (size_t)nn);
-    for (int c = 0; c < K; ++c) {
-      double wc = exp(loglc[c] - mx) / zsum;
-      /* With one category the first pass already holds the answer. */
-      if (K > 1) one_category(t, tips, p->gain, l, rates[c], &w);
-      for (int v = 0; v < nn; ++v) {
-        acc[v][1] += wc * w.post[v][1];
-        accgl[v][0] += wc * w.gl[v][0];
-        accgl[v][1] += wc * w.gl[v][1];
-      }
+  }
+  if (R) {
+    const size_t row = sizeof(double) * (size_t)nn;
+    st = R->sum(R, xs, 2 * nbr, NULL, 0);
+    if (st == FITCL_OK)
+      st = R->gather(R, ppat + q0 * (size_t)nn, (q1 - q0) * row, ppat, np * row, 0);
+    if (st != FITCL_OK) {
+      st = fitcl__fail(ctx, st, "ancestral: %s",
+                       st == FITCL_ERR_PEER ? "another rank of the job failed"
+                                            : "the ranks could not exchange their results");
+      goto fail;
     }
-    for (int v = 0; v < nn; ++v) {
-      ppat[q * (size_t)nn + (size_t)v] = acc[v][1];
-      if (v < nn - 1) {
-        out->gains[v] += pt->weight[q] * accgl[v][0];
-        out->losses[v] += pt->weight[q] * accgl[v][1];
-      }
-    }
+  }
+  for (size_t v = 0; v < nbr; ++v) {
+    out->gains[v] = fitcl__xsum_round(&xs[v]);
+    out->losses[v] = fitcl__xsum_round(&xs[nbr + v]);
   }
   for (size_t f = 0; f < nf; ++f)
     memcpy(out->p_present + f * (size_t)nn, ppat + pt->family_pattern[f] * (size_t)nn,
@@ -190,6 +251,9 @@ fail:
   FITCL_FREE(w.gl);
   FITCL_FREE(acc);
   FITCL_FREE(accgl);
+  FITCL_FREE(bg);
+  FITCL_FREE(bl);
+  FITCL_FREE(xs);
   FITCL_FREE(loglc);
   FITCL_FREE(ppat);
   FITCL_FREE(tips);

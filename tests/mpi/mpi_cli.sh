@@ -1,9 +1,11 @@
 #!/bin/sh
 # fitcl under mpirun (docs/mpi.md):
-#   - loglik, fit, retention-test and curve-fit over 2 and 3 ranks print the JSON of one
-#     process byte for byte ("seconds" aside), on every backend built;
-#   - a rank given a corrupt file makes every rank exit 2, with one message
-#     naming that rank;
+#   - loglik, fit, retention-test, ancestral and curve-fit over 2 and 3 ranks print the
+#     output of one process byte for byte ("seconds" aside), on every backend built;
+#   - ancestral writes its tables on rank 0 alone, the bytes one process writes;
+#   - a rank given a corrupt file, or a bad value in the chunk of a .npy that
+#     only one rank reads, makes every rank exit 2, with one message naming
+#     that rank;
 #   - a rank killed mid-job ends the job, with a failure, within seconds.
 # usage: mpi_cli.sh FITCL MPIRUN TREE WITH_OPENCL(0|1)
 set -u
@@ -26,6 +28,9 @@ nosecs() { sed -E 's/"seconds":[-+0-9.eE]+,?//g'; }
 
 "$fitcl" simulate --tree "$tree" --gain 0.3 --loss 0.5 --families 20000 --gamma-cats 4 \
   --alpha 0.6 --seed 7 --condition -o m.Rtab || exit 1
+# ancestral: 2,000 families, 8 blocks of patterns (and a small output).
+"$fitcl" simulate --tree "$tree" --gain 0.3 --loss 0.5 --families 2000 --seed 5 --condition \
+  -o anc.Rtab || exit 1
 # One block of patterns: ranks 1 and 2 hold none.
 "$fitcl" simulate --tree "$tree" --gain 0.3 --loss 0.5 --families 30 --seed 3 --condition \
   -o small.Rtab || exit 1
@@ -33,6 +38,19 @@ nosecs() { sed -E 's/"seconds":[-+0-9.eE]+,?//g'; }
 # different numbers of chunks.
 awk 'BEGIN { print "x,y"; for (i = 0; i < 200000; ++i) { x = 10 * i / 200000;
              printf "%.17g,%.17g\n", x, 2 * exp(-0.7 * x) + 0.1 + 0.05 * sin(i * 0.37) } }' >d.csv
+# The same points as a .npy (float64, C order, x and y): each rank reads only
+# its own chunks' rows.  bad.npy has a NaN at row 20,000, in chunk 1 (rank 1's).
+npy() { # points, row made NaN (-1: none)
+  perl -e 'my ($n, $bad) = @ARGV; binmode STDOUT;
+    my $h = "{\x27descr\x27: \x27<f8\x27, \x27fortran_order\x27: False, \x27shape\x27: ($n, 2), }";
+    $h .= " " x (63 - (10 + length $h) % 64) . "\n";
+    print "\x93NUMPY\x01\x00", pack("v", length $h), $h;
+    for my $i (0 .. $n - 1) { my $x = 10 * $i / $n;
+      my $y = $i == $bad ? "nan" : 2 * exp(-0.7 * $x) + 0.1 + 0.05 * sin($i * 0.37);
+      print pack("d<d<", $x, $y) }' "$@"
+}
+npy 200000 -1 >d.npy || exit 1
+npy 200000 20000 >bad.npy || exit 1
 
 same_json() { # name, then the command line
   name=$1
@@ -60,10 +78,29 @@ for dev in $devices; do
   same_json "fit ($dev)" fit --tree "$tree" --matrix m.Rtab --gamma-cats 4 --json
   same_json "retention-test ($dev)" retention-test --tree "$tree" --matrix m.Rtab \
     --families-regex 'fam0[0-2]' --ci profile --bootstrap 3 --gamma-cats 2 --json
+  same_json "ancestral, fitted rates ($dev)" ancestral --tree "$tree" --matrix anc.Rtab \
+    --gamma-cats 2 --json
+  same_json "ancestral, fewer blocks than ranks ($dev)" ancestral --tree "$tree" \
+    --matrix small.Rtab --gain 0.3 --loss 0.5 --gamma-cats 3 --alpha 0.8 --json
   same_json "curve-fit ($dev)" curve-fit --data d.csv --model 'a*exp(-k*x)+c' \
     --p0 a=1,k=1,c=0 --chunk 16384 --solver normal --json
+  same_json "curve-fit .npy ($dev)" curve-fit --data d.npy --model 'a*exp(-k*x)+c' \
+    --p0 a=1,k=1,c=0 --chunk 16384 --solver normal --json
+  same_json "curve-fit .npy, read on every pass ($dev)" curve-fit --data d.npy \
+    --model 'a*exp(-k*x)+c' --p0 a=1,k=1,c=0 --chunk 16384 --memory-mb 0 --solver normal --json
 done
 export FITCL_DEVICE=cpu
+
+# ancestral's two tables, written to files by rank 0: the bytes of one process.
+"$fitcl" ancestral --tree "$tree" --matrix anc.Rtab --gain 0.3 --loss 0.5 --nodes one.nodes \
+  --branches one.br 2>anc1.err || fail "ancestral to files: one process failed: $(cat anc1.err)"
+for n in 2 3; do
+  rm -f n.nodes n.br
+  run_mpi "$n" "$fitcl" ancestral --tree "$tree" --matrix anc.Rtab --gain 0.3 --loss 0.5 \
+    --nodes n.nodes --branches n.br 2>ancn.err || fail "ancestral to files -n $n: $(cat ancn.err)"
+  cmp -s one.nodes n.nodes || fail "ancestral -n $n: the node table differs from one process"
+  cmp -s one.br n.br || fail "ancestral -n $n: the branch table differs from one process"
+done
 
 # A warning (no convergence) is printed once, as by one process.
 "$fitcl" fit --tree "$tree" --matrix m.Rtab --max-iter 2 --json >/dev/null 2>warn1.err
@@ -85,6 +122,30 @@ msgs=$(grep -c '^fitcl' bad.err)
 grep -q '^fitcl loglik: rank 1: .*bad.Rtab' bad.err ||
   fail "corrupt file on rank 1: the message does not name rank 1 and the file: $(cat bad.err)"
 [ -s bad.out ] && fail "corrupt file on rank 1: output written: $(cat bad.out)"
+
+# The same for ancestral, with the rates given: nothing written.
+args="ancestral --tree $tree --gain 0.3 --loss 0.5 --nodes bad.nodes --branches bad.br"
+run_mpi 1 "$fitcl" $args --matrix anc.Rtab : -n 1 "$fitcl" $args --matrix anc.Rtab \
+  : -n 1 "$fitcl" $args --matrix bad.Rtab >bad.out 2>bad.err
+rc=$?
+[ "$rc" = 2 ] || fail "ancestral, corrupt file on rank 2: exit $rc, expected 2"
+msgs=$(grep -c '^fitcl' bad.err)
+[ "$msgs" = 1 ] || fail "ancestral, corrupt file on rank 2: $msgs messages, expected 1: $(cat bad.err)"
+grep -q '^fitcl ancestral: rank 2: .*bad.Rtab' bad.err ||
+  fail "ancestral, corrupt file on rank 2: the message does not name rank 2: $(cat bad.err)"
+[ -e bad.nodes ] || [ -e bad.br ] && fail "ancestral, corrupt file on rank 2: a table was written"
+
+# A NaN in the chunk of rank 1 alone (it alone reads it): exit 2 on every rank,
+# one message naming rank 1 and the row.
+run_mpi 3 "$fitcl" curve-fit --data bad.npy --model 'a*exp(-k*x)+c' --p0 a=1,k=1,c=0 \
+  --chunk 16384 --solver normal --json >bad.out 2>bad.err
+rc=$?
+[ "$rc" = 2 ] || fail "curve-fit, NaN in rank 1's chunk: exit $rc, expected 2"
+msgs=$(grep -c '^fitcl' bad.err)
+[ "$msgs" = 1 ] || fail "curve-fit, NaN in rank 1's chunk: $msgs messages, expected 1: $(cat bad.err)"
+grep -q "^fitcl curve-fit: rank 1: bad.npy: row 20000: .* NaN" bad.err ||
+  fail "curve-fit, NaN in rank 1's chunk: the message does not name rank 1 and the row: $(cat bad.err)"
+[ -s bad.out ] && fail "curve-fit, NaN in rank 1's chunk: output written: $(cat bad.out)"
 
 # One rank killed while the job runs: the job ends, failing, within seconds.
 "$fitcl" simulate --tree "$tree" --gain 0.3 --loss 0.5 --families 100000 --seed 8 --condition \
