@@ -25,7 +25,8 @@ static void list_name(fitcl__buf *b, int *first, const char *name) {
 }
 
 typedef struct matrix_cols {
-  const fitcl_pamatrix *m;
+  const uint8_t *packed; /* the matrix's cells (they may be in the middle of becoming patterns) */
+  size_t stride;
   const size_t *taxon_of_tip;
   int ntips;
 } matrix_cols;
@@ -36,7 +37,7 @@ typedef struct matrix_cols {
  * keeps no scratch of its own. */
 static void matrix_column(void *user, size_t f, uint8_t *dst) {
   const matrix_cols *c = user;
-  const uint8_t *row = c->m->packed + f * c->m->stride;
+  const uint8_t *row = c->packed + f * c->stride;
   for (int i = 0; i < c->ntips; ++i) {
     size_t k = c->taxon_of_tip[i];
     dst[i] = (uint8_t)((row[k >> 2] >> (2 * (k & 3))) & 3);
@@ -55,9 +56,11 @@ fitcl_status fitcl__data_wrap(fitcl__tree *tree, fitcl__patterns *pat, fitcl_dat
   return FITCL_OK;
 }
 
-fitcl_status fitcl_data_build(const fitcl_tree *tree, const fitcl_pamatrix *matrix,
-                              const fitcl_data_options *opt, fitcl_data **out, char *err,
-                              size_t errlen) {
+/* Builds from matrix; with `take`, the matrix's cells become the patterns'
+ * storage (fitcl__patterns_build_in) and the caller destroys the rest of it. */
+static fitcl_status build(const fitcl_tree *tree, fitcl_pamatrix *matrix, int take,
+                          const fitcl_data_options *opt, fitcl_data **out, char *err,
+                          size_t errlen) {
   if (out) *out = NULL;
   if (!tree || !matrix || !out)
     return fitcl__ioerr(err, errlen, FITCL_ERR_NULL, "fitcl_data_build: NULL argument");
@@ -143,11 +146,17 @@ fitcl_status fitcl_data_build(const fitcl_tree *tree, const fitcl_pamatrix *matr
   for (size_t f = 0; f < matrix->nfamilies; ++f) names[f] = fitcl__pa_family(matrix, f);
   matrix_cols *cols = malloc(sizeof *cols);
   if (!cols) goto nomem;
-  cols->m = matrix;
+  cols->packed = matrix->packed;
+  cols->stride = matrix->stride;
   cols->taxon_of_tip = taxon_of_tip;
   cols->ntips = nt.ntips;
-  st = fitcl__patterns_build(&pat, matrix->nfamilies, nt.ntips, matrix_column, cols, o.groups,
-                             names, 1, err, errlen);
+  uint8_t *arena = NULL;
+  if (take) {
+    arena = matrix->packed;
+    matrix->packed = NULL;
+  }
+  st = fitcl__patterns_build_in(&pat, matrix->nfamilies, nt.ntips, matrix_column, cols, o.groups,
+                                names, 1, arena, matrix->stride, err, errlen);
   free(cols);
   if (st) goto fail;
   st = fitcl__data_wrap(&nt, &pat, out);
@@ -167,6 +176,25 @@ done:
   free(old_of_new);
   free(taxon_of_tip);
   free(names);
+  return st;
+}
+
+fitcl_status fitcl_data_build(const fitcl_tree *tree, const fitcl_pamatrix *matrix,
+                              const fitcl_data_options *opt, fitcl_data **out, char *err,
+                              size_t errlen) {
+  /* Not taken, the matrix is only read. */
+  return build(tree, (fitcl_pamatrix *)matrix, 0, opt, out, err, errlen);
+}
+
+fitcl_status fitcl_data_build_take(const fitcl_tree *tree, fitcl_pamatrix **matrix,
+                                   const fitcl_data_options *opt, fitcl_data **out, char *err,
+                                   size_t errlen) {
+  if (out) *out = NULL;
+  if (!matrix)
+    return fitcl__ioerr(err, errlen, FITCL_ERR_NULL, "fitcl_data_build_take: NULL argument");
+  fitcl_status st = build(tree, *matrix, *matrix && tree && out, opt, out, err, errlen);
+  fitcl_pamatrix_destroy(*matrix);
+  *matrix = NULL;
   return st;
 }
 

@@ -112,10 +112,14 @@ static inline __attribute__((always_inline)) scratch_view scratch_parts(const fi
  * tip-major copy of the states is ever made.  Each task writes its own
  * sub-blocks' rows. */
 enum { SUB_TILE = 64 };
+/* Tiles per run when the patterns are handed over: 16,384 patterns, 40 MB
+ * of rows at 10^4 tips. */
+enum { RELEASE_TILES = 16 };
 
 typedef struct tipbits_job {
   fitcl_lik *L;
   uint16_t *blk;
+  size_t first; /* task 0's tile */
 } tipbits_job;
 
 static void tipbits_tile(void *arg, size_t task, unsigned worker) {
@@ -124,7 +128,7 @@ static void tipbits_tile(void *arg, size_t task, unsigned worker) {
   const fitcl_lik *L = j->L;
   const fitcl__lik_patterns *pat = L->pat_view;
   const size_t nt = (size_t)L->ntips, nsub = L->npx / FITCL__LANE;
-  const size_t s0 = task * SUB_TILE, s1 = nsub - s0 < SUB_TILE ? nsub : s0 + SUB_TILE;
+  const size_t s0 = (j->first + task) * SUB_TILE, s1 = nsub - s0 < SUB_TILE ? nsub : s0 + SUB_TILE;
   const int *rank = cpu_of(L)->tiprank;
   for (size_t sb = s0; sb < s1; ++sb) {
     /* Lanes without a data pattern hold the same state at every tip:
@@ -205,8 +209,19 @@ fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
     int r = 0;
     for (int j = 0; j < L->nnodes - 1; ++j) /* the children of all steps, in step order */
       if (L->sched_child[j] < L->ntips) cpu_of(L)->tiprank[L->sched_child[j]] = r++;
-    tipbits_job j = {L, blk};
-    fitcl__pool_run(fitcl__ctx_pool(L->ctx), (nsub + SUB_TILE - 1) / SUB_TILE, tipbits_tile, &j);
+    tipbits_job j = {L, blk, 0};
+    const size_t ntiles = (nsub + SUB_TILE - 1) / SUB_TILE;
+    if (!fitcl__lik_release(L, L->npx)) {
+      fitcl__pool_run(fitcl__ctx_pool(L->ctx), ntiles, tipbits_tile, &j);
+    } else {
+      /* Patterns handed over: last tiles first, giving back the rows read
+       * after each run, so the masks replace the rows as they are made. */
+      for (size_t t1 = ntiles; t1 > 0; t1 = j.first) {
+        j.first = t1 > RELEASE_TILES ? t1 - RELEASE_TILES : 0;
+        fitcl__pool_run(fitcl__ctx_pool(L->ctx), t1 - j.first, tipbits_tile, &j);
+        (void)fitcl__lik_release(L, j.first * SUB_TILE * FITCL__LANE);
+      }
+    }
     cpu_of(L)->tipbits = blk;
   }
   const size_t n = scratch_doubles(L);
