@@ -48,6 +48,7 @@ struct fitcl__lik_cpu {
   int want_grad;
   int *tiprank; /* [ntips] position of each tip in traversal order */
   uint16_t *tipbits; /* [sub-block][tip rank][2] lane masks (see create) */
+  int *post;         /* [nint] the schedule's steps by node index (see block_run) */
 };
 
 /* This backend's state of a handle. */
@@ -59,6 +60,7 @@ void fitcl__lik_cpu_destroy(fitcl_lik *L) {
   free(cpu_of(L)->scratch);
   free(cpu_of(L)->tiprank);
   free(cpu_of(L)->tipbits);
+  free(cpu_of(L)->post);
   FITCL_FREE(L->impl);
 }
 
@@ -224,6 +226,9 @@ fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
     }
     cpu_of(L)->tipbits = blk;
   }
+  cpu_of(L)->post = malloc(sizeof(int) * (size_t)(L->nint > 0 ? L->nint : 1));
+  if (!cpu_of(L)->post) return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+  for (int si = 0; si < L->nint; ++si) cpu_of(L)->post[L->sched[si].node - L->ntips] = si;
   const size_t n = scratch_doubles(L);
   for (unsigned w = 0; w < cpu_of(L)->nworkers; ++w) {
     /* 64-byte alignment keeps each lane vector in one cache line. */
@@ -582,7 +587,7 @@ static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t
   unsigned char *flags = sv.flags;
   const double pi1 = L->pi1[g], pi0 = 1.0 - pi1;
   const double invK = 1.0 / K;
-  const int *tiprank = cpu_of(L)->tiprank;
+  const int *tiprank = cpu_of(L)->tiprank, *post = cpu_of(L)->post;
 
   memset(ks, 0, 2 * nc * sizeof(double));
   for (size_t sub = 0; sub < FITCL_REDUCE_BLOCK / FITCL__LANE; ++sub) {
@@ -593,9 +598,15 @@ static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t
 
     /* Postorder: In_u(x) = prod over children of sum_y P(x,y) In_child(y),
      * checked for rescaling where fitcl_prune_check says (for a binary
-     * node once, after both children). */
-    for (int si = 0; si < nint; ++si) {
-      const fitcl_prune_step st = sched[si];
+     * node once, after both children).  By node index, not level: the
+     * tree's numbering is a post-order of the Newick string, so a node's
+     * children were mostly made just before it and are still in cache (by
+     * level, a 10,000-tip tree's partials, 2.5 MB a category, stream
+     * through the L2 cache once more).  Each node's values, its children's
+     * order and the rescaling do not depend on the order of the nodes, so
+     * the bits are the same. */
+    for (int k = 0; k < nint; ++k) {
+      const fitcl_prune_step st = sched[post[k]];
       const int u = st.node;
       double *Iu = In + (size_t)(u - ntips) * nstride;
       for (int j = 0; j < st.nchild; ++j) {
