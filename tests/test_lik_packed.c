@@ -112,7 +112,7 @@ Test(lik_packed, tip_transpose_matches_brute_force) {
     random_data(&tr, &p, nt, 700, &seed);
     const fitcl__lik_tree t = {tr.ntips, tr.nnodes, tr.child_start, tr.child, tr.brlen, tr.level};
     uint8_t *bytes;
-    const fitcl__lik_patterns views[2] = {byte_view(&p, &bytes), packed_view(&p)};
+    fitcl__lik_patterns views[2] = {byte_view(&p, &bytes), packed_view(&p)};
     /* A range that starts inside the patterns, as a handle over part of
      * the data does. */
     fitcl_lik_options o = {0};

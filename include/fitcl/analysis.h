@@ -81,6 +81,16 @@ typedef struct fitcl_fit_result {
 FITCL_API fitcl_status fitcl_fit_rates(fitcl_context *ctx, const fitcl_data *data,
                                        const fitcl_fit_options *opt, fitcl_fit_result *out);
 
+/**
+ * fitcl_fit_rates that takes the data: *data is destroyed and set to NULL,
+ * whatever the outcome, its patterns handed to the likelihood handle
+ * (fitcl_lik_create_take) once the starting point is read from them, so
+ * the fit holds the cells once (the handle's) rather than twice.  The
+ * result is the same as fitcl_fit_rates'.
+ */
+FITCL_API fitcl_status fitcl_fit_rates_take(fitcl_context *ctx, fitcl_data **data,
+                                            const fitcl_fit_options *opt, fitcl_fit_result *out);
+
 /* ------------------------------------------------------------------------- */
 /* Retention test                                                            */
 

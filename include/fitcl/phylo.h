@@ -109,6 +109,16 @@ typedef struct fitcl_gl_params {
 FITCL_API fitcl_status fitcl_lik_create(fitcl_context *ctx, const fitcl_data *data,
                                         const fitcl_lik_options *opt, fitcl_lik **out);
 
+/**
+ * fitcl_lik_create that takes the data: *data is destroyed and set to NULL,
+ * whatever the outcome.  The handle is the same as fitcl_lik_create's; the
+ * pthreads backend makes its tip storage from the last patterns to the
+ * first and gives the data's pattern rows back as it goes, so the cells are
+ * held about once rather than twice while the handle is made.
+ */
+FITCL_API fitcl_status fitcl_lik_create_take(fitcl_context *ctx, fitcl_data **data,
+                                             const fitcl_lik_options *opt, fitcl_lik **out);
+
 /** Releases the handle and its device buffers.  Accepts NULL. */
 FITCL_API void fitcl_lik_destroy(fitcl_lik *lik);
 

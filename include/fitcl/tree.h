@@ -250,6 +250,19 @@ FITCL_API fitcl_status fitcl_data_build(const fitcl_tree *tree, const fitcl_pama
                                         const fitcl_data_options *opt, fitcl_data **out,
                                         char *err, size_t errlen);
 
+/**
+ * fitcl_data_build that takes the matrix: the patterns are compressed into
+ * the matrix's own cell storage, so the cells are held once rather than
+ * twice (the matrix and the patterns) while the data set is built.  The
+ * result is the same as fitcl_data_build's.
+ *
+ * @param matrix  *matrix is destroyed and set to NULL, whatever the outcome.
+ * Other parameters and return values as fitcl_data_build.
+ */
+FITCL_API fitcl_status fitcl_data_build_take(const fitcl_tree *tree, fitcl_pamatrix **matrix,
+                                             const fitcl_data_options *opt, fitcl_data **out,
+                                             char *err, size_t errlen);
+
 /** Releases a data set.  Accepts NULL. */
 FITCL_API void fitcl_data_destroy(fitcl_data *data);
 

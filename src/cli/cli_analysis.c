@@ -50,7 +50,8 @@ int cli_load_data(const char *tree_path, const char *matrix_path, const cli_data
   int rc = cli_load_tree(tree_path, &tree);
   if (rc) return rc;
   fitcl_status st = fitcl_pamatrix_read(matrix_path, &mopt, &m, err, sizeof err);
-  if (st == FITCL_OK) st = fitcl_data_build(tree, m, &dopt, data, err, sizeof err);
+  /* The patterns are made in the matrix's storage (one copy of the cells). */
+  if (st == FITCL_OK) st = fitcl_data_build_take(tree, &m, &dopt, data, err, sizeof err);
   fitcl_pamatrix_destroy(m);
   fitcl_tree_destroy(tree);
   if (st != FITCL_OK) {

@@ -65,8 +65,12 @@ int cli_fit(int argc, char **argv) {
   /* Over several ranks: every rank has its inputs, or the job stops here. */
   if (!rc) rc = cli_mpi_sync(0);
   if (rc) { fitcl_context_destroy(ctx); fitcl_data_destroy(data); return rc; }
+  /* The fit needs the data only to make its likelihood handle, which takes
+   * it over (the cells are then held once, by the handle). */
+  const size_t nfamilies = fitcl_data_nfamilies(data), npatterns = fitcl_data_npatterns(data);
+  const int ntaxa = fitcl_data_ntaxa(data);
   fitcl_fit_result r;
-  fitcl_status st = fitcl_fit_rates(ctx, data, &fo, &r);
+  fitcl_status st = fitcl_fit_rates_take(ctx, &data, &fo, &r);
   if (st != FITCL_OK) {
     rc = cli_fail(ctx, st, "fit");
     goto done;
@@ -88,9 +92,9 @@ int cli_fit(int argc, char **argv) {
     cJSON_AddBoolToObject(o, "converged", r.converged);
     cJSON_AddStringToObject(o, "status", r.status);
     cli_json_num(o, "aic", r.aic);
-    cJSON_AddNumberToObject(o, "families", (double)fitcl_data_nfamilies(data));
-    cJSON_AddNumberToObject(o, "patterns", (double)fitcl_data_npatterns(data));
-    cJSON_AddNumberToObject(o, "taxa", fitcl_data_ntaxa(data));
+    cJSON_AddNumberToObject(o, "families", (double)nfamilies);
+    cJSON_AddNumberToObject(o, "patterns", (double)npatterns);
+    cJSON_AddNumberToObject(o, "taxa", ntaxa);
     cli_json_add_backend(o, ctx);
     cJSON_AddNumberToObject(o, "seconds", secs);
     cli_print_json(o);
@@ -98,8 +102,7 @@ int cli_fit(int argc, char **argv) {
     fitcl_context_info info;
     fitcl_context_get_info(ctx, &info);
     printf("gain/loss fit: %zu families (%zu patterns), %d taxa, %s on %s\n",
-           fitcl_data_nfamilies(data), fitcl_data_npatterns(data), fitcl_data_ntaxa(data),
-           info.backend, info.device);
+           nfamilies, npatterns, ntaxa, info.backend, info.device);
     printf("  %-10s %14s %14s\n", "parameter", "estimate", "std. error");
     printf("  %-10s %14.6g %14.4g\n", "gain", r.gain, r.se_gain);
     printf("  %-10s %14.6g %14.4g\n", "loss", r.loss, r.se_loss);

@@ -237,9 +237,28 @@ static fitcl_status share_blocks(fitcl_lik *L) {
   return FITCL_OK;
 }
 
+int fitcl__lik_release(fitcl_lik *L, size_t done) {
+  fitcl__lik_patterns *v = L->pat_view;
+  if (!v || !v->packed || !L->release) return 0;
+  /* The rows still to read: up to the largest data index before `done`
+   * (all of them past the first group when groups interleave). */
+  size_t keep = 0;
+  for (size_t i = 0; i < done && i < L->npx; ++i)
+    if (L->src[i] != SIZE_MAX && L->src[i] + 1 > keep) keep = L->src[i] + 1;
+  v->packed = L->release(L->release_user, keep);
+  return 1;
+}
+
 fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
                              const fitcl__lik_patterns *pat, const fitcl_lik_options *opt,
                              fitcl_lik **out) {
+  return fitcl__lik_open_take(ctx, tree, pat, NULL, NULL, opt, out);
+}
+
+fitcl_status fitcl__lik_open_take(fitcl_context *ctx, const fitcl__lik_tree *tree,
+                                  const fitcl__lik_patterns *pat, fitcl__lik_release_fn release,
+                                  void *release_user, const fitcl_lik_options *opt,
+                                  fitcl_lik **out) {
   fitcl_status st = FITCL_OK;
   fitcl_lik *L = NULL;
   size_t *cursor = NULL;
@@ -411,9 +430,13 @@ fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
   st = share_blocks(L);
   if (st != FITCL_OK) goto fail;
   L->backend = ctx->backend->lik;
-  L->pat_view = pat;
+  fitcl__lik_patterns view = *pat;
+  L->pat_view = &view;
+  L->release = release;
+  L->release_user = release_user;
   st = L->backend->create(L);
   L->pat_view = NULL;
+  L->release = NULL;
   if (st != FITCL_OK) goto fail;
   *out = L;
   return FITCL_OK;

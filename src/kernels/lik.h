@@ -48,6 +48,11 @@ typedef struct fitcl__lik_patterns {
   size_t stride;
 } fitcl__lik_patterns;
 
+/* Where a caller hands the packed rows over (fitcl_lik_create_take): says
+ * the handle no longer needs rows keep.. and returns where rows 0..keep-1
+ * now are (they may move). */
+typedef const uint8_t *(*fitcl__lik_release_fn)(void *user, size_t keep);
+
 static inline int fitcl__lik_pat_get(const fitcl__lik_patterns *p, size_t q, size_t t) {
   if (p->packed) return (p->packed[q * p->stride + (t >> 2)] >> ((t & 3) * 2)) & 3;
   return p->state[q * (size_t)p->ntaxa + t];
@@ -107,9 +112,12 @@ struct fitcl_lik {
   /* backend state */
   const struct fitcl__lik_ops *backend; /* the context's ops table for this family */
   void *impl;                    /* the backend's own state for this handle */
-  /* the patterns the handle is built from, readable while the backend's
-   * create runs (NULL afterwards) */
-  const fitcl__lik_patterns *pat_view;
+  /* the patterns the handle is built from (the driver's copy of the
+   * caller's view), readable while the backend's create runs (NULL
+   * afterwards); fitcl__lik_release may change its `packed` */
+  fitcl__lik_patterns *pat_view;
+  fitcl__lik_release_fn release; /* while create runs, or NULL */
+  void *release_user;
   /* Shared: the one process's layout, for per-pattern values gathered from
    * every rank (npx_all patterns, block_group_all [npx_all / block]), and
    * the patterns of it this rank evaluates (npx_own: 0 for a rank that
@@ -123,12 +131,28 @@ struct fitcl_lik {
  * backend frees tips when it no longer needs them. */
 fitcl_status fitcl__lik_tip_bytes(fitcl_lik *L);
 
+/* During the backend's create, once every internal pattern from `done` on
+ * has been read: gives the caller back the data rows that only those used,
+ * when the patterns allow it (pat_view->release).  Tip storage made from
+ * the last internal patterns to the first then holds the cells about once,
+ * not twice.  Returns whether rows can be released at all (the handle is
+ * made by fitcl__lik_open_take from packed rows). */
+int fitcl__lik_release(fitcl_lik *L, size_t done);
+
 /* Builds a handle from a tree and its patterns (phylo/data.h's
  * fitcl__lik_create passes the analyses' structures; the self-test passes
  * its own arrays). */
 fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
                              const fitcl__lik_patterns *pat, const fitcl_lik_options *opt,
                              fitcl_lik **out);
+
+/* fitcl__lik_open where the caller hands the packed rows over: the backend
+ * may give them back through release (fitcl__lik_release) as it reads
+ * them; the caller must not read them afterwards. */
+fitcl_status fitcl__lik_open_take(fitcl_context *ctx, const fitcl__lik_tree *tree,
+                                  const fitcl__lik_patterns *pat, fitcl__lik_release_fn release,
+                                  void *release_user, const fitcl_lik_options *opt,
+                                  fitcl_lik **out);
 
 /* The family's ops table (device/backend.h).  create: set up the
  * backend's state for the handle (upload the constant data); eval: given

@@ -25,7 +25,8 @@ static void list_name(fitcl__buf *b, int *first, const char *name) {
 }
 
 typedef struct matrix_cols {
-  const fitcl_pamatrix *m;
+  const uint8_t *packed; /* the matrix's cells (they may be in the middle of becoming patterns) */
+  size_t stride;
   const size_t *taxon_of_tip;
   int ntips;
   int in_order;          /* tip i is taxon i for every tip: the row's bytes are the column's */
@@ -44,7 +45,7 @@ enum { SPREAD_MAX = 16384 };
  * keeps no scratch but its stack. */
 static void matrix_column(void *user, size_t f, uint8_t *dst) {
   const matrix_cols *c = user;
-  const uint8_t *row = c->m->packed + f * c->m->stride;
+  const uint8_t *row = c->packed + f * c->stride;
   const size_t n = (size_t)c->ntips, full = n / 4;
   const size_t *k = c->taxon_of_tip;
   if (c->in_order) {
@@ -53,9 +54,9 @@ static void matrix_column(void *user, size_t f, uint8_t *dst) {
     return;
   }
   uint8_t spread[SPREAD_MAX];
-  const int spreads = c->m->stride <= SPREAD_MAX / 4;
+  const int spreads = c->stride <= SPREAD_MAX / 4;
   if (spreads)
-    for (size_t j = 0; j < c->m->stride; ++j) {
+    for (size_t j = 0; j < c->stride; ++j) {
       const uint32_t b = row[j];
       const uint32_t v = (b & 3) | (b >> 2 & 3) << 8 | (b >> 4 & 3) << 16 | (b >> 6) << 24;
       memcpy(spread + 4 * j, &v, 4); /* little-endian: cell 4j first */
@@ -85,9 +86,11 @@ fitcl_status fitcl__data_wrap(fitcl__tree *tree, fitcl__patterns *pat, fitcl_dat
   return FITCL_OK;
 }
 
-fitcl_status fitcl_data_build(const fitcl_tree *tree, const fitcl_pamatrix *matrix,
-                              const fitcl_data_options *opt, fitcl_data **out, char *err,
-                              size_t errlen) {
+/* Builds from matrix; with `take`, the matrix's cells become the patterns'
+ * storage (fitcl__patterns_build_in) and the caller destroys the rest of it. */
+static fitcl_status build(const fitcl_tree *tree, fitcl_pamatrix *matrix, int take,
+                          const fitcl_data_options *opt, fitcl_data **out, char *err,
+                          size_t errlen) {
   if (out) *out = NULL;
   if (!tree || !matrix || !out)
     return fitcl__ioerr(err, errlen, FITCL_ERR_NULL, "fitcl_data_build: NULL argument");
@@ -173,14 +176,20 @@ fitcl_status fitcl_data_build(const fitcl_tree *tree, const fitcl_pamatrix *matr
   for (size_t f = 0; f < matrix->nfamilies; ++f) names[f] = fitcl__pa_family(matrix, f);
   matrix_cols *cols = malloc(sizeof *cols);
   if (!cols) goto nomem;
-  cols->m = matrix;
+  cols->packed = matrix->packed;
+  cols->stride = matrix->stride;
   cols->taxon_of_tip = taxon_of_tip;
   cols->ntips = nt.ntips;
   cols->in_order = 1;
   for (int i = 0; i < nt.ntips; ++i)
     if (taxon_of_tip[i] != (size_t)i) cols->in_order = 0;
-  st = fitcl__patterns_build(&pat, matrix->nfamilies, nt.ntips, matrix_column, cols, o.groups,
-                             names, 1, err, errlen);
+  uint8_t *arena = NULL;
+  if (take) {
+    arena = matrix->packed;
+    matrix->packed = NULL;
+  }
+  st = fitcl__patterns_build_in(&pat, matrix->nfamilies, nt.ntips, matrix_column, cols, o.groups,
+                                names, 1, arena, matrix->stride, err, errlen);
   free(cols);
   if (st) goto fail;
   st = fitcl__data_wrap(&nt, &pat, out);
@@ -200,6 +209,25 @@ done:
   free(old_of_new);
   free(taxon_of_tip);
   free(names);
+  return st;
+}
+
+fitcl_status fitcl_data_build(const fitcl_tree *tree, const fitcl_pamatrix *matrix,
+                              const fitcl_data_options *opt, fitcl_data **out, char *err,
+                              size_t errlen) {
+  /* Not taken, the matrix is only read. */
+  return build(tree, (fitcl_pamatrix *)matrix, 0, opt, out, err, errlen);
+}
+
+fitcl_status fitcl_data_build_take(const fitcl_tree *tree, fitcl_pamatrix **matrix,
+                                   const fitcl_data_options *opt, fitcl_data **out, char *err,
+                                   size_t errlen) {
+  if (out) *out = NULL;
+  if (!matrix)
+    return fitcl__ioerr(err, errlen, FITCL_ERR_NULL, "fitcl_data_build_take: NULL argument");
+  fitcl_status st = build(tree, *matrix, *matrix && tree && out, opt, out, err, errlen);
+  fitcl_pamatrix_destroy(*matrix);
+  *matrix = NULL;
   return st;
 }
 

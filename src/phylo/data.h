@@ -48,6 +48,17 @@ fitcl_status fitcl__patterns_build(fitcl__patterns *out, size_t nfamilies, int n
                                    const char *const *names, int parallel, char *err,
                                    size_t errlen);
 
+/* fitcl__patterns_build, with the pattern rows compressed into `arena`:
+ * the buffer `column` reads, nfamilies rows of arena_stride bytes, family
+ * f's column made from row f alone.  Rows are overwritten only once read
+ * (patterns.c, compress), so the cells are held once, not twice.  The
+ * arena is always taken: it becomes out->packed (shrunk to the patterns)
+ * or is freed; NULL builds as fitcl__patterns_build does. */
+fitcl_status fitcl__patterns_build_in(fitcl__patterns *out, size_t nfamilies, int ntaxa,
+                                      fitcl__column_fn column, void *user, const int *groups,
+                                      const char *const *names, int parallel, uint8_t *arena,
+                                      size_t arena_stride, char *err, size_t errlen);
+
 /* Convenience for simulated data: family-major states[f*ntaxa + tip]. */
 fitcl_status fitcl__patterns_from_states(fitcl__patterns *out, size_t nfamilies, int ntaxa,
                                          const uint8_t *states, const int *groups,

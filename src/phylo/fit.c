@@ -152,14 +152,36 @@ fail:
 void fitcl__fit_default_start(const fitcl_data *data, fitcl__fit_start *start) {
   const fitcl__patterns *p = &data->pat;
   const fitcl__tree *t = &data->tree;
-  double present = 0, observed = 0;
-  for (size_t k = 0; k < p->npatterns; ++k)
-    for (int j = 0; j < p->ntaxa; ++j) {
-      int s = fitcl__pat_get(p, k, (size_t)j);
-      if (s == FITCL__MISSING) continue;
-      observed += p->weight[k];
-      present += p->weight[k] * (s == FITCL__PRESENT);
+  /* Counted a packed byte (four cells) at a time: [byte] = observed cells
+   * in the low nibble, present ones in the high.  Weights are family
+   * counts, so the sums are whole numbers, exact in any order. */
+  unsigned char count[256];
+  for (int b = 0; b < 256; ++b) {
+    int obs = 0, pres = 0;
+    for (int q = 0; q < 4; ++q) {
+      const int st = (b >> (2 * q)) & 3;
+      obs += st != FITCL__MISSING;
+      pres += st == FITCL__PRESENT;
     }
+    count[b] = (unsigned char)(obs | pres << 4);
+  }
+  double present = 0, observed = 0;
+  const size_t full = (size_t)p->ntaxa / 4;
+  for (size_t k = 0; k < p->npatterns; ++k) {
+    const uint8_t *row = p->packed + k * p->stride;
+    uint64_t obs = 0, pres = 0;
+    for (size_t i = 0; i < full; ++i) {
+      obs += count[row[i]] & 15u;
+      pres += count[row[i]] >> 4;
+    }
+    for (size_t j = 4 * full; j < (size_t)p->ntaxa; ++j) {
+      const int st = fitcl__pat_get(p, k, j);
+      obs += st != FITCL__MISSING;
+      pres += st == FITCL__PRESENT;
+    }
+    observed += p->weight[k] * (double)obs;
+    present += p->weight[k] * (double)pres;
+  }
   double pi1 = observed > 0 ? present / observed : 0.5;
   if (pi1 < 0.01) pi1 = 0.01;
   if (pi1 > 0.99) pi1 = 0.99;
@@ -174,8 +196,10 @@ void fitcl__fit_default_start(const fitcl_data *data, fitcl__fit_start *start) {
   start->effect = 1.0;
 }
 
-fitcl_status fitcl_fit_rates(fitcl_context *ctx, const fitcl_data *data,
-                             const fitcl_fit_options *opt, fitcl_fit_result *out) {
+/* fitcl_fit_rates, and with `take` fitcl_fit_rates_take (*taken, which
+ * then holds the data, is destroyed and set to NULL). */
+static fitcl_status fit_rates(fitcl_context *ctx, const fitcl_data *data, fitcl_data **taken,
+                              const fitcl_fit_options *opt, fitcl_fit_result *out) {
   static const fitcl_fit_options defaults;
   if (!ctx || !data || !out) return fitcl__fail(ctx, FITCL_ERR_NULL, "fitcl_fit_rates: NULL argument");
   fitcl__clear_error(ctx);
@@ -187,12 +211,30 @@ fitcl_status fitcl_fit_rates(fitcl_context *ctx, const fitcl_data *data,
   lo.gamma_cats = opt->gamma_cats;
   lo.no_condition = opt->no_condition;
   fitcl_lik *lik = NULL;
-  fitcl_status st = fitcl_lik_create(ctx, data, &lo, &lik);
-  if (st != FITCL_OK) return st;
   fitcl__fit_start s;
   fitcl__fit_default_start(data, &s);
+  fitcl_status st = taken ? fitcl_lik_create_take(ctx, taken, &lo, &lik)
+                          : fitcl_lik_create(ctx, data, &lo, &lik);
+  if (st != FITCL_OK) return st;
   fitcl__fit_model m = {opt->gamma_cats > 1, 0, 0};
   st = fitcl__fit_run(ctx, lik, m, &s, opt, out);
   fitcl_lik_destroy(lik);
+  return st;
+}
+
+fitcl_status fitcl_fit_rates(fitcl_context *ctx, const fitcl_data *data,
+                             const fitcl_fit_options *opt, fitcl_fit_result *out) {
+  return fit_rates(ctx, data, NULL, opt, out);
+}
+
+fitcl_status fitcl_fit_rates_take(fitcl_context *ctx, fitcl_data **data,
+                                  const fitcl_fit_options *opt, fitcl_fit_result *out) {
+  fitcl_data *d = data ? *data : NULL;
+  fitcl_status st = fit_rates(ctx, d, data, opt, out);
+  /* Destroyed, also where the checks stopped before the handle took it. */
+  if (data && *data) {
+    fitcl_data_destroy(*data);
+    *data = NULL;
+  }
   return st;
 }

@@ -121,17 +121,60 @@ fitcl_status fitcl__lik_create(fitcl_context *ctx, const fitcl__tree *tree,
   return fitcl__lik_open(ctx, &t, &p, opt, out);
 }
 
-fitcl_status fitcl_lik_create(fitcl_context *ctx, const fitcl_data *data,
-                              const fitcl_lik_options *opt, fitcl_lik **out) {
-  if (out) *out = NULL;
-  if (!ctx || !data || !out) return FITCL_ERR_NULL;
-  /* A data set is what users fit: families that no rates can explain are
-   * refused here, by name.  (fitcl__lik_create, for the internal callers
-   * and the tests, evaluates any patterns by the formulas.) */
+/* A data set is what users fit: families that no rates can explain are
+ * refused here, by name.  (fitcl__lik_create, for the internal callers and
+ * the tests, evaluates any patterns by the formulas.) */
+static fitcl_status check_data(fitcl_context *ctx, const fitcl_data *data,
+                               const fitcl_lik_options *opt) {
   fitcl__clear_error(ctx);
   fitcl_status st = FITCL_OK;
   if (!opt || !opt->no_condition) st = check_observed(ctx, &data->pat);
   if (st == FITCL_OK) st = check_zero_lengths(ctx, &data->tree, &data->pat);
+  return st;
+}
+
+fitcl_status fitcl_lik_create(fitcl_context *ctx, const fitcl_data *data,
+                              const fitcl_lik_options *opt, fitcl_lik **out) {
+  if (out) *out = NULL;
+  if (!ctx || !data || !out) return FITCL_ERR_NULL;
+  fitcl_status st = check_data(ctx, data, opt);
   if (st != FITCL_OK) return st;
   return fitcl__lik_create(ctx, &data->tree, &data->pat, opt, out);
+}
+
+/* The patterns' rows keep.. are no longer needed: shrink them (in place,
+ * where the allocator can; a failed shrink keeps them). */
+static const uint8_t *release_rows(void *user, size_t keep) {
+  fitcl__patterns *p = user;
+  if (keep < p->npatterns) {
+    uint8_t *n = realloc(p->packed, (keep ? keep : 1) * p->stride);
+    if (n) {
+      p->packed = n;
+      /* The data set is only destroyed from here on (fitcl_lik_create_take). */
+      p->npatterns = keep;
+    }
+  }
+  return p->packed;
+}
+
+fitcl_status fitcl_lik_create_take(fitcl_context *ctx, fitcl_data **data,
+                                   const fitcl_lik_options *opt, fitcl_lik **out) {
+  if (out) *out = NULL;
+  fitcl_data *d = data ? *data : NULL;
+  if (data) *data = NULL;
+  fitcl_status st = FITCL_ERR_NULL;
+  if (ctx && d && out) st = check_data(ctx, d, opt);
+  if (st == FITCL_OK) {
+    const fitcl__tree *tree = &d->tree;
+    const fitcl__patterns *pat = &d->pat;
+    const fitcl__lik_tree t = {tree->ntips, tree->nnodes, tree->child_start,
+                               tree->child,  tree->brlen,  tree->level};
+    const fitcl__lik_patterns p = {pat->ntaxa,     pat->npatterns,      NULL,
+                                   pat->weight,    pat->group,          pat->ngroups,
+                                   pat->nfamilies, pat->family_pattern, pat->packed,
+                                   pat->stride};
+    st = fitcl__lik_open_take(ctx, &t, &p, release_rows, &d->pat, opt, out);
+  }
+  fitcl_data_destroy(d);
+  return st;
 }

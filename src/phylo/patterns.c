@@ -124,10 +124,15 @@ static void columns_task(void *arg, size_t task, unsigned worker) {
 }
 
 /* Compresses the columns into p's pattern arrays and family_pattern /
- * family_group; the names are left to the caller. */
+ * family_group; the names are left to the caller.  With `arena` (see
+ * fitcl__patterns_build_in) the pattern rows are written into it: pattern
+ * q is entered while reading family f >= q, after the whole batch holding
+ * f was read, and its row ends at (q + 1) * stride <= (f + 1) * arena_stride,
+ * so it only ever overwrites rows already read.  The arena becomes
+ * p->packed (also on failure, for the caller to free). */
 static fitcl_status compress(fitcl__patterns *p, size_t nfamilies, int ntaxa,
                              fitcl__column_fn column, void *user, const int *groups, int parallel,
-                             char *err, size_t errlen) {
+                             uint8_t *arena, char *err, size_t errlen) {
   fitcl_status st = FITCL_OK;
   size_t nt = (size_t)ntaxa, sd = (nt + 3) / 4;
   table tab = {0};
@@ -141,6 +146,7 @@ static fitcl_status compress(fitcl__patterns *p, size_t nfamilies, int ntaxa,
   p->ntaxa = ntaxa;
   p->stride = sd;
   p->nfamilies = nfamilies;
+  if (arena) p->packed = arena;
   p->family_pattern = malloc((nfamilies ? nfamilies : 1) * sizeof *p->family_pattern);
   p->family_group = malloc((nfamilies ? nfamilies : 1) * sizeof *p->family_group);
   if (!b.packs || !b.slot || !b.hash || !p->family_pattern || !p->family_group ||
@@ -190,9 +196,11 @@ static fitcl_status compress(fitcl__patterns *p, size_t nfamilies, int ntaxa,
         pat = p->npatterns;
         if (pat == pcap) {
           size_t nc = pcap ? pcap * 2 : 256;
-          uint8_t *ns = realloc(p->packed, nc * (sd ? sd : 1));
-          if (!ns) goto nomem;
-          p->packed = ns;
+          if (!arena) {
+            uint8_t *ns = realloc(p->packed, nc * (sd ? sd : 1));
+            if (!ns) goto nomem;
+            p->packed = ns;
+          }
           double *nw = realloc(p->weight, nc * sizeof *nw);
           if (!nw) goto nomem;
           p->weight = nw;
@@ -221,8 +229,8 @@ static fitcl_status compress(fitcl__patterns *p, size_t nfamilies, int ntaxa,
       for (size_t k = 0; k < tasks; ++k) rows_task(&b, k, 0);
   }
   p->ngroups = maxg + 1;
-  /* Give back the unused tail of the doubling growth. */
-  if (p->npatterns > 0 && p->npatterns < pcap) {
+  /* Give back the unused tail of the doubling growth (or of the arena). */
+  if (p->npatterns > 0 && (p->npatterns < pcap || arena)) {
     uint8_t *ns = realloc(p->packed, p->npatterns * (sd ? sd : 1));
     if (ns) p->packed = ns;
   }
@@ -246,12 +254,32 @@ fitcl_status fitcl__patterns_build(fitcl__patterns *out, size_t nfamilies, int n
                                    fitcl__column_fn column, void *user, const int *groups,
                                    const char *const *names, int parallel, char *err,
                                    size_t errlen) {
+  return fitcl__patterns_build_in(out, nfamilies, ntaxa, column, user, groups, names, parallel,
+                                  NULL, 0, err, errlen);
+}
+
+fitcl_status fitcl__patterns_build_in(fitcl__patterns *out, size_t nfamilies, int ntaxa,
+                                      fitcl__column_fn column, void *user, const int *groups,
+                                      const char *const *names, int parallel, uint8_t *arena,
+                                      size_t arena_stride, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  if (ntaxa < 1 || !column)
+  /* An arena whose rows are narrower than the patterns' cannot hold them
+   * in place (tips sharing a taxon): copy, and free it after. */
+  uint8_t *spare = NULL;
+  if (arena && arena_stride < ((size_t)(ntaxa > 0 ? ntaxa : 0) + 3) / 4) {
+    spare = arena;
+    arena = NULL;
+  }
+  if (ntaxa < 1 || !column) {
+    free(arena);
+    free(spare);
     return fitcl__ioerr(err, errlen, FITCL_ERR_ARG, "patterns need at least one taxon");
+  }
   fitcl__patterns p;
   memset(&p, 0, sizeof p);
-  fitcl_status st = compress(&p, nfamilies, ntaxa, column, user, groups, parallel, err, errlen);
+  fitcl_status st =
+    compress(&p, nfamilies, ntaxa, column, user, groups, parallel, arena, err, errlen);
+  free(spare);
   if (st) goto fail;
   p.family_name = calloc(nfamilies ? nfamilies : 1, sizeof *p.family_name);
   if (!p.family_name) goto nomem;
@@ -302,7 +330,7 @@ fitcl_status fitcl__patterns_regroup(fitcl__patterns *p, const int *groups, char
   fitcl__patterns q;
   memset(&q, 0, sizeof q);
   fitcl_status st =
-    compress(&q, p->nfamilies, p->ntaxa, pattern_column, p, groups, 1, err, errlen);
+    compress(&q, p->nfamilies, p->ntaxa, pattern_column, p, groups, 1, NULL, err, errlen);
   if (st) {
     fitcl__patterns_free(&q);
     return st;

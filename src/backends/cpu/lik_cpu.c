@@ -55,8 +55,9 @@ struct fitcl__lik_cpu {
   int want_grad;
   int *tiprank; /* [ntips] position of each tip in traversal order */
   uint16_t *tipbits; /* [sub-block][tip rank][2] lane masks (see create) */
-  int *slot;    /* [nnodes] each node's index in sched_child (-1: the root) */
-  double *pms;  /* [G * K][nnodes - 1][4] the transition probabilities in schedule order */
+  int *post;    /* [nint] the schedule's steps by node index (see block_run) */
+  int *slot;    /* [nnodes] each branch's place in the postorder's walk (-1: the root) */
+  double *pms;  /* [G * K][nnodes - 1][4] the transition probabilities in that order */
 };
 
 /* This backend's state of a handle. */
@@ -68,6 +69,7 @@ void fitcl__lik_cpu_destroy(fitcl_lik *L) {
   free(cpu_of(L)->scratch);
   free(cpu_of(L)->tiprank);
   free(cpu_of(L)->tipbits);
+  free(cpu_of(L)->post);
   free(cpu_of(L)->slot);
   free(cpu_of(L)->pms);
   FITCL_FREE(L->impl);
@@ -123,6 +125,9 @@ static inline __attribute__((always_inline)) scratch_view scratch_parts(const fi
  * tip-major copy of the states is ever made.  Each task writes its own
  * sub-blocks' rows. */
 enum { SUB_TILE = 64 };
+/* Tiles per run when the patterns are handed over: 16,384 patterns, 40 MB
+ * of rows at 10^4 tips. */
+enum { RELEASE_TILES = 16 };
 
 #if LIK_SSE2
 /* 16 x 16 bytes transposed in registers: in, r[l] holds 16 bytes of lane
@@ -190,6 +195,7 @@ static size_t tipbits_sse2(const uint8_t *const *row, const int *lane, int nlive
 typedef struct tipbits_job {
   fitcl_lik *L;
   uint16_t *blk;
+  size_t first; /* task 0's tile */
 } tipbits_job;
 
 static void tipbits_tile(void *arg, size_t task, unsigned worker) {
@@ -198,7 +204,7 @@ static void tipbits_tile(void *arg, size_t task, unsigned worker) {
   const fitcl_lik *L = j->L;
   const fitcl__lik_patterns *pat = L->pat_view;
   const size_t nt = (size_t)L->ntips, nsub = L->npx / FITCL__LANE;
-  const size_t s0 = task * SUB_TILE, s1 = nsub - s0 < SUB_TILE ? nsub : s0 + SUB_TILE;
+  const size_t s0 = (j->first + task) * SUB_TILE, s1 = nsub - s0 < SUB_TILE ? nsub : s0 + SUB_TILE;
   const int *rank = cpu_of(L)->tiprank;
   for (size_t sb = s0; sb < s1; ++sb) {
     /* Lanes without a data pattern hold the same state at every tip:
@@ -283,23 +289,41 @@ fitcl_status fitcl__lik_cpu_create(fitcl_lik *L) {
     int r = 0;
     for (int j = 0; j < L->nnodes - 1; ++j) /* the children of all steps, in step order */
       if (L->sched_child[j] < L->ntips) cpu_of(L)->tiprank[L->sched_child[j]] = r++;
-    tipbits_job j = {L, blk};
-    fitcl__pool_run(fitcl__ctx_pool(L->ctx), (nsub + SUB_TILE - 1) / SUB_TILE, tipbits_tile, &j);
+    tipbits_job j = {L, blk, 0};
+    const size_t ntiles = (nsub + SUB_TILE - 1) / SUB_TILE;
+    if (!fitcl__lik_release(L, L->npx)) {
+      fitcl__pool_run(fitcl__ctx_pool(L->ctx), ntiles, tipbits_tile, &j);
+    } else {
+      /* Patterns handed over: last tiles first, giving back the rows read
+       * after each run, so the masks replace the rows as they are made. */
+      for (size_t t1 = ntiles; t1 > 0; t1 = j.first) {
+        j.first = t1 > RELEASE_TILES ? t1 - RELEASE_TILES : 0;
+        fitcl__pool_run(fitcl__ctx_pool(L->ctx), t1 - j.first, tipbits_tile, &j);
+        (void)fitcl__lik_release(L, j.first * SUB_TILE * FITCL__LANE);
+      }
+    }
     cpu_of(L)->tipbits = blk;
   }
-  /* The postorder reads each branch's four probabilities in schedule
-   * order, from a copy laid out that way (pm_task): a quarter of the full
-   * records' bytes, streamed, instead of a record per branch scattered by
-   * node number (with the partials, the records no longer fit in a core's
-   * cache on a large tree). */
+  /* The postorder (block_run) walks the steps by node index, and reads
+   * each branch's four probabilities in the order it meets them, from a
+   * copy laid out that way (pm_task): a quarter of the full records'
+   * bytes, streamed, instead of a record per branch scattered by node
+   * number (with the partials, the records no longer fit in a core's cache
+   * on a large tree). */
   {
     const size_t nn = (size_t)L->nnodes;
-    cpu_of(L)->slot = malloc(sizeof(int) * nn);
+    int *post = cpu_of(L)->post = malloc(sizeof(int) * (size_t)(L->nint > 0 ? L->nint : 1));
+    int *slot = cpu_of(L)->slot = malloc(sizeof(int) * nn);
     cpu_of(L)->pms = malloc(sizeof(double) * 4 * (size_t)L->G * (size_t)L->K * (nn - 1));
-    if (!cpu_of(L)->slot || !cpu_of(L)->pms)
+    if (!post || !slot || !cpu_of(L)->pms)
       return fitcl__fail(L->ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
-    for (size_t v = 0; v < nn; ++v) cpu_of(L)->slot[v] = -1;
-    for (size_t j = 0; j + 1 < nn; ++j) cpu_of(L)->slot[L->sched_child[j]] = (int)j;
+    for (int si = 0; si < L->nint; ++si) post[L->sched[si].node - L->ntips] = si;
+    for (size_t v = 0; v < nn; ++v) slot[v] = -1;
+    int at = 0;
+    for (int k = 0; k < L->nint; ++k) {
+      const fitcl_prune_step st = L->sched[post[k]];
+      for (int j = 0; j < st.nchild; ++j) slot[L->sched_child[st.first + j]] = at++;
+    }
   }
   const size_t n = scratch_doubles(L);
   for (unsigned w = 0; w < cpu_of(L)->nworkers; ++w) {
@@ -661,7 +685,7 @@ static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t
   unsigned char *flags = sv.flags;
   const double pi1 = L->pi1[g], pi0 = 1.0 - pi1;
   const double invK = 1.0 / K;
-  const int *tiprank = cpu_of(L)->tiprank;
+  const int *tiprank = cpu_of(L)->tiprank, *post = cpu_of(L)->post;
 
   memset(ks, 0, 2 * nc * sizeof(double));
   for (size_t sub = 0; sub < FITCL_REDUCE_BLOCK / FITCL__LANE; ++sub) {
@@ -672,9 +696,16 @@ static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t
 
     /* Postorder: In_u(x) = prod over children of sum_y P(x,y) In_child(y),
      * checked for rescaling where fitcl_prune_check says (for a binary
-     * node once, after both children). */
-    for (int si = 0; si < nint; ++si) {
-      const fitcl_prune_step st = sched[si];
+     * node once, after both children).  By node index, not level: the
+     * tree's numbering is a post-order of the Newick string, so a node's
+     * children were mostly made just before it and are still in cache (by
+     * level, a 10,000-tip tree's partials, 2.5 MB a category, stream
+     * through the L2 cache once more).  Each node's values, its children's
+     * order and the rescaling do not depend on the order of the nodes, so
+     * the bits are the same. */
+    size_t at0 = 0; /* the step's first branch in pms (create: slot) */
+    for (int k = 0; k < nint; at0 += (size_t)sched[post[k]].nchild, ++k) {
+      const fitcl_prune_step st = sched[post[k]];
       const int u = st.node;
       double *Iu = In + (size_t)(u - ntips) * nstride;
       for (int j = 0; j < st.nchild; ++j) {
@@ -684,7 +715,7 @@ static inline __attribute__((always_inline)) void block_run(fitcl_lik *L, size_t
           /* A local copy: the compiler then knows the stores below cannot
            * change it, keeps it in registers and vectorises the lane loops. */
           double P[FITCL_GL_PREC];
-          memcpy(P, pms + ((size_t)c * (size_t)(nn - 1) + (size_t)(st.first + j)) * 4,
+          memcpy(P, pms + ((size_t)c * (size_t)(nn - 1) + at0 + (size_t)j) * 4,
                  4 * sizeof(double)); /* probabilities only */
           double *o0 = Iu + c * kstride, *o1 = o0 + FITCL__LANE;
           if (v < ntips) {
