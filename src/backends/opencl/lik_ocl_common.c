@@ -84,14 +84,14 @@ void fitcl__lik_ocl_layout(fitcl_lik *L, size_t real) {
 
 #define ARG(k, i, v) TRY(fitcl__ocl_setarg(ctx, (k), (i), sizeof(v), &(v)))
 
-fitcl_status fitcl__lik_ocl_run_chunks(fitcl_lik *L, cl_uint a_pofs, cl_uint a_cn, int want_grad,
-                                       cl_int nrc) {
+fitcl_status fitcl__lik_ocl_run_chunks(fitcl_lik *L, size_t p0, size_t p1, cl_uint a_pofs,
+                                       cl_uint a_cn, int want_grad, cl_int nrc) {
   fitcl_context *ctx = L->ctx;
   struct fitcl__lik_ocl *o = ocl_of(L);
   fitcl_status st;
-  for (size_t p0 = 0; p0 < L->npx; p0 += o->cn) {
-    const cl_long pofs = (cl_long)p0;
-    const cl_long cn = (cl_long)((L->npx - p0 < o->cn) ? L->npx - p0 : o->cn);
+  for (size_t p = p0; p < p1; p += o->cn) {
+    const cl_long pofs = (cl_long)p;
+    const cl_long cn = (cl_long)((p1 - p < o->cn) ? p1 - p : o->cn);
     const cl_long blk0 = pofs / FITCL_REDUCE_BLOCK;
     ARG(o->k_prune, a_pofs, pofs);
     ARG(o->k_prune, a_cn, cn);

@@ -177,7 +177,7 @@ fitcl_status fitcl__lik_ocl_eval_float(fitcl_lik *L, int want_grad) {
   } else {
     ARG(o->k_rows, 5, o->rows);
   }
-  TRY(fitcl__lik_ocl_run_chunks(L, a_pofs, a_cn, want_grad, nrc));
+  TRY(fitcl__lik_ocl_run_chunks(L, 0, L->npx, a_pofs, a_cn, want_grad, nrc));
   const size_t nrow = L->ncomp * L->nblocks;
   if (want_grad && o->pairs)
     TRY(fitcl__ocl_check(ctx, clEnqueueReadBuffer(q, o->rows2, CL_FALSE, 0,

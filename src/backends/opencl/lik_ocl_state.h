@@ -16,6 +16,8 @@ struct fitcl__lik_ocl {
   cl_mem in, out, sb, patll, wv, rows;
   size_t cn; /* patterns per chunk */
   cl_int tile; /* patterns per tile of the partials (cl/lik.cl) */
+  cl_uint a_pofs, a_cn; /* k_prune's pattern-range arguments (set per chunk) */
+  cl_int nrc;           /* block-row components k_rows forms this evaluation */
   /* The float kernels (cl/lik_float.cl), when the device computes in
    * mixed or single precision: `in`, `out`, `sb` and `wv` then hold floats;
    * pm and pi1 are computed on the host and uploaded as floats; the pruning
@@ -40,12 +42,12 @@ static inline struct fitcl__lik_ocl *fitcl__lik_ocl_of(const fitcl_lik *L) { ret
 fitcl_status fitcl__lik_ocl_upload_common(fitcl_lik *L);
 void fitcl__lik_ocl_layout(fitcl_lik *L, size_t real);
 void fitcl__lik_ocl_destroy(fitcl_lik *L);
-/* Launches k_prune (its other arguments set) over the patterns chunk by
- * chunk, setting its arguments a_pofs (first pattern) and a_cn (chunk
- * length), and, with the gradient, k_rows after each chunk over nrc
- * block-row components (its arguments 0, 2, 4 and 5 set). */
-fitcl_status fitcl__lik_ocl_run_chunks(fitcl_lik *L, cl_uint a_pofs, cl_uint a_cn, int want_grad,
-                                       cl_int nrc);
+/* Launches k_prune (its other arguments set) over patterns [p0, p1) (whole
+ * blocks) chunk by chunk, setting its arguments a_pofs (first pattern) and
+ * a_cn (chunk length), and, with the gradient, k_rows after each chunk
+ * over nrc block-row components (its arguments 0, 2, 4 and 5 set). */
+fitcl_status fitcl__lik_ocl_run_chunks(fitcl_lik *L, size_t p0, size_t p1, cl_uint a_pofs,
+                                       cl_uint a_cn, int want_grad, cl_int nrc);
 
 /* The float kernels' driver (lik_ocl_float.c). */
 fitcl_status fitcl__lik_ocl_create_float(fitcl_lik *L);

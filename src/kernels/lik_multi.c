@@ -1,0 +1,147 @@
+/* The likelihood over several devices (lik_multi.h). */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/context.h"
+#include "device/backend.h"
+#include "kernels/lik_multi.h"
+
+/* Whether a device's handle can take part in an evaluation: block ranges
+ * in double precision (the float kernels give other bits). */
+static int can_split(const fitcl_context *c) {
+  return c->backend->lik && c->backend->lik->prepare && c->backend->lik->blocks &&
+         c->backend->caps.precision == FITCL_PRECISION_DOUBLE && c->backend->caps.fp64;
+}
+
+fitcl_status fitcl__lik_multi_open(fitcl_lik *L, const fitcl__lik_tree *tree,
+                                   const fitcl__lik_patterns *pat) {
+  fitcl_context *ctx = L->ctx;
+  if (ctx->nsub == 0) return FITCL_OK;
+  for (int k = -1; k < ctx->nsub; ++k) {
+    const fitcl_context *c = k < 0 ? ctx : ctx->sub[k];
+    if (can_split(c)) continue;
+    fitcl__log(ctx, FITCL_LOG_WARN,
+               "likelihood: device %s computes in %s precision; the likelihood runs on %s alone",
+               c->selector, fitcl__precision_name(c->backend->caps.precision), ctx->selector);
+    return FITCL_OK;
+  }
+  L->peers = calloc(FITCL__MAX_DEVICES, sizeof *L->peers);
+  if (!L->peers) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "likelihood: out of host memory");
+  for (int k = 0; k < ctx->nsub; ++k) {
+    fitcl_context *sub = ctx->sub[k];
+    /* Over MPI ranks, each device's handle keeps this rank's share of the
+     * blocks, as L does: the sub-context sees the ranks while it opens. */
+    sub->ranks = ctx->ranks;
+    fitcl_status st = fitcl__lik_open(sub, tree, pat, &L->opt, &L->peers[k]);
+    sub->ranks = NULL;
+    if (st != FITCL_OK)
+      return fitcl__fail(ctx, st, "likelihood on device %s: %s", sub->selector, sub->errmsg);
+    if (L->peers[k]->nblocks != L->nblocks || L->peers[k]->ncomp != L->ncomp)
+      return fitcl__fail(ctx, FITCL_ERR_INTERNAL,
+                         "likelihood on device %s: %zu blocks, expected %zu", sub->selector,
+                         L->peers[k]->nblocks, L->nblocks);
+  }
+  return FITCL_OK;
+}
+
+void fitcl__lik_multi_close(fitcl_lik *L) {
+  if (!L->peers) return;
+  for (int k = 0; k < L->ctx->nsub; ++k) fitcl_lik_destroy(L->peers[k]);
+  free(L->peers);
+  L->peers = NULL;
+}
+
+/* One device's part of an evaluation. */
+typedef struct dev_run {
+  fitcl_lik *H;          /* this device's handle (L itself for the first) */
+  fitcl_lik *L;          /* where the rows and pattern values go */
+  int want_grad;
+  size_t unit;
+  atomic_size_t *next;   /* the first block not yet handed out */
+  atomic_int *failed;    /* set by a device that failed: the others stop */
+  fitcl_status st;
+  uint64_t blocks;
+} dev_run;
+
+static void *dev_main(void *arg) {
+  dev_run *r = arg;
+  fitcl_lik *H = r->H, *L = r->L;
+  const size_t nb = L->nblocks, nc = L->ncomp;
+  r->st = H->backend->prepare(H, r->want_grad);
+  while (r->st == FITCL_OK && !atomic_load(r->failed)) {
+    const size_t b0 = atomic_fetch_add(r->next, r->unit);
+    if (b0 >= nb) break;
+    const size_t b1 = nb - b0 < r->unit ? nb : b0 + r->unit;
+    r->st = H->backend->blocks(H, r->want_grad, b0, b1);
+    if (r->st != FITCL_OK) break;
+    if (H != L) {
+      /* Each block is handed out once: no other thread writes these. */
+      memcpy(L->rows + b0 * nc, H->rows + b0 * nc, (b1 - b0) * nc * sizeof(double));
+      memcpy(L->pat_ll + b0 * FITCL_REDUCE_BLOCK, H->pat_ll + b0 * FITCL_REDUCE_BLOCK,
+             (b1 - b0) * FITCL_REDUCE_BLOCK * sizeof(double));
+    }
+    r->blocks += b1 - b0;
+  }
+  if (r->st != FITCL_OK) atomic_store(r->failed, 1);
+  return NULL;
+}
+
+/* Whether device k's gradient rows have the bits of the first device's:
+ * the same driver on the same device model and driver version.  The
+ * pthreads backend and PoCL, say, agree on the log-likelihood but not in
+ * the last digits of the gradient (docs/device-selection.md). */
+static int grad_agrees(const fitcl_context *ctx, int k) {
+  const fitcl__backend *a = ctx->backend, *b = ctx->sub[k]->backend;
+  return !strcmp(a->name, b->name) && a->identity[0] && !strcmp(a->identity, b->identity);
+}
+
+fitcl_status fitcl__lik_multi_eval(fitcl_lik *L, int want_grad) {
+  fitcl_context *ctx = L->ctx;
+  const int ndev = 1 + ctx->nsub;
+  dev_run run[FITCL__MAX_DEVICES];
+  pthread_t tid[FITCL__MAX_DEVICES];
+  int started[FITCL__MAX_DEVICES] = {0};
+  atomic_size_t next = 0;
+  atomic_int failed = 0;
+  int nuse = 0;
+  for (int k = -1; k < ndev - 1; ++k)
+    if (k < 0 || !want_grad || grad_agrees(ctx, k)) ++nuse;
+  size_t unit = (size_t)ctx->env.device_unit;
+  if (!unit) unit = L->nblocks / (8 * (size_t)nuse);
+  if (!unit) unit = 1;
+  /* This evaluation's numbers, which fitcl_lik_eval set on L only. */
+  const size_t S = (size_t)L->G * (size_t)L->K;
+  for (int k = 0; k < ctx->nsub; ++k) {
+    fitcl_lik *H = L->peers[k];
+    memcpy(H->brlen, L->brlen, sizeof(double) * (size_t)L->nnodes);
+    memcpy(H->rates, L->rates, sizeof(double) * (size_t)L->K);
+    memcpy(H->dlograte, L->dlograte, sizeof(double) * (size_t)L->K);
+    memcpy(H->set_a, L->set_a, sizeof(double) * S);
+    memcpy(H->set_b, L->set_b, sizeof(double) * S);
+    memcpy(H->pi1, L->pi1, sizeof(double) * (size_t)L->G);
+    H->root_grad = L->root_grad;
+  }
+  for (int i = 0; i < ndev; ++i) {
+    run[i] = (dev_run){i == 0 ? L : L->peers[i - 1], L, want_grad, unit, &next, &failed,
+                       FITCL_OK, 0};
+  }
+  for (int i = 1; i < ndev; ++i) {
+    if (want_grad && !grad_agrees(ctx, i - 1)) continue;
+    if (pthread_create(&tid[i], NULL, dev_main, &run[i]) == 0) started[i] = 1;
+    /* A thread that cannot start leaves its device idle: the others take
+     * every block. */
+  }
+  dev_main(&run[0]);
+  for (int i = 1; i < ndev; ++i)
+    if (started[i]) pthread_join(tid[i], NULL);
+  for (int i = 0; i < ndev; ++i) {
+    ctx->blocks[i] += run[i].blocks;
+    if (run[i].st == FITCL_OK) continue;
+    if (i == 0) return run[0].st; /* its message is in ctx already */
+    fitcl_context *sub = ctx->sub[i - 1];
+    return fitcl__fail(ctx, run[i].st, "likelihood on device %s: %s", sub->selector, sub->errmsg);
+  }
+  return FITCL_OK;
+}
