@@ -156,9 +156,18 @@ FITCL_GL_FN fitcl_real fitcl_prune_root_lsum(fitcl_real pi0, fitcl_real pi1, fit
 FITCL_GL_FN fitcl_real fitcl_prune_root_rnum(fitcl_real r0, fitcl_real r1) { return r1 - r0; }
 
 /* The pattern's log-likelihood: categories equally likely (invK = 1 / K),
- * each of the `scale` rescaling steps taken back. */
+ * each of the `scale` rescaling steps taken back.  In double, the log is
+ * the project's own (common/vmath.h), not the platform's: each libm and
+ * OpenCL compiler rounds its log differently in the last bit, and a
+ * pattern's value must have the same bits on every device a context
+ * hands its block to. */
+#if defined(FITCL_PRUNE_FLOAT) || defined(FITCL_REAL_IS_FLOAT)
+#define FITCL_PRUNE_LOG(x) log(x)
+#else
+#define FITCL_PRUNE_LOG(x) fitcl_log(x)
+#endif
 FITCL_GL_FN fitcl_real fitcl_prune_loglik(fitcl_real lsum, fitcl_real invK, int scale) {
-  return log(lsum * invK) - scale * FITCL_GL_LN2_SCALE;
+  return FITCL_PRUNE_LOG(lsum * invK) - scale * FITCL_GL_LN2_SCALE;
 }
 
 /* log(1 - P(all absent)) from the all-absent pattern's log-likelihood: what

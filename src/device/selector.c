@@ -222,7 +222,7 @@ static fitcl_status entry_sets(const char *sel, const char *label, char *entry,
                label, sel);
       return FITCL_ERR_SELECTOR;
     }
-    if (items[nitems].device[0] == '*' && items[nitems].device[1]) {
+    if (strchr(items[nitems].device, '*') && strcmp(items[nitems].device, "*")) {
       snprintf(err, errlen, "%s='%s' is malformed: '*' must be the whole DEVICE field", label, sel);
       return FITCL_ERR_SELECTOR;
     }

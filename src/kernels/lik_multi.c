@@ -3,10 +3,14 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/context.h"
 #include "device/backend.h"
 #include "kernels/lik_multi.h"
+
+unsigned fitcl__lik_multi_slow_us[16];
+_Static_assert(FITCL__MAX_DEVICES == 16, "one test delay per device");
 
 /* Whether a device's handle can take part in an evaluation: block ranges
  * in double precision (the float kernels give other bits). */
@@ -58,6 +62,7 @@ typedef struct dev_run {
   fitcl_lik *H;          /* this device's handle (L itself for the first) */
   fitcl_lik *L;          /* where the rows and pattern values go */
   int want_grad;
+  unsigned slow_us;      /* the test hook's delay for this device */
   size_t unit;
   atomic_size_t *next;   /* the first block not yet handed out */
   atomic_int *failed;    /* set by a device that failed: the others stop */
@@ -71,6 +76,10 @@ static void *dev_main(void *arg) {
   const size_t nb = L->nblocks, nc = L->ncomp;
   r->st = H->backend->prepare(H, r->want_grad);
   while (r->st == FITCL_OK && !atomic_load(r->failed)) {
+    if (r->slow_us) {
+      struct timespec ts = {(time_t)(r->slow_us / 1000000u), (long)(r->slow_us % 1000000u) * 1000L};
+      nanosleep(&ts, NULL);
+    }
     const size_t b0 = atomic_fetch_add(r->next, r->unit);
     if (b0 >= nb) break;
     const size_t b1 = nb - b0 < r->unit ? nb : b0 + r->unit;
@@ -124,8 +133,8 @@ fitcl_status fitcl__lik_multi_eval(fitcl_lik *L, int want_grad) {
     H->root_grad = L->root_grad;
   }
   for (int i = 0; i < ndev; ++i) {
-    run[i] = (dev_run){i == 0 ? L : L->peers[i - 1], L, want_grad, unit, &next, &failed,
-                       FITCL_OK, 0};
+    run[i] = (dev_run){i == 0 ? L : L->peers[i - 1], L, want_grad, fitcl__lik_multi_slow_us[i],
+                       unit, &next, &failed, FITCL_OK, 0};
   }
   for (int i = 1; i < ndev; ++i) {
     if (want_grad && !grad_agrees(ctx, i - 1)) continue;
