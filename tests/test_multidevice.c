@@ -6,11 +6,13 @@
  * tested on a made-up device list, which needs no OpenCL. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/context.h"
+#include "core/ranks.h"
 #include "device/selector.h"
 #include "fitcl.h"
 #include "kernels/lik.h"
@@ -387,4 +389,105 @@ Test(multidevice, a_bad_set_exits_2_with_one_line) {
   cr_expect(err && strchr(err, '\n') == strrchr(err, '\n'), "one line: %s", err);
   free(out);
   free(err);
+}
+
+/* ---- devices within ranks --------------------------------------------- */
+
+/* Two ranks as threads of this process (as in test_ranks.c), each with a
+ * context over cpu and the OpenCL device: each device takes blocks of its
+ * rank's share, and the sums are still one device's. */
+typedef struct two_ranks {
+  pthread_barrier_t bar;
+  fitcl__xsum *acc[2];
+} two_ranks;
+
+typedef struct thread_rank {
+  fitcl__ranks base;
+  two_ranks *w;
+} thread_rank;
+
+static fitcl_status thread_sum(fitcl__ranks *r, fitcl__xsum *acc, size_t n, uint64_t *count,
+                               int failed) {
+  two_ranks *w = ((thread_rank *)r)->w;
+  cr_assert(!failed && !count);
+  w->acc[r->rank] = acc;
+  pthread_barrier_wait(&w->bar);
+  fitcl__xsum total[8];
+  cr_assert_leq(n, 8);
+  for (size_t i = 0; i < n; ++i) {
+    fitcl__xsum_init(&total[i]);
+    for (int k = 0; k < 2; ++k) fitcl__xsum_merge(&total[i], &w->acc[k][i]);
+  }
+  pthread_barrier_wait(&w->bar); /* both have read both */
+  memcpy(acc, total, n * sizeof *acc);
+  return FITCL_OK;
+}
+
+typedef struct rank_job {
+  two_ranks *w;
+  int rank;
+  const char *selector;
+  const fitcl_data *data;
+  double ll;
+  uint64_t blocks[2];
+  fitcl_status st;
+} rank_job;
+
+static void *rank_main(void *arg) {
+  rank_job *j = arg;
+  fitcl_context *ctx = fitcl_test_context(j->selector);
+  thread_rank tr = {{j->rank, 2, thread_sum, NULL}, j->w};
+  ctx->ranks = &tr.base;
+  fitcl_lik_options lo;
+  memset(&lo, 0, sizeof lo);
+  lo.gamma_cats = 3;
+  fitcl_lik *lik = NULL;
+  j->st = fitcl_lik_create(ctx, j->data, &lo, &lik);
+  const double theta[2] = {1.0, 1.7};
+  fitcl_gl_params p = {0.4, 0.9, 0.7, theta, NULL};
+  if (j->st == FITCL_OK) j->st = fitcl_lik_eval(lik, &p, &j->ll, NULL);
+  for (int i = 0; i < 2; ++i) {
+    fitcl_context_device_info d;
+    if (fitcl_context_device(ctx, i, &d) == FITCL_OK) j->blocks[i] = d.blocks;
+  }
+  fitcl_lik_destroy(lik);
+  ctx->ranks = NULL;
+  fitcl_context_destroy(ctx);
+  return NULL;
+}
+
+Test(multidevice, devices_within_ranks_keep_the_bits) {
+  const char *ocl = opencl_selector();
+  if (!ocl) cr_skip_test("no OpenCL device: a context over two devices needs one");
+  fitcl_data *data = make_data();
+  static lik_out ref;
+  evaluate("cpu", data, &ref);
+  char sel[512];
+  snprintf(sel, sizeof sel, "cpu+%s", ocl);
+  setenv("FITCL_DEVICE_UNIT", "1", 1);
+  memset(fitcl__lik_multi_slow_us, 0, sizeof fitcl__lik_multi_slow_us);
+  fitcl__lik_multi_slow_us[0] = 2000; /* the cpu slow: OpenCL takes blocks too */
+  two_ranks w;
+  pthread_barrier_init(&w.bar, NULL, 2);
+  rank_job jobs[2];
+  pthread_t th[2];
+  for (int r = 0; r < 2; ++r) {
+    jobs[r] = (rank_job){.w = &w, .rank = r, .selector = sel, .data = data};
+    cr_assert_eq(pthread_create(&th[r], NULL, rank_main, &jobs[r]), 0);
+  }
+  for (int r = 0; r < 2; ++r) pthread_join(th[r], NULL);
+  pthread_barrier_destroy(&w.bar);
+  memset(fitcl__lik_multi_slow_us, 0, sizeof fitcl__lik_multi_slow_us);
+  unsetenv("FITCL_DEVICE_UNIT");
+  uint64_t total = 0;
+  for (int r = 0; r < 2; ++r) {
+    cr_assert_eq(jobs[r].st, FITCL_OK, "rank %d: %s", r, fitcl_strerror(jobs[r].st));
+    cr_expect_eq(memcmp(&jobs[r].ll, &ref.ll, sizeof ref.ll), 0, "rank %d: %.17g vs cpu %.17g", r,
+                 jobs[r].ll, ref.ll);
+    cr_expect_gt(jobs[r].blocks[1], 0, "rank %d: OpenCL took no block", r);
+    total += jobs[r].blocks[0] + jobs[r].blocks[1];
+  }
+  /* Each block of the data once, over both ranks and both devices. */
+  cr_expect_eq(total, ref.nblocks);
+  fitcl_data_destroy(data);
 }
