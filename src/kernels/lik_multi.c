@@ -66,6 +66,7 @@ typedef struct dev_run {
   size_t unit;
   atomic_size_t *next;   /* the first block not yet handed out */
   atomic_int *failed;    /* set by a device that failed: the others stop */
+  atomic_size_t *fast_units; /* units taken by devices the test hook does not slow */
   fitcl_status st;
   uint64_t blocks;
 } dev_run;
@@ -77,11 +78,19 @@ static void *dev_main(void *arg) {
   r->st = H->backend->prepare(H, r->want_grad);
   while (r->st == FITCL_OK && !atomic_load(r->failed)) {
     if (r->slow_us) {
+      /* The test hook: wait, and until a fast device has taken a unit
+       * (at most 10 s), so that the split is certain, not a race. */
       struct timespec ts = {(time_t)(r->slow_us / 1000000u), (long)(r->slow_us % 1000000u) * 1000L};
       nanosleep(&ts, NULL);
+      const struct timespec ms = {0, 1000000L};
+      for (int k = 0; k < 10000 && !atomic_load(r->fast_units) && !atomic_load(r->failed) &&
+                      atomic_load(r->next) < nb;
+           ++k)
+        nanosleep(&ms, NULL);
     }
     const size_t b0 = atomic_fetch_add(r->next, r->unit);
     if (b0 >= nb) break;
+    if (!r->slow_us) atomic_fetch_add(r->fast_units, 1);
     const size_t b1 = nb - b0 < r->unit ? nb : b0 + r->unit;
     r->st = H->backend->blocks(H, r->want_grad, b0, b1);
     if (r->st != FITCL_OK) break;
@@ -114,9 +123,16 @@ fitcl_status fitcl__lik_multi_eval(fitcl_lik *L, int want_grad) {
   int started[FITCL__MAX_DEVICES] = {0};
   atomic_size_t next = 0;
   atomic_int failed = 0;
+  atomic_size_t fast_units = 0;
   int nuse = 0;
   for (int k = -1; k < ndev - 1; ++k)
     if (k < 0 || !want_grad || grad_agrees(ctx, k)) ++nuse;
+  if (nuse == 1) {
+    /* The gradient where no other device gives the first one's bits. */
+    fitcl_status st = L->backend->eval(L, want_grad);
+    if (st == FITCL_OK) ctx->blocks[0] += L->nblocks;
+    return st;
+  }
   size_t unit = (size_t)ctx->env.device_unit;
   if (!unit) unit = L->nblocks / (8 * (size_t)nuse);
   if (!unit) unit = 1;
@@ -134,7 +150,7 @@ fitcl_status fitcl__lik_multi_eval(fitcl_lik *L, int want_grad) {
   }
   for (int i = 0; i < ndev; ++i) {
     run[i] = (dev_run){i == 0 ? L : L->peers[i - 1], L, want_grad, fitcl__lik_multi_slow_us[i],
-                       unit, &next, &failed, FITCL_OK, 0};
+                       unit, &next, &failed, &fast_units, FITCL_OK, 0};
   }
   for (int i = 1; i < ndev; ++i) {
     if (want_grad && !grad_agrees(ctx, i - 1)) continue;

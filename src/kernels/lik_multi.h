@@ -18,8 +18,9 @@ fitcl_status fitcl__lik_multi_open(fitcl_lik *L, const fitcl__lik_tree *tree,
                                    const fitcl__lik_patterns *pat);
 void fitcl__lik_multi_close(fitcl_lik *L);
 
-/* Test hook: microseconds device i waits before each unit it takes, so a
- * test can make one device slow and see the others take its blocks. */
+/* Test hook: microseconds device i waits before each unit it takes, and
+ * then until a device without a delay has taken one, so a test can make
+ * one device slow and be sure the others take blocks. */
 extern unsigned fitcl__lik_multi_slow_us[16];
 
 /* The backend's eval over the devices: fills L->pat_ll and L->rows. */
