@@ -107,6 +107,8 @@ struct fitcl_lik {
   /* Over several devices (kernels/lik_multi.c): a handle of the same
    * data on each other device's context, or NULL. */
   struct fitcl_lik **peers;      /* [ctx->nsub] */
+  double multi_rate[2][16];      /* blocks per second of each device in the last evaluation
+                                    without and with the gradient (0: not yet measured) */
   /* backend state */
   const struct fitcl__lik_ops *backend; /* the context's ops table for this family */
   void *impl;                    /* the backend's own state for this handle */

@@ -67,9 +67,22 @@ typedef struct dev_run {
   atomic_size_t *next;   /* the first block not yet handed out */
   atomic_int *failed;    /* set by a device that failed: the others stop */
   atomic_size_t *fast_units; /* units taken by devices the test hook does not slow */
+  /* Each device's speed in the last evaluation of this kind (blocks per
+   * second; NULL until every device taking part has one), their sum, and
+   * whether this device is the fastest (it never stops early). */
+  const double *rate;
+  double rate_sum;
+  int idx, fastest;
   fitcl_status st;
   uint64_t blocks;
+  double busy;           /* seconds inside the backend's block calls */
 } dev_run;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static void *dev_main(void *arg) {
   dev_run *r = arg;
@@ -88,11 +101,29 @@ static void *dev_main(void *arg) {
            ++k)
         nanosleep(&ms, NULL);
     }
-    const size_t b0 = atomic_fetch_add(r->next, r->unit);
+    size_t u = r->unit;
+    if (r->rate) {
+      /* At most this device's share of what is left, by the speeds of the
+       * last evaluation, so a slow device does not hold the last unit
+       * while the others wait; none when even one block here would end
+       * after the others have done the rest. */
+      const size_t at = atomic_load(r->next);
+      if (at >= nb) break;
+      const double mine = r->rate[r->idx], rem = (double)(nb - at);
+      size_t fair = (size_t)(rem * mine / r->rate_sum);
+      if (fair == 0) {
+        if (!r->fastest && 1.0 / mine > (rem - 1.0) / (r->rate_sum - mine)) break;
+        fair = 1;
+      }
+      if (u > fair) u = fair;
+    }
+    const size_t b0 = atomic_fetch_add(r->next, u);
     if (b0 >= nb) break;
     if (!r->slow_us) atomic_fetch_add(r->fast_units, 1);
-    const size_t b1 = nb - b0 < r->unit ? nb : b0 + r->unit;
+    const size_t b1 = nb - b0 < u ? nb : b0 + u;
+    const double t0 = now_s();
     r->st = H->backend->blocks(H, r->want_grad, b0, b1);
+    r->busy += now_s() - t0;
     if (r->st != FITCL_OK) break;
     if (H != L) {
       /* Each block is handed out once: no other thread writes these. */
@@ -148,12 +179,23 @@ fitcl_status fitcl__lik_multi_eval(fitcl_lik *L, int want_grad) {
     memcpy(H->pi1, L->pi1, sizeof(double) * (size_t)L->G);
     H->root_grad = L->root_grad;
   }
+  int part[FITCL__MAX_DEVICES];
+  double *rate = L->multi_rate[want_grad != 0], sum = 0.0;
+  int known = 1, fastest = 0;
+  for (int i = 0; i < ndev; ++i) {
+    part[i] = i == 0 || !want_grad || grad_agrees(ctx, i - 1);
+    if (!part[i]) continue;
+    known &= rate[i] > 0.0;
+    sum += rate[i];
+    if (rate[i] > rate[fastest]) fastest = i;
+  }
   for (int i = 0; i < ndev; ++i) {
     run[i] = (dev_run){i == 0 ? L : L->peers[i - 1], L, want_grad, fitcl__lik_multi_slow_us[i],
-                       unit, &next, &failed, &fast_units, FITCL_OK, 0};
+                       unit, &next, &failed, &fast_units, known ? rate : NULL, sum, i,
+                       i == fastest, FITCL_OK, 0, 0.0};
   }
   for (int i = 1; i < ndev; ++i) {
-    if (want_grad && !grad_agrees(ctx, i - 1)) continue;
+    if (!part[i]) continue;
     if (pthread_create(&tid[i], NULL, dev_main, &run[i]) == 0) started[i] = 1;
     /* A thread that cannot start leaves its device idle: the others take
      * every block. */
@@ -161,6 +203,15 @@ fitcl_status fitcl__lik_multi_eval(fitcl_lik *L, int want_grad) {
   dev_main(&run[0]);
   for (int i = 1; i < ndev; ++i)
     if (started[i]) pthread_join(tid[i], NULL);
+  if (atomic_load(&next) < L->nblocks && !atomic_load(&failed)) {
+    /* Left by devices that stopped early for one that could not start:
+     * the first device does the rest. */
+    run[0].rate = NULL;
+    dev_main(&run[0]);
+  }
+  for (int i = 0; i < ndev; ++i)
+    if (part[i] && run[i].blocks > 0 && run[i].busy > 0.0)
+      rate[i] = (double)run[i].blocks / run[i].busy;
   for (int i = 0; i < ndev; ++i) {
     ctx->blocks[i] += run[i].blocks;
     if (run[i].st == FITCL_OK) continue;
