@@ -139,8 +139,11 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
    * siblings' contributions: no division and no rescaling check per
    * branch. */
   const int z = gw == 0.0; /* padding: its terms are exact zeros */
-  double Dg, Dl, Dr[64];
-  for (int c = 0; c < K; ++c) Dr[c] = 0.0;
+  /* Per category, summed over the branches, then added to the root's
+   * terms category by category: the pthreads backend's order, so a
+   * pattern's gradient terms have its bits. */
+  double Dg, Dl, NU[64], NW[64];
+  for (int c = 0; c < K; ++c) NU[c] = NW[c] = 0.0;
   {
     const double invl = 1.0 / lsum;
     const double r = fitcl_prune_root_dgain(fitcl_prune_root_dpi(root_grad, pi0, pi1), rnum, invl);
@@ -172,13 +175,12 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
         double du, dw, ta, tb_, oa0, oa1, ob0, ob1;
         fitcl_prune_binary(P, Pb, a0, a1, b0, b1, Out[PIDX(ui, c, 0)], Out[PIDX(ui, c, 1)], &du, &dw,
                            &ta, &tb_, &oa0, &oa1, &ob0, &ob1);
-        Dg += du;
-        Dl += dw;
-        Dr[c] += fitcl_prune_drate(du, dw);
-        if (branch_grad) {
+        NU[c] += du;
+        NW[c] += dw;
+        if (branch_grad) { /* summed over the categories, weighted below */
           const long wa = (long)(FITCL__LC_R + K + va) * cn + i, wb = (long)(FITCL__LC_R + K + vb) * cn + i;
-          wv[wa] = z ? 0.0 : (c == 0 ? gw * ta : wv[wa] + gw * ta);
-          wv[wb] = z ? 0.0 : (c == 0 ? gw * tb_ : wv[wb] + gw * tb_);
+          wv[wa] = c == 0 ? ta : wv[wa] + ta;
+          wv[wb] = c == 0 ? tb_ : wv[wb] + tb_;
         }
         if (va >= ntips) {
           Out[PIDX(va - ntips, c, 0)] = fitcl_prune_fold(oa0, fa);
@@ -242,9 +244,8 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
         CHILD_IN(v, c, i0, i1);
         double du, dw, dt, o0, o1;
         fitcl_prune_branch(P, g0, g1, i0, i1, &du, &dw, &dt, &o0, &o1);
-        Dg += du;
-        Dl += dw;
-        Dr[c] += fitcl_prune_drate(du, dw);
+        NU[c] += du;
+        NW[c] += dw;
         if (branch_grad) nt += dt;
         if (v >= ntips) {
           Out[PIDX(v - ntips, c, 0)] = fitcl_prune_fold(o0, f);
@@ -254,9 +255,22 @@ __kernel void fitcl_gl_prune(const int ntips, const int nn, const int nint, cons
       if (branch_grad) wv[(long)(FITCL__LC_R + K + v) * cn + i] = z ? 0.0 : gw * nt;
     }
   }
+  if (branch_grad)
+    for (int si = 0; si < nint; ++si) {
+      if (sched[si].nchild != 2) continue;
+      for (int k = 0; k < 2; ++k) {
+        const long w = (long)(FITCL__LC_R + K + sched_child[sched[si].first + k]) * cn + i;
+        wv[w] = z ? 0.0 : gw * wv[w];
+      }
+    }
+  for (int c = 0; c < K; ++c) {
+    Dg += NU[c];
+    Dl += NW[c];
+  }
   wv[1 * cn + i] = z ? 0.0 : gw * Dg;
   wv[2 * cn + i] = z ? 0.0 : gw * Dl;
-  for (int c = 0; c < K; ++c) wv[(long)(FITCL__LC_R + c) * cn + i] = z ? 0.0 : gw * Dr[c];
+  for (int c = 0; c < K; ++c)
+    wv[(long)(FITCL__LC_R + c) * cn + i] = z ? 0.0 : gw * fitcl_prune_drate(NU[c], NW[c]);
 }
 
 /* rows[(blk0 + b) * ncomp + q] = compensated sum, in pattern order, of

@@ -163,8 +163,12 @@ FITCL_GL_FN fitcl_real fitcl_prune_root_rnum(fitcl_real r0, fitcl_real r1) { ret
  * hands its block to. */
 #if defined(FITCL_PRUNE_FLOAT) || defined(FITCL_REAL_IS_FLOAT)
 #define FITCL_PRUNE_LOG(x) log(x)
+#define FITCL_PRUNE_EXP(x) exp(x)
+#define FITCL_PRUNE_EXPM1(x) expm1(x)
 #else
 #define FITCL_PRUNE_LOG(x) fitcl_log(x)
+#define FITCL_PRUNE_EXP(x) fitcl_exp(x)
+#define FITCL_PRUNE_EXPM1(x) fitcl_expm1(x)
 #endif
 FITCL_GL_FN fitcl_real fitcl_prune_loglik(fitcl_real lsum, fitcl_real invK, int scale) {
   return FITCL_PRUNE_LOG(lsum * invK) - scale * FITCL_GL_LN2_SCALE;
@@ -173,7 +177,7 @@ FITCL_GL_FN fitcl_real fitcl_prune_loglik(fitcl_real lsum, fitcl_real invK, int 
 /* log(1 - P(all absent)) from the all-absent pattern's log-likelihood: what
  * conditioning on observation subtracts from every pattern of the group. */
 FITCL_GL_FN fitcl_real fitcl_prune_log_observed(fitcl_real ll_absent) {
-  return log(-expm1(ll_absent));
+  return FITCL_PRUNE_LOG(-FITCL_PRUNE_EXPM1(ll_absent));
 }
 /* A pattern's conditioned log-likelihood. */
 FITCL_GL_FN fitcl_real fitcl_prune_conditioned(fitcl_real ll, fitcl_real ll_absent) {
@@ -190,7 +194,7 @@ FITCL_GL_FN fitcl_real fitcl_prune_wll(int kind, fitcl_real w, fitcl_real ll) {
 }
 /* The weight of the pattern's d log L in the gradient of that term. */
 FITCL_GL_FN fitcl_real fitcl_prune_gw(int kind, fitcl_real w, fitcl_real ll) {
-  if (kind == FITCL__PAT_ABSENT) return w * exp(ll) / -expm1(ll);
+  if (kind == FITCL__PAT_ABSENT) return w * FITCL_PRUNE_EXP(ll) / -FITCL_PRUNE_EXPM1(ll);
   return w;
 }
 

@@ -137,15 +137,6 @@ static void *dev_main(void *arg) {
   return NULL;
 }
 
-/* Whether device k's gradient rows have the bits of the first device's:
- * the same driver on the same device model and driver version.  The
- * pthreads backend and PoCL, say, agree on the log-likelihood but not in
- * the last digits of the gradient (docs/device-selection.md). */
-static int grad_agrees(const fitcl_context *ctx, int k) {
-  const fitcl__backend *a = ctx->backend, *b = ctx->sub[k]->backend;
-  return !strcmp(a->name, b->name) && a->identity[0] && !strcmp(a->identity, b->identity);
-}
-
 fitcl_status fitcl__lik_multi_eval(fitcl_lik *L, int want_grad) {
   fitcl_context *ctx = L->ctx;
   const int ndev = 1 + ctx->nsub;
@@ -155,17 +146,8 @@ fitcl_status fitcl__lik_multi_eval(fitcl_lik *L, int want_grad) {
   atomic_size_t next = 0;
   atomic_int failed = 0;
   atomic_size_t fast_units = 0;
-  int nuse = 0;
-  for (int k = -1; k < ndev - 1; ++k)
-    if (k < 0 || !want_grad || grad_agrees(ctx, k)) ++nuse;
-  if (nuse == 1) {
-    /* The gradient where no other device gives the first one's bits. */
-    fitcl_status st = L->backend->eval(L, want_grad);
-    if (st == FITCL_OK) ctx->blocks[0] += L->nblocks;
-    return st;
-  }
   size_t unit = (size_t)ctx->env.device_unit;
-  if (!unit) unit = L->nblocks / (8 * (size_t)nuse);
+  if (!unit) unit = L->nblocks / (8 * (size_t)ndev);
   if (!unit) unit = 1;
   /* This evaluation's numbers, which fitcl_lik_eval set on L only. */
   const size_t S = (size_t)L->G * (size_t)L->K;
@@ -179,12 +161,9 @@ fitcl_status fitcl__lik_multi_eval(fitcl_lik *L, int want_grad) {
     memcpy(H->pi1, L->pi1, sizeof(double) * (size_t)L->G);
     H->root_grad = L->root_grad;
   }
-  int part[FITCL__MAX_DEVICES];
   double *rate = L->multi_rate[want_grad != 0], sum = 0.0;
   int known = 1, fastest = 0;
   for (int i = 0; i < ndev; ++i) {
-    part[i] = i == 0 || !want_grad || grad_agrees(ctx, i - 1);
-    if (!part[i]) continue;
     known &= rate[i] > 0.0;
     sum += rate[i];
     if (rate[i] > rate[fastest]) fastest = i;
@@ -195,7 +174,6 @@ fitcl_status fitcl__lik_multi_eval(fitcl_lik *L, int want_grad) {
                        i == fastest, FITCL_OK, 0, 0.0};
   }
   for (int i = 1; i < ndev; ++i) {
-    if (!part[i]) continue;
     if (pthread_create(&tid[i], NULL, dev_main, &run[i]) == 0) started[i] = 1;
     /* A thread that cannot start leaves its device idle: the others take
      * every block. */
@@ -210,7 +188,7 @@ fitcl_status fitcl__lik_multi_eval(fitcl_lik *L, int want_grad) {
     dev_main(&run[0]);
   }
   for (int i = 0; i < ndev; ++i)
-    if (part[i] && run[i].blocks > 0 && run[i].busy > 0.0)
+    if (run[i].blocks > 0 && run[i].busy > 0.0)
       rate[i] = (double)run[i].blocks / run[i].busy;
   for (int i = 0; i < ndev; ++i) {
     ctx->blocks[i] += run[i].blocks;

@@ -4,8 +4,10 @@
  * Every device holds a handle of the same data; an evaluation hands the
  * handle's fixed blocks out in units to one host thread per device, each
  * pulling the next unit when it is done, so a slow device takes fewer.  A
- * block's row has the same bits on every device that takes part, and
- * lik.c adds the rows in block order, so the split leaves no trace. */
+ * block's row has the same bits on every device computing in double (the
+ * same operations in the same order from cl/common/, the project's own
+ * exp, expm1 and log, no contraction into fused multiply-adds), and lik.c
+ * adds the rows in block order, so the split leaves no trace. */
 #ifndef FITCL_KERNELS_LIK_MULTI_H
 #define FITCL_KERNELS_LIK_MULTI_H
 
