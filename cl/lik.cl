@@ -3,7 +3,12 @@
  * dimension (one work-item per pattern runs the whole schedule, level after
  * level, in a single launch), the preorder gradient pass, and fixed block
  * sums.  The math is the pthreads backend's: every formula is a function of
- * common/gainloss.h or common/pruning.h, which both compile. */
+ * common/gainloss.h or common/pruning.h, which both compile.  Contraction
+ * into fused multiply-adds is off, as in the pthreads backend's C (built in
+ * ISO C mode, where GCC does not contract), so a block's partials have the
+ * same bits on both and a context over several devices may hand any block
+ * to any of them. */
+#pragma OPENCL FP_CONTRACT OFF
 #include "common/gainloss.h"
 #include "common/ksum.h"
 #include "common/pruning.h"

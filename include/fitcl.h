@@ -225,10 +225,30 @@ typedef struct fitcl_context_info {
    * (docs/precision.md); families a device cannot run in it go to the
    * pthreads backend, which computes in double. */
   const char *precision;
+  /* Devices the context runs on: 1, or more for a selector that joins
+   * several ('+' or `*`); fitcl_context_device describes each. */
+  int ndevices;
 } fitcl_context_info;
 
 /** Describes the context.  Strings are owned by the context. */
 FITCL_API fitcl_status fitcl_context_get_info(const fitcl_context *ctx, fitcl_context_info *info);
+
+/** One device of a context and the work it has done so far. */
+typedef struct fitcl_context_device_info {
+  const char *selector; /* a selector that names the device */
+  const char *backend;  /* "opencl" or "cpu" */
+  const char *device;   /* device name */
+  /* Reduction blocks this device computed, over the context's life, in
+   * the families that share their blocks over the devices (the
+   * likelihood); every other family runs on device 0. */
+  uint64_t blocks;
+} fitcl_context_device_info;
+
+/** Device i (0 <= i < fitcl_context_info.ndevices) of the context; device 0
+ *  is the one fitcl_context_info describes.  Strings are owned by the
+ *  context. */
+FITCL_API fitcl_status fitcl_context_device(const fitcl_context *ctx, int i,
+                                            fitcl_context_device_info *out);
 
 /* ------------------------------------------------------------------------- */
 /* Device discovery (no context needed)                                      */
@@ -280,6 +300,17 @@ FITCL_API const char *fitcl_opencl_unavailable_reason(void);
  */
 FITCL_API fitcl_status fitcl_devices_resolve(const char *selector, const fitcl_device_desc *list,
                                              size_t count, size_t *index, char *err, size_t errlen);
+
+/**
+ * The same for a selector that may join several devices ('+', or `*` as
+ * DEVICE; docs/device-selection.md): writes the indices of the first
+ * candidate set's devices, at most `cap` of them, to index[0..*n); the
+ * first is the one fitcl_devices_resolve gives.
+ */
+FITCL_API fitcl_status fitcl_devices_resolve_set(const char *selector,
+                                                 const fitcl_device_desc *list, size_t count,
+                                                 size_t *index, size_t cap, size_t *n, char *err,
+                                                 size_t errlen);
 
 /* ------------------------------------------------------------------------- */
 /* Self-test                                                                 */

@@ -153,14 +153,16 @@ __kernel void PRUNE_KERNEL(const int ntips, const int nn, const int nint, const 
    * along the branch above v is sum G dP In_v with G = O_u times the
    * siblings' contributions: no division and no rescaling check per
    * branch. */
-  /* In float the pattern's derivative sums over thousands of branches are
-   * compensated (Eg, El, Er: each addition's rounding error; mixed
-   * precision): near the optimum the gradient is a small total of large
-   * terms, and plain float sums left ten times the error there
-   * (docs/likelihood.md). */
+  /* Per category, summed over the branches, then added to the root's
+   * terms category by category: the pthreads backend's order, so a
+   * pattern's gradient terms have its bits.  In float these sums over
+   * thousands of branches are compensated (EU, EW, Eg, El: each addition's
+   * rounding error; mixed precision): near the optimum the gradient is a
+   * small total of large terms, and plain float sums left ten times the
+   * error there (docs/likelihood.md). */
   const int z = gw == (fitcl_real)0; /* padding: its terms are exact zeros */
-  fitcl_real Dg, Dl, Dr[64], Eg = (fitcl_real)0, El = (fitcl_real)0, Er[64];
-  for (int c = 0; c < K; ++c) Dr[c] = Er[c] = (fitcl_real)0;
+  fitcl_real Dg, Dl, Eg = (fitcl_real)0, El = (fitcl_real)0, NU[64], NW[64], EU[64], EW[64];
+  for (int c = 0; c < K; ++c) NU[c] = NW[c] = EU[c] = EW[c] = (fitcl_real)0;
   {
     const fitcl_real invl = (fitcl_real)1 / lsum;
     const fitcl_real r =
@@ -193,14 +195,13 @@ __kernel void PRUNE_KERNEL(const int ntips, const int nn, const int nint, const 
         fitcl_real du, dw, ta, tb_, oa0, oa1, ob0, ob1;
         fitcl_prune_binary(P, Pb, a0, a1, b0, b1, Out[PIDX(ui, c, 0)], Out[PIDX(ui, c, 1)], &du,
                            &dw, &ta, &tb_, &oa0, &oa1, &ob0, &ob1);
-        prune_dsum(&Dg, &Eg, du, comp);
-        prune_dsum(&Dl, &El, dw, comp);
-        prune_dsum(&Dr[c], &Er[c], fitcl_prune_drate(du, dw), comp);
-        if (branch_grad) {
+        prune_dsum(&NU[c], &EU[c], du, comp);
+        prune_dsum(&NW[c], &EW[c], dw, comp);
+        if (branch_grad) { /* summed over the categories, weighted below */
           const long wa = (long)(FITCL__LC_R + K + va) * cn + i;
           const long wb = (long)(FITCL__LC_R + K + vb) * cn + i;
-          wv[wa] = z ? (fitcl_real)0 : (c == 0 ? gw * ta : wv[wa] + gw * ta);
-          wv[wb] = z ? (fitcl_real)0 : (c == 0 ? gw * tb_ : wv[wb] + gw * tb_);
+          wv[wa] = c == 0 ? ta : wv[wa] + ta;
+          wv[wb] = c == 0 ? tb_ : wv[wb] + tb_;
         }
         if (va >= ntips) {
           Out[PIDX(va - ntips, c, 0)] = fitcl_prune_fold(oa0, fa);
@@ -264,9 +265,8 @@ __kernel void PRUNE_KERNEL(const int ntips, const int nn, const int nint, const 
         CHILD_IN(v, c, i0, i1);
         fitcl_real du, dw, dt, o0, o1;
         fitcl_prune_branch(P, g0, g1, i0, i1, &du, &dw, &dt, &o0, &o1);
-        prune_dsum(&Dg, &Eg, du, comp);
-        prune_dsum(&Dl, &El, dw, comp);
-        prune_dsum(&Dr[c], &Er[c], fitcl_prune_drate(du, dw), comp);
+        prune_dsum(&NU[c], &EU[c], du, comp);
+        prune_dsum(&NW[c], &EW[c], dw, comp);
         if (branch_grad) nt += dt;
         if (v >= ntips) {
           Out[PIDX(v - ntips, c, 0)] = fitcl_prune_fold(o0, f);
@@ -276,10 +276,24 @@ __kernel void PRUNE_KERNEL(const int ntips, const int nn, const int nint, const 
       if (branch_grad) wv[(long)(FITCL__LC_R + K + v) * cn + i] = z ? (fitcl_real)0 : gw * nt;
     }
   }
+  if (branch_grad)
+    for (int si = 0; si < nint; ++si) {
+      if (sched[si].nchild != 2) continue;
+      for (int k = 0; k < 2; ++k) {
+        const long w = (long)(FITCL__LC_R + K + sched_child[sched[si].first + k]) * cn + i;
+        wv[w] = z ? (fitcl_real)0 : gw * wv[w];
+      }
+    }
+  for (int c = 0; c < K; ++c) {
+    NU[c] = PRUNE_TOTAL(NU[c], EU[c]);
+    NW[c] = PRUNE_TOTAL(NW[c], EW[c]);
+    prune_dsum(&Dg, &Eg, NU[c], comp);
+    prune_dsum(&Dl, &El, NW[c], comp);
+  }
   wv[1 * cn + i] = z ? (fitcl_real)0 : gw * PRUNE_TOTAL(Dg, Eg);
   wv[2 * cn + i] = z ? (fitcl_real)0 : gw * PRUNE_TOTAL(Dl, El);
   for (int c = 0; c < K; ++c)
-    wv[(long)(FITCL__LC_R + c) * cn + i] = z ? (fitcl_real)0 : gw * PRUNE_TOTAL(Dr[c], Er[c]);
+    wv[(long)(FITCL__LC_R + c) * cn + i] = z ? (fitcl_real)0 : gw * fitcl_prune_drate(NU[c], NW[c]);
 }
 
 #endif

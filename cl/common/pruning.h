@@ -156,15 +156,28 @@ FITCL_GL_FN fitcl_real fitcl_prune_root_lsum(fitcl_real pi0, fitcl_real pi1, fit
 FITCL_GL_FN fitcl_real fitcl_prune_root_rnum(fitcl_real r0, fitcl_real r1) { return r1 - r0; }
 
 /* The pattern's log-likelihood: categories equally likely (invK = 1 / K),
- * each of the `scale` rescaling steps taken back. */
+ * each of the `scale` rescaling steps taken back.  In double, the log is
+ * the project's own (common/vmath.h), not the platform's: each libm and
+ * OpenCL compiler rounds its log differently in the last bit, and a
+ * pattern's value must have the same bits on every device a context
+ * hands its block to. */
+#if defined(FITCL_PRUNE_FLOAT) || defined(FITCL_REAL_IS_FLOAT)
+#define FITCL_PRUNE_LOG(x) log(x)
+#define FITCL_PRUNE_EXP(x) exp(x)
+#define FITCL_PRUNE_EXPM1(x) expm1(x)
+#else
+#define FITCL_PRUNE_LOG(x) fitcl_log(x)
+#define FITCL_PRUNE_EXP(x) fitcl_exp(x)
+#define FITCL_PRUNE_EXPM1(x) fitcl_expm1(x)
+#endif
 FITCL_GL_FN fitcl_real fitcl_prune_loglik(fitcl_real lsum, fitcl_real invK, int scale) {
-  return log(lsum * invK) - scale * FITCL_GL_LN2_SCALE;
+  return FITCL_PRUNE_LOG(lsum * invK) - scale * FITCL_GL_LN2_SCALE;
 }
 
 /* log(1 - P(all absent)) from the all-absent pattern's log-likelihood: what
  * conditioning on observation subtracts from every pattern of the group. */
 FITCL_GL_FN fitcl_real fitcl_prune_log_observed(fitcl_real ll_absent) {
-  return log(-expm1(ll_absent));
+  return FITCL_PRUNE_LOG(-FITCL_PRUNE_EXPM1(ll_absent));
 }
 /* A pattern's conditioned log-likelihood. */
 FITCL_GL_FN fitcl_real fitcl_prune_conditioned(fitcl_real ll, fitcl_real ll_absent) {
@@ -181,7 +194,7 @@ FITCL_GL_FN fitcl_real fitcl_prune_wll(int kind, fitcl_real w, fitcl_real ll) {
 }
 /* The weight of the pattern's d log L in the gradient of that term. */
 FITCL_GL_FN fitcl_real fitcl_prune_gw(int kind, fitcl_real w, fitcl_real ll) {
-  if (kind == FITCL__PAT_ABSENT) return w * exp(ll) / -expm1(ll);
+  if (kind == FITCL__PAT_ABSENT) return w * FITCL_PRUNE_EXP(ll) / -FITCL_PRUNE_EXPM1(ll);
   return w;
 }
 

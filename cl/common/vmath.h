@@ -103,6 +103,31 @@ FITCL_VFN double fitcl_exp(double x) {
   return p * fitcl_pow2i(n1) * fitcl_pow2i(n2);
 }
 
+/* exp(x) - 1 without cancellation: the Taylor series (degree 18, Horner,
+ * the first omitted term below 2^-70 of the result) for |x| <= 0.5, else
+ * fitcl_exp(x) - 1, where the difference loses at most a bit. */
+FITCL_VFN double fitcl_expm1(double x) {
+  double p = 1.0 + x * (1.0 / 18.0);
+  p = 1.0 + x * p * (1.0 / 17.0);
+  p = 1.0 + x * p * (1.0 / 16.0);
+  p = 1.0 + x * p * (1.0 / 15.0);
+  p = 1.0 + x * p * (1.0 / 14.0);
+  p = 1.0 + x * p * (1.0 / 13.0);
+  p = 1.0 + x * p * (1.0 / 12.0);
+  p = 1.0 + x * p * (1.0 / 11.0);
+  p = 1.0 + x * p * (1.0 / 10.0);
+  p = 1.0 + x * p * (1.0 / 9.0);
+  p = 1.0 + x * p * (1.0 / 8.0);
+  p = 1.0 + x * p * (1.0 / 7.0);
+  p = 1.0 + x * p * (1.0 / 6.0);
+  p = 1.0 + x * p * (1.0 / 5.0);
+  p = 1.0 + x * p * (1.0 / 4.0);
+  p = 1.0 + x * p * (1.0 / 3.0);
+  p = 1.0 + x * p * 0.5;
+  const double small = x * p;
+  return (x >= -0.5 && x <= 0.5) ? small : fitcl_exp(x) - 1.0;
+}
+
 /* log of a positive normal xs whose exponent bias is taken as ebias (1023,
  * or 1023 + 54 for the subnormals fitcl_log scales by 2^54); shared by
  * fitcl_log and the pthreads evaluator's in-range form. */

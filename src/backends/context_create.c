@@ -73,6 +73,37 @@ static fitcl_status open_device(fitcl_context *ctx, const fitcl_device_desc *d, 
   return st;
 }
 
+_Static_assert(FITCL__MAX_SET == FITCL__MAX_DEVICES, "a selector's set fits a context");
+
+/* The other devices of a set, each a context of its own with the caller's
+ * settings on exactly that device.  On failure ctx's own device is closed
+ * again and the detail is in ctx->errmsg. */
+static fitcl_status open_subs(fitcl_context *ctx, const fitcl_context_options *opt,
+                              const fitcl__devlist *list, const fitcl__devset *set) {
+  fitcl_status st = FITCL_OK;
+  for (size_t k = 1; k < set->n; ++k) {
+    const fitcl_device_desc *d = &list->desc[set->dev[k]];
+    fitcl_context_options o;
+    memset(&o, 0, sizeof o);
+    if (opt) o = *opt;
+    o.device = d->selector;
+    fitcl_context *sub = NULL;
+    st = fitcl_context_create(&o, &sub);
+    if (st != FITCL_OK) {
+      fitcl__fail(ctx, st, "device %s (%s) of the set: %.2000s", d->selector, d->name,
+                  sub ? sub->errmsg : "out of memory");
+      fitcl_context_destroy(sub);
+      break;
+    }
+    ctx->sub[ctx->nsub++] = sub;
+  }
+  if (st == FITCL_OK) return st;
+  while (ctx->nsub > 0) fitcl_context_destroy(ctx->sub[--ctx->nsub]);
+  if (ctx->backend->close) ctx->backend->close(ctx->backend);
+  memset(ctx->backend, 0, sizeof *ctx->backend);
+  return st;
+}
+
 /* `word` alone, in any case and with spaces around it. */
 static int is_plain(const char *sel, const char *word) {
   while (*sel == ' ' || *sel == '\t') ++sel;
@@ -124,24 +155,26 @@ fitcl_status fitcl_context_create(const fitcl_context_options *opt, fitcl_contex
     fitcl__fail(ctx, st, "device discovery failed");
     goto done;
   }
-  size_t cand[FITCL__MAX_CANDIDATES], ncand = 0;
+  fitcl__devset sets[FITCL__MAX_CANDIDATES];
+  size_t ncand = 0;
   int fallback = 0;
   const char *label = ctx->env.device_from_env ? "FITCL_DEVICE" : "device selector";
-  st = fitcl__selector_candidates(ctx->env.device, label, list.desc, list.n, cand, &ncand, &fallback,
-                                  err, sizeof err);
+  st = fitcl__selector_sets(ctx->env.device, label, list.desc, list.n, sets, &ncand, &fallback, err,
+                            sizeof err);
   if (st != FITCL_OK) {
     fitcl__fail(ctx, st, "%s", err);
     goto done;
   }
   /* Only the cpu backend left after a real probe: remember it. */
-  if (have_key && !strcmp(ctx->discovery, "probed") && ncand == 1 &&
-      !strcmp(list.desc[cand[0]].backend, "cpu"))
+  if (have_key && !strcmp(ctx->discovery, "probed") && ncand == 1 && sets[0].n == 1 &&
+      !strcmp(list.desc[sets[0].dev[0]].backend, "cpu"))
     fitcl__discovery_memo_store_no_gpu(ctx->cache, memo_key);
 
   st = FITCL_ERR_NO_DEVICE;
   for (size_t k = 0; k < ncand; ++k) {
-    const fitcl_device_desc *d = &list.desc[cand[k]];
-    st = open_device(ctx, d, list.ref[cand[k]]);
+    const fitcl_device_desc *d = &list.desc[sets[k].dev[0]];
+    st = open_device(ctx, d, list.ref[sets[k].dev[0]]);
+    if (st == FITCL_OK && sets[k].n > 1) st = open_subs(ctx, opt, &list, &sets[k]);
     /* `auto` (or a list) on a host where OpenCL cannot even be loaded:
      * the cpu backend is a fallback worth a reason.  Only after a probe,
      * which has tried the load; a remembered host is not reloaded. */
@@ -182,6 +215,7 @@ done:
 void fitcl_context_destroy(fitcl_context *ctx) {
   if (!ctx) return;
   if (ctx->ranks) ctx->ranks->release(ctx->ranks);
+  for (int k = 0; k < ctx->nsub; ++k) fitcl_context_destroy(ctx->sub[k]);
   if (ctx->backend->close) ctx->backend->close(ctx->backend);
   fitcl__cache_close(ctx->cache);
   fitcl__pool_destroy(ctx->pool);
@@ -210,5 +244,18 @@ fitcl_status fitcl_context_get_info(const fitcl_context *ctx, fitcl_context_info
   /* A hit the driver refused was really a rebuild. */
   info->cache.hits -= ctx->driver_rejected;
   info->cache.rebuilt += ctx->driver_rejected;
+  info->ndevices = 1 + ctx->nsub;
+  return FITCL_OK;
+}
+
+fitcl_status fitcl_context_device(const fitcl_context *ctx, int i, fitcl_context_device_info *out) {
+  if (!ctx || !out) return FITCL_ERR_NULL;
+  memset(out, 0, sizeof *out);
+  if (i < 0 || i > ctx->nsub) return FITCL_ERR_RANGE;
+  const fitcl_context *c = i == 0 ? ctx : ctx->sub[i - 1];
+  out->selector = c->selector;
+  out->backend = c->backend->name ? c->backend->name : "none";
+  out->device = c->device_name;
+  out->blocks = ctx->blocks[i];
   return FITCL_OK;
 }

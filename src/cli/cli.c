@@ -62,6 +62,27 @@ void cli_print_json(cJSON *obj) {
   cJSON_Delete(obj);
 }
 
+/* A context over several devices: each one and its share of the blocks
+ * (docs/device-selection.md).  One device adds nothing. */
+static void add_devices(cJSON *obj, fitcl_context *ctx, const fitcl_context_info *info) {
+  if (info->ndevices < 2) return;
+  uint64_t total = 0;
+  fitcl_context_device_info d;
+  for (int i = 0; i < info->ndevices; ++i)
+    if (fitcl_context_device(ctx, i, &d) == FITCL_OK) total += d.blocks;
+  cJSON *arr = cJSON_AddArrayToObject(obj, "devices");
+  for (int i = 0; i < info->ndevices; ++i) {
+    if (fitcl_context_device(ctx, i, &d) != FITCL_OK) continue;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "selector", d.selector);
+    cJSON_AddStringToObject(o, "backend", d.backend);
+    cJSON_AddStringToObject(o, "device", d.device);
+    cJSON_AddNumberToObject(o, "blocks", (double)d.blocks);
+    cJSON_AddNumberToObject(o, "share", total ? (double)d.blocks / (double)total : 0.0);
+    cJSON_AddItemToArray(arr, o);
+  }
+}
+
 void cli_json_add_backend(cJSON *obj, fitcl_context *ctx) {
   fitcl_context_info info;
   if (fitcl_context_get_info(ctx, &info) != FITCL_OK) return;
@@ -69,12 +90,14 @@ void cli_json_add_backend(cJSON *obj, fitcl_context *ctx) {
   cJSON_AddStringToObject(obj, "device", info.device);
   cJSON_AddStringToObject(obj, "precision", info.precision);
   if (info.fallback_reason) cJSON_AddStringToObject(obj, "fallback_reason", info.fallback_reason);
+  add_devices(obj, ctx, &info);
 }
 
 void cli_json_add_fallback(cJSON *obj, fitcl_context *ctx) {
   fitcl_context_info info;
   if (fitcl_context_get_info(ctx, &info) != FITCL_OK) return;
   if (info.fallback_reason) cJSON_AddStringToObject(obj, "fallback_reason", info.fallback_reason);
+  add_devices(obj, ctx, &info);
 }
 
 int cli_usage_error(const char *fmt, ...) {

@@ -54,10 +54,12 @@ int cli_fail(fitcl_context *ctx, fitcl_status st, const char *what);
 int cli_open_context(fitcl_context **ctx);
 /* Prints a JSON object on stdout (compact, one line) and frees it. */
 void cli_print_json(cJSON *obj);
-/* Adds "backend" and "device" of ctx to obj, and "fallback_reason" when
- * `auto` (or a `;` list) fell back from a device that failed. */
+/* Adds "backend" and "device" of ctx to obj, "fallback_reason" when
+ * `auto` (or a `;` list) fell back from a device that failed, and, on a
+ * context over several devices, "devices": [{selector, backend, device,
+ * blocks, share}]. */
 void cli_json_add_backend(cJSON *obj, fitcl_context *ctx);
-/* Adds only "fallback_reason", when there is one. */
+/* Adds only "fallback_reason", when there is one, and "devices". */
 void cli_json_add_fallback(cJSON *obj, fitcl_context *ctx);
 /* Prints "fitcl <cmd>: <what>; run 'fitcl <cmd> --help' for usage" (one
  * line) and returns CLI_EXIT_USAGE.  Every usage error goes through here. */

@@ -71,7 +71,8 @@ static const cli_opt options[] = {
             "print one JSON object: params, stderr, covariance, confidence_intervals, "
             "cost, rss, reduced_chi2, r_squared, aic, bic, definitions, iterations, "
             "jacobian_passes, solver, fixed, status, converged, points, backend, "
-            "fallback_reason (when device selection fell back), seconds")},
+            "fallback_reason (when device selection fell back), devices (with several), "
+            "seconds")},
   {CLI_END}};
 #undef A
 

@@ -21,11 +21,18 @@ static const cli_spec spec = {
   .about = "Lists the cpu (pthreads) backend and every OpenCL device, with the selector\n"
            "string to put in FITCL_DEVICE, and marks the device FITCL_DEVICE selects\n"
            "(default: auto = an OpenCL GPU or accelerator, those with fp64 first, else\n"
-           "cpu).  PRECISION is what a context on the device computes in unless\n"
+           "cpu); a selector that joins devices ('cpu+opencl:0:cpu:0', 'opencl::gpu:*')\n"
+           "marks each of them.  PRECISION is what a context on the device computes in unless\n"
            "FITCL_PRECISION says otherwise (docs/precision.md).\n"
            "Where OpenCL cannot be loaded (no libOpenCL.so.1), only cpu is listed, with\n"
            "the reason.\n",
   .opts = options};
+
+static int is_chosen(size_t i, const size_t *chosen, size_t n) {
+  for (size_t k = 0; k < n; ++k)
+    if (chosen[k] == i) return 1;
+  return 0;
+}
 
 int cli_devices(int argc, char **argv) {
   devices_args a = {0};
@@ -39,9 +46,9 @@ int cli_devices(int argc, char **argv) {
   if (st != FITCL_OK) return cli_fail(NULL, st, "listing devices");
   const char *absent = fitcl_opencl_unavailable_reason();
   const char *sel = getenv("FITCL_DEVICE");
-  size_t chosen = (size_t)-1;
+  size_t chosen[16], nchosen = 0;
   char err[2048];
-  st = fitcl_devices_resolve(sel, list, n, &chosen, err, sizeof err);
+  st = fitcl_devices_resolve_set(sel, list, n, chosen, 16, &nchosen, err, sizeof err);
   if (st != FITCL_OK) {
     cli_error("%s", err);
     fitcl_devices_free(list);
@@ -61,7 +68,7 @@ int cli_devices(int argc, char **argv) {
       cJSON_AddStringToObject(d, "precision", list[i].precision);
       cJSON_AddNumberToObject(d, "compute_units", list[i].compute_units);
       cJSON_AddNumberToObject(d, "global_mem_mb", (double)list[i].global_mem_mb);
-      cJSON_AddBoolToObject(d, "selected", i == chosen);
+      cJSON_AddBoolToObject(d, "selected", is_chosen(i, chosen, nchosen));
       cJSON_AddItemToArray(arr, d);
     }
     if (absent) cJSON_AddStringToObject(root, "opencl_unavailable", absent);
@@ -71,7 +78,8 @@ int cli_devices(int argc, char **argv) {
     printf("  %-22s %-7s %-5s %-5s %-9s %5s %9s  %s\n", "SELECTOR", "BACKEND", "TYPE", "FP64",
            "PRECISION", "CU", "MEM(MiB)", "NAME (PLATFORM)");
     for (size_t i = 0; i < n; ++i)
-      printf("%s %-22s %-7s %-5s %-5s %-9s %5d %9llu  %s (%s)\n", i == chosen ? "*" : " ",
+      printf("%s %-22s %-7s %-5s %-5s %-9s %5d %9llu  %s (%s)\n",
+             is_chosen(i, chosen, nchosen) ? "*" : " ",
              list[i].selector, list[i].backend, list[i].type, list[i].fp64 ? "yes" : "no",
              list[i].precision, list[i].compute_units, (unsigned long long)list[i].global_mem_mb, list[i].name,
              list[i].platform);

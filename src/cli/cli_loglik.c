@@ -41,7 +41,8 @@ static const cli_opt options[] = {
   {CLI_FLAG("grad", A, grad, "also print the gradient with respect to log G, log L (and log A)")},
   {CLI_FLAG("json", A, json,
             "print one JSON object: {loglik, families, patterns, backend, device, "
-            "fallback_reason (when device selection fell back), seconds[, gradient:{log_gain, "
+            "fallback_reason (when device selection fell back), devices (with several), "
+            "seconds[, gradient:{log_gain, "
             "log_loss[, log_alpha]}]}")},
   {CLI_END}};
 #undef A

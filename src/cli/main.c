@@ -33,6 +33,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "\nenvironment:\n"
           "  FITCL_DEVICE        device selector: auto (default), cpu, opencl[:PLATFORM[:TYPE[:DEVICE]]], a;b\n"
+          "                      (fallback), a+b or DEVICE * (one context over several devices)\n"
           "  FITCL_THREADS       worker threads of the cpu backend (default: online CPUs)\n"
           "  FITCL_CACHE         on (default), readonly or off\n"
           "  FITCL_CACHE_DIR     cache directory (default $XDG_CACHE_HOME/fitcl or ~/.cache/fitcl)\n"

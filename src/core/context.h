@@ -9,6 +9,9 @@
 #include "fitcl.h"
 #include "core/env.h"
 
+/* Devices one context may join (FITCL_DEVICE=a+b+...). */
+#define FITCL__MAX_DEVICES 16
+
 typedef struct fitcl__pool fitcl__pool;
 typedef struct fitcl__ranks fitcl__ranks;
 typedef struct fitcl__cache fitcl__cache;
@@ -32,6 +35,13 @@ struct fitcl_context {
   char fallback_reason[1024];
   char errmsg[16384];        /* detail of the last failure (may hold a build log) */
   fitcl__ranks *ranks;       /* the processes sharing the work (core/ranks.h); NULL: this one */
+  /* A context over several devices (FITCL_DEVICE=a+b): this context runs
+   * on the first; each other device has a context of its own here, opened
+   * with the same settings.  Families that share their blocks over the
+   * devices (kernels/lik_multi.c) use them; every other family runs here. */
+  struct fitcl_context *sub[FITCL__MAX_DEVICES - 1];
+  int nsub;
+  uint64_t blocks[FITCL__MAX_DEVICES]; /* blocks each device computed (this one first) */
 };
 
 /* Records the detail of a failure and returns `status`, so call sites read

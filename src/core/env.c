@@ -122,6 +122,17 @@ fitcl_status fitcl__env_resolve(const fitcl_context_options *opt, fitcl__env *e,
     e->cache_max_mb = 512;
   }
 
+  /* Blocks per hand-out of a context over several devices (0: chosen per
+   * evaluation); fixing it forces a split, which must leave no trace. */
+  if ((v = env_get(opt, "FITCL_DEVICE_UNIT"))) {
+    long n;
+    if (!parse_long(v, 1, 1L << 30, &n)) {
+      snprintf(err, errlen, "FITCL_DEVICE_UNIT='%s' is not a positive whole number of blocks", v);
+      return FITCL_ERR_ENV;
+    }
+    e->device_unit = n;
+  }
+
   /* A cold build takes seconds; a farm node starting dozens of processes
    * at once can take minutes to reach the one that builds.  Past this the
    * waiter builds itself. */

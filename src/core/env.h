@@ -8,6 +8,8 @@
 typedef struct fitcl__env {
   char device[512];          /* selector text */
   int device_from_env;       /* 1 when it came from $FITCL_DEVICE */
+  long device_unit;          /* $FITCL_DEVICE_UNIT: blocks per hand-out over several devices
+                                (0: chosen per evaluation) */
   int threads;
   fitcl_cache_mode cache;
   char cache_dir[1024];      /* resolved directory ("" when none could be found) */

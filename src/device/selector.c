@@ -1,8 +1,10 @@
-/* FITCL_DEVICE: auto | cpu | opencl[:PLATFORM[:TYPE[:DEVICE]]] | a;b;c
+/* FITCL_DEVICE: auto | cpu | opencl[:PLATFORM[:TYPE[:DEVICE]]] | a+b | a;b;c
  *
  * Only `auto` and ';' lists fall back to a later candidate; a single
  * explicit selector either names a usable device or is an error, so a farm
- * node never silently runs somewhere the user did not ask for. */
+ * node never silently runs somewhere the user did not ask for.  '+' joins
+ * devices into one set (one context over all of them) and `*` as DEVICE
+ * takes every match; every member of a set must match, or the entry fails. */
 #include "device/selector.h"
 
 #include <ctype.h>
@@ -19,7 +21,7 @@ typedef struct sel_item {
   enum { SEL_AUTO, SEL_CPU, SEL_OPENCL } kind;
   char platform[128]; /* "" = any */
   char type[8];       /* "" or "all" = any */
-  char device[128];   /* "" = any */
+  char device[128];   /* "" = any; "*" = every match */
 } sel_item;
 
 static void trim(char *s) {
@@ -146,6 +148,17 @@ static int item_candidates(const sel_item *it, const fitcl_device_desc *list, si
       filtered[nfilt++] = i;
   size_t chosen[256], nch = 0;
   long idx;
+  if (!strcmp(it->device, "*")) {
+    /* Every match joins the set, in list order. */
+    for (size_t k = 0; k < nfilt && *n < FITCL__MAX_CANDIDATES; ++k) cand[(*n)++] = filtered[k];
+    if (nfilt == 0) {
+      const char *absent = any_opencl(list, count) ? NULL : fitcl__opencl_absent_reason();
+      if (absent) snprintf(why, whylen, "matches no device: OpenCL is unavailable (%s)", absent);
+      else snprintf(why, whylen, "matches no device");
+      return 0;
+    }
+    return 1;
+  }
   if (!it->device[0]) {
     memcpy(chosen, filtered, nfilt * sizeof *filtered);
     nch = nfilt;
@@ -174,11 +187,89 @@ static int item_candidates(const sel_item *it, const fitcl_device_desc *list, si
   return 1;
 }
 
-fitcl_status fitcl__selector_candidates(const char *selector, const char *label,
-                                        const fitcl_device_desc *list, size_t count,
-                                        size_t *cand, size_t *ncand, int *fallback,
-                                        char *err, size_t errlen) {
-  *ncand = 0;
+/* One ';' entry: a single item (auto may give several candidates, each a
+ * set of one) or items joined by '+' (one set of all their devices). */
+static fitcl_status entry_sets(const char *sel, const char *label, char *entry,
+                               const fitcl_device_desc *list, size_t count, fitcl__devset *sets,
+                               size_t *nsets, int *fallback, char *why, size_t whylen, char *err,
+                               size_t errlen) {
+  sel_item items[FITCL__MAX_SET];
+  char texts[FITCL__MAX_SET][128];
+  int nitems = 0;
+  const int joined = strchr(entry, '+') != NULL;
+  for (char *tok = entry, *next; tok; tok = next) {
+    next = strchr(tok, '+');
+    if (next) *next++ = '\0';
+    char t[512], w[256];
+    fitcl__strlcpy(t, tok, sizeof t);
+    trim(t);
+    if (nitems == FITCL__MAX_SET) {
+      snprintf(err, errlen, "%s='%s' joins more than %d devices with '+'", label, sel,
+               FITCL__MAX_SET);
+      return FITCL_ERR_SELECTOR;
+    }
+    if (joined && !t[0]) {
+      snprintf(err, errlen, "%s='%s' has an empty entry next to a '+'", label, sel);
+      return FITCL_ERR_SELECTOR;
+    }
+    if (!parse_item(t, &items[nitems], w, sizeof w)) {
+      snprintf(err, errlen, "%s='%s' is malformed: %s", label, sel, w);
+      return FITCL_ERR_SELECTOR;
+    }
+    fitcl__strlcpy(texts[nitems], t, sizeof texts[nitems]);
+    if (joined && items[nitems].kind == SEL_AUTO) {
+      snprintf(err, errlen, "%s='%s' is malformed: auto cannot be joined with '+' (name the devices)",
+               label, sel);
+      return FITCL_ERR_SELECTOR;
+    }
+    if (strchr(items[nitems].device, '*') && strcmp(items[nitems].device, "*")) {
+      snprintf(err, errlen, "%s='%s' is malformed: '*' must be the whole DEVICE field", label, sel);
+      return FITCL_ERR_SELECTOR;
+    }
+    ++nitems;
+  }
+  size_t cand[FITCL__MAX_CANDIDATES], n = 0;
+  if (!joined && items[0].kind == SEL_AUTO) {
+    *fallback = 1;
+    if (!item_candidates(&items[0], list, count, cand, &n, why, whylen)) return FITCL_OK;
+    for (size_t k = 0; k < n && *nsets < FITCL__MAX_CANDIDATES; ++k) {
+      sets[*nsets].n = 1;
+      sets[(*nsets)++].dev[0] = cand[k];
+    }
+    return FITCL_OK;
+  }
+  for (int i = 0; i < nitems; ++i) {
+    char w[768] = "";
+    if (!item_candidates(&items[i], list, count, cand, &n, w, sizeof w)) {
+      if (joined) snprintf(why, whylen, "has a member '%s' that %s", texts[i], w);
+      else fitcl__strlcpy(why, w, whylen);
+      return FITCL_OK; /* this entry has no set; a later one may */
+    }
+  }
+  if (n > FITCL__MAX_SET) {
+    snprintf(err, errlen, "%s='%s' selects %zu devices; a set holds at most %d", label, sel, n,
+             FITCL__MAX_SET);
+    return FITCL_ERR_SELECTOR;
+  }
+  for (size_t a = 0; a < n; ++a)
+    for (size_t b = a + 1; b < n; ++b)
+      if (cand[a] == cand[b]) {
+        snprintf(err, errlen, "%s='%s' names device %s more than once", label, sel,
+                 list[cand[a]].selector);
+        return FITCL_ERR_SELECTOR;
+      }
+  if (*nsets < FITCL__MAX_CANDIDATES) {
+    sets[*nsets].n = n;
+    memcpy(sets[*nsets].dev, cand, n * sizeof *cand);
+    ++*nsets;
+  }
+  return FITCL_OK;
+}
+
+fitcl_status fitcl__selector_sets(const char *selector, const char *label,
+                                  const fitcl_device_desc *list, size_t count, fitcl__devset *sets,
+                                  size_t *nsets, int *fallback, char *err, size_t errlen) {
+  *nsets = 0;
   *fallback = 0;
   const char *sel = (selector && *selector) ? selector : "auto";
   char devs[2048];
@@ -190,15 +281,16 @@ fitcl_status fitcl__selector_candidates(const char *selector, const char *label,
     return FITCL_ERR_SELECTOR;
   }
   fitcl__strlcpy(copy, sel, sizeof copy);
-  int nitems = 0;
-  sel_item items[16];
-  int is_list = strchr(copy, ';') != NULL;
-  /* Split by hand: strtok would silently skip empty entries ("a;;b"). */
+  int nentries = 0;
+  const int is_list = strchr(copy, ';') != NULL;
+  char first_why[768] = "";
+  /* Split by hand: strtok would silently skip empty entries ("a;;b").
+   * Every entry is parsed before any device is opened, so a typo late in
+   * a list is an error, not a fallback. */
   for (char *tok = copy, *next; tok; tok = next) {
     next = strchr(tok, ';');
     if (next) *next++ = '\0';
-    char why[256];
-    if (nitems == 16) {
+    if (nentries == 16) {
       snprintf(err, errlen, "%s='%s' has more than 16 ';'-separated entries", label, sel);
       return FITCL_ERR_SELECTOR;
     }
@@ -209,45 +301,58 @@ fitcl_status fitcl__selector_candidates(const char *selector, const char *label,
       snprintf(err, errlen, "%s='%s' has an empty entry between ';' separators", label, sel);
       return FITCL_ERR_SELECTOR;
     }
-    if (!parse_item(t, &items[nitems], why, sizeof why)) {
-      snprintf(err, errlen, "%s='%s' is malformed: %s", label, sel, why);
-      return FITCL_ERR_SELECTOR;
-    }
-    ++nitems;
-  }
-  if (nitems == 0) {
-    snprintf(err, errlen, "%s='%s' is malformed: no entries", label, sel);
-    return FITCL_ERR_SELECTOR;
-  }
-  char first_why[768] = "";
-  for (int i = 0; i < nitems; ++i) {
     char why[768] = "";
-    int r = item_candidates(&items[i], list, count, cand, ncand, why, sizeof why);
-    if (r <= 0 && !first_why[0]) fitcl__strlcpy(first_why, why, sizeof first_why);
-    if (items[i].kind == SEL_AUTO) *fallback = 1;
+    fitcl_status st = entry_sets(sel, label, t, list, count, sets, nsets, fallback, why,
+                                 sizeof why, err, errlen);
+    if (st != FITCL_OK) return st;
+    if (why[0] && !first_why[0]) fitcl__strlcpy(first_why, why, sizeof first_why);
+    ++nentries;
   }
   if (is_list) *fallback = 1;
-  if (*ncand == 0) {
-    snprintf(err, errlen, "%s='%s' %s. Devices: %s", label, sel, first_why[0] ? first_why : "matches no device", devs);
+  if (*nsets == 0) {
+    snprintf(err, errlen, "%s='%s' %s. Devices: %s", label, sel,
+             first_why[0] ? first_why : "matches no device", devs);
     return FITCL_ERR_NO_DEVICE;
   }
   return FITCL_OK;
 }
 
-fitcl_status fitcl_devices_resolve(const char *selector, const fitcl_device_desc *list,
-                                   size_t count, size_t *index, char *err, size_t errlen) {
+fitcl_status fitcl__selector_candidates(const char *selector, const char *label,
+                                        const fitcl_device_desc *list, size_t count,
+                                        size_t *cand, size_t *ncand, int *fallback,
+                                        char *err, size_t errlen) {
+  fitcl__devset sets[FITCL__MAX_CANDIDATES];
+  size_t nsets = 0;
+  *ncand = 0;
+  fitcl_status st =
+      fitcl__selector_sets(selector, label, list, count, sets, &nsets, fallback, err, errlen);
+  for (size_t k = 0; st == FITCL_OK && k < nsets; ++k) cand[(*ncand)++] = sets[k].dev[0];
+  return st;
+}
+
+fitcl_status fitcl_devices_resolve_set(const char *selector, const fitcl_device_desc *list,
+                                       size_t count, size_t *index, size_t cap, size_t *n,
+                                       char *err, size_t errlen) {
   char dummy[8];
   if (!err) {
     err = dummy;
     errlen = sizeof dummy;
   }
   if (errlen) err[0] = '\0';
-  if (!list || !index) return FITCL_ERR_NULL;
-  size_t cand[FITCL__MAX_CANDIDATES], n = 0;
+  if (!list || !index || !n) return FITCL_ERR_NULL;
+  *n = 0;
+  fitcl__devset sets[FITCL__MAX_CANDIDATES];
+  size_t nsets = 0;
   int fallback = 0;
-  fitcl_status st = fitcl__selector_candidates(selector, "FITCL_DEVICE", list, count, cand, &n,
-                                               &fallback, err, errlen);
+  fitcl_status st = fitcl__selector_sets(selector, "FITCL_DEVICE", list, count, sets, &nsets,
+                                         &fallback, err, errlen);
   if (st != FITCL_OK) return st;
-  *index = cand[0];
+  for (size_t k = 0; k < sets[0].n && k < cap; ++k) index[(*n)++] = sets[0].dev[k];
   return FITCL_OK;
+}
+
+fitcl_status fitcl_devices_resolve(const char *selector, const fitcl_device_desc *list,
+                                   size_t count, size_t *index, char *err, size_t errlen) {
+  size_t n = 0;
+  return fitcl_devices_resolve_set(selector, list, count, index, 1, &n, err, errlen);
 }

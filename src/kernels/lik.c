@@ -19,6 +19,7 @@
 #include "core/util.h"
 #include "device/backend.h"
 #include "kernels/lik.h"
+#include "kernels/lik_multi.h"
 
 /* Orders (level, node) pairs. */
 static int cmp_pair(const void *a, const void *b) {
@@ -432,11 +433,14 @@ fitcl_status fitcl__lik_open_take(fitcl_context *ctx, const fitcl__lik_tree *tre
   L->backend = ctx->backend->lik;
   fitcl__lik_patterns view = *pat;
   L->pat_view = &view;
-  L->release = release;
+  /* Over several devices each one's handle is built from the same
+   * patterns after this one: none is given back before the last. */
+  L->release = ctx->nsub ? NULL : release;
   L->release_user = release_user;
   st = L->backend->create(L);
   L->pat_view = NULL;
   L->release = NULL;
+  if (st == FITCL_OK) st = fitcl__lik_multi_open(L, tree, pat);
   if (st != FITCL_OK) goto fail;
   *out = L;
   return FITCL_OK;
@@ -450,6 +454,7 @@ fail:
 
 void fitcl_lik_destroy(fitcl_lik *L) {
   if (!L) return;
+  fitcl__lik_multi_close(L);
   if (L->backend) L->backend->destroy(L);
   free(L->sched);
   free(L->sched_child);
@@ -573,7 +578,12 @@ fitcl_status fitcl_lik_eval(fitcl_lik *L, const fitcl_gl_params *p, double *logl
   }
   L->root_grad = (L->opt.root != FITCL_ROOT_FIXED);
   const int want_grad = grad != NULL;
-  st = L->backend->eval(L, want_grad);
+  if (L->peers) {
+    st = fitcl__lik_multi_eval(L, want_grad);
+  } else {
+    st = L->backend->eval(L, want_grad);
+    if (st == FITCL_OK) ctx->blocks[0] += L->nblocks;
+  }
   if (st != FITCL_OK) {
     if (L->shared) (void)ctx->ranks->sum(ctx->ranks, NULL, 0, NULL, 1);
     return st;

@@ -109,6 +109,11 @@ struct fitcl_lik {
    * contiguous share of the blocks, and its sums are added over the ranks;
    * per-pattern values are gathered from every rank when asked for. */
   int shared;
+  /* Over several devices (kernels/lik_multi.c): a handle of the same
+   * data on each other device's context, or NULL. */
+  struct fitcl_lik **peers;      /* [ctx->nsub] */
+  double multi_rate[2][16];      /* blocks per second of each device in the last evaluation
+                                    without and with the gradient (0: not yet measured) */
   /* backend state */
   const struct fitcl__lik_ops *backend; /* the context's ops table for this family */
   void *impl;                    /* the backend's own state for this handle */
@@ -163,6 +168,13 @@ typedef struct fitcl__lik_ops {
   fitcl_status (*create)(fitcl_lik *L);
   fitcl_status (*eval)(fitcl_lik *L, int want_grad);
   void (*destroy)(fitcl_lik *L);
+  /* eval in two steps, for a context over several devices
+   * (kernels/lik_multi.c): prepare what every block reads (the transition
+   * matrices), then fill pat_ll and rows of blocks [b0, b1) only; any
+   * number of block calls after one prepare.  A handle that cannot (the
+   * OpenCL float kernels) returns FITCL_ERR_UNSUPPORTED from prepare. */
+  fitcl_status (*prepare)(fitcl_lik *L, int want_grad);
+  fitcl_status (*blocks)(fitcl_lik *L, int want_grad, size_t b0, size_t b1);
 } fitcl__lik_ops;
 
 /* Discrete-gamma rates (mean method) and d log r_c / d log alpha. */

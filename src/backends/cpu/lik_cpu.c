@@ -819,5 +819,38 @@ fitcl_status fitcl__lik_cpu_eval(fitcl_lik *L, int want_grad) {
   return FITCL_OK;
 }
 
+/* The same in two steps (kernels/lik.h: prepare, blocks). */
+static fitcl_status lik_cpu_prepare(fitcl_lik *L, int want_grad) {
+  pm_job j = {L, want_grad, (size_t)L->G * L->K * L->nnodes};
+  fitcl__pool_run(fitcl__ctx_pool(L->ctx), (j.nrec + PM_CHUNK - 1) / PM_CHUNK, pm_task, &j);
+  cpu_of(L)->want_grad = want_grad;
+  return FITCL_OK;
+}
+
+typedef struct range_job {
+  fitcl_lik *L;
+  size_t b0;
+} range_job;
+
+FITCL__CLONES
+static void range_task_ll(void *arg, size_t t, unsigned worker) {
+  const range_job *j = arg;
+  block_run(j->L, j->b0 + t, worker, 0);
+}
+
+FITCL__CLONES
+static void range_task_grad(void *arg, size_t t, unsigned worker) {
+  const range_job *j = arg;
+  block_run(j->L, j->b0 + t, worker, 1);
+}
+
+static fitcl_status lik_cpu_blocks(fitcl_lik *L, int want_grad, size_t b0, size_t b1) {
+  range_job j = {L, b0};
+  fitcl__pool_run(fitcl__ctx_pool(L->ctx), b1 - b0, want_grad ? range_task_grad : range_task_ll,
+                  &j);
+  return FITCL_OK;
+}
+
 const fitcl__lik_ops fitcl__lik_cpu_ops = {fitcl__lik_cpu_create, fitcl__lik_cpu_eval,
-                                          fitcl__lik_cpu_destroy};
+                                          fitcl__lik_cpu_destroy, lik_cpu_prepare,
+                                          lik_cpu_blocks};

@@ -69,14 +69,20 @@ fitcl_status fitcl__lik_ocl_create(fitcl_lik *L) {
 
 #define ARG(k, i, v) TRY(fitcl__ocl_setarg(ctx, (k), (i), sizeof(v), &(v)))
 
-fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad) {
+/* Uploads this evaluation's numbers, computes the transition matrices and
+ * sets every argument of the pruning and block-row kernels except the
+ * pattern range, which fitcl__lik_ocl_blocks sets per chunk. */
+static fitcl_status lik_ocl_prepare(fitcl_lik *L, int want_grad) {
   fitcl_context *ctx = L->ctx;
   struct fitcl__lik_ocl *o = ocl_of(L);
-  if (o->floats) return fitcl__lik_ocl_eval_float(L, want_grad);
+  if (o->floats)
+    return fitcl__fail(ctx, FITCL_ERR_UNSUPPORTED,
+                       "likelihood: block ranges need the double kernels");
   fitcl_status st;
   const int nn = L->nnodes, S = L->G * L->K;
   /* One non-blocking upload of everything that changes per evaluation;
-   * hpar is not touched again before the blocking read at the end. */
+   * hpar is not touched again before the blocking read in
+   * fitcl__lik_ocl_blocks. */
   const size_t npar = (size_t)nn + 2 * (size_t)S + (size_t)L->G;
   memcpy(o->hpar, L->brlen, sizeof(double) * (size_t)nn);
   memcpy(o->hpar + nn, L->set_a, sizeof(double) * (size_t)S);
@@ -95,35 +101,56 @@ fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad) {
   TRY(fitcl__ocl_launch(ctx, o->k_pm, (size_t)nn * (size_t)S, 0));
 
   const cl_int ncomp = (cl_int)L->ncomp;
-  const cl_int nrc = want_grad ? ncomp : 1;
-  ARG(o->k_rows, 0, o->wv);
-  ARG(o->k_rows, 2, ncomp);
-  ARG(o->k_rows, 4, nrc);
-  ARG(o->k_rows, 5, o->rows);
-  /* Without the gradient the host forms the log-likelihood rows below. */
   const fitcl__lik_ocl_prune_bufs pb = {.pm = o->pm, .par = o->par, .root = o->patll,
                                         .pi_off = nn + 2 * S};
-  TRY(fitcl__lik_ocl_prune(L, want_grad, nrc, &pb));
+  TRY(fitcl__lik_ocl_prune_args(L, want_grad, &pb));
+  o->nrc = want_grad ? ncomp : 1;
+  ARG(o->k_rows, 0, o->wv);
+  ARG(o->k_rows, 2, ncomp);
+  ARG(o->k_rows, 4, o->nrc);
+  ARG(o->k_rows, 5, o->rows);
+  return FITCL_OK;
+}
+
+/* Blocks [b0, b1) after lik_ocl_prepare: their patterns' values and rows. */
+static fitcl_status lik_ocl_blocks(fitcl_lik *L, int want_grad, size_t b0, size_t b1) {
+  fitcl_context *ctx = L->ctx;
+  struct fitcl__lik_ocl *o = ocl_of(L);
+  fitcl_status st;
+  const size_t p0 = b0 * FITCL_REDUCE_BLOCK, p1 = b1 * FITCL_REDUCE_BLOCK, nc = L->ncomp;
+  /* Without the gradient the host forms the log-likelihood rows below. */
+  TRY(fitcl__lik_ocl_run_chunks(L, p0, p1, want_grad, o->nrc));
   if (want_grad)
-    TRY(fitcl__ocl_check(ctx, clEnqueueReadBuffer(fitcl__ocl_of(ctx)->queue, o->rows, CL_FALSE, 0,
-                                                  sizeof(double) * L->ncomp * L->nblocks, L->rows,
-                                                  0, NULL, NULL),
+    TRY(fitcl__ocl_check(ctx, clEnqueueReadBuffer(fitcl__ocl_of(ctx)->queue, o->rows, CL_FALSE,
+                                                  sizeof(double) * nc * b0,
+                                                  sizeof(double) * nc * (b1 - b0),
+                                                  L->rows + nc * b0, 0, NULL, NULL),
                          "clEnqueueReadBuffer"));
-  TRY(fitcl__ocl_read(ctx, o->patll, 0, sizeof(double) * L->npx, L->pat_ll));
+  TRY(fitcl__ocl_read(ctx, o->patll, sizeof(double) * p0, sizeof(double) * (p1 - p0),
+                      L->pat_ll + p0));
   if (!want_grad) {
     /* Log-likelihood only: the per-pattern values are read back anyway, so
      * the block sums are formed here, with the kernels' formula and the
      * pthreads backend's order, saving a launch and a read. */
-    memset(L->rows, 0, sizeof(double) * L->ncomp * L->nblocks);
-    for (size_t b = 0; b < L->nblocks; ++b) {
+    memset(L->rows + nc * b0, 0, sizeof(double) * nc * (b1 - b0));
+    for (size_t b = b0; b < b1; ++b) {
       double sum = 0.0, comp = 0.0;
       for (size_t i = b * FITCL_REDUCE_BLOCK; i < (b + 1) * FITCL_REDUCE_BLOCK; ++i)
         fitcl_kahan_add(&sum, &comp, fitcl_prune_wll(L->kind[i], L->weight[i], L->pat_ll[i]));
-      L->rows[b * L->ncomp + FITCL__LC_LL] = sum + comp;
+      L->rows[b * nc + FITCL__LC_LL] = sum + comp;
     }
   }
   return FITCL_OK;
 }
 
+fitcl_status fitcl__lik_ocl_eval(fitcl_lik *L, int want_grad) {
+  struct fitcl__lik_ocl *o = ocl_of(L);
+  if (o->floats) return fitcl__lik_ocl_eval_float(L, want_grad);
+  fitcl_status st;
+  TRY(lik_ocl_prepare(L, want_grad));
+  return lik_ocl_blocks(L, want_grad, 0, L->nblocks);
+}
+
 const fitcl__lik_ops fitcl__lik_ocl_ops = {fitcl__lik_ocl_create, fitcl__lik_ocl_eval,
-                                          fitcl__lik_ocl_destroy};
+                                          fitcl__lik_ocl_destroy, lik_ocl_prepare,
+                                          lik_ocl_blocks};

@@ -84,8 +84,11 @@ void fitcl__lik_ocl_layout(fitcl_lik *L, size_t real) {
 
 #define ARG(k, i, v) TRY(fitcl__ocl_setarg(ctx, (k), (i), sizeof(v), &(v)))
 
-fitcl_status fitcl__lik_ocl_prune(fitcl_lik *L, int want_grad, cl_int nrc,
-                                  const fitcl__lik_ocl_prune_bufs *pb) {
+/* k_prune's pattern-range arguments, set per chunk (common/prune_kernel.h). */
+enum { ARG_POFS = 9, ARG_CN = 10 };
+
+fitcl_status fitcl__lik_ocl_prune_args(fitcl_lik *L, int want_grad,
+                                       const fitcl__lik_ocl_prune_bufs *pb) {
   fitcl_context *ctx = L->ctx;
   struct fitcl__lik_ocl *o = ocl_of(L);
   fitcl_status st;
@@ -97,19 +100,27 @@ fitcl_status fitcl__lik_ocl_prune(fitcl_lik *L, int want_grad, cl_int nrc,
   cl_uint a = 0;
   ARG(k, a++, ntips); ARG(k, a++, nn); ARG(k, a++, nint); ARG(k, a++, K); ARG(k, a++, maxdeg);
   ARG(k, a++, o->sched); ARG(k, a++, o->sched_child); ARG(k, a++, o->tips); ARG(k, a++, npx);
-  const cl_uint a_pofs = a++, a_cn = a++;
+  a += 2; /* ARG_POFS, ARG_CN */
   ARG(k, a++, o->bgroup); ARG(k, a++, o->kind); ARG(k, a++, o->weight); ARG(k, a++, pb->pm);
   ARG(k, a++, pb->par); ARG(k, a++, pb->pi_off); ARG(k, a++, root_grad); ARG(k, a++, wg);
   ARG(k, a++, bg); ARG(k, a++, ncomp); ARG(k, a++, o->tile); ARG(k, a++, o->in);
   ARG(k, a++, o->out); ARG(k, a++, o->sb); ARG(k, a++, pb->root); ARG(k, a++, pb->nsc);
   ARG(k, a++, o->wv); ARG(k, a++, pb->comp);
-  for (size_t p0 = 0; p0 < L->npx; p0 += o->cn) {
-    const cl_long pofs = (cl_long)p0;
-    const cl_long cn = (cl_long)((L->npx - p0 < o->cn) ? L->npx - p0 : o->cn);
+  return FITCL_OK;
+}
+
+fitcl_status fitcl__lik_ocl_run_chunks(fitcl_lik *L, size_t p0, size_t p1, int want_grad,
+                                       cl_int nrc) {
+  fitcl_context *ctx = L->ctx;
+  struct fitcl__lik_ocl *o = ocl_of(L);
+  fitcl_status st;
+  for (size_t p = p0; p < p1; p += o->cn) {
+    const cl_long pofs = (cl_long)p;
+    const cl_long cn = (cl_long)((p1 - p < o->cn) ? p1 - p : o->cn);
     const cl_long blk0 = pofs / FITCL_REDUCE_BLOCK;
-    ARG(k, a_pofs, pofs);
-    ARG(k, a_cn, cn);
-    TRY(fitcl__ocl_launch(ctx, k, (size_t)cn, 0));
+    ARG(o->k_prune, ARG_POFS, pofs);
+    ARG(o->k_prune, ARG_CN, cn);
+    TRY(fitcl__ocl_launch(ctx, o->k_prune, (size_t)cn, 0));
     if (!want_grad) continue;
     ARG(o->k_rows, 1, cn);
     ARG(o->k_rows, 3, blk0);

@@ -165,7 +165,8 @@ fitcl_status fitcl__lik_ocl_eval_float(fitcl_lik *L, int want_grad) {
   }
   const fitcl__lik_ocl_prune_bufs pb = {.pm = o->pmf, .par = o->pif, .root = o->llf,
                                         .nsc = o->nsc, .comp = comp};
-  TRY(fitcl__lik_ocl_prune(L, want_grad, nrc, &pb));
+  TRY(fitcl__lik_ocl_prune_args(L, want_grad, &pb));
+  TRY(fitcl__lik_ocl_run_chunks(L, 0, L->npx, want_grad, nrc));
   const size_t nrow = L->ncomp * L->nblocks;
   if (want_grad && o->pairs)
     TRY(fitcl__ocl_check(ctx, clEnqueueReadBuffer(q, o->rows2, CL_FALSE, 0,

@@ -16,6 +16,7 @@ struct fitcl__lik_ocl {
   cl_mem in, out, sb, patll, wv, rows;
   size_t cn; /* patterns per chunk */
   cl_int tile; /* patterns per tile of the partials (cl/lik.cl) */
+  cl_int nrc;  /* block-row components k_rows forms this evaluation */
   /* The float kernels (cl/lik_float.cl), when the device computes in
    * mixed or single precision: `in`, `out`, `sb` and `wv` then hold floats;
    * pm and pi1 are computed on the host and uploaded as floats; the pruning
@@ -48,11 +49,14 @@ typedef struct fitcl__lik_ocl_prune_bufs {
   cl_mem pm, par, root, nsc;
   cl_int pi_off, comp;
 } fitcl__lik_ocl_prune_bufs;
-/* Sets k_prune's arguments and launches it over the patterns chunk by
- * chunk, and, with the gradient, k_rows after each chunk over nrc
- * block-row components (its arguments 0, 2, 4 and 5 set). */
-fitcl_status fitcl__lik_ocl_prune(fitcl_lik *L, int want_grad, cl_int nrc,
-                                  const fitcl__lik_ocl_prune_bufs *pb);
+/* Sets k_prune's arguments but the pattern range. */
+fitcl_status fitcl__lik_ocl_prune_args(fitcl_lik *L, int want_grad,
+                                       const fitcl__lik_ocl_prune_bufs *pb);
+/* Launches k_prune (its arguments set) over patterns [p0, p1) (whole
+ * blocks) chunk by chunk, and, with the gradient, k_rows after each chunk
+ * over nrc block-row components (its arguments 0, 2, 4 and 5 set). */
+fitcl_status fitcl__lik_ocl_run_chunks(fitcl_lik *L, size_t p0, size_t p1, int want_grad,
+                                       cl_int nrc);
 
 /* The float kernels' driver (lik_ocl_float.c). */
 fitcl_status fitcl__lik_ocl_create_float(fitcl_lik *L);

@@ -1,0 +1,31 @@
+/* The likelihood over the devices of a context that joins several
+ * (FITCL_DEVICE=a+b, docs/device-selection.md).  Internal.
+ *
+ * Every device holds a handle of the same data; an evaluation hands the
+ * handle's fixed blocks out in units to one host thread per device, each
+ * pulling the next unit when it is done, so a slow device takes fewer.  A
+ * block's row has the same bits on every device computing in double (the
+ * same operations in the same order from cl/common/, the project's own
+ * exp, expm1 and log, no contraction into fused multiply-adds), and lik.c
+ * adds the rows in block order, so the split leaves no trace. */
+#ifndef FITCL_KERNELS_LIK_MULTI_H
+#define FITCL_KERNELS_LIK_MULTI_H
+
+#include "kernels/lik.h"
+
+/* Opens a handle of the same tree and patterns on each other device of
+ * L's context (none for a context on one device, or where a device cannot
+ * evaluate block ranges: the likelihood then runs on the first device). */
+fitcl_status fitcl__lik_multi_open(fitcl_lik *L, const fitcl__lik_tree *tree,
+                                   const fitcl__lik_patterns *pat);
+void fitcl__lik_multi_close(fitcl_lik *L);
+
+/* Test hook: microseconds device i waits before each unit it takes, and
+ * then until a device without a delay has taken one, so a test can make
+ * one device slow and be sure the others take blocks. */
+extern unsigned fitcl__lik_multi_slow_us[16];
+
+/* The backend's eval over the devices: fills L->pat_ll and L->rows. */
+fitcl_status fitcl__lik_multi_eval(fitcl_lik *L, int want_grad);
+
+#endif
