@@ -18,6 +18,7 @@
 #include "device/discover_memo.h"
 #include "device/opencl_absent.h"
 #include "device/selector.h"
+#include "kernels/lik_multi.h"
 #include "kernels/tune.h"
 
 /* The two descriptors live with the context, in one allocation. */
@@ -97,7 +98,10 @@ static fitcl_status open_subs(fitcl_context *ctx, const fitcl_context_options *o
     }
     ctx->sub[ctx->nsub++] = sub;
   }
-  if (st == FITCL_OK) return st;
+  if (st == FITCL_OK) {
+    ctx->lik_split = &fitcl__lik_multi_split;
+    return st;
+  }
   while (ctx->nsub > 0) fitcl_context_destroy(ctx->sub[--ctx->nsub]);
   if (ctx->backend->close) ctx->backend->close(ctx->backend);
   memset(ctx->backend, 0, sizeof *ctx->backend);

@@ -41,6 +41,11 @@ struct fitcl_context {
    * devices (kernels/lik_multi.c) use them; every other family runs here. */
   struct fitcl_context *sub[FITCL__MAX_DEVICES - 1];
   int nsub;
+  /* With sub-contexts: how the likelihood family shares a handle's blocks
+   * over the devices (kernels/lik_multi.c), set where the context is made
+   * (backends/context_create.c), so the family's driver calls it without
+   * knowing it.  NULL on one device. */
+  const struct fitcl__lik_split *lik_split;
   uint64_t blocks[FITCL__MAX_DEVICES]; /* blocks each device computed (this one first) */
 };
 

@@ -19,7 +19,6 @@
 #include "core/util.h"
 #include "device/backend.h"
 #include "kernels/lik.h"
-#include "kernels/lik_multi.h"
 
 /* Orders (level, node) pairs. */
 static int cmp_pair(const void *a, const void *b) {
@@ -440,7 +439,7 @@ fitcl_status fitcl__lik_open_take(fitcl_context *ctx, const fitcl__lik_tree *tre
   st = L->backend->create(L);
   L->pat_view = NULL;
   L->release = NULL;
-  if (st == FITCL_OK) st = fitcl__lik_multi_open(L, tree, pat);
+  if (st == FITCL_OK && ctx->lik_split) st = ctx->lik_split->open(L, tree, pat);
   if (st != FITCL_OK) goto fail;
   *out = L;
   return FITCL_OK;
@@ -454,7 +453,7 @@ fail:
 
 void fitcl_lik_destroy(fitcl_lik *L) {
   if (!L) return;
-  fitcl__lik_multi_close(L);
+  if (L->ctx->lik_split) L->ctx->lik_split->close(L);
   if (L->backend) L->backend->destroy(L);
   free(L->sched);
   free(L->sched_child);
@@ -579,7 +578,7 @@ fitcl_status fitcl_lik_eval(fitcl_lik *L, const fitcl_gl_params *p, double *logl
   L->root_grad = (L->opt.root != FITCL_ROOT_FIXED);
   const int want_grad = grad != NULL;
   if (L->peers) {
-    st = fitcl__lik_multi_eval(L, want_grad);
+    st = ctx->lik_split->eval(L, want_grad);
   } else {
     st = L->backend->eval(L, want_grad);
     if (st == FITCL_OK) ctx->blocks[0] += L->nblocks;

@@ -131,6 +131,17 @@ struct fitcl_lik {
   int *block_group_all;
 };
 
+/* A context over several devices: the handle's blocks shared over them
+ * (kernels/lik_multi.c, reached through ctx->lik_split).  open: after the
+ * backend's create, a handle of the same tree and patterns on each other
+ * device; eval: the backend's eval over the devices (fills pat_ll and
+ * rows); close: before the backend's destroy. */
+typedef struct fitcl__lik_split {
+  fitcl_status (*open)(fitcl_lik *L, const fitcl__lik_tree *tree, const fitcl__lik_patterns *pat);
+  fitcl_status (*eval)(fitcl_lik *L, int want_grad);
+  void (*close)(fitcl_lik *L);
+} fitcl__lik_split;
+
 /* Fills tips (one byte a cell, tip-major) from pat_view, during the
  * backend's create: for a backend that wants the states that way.  The
  * backend frees tips when it no longer needs them. */

@@ -19,8 +19,8 @@ static int can_split(const fitcl_context *c) {
          c->backend->caps.precision == FITCL_PRECISION_DOUBLE && c->backend->caps.fp64;
 }
 
-fitcl_status fitcl__lik_multi_open(fitcl_lik *L, const fitcl__lik_tree *tree,
-                                   const fitcl__lik_patterns *pat) {
+static fitcl_status split_open(fitcl_lik *L, const fitcl__lik_tree *tree,
+                              const fitcl__lik_patterns *pat) {
   fitcl_context *ctx = L->ctx;
   if (ctx->nsub == 0) return FITCL_OK;
   for (int k = -1; k < ctx->nsub; ++k) {
@@ -50,7 +50,7 @@ fitcl_status fitcl__lik_multi_open(fitcl_lik *L, const fitcl__lik_tree *tree,
   return FITCL_OK;
 }
 
-void fitcl__lik_multi_close(fitcl_lik *L) {
+static void split_close(fitcl_lik *L) {
   if (!L->peers) return;
   for (int k = 0; k < L->ctx->nsub; ++k) fitcl_lik_destroy(L->peers[k]);
   free(L->peers);
@@ -137,7 +137,7 @@ static void *dev_main(void *arg) {
   return NULL;
 }
 
-fitcl_status fitcl__lik_multi_eval(fitcl_lik *L, int want_grad) {
+static fitcl_status split_eval(fitcl_lik *L, int want_grad) {
   fitcl_context *ctx = L->ctx;
   const int ndev = 1 + ctx->nsub;
   dev_run run[FITCL__MAX_DEVICES];
@@ -199,3 +199,5 @@ fitcl_status fitcl__lik_multi_eval(fitcl_lik *L, int want_grad) {
   }
   return FITCL_OK;
 }
+
+const fitcl__lik_split fitcl__lik_multi_split = {split_open, split_eval, split_close};

@@ -13,19 +13,15 @@
 
 #include "kernels/lik.h"
 
-/* Opens a handle of the same tree and patterns on each other device of
- * L's context (none for a context on one device, or where a device cannot
- * evaluate block ranges: the likelihood then runs on the first device). */
-fitcl_status fitcl__lik_multi_open(fitcl_lik *L, const fitcl__lik_tree *tree,
-                                   const fitcl__lik_patterns *pat);
-void fitcl__lik_multi_close(fitcl_lik *L);
+/* The split (lik.h) a context over several devices uses.  Its open makes
+ * a handle of the same tree and patterns on each other device of L's
+ * context (none where a device cannot evaluate block ranges in double: the
+ * likelihood then runs on the first device). */
+extern const fitcl__lik_split fitcl__lik_multi_split;
 
 /* Test hook: microseconds device i waits before each unit it takes, and
  * then until a device without a delay has taken one, so a test can make
  * one device slow and be sure the others take blocks. */
 extern unsigned fitcl__lik_multi_slow_us[16];
-
-/* The backend's eval over the devices: fills L->pat_ll and L->rows. */
-fitcl_status fitcl__lik_multi_eval(fitcl_lik *L, int want_grad);
 
 #endif
