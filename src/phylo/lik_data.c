@@ -108,16 +108,24 @@ done:
   return st;
 }
 
+/* The likelihood's views (kernels/lik.h) of a tree and its patterns. */
+static fitcl__lik_tree tree_view(const fitcl__tree *tree) {
+  return (fitcl__lik_tree){tree->ntips, tree->nnodes, tree->child_start,
+                           tree->child, tree->brlen,  tree->level};
+}
+static fitcl__lik_patterns patterns_view(const fitcl__patterns *pat) {
+  return (fitcl__lik_patterns){pat->ntaxa,     pat->npatterns,      NULL,
+                               pat->weight,    pat->group,          pat->ngroups,
+                               pat->nfamilies, pat->family_pattern, pat->packed,
+                               pat->stride};
+}
+
 fitcl_status fitcl__lik_create(fitcl_context *ctx, const fitcl__tree *tree,
                                const fitcl__patterns *pat, const fitcl_lik_options *opt,
                                fitcl_lik **out) {
   if (!tree || !pat) return FITCL_ERR_NULL;
-  const fitcl__lik_tree t = {tree->ntips, tree->nnodes, tree->child_start,
-                             tree->child,  tree->brlen,  tree->level};
-  const fitcl__lik_patterns p = {pat->ntaxa,     pat->npatterns,      NULL,
-                                 pat->weight,    pat->group,          pat->ngroups,
-                                 pat->nfamilies, pat->family_pattern, pat->packed,
-                                 pat->stride};
+  const fitcl__lik_tree t = tree_view(tree);
+  const fitcl__lik_patterns p = patterns_view(pat);
   return fitcl__lik_open(ctx, &t, &p, opt, out);
 }
 
@@ -165,14 +173,8 @@ fitcl_status fitcl_lik_create_take(fitcl_context *ctx, fitcl_data **data,
   fitcl_status st = FITCL_ERR_NULL;
   if (ctx && d && out) st = check_data(ctx, d, opt);
   if (st == FITCL_OK) {
-    const fitcl__tree *tree = &d->tree;
-    const fitcl__patterns *pat = &d->pat;
-    const fitcl__lik_tree t = {tree->ntips, tree->nnodes, tree->child_start,
-                               tree->child,  tree->brlen,  tree->level};
-    const fitcl__lik_patterns p = {pat->ntaxa,     pat->npatterns,      NULL,
-                                   pat->weight,    pat->group,          pat->ngroups,
-                                   pat->nfamilies, pat->family_pattern, pat->packed,
-                                   pat->stride};
+    const fitcl__lik_tree t = tree_view(&d->tree);
+    const fitcl__lik_patterns p = patterns_view(&d->pat);
     st = fitcl__lik_open_take(ctx, &t, &p, release_rows, &d->pat, opt, out);
   }
   fitcl_data_destroy(d);
