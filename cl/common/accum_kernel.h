@@ -447,6 +447,7 @@ FITCL_VEC8_KERNEL(cost)
  * sums Σrho and Σr²; the vector is the packed triangle then those two. */
 #define FITCL_QR_M (FITCL_NP + 1)
 #define FITCL_NQR FITCL_ACCUM_NQR(FITCL_NP)
+#include "common/accum_qr_block.h"
 __kernel void fitcl_accum_qr_loop(__global const double *params, __global const double *x,
                                   const long ld, __global const double *y,
                                   __global const double *sigma, const int flags, const long n,
@@ -463,24 +464,17 @@ __kernel void fitcl_accum_qr_loop(__global const double *params, __global const 
   for (int q = 0; q < FITCL_QR_TRI(FITCL_QR_M); ++q) T[q] = 0.0;
   double srho = 0.0, sz = 0.0;
   for (long i = begin; i < end; ++i) {
-    double J[FITCL_NP], v[FITCL_QR_M], rt, rho, z;
+    double J[FITCL_NP], rt, rho, z;
     fitcl_accum_eval(p, x, x1, off1, ld, i, y, sigma, has_sigma, loss, c2, inv_c2, 1, J, &rt, &rho, &z);
-    for (int k = 0; k < FITCL_NP; ++k) v[k] = J[k];
-    v[FITCL_NP] = rt;
-    fitcl_qr_add_row(T, FITCL_QR_M, v, 0);
+    fitcl_accum_qr_point(T, J, rt);
     srho += rho;
     sz += z;
   }
-  __global double *out = partial + b * FITCL_NQR;
-  for (int q = 0; q < FITCL_QR_TRI(FITCL_QR_M); ++q) out[q] = T[q];
-  out[FITCL_QR_TRI(FITCL_QR_M)] = srho;
-  out[FITCL_QR_TRI(FITCL_QR_M) + 1] = sz;
+  fitcl_accum_qr_store(partial, b, T, srho, sz);
 }
 
-#include "common/accum_qr_merge.h"
-
 /* Merges FITCL_ACCUM_COMBINE consecutive block triangles in block order
- * (common/accum_qr_merge.h); work-item g writes group g's vector to out. */
+ * (common/accum_qr_block.h); work-item g writes group g's vector to out. */
 __kernel void fitcl_accum_qr_combine(__global double *partial, const long nblocks,
                                      __global double *out) {
   fitcl_accum_qr_merge_group(partial, nblocks, get_global_id(0), out);

@@ -32,6 +32,7 @@
 #define FITCL_ACCUM_COMBINE 64
 #define FITCL_QR_M (FITCL_NP + 1)
 #define FITCL_NQR FITCL_ACCUM_NQR(FITCL_NP)
+#include "common/accum_qr_block.h"
 
 #if FITCL_SUM_KIND == 1
 /* A compensated float pair: s.x the running sum, s.y the rounding errors. */
@@ -154,25 +155,18 @@ __kernel void fitcl_accum_qr_mp(FITCL_MP_ARGS, __global fitcl_real *partial,
   for (int q = 0; q < FITCL_QR_TRI(FITCL_QR_M); ++q) T[q] = 0;
   fitcl_real srho = 0, sz = 0;
   for (long i = begin; i < end; ++i) {
-    fitcl_real J[FITCL_NP], v[FITCL_QR_M], rt, rho, z;
+    fitcl_real J[FITCL_NP], rt, rho, z;
     fitcl_accum_eval_mp(p, x, x1, off1, ld, i, y, sigma, has_sigma, loss, c2, inv_c2, 1, J, &rt,
                         &rho, &z);
-    for (int k = 0; k < FITCL_NP; ++k) v[k] = J[k];
-    v[FITCL_NP] = rt;
-    fitcl_qr_add_row(T, FITCL_QR_M, v, 0);
+    fitcl_accum_qr_point(T, J, rt);
     srho += rho;
     sz += z;
   }
-  __global fitcl_real *out = partial + b * FITCL_NQR;
-  for (int q = 0; q < FITCL_QR_TRI(FITCL_QR_M); ++q) out[q] = T[q];
-  out[FITCL_QR_TRI(FITCL_QR_M)] = srho;
-  out[FITCL_QR_TRI(FITCL_QR_M) + 1] = sz;
+  fitcl_accum_qr_store(partial, b, T, srho, sz);
 }
 
-#include "common/accum_qr_merge.h"
-
 /* Merges FITCL_ACCUM_COMBINE consecutive block triangles in block order
- * (common/accum_qr_merge.h), in fitcl_real. */
+ * (common/accum_qr_block.h), in fitcl_real. */
 __kernel void fitcl_accum_qr_combine_mp(__global fitcl_real *partial, const long nblocks,
                                         __global fitcl_real *out) {
   fitcl_accum_qr_merge_group(partial, nblocks, get_global_id(0), out);

@@ -281,6 +281,14 @@ fitcl_status fitcl_model_eval(const fitcl_model *m, const double *params,
   return FITCL_OK;
 }
 
+/* An OpenCL C model (one function, fitcl_user_model) under the names the
+ * accumulation kernels call; the float programs retype its doubles. */
+static const char *const user_model_adapter =
+  "inline void fitcl_model_fj(const double *p, const double *x, double *f, double *J) {\n"
+  "  fitcl_user_model(p, x, f, J);\n}\n"
+  "inline void fitcl_model_f(const double *p, const double *x, double *f, double *J) {\n"
+  "  fitcl_user_model(p, x, f, J);\n}\n";
+
 char *fitcl__model_opencl_functions(const fitcl_model *m) {
   fitcl__buf b = {0};
   if (m->kind == FITCL__MODEL_EXPR) {
@@ -309,11 +317,7 @@ char *fitcl__model_opencl_functions(const fitcl_model *m) {
     free(so8);
   } else if (m->kind == FITCL__MODEL_OPENCL) {
     fitcl__buf_printf(&b, "%s\n", m->cl_source);
-    fitcl__buf_printf(&b,
-      "inline void fitcl_model_fj(const double *p, const double *x, double *f, double *J) {\n"
-      "  fitcl_user_model(p, x, f, J);\n}\n"
-      "inline void fitcl_model_f(const double *p, const double *x, double *f, double *J) {\n"
-      "  fitcl_user_model(p, x, f, J);\n}\n");
+    fitcl__buf_printf(&b, "%s", user_model_adapter);
   } else {
     return NULL;
   }
@@ -362,11 +366,7 @@ char *fitcl__model_opencl_functions_float(const fitcl_model *m) {
     else b.oom = 1;
   } else if (m->kind == FITCL__MODEL_OPENCL) {
     fitcl__buf_printf(&b, "%s%s\n", float_vmath, m->cl_source);
-    fitcl__buf_printf(&b,
-      "inline void fitcl_model_fj(const double *p, const double *x, double *f, double *J) {\n"
-      "  fitcl_user_model(p, x, f, J);\n}\n"
-      "inline void fitcl_model_f(const double *p, const double *x, double *f, double *J) {\n"
-      "  fitcl_user_model(p, x, f, J);\n}\n");
+    fitcl__buf_printf(&b, "%s", user_model_adapter);
   } else {
     return NULL;
   }
