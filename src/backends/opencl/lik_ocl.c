@@ -80,15 +80,15 @@ static fitcl_status lik_ocl_prepare(fitcl_lik *L, int want_grad) {
                        "likelihood: block ranges need the double kernels");
   fitcl_status st;
   const int nn = L->nnodes, S = L->G * L->K;
-  /* One non-blocking upload of everything that changes per evaluation;
-   * hpar is not touched again before the blocking read in
-   * fitcl__lik_ocl_blocks. */
+  /* One blocking upload of everything that changes per evaluation: over
+   * several devices this one may take no block, so no read would wait for
+   * the upload before the next evaluation rewrites hpar. */
   const size_t npar = (size_t)nn + 2 * (size_t)S + (size_t)L->G;
   memcpy(o->hpar, L->brlen, sizeof(double) * (size_t)nn);
   memcpy(o->hpar + nn, L->set_a, sizeof(double) * (size_t)S);
   memcpy(o->hpar + nn + S, L->set_b, sizeof(double) * (size_t)S);
   memcpy(o->hpar + nn + 2 * S, L->pi1, sizeof(double) * (size_t)L->G);
-  TRY(fitcl__ocl_check(ctx, clEnqueueWriteBuffer(fitcl__ocl_of(ctx)->queue, o->par, CL_FALSE, 0,
+  TRY(fitcl__ocl_check(ctx, clEnqueueWriteBuffer(fitcl__ocl_of(ctx)->queue, o->par, CL_TRUE, 0,
                                                  sizeof(double) * npar, o->hpar, 0, NULL, NULL),
                        "clEnqueueWriteBuffer"));
 

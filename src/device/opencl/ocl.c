@@ -424,7 +424,10 @@ fail:
 
 void fitcl__ocl_destroy(fitcl__ocl *o) {
   if (!o) return;
-  if (o->nstored) drain(o);
+  /* Nothing may still run when the process ends: a driver that compiles a
+   * kernel's code when its launch runs (PoCL) would do so while the
+   * process's exit tears its compiler down. */
+  drain(o);
   while (o->nstored) write_back(o, o->nstored - 1);
   free(o->stored);
   if (o->stored_late)
