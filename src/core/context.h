@@ -47,6 +47,7 @@ struct fitcl_context {
    * knowing it.  NULL on one device. */
   const struct fitcl__lik_split *lik_split;
   uint64_t blocks[FITCL__MAX_DEVICES]; /* blocks each device computed (this one first) */
+  uint64_t replicates[FITCL__MAX_DEVICES]; /* bootstrap replicates each device fitted whole */
 };
 
 /* Records the detail of a failure and returns `status`, so call sites read

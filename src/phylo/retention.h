@@ -19,6 +19,17 @@ fitcl_status fitcl__retention_bootstrap(fitcl_context *ctx, const fitcl_data *da
  * on the device. */
 extern size_t fitcl__boot_host_max_work;
 
+/* Test hooks of the bootstrap.  fitcl__boot_slow_us[i]: microseconds each
+ * lane of device i of a set waits before each replicate it takes, and then
+ * until a lane without a delay has taken one, so a test can be sure that
+ * both devices take replicates.  fitcl__boot_fail_mask: bit b makes
+ * replicate b (b < 64) fail as if every draw of its first family were
+ * absent.  fitcl__boot_lrt_out: where set, receives every replicate's
+ * statistic. */
+extern unsigned fitcl__boot_slow_us[16];
+extern uint64_t fitcl__boot_fail_mask;
+extern double *fitcl__boot_lrt_out;
+
 /* Both fits and the statistic on one likelihood handle whose data has the
  * retention groups: null from `start`, the alternative warm-started from the
  * null.  Standard errors unless fopt->no_stderr. */
