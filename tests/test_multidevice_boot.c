@@ -4,6 +4,7 @@
  * failing replicate as on `cpu` alone.  A test hook slows one device so
  * that the other certainly takes replicates. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,9 @@ static fitcl_data *make_data(unsigned char *sel) {
 }
 
 /* One run: the status, the message, the result, every replicate's
- * statistic, and the replicates and blocks each device took. */
+ * statistic, the replicates and blocks each device took, and the progress
+ * reports (how many, the last, whether any went back or came from another
+ * thread than the caller's). */
 typedef struct boot_out {
   fitcl_status st;
   char err[512];
@@ -37,7 +40,17 @@ typedef struct boot_out {
   double lrt[NREP];
   uint64_t reps[2], blocks[2];
   int ndev;
+  int reports, last, back, other_thread;
+  pthread_t caller;
 } boot_out;
+
+static void on_progress(void *user, int done, int total) {
+  boot_out *o = user;
+  if (done < o->last || total != NREP) o->back = 1;
+  if (!pthread_equal(pthread_self(), o->caller)) o->other_thread = 1;
+  o->last = done;
+  o->reports++;
+}
 
 static void run(const char *selector, fitcl_data *d, const unsigned char *sel,
                 boot_out *o) {
@@ -47,6 +60,9 @@ static void run(const char *selector, fitcl_data *d, const unsigned char *sel,
   ro.bootstrap = NREP;
   ro.seed = 11;
   ro.fit.gamma_cats = 2;
+  ro.progress = on_progress;
+  ro.progress_user = o;
+  o->caller = pthread_self();
   fitcl__boot_lrt_out = o->lrt;
   o->st = fitcl_retention_test(ctx, d, sel, &ro, &o->r);
   fitcl__boot_lrt_out = NULL;
@@ -105,6 +121,12 @@ Test(multidevice_boot, any_split_of_the_replicates_gives_the_bits_of_cpu) {
       /* Each replicate once, on one device. */
       cr_expect_eq(got.reps[0] + got.reps[1], NREP, "%s: %llu + %llu replicates", what,
                    (unsigned long long)got.reps[0], (unsigned long long)got.reps[1]);
+      /* Progress still reaches the end, never goes back, on the caller's
+       * thread. */
+      cr_expect(got.reports > 0 && got.last == NREP, "%s: %d reports, last %d", what,
+                got.reports, got.last);
+      cr_expect(!got.back && !got.other_thread, "%s: back %d, other thread %d", what, got.back,
+                got.other_thread);
       /* A slowed device leaves replicates to the other and still takes
        * one (the hook waits until the other has taken one); the blocks of
        * a device's replicates are its own. */
