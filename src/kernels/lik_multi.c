@@ -199,3 +199,10 @@ static fitcl_status split_eval(fitcl_lik *L, int want_grad) {
 }
 
 const fitcl__lik_split fitcl__lik_multi_split = {split_open, split_eval, split_close};
+
+void fitcl__lik_multi_rates(const fitcl_lik *L, double rate[FITCL__MAX_DEVICES]) {
+  for (int i = 0; i < FITCL__MAX_DEVICES; ++i) {
+    const double g = L && L->peers ? L->multi_rate[1][i] : 0.0;
+    rate[i] = g > 0.0 ? g : L && L->peers ? L->multi_rate[0][i] : 0.0;
+  }
+}

@@ -7,10 +7,12 @@
 /* Runs opt->bootstrap parametric-bootstrap replicates of the retention test
  * under the fitted null `null_fit` of `data` (whose groups are already
  * assigned: group 1 = the selected families) and fills the bootstrap fields
- * of out from the observed statistic out->lrt. */
+ * of out from the observed statistic out->lrt.  speed: each device's
+ * blocks per second in the observed fits over a set of devices (0: not
+ * known), which paces a device before it has fitted a replicate. */
 fitcl_status fitcl__retention_bootstrap(fitcl_context *ctx, const fitcl_data *data,
                                         const fitcl_retention_options *opt,
-                                        const fitcl_fit_result *null_fit,
+                                        const fitcl_fit_result *null_fit, const double *speed,
                                         fitcl_retention_result *out);
 
 /* On an OpenCL context, data sets with at most this much work per

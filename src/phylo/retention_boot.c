@@ -60,6 +60,10 @@ typedef struct boot_lane {
   uint64_t done;
   double busy, began;
   int active;
+  /* Blocks per second this lane is expected to fit at, from the devices'
+   * speeds in the observed fits (0: not known): its pace before it has
+   * fitted a replicate of its own. */
+  double hint;
 } boot_lane;
 
 typedef struct boot_job {
@@ -77,6 +81,7 @@ typedef struct boot_job {
   unsigned pool_first, npool; /* lanes [pool_first, +npool) run on `pool` */
   fitcl__pool *pool;
   int guard;                /* lanes may leave the last replicates to faster ones */
+  double max_hint;          /* the fastest lane's hint */
   int inline_progress;      /* the one lane runs on the caller's thread: it reports */
   double *free_at, *per;    /* [nl] scratch of leave_rest */
   pthread_mutex_t mu;
@@ -141,13 +146,32 @@ fail:
   return st;
 }
 
-/* Whether lane w, having fitted some replicates, should leave the ones
- * from `at` on to the other lanes: when they, each free at the expected end
- * of its current replicate and then at its own pace, would finish every one
- * left before w would finish one.  Under J->mu. */
+/* Seconds per replicate on lane w: measured, or before it has fitted one,
+ * what the measured lanes take scaled by the speeds in the observed fits
+ * (0: not known).  Under J->mu. */
+static double lane_pace(const boot_job *J, const boot_lane *w) {
+  if (w->done) return w->busy / (double)w->done;
+  if (!(w->hint > 0.0)) return 0.0;
+  double blocks = 0.0;
+  unsigned m = 0;
+  for (unsigned i = 0; i < J->nl; ++i) {
+    const boot_lane *o = &J->lanes[i];
+    if (o->done == 0 || !(o->hint > 0.0)) continue;
+    blocks += o->busy / (double)o->done * o->hint;
+    ++m;
+  }
+  return m ? blocks / m / w->hint : 0.0;
+}
+
+/* Whether lane w should leave the replicates from `at` on to the other
+ * lanes: when they, each free at the expected end of its current replicate
+ * and then at its own pace, would finish every one left before w would
+ * finish one.  Under J->mu. */
 static int leave_rest(boot_job *J, const boot_lane *w, size_t at) {
-  if (!J->guard || w->done == 0) return 0;
-  const double t = fitcl__now(), mine = t + w->busy / (double)w->done;
+  if (!J->guard) return 0;
+  const double pace = lane_pace(J, w);
+  if (!(pace > 0.0)) return 0;
+  const double t = fitcl__now(), mine = t + pace;
   double rate = 0.0;
   unsigned m = 0;
   for (unsigned i = 0; i < J->nl; ++i) {
@@ -195,6 +219,11 @@ static void lane_run(boot_job *J, boot_lane *w) {
   for (;;) {
     if (slow) slow_wait(J, slow);
     pthread_mutex_lock(&J->mu);
+    /* A lane known to be much slower than the fastest waits for a first
+     * replicate's time before its first: it may be better left out. */
+    while (J->guard && w->done == 0 && w->hint > 0.0 && w->hint < 0.5 * J->max_hint &&
+           J->finished == 0 && J->running > 1 && !atomic_load(&J->stop) && J->next < J->N)
+      pthread_cond_wait(&J->cv, &J->mu);
     if (atomic_load(&J->stop) || J->next >= J->N || leave_rest(J, w, J->next)) {
       pthread_mutex_unlock(&J->mu);
       break;
@@ -348,7 +377,7 @@ static fitcl_status host_lane(fitcl_context *ctx, boot_lane *w) {
 
 fitcl_status fitcl__retention_bootstrap(fitcl_context *ctx, const fitcl_data *data,
                                         const fitcl_retention_options *opt,
-                                        const fitcl_fit_result *null_fit,
+                                        const fitcl_fit_result *null_fit, const double *speed,
                                         fitcl_retention_result *out) {
   fitcl_status st = FITCL_OK;
   size_t n = data->pat.nfamilies, nt = (size_t)data->tree.ntips;
@@ -428,6 +457,7 @@ fitcl_status fitcl__retention_bootstrap(fitcl_context *ctx, const fitcl_data *da
       J.pool_first = l;
       for (unsigned k = 0; k < npool; ++k, ++l) {
         lanes[l].dev = i;
+        lanes[l].hint = units && speed ? speed[i] / npool : 0.0;
         st = host_lane(ctx, &lanes[l]);
         if (st != FITCL_OK) goto fail;
       }
@@ -436,6 +466,7 @@ fitcl_status fitcl__retention_bootstrap(fitcl_context *ctx, const fitcl_data *da
     lanes[l].dev = i;
     lanes[l].ctx = i ? ctx->sub[i - 1] : ctx;
     lanes[l].alone = units;
+    lanes[l].hint = units && speed ? speed[i] : 0.0;
     if (i) sub_blocks[i] = ctx->sub[i - 1]->blocks[0];
     ++l;
   }
@@ -452,6 +483,11 @@ fitcl_status fitcl__retention_bootstrap(fitcl_context *ctx, const fitcl_data *da
   J.N = N;
   J.lanes = lanes;
   J.nl = nl;
+  for (unsigned k = 0; k < nl; ++k)
+    if (lanes[k].hint > J.max_hint) J.max_hint = lanes[k].hint;
+  /* The test hook sets the pace itself. */
+  int hooked = 0;
+  for (int i = 0; i < FITCL__MAX_DEVICES; ++i) hooked |= fitcl__boot_slow_us[i] != 0;
   /* One lane on the device runs on the caller's thread: over MPI ranks
    * its handles' evaluations are collective calls. */
   J.inline_progress = nl == 1 && npool == 0;
@@ -464,7 +500,7 @@ fitcl_status fitcl__retention_bootstrap(fitcl_context *ctx, const fitcl_data *da
   /* A pass where lanes leave the last replicates to faster ones, then
    * (rarely) one where every lane takes what they left. */
   for (int pass = 0; pass < 2 && J.next < N && !atomic_load(&J.stop); ++pass) {
-    J.guard = units && pass == 0;
+    J.guard = units && pass == 0 && !hooked;
     run_lanes(&J);
   }
   for (unsigned k = 0; k < nl; ++k) ctx->replicates[lanes[k].dev] += lanes[k].done;
