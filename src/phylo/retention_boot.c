@@ -114,8 +114,8 @@ static fitcl_status run_replicate(boot_job *J, boot_lane *w, size_t b, char *err
     fitcl__rng r;
     fitcl__rng_init2(&r, J->opt->seed, (uint64_t)b + 1, f);
     if (fail_here || fitcl__simulate_family(t, J->tab, J->groups[f], condition, &r,
-                               J->missing ? J->missing + f * nt : NULL, w->scratch,
-                               w->states + f * nt) != 0) {
+                                            J->missing ? J->missing + f * nt : NULL,
+                                            w->scratch, w->states + f * nt) != 0) {
       snprintf(errmsg, errlen,
                "bootstrap replicate %zu: a million draws of family %zu were all absent under "
                "the fitted null", b + 1, f + 1);
