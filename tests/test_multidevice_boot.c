@@ -2,7 +2,8 @@
  * cpu+opencl...): whole replicates are handed out to the devices, and any
  * split gives every replicate's statistic, the p-value and the error of a
  * failing replicate as on `cpu` alone.  A test hook slows one device so
- * that the other certainly takes replicates. */
+ * that the other certainly takes replicates.  A device in mixed precision
+ * takes none. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -171,6 +172,63 @@ Test(multidevice_boot, a_failing_replicate_gives_the_error_of_cpu) {
   }
   fitcl__boot_fail_mask = 0;
   memset(fitcl__boot_slow_us, 0, sizeof fitcl__boot_slow_us);
+  fitcl_data_destroy(d);
+}
+
+/* A device in mixed precision gives other bits: the replicates run as on
+ * the first device alone, and a warning says so. */
+typedef struct warn_log {
+  int count;
+  char msg[512];
+} warn_log;
+
+static void on_log(void *user, fitcl_log_level level, const char *msg) {
+  warn_log *w = user;
+  if (level != FITCL_LOG_WARN || !strstr(msg, "bootstrap")) return;
+  if (!w->count++) snprintf(w->msg, sizeof w->msg, "%s", msg);
+}
+
+Test(multidevice_boot, a_mixed_precision_device_takes_no_replicate) {
+  const char *ocl = opencl_selector();
+  if (!ocl) cr_skip_test("no OpenCL device: a context over two devices needs one");
+  unsigned char sel[NFAM];
+  fitcl_data *d = make_data(sel);
+  static boot_out ref;
+  run("cpu", d, sel, &ref);
+  cr_assert_eq(ref.st, FITCL_OK, "cpu: %s", ref.err);
+  char set[512];
+  snprintf(set, sizeof set, "cpu+%s", ocl);
+  warn_log log = {0};
+  fitcl_context_options o = {0};
+  o.device = set;
+  o.precision = FITCL_PRECISION_MIXED;
+  o.log_fn = on_log;
+  o.log_user = &log;
+  o.log_level = FITCL_LOG_WARN;
+  fitcl_context *ctx = NULL;
+  cr_assert_eq(fitcl_context_create(&o, &ctx), FITCL_OK, "%s", fitcl_errmsg(ctx));
+  fitcl_retention_options ro = {0};
+  ro.bootstrap = NREP;
+  ro.seed = 11;
+  ro.fit.gamma_cats = 2;
+  double lrt[NREP];
+  fitcl__boot_lrt_out = lrt;
+  fitcl_retention_result r;
+  fitcl_status st = fitcl_retention_test(ctx, d, sel, &ro, &r);
+  fitcl__boot_lrt_out = NULL;
+  cr_assert_eq(st, FITCL_OK, "%s", fitcl_errmsg(ctx));
+  cr_expect_eq(memcmp(lrt, ref.lrt, sizeof lrt), 0, "the replicates' statistics differ from cpu's");
+  cr_expect_eq(memcmp(&r.bootstrap_p_value, &ref.r.bootstrap_p_value, sizeof r.bootstrap_p_value),
+               0);
+  fitcl_context_device_info dv;
+  cr_assert_eq(fitcl_context_device(ctx, 1, &dv), FITCL_OK);
+  cr_expect_eq(dv.replicates, 0, "the mixed-precision device fitted %llu replicates",
+               (unsigned long long)dv.replicates);
+  cr_assert_eq(fitcl_context_device(ctx, 0, &dv), FITCL_OK);
+  cr_expect_eq(dv.replicates, NREP);
+  cr_expect_eq(log.count, 1, "%d warnings: %s", log.count, log.msg);
+  cr_expect(strstr(log.msg, "mixed precision") != NULL, "%s", log.msg);
+  fitcl_context_destroy(ctx);
   fitcl_data_destroy(d);
 }
 
