@@ -15,9 +15,9 @@ fitcl_status fitcl__retention_bootstrap(fitcl_context *ctx, const fitcl_data *da
                                         const fitcl_fit_result *null_fit, const double *speed,
                                         fitcl_retention_result *out);
 
-/* On an OpenCL context, data sets with at most this much work per
- * evaluation (patterns x nodes x rate categories) bootstrap on the host's
- * worker pool.  Default 2^20; the tests set it to 0 to keep the replicates
+/* On an OpenCL context of one device, data sets with at most this much
+ * work per evaluation (patterns x nodes x rate categories) bootstrap on the
+ * host's worker pool (a set of devices hands replicates to each).  Default 2^20; the tests set it to 0 to keep the replicates
  * on the device. */
 extern size_t fitcl__boot_host_max_work;
 
