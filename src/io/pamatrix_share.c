@@ -10,6 +10,7 @@
 #include "core/context.h"
 #include "core/ioerr.h"
 #include "core/strmap.h"
+#include "core/util.h"
 #include "io/pamatrix.h"
 #include "io/pamatrix_npy.h"
 #include "phylo/data.h"
@@ -101,22 +102,16 @@ static fitcl_status read_text(fitcl__ranks *R, const char *path, const fitcl_pam
 
 /* The first name that repeats an earlier one, in row order: its row and the
  * earlier row, or 0 when every name is new. */
-typedef struct names_view {
-  const char *pool;
-  const size_t *off;
-} names_view;
-
 static const char *name_key(const void *user, size_t i) {
-  const names_view *v = user;
-  return v->pool + v->off[i];
+  return ((const char *const *)user)[i];
 }
 
-static int find_repeat(const names_view *v, size_t n, size_t *first, size_t *again, int *nomem) {
+static int find_repeat(const char **names, size_t n, size_t *first, size_t *again, int *nomem) {
   fitcl__strmap map;
-  fitcl__strmap_init(&map, name_key, v);
+  fitcl__strmap_init(&map, name_key, names);
   int found = 0;
   for (size_t f = 0; f < n && !found; ++f) {
-    const char *nm = v->pool + v->off[f];
+    const char *nm = names[f];
     size_t prev = fitcl__strmap_put(&map, nm, strlen(nm), f);
     if (prev == SIZE_MAX - 1) {
       *nomem = 1;
@@ -137,8 +132,8 @@ static int find_repeat(const names_view *v, size_t n, size_t *first, size_t *aga
 static fitcl_status merge(fitcl__ranks *R, fitcl_data *local, const size_t *nfam,
                           const char *const *names, fitcl__patterns *out, char *err,
                           size_t errlen) {
-  const fitcl__patterns *p = &local->pat;
-  const int n = R->size;
+  fitcl__patterns *p = &local->pat;
+  const int n = R->size, ntaxa = p->ntaxa;
   fitcl_status st = FITCL_OK;
   uint64_t mine = p->npatterns, *counts = malloc((size_t)n * sizeof *counts);
   size_t *npat = malloc((size_t)n * sizeof *npat);
@@ -172,7 +167,10 @@ static fitcl_status merge(fitcl__ranks *R, fitcl_data *local, const size_t *nfam
   if (ex == FITCL_OK) ex = give(R, p->group, p->npatterns * sizeof *g, g, tp * sizeof *g, 0);
   if (ex == FITCL_OK) ex = give(R, myfp, p->nfamilies * sizeof *fp, fp, tf * sizeof *fp, 0);
   if ((st = merged_status(st, ex)) != FITCL_OK) goto done;
-  st = fitcl__patterns_merge(out, p->ntaxa, n, npat, nfam, rows, w, g, fp, names, err, errlen);
+  /* The rank's own table is every rank's now: given back before the merge. */
+  FITCL_FREE(myfp);
+  fitcl__patterns_free(&local->pat);
+  st = fitcl__patterns_merge(out, ntaxa, n, npat, nfam, rows, w, g, fp, names, err, errlen);
   rows = NULL; /* taken */
 done:
   free(counts);
@@ -212,7 +210,6 @@ fitcl_status fitcl__data_read_share(fitcl__ranks *R, const fitcl_tree *tree, con
   uint64_t *all = malloc(sizeof rec * (size_t)n);
   size_t *nfam = malloc((size_t)n * sizeof *nfam);
   char *pool = NULL;
-  size_t *off = NULL;
   const char **names = NULL;
   fitcl_data *local = NULL;
   fitcl__patterns pat;
@@ -229,33 +226,30 @@ fitcl_status fitcl__data_read_share(fitcl__ranks *R, const fitcl_tree *tree, con
     plen += (size_t)all[2 * k + 1];
   }
   int failed = 0;
-  off = malloc((total ? total : 1) * sizeof *off);
   names = malloc((total ? total : 1) * sizeof *names);
   /* Every rank read a .npy's names file whole: a copy outlives the matrix. */
   if (npy && total)
     plen = m->fam_off[total - 1] + strlen(m->fam_pool + m->fam_off[total - 1]) + 1;
   pool = malloc(plen ? plen : 1);
-  failed = !off || !names || !pool;
+  failed = !names || !pool;
   if (failed) st = fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "out of memory for family names");
   if (!npy) {
     ex = give(R, m->fam_pool, (size_t)rec[1], pool, plen, failed);
     if ((st = merged_status(st, ex)) != FITCL_OK) goto done;
     for (size_t f = 0, at = 0; f < total; ++f) {
-      off[f] = at;
+      names[f] = pool + at;
       at += strlen(pool + at) + 1;
     }
   } else {
     if (st != FITCL_OK) goto done;
     memcpy(pool, m->fam_pool, plen);
-    memcpy(off, m->fam_off, total * sizeof *off);
+    for (size_t f = 0; f < total; ++f) names[f] = pool + m->fam_off[f];
   }
-  names_view v = {pool, off};
-  for (size_t f = 0; f < total; ++f) names[f] = v.pool + off[f];
   /* A name two ranks both hold fails the rank of its later row (every rank
    * finds the same one). */
   size_t i = 0, j = 0;
   int nomem = 0;
-  if (!npy && find_repeat(&v, total, &i, &j, &nomem)) {
+  if (!npy && find_repeat(names, total, &i, &j, &nomem)) {
     char q[80];
     fitcl__ioerr_name(q, sizeof q, names[j], strlen(names[j]));
     if (j >= first && j < first + m->nfamilies)
@@ -282,6 +276,8 @@ fitcl_status fitcl__data_read_share(fitcl__ranks *R, const fitcl_tree *tree, con
     free(c);
     goto done;
   }
+  /* The rank's own names are not kept (the merge names every family). */
+  for (size_t f = 0; f < local->pat.nfamilies; ++f) FITCL_FREE(local->pat.family_name[f]);
   st = merge(R, local, nfam, names, &pat, err, errlen);
   if (st != FITCL_OK) goto done;
   st = fitcl__data_wrap(&local->tree, &pat, out);
@@ -293,7 +289,6 @@ done:
   free(all);
   free(nfam);
   free(pool);
-  free(off);
   free(names);
   return st;
 }
