@@ -180,6 +180,17 @@ for m in "--matrix r.Rtab" "--matrix g.Rtab" "$npyargs"; do
     cmp -s r1.br rn.br || fail "rows: ancestral $m -n $n: the branch table differs"
   done
 done
+# A quoted family name holding a newline in the middle rows: a cut at a line
+# start could split it, so every rank reads the whole table (as one process).
+awk 'BEGIN { FS = OFS = "\t" } NR == 1500 { $1 = "\"q\nx\"" } 1' r.Rtab >q.Rtab
+"$fitcl" ancestral --tree "$tree" --matrix q.Rtab --gain 0.3 --loss 0.5 --nodes q1.nodes \
+  --branches q1.br 2>q.err || fail "rows: quoted name: one process: $(cat q.err)"
+grep -qx 'q' q1.nodes || fail "rows: quoted name: not in the node table"
+for n in 2 3; do
+  run_mpi "$n" "$fitcl" ancestral --tree "$tree" --matrix q.Rtab --gain 0.3 --loss 0.5 \
+    --nodes qn.nodes --branches qn.br 2>q.err || fail "rows: quoted name -n $n: $(cat q.err)"
+  cmp -s q1.nodes qn.nodes || fail "rows: quoted name -n $n: the node table differs"
+done
 # The same families in every rank (the table of one pattern): merged weights.
 awk 'BEGIN { FS = OFS = "\t" } NR == 1 { print; next } { $1 = "f" NR; for (i = 2; i <= NF; ++i)
   $i = (i % 3 == 0) } 1' r.Rtab >same.Rtab
