@@ -240,16 +240,20 @@ fitcl_status fitcl__data_read_share(fitcl__ranks *R, const fitcl_tree *tree, con
       names[f] = pool + at;
       at += strlen(pool + at) + 1;
     }
-  } else {
-    if (st != FITCL_OK) goto done;
+  } else if (st == FITCL_OK) {
     memcpy(pool, m->fam_pool, plen);
     for (size_t f = 0; f < total; ++f) names[f] = pool + m->fam_off[f];
   }
   /* A name two ranks both hold fails the rank of its later row (every rank
-   * finds the same one). */
+   * finds the same one, once they agree that every rank could look). */
   size_t i = 0, j = 0;
-  int nomem = 0;
-  if (!npy && find_repeat(names, total, &i, &j, &nomem)) {
+  int nomem = 0, found = st == FITCL_OK && !npy && find_repeat(names, total, &i, &j, &nomem);
+  uint64_t z = 0, *zz = malloc((size_t)n * sizeof *zz);
+  ex = zz ? swap(R, &z, sizeof z, zz, nomem || st != FITCL_OK) : FITCL_ERR_NOMEM;
+  free(zz);
+  if (nomem) st = fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "out of memory checking family names");
+  if ((st = merged_status(st, ex)) != FITCL_OK) goto done;
+  if (found) {
     char q[80];
     fitcl__ioerr_name(q, sizeof q, names[j], strlen(names[j]));
     if (j >= first && j < first + m->nfamilies)
@@ -260,10 +264,6 @@ fitcl_status fitcl__data_read_share(fitcl__ranks *R, const fitcl_tree *tree, con
       st = fitcl__ioerr(err, errlen, FITCL_ERR_PEER, "%s: another rank's rows failed", path);
     goto done;
   }
-  if (nomem) {
-    /* Found on this rank alone: the next exchange tells the others. */
-    st = fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "out of memory checking family names");
-  }
   /* This rank's patterns (rate groups: its families'), then everyone's. */
   fitcl_data_options lo = {0};
   if (dopt) lo = *dopt;
@@ -271,7 +271,7 @@ fitcl_status fitcl__data_read_share(fitcl__ranks *R, const fitcl_tree *tree, con
   if (st == FITCL_OK) st = fitcl_data_build_take(tree, &m, &lo, &local, err, errlen);
   if (st != FITCL_OK) {
     /* Take part in the merge's first exchange, failed. */
-    uint64_t z = 0, *c = malloc((size_t)n * sizeof *c);
+    uint64_t *c = malloc((size_t)n * sizeof *c);
     ex = c ? swap(R, &z, sizeof z, c, 1) : FITCL_ERR_NOMEM;
     free(c);
     goto done;
