@@ -815,3 +815,75 @@ Test(ranks, rows_of_a_matrix_merge_into_one_process_patterns) {
   fitcl_test_rmtree(dir);
   free(dir);
 }
+
+/* Fewer families than ranks: rank 2 reads no rows (of an Rtab, of a .npy)
+ * and still ends with one process's table. */
+Test(ranks, a_rank_without_rows_merges_like_the_others) {
+  char *dir = fitcl_test_tmpdir();
+  char err[512] = "";
+  fitcl_tree *tree = NULL;
+  cr_assert_eq(fitcl_tree_parse(row_tree, &tree, err, sizeof err), FITCL_OK, "%s", err);
+  static const uint8_t cells[2][RT] = {{0, 1, 1, 0, 0, 0, 1, 1, 0, 1, 0, 1},
+                                        {1, 1, 0, 0, 0, 0, 1, 1, 0, 1, 0, 1}};
+  char text[256] = "Gene", t[RT * 8] = "";
+  for (int c = 0; c < RT; ++c) {
+    sprintf(text + strlen(text), "\tt%d", row_col(c));
+    sprintf(t + strlen(t), "t%d\n", row_col(c));
+  }
+  for (int r = 0; r < 2; ++r) {
+    sprintf(text + strlen(text), "\n%c", 'a' + r);
+    for (int c = 0; c < RT; ++c) sprintf(text + strlen(text), "\t%d", cells[r][c]);
+  }
+  strcat(text, "\n");
+  char *rtab = fitcl_test_write_file(dir, "two.Rtab", text);
+  char *taxa = fitcl_test_write_file(dir, "two.taxa", t);
+  char *npy = fitcl_test_write_file(dir, "two.npy", "");
+  {
+    FILE *f = fopen(npy, "wb");
+    cr_assert(f);
+    char h[128];
+    int len = snprintf(h, sizeof h, "{'descr': '|u1', 'fortran_order': False, 'shape': (2, %d), }",
+                       (int)RT);
+    while ((10 + len + 1) % 64) h[len++] = ' ';
+    h[len++] = '\n';
+    const unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)len, 0};
+    cr_assert_eq(fwrite(pre, 1, 10, f), 10);
+    cr_assert_eq(fwrite(h, 1, (size_t)len, f), (size_t)len);
+    for (int r = 0; r < 2; ++r)
+      for (int c = 0; c < RT; ++c) fputc(cells[r][c], f);
+    cr_assert_eq(fclose(f), 0);
+  }
+  for (int kind = 0; kind < 2; ++kind) {
+    rows_job tm = {.tree = tree, .path = kind ? npy : rtab};
+    if (kind) tm.mo.taxa_file = taxa;
+    fitcl_pamatrix *m = NULL;
+    fitcl_data *one = NULL;
+    cr_assert_eq(fitcl_pamatrix_read(tm.path, &tm.mo, &m, err, sizeof err), FITCL_OK, "%s", err);
+    cr_assert_eq(fitcl_data_build(tree, m, NULL, &one, err, sizeof err), FITCL_OK, "%s", err);
+    fitcl_pamatrix_destroy(m);
+    cr_assert_eq(fitcl_data_npatterns(one), 2);
+    rows_job jobs[MAXR];
+    run_rows(&tm, 3, jobs);
+    for (int r = 0; r < 3; ++r) {
+      cr_assert_eq(jobs[r].st, FITCL_OK, "kind %d rank %d: %s", kind, r, jobs[r].err);
+      const fitcl_data *d = jobs[r].data;
+      cr_assert_eq(fitcl_data_nfamilies(d), 2);
+      cr_assert_eq(fitcl_data_npatterns(d), 2);
+      for (size_t p = 0; p < 2; ++p) {
+        cr_assert_eq(fitcl_data_pattern_weight(d, p), fitcl_data_pattern_weight(one, p));
+        cr_assert_str_eq(fitcl_data_family_name(d, p), fitcl_data_family_name(one, p));
+        cr_assert_eq(fitcl_data_family_pattern(d, p), fitcl_data_family_pattern(one, p));
+        for (int i = 0; i < RT; ++i)
+          cr_assert_eq(fitcl_data_pattern_state(d, p, i), fitcl_data_pattern_state(one, p, i));
+      }
+      fitcl_data_destroy(jobs[r].data);
+    }
+    fitcl_data_destroy(one);
+  }
+  free(rtab);
+  free(taxa);
+  free(npy);
+  fitcl_tree_destroy(tree);
+  fitcl_test_rmtree(dir);
+  free(dir);
+}
