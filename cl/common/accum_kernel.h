@@ -20,7 +20,7 @@
 
 #define FITCL_NSUMS FITCL_ACCUM_NSUMS(FITCL_NP)
 #define FITCL_NVX (FITCL_NV > 0 ? FITCL_NV : 1)
-#define FITCL_ACCUM_COMBINE 64
+#define FITCL_ACCUM_COMBINE FITCL_ACCUM_GROUP
 
 /* Residual and loss weights of one point: *sc scales the Jacobian row,
  * *rt is the residual that multiplies it in Jᵀr. */
@@ -92,6 +92,14 @@ inline void fitcl_accum_add_point(const double *p, __global const double *x,
   acc[t++] += z;
 }
 
+/* A block's sums are kept in eight lanes (point i of the block in lane
+ * i % 8) and the lanes added pairwise at the end: the order of the pthreads
+ * path (accum_cpu.c), so a block's sums have the same bits on every
+ * backend computing in double.  Entry s of the lanes acc[8][...]. */
+#define fitcl_lanes8(acc, s)                                                   \
+  ((((acc)[0][s] + (acc)[1][s]) + ((acc)[2][s] + (acc)[3][s])) +               \
+   (((acc)[4][s] + (acc)[5][s]) + ((acc)[6][s] + (acc)[7][s])))
+
 /* Work-item-per-block variants (suffix _loop), used where a work-group of
  * FITCL_REDUCE_BLOCK items is not available.
  * The fused pass: residuals, Jacobian rows in registers, upper triangle of
@@ -110,13 +118,15 @@ __kernel void fitcl_accum_fused_loop(__global const double *params, __global con
   const long end = min(begin + (long)FITCL_REDUCE_BLOCK, n);
   double p[FITCL_NP];
   for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
-  double acc[FITCL_NSUMS];
-  for (int s = 0; s < FITCL_NSUMS; ++s) acc[s] = 0.0;
+  double acc[8][FITCL_NSUMS];
+  for (int l = 0; l < 8; ++l)
+    for (int s = 0; s < FITCL_NSUMS; ++s) acc[l][s] = 0.0;
   for (long i = begin; i < end; ++i) {
-    fitcl_accum_add_point(p, x, x1, off1, ld, i, y, sigma, has_sigma, loss, c2, inv_c2, acc);
+    fitcl_accum_add_point(p, x, x1, off1, ld, i, y, sigma, has_sigma, loss, c2, inv_c2,
+                          acc[(i - begin) & 7]);
   }
   __global double *out = partial + b * FITCL_NSUMS;
-  for (int s = 0; s < FITCL_NSUMS; ++s) out[s] = acc[s];
+  for (int s = 0; s < FITCL_NSUMS; ++s) out[s] = fitcl_lanes8(acc, s);
 }
 
 /* The cost-only pass: Σrho and Σr² per block (only f is evaluated). */
@@ -134,15 +144,16 @@ __kernel void fitcl_accum_cost_loop(__global const double *params, __global cons
   const long end = min(begin + (long)FITCL_REDUCE_BLOCK, n);
   double p[FITCL_NP];
   for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
-  double srho = 0.0, sz = 0.0;
+  double acc[8][2];
+  for (int l = 0; l < 8; ++l) acc[l][0] = acc[l][1] = 0.0;
   for (long i = begin; i < end; ++i) {
     double J[FITCL_NP], rt, rho, z;
     fitcl_accum_eval(p, x, x1, off1, ld, i, y, sigma, has_sigma, loss, c2, inv_c2, 0, J, &rt, &rho, &z);
-    srho += rho;
-    sz += z;
+    acc[(i - begin) & 7][0] += rho;
+    acc[(i - begin) & 7][1] += z;
   }
-  partial[2 * b] = srho;
-  partial[2 * b + 1] = sz;
+  partial[2 * b] = fitcl_lanes8(acc, 0);
+  partial[2 * b + 1] = fitcl_lanes8(acc, 1);
 }
 
 /* The materialised path: writes the weighted Jacobian G (n x FITCL_NP,
@@ -196,9 +207,9 @@ inline void fitcl_wg_reduce(__local double *red, const double *v, const int nsum
     for (int q = 0; q < rb; ++q) red[lid * rb + q] = s0 + q < nsums ? v[s0 + q] : 0.0;
     barrier(CLK_LOCAL_MEM_FENCE);
     if (lid < rb && s0 + lid < nsums) {
-      double acc = 0.0;
-      for (int j = 0; j < FITCL_REDUCE_BLOCK; ++j) acc += red[j * rb + lid];
-      out[s0 + lid] = acc;
+      double acc[8][1] = {{0.0}, {0.0}, {0.0}, {0.0}, {0.0}, {0.0}, {0.0}, {0.0}};
+      for (int j = 0; j < FITCL_REDUCE_BLOCK; ++j) acc[j & 7][0] += red[j * rb + lid];
+      out[s0 + lid] = fitcl_lanes8(acc, 0);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
   }
@@ -397,13 +408,30 @@ FITCL_VEC8_INLINE void fitcl_accum_fused_vec8_block(FITCL_VEC8_BLOCK_ARGS, const
   double8 acc[FITCL_NSUMS];
   for (int s = 0; s < FITCL_NSUMS; ++s) acc[s] = (double8)(0.0);
   FITCL_VEC8_STEPS(fj, FITCL_VEC8_SUMS);
-  double out[FITCL_NSUMS];
-  for (int s = 0; s < FITCL_NSUMS; ++s) out[s] = fitcl_hsum8(acc[s]);
-  for (; i < end; ++i) {
-    fitcl_accum_add_point(p, x, x1, off1, ld, i, y, sigma, has_sigma, loss, c2, inv_c2, out);
+  if (i < end) {
+    /* The last (< 8) points in their lanes, zeros in the others, as the
+     * pthreads path pads a short block. */
+    double tJ[FITCL_NP][8], tr[8];
+    for (int l = 0; l < 8; ++l) {
+      double Jl[FITCL_NP], rt = 0.0, rho, z;
+      for (int k = 0; k < FITCL_NP; ++k) Jl[k] = 0.0;
+      if (i + l < end)
+        fitcl_accum_eval(p, x, x1, off1, ld, i + l, y, sigma, has_sigma, loss, c2, inv_c2, 1, Jl,
+                         &rt, &rho, &z);
+      for (int k = 0; k < FITCL_NP; ++k) tJ[k][l] = Jl[k];
+      tr[l] = rt;
+    }
+    double8 J[FITCL_NP], r = vload8(0, tr);
+    for (int k = 0; k < FITCL_NP; ++k) J[k] = vload8(0, tJ[k]);
+    int t = 0;
+    for (int k = 0; k < FITCL_NP; ++k)
+      for (int l = k; l < FITCL_NP; ++l) acc[t++] += J[k] * J[l];
+    for (int k = 0; k < FITCL_NP; ++k) acc[t++] += J[k] * r;
+    acc[t++] += r * r;
+    acc[t++] += r * r;
   }
   __global double *dst = partial + b * FITCL_NSUMS;
-  for (int s = 0; s < FITCL_NSUMS; ++s) dst[s] = out[s];
+  for (int s = 0; s < FITCL_NSUMS; ++s) dst[s] = fitcl_hsum8(acc[s]);
 }
 
 FITCL_VEC8_INLINE void fitcl_accum_cost_vec8_block(FITCL_VEC8_BLOCK_ARGS, const long b,
@@ -412,15 +440,24 @@ FITCL_VEC8_INLINE void fitcl_accum_cost_vec8_block(FITCL_VEC8_BLOCK_ARGS, const 
   (void)loss;
   double8 acc = (double8)(0.0);
   FITCL_VEC8_STEPS(f, FITCL_VEC8_COST);
-  double sz = fitcl_hsum8(acc);
-  for (; i < end; ++i) {
-    double xv[FITCL_NVX];
-    fitcl_accum_load(x, x1, off1, ld, i, xv);
-    double f, J[FITCL_NP];
-    fitcl_model_f(p, xv, &f, J);
-    double r = (y[i] - f) * (has_sigma ? 1.0 / sigma[i] : 1.0);
-    sz += r * r;
+  if (i < end) {
+    /* The last (< 8) points in their lanes, as in the fused kernel. */
+    double tr[8];
+    for (int l = 0; l < 8; ++l) {
+      double r = 0.0;
+      if (i + l < end) {
+        double xv[FITCL_NVX];
+        fitcl_accum_load(x, x1, off1, ld, i + l, xv);
+        double f, J[FITCL_NP];
+        fitcl_model_f(p, xv, &f, J);
+        r = (y[i + l] - f) * (has_sigma ? 1.0 / sigma[i + l] : 1.0);
+      }
+      tr[l] = r;
+    }
+    double8 r = vload8(0, tr);
+    acc += r * r;
   }
+  double sz = fitcl_hsum8(acc);
   /* Linear loss: rho = z. */
   partial[2 * b] = sz;
   partial[2 * b + 1] = sz;

@@ -40,7 +40,7 @@
 #include "kernels/accum.h"
 
 #define BLK FITCL_REDUCE_BLOCK
-#define COMBINE 64
+#define COMBINE FITCL_ACCUM_GROUP /* FITCL_ACCUM_COMBINE in the kernels */
 #define BPG 8 /* FITCL_BPG in cl/common/accum_kernel.h */
 /* The materialised path caps its piece length so G (piece x np doubles)
  * stays a modest buffer. */
@@ -102,6 +102,7 @@ static char *make_source(const fitcl_accum *a) {
   fitcl__buf b = {0};
   fitcl__buf_printf(&b,
                     "/* fitcl Jacobian accumulation, generated */\n"
+                    "#pragma OPENCL FP_CONTRACT OFF\n"
                     "#include \"common/compat.h\"\n#include \"common/vmath.h\"\n"
                     "#define FITCL_NP %d\n#define FITCL_NV %d\n", a->np, a->nv);
   fitcl__buf_printf(&b, "%s\n#include \"common/accum_kernel.h\"\n", fns);
