@@ -125,6 +125,9 @@ fitcl_status fitcl_accum_create(fitcl_context *ctx, const fitcl_model *m,
   if (st != FITCL_OK) goto fail;
   if (a->path == 0) a->path = FITCL_ACCUM_PATH_FUSED;
   a->info.path = a->path;
+  /* Several devices: handles of the model on the others (accum_multi.c). */
+  if (ctx->accum_split) st = ctx->accum_split->open(a);
+  if (st != FITCL_OK) goto fail;
   *out = a;
   return FITCL_OK;
 fail:
@@ -142,6 +145,7 @@ fitcl_status fitcl__accum_begin_mode(fitcl_accum *a, const double *params, int m
   if (a->active) {
     /* A pass abandoned half-way: drain it so buffers can be reused. */
     (void)a->ops->finish(a);
+    if (a->ctx->accum_split) (void)a->ctx->accum_split->end(a, 1);
     a->active = 0;
   }
   for (int k = 0; k < a->np; ++k) {
@@ -158,6 +162,7 @@ fitcl_status fitcl__accum_begin_mode(fitcl_accum *a, const double *params, int m
   a->row = 0;
   a->sticky = FITCL_OK;
   fitcl_status st = a->ops->begin(a);
+  if (st == FITCL_OK && a->ctx->accum_split) st = a->ctx->accum_split->begin(a, mode);
   if (st != FITCL_OK) return st;
   a->active = 1;
   return FITCL_OK;
@@ -182,7 +187,9 @@ fitcl_status fitcl_accum_chunk(fitcl_accum *a, const double *const *x, const dou
     size_t len = n - s < a->max_chunk ? n - s : a->max_chunk;
     const double *xs[FITCL_NLSQ_MAX_VARS];
     for (int j = 0; j < a->nv; ++j) xs[j] = x[j] + s;
-    fitcl_status st = a->ops->chunk(a, xs, y + s, sigma ? sigma + s : NULL, len);
+    fitcl_status st = a->multi ? a->ctx->accum_split->chunk(a, xs, y + s, sigma ? sigma + s : NULL,
+                                                            len)
+                               : a->ops->chunk(a, xs, y + s, sigma ? sigma + s : NULL, len);
     if (st != FITCL_OK) {
       a->sticky = st;
       return st;
@@ -226,6 +233,7 @@ int fitcl__accum_share(fitcl_accum *a) {
 void fitcl__accum_abandon(fitcl_accum *a) {
   if (!a || !a->active) return;
   (void)a->ops->finish(a);
+  if (a->ctx->accum_split) (void)a->ctx->accum_split->end(a, 1);
   a->active = 0;
   if (a->split) (void)a->ctx->ranks->sum(a->ctx->ranks, NULL, 0, NULL, 1);
 }
@@ -255,6 +263,11 @@ fitcl_status fitcl_accum_end(fitcl_accum *a, fitcl_accum_sums *out) {
   fitcl_status st = a->ops->finish(a);
   a->active = 0;
   if (a->sticky != FITCL_OK) st = a->sticky;
+  /* Several devices: the others' sums added to this one's. */
+  if (a->ctx->accum_split) {
+    fitcl_status ms = a->ctx->accum_split->end(a, st != FITCL_OK);
+    if (st == FITCL_OK) st = ms;
+  }
   st = sum_ranks(a, st);
   if (st != FITCL_OK) return st;
   int np = a->np;
@@ -284,6 +297,7 @@ fitcl_status fitcl_accum_get_info(const fitcl_accum *a, fitcl_accum_info *info) 
 
 void fitcl_accum_destroy(fitcl_accum *a) {
   if (!a) return;
+  if (a->ctx && a->ctx->accum_split) a->ctx->accum_split->close(a);
   if (a->impl && a->ops) a->ops->destroy(a);
   free(a->acc);
   free(a->qrT);
