@@ -15,6 +15,14 @@ _Static_assert(FITCL__MAX_DEVICES == 16, "one test delay per device");
 
 #define GROUP_POINTS ((size_t)FITCL_ACCUM_GROUP * FITCL_REDUCE_BLOCK)
 
+int fitcl__accum_multi_exact(void) {
+#ifdef FITCL_EXACT_ACCUM
+  return 1;
+#else
+  return 0;
+#endif
+}
+
 /* Whether a device can take part: groups in double precision (the float
  * kernels give other bits). */
 static int can_split(const fitcl_context *c) {
@@ -31,6 +39,13 @@ static void split_close(fitcl_accum *a) {
 static fitcl_status split_open(fitcl_accum *a) {
   fitcl_context *ctx = a->ctx;
   if (ctx->nsub == 0) return FITCL_OK;
+#ifndef FITCL_EXACT_ACCUM
+  /* Built with contraction into FMAs (-DFITCL_EXACT_ACCUM=OFF): the
+   * pthreads path's sums are not the kernels'. */
+  fitcl__log(ctx, FITCL_LOG_INFO, "accumulation: built with FMA contraction; it runs on %s alone",
+             ctx->selector);
+  return FITCL_OK;
+#endif
   /* Only expression models (built-in ones included) on the fused path:
    * their code is generated from one graph for every backend.  A C
    * callback runs on the host anyway, OpenCL C source on no pthreads

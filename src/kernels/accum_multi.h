@@ -20,6 +20,11 @@
 /* The split (accum.h) a context over several devices uses. */
 extern const fitcl__accum_split fitcl__accum_multi_split;
 
+/* 1 when the library was built to share the accumulation (the default;
+ * CMake option FITCL_EXACT_ACCUM), 0 when its hot loops may contract into
+ * FMAs and the accumulation runs on a context's first device alone. */
+int fitcl__accum_multi_exact(void);
+
 /* Test hook: microseconds device i waits before each unit it takes, and
  * then until a device without a delay has taken one, so a test can make
  * one device slow and be sure the others take groups. */
