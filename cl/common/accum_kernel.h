@@ -479,42 +479,104 @@ FITCL_VEC8_KERNEL(fused)
 FITCL_VEC8_KERNEL(cost)
 #endif
 
-/* The QR pass (cl/common/accum_qr.h): each work-item rotates the weighted
- * rows [G | rt] of one block into the block's triangle in point order, and
- * sums Σrho and Σr²; the vector is the packed triangle then those two. */
+/* The QR pass (cl/common/accum_qr.h), one work-item per group of
+ * FITCL_ACCUM_GROUP blocks, in the pthreads path's steps and order
+ * (accum_cpu.c: group_run_qr), so a group's vector has the same bits on
+ * every backend: each block's weighted rows [G | rt] (in `scratch`, one
+ * column of FITCL_REDUCE_BLOCK values after another) are reduced to a
+ * triangle by Householder reflections, whose rows are rotated into the
+ * group's triangle in block order; Σrho and Σr² per block in eight lanes,
+ * the blocks' added with compensation.  The vector is the packed triangle
+ * then those two. */
 #define FITCL_QR_M (FITCL_NP + 1)
 #define FITCL_NQR FITCL_ACCUM_NQR(FITCL_NP)
-#include "common/accum_qr_block.h"
-__kernel void fitcl_accum_qr_loop(__global const double *params, __global const double *x,
-                                  const long ld, __global const double *y,
-                                  __global const double *sigma, const int flags, const long n,
-                                  const double c2, const double inv_c2,
-                                  __global double *partial FITCL_XTAIL) {
-  const int has_sigma = flags & 1, loss = flags >> 1;
-  const long b = get_global_id(0);
-  const long begin = b * FITCL_REDUCE_BLOCK;
-  if (begin >= n) return;
-  const long end = min(begin + (long)FITCL_REDUCE_BLOCK, n);
-  double p[FITCL_NP];
-  for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
-  double T[FITCL_QR_TRI(FITCL_QR_M)];
-  for (int q = 0; q < FITCL_QR_TRI(FITCL_QR_M); ++q) T[q] = 0.0;
-  double srho = 0.0, sz = 0.0;
-  for (long i = begin; i < end; ++i) {
-    double J[FITCL_NP], rt, rho, z;
-    fitcl_accum_eval(p, x, x1, off1, ld, i, y, sigma, has_sigma, loss, c2, inv_c2, 1, J, &rt, &rho, &z);
-    fitcl_accum_qr_point(T, J, rt);
-    srho += rho;
-    sz += z;
-  }
-  fitcl_accum_qr_store(partial, b, T, srho, sz);
+
+/* Fixed-order dot product of u[from..to) and v[from..to) in eight lanes
+ * (accum_cpu.c: dot_range). */
+inline double fitcl_qr_dot_range(__global const double *u, __global const double *v, long from,
+                                 long to) {
+  double acc[8][1] = {{0.0}, {0.0}, {0.0}, {0.0}, {0.0}, {0.0}, {0.0}, {0.0}};
+  long i = from;
+  for (; i + 8 <= to; i += 8)
+    for (int l = 0; l < 8; ++l) acc[l][0] += u[i + l] * v[i + l];
+  for (int l = 0; i < to; ++i, ++l) acc[l][0] += u[i] * v[i];
+  return fitcl_lanes8(acc, 0);
 }
 
-/* Merges FITCL_ACCUM_COMBINE consecutive block triangles in block order
- * (common/accum_qr_block.h); work-item g writes group g's vector to out. */
-__kernel void fitcl_accum_qr_combine(__global double *partial, const long nblocks,
-                                     __global double *out) {
-  fitcl_accum_qr_merge_group(partial, nblocks, get_global_id(0), out);
+/* Householder QR of the nb x FITCL_QR_M block A (column k at A + k *
+ * FITCL_REDUCE_BLOCK), in place; the triangle goes to R (packed)
+ * (accum_cpu.c: block_householder). */
+inline void fitcl_qr_block_householder(__global double *A, long nb, double *R) {
+  const int m = FITCL_QR_M;
+  for (int k = 0; k < m; ++k) {
+    __global double *ak = A + (long)k * FITCL_REDUCE_BLOCK;
+    double s = k < nb ? fitcl_qr_dot_range(ak, ak, k, nb) : 0.0;
+    double x0 = k < nb ? ak[k] : 0.0;
+    double tail = s - x0 * x0;
+    if (!(tail > 0)) {
+      for (int j = k; j < m; ++j)
+        R[FITCL_QR_AT(m, k, j)] = k < nb ? A[(long)j * FITCL_REDUCE_BLOCK + k] : 0.0;
+      continue;
+    }
+    double alpha = x0 >= 0 ? -sqrt(s) : sqrt(s);
+    double v0 = x0 - alpha, vtv = tail + v0 * v0;
+    R[FITCL_QR_AT(m, k, k)] = alpha;
+    for (int j = k + 1; j < m; ++j) {
+      __global double *aj = A + (long)j * FITCL_REDUCE_BLOCK;
+      double w = v0 * aj[k] + fitcl_qr_dot_range(ak, aj, k + 1, nb);
+      double f = 2 * w / vtv;
+      aj[k] -= f * v0;
+      for (long i = k + 1; i < nb; ++i) aj[i] -= f * ak[i];
+      R[FITCL_QR_AT(m, k, j)] = aj[k];
+    }
+  }
+}
+
+__kernel void fitcl_accum_qr_group(__global const double *params, __global const double *x,
+                                   const long ld, __global const double *y,
+                                   __global const double *sigma, const int flags, const long n,
+                                   const double c2, const double inv_c2,
+                                   __global double *partial, __global double *scratch
+                                   FITCL_XTAIL) {
+  const int has_sigma = flags & 1, loss = flags >> 1;
+  const int m = FITCL_QR_M, tri = FITCL_QR_TRI(FITCL_QR_M);
+  const long g = get_global_id(0);
+  const long gp = (long)FITCL_ACCUM_GROUP * FITCL_REDUCE_BLOCK;
+  const long begin = g * gp;
+  if (begin >= n) return;
+  const long end = min(begin + gp, n);
+  __global double *A = scratch + g * (long)FITCL_QR_M * FITCL_REDUCE_BLOCK;
+  double p[FITCL_NP];
+  for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
+  double T[FITCL_QR_TRI(FITCL_QR_M)], Rb[FITCL_QR_TRI(FITCL_QR_M)], v[FITCL_QR_M];
+  for (int q = 0; q < tri; ++q) T[q] = 0.0;
+  double cs = 0, cc = 0, rs = 0, rc = 0;
+  for (long b0 = begin; b0 < end; b0 += FITCL_REDUCE_BLOCK) {
+    const long nb = min((long)FITCL_REDUCE_BLOCK, end - b0);
+    double acc[8][2];
+    for (int l = 0; l < 8; ++l) acc[l][0] = acc[l][1] = 0.0;
+    for (long i = 0; i < nb; ++i) {
+      double J[FITCL_NP], rt, rho, z;
+      fitcl_accum_eval(p, x, x1, off1, ld, b0 + i, y, sigma, has_sigma, loss, c2, inv_c2, 1, J,
+                       &rt, &rho, &z);
+      for (int k = 0; k < FITCL_NP; ++k) A[(long)k * FITCL_REDUCE_BLOCK + i] = J[k];
+      A[(long)FITCL_NP * FITCL_REDUCE_BLOCK + i] = rt;
+      acc[i & 7][0] += rho;
+      acc[i & 7][1] += z;
+    }
+    fitcl_qr_block_householder(A, nb, Rb);
+    for (int k = 0; k < m && k < nb; ++k) {
+      for (int l = 0; l < m; ++l) v[l] = l < k ? 0.0 : Rb[FITCL_QR_AT(m, k, l)];
+      fitcl_qr_add_row(T, m, v, k);
+    }
+    double bc = fitcl_lanes8(acc, 0), br = fitcl_lanes8(acc, 1);
+    fitcl_kahan_add(&cs, &cc, bc);
+    fitcl_kahan_add(&rs, &rc, br);
+  }
+  __global double *out = partial + g * FITCL_NQR;
+  for (int q = 0; q < tri; ++q) out[q] = T[q];
+  out[tri] = cs + cc;
+  out[tri + 1] = rs + rc;
 }
 
 /* Adds FITCL_ACCUM_COMBINE consecutive block partials in order with

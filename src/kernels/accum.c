@@ -47,6 +47,11 @@ void fitcl_accum_sums_add(fitcl_accum_sums *dst, const fitcl_accum_sums *src) {
 
 void fitcl__accum_fold(fitcl_accum *a, const double *partials, size_t ngroups) {
   int stride = fitcl__accum_stride(a);
+  if (a->collect) {
+    memcpy(a->collect, partials, ngroups * (size_t)stride * sizeof *partials);
+    a->collect += ngroups * (size_t)stride;
+    return;
+  }
   if (a->qr) {
     const int m = a->np + 1, tri = FITCL_QR_TRI(m);
     double v[FITCL_NLSQ_MAX_PARAMS + 1];
@@ -208,6 +213,10 @@ fitcl_status fitcl__accum_end_qr(fitcl_accum *a, double *T, double *cost, double
     return fitcl__fail(a->ctx, FITCL_ERR_STATE, "QR pass ended without a QR begin");
   fitcl_status st = a->ops->finish(a);
   a->active = 0;
+  if (a->ctx->accum_split) {
+    fitcl_status ms = a->ctx->accum_split->end(a, st != FITCL_OK || a->sticky != FITCL_OK);
+    if (st == FITCL_OK) st = ms;
+  }
   if (a->sticky != FITCL_OK) return a->sticky;
   if (st != FITCL_OK) return st;
   memcpy(T, a->qrT, (size_t)FITCL_QR_TRI(a->np + 1) * sizeof *T);
@@ -257,6 +266,7 @@ fitcl_status fitcl_accum_end(fitcl_accum *a, fitcl_accum_sums *out) {
     /* Only the solver starts QR passes, and it ends an abandoned one this
      * way: drain it and keep the error that made it abandon the pass. */
     a->ops->finish(a);
+    if (a->ctx->accum_split) (void)a->ctx->accum_split->end(a, 1);
     a->active = 0;
     return FITCL_ERR_STATE;
   }

@@ -73,6 +73,11 @@ struct fitcl_accum {
   struct fitcl_accum **peers;
   int multi;
   double multi_rate[2][16];
+  /* In a shared QR pass: where fitcl__accum_fold puts this handle's group
+   * vectors instead of merging them (the first handle merges every
+   * device's in group order), and room for a piece's on the first. */
+  double *collect;
+  double *collect_buf;
 };
 
 /* How a context over several devices shares a handle's passes

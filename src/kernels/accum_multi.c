@@ -34,6 +34,9 @@ static void split_close(fitcl_accum *a) {
   for (int k = 0; k < a->ctx->nsub; ++k) fitcl_accum_destroy(a->peers[k]);
   free(a->peers);
   a->peers = NULL;
+  free(a->collect_buf);
+  a->collect_buf = NULL;
+  a->collect = NULL;
 }
 
 static fitcl_status split_open(fitcl_accum *a) {
@@ -65,7 +68,13 @@ static fitcl_status split_open(fitcl_accum *a) {
     return FITCL_OK;
   }
   a->peers = calloc(FITCL__MAX_DEVICES, sizeof *a->peers);
-  if (!a->peers) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "accumulation: out of host memory");
+  /* A QR pass's group vectors of one piece (nsums + 1 values each). */
+  const size_t groups = (a->max_chunk + GROUP_POINTS - 1) / GROUP_POINTS;
+  a->collect_buf = malloc(groups * (size_t)(a->nsums + 1) * sizeof *a->collect_buf);
+  if (!a->peers || !a->collect_buf) {
+    split_close(a);
+    return fitcl__fail(ctx, FITCL_ERR_NOMEM, "accumulation: out of host memory");
+  }
   fitcl_accum_options o = {0};
   o.loss = a->loss;
   o.f_scale = a->f_scale;
@@ -85,7 +94,7 @@ static fitcl_status split_open(fitcl_accum *a) {
 
 static fitcl_status split_begin(fitcl_accum *a, int mode) {
   a->multi = 0;
-  if (!a->peers || mode == FITCL__ACCUM_QR) return FITCL_OK;
+  if (!a->peers) return FITCL_OK;
   for (int k = 0; k < a->ctx->nsub; ++k) {
     fitcl_status st = fitcl__accum_begin_mode(a->peers[k], a->params, mode);
     if (st != FITCL_OK)
@@ -99,6 +108,7 @@ static fitcl_status split_begin(fitcl_accum *a, int mode) {
 /* One device's part of a piece. */
 typedef struct dev_run {
   fitcl_accum *H;        /* this device's handle (the caller's for the first) */
+  double *collect;       /* a QR pass: the piece's group vectors, in group order */
   const double *const *x;
   const double *y, *sigma;
   size_t n, ngroups;
@@ -107,6 +117,7 @@ typedef struct dev_run {
   atomic_size_t *next;   /* the first group not yet handed out */
   atomic_int *failed;    /* set by a device that failed: the others stop */
   atomic_size_t *fast_units; /* units taken by devices the test hook does not slow */
+  atomic_int *running;   /* devices still taking units */
   /* Each device's speed in the last pass of this kind (NULL until every
    * device has one), their sum, and whether this device is the fastest
    * (it never stops early). */
@@ -132,12 +143,13 @@ static void *dev_main(void *arg) {
   while (r->st == FITCL_OK && !atomic_load(r->failed)) {
     if (r->slow_us) {
       /* The test hook: wait, and until a fast device has taken a unit
-       * (at most 10 s), so that the split is certain, not a race. */
+       * (at most 10 s, and only while another device still takes units),
+       * so that the split is certain, not a race. */
       struct timespec ts = {(time_t)(r->slow_us / 1000000u), (long)(r->slow_us % 1000000u) * 1000L};
       nanosleep(&ts, NULL);
       const struct timespec ms = {0, 1000000L};
       for (int k = 0; k < 10000 && !atomic_load(r->fast_units) && !atomic_load(r->failed) &&
-                      atomic_load(r->next) < ng;
+                      atomic_load(r->next) < ng && atomic_load(r->running) > 1;
            ++k)
         nanosleep(&ms, NULL);
     }
@@ -165,10 +177,21 @@ static void *dev_main(void *arg) {
     const size_t p0 = g0 * GROUP_POINTS, p1 = g1 * GROUP_POINTS < r->n ? g1 * GROUP_POINTS : r->n;
     const double *xs[FITCL_NLSQ_MAX_VARS];
     for (int j = 0; j < H->nv; ++j) xs[j] = r->x[j] + p0;
-    r->st = H->ops->chunk(H, xs, r->y + p0, r->sigma ? r->sigma + p0 : NULL, p1 - p0);
+    if (r->collect) {
+      /* A QR pass: the unit's group vectors into their places, for the
+       * first handle to merge every device's in group order (rotations are
+       * not exact: their order matters). */
+      H->collect = r->collect + g0 * (size_t)fitcl__accum_stride(H);
+      r->st = H->ops->chunk(H, xs, r->y + p0, r->sigma ? r->sigma + p0 : NULL, p1 - p0);
+      if (r->st == FITCL_OK) r->st = H->ops->finish(H);
+      H->collect = NULL;
+    } else {
+      r->st = H->ops->chunk(H, xs, r->y + p0, r->sigma ? r->sigma + p0 : NULL, p1 - p0);
+    }
     r->groups += g1 - g0;
     r->blocks += (p1 - p0 + FITCL_REDUCE_BLOCK - 1) / FITCL_REDUCE_BLOCK;
   }
+  atomic_fetch_sub(r->running, 1);
   /* The piece's arrays are the caller's until this call returns: every
    * device completes its part (and folds it) before then. */
   if (r->groups) {
@@ -191,6 +214,7 @@ static fitcl_status split_chunk(fitcl_accum *a, const double *const *x, const do
   atomic_size_t next = 0;
   atomic_int failed = 0;
   atomic_size_t fast_units = 0;
+  atomic_int running = 1 + ctx->nsub;
   size_t unit = (size_t)ctx->env.device_unit;
   if (!unit) unit = ng / (8 * (size_t)ndev);
   if (!unit) unit = 1;
@@ -206,13 +230,14 @@ static fitcl_status split_chunk(fitcl_accum *a, const double *const *x, const do
   const int repeats = a->repeats;
   a->repeats = 0;
   for (int i = 0; i < ndev; ++i) {
-    run[i] = (dev_run){i == 0 ? a : a->peers[i - 1], x, y, sigma, n, ng,
-                       fitcl__accum_multi_slow_us[i], unit, &next, &failed, &fast_units,
+    run[i] = (dev_run){i == 0 ? a : a->peers[i - 1], a->qr ? a->collect_buf : NULL, x, y, sigma,
+                       n, ng,
+                       fitcl__accum_multi_slow_us[i], unit, &next, &failed, &fast_units, &running,
                        known ? rate : NULL, sum, i, i == fastest, FITCL_OK, 0, 0, 0.0};
   }
   for (int i = 1; i < ndev; ++i) {
     if (pthread_create(&tid[i], NULL, dev_main, &run[i]) == 0) started[i] = 1;
-    /* A thread that cannot start leaves its device idle. */
+    else atomic_fetch_sub(&running, 1); /* its device stays idle */
   }
   dev_main(&run[0]);
   for (int i = 1; i < ndev; ++i)
@@ -222,9 +247,11 @@ static fitcl_status split_chunk(fitcl_accum *a, const double *const *x, const do
      * the first device does the rest. */
     run[0].rate = NULL;
     run[0].groups = 0;
+    atomic_store(&running, 1);
     dev_main(&run[0]);
   }
   a->repeats = repeats;
+  if (a->qr && !atomic_load(&failed)) fitcl__accum_fold(a, a->collect_buf, ng);
   /* Speeds only from pieces worth timing (a unit each at least). */
   for (int i = 0; i < ndev; ++i)
     if (run[i].groups > 0 && run[i].busy > 0.0 && ng >= (size_t)ndev)
@@ -252,8 +279,9 @@ static fitcl_status split_end(fitcl_accum *a, int failed) {
     if (ps != FITCL_OK && st == FITCL_OK && !failed)
       st = fitcl__fail(a->ctx, ps, "accumulation on device %s: %s", a->ctx->sub[k]->selector,
                        a->ctx->sub[k]->errmsg);
-    /* Exact sums: the devices' sums added in any order give one device's. */
-    if (!failed)
+    /* Exact sums: the devices' sums added in any order give one device's
+     * (a QR pass's went to the first handle already). */
+    if (!failed && !a->qr)
       for (int s = 0; s < a->nsums; ++s) fitcl__xsum_merge(&a->acc[s], &P->acc[s]);
   }
   return st;

@@ -9,9 +9,10 @@
  * operations in the same order, the project's own exp and log, no
  * contraction into fused multiply-adds), and every device adds its groups'
  * partials exactly (core/xsum.h), so the sum of the devices' sums is the
- * one device's: the split leaves no trace.  QR passes, whose block
- * triangles are formed by other algorithms on the two backends, run on the
- * first device. */
+ * one device's: the split leaves no trace.  A QR pass merges group
+ * triangles by rotations, which are not exact: there every device puts its
+ * groups' vectors in their places and the first handle merges them all in
+ * group order, as one device does. */
 #ifndef FITCL_KERNELS_ACCUM_MULTI_H
 #define FITCL_KERNELS_ACCUM_MULTI_H
 
