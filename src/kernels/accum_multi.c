@@ -30,8 +30,8 @@ static int can_split(const fitcl_context *c) {
 }
 
 static void split_close(fitcl_accum *a) {
-  if (!a->peers) return;
-  for (int k = 0; k < a->ctx->nsub; ++k) fitcl_accum_destroy(a->peers[k]);
+  if (a->peers)
+    for (int k = 0; k < a->ctx->nsub; ++k) fitcl_accum_destroy(a->peers[k]);
   free(a->peers);
   a->peers = NULL;
   free(a->collect_buf);
@@ -230,10 +230,10 @@ static fitcl_status split_chunk(fitcl_accum *a, const double *const *x, const do
   const int repeats = a->repeats;
   a->repeats = 0;
   for (int i = 0; i < ndev; ++i) {
-    run[i] = (dev_run){i == 0 ? a : a->peers[i - 1], a->qr ? a->collect_buf : NULL, x, y, sigma,
-                       n, ng,
-                       fitcl__accum_multi_slow_us[i], unit, &next, &failed, &fast_units, &running,
-                       known ? rate : NULL, sum, i, i == fastest, FITCL_OK, 0, 0, 0.0};
+    run[i] = (dev_run){i == 0 ? a : a->peers[i - 1], a->qr ? a->collect_buf : NULL,
+                       x, y, sigma, n, ng, fitcl__accum_multi_slow_us[i], unit, &next, &failed,
+                       &fast_units, &running, known ? rate : NULL, sum, i, i == fastest,
+                       FITCL_OK, 0, 0, 0.0};
   }
   for (int i = 1; i < ndev; ++i) {
     if (pthread_create(&tid[i], NULL, dev_main, &run[i]) == 0) started[i] = 1;
