@@ -263,5 +263,6 @@ fitcl_status fitcl_context_device(const fitcl_context *ctx, int i, fitcl_context
   out->backend = c->backend->name ? c->backend->name : "none";
   out->device = c->device_name;
   out->blocks = ctx->blocks[i];
+  out->replicates = ctx->replicates[i];
   return FITCL_OK;
 }

@@ -75,6 +75,11 @@ fitcl_status fitcl__lik_create(fitcl_context *ctx, const fitcl__tree *tree,
                                const fitcl__patterns *pat, const fitcl_lik_options *opt,
                                fitcl_lik **out);
 
+/* fitcl_lik_create on ctx's own device and this process alone
+ * (fitcl__lik_open_alone): for work handed out to the devices whole. */
+fitcl_status fitcl__lik_create_alone(fitcl_context *ctx, const fitcl_data *data,
+                                     const fitcl_lik_options *opt, fitcl_lik **out);
+
 /* Wraps an already built tree and patterns (ownership of both moves into the
  * new data set, whose fields are then zeroed in the arguments). */
 fitcl_status fitcl__data_wrap(fitcl__tree *tree, fitcl__patterns *pat, fitcl_data **out);

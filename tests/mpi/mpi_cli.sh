@@ -102,6 +102,27 @@ for n in 2 3; do
   cmp -s one.br n.br || fail "ancestral -n $n: the branch table differs from one process"
 done
 
+# The bootstrap over a set of devices: one process hands the replicates to
+# cpu and OpenCL as units, ranks run them as on the first device; the
+# output is cpu's either way (but for the devices' counts and the name of
+# the first device).
+if [ "$with_opencl" = 1 ]; then
+  nodev() {
+    nosecs | sed -E 's/,"devices":\[[^]]*\]//; s/"backend":"[^"]*","device":"[^"]*",//'
+  }
+  boot="retention-test --tree $tree --matrix m.Rtab --families-regex fam0[0-2] --bootstrap 4 --json"
+  FITCL_DEVICE=cpu "$fitcl" $boot 2>boot1.err | nodev >boot1.cmp
+  grep -q bootstrap boot1.cmp || fail "bootstrap (cpu): no output: $(cat boot1.err)"
+  for set in cpu+opencl opencl+cpu; do
+    for n in 1 2; do
+      FITCL_DEVICE=$set run_mpi "$n" "$fitcl" $boot 2>bootn.err | nodev >bootn.cmp
+      cmp -s boot1.cmp bootn.cmp || fail "bootstrap ($set) -n $n differs from cpu: $(cat bootn.err)
+$(cat boot1.cmp)
+$(cat bootn.cmp)"
+    done
+  done
+fi
+
 # A warning (no convergence) is printed once, as by one process.
 "$fitcl" fit --tree "$tree" --matrix m.Rtab --max-iter 2 --json >/dev/null 2>warn1.err
 run_mpi 3 "$fitcl" fit --tree "$tree" --matrix m.Rtab --max-iter 2 --json >/dev/null 2>warn3.err ||
