@@ -5,11 +5,13 @@
  * goes through the program cache (it is the key), so a model is compiled
  * once per device, ever, whatever the chunk lengths.
  *
- * One work-item reduces one block of FITCL_REDUCE_BLOCK consecutive points
- * (counted from the chunk start) in index order, so the partial sums do not
- * depend on the work-group size the driver picks; fitcl_accum_combine adds
- * FITCL_ACCUM_COMBINE block partials in order with compensation, and the
- * host adds those in order.  Only used inside OpenCL C. */
+ * A block of FITCL_REDUCE_BLOCK consecutive points (counted from the chunk
+ * start) is reduced in eight lanes (fitcl_lanes8), so the partial sums do
+ * not depend on the work-group size the driver picks and are the pthreads
+ * path's; fitcl_accum_combine adds FITCL_ACCUM_COMBINE (= FITCL_ACCUM_GROUP)
+ * block partials in order with compensation, and the host adds those
+ * exactly.  Compiled without contraction (accum_ocl.c's source starts with
+ * the pragma).  Only used inside OpenCL C. */
 #ifndef FITCL_CL_COMMON_ACCUM_KERNEL_H
 #define FITCL_CL_COMMON_ACCUM_KERNEL_H
 #include "common/accum_point.h"
@@ -192,7 +194,7 @@ __kernel void fitcl_accum_materialise_loop(__global const double *params, __glob
  * coalesced loads; PoCL vectorises across work-items).  The block's sums
  * are formed in local memory, up to FITCL_RB sums at a time: every item
  * stores its terms, then item q adds term q of the FITCL_REDUCE_BLOCK items
- * in index order.  The order depends only on the block size, so results are
+ * in eight lanes.  The order depends only on the block size, so results are
  * the same run to run (and the same order as the per-block loop). */
 #define FITCL_RB 8 /* 16 KiB of local memory per group: fits every device */
 /* Blocks per work-group: amortises the per-group cost (large on CPU
