@@ -163,8 +163,11 @@ csv_shares() {
         0.5 + (i % 5) * 0.1, i < 59999 ? "\r\n" : "" } }' >c1.csv
   awk 'BEGIN { print "x\ty"; for (i = 0; i < 50001; ++i) { x = 10 * i / 50001;
     printf "%.17g\t%.17g\n", x, 2 * exp(-0.7 * x) + 0.1 + 0.05 * cos(i * 0.37) } }' >c1.tsv
-  # A quoted newline in the note column of row 29,000, near the middle.
-  awk '{ if (NR == 29004) sub(/"n, /, "\"n,\n "); print }' c1.csv >q.csv
+  # Row 30,000's note: 300,000 quoted lines, from a quarter to three quarters
+  # of the file's bytes, so that every cut falls inside it.
+  awk '{ if (NR != 30005) { print; next } i = index($0, "\"n, "); printf "%s", substr($0, 1, i);
+         for (k = 0; k < 300000; ++k) printf "line %d\n", k; print substr($0, i + 1) }' \
+    c1.csv >q.csv
   args="--model a*exp(-k*x)+c --p0 a=1,k=1,c=0 --chunk 4096 --solver normal --json"
   same_json "curve-fit CSV shares: comments, CRLF, no final newline" curve-fit --data c1.csv \
     --sigma s $args
