@@ -53,10 +53,15 @@ typedef struct csv {
    * start at win_off on line win_line once found (win_known).  at_row: the
    * row the reader is at (UINT64_MAX: to be sought).  The copy above holds
    * the rows from win_lo. */
-  int ranked, win_known, end_known;
-  off_t own_off, win_off, end_off;
-  long own_line, win_line, end_line;
+  int ranked, win_known, end_known, pre_known;
+  off_t own_off, win_off, end_off, pre_off;
+  long own_line, win_line, end_line, pre_line;
   uint64_t own_row, win_lo, win_hi, at_row;
+  /* The copy holds rows [own_row, own_row + cached): the rows of this
+   * rank's bytes parsed while they were counted (up to the first bad
+   * value: pre_row, at pre_off, is the first row not parsed then), then the
+   * rest of the window as the first pass reads it. */
+  uint64_t pre_row;
 } csv;
 
 /* A field's text without the spaces around it. */
@@ -95,6 +100,7 @@ static fitcl_status csv_rewind(fitcl_source *src) {
   csv *c = src->impl;
   c->pos = 0;
   c->at_row = UINT64_MAX;
+  if (c->ranked) return FITCL_OK; /* reads seek (seek_row); the copy stays valid */
   if (c->cache_state == 1) return FITCL_OK;
   if (c->cache_state == 0) c->cached = 0;  /* an unfinished first pass fills it again */
   if (fitcl__delim_seek(&c->r, c->data_start, c->data_line) != FITCL_OK)
@@ -243,7 +249,10 @@ enum { SH_OK, SH_ROWS, SH_LINES, SH_N };
 
 /* This rank's share: its rows and lines, or ok = 0 when the share cannot
  * be read on its own (a quoted field runs over its end, a record too long,
- * not a regular file). */
+ * not a regular file).  The rows are parsed into the copy as they are
+ * counted, while it is kept at all and up to the first bad value (which the
+ * rank that owns the row reports when its pass reads it, with the line
+ * number only known after the exchange). */
 static fitcl_status count_share(fitcl_source *src, off_t begin, off_t end, uint64_t out[SH_N]) {
   csv *c = src->impl;
   out[SH_OK] = 0;
@@ -252,6 +261,11 @@ static fitcl_status count_share(fitcl_source *src, off_t begin, off_t end, uint6
     return fitcl__fail(src->ctx, FITCL_ERR_IO, "%s: cannot seek: %s", src->path, strerror(errno));
   c->r.limit = end;
   uint64_t rows = 0;
+  size_t staged = 0;
+  double **stage = src->buf[src->flip];
+  int parsing = c->cache_state == 0;
+  c->pre_off = begin;
+  c->pre_line = 0;
   fitcl_status st = FITCL_OK;
   if (begin < end)
     for (;;) {
@@ -260,7 +274,36 @@ static fitcl_status count_share(fitcl_source *src, off_t begin, off_t end, uint6
       st = fitcl__delim_next(&c->r, &rec, &got);
       if (st != FITCL_OK || !got) break;
       ++rows;
+      if (!parsing) continue;
+      double v[FITCL__SRC_MAXCOLS];
+      const int bad = read_row(src, &rec, v) != FITCL_OK;
+      if (bad) {
+        fitcl__clear_error(src->ctx);
+        parsing = 0;
+      } else {
+        for (int k = 0; k < src->ncols; ++k) stage[k][staged] = v[k];
+        ++staged;
+        c->pre_off = fitcl__delim_tell(&c->r);
+        c->pre_line = c->r.line;
+      }
+      if (staged && (bad || staged == src->chunk)) {
+        if (cache_append(c, src->ncols, stage, staged) != 0) {
+          /* Over the budget: the rows are parsed on every pass. */
+          cache_drop(c);
+          c->cache_state = -1;
+          parsing = 0;
+          c->pre_off = begin;
+          c->pre_line = 0;
+        }
+        staged = 0;
+      }
     }
+  if (staged && cache_append(c, src->ncols, stage, staged) != 0) {
+    cache_drop(c);
+    c->cache_state = -1;
+    c->pre_off = begin;
+    c->pre_line = 0;
+  }
   c->r.limit = 0;
   /* A syntax error here may only mean that a quoted field runs over the
    * end: the whole file is then read by every rank, as by one process,
@@ -315,7 +358,10 @@ static fitcl_status csv_share(fitcl_source *src, fitcl__ranks *r) {
     total += a[SH_ROWS];
   }
   free(all);
-  if (!ok) return st;
+  if (!ok) {
+    cache_drop(c); /* a pass over the whole file fills it from the start */
+    return st;
+  }
   const uint64_t C = src->chunk;
   uint64_t lo = (before + C - 1) / C, hi = (before + mine[SH_ROWS] + C - 1) / C;
   if (k == N - 1) hi = (total + C - 1) / C;
@@ -327,8 +373,10 @@ static fitcl_status csv_share(fitcl_source *src, fitcl__ranks *r) {
   c->win_lo = lo * C < total ? lo * C : total;
   c->win_hi = hi * C < total ? hi * C : total;
   c->win_known = c->end_known = 0;
+  c->pre_row = before + c->cached;
+  c->pre_line += c->own_line;
+  c->pre_known = 1;
   c->at_row = 0;
-  c->cached = 0;
   src->points = total;
   src->seekable = 1; /* reads start at src->row */
   src->own_range = 1;
@@ -363,6 +411,7 @@ static fitcl_status seek_row(fitcl_source *src, uint64_t row) {
       {1, c->own_row, c->own_off, c->own_line},
       {c->win_known, c->win_lo, c->win_off, c->win_line},
       {c->end_known, c->win_hi, c->end_off, c->end_line},
+      {c->pre_known, c->pre_row, c->pre_off, c->pre_line},
   };
   for (size_t i = 0; i < sizeof mark / sizeof *mark; ++i)
     if (mark[i].known && mark[i].row <= row && mark[i].row >= from) {
@@ -387,8 +436,9 @@ static fitcl_status seek_row(fitcl_source *src, uint64_t row) {
   return FITCL_OK;
 }
 
-/* read() over ranks: the first row (every rank's y0) or this rank's
- * window, from the copy once it holds the window. */
+/* read() over ranks: the first row (every rank's y0), this rank's window,
+ * or any rows in order (rank 0's --residuals), from the copy where it holds
+ * them. */
 static fitcl_status csv_read_ranked(fitcl_source *src, const double **cols, size_t *n) {
   csv *c = src->impl;
   const uint64_t row = src->row;
@@ -396,17 +446,24 @@ static fitcl_status csv_read_ranked(fitcl_source *src, const double **cols, size
   if (row >= src->points) return FITCL_OK;
   const uint64_t lim = row < c->win_lo ? c->win_lo : row < c->win_hi ? c->win_hi : src->points;
   const size_t want = lim - row < src->chunk ? (size_t)(lim - row) : src->chunk;
-  if (c->cache_state == 1 && row >= c->win_lo && row < c->win_hi) {
-    for (int k = 0; k < src->ncols; ++k) cols[k] = c->cache[k] + (row - c->win_lo);
+  const uint64_t c0 = c->own_row, c1 = c->own_row + c->cached;
+  if (row >= c0 && row + want <= c1) {
+    for (int k = 0; k < src->ncols; ++k) cols[k] = c->cache[k] + (row - c0);
     *n = want;
     return FITCL_OK;
   }
-  if (c->at_row != row) {
-    fitcl_status st = seek_row(src, row);
+  double **out = src->buf[src->flip];
+  size_t i = 0;
+  if (row >= c0 && row < c1) {
+    i = (size_t)(c1 - row);
+    for (int k = 0; k < src->ncols; ++k) memcpy(out[k], c->cache[k] + (row - c0), i * sizeof(double));
+  }
+  const uint64_t from = row + i;
+  if (c->at_row != from) {
+    fitcl_status st = seek_row(src, from);
     if (st != FITCL_OK) return st;
   }
-  double **out = src->buf[src->flip];
-  for (size_t i = 0; i < want; ++i) {
+  for (size_t j = i; j < want; ++j) {
     fitcl__delim_record rec;
     int got;
     fitcl_status st = fitcl__delim_next(&c->r, &rec, &got);
@@ -415,18 +472,17 @@ static fitcl_status csv_read_ranked(fitcl_source *src, const double **cols, size
     double v[FITCL__SRC_MAXCOLS];
     st = read_row(src, &rec, v);
     if (st != FITCL_OK) return st;
-    for (int k = 0; k < src->ncols; ++k) out[k][i] = v[k];
+    for (int k = 0; k < src->ncols; ++k) out[k][j] = v[k];
   }
   c->at_row = row + want;
   note_marks(c);
-  /* The copy fills while the window is read in order from its start. */
-  if (c->cache_state == 0 && row >= c->win_lo && row < c->win_hi) {
-    if (row == c->win_lo) c->cached = 0;
-    if (row - c->win_lo == c->cached && cache_append(c, src->ncols, out, want) != 0) {
+  /* The copy grows while the window is read in order past its end. */
+  if (c->cache_state == 0 && from == c1 && from >= c->win_lo && from < c->win_hi) {
+    double *tail[FITCL__SRC_MAXCOLS];
+    for (int k = 0; k < src->ncols; ++k) tail[k] = out[k] + i;
+    if (cache_append(c, src->ncols, tail, want - i) != 0) {
       cache_drop(c);
       c->cache_state = -1;
-    } else if (c->cached == c->win_hi - c->win_lo) {
-      c->cache_state = 1;
     }
   }
   for (int k = 0; k < src->ncols; ++k) cols[k] = out[k];
