@@ -474,8 +474,10 @@ fitcl_status fitcl__source_skip(fitcl_source *src, fitcl_chunk *chunk, int want_
 }
 
 fitcl_status fitcl__source_share(fitcl_source *src, fitcl__ranks *r) {
-  if (!src->ops->share) return FITCL_OK;
-  return src->ops->share(src, r);
+  if (!src->ops->share || src->shared) return FITCL_OK;
+  fitcl_status st = src->ops->share(src, r);
+  src->shared = st == FITCL_OK;
+  return st;
 }
 
 int fitcl__source_mine(const fitcl_source *src, const fitcl__ranks *r, uint64_t index) {

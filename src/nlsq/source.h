@@ -92,6 +92,7 @@ struct fitcl_source {
    * chunks [own_lo, own_hi) (otherwise chunk k goes to rank k mod size). */
   int own_range;
   uint64_t own_lo, own_hi;
+  int shared; /* ops->share ran (once: a later fit keeps what it decided) */
 };
 
 /* Records a file the source reads (st: its fstat when opened).  Checked
