@@ -6,9 +6,12 @@
  * otherwise).  On a machine whose OpenCL device is PoCL on the same cores
  * the two devices share the CPU, so the ratio shows the cost of the hand-out
  * rather than a gain; with a GPU it is the point of the layer.
+ * Then the same for the accumulation pass (JᵀJ, Jᵀr and the cost, what
+ * curve-fit runs every iteration) of the built-in exp_decay model over
+ * `points` points in chunks of 2^20: every variant must give the same sums.
  *
- * Usage: bench_multidevice [taxa [families [rounds [opencl selector]]]]
- *        (default 100 taxa, 100,000 families, 5 rounds, "opencl"). */
+ * Usage: bench_multidevice [taxa [families [rounds [opencl selector [points]]]]]
+ *        (default 100 taxa, 100,000 families, 5 rounds, "opencl", 4,000,000). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -140,13 +143,75 @@ static int run(const char *sel, const fitcl_data *data, int rounds, result *r) {
   return 0;
 }
 
+/* Median seconds of a Jacobian pass over n points; *sums gets its JᵀJ,
+ * Jᵀr and cost. */
+static int run_accum(const char *sel, size_t n, int rounds, double *sums, double *med,
+                     double *share1) {
+  fitcl_context_options o;
+  memset(&o, 0, sizeof o);
+  o.device = sel;
+  fitcl_context *ctx = NULL;
+  fitcl_model *m = NULL;
+  fitcl_accum *a = NULL;
+  if (fitcl_context_create(&o, &ctx) != FITCL_OK || fitcl_model_builtin(ctx, "exp_decay", &m) ||
+      fitcl_accum_create(ctx, m, NULL, &a)) {
+    fprintf(stderr, "%s: %s\n", sel, ctx ? fitcl_errmsg(ctx) : "out of memory");
+    return 1;
+  }
+  double *x = fitcl_alloc_column(n), *y = fitcl_alloc_column(n);
+  for (size_t i = 0; i < n; ++i) {
+    x[i] = 10.0 * (double)i / (double)n;
+    y[i] = 3.0 * exp(-0.7 * x[i]) + 0.5 + 0.01 * (double)(i % 7);
+  }
+  const double p[3] = {2.5, 0.6, 0.4};
+  const size_t chunk = (size_t)1 << 20;
+  double *t = malloc(sizeof(double) * (size_t)(rounds + 1)), mn;
+  fitcl_accum_sums s;
+  for (int k = 0; k <= rounds; ++k) { /* the first warms: launches, speeds */
+    double t0 = bench_now();
+    fitcl_accum_begin(a, p, 1);
+    for (size_t at = 0; at < n; at += chunk) {
+      const double *xs[1] = {x + at};
+      size_t len = n - at < chunk ? n - at : chunk;
+      if (fitcl_accum_chunk(a, xs, y + at, NULL, len) != FITCL_OK) return 1;
+    }
+    if (fitcl_accum_end(a, &s) != FITCL_OK) {
+      fprintf(stderr, "%s: %s\n", sel, fitcl_errmsg(ctx));
+      return 1;
+    }
+    if (k) t[k - 1] = bench_now() - t0;
+  }
+  bench_stats(t, (size_t)rounds, &mn, med);
+  memcpy(sums, s.jtj, 9 * sizeof(double));
+  memcpy(sums + 9, s.jtr, 3 * sizeof(double));
+  sums[12] = s.cost;
+  fitcl_context_info info;
+  fitcl_context_get_info(ctx, &info);
+  *share1 = 0;
+  if (info.ndevices == 2) {
+    fitcl_context_device_info d0, d1;
+    fitcl_context_device(ctx, 0, &d0);
+    fitcl_context_device(ctx, 1, &d1);
+    *share1 = (double)d1.blocks / (double)(d0.blocks + d1.blocks);
+  }
+  free(t);
+  free(x);
+  free(y);
+  fitcl_accum_destroy(a);
+  fitcl_model_destroy(m);
+  fitcl_context_destroy(ctx);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   int nt = argc > 1 ? atoi(argv[1]) : 100;
   size_t nf = argc > 2 ? (size_t)atol(argv[2]) : 100000;
   int rounds = argc > 3 ? atoi(argv[3]) : 5;
   const char *ocl = argc > 4 ? argv[4] : "opencl";
-  if (nt < 2 || nf < 1 || rounds < 1) {
-    fprintf(stderr, "usage: bench_multidevice [taxa [families [rounds [opencl selector]]]]\n");
+  size_t npoints = argc > 5 ? (size_t)atol(argv[5]) : 4000000;
+  if (nt < 2 || nf < 1 || rounds < 1 || npoints < 1) {
+    fprintf(stderr, "usage: bench_multidevice [taxa [families [rounds [opencl selector "
+                    "[points]]]]]\n");
     return 2;
   }
   bench_print_machine();
@@ -176,5 +241,23 @@ int main(int argc, char **argv) {
       return 1;
     }
   printf("# log L %.17g on every variant\n", r[0].ll);
+
+  printf("# accumulation: exp_decay, %zu points, chunks of 2^20, %d rounds (median)\n", npoints,
+         rounds);
+  printf("%-28s %12s %10s %10s\n", "devices", "pass (s)", "vs cpu", "2nd share");
+  double sums[3][13], med[3], share[3];
+  for (int i = 0; i < 3; ++i)
+    if (run_accum(sels[i], npoints, rounds, sums[i], &med[i], &share[i])) return 1;
+  for (int i = 0; i < 3; ++i) {
+    printf("%-28s %12.4f %10.3f %10.3f\n", sels[i], med[i], med[0] / med[i], share[i]);
+    bench_row("multidevice", sels[i], "accum_pass_s", med[i], "s");
+  }
+  bench_print_load("after accumulation");
+  for (int i = 1; i < 3; ++i)
+    if (memcmp(sums[i], sums[0], sizeof sums[0])) {
+      fprintf(stderr, "%s: accumulation sums differ from cpu's\n", sels[i]);
+      return 1;
+    }
+  printf("# accumulation sums identical on every variant\n");
   return 0;
 }

@@ -240,8 +240,13 @@ typedef struct fitcl_context_device_info {
   const char *device;   /* device name */
   /* Reduction blocks this device computed, over the context's life, in
    * the families that share their blocks over the devices (the
-   * likelihood); every other family runs on device 0. */
+   * likelihood, the bootstrap's fits included); every other family runs
+   * on device 0. */
   uint64_t blocks;
+  /* Bootstrap replicates of the retention test this device fitted, each
+   * one whole (a replicate is the unit handed out to the devices there),
+   * over the context's life. */
+  uint64_t replicates;
 } fitcl_context_device_info;
 
 /** Device i (0 <= i < fitcl_context_info.ndevices) of the context; device 0

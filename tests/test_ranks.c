@@ -16,7 +16,9 @@
 #include "core/ranks.h"
 #include "fitcl.h"
 #include "fitcl_config.h"
+#include "io/pamatrix_share.h"
 #include "kernels/lik.h"
+#include "phylo/data.h"
 #include "test_util.h"
 #if FITCL_HAVE_HDF5
 #include <hdf5.h>
@@ -651,4 +653,288 @@ Test(ranks, a_failed_rank_fails_the_others) {
   for (int r = 0; r < 3; ++r)
     cr_assert_eq(jobs[r].st, FITCL_ERR_PEER, "rank %d: %d", r, jobs[r].st);
   fitcl_data_destroy(data);
+}
+
+/* ---- each rank reads its rows of a matrix ------------------------------ */
+
+/* 12 taxa, the matrix's columns in another order than the tree's tips;
+ * 2,000 families drawn from few states, so patterns repeat across the
+ * ranks' shares; rate groups 0..2.  Rows 1,400..1,420 hold counts and
+ * missing cells ("12", "NA", "?"): the general reader reads that share. */
+enum { RT = 12, RF = 2000 };
+static const char *row_tree =
+  "(((t0:0.1,t1:0.2):0.05,(t2:0.1,t3:0.3):0.1):0.02,(((t4:0.1,t5:0.1):0.1,t6:0.2):0.05,"
+  "((t7:0.1,t8:0.2):0.1,((t9:0.1,t10:0.1):0.05,t11:0.3):0.1):0.1):0.03);";
+static int row_col(int c) { return (c * 5 + 3) % RT; } /* column c names taxon t<row_col(c)> */
+
+static int row_cell(int f, int c) { /* 0, 1 or 2 (missing) */
+  uint64_t s = (uint64_t)(f % 251) * 0x9E3779B97F4A7C15ull + (uint64_t)c * 0xC2B2AE3D27D4EB4Full;
+  s ^= s >> 29;
+  s *= 0xBF58476D1CE4E5B9ull;
+  s ^= s >> 32;
+  if (f >= 1400 && f <= 1420 && c == 2) return 2;
+  return (int)(s & 1) | (f % 7 == 0);
+}
+
+static char *write_rows_rtab(const char *dir, const char *name, int bad_row) {
+  size_t cap = (size_t)RF * (3 * RT + 16) + 256, n = 0;
+  char *text = malloc(cap);
+  cr_assert(text);
+  n += (size_t)sprintf(text + n, "Gene");
+  for (int c = 0; c < RT; ++c) n += (size_t)sprintf(text + n, "\tt%d", row_col(c));
+  n += (size_t)sprintf(text + n, "\n");
+  for (int f = 0; f < RF; ++f) {
+    n += (size_t)sprintf(text + n, "g%d", f);
+    for (int c = 0; c < RT; ++c) {
+      int v = row_cell(f, c);
+      const char *cell = v == 2 ? (f % 2 ? "NA" : "?") : v ? (f >= 1400 && f <= 1420 ? "12" : "1")
+                                                               : "0";
+      if (f == bad_row && c == 4) cell = "x";
+      n += (size_t)sprintf(text + n, "\t%s", cell);
+    }
+    n += (size_t)sprintf(text + n, "\n");
+  }
+  char *path = fitcl_test_write_file(dir, name, text);
+  free(text);
+  return path;
+}
+
+static char *write_rows_npy(const char *dir) {
+  char *path = fitcl_test_write_file(dir, "rows.npy", "");
+  FILE *f = fopen(path, "wb");
+  cr_assert(f);
+  char h[128];
+  int len = snprintf(h, sizeof h, "{'descr': '|u1', 'fortran_order': False, 'shape': (%d, %d), }",
+                     (int)RF, (int)RT);
+  while ((10 + len + 1) % 64) h[len++] = ' ';
+  h[len++] = '\n';
+  const unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)len, 0};
+  cr_assert_eq(fwrite(pre, 1, 10, f), 10);
+  cr_assert_eq(fwrite(h, 1, (size_t)len, f), (size_t)len);
+  for (int r = 0; r < RF; ++r)
+    for (int c = 0; c < RT; ++c) {
+      int v = row_cell(r, c);
+      fputc(v == 2 ? 255 : v, f);
+    }
+  cr_assert_eq(fclose(f), 0);
+  return path;
+}
+
+/* The table by brute force: each family's states in tip order and its
+ * group, numbered by first appearance, compared with every earlier
+ * pattern. */
+typedef struct brute {
+  size_t npat;
+  uint8_t st[RF][RT];
+  int group[RF];
+  double weight[RF];
+  size_t fam[RF];
+} brute;
+
+static void brute_table(const fitcl_tree *tree, const int *groups, brute *b) {
+  memset(b, 0, sizeof *b);
+  cr_assert_eq(fitcl_tree_ntips(tree), RT);
+  for (int f = 0; f < RF; ++f) {
+    uint8_t col[RT];
+    for (int i = 0; i < RT; ++i) {
+      int taxon = atoi(fitcl_tree_tip_name(tree, i) + 1), c = 0;
+      while (row_col(c) != taxon) c++;
+      col[i] = (uint8_t)row_cell(f, c);
+    }
+    size_t p = 0;
+    while (p < b->npat && (b->group[p] != groups[f] || memcmp(b->st[p], col, RT))) p++;
+    if (p == b->npat) {
+      memcpy(b->st[p], col, RT);
+      b->group[p] = groups[f];
+      b->npat++;
+    }
+    b->weight[p] += 1;
+    b->fam[f] = p;
+  }
+}
+
+typedef struct rows_job {
+  world *w;
+  int rank;
+  const fitcl_tree *tree;
+  const char *path;
+  fitcl_pamatrix_options mo;
+  fitcl_data_options dopt;
+  fitcl_data *data;
+  fitcl_status st;
+  char err[512];
+} rows_job;
+
+static void *rows_run(void *arg) {
+  rows_job *j = arg;
+  fake_rank fr = {{.rank = j->rank, .size = j->w->size, .sum = fake_sum, .gather = fake_gather,
+                   .release = fake_release},
+                  j->w};
+  j->st = fitcl__data_read_share(&fr.base, j->tree, j->path, &j->mo, &j->dopt, &j->data, j->err,
+                                 sizeof j->err);
+  return NULL;
+}
+
+static void run_rows(rows_job *tmpl, int size, rows_job *jobs) {
+  world w;
+  memset(&w, 0, sizeof w);
+  w.size = size;
+  pthread_barrier_init(&w.bar, NULL, (unsigned)size);
+  pthread_t th[MAXR];
+  for (int r = 0; r < size; ++r) {
+    jobs[r] = *tmpl;
+    jobs[r].w = &w;
+    jobs[r].rank = r;
+    cr_assert_eq(pthread_create(&th[r], NULL, rows_run, &jobs[r]), 0);
+  }
+  for (int r = 0; r < size; ++r) pthread_join(th[r], NULL);
+  pthread_barrier_destroy(&w.bar);
+}
+
+/* Every rank holds the brute-force table, the names and groups of one
+ * process, whatever the number of ranks, from an Rtab and from a .npy. */
+Test(ranks, rows_of_a_matrix_merge_into_one_process_patterns) {
+  char *dir = fitcl_test_tmpdir();
+  char err[512] = "";
+  fitcl_tree *tree = NULL;
+  cr_assert_eq(fitcl_tree_parse(row_tree, &tree, err, sizeof err), FITCL_OK, "%s", err);
+  static int groups[RF];
+  for (int f = 0; f < RF; ++f) groups[f] = (f / 3) % 3;
+  static brute b;
+  brute_table(tree, groups, &b);
+  cr_assert_gt(b.npat, 100);
+  cr_assert_lt(b.npat, RF / 2);
+  char *paths[2] = {write_rows_rtab(dir, "rows.Rtab", -1), write_rows_npy(dir)};
+  char *taxa = NULL;
+  {
+    char t[RT * 8] = "";
+    for (int c = 0; c < RT; ++c) sprintf(t + strlen(t), "t%d\n", row_col(c));
+    taxa = fitcl_test_write_file(dir, "rows.taxa", t);
+  }
+  for (int kind = 0; kind < 2; ++kind) {
+    rows_job t = {.tree = tree, .path = paths[kind]};
+    t.dopt.groups = groups;
+    if (kind == 1) t.mo.taxa_file = taxa;
+    for (int size = 1; size <= 3; ++size) {
+      rows_job jobs[MAXR];
+      run_rows(&t, size, jobs);
+      for (int r = 0; r < size; ++r) {
+        cr_assert_eq(jobs[r].st, FITCL_OK, "kind %d, %d ranks, rank %d: %s", kind, size, r,
+                     jobs[r].err);
+        const fitcl_data *d = jobs[r].data;
+        cr_assert_eq(fitcl_data_nfamilies(d), RF);
+        cr_assert_eq(fitcl_data_npatterns(d), b.npat, "kind %d, %d ranks, rank %d", kind, size, r);
+        for (size_t p = 0; p < b.npat; ++p) {
+          cr_assert_eq(fitcl_data_pattern_weight(d, p), b.weight[p]);
+          cr_assert_eq(d->pat.group[p], b.group[p]);
+          for (int i = 0; i < RT; ++i)
+            cr_assert_eq(fitcl_data_pattern_state(d, p, i), b.st[p][i], "pattern %zu tip %d", p,
+                         i);
+        }
+        for (int f = 0; f < RF; ++f) {
+          char nm[16];
+          snprintf(nm, sizeof nm, kind == 0 ? "g%d" : "F%d", kind == 0 ? f : f + 1);
+          cr_assert_str_eq(fitcl_data_family_name(d, (size_t)f), nm);
+          cr_assert_eq(fitcl_data_family_pattern(d, (size_t)f), b.fam[f]);
+          cr_assert_eq(fitcl_data_family_group(d, (size_t)f), groups[f]);
+        }
+        cr_assert_eq(d->pat.ngroups, 3);
+        fitcl_data_destroy(jobs[r].data);
+      }
+    }
+  }
+  /* A bad cell in row 1,990 (rank 2 of 3 reads it): rank 2 fails with one
+   * process's message, line and column included; the others as peers. */
+  char *bad = write_rows_rtab(dir, "bad.Rtab", 1990);
+  fitcl_pamatrix *m = NULL;
+  char one[512] = "";
+  cr_assert_eq(fitcl_pamatrix_read(bad, NULL, &m, one, sizeof one), FITCL_ERR_DATA);
+  rows_job t = {.tree = tree, .path = bad};
+  rows_job jobs[MAXR];
+  run_rows(&t, 3, jobs);
+  for (int r = 0; r < 3; ++r) {
+    cr_assert_eq(jobs[r].st, r == 2 ? FITCL_ERR_DATA : FITCL_ERR_PEER, "rank %d: %s", r,
+                 jobs[r].err);
+    cr_assert_null(jobs[r].data);
+  }
+  cr_assert_str_eq(jobs[2].err, one);
+  free(bad);
+  free(paths[0]);
+  free(paths[1]);
+  free(taxa);
+  fitcl_tree_destroy(tree);
+  fitcl_test_rmtree(dir);
+  free(dir);
+}
+
+/* Fewer families than ranks: rank 2 reads no rows (of an Rtab, of a .npy)
+ * and still ends with one process's table. */
+Test(ranks, a_rank_without_rows_merges_like_the_others) {
+  char *dir = fitcl_test_tmpdir();
+  char err[512] = "";
+  fitcl_tree *tree = NULL;
+  cr_assert_eq(fitcl_tree_parse(row_tree, &tree, err, sizeof err), FITCL_OK, "%s", err);
+  static const uint8_t cells[2][RT] = {{0, 1, 1, 0, 0, 0, 1, 1, 0, 1, 0, 1},
+                                        {1, 1, 0, 0, 0, 0, 1, 1, 0, 1, 0, 1}};
+  char text[256] = "Gene", t[RT * 8] = "";
+  for (int c = 0; c < RT; ++c) {
+    sprintf(text + strlen(text), "\tt%d", row_col(c));
+    sprintf(t + strlen(t), "t%d\n", row_col(c));
+  }
+  for (int r = 0; r < 2; ++r) {
+    sprintf(text + strlen(text), "\n%c", 'a' + r);
+    for (int c = 0; c < RT; ++c) sprintf(text + strlen(text), "\t%d", cells[r][c]);
+  }
+  strcat(text, "\n");
+  char *rtab = fitcl_test_write_file(dir, "two.Rtab", text);
+  char *taxa = fitcl_test_write_file(dir, "two.taxa", t);
+  char *npy = fitcl_test_write_file(dir, "two.npy", "");
+  {
+    FILE *f = fopen(npy, "wb");
+    cr_assert(f);
+    char h[128];
+    int len = snprintf(h, sizeof h, "{'descr': '|u1', 'fortran_order': False, 'shape': (2, %d), }",
+                       (int)RT);
+    while ((10 + len + 1) % 64) h[len++] = ' ';
+    h[len++] = '\n';
+    const unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)len, 0};
+    cr_assert_eq(fwrite(pre, 1, 10, f), 10);
+    cr_assert_eq(fwrite(h, 1, (size_t)len, f), (size_t)len);
+    for (int r = 0; r < 2; ++r)
+      for (int c = 0; c < RT; ++c) fputc(cells[r][c], f);
+    cr_assert_eq(fclose(f), 0);
+  }
+  for (int kind = 0; kind < 2; ++kind) {
+    rows_job tm = {.tree = tree, .path = kind ? npy : rtab};
+    if (kind) tm.mo.taxa_file = taxa;
+    fitcl_pamatrix *m = NULL;
+    fitcl_data *one = NULL;
+    cr_assert_eq(fitcl_pamatrix_read(tm.path, &tm.mo, &m, err, sizeof err), FITCL_OK, "%s", err);
+    cr_assert_eq(fitcl_data_build(tree, m, NULL, &one, err, sizeof err), FITCL_OK, "%s", err);
+    fitcl_pamatrix_destroy(m);
+    cr_assert_eq(fitcl_data_npatterns(one), 2);
+    rows_job jobs[MAXR];
+    run_rows(&tm, 3, jobs);
+    for (int r = 0; r < 3; ++r) {
+      cr_assert_eq(jobs[r].st, FITCL_OK, "kind %d rank %d: %s", kind, r, jobs[r].err);
+      const fitcl_data *d = jobs[r].data;
+      cr_assert_eq(fitcl_data_nfamilies(d), 2);
+      cr_assert_eq(fitcl_data_npatterns(d), 2);
+      for (size_t p = 0; p < 2; ++p) {
+        cr_assert_eq(fitcl_data_pattern_weight(d, p), fitcl_data_pattern_weight(one, p));
+        cr_assert_str_eq(fitcl_data_family_name(d, p), fitcl_data_family_name(one, p));
+        cr_assert_eq(fitcl_data_family_pattern(d, p), fitcl_data_family_pattern(one, p));
+        for (int i = 0; i < RT; ++i)
+          cr_assert_eq(fitcl_data_pattern_state(d, p, i), fitcl_data_pattern_state(one, p, i));
+      }
+      fitcl_data_destroy(jobs[r].data);
+    }
+    fitcl_data_destroy(one);
+  }
+  free(rtab);
+  free(taxa);
+  free(npy);
+  fitcl_tree_destroy(tree);
+  fitcl_test_rmtree(dir);
+  free(dir);
 }

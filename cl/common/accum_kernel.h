@@ -5,11 +5,13 @@
  * goes through the program cache (it is the key), so a model is compiled
  * once per device, ever, whatever the chunk lengths.
  *
- * One work-item reduces one block of FITCL_REDUCE_BLOCK consecutive points
- * (counted from the chunk start) in index order, so the partial sums do not
- * depend on the work-group size the driver picks; fitcl_accum_combine adds
- * FITCL_ACCUM_COMBINE block partials in order with compensation, and the
- * host adds those in order.  Only used inside OpenCL C. */
+ * A block of FITCL_REDUCE_BLOCK consecutive points (counted from the chunk
+ * start) is reduced in eight lanes (fitcl_lanes8), so the partial sums do
+ * not depend on the work-group size the driver picks and are the pthreads
+ * path's; fitcl_accum_combine adds FITCL_ACCUM_COMBINE (= FITCL_ACCUM_GROUP)
+ * block partials in order with compensation, and the host adds those
+ * exactly.  Compiled without contraction (accum_ocl.c's source starts with
+ * the pragma).  Only used inside OpenCL C. */
 #ifndef FITCL_CL_COMMON_ACCUM_KERNEL_H
 #define FITCL_CL_COMMON_ACCUM_KERNEL_H
 #include "common/accum_point.h"
@@ -20,7 +22,7 @@
 
 #define FITCL_NSUMS FITCL_ACCUM_NSUMS(FITCL_NP)
 #define FITCL_NVX (FITCL_NV > 0 ? FITCL_NV : 1)
-#define FITCL_ACCUM_COMBINE 64
+#define FITCL_ACCUM_COMBINE FITCL_ACCUM_GROUP
 
 /* Residual and loss weights of one point: *sc scales the Jacobian row,
  * *rt is the residual that multiplies it in Jᵀr. */
@@ -92,6 +94,14 @@ inline void fitcl_accum_add_point(const double *p, __global const double *x,
   acc[t++] += z;
 }
 
+/* A block's sums are kept in eight lanes (point i of the block in lane
+ * i % 8) and the lanes added pairwise at the end: the order of the pthreads
+ * path (accum_cpu.c), so a block's sums have the same bits on every
+ * backend computing in double.  Entry s of the lanes acc[8][...]. */
+#define fitcl_lanes8(acc, s)                                                   \
+  ((((acc)[0][s] + (acc)[1][s]) + ((acc)[2][s] + (acc)[3][s])) +               \
+   (((acc)[4][s] + (acc)[5][s]) + ((acc)[6][s] + (acc)[7][s])))
+
 /* Work-item-per-block variants (suffix _loop), used where a work-group of
  * FITCL_REDUCE_BLOCK items is not available.
  * The fused pass: residuals, Jacobian rows in registers, upper triangle of
@@ -110,13 +120,15 @@ __kernel void fitcl_accum_fused_loop(__global const double *params, __global con
   const long end = min(begin + (long)FITCL_REDUCE_BLOCK, n);
   double p[FITCL_NP];
   for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
-  double acc[FITCL_NSUMS];
-  for (int s = 0; s < FITCL_NSUMS; ++s) acc[s] = 0.0;
+  double acc[8][FITCL_NSUMS];
+  for (int l = 0; l < 8; ++l)
+    for (int s = 0; s < FITCL_NSUMS; ++s) acc[l][s] = 0.0;
   for (long i = begin; i < end; ++i) {
-    fitcl_accum_add_point(p, x, x1, off1, ld, i, y, sigma, has_sigma, loss, c2, inv_c2, acc);
+    fitcl_accum_add_point(p, x, x1, off1, ld, i, y, sigma, has_sigma, loss, c2, inv_c2,
+                          acc[(i - begin) & 7]);
   }
   __global double *out = partial + b * FITCL_NSUMS;
-  for (int s = 0; s < FITCL_NSUMS; ++s) out[s] = acc[s];
+  for (int s = 0; s < FITCL_NSUMS; ++s) out[s] = fitcl_lanes8(acc, s);
 }
 
 /* The cost-only pass: Σrho and Σr² per block (only f is evaluated). */
@@ -134,15 +146,16 @@ __kernel void fitcl_accum_cost_loop(__global const double *params, __global cons
   const long end = min(begin + (long)FITCL_REDUCE_BLOCK, n);
   double p[FITCL_NP];
   for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
-  double srho = 0.0, sz = 0.0;
+  double acc[8][2];
+  for (int l = 0; l < 8; ++l) acc[l][0] = acc[l][1] = 0.0;
   for (long i = begin; i < end; ++i) {
     double J[FITCL_NP], rt, rho, z;
     fitcl_accum_eval(p, x, x1, off1, ld, i, y, sigma, has_sigma, loss, c2, inv_c2, 0, J, &rt, &rho, &z);
-    srho += rho;
-    sz += z;
+    acc[(i - begin) & 7][0] += rho;
+    acc[(i - begin) & 7][1] += z;
   }
-  partial[2 * b] = srho;
-  partial[2 * b + 1] = sz;
+  partial[2 * b] = fitcl_lanes8(acc, 0);
+  partial[2 * b + 1] = fitcl_lanes8(acc, 1);
 }
 
 /* The materialised path: writes the weighted Jacobian G (n x FITCL_NP,
@@ -181,7 +194,7 @@ __kernel void fitcl_accum_materialise_loop(__global const double *params, __glob
  * coalesced loads; PoCL vectorises across work-items).  The block's sums
  * are formed in local memory, up to FITCL_RB sums at a time: every item
  * stores its terms, then item q adds term q of the FITCL_REDUCE_BLOCK items
- * in index order.  The order depends only on the block size, so results are
+ * in eight lanes.  The order depends only on the block size, so results are
  * the same run to run (and the same order as the per-block loop). */
 #define FITCL_RB 8 /* 16 KiB of local memory per group: fits every device */
 /* Blocks per work-group: amortises the per-group cost (large on CPU
@@ -196,9 +209,9 @@ inline void fitcl_wg_reduce(__local double *red, const double *v, const int nsum
     for (int q = 0; q < rb; ++q) red[lid * rb + q] = s0 + q < nsums ? v[s0 + q] : 0.0;
     barrier(CLK_LOCAL_MEM_FENCE);
     if (lid < rb && s0 + lid < nsums) {
-      double acc = 0.0;
-      for (int j = 0; j < FITCL_REDUCE_BLOCK; ++j) acc += red[j * rb + lid];
-      out[s0 + lid] = acc;
+      double acc[8][1] = {{0.0}, {0.0}, {0.0}, {0.0}, {0.0}, {0.0}, {0.0}, {0.0}};
+      for (int j = 0; j < FITCL_REDUCE_BLOCK; ++j) acc[j & 7][0] += red[j * rb + lid];
+      out[s0 + lid] = fitcl_lanes8(acc, 0);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
   }
@@ -397,13 +410,30 @@ FITCL_VEC8_INLINE void fitcl_accum_fused_vec8_block(FITCL_VEC8_BLOCK_ARGS, const
   double8 acc[FITCL_NSUMS];
   for (int s = 0; s < FITCL_NSUMS; ++s) acc[s] = (double8)(0.0);
   FITCL_VEC8_STEPS(fj, FITCL_VEC8_SUMS);
-  double out[FITCL_NSUMS];
-  for (int s = 0; s < FITCL_NSUMS; ++s) out[s] = fitcl_hsum8(acc[s]);
-  for (; i < end; ++i) {
-    fitcl_accum_add_point(p, x, x1, off1, ld, i, y, sigma, has_sigma, loss, c2, inv_c2, out);
+  if (i < end) {
+    /* The last (< 8) points in their lanes, zeros in the others, as the
+     * pthreads path pads a short block. */
+    double tJ[FITCL_NP][8], tr[8];
+    for (int l = 0; l < 8; ++l) {
+      double Jl[FITCL_NP], rt = 0.0, rho, z;
+      for (int k = 0; k < FITCL_NP; ++k) Jl[k] = 0.0;
+      if (i + l < end)
+        fitcl_accum_eval(p, x, x1, off1, ld, i + l, y, sigma, has_sigma, loss, c2, inv_c2, 1, Jl,
+                         &rt, &rho, &z);
+      for (int k = 0; k < FITCL_NP; ++k) tJ[k][l] = Jl[k];
+      tr[l] = rt;
+    }
+    double8 J[FITCL_NP], r = vload8(0, tr);
+    for (int k = 0; k < FITCL_NP; ++k) J[k] = vload8(0, tJ[k]);
+    int t = 0;
+    for (int k = 0; k < FITCL_NP; ++k)
+      for (int l = k; l < FITCL_NP; ++l) acc[t++] += J[k] * J[l];
+    for (int k = 0; k < FITCL_NP; ++k) acc[t++] += J[k] * r;
+    acc[t++] += r * r;
+    acc[t++] += r * r;
   }
   __global double *dst = partial + b * FITCL_NSUMS;
-  for (int s = 0; s < FITCL_NSUMS; ++s) dst[s] = out[s];
+  for (int s = 0; s < FITCL_NSUMS; ++s) dst[s] = fitcl_hsum8(acc[s]);
 }
 
 FITCL_VEC8_INLINE void fitcl_accum_cost_vec8_block(FITCL_VEC8_BLOCK_ARGS, const long b,
@@ -412,15 +442,24 @@ FITCL_VEC8_INLINE void fitcl_accum_cost_vec8_block(FITCL_VEC8_BLOCK_ARGS, const 
   (void)loss;
   double8 acc = (double8)(0.0);
   FITCL_VEC8_STEPS(f, FITCL_VEC8_COST);
-  double sz = fitcl_hsum8(acc);
-  for (; i < end; ++i) {
-    double xv[FITCL_NVX];
-    fitcl_accum_load(x, x1, off1, ld, i, xv);
-    double f, J[FITCL_NP];
-    fitcl_model_f(p, xv, &f, J);
-    double r = (y[i] - f) * (has_sigma ? 1.0 / sigma[i] : 1.0);
-    sz += r * r;
+  if (i < end) {
+    /* The last (< 8) points in their lanes, as in the fused kernel. */
+    double tr[8];
+    for (int l = 0; l < 8; ++l) {
+      double r = 0.0;
+      if (i + l < end) {
+        double xv[FITCL_NVX];
+        fitcl_accum_load(x, x1, off1, ld, i + l, xv);
+        double f, J[FITCL_NP];
+        fitcl_model_f(p, xv, &f, J);
+        r = (y[i + l] - f) * (has_sigma ? 1.0 / sigma[i + l] : 1.0);
+      }
+      tr[l] = r;
+    }
+    double8 r = vload8(0, tr);
+    acc += r * r;
   }
+  double sz = fitcl_hsum8(acc);
   /* Linear loss: rho = z. */
   partial[2 * b] = sz;
   partial[2 * b + 1] = sz;
@@ -442,42 +481,104 @@ FITCL_VEC8_KERNEL(fused)
 FITCL_VEC8_KERNEL(cost)
 #endif
 
-/* The QR pass (cl/common/accum_qr.h): each work-item rotates the weighted
- * rows [G | rt] of one block into the block's triangle in point order, and
- * sums Σrho and Σr²; the vector is the packed triangle then those two. */
+/* The QR pass (cl/common/accum_qr.h), one work-item per group of
+ * FITCL_ACCUM_GROUP blocks, in the pthreads path's steps and order
+ * (accum_cpu.c: group_run_qr), so a group's vector has the same bits on
+ * every backend: each block's weighted rows [G | rt] (in `scratch`, one
+ * column of FITCL_REDUCE_BLOCK values after another) are reduced to a
+ * triangle by Householder reflections, whose rows are rotated into the
+ * group's triangle in block order; Σrho and Σr² per block in eight lanes,
+ * the blocks' added with compensation.  The vector is the packed triangle
+ * then those two. */
 #define FITCL_QR_M (FITCL_NP + 1)
 #define FITCL_NQR FITCL_ACCUM_NQR(FITCL_NP)
-#include "common/accum_qr_block.h"
-__kernel void fitcl_accum_qr_loop(__global const double *params, __global const double *x,
-                                  const long ld, __global const double *y,
-                                  __global const double *sigma, const int flags, const long n,
-                                  const double c2, const double inv_c2,
-                                  __global double *partial FITCL_XTAIL) {
-  const int has_sigma = flags & 1, loss = flags >> 1;
-  const long b = get_global_id(0);
-  const long begin = b * FITCL_REDUCE_BLOCK;
-  if (begin >= n) return;
-  const long end = min(begin + (long)FITCL_REDUCE_BLOCK, n);
-  double p[FITCL_NP];
-  for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
-  double T[FITCL_QR_TRI(FITCL_QR_M)];
-  for (int q = 0; q < FITCL_QR_TRI(FITCL_QR_M); ++q) T[q] = 0.0;
-  double srho = 0.0, sz = 0.0;
-  for (long i = begin; i < end; ++i) {
-    double J[FITCL_NP], rt, rho, z;
-    fitcl_accum_eval(p, x, x1, off1, ld, i, y, sigma, has_sigma, loss, c2, inv_c2, 1, J, &rt, &rho, &z);
-    fitcl_accum_qr_point(T, J, rt);
-    srho += rho;
-    sz += z;
-  }
-  fitcl_accum_qr_store(partial, b, T, srho, sz);
+
+/* Fixed-order dot product of u[from..to) and v[from..to) in eight lanes
+ * (accum_cpu.c: dot_range). */
+inline double fitcl_qr_dot_range(__global const double *u, __global const double *v, long from,
+                                 long to) {
+  double acc[8][1] = {{0.0}, {0.0}, {0.0}, {0.0}, {0.0}, {0.0}, {0.0}, {0.0}};
+  long i = from;
+  for (; i + 8 <= to; i += 8)
+    for (int l = 0; l < 8; ++l) acc[l][0] += u[i + l] * v[i + l];
+  for (int l = 0; i < to; ++i, ++l) acc[l][0] += u[i] * v[i];
+  return fitcl_lanes8(acc, 0);
 }
 
-/* Merges FITCL_ACCUM_COMBINE consecutive block triangles in block order
- * (common/accum_qr_block.h); work-item g writes group g's vector to out. */
-__kernel void fitcl_accum_qr_combine(__global double *partial, const long nblocks,
-                                     __global double *out) {
-  fitcl_accum_qr_merge_group(partial, nblocks, get_global_id(0), out);
+/* Householder QR of the nb x FITCL_QR_M block A (column k at A + k *
+ * FITCL_REDUCE_BLOCK), in place; the triangle goes to R (packed)
+ * (accum_cpu.c: block_householder). */
+inline void fitcl_qr_block_householder(__global double *A, long nb, double *R) {
+  const int m = FITCL_QR_M;
+  for (int k = 0; k < m; ++k) {
+    __global double *ak = A + (long)k * FITCL_REDUCE_BLOCK;
+    double s = k < nb ? fitcl_qr_dot_range(ak, ak, k, nb) : 0.0;
+    double x0 = k < nb ? ak[k] : 0.0;
+    double tail = s - x0 * x0;
+    if (!(tail > 0)) {
+      for (int j = k; j < m; ++j)
+        R[FITCL_QR_AT(m, k, j)] = k < nb ? A[(long)j * FITCL_REDUCE_BLOCK + k] : 0.0;
+      continue;
+    }
+    double alpha = x0 >= 0 ? -sqrt(s) : sqrt(s);
+    double v0 = x0 - alpha, vtv = tail + v0 * v0;
+    R[FITCL_QR_AT(m, k, k)] = alpha;
+    for (int j = k + 1; j < m; ++j) {
+      __global double *aj = A + (long)j * FITCL_REDUCE_BLOCK;
+      double w = v0 * aj[k] + fitcl_qr_dot_range(ak, aj, k + 1, nb);
+      double f = 2 * w / vtv;
+      aj[k] -= f * v0;
+      for (long i = k + 1; i < nb; ++i) aj[i] -= f * ak[i];
+      R[FITCL_QR_AT(m, k, j)] = aj[k];
+    }
+  }
+}
+
+__kernel void fitcl_accum_qr_group(__global const double *params, __global const double *x,
+                                   const long ld, __global const double *y,
+                                   __global const double *sigma, const int flags, const long n,
+                                   const double c2, const double inv_c2,
+                                   __global double *partial, __global double *scratch
+                                   FITCL_XTAIL) {
+  const int has_sigma = flags & 1, loss = flags >> 1;
+  const int m = FITCL_QR_M, tri = FITCL_QR_TRI(FITCL_QR_M);
+  const long g = get_global_id(0);
+  const long gp = (long)FITCL_ACCUM_GROUP * FITCL_REDUCE_BLOCK;
+  const long begin = g * gp;
+  if (begin >= n) return;
+  const long end = min(begin + gp, n);
+  __global double *A = scratch + g * (long)FITCL_QR_M * FITCL_REDUCE_BLOCK;
+  double p[FITCL_NP];
+  for (int k = 0; k < FITCL_NP; ++k) p[k] = params[k];
+  double T[FITCL_QR_TRI(FITCL_QR_M)], Rb[FITCL_QR_TRI(FITCL_QR_M)], v[FITCL_QR_M];
+  for (int q = 0; q < tri; ++q) T[q] = 0.0;
+  double cs = 0, cc = 0, rs = 0, rc = 0;
+  for (long b0 = begin; b0 < end; b0 += FITCL_REDUCE_BLOCK) {
+    const long nb = min((long)FITCL_REDUCE_BLOCK, end - b0);
+    double acc[8][2];
+    for (int l = 0; l < 8; ++l) acc[l][0] = acc[l][1] = 0.0;
+    for (long i = 0; i < nb; ++i) {
+      double J[FITCL_NP], rt, rho, z;
+      fitcl_accum_eval(p, x, x1, off1, ld, b0 + i, y, sigma, has_sigma, loss, c2, inv_c2, 1, J,
+                       &rt, &rho, &z);
+      for (int k = 0; k < FITCL_NP; ++k) A[(long)k * FITCL_REDUCE_BLOCK + i] = J[k];
+      A[(long)FITCL_NP * FITCL_REDUCE_BLOCK + i] = rt;
+      acc[i & 7][0] += rho;
+      acc[i & 7][1] += z;
+    }
+    fitcl_qr_block_householder(A, nb, Rb);
+    for (int k = 0; k < m && k < nb; ++k) {
+      for (int l = 0; l < m; ++l) v[l] = l < k ? 0.0 : Rb[FITCL_QR_AT(m, k, l)];
+      fitcl_qr_add_row(T, m, v, k);
+    }
+    double bc = fitcl_lanes8(acc, 0), br = fitcl_lanes8(acc, 1);
+    fitcl_kahan_add(&cs, &cc, bc);
+    fitcl_kahan_add(&rs, &rc, br);
+  }
+  __global double *out = partial + g * FITCL_NQR;
+  for (int q = 0; q < tri; ++q) out[q] = T[q];
+  out[tri] = cs + cc;
+  out[tri + 1] = rs + rc;
 }
 
 /* Adds FITCL_ACCUM_COMBINE consecutive block partials in order with

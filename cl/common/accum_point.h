@@ -71,6 +71,13 @@ FITCL_FN void fitcl_loss_eval(int loss, fitcl_real z, fitcl_real c2, fitcl_real 
  * (row-major, k <= l), then Jᵀr, then cost and Σr². */
 #define FITCL_ACCUM_NSUMS(np) ((np) * ((np) + 1) / 2 + (np) + 2)
 
+/* Blocks (of FITCL_REDUCE_BLOCK points, counted from a piece's start) whose
+ * sums every double-precision backend adds into one group partial, in
+ * block order with compensation (cl/common/ksum.h), before the driver adds
+ * the groups exactly: the same on every device, so that a context over
+ * several devices can hand groups to any of them (docs/device-selection.md). */
+#define FITCL_ACCUM_GROUP 16
+
 /* Blocks per work-item of the CPU-device (double8) kernels: one work-group
  * per block cost PoCL a measurable scheduling overhead per group. */
 #define FITCL_VEC8_BLOCKS 4

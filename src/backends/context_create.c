@@ -18,6 +18,7 @@
 #include "device/discover_memo.h"
 #include "device/opencl_absent.h"
 #include "device/selector.h"
+#include "kernels/accum_multi.h"
 #include "kernels/lik_multi.h"
 #include "kernels/tune.h"
 
@@ -100,6 +101,7 @@ static fitcl_status open_subs(fitcl_context *ctx, const fitcl_context_options *o
   }
   if (st == FITCL_OK) {
     ctx->lik_split = &fitcl__lik_multi_split;
+    ctx->accum_split = &fitcl__accum_multi_split;
     return st;
   }
   while (ctx->nsub > 0) fitcl_context_destroy(ctx->sub[--ctx->nsub]);
@@ -261,5 +263,6 @@ fitcl_status fitcl_context_device(const fitcl_context *ctx, int i, fitcl_context
   out->backend = c->backend->name ? c->backend->name : "none";
   out->device = c->device_name;
   out->blocks = ctx->blocks[i];
+  out->replicates = ctx->replicates[i];
   return FITCL_OK;
 }

@@ -62,14 +62,18 @@ void cli_print_json(cJSON *obj) {
   cJSON_Delete(obj);
 }
 
-/* A context over several devices: each one and its share of the blocks
+/* A context over several devices: each one and its share of the blocks,
+ * and of the bootstrap's replicates where there were some
  * (docs/device-selection.md).  One device adds nothing. */
 static void add_devices(cJSON *obj, fitcl_context *ctx, const fitcl_context_info *info) {
   if (info->ndevices < 2) return;
-  uint64_t total = 0;
+  uint64_t total = 0, reps = 0;
   fitcl_context_device_info d;
   for (int i = 0; i < info->ndevices; ++i)
-    if (fitcl_context_device(ctx, i, &d) == FITCL_OK) total += d.blocks;
+    if (fitcl_context_device(ctx, i, &d) == FITCL_OK) {
+      total += d.blocks;
+      reps += d.replicates;
+    }
   cJSON *arr = cJSON_AddArrayToObject(obj, "devices");
   for (int i = 0; i < info->ndevices; ++i) {
     if (fitcl_context_device(ctx, i, &d) != FITCL_OK) continue;
@@ -79,6 +83,10 @@ static void add_devices(cJSON *obj, fitcl_context *ctx, const fitcl_context_info
     cJSON_AddStringToObject(o, "device", d.device);
     cJSON_AddNumberToObject(o, "blocks", (double)d.blocks);
     cJSON_AddNumberToObject(o, "share", total ? (double)d.blocks / (double)total : 0.0);
+    if (reps) {
+      cJSON_AddNumberToObject(o, "replicates", (double)d.replicates);
+      cJSON_AddNumberToObject(o, "replicate_share", (double)d.replicates / (double)reps);
+    }
     cJSON_AddItemToArray(arr, o);
   }
 }

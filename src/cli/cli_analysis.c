@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_mpi.h"
+#include "io/pamatrix_share.h"
 
 double cli_now(void) {
   struct timespec ts;
@@ -38,23 +40,31 @@ fitcl_pamatrix_options cli_matrix_options(const cli_data_flags *flags) {
   return o;
 }
 
+int cli_shared_context(fitcl_context **ctx) {
+  if (!cli_mpi_active()) return 0;
+  int rc = cli_open_context(ctx);
+  if (!rc) rc = cli_mpi_share(*ctx);
+  return cli_mpi_sync(rc);
+}
+
 int cli_load_data(const char *tree_path, const char *matrix_path, const cli_data_flags *flags,
-                  fitcl_data **data) {
+                  fitcl_context *ctx, fitcl_data **data) {
   fitcl_pamatrix_options mopt = cli_matrix_options(flags);
   fitcl_data_options dopt = {0};
   dopt.prune_missing = flags ? flags->prune_missing : 0;
   dopt.ignore_extra_taxa = flags ? flags->ignore_extra : 0;
   char err[2048] = "";
   fitcl_tree *tree = NULL;
-  fitcl_pamatrix *m = NULL;
   int rc = cli_load_tree(tree_path, &tree);
   if (rc) return rc;
-  fitcl_status st = fitcl_pamatrix_read(matrix_path, &mopt, &m, err, sizeof err);
-  /* The patterns are made in the matrix's storage (one copy of the cells). */
-  if (st == FITCL_OK) st = fitcl_data_build_take(tree, &m, &dopt, data, err, sizeof err);
-  fitcl_pamatrix_destroy(m);
+  /* The patterns are made in the matrix's storage (one copy of the cells);
+   * over several ranks each reads its rows and the ranks merge their
+   * patterns (docs/mpi.md). */
+  fitcl_status st =
+    fitcl__data_read_ctx(ctx, tree, matrix_path, &mopt, &dopt, data, err, sizeof err);
   fitcl_tree_destroy(tree);
   if (st != FITCL_OK) {
+    if (st == FITCL_ERR_PEER && cli_peer_failed) cli_peer_failed();
     cli_error("%s", err[0] ? err : fitcl_strerror(st));
     return cli_exit_code(st);
   }

@@ -35,8 +35,13 @@ typedef struct cli_data_flags {
  * matrix matched to it into *data).  On failure prints one line and returns
  * the exit code; 0 on success.  *tree is set only when data is NULL. */
 int cli_load_tree(const char *tree_path, fitcl_tree **tree);
+/* ctx: NULL, or a shared context (cli_shared_context). */
 int cli_load_data(const char *tree_path, const char *matrix_path, const cli_data_flags *flags,
-                  fitcl_data **data);
+                  fitcl_context *ctx, fitcl_data **data);
+/* Under mpirun, the context is opened and shared before the data are read
+ * (the ranks read their rows together, through it); 0 or the exit code,
+ * agreed by every rank.  Without MPI, nothing. */
+int cli_shared_context(fitcl_context **ctx);
 /* The matrix reader's options from the flags. */
 fitcl_pamatrix_options cli_matrix_options(const cli_data_flags *flags);
 

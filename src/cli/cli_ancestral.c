@@ -150,14 +150,12 @@ int cli_ancestral(int argc, char **argv) {
   fitcl_ancestral_result ar = {0};
   char *nb = NULL, *bb = NULL;
   size_t nl = 0, ncap = 0, bl = 0, bcap = 0;
-  rc = cli_load_data(a.tree, a.matrix, &a.data, &data);
-  /* Over several ranks the families are shared, which needs a context
-   * even with the rates given; every rank has its inputs, or the job stops
-   * here. */
-  if (!rc && (isnan(gain) || cli_mpi_active())) {
-    rc = cli_open_context(&ctx);
-    if (!rc) rc = cli_mpi_share(ctx);
-  }
+  rc = cli_shared_context(&ctx);
+  if (!rc) rc = cli_load_data(a.tree, a.matrix, &a.data, ctx, &data);
+  /* Over several ranks the context came first (the ranks read their rows
+   * through it), even with the rates given; every rank has its inputs, or
+   * the job stops here. */
+  if (!rc && !ctx && isnan(gain)) rc = cli_open_context(&ctx);
   rc = cli_mpi_sync(rc);
   if (rc) goto done;
   fitcl_gl_params p = {0};

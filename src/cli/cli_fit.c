@@ -58,10 +58,10 @@ int cli_fit(int argc, char **argv) {
 
   fitcl_data *data = NULL;
   fitcl_context *ctx = NULL;
-  rc = cli_load_data(a.tree, a.matrix, &a.data, &data);
-  if (rc) return rc;
-  rc = cli_open_context(&ctx);
-  if (!rc) rc = cli_mpi_share(ctx);
+  rc = cli_shared_context(&ctx);
+  if (!rc) rc = cli_load_data(a.tree, a.matrix, &a.data, ctx, &data);
+  if (rc) { fitcl_context_destroy(ctx); return rc; }
+  if (!ctx) rc = cli_open_context(&ctx);
   /* Over several ranks: every rank has its inputs, or the job stops here. */
   if (!rc) rc = cli_mpi_sync(0);
   if (rc) { fitcl_context_destroy(ctx); fitcl_data_destroy(data); return rc; }

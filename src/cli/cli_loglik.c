@@ -10,6 +10,7 @@
 #include "cli/cli_analysis.h"
 #include "cli/cli_opts.h"
 #include "core/util.h"
+#include "io/pamatrix_share.h"
 
 typedef struct loglik_args {
   const char *tree, *matrix;
@@ -78,6 +79,19 @@ int cli_loglik(int argc, char **argv) {
   fitcl_status st = fitcl_tree_read(a.tree, &tree, err, sizeof err);
   if (st != FITCL_OK) { cli_error("%s", err); rc = st == FITCL_ERR_NOMEM ? 1 : CLI_EXIT_USAGE; goto done; }
   fitcl_pamatrix_options mo = cli_matrix_options(&a.data);
+  /* Over several ranks each reads its rows of the matrix (docs/mpi.md),
+   * through the shared context. */
+  if ((rc = cli_shared_context(&ctx)) != 0) goto done;
+  rc = CLI_EXIT_FAILURE;
+  if (cli_mpi_active()) {
+    fitcl_data_options sopt = {0};
+    sopt.prune_missing = a.data.prune_missing;
+    sopt.ignore_extra_taxa = a.data.ignore_extra;
+    st = fitcl__data_read_ctx(ctx, tree, a.matrix, &mo, &sopt, &data, err, sizeof err);
+    if (st == FITCL_ERR_PEER && cli_peer_failed) cli_peer_failed();
+    if (st != FITCL_OK) { cli_error("%s", err); rc = st == FITCL_ERR_NOMEM ? 1 : CLI_EXIT_USAGE; goto done; }
+    goto shared;
+  }
   st = fitcl_pamatrix_read(a.matrix, &mo, &mat, err, sizeof err);
   if (st != FITCL_OK) { cli_error("%s", err); rc = st == FITCL_ERR_NOMEM ? 1 : CLI_EXIT_USAGE; goto done; }
   fitcl_data_options dopt = {0};
@@ -90,7 +104,7 @@ int cli_loglik(int argc, char **argv) {
   st = fitcl_data_build_take(tree, &mat, &dopt, &data, err, sizeof err);
   if (st != FITCL_OK) { cli_error("%s", err); rc = cli_exit_code(st); goto done; }
   if ((rc = cli_open_context(&ctx)) != 0) goto done;
-  if ((rc = cli_mpi_share(ctx)) != 0) goto done;
+shared:
   /* Over several ranks: every rank has its inputs, or the job stops here. */
   if ((rc = cli_mpi_sync(0)) != 0) goto done;
   rc = CLI_EXIT_FAILURE;

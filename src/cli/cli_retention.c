@@ -123,13 +123,13 @@ int cli_retention(int argc, char **argv) {
   fitcl_data *data = NULL;
   fitcl_context *ctx = NULL;
   unsigned char *sel = NULL;
-  rc = cli_load_data(a.tree, a.matrix, &a.data, &data);
-  if (rc) return rc;
+  rc = cli_shared_context(&ctx);
+  if (!rc) rc = cli_load_data(a.tree, a.matrix, &a.data, ctx, &data);
+  if (rc) { fitcl_context_destroy(ctx); return rc; }
   size_t n = fitcl_data_nfamilies(data), k = 0;
   sel = malloc(n ? n : 1);
   if (!sel) { cli_error("out of memory"); rc = CLI_EXIT_FAILURE; goto done; }
-  rc = cli_open_context(&ctx);
-  if (rc) goto done;
+  if (!ctx && (rc = cli_open_context(&ctx)) != 0) goto done;
   fitcl_status st = famfile ? fitcl_select_families_file(ctx, data, famfile, sel)
                             : fitcl_select_families_regex(ctx, data, famre, sel);
   if (st != FITCL_OK) { rc = cli_fail(ctx, st, famfile ? "--families" : "--families-regex"); goto done; }
@@ -152,7 +152,7 @@ int cli_retention(int argc, char **argv) {
     goto done;
   }
   /* Over several ranks: every rank has its inputs, or the job stops here. */
-  if ((rc = cli_mpi_share(ctx)) != 0 || (rc = cli_mpi_sync(0)) != 0) goto done;
+  if ((rc = cli_mpi_sync(0)) != 0) goto done;
   fitcl_retention_result r;
   st = fitcl_retention_test(ctx, data, sel, &ro, &r);
   if (st != FITCL_OK) { rc = cli_fail(ctx, st, "retention test"); goto done; }

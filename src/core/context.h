@@ -46,7 +46,10 @@ struct fitcl_context {
    * (backends/context_create.c), so the family's driver calls it without
    * knowing it.  NULL on one device. */
   const struct fitcl__lik_split *lik_split;
+  /* The same for the accumulation pass (kernels/accum_multi.c). */
+  const struct fitcl__accum_split *accum_split;
   uint64_t blocks[FITCL__MAX_DEVICES]; /* blocks each device computed (this one first) */
+  uint64_t replicates[FITCL__MAX_DEVICES]; /* bootstrap replicates each device fitted whole */
 };
 
 /* Records the detail of a failure and returns `status`, so call sites read

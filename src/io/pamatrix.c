@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/util.h"
 #include "fitcl.h"
@@ -146,6 +147,7 @@ typedef struct build {
   fitcl__strmap rowmap;
   size_t ncols, stride, nrows, rowcap;
   uint8_t *packed;      /* row-major as read */
+  int names_later;      /* row names are checked for repeats after the read (a rank's share) */
 } build;
 
 /* Reads the header and, looking at the first data row, settles the layout.
@@ -342,7 +344,9 @@ static fitcl_status read_row(build *b, const fitcl__delim_record *rec) {
                                  b->nrows);
       const char *nm = b->rows.pool + b->rows.off[b->rows.n - 1];
       size_t len = strlen(nm);
-      size_t prev = fitcl__strmap_put(&b->rowmap, nm, len, b->rows.n - 1);
+      /* A rank's share checks its names against every rank's after the read. */
+      size_t prev = b->names_later ? b->rows.n - 1
+                                   : fitcl__strmap_put(&b->rowmap, nm, len, b->rows.n - 1);
       if (prev == SIZE_MAX - 1)
         return fitcl__delim_fail(r, rec->line, 1, FITCL_ERR_NOMEM, "out of memory at row %zu",
                                  b->nrows);
@@ -499,6 +503,18 @@ static int has_ext(const char *name, const char *ext) {
   return n > e && strcasecmp(name + n - e, ext) == 0;
 }
 
+/* Delimiter: from the format, else the extension, else (0) the header
+ * (read_header). */
+static char delim_of(fitcl_pamatrix_format format, const char *name) {
+  if (format == FITCL_PAMATRIX_TSV) return '\t';
+  if (format != FITCL_PAMATRIX_AUTO) return ',';
+  if (has_ext(name, ".csv")) return ',';
+  if (has_ext(name, ".rtab") || has_ext(name, ".tsv") || has_ext(name, ".tab") ||
+      has_ext(name, ".txt"))
+    return '\t';
+  return 0;
+}
+
 static fitcl_status read_matrix_cfg(FILE *f, size_t window, const char *mem, size_t memlen,
                                     const char *name, const fitcl_pamatrix_options *opt,
                                     fitcl__pamatrix_cfg *cfg, fitcl_pamatrix **out, char *err,
@@ -530,18 +546,7 @@ static fitcl_status read_matrix_cfg(FILE *f, size_t window, const char *mem, siz
   } else {
     fitcl__delim_open_mem(&b.r, mem, memlen, name, err, errlen);
   }
-  /* Delimiter: from the format, else the extension, else the header
-   * (read_header). */
-  if (o.format == FITCL_PAMATRIX_TSV) {
-    b.r.delim = '\t';
-  } else if (o.format != FITCL_PAMATRIX_AUTO) {
-    b.r.delim = ',';
-  } else if (has_ext(name, ".csv")) {
-    b.r.delim = ',';
-  } else if (has_ext(name, ".rtab") || has_ext(name, ".tsv") || has_ext(name, ".tab") ||
-             has_ext(name, ".txt")) {
-    b.r.delim = '\t';
-  }
+  b.r.delim = delim_of(o.format, name);
 
   fitcl__delim_record first;
   int have;
@@ -666,4 +671,169 @@ fitcl_status fitcl__pamatrix_read_stream(FILE *f, const char *name,
                                          fitcl_pamatrix **out, char *err, size_t errlen) {
   *out = NULL;
   return read_matrix(f, window, NULL, 0, name, opt, out, err, errlen);
+}
+
+/* ------------------------------------------------------------------------- */
+/* A text matrix read a share of rows at a time (io/pamatrix_share.c)        */
+
+struct fitcl__pa_text {
+  build b;
+  FILE *f;
+  char *text;           /* a range's bytes, for the general reader */
+  size_t textlen;
+  char *err;
+  size_t errlen;
+};
+
+fitcl_status fitcl__pa_text_open(const char *path, const fitcl_pamatrix_options *opt,
+                                 fitcl__pa_text **out, fitcl__pa_text_info *info, char *err,
+                                 size_t errlen) {
+  *out = NULL;
+  memset(info, 0, sizeof *info);
+  fitcl_pamatrix_options o = {0};
+  if (opt) o = *opt;
+  fitcl__pa_text *t = calloc(1, sizeof *t);
+  if (!t) return fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory", path);
+  t->err = err;
+  t->errlen = errlen;
+  build *b = &t->b;
+  b->format = o.format;
+  b->taxa_in_rows = o.taxa_in_rows != 0;
+  fitcl__strmap_init(&b->rowmap, pool_key, &b->rows);
+  fitcl_status st = fitcl__open_input(path, &t->f, err, errlen);
+  /* A small window: the header is all a rank reads outside its rows. */
+  if (st == FITCL_OK) st = fitcl__delim_open_file(&b->r, t->f, (size_t)64 << 10, path, err, errlen);
+  if (st != FITCL_OK) {
+    fitcl__pa_text_close(t);
+    return st;
+  }
+  *out = t;
+  /* Only a tab-delimited table of families in rows, read from a regular
+   * file, is split; anything else is read whole by every rank (the
+   * formats read_matrix_cfg settles from the name and the header). */
+  if (o.format < FITCL_PAMATRIX_AUTO || o.format > FITCL_PAMATRIX_TSV || b->taxa_in_rows)
+    return FITCL_OK;
+  b->r.delim = delim_of(o.format, path);
+  if (b->r.delim == ',') return FITCL_OK;
+  b->names_later = 1;
+  fitcl__delim_record first;
+  int have = 0;
+  st = read_header(b, &first, &have);
+  if (st != FITCL_OK) return st;
+  struct stat sb;
+  int fd = fileno(t->f);
+  if (b->format == FITCL_PAMATRIX_PANGENOME_CSV || b->r.delim != '\t' || b->nannot != 1 ||
+      fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+    return FITCL_OK;
+  info->splittable = 1;
+  info->fd = fd;
+  info->data_off = (uint64_t)b->r.base + (uint64_t)(first.s - b->r.data);
+  info->end = (uint64_t)sb.st_size;
+  info->first_line = first.line;
+  info->ncols = b->ncols;
+  info->max_line = (b->r.max_record ? b->r.max_record : FITCL__DELIM_MAX_RECORD) / 2;
+  return FITCL_OK;
+}
+
+fitcl_status fitcl__pa_text_range(fitcl__pa_text *t, const fitcl__pa_text_info *info, uint64_t a,
+                                  uint64_t e, fitcl__pa_text_range_out *out) {
+  memset(out, 0, sizeof *out);
+  build *b = &t->b;
+  if (e <= a) return FITCL_OK;
+  fitcl__pa_fast j;
+  memset(&j, 0, sizeof j);
+  j.fd = info->fd;
+  j.off = a;
+  j.end = e;
+  j.ncols = b->ncols;
+  j.max_rows = (size_t)1 << 40;
+  j.max_line = info->max_line;
+  if (fitcl__pa_fast_rows(&j)) {
+    b->packed = j.packed;
+    b->nrows = b->rowcap = j.nrows;
+    b->rows.pool = j.names;
+    b->rows.len = b->rows.cap = j.names_len;
+    b->rows.off = j.name_off;
+    b->rows.n = b->rows.ncap = j.nrows;
+    out->nlines = j.nlines;
+    return FITCL_OK;
+  }
+  /* Declined: the general reader reads the range's text from memory, once
+   * the lines before it are known (fitcl__pa_text_general). */
+  const char *path = b->r.name;
+  if (e - a > SIZE_MAX - 1 || !(t->text = malloc((size_t)(e - a) + 1)))
+    return fitcl__ioerr(t->err, t->errlen, FITCL_ERR_NOMEM, "%s: out of memory for its rows",
+                        path);
+  t->textlen = (size_t)(e - a);
+  for (size_t got = 0; got < t->textlen;) {
+    ssize_t n = pread(info->fd, t->text + got, t->textlen - got, (off_t)(a + got));
+    if (n <= 0)
+      return fitcl__ioerr(t->err, t->errlen, FITCL_ERR_IO, "%s: read error in bytes %llu..%llu",
+                          path, (unsigned long long)a, (unsigned long long)e);
+    got += (size_t)n;
+  }
+  out->pending = 1;
+  for (const char *p = t->text, *end = t->text + t->textlen;
+       (p = memchr(p, '\n', (size_t)(end - p))) != NULL; ++p)
+    out->nlines++;
+  out->quoted = memchr(t->text, '"', t->textlen) != NULL;
+  return FITCL_OK;
+}
+
+fitcl_status fitcl__pa_text_general(fitcl__pa_text *t, long line0) {
+  build *b = &t->b;
+  fitcl__delim file = b->r;
+  fitcl__delim_open_mem(&b->r, t->text, t->textlen, file.name, t->err, t->errlen);
+  b->r.delim = '\t';
+  b->r.line = line0;
+  b->r.at_start = 0;
+  fitcl__delim_record rec;
+  int have = 0;
+  fitcl_status st = fitcl__delim_next(&b->r, &rec, &have);
+  while (st == FITCL_OK && have) {
+    st = read_row(b, &rec);
+    if (st == FITCL_OK) st = fitcl__delim_next(&b->r, &rec, &have);
+  }
+  fitcl__delim_close(&b->r);
+  b->r = file;
+  FITCL_FREE(t->text);
+  t->textlen = 0;
+  return st;
+}
+
+fitcl_status fitcl__pa_text_take(fitcl__pa_text *t, fitcl_pamatrix **out) {
+  build *b = &t->b;
+  *out = NULL;
+  fitcl_pamatrix *m = calloc(1, sizeof *m);
+  if (!m) return fitcl__ioerr(t->err, t->errlen, FITCL_ERR_NOMEM, "out of memory");
+  m->nfamilies = b->nrows;
+  m->ntaxa = b->ncols;
+  m->stride = b->stride;
+  m->packed = b->packed ? b->packed : malloc(1);
+  m->fam_pool = b->rows.pool ? b->rows.pool : calloc(1, 1);
+  m->fam_off = b->rows.off ? b->rows.off : malloc(sizeof *m->fam_off);
+  m->tax_pool = b->cols.pool;
+  m->tax_off = b->cols.off;
+  b->packed = NULL;
+  memset(&b->cols, 0, sizeof b->cols);
+  memset(&b->rows, 0, sizeof b->rows);
+  b->nrows = b->rowcap = 0;
+  if (!m->packed || !m->fam_pool || !m->fam_off) {
+    fitcl_pamatrix_destroy(m);
+    return fitcl__ioerr(t->err, t->errlen, FITCL_ERR_NOMEM, "out of memory");
+  }
+  *out = m;
+  return FITCL_OK;
+}
+
+void fitcl__pa_text_close(fitcl__pa_text *t) {
+  if (!t) return;
+  fitcl__strmap_free(&t->b.rowmap);
+  pool_free(&t->b.cols);
+  pool_free(&t->b.rows);
+  free(t->b.packed);
+  free(t->text);
+  fitcl__delim_close(&t->b.r);
+  if (t->f) fclose(t->f);
+  free(t);
 }

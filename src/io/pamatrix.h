@@ -4,6 +4,7 @@
 #define FITCL_IO_PAMATRIX_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include "core/outfile.h"
 #include "fitcl.h"
@@ -41,5 +42,39 @@ fitcl_status fitcl__pamatrix_parse_cfg(const char *text, size_t len, const char 
 fitcl_status fitcl__pamatrix_rtab_check(const fitcl_pamatrix *m, const char *path, char *err,
                                         size_t errlen);
 fitcl_status fitcl__pamatrix_rtab_write(const fitcl_pamatrix *m, fitcl__outfile *o);
+
+/* A tab-delimited text matrix read a share of its rows at a time, by the
+ * ranks of a job (io/pamatrix_share.h): every rank reads the header, then
+ * the rows in its byte range.  fitcl__pa_text_open reads the header of a
+ * table whose families are rows (Rtab, TSV), or nothing for any other
+ * kind (info->splittable 0: every rank then reads the whole file). */
+typedef struct fitcl__pa_text fitcl__pa_text;
+typedef struct fitcl__pa_text_info {
+  int splittable;       /* a tab-delimited table of families in rows, in a regular file */
+  int fd;
+  uint64_t data_off;    /* where its first data row starts */
+  uint64_t end;         /* the file's size */
+  long first_line;      /* the line number of that row */
+  size_t ncols, max_line;
+} fitcl__pa_text_info;
+typedef struct fitcl__pa_text_range_out {
+  size_t nlines;        /* line ends in the range */
+  int pending;          /* the fast reader declined: fitcl__pa_text_general reads the rows */
+  int quoted;           /* (pending) the text holds a '"': a quoted field may span lines */
+} fitcl__pa_text_range_out;
+
+fitcl_status fitcl__pa_text_open(const char *path, const fitcl_pamatrix_options *opt,
+                                 fitcl__pa_text **out, fitcl__pa_text_info *info, char *err,
+                                 size_t errlen);
+/* The rows in file bytes [a, e), both line starts (or the end): read by the
+ * fast reader, or, when it declines, kept in memory for the general one. */
+fitcl_status fitcl__pa_text_range(fitcl__pa_text *t, const fitcl__pa_text_info *info, uint64_t a,
+                                  uint64_t e, fitcl__pa_text_range_out *out);
+/* A pending range's rows, its first line numbered line0 in messages.  Row
+ * names are not checked for repeats here (the ranks check them together). */
+fitcl_status fitcl__pa_text_general(fitcl__pa_text *t, long line0);
+/* The rows read (all taxa, this range's families) as a matrix. */
+fitcl_status fitcl__pa_text_take(fitcl__pa_text *t, fitcl_pamatrix **out);
+void fitcl__pa_text_close(fitcl__pa_text *t);
 
 #endif

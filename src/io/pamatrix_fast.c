@@ -173,7 +173,7 @@ void fitcl__pa_transpose(const uint8_t *in, size_t nrows, size_t ncols, uint8_t 
 typedef struct range {
   uint64_t a, e;       /* [a, e): input bytes, a at a line start */
   size_t row0, bound;  /* rows of this range go to row0.., at most bound */
-  size_t nrows;
+  size_t nrows, nlines;
   char *names;
   size_t nlen, ncap;
   int bad;
@@ -260,9 +260,11 @@ static int read_range(const job *j, range *r, window *w) {
     /* Empty lines are blank records: skipped. */
     if (s[0] == '\n') {
       pos += 1;
+      r->nlines++;
       continue;
     }
     if (s[0] == '\r' && (left == 1 ? at_end : s[1] == '\n')) {
+      r->nlines += left != 1;
       pos += left == 1 ? 1 : 2;
       continue;
     }
@@ -297,6 +299,7 @@ static int read_range(const job *j, range *r, window *w) {
     if (p < have) {
       if (s[p] != '\n') return -1;
       p++;
+      r->nlines++;
     } else if (!at_end) {
       return -1;
     }
@@ -357,6 +360,7 @@ int fitcl__pa_fast_rows(fitcl__pa_fast *f) {
   f->names = NULL;
   f->name_off = NULL;
   f->names_len = 0;
+  f->nlines = 0;
   if (f->ncols == 0) return 0;
   if (!f->max_line || f->max_line > SIZE_MAX / 4) f->max_line = SIZE_MAX / 4;
   /* Offsets are relative to the start of the data rows. */
@@ -403,11 +407,12 @@ int fitcl__pa_fast_rows(fitcl__pa_fast *f) {
   } else {
     for (unsigned k = 0; k < nt; ++k) range_task(&j, k, 0);
   }
-  size_t rows = 0, nlen = 0;
+  size_t rows = 0, nlen = 0, lines = 0;
   for (unsigned k = 0; k < nt; ++k) {
     if (j.r[k].bad) goto done;
     rows += j.r[k].nrows;
     nlen += j.r[k].nlen;
+    lines += j.r[k].nlines;
   }
   if (rows == 0 || rows > f->max_rows) goto done;
   /* Close the gaps and join the names, ranges in order. */
@@ -434,6 +439,7 @@ int fitcl__pa_fast_rows(fitcl__pa_fast *f) {
   f->name_off = j.name_off;
   f->names = names;
   f->names_len = nlen;
+  f->nlines = lines;
   j.packed = NULL;
   j.name_off = NULL;
   ok = 1;

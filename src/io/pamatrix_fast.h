@@ -40,6 +40,7 @@ typedef struct fitcl__pa_fast {
   char *names;
   size_t names_len;
   size_t *name_off;
+  size_t nlines;      /* the line ends ('\n') read, empty lines included */
 } fitcl__pa_fast;
 
 /* 1 when every row was read, 0 when declined (nothing allocated). */

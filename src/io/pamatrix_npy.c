@@ -142,12 +142,15 @@ typedef struct reader {
   const char *path;
   fitcl_pamatrix *m;
   size_t block; /* bytes per read, a multiple of 8 */
+  size_t row0;  /* the array's row of m's row 0 (a rank's share) */
+  size_t rows;  /* the array's rows */
   char *err;
   size_t errlen;
 } reader;
 
 static fitcl_status bad_value(const reader *r, unsigned v, size_t f, size_t t) {
   char fq[80], tq[80];
+  f += r->row0; /* the names are every row's; the cells this share's */
   const char *fn = fitcl__pa_family(r->m, f), *tn = fitcl__pa_taxon(r->m, t);
   fitcl__ioerr_name(fq, sizeof fq, fn, strlen(fn));
   fitcl__ioerr_name(tq, sizeof tq, tn, strlen(tn));
@@ -213,8 +216,8 @@ static fitcl_status read_c(const reader *r, int fd, uint64_t off, uint8_t *buf) 
     const size_t per = block / nt;
     for (size_t f0 = 0; f0 < nf && st == FITCL_OK; f0 += per) {
       const size_t rows = nf - f0 < per ? nf - f0 : per;
-      st = fitcl__npy_pread(fd, r->path, buf, rows * nt, off + (uint64_t)f0 * nt, r->err,
-                            r->errlen);
+      st = fitcl__npy_pread(fd, r->path, buf, rows * nt, off + (uint64_t)(r->row0 + f0) * nt,
+                            r->err, r->errlen);
       for (size_t k = 0; k < rows && st == FITCL_OK; ++k)
         st = pack_run(r, buf + k * nt, nt, f0 + k, 0);
     }
@@ -223,7 +226,8 @@ static fitcl_status read_c(const reader *r, int fd, uint64_t off, uint8_t *buf) 
   for (size_t f = 0; f < nf && st == FITCL_OK; ++f)
     for (size_t t0 = 0; t0 < nt && st == FITCL_OK; t0 += block) {
       const size_t n = nt - t0 < block ? nt - t0 : block;
-      st = fitcl__npy_pread(fd, r->path, buf, n, off + (uint64_t)f * nt + t0, r->err, r->errlen);
+      st = fitcl__npy_pread(fd, r->path, buf, n, off + (uint64_t)(r->row0 + f) * nt + t0, r->err,
+                            r->errlen);
       if (st == FITCL_OK) st = pack_run(r, buf, n, f, t0);
     }
   return st;
@@ -260,7 +264,8 @@ static fitcl_status read_fortran(const reader *r, int fd, uint64_t off, uint8_t 
       const size_t n = nf - f0 < piece ? nf - f0 : piece;
       for (size_t j = 0; j < g; ++j) {
         fitcl_status st = fitcl__npy_pread(fd, r->path, buf + j * piece, n,
-                                           off + (uint64_t)(t0 + j) * nf + f0, r->err, r->errlen);
+                                           off + (uint64_t)(t0 + j) * r->rows + r->row0 + f0,
+                                           r->err, r->errlen);
         if (st != FITCL_OK) return st;
       }
       fitcl_status st = FITCL_OK;
@@ -290,8 +295,8 @@ static fitcl_status read_fortran(const reader *r, int fd, uint64_t off, uint8_t 
 
 /* Checks the header, the shape and the names; then reads the cells. */
 static fitcl_status read_fd(int fd, const char *path, uint64_t size,
-                            const fitcl_pamatrix_options *o, size_t block, fitcl_pamatrix *m,
-                            char *err, size_t errlen) {
+                            const fitcl_pamatrix_options *o, size_t block, int rank, int ranks,
+                            size_t *row0, fitcl_pamatrix *m, char *err, size_t errlen) {
   fitcl__npy_info h;
   fitcl_status st = fitcl__npy_read_header(fd, path, size, &h, err, errlen);
   if (st != FITCL_OK) return st;
@@ -339,19 +344,24 @@ static fitcl_status read_fd(int fd, const char *path, uint64_t size,
     return fitcl__ioerr(err, errlen, FITCL_ERR_DATA,
                         "%s: %zu family names, but %s has %zu rows (shape (%zu, %zu)); list "
                         "one name per row", o->family_names_file, fam.n, path, nf, nf, nt);
-  m->nfamilies = nf;
+  /* Rank k of n reads rows [b, e): contiguous, in rank order, the counts
+   * differing by at most one (every names file is read whole). */
+  const size_t q = nf / (size_t)ranks, extra = nf % (size_t)ranks, k = (size_t)rank;
+  const size_t b = k * q + (k < extra ? k : extra), e = b + q + (k < extra);
+  *row0 = b;
+  m->nfamilies = e - b;
   m->ntaxa = nt;
   m->stride = (nt + 3) / 4;
   if (nf > SIZE_MAX / m->stride)
     return fitcl__ioerr(err, errlen, FITCL_ERR_SIZE, "%s: too large for this machine", path);
-  m->packed = calloc(nf, m->stride);
+  m->packed = calloc(m->nfamilies ? m->nfamilies : 1, m->stride);
   uint8_t *buf = malloc(block);
   if (!m->packed || !buf) {
     free(buf);
     return fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory for %zu x %zu cells",
                         path, nf, nt);
   }
-  const reader r = {path, m, block, err, errlen};
+  const reader r = {path, m, block, b, nf, err, errlen};
   st = h.fortran ? read_fortran(&r, fd, h.data_off, buf) : read_c(&r, fd, h.data_off, buf);
   free(buf);
   return st;
@@ -365,7 +375,18 @@ fitcl_status fitcl__pamatrix_read_npy(const char *path, const fitcl_pamatrix_opt
 fitcl_status fitcl__pamatrix_read_npy_block(const char *path, const fitcl_pamatrix_options *opt,
                                             size_t block, fitcl_pamatrix **out, char *err,
                                             size_t errlen) {
+  size_t row0;
+  return fitcl__pamatrix_read_npy_share(path, opt, block, 0, 1, &row0, out, err, errlen);
+}
+
+fitcl_status fitcl__pamatrix_read_npy_share(const char *path, const fitcl_pamatrix_options *opt,
+                                            size_t block, int rank, int ranks, size_t *row0,
+                                            fitcl_pamatrix **out, char *err, size_t errlen) {
   *out = NULL;
+  *row0 = 0;
+  if (rank < 0 || ranks < 1 || rank >= ranks)
+    return fitcl__ioerr(err, errlen, FITCL_ERR_ARG, "rank %d of %d", rank, ranks);
+  if (block == 0) block = BLOCK;
   if (block < 8 || block % 8)
     return fitcl__ioerr(err, errlen, FITCL_ERR_ARG, "read block %zu is not a multiple of 8",
                         block);
@@ -393,7 +414,7 @@ fitcl_status fitcl__pamatrix_read_npy_block(const char *path, const fitcl_pamatr
   if (st != FITCL_OK) return st;
   fitcl_pamatrix *m = calloc(1, sizeof *m);
   if (!m) st = fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "%s: out of memory", path);
-  else st = read_fd(fd, path, size, &o, block, m, err, errlen);
+  else st = read_fd(fd, path, size, &o, block, rank, ranks, row0, m, err, errlen);
   close(fd);
   if (st != FITCL_OK) {
     fitcl_pamatrix_destroy(m);

@@ -25,6 +25,15 @@ fitcl_status fitcl__pamatrix_read_npy_block(const char *path, const fitcl_pamatr
                                             size_t block, fitcl_pamatrix **out, char *err,
                                             size_t errlen);
 
+/* Rows [row0, row0 + (*out)->nfamilies) of the array, rank `rank`'s share
+ * of `ranks` (contiguous, in rank order, the counts differing by at most
+ * one; `block` 0: the default reads), with every family's name: (*out)->fam_off holds the whole array's
+ * rows, family f of the share at row0 + f.  Messages name the array's
+ * rows. */
+fitcl_status fitcl__pamatrix_read_npy_share(const char *path, const fitcl_pamatrix_options *opt,
+                                            size_t block, int rank, int ranks, size_t *row0,
+                                            fitcl_pamatrix **out, char *err, size_t errlen);
+
 /* The writer in two steps, as the Rtab one (io/pamatrix.h): a check that
  * every name can be stored one per line (FITCL_ERR_DATA naming path), then
  * the array into an open output (FITCL_ERR_NOMEM; write errors are the

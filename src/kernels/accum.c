@@ -47,6 +47,11 @@ void fitcl_accum_sums_add(fitcl_accum_sums *dst, const fitcl_accum_sums *src) {
 
 void fitcl__accum_fold(fitcl_accum *a, const double *partials, size_t ngroups) {
   int stride = fitcl__accum_stride(a);
+  if (a->collect) {
+    memcpy(a->collect, partials, ngroups * (size_t)stride * sizeof *partials);
+    a->collect += ngroups * (size_t)stride;
+    return;
+  }
   if (a->qr) {
     const int m = a->np + 1, tri = FITCL_QR_TRI(m);
     double v[FITCL_NLSQ_MAX_PARAMS + 1];
@@ -125,6 +130,9 @@ fitcl_status fitcl_accum_create(fitcl_context *ctx, const fitcl_model *m,
   if (st != FITCL_OK) goto fail;
   if (a->path == 0) a->path = FITCL_ACCUM_PATH_FUSED;
   a->info.path = a->path;
+  /* Several devices: handles of the model on the others (accum_multi.c). */
+  if (ctx->accum_split) st = ctx->accum_split->open(a);
+  if (st != FITCL_OK) goto fail;
   *out = a;
   return FITCL_OK;
 fail:
@@ -142,6 +150,7 @@ fitcl_status fitcl__accum_begin_mode(fitcl_accum *a, const double *params, int m
   if (a->active) {
     /* A pass abandoned half-way: drain it so buffers can be reused. */
     (void)a->ops->finish(a);
+    if (a->ctx->accum_split) (void)a->ctx->accum_split->end(a, 1);
     a->active = 0;
   }
   for (int k = 0; k < a->np; ++k) {
@@ -158,6 +167,7 @@ fitcl_status fitcl__accum_begin_mode(fitcl_accum *a, const double *params, int m
   a->row = 0;
   a->sticky = FITCL_OK;
   fitcl_status st = a->ops->begin(a);
+  if (st == FITCL_OK && a->ctx->accum_split) st = a->ctx->accum_split->begin(a, mode);
   if (st != FITCL_OK) return st;
   a->active = 1;
   return FITCL_OK;
@@ -182,7 +192,9 @@ fitcl_status fitcl_accum_chunk(fitcl_accum *a, const double *const *x, const dou
     size_t len = n - s < a->max_chunk ? n - s : a->max_chunk;
     const double *xs[FITCL_NLSQ_MAX_VARS];
     for (int j = 0; j < a->nv; ++j) xs[j] = x[j] + s;
-    fitcl_status st = a->ops->chunk(a, xs, y + s, sigma ? sigma + s : NULL, len);
+    fitcl_status st = a->multi ? a->ctx->accum_split->chunk(a, xs, y + s, sigma ? sigma + s : NULL,
+                                                            len)
+                               : a->ops->chunk(a, xs, y + s, sigma ? sigma + s : NULL, len);
     if (st != FITCL_OK) {
       a->sticky = st;
       return st;
@@ -201,6 +213,10 @@ fitcl_status fitcl__accum_end_qr(fitcl_accum *a, double *T, double *cost, double
     return fitcl__fail(a->ctx, FITCL_ERR_STATE, "QR pass ended without a QR begin");
   fitcl_status st = a->ops->finish(a);
   a->active = 0;
+  if (a->ctx->accum_split) {
+    fitcl_status ms = a->ctx->accum_split->end(a, st != FITCL_OK || a->sticky != FITCL_OK);
+    if (st == FITCL_OK) st = ms;
+  }
   if (a->sticky != FITCL_OK) return a->sticky;
   if (st != FITCL_OK) return st;
   memcpy(T, a->qrT, (size_t)FITCL_QR_TRI(a->np + 1) * sizeof *T);
@@ -226,6 +242,7 @@ int fitcl__accum_share(fitcl_accum *a) {
 void fitcl__accum_abandon(fitcl_accum *a) {
   if (!a || !a->active) return;
   (void)a->ops->finish(a);
+  if (a->ctx->accum_split) (void)a->ctx->accum_split->end(a, 1);
   a->active = 0;
   if (a->split) (void)a->ctx->ranks->sum(a->ctx->ranks, NULL, 0, NULL, 1);
 }
@@ -249,12 +266,18 @@ fitcl_status fitcl_accum_end(fitcl_accum *a, fitcl_accum_sums *out) {
     /* Only the solver starts QR passes, and it ends an abandoned one this
      * way: drain it and keep the error that made it abandon the pass. */
     a->ops->finish(a);
+    if (a->ctx->accum_split) (void)a->ctx->accum_split->end(a, 1);
     a->active = 0;
     return FITCL_ERR_STATE;
   }
   fitcl_status st = a->ops->finish(a);
   a->active = 0;
   if (a->sticky != FITCL_OK) st = a->sticky;
+  /* Several devices: the others' sums added to this one's. */
+  if (a->ctx->accum_split) {
+    fitcl_status ms = a->ctx->accum_split->end(a, st != FITCL_OK);
+    if (st == FITCL_OK) st = ms;
+  }
   st = sum_ranks(a, st);
   if (st != FITCL_OK) return st;
   int np = a->np;
@@ -284,6 +307,7 @@ fitcl_status fitcl_accum_get_info(const fitcl_accum *a, fitcl_accum_info *info) 
 
 void fitcl_accum_destroy(fitcl_accum *a) {
   if (!a) return;
+  if (a->ctx && a->ctx->accum_split) a->ctx->accum_split->close(a);
   if (a->impl && a->ops) a->ops->destroy(a);
   free(a->acc);
   free(a->qrT);

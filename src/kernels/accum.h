@@ -66,7 +66,35 @@ struct fitcl_accum {
   const fitcl__accum_ops *ops;
   void *impl;
   fitcl_accum_info info;
+  /* A context over several devices (kernels/accum_multi.c): a handle of
+   * the same model on each other device (NULL: the pass runs here alone),
+   * whether the current pass is shared over them, and each device's speed
+   * in the last shared pass of each kind (groups per second). */
+  struct fitcl_accum **peers;
+  int multi;
+  double multi_rate[2][16];
+  /* In a shared QR pass: where fitcl__accum_fold puts this handle's group
+   * vectors instead of merging them (the first handle merges every
+   * device's in group order), and room for a piece's on the first. */
+  double *collect;
+  double *collect_buf;
 };
+
+/* How a context over several devices shares a handle's passes
+ * (kernels/accum_multi.c, reached through ctx->accum_split).  open: after
+ * the handle is made, makes its peers on the other devices (or none);
+ * begin: after the handle's begin, starts the same pass on the peers when
+ * it can be shared; chunk: one piece of at most max_chunk points, its
+ * groups handed out over the devices; end: the peers' sums added into the
+ * handle's (or, failed, the peers drained); close: before destroy. */
+typedef struct fitcl__accum_split {
+  fitcl_status (*open)(fitcl_accum *a);
+  fitcl_status (*begin)(fitcl_accum *a, int mode);
+  fitcl_status (*chunk)(fitcl_accum *a, const double *const *x, const double *y,
+                        const double *sigma, size_t n);
+  fitcl_status (*end)(fitcl_accum *a, int failed);
+  void (*close)(fitcl_accum *a);
+} fitcl__accum_split;
 
 /* Promises that every later pass of `a` gives the same values at the same
  * rows in the same chunks (the solver's arrays and watched files; not a

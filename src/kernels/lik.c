@@ -255,10 +255,28 @@ fitcl_status fitcl__lik_open(fitcl_context *ctx, const fitcl__lik_tree *tree,
   return fitcl__lik_open_take(ctx, tree, pat, NULL, NULL, opt, out);
 }
 
+static fitcl_status open_handle(fitcl_context *ctx, const fitcl__lik_tree *tree,
+                                const fitcl__lik_patterns *pat, fitcl__lik_release_fn release,
+                                void *release_user, const fitcl_lik_options *opt, int alone,
+                                fitcl_lik **out);
+
 fitcl_status fitcl__lik_open_take(fitcl_context *ctx, const fitcl__lik_tree *tree,
                                   const fitcl__lik_patterns *pat, fitcl__lik_release_fn release,
                                   void *release_user, const fitcl_lik_options *opt,
                                   fitcl_lik **out) {
+  return open_handle(ctx, tree, pat, release, release_user, opt, 0, out);
+}
+
+fitcl_status fitcl__lik_open_alone(fitcl_context *ctx, const fitcl__lik_tree *tree,
+                                   const fitcl__lik_patterns *pat, const fitcl_lik_options *opt,
+                                   fitcl_lik **out) {
+  return open_handle(ctx, tree, pat, NULL, NULL, opt, 1, out);
+}
+
+static fitcl_status open_handle(fitcl_context *ctx, const fitcl__lik_tree *tree,
+                                const fitcl__lik_patterns *pat, fitcl__lik_release_fn release,
+                                void *release_user, const fitcl_lik_options *opt, int alone,
+                                fitcl_lik **out) {
   fitcl_status st = FITCL_OK;
   fitcl_lik *L = NULL;
   size_t *cursor = NULL;
@@ -427,19 +445,19 @@ fitcl_status fitcl__lik_open_take(fitcl_context *ctx, const fitcl__lik_tree *tre
   L->pm = malloc(sizeof(double) * (size_t)(G * K) * (size_t)nn * FITCL_GL_PREC);
   if (!L->pm) goto oom;
 
-  st = share_blocks(L);
+  st = alone ? FITCL_OK : share_blocks(L);
   if (st != FITCL_OK) goto fail;
   L->backend = ctx->backend->lik;
   fitcl__lik_patterns view = *pat;
   L->pat_view = &view;
   /* Over several devices each one's handle is built from the same
    * patterns after this one: none is given back before the last. */
-  L->release = ctx->nsub ? NULL : release;
+  L->release = ctx->nsub && !alone ? NULL : release;
   L->release_user = release_user;
   st = L->backend->create(L);
   L->pat_view = NULL;
   L->release = NULL;
-  if (st == FITCL_OK && ctx->lik_split) st = ctx->lik_split->open(L, tree, pat);
+  if (st == FITCL_OK && ctx->lik_split && !alone) st = ctx->lik_split->open(L, tree, pat);
   if (st != FITCL_OK) goto fail;
   *out = L;
   return FITCL_OK;

@@ -170,6 +170,13 @@ fitcl_status fitcl__lik_open_take(fitcl_context *ctx, const fitcl__lik_tree *tre
                                   void *release_user, const fitcl_lik_options *opt,
                                   fitcl_lik **out);
 
+/* fitcl__lik_open on ctx's own device and this process alone: the handle
+ * is not split over the context's other devices nor shared with other
+ * ranks (the bootstrap hands whole replicates to the devices instead). */
+fitcl_status fitcl__lik_open_alone(fitcl_context *ctx, const fitcl__lik_tree *tree,
+                                   const fitcl__lik_patterns *pat, const fitcl_lik_options *opt,
+                                   fitcl_lik **out);
+
 /* The family's ops table (device/backend.h).  create: set up the
  * backend's state for the handle (upload the constant data); eval: given
  * the host arrays set_a/set_b/pi1/brlen, fill pat_ll and rows for all

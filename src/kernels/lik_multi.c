@@ -12,9 +12,7 @@
 unsigned fitcl__lik_multi_slow_us[16];
 _Static_assert(FITCL__MAX_DEVICES == 16, "one test delay per device");
 
-/* Whether a device's handle can take part in an evaluation: block ranges
- * in double precision (the float kernels give other bits). */
-static int can_split(const fitcl_context *c) {
+int fitcl__lik_multi_can_split(const fitcl_context *c) {
   return c->backend->lik && c->backend->lik->prepare && c->backend->lik->blocks &&
          c->backend->caps.precision == FITCL_PRECISION_DOUBLE && c->backend->caps.fp64;
 }
@@ -25,7 +23,7 @@ static fitcl_status split_open(fitcl_lik *L, const fitcl__lik_tree *tree,
   if (ctx->nsub == 0) return FITCL_OK;
   for (int k = -1; k < ctx->nsub; ++k) {
     const fitcl_context *c = k < 0 ? ctx : ctx->sub[k];
-    if (can_split(c)) continue;
+    if (fitcl__lik_multi_can_split(c)) continue;
     fitcl__log(ctx, FITCL_LOG_WARN,
                "likelihood: device %s computes in %s precision; the likelihood runs on %s alone",
                c->selector, fitcl__precision_name(c->backend->caps.precision), ctx->selector);
@@ -201,3 +199,10 @@ static fitcl_status split_eval(fitcl_lik *L, int want_grad) {
 }
 
 const fitcl__lik_split fitcl__lik_multi_split = {split_open, split_eval, split_close};
+
+void fitcl__lik_multi_rates(const fitcl_lik *L, double rate[FITCL__MAX_DEVICES]) {
+  for (int i = 0; i < FITCL__MAX_DEVICES; ++i) {
+    const double g = L && L->peers ? L->multi_rate[1][i] : 0.0;
+    rate[i] = g > 0.0 ? g : L && L->peers ? L->multi_rate[0][i] : 0.0;
+  }
+}

@@ -19,6 +19,17 @@
  * likelihood then runs on the first device). */
 extern const fitcl__lik_split fitcl__lik_multi_split;
 
+/* Whether device context c can take part in a split: block ranges in
+ * double precision (the float kernels give other bits).  Work that hands
+ * whole units to the devices (the bootstrap's replicates) follows the same
+ * rule, so a set gives one device's bits or runs on its first device. */
+int fitcl__lik_multi_can_split(const fitcl_context *c);
+
+/* Each device's speed (blocks per second) in L's last evaluation split
+ * over the devices, with the gradient where there was one; 0 for a device
+ * not measured (all 0 where L was not split). */
+void fitcl__lik_multi_rates(const fitcl_lik *L, double rate[16]);
+
 /* Test hook: microseconds device i waits before each unit it takes, and
  * then until a device without a delay has taken one, so a test can make
  * one device slow and be sure the others take blocks. */

@@ -69,11 +69,31 @@ fitcl_status fitcl__patterns_from_states(fitcl__patterns *out, size_t nfamilies,
 fitcl_status fitcl__patterns_regroup(fitcl__patterns *p, const int *groups, char *err,
                                      size_t errlen);
 
+/* The pattern table of all the families from the tables of consecutive
+ * runs of them (the shares of a job's ranks, in row order): part k has
+ * npat[k] patterns and nfam[k] families; `rows`, `weight` and `group` hold
+ * every part's patterns one part after another (rows packed, `stride` of
+ * ntaxa), `family_pattern` every family's pattern in its part's numbering,
+ * `names` every family's name.  The result is the table one pass over all
+ * the families builds (fitcl__patterns_build): the same patterns, numbering,
+ * weights and family maps.  `rows` is taken: the patterns are compressed
+ * into it (as fitcl__patterns_build_in's arena). */
+fitcl_status fitcl__patterns_merge(fitcl__patterns *out, int ntaxa, int nparts,
+                                   const size_t *npat, const size_t *nfam, uint8_t *rows,
+                                   const double *weight, const int *group,
+                                   const uint64_t *family_pattern, const char *const *names,
+                                   char *err, size_t errlen);
+
 /* Builds a likelihood handle from a tree and patterns (fitcl_lik_create
  * with the analyses' structures; tests build small inputs with it). */
 fitcl_status fitcl__lik_create(fitcl_context *ctx, const fitcl__tree *tree,
                                const fitcl__patterns *pat, const fitcl_lik_options *opt,
                                fitcl_lik **out);
+
+/* fitcl_lik_create on ctx's own device and this process alone
+ * (fitcl__lik_open_alone): for work handed out to the devices whole. */
+fitcl_status fitcl__lik_create_alone(fitcl_context *ctx, const fitcl_data *data,
+                                     const fitcl_lik_options *opt, fitcl_lik **out);
 
 /* Wraps an already built tree and patterns (ownership of both moves into the
  * new data set, whose fields are then zeroed in the arguments). */

@@ -180,3 +180,14 @@ fitcl_status fitcl_lik_create_take(fitcl_context *ctx, fitcl_data **data,
   fitcl_data_destroy(d);
   return st;
 }
+
+fitcl_status fitcl__lik_create_alone(fitcl_context *ctx, const fitcl_data *data,
+                                     const fitcl_lik_options *opt, fitcl_lik **out) {
+  if (out) *out = NULL;
+  if (!ctx || !data || !out) return FITCL_ERR_NULL;
+  fitcl_status st = check_data(ctx, data, opt);
+  if (st != FITCL_OK) return st;
+  const fitcl__lik_tree t = tree_view(&data->tree);
+  const fitcl__lik_patterns p = patterns_view(&data->pat);
+  return fitcl__lik_open_alone(ctx, &t, &p, opt, out);
+}

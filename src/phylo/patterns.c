@@ -341,3 +341,82 @@ fitcl_status fitcl__patterns_regroup(fitcl__patterns *p, const int *groups, char
   *p = q;
   return FITCL_OK;
 }
+
+typedef struct rows_src {
+  const uint8_t *rows;
+  size_t stride;
+} rows_src;
+
+static void row_column(void *user, size_t f, uint8_t *dst) {
+  const rows_src *s = user;
+  memcpy(dst, s->rows + f * s->stride, s->stride);
+}
+
+/* The parts' patterns, one after another, compressed as if each were a
+ * family: part k's patterns are in the order their families first appear,
+ * and the parts follow the row order, so the first appearance of every
+ * pattern among them is its first appearance among the families, and the
+ * numbering is one pass's.  The weights are then the parts' own, added. */
+fitcl_status fitcl__patterns_merge(fitcl__patterns *out, int ntaxa, int nparts,
+                                   const size_t *npat, const size_t *nfam, uint8_t *rows,
+                                   const double *weight, const int *group,
+                                   const uint64_t *family_pattern, const char *const *names,
+                                   char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  size_t sd = ((size_t)(ntaxa > 0 ? ntaxa : 0) + 3) / 4, tp = 0, tf = 0;
+  for (int k = 0; k < nparts; ++k) {
+    tp += npat[k];
+    tf += nfam[k];
+  }
+  if (ntaxa < 1) {
+    free(rows);
+    return fitcl__ioerr(err, errlen, FITCL_ERR_ARG, "patterns need at least one taxon");
+  }
+  fitcl__patterns p;
+  memset(&p, 0, sizeof p);
+  rows_src src = {rows, sd};
+  fitcl_status st = compress(&p, tp, ntaxa, row_column, &src, group, 1, rows, err, errlen);
+  if (st) goto fail;
+  size_t *fp = malloc((tf ? tf : 1) * sizeof *fp);
+  int *fg = malloc((tf ? tf : 1) * sizeof *fg);
+  p.family_name = calloc(tf ? tf : 1, sizeof *p.family_name);
+  if (!fp || !fg || !p.family_name) {
+    free(fp);
+    free(fg);
+    goto nomem;
+  }
+  for (size_t q = 0; q < p.npatterns; ++q) p.weight[q] = 0.0;
+  for (size_t j = 0; j < tp; ++j) p.weight[p.family_pattern[j]] += weight[j];
+  size_t f = 0, j0 = 0;
+  for (int k = 0; k < nparts; ++k) {
+    for (size_t i = 0; i < nfam[k]; ++i, ++f) {
+      const uint64_t local = family_pattern[f];
+      if (local >= npat[k]) {
+        free(fp);
+        free(fg);
+        st = fitcl__ioerr(err, errlen, FITCL_ERR_ARG, "part %d: family %zu has pattern %llu of %zu",
+                          k, i, (unsigned long long)local, npat[k]);
+        goto fail;
+      }
+      fp[f] = p.family_pattern[j0 + local];
+      fg[f] = p.group[fp[f]];
+    }
+    j0 += npat[k];
+  }
+  free(p.family_pattern);
+  free(p.family_group);
+  p.family_pattern = fp;
+  p.family_group = fg;
+  p.nfamilies = tf;
+  for (f = 0; f < tf; ++f) {
+    p.family_name[f] = fitcl__strdup(names[f] ? names[f] : "");
+    if (!p.family_name[f]) goto nomem;
+  }
+  *out = p;
+  return FITCL_OK;
+nomem:
+  st = fitcl__ioerr(err, errlen, FITCL_ERR_NOMEM, "out of memory merging %zu patterns", tp);
+fail:
+  fitcl__patterns_free(&p);
+  return st;
+}

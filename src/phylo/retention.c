@@ -8,6 +8,7 @@
 
 #include "core/context.h"
 #include "core/util.h"
+#include "kernels/lik_multi.h"
 #include "phylo/data.h"
 #include "phylo/fit.h"
 #include "core/stats.h"
@@ -77,10 +78,12 @@ fitcl_status fitcl_retention_test(fitcl_context *ctx, fitcl_data *data,
     out->ci_method = "profile";
   }
   out->bootstrap_p_value = NAN;
+  double speed[FITCL__MAX_DEVICES];
+  fitcl__lik_multi_rates(lik, speed);
   fitcl_lik_destroy(lik);
   lik = NULL;
   if (opt->bootstrap > 0) {
-    st = fitcl__retention_bootstrap(ctx, data, opt, &out->null_fit, out);
+    st = fitcl__retention_bootstrap(ctx, data, opt, &out->null_fit, speed, out);
     if (st != FITCL_OK) goto fail;
   }
 fail:

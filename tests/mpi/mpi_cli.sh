@@ -6,6 +6,9 @@
 #   - a rank given a corrupt file, or a bad value in the chunk of a .npy that
 #     only one rank reads, makes every rank exit 2, with one message naming
 #     that rank;
+#   - each rank reading only its rows of a matrix (Rtab or .npy) gives one
+#     process's outputs, and a bad row makes the rank that reads it fail
+#     the job with one message;
 #   - a rank killed mid-job ends the job, with a failure, within seconds.
 # usage: mpi_cli.sh FITCL MPIRUN TREE WITH_OPENCL(0|1)
 set -u
@@ -101,6 +104,27 @@ for n in 2 3; do
   cmp -s one.nodes n.nodes || fail "ancestral -n $n: the node table differs from one process"
   cmp -s one.br n.br || fail "ancestral -n $n: the branch table differs from one process"
 done
+
+# The bootstrap over a set of devices: one process hands the replicates to
+# cpu and OpenCL as units, ranks run them as on the first device; the
+# output is cpu's either way (but for the devices' counts and the name of
+# the first device).
+if [ "$with_opencl" = 1 ]; then
+  nodev() {
+    nosecs | sed -E 's/,"devices":\[[^]]*\]//; s/"backend":"[^"]*","device":"[^"]*",//'
+  }
+  boot="retention-test --tree $tree --matrix m.Rtab --families-regex fam0[0-2] --bootstrap 4 --json"
+  FITCL_DEVICE=cpu "$fitcl" $boot 2>boot1.err | nodev >boot1.cmp
+  grep -q bootstrap boot1.cmp || fail "bootstrap (cpu): no output: $(cat boot1.err)"
+  for set in cpu+opencl opencl+cpu; do
+    for n in 1 2; do
+      FITCL_DEVICE=$set run_mpi "$n" "$fitcl" $boot 2>bootn.err | nodev >bootn.cmp
+      cmp -s boot1.cmp bootn.cmp || fail "bootstrap ($set) -n $n differs from cpu: $(cat bootn.err)
+$(cat boot1.cmp)
+$(cat bootn.cmp)"
+    done
+  done
+fi
 
 # A warning (no convergence) is printed once, as by one process.
 "$fitcl" fit --tree "$tree" --matrix m.Rtab --max-iter 2 --json >/dev/null 2>warn1.err
@@ -238,6 +262,93 @@ $(cat n.ckpt)"
 }
 export FITCL_DEVICE=cpu
 csv_shares
+
+# Each rank reads only its rows of the matrix (an Rtab's byte range, a .npy's
+# rows) and the ranks merge their pattern tables: loglik, fit, retention-test
+# and ancestral (its per-family node table too) on 1, 2 and 3 ranks, from an
+# Rtab, from one whose rows the general reader reads (counts and NA cells),
+# and from a .npy, print and write the bytes of one process.
+"$fitcl" simulate --tree "$tree" --gain 0.3 --loss 0.5 --families 3000 --seed 11 --condition \
+  -o r.npy --taxa-out r.taxa --family-names-out r.fams || exit 1
+"$fitcl" simulate --tree "$tree" --gain 0.3 --loss 0.5 --families 3000 --seed 11 --condition \
+  -o r.Rtab || exit 1
+# Counts and missing cells on some rows of every rank's share.
+awk 'BEGIN { FS = OFS = "\t" } NR > 1 && NR % 97 == 0 { $2 = ($2 == "1") ? "12" : "NA" } 1' \
+  r.Rtab >g.Rtab
+npyargs="--matrix r.npy --taxa r.taxa --family-names r.fams"
+for m in "--matrix r.Rtab" "--matrix g.Rtab" "$npyargs"; do
+  same_json "rows: loglik $m" loglik --tree "$tree" $m --gain 0.3 --loss 0.5 --gamma-cats 2 \
+    --alpha 0.7 --grad --json
+  same_json "rows: fit $m" fit --tree "$tree" $m --gamma-cats 2 --json
+  same_json "rows: retention-test $m" retention-test --tree "$tree" $m \
+    --families-regex 'fam0[0-4]' --gamma-cats 2 --json
+  same_json "rows: ancestral $m" ancestral --tree "$tree" $m --gain 0.3 --loss 0.5 --json
+  "$fitcl" ancestral --tree "$tree" $m --gain 0.3 --loss 0.5 --nodes r1.nodes \
+    --branches r1.br 2>r1.err || fail "rows: ancestral $m to files: $(cat r1.err)"
+  for n in 2 3; do
+    rm -f rn.nodes rn.br
+    run_mpi "$n" "$fitcl" ancestral --tree "$tree" $m --gain 0.3 --loss 0.5 --nodes rn.nodes \
+      --branches rn.br 2>rn.err || fail "rows: ancestral $m to files -n $n: $(cat rn.err)"
+    cmp -s r1.nodes rn.nodes || fail "rows: ancestral $m -n $n: the node table differs"
+    cmp -s r1.br rn.br || fail "rows: ancestral $m -n $n: the branch table differs"
+  done
+done
+# A quoted family name holding a newline in the middle rows: a cut at a line
+# start could split it, so every rank reads the whole table (as one process).
+awk 'BEGIN { FS = OFS = "\t" } NR == 1500 { $1 = "\"q\nx\"" } 1' r.Rtab >q.Rtab
+"$fitcl" ancestral --tree "$tree" --matrix q.Rtab --gain 0.3 --loss 0.5 --nodes q1.nodes \
+  --branches q1.br 2>q.err || fail "rows: quoted name: one process: $(cat q.err)"
+grep -qx 'q' q1.nodes || fail "rows: quoted name: not in the node table"
+for n in 2 3; do
+  run_mpi "$n" "$fitcl" ancestral --tree "$tree" --matrix q.Rtab --gain 0.3 --loss 0.5 \
+    --nodes qn.nodes --branches qn.br 2>q.err || fail "rows: quoted name -n $n: $(cat q.err)"
+  cmp -s q1.nodes qn.nodes || fail "rows: quoted name -n $n: the node table differs"
+done
+# The same families in every rank (the table of one pattern): merged weights.
+awk 'BEGIN { FS = OFS = "\t" } NR == 1 { print; next } { $1 = "f" NR; for (i = 2; i <= NF; ++i)
+  $i = (i % 3 == 0) } 1' r.Rtab >same.Rtab
+same_json "rows: one pattern" loglik --tree "$tree" --matrix same.Rtab --gain 0.3 --loss 0.5 \
+  --no-condition --json
+
+# A bad cell in the last rows (rank 2's share of 3): every rank exits 2, and
+# rank 0 prints one message naming rank 2 and the line one process names.
+bad_rows() { # name, expected rank, then the command line
+  name=$1 want=$2
+  shift 2
+  "$fitcl" "$@" >/dev/null 2>one.err
+  [ $? = 2 ] || fail "$name: one process did not exit 2: $(cat one.err)"
+  run_mpi 3 "$fitcl" "$@" >bad.out 2>bad.err
+  rc=$?
+  [ "$rc" = 2 ] || fail "$name: exit $rc, expected 2: $(cat bad.err)"
+  msgs=$(grep -c '^fitcl' bad.err)
+  [ "$msgs" = 1 ] || fail "$name: $msgs messages, expected 1: $(cat bad.err)"
+  expect=$(sed "s/^\(fitcl [a-z-]*\): /\1: rank $want: /" one.err)
+  grep -qxF "$expect" bad.err || fail "$name: expected '$expect', got: $(cat bad.err)"
+  [ -s bad.out ] && fail "$name: output written: $(cat bad.out)"
+}
+awk 'BEGIN { FS = OFS = "\t" } NR == 2990 { $5 = "x" } 1' r.Rtab >badrow.Rtab
+bad_rows "rows: a bad cell in rank 2's rows" 2 loglik --tree "$tree" --matrix badrow.Rtab \
+  --gain 0.3 --loss 0.5 --json
+awk 'BEGIN { FS = OFS = "\t" } NR == 2990 { $5 = "x" } 1' g.Rtab >badrow.Rtab
+bad_rows "rows: a bad cell after general rows, rank 2" 2 fit --tree "$tree" \
+  --matrix badrow.Rtab --json
+# A family name that rank 2 repeats from rank 0's rows.
+f1=$(awk 'NR == 2 { print $1 }' r.Rtab)
+awk -v f1="$f1" 'BEGIN { FS = OFS = "\t" } NR == 2995 { $1 = f1 } 1' r.Rtab >dup.Rtab
+run_mpi 3 "$fitcl" ancestral --tree "$tree" --matrix dup.Rtab --gain 0.3 --loss 0.5 \
+  >bad.out 2>bad.err
+rc=$?
+[ "$rc" = 2 ] || fail "rows: a repeated name: exit $rc, expected 2: $(cat bad.err)"
+[ "$(grep -c '^fitcl' bad.err)" = 1 ] || fail "rows: a repeated name: $(cat bad.err)"
+grep -qF "fitcl ancestral: rank 2: dup.Rtab: duplicate family name '$f1' (data rows 1 and 2994)" \
+  bad.err || fail "rows: a repeated name: $(cat bad.err)"
+# A bad byte in rank 2's rows of a .npy (row 2990 of 3000, column 3).
+perl -e 'open(my $f, "+<", $ARGV[0]) or die; binmode $f; read($f, my $h, 10);
+  my $len = unpack("v", substr($h, 8, 2)); my $nt = $ARGV[1];
+  seek($f, 10 + $len + 2990 * $nt + 3, 0); print $f "\x07"; close $f' r.npy \
+  "$(wc -l <r.taxa)" && mv r.npy badrow.npy
+bad_rows "rows: a bad byte in rank 2's rows of a .npy" 2 loglik --tree "$tree" \
+  --matrix badrow.npy --taxa r.taxa --family-names r.fams --gain 0.3 --loss 0.5 --json
 
 # One rank killed while the job runs: the job ends, failing, within seconds.
 "$fitcl" simulate --tree "$tree" --gain 0.3 --loss 0.5 --families 100000 --seed 8 --condition \

@@ -27,7 +27,6 @@
 #include "expr/expr_vmath.h"
 
 #define BLK FITCL__VM_BLOCK
-#define FITCL_ACCUM_GROUP 16
 #define GROUP_POINTS ((size_t)FITCL_ACCUM_GROUP * BLK)
 
 typedef struct cpu_impl {

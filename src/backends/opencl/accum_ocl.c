@@ -40,7 +40,7 @@
 #include "kernels/accum.h"
 
 #define BLK FITCL_REDUCE_BLOCK
-#define COMBINE 64
+#define COMBINE FITCL_ACCUM_GROUP /* FITCL_ACCUM_COMBINE in the kernels */
 #define BPG 8 /* FITCL_BPG in cl/common/accum_kernel.h */
 /* The materialised path caps its piece length so G (piece x np doubles)
  * stays a modest buffer. */
@@ -70,11 +70,12 @@ typedef struct ocl_slot {
 
 typedef struct ocl_impl {
   cl_program prog;
-  cl_kernel k_fused, k_cost, k_mat, k_combine, k_qr, k_qrcombine;
+  cl_kernel k_fused, k_cost, k_mat, k_combine, k_qr;
   size_t local;      /* FITCL_REDUCE_BLOCK for the work-group kernels, 0 for _loop ones */
   size_t cpu_local;  /* CPU device: explicit work-group size where we have no other (1) */
   int vec8;          /* the double8 kernels: FITCL_VEC8_BLOCKS blocks per work-item */
   cl_mem params, partial, G, rtv, C, jtr;
+  cl_mem qrA;        /* QR passes: each group's block rows (made at the first) */
   ocl_slot slot[2];
   int cur;
   size_t cap;        /* points per piece (device buffers) */
@@ -102,6 +103,7 @@ static char *make_source(const fitcl_accum *a) {
   fitcl__buf b = {0};
   fitcl__buf_printf(&b,
                     "/* fitcl Jacobian accumulation, generated */\n"
+                    "#pragma OPENCL FP_CONTRACT OFF\n"
                     "#include \"common/compat.h\"\n#include \"common/vmath.h\"\n"
                     "#define FITCL_NP %d\n#define FITCL_NV %d\n", a->np, a->nv);
   fitcl__buf_printf(&b, "%s\n#include \"common/accum_kernel.h\"\n", fns);
@@ -285,60 +287,69 @@ static fitcl_status upload(fitcl_accum *a, ocl_slot *s, uint64_t row, const doub
   return write_piece(a, s->x, o->cap, s->y, s->sigma, x, y, sigma, n, s->stage, &s->up);
 }
 
-/* After a pass wrote one partial per block: the combine kernel merges
- * COMBINE blocks' partials in block order per group (QR: their triangles),
- * and the groups' results are read back without waiting; the driver
- * combines the groups in order. */
-static fitcl_status combine_blocks(fitcl_accum *a, ocl_slot *s, size_t nblocks, int qr) {
+/* After a pass wrote one partial per block: the combine kernel adds
+ * COMBINE blocks' partials in block order per group, and the groups' sums
+ * are read back without waiting; the driver adds the groups in order. */
+static fitcl_status combine_blocks(fitcl_accum *a, ocl_slot *s, size_t nblocks) {
   fitcl__ocl *ocl = fitcl__ocl_of(a->ctx);
   ocl_impl *o = a->impl;
-  cl_kernel k = qr ? o->k_qrcombine : o->k_combine;
+  cl_kernel k = o->k_combine;
   cl_int stride = fitcl__accum_stride(a);
   cl_long nb = (cl_long)nblocks;
   size_t ngroups = (nblocks + COMBINE - 1) / COMBINE;
-  cl_uint arg = 0;
-  cl_int err = clSetKernelArg(k, arg++, sizeof(cl_mem), &o->partial);
-  err |= clSetKernelArg(k, arg++, sizeof nb, &nb);
-  if (!qr) err |= clSetKernelArg(k, arg++, sizeof stride, &stride);
-  err |= clSetKernelArg(k, arg, sizeof(cl_mem), &s->gsum);
-  if (err)
-    return clfail(a, CL_INVALID_ARG_VALUE,
-                  qr ? "clSetKernelArg (QR combine)" : "clSetKernelArg (accumulation combine)");
-  /* QR: one work-item per group; sums: one per group and entry. */
-  size_t global = qr ? ngroups : ngroups * (size_t)stride;
+  cl_int err = clSetKernelArg(k, 0, sizeof(cl_mem), &o->partial);
+  err |= clSetKernelArg(k, 1, sizeof nb, &nb);
+  err |= clSetKernelArg(k, 2, sizeof stride, &stride);
+  err |= clSetKernelArg(k, 3, sizeof(cl_mem), &s->gsum);
+  if (err) return clfail(a, CL_INVALID_ARG_VALUE, "clSetKernelArg (accumulation combine)");
+  /* One work-item per group and entry. */
+  size_t global = ngroups * (size_t)stride;
   err = clEnqueueNDRangeKernel(ocl->queue, k, 1, NULL, &global,
                                o->cpu_local ? &o->cpu_local : NULL, 0, NULL, NULL);
-  if (err != CL_SUCCESS)
-    return clfail(a, err, qr ? "clEnqueueNDRangeKernel (QR combine)"
-                             : "clEnqueueNDRangeKernel (accumulation combine)");
+  if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueNDRangeKernel (accumulation combine)");
   err = clEnqueueReadBuffer(ocl->queue, s->gsum, CL_FALSE, 0,
                             ngroups * (size_t)stride * sizeof(double), s->host, 0, NULL, &s->rd);
-  if (err != CL_SUCCESS)
-    return clfail(a, err,
-                  qr ? "clEnqueueReadBuffer (QR pass)" : "clEnqueueReadBuffer (accumulation)");
+  if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueReadBuffer (accumulation)");
   clFlush(ocl->queue);
   s->ngroups = ngroups;
   return FITCL_OK;
 }
 
-/* A QR pass: one work-item per block forms the block's triangle, the
- * combine kernel merges 64 blocks' in order, the driver the groups'. */
+/* A QR pass: one work-item per group of FITCL_ACCUM_GROUP blocks forms the
+ * group's triangle as the pthreads path does (cl/common/accum_kernel.h),
+ * each with a block's rows in its part of qrA; the groups' vectors are
+ * read back without waiting, and the driver merges them in order. */
 static fitcl_status run_qr(fitcl_accum *a, ocl_slot *s, size_t n, int has_sigma) {
   fitcl__ocl *ocl = fitcl__ocl_of(a->ctx);
   ocl_impl *o = a->impl;
+  const size_t gp = (size_t)FITCL_ACCUM_GROUP * BLK;
+  if (!o->qrA) {
+    /* Made at the first QR pass: most fits never run one. */
+    size_t groups = (o->cap + gp - 1) / gp;
+    fitcl_status st = alloc(a, groups * (size_t)(a->np + 1) * BLK * sizeof(double),
+                            CL_MEM_READ_WRITE, &o->qrA);
+    if (st != FITCL_OK) return st;
+  }
   cl_kernel k = o->k_qr;
-  fitcl_status st = set_common_args(a, k, s, n, 10);
+  fitcl_status st = set_common_args(a, k, s, n, 11);
   if (st != FITCL_OK) return st;
   cl_int hs = (has_sigma ? 1 : 0) | ((cl_int)a->loss << 1);
   cl_int err = clSetKernelArg(k, 5, sizeof hs, &hs);
-  err |= clSetKernelArg(k, 9, sizeof(cl_mem), &o->partial);
+  err |= clSetKernelArg(k, 9, sizeof(cl_mem), &s->gsum);
+  err |= clSetKernelArg(k, 10, sizeof(cl_mem), &o->qrA);
   if (err) return clfail(a, CL_INVALID_ARG_VALUE, "clSetKernelArg (QR pass)");
-  size_t nblocks = (n + BLK - 1) / BLK, global = nblocks;
+  size_t ngroups = (n + gp - 1) / gp, global = ngroups;
   err = clEnqueueNDRangeKernel(ocl->queue, k, 1, NULL, &global,
                                o->cpu_local ? &o->cpu_local : NULL, s->up ? 1 : 0,
                                s->up ? &s->up : NULL, NULL);
   if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueNDRangeKernel (QR pass)");
-  return combine_blocks(a, s, nblocks, 1);
+  err = clEnqueueReadBuffer(ocl->queue, s->gsum, CL_FALSE, 0,
+                            ngroups * (size_t)fitcl__accum_stride(a) * sizeof(double), s->host, 0,
+                            NULL, &s->rd);
+  if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueReadBuffer (QR pass)");
+  clFlush(ocl->queue);
+  s->ngroups = ngroups;
+  return FITCL_OK;
 }
 
 static fitcl_status run_fused(fitcl_accum *a, ocl_slot *s, size_t n, int has_sigma) {
@@ -358,7 +369,7 @@ static fitcl_status run_fused(fitcl_accum *a, ocl_slot *s, size_t n, int has_sig
   err = clEnqueueNDRangeKernel(ocl->queue, k, 1, NULL, &global, block_local(o), s->up ? 1 : 0,
                                s->up ? &s->up : NULL, NULL);
   if (err != CL_SUCCESS) return clfail(a, err, "clEnqueueNDRangeKernel (accumulation)");
-  return combine_blocks(a, s, nblocks, 0);
+  return combine_blocks(a, s, nblocks);
 }
 
 /* Materialised Jacobian + CLBlast Dsyrk (JᵀJ) + Dgemv (Jᵀr); synchronous. */
@@ -654,8 +665,7 @@ static fitcl_status ocl_create(fitcl_accum *a) {
   snprintf(kn, sizeof kn, "fitcl_accum_materialise%s", suffix);
   if (err == CL_SUCCESS) o->k_mat = clCreateKernel(o->prog, kn, &err);
   if (err == CL_SUCCESS) o->k_combine = clCreateKernel(o->prog, "fitcl_accum_combine", &err);
-  if (err == CL_SUCCESS) o->k_qr = clCreateKernel(o->prog, "fitcl_accum_qr_loop", &err);
-  if (err == CL_SUCCESS) o->k_qrcombine = clCreateKernel(o->prog, "fitcl_accum_qr_combine", &err);
+  if (err == CL_SUCCESS) o->k_qr = clCreateKernel(o->prog, "fitcl_accum_qr_group", &err);
   if (err != CL_SUCCESS) return clfail(a, err, "clCreateKernel (accumulation)");
   int want_clblast = a->path != FITCL_ACCUM_PATH_FUSED;
   o->cap = a->max_chunk;
@@ -723,12 +733,12 @@ static void ocl_destroy(fitcl_accum *a) {
   FITCL__CL_RELEASE_MEM(o->rtv);
   FITCL__CL_RELEASE_MEM(o->C);
   FITCL__CL_RELEASE_MEM(o->jtr);
+  FITCL__CL_RELEASE_MEM(o->qrA);
   FITCL__CL_RELEASE_KERNEL(o->k_fused);
   FITCL__CL_RELEASE_KERNEL(o->k_cost);
   FITCL__CL_RELEASE_KERNEL(o->k_mat);
   FITCL__CL_RELEASE_KERNEL(o->k_combine);
   FITCL__CL_RELEASE_KERNEL(o->k_qr);
-  FITCL__CL_RELEASE_KERNEL(o->k_qrcombine);
   fitcl__ocl_release_program(a->ctx, o->prog);
   free(o);
   a->impl = NULL;
