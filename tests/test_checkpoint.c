@@ -217,9 +217,32 @@ Test(checkpoint, refuses_other_fits_and_damaged_files) {
   fitcl_context_destroy(ctx);
 }
 
+/* Rewrites checkpoint `in` as format `fmt` (1: also without "fixed" and
+ * "qr"), keeping its data line or not. */
+static void rewrite_as(const char *in_path, const char *out_path, int fmt, int keep_data) {
+  FILE *in = fopen(in_path, "r"), *out = fopen(out_path, "w");
+  cr_assert(in && out);
+  char line[4096];
+  int data = 0;
+  while (fgets(line, sizeof line, in)) {
+    data |= !strncmp(line, "data ", 5);
+    if (!strncmp(line, "fitcl-curvefit-checkpoint", 25))
+      fprintf(out, "fitcl-curvefit-checkpoint %d\n", fmt);
+    else if (fmt == 1 && (!strncmp(line, "fixed ", 6) || !strncmp(line, "qr ", 3)))
+      continue;
+    else if (keep_data || strncmp(line, "data ", 5))
+      fputs(line, out);
+  }
+  cr_assert(data, "the checkpoint has no data line");
+  fclose(in);
+  fclose(out);
+}
+
 /* A checkpoint of format 1 (before held parameters and the QR mode) still
  * resumes, on the normal equations, to the uninterrupted answer; one with
- * held parameters is refused by a fit that holds none. */
+ * held parameters is refused by a fit that holds none.  Formats 1 and 2
+ * fingerprinted the data another way: with a data line they are refused,
+ * saying so; without one they resume. */
 Test(checkpoint, format_1_still_resumes) {
   make_data();
   fitcl_context *ctx = fitcl_test_context("cpu");
@@ -241,21 +264,19 @@ Test(checkpoint, format_1_still_resumes) {
   fi.checkpoint_path = ck;
   cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, Y, NULL, N, P0, &fi, &r), FITCL_ERR_INTERRUPTED);
   stop_at = 0;
-  /* Rewrite as format 1: the old magic, no "fixed" and no "qr" line. */
-  FILE *in = fopen(ck, "r"), *out = fopen(ck1, "w");
-  cr_assert(in && out);
-  char line[4096];
-  while (fgets(line, sizeof line, in)) {
-    if (!strncmp(line, "fitcl-curvefit-checkpoint", 25)) fputs("fitcl-curvefit-checkpoint 1\n", out);
-    else if (strncmp(line, "fixed ", 6) && strncmp(line, "qr ", 3)) fputs(line, out);
-  }
-  fclose(in);
-  fclose(out);
   fitcl_curvefit_options fr = fo;
   fr.resume_path = ck1;
-  cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, Y, NULL, N, P0, &fr, &r), FITCL_OK, "%s",
-               fitcl_errmsg(ctx));
-  expect_same_result(&ref, &r, "format 1");
+  for (int fmt = 1; fmt <= 2; ++fmt) {
+    rewrite_as(ck, ck1, fmt, 1);
+    cr_expect_eq(fitcl_curve_fit_arrays(ctx, m, cols, Y, NULL, N, P0, &fr, &r),
+                 FITCL_ERR_MISMATCH, "format %d with a data line", fmt);
+    cr_expect_not_null(strstr(fitcl_errmsg(ctx), "older fitcl"), "%s", fitcl_errmsg(ctx));
+    rewrite_as(ck, ck1, fmt, 0);
+    cr_assert_eq(fitcl_curve_fit_arrays(ctx, m, cols, Y, NULL, N, P0, &fr, &r), FITCL_OK,
+                 "format %d: %s", fmt, fitcl_errmsg(ctx));
+    expect_same_result(&ref, &r, fmt == 1 ? "format 1" : "format 2");
+  }
+  rewrite_as(ck, ck1, 1, 0);
   const int fixed[4] = {0, 0, 1, 0};
   fr.fixed = fixed;
   cr_expect_eq(fitcl_curve_fit_arrays(ctx, m, cols, Y, NULL, N, P0, &fr, &r), FITCL_ERR_MISMATCH);

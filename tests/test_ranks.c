@@ -180,11 +180,11 @@ static void *run_job(void *arg) {
     fitcl_source_options so;
     memset(&so, 0, sizeof so);
     so.path = j->path;
-    const int h5 = strstr(j->path, ".h5") != NULL;
-    so.format = h5 ? "hdf5" : "raw";
-    so.sigma = h5 ? "sigma" : "2";
+    const int h5 = strstr(j->path, ".h5") != NULL, csv = strstr(j->path, ".csv") != NULL;
+    so.format = h5 ? "hdf5" : csv ? "csv" : "raw";
+    so.sigma = h5 || csv ? "sigma" : "2";
     so.chunk_points = 5000; /* 13 chunks */
-    so.cache_mb = j->kind == 5 ? -1 : 0;
+    so.cache_mb = so.csv_cache_mb = j->kind == 5 ? -1 : 0;
     j->st = fitcl_model_builtin(ctx, "exp_decay", &m);
     if (j->st == FITCL_OK) j->st = fitcl_source_open(ctx, &so, &src);
     const double p0[3] = {1, 1, 0};
@@ -429,6 +429,25 @@ static char *write_raw(const char *dir, long bad) {
   return path;
 }
 
+/* The rows as CSV text (x, a note, y, sigma; every value round-trip
+ * exact), with comment and blank lines among them and CRLF line ends;
+ * `bad` >= 0 makes that row's y not a number. */
+static char *write_csv(const char *dir, long bad) {
+  char *path = fitcl_test_write_file(dir, bad < 0 ? "d.csv" : "bad.csv", "");
+  FILE *f = fopen(path, "wb");
+  cr_assert(f);
+  fprintf(f, "# rows of file_row\r\nx,note,y,sigma\r\n");
+  for (int i = 0; i < FILE_ROWS; ++i) {
+    double row[3];
+    file_row(i, row);
+    if (i % 4099 == 7) fprintf(f, "# comment\r\n\r\n");
+    if (i == bad) fprintf(f, "%.17g,\"%d\",1.5e,%.17g\r\n", row[0], i, row[2]);
+    else fprintf(f, "%.17g,\"%d\",%.17g,%.17g\r\n", row[0], i, row[1], row[2]);
+  }
+  cr_assert_eq(fclose(f), 0);
+  return path;
+}
+
 #if FITCL_HAVE_HDF5
 /* The rows as three 1-D datasets x, y, sigma of an HDF5 file. */
 static char *write_h5(const char *dir) {
@@ -466,6 +485,13 @@ Test(ranks, curve_fit_of_a_file_has_one_process_bits) {
     each_backend(&t);
   }
   free(path);
+  /* Text: each rank reads its share of the bytes. */
+  path = write_csv(dir, -1);
+  for (int kind = 4; kind <= 5; ++kind) {
+    job t = {.kind = kind, .path = path};
+    each_backend(&t);
+  }
+  free(path);
 #if FITCL_HAVE_HDF5
   path = write_h5(dir);
   for (int kind = 4; kind <= 5; ++kind) {
@@ -497,6 +523,31 @@ Test(ranks, a_bad_chunk_fails_only_the_rank_that_reads_it) {
   pthread_barrier_destroy(&w.bar);
   for (int r = 0; r < 3; ++r)
     cr_assert_eq(jobs[r].st, r == 1 ? FITCL_ERR_DATA : FITCL_ERR_PEER, "rank %d: %s", r,
+                 fitcl_strerror(jobs[r].st));
+  free(path);
+  fitcl_test_rmtree(dir);
+  free(dir);
+}
+
+/* The same for text: a bad cell in row 50,017 (chunk 10, which begins in
+ * the last third of the bytes) fails rank 2 alone on the data. */
+Test(ranks, a_bad_row_of_a_csv_fails_only_the_rank_that_reads_it) {
+  char *dir = fitcl_test_tmpdir();
+  char *path = write_csv(dir, 50017);
+  world w;
+  memset(&w, 0, sizeof w);
+  w.size = 3;
+  pthread_barrier_init(&w.bar, NULL, 3);
+  job jobs[3];
+  pthread_t th[3];
+  for (int r = 0; r < 3; ++r) {
+    jobs[r] = (job){.selector = "cpu", .w = &w, .rank = r, .kind = 4, .path = path};
+    cr_assert_eq(pthread_create(&th[r], NULL, run_job, &jobs[r]), 0);
+  }
+  for (int r = 0; r < 3; ++r) pthread_join(th[r], NULL);
+  pthread_barrier_destroy(&w.bar);
+  for (int r = 0; r < 3; ++r)
+    cr_assert_eq(jobs[r].st, r == 2 ? FITCL_ERR_PARSE : FITCL_ERR_PEER, "rank %d: %s", r,
                  fitcl_strerror(jobs[r].st));
   free(path);
   fitcl_test_rmtree(dir);

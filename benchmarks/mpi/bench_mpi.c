@@ -7,7 +7,10 @@
  *
  *   bench_mpi curvefit N
  *   bench_mpi write-npy N FILE          (one process: the data of curvefit)
- *   bench_mpi source FILE MEMORY_MB     (MEMORY_MB -1: read on every pass)
+ *   bench_mpi write-csv N FILE          (the same as CSV text, x,y)
+ *   bench_mpi source FILE MEMORY_MB [CHECKPOINT]
+ *                                       (MEMORY_MB -1: read on every pass;
+ *                                       rank 0 writes CHECKPOINT)
  *   bench_mpi loglik TREE MATRIX EVALS
  *   bench_mpi ancestral TREE MATRIX */
 #include <math.h>
@@ -86,8 +89,24 @@ static int write_npy(size_t n, const char *path) {
   return 1;
 }
 
-/* A curve fit of a .npy: the time, and the bytes each rank read. */
-static int source_fit(fitcl_context *ctx, const char *path, long memory_mb) {
+/* The points of `curvefit` as CSV text, every value round-trip exact. */
+static int write_csv(size_t n, const char *path) {
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    perror(path);
+    return 1;
+  }
+  fprintf(f, "x,y\n");
+  for (size_t i = 0; i < n; ++i)
+    fprintf(f, "%.17g,%.17g\n", 10.0 * (double)i / (double)n, curve_y(i, n));
+  if (fclose(f) == 0) return 0;
+  perror(path);
+  return 1;
+}
+
+/* A curve fit of a .npy or CSV file: the time, and the bytes each rank
+ * read; with a checkpoint (written by rank 0) when `ckpt` is not NULL. */
+static int source_fit(fitcl_context *ctx, const char *path, long memory_mb, const char *ckpt) {
   int rank, size;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
@@ -97,11 +116,12 @@ static int source_fit(fitcl_context *ctx, const char *path, long memory_mb) {
   fitcl_source_options so;
   memset(&so, 0, sizeof so);
   so.path = path;
-  so.cache_mb = memory_mb;
+  so.cache_mb = so.csv_cache_mb = memory_mb;
   const double p0[3] = {1, 1, 0};
   fitcl_curvefit_options o;
   memset(&o, 0, sizeof o);
   o.solver = FITCL_SOLVER_NORMAL;
+  o.checkpoint_path = rank == 0 ? ckpt : NULL;
   fitcl_curvefit_result r;
   MPI_Barrier(MPI_COMM_WORLD);
   unsigned long long r0 = rchar();
@@ -116,8 +136,9 @@ static int source_fit(fitcl_context *ctx, const char *path, long memory_mb) {
   MPI_Gather(&bytes, 1, MPI_UNSIGNED_LONG_LONG, all, 1, MPI_UNSIGNED_LONG_LONG, 0,
              MPI_COMM_WORLD);
   char extra[2048];
-  int at = snprintf(extra, sizeof extra, ",\"memory_mb\":%ld,\"passes\":%d,\"read_bytes\":[",
-                    memory_mb, r.jacobian_passes);
+  int at = snprintf(extra, sizeof extra,
+                    ",\"memory_mb\":%ld,\"checkpoint\":%d,\"passes\":%d,\"read_bytes\":[",
+                    memory_mb, ckpt != NULL, r.jacobian_passes);
   for (int k = 0; k < size && k < 64; ++k)
     at += snprintf(extra + at, sizeof extra - (size_t)at, "%s%llu", k ? "," : "", all[k]);
   snprintf(extra + at, sizeof extra - (size_t)at, "]");
@@ -225,6 +246,7 @@ static int ancestral(fitcl_context *ctx, const char *tree_path, const char *matr
 
 int main(int argc, char **argv) {
   if (argc == 4 && !strcmp(argv[1], "write-npy")) return write_npy((size_t)atoll(argv[2]), argv[3]);
+  if (argc == 4 && !strcmp(argv[1], "write-csv")) return write_csv((size_t)atoll(argv[2]), argv[3]);
   MPI_Init(&argc, &argv);
   fitcl_context *ctx = NULL;
   fitcl_status st = fitcl_context_create(NULL, &ctx);
@@ -233,12 +255,14 @@ int main(int argc, char **argv) {
   if (st != FITCL_OK) return die(ctx, "attach", st);
   int rc = 2;
   if (argc == 3 && !strcmp(argv[1], "curvefit")) rc = curvefit(ctx, (size_t)atoll(argv[2]));
-  else if (argc == 4 && !strcmp(argv[1], "source")) rc = source_fit(ctx, argv[2], atol(argv[3]));
+  else if ((argc == 4 || argc == 5) && !strcmp(argv[1], "source"))
+    rc = source_fit(ctx, argv[2], atol(argv[3]), argc == 5 ? argv[4] : NULL);
   else if (argc == 5 && !strcmp(argv[1], "loglik"))
     rc = loglik(ctx, argv[2], argv[3], atoi(argv[4]));
   else if (argc == 4 && !strcmp(argv[1], "ancestral")) rc = ancestral(ctx, argv[2], argv[3]);
   else
-    fprintf(stderr, "usage: bench_mpi curvefit N | write-npy N FILE | source FILE MEMORY_MB | "
+    fprintf(stderr, "usage: bench_mpi curvefit N | write-npy N FILE | write-csv N FILE | "
+                    "source FILE MEMORY_MB [CHECKPOINT] | "
                     "loglik TREE MATRIX EVALS | ancestral TREE MATRIX\n");
   fitcl_context_destroy(ctx);
   MPI_Finalize();

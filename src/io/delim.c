@@ -172,7 +172,12 @@ static fitcl_status refill(fitcl__delim *r) {
     r->buf = nb;
     r->cap = nc;
   }
-  size_t got = fread(r->buf + r->len, 1, r->cap - r->len, r->f);
+  size_t want = r->cap - r->len;
+  if (r->limit > 0) {
+    const off_t left = r->limit - (r->base + (off_t)r->len);
+    if (left < (off_t)want) want = left > 0 ? (size_t)left : 0;
+  }
+  size_t got = want ? fread(r->buf + r->len, 1, want, r->f) : 0;
   if (got == 0) {
     if (ferror(r->f))
       return fitcl__delim_fail(r, r->line, 1, FITCL_ERR_IO, "read error: %s", strerror(errno));

@@ -58,6 +58,9 @@ typedef struct fitcl__delim {
   const char *name;   /* the file, in messages */
   char *err;          /* message buffer, may be NULL */
   size_t errlen;
+  /* File mode: when > 0, the input ends at this offset (a share of a file
+   * read by one of several processes). */
+  off_t limit;
 } fitcl__delim;
 
 typedef struct fitcl__delim_record {

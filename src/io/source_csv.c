@@ -4,44 +4,27 @@
  * blank lines.  Values are validated while they are parsed (the error
  * names file:line:column).  When the parsed columns of the whole file fit
  * in a small budget they are kept after the first pass, so the solver's
- * later passes do not parse the text again. */
+ * later passes do not parse the text again.  Over several ranks
+ * the reading is io/source_csv_ranks.c's. */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/context.h"
 #include "core/ioerr.h"
 #include "core/util.h"
 #include "io/delim.h"
-#include "io/source_readers.h"
+#include "io/source_csv.h"
 
 /* A data row holds at most 18 numbers; 16 MiB leaves room for wide
  * exports whose unused columns are skipped, and bounds what a file without
  * newlines can make the reader hold. */
 #define CSV_MAX_RECORD ((size_t)16 << 20)
-
-typedef struct csv {
-  FILE *f;
-  fitcl__delim r;
-  char err[1024];                 /* the tokenizer's messages */
-  size_t nfields;
-  size_t idx[FITCL__SRC_MAXCOLS]; /* field index of each wanted column */
-  /* The same, from the field's side: the first wanted column each header
-   * field gives (-1: none), then the next one from the same field. */
-  int *first;
-  int next[FITCL__SRC_MAXCOLS];
-  off_t data_start;               /* where the first data row starts */
-  long data_line;
-  /* Parsed-value cache: 0 filling during the first pass, 1 complete,
-   * -1 over budget (text is parsed on every pass). */
-  int cache_state;
-  size_t cache_budget;            /* points */
-  double *cache[FITCL__SRC_MAXCOLS];
-  size_t cached, cache_cap, pos;
-} csv;
 
 /* A field's text without the spaces around it. */
 static void trim(const char **p, size_t *n) {
@@ -52,12 +35,12 @@ static void trim(const char **p, size_t *n) {
   while (*n > 0 && fitcl__delim_blank((*p)[*n - 1])) --*n;
 }
 
-static void cache_drop(csv *c) {
+void fitcl__csv_cache_drop(fitcl__csv *c) {
   for (int k = 0; k < FITCL__SRC_MAXCOLS; ++k) FITCL_FREE(c->cache[k]);
   c->cached = c->cache_cap = 0;
 }
 
-static int cache_append(csv *c, int ncols, double **vals, size_t n) {
+int fitcl__csv_cache_append(fitcl__csv *c, int ncols, double **vals, size_t n) {
   if (c->cached + n > c->cache_budget) return -1;
   if (c->cached + n > c->cache_cap) {
     size_t cap = c->cache_cap ? c->cache_cap * 2 : 65536;
@@ -76,8 +59,10 @@ static int cache_append(csv *c, int ncols, double **vals, size_t n) {
 }
 
 static fitcl_status csv_rewind(fitcl_source *src) {
-  csv *c = src->impl;
+  fitcl__csv *c = src->impl;
   c->pos = 0;
+  c->at_row = UINT64_MAX;
+  if (c->ranked) return FITCL_OK; /* reads seek (seek_row); the copy stays valid */
   if (c->cache_state == 1) return FITCL_OK;
   if (c->cache_state == 0) c->cached = 0;  /* an unfinished first pass fills it again */
   if (fitcl__delim_seek(&c->r, c->data_start, c->data_line) != FITCL_OK)
@@ -117,9 +102,8 @@ static fitcl_status parse_value(fitcl_source *src, const fitcl__delim_record *re
                               : "remove or fix the row (every value must be finite)");
 }
 
-/* One data row into row[0..ncols). */
-static fitcl_status read_row(fitcl_source *src, const fitcl__delim_record *rec, double *row) {
-  csv *c = src->impl;
+fitcl_status fitcl__csv_read_row(fitcl_source *src, const fitcl__delim_record *rec, double *row) {
+  fitcl__csv *c = src->impl;
   fitcl__delim_field f;
   fitcl_status st = FITCL_OK;
   size_t i = 0, field = 0;
@@ -144,7 +128,8 @@ static fitcl_status read_row(fitcl_source *src, const fitcl__delim_record *rec, 
 }
 
 static fitcl_status csv_read(fitcl_source *src, const double **cols, size_t *n) {
-  csv *c = src->impl;
+  fitcl__csv *c = src->impl;
+  if (c->ranked) return fitcl__csv_read_ranked(src, cols, n);
   if (c->cache_state == 1) {
     size_t cnt = c->cached - c->pos < src->chunk ? c->cached - c->pos : src->chunk;
     for (int k = 0; k < src->ncols; ++k) cols[k] = c->cache[k] + c->pos;
@@ -161,14 +146,14 @@ static fitcl_status csv_read(fitcl_source *src, const double **cols, size_t *n) 
     if (st != FITCL_OK) return fitcl__fail(src->ctx, st, "%s", c->err);
     if (!got) break;
     double row[FITCL__SRC_MAXCOLS];
-    st = read_row(src, &rec, row);
+    st = fitcl__csv_read_row(src, &rec, row);
     if (st != FITCL_OK) return st;
     for (int k = 0; k < src->ncols; ++k) out[k][cnt] = row[k];
     ++cnt;
   }
   if (c->cache_state == 0) {
-    if (cnt && cache_append(c, src->ncols, out, cnt) != 0) {
-      cache_drop(c);
+    if (cnt && fitcl__csv_cache_append(c, src->ncols, out, cnt) != 0) {
+      fitcl__csv_cache_drop(c);
       c->cache_state = -1;
     } else if (!cnt) {
       c->cache_state = 1;  /* the pass completed: later passes read the cache */
@@ -180,22 +165,22 @@ static fitcl_status csv_read(fitcl_source *src, const double **cols, size_t *n) 
 }
 
 static void csv_destroy(fitcl_source *src) {
-  csv *c = src->impl;
+  fitcl__csv *c = src->impl;
   if (!c) return;
   fitcl__delim_close(&c->r);
   if (c->f) fclose(c->f);
   free(c->first);
-  cache_drop(c);
+  fitcl__csv_cache_drop(c);
   free(c);
   src->impl = NULL;
 }
 
-static const fitcl__source_ops csv_ops = {csv_rewind, csv_read, csv_destroy};
+static const fitcl__source_ops csv_ops = {csv_rewind, csv_read, csv_destroy, fitcl__csv_share};
 
 /* Finds each wanted column in the header (names are trimmed; a quoted name
  * is taken as written, "" as a quote). */
 static fitcl_status match_header(fitcl_source *src, const fitcl__delim_record *hdr) {
-  csv *c = src->impl;
+  fitcl__csv *c = src->impl;
   fitcl__delim_field f;
   fitcl_status st = FITCL_OK;
   size_t i = 0;
@@ -239,7 +224,7 @@ static fitcl_status match_header(fitcl_source *src, const fitcl__delim_record *h
 fitcl_status fitcl__source_open_csv(fitcl_source *src, const fitcl_source_options *opt,
                                     char delim) {
   fitcl_context *ctx = src->ctx;
-  csv *c = calloc(1, sizeof *c);
+  fitcl__csv *c = calloc(1, sizeof *c);
   if (!c) return fitcl__fail(ctx, FITCL_ERR_NOMEM, "out of memory");
   src->impl = c;
   src->ops = &csv_ops;
@@ -252,6 +237,7 @@ fitcl_status fitcl__source_open_csv(fitcl_source *src, const fitcl_source_option
   if (st != FITCL_OK) return fitcl__fail(ctx, st, "%s", c->err);
   struct stat sb;
   if (fstat(fileno(c->f), &sb) == 0 && S_ISREG(sb.st_mode)) {
+    c->size = sb.st_size;
     st = fitcl__source_watch(src, opt->path, &sb);
     if (st != FITCL_OK) return st;
   }

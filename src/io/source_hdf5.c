@@ -205,7 +205,7 @@ static void h5_destroy(fitcl_source *src) {
   src->impl = NULL;
 }
 
-static const fitcl__source_ops h5_ops = {h5_rewind, h5_read, h5_destroy};
+static const fitcl__source_ops h5_ops = {h5_rewind, h5_read, h5_destroy, NULL};
 
 fitcl_status fitcl__source_open_hdf5(fitcl_source *src, const fitcl_source_options *opt) {
   fitcl_context *ctx = src->ctx;

@@ -246,7 +246,7 @@ static void mapped_destroy(fitcl_source *src) {
   src->impl = NULL;
 }
 
-static const fitcl__source_ops mapped_ops = {mapped_rewind, mapped_read, mapped_destroy};
+static const fitcl__source_ops mapped_ops = {mapped_rewind, mapped_read, mapped_destroy, NULL};
 
 fitcl_status fitcl__source_open_mapped(fitcl_source *src, const fitcl_source_options *opt,
                                        int raw) {

@@ -17,7 +17,8 @@
 #include "core/util.h"
 #include "nlsq/checkpoint.h"
 
-#define CKPT_MAGIC "fitcl-curvefit-checkpoint 2"
+#define CKPT_MAGIC "fitcl-curvefit-checkpoint 3"
+#define CKPT_MAGIC_V2 "fitcl-curvefit-checkpoint 2"
 #define CKPT_MAGIC_V1 "fitcl-curvefit-checkpoint 1"
 #define CKPT_KEY_LINES 7
 #define CKPT_LINE_MAX (1 << 20)
@@ -42,27 +43,34 @@ struct fitcl__ckpt_writer {
 void fitcl__ckpt_hash_begin(fitcl__ckpt_hasher *hs, int ncols) {
   memset(hs, 0, sizeof *hs);
   hs->ncols = ncols;
-  for (int k = 0; k < ncols; ++k) hs->h[k] = 0x243f6a8885a308d3ull + (uint64_t)k;
 }
 
-void fitcl__ckpt_hash_column(fitcl__ckpt_hasher *hs, int col, const double *v, size_t n) {
-  uint64_t h = hs->h[col];
-  for (size_t i = 0; i < n; ++i) {
+/* splitmix64's finaliser: every input bit reaches every output bit. */
+static inline uint64_t mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+void fitcl__ckpt_hash_column(fitcl__ckpt_hasher *hs, int col, uint64_t row0, const double *v,
+                             size_t n) {
+  /* The cell's place: (row, col) numbered one-to-one, times an odd constant. */
+  const uint64_t stride = (uint64_t)(FITCL_NLSQ_MAX_VARS + 2) * 0x9e3779b97f4a7c15ull;
+  uint64_t key = (row0 * (uint64_t)(FITCL_NLSQ_MAX_VARS + 2) + (uint64_t)col + 1) *
+                 0x9e3779b97f4a7c15ull;
+  uint64_t sum = 0;
+  for (size_t i = 0; i < n; ++i, key += stride) {
     uint64_t b;
     memcpy(&b, &v[i], 8);
-    h = (h ^ b) * 0x9e3779b97f4a7c15ull;
-    h ^= h >> 32;
+    sum += mix64(b ^ key);
   }
-  hs->h[col] = h;
+  hs->sum += sum;
 }
 
 uint64_t fitcl__ckpt_hash_end(const fitcl__ckpt_hasher *hs) {
-  uint64_t f = 0xcbf29ce484222325ull;
-  for (int k = 0; k < hs->ncols; ++k) {
-    f = (f ^ hs->h[k]) * 0x100000001b3ull;
-    f ^= f >> 29;
-  }
-  return f;
+  return mix64(hs->sum ^ (0xcbf29ce484222325ull + (uint64_t)hs->ncols));
 }
 
 /* Bounds are part of the key: a checkpoint taken under other bounds would
@@ -249,7 +257,7 @@ fitcl_status fitcl__ckpt_load(fitcl_context *ctx, const char *path, const fitcl_
   char *line = NULL, *expect = NULL;
   size_t cap = 0;
   char why[1024];
-  int lineno = 0, n = key->nparams, seen_end = 0;
+  int lineno = 0, n = key->nparams, seen_end = 0, old = 0;
   fitcl_status st = FITCL_OK;
   fitcl__lm_state s;
   memset(&s, 0, sizeof s);
@@ -272,7 +280,14 @@ fitcl_status fitcl__ckpt_load(fitcl_context *ctx, const char *path, const fitcl_
    * this is not a checkpoint, and is not read whole. */
   while ((len = fitcl__read_line(f, &line, &cap, CKPT_LINE_MAX)) >= 0) {
     ++lineno;
+    if (lineno == 1 && !strcmp(line, CKPT_MAGIC_V2)) {
+      /* Version 2: the same key; only its data fingerprint differs. */
+      old = 2;
+      ep = strchr(ep, '\n') + 1;
+      continue;
+    }
     if (lineno == 1 && !strcmp(line, CKPT_MAGIC_V1)) {
+      old = 1;
       /* Version 1: the same key without the held parameters. */
       int any = 0;
       for (int i = 0; i < n; ++i) any |= key->fixed && key->fixed[i];
@@ -324,6 +339,13 @@ fitcl_status fitcl__ckpt_load(fitcl_context *ctx, const char *path, const fitcl_
       unsigned long long v = 0;
       bad = sscanf(val, "%llu", &v) != 1;
       s.points = v;
+    } else if (!strcmp(line, "data") && old) {
+      st = fitcl__fail(ctx, FITCL_ERR_MISMATCH,
+                       "checkpoint %s:%d: written by an older fitcl (format %d), whose data "
+                       "fingerprint this version does not compute, so it cannot check that the "
+                       "data are the same; start again without --resume",
+                       path, lineno, old);
+      goto fail;
     } else if (!strcmp(line, "data")) {
       unsigned long long pts = 0, fp = 0;
       char tail;

@@ -23,8 +23,10 @@ typedef struct fitcl__ckpt_data {
  * line by line when read), and the data (compared after the resumed fit's
  * first pass).  Format version 2 added the held parameters and the solver
  * mode (qr); version 1 files still load (nothing held, normal equations).
- * The data line is optional in both (absent when written before the first
- * pass ended, and in files of older fitcl). */
+ * Version 3 changed the data fingerprint (see the hasher below): a file of
+ * version 1 or 2 that has a data line is refused, one without (written
+ * before the first pass ended) still loads.  The data line is optional
+ * (absent when written before the first pass ended). */
 typedef struct fitcl__ckpt_key {
   const char *model_text;           /* may be NULL */
   const char *const *names;
@@ -36,16 +38,23 @@ typedef struct fitcl__ckpt_key {
   fitcl__ckpt_data data;
 } fitcl__ckpt_key;
 
-/* The fingerprint: one running hash per column, fed the bits of each value
- * in row order (so it does not depend on how the rows were chunked), folded
- * together at the end.  Not cryptographic: it tells data apart, it does not
- * resist someone crafting a collision. */
+/* The fingerprint: a hash of each value's bits mixed with its row and
+ * column, added modulo 2^64 over all the values, folded at the end.  A sum
+ * does not depend on the order the values are added in, so neither on the
+ * chunking nor on which rank of a shared fit read which rows: each rank
+ * sums its own rows and the ranks add their sums (fitcl__stats_share).  The
+ * row in the mix tells a reordering of the rows apart.  Not cryptographic:
+ * it tells data apart, it does not resist someone crafting a collision.
+ * (Format 3 of the file; formats 1 and 2 held a running hash in row order,
+ * which only a reader of every row could form.) */
 typedef struct fitcl__ckpt_hasher {
-  uint64_t h[FITCL_NLSQ_MAX_VARS + 2];
+  uint64_t sum;
   int ncols;
 } fitcl__ckpt_hasher;
 void fitcl__ckpt_hash_begin(fitcl__ckpt_hasher *hs, int ncols);
-void fitcl__ckpt_hash_column(fitcl__ckpt_hasher *hs, int col, const double *v, size_t n);
+/* Adds column `col` of rows row0 .. row0 + n - 1. */
+void fitcl__ckpt_hash_column(fitcl__ckpt_hasher *hs, int col, uint64_t row0, const double *v,
+                             size_t n);
 uint64_t fitcl__ckpt_hash_end(const fitcl__ckpt_hasher *hs);
 
 /* Starts the writer thread.  The path's directory must be writable. */

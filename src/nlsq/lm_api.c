@@ -100,11 +100,13 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
   fitcl_status st;
   /* A pass shared over ranks (core/ranks.h) sums the whole chunks of each
    * rank exactly, so any split gives the same bits: chunk k goes to rank
-   * k mod size.  A data source passes over the other ranks' chunks
-   * (fitcl__source_skip): a seekable one reads only this rank's, others
-   * read and validate every chunk.  Arrays are validated by the rank that
-   * owns the chunk; callbacks hand every rank every chunk, validated on
-   * each.  Bad data fail the job either way. */
+   * k mod size, or for a text file to the rank whose share of the bytes
+   * holds the chunk's first row (fitcl__source_share).  A data source
+   * passes over the other ranks' chunks (fitcl__source_skip): a seekable
+   * one reads only this rank's, others read and validate every chunk.
+   * Arrays are validated by the rank that owns the chunk; callbacks hand
+   * every rank every chunk, validated on each.  Bad data fail the job
+   * either way. */
   fitcl__ranks *R = pc->acc->split ? pc->ctx->ranks : NULL;
   if (R && mode == FITCL__ACCUM_QR)
     return fitcl__fail(pc->ctx, FITCL_ERR_UNSUPPORTED,
@@ -116,6 +118,10 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
       if (R) (void)R->sum(R, NULL, 0, NULL, 1);
       return st;
     }
+  }
+  if (R && pc->kind == DATA_SOURCE && pc->passes == 0) {
+    st = fitcl__source_share(pc->src, R);
+    if (st != FITCL_OK) return st; /* on every rank: the share agreed on it */
   }
   pc->passes++;
   st = fitcl__accum_begin_mode(pc->acc, params, mode);
@@ -129,7 +135,12 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
   for (size_t j = 0; j < nv; ++j) names[j] = fitcl_model_var_name(pc->model, j);
   names[nv] = "y";
   names[nv + 1] = "sigma";
-  const int hashing = pc->want_fp && !pc->validated;
+  /* The data fingerprint of a checkpoint: over ranks each rank hashes its
+   * own chunks whether or not it writes or resumes one (rank 0 alone may),
+   * and the first pass's exchange of statistics adds the parts; callbacks
+   * give every rank every chunk. */
+  const int split_fp = R && pc->kind != DATA_CALLBACK;
+  const int hashing = (pc->want_fp || split_fp) && !pc->validated;
   if (hashing) fitcl__ckpt_hash_begin(&pc->hasher, (int)nv + 2);
   /* The statistics of a rank's share of the arrays begin at the data's
    * first row, as one process's do. */
@@ -141,9 +152,11 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
       return FITCL_ERR_INTERRUPTED;
     }
     fitcl_chunk c;
-    const int mine = !R || index % (uint64_t)R->size == (uint64_t)R->rank;
-    /* The data fingerprint of a checkpoint needs every chunk's values. */
-    if (!mine && pc->kind == DATA_SOURCE) st = fitcl__source_skip(pc->src, &c, hashing);
+    const int mine = !R ? 1
+                     : pc->kind == DATA_SOURCE
+                         ? fitcl__source_mine(pc->src, R, index)
+                         : index % (uint64_t)R->size == (uint64_t)R->rank;
+    if (!mine && pc->kind == DATA_SOURCE) st = fitcl__source_skip(pc->src, &c, 0);
     else st = next_chunk(pc, index, row, &c);
     if (st == FITCL_OK && c.n && !pc->validated && pc->kind != DATA_SOURCE &&
         (mine || pc->kind != DATA_ARRAYS)) {
@@ -160,10 +173,11 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
       return st;
     }
     if (!c.n) break;
-    if (hashing) {
-      for (size_t j = 0; j < nv; ++j) fitcl__ckpt_hash_column(&pc->hasher, (int)j, c.x[j], c.n);
-      fitcl__ckpt_hash_column(&pc->hasher, (int)nv, c.y, c.n);
-      if (c.sigma) fitcl__ckpt_hash_column(&pc->hasher, (int)nv + 1, c.sigma, c.n);
+    if (hashing && (mine || !split_fp)) {
+      fitcl__ckpt_hasher *h = &pc->hasher;
+      for (size_t j = 0; j < nv; ++j) fitcl__ckpt_hash_column(h, (int)j, row, c.x[j], c.n);
+      fitcl__ckpt_hash_column(h, (int)nv, row, c.y, c.n);
+      if (c.sigma) fitcl__ckpt_hash_column(h, (int)nv + 1, row, c.sigma, c.n);
     }
     if (mine) {
       /* Rows name the pieces a device keeps between passes: the data's. */
@@ -189,8 +203,10 @@ static fitcl_status run_pass_mode(pass_ctx *pc, const double *params, int mode,
   if (!pc->validated) {
     /* The first pass's statistics hold this rank's chunks for a source or
      * arrays (added over the ranks here), every chunk for a callback. */
-    if (R && pc->kind == DATA_SOURCE) st = fitcl__stats_share(pc->ctx, &pc->src->stats, nv, R);
-    if (R && pc->kind == DATA_ARRAYS) st = fitcl__stats_share(pc->ctx, &pc->stats, nv, R);
+    uint64_t *fp = &pc->hasher.sum;
+    if (R && pc->kind == DATA_SOURCE)
+      st = fitcl__stats_share(pc->ctx, &pc->src->stats, nv, R, fp);
+    if (R && pc->kind == DATA_ARRAYS) st = fitcl__stats_share(pc->ctx, &pc->stats, nv, R, fp);
     if (st != FITCL_OK) return st;
     fitcl__stats_finish(&pc->stats);
     pc->validated = 1;

@@ -473,16 +473,30 @@ fitcl_status fitcl__source_skip(fitcl_source *src, fitcl_chunk *chunk, int want_
   return FITCL_OK;
 }
 
+fitcl_status fitcl__source_share(fitcl_source *src, fitcl__ranks *r) {
+  if (!src->ops->share || src->shared) return FITCL_OK;
+  fitcl_status st = src->ops->share(src, r);
+  src->shared = st == FITCL_OK;
+  return st;
+}
+
+int fitcl__source_mine(const fitcl_source *src, const fitcl__ranks *r, uint64_t index) {
+  if (src->own_range) return index >= src->own_lo && index < src->own_hi;
+  return index % (uint64_t)r->size == (uint64_t)r->rank;
+}
+
 fitcl_status fitcl__stats_share(fitcl_context *ctx, fitcl__data_stats *s, size_t nx,
-                               fitcl__ranks *r) {
+                               fitcl__ranks *r, uint64_t *fp) {
   fitcl_status st = r->sum(r, s->acc, 3, NULL, 0);
-  const size_t each = 2 * nx * sizeof(double);
-  double mine[2 * FITCL_NLSQ_MAX_VARS], *all = NULL;
+  /* Each rank's x ranges and fingerprint part. */
+  const size_t each = (2 * nx + 1) * sizeof(double);
+  double mine[2 * FITCL_NLSQ_MAX_VARS + 1], *all = NULL;
   if (st == FITCL_OK) {
     /* The x ranges: every rank's, then the least and the greatest. */
     all = malloc(each * (size_t)r->size);
     memcpy(mine, s->xmin, nx * sizeof(double));
     memcpy(mine + nx, s->xmax, nx * sizeof(double));
+    memcpy(mine + 2 * nx, fp, sizeof *fp);
     st = r->gather(r, mine, each, all, each * (size_t)r->size, all == NULL);
     if (!all && st == FITCL_ERR_PEER) st = FITCL_ERR_NOMEM;
   }
@@ -493,12 +507,19 @@ fitcl_status fitcl__stats_share(fitcl_context *ctx, fitcl__data_stats *s, size_t
                        : st == FITCL_ERR_NOMEM ? "out of memory"
                                                : "the ranks could not exchange their statistics");
   }
-  for (int k = 0; k < r->size; ++k)
+  uint64_t sum = 0;
+  for (int k = 0; k < r->size; ++k) {
+    const double *a = all + (size_t)k * (2 * nx + 1);
     for (size_t j = 0; j < nx; ++j) {
-      const double lo = all[(size_t)k * 2 * nx + j], hi = all[(size_t)k * 2 * nx + nx + j];
+      const double lo = a[j], hi = a[nx + j];
       s->xmin[j] = lo < s->xmin[j] ? lo : s->xmin[j];
       s->xmax[j] = hi > s->xmax[j] ? hi : s->xmax[j];
     }
+    uint64_t part;
+    memcpy(&part, a + 2 * nx, sizeof part);
+    sum += part; /* modulo 2^64: the order does not matter */
+  }
+  *fp = sum;
   free(all);
   fitcl__stats_finish(s);
   return FITCL_OK;

@@ -47,6 +47,10 @@ typedef struct fitcl__source_ops {
    * the buffer src->buf[src->flip][k].  *n = 0 at the end. */
   fitcl_status (*read)(fitcl_source *src, const double **cols, size_t *n);
   void (*destroy)(fitcl_source *src);
+  /* Optional.  Collective, at the start of a fit's first pass over ranks:
+   * a reader that cannot seek by row (text) agrees with the other ranks on
+   * who reads which rows, and sets own_range (fitcl__source_share). */
+  fitcl_status (*share)(fitcl_source *src, fitcl__ranks *r);
 } fitcl__source_ops;
 
 struct fitcl_source {
@@ -84,6 +88,11 @@ struct fitcl_source {
   /* Skipping: a chunk read only to pass over it (fitcl__source_skip) is
    * validated but left out of the statistics. */
   int stats_off;
+  /* Over ranks, set by ops->share: this rank accumulates the contiguous
+   * chunks [own_lo, own_hi) (otherwise chunk k goes to rank k mod size). */
+  int own_range;
+  uint64_t own_lo, own_hi;
+  int shared; /* ops->share ran (once: a later fit keeps what it decided) */
 };
 
 /* Records a file the source reads (st: its fstat when opened).  Checked
@@ -119,11 +128,18 @@ fitcl_status fitcl__check_chunk(fitcl_context *ctx, const char *where, const cha
  * the statistics, which then hold this rank's chunks only (see
  * fitcl__stats_share).  The end of the data is fitcl_source_next's. */
 fitcl_status fitcl__source_skip(fitcl_source *src, fitcl_chunk *chunk, int want_data);
+/* Collective, before a shared fit's first pass: lets the reader decide
+ * which chunks each rank reads (ops->share). */
+fitcl_status fitcl__source_share(fitcl_source *src, fitcl__ranks *r);
+/* Whether chunk `index` of a pass shared over r is this rank's. */
+int fitcl__source_mine(const fitcl_source *src, const fitcl__ranks *r, uint64_t index);
 /* After a shared first pass in which each rank's statistics hold its own
  * chunks (begun at the data's first row): collective; every rank ends with
- * the statistics of all the data, the one process's bits. */
+ * the statistics of all the data, the one process's bits.  *fp, this
+ * rank's part of the data fingerprint (nlsq/checkpoint.h: a sum over the
+ * values), becomes the sum of every rank's. */
 fitcl_status fitcl__stats_share(fitcl_context *ctx, fitcl__data_stats *stats, size_t nx,
-                               fitcl__ranks *r);
+                               fitcl__ranks *r, uint64_t *fp);
 /* Begins stats at a row (x columns, y): y0 and the x ranges start there. */
 void fitcl__stats_start(fitcl__data_stats *stats, const double *const *x, size_t nx,
                         const double *y);

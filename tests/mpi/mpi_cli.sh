@@ -171,6 +171,98 @@ grep -q "^fitcl curve-fit: rank 1: bad.npy: row 20000: .* NaN" bad.err ||
   fail "curve-fit, NaN in rank 1's chunk: the message does not name rank 1 and the row: $(cat bad.err)"
 [ -s bad.out ] && fail "curve-fit, NaN in rank 1's chunk: output written: $(cat bad.out)"
 
+# curve-fit from CSV/TSV: each rank reads its share of the bytes (cut at line
+# starts) and the chunks that begin there.  The same bytes as one process
+# for a header after comments, comment and blank lines among the rows, CRLF,
+# no final newline, an unused text column (quoted, with a newline inside:
+# then every rank reads the whole file), a TSV, a file with fewer lines than
+# ranks, --residuals and --band; a bad cell in the last rank's share; and
+# checkpoints taken by one process or by 3 ranks, resumed by either.
+csv_shares() {
+  awk 'BEGIN { printf "# exported by hand\r\n\r\nx,note,y,s\r\n";
+    for (i = 0; i < 60000; ++i) { x = 10 * i / 60000;
+      if (i % 7919 == 5) printf "# a comment line\r\n";
+      if (i % 9973 == 3) printf "\r\n";
+      printf "%.17g,\"n, %d\",%.17g,%.17g%s", x, i, 2 * exp(-0.7 * x) + 0.1 + 0.05 * sin(i * 0.37),
+        0.5 + (i % 5) * 0.1, i < 59999 ? "\r\n" : "" } }' >c1.csv
+  awk 'BEGIN { print "x\ty"; for (i = 0; i < 50001; ++i) { x = 10 * i / 50001;
+    printf "%.17g\t%.17g\n", x, 2 * exp(-0.7 * x) + 0.1 + 0.05 * cos(i * 0.37) } }' >c1.tsv
+  # Row 30,000's note: 300,000 quoted lines, from a quarter to three quarters
+  # of the file's bytes, so that every cut falls inside it.
+  awk '{ if (NR != 30005) { print; next } i = index($0, "\"n, "); printf "%s", substr($0, 1, i);
+         for (k = 0; k < 300000; ++k) printf "line %d\n", k; print substr($0, i + 1) }' \
+    c1.csv >q.csv
+  args="--model a*exp(-k*x)+c --p0 a=1,k=1,c=0 --chunk 4096 --solver normal --json"
+  same_json "curve-fit CSV shares: comments, CRLF, no final newline" curve-fit --data c1.csv \
+    --sigma s $args
+  same_json "curve-fit CSV shares: quoted newline" curve-fit --data q.csv --sigma s $args
+  same_json "curve-fit CSV shares: TSV" curve-fit --data c1.tsv $args
+  same_json "curve-fit CSV shares: kept in memory, 1 chunk a rank" curve-fit --data c1.csv \
+    --model 'a*exp(-k*x)+c' --p0 a=1,k=1,c=0 --chunk 30000 --solver normal --json
+  same_json "curve-fit CSV shares: parsed on every pass" curve-fit --data c1.csv --sigma s \
+    --memory-mb 0 $args
+  # Fewer lines than ranks (5 ranks, 3 lines).
+  printf 'x,y\n1,2.5\n2,4.75' >tiny.csv
+  "$fitcl" curve-fit --data tiny.csv --model 'a*x' --p0 a=1 --json | nosecs >one.cmp ||
+    fail "curve-fit tiny.csv: one process failed"
+  for n in 2 5; do
+    run_mpi "$n" "$fitcl" curve-fit --data tiny.csv --model 'a*x' --p0 a=1 --json >n.json \
+      2>n.err || { fail "curve-fit tiny.csv -n $n failed: $(cat n.err)"; continue; }
+    nosecs <n.json | cmp -s one.cmp - || fail "curve-fit tiny.csv -n $n differs from one process"
+  done
+  # The residuals and the band, written by rank 0: the bytes of one process.
+  "$fitcl" curve-fit --data c1.csv --sigma s $args --residuals one.res.csv --band one.band.csv \
+    >/dev/null 2>one.err || fail "curve-fit CSV outputs: one process failed: $(cat one.err)"
+  run_mpi 3 "$fitcl" curve-fit --data c1.csv --sigma s $args --residuals n.res.csv \
+    --band n.band.csv >/dev/null 2>n.err || fail "curve-fit CSV outputs -n 3: $(cat n.err)"
+  cmp -s one.res.csv n.res.csv || fail "curve-fit CSV -n 3: the residuals differ"
+  cmp -s one.band.csv n.band.csv || fail "curve-fit CSV -n 3: the band differs"
+
+  # A bad cell on line 55,006 (row 55,000, in the last rank's share).
+  awk '{ if (NR == 55006) sub(/^[^,]*,/, "0.5x,"); print }' c1.csv >bad.csv
+  "$fitcl" curve-fit --data bad.csv --sigma s $args >bad.out 2>bad1.err
+  one_msg=$(sed 's/^fitcl curve-fit: //' bad1.err)
+  grep -q "bad.csv:55006:1: column 'x': not a number" bad1.err ||
+    fail "curve-fit bad.csv: one process says $(cat bad1.err)"
+  run_mpi 3 "$fitcl" curve-fit --data bad.csv --sigma s $args >bad.out 2>bad.err
+  rc=$?
+  [ "$rc" = 2 ] || fail "curve-fit, bad cell in rank 2's share: exit $rc, expected 2"
+  msgs=$(grep -c '^fitcl' bad.err)
+  [ "$msgs" = 1 ] || fail "curve-fit, bad cell in rank 2's share: $msgs messages: $(cat bad.err)"
+  grep -qxF "fitcl curve-fit: rank 2: $one_msg" bad.err ||
+    fail "curve-fit, bad cell in rank 2's share: $(cat bad.err), expected rank 2: $one_msg"
+  [ -s bad.out ] && fail "curve-fit, bad cell in rank 2's share: output written"
+
+  # Checkpoints: the fingerprint is formed from each rank's own rows.
+  ck="--data c1.csv --sigma s $args --max-iter 2"
+  rm -f one.ckpt n.ckpt
+  "$fitcl" curve-fit $ck --checkpoint one.ckpt >/dev/null 2>&1
+  run_mpi 3 "$fitcl" curve-fit $ck --checkpoint n.ckpt >/dev/null 2>&1
+  grep -q '^data 60000 ' one.ckpt || fail "curve-fit checkpoint: no data line: $(cat one.ckpt)"
+  cmp -s one.ckpt n.ckpt || fail "curve-fit checkpoint -n 3 differs from one process:
+$(cat one.ckpt)
+$(cat n.ckpt)"
+  "$fitcl" curve-fit --data c1.csv --sigma s $args --resume one.ckpt | nosecs >one.cmp
+  grep -q . one.cmp || fail "curve-fit --resume: no output"
+  for pair in "3 one.ckpt" "2 n.ckpt" "1 n.ckpt"; do
+    set -- $pair
+    run_mpi "$1" "$fitcl" curve-fit --data c1.csv --sigma s $args --resume "$2" >n.json \
+      2>n.err || { fail "curve-fit -n $1 --resume $2: $(cat n.err)"; continue; }
+    nosecs <n.json | cmp -s one.cmp - || fail "curve-fit -n $1 --resume $2 differs from one process"
+  done
+  # Other data (one value changed, in rank 1's share): refused on every rank.
+  awk '{ if (NR == 30006) sub(/,0\.[5-9]/, ",0.55"); print }' c1.csv >c2.csv
+  cmp -s c1.csv c2.csv && fail "curve-fit checkpoint: c2.csv was not changed"
+  run_mpi 3 "$fitcl" curve-fit --data c2.csv --sigma s $args --resume one.ckpt >/dev/null \
+    2>other.err
+  rc=$?
+  [ "$rc" = 2 ] || fail "curve-fit --resume on other data -n 3: exit $rc, expected 2"
+  grep -q 'was taken on other data' other.err ||
+    fail "curve-fit --resume on other data -n 3: $(cat other.err)"
+}
+export FITCL_DEVICE=cpu
+csv_shares
+
 # Each rank reads only its rows of the matrix (an Rtab's byte range, a .npy's
 # rows) and the ranks merge their pattern tables: loglik, fit, retention-test
 # and ancestral (its per-family node table too) on 1, 2 and 3 ranks, from an
