@@ -44,6 +44,8 @@ typedef struct fitcl__csv {
   uint64_t pre_row;
 } fitcl__csv;
 
+/* io/source_csv_rows.c: a field's text without the spaces around it. */
+void fitcl__csv_trim(const char **p, size_t *n);
 /* Frees the parsed copy. */
 void fitcl__csv_cache_drop(fitcl__csv *c);
 /* Appends n rows of ncols columns to the copy; -1 over its budget or out
