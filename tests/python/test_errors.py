@@ -166,13 +166,28 @@ def test_ctrl_c_stops_a_long_fit() -> None:
     # convergence tests are off, so it runs ~1000 iterations (seconds).
     x = np.linspace(0, 1, 1_000_000)
     y = np.zeros_like(x)
-    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    # The first SIGINT at 0.2 s, then one every 0.5 s while the fit runs: on
+    # a loaded machine the sending thread may get no time before the fit
+    # ends, and one late signal would make the test fail for that alone.
+    stop = threading.Event()
+
+    def ctrl_c() -> None:
+        wait = 0.2
+        while not stop.wait(wait):
+            os.kill(os.getpid(), signal.SIGINT)
+            wait = 0.5
+
+    sender = threading.Thread(target=ctrl_c)
     t0 = time.perf_counter()
-    timer.start()
+    sender.start()
     try:
         with pytest.raises(KeyboardInterrupt):
             fitcl.curve_fit("exp(b)", x, y, p0=[0.0], ftol=-1, xtol=-1, gtol=-1,
                             max_nfev=100_000)
     finally:
-        timer.cancel()
+        # A signal sent while the sender stops must not land in the test.
+        previous = signal.signal(signal.SIGINT, lambda *_: None)
+        stop.set()
+        sender.join()
+        signal.signal(signal.SIGINT, previous)
     assert time.perf_counter() - t0 < 5
