@@ -9,6 +9,7 @@
 #include "core/context.h"
 #include "device/backend.h"
 #include "kernels/accum_multi.h"
+#include "kernels/hand_out.h"
 
 unsigned fitcl__accum_multi_slow_us[16];
 _Static_assert(FITCL__MAX_DEVICES == 16, "one test delay per device");
@@ -141,33 +142,11 @@ static void *dev_main(void *arg) {
   const size_t ng = r->ngroups;
   const double t0 = now_s();
   while (r->st == FITCL_OK && !atomic_load(r->failed)) {
-    if (r->slow_us) {
-      /* The test hook: wait, and until a fast device has taken a unit
-       * (at most 10 s, and only while another device still takes units),
-       * so that the split is certain, not a race. */
-      struct timespec ts = {(time_t)(r->slow_us / 1000000u), (long)(r->slow_us % 1000000u) * 1000L};
-      nanosleep(&ts, NULL);
-      const struct timespec ms = {0, 1000000L};
-      for (int k = 0; k < 10000 && !atomic_load(r->fast_units) && !atomic_load(r->failed) &&
-                      atomic_load(r->next) < ng && atomic_load(r->running) > 1;
-           ++k)
-        nanosleep(&ms, NULL);
-    }
-    size_t u = r->unit;
-    if (r->rate) {
-      /* At most this device's share of what is left, by the speeds of the
-       * last pass; none when even one group here would end after the
-       * others have done the rest. */
-      const size_t at = atomic_load(r->next);
-      if (at >= ng) break;
-      const double mine = r->rate[r->idx], rem = (double)(ng - at);
-      size_t fair = (size_t)(rem * mine / r->rate_sum);
-      if (fair == 0) {
-        if (!r->fastest && 1.0 / mine > (rem - 1.0) / (r->rate_sum - mine)) break;
-        fair = 1;
-      }
-      if (u > fair) u = fair;
-    }
+    if (r->slow_us)
+      fitcl__hand_out_test_wait(r->slow_us, r->fast_units, r->failed, r->next, ng, r->running);
+    const size_t u = fitcl__hand_out_size(r->unit, atomic_load(r->next), ng, r->rate, r->rate_sum,
+                                          r->idx, r->fastest);
+    if (!u) break;
     const size_t g0 = atomic_fetch_add(r->next, u);
     if (g0 >= ng) break;
     if (!r->slow_us) atomic_fetch_add(r->fast_units, 1);

@@ -7,6 +7,7 @@
 
 #include "core/context.h"
 #include "device/backend.h"
+#include "kernels/hand_out.h"
 #include "kernels/lik_multi.h"
 
 unsigned fitcl__lik_multi_slow_us[16];
@@ -88,33 +89,11 @@ static void *dev_main(void *arg) {
   const size_t nb = L->nblocks, nc = L->ncomp;
   r->st = H->backend->prepare(H, r->want_grad);
   while (r->st == FITCL_OK && !atomic_load(r->failed)) {
-    if (r->slow_us) {
-      /* The test hook: wait, and until a fast device has taken a unit
-       * (at most 10 s), so that the split is certain, not a race. */
-      struct timespec ts = {(time_t)(r->slow_us / 1000000u), (long)(r->slow_us % 1000000u) * 1000L};
-      nanosleep(&ts, NULL);
-      const struct timespec ms = {0, 1000000L};
-      for (int k = 0; k < 10000 && !atomic_load(r->fast_units) && !atomic_load(r->failed) &&
-                      atomic_load(r->next) < nb;
-           ++k)
-        nanosleep(&ms, NULL);
-    }
-    size_t u = r->unit;
-    if (r->rate) {
-      /* At most this device's share of what is left, by the speeds of the
-       * last evaluation, so a slow device does not hold the last unit
-       * while the others wait; none when even one block here would end
-       * after the others have done the rest. */
-      const size_t at = atomic_load(r->next);
-      if (at >= nb) break;
-      const double mine = r->rate[r->idx], rem = (double)(nb - at);
-      size_t fair = (size_t)(rem * mine / r->rate_sum);
-      if (fair == 0) {
-        if (!r->fastest && 1.0 / mine > (rem - 1.0) / (r->rate_sum - mine)) break;
-        fair = 1;
-      }
-      if (u > fair) u = fair;
-    }
+    if (r->slow_us)
+      fitcl__hand_out_test_wait(r->slow_us, r->fast_units, r->failed, r->next, nb, NULL);
+    const size_t u = fitcl__hand_out_size(r->unit, atomic_load(r->next), nb, r->rate, r->rate_sum,
+                                          r->idx, r->fastest);
+    if (!u) break;
     const size_t b0 = atomic_fetch_add(r->next, u);
     if (b0 >= nb) break;
     if (!r->slow_us) atomic_fetch_add(r->fast_units, 1);
